@@ -1,0 +1,116 @@
+import { basename } from "node:path";
+import type { AppletContext } from "./context.ts";
+import { fatal } from "./context.ts";
+import { APPLETS, ALIASES, findAlias, findApplet } from "./applet_table.ts";
+import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "./errors.ts";
+import { writeStderr, writeStdout } from "./io.ts";
+import { VERSION } from "./version.ts";
+
+/** Names under which we are poppin itself rather than one of its applets. */
+const SELF_NAMES = new Set(["poppin", "bun", "node", "main.ts"]);
+
+export interface Invocation {
+  /** basename of argv[0] as the kernel saw it. */
+  argv0: string;
+  /** Arguments after the program (and after the script path when run by `bun main.ts`). */
+  args: string[];
+  execPath: string;
+  env: NodeJS.ProcessEnv;
+}
+
+export function overview(): string {
+  const width = Math.max(...APPLETS.map((a) => a.name.length));
+  const lines = APPLETS.map((a) => `  ${a.name.padEnd(width)}  ${a.summary}`);
+  const names = ALIASES.filter((a) => a.classic).map((a) => a.name).join(", ");
+  return [
+    `poppin ${VERSION}: a POP3 mail-pickup service as small tools, in one binary`,
+    "",
+    "usage: poppin APPLET [ARGS...]   or call through a symlink named after the applet",
+    "       poppin help APPLET        usage of one applet",
+    "       poppin --version",
+    "",
+    "applets:",
+    ...lines,
+    "",
+    `classic names: ${names}`,
+    "",
+  ].join("\n");
+}
+
+function appletHelp(name: string): string | undefined {
+  const alias = findAlias(name);
+  const applet = alias && findApplet(alias.applet);
+  if (!applet) return undefined;
+  return `usage: ${alias.classic ? alias.name : `poppin ${applet.name}`} ${applet.usage.replace(/^\S+\s*/, "")}\n`;
+}
+
+function knownNames(): string {
+  return [...ALIASES.map((a) => a.name), "install"].join(" ");
+}
+
+/** Picks the applet by argv[0] (busybox style) or, for `poppin`, by the first argument; returns the exit code. */
+export async function dispatch(inv: Invocation): Promise<number> {
+  let calledAs = basename(inv.argv0);
+  let args = inv.args;
+  let viaPoppin = false;
+  if (SELF_NAMES.has(calledAs) || !findAlias(calledAs)) {
+    if (!SELF_NAMES.has(calledAs)) {
+      writeStderr(`poppin: fatal: unknown applet name ${calledAs}; known: ${knownNames()}\n`);
+      return EXIT_USAGE;
+    }
+    const first = args[0];
+    if (first === undefined || first === "--help" || first === "-h") {
+      writeStdout(overview());
+      return EXIT_OK;
+    }
+    if (first === "--version" || first === "-V") {
+      writeStdout(`poppin ${VERSION}\n`);
+      return EXIT_OK;
+    }
+    if (first === "help") {
+      const text = args[1] === undefined ? overview() : appletHelp(args[1]);
+      if (text === undefined) {
+        writeStderr(`poppin: fatal: unknown applet ${args[1]}; known: ${knownNames()}\n`);
+        return EXIT_USAGE;
+      }
+      writeStdout(text);
+      return EXIT_OK;
+    }
+    if (!findAlias(first)) {
+      writeStderr(`poppin: fatal: unknown applet ${first}; known: ${knownNames()}\n`);
+      return EXIT_USAGE;
+    }
+    calledAs = first;
+    args = args.slice(1);
+    viaPoppin = true;
+  }
+  const alias = findAlias(calledAs)!;
+  const applet = findApplet(alias.applet)!;
+  if (args.length === 1 && args[0] === "--help") {
+    writeStdout(appletHelp(calledAs)!);
+    return EXIT_OK;
+  }
+  const classic = alias.classic && !viaPoppin;
+  const ctx: AppletContext = {
+    applet: applet.name,
+    calledAs,
+    classic,
+    prefix: classic ? calledAs : `poppin ${alias.classic ? alias.name : applet.name}`,
+    execPath: inv.execPath,
+    env: inv.env,
+  };
+  try {
+    return await applet.run([...alias.leadingArgs, ...args], ctx);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      writeStderr(`${ctx.prefix}: usage: ${err.message}\n`);
+      return err.exitCode;
+    }
+    if (err instanceof PoppinError) {
+      fatal(ctx, err.message);
+      return err.exitCode;
+    }
+    fatal(ctx, `internal error: ${(err as Error)?.stack ?? String(err)}`);
+    return EXIT_TEMP;
+  }
+}

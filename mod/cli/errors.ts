@@ -1,0 +1,74 @@
+/**
+ * djb's exit-code contract, in one place (see ../shared/CONVENTIONS.md):
+ * 0 success, 1 checkpassword's "wrong password", 2 usage or misuse,
+ * 100 permanent failure, 111 temporary failure (try again later).
+ */
+export const EXIT_OK = 0;
+export const EXIT_AUTH_FAILED = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_PERM = 100;
+export const EXIT_TEMP = 111;
+
+/** Base of every typed error the library throws; `exitCode` says how an applet ends. */
+export class PoppinError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number) {
+    super(message);
+    this.name = new.target.name;
+    this.exitCode = exitCode;
+  }
+}
+
+/** Temporary trouble: disk full, unreadable file, a peer not answering. Exit 111. */
+export class TempError extends PoppinError {
+  constructor(message: string) {
+    super(message, EXIT_TEMP);
+  }
+}
+
+/** Permanent trouble: bad input, no such mailbox. Exit 100. */
+export class PermError extends PoppinError {
+  constructor(message: string) {
+    super(message, EXIT_PERM);
+  }
+}
+
+/** Wrong arguments. Exit 2; the applet prints its usage line. */
+export class UsageError extends PoppinError {
+  constructor(message: string) {
+    super(message, EXIT_USAGE);
+  }
+}
+
+/** Turns a Node system error into the few words djb's tools print after "unable to ...: ". */
+export function describeSysError(err: unknown): string {
+  const code = (err as { code?: string } | null)?.code;
+  switch (code) {
+    case "ENOENT": return "file does not exist";
+    case "EACCES": return "access denied";
+    case "EPERM": return "permission denied";
+    case "EEXIST": return "file already exists";
+    case "ENOSPC": return "out of disk space";
+    case "EDQUOT": return "disk quota exceeded";
+    case "EISDIR": return "is a directory";
+    case "ENOTDIR": return "not a directory";
+    case "EROFS": return "read-only file system";
+    case "EADDRINUSE": return "address already used";
+    case "EADDRNOTAVAIL": return "address not available";
+    case "ECONNREFUSED": return "connection refused";
+    case "ENOMEM": return "out of memory";
+    case "EMFILE": case "ENFILE": return "too many open files";
+    case "EIO": return "input/output error";
+    case "ETIMEDOUT": return "timed out";
+    default: {
+      const message = (err as { message?: string } | null)?.message;
+      return code ? `${code.toLowerCase()}` : message ?? String(err);
+    }
+  }
+}
+
+/** Whether a system error is temporary in djb's sense (the same call may work later). */
+export function isTemporarySysError(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  return code !== "ENOENT" && code !== "ENOTDIR" && code !== "EINVAL";
+}

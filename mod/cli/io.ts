@@ -1,0 +1,35 @@
+import { writeSync } from "node:fs";
+
+const encoder = new TextEncoder();
+
+/**
+ * Writes all of `data` to a file descriptor synchronously, so nothing is lost
+ * when the applet exits right after. Retries EAGAIN (a non-blocking pipe that
+ * is full) with a short sleep rather than dropping output.
+ */
+export function writeAll(fd: number, data: Uint8Array | string): void {
+  let bytes = typeof data === "string" ? encoder.encode(data) : data;
+  let idle = 0;
+  while (bytes.length > 0) {
+    let written: number;
+    try {
+      written = writeSync(fd, bytes);
+    } catch (err) {
+      if ((err as { code?: string }).code === "EAGAIN" && idle < 10_000) {
+        idle++;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+        continue;
+      }
+      throw err;
+    }
+    bytes = bytes.subarray(written);
+  }
+}
+
+export function writeStdout(data: Uint8Array | string): void {
+  writeAll(1, data);
+}
+
+export function writeStderr(data: Uint8Array | string): void {
+  writeAll(2, data);
+}

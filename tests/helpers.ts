@@ -1,0 +1,74 @@
+/** Shared test helpers: the compiled binary, symlinks per applet name, temp dirs, running programs. */
+import { mkdtempSync, rmSync, existsSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll } from "bun:test";
+
+export const ROOT = resolve(import.meta.dir, "..");
+export const POPPIN = join(ROOT, "dist", "poppin");
+
+let binDirCache: string | undefined;
+
+/** A directory holding a symlink per applet name to dist/poppin, made by `poppin install`. */
+export function binDir(): string {
+  if (binDirCache && existsSync(join(binDirCache, "tcprules"))) return binDirCache;
+  if (!existsSync(POPPIN)) throw new Error(`${POPPIN} missing: run npm run build first`);
+  const dir = join(tmpdir(), `poppin-bin-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  const r = Bun.spawnSync([POPPIN, "install", "--prefix", dir]);
+  if (r.exitCode !== 0) throw new Error(`poppin install failed: ${r.stderr.toString()}`);
+  binDirCache = dir;
+  return dir;
+}
+
+/** Path of the symlink that calls applet `name` (e.g. "tcprules"). */
+export function applet(name: string): string {
+  return join(binDir(), name);
+}
+
+const dirs: string[] = [];
+
+/** A fresh temporary directory, removed after the test file. */
+export function tempDir(label = "t"): string {
+  const dir = mkdtempSync(join(tmpdir(), `poppin-${label}-`));
+  dirs.push(dir);
+  return dir;
+}
+
+afterAll(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+export interface RunResult {
+  code: number;
+  stdout: Uint8Array;
+  stderr: string;
+  out: string;
+}
+
+export interface RunOptions {
+  stdin?: Uint8Array | string;
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+/** Runs a program to completion and returns its exit code and output. */
+export function run(cmd: string[], opts: RunOptions = {}): RunResult {
+  const env = opts.env ? Object.fromEntries(Object.entries(opts.env).filter(([, v]) => v !== undefined)) as Record<string, string> : undefined;
+  const r = Bun.spawnSync(cmd, {
+    stdin: opts.stdin === undefined ? "ignore" : typeof opts.stdin === "string" ? Buffer.from(opts.stdin) : opts.stdin,
+    env,
+    cwd: opts.cwd,
+    timeout: opts.timeoutMs ?? 30_000,
+  });
+  const stdout = new Uint8Array(r.stdout ?? new Uint8Array());
+  return { code: r.exitCode ?? -1, stdout, stderr: r.stderr?.toString() ?? "", out: Buffer.from(stdout).toString("latin1") };
+}
+
+/** Whether a program from Debian is installed (interop tests need it: .ci/run installs it; never skip in CI). */
+export function requireTool(name: string): string {
+  const found = Bun.which(name, { PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" });
+  if (!found) throw new Error(`${name} is not installed: run .ci/run (or apt-get install the package that has it)`);
+  return found;
+}
