@@ -5,7 +5,8 @@ import { join, resolve } from "node:path";
 import { afterAll } from "bun:test";
 
 export const ROOT = resolve(import.meta.dir, "..");
-export const POPPIN = join(ROOT, "dist", "poppin");
+/** The binary under test: dist/poppin, or $POPPIN_BIN (a private build while several people work in one tree). */
+export const POPPIN = process.env.POPPIN_BIN ?? join(ROOT, "dist", "poppin");
 
 let binDirCache: string | undefined;
 
