@@ -1,0 +1,151 @@
+/**
+ * Listing a Maildir for a POP3 session: optionally move new/ into cur/ as qmail-pop3d
+ * does, list the messages with their UIDL and both sizes, in delivery or qmail order.
+ * The CRLF size comes from the name (`,W=`), the size cache, or one streaming read.
+ */
+import { readdirSync, renameSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { PermError, TempError, describeSysError } from "../cli/errors.ts";
+import { crlfSizeOfFile } from "./crlf.ts";
+import { curNameFor, isValidMessageName, sizesFromName, uidlOf } from "./name.ts";
+import { sortByDelivery, sortLikeQmail } from "./order.ts";
+import { SizeCache } from "./size_cache.ts";
+
+export interface MaildirEntry {
+  /** File name now in cur/ (or new/ when moveNew is false), e.g. "1700000000.M1P2.host,S=123,W=130:2,S". */
+  name: string;
+  /** Full path to the file. */
+  path: string;
+  /** Exactly qmail-pop3d's UIDL for this message: the file name cut at the first ':'. */
+  uidl: string;
+  /** Octets on disk (LF line ends). */
+  fileSize: number;
+  /** Octets as POP3 sends it: every bare LF counts as CRLF; dot-stuffing not counted (RFC 1939). */
+  crlfSize: number;
+  mtimeMs: number;
+}
+
+export interface ScanOptions {
+  /** delivery: by the time/unique part of the name (default); qmail: as qmail-pop3d orders (mtime heap). */
+  order?: "delivery" | "qmail";
+  /** Move new/* into cur/ first, appending ":2," as qmail-pop3d does at QUIT (default true). */
+  moveNew?: boolean;
+  /** Use and update the size cache DIR/poppin-sizes (default true). */
+  sizeCache?: boolean;
+  /** Told about entries skipped (unreadable, bad names) and a cache that could not be written. */
+  onWarning?: (message: string) => void;
+}
+
+function isGone(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  return code === "ENOENT" || code === "ENOTDIR";
+}
+
+function listDir(dir: string, sub: string): string[] {
+  try {
+    return readdirSync(join(dir, sub));
+  } catch (err) {
+    const why = describeSysError(err);
+    if (isGone(err)) throw new PermError(`unable to scan ${join(dir, sub)}: ${why}: not a Maildir`);
+    throw new TempError(`unable to scan ${join(dir, sub)}: ${why}`);
+  }
+}
+
+/** Whether a directory entry could be a message (maildir(5): skip dot files; names must be usable paths). */
+function usableName(name: string, dir: string, warn: (m: string) => void): boolean {
+  if (name[0] === ".") return false;
+  if (!isValidMessageName(name) || name.includes("\uFFFD")) {
+    warn(`skipping ${join(dir, name)}: unusable file name`);
+    return false;
+  }
+  return true;
+}
+
+/** Moves every message of new/ into cur/ with ":2," appended; a message another session moved first is skipped. */
+export function maildirMoveNew(dir: string, onWarning: (m: string) => void = () => {}): void {
+  for (const name of listDir(dir, "new")) {
+    if (!usableName(name, join(dir, "new"), onWarning)) continue;
+    const from = join(dir, "new", name);
+    try {
+      renameSync(from, join(dir, "cur", curNameFor(name)));
+    } catch (err) {
+      if (!isGone(err)) onWarning(`unable to move ${from} to cur: ${describeSysError(err)}`);
+    }
+  }
+}
+
+interface Found {
+  name: string;
+  path: string;
+  mtimeMs: number;
+  fileSize: number;
+}
+
+function statAll(dir: string, sub: string, warn: (m: string) => void, out: Found[]): void {
+  const base = join(dir, sub);
+  for (const name of listDir(dir, sub)) {
+    if (!usableName(name, base, warn)) continue;
+    const path = join(base, name);
+    let st;
+    try {
+      st = statSync(path);
+    } catch (err) {
+      if (!isGone(err)) warn(`skipping ${path}: unable to stat: ${describeSysError(err)}`);
+      continue;
+    }
+    if (!st.isFile()) {
+      warn(`skipping ${path}: not a regular file`);
+      continue;
+    }
+    out.push({ name, path, mtimeMs: st.mtimeMs, fileSize: st.size });
+  }
+}
+
+/**
+ * Lists the messages of Maildir `dir`. Throws PermError when `dir` is not a Maildir
+ * (missing cur/ or new/) and TempError when it cannot be read; skips, and reports through
+ * `onWarning`, entries that cannot be used. A message deleted meanwhile is silently left out.
+ */
+export function maildirScan(dir: string, opts: ScanOptions = {}): MaildirEntry[] {
+  const warn = opts.onWarning ?? (() => {});
+  const moveNew = opts.moveNew ?? true;
+  if (moveNew) maildirMoveNew(dir, warn);
+  const found: Found[] = [];
+  // qmail-pop3d lists new/ before cur/; its heap sees them in that order.
+  if (!moveNew) statAll(dir, "new", warn, found);
+  statAll(dir, "cur", warn, found);
+  const ordered = opts.order === "qmail" ? sortLikeQmail(found) : sortByDelivery(found);
+
+  const cache = opts.sizeCache ?? true ? SizeCache.load(dir, warn) : undefined;
+  const buffer = new Uint8Array(256 * 1024);
+  const entries: MaildirEntry[] = [];
+  for (const f of ordered) {
+    const uidl = uidlOf(f.name);
+    const sizes = sizesFromName(f.name);
+    let crlfSize: number | undefined;
+    // Trust ,W= only while ,S= (when present) still matches the file: an edited file voids both.
+    if (sizes.crlfSize !== undefined && (sizes.fileSize === undefined || sizes.fileSize === f.fileSize)) {
+      crlfSize = sizes.crlfSize;
+    } else {
+      crlfSize = cache?.get(uidl, f.fileSize, f.mtimeMs);
+      if (crlfSize === undefined) {
+        try {
+          const counted = crlfSizeOfFile(f.path, buffer);
+          if (counted.fileSize !== f.fileSize) {
+            // Changed between stat and read: take what was read, do not cache a guess.
+            f.fileSize = counted.fileSize;
+          } else {
+            cache?.set(uidl, f.fileSize, f.mtimeMs, counted.crlfSize);
+          }
+          crlfSize = counted.crlfSize;
+        } catch (err) {
+          if (!isGone(err)) warn(`skipping ${f.path}: unable to read: ${describeSysError(err)}`);
+          continue;
+        }
+      }
+    }
+    entries.push({ name: f.name, path: f.path, uidl, fileSize: f.fileSize, crlfSize, mtimeMs: f.mtimeMs });
+  }
+  cache?.save();
+  return entries;
+}

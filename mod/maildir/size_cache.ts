@@ -1,0 +1,170 @@
+/**
+ * The size cache: DIR/poppin-sizes remembers each message's CRLF size so a session
+ * start does not read every message again. An entry is keyed by UIDL (stable across
+ * renames and flag changes) and is used only while the file's size and mtime are the
+ * ones it was measured at, so an edited or replaced file is measured again.
+ *
+ * File format (text, one message per line, the UIDL last because it may hold spaces):
+ *   poppin-sizes 1
+ *   <mtimeMs> <fileSize> <crlfSize> <uidl>
+ *   ...
+ *   end <entries> <crc32 of every line above, hex>
+ * A file that does not parse, or whose trailer does not match, is ignored and rebuilt.
+ */
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { crc32 } from "node:zlib";
+import { describeSysError } from "../cli/errors.ts";
+
+export const SIZE_CACHE_FILE = "poppin-sizes";
+const HEADER = "poppin-sizes 1\n";
+/** A cache larger than this is ignored (bounded reads): ~650 bytes a message at 100,000 messages. */
+export const SIZE_CACHE_MAX_BYTES = 64 * 1024 * 1024;
+
+interface CacheEntry {
+  mtimeMs: number;
+  fileSize: number;
+  crlfSize: number;
+}
+
+const LINE = /^([0-9.]+) ([0-9]+) ([0-9]+) (.+)$/;
+
+/** Parses a cache file; undefined when anything is wrong with it. */
+export function parseSizeCache(text: string): Map<string, CacheEntry> | undefined {
+  if (!text.startsWith(HEADER)) return undefined;
+  if (!text.endsWith("\n")) return undefined;
+  const trailerAt = text.lastIndexOf("\n", text.length - 2) + 1;
+  if (trailerAt < HEADER.length || !text.startsWith("end ", trailerAt)) return undefined;
+  const body = text.slice(0, trailerAt);
+  const trailer = text.slice(trailerAt, -1).split(" ");
+  if (trailer.length !== 3) return undefined;
+  if (crc32(Buffer.from(body, "utf8")).toString(16) !== trailer[2]) return undefined;
+  const lines = body.slice(HEADER.length, -1);
+  const map = new Map<string, CacheEntry>();
+  if (lines.length > 0) {
+    for (const line of lines.split("\n")) {
+      const m = LINE.exec(line);
+      if (!m) return undefined;
+      const entry = { mtimeMs: Number(m[1]), fileSize: Number(m[2]), crlfSize: Number(m[3]) };
+      if (!Number.isFinite(entry.mtimeMs) || entry.crlfSize < entry.fileSize) return undefined;
+      map.set(m[4], entry);
+    }
+  }
+  if (String(map.size) !== trailer[1]) return undefined;
+  return map;
+}
+
+/** Renders a cache file for `entries`; UIDLs holding a newline are left out (they cannot be one line). */
+export function formatSizeCache(entries: Map<string, CacheEntry>): string {
+  const parts: string[] = [HEADER];
+  let count = 0;
+  for (const [uidl, e] of entries) {
+    if (uidl.includes("\n")) continue;
+    parts.push(`${e.mtimeMs} ${e.fileSize} ${e.crlfSize} ${uidl}\n`);
+    count++;
+  }
+  const body = parts.join("");
+  return `${body}end ${count} ${crc32(Buffer.from(body, "utf8")).toString(16)}\n`;
+}
+
+function readSmallFile(path: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    return undefined;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size > SIZE_CACHE_MAX_BYTES) return undefined;
+    const buf = Buffer.allocUnsafe(size);
+    let off = 0;
+    while (off < size) {
+      const got = readSync(fd, buf, off, size - off, off);
+      if (got === 0) break;
+      off += got;
+    }
+    return buf.toString("utf8", 0, off);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes `data` to `path` durably: temporary name in the same directory, fsync, rename, fsync the directory. */
+export function writeFileAtomic(dir: string, name: string, data: Uint8Array): void {
+  const tmp = join(dir, `${name}.tmp.${process.pid}`);
+  const fd = openSync(tmp, "w", 0o600);
+  try {
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    try { unlinkSync(tmp); } catch { /* already gone */ }
+    throw err;
+  }
+  closeSync(fd);
+  try {
+    renameSync(tmp, join(dir, name));
+  } catch (err) {
+    try { unlinkSync(tmp); } catch { /* already gone */ }
+    throw err;
+  }
+  const dfd = openSync(dir, "r");
+  try {
+    fsyncSync(dfd);
+  } finally {
+    closeSync(dfd);
+  }
+}
+
+/** One scan's view of the cache: lookups mark entries as live; `save` keeps only live ones. */
+export class SizeCache {
+  private readonly live = new Map<string, CacheEntry>();
+  private dirty: boolean;
+
+  private constructor(private readonly dir: string, private readonly old: Map<string, CacheEntry>, corrupt: boolean,
+    private readonly warn: (m: string) => void) {
+    this.dirty = corrupt;
+  }
+
+  /** Reads DIR/poppin-sizes; a missing, oversized or corrupt file gives an empty cache (rebuilt on save). */
+  static load(dir: string, warn: (m: string) => void = () => {}): SizeCache {
+    const text = readSmallFile(join(dir, SIZE_CACHE_FILE));
+    if (text === undefined) return new SizeCache(dir, new Map(), false, warn);
+    const parsed = parseSizeCache(text);
+    if (!parsed) warn(`ignoring corrupt size cache ${join(dir, SIZE_CACHE_FILE)}: rebuilding it`);
+    return new SizeCache(dir, parsed ?? new Map(), !parsed, warn);
+  }
+
+  /** The cached CRLF size, if measured for exactly this file size and mtime. */
+  get(uidl: string, fileSize: number, mtimeMs: number): number | undefined {
+    const e = this.old.get(uidl);
+    if (!e || e.fileSize !== fileSize || e.mtimeMs !== mtimeMs) return undefined;
+    this.live.set(uidl, e);
+    return e.crlfSize;
+  }
+
+  set(uidl: string, fileSize: number, mtimeMs: number, crlfSize: number): void {
+    this.live.set(uidl, { mtimeMs, fileSize, crlfSize });
+    this.dirty = true;
+  }
+
+  /** Number of entries the next save would write. */
+  get size(): number {
+    return this.live.size;
+  }
+
+  /** Writes the live entries if anything changed (new sizes, or entries of files now gone). Never throws. */
+  save(): void {
+    if (!this.dirty && this.live.size === this.old.size) return;
+    try {
+      writeFileAtomic(this.dir, SIZE_CACHE_FILE, Buffer.from(formatSizeCache(this.live), "utf8"));
+      this.dirty = false;
+    } catch (err) {
+      this.warn(`unable to write size cache ${join(this.dir, SIZE_CACHE_FILE)}: ${describeSysError(err)}`);
+    }
+  }
+}
