@@ -1,14 +1,21 @@
 import type { Applet } from "../cli/applet.ts";
-import { fatal } from "../cli/context.ts";
-import { EXIT_TEMP } from "../cli/errors.ts";
+import { usage } from "../cli/context.ts";
+import { EXIT_OK, EXIT_PERM, EXIT_USAGE } from "../cli/errors.ts";
+import { maildirMake } from "../maildir/make.ts";
 
-// Placeholder until its issue lands: says so plainly instead of pretending to work.
 export const applet: Applet = {
   name: "maildirmake",
-  summary: "(not built yet)",
-  usage: "maildirmake ...",
-  async run(_args, ctx) {
-    fatal(ctx, "this applet is not built yet");
-    return EXIT_TEMP;
+  summary: "create a Maildir (DIR, DIR/tmp, DIR/new, DIR/cur, mode 0700), like qmail's",
+  usage: "maildirmake name",
+  async run(args, ctx) {
+    // qmail's maildirmake only looks at argv[1] and ignores the rest.
+    const dir = args[0];
+    if (dir === undefined) {
+      usage(ctx, "maildirmake name");
+      // qmail exits 100 on usage (strerr_die1x(100, ...)); as `poppin maildirmake`, poppin's 2.
+      return ctx.classic ? EXIT_PERM : EXIT_USAGE;
+    }
+    maildirMake(dir);
+    return EXIT_OK;
   },
 };
