@@ -1,14 +1,48 @@
 import type { Applet } from "../cli/applet.ts";
 import { fatal } from "../cli/context.ts";
-import { EXIT_TEMP } from "../cli/errors.ts";
+import { EXIT_USAGE, PoppinError, TempError } from "../cli/errors.ts";
+import { authenticate } from "../auth/authenticate.ts";
+import { authConfigFromEnv } from "../auth/config.ts";
+import { AuthRefused, MalformedRequest, parseRequest, readRequestFd, wipeRequest } from "../auth/request.ts";
+import { becomeAccount, enterHome, execProgram, sessionEnvironment } from "../auth/session.ts";
+import { daysSinceEpoch } from "../auth/shadow_policy.ts";
 
-// Placeholder until its issue lands: says so plainly instead of pretending to work.
+const USERDB_OPTION = "--userdb=";
+
+/**
+ * djb's checkpassword: exit 2 without PROG or with malformed fd-3 data, 1 for a wrong
+ * password or unknown user (silently, like the original), 111 for temporary trouble
+ * (with one line on stderr naming it; never the password). On success it becomes PROG.
+ */
 export const applet: Applet = {
   name: "checkpassword",
-  summary: "(not built yet)",
-  usage: "checkpassword ...",
-  async run(_args, ctx) {
-    fatal(ctx, "this applet is not built yet");
-    return EXIT_TEMP;
+  summary: "check a login from fd 3 (djb's interface) against system or virtual accounts, then run PROG",
+  usage: "checkpassword [--userdb=FILE] PROG [ARGS...]",
+  async run(args, ctx) {
+    let userdb: string | undefined;
+    // Only this exact spelling is an option: PROG itself may start with "-".
+    if (args[0]?.startsWith(USERDB_OPTION)) userdb = args.shift()!.slice(USERDB_OPTION.length);
+    if (args.length === 0) return EXIT_USAGE;
+    try {
+      const config = authConfigFromEnv(ctx.env, userdb);
+      const request = parseRequest(readRequestFd(3));
+      const euid = process.geteuid!();
+      let result;
+      try {
+        result = authenticate(request, config, { euid, today: daysSinceEpoch(new Date()) });
+      } finally {
+        wipeRequest(request);
+      }
+      becomeAccount(result.account, euid);
+      enterHome(result.account);
+      execProgram(args, sessionEnvironment(ctx.env, result.account));
+    } catch (err) {
+      if (err instanceof AuthRefused || err instanceof MalformedRequest) return err.exitCode;
+      if (err instanceof TempError || err instanceof PoppinError) {
+        fatal(ctx, err.message);
+        return err.exitCode;
+      }
+      throw err;
+    }
   },
 };

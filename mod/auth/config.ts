@@ -1,0 +1,39 @@
+/**
+ * checkpassword's settings, all from the environment (djb's interface has no options,
+ * and popup runs `checkpassword PROG...` with whatever the run script exported).
+ */
+import { UsageError } from "../cli/errors.ts";
+
+/** Default floor for system accounts: uid 0 and Debian's system range (below 1000) are refused, like Qpopper's BLOCK_UID. */
+export const DEFAULT_MIN_UID = 1000;
+export const DEFAULT_SHADOW_FILE = "/etc/shadow";
+
+export interface AuthConfig {
+  /** POPPIN_USERDB: the virtual-user database (a `.cdb` or the text file); unset: system accounts. */
+  userdb: string | undefined;
+  /** POPPIN_MIN_UID: the lowest uid a system account may have (virtual accounts: only uid 0 is refused, unless this is 0). */
+  minUid: number;
+  /** POPPIN_APOP_SECRETS: `user:secret` lines for system accounts' APOP. */
+  apopSecretsFile: string | undefined;
+  shadowFile: string;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === "" ? undefined : value;
+}
+
+/** Reads the settings; a malformed POPPIN_MIN_UID is a usage error rather than a silent default. */
+export function authConfigFromEnv(env: NodeJS.ProcessEnv, userdbOption?: string): AuthConfig {
+  let minUid = DEFAULT_MIN_UID;
+  const minText = nonEmpty(env.POPPIN_MIN_UID);
+  if (minText !== undefined) {
+    if (!/^[0-9]{1,10}$/.test(minText)) throw new UsageError(`POPPIN_MIN_UID must be a number, not ${minText}`);
+    minUid = Number(minText);
+  }
+  return {
+    userdb: userdbOption ?? nonEmpty(env.POPPIN_USERDB),
+    minUid,
+    apopSecretsFile: nonEmpty(env.POPPIN_APOP_SECRETS),
+    shadowFile: DEFAULT_SHADOW_FILE,
+  };
+}

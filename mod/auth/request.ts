@@ -1,0 +1,105 @@
+/**
+ * The checkpassword interface (djb, cr.yp.to/checkpwd/interface.html): the caller
+ * writes `login\0password\0timestamp\0` to fd 3 and closes it. djb's checkpassword
+ * reads into a 513-byte buffer and refuses (exit 1) when it fills: so at most 512
+ * bytes are accepted. The timestamp (and its NUL) may be missing.
+ */
+import { readSync, closeSync, fstatSync } from "node:fs";
+import { EXIT_AUTH_FAILED, EXIT_USAGE, PoppinError, TempError, describeSysError } from "../cli/errors.ts";
+
+/** checkpassword.c: `static char up[513]`; filling it is "oversized data", exit 1. */
+export const CHECKPASSWORD_BUFFER = 513;
+export const CHECKPASSWORD_MAX_DATA = CHECKPASSWORD_BUFFER - 1;
+
+/** What the caller sent on fd 3. Zero `raw` (wipe()) when done: it holds the password. */
+export interface CheckpasswordRequest {
+  login: Uint8Array;
+  password: Uint8Array;
+  /** Empty when the caller sent none (or for USER/PASS from a popup that sends none). */
+  timestamp: Uint8Array;
+  raw: Uint8Array;
+}
+
+/** Refused login: exit 1, printed by nobody (djb's checkpassword is silent). */
+export class AuthRefused extends PoppinError {
+  constructor(reason: string) {
+    super(reason, EXIT_AUTH_FAILED);
+  }
+}
+
+/** Data on fd 3 that does not follow the interface: exit 2. */
+export class MalformedRequest extends PoppinError {
+  constructor(reason: string) {
+    super(reason, EXIT_USAGE);
+  }
+}
+
+/**
+ * Whether `fd` is something a caller can hand us (pipe, socket, file, tty). When the
+ * caller left fd 3 closed, Bun's runtime takes that number for its own epoll fd at
+ * start-up (an anonymous inode with no file type): reading or closing it would be
+ * wrong, so that counts as "fd 3 not open" (EBADF, exit 111 as in checkpassword.c).
+ */
+export function isInheritedFd(fd: number): boolean {
+  try {
+    const st = fstatSync(fd);
+    return st.isFIFO() || st.isSocket() || st.isFile() || st.isCharacterDevice();
+  } catch {
+    return false;
+  }
+}
+
+/** Reads fd 3 to end of file, at most CHECKPASSWORD_MAX_DATA bytes; closes it. */
+export function readRequestFd(fd = 3): Uint8Array {
+  if (!isInheritedFd(fd)) throw new TempError(`unable to read fd ${fd}: bad file descriptor`);
+  const buf = new Uint8Array(CHECKPASSWORD_BUFFER);
+  let length = 0;
+  let idle = 0;
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, buf, length, buf.length - length, null);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === "EINTR") continue;
+      // A non-blocking pipe from the caller: wait for it, bounded (about 60 s).
+      if (code === "EAGAIN" && idle++ < 30_000) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+        continue;
+      }
+      buf.fill(0);
+      throw new TempError(`unable to read fd ${fd}: ${describeSysError(err)}`);
+    }
+    if (n === 0) break;
+    length += n;
+    if (length >= buf.length) {
+      buf.fill(0);
+      throw new AuthRefused("more than 512 bytes of data");
+    }
+  }
+  try { closeSync(fd); } catch { /* as djb: close(3) and carry on */ }
+  return buf.subarray(0, length);
+}
+
+/** Splits `login\0password\0[timestamp\0]` exactly as checkpassword.c does; throws MalformedRequest. */
+export function parseRequest(raw: Uint8Array): CheckpasswordRequest {
+  const loginEnd = raw.indexOf(0);
+  if (raw.length === 0 || loginEnd < 0 || loginEnd + 1 >= raw.length) {
+    throw new MalformedRequest("no password in the data");
+  }
+  const passwordEnd = raw.indexOf(0, loginEnd + 1);
+  if (passwordEnd < 0) throw new MalformedRequest("password not terminated by NUL");
+  let timestampEnd = raw.indexOf(0, passwordEnd + 1);
+  if (timestampEnd < 0) timestampEnd = raw.length;
+  return {
+    login: raw.subarray(0, loginEnd),
+    password: raw.subarray(loginEnd + 1, passwordEnd),
+    timestamp: raw.subarray(passwordEnd + 1, timestampEnd),
+    raw,
+  };
+}
+
+/** Overwrites the request bytes (password included). */
+export function wipeRequest(request: CheckpasswordRequest): void {
+  request.raw.fill(0);
+}

@@ -1,0 +1,86 @@
+/**
+ * After a successful check: become the account (groups, gid, uid when we are root),
+ * chdir to its home, set USER, HOME, SHELL on top of the inherited environment
+ * (TCPREMOTEIP and the rest stay), and replace this process with PROG, found on
+ * PATH as djb's pathexec does. Nothing of checkpassword stays alive.
+ */
+import { join } from "node:path";
+import { TempError, describeSysError } from "../cli/errors.ts";
+import { execve, LibcError, restoreDefaultSignals } from "../sys/libc.ts";
+import type { Account } from "./account.ts";
+import { AuthRefused } from "./request.ts";
+
+/** pathexec_run's PATH when the environment has none. */
+const DEFAULT_PATH = "/bin:/usr/bin";
+
+/** Node's process.initgroups (Bun has it; its type declarations do not). */
+interface ProcessWithInitgroups {
+  initgroups(user: string, extraGroup: number): void;
+}
+
+/** The environment PROG gets: ours, plus the account's USER, HOME and SHELL. */
+export function sessionEnvironment(base: NodeJS.ProcessEnv, account: Account): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(base)) if (value !== undefined) env[key] = value;
+  env.USER = account.login;
+  env.HOME = account.home;
+  env.SHELL = account.shell;
+  return env;
+}
+
+/**
+ * Switches to the account. As root: supplementary groups (initgroups for system
+ * accounts, just the gid for virtual ones), then gid, then uid. Not root: nothing
+ * to switch; authenticate() already refused any other uid.
+ */
+export function becomeAccount(account: Account, euid: number): void {
+  if (euid !== 0) {
+    if (account.uid !== euid) throw new AuthRefused(`uid ${account.uid} is not ours`);
+    return;
+  }
+  try {
+    if (account.source === "system") (process as unknown as ProcessWithInitgroups).initgroups(account.login, account.gid);
+    else process.setgroups!([account.gid]);
+  } catch (err) {
+    throw new TempError(`unable to set groups for ${account.login}: ${describeSysError(err)}`);
+  }
+  // djb's prot_gid/prot_uid failing is exit 1; keep it.
+  try {
+    process.setgid!(account.gid);
+    process.setuid!(account.uid);
+  } catch (err) {
+    throw new AuthRefused(`unable to switch to uid ${account.uid} gid ${account.gid}: ${describeSysError(err)}`);
+  }
+}
+
+export function enterHome(account: Account): void {
+  try {
+    process.chdir(account.home);
+  } catch (err) {
+    throw new TempError(`unable to chdir to ${account.home}: ${describeSysError(err)}`);
+  }
+}
+
+/** Candidate paths for `name`: itself when it has a slash, else each PATH entry (empty entry: the current directory). */
+export function pathCandidates(name: string, path: string | undefined): string[] {
+  if (name.includes("/")) return [name];
+  return (path ?? DEFAULT_PATH).split(":").map((dir) => (dir === "" ? name : join(dir, name)));
+}
+
+/** Runs PROG in place of this process; returns only by throwing TempError ("unable to run"). */
+export function execProgram(argv: readonly string[], env: Record<string, string>): never {
+  const name = argv[0];
+  let failure: LibcError | undefined;
+  restoreDefaultSignals();
+  for (const candidate of pathCandidates(name, env.PATH)) {
+    try {
+      execve(candidate, argv, env);
+    } catch (err) {
+      if (!(err instanceof LibcError)) throw err;
+      // pathexec_run: ENOENT moves on to the next directory; any other error is remembered.
+      if (err.code !== "ENOENT" || failure === undefined) failure = err;
+    }
+  }
+  const why = failure ? describeSysError(failure) : "file does not exist";
+  throw new TempError(`unable to run ${name}: ${why}`);
+}
