@@ -125,6 +125,13 @@ export class CdbReader {
     return this.#advance() ? this.readData() : null;
   }
 
+  /** Like find() but only positions `dataPos`/`dataLength`; true when the key exists. */
+  findPosition(key: Uint8Array): boolean {
+    this.#key = key;
+    this.#searching = false;
+    return this.#advance();
+  }
+
   /** Like findNext() but only positions `dataPos`/`dataLength` (cdbget streams large values). */
   findNextPosition(): boolean {
     return this.#advance();
