@@ -1,14 +1,52 @@
 import type { Applet } from "../cli/applet.ts";
-import { fatal } from "../cli/context.ts";
-import { EXIT_TEMP } from "../cli/errors.ts";
+import { fatal, info, usage, warning } from "../cli/context.ts";
+import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError } from "../cli/errors.ts";
+import { writeStdout } from "../cli/io.ts";
+import { maildirTmpCleanup } from "../maildir/clean.ts";
+import { compatFrom, timeoutInvalid, timeoutMs } from "../pop3/config.ts";
+import { FdChannel } from "../pop3/fd_channel.ts";
+import { logValue } from "../pop3/log_value.ts";
+import { MaildirMailbox } from "../pop3/maildir_mailbox.ts";
+import { servePop3d } from "../pop3/pop3d_server.ts";
+import { TEXT, err } from "../pop3/responses.ts";
 
-// Placeholder until its issue lands: says so plainly instead of pretending to work.
 export const applet: Applet = {
   name: "pop3d",
-  summary: "(not built yet)",
-  usage: "pop3d ...",
-  async run(_args, ctx) {
-    fatal(ctx, "this applet is not built yet");
-    return EXIT_TEMP;
+  summary: "POP3 mailbox service on a Maildir (qmail-pop3d), after checkpassword",
+  usage: "pop3d [--compat=qmail|rfc] maildir",
+  async run(args, ctx) {
+    let compatOption: string | undefined;
+    const rest: string[] = [];
+    for (const arg of args) {
+      if (arg.startsWith("--compat=")) compatOption = arg.slice("--compat=".length);
+      else rest.push(arg);
+    }
+    const compat = compatFrom(compatOption, ctx.env);
+    if (rest.length !== 1 || rest[0] === "" || compat === undefined) {
+      writeStdout(err(TEXT.noMaildir));
+      usage(ctx, `${ctx.classic ? ctx.calledAs : ctx.prefix} [--compat=qmail|rfc] maildir`);
+      return EXIT_USAGE;
+    }
+    const dir = rest[0]!;
+    if (timeoutInvalid(ctx.env)) warning(ctx, `ignoring POPPIN_TIMEOUT=${logValue(ctx.env.POPPIN_TIMEOUT ?? "")}: not a positive number of seconds`);
+    const who = `user=${logValue(ctx.env.USER ?? "-")} rip=${logValue(ctx.env.TCPREMOTEIP ?? "unknown")}`;
+    let mailbox: MaildirMailbox;
+    try {
+      try {
+        maildirTmpCleanup(dir); // qmail-pop3d's maildir_clean(): tmp/ files older than 36 hours
+      } catch {
+        // a missing Maildir is reported by the scan below
+      }
+      mailbox = new MaildirMailbox(dir, { compat, onWarning: (m) => warning(ctx, `${m} ${who}`) });
+    } catch (e) {
+      if (!(e instanceof PoppinError)) throw e;
+      writeStdout(err(e.exitCode === EXIT_TEMP ? TEXT.scanFailed : TEXT.noMaildir));
+      fatal(ctx, `${e.message} ${who}`);
+      return EXIT_TEMP;
+    }
+    const stats = servePop3d(new FdChannel(0, 1, timeoutMs(ctx.env)), mailbox, { qmailLast: compat === "qmail" });
+    for (const problem of stats.problems) warning(ctx, `${problem} ${who}`);
+    info(ctx, `end=${stats.end} ${who} messages=${stats.messages} retrieved=${stats.retrieved} octets=${stats.octetsSent} deleted=${stats.deleted}${stats.unremoved ? ` unremoved=${stats.unremoved}` : ""}`);
+    return EXIT_OK;
   },
 };

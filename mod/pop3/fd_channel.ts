@@ -1,0 +1,160 @@
+/**
+ * Synchronous reads and writes on the client connection (fds 0 and 1, a socket or
+ * pipes), each bounded by the read/write timeout as qmail's timeoutread/timeoutwrite.
+ * A popup or pop3d process serves one client, so blocking calls are the simple and
+ * fast way; poll(2) makes every wait bounded and copes with non-blocking fds.
+ */
+import { fstatSync, readSync, writeSync } from "node:fs";
+import { POLLIN, POLLOUT, peekSocket, pollFd } from "../sys/poll.ts";
+
+/** The client sent nothing (or took nothing) for the whole timeout. */
+export class ClientTimeout extends Error {
+  constructor() {
+    super("timed out");
+    this.name = "ClientTimeout";
+  }
+}
+
+/** The connection broke (reset, EPIPE) while writing. */
+export class ClientGone extends Error {
+  constructor(why: string) {
+    super(why);
+    this.name = "ClientGone";
+  }
+}
+
+function errCode(err: unknown): string | undefined {
+  return (err as { code?: string } | null)?.code;
+}
+
+const LF = 0x0a;
+
+export class FdChannel {
+  readonly #in: number;
+  readonly #out: number;
+  readonly #timeoutMs: number;
+  readonly #inIsSocket: boolean;
+
+  constructor(inFd: number, outFd: number, timeoutMs: number) {
+    this.#in = inFd;
+    this.#out = outFd;
+    this.#timeoutMs = timeoutMs;
+    let socket = false;
+    try {
+      socket = fstatSync(inFd).isSocket();
+    } catch {
+      socket = false;
+    }
+    this.#inIsSocket = socket;
+  }
+
+  #waitReadable(): void {
+    if (pollFd(this.#in, POLLIN, this.#timeoutMs) === "timeout") throw new ClientTimeout();
+  }
+
+  /** Reads what is there (up to buf.length); 0 means the client closed the connection. */
+  read(buf: Uint8Array): number {
+    for (;;) {
+      this.#waitReadable();
+      try {
+        return readSync(this.#in, buf, 0, buf.length, null);
+      } catch (err) {
+        const code = errCode(err);
+        if (code === "EAGAIN" || code === "EINTR") continue;
+        if (code === "ECONNRESET" || code === "ETIMEDOUT" || code === "EPIPE") return 0;
+        throw err;
+      }
+    }
+  }
+
+  /**
+   * Reads up to and including the next LF, never beyond it, so whatever the client
+   * sent after this line stays unread for the next program. On a socket this peeks
+   * (MSG_PEEK) and then reads exactly the bytes of the line; on a pipe it reads
+   * one octet at a time. Returns the count read into buf (0 at end of stream); the
+   * line may need several calls when it is longer than buf.
+   */
+  readToLineEnd(buf: Uint8Array): number {
+    if (!this.#inIsSocket) return this.read(buf.subarray(0, 1));
+    for (;;) {
+      this.#waitReadable();
+      let peeked: number;
+      try {
+        peeked = peekSocket(this.#in, buf);
+      } catch (err) {
+        const code = errCode(err);
+        if (code === "ECONNRESET" || code === "ETIMEDOUT" || code === "EPIPE") return 0;
+        throw err;
+      }
+      if (peeked < 0) continue;
+      if (peeked === 0) return 0;
+      const lf = buf.subarray(0, peeked).indexOf(LF);
+      const want = lf >= 0 ? lf + 1 : peeked;
+      let got = 0;
+      while (got < want) {
+        const n = this.read(buf.subarray(got, want));
+        if (n === 0) return got;
+        got += n;
+      }
+      return got;
+    }
+  }
+
+  /** Writes all of `bytes`, waiting at most the timeout each time the peer does not take data. */
+  write(bytes: Uint8Array): void {
+    let rest = bytes;
+    while (rest.length > 0) {
+      let n: number;
+      try {
+        n = writeSync(this.#out, rest);
+      } catch (err) {
+        const code = errCode(err);
+        if (code === "EAGAIN" || code === "EINTR") {
+          if (pollFd(this.#out, POLLOUT, this.#timeoutMs) === "timeout") throw new ClientTimeout();
+          continue;
+        }
+        throw new ClientGone(code ?? String(err));
+      }
+      rest = rest.subarray(n);
+    }
+  }
+}
+
+/**
+ * Gathers responses and writes them in large chunks: `flush()` once per batch of
+ * answers, and automatically when a chunk is full (message streaming).
+ */
+export class OutputBuffer {
+  readonly buf: Uint8Array;
+  length = 0;
+  readonly #channel: FdChannel;
+
+  constructor(channel: FdChannel, capacity: number) {
+    this.#channel = channel;
+    this.buf = new Uint8Array(capacity);
+  }
+
+  /** Makes sure `n` octets fit after `length`, flushing first if needed. */
+  reserve(n: number): void {
+    if (this.length + n > this.buf.length) this.flush();
+    if (n > this.buf.length) throw new Error(`output reservation ${n} exceeds buffer ${this.buf.length}`);
+  }
+
+  put(bytes: Uint8Array): void {
+    if (bytes.length > this.buf.length) {
+      this.flush();
+      this.#channel.write(bytes);
+      return;
+    }
+    this.reserve(bytes.length);
+    this.buf.set(bytes, this.length);
+    this.length += bytes.length;
+  }
+
+  flush(): void {
+    if (this.length === 0) return;
+    const chunk = this.buf.subarray(0, this.length);
+    this.length = 0;
+    this.#channel.write(chunk);
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The Maildir backend of the POP3 engine, on mod/maildir's scan and delete helpers.
+ * Default: sizes as sent (CRLF) and delivery order; "qmail" compatibility: qmail-pop3d's
+ * file sizes (LF) and order (mtime heap). UIDLs are qmail-pop3d's in both.
+ */
+import { closeSync, openSync, readSync } from "node:fs";
+import { maildirDeleteMany } from "../maildir/clean.ts";
+import { maildirScan, type MaildirEntry } from "../maildir/scan.ts";
+import type { Mailbox, MessageReader, RemoveResult } from "./mailbox.ts";
+import type { MessageInfo } from "./transaction.ts";
+
+export type Compat = "rfc" | "qmail";
+
+export interface MaildirMailboxOptions {
+  compat?: Compat;
+  /** Use and update the Maildir's size cache (default true). */
+  sizeCache?: boolean;
+  onWarning?: (message: string) => void;
+}
+
+class FileReader implements MessageReader {
+  readonly #fd: number;
+  constructor(path: string) {
+    this.#fd = openSync(path, "r");
+  }
+  read(buf: Uint8Array): number {
+    return readSync(this.#fd, buf, 0, buf.length, null);
+  }
+  close(): void {
+    closeSync(this.#fd);
+  }
+}
+
+export class MaildirMailbox implements Mailbox {
+  readonly messages: readonly MessageInfo[];
+  readonly #entries: readonly MaildirEntry[];
+
+  /** Scans `dir` (moving new/ into cur/). Throws PermError (not a Maildir) or TempError. */
+  constructor(dir: string, opts: MaildirMailboxOptions = {}) {
+    const qmail = opts.compat === "qmail";
+    this.#entries = maildirScan(dir, {
+      order: qmail ? "qmail" : "delivery",
+      moveNew: true,
+      sizeCache: opts.sizeCache ?? true,
+      onWarning: opts.onWarning,
+    });
+    this.messages = this.#entries.map((e) => ({ size: qmail ? e.fileSize : e.crlfSize, uidl: e.uidl }));
+  }
+
+  open(index: number): MessageReader {
+    return new FileReader(this.#entries[index]!.path);
+  }
+
+  remove(indices: readonly number[]): RemoveResult {
+    const result = maildirDeleteMany(indices.map((i) => this.#entries[i]!.path));
+    return {
+      removed: result.deleted.length + result.alreadyGone.length,
+      unremoved: result.failed.length,
+      problems: result.failed.map((f) => f.message),
+    };
+  }
+}

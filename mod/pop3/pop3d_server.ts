@@ -1,0 +1,113 @@
+/**
+ * Drives a TRANSACTION session over an FdChannel (qmail-pop3d's loop): greet,
+ * answer commands, stream messages for RETR and TOP, remove marked messages at QUIT.
+ * Returns statistics; never prints (the applet logs).
+ */
+import type { Mailbox } from "./mailbox.ts";
+import { ClientGone, ClientTimeout, OutputBuffer, type FdChannel } from "./fd_channel.ts";
+import { MESSAGE_READ_CHUNK, OUTPUT_CHUNK_OCTETS } from "./limits.ts";
+import { MessageEncoder } from "./message_encoder.ts";
+import { TEXT, err, ok } from "./responses.ts";
+import { transactionSession } from "./session.ts";
+import type { Pop3Action } from "./table.ts";
+import { newTransactionState, quitReply, type TransactionOptions } from "./transaction.ts";
+
+export interface Pop3dStats {
+  messages: number;
+  /** How the session ended. */
+  end: "quit" | "eof" | "timeout" | "bad-commands";
+  retrieved: number;
+  octetsSent: number;
+  deleted: number;
+  unremoved: number;
+  /** Problems worth a log line (unreadable messages, failed unlinks). */
+  problems: string[];
+}
+
+export type Pop3dServeOptions = TransactionOptions;
+
+type Retrieve = Extract<Pop3Action, { kind: "retrieve" }>;
+
+function streamMessage(mailbox: Mailbox, action: Retrieve, out: OutputBuffer, chunk: Uint8Array, stats: Pop3dStats): void {
+  let reader;
+  try {
+    reader = mailbox.open(action.index);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code !== "ENOENT") stats.problems.push(`unable to open message ${action.index + 1}: ${code ?? String(e)}`);
+    out.put(err(TEXT.noSuch));
+    return;
+  }
+  try {
+    out.put(ok(`${action.size} octets`));
+    const encoder = new MessageEncoder(action.bodyLines);
+    const room = MessageEncoder.maxOutput(chunk.length);
+    while (!encoder.done) {
+      let n: number;
+      try {
+        n = reader.read(chunk);
+      } catch (e) {
+        // Already answered +OK: end the message where the read failed, as qmail-pop3d would die.
+        stats.problems.push(`unable to read message ${action.index + 1}: ${(e as { code?: string }).code ?? String(e)}`);
+        break;
+      }
+      if (n === 0) break;
+      out.reserve(room);
+      out.length = encoder.encode(chunk.subarray(0, n), out.buf, out.length);
+    }
+    out.reserve(8);
+    out.length = encoder.finish(out.buf, out.length);
+    stats.retrieved++;
+    stats.octetsSent += encoder.octets;
+  } finally {
+    reader.close();
+  }
+}
+
+/** Serves one session on `channel` over `mailbox`. Returns when the session ends. */
+export function servePop3d(channel: FdChannel, mailbox: Mailbox, opts: Pop3dServeOptions = {}): Pop3dStats {
+  const session = transactionSession(newTransactionState(mailbox.messages, opts));
+  const stats: Pop3dStats = {
+    messages: mailbox.messages.length, end: "eof", retrieved: 0, octetsSent: 0, deleted: 0, unremoved: 0, problems: [],
+  };
+  const chunk = new Uint8Array(MESSAGE_READ_CHUNK);
+  const out = new OutputBuffer(channel, Math.max(OUTPUT_CHUNK_OCTETS, MessageEncoder.maxOutput(chunk.length) + 1024));
+  const input = new Uint8Array(16 * 1024);
+  out.put(ok());
+  try {
+    for (;;) {
+      const outcome = session.next();
+      if (outcome === undefined) {
+        out.flush();
+        const n = channel.read(input);
+        if (n === 0) return stats;
+        session.push(input.subarray(0, n));
+        continue;
+      }
+      if (outcome.reply) out.put(outcome.reply);
+      const action = outcome.action;
+      if (action?.kind === "retrieve") streamMessage(mailbox, action, out, chunk, stats);
+      if (action?.kind === "update") {
+        const removed = mailbox.remove(action.deleted);
+        stats.deleted = removed.removed;
+        stats.unremoved = removed.unremoved;
+        stats.problems.push(...removed.problems);
+        out.put(quitReply(removed.unremoved));
+        stats.end = "quit";
+      }
+      if (outcome.close) {
+        if (stats.end !== "quit") stats.end = "bad-commands";
+        out.flush();
+        return stats;
+      }
+    }
+  } catch (e) {
+    if (e instanceof ClientTimeout) {
+      stats.end = "timeout";
+      return stats;
+    }
+    if (e instanceof ClientGone) return stats; // deletions, if any, were done before the answer
+
+    throw e;
+  }
+}

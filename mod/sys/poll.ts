@@ -1,0 +1,81 @@
+/**
+ * poll(2) and recv(2) through bun:ffi, for the POP3 applets' synchronous I/O on an
+ * inherited socket or pipe: wait for readiness with a timeout (qmail's timeoutread /
+ * timeoutwrite), and peek at socket data without consuming it (popup must leave every
+ * byte after the authorizing command to the program it runs).
+ */
+import { dlopen, ptr, read } from "bun:ffi";
+import { constants } from "node:os";
+
+function openLibc() {
+  return dlopen("libc.so.6", {
+    poll: { args: ["ptr", "u64", "i32"], returns: "i32" },
+    recv: { args: ["i32", "ptr", "u64", "i32"], returns: "i64" },
+    __errno_location: { args: [], returns: "ptr" },
+  });
+}
+
+let handle: ReturnType<typeof openLibc> | undefined;
+
+function libc(): ReturnType<typeof openLibc>["symbols"] {
+  handle ??= openLibc();
+  return handle.symbols;
+}
+
+function lastErrno(): number {
+  const where = libc().__errno_location();
+  return where === null ? 0 : read.i32(where, 0);
+}
+
+export const POLLIN = 0x001;
+export const POLLOUT = 0x004;
+const POLLERR = 0x008;
+const POLLHUP = 0x010;
+const POLLNVAL = 0x020;
+const MSG_PEEK = 0x2;
+const EINTR = constants.errno.EINTR;
+const EAGAIN = constants.errno.EAGAIN;
+
+/** What waiting for an fd gave: ready (or hung up / in error: the next read or write tells), or timed out. */
+export type PollResult = "ready" | "timeout";
+
+/**
+ * Waits until `fd` is ready for `events` (POLLIN or POLLOUT) or `timeoutMs` passed.
+ * A hang-up or error counts as ready so that the following read or write reports it.
+ */
+export function pollFd(fd: number, events: number, timeoutMs: number): PollResult {
+  const pfd = new Uint8Array(8); // struct pollfd { int fd; short events; short revents; }
+  const view = new DataView(pfd.buffer);
+  view.setInt32(0, fd, true);
+  view.setInt16(4, events, true);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = Math.max(0, deadline - Date.now());
+    view.setInt16(6, 0, true);
+    const rc = libc().poll(ptr(pfd), 1, Math.min(left, 0x7fffffff));
+    if (rc > 0) {
+      const revents = view.getInt16(6, true);
+      if (revents & (events | POLLERR | POLLHUP | POLLNVAL)) return "ready";
+    } else if (rc === 0) {
+      return "timeout";
+    } else if (lastErrno() !== EINTR) {
+      return "ready"; // let the read or write report the error
+    }
+    if (Date.now() >= deadline) return "timeout";
+  }
+}
+
+/**
+ * recv(fd, buf, MSG_PEEK): copies pending socket bytes into `buf` without consuming them.
+ * Returns the count (0 at end of stream), or -1 when none are pending yet (EAGAIN/EINTR).
+ * Throws on other errors.
+ */
+export function peekSocket(fd: number, buf: Uint8Array): number {
+  const n = Number(libc().recv(fd, ptr(buf), buf.length, MSG_PEEK));
+  if (n >= 0) return n;
+  const errno = lastErrno();
+  if (errno === EAGAIN || errno === EINTR) return -1;
+  const err = new Error(`recv: errno ${errno}`) as Error & { code?: string };
+  err.code = Object.entries(constants.errno).find(([, v]) => v === errno)?.[0];
+  throw err;
+}
