@@ -13,6 +13,7 @@ function openLibc() {
     getspnam_r: { args: ["ptr", "ptr", "ptr", "u64", "ptr"], returns: "i32" },
     execve: { args: ["ptr", "ptr", "ptr"], returns: "i32" },
     fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
+    flock: { args: ["i32", "i32"], returns: "i32" },
     signal: { args: ["i32", "ptr"], returns: "ptr" },
     __errno_location: { args: [], returns: "ptr" },
   });
@@ -192,4 +193,22 @@ export function clearCloseOnExec(fd: number): void {
 export function restoreDefaultSignals(): void {
   const SIG_DFL = null;
   for (const signal of [constants.signals.SIGPIPE, constants.signals.SIGXFSZ]) libc().signal(signal, SIG_DFL);
+}
+
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+
+/**
+ * flock(fd, LOCK_EX), waiting at most `timeoutMs` for another holder (released when
+ * its fd is closed); throws LibcError (EWOULDBLOCK when still held at the end).
+ */
+export function flockExclusive(fd: number, timeoutMs = 10_000): void {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (libc().flock(fd, LOCK_EX | LOCK_NB) === 0) return;
+    const errno = lastErrno();
+    if (errno === constants.errno.EINTR) continue;
+    if (errno !== constants.errno.EWOULDBLOCK || Date.now() >= deadline) throw new LibcError("flock", errno);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
 }

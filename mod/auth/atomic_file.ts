@@ -1,0 +1,67 @@
+/**
+ * Durable replacement of a small file: write a temporary name in the same directory
+ * (mode 0600 unless the old file had another), fsync, rename over the target, fsync
+ * the directory. Readers see the old file or the new one, never a partial one.
+ */
+import { closeSync, fchownSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { TempError, describeSysError } from "../cli/errors.ts";
+import { fsyncDirectory } from "../cdb/writer.ts";
+
+/** The temporary name beside `path` for this process. */
+export function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp.${process.pid}`);
+}
+
+function existing(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch (err) {
+    if ((err as { code?: string }).code === "ENOENT") return undefined;
+    throw new TempError(`unable to stat ${path}: ${describeSysError(err)}`);
+  }
+}
+
+/**
+ * Creates the temporary file for `path` with the old file's mode and owner (or 0600,
+ * as it holds password hashes and APOP secrets); returns its name. Callers write it.
+ */
+export function createPrivateTemp(path: string): string {
+  const tmp = tempPathFor(path);
+  const old = existing(path);
+  try { unlinkSync(tmp); } catch { /* left by nobody */ }
+  let fd: number;
+  try {
+    fd = openSync(tmp, "wx", old ? old.mode & 0o7777 : 0o600);
+  } catch (err) {
+    throw new TempError(`unable to create ${tmp}: ${describeSysError(err)}`);
+  }
+  try {
+    if (old && process.geteuid?.() === 0) fchownSync(fd, old.uid, old.gid);
+  } catch (err) {
+    throw new TempError(`unable to chown ${tmp}: ${describeSysError(err)}`);
+  } finally {
+    closeSync(fd);
+  }
+  return tmp;
+}
+
+/** Writes `data` to `path` atomically and durably. */
+export function writeFileAtomic(path: string, data: Uint8Array): void {
+  const tmp = createPrivateTemp(path);
+  try {
+    const fd = openSync(tmp, "w");
+    try {
+      let done = 0;
+      while (done < data.length) done += writeSync(fd, data, done, data.length - done);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (err) {
+    try { unlinkSync(tmp); } catch { /* already gone */ }
+    throw new TempError(`unable to write ${path}: ${describeSysError(err)}`);
+  }
+  fsyncDirectory(dirname(path));
+}

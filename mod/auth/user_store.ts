@@ -1,0 +1,107 @@
+/**
+ * The virtual-user file as `poppin users` edits it: read, change one entry, write the
+ * text file and its cdb (FILE.cdb) atomically, under an exclusive lock (FILE.lock,
+ * flock) so two admins never lose each other's change.
+ */
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { PermError, TempError, describeSysError } from "../cli/errors.ts";
+import { CdbWriter } from "../cdb/writer.ts";
+import { flockExclusive } from "../sys/libc.ts";
+import { createPrivateTemp, writeFileAtomic } from "./atomic_file.ts";
+import { formatUserFile, formatUserValue, parseUserFile, UserLineError, type UserFile, type VirtualUser } from "./userdb_text.ts";
+
+/** The text file and the cdb compiled from it. */
+export interface UserStorePaths {
+  text: string;
+  cdb: string;
+}
+
+/** Names both files from what the user gave: `users.cdb` means the text file `users`, anything else gets `.cdb` added. */
+export function storePaths(name: string): UserStorePaths {
+  return name.endsWith(".cdb") ? { text: name.slice(0, -4), cdb: name } : { text: name, cdb: `${name}.cdb` };
+}
+
+/** Reads and parses the text file; a missing file is an empty one. */
+export function loadUserFile(path: string): UserFile {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    if ((err as { code?: string }).code === "ENOENT") return { lines: [] };
+    throw new TempError(`unable to read ${path}: ${describeSysError(err)}`);
+  }
+  try {
+    return parseUserFile(text);
+  } catch (err) {
+    if (err instanceof UserLineError) throw new PermError(`unable to parse ${path}: ${err.message}`);
+    throw err;
+  }
+}
+
+export function findUser(file: UserFile, login: string): VirtualUser | undefined {
+  return file.lines.find((l) => l.user?.login === login)?.user;
+}
+
+/** Adds a user; PermError if the login exists. */
+export function addUser(file: UserFile, user: VirtualUser): void {
+  if (findUser(file, user.login)) throw new PermError(`user ${user.login} already exists`);
+  file.lines.push({ text: "", user });
+}
+
+/** Changes a user in place; PermError if unknown. */
+export function updateUser(file: UserFile, login: string, change: (user: VirtualUser) => void): void {
+  const user = findUser(file, login);
+  if (!user) throw new PermError(`no such user: ${login}`);
+  change(user);
+}
+
+export function deleteUser(file: UserFile, login: string): void {
+  const index = file.lines.findIndex((l) => l.user?.login === login);
+  if (index < 0) throw new PermError(`no such user: ${login}`);
+  file.lines.splice(index, 1);
+}
+
+/** Writes the cdb of `file` (key: login, value: the rest of the line) atomically, mode 0600. */
+export function compileUserFile(file: UserFile, cdbPath: string): number {
+  const tmp = createPrivateTemp(cdbPath);
+  const writer = CdbWriter.create(tmp);
+  try {
+    for (const { user } of file.lines) {
+      if (user) writer.add(Buffer.from(user.login, "utf8"), Buffer.from(formatUserValue(user), "utf8"));
+    }
+    writer.commit(cdbPath);
+  } catch (err) {
+    writer.abort();
+    throw err;
+  }
+  return writer.recordCount;
+}
+
+/** Writes the text file and then its cdb. */
+export function saveUserFile(file: UserFile, paths: UserStorePaths): void {
+  writeFileAtomic(paths.text, Buffer.from(formatUserFile(file), "utf8"));
+  compileUserFile(file, paths.cdb);
+}
+
+/** Runs `edit` with FILE.lock held (released when the fd closes). */
+export function withStoreLock<T>(paths: UserStorePaths, edit: () => T): T {
+  const lockPath = `${paths.text}.lock`;
+  let fd: number;
+  try {
+    fd = openSync(lockPath, "a", 0o600);
+  } catch (err) {
+    throw new TempError(`unable to open ${lockPath}: ${describeSysError(err)}`);
+  }
+  try {
+    try {
+      flockExclusive(fd);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      const why = code === "EAGAIN" || code === "EWOULDBLOCK" ? "held by another process" : describeSysError(err);
+      throw new TempError(`unable to lock ${lockPath}: ${why}`);
+    }
+    return edit();
+  } finally {
+    closeSync(fd);
+  }
+}

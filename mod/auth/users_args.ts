@@ -1,0 +1,71 @@
+/** Arguments of `poppin users` (see mod/applets/users.ts). */
+import { UsageError } from "../cli/errors.ts";
+import type { NewHashKind } from "../sys/crypt.ts";
+import { validLogin } from "./userdb_text.ts";
+
+export type UsersCommand =
+  | { command: "list" | "compile"; file: string }
+  | { command: "passwd"; file: string; login: string; hashKind: NewHashKind }
+  | { command: "apop" | "del"; file: string; login: string }
+  | { command: "add"; file: string; login: string; uid: number; gid: number; home: string; apop: boolean; hashKind: NewHashKind };
+
+export const USERS_USAGE =
+  "users [-f FILE] add [--apop] [--sha512] LOGIN UID GID HOME | passwd [--sha512] LOGIN | apop LOGIN | del LOGIN | list | compile";
+
+function id(text: string | undefined, what: string): number {
+  if (text === undefined || !/^[0-9]{1,10}$/.test(text) || Number(text) > 0xfffffffe) throw new UsageError(`${what} must be a number`);
+  return Number(text);
+}
+
+function login(text: string | undefined): string {
+  if (text === undefined) throw new UsageError(USERS_USAGE);
+  if (!validLogin(text)) throw new UsageError(`bad login ${JSON.stringify(text)}: no ':', newline, NUL or leading '#'`);
+  return text;
+}
+
+/** FILE: -f FILE / --file=FILE, else $POPPIN_USERDB (a `.cdb` name means the text file beside it). */
+export function parseUsersArgs(args: readonly string[], env: NodeJS.ProcessEnv): UsersCommand {
+  let file = env.POPPIN_USERDB || undefined;
+  let apop = false;
+  let hashKind: NewHashKind = "yescrypt";
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "-f" || a === "--file") {
+      file = args[++i];
+      if (file === undefined) throw new UsageError(USERS_USAGE);
+    } else if (a.startsWith("--file=")) file = a.slice(7);
+    else if (a === "--apop") apop = true;
+    else if (a === "--sha512") hashKind = "sha512";
+    else if (a === "--yescrypt") hashKind = "yescrypt";
+    else if (a === "--") rest.push(...args.slice(i + 1)), (i = args.length);
+    else if (a.startsWith("-") && a !== "-") throw new UsageError(`unknown option ${a}`);
+    else rest.push(a);
+  }
+  if (file === undefined || file === "") throw new UsageError(`no user file: give -f FILE or set POPPIN_USERDB`);
+  const [command, ...more] = rest;
+  const expect = (n: number) => {
+    if (more.length !== n) throw new UsageError(USERS_USAGE);
+  };
+  switch (command) {
+    case "list":
+    case "compile":
+      expect(0);
+      return { command, file };
+    case "passwd":
+      expect(1);
+      return { command, file, login: login(more[0]), hashKind };
+    case "apop":
+    case "del":
+      expect(1);
+      return { command, file, login: login(more[0]) };
+    case "add": {
+      expect(4);
+      const home = more[3];
+      if (!home.startsWith("/") || /[:\n\0]/.test(home)) throw new UsageError(`HOME must be an absolute path without ':'`);
+      return { command, file, login: login(more[0]), uid: id(more[1], "UID"), gid: id(more[2], "GID"), home, apop, hashKind };
+    }
+    default:
+      throw new UsageError(USERS_USAGE);
+  }
+}
