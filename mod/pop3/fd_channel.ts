@@ -29,7 +29,17 @@ function errCode(err: unknown): string | undefined {
 
 const LF = 0x0a;
 
-export class FdChannel {
+/** The client connection as the session drivers use it (FdChannel, or an in-memory one in tests). */
+export interface Channel {
+  /** Reads what is there (up to buf.length); 0 at the end of the stream. */
+  read(buf: Uint8Array): number;
+  /** Reads up to and including the next LF and never beyond; 0 at the end of the stream. */
+  readToLineEnd(buf: Uint8Array): number;
+  /** Writes all of `bytes`. */
+  write(bytes: Uint8Array): void;
+}
+
+export class FdChannel implements Channel {
   readonly #in: number;
   readonly #out: number;
   readonly #timeoutMs: number;
@@ -127,9 +137,9 @@ export class FdChannel {
 export class OutputBuffer {
   readonly buf: Uint8Array;
   length = 0;
-  readonly #channel: FdChannel;
+  readonly #channel: Channel;
 
-  constructor(channel: FdChannel, capacity: number) {
+  constructor(channel: Channel, capacity: number) {
     this.#channel = channel;
     this.buf = new Uint8Array(capacity);
   }

@@ -4,7 +4,7 @@
  * Returns statistics; never prints (the applet logs).
  */
 import type { Mailbox } from "./mailbox.ts";
-import { ClientGone, ClientTimeout, OutputBuffer, type FdChannel } from "./fd_channel.ts";
+import { ClientGone, ClientTimeout, OutputBuffer, type Channel } from "./fd_channel.ts";
 import { MESSAGE_READ_CHUNK, OUTPUT_CHUNK_OCTETS } from "./limits.ts";
 import { MessageEncoder } from "./message_encoder.ts";
 import { TEXT, err, ok } from "./responses.ts";
@@ -41,7 +41,6 @@ function streamMessage(mailbox: Mailbox, action: Retrieve, out: OutputBuffer, ch
   try {
     out.put(ok(`${action.size} octets`));
     const encoder = new MessageEncoder(action.bodyLines);
-    const room = MessageEncoder.maxOutput(chunk.length);
     while (!encoder.done) {
       let n: number;
       try {
@@ -52,7 +51,7 @@ function streamMessage(mailbox: Mailbox, action: Retrieve, out: OutputBuffer, ch
         break;
       }
       if (n === 0) break;
-      out.reserve(room);
+      out.reserve(MessageEncoder.maxOutput(n)); // flushes only when this chunk might not fit
       out.length = encoder.encode(chunk.subarray(0, n), out.buf, out.length);
     }
     out.reserve(8);
@@ -65,7 +64,7 @@ function streamMessage(mailbox: Mailbox, action: Retrieve, out: OutputBuffer, ch
 }
 
 /** Serves one session on `channel` over `mailbox`. Returns when the session ends. */
-export function servePop3d(channel: FdChannel, mailbox: Mailbox, opts: Pop3dServeOptions = {}): Pop3dStats {
+export function servePop3d(channel: Channel, mailbox: Mailbox, opts: Pop3dServeOptions = {}): Pop3dStats {
   const session = transactionSession(newTransactionState(mailbox.messages, opts));
   const stats: Pop3dStats = {
     messages: mailbox.messages.length, end: "eof", retrieved: 0, octetsSent: 0, deleted: 0, unremoved: 0, problems: [],

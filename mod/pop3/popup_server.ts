@@ -5,7 +5,7 @@
  * line, byte-exactly, so commands the client pipelined after PASS reach that chain.
  */
 import { authenticationFailed, newAuthorizationState, type AuthFailure } from "./authorization.ts";
-import { ClientGone, ClientTimeout, type FdChannel } from "./fd_channel.ts";
+import { ClientGone, ClientTimeout, type Channel } from "./fd_channel.ts";
 import { MAX_COMMAND_OCTETS } from "./limits.ts";
 import { ok } from "./responses.ts";
 import { authorizationSession } from "./session.ts";
@@ -35,7 +35,7 @@ export function checkpasswordData(user: Uint8Array, password: Uint8Array, timest
   return data;
 }
 
-export async function servePopup(channel: FdChannel, opts: PopupOptions): Promise<PopupEnd> {
+export async function servePopup(channel: Channel, opts: PopupOptions): Promise<PopupEnd> {
   const state = newAuthorizationState(opts.offerApop ? opts.timestamp : undefined);
   const session = authorizationSession(state);
   const input = new Uint8Array(MAX_COMMAND_OCTETS + 1);
