@@ -1,0 +1,71 @@
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { writeFileSync, readFileSync } from "node:fs";
+import { getpwnam, getspnam, execve, LibcError } from "../../mod/sys/libc.ts";
+import { POPPIN, run, tempDir } from "../helpers.ts";
+
+const PROBE = join(import.meta.dir, "fixtures", "exec_probe.ts");
+
+describe("libc through bun:ffi", () => {
+  test("getpwnam_r finds root and nobody (NSS), not an unknown name", () => {
+    const root = getpwnam("root")!;
+    expect(root).toMatchObject({ name: "root", uid: 0, gid: 0, dir: "/root" });
+    const nobody = getpwnam("nobody")!;
+    expect(nobody.uid).toBe(65534);
+    expect(nobody.name).toBe("nobody");
+    expect(getpwnam("no-such-user-poppin")).toBeUndefined();
+    expect(getpwnam(Buffer.from([0xff, 0xfe]))).toBeUndefined();
+  });
+
+  test("getpwnam_r agrees with getent for every field", () => {
+    const line = run(["getent", "passwd", "nobody"]).out.trim().split(":");
+    const nobody = getpwnam("nobody")!;
+    expect([nobody.name, nobody.passwd, String(nobody.uid), String(nobody.gid), nobody.gecos, nobody.dir, nobody.shell]).toEqual(line);
+  });
+
+  test("getspnam_r reads shadow as root, with the aging fields", () => {
+    expect(process.getuid!()).toBe(0);
+    const root = getspnam("root")!;
+    expect(root.name).toBe("root");
+    expect(typeof root.hash).toBe("string");
+    const fields = run(["getent", "shadow", "root"]).out.trim().split(":");
+    expect(root.hash).toBe(fields[1]);
+    expect(root.lastChange).toBe(fields[2] === "" ? -1 : Number(fields[2]));
+    expect(root.max).toBe(fields[4] === "" ? -1 : Number(fields[4]));
+    expect(getspnam("no-such-user-poppin")).toBeUndefined();
+  });
+
+  test("execve replaces the process: env as given, fds 0-2 only, SIGPIPE back to default", () => {
+    const r = run([process.execPath, PROBE, 'echo "probe=$PROBE"; ls /proc/$$/fd | sort -n | tr "\\n" " "; grep SigIgn /proc/$$/status'], { stdin: "in" });
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("probe=yes\n");
+    expect(r.out).toContain("\n0 1 2 SigIgn");
+    expect(r.out).toMatch(/SigIgn:\s+0+\n/);
+  });
+
+  test("clearCloseOnExec lets a chosen fd through execve", () => {
+    const r = run([process.execPath, PROBE, "ls /proc/$$/fd | wc -l", "keep"]);
+    expect(r.code).toBe(0);
+    expect(Number(r.out.trim())).toBe(4);
+  });
+
+  test("execve failure is a LibcError with the errno name", () => {
+    expect(() => execve("/nonexistent/prog", ["prog"], {})).toThrow(LibcError);
+    try { execve("/etc", ["etc"], {}); } catch (err) { expect((err as LibcError).code).toBe("EACCES"); }
+  });
+
+  test("the compiled binary loads libc and libcrypt (users add hashes, checkpassword looks up)", () => {
+    const dir = tempDir("ffi");
+    const file = join(dir, "users");
+    const add = run([POPPIN, "users", "-f", file, "add", "ffi", "5000", "5000", "/nonexistent"], { stdin: "pw\n" });
+    expect(add.stderr).toBe("");
+    expect(add.code).toBe(0);
+    expect(readFileSync(file, "utf8")).toMatch(/^ffi:\$y\$j9T\$/);
+    // root with a wrong password: passwd, shadow and crypt all ran, the answer is a plain 1.
+    const req = join(dir, "req");
+    writeFileSync(req, "root\0wrong\0");
+    const r = Bun.spawnSync(["sh", "-c", `exec "$0" checkpassword true 3<"$1"`, POPPIN, req]);
+    expect(r.stderr.toString()).toBe("");
+    expect(r.exitCode).toBe(1);
+  });
+});
