@@ -1,14 +1,68 @@
 import type { Applet } from "../cli/applet.ts";
-import { fatal } from "../cli/context.ts";
-import { EXIT_TEMP } from "../cli/errors.ts";
+import type { AppletContext } from "../cli/context.ts";
+import { EXIT_OK, EXIT_PERM, TempError, UsageError } from "../cli/errors.ts";
+import { writeStderr, writeStdout } from "../cli/io.ts";
+import { ByteSource } from "../cdb/byte_source.ts";
+import { CdbReader } from "../cdb/reader.ts";
+import { rulesCheckReport } from "../rules/check.ts";
+import { compileRulesFile } from "../rules/compile.ts";
 
-// Placeholder until its issue lands: says so plainly instead of pretending to work.
+/** tcprules/tcprulescheck print their usage with their own prefix and exit 100. */
+const CLASSIC_USAGE: Record<string, string> = {
+  compile: "tcprules: usage: tcprules rules.cdb rules.tmp\n",
+  check: "tcprulescheck: usage: tcprulescheck rules.cdb\n",
+};
+
+function usageFail(ctx: AppletContext, sub: "compile" | "check"): number {
+  if (ctx.classic) {
+    writeStderr(CLASSIC_USAGE[sub]);
+    return EXIT_PERM;
+  }
+  throw new UsageError(sub === "compile" ? "rules compile rules.cdb rules.tmp < rules.txt" : "rules check rules.cdb [IP [HOST [INFO]]]");
+}
+
+/** tcprules rules.cdb rules.tmp: extra arguments are ignored, as tcprules ignores them. */
+function compile(args: string[], ctx: AppletContext): number {
+  if (args.length < 2) return usageFail(ctx, "compile");
+  compileRulesFile(new ByteSource(0), args[0], args[1]);
+  return EXIT_OK;
+}
+
+/**
+ * tcprulescheck rules.cdb: the connection comes from $TCPREMOTEIP (default 0.0.0.0),
+ * $TCPREMOTEHOST and $TCPREMOTEINFO; `rules check` also takes them as arguments.
+ */
+function check(args: string[], ctx: AppletContext): number {
+  if (args.length < 1) return usageFail(ctx, "check");
+  const [path, ipArg, hostArg, infoArg] = args;
+  const ip = ipArg ?? ctx.env.TCPREMOTEIP ?? "0.0.0.0";
+  const host = hostArg ?? ctx.env.TCPREMOTEHOST;
+  const info = infoArg ?? ctx.env.TCPREMOTEINFO;
+  let report: Uint8Array;
+  let reader: CdbReader | undefined;
+  try {
+    reader = CdbReader.open(path);
+    report = rulesCheckReport(reader, ip, host, info);
+  } catch (err) {
+    const message = (err as Error).message;
+    throw new TempError(message.startsWith("unable to read ") ? message : `unable to read ${path}: ${message}`);
+  } finally {
+    reader?.close();
+  }
+  writeStdout(report);
+  return EXIT_OK;
+}
+
 export const applet: Applet = {
   name: "rules",
-  summary: "(not built yet)",
-  usage: "rules ...",
-  async run(_args, ctx) {
-    fatal(ctx, "this applet is not built yet");
-    return EXIT_TEMP;
+  summary: "compile and check tcpserver access rules (tcprules, tcprulescheck)",
+  usage: "rules compile rules.cdb rules.tmp < rules.txt | rules check rules.cdb [IP [HOST [INFO]]]",
+  async run(args, ctx) {
+    const [sub, ...rest] = args;
+    switch (sub) {
+      case "compile": return compile(rest, ctx);
+      case "check": return check(rest, ctx);
+      default: throw new UsageError(applet.usage);
+    }
   },
 };
