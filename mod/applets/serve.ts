@@ -1,14 +1,109 @@
+import { openSync } from "node:fs";
 import type { Applet } from "../cli/applet.ts";
-import { fatal } from "../cli/context.ts";
-import { EXIT_TEMP } from "../cli/errors.ts";
+import type { AppletContext } from "../cli/context.ts";
+import { EXIT_OK, EXIT_PERM, EXIT_TEMP, TempError, describeSysError } from "../cli/errors.ts";
+import { writeStderr, writeStdout } from "../cli/io.ts";
+import { resolveBindHost } from "../serve/address.ts";
+import { parseServeArgs, usageText } from "../serve/options.ts";
+import { Server } from "../serve/server.ts";
+import { resolvePort } from "../serve/services.ts";
+import { inheritedListenFd } from "../serve/systemd.ts";
+import { dup2 } from "../sys/fd.ts";
 
-// Placeholder until its issue lands: says so plainly instead of pretending to work.
+const USAGE = `serve [ -1UXpPhHrRoOdDqQv ] [ -c limit ] [ -x rules.cdb ] [ -B banner ] [ -g gid ] [ -u uid ] [ -b backlog ] [ -l localname ] [ -t timeout ] [ --per-ip n ] [ --proxy [ --proxy-from addr,... ] ] host port program [ arg ... ]
+       serve [ options ] --systemd program [ arg ... ]   (socket from systemd: LISTEN_FDS/LISTEN_PID)
+
+A drop-in tcpserver (ucspi-tcp 0.88): accepts TCP connections on host port and runs program
+for each, with the connection as fds 0 and 1 and the UCSPI environment (PROTO, TCPLOCALIP,
+TCPLOCALPORT, TCPLOCALHOST, TCPREMOTEIP, TCPREMOTEPORT, TCPREMOTEHOST, TCPREMOTEINFO).
+host 0 means every IPv4 address; "::" every IPv6 (and IPv4) address. port is a number or
+a name from /etc/services; 0 picks a free port (-1 prints it).
+  -c n        at most n connections at once (default 40); more wait in the backlog
+  -x cdb      rules from tcprules / poppin rules, re-read for every connection; -X: a missing cdb allows all
+  -B text     write text to the client first
+  -g gid -u uid -U   switch group/user after binding (-U: $GID and $UID)
+  -1          print the local port on stdout
+  -b n        listen backlog (default 20)
+  -v -Q -q    verbose log lines / warnings only (default) / nothing
+  -h -H       look up the client's host name (default) / do not
+  -p -P       paranoid: the name must resolve back to the address / not (default)
+  -r -R       ident lookup for TCPREMOTEINFO (default) / not; -t n bounds it (default 26 s)
+  -l name     TCPLOCALHOST without DNS
+  -d -D       Nagle on (default) / TCP_NODELAY;  -o -O  keep / kill IP options (default kill)
+  --per-ip n  at most n connections at once from one client address
+  --proxy     connections start with a HAProxy PROXY v1/v2 header, accepted only from peers in
+              --proxy-from (addresses, prefixes "10.0.", CIDR) or whose rule sets PROXY_TRUSTED`;
+
+/** tcpserver writes nothing at all after -q, even fatal errors. */
+function fail(ctx: AppletContext, quiet: boolean, message: string): number {
+  if (!quiet) writeStderr(`${ctx.prefix}: fatal: ${message}\n`);
+  return EXIT_TEMP;
+}
+
+/** tcpserver's prot_gid and prot_uid: after bind, before accepting. */
+function dropPrivileges(gid: number, uid: number): string | undefined {
+  if (gid) {
+    try {
+      process.setgroups?.([gid]);
+      process.setgid?.(gid);
+    } catch (err) {
+      return `unable to set gid: ${describeSysError(err)}`;
+    }
+  }
+  if (uid) {
+    try {
+      process.setuid?.(uid);
+    } catch (err) {
+      return `unable to set uid: ${describeSysError(err)}`;
+    }
+  }
+  return undefined;
+}
+
 export const applet: Applet = {
   name: "serve",
-  summary: "(not built yet)",
-  usage: "serve ...",
-  async run(_args, ctx) {
-    fatal(ctx, "this applet is not built yet");
-    return EXIT_TEMP;
+  summary: "accept TCP connections and run a program for each (tcpserver)",
+  usage: USAGE,
+  async run(args, ctx) {
+    const parsed = parseServeArgs(args, ctx.env);
+    const name = ctx.classic ? ctx.calledAs : ctx.prefix;
+    if (parsed.kind === "usage") {
+      if (parsed.complaint) writeStderr(`${name}: ${parsed.complaint}\n`);
+      if (!parsed.silent) writeStderr(`${ctx.prefix}: usage: ${usageText(name)}\n`);
+      return EXIT_PERM;
+    }
+    const o = parsed.options;
+    const quiet = o.verbosity === 0;
+    const server = new Server(o, ctx.env, {
+      log: (line) => writeStderr(line),
+      drop: (reason) => writeStderr(`${ctx.prefix}: warning: dropping connection, ${reason}\n`),
+    }, process.pid);
+    process.on("SIGTERM", () => {
+      server.stop();
+      process.exit(EXIT_OK);
+    });
+    let listener;
+    try {
+      if (o.systemd) {
+        listener = await server.start({ inheritedFd: inheritedListenFd(ctx.env, process.pid) });
+      } else {
+        const port = resolvePort(o.port);
+        if (port === undefined) return fail(ctx, quiet, `unable to figure out port number for ${o.port}`);
+        const bind = await resolveBindHost(o.host);
+        listener = await server.start({ address: bind.address, port, backlog: o.backlog });
+      }
+    } catch (err) {
+      if (err instanceof TempError) return fail(ctx, quiet, err.message);
+      throw err;
+    }
+    const privilegeError = dropPrivileges(o.gid, o.uid);
+    if (privilegeError) return fail(ctx, quiet, privilegeError);
+    if (o.printPort) writeStdout(`${listener.port}\n`);
+    // tcpserver closes its stdin and stdout here (so a reader of -1 sees the end); /dev/null keeps 0 and 1 from being reused.
+    const devNull = openSync("/dev/null", "r+");
+    dup2(devNull, 0);
+    dup2(devNull, 1);
+    server.announce();
+    return new Promise<number>(() => {});
   },
 };

@@ -1,0 +1,45 @@
+/**
+ * Connection accounting: tcpserver's -c (children at once, counted from accept to the
+ * child's end) and poppin's --per-ip (connections at once from one client address, as
+ * tcpserver patches and Dovecot's mail_max_userip_connections offer).
+ */
+export class ConnectionLimits {
+  private count = 0;
+  private readonly perAddress = new Map<string, number>();
+
+  constructor(readonly limit: number, readonly perIp: number) {}
+
+  get children(): number {
+    return this.count;
+  }
+
+  get full(): boolean {
+    return this.count >= this.limit;
+  }
+
+  /** One more connection in progress (at accept). */
+  open(): void {
+    this.count++;
+  }
+
+  /** A connection is done (its child ended, or it was dropped). */
+  close(): void {
+    if (this.count > 0) this.count--;
+  }
+
+  /** Claims a slot for `ip`; false when it already holds --per-ip connections. */
+  claimAddress(ip: string): boolean {
+    if (this.perIp <= 0) return true;
+    const held = this.perAddress.get(ip) ?? 0;
+    if (held >= this.perIp) return false;
+    this.perAddress.set(ip, held + 1);
+    return true;
+  }
+
+  releaseAddress(ip: string): void {
+    if (this.perIp <= 0) return;
+    const held = this.perAddress.get(ip) ?? 0;
+    if (held <= 1) this.perAddress.delete(ip);
+    else this.perAddress.set(ip, held - 1);
+  }
+}

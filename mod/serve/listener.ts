@@ -1,0 +1,107 @@
+/**
+ * The listening socket. tcpserver stops calling accept() while it is at its -c limit, so
+ * further clients wait in the kernel's backlog; Node's server has no "stop accepting"
+ * switch (maxConnections accepts and closes), so serve keeps a duplicate of the listening
+ * descriptor and closes the server while at the limit: the socket stays open and keeps
+ * queueing; resuming listens again on a fresh duplicate.
+ */
+import net from "node:net";
+import { TempError, describeSysError } from "../cli/errors.ts";
+import { dup } from "../sys/fd.ts";
+
+export type ConnectionHandler = (socket: net.Socket) => void;
+
+function handleFd(server: net.Server): number {
+  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== "number" || fd < 0) throw new TempError("unable to get local address: no descriptor for the listening socket");
+  return fd;
+}
+
+function listenOn(server: net.Server, what: net.ListenOptions): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once("error", onError);
+    server.listen(what, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+}
+
+export class Listener {
+  private server: net.Server | undefined;
+  private paused = false;
+
+  private constructor(
+    private readonly anchorFd: number,
+    readonly address: string,
+    readonly port: number,
+    readonly ipv6: boolean,
+    private readonly onConnection: ConnectionHandler,
+    server: net.Server,
+  ) {
+    this.server = server;
+  }
+
+  private static newServer(onConnection: ConnectionHandler): net.Server {
+    const server = net.createServer({ pauseOnConnect: true }, onConnection);
+    return server;
+  }
+
+  /** Binds HOST:PORT (SO_REUSEADDR, as tcpserver's socket_bind4_reuse) and listens; TempError "unable to bind: ..." on failure. */
+  static async bind(address: string, port: number, backlog: number, onConnection: ConnectionHandler): Promise<Listener> {
+    const server = Listener.newServer(onConnection);
+    try {
+      await listenOn(server, { host: address, port, backlog, exclusive: true, ipv6Only: false });
+    } catch (err) {
+      throw new TempError(`unable to bind: ${describeSysError(err)}`);
+    }
+    return Listener.adopt(server, onConnection);
+  }
+
+  /** Accepts on an inherited listening socket (systemd's fd 3). */
+  static async inherit(fd: number, onConnection: ConnectionHandler): Promise<Listener> {
+    const server = Listener.newServer(onConnection);
+    try {
+      await listenOn(server, { fd: dup(fd) } as net.ListenOptions);
+    } catch (err) {
+      throw new TempError(`unable to listen: ${describeSysError(err)}`);
+    }
+    return Listener.adopt(server, onConnection);
+  }
+
+  private static adopt(server: net.Server, onConnection: ConnectionHandler): Listener {
+    const bound = server.address();
+    if (bound === null || typeof bound === "string") throw new TempError("unable to get local address: not a TCP socket");
+    const anchor = dup(handleFd(server));
+    return new Listener(anchor, bound.address, bound.port, bound.family === "IPv6" || bound.family === (6 as unknown as string), onConnection, server);
+  }
+
+  /** Stops accepting; the kernel keeps queueing connections up to the backlog. */
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.server?.close();
+    this.server = undefined;
+  }
+
+  /** Accepts again (those waiting in the backlog first). */
+  async resume(): Promise<void> {
+    if (!this.paused) return;
+    this.paused = false;
+    const server = Listener.newServer(this.onConnection);
+    this.server = server;
+    await listenOn(server, { fd: dup(this.anchorFd) } as net.ListenOptions);
+  }
+
+  get accepting(): boolean {
+    return !this.paused;
+  }
+
+  /** Stops for good (SIGTERM). */
+  close(): void {
+    this.paused = true;
+    this.server?.close();
+    this.server = undefined;
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * tcpserver's main loop on Bun's event loop: accept, count, describe the connection,
+ * start the program with the socket as fds 0 and 1, log as tcpserver logs, and stop
+ * accepting while at the -c limit. Where tcpserver forks a child that dies before exec
+ * (a deny, unreadable rules, a program that cannot run), serve starts no process at
+ * all; its log lines then carry serve's own pid, with the status tcpserver's child
+ * would have ended with (100 for a deny, 111 otherwise).
+ */
+import type net from "node:net";
+import { describeSysError } from "../cli/errors.ts";
+import { describeConnection, applySocketOptions, proxiedEndpoints, socketEndpoints, type Endpoints } from "./connection.ts";
+import type { ConnectionFacts } from "./environment.ts";
+import { ConnectionLimits } from "./limits.ts";
+import { Listener } from "./listener.ts";
+import { endLine, pidLine, statusLine, verdictLine, waitStatus } from "./log_lines.ts";
+import type { ServeOptions } from "./options.ts";
+
+/** What a child that never ran would have exited with: tcpserver's deny (100) and drop (111). */
+const DENY_STATUS = waitStatus(100, null);
+const DROP_STATUS = waitStatus(111, null);
+
+export interface ServeOutput {
+  /** A -v line (status, pid, ok, deny, end), already formatted. */
+  log(line: string): void;
+  /** A warning after "dropping connection, ". */
+  drop(reason: string): void;
+}
+
+export type ListenOn = { address: string; port: number; backlog: number } | { inheritedFd: number };
+
+export class Server {
+  private readonly limits: ConnectionLimits;
+  private listener: Listener | undefined;
+  private stopping = false;
+
+  constructor(
+    private readonly options: ServeOptions,
+    private readonly baseEnv: Readonly<Record<string, string | undefined>>,
+    private readonly out: ServeOutput,
+    private readonly ownPid: number,
+  ) {
+    this.limits = new ConnectionLimits(options.limit, options.perIp);
+  }
+
+  /** Binds (or adopts the inherited socket) and starts accepting; returns the listener (its port for -1). */
+  async start(on: ListenOn): Promise<Listener> {
+    const handler = (sock: net.Socket) => void this.accepted(sock);
+    this.listener = "inheritedFd" in on
+      ? await Listener.inherit(on.inheritedFd, handler)
+      : await Listener.bind(on.address, on.port, on.backlog, handler);
+    if (this.limits.full) this.listener.pause();
+    return this.listener;
+  }
+
+  /** The first status line, written once the socket is ready (as tcpserver does after listen). */
+  announce(): void {
+    if (this.options.verbosity >= 2) this.out.log(statusLine(this.limits.children, this.limits.limit));
+  }
+
+  /** SIGTERM: accept nothing more; running programs go on by themselves. */
+  stop(): void {
+    this.stopping = true;
+    this.listener?.close();
+  }
+
+  private log(line: string): void {
+    if (this.options.verbosity >= 2) this.out.log(line);
+  }
+
+  private status(): void {
+    this.log(statusLine(this.limits.children, this.limits.limit));
+  }
+
+  private release(claimedIp: string | undefined): void {
+    if (claimedIp !== undefined) this.limits.releaseAddress(claimedIp);
+    this.limits.close();
+    this.status();
+    if (!this.limits.full && !this.stopping && this.listener && !this.listener.accepting) {
+      this.listener.resume().catch((err) => this.out.drop(`unable to accept: ${describeSysError(err)}`));
+    }
+  }
+
+  /** A connection that gets no program: the pid, warning and end lines tcpserver's short-lived child would have caused. */
+  private dropped(sock: net.Socket, remoteIp: string, reason: string, claimedIp: string | undefined): void {
+    sock.destroy();
+    this.log(pidLine(this.ownPid, remoteIp));
+    if (this.options.verbosity >= 1) this.out.drop(reason);
+    this.log(endLine(this.ownPid, DROP_STATUS));
+    this.release(claimedIp);
+  }
+
+  private async accepted(sock: net.Socket): Promise<void> {
+    sock.on("error", () => {});
+    this.limits.open();
+    this.status();
+    if (this.limits.full) this.listener?.pause();
+    let claimedIp: string | undefined;
+    let ends: Endpoints | undefined;
+    try {
+      const peer = socketEndpoints(sock);
+      if (peer === undefined) {
+        sock.destroy();
+        this.release(undefined);
+        return;
+      }
+      applySocketOptions(this.options, sock, peer.fd);
+      ends = peer;
+      if (this.options.proxy) {
+        const proxied = await proxiedEndpoints(this.options, peer);
+        if (typeof proxied === "string") return this.dropped(sock, peer.remoteIp, proxied, undefined);
+        ends = proxied;
+      }
+      if (!this.limits.claimAddress(ends.remoteIp)) {
+        return this.dropped(sock, ends.remoteIp, `${ends.remoteIp} already has ${this.limits.perIp} connections (--per-ip)`, undefined);
+      }
+      claimedIp = ends.remoteIp;
+      const outcome = await describeConnection(this.options, ends, this.baseEnv);
+      if (outcome.kind === "drop") return this.dropped(sock, ends.remoteIp, outcome.reason, claimedIp);
+      if (outcome.kind === "deny") return this.denied(sock, outcome.facts, claimedIp);
+      this.run(sock, ends.fd, outcome.facts, outcome.env, claimedIp);
+    } catch (err) {
+      this.dropped(sock, ends?.remoteIp ?? "unknown", `internal error: ${(err as Error)?.message ?? String(err)}`, claimedIp);
+    }
+  }
+
+  private denied(sock: net.Socket, facts: ConnectionFacts, claimedIp: string | undefined): void {
+    sock.destroy();
+    this.log(pidLine(this.ownPid, facts.remoteIp));
+    this.log(verdictLine(false, this.ownPid, facts));
+    this.log(endLine(this.ownPid, DENY_STATUS));
+    this.release(claimedIp);
+  }
+
+  private run(sock: net.Socket, fd: number, facts: ConnectionFacts, env: Record<string, string>, claimedIp: string | undefined): void {
+    let pid: number;
+    try {
+      const child = Bun.spawn(this.options.program, {
+        stdin: fd,
+        stdout: fd,
+        stderr: "inherit",
+        env,
+        onExit: (_proc, exitCode, signalCode) => {
+          this.log(endLine(pid, waitStatus(exitCode, signalCode ?? null)));
+          this.release(claimedIp);
+        },
+      });
+      pid = child.pid;
+    } catch (err) {
+      this.log(pidLine(this.ownPid, facts.remoteIp));
+      this.log(verdictLine(true, this.ownPid, facts));
+      sock.destroy();
+      if (this.options.verbosity >= 1) this.out.drop(`unable to run ${this.options.program[0]}: ${describeSysError(err)}`);
+      this.log(endLine(this.ownPid, DROP_STATUS));
+      this.release(claimedIp);
+      return;
+    }
+    // The parent's copy only: the child holds the connection now (never end(): that would send FIN).
+    sock.destroy();
+    this.log(pidLine(pid, facts.remoteIp));
+    this.log(verdictLine(true, pid, facts));
+  }
+}
