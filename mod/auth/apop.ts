@@ -66,7 +66,7 @@ export function findSecret(text: Uint8Array, login: Uint8Array): Uint8Array | un
     if (lineEnd > start && text[lineEnd - 1] === 0x0d) lineEnd--;
     const colon = start + login.length;
     if (colon < lineEnd && text[colon] === 0x3a && Buffer.compare(text.subarray(start, colon), login) === 0) {
-      const secret = text.slice(colon + 1, lineEnd);
+      const secret = Uint8Array.from(text.subarray(colon + 1, lineEnd)); // a copy: the caller wipes `text`
       return secret.length > 0 ? secret : undefined;
     }
     start = end + 1;
