@@ -1,0 +1,196 @@
+/** The same scenarios against Debian's /usr/bin/tcpserver and poppin's, compared. */
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { writeFileSync } from "node:fs";
+import { applet, requireTool, run, tempDir } from "../helpers.ts";
+import { implementations, maskLog, startServer, talk, waitFor } from "./harness.ts";
+
+const ENV_CHILD = ["sh", "-c", "env | grep -E '^(PROTO|TCP|FOO|RANGE|PREFIX|DEFAULT|EXACT)' | sort"];
+
+function maskPorts(text: string): string {
+  return text.replace(/^(TCPLOCALPORT|TCPREMOTEPORT)=\d+$/gm, "$1=PORT");
+}
+
+async function both<T>(scenario: (bin: string, name: string) => Promise<T>): Promise<{ debian: T; poppin: T }> {
+  const [debian, poppin] = implementations();
+  return { debian: await scenario(debian.bin, debian.name), poppin: await scenario(poppin.bin, poppin.name) };
+}
+
+describe("serve against Debian tcpserver", () => {
+  test("child environment, ident and DNS off, -l name", async () => {
+    const r = await both(async (bin) => {
+      const s = await startServer(bin, ["-H", "-R", "-l", "here.example", "127.0.0.1", "0", ...ENV_CHILD]);
+      const { out } = await talk(s.port);
+      await s.stop();
+      return maskPorts(out);
+    });
+    expect(r.poppin).toContain("PROTO=TCP\n");
+    expect(r.poppin).toContain("TCPLOCALHOST=here.example\n");
+    expect(r.poppin).toBe(r.debian);
+  });
+
+  test("child environment with tcpserver's defaults (-r ident fails on loopback: TCPREMOTEINFO unset)", async () => {
+    const r = await both(async (bin) => {
+      const s = await startServer(bin, ["-H", "-l", "0", "127.0.0.1", "0", ...ENV_CHILD]);
+      const { out } = await talk(s.port);
+      await s.stop();
+      return maskPorts(out);
+    });
+    expect(r.poppin).not.toContain("TCPREMOTEINFO");
+    expect(r.poppin).toBe(r.debian);
+  });
+
+  test("the child gets the socket as fds 0 and 1 and nothing else", async () => {
+    const r = await both(async (bin) => {
+      const s = await startServer(bin, ["-HR", "127.0.0.1", "0", "sh", "-c", "exec ls /proc/self/fd"]);
+      const { out } = await talk(s.port);
+      await s.stop();
+      return out;
+    });
+    expect(r.poppin.split("\n").filter(Boolean).sort()).toEqual(["0", "1", "2", "3"]);
+    expect(r.poppin).toBe(r.debian);
+  });
+
+  test("ident answer becomes TCPREMOTEINFO (identd on 127.0.0.2:113)", async () => {
+    const identd = Bun.listen({
+      hostname: "127.0.0.2",
+      port: 113,
+      socket: { data(sock, data) { sock.write(`${data.toString().trim()} : USERID : UNIX : joe\t smith\r\n`); sock.end(); } },
+    });
+    try {
+      const r = await both(async (bin) => {
+        const s = await startServer(bin, ["-v", "-H", "-l", "h", "0", "0", "sh", "-c", "echo \"[$TCPREMOTEINFO]\""]);
+        const { out } = await talk(s.port, { localAddress: "127.0.0.2" });
+        await waitFor(() => s.stderr().includes(" end "));
+        await s.stop();
+        return out + maskLog(s.stderr());
+      });
+      expect(r.poppin).toStartWith("[joesmith]\n");
+      expect(r.poppin).toContain("tcpserver: ok PID h:127.0.0.1:PORT :127.0.0.2:joesmith:PORT");
+      expect(r.poppin).toBe(r.debian);
+    } finally {
+      identd.stop(true);
+    }
+  });
+
+  test("-v log lines for an allowed and a denied connection (pids and ports masked)", async () => {
+    const dir = tempDir("serve");
+    const cdb = join(dir, "rules.cdb");
+    const made = run([requireTool("tcprules"), cdb, join(dir, "rules.tmp")], { stdin: "127.0.0.9:deny\n:allow\n" });
+    expect(made.code).toBe(0);
+    const r = await both(async (bin) => {
+      const s = await startServer(bin, ["-v", "-HR", "-l", "host", "-x", cdb, "0", "0", "echo", "hello"]);
+      const a = await talk(s.port, { localAddress: "127.0.0.1" });
+      await waitFor(() => s.stderr().includes(" end "));
+      const d = await talk(s.port, { localAddress: "127.0.0.9" });
+      await waitFor(() => (s.stderr().match(/ end /g) ?? []).length >= 2);
+      await s.stop();
+      return { out: a.out + "|" + d.out + "|" + String(d.closed), log: maskLog(s.stderr(), s.proc.pid) };
+    });
+    expect(r.poppin.out).toBe("hello\n||true");
+    expect(r.poppin.log).toContain("tcpserver: deny PID host:127.0.0.1:PORT :127.0.0.9::PORT");
+    expect(r.poppin.log).toContain("tcpserver: end PID status 25600");
+    expect(r.poppin).toEqual(r.debian);
+  });
+
+  test("rules: exact IP, prefix, range, default, env and deny", async () => {
+    const dir = tempDir("serve");
+    const cdb = join(dir, "rules.cdb");
+    const rules = [
+      "127.0.0.2:deny",
+      "127.0.0.3:allow,EXACT=\"three\"",
+      "127.0.0.4-6:allow,RANGE=\"four-six\"",
+      "127.0.1.:allow,PREFIX=\"one\",FOO=\"\"",
+      ":allow,DEFAULT=\"yes\"",
+    ].join("\n") + "\n";
+    expect(run([requireTool("tcprules"), cdb, join(dir, "rules.tmp")], { stdin: rules }).code).toBe(0);
+    const clients = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.5", "127.0.1.7", "127.0.0.7"];
+    const r = await both(async (bin) => {
+      const s = await startServer(bin, ["-HR", "-l", "x", "-x", cdb, "0", "0", ...ENV_CHILD]);
+      const outs: string[] = [];
+      for (const localAddress of clients) outs.push(maskPorts((await talk(s.port, { localAddress })).out));
+      await s.stop();
+      return outs;
+    });
+    expect(r.poppin[1]).toBe("");
+    expect(r.poppin[2]).toContain("EXACT=three\n");
+    expect(r.poppin[3]).toContain("RANGE=four-six\n");
+    expect(r.poppin[4]).toContain("FOO=\n");
+    expect(r.poppin[5]).toContain("DEFAULT=yes\n");
+    expect(r.poppin).toEqual(r.debian);
+  });
+
+  test("missing rules cdb: dropped without -X, allowed with -X", async () => {
+    const dir = tempDir("serve");
+    const missing = join(dir, "none.cdb");
+    const r = await both(async (bin) => {
+      const s = await startServer(bin, ["-v", "-HR", "-l", "h", "-x", missing, "0", "0", "echo", "hi"]);
+      const dropped = await talk(s.port);
+      await waitFor(() => s.stderr().includes(" end "));
+      await s.stop();
+      const x = await startServer(bin, ["-HR", "-X", "-x", missing, "0", "0", "echo", "hi"]);
+      const allowed = await talk(x.port);
+      await x.stop();
+      const log = maskLog(s.stderr(), s.proc.pid).replace(/^\S+: warning/m, "NAME: warning");
+      return [dropped.out, log, allowed.out];
+    });
+    expect(r.poppin[0]).toBe("");
+    expect(r.poppin[1]).toContain(`NAME: warning: dropping connection, unable to read ${missing}: file does not exist`);
+    expect(r.poppin[2]).toBe("hi\n");
+    expect(r.poppin).toEqual(r.debian);
+  });
+
+  test("-B banner comes first", async () => {
+    const r = await both(async (bin) => {
+      const s = await startServer(bin, ["-HR", "-B", "+OK banner\r\n", "127.0.0.1", "0", "echo", "after"]);
+      const { out } = await talk(s.port);
+      await s.stop();
+      return out;
+    });
+    expect(r.poppin).toBe("+OK banner\r\nafter\n");
+    expect(r.poppin).toBe(r.debian);
+  });
+
+  test("-c 1: a second client waits in the backlog (connected, not closed) until the first ends", async () => {
+    const r = await both(async (bin) => {
+      const s = await startServer(bin, ["-HR", "-c", "1", "127.0.0.1", "0", "sh", "-c", "echo hi; read x; echo bye"]);
+      const first = talk(s.port, { send: "1\n", afterFirstOutput: true, sendDelayMs: 600 });
+      await Bun.sleep(150);
+      const second = talk(s.port, { send: "2\n" });
+      const [a, b] = await Promise.all([first, second]);
+      await s.stop();
+      return { a: a.out, b: b.out, bothClosed: a.closed && b.closed, secondWaited: b.firstDataAt >= a.closedAt - 50 };
+    });
+    expect(r.poppin).toEqual({ a: "hi\nbye\n", b: "hi\nbye\n", bothClosed: true, secondWaited: true });
+    expect(r.poppin).toEqual(r.debian);
+  });
+
+  test("usage errors, unknown ports and bind conflicts: same words, same exit codes", async () => {
+    const cases = [["-z"], ["-c"], [], ["0", "0"], ["0", "nosuchservice", "true"], ["192.0.2.1", "0", "true"], ["-q", "192.0.2.1", "0", "true"]];
+    for (const args of cases) {
+      const d = run([requireTool("tcpserver"), ...args]);
+      const p = run([applet("tcpserver"), ...args]);
+      expect({ args, code: p.code, stderr: p.stderr }).toEqual({ args, code: d.code, stderr: d.stderr });
+    }
+    const holder = await startServer(requireTool("tcpserver"), ["127.0.0.1", "0", "true"]);
+    try {
+      const d = run([requireTool("tcpserver"), "127.0.0.1", String(holder.port), "true"]);
+      const p = run([applet("tcpserver"), "127.0.0.1", String(holder.port), "true"]);
+      expect(p.stderr).toBe("tcpserver: fatal: unable to bind: address already used\n");
+      expect({ code: p.code, stderr: p.stderr }).toEqual({ code: d.code, stderr: d.stderr });
+    } finally {
+      await holder.stop();
+    }
+  });
+
+  test("-u and -g: the program runs as that user and group", async () => {
+    const r = await both(async (bin) => {
+      const s = await startServer(bin, ["-HR", "-u", "65534", "-g", "65534", "127.0.0.1", "0", "sh", "-c", "id -u; id -g; id -G"]);
+      const { out } = await talk(s.port);
+      await s.stop();
+      return out;
+    });
+    expect(r.poppin).toBe("65534\n65534\n65534\n");
+    expect(r.poppin).toBe(r.debian);
+  });
+});
