@@ -1,14 +1,40 @@
 import type { Applet } from "../cli/applet.ts";
-import { fatal } from "../cli/context.ts";
-import { EXIT_TEMP } from "../cli/errors.ts";
+import { warning } from "../cli/context.ts";
+import { EXIT_OK, UsageError } from "../cli/errors.ts";
+import { writeAll } from "../cli/io.ts";
+import { wallClock } from "../sys/clock.ts";
+import { runMultilog, type LogSignals } from "../log/multilog.ts";
 
-// Placeholder until its issue lands: says so plainly instead of pretending to work.
+/** multilog's deepsleep(5) after each failure before trying again. */
+const PAUSE_MS = 5000;
+
+/**
+ * daemontools' multilog: `log script` (or `multilog script`). Called as multilog with
+ * no script it does what multilog does (reads stdin, keeps nothing); `poppin log`
+ * without a script is a usage error, since that is never what one means.
+ */
 export const applet: Applet = {
   name: "log",
-  summary: "(not built yet)",
-  usage: "log ...",
-  async run(_args, ctx) {
-    fatal(ctx, "this applet is not built yet");
-    return EXIT_TEMP;
+  summary: "multilog: keep stdin in rotated log directories (t, +/-pattern, e, sSIZE, nNUM, !proc, =file, ./dir)",
+  usage: "log script",
+  async run(args, ctx) {
+    if (args.length === 0 && !ctx.classic) throw new UsageError("poppin log script");
+    process.umask(0o022);
+    const signals: LogSignals = { exitSoon: false, rotateNow: false };
+    process.on("SIGTERM", () => { signals.exitSoon = true; });
+    process.on("SIGALRM", () => { signals.rotateNow = true; });
+    await runMultilog({
+      script: args,
+      input: 0,
+      signals,
+      hooks: {
+        warn: (message) => warning(ctx, message),
+        stderr: (bytes) => writeAll(2, bytes),
+        clock: wallClock,
+        pauseMs: PAUSE_MS,
+      },
+      yieldToEvents: () => new Promise((resolve) => setImmediate(resolve)),
+    });
+    return EXIT_OK;
   },
 };

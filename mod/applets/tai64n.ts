@@ -1,14 +1,31 @@
 import type { Applet } from "../cli/applet.ts";
-import { fatal } from "../cli/context.ts";
-import { EXIT_TEMP } from "../cli/errors.ts";
+import { EXIT_OK, EXIT_TEMP } from "../cli/errors.ts";
+import { writeAll } from "../cli/io.ts";
+import { wallClock } from "../sys/clock.ts";
+import { LineStamper } from "../tai64/stamp.ts";
+import { stampFor } from "../tai64/label.ts";
+import { readChunk } from "../tai64/read_input.ts";
 
-// Placeholder until its issue lands: says so plainly instead of pretending to work.
+/**
+ * daemontools' tai64n: each line of stdin to stdout with the TAI64N label of the moment
+ * it was read and a space in front. Arguments are ignored, as the original does; a read
+ * or write error exits 111 silently, as the original does.
+ */
 export const applet: Applet = {
   name: "tai64n",
-  summary: "(not built yet)",
-  usage: "tai64n ...",
-  async run(_args, ctx) {
-    fatal(ctx, "this applet is not built yet");
-    return EXIT_TEMP;
+  summary: "prefix each line of stdin with a TAI64N timestamp",
+  usage: "tai64n < input",
+  async run(_args, _ctx) {
+    const stamper = new LineStamper();
+    const buf = new Uint8Array(1 << 16);
+    try {
+      for (;;) {
+        const n = readChunk(0, buf);
+        if (n === 0) return EXIT_OK;
+        writeAll(1, stamper.feed(buf.subarray(0, n), stampFor(wallClock())));
+      }
+    } catch {
+      return EXIT_TEMP;
+    }
   },
 };

@@ -1,14 +1,29 @@
 import type { Applet } from "../cli/applet.ts";
-import { fatal } from "../cli/context.ts";
-import { EXIT_TEMP } from "../cli/errors.ts";
+import { EXIT_OK, EXIT_TEMP } from "../cli/errors.ts";
+import { writeAll } from "../cli/io.ts";
+import { localTime } from "../sys/localtime.ts";
+import { LabelLocalizer } from "../tai64/local.ts";
+import { readChunk } from "../tai64/read_input.ts";
 
-// Placeholder until its issue lands: says so plainly instead of pretending to work.
+/**
+ * daemontools' tai64nlocal: TAI64N labels at line starts to local time (TZ honoured),
+ * other bytes unchanged. Arguments are ignored; a read or write error exits 111.
+ */
 export const applet: Applet = {
   name: "tai64nlocal",
-  summary: "(not built yet)",
-  usage: "tai64nlocal ...",
-  async run(_args, ctx) {
-    fatal(ctx, "this applet is not built yet");
-    return EXIT_TEMP;
+  summary: "convert TAI64N labels at line starts to local time",
+  usage: "tai64nlocal < input",
+  async run(_args, _ctx) {
+    const localizer = new LabelLocalizer(localTime);
+    const buf = new Uint8Array(1 << 16);
+    try {
+      for (;;) {
+        const n = readChunk(0, buf);
+        if (n === 0) return EXIT_OK;
+        writeAll(1, localizer.feed(buf.subarray(0, n)));
+      }
+    } catch {
+      return EXIT_TEMP;
+    }
   },
 };

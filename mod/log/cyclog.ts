@@ -1,0 +1,218 @@
+/**
+ * One log directory as daemontools 0.76 multilog keeps it: `current` (mode 644 while
+ * written, 744 once complete), `lock` held with flock, `state`, rotated files
+ * `@<tai64n>.s` (or `.u` for what an unclean stop left), the oldest removed so that
+ * fewer than `num` remain, and an optional processor. Every failure after startup
+ * pauses and retries (nothing is dropped); startup failures throw TempError.
+ */
+import {
+  chmodSync, closeSync, fchmodSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync,
+  renameSync, statSync, unlinkSync, writeSync, constants as fsc, type Stats,
+} from "node:fs";
+import { TempError } from "../cli/errors.ts";
+import { lockExclusiveNonBlocking } from "../sys/flock.ts";
+import { LABEL_LENGTH, formatLabel } from "../tai64/label.ts";
+import { djbErrorText } from "./djb_errors.ts";
+import { pause, type LogHooks } from "./hooks.ts";
+import { runProcessor } from "./processor.ts";
+import type { DirSpec } from "./script.ts";
+
+/** daemontools open_append: O_WRONLY|O_NDELAY|O_APPEND|O_CREAT, mode 600. */
+const APPEND = fsc.O_WRONLY | fsc.O_NONBLOCK | fsc.O_APPEND | fsc.O_CREAT;
+/** daemontools open_trunc: O_WRONLY|O_NDELAY|O_TRUNC|O_CREAT, mode 644. */
+export const TRUNC = fsc.O_WRONLY | fsc.O_NONBLOCK | fsc.O_TRUNC | fsc.O_CREAT;
+
+function statOrNull(path: string): Stats | null {
+  try {
+    return statSync(path);
+  } catch (err) {
+    if ((err as { code?: string }).code === "ENOENT") return null;
+    throw err;
+  }
+}
+
+function ignoreErrors(action: () => void): void {
+  try { action(); } catch { /* as multilog: unlink of what may not exist */ }
+}
+
+export class Cyclog {
+  readonly dir: string;
+  readonly size: number;
+  readonly num: number;
+  readonly processor: string | null;
+  /** Bytes in current, as multilog counts them (what was written, not what is on disk yet). */
+  bytes = 0;
+  private fdCurrent = -1;
+  private fdDir = -1;
+  private fdLock = -1;
+  /** Last rotated name, so two rotations in one clock tick still get distinct, ordered names. */
+  private lastLabel = "";
+
+  constructor(spec: DirSpec, private readonly hooks: LogHooks) {
+    this.dir = spec.path;
+    this.size = spec.size;
+    this.num = spec.num;
+    this.processor = spec.processor;
+  }
+
+  private path(name: string): string {
+    return `${this.dir}/${name}`;
+  }
+
+  private retry<T>(message: string, action: () => T): T {
+    for (;;) {
+      try {
+        return action();
+      } catch (err) {
+        pause(this.hooks, message, djbErrorText(err));
+      }
+    }
+  }
+
+  private fatal(message: string, err: unknown): never {
+    throw new TempError(`${message}: ${djbErrorText(err)}`);
+  }
+
+  /** multilog's restart(): open and lock the directory, recover from an unclean stop. */
+  open(): void {
+    try { mkdirSync(this.dir, 0o700); } catch { /* exists, or the open below says why */ }
+    try {
+      this.fdDir = openSync(this.dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
+    } catch (err) {
+      this.fatal(`unable to open directory ${this.dir}`, err);
+    }
+    try {
+      this.fdLock = openSync(this.path("lock"), APPEND, 0o600);
+      lockExclusiveNonBlocking(this.fdLock);
+    } catch (err) {
+      this.fatal(`unable to lock directory ${this.dir}`, err);
+    }
+    let current: Stats | null;
+    try { current = statOrNull(this.path("current")); } catch (err) { this.fatal(`unable to stat ${this.path("current")}`, err); }
+    if (current !== null && (current.mode & 0o100) !== 0) {
+      // Clean stop: carry on appending to current.
+      try { this.fdCurrent = openSync(this.path("current"), APPEND, 0o600); } catch (err) { this.fatal(`unable to append to ${this.path("current")}`, err); }
+      try { fchmodSync(this.fdCurrent, 0o644); } catch (err) { this.fatal(`unable to set mode of ${this.path("current")}`, err); }
+      this.bytes = current.size;
+      return;
+    }
+    ignoreErrors(() => unlinkSync(this.path("state")));
+    ignoreErrors(() => unlinkSync(this.path("newstate")));
+    let processed: Stats | null;
+    try { processed = statOrNull(this.path("processed")); } catch (err) { this.fatal(`unable to stat ${this.path("processed")}`, err); }
+    if (processed !== null && (processed.mode & 0o100) !== 0) {
+      ignoreErrors(() => unlinkSync(this.path("previous")));
+      this.finish("processed", "s");
+    } else {
+      ignoreErrors(() => unlinkSync(this.path("processed")));
+      this.finish("previous", "u");
+    }
+    this.finish("current", "u");
+    try { closeSync(openSync(this.path("state"), TRUNC, 0o644)); } catch (err) { this.fatal(`unable to write to ${this.path("state")}`, err); }
+    try { this.fdCurrent = openSync(this.path("current"), APPEND, 0o600); } catch (err) { this.fatal(`unable to write to ${this.path("current")}`, err); }
+    try { fchmodSync(this.fdCurrent, 0o644); } catch (err) { this.fatal(`unable to set mode of ${this.path("current")}`, err); }
+    this.bytes = 0;
+  }
+
+  /** Appends bytes to current; a write error (disk full) pauses and retries, dropping nothing. */
+  write(data: Uint8Array, start: number, end: number): void {
+    while (start < end) {
+      let written = 0;
+      try {
+        written = writeSync(this.fdCurrent, data, start, end - start);
+      } catch (err) {
+        pause(this.hooks, `unable to write to ${this.path("current")}`, djbErrorText(err));
+        continue;
+      }
+      start += written;
+    }
+  }
+
+  private nextLabel(): string {
+    const out = new Uint8Array(LABEL_LENGTH);
+    formatLabel(out, 0, this.hooks.clock());
+    let label = String.fromCharCode(...out);
+    if (label <= this.lastLabel) {
+      // Same tick (or the clock went back): one nanosecond after the last name.
+      const last = BigInt(`0x${this.lastLabel.slice(1)}`) + 1n;
+      label = `@${last.toString(16).padStart(24, "0")}`;
+    }
+    this.lastLabel = label;
+    return label;
+  }
+
+  /** multilog's finish(): give `file` its rotated name, then remove old files beyond `num`. */
+  private finish(file: string, code: "s" | "u"): void {
+    let st: Stats | null;
+    for (;;) {
+      try { st = statOrNull(this.path(file)); break; } catch (err) {
+        pause(this.hooks, `unable to stat ${this.path(file)}`, djbErrorText(err));
+      }
+    }
+    if (st === null) return;
+    if (st.nlink === 1) {
+      for (;;) {
+        const name = `${this.nextLabel()}.${code}`;
+        try {
+          linkSync(this.path(file), this.path(name));
+          break;
+        } catch (err) {
+          if ((err as { code?: string }).code === "EEXIST") continue;
+          pause(this.hooks, `unable to link to ${this.path(name)}`, djbErrorText(err));
+        }
+      }
+    }
+    this.retry(`unable to remove ${this.path(file)}`, () => unlinkSync(this.path(file)));
+    ignoreErrors(() => fsyncSync(this.fdDir));
+    for (;;) {
+      let names: string[];
+      try {
+        names = readdirSync(this.dir);
+      } catch (err) {
+        pause(this.hooks, `unable to read ${this.dir}`, djbErrorText(err));
+        continue;
+      }
+      const old = names.filter((n) => n.startsWith("@") && n.length >= 25);
+      if (old.length < this.num) return;
+      let oldest = "@z";
+      for (const n of old) if (n < oldest) oldest = n.slice(0, 25);
+      const victim = old.find((n) => n.startsWith(oldest));
+      if (victim !== undefined) ignoreErrors(() => unlinkSync(this.path(victim)));
+    }
+  }
+
+  /** multilog's fullcurrent(): rotate current to previous, run the processor, finish. */
+  rotate(): void {
+    this.retry(`unable to write ${this.path("current")} to disk`, () => fsyncSync(this.fdCurrent));
+    closeSync(this.fdCurrent);
+    this.retry(`unable to rename current to previous in directory ${this.dir}`, () =>
+      renameSync(this.path("current"), this.path("previous")));
+    this.fdCurrent = this.retry(`unable to create ${this.path("current")}`, () => openSync(this.path("current"), APPEND, 0o600));
+    this.bytes = 0;
+    this.retry(`unable to set mode of ${this.path("current")}`, () => fchmodSync(this.fdCurrent, 0o644));
+    this.retry(`unable to set mode of ${this.path("previous")}`, () => chmodSync(this.path("previous"), 0o744));
+    ignoreErrors(() => fsyncSync(this.fdDir));
+    if (this.processor === null) {
+      this.finish("previous", "s");
+      return;
+    }
+    runProcessor(this.dir, this.processor, this.hooks);
+    const processed = this.retry(`unable to create ${this.path("processed")}`, () => openSync(this.path("processed"), APPEND, 0o600));
+    this.retry(`unable to write ${this.path("processed")} to disk`, () => fsyncSync(processed));
+    this.retry(`unable to set mode of ${this.path("processed")}`, () => fchmodSync(processed, 0o744));
+    closeSync(processed);
+    const newstate = this.retry(`unable to create ${this.path("newstate")}`, () => openSync(this.path("newstate"), APPEND, 0o600));
+    this.retry(`unable to write ${this.path("newstate")} to disk`, () => fsyncSync(newstate));
+    closeSync(newstate);
+    this.retry(`unable to remove ${this.path("previous")}`, () => unlinkSync(this.path("previous")));
+    this.retry(`unable to rename newstate to state in directory ${this.dir}`, () =>
+      renameSync(this.path("newstate"), this.path("state")));
+    this.finish("processed", "s");
+  }
+
+  /** multilog's c_quit() for this directory: current to disk, marked complete (744). */
+  close(): void {
+    this.retry(`unable to write ${this.path("current")} to disk`, () => fsyncSync(this.fdCurrent));
+    this.retry(`unable to set mode of ${this.path("current")}`, () => fchmodSync(this.fdCurrent, 0o744));
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Runs a multilog processor as daemontools does: `sh -c PROCESSOR` in the log
+ * directory with `previous` on stdin, `processed` (truncated) on stdout, `state` on
+ * fd 4 and `newstate` (truncated) on fd 5; until it exits 0, warn, pause and run it again.
+ */
+import { spawnSync } from "node:child_process";
+import { closeSync, openSync, constants as fsc } from "node:fs";
+import { djbErrorText } from "./djb_errors.ts";
+import { pause, sleepSync, type LogHooks } from "./hooks.ts";
+
+const TRUNC = fsc.O_WRONLY | fsc.O_NONBLOCK | fsc.O_TRUNC | fsc.O_CREAT;
+
+/** Opens the processor's four files; on failure says which, as the forked multilog child would. */
+function openFiles(dir: string): number[] {
+  const fds: number[] = [];
+  const steps: Array<[string, number]> = [["previous", fsc.O_RDONLY | fsc.O_NONBLOCK], ["processed", TRUNC], ["state", fsc.O_RDONLY | fsc.O_NONBLOCK], ["newstate", TRUNC]];
+  try {
+    for (const [name, flags] of steps) fds.push(openSync(`${dir}/${name}`, flags, 0o644));
+    return fds;
+  } catch (err) {
+    for (const fd of fds) closeSync(fd);
+    throw err;
+  }
+}
+
+export function runProcessor(dir: string, processor: string, hooks: LogHooks): void {
+  for (;;) {
+    let fds: number[];
+    try {
+      fds = openFiles(dir);
+    } catch (err) {
+      hooks.warn(`unable to run ${processor}: ${djbErrorText(err)}`);
+      hooks.warn(`processor failed in ${dir}, pausing`);
+      sleepSync(hooks.pauseMs);
+      continue;
+    }
+    const [previous, processed, state, newstate] = fds;
+    const result = spawnSync("/bin/sh", ["-c", processor], {
+      cwd: dir,
+      stdio: [previous, processed, "inherit", "ignore", state, newstate],
+    });
+    for (const fd of fds) closeSync(fd);
+    if (result.error) {
+      pause(hooks, `unable to fork for processor in ${dir}`, djbErrorText(result.error));
+      continue;
+    }
+    if (result.signal) {
+      pause(hooks, `processor crashed in ${dir}`, `killed by ${result.signal}`);
+      continue;
+    }
+    if (result.status === 0) return;
+    hooks.warn(`processor failed in ${dir}, pausing`);
+    sleepSync(hooks.pauseMs);
+  }
+}
