@@ -136,7 +136,7 @@ export function makeMaildir(home: string, messages: (string | Uint8Array)[], sta
   for (const sub of ["tmp", "new", "cur"]) mkdirSync(join(md, sub), { recursive: true });
   return messages.map((m, i) => {
     const name = `${start + i}.M${100 + i}P${4000 + i}.test.example`;
-    writeFileSync(join(md, "new", name), m);
+    writeFileSync(join(md, "new", name), typeof m === "string" ? Buffer.from(m, "latin1") : m);
     return name;
   });
 }
