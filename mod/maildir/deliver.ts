@@ -76,9 +76,20 @@ function createTmp(dir: string, opts: DeliverOptions): { unique: string; path: s
   throw new TempError(`unable to find a unique name in ${join(dir, "tmp")}: every name tried exists`);
 }
 
+/** A failure writing the temporary file (as opposed to reading the message). */
+class WriteFailure extends Error {
+  constructor(readonly cause: unknown) {
+    super("write failed");
+  }
+}
+
 function writeChunk(fd: number, chunk: Uint8Array, counter: CrlfCounter): void {
   let off = 0;
-  while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+  try {
+    while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+  } catch (err) {
+    throw new WriteFailure(err);
+  }
   counter.update(chunk);
 }
 
@@ -92,7 +103,7 @@ function copyFromFd(source: number, fd: number, counter: CrlfCounter): void {
     } catch (err) {
       // A non-blocking pipe with nothing yet: wait a little rather than fail.
       if ((err as { code?: string }).code === "EAGAIN") { sleepMs(2); continue; }
-      throw Object.assign(err as Error, { reading: true });
+      throw err;
     }
     if (got === 0) return;
     writeChunk(fd, buf.subarray(0, got), counter);
@@ -142,11 +153,20 @@ export async function maildirDeliver(dir: string, source: MessageSource, opts: D
   let newPath: string | undefined;
   try {
     try {
-      await copyFrom(source, fd, counter);
-      fsyncSync(fd);
+      try {
+        await copyFrom(source, fd, counter);
+      } catch (err) {
+        if (err instanceof WriteFailure) throw err;
+        throw new TempError(`unable to read the message: ${describeSysError(err)}`);
+      }
+      try {
+        fsyncSync(fd);
+      } catch (err) {
+        throw new WriteFailure(err);
+      }
     } catch (err) {
-      if ((err as { reading?: boolean }).reading) throw new TempError(`unable to read the message: ${describeSysError(err)}`);
-      throw new TempError(`unable to write ${tmpPath}: ${describeSysError(err)}`);
+      if (err instanceof WriteFailure) throw new TempError(`unable to write ${tmpPath}: ${describeSysError(err.cause)}`);
+      throw err;
     } finally {
       closeSync(fd);
     }
