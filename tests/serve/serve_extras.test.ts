@@ -141,10 +141,8 @@ describe("serve extras", () => {
     expect(socket).toMatch(/^ListenStream=.*110$/m);
     expect(service).toMatch(/^ExecStart=.*serve .*--systemd .*qmail-popup .*checkpassword .*qmail-pop3d/m);
     expect(existsSync(join(dir, "README"))).toBe(false);
-    const verify = Bun.which("systemd-analyze");
-    if (verify) {
-      const r = run([verify, "verify", "--man=no", join(dir, "poppin-pop3.socket"), join(dir, "poppin-pop3.service")]);
-      expect(r.stderr).not.toMatch(/Unknown (key|section)|Invalid|bad-setting/i);
-    }
+    const r = run([requireTool("systemd-analyze"), "verify", "--man=no", join(dir, "poppin-pop3.socket"), join(dir, "poppin-pop3.service")]);
+    // The only complaint allowed is that poppin is not installed on this machine.
+    expect(r.stderr.split("\n").filter((l) => l !== "" && !l.includes("is not executable"))).toEqual([]);
   });
 });
