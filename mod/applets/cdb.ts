@@ -66,10 +66,11 @@ function make(args: string[], ctx: AppletContext): number {
 
 function get(args: string[], ctx: AppletContext): number {
   if (args.length < 1 || args.length > 2) return usageFail(ctx, "get");
+  if (args[0] === "" && ctx.classic) return usageFail(ctx, "get"); // freecdb's cdbget refuses an empty key
   let skip = 0n;
   if (args.length === 2) {
-    if (!/^[0-9]+$/.test(args[1])) return usageFail(ctx, "get");
-    skip = BigInt(args[1]);
+    if (!/^[0-9]*$/.test(args[1])) return usageFail(ctx, "get"); // freecdb reads "" as 0
+    skip = BigInt(args[1] || "0");
   }
   const out = stdoutSink();
   try {

@@ -12,10 +12,11 @@ const KEY_CHUNK = 4096;
 /**
  * Reads one cdb through positioned reads on an open fd (never loads the whole file).
  * `find(key)` returns the first value of a key, `findNext()` the following ones, in the
- * order the writer added them, as djb's cdb_find/cdb_findnext. Every probe loop is
- * bounded by the slot count of its table and every pointer is checked against the file
- * size, so a corrupt or truncated file throws CdbFormatError instead of looping or reading
- * past the end.
+ * order the writer added them, as djb's cdb_find/cdb_findnext. Every read is checked
+ * against the file size and the probe loop is bounded by the slot count of its table (a
+ * table that does not fit in the file fails at its first read past the end), so a corrupt
+ * or truncated file throws CdbFormatError ("protocol error", djb's wording) instead of
+ * looping or reading past the end, at the same points where djb's cdb fails.
  */
 export class CdbReader {
   readonly fd: number;
@@ -153,24 +154,25 @@ export class CdbReader {
       this.#probes = 0;
       this.#slots = slots;
       if (slots === 0) return false;
-      if (tablePos > this.size || (this.size - tablePos) / 8 < slots) throw new CdbFormatError(CDB_PROTOCOL_ERROR);
       this.#tablePos = tablePos;
-      this.#slotPos = tablePos + ((this.#hash >>> 8) % slots) * 8;
+      // 32-bit arithmetic throughout, as djb's uint32 (matters only for corrupt files).
+      this.#slotPos = (tablePos + ((this.#hash >>> 8) % slots) * 8) >>> 0;
     }
-    const tableEnd = this.#tablePos + this.#slots * 8;
+    const tableEnd = (this.#tablePos + this.#slots * 8) >>> 0;
     while (this.#probes < this.#slots) {
       const [hash, recordPos] = this.#readPair(this.#slotPos);
       if (recordPos === 0) return false;
-      this.#probes++;
-      this.#slotPos += 8;
+      // More probes than 8-byte slots fit in the file: the table is garbage that wraps
+      // around 2^32 (djb's loop would spin up to 2^32 times); stop.
+      if (++this.#probes > this.size / 8 + 1) throw new CdbFormatError(CDB_PROTOCOL_ERROR);
+      this.#slotPos = (this.#slotPos + 8) >>> 0;
       if (this.#slotPos === tableEnd) this.#slotPos = this.#tablePos;
       if (hash !== this.#hash) continue;
       const [keyLength, dataLength] = this.#readPair(recordPos);
       if (keyLength !== key.length) continue;
-      if (!this.#keyMatches(key, recordPos + 8)) continue;
-      const dataPos = recordPos + 8 + keyLength;
-      if (dataPos > this.size || this.size - dataPos < dataLength) throw new CdbFormatError(CDB_PROTOCOL_ERROR);
-      this.dataPos = dataPos;
+      if (!this.#keyMatches(key, (recordPos + 8) >>> 0)) continue;
+      // Like djb's cdb, the value is checked against the file size only when it is read.
+      this.dataPos = (recordPos + 8 + keyLength) >>> 0;
       this.dataLength = dataLength;
       return true;
     }
