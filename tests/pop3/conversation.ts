@@ -111,7 +111,7 @@ export function spawnConversation(cmd: string[], opts: { cwd?: string; env?: Rec
 export async function connectConversation(port: number): Promise<{ talk: Conversation; socket: Socket }> {
   const socket = connect({ host: "127.0.0.1", port });
   const talk = new Conversation((data) => socket.write(data), () => socket.end());
-  socket.on("data", (chunk) => talk.received(chunk));
+  socket.on("data", (chunk: Buffer) => talk.received(chunk));
   socket.on("close", () => talk.ended());
   socket.on("error", () => talk.ended());
   await new Promise<void>((resolve, reject) => {
