@@ -4,6 +4,7 @@ import { EXIT_USAGE, PoppinError, TempError } from "../cli/errors.ts";
 import { authenticate } from "../auth/authenticate.ts";
 import { authConfigFromEnv } from "../auth/config.ts";
 import { AuthRefused, MalformedRequest, parseRequest, readRequestFd, wipeRequest } from "../auth/request.ts";
+import { inheritedFds, passThrough } from "../auth/inherited_fds.ts";
 import { becomeAccount, enterHome, execProgram, sessionEnvironment } from "../auth/session.ts";
 import { daysSinceEpoch } from "../auth/shadow_policy.ts";
 
@@ -23,6 +24,7 @@ export const applet: Applet = {
     // Only this exact spelling is an option: PROG itself may start with "-".
     if (args[0]?.startsWith(USERDB_OPTION)) userdb = args.shift()!.slice(USERDB_OPTION.length);
     if (args.length === 0) return EXIT_USAGE;
+    const inherited = inheritedFds(3);
     try {
       const config = authConfigFromEnv(ctx.env, userdb);
       const request = parseRequest(readRequestFd(3));
@@ -35,6 +37,7 @@ export const applet: Applet = {
       }
       becomeAccount(result.account, euid);
       enterHome(result.account);
+      passThrough(inherited);
       execProgram(args, sessionEnvironment(ctx.env, result.account));
     } catch (err) {
       if (err instanceof AuthRefused || err instanceof MalformedRequest) return err.exitCode;

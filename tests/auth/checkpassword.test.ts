@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { chmodSync, chownSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { POPPIN, run, tempDir } from "../helpers.ts";
 import { admin, request, runCheckpassword } from "./checkpassword_helpers.ts";
@@ -17,7 +17,7 @@ const GROUP = `pcg${tag}`;
 const PW = { yes: "Yes-crypt pw 1", sha: "Sha512 pw 2", other: "Other pw 3" };
 const APOP_SECRET = "tanstaaf-apop";
 const TS = `<4242.1700000000@test.example>`;
-const PROBE = ["sh", "-c", 'echo "uid=$(id -u) groups=$(id -G)"; echo "cwd=$(pwd)"; echo "user=$USER home=$HOME shell=$SHELL rip=$TCPREMOTEIP"; printf fds=; ls /proc/$$/fd | sort -n | tr "\\n" " "; echo'];
+const PROBE = ["sh", "-c", 'echo "uid=$(id -u) groups=$(id -G)"; echo "cwd=$(pwd)"; echo "user=$USER home=$HOME shell=$SHELL rip=$TCPREMOTEIP"; echo fds:; ls /proc/$$/fd'];
 const outputs: string[] = [];
 const base = tempDir("cp");
 chmodSync(base, 0o755);
@@ -115,7 +115,7 @@ describe("checkpassword: system accounts", () => {
     const groups = admin("id", ["-G", U.yes]).trim();
     expect(groups.split(" ")).toHaveLength(2);
     expect(r.stdout).toBe(
-      `uid=${uids[U.yes]} groups=${groups}\ncwd=${home(U.yes)}\nuser=${U.yes} home=${home(U.yes)} shell=/bin/sh rip=192.0.2.7\nfds=0 1 2 \n`);
+      `uid=${uids[U.yes]} groups=${groups}\ncwd=${home(U.yes)}\nuser=${U.yes} home=${home(U.yes)} shell=/bin/sh rip=192.0.2.7\nfds:\n0\n1\n2\n`);
     expect(groups.startsWith(gid)).toBe(true);
   });
 
@@ -123,6 +123,22 @@ describe("checkpassword: system accounts", () => {
     const r = await check(request(U.sha, PW.sha), ["sh", "-c", "id -u; exit 7"]);
     expect(r.code).toBe(7);
     expect(r.stdout).toBe(`${uids[U.sha]}\n`);
+  });
+
+  test("descriptors PROG inherits pass through, as with djb's checkpassword (fd 3 does not)", async () => {
+    const file = join(base, "fd5");
+    writeFileSync(file, "through fd 5\n");
+    const fd = openSync(file, "r");
+    try {
+      const r = track(await runCheckpassword(request(U.yes, PW.yes), ["sh", "-c", "cat <&5; ls /proc/$$/fd"], { fd5: fd }));
+      expect(r.code).toBe(0);
+      const [first, ...fds] = r.stdout.trimEnd().split("\n");
+      expect(first).toBe("through fd 5");
+      expect(fds).toContain("5");
+      expect(fds).not.toContain("3");
+    } finally {
+      closeSync(fd);
+    }
   });
 
   test("locked account (usermod -L), expired account (chage -E): 1 with the right password", async () => {
@@ -206,7 +222,7 @@ describe("checkpassword: virtual users", () => {
     const r = await check(request("you", PW.yes), PROBE, { POPPIN_USERDB: `${file}.cdb` });
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe(`uid=${VUID} groups=${VUID}\ncwd=${mailHome("you")}\nuser=you home=${mailHome("you")} shell=/usr/sbin/nologin rip=192.0.2.7\nfds=0 1 2 \n`);
+    expect(r.stdout).toBe(`uid=${VUID} groups=${VUID}\ncwd=${mailHome("you")}\nuser=you home=${mailHome("you")} shell=/usr/sbin/nologin rip=192.0.2.7\nfds:\n0\n1\n2\n`);
     const t = await check(request("me", PW.sha), [`--userdb=${file}`, "id", "-u"]);
     expect(t.code).toBe(0);
     expect(t.stdout).toBe(`${VUID + 1}\n`);

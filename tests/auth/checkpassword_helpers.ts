@@ -18,6 +18,8 @@ export interface CheckpasswordOptions {
   gid?: number;
   cwd?: string;
   timeoutMs?: number;
+  /** An open fd the caller passes as fd 5 (djb's checkpassword hands inherited fds to PROG). */
+  fd5?: number;
 }
 
 export const BASE_ENV = { PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" };
@@ -25,7 +27,7 @@ export const BASE_ENV = { PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" }
 /** checkpassword PROG... with `data` written to its fd 3, then fd 3 closed. */
 export function runCheckpassword(data: Uint8Array | string, prog: string[], opts: CheckpasswordOptions = {}): Promise<CheckpasswordRun> {
   const child = spawn(applet("checkpassword"), prog, {
-    stdio: opts.noFd3 ? ["ignore", "pipe", "pipe"] : ["ignore", "pipe", "pipe", "pipe"],
+    stdio: opts.noFd3 ? ["ignore", "pipe", "pipe"] : opts.fd5 !== undefined ? ["ignore", "pipe", "pipe", "pipe", "ignore", opts.fd5] : ["ignore", "pipe", "pipe", "pipe"],
     env: { ...BASE_ENV, ...opts.env },
     uid: opts.uid,
     gid: opts.gid,

@@ -36,17 +36,18 @@ describe("libc through bun:ffi", () => {
   });
 
   test("execve replaces the process: env as given, fds 0-2 only, SIGPIPE back to default", () => {
-    const r = run([process.execPath, PROBE, 'echo "probe=$PROBE"; ls /proc/$$/fd | sort -n | tr "\\n" " "; grep SigIgn /proc/$$/status'], { stdin: "in" });
+    const r = run([process.execPath, PROBE, 'echo "probe=$PROBE"; ls /proc/$$/fd; grep SigIgn /proc/$$/status'], { stdin: "in" });
     expect(r.code).toBe(0);
     expect(r.out).toContain("probe=yes\n");
-    expect(r.out).toContain("\n0 1 2 SigIgn");
+    // A simple command, not a pipeline: the shell holds no pipe of its own while ls lists its fds.
+    expect(r.out).toContain("probe=yes\n0\n1\n2\nSigIgn");
     expect(r.out).toMatch(/SigIgn:\s+0+\n/);
   });
 
   test("clearCloseOnExec lets a chosen fd through execve", () => {
-    const r = run([process.execPath, PROBE, "ls /proc/$$/fd | wc -l", "keep"]);
+    const r = run([process.execPath, PROBE, "ls /proc/$$/fd", "keep"]);
     expect(r.code).toBe(0);
-    expect(Number(r.out.trim())).toBe(4);
+    expect(r.out.trim().split("\n")).toHaveLength(4);
   });
 
   test("execve failure is a LibcError with the errno name", () => {
