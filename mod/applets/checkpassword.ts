@@ -1,9 +1,9 @@
 import type { Applet } from "../cli/applet.ts";
 import { fatal } from "../cli/context.ts";
-import { EXIT_USAGE, PoppinError, TempError } from "../cli/errors.ts";
+import { EXIT_USAGE, PoppinError } from "../cli/errors.ts";
 import { authenticate } from "../auth/authenticate.ts";
 import { authConfigFromEnv } from "../auth/config.ts";
-import { AuthRefused, MalformedRequest, parseRequest, readRequestFd, wipeRequest } from "../auth/request.ts";
+import { AuthRefused, MalformedRequest, parseRequest, readRequestFd } from "../auth/request.ts";
 import { inheritedFds, passThrough } from "../auth/inherited_fds.ts";
 import { becomeAccount, enterHome, execProgram, sessionEnvironment } from "../auth/session.ts";
 import { daysSinceEpoch } from "../auth/shadow_policy.ts";
@@ -27,13 +27,13 @@ export const applet: Applet = {
     const inherited = inheritedFds(3);
     try {
       const config = authConfigFromEnv(ctx.env, userdb);
-      const request = parseRequest(readRequestFd(3));
+      const raw = readRequestFd(3);
       const euid = process.geteuid!();
       let result;
       try {
-        result = authenticate(request, config, { euid, today: daysSinceEpoch(new Date()) });
+        result = authenticate(parseRequest(raw), config, { euid, today: daysSinceEpoch(new Date()) });
       } finally {
-        wipeRequest(request);
+        raw.fill(0); // the password, as checkpassword.c clears up[]
       }
       becomeAccount(result.account, euid);
       enterHome(result.account);
@@ -41,7 +41,7 @@ export const applet: Applet = {
       execProgram(args, sessionEnvironment(ctx.env, result.account));
     } catch (err) {
       if (err instanceof AuthRefused || err instanceof MalformedRequest) return err.exitCode;
-      if (err instanceof TempError || err instanceof PoppinError) {
+      if (err instanceof PoppinError) {
         fatal(ctx, err.message);
         return err.exitCode;
       }
