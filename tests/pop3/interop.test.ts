@@ -1,10 +1,10 @@
 /**
  * The real deployment shape, with Debian's tcpserver (ucspi-tcp) on loopback:
  * tcpserver -> qmail-popup -> checkpassword stand-in -> qmail-pop3d, and real
- * clients (Python poplib, curl) comparing the bytes they get with what was delivered.
+ * clients (Python poplib, curl, mpop, fetchmail, getmail6) comparing the bytes they get with what was delivered.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { applet, requireTool, run, tempDir } from "../helpers.ts";
 import { connectConversation, freePort, makeMaildir } from "./conversation.ts";
@@ -40,6 +40,9 @@ beforeAll(async () => {
   const tcpserver = requireTool("tcpserver");
   requireTool("python3");
   requireTool("curl");
+  requireTool("mpop");
+  requireTool("fetchmail");
+  requireTool("getmail");
   home = tempDir("interop");
   port = await freePort();
   server = Bun.spawn(
@@ -147,3 +150,100 @@ function poplibOctets(message: string): number {
   const lines = message.replace(/\r\n/g, "\n").replace(/\n$/, "").split("\n");
   return lines.reduce((a, l) => a + Buffer.byteLength(l, "latin1") + 2, 0);
 }
+
+/** Messages as `deliver` stores them (LF line ends), for the clients that store what they fetch with LF. */
+const LF_MESSAGES = [
+  "From: a@example.org\nSubject: one\n\nhello\n.leading dot\n..two dots\n.\n",
+  "From: b@example.org\nSubject: two\n\n" + "a line of body text\n".repeat(3000),
+  "From: c@example.org\nSubject: =?iso-8859-1?q?8-bit?=\n\n\xe9t\xe9 \xe0 la plage\n\n\nthree empty lines above\n",
+];
+
+/** Empties the Maildir and delivers `messages` afresh. */
+function resetMaildir(messages: string[], start: number): string[] {
+  rmSync(join(home, "Maildir"), { recursive: true, force: true });
+  return makeMaildir(home, messages, start);
+}
+
+function mailboxFiles(): string[] {
+  return ["new", "cur"].flatMap((sub) => readdirSync(join(home, "Maildir", sub)));
+}
+
+/** Files a client stored, read back in latin1, sorted (clients may deliver in any order). */
+function stored(dir: string, strip: (m: string) => string = (m) => m): string[] {
+  return readdirSync(dir).map((f) => strip(readFileSync(join(dir, f), "latin1"))).sort();
+}
+
+const sortedOriginals = () => [...LF_MESSAGES].sort();
+
+describe("real POP3 clients from Debian through tcpserver", () => {
+  test("mpop: downloads every message byte-identical, deletes, a second run finds none", () => {
+    resetMaildir(LF_MESSAGES, 1710000000);
+    const work = tempDir("mpop");
+    const out = join(work, "out");
+    for (const sub of ["new", "cur", "tmp"]) mkdirSync(join(out, sub), { recursive: true });
+    const rc = join(work, "mpoprc");
+    writeFileSync(rc, [
+      "account default", "host 127.0.0.1", `port ${port}`, "tls off", "auth user", "user joe", "password secret",
+      `delivery maildir ${out}`, "received_header off", "keep off", `uidls_file ${join(work, "uidls")}`, "",
+    ].join("\n"));
+    chmodSync(rc, 0o600);
+    const r = run(["mpop", "-C", rc, "-q"], { timeoutMs: 30_000 });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(stored(join(out, "new"))).toEqual(sortedOriginals());
+    expect(mailboxFiles()).toEqual([]);
+    const again = run(["mpop", "-C", rc], { timeoutMs: 30_000 });
+    expect(again.code).toBe(0);
+    expect(again.out).toContain("no messages");
+  });
+
+  test("fetchmail: downloads every message byte-identical (after its Received header), deletes, a second run finds none", () => {
+    resetMaildir(LF_MESSAGES, 1720000000);
+    const work = tempDir("fetchmail");
+    const rc = join(work, "fetchmailrc");
+    writeFileSync(rc, [
+      `poll 127.0.0.1 port ${port} proto pop3 auth password no envelope`,
+      `  user "joe" password "secret" is root here sslproto "" nokeep`,
+      `  mda "/bin/sh -c 'cat > ${work}/msg.$$'"`, "",
+    ].join("\n"));
+    chmodSync(rc, 0o600);
+    const env = { PATH: process.env.PATH, HOME: work };
+    const r = run(["fetchmail", "-f", rc, "--nodetach", "--norewrite", "--pidfile", join(work, "pid")], { env, timeoutMs: 30_000 });
+    expect(r.code).toBe(0);
+    // fetchmail puts its own Received: header (a line and its continuations) first
+    const noReceived = (m: string) => m.replace(/^Received: [^\n]*\n(?:[ \t][^\n]*\n)*/, "");
+    const got = readdirSync(work).filter((f) => f.startsWith("msg."));
+    expect(got.length).toBe(LF_MESSAGES.length);
+    expect(got.map((f) => noReceived(readFileSync(join(work, f), "latin1"))).sort()).toEqual(sortedOriginals());
+    expect(mailboxFiles()).toEqual([]);
+    const again = run(["fetchmail", "-f", rc, "--nodetach", "--norewrite", "--pidfile", join(work, "pid")], { env, timeoutMs: 30_000 });
+    expect(again.code).toBe(1); // fetchmail's "no mail" status
+  });
+
+  test("getmail6: downloads every message byte-identical (after its Return-Path), deletes, a second run finds none", () => {
+    resetMaildir(LF_MESSAGES, 1730000000);
+    const work = tempDir("getmail");
+    const out = join(work, "out");
+    for (const sub of ["new", "cur", "tmp"]) mkdirSync(join(out, sub), { recursive: true });
+    // getmail refuses to deliver as root: as root, deliver as nobody into a directory nobody owns
+    const root = process.getuid?.() === 0;
+    if (root) {
+      chmodSync(work, 0o755);
+      for (const d of [out, ...["new", "cur", "tmp"].map((s) => join(out, s))]) chownSync(d, 65534, 65534);
+    }
+    const rc = join(work, "getmailrc");
+    writeFileSync(rc, [
+      "[retriever]", "type = SimplePOP3Retriever", "server = 127.0.0.1", `port = ${port}`, "username = joe", "password = secret",
+      "[destination]", "type = Maildir", `path = ${out}/`, ...(root ? ["user = nobody"] : []),
+      "[options]", "read_all = true", "delete = true", "delivered_to = false", "received = false", "",
+    ].join("\n"));
+    const r = run(["getmail", "--getmaildir", work, "--rcfile", rc, "--quiet"], { timeoutMs: 30_000 });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(stored(join(out, "new"), (m) => m.replace(/^Return-Path: <[^>]*>\n/, ""))).toEqual(sortedOriginals());
+    expect(mailboxFiles()).toEqual([]);
+    const again = run(["getmail", "--getmaildir", work, "--rcfile", rc], { timeoutMs: 30_000 });
+    expect(again.code).toBe(0);
+    expect(again.out).toContain("0 messages");
+  });
+});
