@@ -98,8 +98,3 @@ export function parseRequest(raw: Uint8Array): CheckpasswordRequest {
     raw,
   };
 }
-
-/** Overwrites the request bytes (password included). */
-export function wipeRequest(request: CheckpasswordRequest): void {
-  request.raw.fill(0);
-}
