@@ -35,9 +35,10 @@ describe.each(IMPLEMENTATIONS)("multilog signals (%s)", (label, bin) => {
     mkdirSync(dir);
     const count = 20000;
     // The first logger gets the pipe through fd 3 (a background job's stdin would be /dev/null).
-    const shell = `python3 "$WRITER" ${count} 1.2 7 | {
+    const shell = `python3 "$WRITER" ${count} 1.5 7 | {
       "$LOG" t n100 ./d <&3 & pid=$!
-      sleep 0.4; kill -TERM $pid; wait $pid; echo "first=$?" >&2
+      i=0; while [ ! -s d/current ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+      sleep 0.1; kill -TERM $pid; wait $pid; echo "first=$?" >&2
       cat d/@* d/current 2>/dev/null | wc -l >&2
       exec "$LOG" t n100 ./d
     } 3<&0`;
