@@ -12,28 +12,67 @@ export interface Orderable {
   mtimeMs: number;
 }
 
-const UNIQUE_TIME = /^([0-9]{1,15})\.(?:[^.]*?M([0-9]{1,9}))?/;
-
-interface DeliveryKey {
-  sec: number;
-  usec: number;
+/** Reads "<digits>." at the start of a name: the delivery second; -1 if absent. */
+function leadingSeconds(name: string): { sec: number; end: number } {
+  let sec = 0;
+  let i = 0;
+  for (; i < name.length && i < 15; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 48 || c > 57) break;
+    sec = sec * 10 + (c - 48);
+  }
+  return i > 0 && name.charCodeAt(i) === 46 /* . */ ? { sec, end: i + 1 } : { sec: -1, end: 0 };
 }
 
-function deliveryKey(item: Orderable): DeliveryKey {
-  const match = UNIQUE_TIME.exec(item.name);
-  if (!match) return { sec: Math.floor(item.mtimeMs / 1000), usec: Math.floor((item.mtimeMs % 1000) * 1000) };
-  return { sec: Number(match[1]), usec: match[2] === undefined ? -1 : Number(match[2]) };
+/** Reads the microseconds of "M<usec>" in the second dot-separated part of a name; -1 if absent. */
+function microseconds(name: string, from: number): number {
+  const dot = name.indexOf(".", from);
+  const stop = dot < 0 ? name.length : dot;
+  const m = name.indexOf("M", from);
+  if (m < 0 || m >= stop) return -1;
+  let usec = 0;
+  let i = m + 1;
+  for (; i < stop && i < m + 10; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 48 || c > 57) break;
+    usec = usec * 10 + (c - 48);
+  }
+  return i > m + 1 ? usec : -1;
 }
 
-/** Sorts in delivery order: name time, then microseconds, then mtime, then name (stable, total). */
+/** The delivery time a unique name carries (`time.M<usec>...`), in ms; undefined when it has none. */
+export function nameTimeMs(name: string): number | undefined {
+  const lead = leadingSeconds(name);
+  if (lead.sec < 0) return undefined;
+  const usec = microseconds(name, lead.end);
+  return lead.sec * 1000 + (usec < 0 ? 0 : usec / 1000);
+}
+
+/** Sorts in delivery order: name time, then microseconds, then mtime, then name (a total order). */
 export function sortByDelivery<T extends Orderable>(items: T[]): T[] {
-  const keyed = items.map((item) => ({ item, key: deliveryKey(item) }));
-  keyed.sort((a, b) =>
-    a.key.sec - b.key.sec ||
-    a.key.usec - b.key.usec ||
-    a.item.mtimeMs - b.item.mtimeMs ||
-    (a.item.name < b.item.name ? -1 : a.item.name > b.item.name ? 1 : 0));
-  return keyed.map((k) => k.item);
+  const n = items.length;
+  const sec = new Float64Array(n);
+  const usec = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const { name, mtimeMs } = items[i];
+    const lead = leadingSeconds(name);
+    if (lead.sec < 0) {
+      sec[i] = Math.floor(mtimeMs / 1000);
+      usec[i] = Math.floor((mtimeMs % 1000) * 1000);
+    } else {
+      sec[i] = lead.sec;
+      usec[i] = microseconds(name, lead.end);
+    }
+  }
+  const order = Array.from({ length: n }, (_, i) => i);
+  order.sort((a, b) => {
+    const d = sec[a] - sec[b] || usec[a] - usec[b] || items[a].mtimeMs - items[b].mtimeMs;
+    if (d !== 0) return d;
+    const x = items[a].name;
+    const y = items[b].name;
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+  return order.map((i) => items[i]);
 }
 
 /**

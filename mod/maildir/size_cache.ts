@@ -27,7 +27,15 @@ interface CacheEntry {
   crlfSize: number;
 }
 
-const LINE = /^([0-9.]+) ([0-9]+) ([0-9]+) (.+)$/;
+/** A non-negative integer written in decimal digits only, or -1. */
+function decimal(text: string): number {
+  if (text.length === 0 || text.length > 15) return -1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+  }
+  return Number(text);
+}
 
 /** Parses a cache file; undefined when anything is wrong with it. */
 export function parseSizeCache(text: string): Map<string, CacheEntry> | undefined {
@@ -43,11 +51,14 @@ export function parseSizeCache(text: string): Map<string, CacheEntry> | undefine
   const map = new Map<string, CacheEntry>();
   if (lines.length > 0) {
     for (const line of lines.split("\n")) {
-      const m = LINE.exec(line);
-      if (!m) return undefined;
-      const entry = { mtimeMs: Number(m[1]), fileSize: Number(m[2]), crlfSize: Number(m[3]) };
-      if (!Number.isFinite(entry.mtimeMs) || entry.crlfSize < entry.fileSize) return undefined;
-      map.set(m[4], entry);
+      const a = line.indexOf(" ");
+      const b = line.indexOf(" ", a + 1);
+      const c = line.indexOf(" ", b + 1);
+      if (a <= 0 || b < 0 || c < 0 || c + 1 >= line.length) return undefined;
+      const mtimeText = line.slice(0, a);
+      const entry = { mtimeMs: Number(mtimeText), fileSize: decimal(line.slice(a + 1, b)), crlfSize: decimal(line.slice(b + 1, c)) };
+      if (!/^[0-9]+(\.[0-9]+)?$/.test(mtimeText) || entry.fileSize < 0 || entry.crlfSize < entry.fileSize) return undefined;
+      map.set(line.slice(c + 1), entry);
     }
   }
   if (String(map.size) !== trailer[1]) return undefined;

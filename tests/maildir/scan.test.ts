@@ -37,6 +37,26 @@ describe("maildirScan", () => {
     expect(readdirSync(join(dir, "new"))).toEqual(["1700000002.M1P1.h"]);
   });
 
+  test("a message that cannot be moved to cur/ is reported and still listed, from new/", () => {
+    const dir = makeMaildir();
+    putMessage(dir, "new", "1700000001.M1P1.h", "a\n");
+    putMessage(dir, "new", "1700000002.M1P1.h", "b\n");
+    mkdirSync(join(dir, "cur", "1700000002.M1P1.h:2,", "blocker"), { recursive: true });
+    const { entries, warnings } = scanWarnings(dir);
+    expect(entries.map((e) => e.path)).toEqual([join(dir, "cur", "1700000001.M1P1.h:2,"), join(dir, "new", "1700000002.M1P1.h")]);
+    expect(warnings.some((w) => w.startsWith(`unable to move ${join(dir, "new", "1700000002.M1P1.h")} to cur`))).toBe(true);
+  });
+
+  test("the same message in new/ and cur/ (moved by another session meanwhile) is listed once, from cur/", () => {
+    const dir = makeMaildir();
+    putMessage(dir, "new", "1700000001.M1P1.h,S=2,W=3", "a\n");
+    putMessage(dir, "cur", "1700000001.M1P1.h,S=2,W=3:2,", "a\n");
+    for (const trustNames of [true, false]) {
+      const entries = maildirScan(dir, { moveNew: false, trustNames });
+      expect(entries.map((e) => e.path)).toEqual([join(dir, "cur", "1700000001.M1P1.h,S=2,W=3:2,")]);
+    }
+  });
+
   test("renames and flag changes keep the UIDL and the order between sessions", () => {
     const dir = makeMaildir();
     for (let i = 0; i < 5; i++) putMessage(dir, "new", `17000000${10 + i}.M${i}P1.h,S=2,W=3`, "a\n");
@@ -53,9 +73,20 @@ describe("maildirScan", () => {
     putMessage(dir, "cur", "1700000001.M1P1.h,S=2,W=999:2,", "a\n");
     putMessage(dir, "cur", "1700000002.M1P1.h,S=7,W=999:2,", "edited\n\n");
     putMessage(dir, "cur", "1700000003.M1P1.h,W=50:2,", "b\n");
-    const { entries } = scanWarnings(dir, { sizeCache: false });
+    const { entries } = scanWarnings(dir, { sizeCache: false, trustNames: false });
     expect(entries.map((e) => e.crlfSize)).toEqual([999, 10, 50]);
+    expect(entries.map((e) => e.fileSize)).toEqual([2, 8, 2]);
     expect(existsSync(join(dir, SIZE_CACHE_FILE))).toBe(false);
+  });
+
+  test("trustNames (the default) takes S= and W= without a stat, with mtime from the name; qmail order still stats", () => {
+    const dir = makeMaildir();
+    putMessage(dir, "cur", "1700000001.M250000P1.h,S=7,W=999:2,", "edited\n\n", 1_000_000_000);
+    putMessage(dir, "cur", "1700000002.M1P1.h,W=50:2,", "b\n", 1_000_000_000);
+    const trusted = maildirScan(dir, { sizeCache: false });
+    expect(trusted.map((e) => [e.fileSize, e.crlfSize, e.mtimeMs])).toEqual([[7, 999, 1700000001250], [2, 50, 1_000_000_000_000]]);
+    const qmail = maildirScan(dir, { sizeCache: false, order: "qmail" });
+    expect(qmail.map((e) => e.fileSize).sort()).toEqual([2, 8]);
   });
 
   test("messages with CRLF already, no trailing newline, empty, and 8-bit bytes", () => {
