@@ -23,6 +23,8 @@ export interface PopupOptions {
   onFailure?(user: Uint8Array, failure: AuthFailure, detail: string): void;
 }
 
+const PLUS = 0x2b;
+
 export type PopupEnd = "served" | "quit" | "eof" | "timeout" | "closed";
 
 /** `user\0password\0timestamp\0`, exactly qmail-popup's fd-3 data. */
@@ -63,15 +65,12 @@ export async function servePopup(channel: Channel, opts: PopupOptions): Promise<
         if (failed.close) return "closed";
         continue;
       }
-      if (outcome.close) return session.closed && outcome.reply && !outcome.action ? endOf(outcome.reply) : "closed";
+      // QUIT answers +OK; the other way to close here is too many bad commands.
+      if (outcome.close) return outcome.reply?.[0] === PLUS ? "quit" : "closed";
     }
   } catch (e) {
     if (e instanceof ClientTimeout) return "timeout";
     if (e instanceof ClientGone) return "eof";
     throw e;
   }
-}
-
-function endOf(reply: Uint8Array): PopupEnd {
-  return reply[0] === 0x2b ? "quit" : "closed";
 }
