@@ -4,12 +4,12 @@
  * state are announced in AUTHORIZATION too, so both tables are consulted.
  */
 import { TEXT } from "./responses.ts";
-import type { CommandTable } from "./table.ts";
+/** What CAPA needs of a command table: which verbs it serves. */
+interface VerbSet {
+  readonly handlers: ReadonlyMap<string, unknown>;
+}
 
-export function capabilityLines(
-  authorization: CommandTable<never> | CommandTable<any>,
-  transaction: CommandTable<never> | CommandTable<any>,
-): string[] {
+export function capabilityLines(authorization: VerbSet, transaction: VerbSet): string[] {
   const lines: string[] = [];
   if (transaction.handlers.has("top")) lines.push("TOP");
   if (authorization.handlers.has("user") && authorization.handlers.has("pass")) lines.push("USER");
