@@ -29,7 +29,9 @@ export const applet: Applet = {
       signals,
       hooks: {
         warn: (message) => warning(ctx, message),
-        stderr: (bytes) => writeAll(2, bytes),
+        stderr: (bytes) => {
+          try { writeAll(2, bytes); } catch { /* as multilog: a failing stderr does not stop logging */ }
+        },
         clock: wallClock,
         pauseMs: PAUSE_MS,
       },
