@@ -6,6 +6,9 @@ import { CDB_HEADER_SIZE, cdbHash } from "./hash.ts";
 /** What djb's cdb_read reports (errno = error_proto) when the file is shorter than its own pointers say. */
 export const CDB_PROTOCOL_ERROR = "protocol error";
 
+/** Bytes read at a candidate record: its lengths, a key of usual size and a short value together. */
+const RECORD_WINDOW = 1024;
+
 /** Keys are compared in chunks so a huge key in a corrupt file never costs a huge allocation. */
 const KEY_CHUNK = 4096;
 
@@ -34,6 +37,11 @@ export class CdbReader {
   #slotPos = 0;
   #probes = 0;
   #searching = false;
+  /** The last record read (lengths, key, often the value): one read per candidate record. */
+  readonly #record = new Uint8Array(RECORD_WINDOW);
+  readonly #recordView = new DataView(this.#record.buffer);
+  #recordPos = -1;
+  #recordBytes = 0;
   /** Position and length of the value found last. */
   dataPos = 0;
   dataLength = 0;
@@ -140,6 +148,10 @@ export class CdbReader {
 
   /** The value found last. */
   readData(): Uint8Array {
+    const offset = this.dataPos - this.#recordPos;
+    if (offset >= 8 && offset + this.dataLength <= this.#recordBytes) {
+      return this.#record.slice(offset, offset + this.dataLength); // came with the record's read
+    }
     const data = new Uint8Array(this.dataLength);
     this.readAt(data, this.dataLength, this.dataPos);
     return data;
@@ -168,15 +180,33 @@ export class CdbReader {
       this.#slotPos = (this.#slotPos + 8) >>> 0;
       if (this.#slotPos === tableEnd) this.#slotPos = this.#tablePos;
       if (hash !== this.#hash) continue;
-      const [keyLength, dataLength] = this.#readPair(recordPos);
-      if (keyLength !== key.length) continue;
-      if (!this.#keyMatches(key, (recordPos + 8) >>> 0)) continue;
+      if (!this.#recordMatches(key, recordPos)) continue;
+      const keyLength = this.#recordView.getUint32(0, true);
+      const dataLength = this.#recordView.getUint32(4, true);
       // Like djb's cdb, the value is checked against the file size only when it is read.
       this.dataPos = (recordPos + 8 + keyLength) >>> 0;
       this.dataLength = dataLength;
       return true;
     }
     return false;
+  }
+
+  /**
+   * Reads the record at `pos` (lengths, key and, when short, its value) in one positioned
+   * read and compares the key; a key longer than the window is compared in chunks.
+   */
+  #recordMatches(key: Uint8Array, pos: number): boolean {
+    const available = this.size - pos;
+    if (pos > this.size || available < 8) throw new CdbFormatError(CDB_PROTOCOL_ERROR);
+    const want = key.length <= RECORD_WINDOW - 8 ? Math.min(RECORD_WINDOW, available) : 8;
+    this.readAt(this.#record, want, pos);
+    this.#recordPos = pos;
+    this.#recordBytes = want;
+    if (this.#recordView.getUint32(0, true) !== key.length) return false;
+    if (want === 8) return this.#keyMatches(key, (pos + 8) >>> 0);
+    if (want < 8 + key.length) throw new CdbFormatError(CDB_PROTOCOL_ERROR); // key runs past the end
+    for (let i = 0; i < key.length; i++) if (this.#record[8 + i] !== key[i]) return false;
+    return true;
   }
 
   #keyMatches(key: Uint8Array, pos: number): boolean {
