@@ -5,7 +5,7 @@
  * 0 PROG ran, 1 refused, 2 misuse, 111 temporary trouble.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, chownSync, closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { POPPIN, run, tempDir } from "../helpers.ts";
@@ -49,7 +49,6 @@ beforeAll(() => {
   makeUser(U.sha, PW.sha, [], "SHA512");
   makeUser(U.locked, PW.other);
   admin("usermod", ["-L", U.locked]);
-  makeUser(U.zero, PW.other, ["-o", "-u", "0"]);
   makeUser(U.sys, PW.other, ["-r"]);
   makeUser(U.old, PW.other);
   admin("chage", ["-E", "2000-01-01", U.old]);
@@ -58,7 +57,8 @@ beforeAll(() => {
 
 afterAll(() => {
   for (const name of Object.values(U)) {
-    try { admin("userdel", [name]); } catch { /* not created */ }
+    // -f: userdel refuses a uid that has processes (any uid-0 account) without it.
+    try { admin("userdel", ["-f", name]); } catch { /* not created */ }
   }
   try { admin("groupdel", [GROUP]); } catch { /* not created */ }
 });
@@ -68,7 +68,6 @@ describe("checkpassword: djb's exit codes", () => {
     expect(admin("getent", ["shadow", U.yes]).split(":")[1]).toStartWith("$y$");
     expect(admin("getent", ["shadow", U.sha]).split(":")[1]).toStartWith("$6$");
     expect(admin("getent", ["shadow", U.locked]).split(":")[1]).toStartWith("!");
-    expect(uids[U.zero]).toBe(0);
     expect(uids[U.sys]).toBeLessThan(1000);
   });
 
@@ -146,15 +145,26 @@ describe("checkpassword: system accounts", () => {
     expect((await check(request(U.old, PW.other))).code).toBe(1);
   });
 
-  test("uid 0 refused by default, and system uids below 1000; POPPIN_MIN_UID lowers the floor", async () => {
-    expect((await check(request(U.zero, PW.other))).code).toBe(1);
+  test("system uids below 1000 refused by default; POPPIN_MIN_UID lowers the floor", async () => {
     expect((await check(request(U.sys, PW.other))).code).toBe(1);
     const sys = await check(request(U.sys, PW.other), ["id", "-u"], { POPPIN_MIN_UID: "100" });
     expect(sys.code).toBe(0);
     expect(sys.stdout).toBe(`${uids[U.sys]}\n`);
-    const zero = await check(request(U.zero, PW.other), ["id", "-u"], { POPPIN_MIN_UID: "0" });
-    expect(zero.code).toBe(0);
-    expect(zero.stdout).toBe("0\n");
+  });
+
+  test("uid 0 refused by default (a second uid-0 account, deleted at once, random password)", async () => {
+    const password = randomBytes(18).toString("base64");
+    try {
+      makeUser(U.zero, password, ["-o", "-u", "0"]);
+      expect(uids[U.zero]).toBe(0);
+      expect((await check(request(U.zero, password))).code).toBe(1);
+      const zero = await check(request(U.zero, password), ["id", "-u"], { POPPIN_MIN_UID: "0" });
+      expect(zero.code).toBe(0);
+      expect(zero.stdout).toBe("0\n");
+    } finally {
+      admin("userdel", ["-f", U.zero]);
+    }
+    expect(() => admin("getent", ["passwd", U.zero])).toThrow();
   });
 
   test("missing home: 111; PROG that cannot run: 111", async () => {
