@@ -69,7 +69,7 @@ describe("multilog interop: directory contents", () => {
 
   test("processor: gets the rotated file on stdin, its output is the .s file, state passes through fd 4 and 5", () => {
     const proc = "!echo begin; cat <&4; wc -c; tr a-z A-Z; echo state-$(cat <&4 | wc -l) >&5; cat state >&5";
-    const r = compare("proc", ["t", "s4096", "n4", proc, "./m"], corpus(3, 300));
+    const r = compare("proc", ["t", "s4096", "n4", proc, "./m"], corpus(3, 120));
     const names = r.snapshot.map((e) => e.name);
     expect(names).toContain("m/state");
     expect(names).not.toContain("m/previous");
