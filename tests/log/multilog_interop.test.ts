@@ -108,6 +108,19 @@ describe("multilog interop: directory contents", () => {
     }
   });
 
+  test("one directory, loggers alternating: Debian then ours then Debian gives what Debian alone gives", () => {
+    const script = ["t", "s4096", "n50", "!wc -c", "./m"];
+    const inputs = [corpus(31, 30), corpus(32, 30), corpus(33, 30)];
+    const { deb, ours } = pair(base, "alternate");
+    for (const [i, input] of inputs.entries()) {
+      expect(runLogger(debianMultilog(), deb, script, input).code).toBe(0);
+      expect(runLogger(i === 1 ? ourMultilog() : debianMultilog(), ours, script, input).code).toBe(0);
+    }
+    const expected = snapshot(deb);
+    expect(expected.filter((e) => /@LABEL\.s$/.test(e.name)).length).toBeGreaterThan(10);
+    expect(snapshot(ours)).toEqual(expected);
+  });
+
   test("Debian's tai64nlocal reads our log; our files and Debian's carry the same line structure", () => {
     const { ours } = pair(base, "readable");
     runLogger(ourMultilog(), ours, ["t", "./m"], "one\ntwo\n");
