@@ -171,8 +171,14 @@ export class SizeCache {
   /** Writes the live entries if anything changed (new sizes, or entries of files now gone). Never throws. */
   save(): void {
     if (!this.dirty && this.live.size === this.old.size) return;
+    const data = Buffer.from(formatSizeCache(this.live), "utf8");
+    if (data.length > SIZE_CACHE_MAX_BYTES) {
+      // Would be ignored when read back: do not spend the write (sizes are then counted each time).
+      this.warn(`not writing size cache ${join(this.dir, SIZE_CACHE_FILE)}: over ${SIZE_CACHE_MAX_BYTES} bytes`);
+      return;
+    }
     try {
-      writeFileAtomic(this.dir, SIZE_CACHE_FILE, Buffer.from(formatSizeCache(this.live), "utf8"));
+      writeFileAtomic(this.dir, SIZE_CACHE_FILE, data);
       this.dirty = false;
     } catch (err) {
       this.warn(`unable to write size cache ${join(this.dir, SIZE_CACHE_FILE)}: ${describeSysError(err)}`);
