@@ -3,7 +3,9 @@ import { createHash } from "node:crypto";
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { findSecret, looksLikeApopDigest, lookupApopSecretFile, verifyApop } from "../../mod/auth/apop.ts";
-import { tempDir } from "../helpers.ts";
+import { ownTempDirs } from "./temp.ts";
+
+const tempDir = ownTempDirs();
 
 const b = (s: string) => new Uint8Array(Buffer.from(s, "latin1"));
 

@@ -9,7 +9,9 @@ import type { SystemDatabases } from "../../mod/auth/system_accounts.ts";
 import { DUMMY_HASH } from "../../mod/auth/verify.ts";
 import { cryptHash } from "../../mod/sys/crypt.ts";
 import type { PasswdEntry, ShadowEntry } from "../../mod/sys/libc.ts";
-import { tempDir } from "../helpers.ts";
+import { ownTempDirs } from "./temp.ts";
+
+const tempDir = ownTempDirs();
 
 const SALT = "$6$rounds=1000$saltsaltsalt";
 const hashOf = (pw: string) => cryptHash(Buffer.from(pw), SALT)!;

@@ -8,8 +8,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, chownSync, closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { POPPIN, run, tempDir } from "../helpers.ts";
+import { POPPIN, run } from "../helpers.ts";
 import { admin, request, runCheckpassword } from "./checkpassword_helpers.ts";
+import { ownTempDirs } from "./temp.ts";
+
+const tempDir = ownTempDirs();
 
 const tag = String(process.pid % 100000);
 const U = { yes: `pcy${tag}`, sha: `pcs${tag}`, locked: `pcl${tag}`, zero: `pcz${tag}`, sys: `pcn${tag}`, old: `pcx${tag}`, nohome: `pch${tag}` };

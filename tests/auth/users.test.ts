@@ -2,7 +2,10 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cryptHash } from "../../mod/sys/crypt.ts";
-import { POPPIN, requireTool, run, tempDir } from "../helpers.ts";
+import { POPPIN, requireTool, run } from "../helpers.ts";
+import { ownTempDirs } from "./temp.ts";
+
+const tempDir = ownTempDirs();
 
 const users = (file: string, args: string[], stdin?: string, env: Record<string, string> = {}) =>
   run([POPPIN, "users", ...(file ? ["-f", file] : []), ...args], { stdin: stdin ?? "", env: { PATH: "/usr/bin:/bin", ...env } });

@@ -1,7 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { POPPIN, requireTool, run, tempDir } from "../helpers.ts";
+import { POPPIN, requireTool, run } from "../helpers.ts";
+import { ownTempDirs } from "./temp.ts";
+
+const tempDir = ownTempDirs();
 
 const DRIVER = join(import.meta.dir, "fixtures", "drive_tty.py");
 

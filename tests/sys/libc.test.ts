@@ -2,7 +2,10 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { writeFileSync, readFileSync } from "node:fs";
 import { getpwnam, getspnam, execve, LibcError } from "../../mod/sys/libc.ts";
-import { POPPIN, run, tempDir } from "../helpers.ts";
+import { POPPIN, run } from "../helpers.ts";
+import { ownTempDirs } from "../auth/temp.ts";
+
+const tempDir = ownTempDirs();
 
 const PROBE = join(import.meta.dir, "fixtures", "exec_probe.ts");
 
