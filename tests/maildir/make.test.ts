@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TempError } from "../../mod/cli/errors.ts";
 import { maildirMake } from "../../mod/maildir/make.ts";
-import { POPPIN, applet, run, tempDir } from "../helpers.ts";
+import { POPPIN, applet, requireTool, run, tempDir } from "../helpers.ts";
 
 // Debian ships no qmail maildirmake to compare with, so these check qmail's documented
 // behaviour from its source (maildirmake.c): umask 077, mkdir DIR, tmp, new, cur with 0700;
@@ -58,6 +58,25 @@ describe("maildirmake (classic name)", () => {
     const r = run([applet("maildirmake"), "f/M"], { cwd: base });
     expect(r.code).toBe(111);
     expect(r.stderr).toBe("maildirmake: fatal: unable to mkdir f/M: not a directory\n");
+  });
+});
+
+describe("maildirmake failing half-way", () => {
+  test("out of inodes after tmp/: qmail's 'unable to mkdir M/new: ...', exit 111, DIR and tmp/ left", () => {
+    requireTool("mount");
+    const mnt = tempDir("mkfull");
+    // Three inodes: the file system's root, M, and M/tmp; M/new has none left.
+    const m = run(["mount", "-t", "tmpfs", "-o", "size=64k,nr_inodes=3", "tmpfs", mnt]);
+    expect(m.stderr).toBe("");
+    expect(m.code).toBe(0);
+    try {
+      const r = run([applet("maildirmake"), "M"], { cwd: mnt });
+      expect(r.code).toBe(111);
+      expect(r.stderr).toBe("maildirmake: fatal: unable to mkdir M/new: out of disk space\n");
+      expect(readdirSync(join(mnt, "M"))).toEqual(["tmp"]);
+    } finally {
+      run(["umount", mnt]);
+    }
   });
 });
 
