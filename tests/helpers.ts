@@ -2,7 +2,6 @@
 import { mkdtempSync, rmSync, existsSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { afterAll } from "bun:test";
 
 export const ROOT = resolve(import.meta.dir, "..");
 /** The binary under test: dist/poppin, or $POPPIN_BIN (a private build while several people work in one tree). */
@@ -36,8 +35,11 @@ export function tempDir(label = "t"): string {
   return dir;
 }
 
-afterAll(() => {
+// The module is loaded once for the whole run, so an afterAll here would belong to the first
+// test file only: clean up when the test process exits instead.
+process.once("exit", () => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  if (binDirCache) rmSync(binDirCache, { recursive: true, force: true });
 });
 
 export interface RunResult {
