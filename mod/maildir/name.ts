@@ -6,6 +6,7 @@
  *   UNIQUE[,S=<size>][,W=<crlf size>][:2,FLAGS]
  * where UNIQUE is `time.M<usec>P<pid>.<host>` for names we make.
  */
+import { wallClock } from "../sys/clock.ts";
 
 /** The separator between a message's unique part and its info (maildir(5)). */
 export const INFO_SEPARATOR = ":";
@@ -40,10 +41,13 @@ export interface NameClock {
   usec: number;
 }
 
-/** The current time with microseconds (performance.now() gives sub-millisecond precision). */
+/**
+ * The wall clock with microseconds (clock_gettime(CLOCK_REALTIME) through mod/sys/clock.ts:
+ * Date.now() has only milliseconds, and performance.now() ignores the clock being set).
+ */
 export function clockNow(): NameClock {
-  const micros = Math.floor((performance.timeOrigin + performance.now()) * 1000);
-  return { sec: Math.floor(micros / 1_000_000), usec: micros % 1_000_000 };
+  const now = wallClock();
+  return { sec: now.sec, usec: Math.floor(now.nsec / 1000) };
 }
 
 /** `time.M<usec>P<pid>.<host>`: the modern unique name of maildir(5). */
