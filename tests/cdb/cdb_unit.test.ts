@@ -137,5 +137,8 @@ describe("cdbmake input", () => {
     expect(make("+1,1:a->bc\n\n")).toEqual({ error: "unable to read input: entry 1: newline expected" });
     expect(make("+4294967210,1:a->b\n\n").error).toStartWith("unable to create ");
     expect(make("+4294967210,1:a->b\n\n").error).toContain(": out of memory (entry 1:");
+    // Within freecdb's length limit but past 4 GiB: a short input is still "unexpected end".
+    expect(make("+4294967209,0:abc")).toEqual({ error: "unable to read input: entry 1: unexpected end if input" });
+    expect(make("+4294967209,0:abc->\n\n")).toEqual({ error: "unable to read input: entry 1: unexpected end if input" });
   });
 });
