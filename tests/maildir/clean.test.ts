@@ -1,11 +1,13 @@
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, rmdirSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { TempError } from "../../mod/cli/errors.ts";
 import { TMP_MAX_AGE_MS, maildirDelete, maildirDeleteMany, maildirMoveToCur, maildirTmpCleanup } from "../../mod/maildir/clean.ts";
 import { maildirScan } from "../../mod/maildir/scan.ts";
 import { tempDir } from "../helpers.ts";
-import { makeMaildir, putMessage } from "./fixtures.ts";
+import { makeMaildir, putMessage, removeFastTempDirs } from "./fixtures.ts";
+
+afterAll(removeFastTempDirs);
 
 describe("tmp cleanup", () => {
   test("removes tmp files not accessed for more than 36 hours, keeps the rest", () => {

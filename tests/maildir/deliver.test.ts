@@ -1,11 +1,13 @@
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PermError, TempError } from "../../mod/cli/errors.ts";
 import { maildirDeliver } from "../../mod/maildir/deliver.ts";
 import { maildirScan } from "../../mod/maildir/scan.ts";
 import { POPPIN, requireTool, run, tempDir } from "../helpers.ts";
-import { fastTempDir, makeMaildir } from "./fixtures.ts";
+import { fastTempDir, makeMaildir, removeFastTempDirs } from "./fixtures.ts";
+
+afterAll(removeFastTempDirs);
 
 const NAME = /^(\d+)\.M(\d{1,6})P(\d+)\.([^,:/]+),S=(\d+),W=(\d+)$/;
 

@@ -1,16 +1,20 @@
 /** Helpers for Maildir tests: make a Maildir and put messages into it with chosen names and mtimes. */
 import { accessSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, rmSync, statfsSync, utimesSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll } from "bun:test";
 import { tempDir } from "../helpers.ts";
 
 const SHM = "/dev/shm";
 const SHM_NEEDED_BYTES = 512 * 1024 * 1024;
 const shmDirs: string[] = [];
 
-afterAll(() => {
+/**
+ * Removes the directories fastTempDir made. bun test evaluates this module once for all the
+ * test files of a run (and fires no "exit" event), so each test file registers this itself:
+ * `afterAll(removeFastTempDirs)`.
+ */
+export function removeFastTempDirs(): void {
   for (const dir of shmDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+}
 
 /**
  * A temporary directory in memory (/dev/shm) when there is room, else on disk: tests that

@@ -1,11 +1,13 @@
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, renameSync, symlinkSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { PermError } from "../../mod/cli/errors.ts";
 import { maildirScan } from "../../mod/maildir/scan.ts";
 import { SIZE_CACHE_FILE } from "../../mod/maildir/size_cache.ts";
 import { tempDir } from "../helpers.ts";
-import { crlf, makeMaildir, putMessage } from "./fixtures.ts";
+import { crlf, makeMaildir, putMessage, removeFastTempDirs } from "./fixtures.ts";
+
+afterAll(removeFastTempDirs);
 
 function scanWarnings(dir: string, opts = {}) {
   const warnings: string[] = [];

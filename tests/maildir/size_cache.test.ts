@@ -1,9 +1,11 @@
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { maildirScan } from "../../mod/maildir/scan.ts";
 import { SIZE_CACHE_FILE, SizeCache, formatSizeCache, parseSizeCache } from "../../mod/maildir/size_cache.ts";
-import { makeMaildir, putMessage } from "./fixtures.ts";
+import { makeMaildir, putMessage, removeFastTempDirs } from "./fixtures.ts";
+
+afterAll(removeFastTempDirs);
 
 function cacheText(dir: string): string {
   return readFileSync(join(dir, SIZE_CACHE_FILE), "utf8");
