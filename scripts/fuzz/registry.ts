@@ -1,0 +1,7 @@
+/** Every fuzz target, in the order the campaign and the CI slice run them. */
+import type { FuzzTarget } from "./target.ts";
+import { pop3Command, pop3Encoder, pop3Framer, pop3Session } from "./targets/pop3.ts";
+
+export const FUZZ_TARGETS: readonly FuzzTarget[] = [
+  pop3Command, pop3Framer, pop3Session, pop3Encoder,
+];
