@@ -41,7 +41,14 @@ function appletHelp(name: string): string | undefined {
   const alias = findAlias(name);
   const applet = alias && findApplet(alias.applet);
   if (!applet) return undefined;
-  return `usage: ${alias.classic ? alias.name : `poppin ${applet.name}`} ${applet.usage.replace(/^\S+\s*/, "")}\n`;
+  const called = alias.classic ? alias.name : `poppin ${applet.name}`;
+  if (alias.leadingArgs.length > 0) {
+    // `cdbmake` is `cdb make`: show only that form of the usage, under the called name.
+    const form = `${applet.name} ${alias.leadingArgs.join(" ")}`;
+    const part = applet.usage.split(" | ").find((p) => p === form || p.startsWith(`${form} `));
+    if (part) return `usage: ${called}${part.slice(form.length)}\n`;
+  }
+  return `usage: ${called} ${applet.usage.replace(/^\S+\s*/, "")}\n`;
 }
 
 function knownNames(): string {

@@ -41,6 +41,8 @@ describe("dispatch", () => {
     const b = run([applet("maildirmake"), "--help"]);
     expect(b.code).toBe(0);
     expect(b.out).toStartWith("usage: maildirmake ");
+    const d = run([POPPIN, "help", "cdbmake"]);
+    expect(d.out).toBe("usage: cdbmake CDB TMP < records\n");
     const c = run([POPPIN, "help", "nope"]);
     expect(c.code).toBe(2);
   });
