@@ -1,7 +1,10 @@
 /** Every fuzz target, in the order the campaign and the CI slice run them. */
 import type { FuzzTarget } from "./target.ts";
 import { pop3Command, pop3Encoder, pop3Framer, pop3Session } from "./targets/pop3.ts";
+import { proxyHeader } from "./targets/proxy.ts";
+import { cdbReader, rulesParse } from "./targets/rules_cdb.ts";
+import { fd3Request, multilogScript } from "./targets/text_formats.ts";
 
 export const FUZZ_TARGETS: readonly FuzzTarget[] = [
-  pop3Command, pop3Framer, pop3Session, pop3Encoder,
+  pop3Command, pop3Framer, pop3Session, pop3Encoder, rulesParse, cdbReader, proxyHeader, multilogScript, fd3Request,
 ];
