@@ -16,10 +16,18 @@ import { applet as serve } from "../applets/serve.ts";
 import { applet as tai64n } from "../applets/tai64n.ts";
 import { applet as tai64nlocal } from "../applets/tai64nlocal.ts";
 import { applet as users } from "../applets/users.ts";
+import { applet as conf } from "../applets/conf.ts";
+import { applet as setuidgid } from "../applets/setuidgid.ts";
+import { applet as envuidgid } from "../applets/envuidgid.ts";
+import { applet as softlimit } from "../applets/softlimit.ts";
+import { applet as envdir } from "../applets/envdir.ts";
+import { applet as qmqpd } from "../applets/qmqpd.ts";
+import { applet as doctor } from "../applets/doctor.ts";
 
 export const APPLETS: readonly Applet[] = [
   serve, rules, popup, checkpassword, pop3d, log, tai64n, tai64nlocal,
   maildirmake, deliver, cdb, users, install,
+  conf, setuidgid, envuidgid, softlimit, envdir, qmqpd, doctor,
 ];
 
 function short(name: string): AppletAlias {
@@ -43,6 +51,11 @@ export const ALIASES: readonly AppletAlias[] = [
   short("deliver"),
   short("cdb"), classic("cdbmake", "cdb", ["make"]), classic("cdbget", "cdb", ["get"]), classic("cdbdump", "cdb", ["dump"]),
   short("users"),
+  short("conf"), classic("qmail-pop3d-conf", "conf", ["pop3d"]), classic("qmail-qmqpd-conf", "conf", ["qmqpd"]),
+  classic("setuidgid", "setuidgid"), classic("envuidgid", "envuidgid"),
+  classic("softlimit", "softlimit"), classic("envdir", "envdir"),
+  short("qmqpd"), classic("qmail-qmqpd", "qmqpd"),
+  short("doctor"),
 ];
 
 /** Names that select an applet only as `poppin NAME` (never symlinked). */

@@ -1,0 +1,118 @@
+/**
+ * execve, getrlimit and setrlimit through bun:ffi, arranged so softlimit can lower this
+ * process's limits and exec at once. Bun itself cannot live under a small data or
+ * address-space limit, so every buffer is built first, the limits are set and execve is
+ * tried on each candidate in a tight loop, and the old limits come back if no exec worked.
+ */
+import { dlopen, ptr, read } from "bun:ffi";
+import { constants } from "node:os";
+import { join } from "node:path";
+import { cBytes } from "../sys/libc.ts";
+
+function openLibc() {
+  return dlopen("libc.so.6", {
+    execve: { args: ["ptr", "ptr", "ptr"], returns: "i32" },
+    getrlimit: { args: ["i32", "ptr"], returns: "i32" },
+    setrlimit: { args: ["i32", "ptr"], returns: "i32" },
+    __errno_location: { args: [], returns: "ptr" },
+  });
+}
+
+let handle: ReturnType<typeof openLibc> | undefined;
+
+function libc(): ReturnType<typeof openLibc>["symbols"] {
+  handle ??= openLibc();
+  return handle.symbols;
+}
+
+function errno(): number {
+  const where = libc().__errno_location();
+  return where === null ? 0 : read.i32(where, 0);
+}
+
+const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
+
+/** A failed call with Node's style of `code` (the errno name), so djbErrorText can word it. */
+export class SysCallError extends Error {
+  readonly code: string;
+  constructor(readonly call: string, readonly errno: number) {
+    const code = ERRNO_NAMES.get(errno) ?? `E${errno}`;
+    super(`${call}: ${code}`);
+    this.code = code;
+  }
+}
+
+/** Linux's resource numbers (asm-generic/resource.h; the same on x86_64 and arm64). */
+export const RLIMIT = {
+  CPU: 0, FSIZE: 1, DATA: 2, STACK: 3, CORE: 4, RSS: 5, NPROC: 6, NOFILE: 7, MEMLOCK: 8, AS: 9,
+} as const;
+
+export interface Limit { soft: bigint; hard: bigint }
+
+export function getrlimit(resource: number): Limit {
+  const r = new BigUint64Array(2);
+  if (libc().getrlimit(resource, r) !== 0) throw new SysCallError("getrlimit", errno());
+  return { soft: r[0], hard: r[1] };
+}
+
+/** pathexec_run's PATH when the environment has none. */
+const DEFAULT_PATH = "/bin:/usr/bin";
+const E = constants.errno;
+
+/** Candidate file names for argv[0], in djb's pathexec_run order. */
+export function execCandidates(name: string, path: string | undefined): string[] {
+  if (name.includes("/")) return [name];
+  return (path ?? DEFAULT_PATH).split(":").map((dir) => (dir === "" ? name : join(dir, name)));
+}
+
+function pointerArray(values: readonly string[]): { array: BigUint64Array; keep: Buffer[] } {
+  const keep = values.map(cBytes);
+  const array = new BigUint64Array(keep.length + 1);
+  keep.forEach((b, i) => { array[i] = BigInt(ptr(b)); });
+  return { array, keep };
+}
+
+/** A limit to set just before exec: resource and the new soft/hard pair. */
+export interface PreparedLimit { resource: number; value: BigUint64Array }
+
+/**
+ * Sets `limits`, then execs argv[0] found as pathexec_run does (ENOENT: next directory;
+ * EACCES, EPERM, EISDIR: remembered, next directory; anything else: stop). Returns only by
+ * throwing SysCallError (setrlimit or execve), after putting the old limits back.
+ */
+export function execWithLimits(argv: readonly string[], env: Record<string, string>, limits: readonly PreparedLimit[] = []): never {
+  const files = execCandidates(argv[0], env.PATH).map(cBytes);
+  const args = pointerArray(argv);
+  const envp = pointerArray(Object.entries(env).map(([k, v]) => `${k}=${v}`));
+  const saved = limits.map(({ resource }) => {
+    const r = new BigUint64Array(2);
+    if (libc().getrlimit(resource, r) !== 0) throw new SysCallError("getrlimit", errno());
+    return r;
+  });
+  const sym = libc();
+  let applied = 0;
+  let failedCall = "execve";
+  let code = 0;
+  let savedCode = 0;
+  // From here to the restore: no allocation that a tiny data limit could refuse.
+  for (; applied < limits.length; applied++) {
+    if (sym.setrlimit(limits[applied].resource, limits[applied].value) !== 0) {
+      code = errno();
+      failedCall = "setrlimit";
+      break;
+    }
+  }
+  if (failedCall === "execve") {
+    for (let i = 0; i < files.length; i++) {
+      sym.execve(files[i], args.array, envp.array);
+      code = errno();
+      if (code === E.ENOENT) continue;
+      savedCode = code;
+      if (code !== E.EACCES && code !== E.EPERM && code !== E.EISDIR) break;
+    }
+    if (savedCode !== 0) code = savedCode;
+  }
+  for (let i = applied - 1; i >= 0; i--) sym.setrlimit(limits[i].resource, saved[i]);
+  void args.keep; void envp.keep;
+  throw new SysCallError(failedCall, code);
+}
