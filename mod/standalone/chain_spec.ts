@@ -1,0 +1,122 @@
+/**
+ * Recognising poppin's own POP3 chain in a command line:
+ *   poppin popup NAME poppin checkpassword [--userdb=FILE] poppin pop3d [--compat=MODE] Maildir
+ * with `qmail-popup`, `checkpassword`, `qmail-pop3d` (symlinks to this binary) in place of
+ * `poppin APPLET`. `serve --inline` and popup's one-process login serve such a chain
+ * themselves; anything else is a foreign program, run as it always was.
+ */
+import { realpathSync } from "node:fs";
+import { basename } from "node:path";
+import { pathCandidates } from "../auth/session.ts";
+
+/** The part of the chain after popup: `checkpassword ... pop3d ...`. */
+export interface LoginChain {
+  /** checkpassword's --userdb=FILE, if given. */
+  userdbOption: string | undefined;
+  /** pop3d's --compat= value, if given. */
+  compatOption: string | undefined;
+  /** pop3d's Maildir argument (relative to the user's home unless absolute). */
+  maildir: string;
+  /** Message prefixes the chain's programs would have used ("qmail-pop3d" or "poppin pop3d"). */
+  checkpasswordPrefix: string;
+  pop3dPrefix: string;
+}
+
+export interface PopupChain extends LoginChain {
+  hostname: string;
+  popupPrefix: string;
+}
+
+/** How a name on the command line resolves to a file, so we can tell whether it is this binary. */
+export interface Resolver {
+  /** The real path of this binary. */
+  self: string;
+  /** PATH to search for names without a slash. */
+  path: string | undefined;
+}
+
+const POPPIN_NAMES = new Set(["poppin"]);
+
+/** The real path `name` would run (PATH search as pathexec), or undefined when nothing is found. */
+function resolveProgram(name: string, resolver: Resolver): string | undefined {
+  for (const candidate of pathCandidates(name, resolver.path)) {
+    try {
+      return realpathSync(candidate);
+    } catch {
+      // next candidate
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Whether argv[at] names this binary's `applet` (as `poppin APPLET` or its classic symlink);
+ * returns the number of words it took and the message prefix, or a reason why not.
+ */
+function matchApplet(
+  argv: readonly string[], at: number, applet: string, classicName: string, resolver: Resolver,
+): { words: number; prefix: string } | string {
+  const word = argv[at];
+  if (word === undefined) return `${applet} is missing`;
+  const base = basename(word);
+  let words: number;
+  let prefix: string;
+  if (POPPIN_NAMES.has(base) && argv[at + 1] === applet) {
+    words = 2;
+    prefix = `poppin ${applet}`;
+  } else if (base === classicName) {
+    words = 1;
+    prefix = classicName;
+  } else if (base === applet) {
+    words = 1;
+    prefix = `poppin ${applet}`;
+  } else {
+    return `${word} is not poppin's ${applet} (${classicName})`;
+  }
+  const real = resolveProgram(word, resolver);
+  if (real !== undefined && real !== resolver.self) return `${word} is ${real}, not this poppin binary (${resolver.self})`;
+  return { words, prefix };
+}
+
+/** Parses `checkpassword [--userdb=F] pop3d [--compat=M] Maildir`; a string says why it is not ours. */
+export function parseLoginChain(argv: readonly string[], resolver: Resolver): LoginChain | string {
+  let i = 0;
+  const check = matchApplet(argv, i, "checkpassword", "checkpassword", resolver);
+  if (typeof check === "string") return check;
+  i += check.words;
+  let userdbOption: string | undefined;
+  if (argv[i]?.startsWith("--userdb=")) userdbOption = argv[i++]!.slice("--userdb=".length);
+  const pop3d = matchApplet(argv, i, "pop3d", "qmail-pop3d", resolver);
+  if (typeof pop3d === "string") return pop3d;
+  i += pop3d.words;
+  let compatOption: string | undefined;
+  const rest = argv.slice(i).filter((arg) => {
+    if (!arg.startsWith("--compat=")) return true;
+    compatOption = arg.slice("--compat=".length);
+    return false;
+  });
+  if (rest.length !== 1 || rest[0] === "") return "pop3d must be given exactly one Maildir";
+  return { userdbOption, compatOption, maildir: rest[0]!, checkpasswordPrefix: check.prefix, pop3dPrefix: pop3d.prefix };
+}
+
+/** Parses the whole `popup NAME checkpassword ... pop3d ... Maildir`. */
+export function parsePopupChain(argv: readonly string[], resolver: Resolver): PopupChain | string {
+  const popup = matchApplet(argv, 0, "popup", "qmail-popup", resolver);
+  if (typeof popup === "string") return popup;
+  const hostname = argv[popup.words];
+  if (hostname === undefined || hostname === "") return "popup needs a host name";
+  const login = parseLoginChain(argv.slice(popup.words + 1), resolver);
+  if (typeof login === "string") return login;
+  return { ...login, hostname, popupPrefix: popup.prefix };
+}
+
+/** The resolver for this process: our own real path and PATH. */
+export function selfResolver(execPath: string, path: string | undefined): Resolver {
+  let self = execPath;
+  try {
+    self = realpathSync(execPath);
+  } catch {
+    // keep the name as given
+  }
+  return { self, path };
+}

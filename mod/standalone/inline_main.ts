@@ -1,0 +1,167 @@
+/**
+ * `serve --inline [tcpserver options] [--metrics HOST:PORT] HOST PORT poppin popup NAME
+ * poppin checkpassword poppin pop3d Maildir`: the classic command line plus one word;
+ * the chain must be poppin's own (it is served in this process, not run).
+ */
+import { openSync } from "node:fs";
+import type { AppletContext } from "../cli/context.ts";
+import { EXIT_OK, EXIT_PERM, EXIT_TEMP, EXIT_USAGE, TempError, describeSysError } from "../cli/errors.ts";
+import { writeStderr, writeStdout } from "../cli/io.ts";
+import { timeoutInvalid } from "../pop3/config.ts";
+import { logValue } from "../pop3/log_value.ts";
+import { resolveBindHost } from "../serve/address.ts";
+import { parseServeArgs, usageText } from "../serve/options.ts";
+import { resolvePort } from "../serve/services.ts";
+import { inheritedListenFd } from "../serve/systemd.ts";
+import { dup2 } from "../sys/fd.ts";
+import { parsePopupChain, selfResolver } from "./chain_spec.ts";
+import { CredentialCache, credentialCacheTtlMs } from "./credential_cache.ts";
+import { CryptPool } from "./crypt_pool.ts";
+import { InlineServer } from "./inline_server.ts";
+import { parseHostPort, startMetrics, type MetricsEndpoint } from "./metrics_server.ts";
+import { SessionCounters, prometheusText, statusText } from "./session_counters.ts";
+
+/** Status line period (the issue: every minute). */
+export const STATUS_INTERVAL_MS = 60_000;
+/** SIGTERM: how long sessions may go on before they are closed (POPPIN_STOP_SECONDS). */
+export const DEFAULT_STOP_SECONDS = 60;
+
+/** Takes --inline and --metrics out of the options (before HOST); the rest is tcpserver's. */
+export function splitInlineArgs(args: readonly string[]): { inline: boolean; metrics: string | undefined; rest: string[] } | string {
+  const rest: string[] = [];
+  let inline = false;
+  let metrics: string | undefined;
+  let i = 0;
+  for (; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--inline") { inline = true; continue; }
+    if (arg === "--metrics" || arg.startsWith("--metrics=")) {
+      metrics = arg === "--metrics" ? args[++i] : arg.slice("--metrics=".length);
+      if (metrics === undefined) return "option requires an argument -- metrics";
+      continue;
+    }
+    if (arg === "--" || !arg.startsWith("-") || arg === "-") break;
+    rest.push(arg);
+    // tcpserver's options that take a separate value: keep the value with its flag.
+    if (/^-[dDvqQhHrR1UXpPoO]*[xtuglbBc]$/.test(arg) && i + 1 < args.length) rest.push(args[++i]!);
+    else if ((arg === "--proxy-from" || arg === "--per-ip") && i + 1 < args.length) rest.push(args[++i]!);
+  }
+  return { inline, metrics, rest: [...rest, ...args.slice(i)] };
+}
+
+function dropPrivileges(gid: number, uid: number): string | undefined {
+  try {
+    if (gid) {
+      process.setgroups?.([gid]);
+      process.setgid?.(gid);
+    }
+  } catch (err) {
+    return `unable to set gid: ${describeSysError(err)}`;
+  }
+  try {
+    if (uid) process.setuid?.(uid);
+  } catch (err) {
+    return `unable to set uid: ${describeSysError(err)}`;
+  }
+  return undefined;
+}
+
+function stopSeconds(env: NodeJS.ProcessEnv): number {
+  const text = env.POPPIN_STOP_SECONDS;
+  return text !== undefined && /^[0-9]{1,6}$/.test(text) ? Number(text) : DEFAULT_STOP_SECONDS;
+}
+
+export async function runInline(args: readonly string[], ctx: AppletContext): Promise<number> {
+  const split = splitInlineArgs(args);
+  const name = ctx.classic ? ctx.calledAs : ctx.prefix;
+  if (typeof split === "string") {
+    writeStderr(`${name}: ${split}\n`);
+    return EXIT_PERM;
+  }
+  const parsed = parseServeArgs(split.rest, ctx.env);
+  if (parsed.kind === "usage") {
+    if (parsed.complaint) writeStderr(`${name}: ${parsed.complaint}\n`);
+    if (!parsed.silent) writeStderr(`${ctx.prefix}: usage: ${usageText(name)}\n`);
+    return EXIT_PERM;
+  }
+  const o = parsed.options;
+  const quiet = o.verbosity === 0;
+  const fail = (message: string, code = EXIT_TEMP) => {
+    if (!quiet) writeStderr(`${ctx.prefix}: fatal: ${message}\n`);
+    return code;
+  };
+  const chain = parsePopupChain(o.program, selfResolver(ctx.execPath, ctx.env.PATH));
+  if (typeof chain === "string") {
+    return fail(`--inline serves only poppin's own chain (popup NAME checkpassword pop3d Maildir): ${chain}`, EXIT_USAGE);
+  }
+  const metricsAt = split.metrics === undefined ? undefined : parseHostPort(split.metrics);
+  if (split.metrics !== undefined && metricsAt === undefined) return fail(`--metrics needs HOST:PORT, not ${split.metrics}`, EXIT_USAGE);
+  if (timeoutInvalid(ctx.env)) writeStderr(`${ctx.prefix}: warning: ignoring POPPIN_TIMEOUT=${logValue(ctx.env.POPPIN_TIMEOUT ?? "")}: not a positive number of seconds\n`);
+
+  const counters = new SessionCounters();
+  const ttl = credentialCacheTtlMs(ctx.env);
+  const cache = ttl === undefined ? undefined : new CredentialCache(ttl);
+  // The workers start now, before the uid switch, which applies to every thread of the process.
+  const pool = new CryptPool();
+  const setup = { chain, tools: { pool, cache }, euid: 0, execPath: ctx.execPath, counters };
+  const server = new InlineServer(o, ctx.env, {
+    log: (line) => writeStderr(line),
+    drop: (reason) => writeStderr(`${ctx.prefix}: warning: dropping connection, ${reason}\n`),
+  }, setup, process.pid);
+  let listener;
+  try {
+    if (o.systemd) {
+      listener = await server.start({ inheritedFd: inheritedListenFd(ctx.env, process.pid) });
+    } else {
+      const port = resolvePort(o.port);
+      if (port === undefined) return fail(`unable to figure out port number for ${o.port}`);
+      const bind = await resolveBindHost(o.host);
+      listener = await server.start({ address: bind.address, port, backlog: o.backlog });
+    }
+  } catch (err) {
+    if (err instanceof TempError) return fail(err.message);
+    throw err;
+  }
+  let metrics: MetricsEndpoint | undefined;
+  if (metricsAt !== undefined) {
+    try {
+      metrics = startMetrics(metricsAt.host, metricsAt.port, () => prometheusText(counters, o.limit, {
+        cryptPending: pool.pending, cacheEntries: cache?.size ?? 0, cacheHits: cache?.hits ?? 0, cacheMisses: cache?.misses ?? 0,
+      }));
+    } catch (err) {
+      return fail(`unable to serve metrics on ${split.metrics}: ${describeSysError(err)}`);
+    }
+  }
+  const privilegeError = dropPrivileges(o.gid, o.uid);
+  if (privilegeError) return fail(privilegeError);
+  setup.euid = process.geteuid?.() ?? 0;
+  if (o.printPort) writeStdout(`${listener.port}\n`);
+  const devNull = openSync("/dev/null", "r+");
+  dup2(devNull, 0);
+  dup2(devNull, 1);
+  server.announce();
+
+  const status = setInterval(() => {
+    writeStderr(`${ctx.prefix}: info: ${statusText(counters, counters.loginRate(), o.limit)}\n`);
+  }, STATUS_INTERVAL_MS);
+  status.unref();
+  process.on("SIGHUP", () => {
+    cache?.clear();
+    writeStderr(`${ctx.prefix}: info: SIGHUP: credential cache emptied; the user database is read at every login\n`);
+  });
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    process.on("SIGTERM", () => {
+      if (stopping) return;
+      stopping = true;
+      const seconds = stopSeconds(ctx.env);
+      writeStderr(`${ctx.prefix}: info: SIGTERM: not accepting; ${server.openConnections} sessions have ${seconds} s to finish\n`);
+      void server.stop(seconds * 1000).then(() => {
+        clearInterval(status);
+        metrics?.stop();
+        pool.close();
+        resolve(EXIT_OK);
+      });
+    });
+  });
+}

@@ -1,0 +1,145 @@
+/**
+ * The client connection of an in-process session: command lines in, responses out,
+ * on a net.Socket in serve's event loop. Input is kept here and handed to the POP3
+ * session one line at a time, so whatever the client pipelined after PASS stays here
+ * for the TRANSACTION session (as popup's byte-exact reads leave it for pop3d).
+ * Output is gathered and written in large chunks, once per batch of answers.
+ */
+import type net from "node:net";
+import { MAX_COMMAND_OCTETS } from "../pop3/limits.ts";
+
+const LF = 0x0a;
+const EMPTY = new Uint8Array(0);
+
+export type ReadEnd = "eof" | "timeout";
+
+export class SocketLines {
+  #buffer: Uint8Array = EMPTY;
+  #ended: ReadEnd | undefined;
+  #wake: (() => void) | undefined;
+  readonly socket: net.Socket;
+
+  constructor(socket: net.Socket, timeoutMs: number) {
+    this.socket = socket;
+    socket.setTimeout(timeoutMs, () => this.#end("timeout"));
+    socket.on("data", (chunk: Buffer) => this.#received(chunk));
+    socket.on("end", () => this.#end("eof"));
+    socket.on("close", () => this.#end("eof"));
+    socket.on("error", () => this.#end("eof"));
+    socket.resume();
+  }
+
+  #received(chunk: Uint8Array): void {
+    if (this.#buffer.length === 0) {
+      this.#buffer = new Uint8Array(chunk); // a copy: Bun may reuse the chunk's memory
+    } else {
+      const joined = new Uint8Array(this.#buffer.length + chunk.length);
+      joined.set(this.#buffer, 0);
+      joined.set(chunk, this.#buffer.length);
+      this.#buffer = joined;
+    }
+    // Hold at most a few lines' worth unread: a client that floods stops being read (TCP flow control).
+    if (this.#buffer.length > 64 * 1024) this.socket.pause();
+    this.#poke();
+  }
+
+  #end(why: ReadEnd): void {
+    if (this.#ended === undefined) this.#ended = why;
+    this.#poke();
+  }
+
+  #poke(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  /** Whether a complete line is waiting. */
+  get hasLine(): boolean {
+    return this.#buffer.indexOf(LF) >= 0;
+  }
+
+  /** How the input ended (undefined while it has not). */
+  get ended(): ReadEnd | undefined {
+    return this.#ended;
+  }
+
+  /**
+   * The next piece to feed the POP3 session: a whole line with its LF, or (for a line
+   * longer than the session accepts) what has come of it so far, which the session's
+   * framer discards. Waits for input; undefined once the input ended.
+   */
+  async next(): Promise<Uint8Array | undefined> {
+    for (;;) {
+      const lf = this.#buffer.indexOf(LF);
+      if (lf >= 0) return this.#take(lf + 1);
+      if (this.#buffer.length > MAX_COMMAND_OCTETS) return this.#take(this.#buffer.length);
+      if (this.#ended !== undefined) return undefined;
+      if (this.socket.isPaused()) this.socket.resume();
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+  }
+
+  #take(n: number): Uint8Array {
+    const piece = this.#buffer.subarray(0, n);
+    this.#buffer = n === this.#buffer.length ? EMPTY : this.#buffer.subarray(n);
+    return piece;
+  }
+
+  /** Stops watching the socket (before handing it to another process). */
+  detach(): Uint8Array {
+    this.socket.removeAllListeners("data");
+    this.socket.pause();
+    this.socket.setTimeout(0);
+    const rest = this.#buffer;
+    this.#buffer = EMPTY;
+    return rest;
+  }
+}
+
+/** Responses gathered into large writes; the buffer is dropped after each write (idle sessions hold none). */
+export class SocketOutput {
+  buf: Uint8Array = EMPTY;
+  length = 0;
+  /** Octets written to the socket. */
+  written = 0;
+
+  constructor(private readonly socket: net.Socket, private readonly capacity: number) {}
+
+  /** Makes sure `n` octets fit after `length`, writing out what is gathered first if needed. */
+  reserve(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    this.flush();
+    this.buf = new Uint8Array(Math.max(this.capacity, n));
+  }
+
+  put(bytes: Uint8Array): void {
+    this.reserve(bytes.length);
+    this.buf.set(bytes, this.length);
+    this.length += bytes.length;
+  }
+
+  /** Writes what is gathered (the socket keeps the buffer until sent, so a new one is taken next). */
+  flush(): void {
+    if (this.length === 0) return;
+    const chunk = this.buf.subarray(0, this.length);
+    this.written += this.length;
+    this.buf = EMPTY;
+    this.length = 0;
+    if (!this.socket.destroyed) this.socket.write(chunk);
+  }
+
+  /** Waits until the socket took what it was given (bounded by the socket's timeout, which destroys it). */
+  async drained(): Promise<void> {
+    if (!this.socket.writableNeedDrain || this.socket.destroyed) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        this.socket.off("drain", done);
+        this.socket.off("close", done);
+        resolve();
+      };
+      this.socket.on("drain", done);
+      this.socket.on("close", done);
+    });
+  }
+}
