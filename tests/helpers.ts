@@ -35,12 +35,16 @@ export function tempDir(label = "t"): string {
   return dir;
 }
 
-// The module is loaded once for the whole run, so an afterAll here would belong to the first
-// test file only: clean up when the test process exits instead.
-process.once("exit", () => {
+/**
+ * Removes every directory tempDir() and binDir() made. The module is loaded once for the whole
+ * run (an afterAll here would belong to the first test file only, and bun test fires no "exit"),
+ * so tests/setup.ts, preloaded through bunfig.toml, calls this from a global afterAll.
+ */
+export function removeTempDirs(): void {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   if (binDirCache) rmSync(binDirCache, { recursive: true, force: true });
-});
+  binDirCache = undefined;
+}
 
 export interface RunResult {
   code: number;
