@@ -7,7 +7,7 @@
  */
 import net from "node:net";
 import { TempError, describeSysError } from "../cli/errors.ts";
-import { dup } from "../sys/fd.ts";
+import { dup, setListenBacklog } from "../sys/fd.ts";
 
 export type ConnectionHandler = (socket: net.Socket) => void;
 
@@ -31,6 +31,8 @@ function listenOn(server: net.Server, what: net.ListenOptions): Promise<void> {
 export class Listener {
   private server: net.Server | undefined;
   private paused = false;
+  /** tcpserver's -b, applied again after every resume (Bun listens with its own backlog); undefined for an inherited socket. */
+  private backlog: number | undefined;
 
   private constructor(
     private readonly anchorFd: number,
@@ -56,7 +58,14 @@ export class Listener {
     } catch (err) {
       throw new TempError(`unable to bind: ${describeSysError(err)}`);
     }
-    return Listener.adopt(server, onConnection);
+    const listener = Listener.adopt(server, onConnection);
+    listener.backlog = backlog;
+    try {
+      setListenBacklog(listener.anchorFd, backlog);
+    } catch (err) {
+      throw new TempError(`unable to listen: ${describeSysError(err)}`);
+    }
+    return listener;
   }
 
   /** Accepts on an inherited listening socket (systemd's fd 3). */
@@ -92,6 +101,7 @@ export class Listener {
     const server = Listener.newServer(this.onConnection);
     this.server = server;
     await listenOn(server, { fd: dup(this.anchorFd) } as net.ListenOptions);
+    if (this.backlog !== undefined) setListenBacklog(this.anchorFd, this.backlog);
   }
 
   get accepting(): boolean {

@@ -12,6 +12,7 @@ function openLibc() {
     dup: { args: ["i32"], returns: "i32" },
     dup2: { args: ["i32", "i32"], returns: "i32" },
     close: { args: ["i32"], returns: "i32" },
+    listen: { args: ["i32", "i32"], returns: "i32" },
     setsockopt: { args: ["i32", "i32", "i32", "ptr", "u32"], returns: "i32" },
     __errno_location: { args: [], returns: "ptr" },
   });
@@ -62,4 +63,9 @@ const IP_OPTIONS = 4;
 /** Removes IP options (source routes) from a TCP socket, as ucspi-tcp's socket_ipoptionskill. */
 export function killIpOptions(fd: number): boolean {
   return libc().setsockopt(fd, IPPROTO_IP, IP_OPTIONS, null, 0) === 0;
+}
+
+/** listen(2) again on a listening socket: Linux then takes the new backlog (Bun's listen ignores the one it is given). */
+export function setListenBacklog(fd: number, backlog: number): void {
+  if (libc().listen(fd, backlog) < 0) throw new FdError("listen");
 }

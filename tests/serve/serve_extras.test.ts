@@ -146,3 +146,20 @@ describe("serve extras", () => {
     expect(r.stderr.split("\n").filter((l) => l !== "" && !l.includes("is not executable"))).toEqual([]);
   });
 });
+
+describe("serve host names (system resolver)", () => {
+  test("-h sets TCPREMOTEHOST to the address's name; -p keeps it only if the name resolves back", async () => {
+    const dns = await import("node:dns/promises");
+    const names = await dns.reverse("127.0.0.1").catch(() => [] as string[]);
+    const name = names[0];
+    const back = name ? await dns.lookup(name, { all: true }).catch(() => []) : [];
+    const paranoidName = back.some((a) => a.address === "127.0.0.1") ? name : undefined;
+    const child = ["sh", "-c", "echo \"[${TCPREMOTEHOST-unset}]\""];
+    for (const [flag, expected] of [["-h", name], ["-p", paranoidName], ["-H", undefined]] as const) {
+      const s = await startServer(applet("tcpserver"), [flag, "-R", "-l", "x", "127.0.0.1", "0", ...child]);
+      const { out } = await talk(s.port);
+      await s.stop();
+      expect({ flag, out }).toEqual({ flag, out: `[${expected ?? "unset"}]\n` });
+    }
+  });
+});

@@ -165,6 +165,52 @@ describe("serve against Debian tcpserver", () => {
     expect(r.poppin).toEqual(r.debian);
   });
 
+  test("HOST as a name: the system resolver (/etc/hosts too; Debian's tcpserver asks DNS only, so ours alone here)", async () => {
+    const s = await startServer(applet("tcpserver"), ["-HR", "-l", "n", "localhost", "0", "sh", "-c", "echo $TCPLOCALIP"]);
+    const { out } = await talk(s.port);
+    await s.stop();
+    expect(out).toBe("127.0.0.1\n");
+    const bad = run([applet("tcpserver"), "no-such-host.invalid", "0", "true"]);
+    expect({ code: bad.code, stderr: bad.stderr }).toEqual({ code: 111, stderr: "tcpserver: fatal: no IP address for no-such-host.invalid\n" });
+  });
+
+  test("the rules cdb is read again for every connection (a rebuilt cdb takes effect at once)", async () => {
+    const dir = tempDir("serve");
+    const cdb = join(dir, "rules.cdb");
+    const make = (rules: string) => expect(run([requireTool("tcprules"), cdb, join(dir, "rules.tmp")], { stdin: rules }).code).toBe(0);
+    const r = await both(async (bin) => {
+      make(":allow,FOO=\"first\"\n");
+      const s = await startServer(bin, ["-HR", "-x", cdb, "127.0.0.1", "0", "sh", "-c", "echo $FOO"]);
+      const a = await talk(s.port);
+      make(":allow,FOO=\"second\"\n");
+      const b = await talk(s.port);
+      make(":deny\n");
+      const c = await talk(s.port);
+      await s.stop();
+      return [a.out, b.out, c.out];
+    });
+    expect(r.poppin).toEqual(["first\n", "second\n", ""]);
+    expect(r.poppin).toEqual(r.debian);
+  });
+
+  test("-t bounds an ident query that gets no answer (identd on 127.0.0.4:113 that never replies)", async () => {
+    const silent = Bun.listen({ hostname: "127.0.0.4", port: 113, socket: { data() {} } });
+    try {
+      const r = await both(async (bin) => {
+        const s = await startServer(bin, ["-H", "-l", "h", "-t", "1", "0", "0", "sh", "-c", "echo \"[${TCPREMOTEINFO-unset}]\""]);
+        const t0 = performance.now();
+        const { out } = await talk(s.port, { localAddress: "127.0.0.4" });
+        const waited = performance.now() - t0;
+        await s.stop();
+        return { out, boundedWait: waited > 800 && waited < 3000 };
+      });
+      expect(r.poppin).toEqual({ out: "[unset]\n", boundedWait: true });
+      expect(r.poppin).toEqual(r.debian);
+    } finally {
+      silent.stop(true);
+    }
+  });
+
   test("usage errors, unknown ports and bind conflicts: same words, same exit codes", async () => {
     const cases = [["-z"], ["-c"], [], ["0", "0"], ["0", "nosuchservice", "true"], ["192.0.2.1", "0", "true"], ["-q", "192.0.2.1", "0", "true"]];
     for (const args of cases) {
