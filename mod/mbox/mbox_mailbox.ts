@@ -1,0 +1,189 @@
+/**
+ * The mbox backend of the POP3 engine (Qpopper's way of serving /var/mail/USER, made
+ * safe): at the start the spool is locked, an interrupted rewrite finished, the spool
+ * scanned and unlocked again; messages are served from the open spool with no lock
+ * held; at QUIT it is locked again, scanned again if anything changed (mail delivered
+ * meanwhile, another session), and rewritten without the deleted messages and with
+ * `Status: RO` on the retrieved ones, matched by UIDL so nothing else is touched.
+ */
+import { accessSync, closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
+import { dirname } from "node:path";
+import { TempError, describeSysError } from "../cli/errors.ts";
+import type { Mailbox, MessageReader, RemoveResult } from "../pop3/mailbox.ts";
+import type { MessageInfo } from "../pop3/transaction.ts";
+import { recoverJournal } from "./journal.ts";
+import type { MboxMessage } from "./message.ts";
+import { planIsNoop, planRewrite } from "./plan.ts";
+import { scanMbox } from "./scan.ts";
+import { lockSpool, SpoolBusy, type SpoolLock, type SpoolLockOptions } from "./spool_lock.ts";
+import { journalPath, removeStaleRenameTemps, rewriteByRename, rewriteInPlace, type UpdateMode } from "./write_spool.ts";
+
+export interface MboxMailboxOptions {
+  /** The spool file. */
+  spool: string;
+  /** Where in-place rewrites keep their journal (Qpopper's temp-dir). */
+  tempDir: string;
+  lock: Omit<SpoolLockOptions, "failFastOnPoppin">;
+  update: UpdateMode;
+  /** Qpopper's update-status-headers (default true). */
+  statusUpdate: boolean;
+  onWarning?: (message: string) => void;
+  /** Test hook: called once the journal of an in-place rewrite is ready, before the spool is touched. */
+  onJournalReady?: () => void;
+}
+
+export { SpoolBusy };
+
+function code(e: unknown): string | undefined {
+  return (e as { code?: string } | null)?.code;
+}
+
+function sameFile(a: Stats, b: Stats): boolean {
+  return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+}
+
+class RangeReader implements MessageReader {
+  #pos: number;
+  constructor(private readonly fd: number, from: number, private readonly to: number) {
+    this.#pos = from;
+  }
+  read(buf: Uint8Array): number {
+    const want = Math.min(buf.length, this.to - this.#pos);
+    if (want <= 0) return 0;
+    const n = readSync(this.fd, buf, 0, want, this.#pos);
+    this.#pos += n;
+    return n;
+  }
+  close(): void { /* the spool stays open for the session */ }
+}
+
+/** Opens the spool read-write when we may (needed for kernel write locks and recovery), else read-only. */
+function openSpool(path: string): { fd: number; writable: boolean } | undefined {
+  try {
+    return { fd: openSync(path, "r+"), writable: true };
+  } catch (e) {
+    if (code(e) === "ENOENT") return undefined;
+    if (code(e) !== "EACCES" && code(e) !== "EROFS") throw e;
+  }
+  return { fd: openSync(path, "r"), writable: false };
+}
+
+export class MboxMailbox implements Mailbox {
+  readonly messages: readonly MessageInfo[];
+  readonly #opts: MboxMailboxOptions;
+  readonly #records: readonly MboxMessage[];
+  readonly #fd: number | undefined;
+  readonly #stat: Stats | undefined;
+  readonly #retrieved = new Set<number>();
+  /** What happened to an interrupted rewrite found at the start ("none" mostly). */
+  readonly recovery: string;
+
+  /** Locks, recovers, scans, unlocks. Throws SpoolBusy ([IN-USE]), PermError (not an mbox) or TempError. */
+  constructor(opts: MboxMailboxOptions) {
+    this.#opts = opts;
+    const opened = wrap(`unable to open ${opts.spool}`, () => openSpool(opts.spool));
+    if (opened === undefined) {
+      // No spool yet: an empty mailbox, as Qpopper serves it.
+      this.#records = [];
+      this.messages = [];
+      this.recovery = "none";
+      return;
+    }
+    this.#fd = opened.fd;
+    const lock = this.#lock(opened.fd, opened.writable ? "write" : "read", true);
+    try {
+      this.recovery = opened.writable ? wrap("unable to recover an interrupted rewrite", () => recoverJournal(journalPath(opts.spool, opts.tempDir), opened.fd)) : "none";
+      if (opened.writable) removeStaleRenameTemps(opts.spool);
+      this.#stat = fstatSync(opened.fd);
+      this.#records = wrap(`unable to read ${opts.spool}`, () => scanMbox(opened.fd, this.#stat!.size, opts.spool).messages);
+    } finally {
+      lock.release();
+    }
+    this.messages = this.#records.map((m) => ({ size: m.crlfSize, uidl: m.uidl }));
+  }
+
+  #lock(fd: number, mode: "read" | "write", failFast: boolean): SpoolLock {
+    return lockSpool(this.#opts.spool, fd, mode, { ...this.#opts.lock, failFastOnPoppin: failFast });
+  }
+
+  /** Opens message `index`, after checking it is still where the scan found it (another session may have rewritten the spool). */
+  open(index: number): MessageReader {
+    const m = this.#records[index]!;
+    const fd = this.#fd!;
+    const size = fstatSync(fd).size;
+    const probe = Buffer.alloc(m.fromLine.length);
+    const here = readSync(fd, probe, 0, probe.length, m.fromOffset) === probe.length && probe.equals(m.fromLine);
+    let nextOk = m.next === size;
+    if (!nextOk && m.next < size) {
+      const five = Buffer.alloc(5);
+      nextOk = readSync(fd, five, 0, 5, m.next) === 5 && five.toString("latin1") === "From ";
+    }
+    if (!here || !nextOk) throw Object.assign(new Error("the spool changed under the session"), { code: "ENOENT" });
+    return new RangeReader(fd, m.start, m.end);
+  }
+
+  retrieved(index: number): void {
+    this.#retrieved.add(index);
+  }
+
+  remove(indices: readonly number[]): RemoveResult {
+    const deleted = new Set(indices.map((i) => this.#records[i]!.uidl));
+    const seen = new Set([...this.#retrieved].map((i) => this.#records[i]!.uidl));
+    if (this.#fd === undefined || (deleted.size === 0 && (seen.size === 0 || !this.#opts.statusUpdate))) return { removed: 0, unremoved: 0, problems: [] };
+    try {
+      return this.#update(deleted, seen);
+    } catch (e) {
+      const why = e instanceof SpoolBusy ? `${e.message}` : e instanceof TempError ? e.message : describeSysError(e);
+      return { removed: 0, unremoved: indices.length, problems: [`unable to update ${this.#opts.spool}: ${why}`] };
+    }
+  }
+
+  #update(deleted: Set<string>, seen: Set<string>): RemoveResult {
+    const spool = this.#opts.spool;
+    const opened = openSpool(spool);
+    if (opened === undefined) return { removed: deleted.size, unremoved: 0, problems: [] };
+    if (!opened.writable) {
+      closeSync(opened.fd);
+      throw new TempError("the spool is not writable");
+    }
+    const fd = opened.fd;
+    try {
+      const lock = this.#lock(fd, "write", false);
+      try {
+        recoverJournal(journalPath(spool, this.#opts.tempDir), fd);
+        const st = fstatSync(fd);
+        const records = this.#stat && sameFile(st, this.#stat) ? this.#records : scanMbox(fd, st.size, spool).messages;
+        const plan = planRewrite(records, st.size, deleted, this.#opts.statusUpdate ? seen : new Set(), this.#opts.statusUpdate);
+        if (planIsNoop(plan)) return { removed: deleted.size, unremoved: 0, problems: [] };
+        const mode = this.#opts.update;
+        const renamed = mode !== "inplace" && rewriteByRename(spool, fd, plan, st, mode === "rename");
+        if (!renamed) rewriteInPlace(fd, plan, journalPath(spool, this.#opts.tempDir), this.#opts.onJournalReady);
+        // Messages not found were removed by another session: gone all the same.
+        return { removed: deleted.size, unremoved: 0, problems: [] };
+      } finally {
+        lock.release();
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+function wrap<T>(what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof Error && (e.name === "PermError" || e.name === "TempError" || e instanceof SpoolBusy)) throw e;
+    throw new TempError(`${what}: ${describeSysError(e)}`);
+  }
+}
+
+/** Qpopper's temp-dir default: the spool's directory when we may create files there, else $HOME. */
+export function defaultTempDir(spool: string, home: string | undefined): string {
+  try {
+    accessSync(dirname(spool), constants.W_OK);
+    return dirname(spool);
+  } catch {
+    return home ?? dirname(spool);
+  }
+}

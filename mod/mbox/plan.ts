@@ -1,0 +1,79 @@
+/**
+ * What a spool becomes at QUIT, as a list of segments of the old spool and new bytes:
+ * deleted messages are left out whole (From_ line to the next From_), retrieved ones get
+ * `Status: RO` (Qpopper's update-status-headers), the rest is copied as it is, including
+ * mail that arrived after the session started.
+ */
+import type { MboxMessage } from "./message.ts";
+
+export type Segment = { kind: "copy"; from: number; to: number } | { kind: "bytes"; bytes: Uint8Array };
+
+export interface RewritePlan {
+  segments: Segment[];
+  oldLength: number;
+  newLength: number;
+  /** The first output offset that differs from the old spool: everything before it stays. */
+  firstChange: number;
+  /** Messages left out. */
+  removed: number;
+}
+
+const READ_STATUS = "RO";
+
+export function planRewrite(messages: readonly MboxMessage[], size: number, deleted: ReadonlySet<string>, retrieved: ReadonlySet<string>, updateStatus: boolean): RewritePlan {
+  const segments: Segment[] = [];
+  const copy = (from: number, to: number) => {
+    if (to <= from) return;
+    const last = segments[segments.length - 1];
+    if (last?.kind === "copy" && last.to === from) last.to = to;
+    else segments.push({ kind: "copy", from, to });
+  };
+  let removed = 0;
+  if (messages.length > 0 && messages[0]!.fromOffset > 0) copy(0, messages[0]!.fromOffset);
+  for (const m of messages) {
+    if (deleted.has(m.uidl)) {
+      removed++;
+      continue;
+    }
+    if (updateStatus && retrieved.has(m.uidl) && m.status !== READ_STATUS) {
+      const line = new TextEncoder().encode(`Status: ${READ_STATUS}${m.eol}`);
+      const [from, to] = m.statusField ?? [m.headerEnd, m.headerEnd];
+      copy(m.fromOffset, from);
+      segments.push({ kind: "bytes", bytes: line });
+      copy(to, m.next);
+      continue;
+    }
+    copy(m.fromOffset, m.next);
+  }
+  const tailFrom = messages.length > 0 ? messages[messages.length - 1]!.next : 0;
+  copy(tailFrom, size);
+  let out = 0;
+  let firstChange = -1;
+  for (const s of segments) {
+    if (firstChange < 0 && (s.kind === "bytes" || s.from !== out)) firstChange = out;
+    out += s.kind === "copy" ? s.to - s.from : s.bytes.length;
+  }
+  if (firstChange < 0) firstChange = out; // unchanged, or only cut at the end
+  return { segments, oldLength: size, newLength: out, firstChange, removed };
+}
+
+/** Whether applying the plan would change nothing. */
+export function planIsNoop(plan: RewritePlan): boolean {
+  return plan.firstChange === plan.oldLength && plan.newLength === plan.oldLength;
+}
+
+/** The segments from output offset `at` on (`at` falls on a segment boundary or inside a copy). */
+export function segmentsFrom(plan: RewritePlan, at: number): Segment[] {
+  const out: Segment[] = [];
+  let pos = 0;
+  for (const s of plan.segments) {
+    const len = s.kind === "copy" ? s.to - s.from : s.bytes.length;
+    if (pos + len > at) {
+      if (pos >= at) out.push(s);
+      else if (s.kind === "copy") out.push({ kind: "copy", from: s.from + (at - pos), to: s.to });
+      else out.push({ kind: "bytes", bytes: s.bytes.subarray(at - pos) });
+    }
+    pos += len;
+  }
+  return out;
+}

@@ -1,0 +1,187 @@
+/**
+ * Splitting an mbox spool into messages, as mbox readers do, in one streaming pass:
+ * - a message starts at a line beginning "From " at the start of the file, after an
+ *   empty line, or anywhere when the line has the From_ line's shape (sender and date);
+ * - where the header has a `Content-Length:` that points exactly at the next From_
+ *   line or the end of the spool (Solaris mail.local, Qpopper's CONTENT_LENGTH), the
+ *   body is that long and "From " lines inside it do not split;
+ * - `>From ` quoting is left as stored; the empty line mbox writers add after each
+ *   message is not part of it.
+ */
+import { createHash, type Hash } from "node:crypto";
+import { readSync } from "node:fs";
+import { PermError } from "../cli/errors.ts";
+import { LineReader } from "./line_reader.ts";
+import type { MboxMessage } from "./message.ts";
+import { UidlAllocator, VOLATILE_FIELDS } from "./uidl.ts";
+
+const LF = 10;
+const CR = 13;
+
+/** "From sender Www Mmm dd hh:mm" (ctime after the sender), as mutt's is_from() accepts. */
+const FROM_LINE = /^From \S+ +(?:[A-Z][a-z]{2} +)?[A-Z][a-z]{2} +[0-9]{1,2} +[0-9]{1,2}:[0-9]{2}/;
+
+function startsWithFrom(view: Uint8Array): boolean {
+  return view.length >= 5 && view[0] === 0x46 && view[1] === 0x72 && view[2] === 0x6f && view[3] === 0x6d && view[4] === 0x20;
+}
+
+function isBlank(view: Uint8Array): boolean {
+  return (view.length === 1 && view[0] === LF) || (view.length === 2 && view[0] === CR && view[1] === LF);
+}
+
+function latin1(view: Uint8Array): string {
+  return Buffer.from(view.buffer, view.byteOffset, view.byteLength).toString("latin1");
+}
+
+/** The fields whose values the scanner keeps (the rest are only hashed). */
+const KEPT_FIELDS: ReadonlySet<string> = new Set(["status", "x-status", "x-uidl", "content-length"]);
+const MAX_KEPT_FIELDS = 64;
+
+interface Field { name: string; value: string; from: number; to: number }
+
+/** The message being read. */
+class Builder {
+  readonly fromOffset: number;
+  readonly start: number;
+  readonly fromLine: Uint8Array;
+  readonly hash: Hash = createHash("md5");
+  inHeaders = true;
+  headerEnd = -1;
+  bodyStart = -1;
+  eol: "\n" | "\r\n" = "\n";
+  crlf = 0;
+  /** CRLF octets of lines at or after clEnd (the separator, not the message). */
+  crlfAfterEnd = 0;
+  clEnd = -1;
+  fields: Field[] = [];
+  current: Field | undefined;
+  currentVolatile = false;
+
+  constructor(offset: number, line: Uint8Array) {
+    this.fromOffset = offset;
+    this.start = offset + line.length;
+    const text = line[line.length - 1] === LF ? line.subarray(0, line.length - 1) : line;
+    this.fromLine = new Uint8Array(text);
+    this.hash.update(this.fromLine);
+  }
+
+  value(name: string): string | undefined {
+    return this.fields.find((f) => f.name === name)?.value.trim();
+  }
+}
+
+export interface ScanResult {
+  messages: MboxMessage[];
+  /** The octets scanned: the spool's size when it was read. */
+  size: number;
+}
+
+/** Whether a Content-Length may be trusted: the body it gives ends at a line start, before "From " or the end. */
+function contentLengthFits(fd: number, clEnd: number, size: number): boolean {
+  if (clEnd === size) return true;
+  if (clEnd > size) return false;
+  const probe = Buffer.alloc(7);
+  const n = readSync(fd, probe, 0, 7, clEnd - 1);
+  const text = probe.subarray(0, n).toString("latin1");
+  return text.startsWith("\nFrom ") || text.startsWith("\n\nFrom ");
+}
+
+/** Reads the spool open on `fd` from 0 to `size`. Throws PermError when it is not an mbox. */
+export function scanMbox(fd: number, size: number, what = "spool"): ScanResult {
+  const reader = new LineReader(fd, 0, size);
+  const messages: MboxMessage[] = [];
+  const uidls = new UidlAllocator();
+  let m: Builder | undefined;
+  let prevBlankLen = 0; // length of the previous line when it was empty, else 0
+  let prevEndedCR = false;
+
+  const finish = (at: number) => {
+    if (!m) return;
+    let end: number;
+    let crlf = m.crlf;
+    if (m.clEnd >= 0) {
+      end = m.clEnd;
+      crlf -= m.crlfAfterEnd;
+    } else if (prevBlankLen > 0 && at - prevBlankLen >= m.start) {
+      end = at - prevBlankLen;
+      crlf -= 2;
+    } else end = at;
+    if (m.inHeaders) {
+      m.headerEnd = end;
+      m.bodyStart = end;
+    }
+    m.hash.update(`\0${end - m.bodyStart}`);
+    const status = m.fields.find((f) => f.name === "status");
+    messages.push({
+      fromOffset: m.fromOffset, start: m.start, headerEnd: m.headerEnd, end, next: at, crlfSize: crlf,
+      uidl: uidls.allocate(m.value("x-uidl"), m.hash.digest("hex")), fromLine: m.fromLine,
+      status: status?.value.trim() ?? "", xStatus: m.value("x-status") ?? "",
+      statusField: status ? [status.from, status.to] : undefined, eol: m.eol,
+    });
+    m = undefined;
+  };
+
+  while (reader.next()) {
+    const view = reader.view;
+    const off = reader.offset;
+    if (reader.lineStart && startsWithFrom(view) && (m === undefined || m.clEnd < 0 || off >= m.clEnd)) {
+      const atBoundary = off === 0 || prevBlankLen > 0 || (m !== undefined && off === m.clEnd) || FROM_LINE.test(latin1(view.subarray(0, 200)));
+      if (atBoundary) {
+        finish(off);
+        m = new Builder(off, view);
+        prevBlankLen = 0;
+        prevEndedCR = false;
+        continue;
+      }
+    }
+    if (m === undefined) {
+      if (off === 0) throw new PermError(`${what} is not an mbox file: it does not start with a From_ line`);
+      continue;
+    }
+    // CRLF size: the piece's octets, plus one for a bare LF ending it.
+    let add = view.length;
+    if (reader.endsLine) {
+      const before = view.length >= 2 ? view[view.length - 2] === CR : prevEndedCR && view.length === 1;
+      if (!before) add++;
+    }
+    m.crlf += add;
+    if (m.clEnd >= 0 && off >= m.clEnd) m.crlfAfterEnd += add;
+    prevEndedCR = !reader.endsLine && view.length > 0 && view[view.length - 1] === CR;
+    const blank = reader.lineStart && reader.endsLine && isBlank(view);
+    if (m.inHeaders) readHeaderLine(m, view, off, reader.lineStart, blank, fd, size);
+    prevBlankLen = blank ? view.length : 0;
+  }
+  finish(size);
+  return { messages, size };
+}
+
+function readHeaderLine(m: Builder, view: Buffer, off: number, lineStart: boolean, blank: boolean, fd: number, size: number): void {
+  if (blank) {
+    m.inHeaders = false;
+    m.headerEnd = off;
+    m.bodyStart = off + view.length;
+    m.eol = view.length === 2 ? "\r\n" : "\n";
+    m.current = undefined;
+    const cl = m.value("content-length");
+    if (cl !== undefined && /^[0-9]{1,15}$/.test(cl)) {
+      const clEnd = m.bodyStart + Number(cl);
+      if (contentLengthFits(fd, clEnd, size)) m.clEnd = clEnd;
+    }
+    return;
+  }
+  const continuation = lineStart && (view[0] === 0x20 || view[0] === 0x09);
+  if (lineStart && !continuation) {
+    const colon = view.indexOf(0x3a);
+    const name = colon > 0 && colon < 80 ? latin1(view.subarray(0, colon)).trimEnd().toLowerCase() : "";
+    m.current = undefined;
+    if (KEPT_FIELDS.has(name) && m.fields.length < MAX_KEPT_FIELDS) {
+      m.current = { name, value: latin1(view.subarray(colon + 1)), from: off, to: off + view.length };
+      m.fields.push(m.current);
+    }
+    m.currentVolatile = VOLATILE_FIELDS.has(name);
+  } else if (m.current) {
+    m.current.to = off + view.length;
+    if (m.current.value.length < 4096) m.current.value += latin1(view);
+  }
+  if (!m.currentVolatile) m.hash.update(view);
+}

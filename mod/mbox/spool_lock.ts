@@ -1,0 +1,80 @@
+/**
+ * Locking a spool the way local delivery agents expect, taken in their order (dot-lock
+ * first, then the kernel locks on the open spool) and held only for the short reads and
+ * rewrites, never for a whole POP3 session. Which locks: `dotlock` and `fcntl` by
+ * default (Debian's procmail: "Locking strategies: dotlocking, fcntl()"), `flock` on
+ * request for MDAs that use it.
+ */
+import { DotLockError, dotLock } from "./dot_lock.ts";
+import { KernelLockError, fcntlLock, fcntlUnlock, flockLock, flockUnlock } from "./kernel_locks.ts";
+
+export type LockMethod = "dotlock" | "fcntl" | "flock";
+export const DEFAULT_LOCK_METHODS: readonly LockMethod[] = ["dotlock", "fcntl"];
+
+export interface SpoolLockOptions {
+  methods: readonly LockMethod[];
+  timeoutMs: number;
+  staleSeconds?: number;
+  /** Fail at once when another poppin holds the dot-lock (it is rewriting the spool). */
+  failFastOnPoppin?: boolean;
+  /** The dot-lock could not be made (the spool directory is not writable for us): warn and go on with kernel locks. */
+  onDotLockUnavailable?: (why: string) => void;
+}
+
+/** The spool is locked by someone else beyond the wait: POP3's [IN-USE]. */
+export class SpoolBusy extends Error {
+  readonly byPoppin: boolean;
+  constructor(message: string, byPoppin: boolean) {
+    super(message);
+    this.name = "SpoolBusy";
+    this.byPoppin = byPoppin;
+  }
+}
+
+export interface SpoolLock {
+  release(): void;
+}
+
+/** Locks `spool` (whose descriptor `fd` the caller keeps open until release). Throws SpoolBusy, or a system error. */
+export function lockSpool(spool: string, fd: number, mode: "read" | "write", opts: SpoolLockOptions): SpoolLock {
+  const releases: (() => void)[] = [];
+  const release = () => {
+    for (const r of releases.splice(0).reverse()) r();
+  };
+  const deadline = Date.now() + opts.timeoutMs;
+  const left = () => Math.max(0, deadline - Date.now());
+  try {
+    if (opts.methods.includes("dotlock")) {
+      try {
+        releases.push(dotLock(spool, { timeoutMs: left(), staleSeconds: opts.staleSeconds, failFastOnPoppin: opts.failFastOnPoppin }));
+      } catch (e) {
+        if (!(e instanceof DotLockError)) throw e;
+        if (e.failure.kind === "busy") throw new SpoolBusy(e.message, e.failure.holder === "poppin");
+        if (e.failure.code !== "EACCES" && e.failure.code !== "EPERM" && e.failure.code !== "EROFS") throw e;
+        opts.onDotLockUnavailable?.(`unable to make ${spool}.lock: ${e.failure.code}; relying on kernel locks`);
+      }
+    }
+    if (opts.methods.includes("fcntl")) {
+      fcntlLock(fd, mode, left());
+      releases.push(() => fcntlUnlock(fd));
+    }
+    if (opts.methods.includes("flock")) {
+      flockLock(fd, mode, left());
+      releases.push(() => flockUnlock(fd));
+    }
+  } catch (e) {
+    release();
+    if (e instanceof KernelLockError && (e.code === "EAGAIN" || e.code === "EACCES" || e.code === "EWOULDBLOCK")) {
+      throw new SpoolBusy(`${spool}: ${e.message}`, false);
+    }
+    throw e;
+  }
+  return { release };
+}
+
+/** Parses "dotlock,fcntl,flock" (any subset, at least one). */
+export function parseLockMethods(text: string): LockMethod[] | undefined {
+  const parts = text.split(",").filter((p) => p !== "");
+  if (parts.length === 0 || !parts.every((p) => p === "dotlock" || p === "fcntl" || p === "flock")) return undefined;
+  return [...new Set(parts as LockMethod[])];
+}

@@ -1,0 +1,133 @@
+/**
+ * Applying a rewrite plan to a locked spool, crash-safe either way:
+ * - "rename" (Qpopper's fast-update): the new spool is written beside the old one as
+ *   `.NAME.poppin-new.PID`, with the old one's owner and mode, fsynced, renamed over it,
+ *   and the directory fsynced; killed before the rename, the old spool is untouched.
+ * - "inplace": for a directory we may not create files in (Debian's /var/mail is
+ *   root:mail 2775): the spool is rewritten from the first changed octet through a
+ *   journal kept in the temp directory (journal.ts).
+ * "auto" renames when the directory lets us keep the spool's owner, else goes in place.
+ */
+import { closeSync, fchmodSync, fchownSync, fstatSync, fsyncSync, openSync, readSync, readdirSync, renameSync, unlinkSync, type Stats } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { replayJournal, writeAll, writeJournal } from "./journal.ts";
+import { segmentsFrom, type RewritePlan, type Segment } from "./plan.ts";
+
+export type UpdateMode = "auto" | "rename" | "inplace";
+
+const CHUNK = 1 << 20;
+
+function code(e: unknown): string | undefined {
+  return (e as { code?: string } | null)?.code;
+}
+
+/** The temporary name of a spool being written beside the old one. */
+export function renameTempPrefix(spool: string): string {
+  return `.${basename(spool)}.poppin-new.`;
+}
+
+/** The journal of an in-place rewrite of `spool` for user files kept in `journalDir`. */
+export function journalPath(spool: string, journalDir: string): string {
+  return join(journalDir, `.${basename(spool)}.poppin-journal`);
+}
+
+/** Removes new spools left by a rename writer that was killed (called with the spool locked). */
+export function removeStaleRenameTemps(spool: string): number {
+  const prefix = renameTempPrefix(spool);
+  let names: string[];
+  try {
+    names = readdirSync(dirname(spool)).filter((n) => n.startsWith(prefix));
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const n of names) {
+    try {
+      unlinkSync(join(dirname(spool), n));
+      removed++;
+    } catch { /* not ours to remove */ }
+  }
+  return removed;
+}
+
+function writeSegments(spoolFd: number, segments: readonly Segment[], write: (bytes: Uint8Array) => void): void {
+  const buf = Buffer.allocUnsafe(CHUNK);
+  for (const s of segments) {
+    if (s.kind === "bytes") {
+      write(s.bytes);
+      continue;
+    }
+    for (let pos = s.from; pos < s.to;) {
+      const n = Math.min(CHUNK, s.to - pos);
+      const got = readSyncFull(spoolFd, buf, n, pos);
+      write(buf.subarray(0, got));
+      pos += got;
+    }
+  }
+}
+
+function readSyncFull(fd: number, buf: Buffer, n: number, pos: number): number {
+  let got = 0;
+  while (got < n) {
+    const r = readSync(fd, buf, got, n - got, pos + got);
+    if (r === 0) throw new Error("spool shrank while it was being rewritten");
+    got += r;
+  }
+  return got;
+}
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, "r");
+  try { fsyncSync(fd); } finally { closeSync(fd); }
+}
+
+/** Writes the new spool beside the old and renames it over. Returns false when the directory does not allow it. */
+export function rewriteByRename(spool: string, spoolFd: number, plan: RewritePlan, st: Stats, mustSucceed: boolean): boolean {
+  const tmp = join(dirname(spool), `${renameTempPrefix(spool)}${process.pid}`);
+  let fd: number;
+  try {
+    fd = openSync(tmp, "w", st.mode & 0o7777);
+  } catch (e) {
+    if (!mustSucceed && (code(e) === "EACCES" || code(e) === "EPERM" || code(e) === "EROFS")) return false;
+    throw e;
+  }
+  try {
+    try {
+      fchownSync(fd, st.uid, st.gid);
+      fchmodSync(fd, st.mode & 0o7777);
+    } catch (e) {
+      if (!mustSucceed && (code(e) === "EPERM" || code(e) === "EACCES")) {
+        closeSync(fd);
+        unlinkSync(tmp);
+        return false;
+      }
+      throw e;
+    }
+    let pos = 0;
+    writeSegments(spoolFd, plan.segments, (bytes) => {
+      writeAll(fd, bytes, pos);
+      pos += bytes.length;
+    });
+    fsyncSync(fd);
+    closeSync(fd);
+  } catch (e) {
+    try { closeSync(fd); } catch { /* closed */ }
+    try { unlinkSync(tmp); } catch { /* gone */ }
+    throw e;
+  }
+  renameSync(tmp, spool);
+  fsyncDir(dirname(spool));
+  return true;
+}
+
+/** Rewrites the spool open read-write on `spoolFd` in place, through the journal at `journal`. */
+export function rewriteInPlace(spoolFd: number, plan: RewritePlan, journal: string, onJournalReady?: () => void): void {
+  const p = plan.firstChange;
+  const n = plan.newLength - p;
+  const e = Math.max(plan.oldLength, plan.newLength);
+  const { ino } = fstatSync(spoolFd);
+  const j = writeJournal(journal, { p, n, e, ino }, (write) => writeSegments(spoolFd, segmentsFrom(plan, p), write));
+  onJournalReady?.();
+  replayJournal(journal, j.fd, j.header, spoolFd);
+}
+
