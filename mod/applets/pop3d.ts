@@ -7,22 +7,35 @@ import { compatFrom, timeoutInvalid, timeoutMs } from "../pop3/config.ts";
 import { FdChannel } from "../pop3/fd_channel.ts";
 import { logValue } from "../pop3/log_value.ts";
 import { MaildirMailbox } from "../pop3/maildir_mailbox.ts";
+import type { Mailbox } from "../pop3/mailbox.ts";
+import { SpoolBusy } from "../mbox/mbox_mailbox.ts";
+import { IN_USE_TEXT, SPOOL_FAILED_TEXT, openSpoolMailbox } from "../mbox/open_spool_mailbox.ts";
+import { applyMboxOption, defaultMboxSettings } from "../mbox/options.ts";
+import { isMboxArgument } from "../mbox/spool_path.ts";
 import { servePop3d } from "../pop3/pop3d_server.ts";
 import { TEXT, err } from "../pop3/responses.ts";
 
 export const applet: Applet = {
   name: "pop3d",
   summary: "POP3 mailbox service on a Maildir (qmail-pop3d), after checkpassword",
-  usage: "pop3d [--compat=qmail|rfc] maildir",
+  usage: "pop3d [--compat=qmail|rfc] maildir | pop3d [mbox options] mbox:[spool]",
   async run(args, ctx) {
     let compatOption: string | undefined;
     const rest: string[] = [];
+    const mbox = defaultMboxSettings();
+    let mboxOptions = 0;
+    let badOption = false;
     for (const arg of args) {
       if (arg.startsWith("--compat=")) compatOption = arg.slice("--compat=".length);
-      else rest.push(arg);
+      else if (arg.startsWith("--") && rest.length === 0) {
+        const applied = applyMboxOption(mbox, arg);
+        if (applied === "ok") mboxOptions++;
+        else badOption = true;
+      } else rest.push(arg);
     }
     const compat = compatFrom(compatOption, ctx.env);
-    if (rest.length !== 1 || rest[0] === "" || compat === undefined) {
+    const isMbox = rest.length === 1 && isMboxArgument(rest[0]!);
+    if (rest.length !== 1 || rest[0] === "" || compat === undefined || badOption || (mboxOptions > 0 && !isMbox)) {
       writeStdout(err(TEXT.noMaildir));
       usage(ctx, `${ctx.classic ? ctx.calledAs : ctx.prefix} [--compat=qmail|rfc] maildir`);
       return EXIT_USAGE;
@@ -30,17 +43,26 @@ export const applet: Applet = {
     const dir = rest[0]!;
     if (timeoutInvalid(ctx.env)) warning(ctx, `ignoring POPPIN_TIMEOUT=${logValue(ctx.env.POPPIN_TIMEOUT ?? "")}: not a positive number of seconds`);
     const who = `user=${logValue(ctx.env.USER ?? "-")} rip=${logValue(ctx.env.TCPREMOTEIP ?? "unknown")}`;
-    let mailbox: MaildirMailbox;
+    let mailbox: Mailbox;
     try {
-      try {
-        maildirTmpCleanup(dir); // qmail-pop3d's maildir_clean(): tmp/ files older than 36 hours
-      } catch {
-        // a missing Maildir is reported by the scan below
+      if (isMbox) {
+        mailbox = openSpoolMailbox(dir, mbox, { user: ctx.env.USER, home: ctx.env.HOME, cwd: process.cwd() }, (m) => warning(ctx, `${m} ${who}`));
+      } else {
+        try {
+          maildirTmpCleanup(dir); // qmail-pop3d's maildir_clean(): tmp/ files older than 36 hours
+        } catch {
+          // a missing Maildir is reported by the scan below
+        }
+        mailbox = new MaildirMailbox(dir, { compat, onWarning: (m) => warning(ctx, `${m} ${who}`) });
       }
-      mailbox = new MaildirMailbox(dir, { compat, onWarning: (m) => warning(ctx, `${m} ${who}`) });
     } catch (e) {
+      if (e instanceof SpoolBusy) {
+        writeStdout(err(IN_USE_TEXT));
+        warning(ctx, `${e.message} ${who}`);
+        return EXIT_TEMP;
+      }
       if (!(e instanceof PoppinError)) throw e;
-      writeStdout(err(e.exitCode === EXIT_TEMP ? TEXT.scanFailed : TEXT.noMaildir));
+      writeStdout(err(isMbox ? SPOOL_FAILED_TEXT : e.exitCode === EXIT_TEMP ? TEXT.scanFailed : TEXT.noMaildir));
       fatal(ctx, `${e.message} ${who}`);
       return EXIT_TEMP;
     }

@@ -23,6 +23,8 @@ export interface Mailbox {
   readonly messages: readonly MessageInfo[];
   /** Opens message `index` (0-based). Throws a system error (code ENOENT when it vanished). */
   open(index: number): MessageReader;
+  /** Told that message `index` was sent whole (RETR, not TOP): the mbox backend marks it read at QUIT. */
+  retrieved?(index: number): void;
   /** Removes the messages at `indices` (0-based). Never throws. */
   remove(indices: readonly number[]): RemoveResult;
 }

@@ -57,6 +57,7 @@ function streamMessage(mailbox: Mailbox, action: Retrieve, out: OutputBuffer, ch
     out.reserve(8);
     out.length = encoder.finish(out.buf, out.length);
     stats.retrieved++;
+    if (action.bodyLines === undefined) mailbox.retrieved?.(action.index);
     stats.octetsSent += encoder.octets;
   } finally {
     reader.close();
