@@ -1,39 +1,93 @@
 import type { Applet } from "../cli/applet.ts";
-import { usage, warning } from "../cli/context.ts";
-import { EXIT_OK, EXIT_USAGE } from "../cli/errors.ts";
+import { fatal, usage, warning } from "../cli/context.ts";
+import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../cli/errors.ts";
 import { writeStdout } from "../cli/io.ts";
 import { runChain } from "../pop3/chain.ts";
-import { apopOffered, timeoutInvalid, timeoutMs } from "../pop3/config.ts";
+import { apopOffered, timeoutInvalid } from "../pop3/config.ts";
 import { FdChannel } from "../pop3/fd_channel.ts";
+import { logValue } from "../pop3/log_value.ts";
 import { servePopup } from "../pop3/popup_server.ts";
 import { TEXT, err } from "../pop3/responses.ts";
-import { logValue } from "../pop3/log_value.ts";
+import { addressBlocked, recordFailure } from "../policy/failure_limit.ts";
+import { loginPolicy } from "../policy/login_policy.ts";
+import { policyEnv, resolvePolicy, type Resolved } from "../policy/resolve.ts";
+import { admitUser } from "../policy/user_policy.ts";
+import { runChainOverTls } from "../tls/chain_over_tls.ts";
+import { loadTlsContext } from "../tls/context.ts";
+import { upgradeStdio } from "../tls/stdio_tls.ts";
+import { TlsChannel } from "../tls/tls_channel.ts";
 
 /** qmail-popup exits 1 on a usage error (its die()). */
 const EXIT_POPUP_USAGE = 1;
 
 export const applet: Applet = {
   name: "popup",
-  summary: "POP3 login (qmail-popup): USER/PASS/APOP, then runs checkpassword with fd 3",
-  usage: "popup hostname subprogram [args...]",
+  summary: "POP3 login (qmail-popup): USER/PASS/APOP/AUTH PLAIN/STLS, then runs checkpassword with fd 3",
+  usage: "popup [-f CONFIG] [--option=value ...] hostname subprogram [args...]",
   async run(args, ctx) {
-    const [hostname, ...chain] = args;
+    const usageLine = `${ctx.classic ? ctx.calledAs : ctx.prefix} [-f CONFIG] [--option=value ...] hostname subprogram [args...]`;
+    let resolved: Resolved;
+    try {
+      resolved = resolvePolicy(args, ctx.env);
+    } catch (e) {
+      if (!(e instanceof PoppinError)) throw e;
+      writeStdout(err(TEXT.authTemp));
+      if (e instanceof UsageError) {
+        warning(ctx, e.message);
+        usage(ctx, usageLine);
+        return ctx.classic ? EXIT_POPUP_USAGE : EXIT_USAGE;
+      }
+      fatal(ctx, e.message);
+      return EXIT_TEMP;
+    }
+    const { policy, settings } = resolved;
+    const [hostname, ...chain] = resolved.rest;
     if (hostname === undefined || hostname === "" || chain.length === 0) {
       writeStdout(err(TEXT.usagePopup));
-      usage(ctx, `${ctx.classic ? ctx.calledAs : ctx.prefix} hostname subprogram [args...]`);
+      usage(ctx, usageLine);
       return ctx.classic ? EXIT_POPUP_USAGE : EXIT_USAGE;
     }
     if (timeoutInvalid(ctx.env)) warning(ctx, `ignoring POPPIN_TIMEOUT=${logValue(ctx.env.POPPIN_TIMEOUT ?? "")}: not a positive number of seconds`);
-    const rip = logValue(ctx.env.TCPREMOTEIP ?? "unknown");
-    await servePopup(new FdChannel(0, 1, timeoutMs(ctx.env)), {
+    const remoteIp = ctx.env.TCPREMOTEIP ?? "unknown";
+    const rip = logValue(remoteIp);
+    let context;
+    try {
+      context = policy.certFile === undefined ? undefined : loadTlsContext({ certFile: policy.certFile, keyFile: policy.keyFile, minVersion: policy.tlsMinVersion, ciphers: policy.tlsCiphers });
+    } catch (e) {
+      if (!(e instanceof PoppinError)) throw e;
+      writeStdout(err(TEXT.authTemp));
+      fatal(ctx, `${e.message} rip=${rip}`);
+      return EXIT_TEMP;
+    }
+    const implicitTls = (ctx.env.SSL_PROTOCOL ?? "") !== "";
+    const chainEnv = { ...ctx.env, ...policyEnv(settings) };
+    const limiter = policy.failureDir === undefined ? undefined
+      : { dir: policy.failureDir, limit: policy.failureLimit, windowSeconds: policy.failureWindowSeconds };
+    const end = await servePopup(new FdChannel(0, 1, policy.timeoutMs), {
       timestamp: `<${process.pid}.${Math.floor(Date.now() / 1000)}@${hostname}>`,
-      offerApop: apopOffered(ctx.env),
-      authenticate: (data) => runChain(chain, data, ctx.env),
+      offerApop: policy.apop ?? apopOffered(ctx.env),
+      policy: loginPolicy(policy, remoteIp, context !== undefined && !implicitTls),
+      tls: implicitTls,
+      failureDelayMs: policy.failureDelayMs,
+      admit(attempt) {
+        if (limiter !== undefined && addressBlocked(remoteIp, limiter)) return { refused: "too many failed logins from this address" };
+        try {
+          return admitUser(attempt.user, policy);
+        } catch (e) {
+          return { refused: (e as Error).message };
+        }
+      },
+      startTls: context === undefined ? undefined : () => upgradeStdio(context, policy.tlsHandshakeTimeoutMs, policy.timeoutMs),
+      authenticate: (data, channel) => channel instanceof TlsChannel ? runChainOverTls(chain, data, chainEnv, channel) : runChain(chain, data, chainEnv),
       onFailure(user, failure, detail) {
         const what = failure === "rejected" ? "authorization failed" : "authorization temporary failure";
-        warning(ctx, `${what} rip=${rip} user=${logValue(user)}${failure === "rejected" ? "" : ` why=${logValue(detail)}`}`);
+        const why = failure === "rejected" && !/ exit 1$/.test(detail) ? ` why=${logValue(detail)}` : failure === "rejected" ? "" : ` why=${logValue(detail)}`;
+        warning(ctx, `${what} rip=${rip} user=${logValue(user)}${why}`);
+        if (limiter !== undefined && failure === "rejected") recordFailure(remoteIp, limiter);
       },
     });
+    if (end === "tls-failed") warning(ctx, `TLS negotiation failed rip=${rip}`);
+    if (end === "tls-on-plain") warning(ctx, `TLS handshake on the plain port, dropped rip=${rip}`);
     return EXIT_OK;
   },
 };

@@ -1,12 +1,29 @@
 /**
  * The AUTHORIZATION state (RFC 1939 section 4), as qmail-popup serves it: USER, PASS,
- * APOP, QUIT, NOOP (and CAPA, added by the session from both tables). A complete
- * PASS or APOP yields an "authenticate" action; the driver runs the checkpassword
+ * APOP, QUIT, NOOP (and CAPA, added by the session from both tables), plus STLS
+ * (RFC 2595) and AUTH PLAIN (RFC 5034) where the login policy allows them. A complete
+ * PASS, APOP or AUTH yields an "authenticate" action; the driver runs the checkpassword
  * chain and reports back through authenticationFailed().
  */
+import { capabilityLines, type CapaContext } from "./capabilities.ts";
 import { MAX_AUTH_FAILURES } from "./limits.ts";
 import { TEXT, err, ok } from "./responses.ts";
+import { decodePlain } from "./sasl_plain.ts";
 import type { CommandTable, Handler, Outcome } from "./table.ts";
+import { TRANSACTION_TABLE } from "./transaction.ts";
+
+/** What the login policy decides for the engine (mod/policy computes it). */
+export interface LoginPolicy {
+  /** Why clear-text passwords are refused on this connection now (an -ERR text with its code), or undefined if allowed. */
+  clearTextRefusal(tls: boolean): string | undefined;
+  /** A certificate is configured: STLS is offered until TLS is active. */
+  readonly stls: boolean;
+  readonly loginDelay?: number;
+  readonly expire?: number | "never";
+  readonly shy?: boolean;
+}
+
+export const OPEN_POLICY: LoginPolicy = { clearTextRefusal: () => undefined, stls: false };
 
 export interface AuthorizationState {
   /** The timestamp offered in the greeting (`<pid.time@host>`), or undefined when APOP is not offered. */
@@ -14,21 +31,37 @@ export interface AuthorizationState {
   /** Name given by USER, kept for PASS (and for a retried PASS, as qmail-popup does). */
   user: Uint8Array | undefined;
   failures: number;
+  readonly policy: LoginPolicy;
+  /** TLS is active (implicit TLS, or after STLS). */
+  tls: boolean;
+  /** "AUTH PLAIN" was answered with "+ ": the next line is the client's response. */
+  saslPending: boolean;
 }
 
-export function newAuthorizationState(apopTimestamp: string | undefined): AuthorizationState {
-  return { apopTimestamp, user: undefined, failures: 0 };
+export function newAuthorizationState(apopTimestamp: string | undefined, policy: LoginPolicy = OPEN_POLICY, tls = false): AuthorizationState {
+  return { apopTimestamp, user: undefined, failures: 0, policy, tls, saslPending: false };
+}
+
+/** RFC 2595 section 4: after TLS starts, forget everything learnt from the client before it. */
+export function tlsStarted(state: AuthorizationState): void {
+  state.tls = true;
+  state.user = undefined;
+  state.saslPending = false;
 }
 
 const SPACE = 0x20;
 
 const user: Handler<AuthorizationState> = (state, arg) => {
+  const refusal = state.policy.clearTextRefusal(state.tls);
+  if (refusal !== undefined) return { reply: err(refusal) };
   if (arg.length === 0) return { reply: err(TEXT.syntax), bad: true };
   state.user = arg.slice();
   return { reply: ok() };
 };
 
 const pass: Handler<AuthorizationState> = (state, arg) => {
+  const refusal = state.policy.clearTextRefusal(state.tls);
+  if (refusal !== undefined) return { reply: err(refusal) };
   if (state.user === undefined) return { reply: err(TEXT.userFirst), bad: true };
   if (arg.length === 0) return { reply: err(TEXT.syntax), bad: true };
   return { action: { kind: "authenticate", user: state.user, password: arg.slice(), apop: false } };
@@ -43,18 +76,71 @@ const apop: Handler<AuthorizationState> = (state, arg) => {
   };
 };
 
+const stls: Handler<AuthorizationState> = (state) => {
+  if (state.tls) return { reply: err(TEXT.tlsActive), bad: true };
+  if (!state.policy.stls) return { reply: err(TEXT.noStls), bad: true };
+  return { reply: ok(TEXT.beginTls), action: { kind: "starttls" } };
+};
+
+function plainResponse(state: AuthorizationState, response: Uint8Array): Outcome {
+  if (response.length === 1 && response[0] === 0x2a) return { reply: err(TEXT.saslCancelled) }; // "*"
+  const decoded = decodePlain(response);
+  if (decoded.kind === "bad-base64") return { reply: err(TEXT.saslBadBase64), bad: true };
+  if (decoded.kind === "bad-message") return { reply: err(`${TEXT.saslBadMessage}: ${decoded.why}`), bad: true };
+  return { action: { kind: "authenticate", user: decoded.user, password: decoded.password, apop: false } };
+}
+
+const auth: Handler<AuthorizationState> = (state, arg) => {
+  const refusal = state.policy.clearTextRefusal(state.tls);
+  if (arg.length === 0) {
+    // The bare AUTH some clients (Thunderbird) send: the mechanisms usable now.
+    return { reply: new TextEncoder().encode(`+OK \r\n${refusal === undefined ? "PLAIN\r\n" : ""}.\r\n`) };
+  }
+  const space = arg.indexOf(SPACE);
+  const mechanism = Buffer.from(space < 0 ? arg : arg.subarray(0, space)).toString("latin1").toUpperCase();
+  if (mechanism !== "PLAIN") return { reply: err(TEXT.saslMechanism) };
+  if (refusal !== undefined) return { reply: err(refusal) };
+  if (space < 0) {
+    state.saslPending = true;
+    return { reply: new TextEncoder().encode("+ \r\n") };
+  }
+  return plainResponse(state, arg.subarray(space + 1));
+};
+
 const quit: Handler<AuthorizationState> = () => ({ reply: ok(), close: true });
 const noop: Handler<AuthorizationState> = () => ({ reply: ok() });
 
+const handlers = new Map<string, Handler<AuthorizationState>>([
+  ["user", user],
+  ["pass", pass],
+  ["apop", apop],
+  ["auth", auth],
+  ["stls", stls],
+  ["quit", quit],
+  ["noop", noop],
+]);
+
+function capaContext(state: AuthorizationState): CapaContext {
+  const p = state.policy;
+  return {
+    clearText: p.clearTextRefusal(state.tls) === undefined,
+    stls: p.stls && !state.tls,
+    loginDelay: p.loginDelay,
+    expire: p.expire,
+    shy: p.shy,
+  };
+}
+
 export const AUTHORIZATION_TABLE: CommandTable<AuthorizationState> = {
-  handlers: new Map<string, Handler<AuthorizationState>>([
-    ["user", user],
-    ["pass", pass],
-    ["apop", apop],
-    ["quit", quit],
-    ["noop", noop],
-  ]),
+  handlers,
   unknown: () => ({ reply: err(TEXT.authorizationFirst), bad: true }),
+  capabilities: (state) => capabilityLines({ handlers }, TRANSACTION_TABLE, capaContext(state)),
+  continuation(state, line) {
+    if (!state.saslPending) return undefined;
+    state.saslPending = false;
+    if (line === undefined) return { reply: err(TEXT.lineTooLong), bad: true };
+    return plainResponse(state, line);
+  },
 };
 
 /** How the checkpassword chain ended when it did not serve the session. */

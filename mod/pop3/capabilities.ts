@@ -1,26 +1,48 @@
 /**
  * CAPA (RFC 2449), computed from the command tables so it cannot claim a command
- * that a table does not serve. RFC 2449 section 5: capabilities of the TRANSACTION
+ * that a table does not serve, and from what the policy allows at that moment
+ * (RFC 2595: STLS only before TLS; USER and SASL PLAIN only where clear-text
+ * passwords are allowed). RFC 2449 section 5: capabilities of the TRANSACTION
  * state are announced in AUTHORIZATION too, so both tables are consulted.
  */
+import { VERSION } from "../cli/version.ts";
 import { TEXT } from "./responses.ts";
 /** What CAPA needs of a command table: which verbs it serves. */
 interface VerbSet {
   readonly handlers: ReadonlyMap<string, unknown>;
 }
 
-export function capabilityLines(authorization: VerbSet, transaction: VerbSet): string[] {
+/** What the session allows right now (the defaults are the plain chain with no policy). */
+export interface CapaContext {
+  /** USER/PASS and AUTH PLAIN may be used now. */
+  readonly clearText: boolean;
+  /** STLS may be used now (a certificate is configured and TLS is not active yet). */
+  readonly stls: boolean;
+  /** LOGIN-DELAY seconds to announce (RFC 2449 section 6.8). */
+  readonly loginDelay?: number;
+  /** EXPIRE days or NEVER to announce (RFC 2449 section 6.7). */
+  readonly expire?: number | "never";
+  /** Leave out IMPLEMENTATION and its version (Qpopper's shy). */
+  readonly shy?: boolean;
+}
+
+export const PLAIN_CONTEXT: CapaContext = { clearText: true, stls: false };
+
+export function capabilityLines(authorization: VerbSet, transaction: VerbSet, now: CapaContext = PLAIN_CONTEXT): string[] {
   const lines: string[] = [];
   if (transaction.handlers.has("top")) lines.push("TOP");
-  if (authorization.handlers.has("user") && authorization.handlers.has("pass")) lines.push("USER");
+  if (now.clearText && authorization.handlers.has("user") && authorization.handlers.has("pass")) lines.push("USER");
+  if (now.clearText && authorization.handlers.has("auth")) lines.push("SASL PLAIN");
   if (transaction.handlers.has("uidl")) lines.push("UIDL");
   // The line framer takes several commands per packet, and popup reads the authorization
   // state byte-exactly, so commands pipelined after PASS reach pop3d (RFC 2449 section 6.6).
   lines.push("PIPELINING");
   lines.push("RESP-CODES");
   lines.push("AUTH-RESP-CODE");
-  if (authorization.handlers.has("stls")) lines.push("STLS");
-  lines.push("IMPLEMENTATION poppin");
+  if (now.stls && authorization.handlers.has("stls")) lines.push("STLS");
+  if (now.loginDelay !== undefined) lines.push(`LOGIN-DELAY ${now.loginDelay}`);
+  if (now.expire !== undefined) lines.push(`EXPIRE ${now.expire === "never" ? "NEVER" : now.expire}`);
+  if (!now.shy) lines.push(`IMPLEMENTATION poppin-${VERSION}`);
   return lines;
 }
 

@@ -48,6 +48,12 @@ export class LineFramer {
     return { kind: "line", bytes: line.slice(0, end) };
   }
 
+  /** Drops everything held (bytes from before a TLS upgrade must never be executed after it). */
+  clear(): void {
+    this.#pending = new Uint8Array(0);
+    this.#overflow = false;
+  }
+
   /** Octets held for an incomplete line. */
   get buffered(): number {
     return this.#pending.length;

@@ -10,7 +10,7 @@ import { MessageEncoder } from "./message_encoder.ts";
 import { TEXT, err, ok } from "./responses.ts";
 import { transactionSession } from "./session.ts";
 import type { Pop3Action } from "./table.ts";
-import { newTransactionState, quitReply, type TransactionOptions } from "./transaction.ts";
+import { markedDeleted, newTransactionState, quitReply, type TransactionOptions } from "./transaction.ts";
 
 export interface Pop3dStats {
   messages: number;
@@ -22,9 +22,16 @@ export interface Pop3dStats {
   unremoved: number;
   /** Problems worth a log line (unreadable messages, failed unlinks). */
   problems: string[];
+  /** Octets (as listed) of the messages removed, and what is left (Qpopper's statistics). */
+  deletedOctets?: number;
+  leftMessages?: number;
+  leftOctets?: number;
 }
 
-export type Pop3dServeOptions = TransactionOptions;
+export interface Pop3dServeOptions extends TransactionOptions {
+  /** Qpopper's update-on-abort: remove marked messages when the session ends without QUIT (RFC 1939 says not to). */
+  readonly updateOnAbort?: boolean;
+}
 
 type Retrieve = Extract<Pop3Action, { kind: "retrieve" }>;
 
@@ -69,6 +76,28 @@ export function servePop3d(channel: Channel, mailbox: Mailbox, opts: Pop3dServeO
   const session = transactionSession(newTransactionState(mailbox.messages, opts));
   const stats: Pop3dStats = {
     messages: mailbox.messages.length, end: "eof", retrieved: 0, octetsSent: 0, deleted: 0, unremoved: 0, problems: [],
+    deletedOctets: 0, leftMessages: mailbox.messages.length, leftOctets: mailbox.messages.reduce((t, m) => t + m.size, 0),
+  };
+  const update = (deleted: readonly number[]): number => {
+    const removed = mailbox.remove(deleted);
+    stats.deleted = removed.removed;
+    stats.unremoved = removed.unremoved;
+    stats.problems.push(...removed.problems);
+    if (removed.unremoved === 0) {
+      const octets = deleted.reduce((t, i) => t + mailbox.messages[i]!.size, 0);
+      stats.deletedOctets = octets;
+      stats.leftMessages = mailbox.messages.length - deleted.length;
+      stats.leftOctets = (stats.leftOctets ?? 0) - octets;
+    }
+    return removed.unremoved;
+  };
+  const abort = (end: Pop3dStats["end"]): Pop3dStats => {
+    stats.end = end;
+    if (opts.updateOnAbort) {
+      const marked = markedDeleted(session.state);
+      if (marked.length > 0) update(marked);
+    }
+    return stats;
   };
   const chunk = new Uint8Array(MESSAGE_READ_CHUNK);
   const out = new OutputBuffer(channel, Math.max(OUTPUT_CHUNK_OCTETS, MessageEncoder.maxOutput(chunk.length) + 1024));
@@ -80,7 +109,7 @@ export function servePop3d(channel: Channel, mailbox: Mailbox, opts: Pop3dServeO
       if (outcome === undefined) {
         out.flush();
         const n = channel.read(input);
-        if (n === 0) return stats;
+        if (n === 0) return abort("eof");
         session.push(input.subarray(0, n));
         continue;
       }
@@ -88,11 +117,7 @@ export function servePop3d(channel: Channel, mailbox: Mailbox, opts: Pop3dServeO
       const action = outcome.action;
       if (action?.kind === "retrieve") streamMessage(mailbox, action, out, chunk, stats);
       if (action?.kind === "update") {
-        const removed = mailbox.remove(action.deleted);
-        stats.deleted = removed.removed;
-        stats.unremoved = removed.unremoved;
-        stats.problems.push(...removed.problems);
-        out.put(quitReply(removed.unremoved));
+        out.put(quitReply(update(action.deleted)));
         stats.end = "quit";
       }
       if (outcome.close) {
@@ -102,11 +127,9 @@ export function servePop3d(channel: Channel, mailbox: Mailbox, opts: Pop3dServeO
       }
     }
   } catch (e) {
-    if (e instanceof ClientTimeout) {
-      stats.end = "timeout";
-      return stats;
-    }
-    if (e instanceof ClientGone) return stats; // deletions, if any, were done before the answer
+    if (e instanceof ClientTimeout) return abort("timeout");
+    // Deletions after QUIT were done before the answer; otherwise the session broke off.
+    if (e instanceof ClientGone) return stats.end === "quit" ? stats : abort("eof");
 
     throw e;
   }

@@ -1,11 +1,13 @@
 /**
- * Drives an AUTHORIZATION session over an FdChannel (qmail-popup's loop): greet,
- * answer USER/PASS/APOP/NOOP/CAPA/QUIT, and after PASS or APOP hand the connection
- * to the checkpassword chain through `authenticate`. The channel is read line by
- * line, byte-exactly, so commands the client pipelined after PASS reach that chain.
+ * Drives an AUTHORIZATION session over a channel (qmail-popup's loop): greet,
+ * answer USER/PASS/APOP/AUTH/STLS/NOOP/CAPA/QUIT, and after a login hand the
+ * connection to the checkpassword chain through `authenticate`. The channel is read
+ * line by line, byte-exactly, so commands the client pipelined after PASS reach that
+ * chain. After STLS the driver swaps in the TLS channel `startTls` gives it and
+ * forgets everything it had received before (RFC 2595 section 4).
  */
-import { authenticationFailed, newAuthorizationState, type AuthFailure } from "./authorization.ts";
-import { ClientGone, ClientTimeout, type Channel } from "./fd_channel.ts";
+import { authenticationFailed, newAuthorizationState, tlsStarted, type AuthFailure, type LoginPolicy } from "./authorization.ts";
+import { ClientGone, ClientTimeout } from "./fd_channel.ts";
 import { MAX_COMMAND_OCTETS } from "./limits.ts";
 import { ok } from "./responses.ts";
 import { authorizationSession } from "./session.ts";
@@ -13,19 +15,47 @@ import { authorizationSession } from "./session.ts";
 /** How the chain run for one login ended. */
 export type ChainResult = { kind: "served" } | { kind: "failed"; failure: AuthFailure; detail: string };
 
+/** The client connection as popup uses it: the plain fds, or a TLS stream (whose calls are async). */
+export interface PopupChannel {
+  readToLineEnd(buf: Uint8Array): number | Promise<number>;
+  write(bytes: Uint8Array): void | Promise<void>;
+}
+
+/** A login to check before the chain runs: the user as sent (possibly rewritten by the policy). */
+export interface LoginAttempt {
+  user: Uint8Array;
+  apop: boolean;
+}
+
 export interface PopupOptions {
   /** `<pid.time@host>`: passed on fd 3 always (as qmail-popup does) and offered in the greeting when `offerApop`. */
   timestamp: string;
   offerApop: boolean;
-  /** Runs the chain with `user\0password\0timestamp\0` on fd 3 and the connection as fds 0 and 1. */
-  authenticate(data: Uint8Array): Promise<ChainResult>;
+  /** What the login policy allows (clear-text passwords, STLS, CAPA extras). */
+  policy?: LoginPolicy;
+  /** The connection is TLS from the start (implicit TLS, port 995). */
+  tls?: boolean;
+  /** Runs the chain with `user\0password\0timestamp\0` on fd 3 and the connection (`channel`) as fds 0 and 1. */
+  authenticate(data: Uint8Array, channel: PopupChannel): Promise<ChainResult>;
+  /**
+   * Policy checks before the chain (allowed users, failure limits); may rewrite the user
+   * name (downcase, trim the domain). Returns the user to log in, or the reason to refuse
+   * (answered exactly as a wrong password, so nobody learns whether the user exists).
+   */
+  admit?(attempt: LoginAttempt): { user: Uint8Array } | { refused: string };
+  /** After STLS: negotiates TLS on the connection and returns the encrypted channel (throws when it fails). */
+  startTls?(): Promise<PopupChannel>;
+  /** Milliseconds before the answer to a failed login (Dovecot's auth_failure_delay). */
+  failureDelayMs?: number;
   /** Told about each failed login (user as sent; never the password). */
   onFailure?(user: Uint8Array, failure: AuthFailure, detail: string): void;
 }
 
 const PLUS = 0x2b;
 
-export type PopupEnd = "served" | "quit" | "eof" | "timeout" | "closed";
+export type PopupEnd = "served" | "quit" | "eof" | "timeout" | "closed" | "tls-failed" | "tls-on-plain";
+
+const TLS_HANDSHAKE_RECORD = 0x16;
 
 /** `user\0password\0timestamp\0`, exactly qmail-popup's fd-3 data. */
 export function checkpasswordData(user: Uint8Array, password: Uint8Array, timestamp: string): Uint8Array {
@@ -37,31 +67,57 @@ export function checkpasswordData(user: Uint8Array, password: Uint8Array, timest
   return data;
 }
 
-export async function servePopup(channel: Channel, opts: PopupOptions): Promise<PopupEnd> {
-  const state = newAuthorizationState(opts.offerApop ? opts.timestamp : undefined);
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export async function servePopup(first: PopupChannel, opts: PopupOptions): Promise<PopupEnd> {
+  const state = newAuthorizationState(opts.offerApop ? opts.timestamp : undefined, opts.policy, opts.tls ?? false);
   const session = authorizationSession(state);
   const input = new Uint8Array(MAX_COMMAND_OCTETS + 1);
+  let channel = first;
+  let firstRead = true;
   try {
-    channel.write(opts.offerApop ? ok(opts.timestamp) : ok());
+    await channel.write(opts.offerApop ? ok(opts.timestamp) : ok());
     for (;;) {
       const outcome = session.next();
       if (outcome === undefined) {
-        const n = channel.readToLineEnd(input);
+        const n = await channel.readToLineEnd(input);
         if (n === 0) return "eof";
+        // A TLS ClientHello (record type 22) on the plain port: drop it, do not answer garbage.
+        if (!state.tls && firstRead && input[0] === TLS_HANDSHAKE_RECORD) return "tls-on-plain";
+        firstRead = false;
         session.push(input.subarray(0, n));
         continue;
       }
-      if (outcome.reply) channel.write(outcome.reply);
+      if (outcome.reply) await channel.write(outcome.reply);
       const action = outcome.action;
+      if (action?.kind === "starttls") {
+        if (opts.startTls === undefined) return "closed";
+        session.discardInput();
+        try {
+          channel = await opts.startTls();
+        } catch {
+          return "tls-failed";
+        }
+        tlsStarted(state);
+        continue;
+      }
       if (action?.kind === "authenticate") {
-        const data = checkpasswordData(action.user, action.password, opts.timestamp);
+        const verdict = opts.admit?.({ user: action.user, apop: action.apop }) ?? { user: action.user };
+        let result: ChainResult;
+        if ("refused" in verdict) {
+          result = { kind: "failed", failure: "rejected", detail: verdict.refused };
+        } else {
+          const data = checkpasswordData(verdict.user, action.password, opts.timestamp);
+          action.password.fill(0);
+          result = await opts.authenticate(data, channel);
+          data.fill(0);
+        }
         action.password.fill(0);
-        const result = await opts.authenticate(data);
-        data.fill(0);
         if (result.kind === "served") return "served";
         opts.onFailure?.(action.user, result.failure, result.detail);
+        if (result.failure === "rejected" && (opts.failureDelayMs ?? 0) > 0) await sleep(opts.failureDelayMs!);
         const failed = session.apply(authenticationFailed(state, result.failure));
-        if (failed.reply) channel.write(failed.reply);
+        if (failed.reply) await channel.write(failed.reply);
         if (failed.close) return "closed";
         continue;
       }

@@ -23,6 +23,14 @@ export const TEXT = {
   childCrashed: "[SYS/TEMP] aack, child crashed",
   noApop: "APOP not available: no timestamp was offered",
   usagePopup: "usage: popup hostname subprogram",
+  // STLS (RFC 2595) and AUTH PLAIN (RFC 5034)
+  beginTls: "Begin TLS negotiation",
+  tlsActive: "STLS not allowed: TLS is already active",
+  noStls: "STLS not available: no certificate is configured",
+  saslCancelled: "[AUTH] authentication cancelled",
+  saslBadBase64: "[AUTH] invalid base64 in the response",
+  saslBadMessage: "[AUTH] invalid PLAIN response",
+  saslMechanism: "[AUTH] unsupported mechanism: only PLAIN",
   // TRANSACTION (qmail-pop3d.c)
   unimplemented: "unimplemented",
   deleted: "already deleted",

@@ -43,11 +43,13 @@ export class Pop3Session<S> {
     if (this.#closed) return undefined;
     const framed = this.framer.next();
     if (framed === undefined) return undefined;
-    const parsed = parseLine(framed);
     let outcome: Outcome;
-    if (parsed.kind === "too-long") outcome = { reply: err(TEXT.lineTooLong), bad: true };
+    const continued = this.#table.continuation?.(this.state, framed.kind === "line" ? framed.bytes : undefined);
+    const parsed = parseLine(framed);
+    if (continued !== undefined) outcome = continued;
+    else if (parsed.kind === "too-long") outcome = { reply: err(TEXT.lineTooLong), bad: true };
     else if (parsed.kind === "nul") outcome = { reply: err(TEXT.nulInLine), bad: true };
-    else if (parsed.command.verb === "capa") outcome = { reply: capaReply(CAPABILITIES) };
+    else if (parsed.command.verb === "capa") outcome = { reply: capaReply(this.#table.capabilities?.(this.state) ?? CAPABILITIES) };
     else outcome = lookup(this.#table, parsed.command.verb)(this.state, parsed.command.arg);
     if (outcome.bad && ++this.#bad >= MAX_BAD_COMMANDS) {
       // The answer to this command, then the connection closes (with no update in TRANSACTION).
@@ -55,6 +57,11 @@ export class Pop3Session<S> {
     }
     if (outcome.close) this.#closed = true;
     return outcome;
+  }
+
+  /** Forgets every byte received but not yet handled (RFC 2595: plaintext sent after STLS is discarded). */
+  discardInput(): void {
+    this.framer.clear();
   }
 
   /** Applies an outcome decided outside the table (a failed login), keeping the closed flag in step. */

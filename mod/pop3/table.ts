@@ -7,6 +7,8 @@
 export type Pop3Action =
   /** Run the checkpassword chain with `user\0password\0timestamp\0` (popup). */
   | { kind: "authenticate"; user: Uint8Array; password: Uint8Array; apop: boolean }
+  /** STLS accepted: after the reply, negotiate TLS on the connection (RFC 2595). */
+  | { kind: "starttls" }
   /** Send message `index` (0-based): "+OK" line, the message (all of it, or headers and `bodyLines` lines), ".". */
   | { kind: "retrieve"; index: number; bodyLines: number | undefined; size: number }
   /** QUIT in TRANSACTION: remove these messages (0-based), then answer with the session's quitReply. */
@@ -27,6 +29,13 @@ export type Handler<S> = (state: S, arg: Uint8Array) => Outcome;
 export interface CommandTable<S> {
   readonly handlers: ReadonlyMap<string, Handler<S>>;
   readonly unknown: Handler<S>;
+  /** The CAPA lines for this state right now (default: the session's fixed list). */
+  readonly capabilities?: (state: S) => readonly string[] | undefined;
+  /**
+   * A line that is not a command (a SASL response after "+ "): returns its outcome, or
+   * undefined when no continuation is pending. `line` is undefined for an overlong line.
+   */
+  readonly continuation?: (state: S, line: Uint8Array | undefined) => Outcome | undefined;
 }
 
 export function lookup<S>(table: CommandTable<S>, verb: string): Handler<S> {

@@ -19,6 +19,10 @@ export interface MessageInfo {
 export interface TransactionOptions {
   /** qmail-pop3d's LAST: only DELE raises it. Otherwise RETR and DELE do (RFC 1460). */
   readonly qmailLast?: boolean;
+  /** Qpopper's auto-delete (and EXPIRE 0): RETR marks the message deleted. */
+  readonly autoDelete?: boolean;
+  /** The CAPA lines when the policy changes them (LOGIN-DELAY, EXPIRE, shy); default the session's list. */
+  readonly capabilities?: readonly string[];
 }
 
 export interface TransactionState {
@@ -85,6 +89,7 @@ const retr: Handler<TransactionState> = (state, arg) => {
   const index = messageIndex(state, args[0]);
   if (typeof index !== "number") return index;
   if (!state.options.qmailLast) touch(state, index);
+  if (state.options.autoDelete) state.deleted[index] = 1;
   return { action: { kind: "retrieve", index, bodyLines: undefined, size: state.messages[index]!.size } };
 };
 
@@ -117,13 +122,7 @@ const rset: Handler<TransactionState> = (state) => {
 const last: Handler<TransactionState> = (state) => ({ reply: ok(`${state.last}`) });
 const noop: Handler<TransactionState> = () => ({ reply: ok() });
 
-const quit: Handler<TransactionState> = (state) => {
-  const deleted: number[] = [];
-  state.deleted.forEach((flag, i) => {
-    if (flag) deleted.push(i);
-  });
-  return { action: { kind: "update", deleted }, close: true };
-};
+const quit: Handler<TransactionState> = (state) => ({ action: { kind: "update", deleted: markedDeleted(state) }, close: true });
 
 export const TRANSACTION_TABLE: CommandTable<TransactionState> = {
   handlers: new Map<string, Handler<TransactionState>>([
@@ -139,7 +138,17 @@ export const TRANSACTION_TABLE: CommandTable<TransactionState> = {
     ["quit", quit],
   ]),
   unknown: () => ({ reply: err(TEXT.unimplemented), bad: true }),
+  capabilities: (state) => state.options.capabilities,
 };
+
+/** The 0-based numbers of the messages marked deleted (for QUIT, or update-on-abort). */
+export function markedDeleted(state: TransactionState): number[] {
+  const deleted: number[] = [];
+  state.deleted.forEach((flag, i) => {
+    if (flag) deleted.push(i);
+  });
+  return deleted;
+}
 
 /** The answer to QUIT once the update ran: how many messages could not be removed. */
 export function quitReply(unremoved: number): Uint8Array {

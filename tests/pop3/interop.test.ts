@@ -47,7 +47,7 @@ beforeAll(async () => {
   port = await freePort();
   server = Bun.spawn(
     [tcpserver, "-HR", "-l", "localhost", "127.0.0.1", String(port), applet("qmail-popup"), "mail.example", FAKE, applet("qmail-pop3d"), "Maildir"],
-    { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", FAKE_HOME: home }, stdout: "ignore", stderr: "pipe" },
+    { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", FAKE_HOME: home, POPPIN_AUTH_FAILURE_DELAY: "0.1" }, stdout: "ignore", stderr: "pipe" },
   );
   await waitListening(port);
 });

@@ -9,7 +9,7 @@ const FAKE = join(import.meta.dir, "fake_checkpassword.py");
 
 function chain(home: string, extraEnv: Record<string, string> = {}) {
   const log = join(home, "fd3.log");
-  const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", FAKE_HOME: home, FAKE_LOG: log, TCPREMOTEIP: "192.0.2.7", ...extraEnv };
+  const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", FAKE_HOME: home, FAKE_LOG: log, TCPREMOTEIP: "192.0.2.7", POPPIN_AUTH_FAILURE_DELAY: "0.1", ...extraEnv };
   const cmd = [applet("qmail-popup"), "mail.example", FAKE, applet("qmail-pop3d"), "Maildir"];
   const fd3 = () => readFileSync(log, "utf8").trim().split("\n").map((h) => Buffer.from(h, "hex").toString("latin1"));
   return { env, cmd, fd3 };

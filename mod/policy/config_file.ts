@@ -1,0 +1,102 @@
+/**
+ * Qpopper's configuration-file syntax:
+ *
+ *     # a comment
+ *     set clear-text-password = tls
+ *     set shy                      # a boolean, set to true
+ *     reset statistics             # a boolean, set to false
+ *     set log-login = "%0 from %2" # quotes keep spaces and #
+ *     set config-file = /etc/poppin/more.conf
+ *
+ * `config-file` chains to another file, read at that point (bounded depth, no loops).
+ * Every error names the file and the line.
+ */
+import { readFileSync } from "node:fs";
+import { PermError, describeSysError } from "../cli/errors.ts";
+import { checkValue, optionSpec } from "./options.ts";
+
+/** Chained config files deeper than this are refused (Qpopper allows a few levels too). */
+export const MAX_CONFIG_DEPTH = 8;
+/** Bigger files are refused: a config file is a few hundred lines. */
+export const MAX_CONFIG_OCTETS = 1 << 20;
+
+export type Settings = Map<string, string>;
+
+function fail(file: string, line: number, why: string): never {
+  throw new PermError(`${file} line ${line}: ${why}`);
+}
+
+/** Splits `rest` into words: quoted strings keep spaces and `#`; an unquoted `#` starts a comment. */
+function words(text: string, file: string, line: number): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === " " || c === "\t" || c === "\r") { i++; continue; }
+    if (c === "#") break;
+    if (c === "=") { out.push("="); i++; continue; }
+    if (c === '"') {
+      const end = text.indexOf('"', i + 1);
+      if (end < 0) fail(file, line, "unterminated quoted string");
+      out.push(text.slice(i + 1, end));
+      i = end + 1;
+      continue;
+    }
+    let j = i;
+    while (j < text.length && !" \t\r=#\"".includes(text[j]!)) j++;
+    out.push(text.slice(i, j));
+    i = j;
+  }
+  return out;
+}
+
+/** Applies one file's lines to `into`, following config-file chains. */
+export function readConfigFile(file: string, into: Settings = new Map(), depth = 0, seen: Set<string> = new Set()): Settings {
+  if (depth >= MAX_CONFIG_DEPTH) throw new PermError(`${file}: config-file chain deeper than ${MAX_CONFIG_DEPTH}`);
+  if (seen.has(file)) throw new PermError(`${file}: config-file loop`);
+  seen.add(file);
+  let text: string;
+  try {
+    const bytes = readFileSync(file);
+    if (bytes.length > MAX_CONFIG_OCTETS) throw new PermError(`${file}: larger than ${MAX_CONFIG_OCTETS} octets`);
+    text = bytes.toString("latin1");
+  } catch (e) {
+    if (e instanceof PermError) throw e;
+    throw new PermError(`unable to read config file ${file}: ${describeSysError(e)}`);
+  }
+  text.split("\n").forEach((raw, index) => applyLine(raw, file, index + 1, into, depth, seen));
+  seen.delete(file);
+  return into;
+}
+
+function applyLine(raw: string, file: string, line: number, into: Settings, depth: number, seen: Set<string>): void {
+  const w = words(raw, file, line);
+  if (w.length === 0) return;
+  const verb = w[0]!.toLowerCase();
+  if (verb !== "set" && verb !== "reset") fail(file, line, `expected set or reset, not ${JSON.stringify(w[0])}`);
+  const name = (w[1] ?? "").toLowerCase();
+  if (name === "") fail(file, line, `${verb} needs an option name`);
+  const spec = optionSpec(name);
+  if (spec === undefined) fail(file, line, `unknown option ${JSON.stringify(w[1])}`);
+  let value: string;
+  if (verb === "reset") {
+    if (w.length !== 2) fail(file, line, `reset takes only an option name`);
+    if (spec.kind !== "bool") fail(file, line, `reset: ${name} is not a boolean option`);
+    value = "0";
+  } else if (w.length === 2) {
+    if (spec.kind !== "bool") fail(file, line, `${name} needs a value (set ${name} = VALUE)`);
+    value = "1";
+  } else {
+    const hasEq = w[2] === "=";
+    const rest = w.slice(hasEq ? 3 : 2);
+    if (rest.length !== 1) fail(file, line, rest.length === 0 ? `${name} needs a value after =` : `${name}: one value expected (quote values with spaces)`);
+    value = rest[0]!;
+  }
+  const checked = checkValue(spec, value);
+  if ("error" in checked) fail(file, line, checked.error);
+  if (name === "config-file") {
+    readConfigFile(checked.value, into, depth + 1, seen);
+    return;
+  }
+  into.set(name, checked.value);
+}

@@ -1,0 +1,38 @@
+/**
+ * The login policy the POP3 engine asks (mod/pop3/authorization.ts LoginPolicy),
+ * from the resolved options and the connection: Qpopper's clear-text-password modes
+ * and what CAPA announces.
+ */
+import type { LoginPolicy } from "../pop3/authorization.ts";
+import type { Policy } from "./resolve.ts";
+
+/** Loopback addresses (Qpopper's "local": connections from this host). */
+export function isLoopback(ip: string): boolean {
+  const v = ip.startsWith("::ffff:") ? ip.slice(7) : ip;
+  return v.startsWith("127.") || v === "::1";
+}
+
+export function loginPolicy(policy: Policy, remoteIp: string, stlsAvailable: boolean): LoginPolicy {
+  const mode = policy.clearText;
+  const local = isLoopback(remoteIp);
+  return {
+    stls: stlsAvailable,
+    loginDelay: policy.loginDelaySeconds,
+    expire: policy.expire,
+    shy: policy.shy,
+    clearTextRefusal(tls: boolean): string | undefined {
+      switch (mode) {
+        case "default":
+        case "always":
+          return undefined;
+        case "never":
+          return "[SYS/PERM] clear-text passwords are not accepted here";
+        case "local":
+          return local ? undefined : "[SYS/PERM] clear-text passwords are accepted only from this host";
+        case "tls":
+          if (tls) return undefined;
+          return stlsAvailable ? "[AUTH] clear-text passwords need TLS: send STLS first" : "[SYS/PERM] clear-text passwords need TLS, which is not configured here";
+      }
+    },
+  };
+}

@@ -1,0 +1,170 @@
+/**
+ * Resolving the policy from its three sources, later ones winning: the config file
+ * (`-f FILE`, or POPPIN_CONFIG), the environment (POPPIN_*, CERTFILE, KEYFILE), and
+ * the command-line flags (`--name=value`, `--name` for true, `--no-name` for false).
+ * The result is typed (Policy) and can be exported back into an environment for the
+ * rest of the chain (policyEnv).
+ */
+import { UsageError } from "../cli/errors.ts";
+import { readConfigFile, type Settings } from "./config_file.ts";
+import { OPTION_SPECS, checkValue, optionSpec, type ClearTextMode } from "./options.ts";
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface Policy {
+  certFile: string | undefined;
+  keyFile: string | undefined;
+  tlsMinVersion: "TLSv1.2" | "TLSv1.3";
+  tlsCiphers: string | undefined;
+  tlsHandshakeTimeoutMs: number;
+  clearText: ClearTextMode;
+  /** undefined: decided by POPPIN_APOP_SECRETS as before. */
+  apop: boolean | undefined;
+  authFile: string | undefined;
+  nonauthFile: string | undefined;
+  downcaseUser: boolean;
+  trimDomain: boolean;
+  uidMin: number;
+  timeoutMs: number;
+  autoDelete: boolean;
+  loginDelaySeconds: number | undefined;
+  /** Days, "never", or undefined when not announced. */
+  expire: number | "never" | undefined;
+  shy: boolean;
+  updateOnAbort: boolean;
+  logLogin: string | undefined;
+  statistics: boolean;
+  bulletinDir: string | undefined;
+  maxBulletins: number;
+  failureDelayMs: number;
+  failureDir: string | undefined;
+  failureLimit: number;
+  failureWindowSeconds: number;
+  mailboxLock: "session" | "none";
+}
+
+export interface Resolved {
+  policy: Policy;
+  /** Every option's resolved value (strings, as in the table), for policyEnv. */
+  settings: Settings;
+  /** The arguments after the options. */
+  rest: string[];
+}
+
+/** Parses leading `-f FILE` and `--option[=value]` arguments; stops at the first other one (or `--`). */
+export function parsePolicyFlags(args: readonly string[]): { file: string | undefined; flags: Settings; rest: string[] } {
+  const flags: Settings = new Map();
+  let file: string | undefined;
+  let i = 0;
+  for (; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--") { i++; break; }
+    if (a === "-f") {
+      const f = args[++i];
+      if (f === undefined || f === "") throw new UsageError("-f needs a file name");
+      file = f;
+      continue;
+    }
+    if (!a.startsWith("--")) break;
+    const eq = a.indexOf("=");
+    let name = eq < 0 ? a.slice(2) : a.slice(2, eq);
+    let value = eq < 0 ? undefined : a.slice(eq + 1);
+    if (value === undefined && name.startsWith("no-") && optionSpec(name) === undefined) {
+      name = name.slice(3);
+      value = "0";
+    }
+    const spec = optionSpec(name);
+    if (spec === undefined) throw new UsageError(`unknown option --${name}`);
+    if (value === undefined) {
+      if (spec.kind !== "bool") throw new UsageError(`--${name} needs a value (--${name}=VALUE)`);
+      value = "1";
+    }
+    const checked = checkValue(spec, value);
+    if ("error" in checked) throw new UsageError(checked.error);
+    if (name === "config-file") file = checked.value;
+    else flags.set(name, checked.value);
+  }
+  return { file, flags, rest: args.slice(i) };
+}
+
+const LENIENT_ENV = new Set(["POPPIN_TIMEOUT", "POPPIN_APOP"]);
+
+/** Environment values; a bad one is an error naming the variable. */
+function envSettings(env: Env): Settings {
+  const out: Settings = new Map();
+  for (const spec of OPTION_SPECS) {
+    if (spec.name === "config-file") continue;
+    const raw = env[spec.env];
+    if (raw === undefined || raw === "") continue;
+    const checked = checkValue(spec, raw);
+    if ("error" in checked) {
+      // popup and pop3d always warned about and ignored these two (mod/pop3/config.ts): keep that.
+      if (LENIENT_ENV.has(spec.env)) continue;
+      throw new UsageError(`${spec.env}: ${checked.error}`);
+    }
+    out.set(spec.name, checked.value);
+  }
+  return out;
+}
+
+/** Reads the config file (if any), then the environment, then the flags. Throws PermError/UsageError. */
+export function resolvePolicy(args: readonly string[], env: Env): Resolved {
+  const { file, flags, rest } = parsePolicyFlags(args);
+  const settings: Settings = new Map();
+  const configFile = file ?? (env.POPPIN_CONFIG || undefined);
+  if (configFile !== undefined) readConfigFile(configFile, settings);
+  for (const [k, v] of envSettings(env)) settings.set(k, v);
+  for (const [k, v] of flags) settings.set(k, v);
+  return { policy: toPolicy(settings), settings, rest };
+}
+
+function get(settings: Settings, name: string): string {
+  return settings.get(name) ?? optionSpec(name)!.fallback;
+}
+
+export function toPolicy(s: Settings): Policy {
+  const str = (n: string) => (get(s, n) === "" ? undefined : get(s, n));
+  const bool = (n: string) => get(s, n) === "1";
+  const num = (n: string) => Number(get(s, n));
+  const expire = str("announce-expire");
+  const cert = str("tls-server-cert-file");
+  return {
+    certFile: cert,
+    keyFile: str("tls-private-key-file") ?? cert,
+    tlsMinVersion: get(s, "tls-version") === "tlsv1.3" ? "TLSv1.3" : "TLSv1.2",
+    tlsCiphers: str("tls-cipher-list"),
+    tlsHandshakeTimeoutMs: num("tls-handshake-timeout") * 1000,
+    clearText: get(s, "clear-text-password") as ClearTextMode,
+    apop: get(s, "apop") === "" ? undefined : bool("apop"),
+    authFile: str("auth-file"),
+    nonauthFile: str("nonauth-file"),
+    downcaseUser: bool("downcase-user"),
+    trimDomain: bool("trim-domain"),
+    uidMin: num("uid-min"),
+    timeoutMs: num("timeout") * 1000,
+    autoDelete: bool("auto-delete"),
+    loginDelaySeconds: str("announce-login-delay") === undefined ? undefined : num("announce-login-delay"),
+    expire: expire === undefined ? undefined : expire === "never" ? "never" : Number(expire),
+    shy: bool("shy"),
+    updateOnAbort: bool("update-on-abort"),
+    logLogin: str("log-login"),
+    statistics: bool("statistics"),
+    bulletinDir: str("bulletins"),
+    maxBulletins: num("max-bulletins"),
+    failureDelayMs: Math.round(num("auth-failure-delay") * 1000),
+    failureDir: str("auth-failure-dir"),
+    failureLimit: num("auth-failure-limit"),
+    failureWindowSeconds: num("auth-failure-window"),
+    mailboxLock: get(s, "mailbox-lock") as "session" | "none",
+  };
+}
+
+/** The resolved settings as environment variables for the rest of the chain (config-file already read). */
+export function policyEnv(settings: Settings): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of settings) {
+    const spec = optionSpec(name);
+    if (spec !== undefined && spec.name !== "config-file") out[spec.env] = value;
+  }
+  return out;
+}

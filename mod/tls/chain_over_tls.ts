@@ -1,0 +1,43 @@
+/**
+ * popup's checkpassword chain after STLS: the program gets pipes on fds 0 and 1 that
+ * popup relays through the TLS session (it cannot have the raw socket: the client
+ * speaks TLS), fd 3 as always, and ucspi-ssl's SSL_* variables. Exit status as in
+ * mod/pop3/chain.ts: 0 served, 1 refused, else temporary.
+ */
+import { spawn } from "node:child_process";
+import type { Writable } from "node:stream";
+import type { ChainResult } from "../pop3/popup_server.ts";
+import { tlsEnvironment } from "./context.ts";
+import { relayChild } from "./relay.ts";
+import type { TlsChannel } from "./tls_channel.ts";
+
+export async function runChainOverTls(argv: readonly string[], data: Uint8Array, env: NodeJS.ProcessEnv, channel: TlsChannel): Promise<ChainResult> {
+  let child;
+  try {
+    child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "inherit", "pipe"], env: { ...env, ...tlsEnvironment(channel.socket) } });
+  } catch (e) {
+    return { kind: "failed", failure: "temporary", detail: `unable to run ${argv[0]}: ${(e as { code?: string }).code ?? String(e)}` };
+  }
+  let spawnError: string | undefined;
+  child.on("error", (e: Error & { code?: string }) => { spawnError = `unable to run ${argv[0]}: ${e.code ?? e.message}`; });
+  const pipe = child.stdio[3] as Writable | null;
+  if (pipe) {
+    pipe.on("error", () => { /* the program did not read fd 3: its exit status tells */ });
+    pipe.end(Buffer.from(data)); // a copy: popup zeroes `data` as soon as this returns
+  }
+  const end = await relayChild(channel.socket, child, channel.detach());
+  if (spawnError !== undefined) {
+    channel.attach(new Uint8Array(0));
+    return { kind: "failed", failure: "temporary", detail: spawnError };
+  }
+  if (end.signal !== null) {
+    channel.attach(new Uint8Array(0));
+    return { kind: "failed", failure: "crashed", detail: `${argv[0]} killed by ${end.signal}` };
+  }
+  if (end.code === 0) {
+    await channel.close();
+    return { kind: "served" };
+  }
+  channel.attach(new Uint8Array(0));
+  return { kind: "failed", failure: end.code === 1 ? "rejected" : "temporary", detail: `${argv[0]} exit ${end.code}` };
+}

@@ -1,0 +1,75 @@
+/**
+ * The server's TLS context from PEM files: the certificate (chain) and the key,
+ * which may be one file holding both (CERTFILE alone, as ucspi-ssl allows). TLS 1.2
+ * and 1.3 only by default (RFC 8996 retired 1.0 and 1.1); the cipher list for 1.2 is
+ * Node's default (forward-secret AEAD first) unless configured.
+ */
+import { readFileSync } from "node:fs";
+import tls from "node:tls";
+import { TempError, describeSysError } from "../cli/errors.ts";
+
+export interface TlsFiles {
+  certFile: string;
+  /** Defaults to certFile (one PEM holding both). */
+  keyFile?: string;
+  minVersion?: "TLSv1.2" | "TLSv1.3";
+  ciphers?: string;
+}
+
+function readPem(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new TempError(`unable to read ${what} ${file}: ${describeSysError(e)}`);
+  }
+}
+
+/** Reads the files and builds the context; throws TempError naming the file when one is missing or bad. */
+export function loadTlsContext(files: TlsFiles): tls.SecureContext {
+  const cert = readPem(files.certFile, "certificate");
+  const key = files.keyFile === undefined || files.keyFile === files.certFile ? cert : readPem(files.keyFile, "key");
+  try {
+    return tls.createSecureContext({
+      cert,
+      key,
+      minVersion: files.minVersion ?? "TLSv1.2",
+      ...(files.ciphers ? { ciphers: files.ciphers } : {}),
+    });
+  } catch (e) {
+    throw new TempError(`unable to use certificate ${files.certFile} with key ${files.keyFile ?? files.certFile}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The context for new connections, re-read on demand (serve calls reload() on SIGHUP):
+ * a failed reload keeps the old context, so a typo in a renewed certificate does not
+ * stop the service; sessions already running keep theirs.
+ */
+export class TlsContextHolder {
+  #context: tls.SecureContext;
+  readonly #files: TlsFiles;
+
+  constructor(files: TlsFiles) {
+    this.#files = files;
+    this.#context = loadTlsContext(files);
+  }
+
+  get context(): tls.SecureContext {
+    return this.#context;
+  }
+
+  /** Re-reads the files; throws (keeping the old context) when they are unusable. */
+  reload(): void {
+    this.#context = loadTlsContext(this.#files);
+  }
+}
+
+/** ucspi-ssl's variables for the program behind TLS. */
+export function tlsEnvironment(sock: tls.TLSSocket): Record<string, string> {
+  const env: Record<string, string> = {};
+  const protocol = sock.getProtocol();
+  const cipher = sock.getCipher();
+  if (protocol) env.SSL_PROTOCOL = protocol;
+  if (cipher?.name) env.SSL_CIPHER = cipher.standardName ?? cipher.name;
+  return env;
+}
