@@ -7,7 +7,7 @@ import type net from "node:net";
 import { writeAll } from "../cli/io.ts";
 import { describeSysError } from "../cli/errors.ts";
 import { rulesLookup, type RulesVerdict } from "../rules/lookup.ts";
-import { killIpOptions } from "../sys/fd.ts";
+import { killIpOptions, setTcpNoDelay } from "../sys/fd.ts";
 import { addressMatches, unmapIp } from "./address.ts";
 import { childEnvironment, type ConnectionFacts } from "./environment.ts";
 import { identLookup } from "./ident.ts";
@@ -69,9 +69,10 @@ export async function proxiedEndpoints(o: ServeOptions, peer: Endpoints): Promis
 }
 
 /** Socket options tcpserver sets on every connection (-O kills IP options, -D sets TCP_NODELAY). */
-export function applySocketOptions(o: ServeOptions, sock: net.Socket, fd: number): void {
+export function applySocketOptions(o: ServeOptions, _sock: net.Socket, fd: number): void {
   if (o.killIpOptions) killIpOptions(fd);
-  sock.setNoDelay(!o.delay);
+  // Bun sets TCP_NODELAY on every socket; tcpserver leaves Nagle on unless -D.
+  setTcpNoDelay(fd, !o.delay);
 }
 
 function readRules(o: ServeOptions, facts: ConnectionFacts): RulesVerdict | string {

@@ -2,7 +2,7 @@
  * File-descriptor calls Node does not offer, through bun:ffi: dup and dup2 (serve keeps
  * a duplicate of its listening socket so it can stop accepting while the kernel keeps
  * queueing connections in the backlog, as tcpserver's -c does), and setsockopt for
- * tcpserver's IP-options kill (-O). Works inside the compiled binary.
+ * tcpserver's IP-options kill (-O) and TCP_NODELAY (-d/-D). Works inside the compiled binary.
  */
 import { dlopen, read } from "bun:ffi";
 import { constants } from "node:os";
@@ -68,4 +68,13 @@ export function killIpOptions(fd: number): boolean {
 /** listen(2) again on a listening socket: Linux then takes the new backlog (Bun's listen ignores the one it is given). */
 export function setListenBacklog(fd: number, backlog: number): void {
   if (libc().listen(fd, backlog) < 0) throw new FdError("listen");
+}
+
+const IPPROTO_TCP = 6;
+const TCP_NODELAY = 1;
+
+/** Sets or clears TCP_NODELAY (Bun turns it on for every socket, and setNoDelay(false) does not clear it). */
+export function setTcpNoDelay(fd: number, on: boolean): boolean {
+  const value = new Int32Array([on ? 1 : 0]);
+  return libc().setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, value, 4) === 0;
 }

@@ -211,6 +211,22 @@ describe("serve against Debian tcpserver", () => {
     }
   });
 
+  test("-d leaves Nagle on, -D sets TCP_NODELAY (the program reads the socket option)", async () => {
+    const probe = ["python3", "-c", "import socket; s=socket.socket(fileno=0); print(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)); s.detach()"];
+    requireTool("python3");
+    const r = await both(async (bin) => {
+      const outs: string[] = [];
+      for (const flag of ["-d", "-D"]) {
+        const s = await startServer(bin, ["-HR", flag, "127.0.0.1", "0", ...probe]);
+        outs.push((await talk(s.port)).out);
+        await s.stop();
+      }
+      return outs;
+    });
+    expect(r.poppin).toEqual(["0\n", "1\n"]);
+    expect(r.poppin).toEqual(r.debian);
+  });
+
   test("usage errors, unknown ports and bind conflicts: same words, same exit codes", async () => {
     const cases = [["-z"], ["-c"], [], ["0", "0"], ["0", "nosuchservice", "true"], ["192.0.2.1", "0", "true"], ["-q", "192.0.2.1", "0", "true"]];
     for (const args of cases) {
