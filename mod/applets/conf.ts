@@ -1,11 +1,62 @@
+import { existsSync, readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import type { Applet } from "../cli/applet.ts";
-import { TempError } from "../cli/errors.ts";
+import { fatal } from "../cli/context.ts";
+import { EXIT_OK, EXIT_PERM, EXIT_TEMP, EXIT_USAGE } from "../cli/errors.ts";
+import { writeStderr } from "../cli/io.ts";
+import { daemontoolsPlan } from "../conf/daemontools.ts";
+import { CLASSIC, parseConfArgs, SYNOPSIS } from "../conf/options.ts";
+import { systemdPlan } from "../conf/systemd.ts";
+import { writePlan } from "../conf/write.ts";
+
+const USAGE = `conf [--systemd] [--port N] [--host NAME] pop3d CHECKPASSWORD LOGACCT /DIR [IP]
+       conf [--systemd] [--port N] [--host NAME] [--cert PEM --key PEM] pop3s CHECKPASSWORD LOGACCT /DIR [IP]
+       conf [--systemd] [--port N] qmqpd QMQPDACCT LOGACCT /DIR [IP]
+
+Sets up a service directory as qmail-conf's qmail-pop3d-conf and qmail-qmqpd-conf do (symlinks
+of those names take their arguments): DIR/run runs serve on IP (default 0: all) port 110, 995 or
+628 with the rules in DIR/tcp.cdb (everyone denied until ./add-client IP and make), DIR/log
+keeps serve's lines with log t ./main as LOGACCT. Point svscan at it: ln -s DIR /service/.
+  --systemd      write DIR/NAME.socket and DIR/NAME.service (socket activation, journal) instead
+  --name NAME    unit name (default: the directory's base name)
+  --port N       another port;  --host NAME  popup's greeting host (default: control/me or hostname)
+  --cert --key   pop3s: the PEM files put in DIR/env/CERTFILE and KEYFILE`;
+
+/** popup's host: qmail's control/me when there is one (qmail-conf reads it), else this host's name. */
+function defaultHost(): string {
+  const me = "/var/qmail/control/me";
+  try {
+    if (existsSync(me)) {
+      const line = readFileSync(me, "utf8").split("\n")[0].trim();
+      if (line) return line;
+    }
+  } catch { /* fall back */ }
+  return hostname();
+}
 
 export const applet: Applet = {
   name: "conf",
-  summary: "conf (being built)",
-  usage: "conf",
-  async run() {
-    throw new TempError("not built yet");
+  summary: "set up a POP3, POP3S or QMQP service directory (qmail-conf) for svscan or systemd",
+  usage: USAGE,
+  async run(args, ctx) {
+    const parsed = parseConfArgs(args, defaultHost());
+    if (!parsed.ok && parsed.usage) {
+      if (ctx.classic && parsed.kind) {
+        const name = CLASSIC[parsed.kind];
+        writeStderr(`${name}: usage: ${name} ${SYNOPSIS[parsed.kind]}\n`);
+        return EXIT_PERM;
+      }
+      if (parsed.why) writeStderr(`${ctx.prefix}: ${parsed.why}\n`);
+      writeStderr(`${ctx.prefix}: usage: poppin ${USAGE.split("\n")[0]}\n`);
+      return ctx.classic ? EXIT_PERM : EXIT_USAGE;
+    }
+    if (!parsed.ok) {
+      fatal(ctx, parsed.message);
+      return EXIT_TEMP;
+    }
+    const req = parsed.request;
+    const plan = req.systemd ? systemdPlan(req, ctx.execPath) : daemontoolsPlan(req, ctx.execPath);
+    writePlan(plan);
+    return EXIT_OK;
   },
 };
