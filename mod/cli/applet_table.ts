@@ -5,6 +5,7 @@
 import type { Applet, AppletAlias } from "./applet.ts";
 import { applet as cdb } from "../applets/cdb.ts";
 import { applet as checkpassword } from "../applets/checkpassword.ts";
+import { applet as convert } from "../applets/convert.ts";
 import { applet as deliver } from "../applets/deliver.ts";
 import { applet as install } from "../applets/install.ts";
 import { applet as log } from "../applets/log.ts";
@@ -27,7 +28,7 @@ import { applet as doctor } from "../applets/doctor.ts";
 export const APPLETS: readonly Applet[] = [
   serve, rules, popup, checkpassword, pop3d, log, tai64n, tai64nlocal,
   maildirmake, deliver, cdb, users, install,
-  conf, setuidgid, envuidgid, softlimit, envdir, qmqpd, doctor,
+  conf, setuidgid, envuidgid, softlimit, envdir, qmqpd, doctor, convert,
 ];
 
 function short(name: string): AppletAlias {
@@ -56,6 +57,7 @@ export const ALIASES: readonly AppletAlias[] = [
   classic("softlimit", "softlimit"), classic("envdir", "envdir"),
   short("qmqpd"), classic("qmail-qmqpd", "qmqpd"),
   short("doctor"),
+  short("convert"),
 ];
 
 /** Names that select an applet only as `poppin NAME` (never symlinked). */

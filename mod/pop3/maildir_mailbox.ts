@@ -6,6 +6,7 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { maildirDeleteMany } from "../maildir/clean.ts";
 import { maildirScan, type MaildirEntry } from "../maildir/scan.ts";
+import { readUidlMap } from "../maildir/uidl_map.ts";
 import type { Mailbox, MessageReader, RemoveResult } from "./mailbox.ts";
 import type { MessageInfo } from "./transaction.ts";
 
@@ -44,7 +45,9 @@ export class MaildirMailbox implements Mailbox {
       sizeCache: opts.sizeCache ?? true,
       onWarning: opts.onWarning,
     });
-    this.messages = this.#entries.map((e) => ({ size: qmail ? e.fileSize : e.crlfSize, uidl: e.uidl }));
+    // Messages moved from an mbox spool keep the UIDLs clients saw there (poppin convert).
+    const uidls = readUidlMap(dir);
+    this.messages = this.#entries.map((e) => ({ size: qmail ? e.fileSize : e.crlfSize, uidl: uidls.get(e.uidl) ?? e.uidl }));
   }
 
   open(index: number): MessageReader {

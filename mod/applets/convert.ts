@@ -1,0 +1,68 @@
+import { isatty } from "node:tty";
+import type { Applet } from "../cli/applet.ts";
+import { fatal, info, usage } from "../cli/context.ts";
+import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError } from "../cli/errors.ts";
+import { writeStderr } from "../cli/io.ts";
+import { convertMboxToMaildir } from "../convert/mbox_to_maildir.ts";
+import { ProgressThrottle, progressText } from "../convert/progress.ts";
+import { defaultTempDir } from "../mbox/mbox_mailbox.ts";
+import { applyMboxOption, defaultMboxSettings } from "../mbox/options.ts";
+import { SpoolBusy } from "../mbox/spool_lock.ts";
+
+const SYNOPSIS = "convert mbox [--keep] [--update=auto|rename|inplace] [--temp-dir=DIR] [--lock=dotlock,fcntl,flock] [--lock-timeout=S] [--lock-stale=S] SPOOL MAILDIR";
+
+export const applet: Applet = {
+  name: "convert",
+  summary: "move an mbox spool into a Maildir, keeping flags and the UIDLs POP3 clients saw",
+  usage: SYNOPSIS,
+  async run(args, ctx) {
+    const settings = defaultMboxSettings();
+    let keep = false;
+    const rest: string[] = [];
+    let bad = false;
+    for (const arg of args) {
+      if (arg === "--keep") keep = true;
+      else if (arg.startsWith("--")) {
+        const name = arg.split("=")[0];
+        if (name === "--spool-dir" || name === "--hash-spool" || name === "--home-dir-mail" || name === "--no-status-update") bad = true;
+        else if (applyMboxOption(settings, arg) !== "ok") bad = true;
+      } else rest.push(arg);
+    }
+    if (bad || rest.length !== 3 || rest[0] !== "mbox" || rest[1] === "" || rest[2] === "") {
+      usage(ctx, `${ctx.prefix.replace(/ convert$/, "")} ${SYNOPSIS}`);
+      return EXIT_USAGE;
+    }
+    const [, spool, maildir] = rest as [string, string, string];
+    const tty = isatty(2);
+    const throttle = new ProgressThrottle(tty);
+    let drawn = false;
+    try {
+      const result = convertMboxToMaildir({
+        spool, maildir, keep, update: settings.update,
+        tempDir: settings.tempDir ?? defaultTempDir(spool, ctx.env.HOME),
+        lock: { methods: settings.lockMethods, timeoutMs: settings.lockTimeoutMs, staleSeconds: settings.staleSeconds },
+        onProgress: (p) => {
+          if (!throttle.due(p)) return;
+          if (tty) {
+            writeStderr(`\r${progressText(p, true)}\x1b[K`);
+            drawn = true;
+          } else writeStderr(`${ctx.prefix}: ${progressText(p, false)}\n`);
+        },
+      });
+      if (drawn) writeStderr("\n");
+      info(ctx, `${spool} -> ${maildir}: ${result.total} messages, ${result.converted} copied, ${result.alreadyThere} already there, ${result.removedFromSpool} removed from the spool`);
+      return EXIT_OK;
+    } catch (e) {
+      if (drawn) writeStderr("\n");
+      if (e instanceof SpoolBusy) {
+        fatal(ctx, `unable to lock ${spool}: ${e.message}`);
+        return EXIT_TEMP;
+      }
+      if (e instanceof PoppinError) {
+        fatal(ctx, e.message);
+        return e.exitCode;
+      }
+      throw e;
+    }
+  },
+};

@@ -1,0 +1,187 @@
+/**
+ * Moving an mbox spool into a Maildir without losing or doubling a message, and so
+ * that pop3d shows the same UIDLs afterwards. With the spool locked throughout:
+ *   1. scan the spool; skip messages already moved by an earlier, interrupted run (their
+ *      UIDL is in the Maildir's UIDL map and their file exists);
+ *   2. in batches: write each message to tmp/ and fsync it; append the batch's
+ *      "name UIDL" lines to poppin-uidls and fsync it; rename the files into new/ or cur/
+ *      (flags from Status:) and fsync those directories;
+ *   3. only then rewrite the spool without the moved messages (crash-safe, write_spool.ts).
+ * Killed anywhere, a second run finishes the job: files in tmp/ are never counted,
+ * map lines without a file are ignored, and the spool keeps what was not yet durable.
+ */
+import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { TempError, describeSysError } from "../cli/errors.ts";
+import { maildirMake } from "../maildir/make.ts";
+import { clockNow, uidlOf, uniqueName, withSizes, type NameClock } from "../maildir/name.ts";
+import { appendUidlMap, readUidlMap } from "../maildir/uidl_map.ts";
+import { recoverJournal, copyRange } from "../mbox/journal.ts";
+import type { MboxMessage } from "../mbox/message.ts";
+import { planIsNoop, planRewrite } from "../mbox/plan.ts";
+import { scanMbox } from "../mbox/scan.ts";
+import { lockSpool, type SpoolLockOptions } from "../mbox/spool_lock.ts";
+import { journalPath, removeStaleRenameTemps, rewriteByRename, rewriteInPlace, type UpdateMode } from "../mbox/write_spool.ts";
+import { placementFor } from "./flags.ts";
+
+export interface ConvertProgress {
+  messages: number;
+  totalMessages: number;
+  octets: number;
+  totalOctets: number;
+  elapsedMs: number;
+}
+
+export interface ConvertOptions {
+  spool: string;
+  maildir: string;
+  /** Leave the spool as it is (a trial run; the Maildir still gets the UIDL map). */
+  keep?: boolean;
+  update?: UpdateMode;
+  tempDir: string;
+  lock: Omit<SpoolLockOptions, "failFastOnPoppin">;
+  onProgress?: (p: ConvertProgress) => void;
+  host?: string;
+  now?: () => NameClock;
+  /** Messages per durable batch. */
+  batch?: number;
+}
+
+export interface ConvertResult {
+  /** Messages in the spool when it was read. */
+  total: number;
+  /** Messages copied by this run. */
+  converted: number;
+  /** Messages found already copied by an earlier run. */
+  alreadyThere: number;
+  /** Messages taken out of the spool. */
+  removedFromSpool: number;
+  octets: number;
+}
+
+const DEFAULT_BATCH = 256;
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, "r");
+  try { fsyncSync(fd); } finally { closeSync(fd); }
+}
+
+function ensureMaildir(dir: string): void {
+  if (!existsSync(dir)) {
+    maildirMake(dir);
+    return;
+  }
+  for (const sub of ["tmp", "new", "cur"]) {
+    if (!existsSync(join(dir, sub))) throw new TempError(`${dir} is not a Maildir: ${sub}/ is missing`);
+  }
+}
+
+/** Unique names whose files are in new/ or cur/. */
+function presentNames(dir: string): Set<string> {
+  const present = new Set<string>();
+  for (const sub of ["new", "cur"]) for (const name of readdirSync(join(dir, sub))) present.add(uidlOf(name));
+  return present;
+}
+
+/** Strictly increasing name clocks, so delivery order (by name) keeps spool order. */
+function clockSequence(now: () => NameClock): () => NameClock {
+  let last = -1;
+  return () => {
+    const c = now();
+    let t = c.sec * 1_000_000 + c.usec;
+    if (t <= last) t = last + 1;
+    last = t;
+    return { sec: Math.floor(t / 1_000_000), usec: t % 1_000_000 };
+  };
+}
+
+export function convertMboxToMaildir(opts: ConvertOptions): ConvertResult {
+  const started = Date.now();
+  ensureMaildir(opts.maildir);
+  const keep = opts.keep ?? false;
+  let fd: number;
+  try {
+    fd = openSync(opts.spool, keep ? "r" : "r+");
+  } catch (e) {
+    throw new TempError(`unable to open ${opts.spool}: ${describeSysError(e)}`);
+  }
+  try {
+    const lock = lockSpool(opts.spool, fd, keep ? "read" : "write", { ...opts.lock, failFastOnPoppin: false });
+    try {
+      if (!keep) {
+        recoverJournal(journalPath(opts.spool, opts.tempDir), fd);
+        removeStaleRenameTemps(opts.spool);
+      }
+      const size = fstatSync(fd).size;
+      const { messages } = scanMbox(fd, size, opts.spool);
+      return convertLocked(fd, size, messages, opts, keep, started);
+    } finally {
+      lock.release();
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function convertLocked(fd: number, size: number, messages: readonly MboxMessage[], opts: ConvertOptions, keep: boolean, started: number): ConvertResult {
+  const dir = opts.maildir;
+  const map = readUidlMap(dir);
+  const present = presentNames(dir);
+  const done = new Set<string>();
+  for (const [unique, uidl] of map) if (present.has(unique)) done.add(uidl);
+  const totalOctets = messages.reduce((t, m) => t + (m.end - m.start), 0);
+  const next = clockSequence(opts.now ?? clockNow);
+  const host = opts.host ?? hostname();
+  const buf = Buffer.allocUnsafe(1 << 20);
+  const batchSize = opts.batch ?? DEFAULT_BATCH;
+  let pending: { name: string; sub: "new" | "cur"; info: string; uidl: string }[] = [];
+  let converted = 0;
+  let alreadyThere = 0;
+  let octets = 0;
+  const flush = () => {
+    if (pending.length === 0) return;
+    appendUidlMap(dir, pending.map((p) => [p.name, p.uidl] as const));
+    for (const p of pending) renameSync(join(dir, "tmp", p.name), join(dir, p.sub, p.name + p.info));
+    for (const sub of new Set(pending.map((p) => p.sub))) fsyncDir(join(dir, sub));
+    for (const p of pending) done.add(p.uidl);
+    pending = [];
+  };
+  const progress = (count: number) => opts.onProgress?.({ messages: count, totalMessages: messages.length, octets, totalOctets, elapsedMs: Date.now() - started });
+  messages.forEach((m, i) => {
+    const length = m.end - m.start;
+    if (done.has(m.uidl)) {
+      alreadyThere++;
+    } else {
+      const name = withSizes(uniqueName(next(), process.pid, host), length, m.crlfSize);
+      const path = join(dir, "tmp", name);
+      const out = openSync(path, "wx", 0o600);
+      try {
+        copyRange(fd, m.start, out, 0, length, buf);
+        fsyncSync(out);
+      } catch (e) {
+        closeSync(out);
+        try { unlinkSync(path); } catch { /* gone */ }
+        throw new TempError(`unable to write ${path}: ${e instanceof TempError ? e.message : describeSysError(e)}`);
+      }
+      closeSync(out);
+      const place = placementFor(m.status, m.xStatus);
+      pending.push({ name, sub: place.sub, info: place.info, uidl: m.uidl });
+      converted++;
+      if (pending.length >= batchSize) flush();
+    }
+    octets += length;
+    progress(i + 1);
+  });
+  flush();
+  let removedFromSpool = 0;
+  if (!keep) {
+    const plan = planRewrite(messages, size, done, new Set(), false);
+    if (!planIsNoop(plan)) {
+      const renamed = (opts.update ?? "auto") !== "inplace" && rewriteByRename(opts.spool, fd, plan, fstatSync(fd), opts.update === "rename");
+      if (!renamed) rewriteInPlace(fd, plan, journalPath(opts.spool, opts.tempDir));
+    }
+    removedFromSpool = plan.removed;
+  }
+  return { total: messages.length, converted, alreadyThere, removedFromSpool, octets };
+}
