@@ -47,6 +47,8 @@ export class Listener {
 
   private static newServer(onConnection: ConnectionHandler): net.Server {
     const server = net.createServer({ pauseOnConnect: true }, onConnection);
+    // accept(2) trouble (EMFILE, ECONNABORTED) is the kernel's to retry, as tcpserver ignores a failed accept.
+    server.on("error", () => {});
     return server;
   }
 
@@ -102,6 +104,8 @@ export class Listener {
     this.server = server;
     await listenOn(server, { fd: dup(this.anchorFd) } as net.ListenOptions);
     if (this.backlog !== undefined) setListenBacklog(this.anchorFd, this.backlog);
+    // Paused again while listening was under way: stop this server too.
+    if (this.server !== server) server.close();
   }
 
   get accepting(): boolean {
