@@ -134,6 +134,35 @@ describe("serve extras", () => {
     }
   });
 
+  test("the shipped service's ExecStart, run under systemd-socket-activate, answers POP3", async () => {
+    const service = readFileSync(join(import.meta.dir, "..", "..", "scripts", "systemd", "poppin-pop3.service"), "utf8");
+    const exec = /^ExecStart=(.*)$/m.exec(service)![1];
+    const bin = join(applet("tcpserver"), "..");
+    const argv = exec.split(/\s+/).map((word) => word
+      .replace(/^\/usr\/local\/bin\/poppin$/, POPPIN)
+      .replace(/^\/usr\/local\/bin\//, `${bin}/`)
+      .replace("%H", "pop.example.org")
+      .replace("/etc/poppin/pop3.cdb", join(tempDir("serve"), "none.cdb")));
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, "127.0.0.1", () => r()));
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const proc = Bun.spawn([requireTool("systemd-socket-activate"), "-l", `127.0.0.1:${port}`, ...argv], { stdout: "ignore", stderr: "pipe" });
+    try {
+      let r = { out: "", closed: false };
+      for (let i = 0; i < 50 && r.out === ""; i++) {
+        r = await talk(port, { send: "QUIT\r\n", afterFirstOutput: true, timeoutMs: 3000 });
+        if (r.out === "") await Bun.sleep(100);
+      }
+      expect(r.out).toMatch(/^\+OK .*\r\n\+OK.*\r\n$/);
+      expect(r.closed).toBe(true);
+    } finally {
+      proc.kill("SIGTERM");
+      await Promise.race([proc.exited, Bun.sleep(3000)]);
+      proc.kill("SIGKILL");
+    }
+  });
+
   test("the shipped systemd units run the classic chain on the activated socket", () => {
     const dir = join(import.meta.dir, "..", "..", "scripts", "systemd");
     const socket = readFileSync(join(dir, "poppin-pop3.socket"), "utf8");
