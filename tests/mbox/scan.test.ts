@@ -1,0 +1,159 @@
+/** The mbox library without processes: splitting, sizes, UIDLs, the rewrite plan, Qpopper's paths, the lock file. */
+import { describe, expect, test } from "bun:test";
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { tempDir } from "../helpers.ts";
+import { dotLock, DotLockError } from "../../mod/mbox/dot_lock.ts";
+import { planRewrite } from "../../mod/mbox/plan.ts";
+import { scanMbox } from "../../mod/mbox/scan.ts";
+import { hashDir, spoolPathFor } from "../../mod/mbox/spool_path.ts";
+import { placementFor } from "../../mod/convert/flags.ts";
+
+function scanText(text: string | Buffer, bufferName = "s") {
+  const dir = tempDir("mbox-scan");
+  const path = join(dir, bufferName);
+  writeFileSync(path, typeof text === "string" ? Buffer.from(text, "latin1") : text);
+  const fd = openSync(path, "r");
+  try {
+    const r = scanMbox(fd, fstatSync(fd).size);
+    const bytes = readFileSync(path);
+    return { messages: r.messages, bodies: r.messages.map((m) => bytes.subarray(m.start, m.end).toString("latin1")), path };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const F1 = "From a@example.org Mon Jan  1 00:00:00 2024\n";
+const F2 = "From b@example.org Tue Jan  2 00:00:00 2024\n";
+const F3 = "From c@example.org Wed Jan  3 00:00:00 2024\n";
+
+describe("splitting", () => {
+  test("From_ lines after an empty line split; >From is left as stored; the separator line is not part of a message", () => {
+    const { bodies, messages } = scanText(`${F1}Subject: a\n\nline\n>From quoted\n\n${F2}Subject: b\n\nx\n\n`);
+    expect(bodies).toEqual(["Subject: a\n\nline\n>From quoted\n", "Subject: b\n\nx\n"]);
+    expect(messages.map((m) => m.crlfSize)).toEqual([bodies[0]!.length + 4, bodies[1]!.length + 3]);
+  });
+
+  test("a 'From ' body line without an empty line before it and without a date does not split", () => {
+    const { bodies } = scanText(`${F1}Subject: a\n\ntext\nFrom here on\nmore\n\n`);
+    expect(bodies).toEqual(["Subject: a\n\ntext\nFrom here on\nmore\n"]);
+  });
+
+  test("a From_ line with a date splits even without the empty line (mutt's is_from)", () => {
+    const { bodies } = scanText(`${F1}Subject: a\n\nbody\n${F2}Subject: b\n\nx\n`);
+    expect(bodies).toEqual(["Subject: a\n\nbody\n", "Subject: b\n\nx\n"]);
+  });
+
+  test("Content-Length that points at the next From_ line keeps unquoted From lines in the body", () => {
+    const body = "first\n\nFrom inside the body\n";
+    const { bodies } = scanText(`${F1}Content-Length: ${body.length}\n\n${body}\n${F2}Subject: b\n\nx\n\n`);
+    expect(bodies).toEqual([`Content-Length: ${body.length}\n\n${body}`, "Subject: b\n\nx\n"]);
+  });
+
+  test("a wrong Content-Length is ignored", () => {
+    const { bodies } = scanText(`${F1}Content-Length: 3\n\nabcdef\n\n${F2}Subject: b\n\nx\n\n`);
+    expect(bodies).toEqual(["Content-Length: 3\n\nabcdef\n", "Subject: b\n\nx\n"]);
+  });
+
+  test("CRLF lines count once, bare LF twice; a line longer than the read buffer is one line", () => {
+    const long = "y".repeat(3 << 20);
+    const { bodies, messages } = scanText(`${F1}Subject: c\r\n\r\nbody\r\n${long}\n\n`);
+    expect(bodies[0]).toBe(`Subject: c\r\n\r\nbody\r\n${long}\n`);
+    expect(messages[0]!.crlfSize).toBe(bodies[0]!.length + 1);
+  });
+
+  test("a file that does not start with From_ is refused; an empty one has no messages", () => {
+    expect(() => scanText("Subject: x\n\nbody\n")).toThrow("not an mbox");
+    expect(scanText("").messages).toEqual([]);
+  });
+});
+
+describe("UIDLs", () => {
+  const spool = `${F1}Subject: a\n\none\n\n${F2}Subject: b\nX-UIDL: qpopper-0001\n\ntwo\n\n${F3}Subject: c\n\nthree\n\n`;
+
+  test("X-UIDL is used as it is; others are 32 hex digits", () => {
+    const { messages } = scanText(spool);
+    expect(messages[1]!.uidl).toBe("qpopper-0001");
+    expect(messages[0]!.uidl).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  test("stable when other messages are deleted and when Status:/X-Status: change", () => {
+    const before = scanText(spool).messages.map((m) => m.uidl);
+    const without = scanText(`${F1}Subject: a\nStatus: RO\nX-Status: A\n\none\n\n${F3}Subject: c\n\nthree\n\n`).messages.map((m) => m.uidl);
+    expect(without).toEqual([before[0]!, before[2]!]);
+  });
+
+  test("identical messages get distinct UIDLs; a repeated X-UIDL is not reused", () => {
+    const m = `${F1}Subject: same\nX-UIDL: dup\n\nx\n\n`;
+    const uidls = scanText(m + m + m).messages.map((x) => x.uidl);
+    expect(new Set(uidls).size).toBe(3);
+    expect(uidls[0]).toBe("dup");
+  });
+});
+
+describe("rewrite plan", () => {
+  test("deletes whole messages, sets Status: RO on retrieved ones (replacing Status: O), keeps the rest and any tail", () => {
+    const text = `${F1}Subject: a\nStatus: O\n\none\n\n${F2}Subject: b\n\ntwo\n\n${F3}Subject: c\n\nthree\n\n`;
+    const { messages, path } = scanText(text);
+    const plan = planRewrite(messages, text.length, new Set([messages[1]!.uidl]), new Set([messages[0]!.uidl, messages[2]!.uidl]), true);
+    const old = readFileSync(path);
+    const out = Buffer.concat(plan.segments.map((s) => (s.kind === "copy" ? old.subarray(s.from, s.to) : Buffer.from(s.bytes))));
+    expect(out.toString("latin1")).toBe(`${F1}Subject: a\nStatus: RO\n\none\n\n${F3}Subject: c\nStatus: RO\n\nthree\n\n`);
+    expect(plan.removed).toBe(1);
+    expect(plan.firstChange).toBe(F1.length + "Subject: a\n".length);
+  });
+});
+
+describe("Qpopper's spool layout", () => {
+  test("hash-spool 1 and 2 as Qpopper's genpath", () => {
+    // method 1: sum of the first five characters mod 26
+    expect(hashDir("joe", 1)).toBe(`${String.fromCharCode((("j".charCodeAt(0) + "o".charCodeAt(0) + "e".charCodeAt(0)) % 26) + 97)}/`);
+    expect(hashDir("abcdefg", 1)).toBe(`${String.fromCharCode(((97 + 98 + 99 + 100 + 101) % 26) + 97)}/`);
+    expect(hashDir("joe", 2)).toBe("j/o/");
+    expect(hashDir("j", 2)).toBe("j/j/");
+  });
+
+  test("mbox: argument forms", () => {
+    const layout = { spoolDir: "/var/mail", hashSpool: 0 as const };
+    const env = { user: "joe", home: "/home/joe", cwd: "/home/joe" };
+    expect(spoolPathFor("mbox:", layout, env)).toBe("/var/mail/joe");
+    expect(spoolPathFor("mbox:", { ...layout, hashSpool: 2 }, env)).toBe("/var/mail/j/o/joe");
+    expect(spoolPathFor("mbox:", { ...layout, homeDirMail: ".mail" }, env)).toBe("/home/joe/.mail");
+    expect(spoolPathFor("mbox:~/mbox", layout, env)).toBe("/home/joe/mbox");
+    expect(spoolPathFor("mbox:/srv/spool/x", layout, env)).toBe("/srv/spool/x");
+    expect(spoolPathFor("mbox:inbox", layout, env)).toBe("/home/joe/inbox");
+    expect(spoolPathFor("mbox:", layout, { cwd: "/" })).toBeUndefined();
+  });
+});
+
+describe("dot-lock", () => {
+  test("made by link, refused while held, broken when stale or when its process is gone", () => {
+    const dir = tempDir("mbox-lock");
+    const spool = join(dir, "joe");
+    writeFileSync(spool, "");
+    const release = dotLock(spool, { timeoutMs: 0 });
+    expect(readFileSync(`${spool}.lock`, "latin1")).toBe(`${process.pid} poppin\n`);
+    expect(() => dotLock(spool, { timeoutMs: 100 })).toThrow(DotLockError);
+    release();
+    expect(existsSync(`${spool}.lock`)).toBe(false);
+    // procmail's lock: no pid in it; stale only by age
+    writeFileSync(`${spool}.lock`, "0");
+    expect(() => dotLock(spool, { timeoutMs: 100 })).toThrow("locked by another program");
+    const old = (Date.now() - 400_000) / 1000;
+    utimesSync(`${spool}.lock`, old, old);
+    dotLock(spool, { timeoutMs: 100 })();
+    // a dead process's lock
+    writeFileSync(`${spool}.lock`, "2147483646\n");
+    dotLock(spool, { timeoutMs: 100 })();
+    expect(existsSync(`${spool}.lock`)).toBe(false);
+  });
+});
+
+describe("Status to Maildir flags", () => {
+  test("R -> S, X-Status A/F/D -> R/F/T, unseen -> new/", () => {
+    expect(placementFor("", "")).toEqual({ sub: "new", info: "" });
+    expect(placementFor("O", "")).toEqual({ sub: "cur", info: ":2," });
+    expect(placementFor("RO", "AF")).toEqual({ sub: "cur", info: ":2,FRS" });
+    expect(placementFor("RO", "D")).toEqual({ sub: "cur", info: ":2,ST" });
+  });
+});
