@@ -1,11 +1,57 @@
 import type { Applet } from "../cli/applet.ts";
-import { TempError } from "../cli/errors.ts";
+import { EXIT_OK, EXIT_PERM, EXIT_TEMP } from "../cli/errors.ts";
+import { writeAll, writeStderr } from "../cli/io.ts";
+import { netstring, ANSWER } from "../qmqp/answers.ts";
+import { qmqpdConfigFromEnv } from "../qmqp/config.ts";
+import { handleRequest } from "../qmqp/handle.ts";
+import { readRequest } from "../qmqp/input.ts";
+import { QmqpParser, QmqpProtocolError } from "../qmqp/parser.ts";
+
+const USAGE = `qmqpd   (under serve: qmail-qmqpd's place, reading one QMQP request on fd 0)
+
+Answers K, Z or D as qmail-qmqpd does. Delivery: to $QMAILQUEUE (a qmail-queue compatible
+program: message on fd 0, envelope on fd 1) when set, else straight into each recipient's
+Maildir (local part = a virtual user in $POPPIN_USERDB, else a system account with uid at
+least $POPPIN_MIN_UID), accepted only once every copy is on disk.
+  DATABYTES            largest message accepted (default 52428800)
+  POPPIN_QMQP_TIMEOUT  seconds for the whole request (default 3600, as qmail-qmqpd)
+  MAILDIRNAME          the Maildir under each home (default Maildir)`;
+
+function printable(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString("latin1").replace(/[^\x21-\x7e]/g, "?");
+}
 
 export const applet: Applet = {
   name: "qmqpd",
-  summary: "qmqpd (being built)",
-  usage: "qmqpd",
-  async run() {
-    throw new TempError("not built yet");
+  summary: "receive one message by QMQP (qmail-qmqpd) into qmail-queue or local Maildirs",
+  usage: USAGE,
+  async run(_args, ctx) {
+    const config = qmqpdConfigFromEnv(ctx.env);
+    const rip = ctx.env.TCPREMOTEIP ?? "unknown";
+    const log = (level: string, text: string) => writeStderr(`${ctx.prefix}: ${level}: ${text} rip=${rip}\n`);
+    const parser = new QmqpParser(config.limits);
+    let outcome;
+    try {
+      outcome = readRequest(0, Date.now() + config.timeoutMs, (chunk) => { parser.feed(chunk); return parser.done; });
+    } catch (err) {
+      if (!(err instanceof QmqpProtocolError)) throw err;
+      writeAll(1, netstring(ANSWER.protocol));
+      log("warning", `refused: ${err.message}`);
+      return EXIT_PERM;
+    }
+    if (outcome === "timeout") {
+      log("warning", "timed out reading the request");
+      return EXIT_TEMP;
+    }
+    if (outcome === "eof") {
+      log("warning", "the client closed the connection before the end of the request");
+      return EXIT_TEMP;
+    }
+    const req = parser.request;
+    const result = await handleRequest(req, config, { env: ctx.env, now: new Date(), qp: process.pid });
+    writeAll(1, netstring(result.answer));
+    const rcpt = req.recipients.map((r) => `<${printable(r)}>`).join(",");
+    log("info", `${result.answer[0]} from=<${printable(req.sender)}> to=${rcpt} size=${req.messageSize}: ${result.answer.slice(1)}${result.detail ? ` (${result.detail})` : ""}`);
+    return EXIT_OK;
   },
 };
