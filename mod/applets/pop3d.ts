@@ -13,7 +13,10 @@ import { IN_USE_TEXT, SPOOL_FAILED_TEXT, openSpoolMailbox } from "../mbox/open_s
 import { applyMboxOption, defaultMboxSettings } from "../mbox/options.ts";
 import { isMboxArgument } from "../mbox/spool_path.ts";
 import { servePop3d } from "../pop3/pop3d_server.ts";
+import { pop3dPolicy, sessionOptions, sessionStatistics, startSession } from "../policy/pop3d_policy.ts";
+import type { Policy } from "../policy/resolve.ts";
 import { TEXT, err } from "../pop3/responses.ts";
+import { withPipelinedInput } from "../standalone/pipelined_input.ts";
 
 export const applet: Applet = {
   name: "pop3d",
@@ -43,6 +46,24 @@ export const applet: Applet = {
     const dir = rest[0]!;
     if (timeoutInvalid(ctx.env)) warning(ctx, `ignoring POPPIN_TIMEOUT=${logValue(ctx.env.POPPIN_TIMEOUT ?? "")}: not a positive number of seconds`);
     const who = `user=${logValue(ctx.env.USER ?? "-")} rip=${logValue(ctx.env.TCPREMOTEIP ?? "unknown")}`;
+    let policy: Policy;
+    try {
+      policy = pop3dPolicy(ctx.env); // what popup exported, or POPPIN_CONFIG (mod/policy)
+      if (!isMbox) {
+        const start = await startSession(dir, policy, ctx.env);
+        if (start.kind === "refuse") {
+          writeStdout(err(start.reply));
+          warning(ctx, `${start.log} ${who}`);
+          return EXIT_OK;
+        }
+        for (const note of start.notes) info(ctx, `${note} ${who}`);
+      }
+    } catch (e) {
+      if (!(e instanceof PoppinError)) throw e;
+      writeStdout(err(TEXT.scanFailed));
+      fatal(ctx, `${e.message} ${who}`);
+      return EXIT_TEMP;
+    }
     let mailbox: Mailbox;
     try {
       if (isMbox) {
@@ -66,8 +87,11 @@ export const applet: Applet = {
       fatal(ctx, `${e.message} ${who}`);
       return EXIT_TEMP;
     }
-    const stats = servePop3d(new FdChannel(0, 1, timeoutMs(ctx.env)), mailbox, { qmailLast: compat === "qmail" });
+    // withPipelinedInput: commands serve --inline read before handing the connection over (mod/standalone).
+    const stats = servePop3d(withPipelinedInput(new FdChannel(0, 1, timeoutMs(ctx.env)), ctx.env), mailbox, sessionOptions(policy, { qmailLast: compat === "qmail" }));
     for (const problem of stats.problems) warning(ctx, `${problem} ${who}`);
+    const statistics = sessionStatistics(policy, stats, ctx.env);
+    if (statistics !== undefined) info(ctx, statistics);
     info(ctx, `end=${stats.end} ${who} messages=${stats.messages} retrieved=${stats.retrieved} octets=${stats.octetsSent} deleted=${stats.deleted}${stats.unremoved ? ` unremoved=${stats.unremoved}` : ""}`);
     return EXIT_OK;
   },

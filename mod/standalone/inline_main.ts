@@ -66,6 +66,12 @@ function dropPrivileges(gid: number, uid: number): string | undefined {
   return undefined;
 }
 
+/** POPPIN_STATUS_SECONDS: the status line's period (default a minute). */
+function statusIntervalMs(env: NodeJS.ProcessEnv): number {
+  const text = env.POPPIN_STATUS_SECONDS;
+  return text !== undefined && /^[0-9]{1,5}$/.test(text) && Number(text) > 0 ? Number(text) * 1000 : STATUS_INTERVAL_MS;
+}
+
 function stopSeconds(env: NodeJS.ProcessEnv): number {
   const text = env.POPPIN_STOP_SECONDS;
   return text !== undefined && /^[0-9]{1,6}$/.test(text) ? Number(text) : DEFAULT_STOP_SECONDS;
@@ -143,7 +149,7 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
 
   const status = setInterval(() => {
     writeStderr(`${ctx.prefix}: info: ${statusText(counters, counters.loginRate(), o.limit)}\n`);
-  }, STATUS_INTERVAL_MS);
+  }, statusIntervalMs(ctx.env));
   status.unref();
   process.on("SIGHUP", () => {
     cache?.clear();

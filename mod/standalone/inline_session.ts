@@ -24,6 +24,7 @@ import { INLINE_OUTPUT_OCTETS, serveTransaction } from "./inline_transaction.ts"
 import { inlineLogin } from "./inline_login.ts";
 import type { SessionCounters, SessionState } from "./session_counters.ts";
 import { SocketLines, SocketOutput } from "./socket_io.ts";
+import { PIPELINED_VARIABLE, pipelinedValue } from "./pipelined_input.ts";
 import { startUserProcess } from "./user_process.ts";
 
 export interface InlineSetup {
@@ -155,10 +156,14 @@ async function servePop3dInline(input: SocketLines, socket: net.Socket, account:
 async function handOver(input: SocketLines, fd: number, account: Account, env: NodeJS.ProcessEnv, setup: InlineSetup): Promise<number> {
   const { chain } = setup;
   const leftover = input.detach();
+  const childEnv: NodeJS.ProcessEnv = { ...env };
+  delete childEnv[PIPELINED_VARIABLE];
   if (leftover.length > 0) {
-    setup.log(`${chain.popupPrefix}: warning: ${leftover.length} octets pipelined after PASS dropped rip=${logValue(env.TCPREMOTEIP ?? "unknown")} user=${logValue(account.login)}\n`);
+    const value = pipelinedValue(leftover);
+    if (value !== undefined) childEnv[PIPELINED_VARIABLE] = value;
+    else setup.log(`${chain.popupPrefix}: warning: ${leftover.length} octets pipelined after PASS dropped rip=${logValue(env.TCPREMOTEIP ?? "unknown")} user=${logValue(account.login)}\n`);
   }
-  const started = startUserProcess(fd, account, env, {
+  const started = startUserProcess(fd, account, childEnv, {
     execPath: setup.execPath, pop3dPrefix: chain.pop3dPrefix, compatOption: chain.compatOption, maildir: chain.maildir,
   });
   if (started.kind === "failed") {

@@ -1,0 +1,143 @@
+/**
+ * serve --inline end to end: the same bytes as the classic chain, the same log lines,
+ * privileges (a planted symlink to a root-only file is never served, in-process and in
+ * a user process), foreign programs refused, metrics, status line, graceful SIGTERM.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { chmodSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { POPPIN, run, tempDir } from "../helpers.ts";
+import { MAIL_GID, MAIL_UID, connectIdle, startServer, talk, virtualSetup, withoutTimestamp, type Running } from "./harness.ts";
+
+const MESSAGES = [
+  "From: a@example.org\nSubject: one\n\nhello\n.dot line\n..two dots\n",
+  Buffer.concat([Buffer.from("Subject: 8-bit\r\n\r\ncaf\xe9 \xff\x00 binary\r\nno final newline", "latin1")]),
+  "Subject: three\n\n" + "x".repeat(200_000) + "\n",
+];
+const SESSION = "USER joe\r\nPASS secret\r\nSTAT\r\nLIST\r\nUIDL\r\nRETR 1\r\nTOP 3 0\r\nRETR 2\r\nRETR 3\r\nLAST\r\nCAPA\r\nQUIT\r\n";
+
+const setup = virtualSetup(MESSAGES);
+const env = { POPPIN_USERDB: setup.userdb };
+const chain = [POPPIN, "popup", "mail.example", POPPIN, "checkpassword", POPPIN, "pop3d", "Maildir"];
+const servers: Running[] = [];
+
+async function inline(extra: string[] = [], moreEnv: Record<string, string> = {}): Promise<Running> {
+  const s = await startServer([POPPIN, "serve", "--inline", "-v", "-R", "-H", "-1", ...extra, "127.0.0.1", "0", ...chain], { ...env, ...moreEnv });
+  servers.push(s);
+  return s;
+}
+
+afterAll(async () => {
+  for (const s of servers) if (s.proc.exitCode === null) await s.stop();
+});
+
+describe("serve --inline", () => {
+  test("answers byte for byte as the classic chain behind poppin serve, and logs the same lines", async () => {
+    const ours = await inline(["-u", String(MAIL_UID), "-g", String(MAIL_GID)]);
+    const classic = await startServer([POPPIN, "serve", "-v", "-R", "-H", "-1", "-u", String(MAIL_UID), "-g", String(MAIL_GID), "127.0.0.1", "0", ...chain], env);
+    servers.push(classic);
+    const a = await talk(classic.port, SESSION);
+    const b = await talk(ours.port, SESSION);
+    expect(withoutTimestamp(b)).toBe(withoutTimestamp(a));
+    expect(b.toString("latin1")).toContain("+OK 3 ");
+    expect(b.includes(Buffer.from("caf\xe9 \xff\x00 binary\r\nno final newline\r\n.\r\n", "latin1"))).toBe(true);
+    await Bun.sleep(100);
+    const log = ours.log();
+    const pid = ours.proc.pid;
+    expect(log).toContain(`tcpserver: pid ${pid} from 127.0.0.1\n`);
+    expect(log).toMatch(new RegExp(`tcpserver: ok ${pid} [^:]*:127\\.0\\.0\\.1:${ours.port} :127\\.0\\.0\\.1::\\d+\\n`));
+    expect(log).toContain(`tcpserver: end ${pid} status 0\n`);
+    const endLine = (text: string) => text.split("\n").find((l) => l.startsWith("poppin pop3d: info: end="));
+    expect(endLine(log)).toBe(endLine(classic.log()));
+    expect(endLine(log)).toMatch(/^poppin pop3d: info: end=quit user=joe rip=127\.0\.0\.1 messages=3 retrieved=4 /);
+  });
+
+  test("wrong password: the chain's -ERR and warning, never the password; DELE then QUIT removes", async () => {
+    const ours = await inline(["-u", String(MAIL_UID), "-g", String(MAIL_GID)]);
+    const bad = (await talk(ours.port, "USER joe\r\nPASS hunter2\r\nQUIT\r\n")).toString("latin1");
+    expect(bad).toBe("+OK \r\n+OK \r\n-ERR [AUTH] authorization failed\r\n+OK \r\n");
+    await Bun.sleep(50);
+    expect(ours.log()).toContain("poppin popup: warning: authorization failed rip=127.0.0.1 user=joe\n");
+    expect(ours.log()).not.toContain("hunter2");
+    const before = readdirSync(join(setup.maildir, "cur")).length;
+    const dele = (await talk(ours.port, "USER joe\r\nPASS secret\r\nDELE 1\r\nQUIT\r\n")).toString("latin1");
+    expect(dele).toBe("+OK \r\n+OK \r\n+OK \r\n+OK message 1 deleted\r\n+OK \r\n");
+    expect(readdirSync(join(setup.maildir, "cur")).length).toBe(before - 1);
+  });
+
+  test("anything but poppin's own chain is refused, saying why", () => {
+    const r = run([POPPIN, "serve", "--inline", "127.0.0.1", "0", "/bin/cat"], { timeoutMs: 10_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("poppin serve: fatal: --inline serves only poppin's own chain (popup NAME checkpassword pop3d Maildir): /bin/cat is not poppin's popup (qmail-popup)\n");
+    const r2 = run([POPPIN, "serve", "--inline", "127.0.0.1", "0", POPPIN, "popup", "h", "/bin/true", POPPIN, "pop3d", "Maildir"], { timeoutMs: 10_000 });
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toContain("/bin/true is not poppin's checkpassword");
+  });
+});
+
+describe("privileges", () => {
+  // A root-only file, and a user who planted symlinks to it in their Maildir: with and without ,S=/,W= in the name.
+  const secretDir = tempDir("secret");
+  chmodSync(secretDir, 0o755);
+  const secretFile = join(secretDir, "shadow-like");
+  writeFileSync(secretFile, "ROOT-ONLY-SECRET\n");
+  chmodSync(secretFile, 0o600);
+  const victim = virtualSetup(["Subject: mine\n\nmine\n"]);
+  symlinkSync(secretFile, join(victim.maildir, "cur", "1600000000.M1P1.evil,S=17,W=18:2,"));
+  symlinkSync(secretFile, join(victim.maildir, "cur", "1600000001.M2P2.evil:2,"));
+  const session = "USER joe\r\nPASS secret\r\nLIST\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\nQUIT\r\n";
+
+  for (const mode of ["in-process (-u mail uid)", "user process (serve stays root)"]) {
+    test(`a symlink planted in the Maildir to a root-only file is not served: ${mode}`, async () => {
+      const extra = mode.startsWith("in-process") ? ["-u", String(MAIL_UID), "-g", String(MAIL_GID)] : [];
+      const s = await startServer([POPPIN, "serve", "--inline", "-v", "-R", "-H", "-1", ...extra, "127.0.0.1", "0", ...chain], { POPPIN_USERDB: victim.userdb });
+      servers.push(s);
+      const out = (await talk(s.port, session)).toString("latin1");
+      expect(out).not.toContain("ROOT-ONLY-SECRET");
+      expect(out).toContain("mine\r\n");
+      expect(out).toContain("-ERR unable to open that message");
+      await s.stop();
+    });
+  }
+});
+
+describe("operability", () => {
+  test("--metrics serves Prometheus text; the status line comes every POPPIN_STATUS_SECONDS; the credential cache counts hits", async () => {
+    const metricsPort = 20000 + Math.floor(Math.random() * 20000);
+    const s = await inline(["-u", String(MAIL_UID), "-g", String(MAIL_GID), "--metrics", `127.0.0.1:${metricsPort}`], { POPPIN_STATUS_SECONDS: "1", POPPIN_AUTH_CACHE_TTL: "60" });
+    for (let i = 0; i < 2; i++) expect((await talk(s.port, "USER joe\r\nPASS secret\r\nQUIT\r\n")).toString()).toBe("+OK \r\n+OK \r\n+OK \r\n+OK \r\n");
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(text).toContain('poppin_logins_total{result="ok"} 2\n');
+    expect(text).toContain('poppin_auth_cache_lookups_total{result="hit"} 1\n');
+    expect(text).toContain("poppin_connections_total 2\n");
+    expect((await fetch(`http://127.0.0.1:${metricsPort}/other`)).status).toBe(404);
+    await Bun.sleep(1300);
+    expect(s.log()).toMatch(/poppin serve: info: status connections=0\/40 authorization=0 transaction=0 user_processes=0 logins=2 failed=0 logins_per_second=[0-9.]+\n/);
+  });
+
+  test("SIGTERM: no new connections, open sessions finish; past POPPIN_STOP_SECONDS they are closed", async () => {
+    const s = await inline(["-u", String(MAIL_UID), "-g", String(MAIL_GID)], { POPPIN_STOP_SECONDS: "2" });
+    const busy = await connectIdle(s.port);
+    const idle = await connectIdle(s.port);
+    const answers: Buffer[] = [];
+    busy.on("data", (c: Buffer) => answers.push(c));
+    s.proc.kill("SIGTERM");
+    await Bun.sleep(200);
+    const refused = await new Promise<boolean>((resolve) => {
+      const sock = require("node:net").connect({ host: "127.0.0.1", port: s.port });
+      sock.on("error", () => resolve(true));
+      sock.on("data", () => resolve(false));
+    });
+    expect(refused).toBe(true);
+    busy.write("USER joe\r\nPASS secret\r\nSTAT\r\nQUIT\r\n");
+    for (let i = 0; i < 100 && !Buffer.concat(answers).toString().endsWith("+OK \r\n+OK \r\n"); i++) await Bun.sleep(20);
+    expect(Buffer.concat(answers).toString()).toMatch(/^\+OK \r\n\+OK \r\n\+OK \d+ \d+\r\n\+OK \r\n$/);
+    const started = Date.now();
+    const code = await s.proc.exited;
+    expect(code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(4000);
+    idle.destroy();
+    busy.destroy();
+    expect(s.log()).toContain("poppin serve: info: SIGTERM: not accepting; 2 sessions have 2 s to finish\n");
+  });
+});

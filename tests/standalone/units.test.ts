@@ -1,0 +1,161 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+import { AuthRefused } from "../../mod/auth/request.ts";
+import { cryptHash, hashPassword } from "../../mod/sys/crypt.ts";
+import { authenticateOffThread } from "../../mod/standalone/async_auth.ts";
+import { parseLoginChain, parsePopupChain } from "../../mod/standalone/chain_spec.ts";
+import { CredentialCache, credentialCacheTtlMs } from "../../mod/standalone/credential_cache.ts";
+import { CryptPool } from "../../mod/standalone/crypt_pool.ts";
+import { parseHostPort } from "../../mod/standalone/metrics_server.ts";
+import { splitInlineArgs } from "../../mod/standalone/inline_main.ts";
+import { SessionCounters, prometheusText, statusText } from "../../mod/standalone/session_counters.ts";
+import { tempDir } from "../helpers.ts";
+
+const dir = tempDir("chain");
+const self = join(dir, "poppin");
+writeFileSync(self, "#!/bin/sh\n");
+chmodSync(self, 0o755);
+const bin = join(dir, "bin");
+mkdirSync(bin);
+for (const name of ["qmail-popup", "checkpassword", "qmail-pop3d", "poppin"]) symlinkSync(self, join(bin, name));
+const foreign = join(dir, "foreign");
+mkdirSync(foreign);
+writeFileSync(join(foreign, "checkpassword"), "#!/bin/sh\n");
+chmodSync(join(foreign, "checkpassword"), 0o755);
+const resolver = { self, path: bin };
+
+describe("chain recognition", () => {
+  test("poppin APPLET words, classic symlinks and options", () => {
+    const a = parsePopupChain(["poppin", "popup", "mail.example", "poppin", "checkpassword", "--userdb=/etc/u.cdb", "poppin", "pop3d", "--compat=qmail", "Maildir"], resolver);
+    expect(a).toEqual({ hostname: "mail.example", popupPrefix: "poppin popup", checkpasswordPrefix: "poppin checkpassword", pop3dPrefix: "poppin pop3d", userdbOption: "/etc/u.cdb", compatOption: "qmail", maildir: "Maildir" });
+    const b = parsePopupChain(["qmail-popup", "h", "checkpassword", "qmail-pop3d", "./Maildir/"], resolver);
+    expect(b).toMatchObject({ popupPrefix: "qmail-popup", checkpasswordPrefix: "checkpassword", pop3dPrefix: "qmail-pop3d", maildir: "./Maildir/" });
+    expect(parsePopupChain([self, "popup", "h", join(bin, "checkpassword"), join(bin, "qmail-pop3d"), "Maildir"], resolver)).toMatchObject({ maildir: "Maildir" });
+  });
+
+  test("anything else is refused with the reason", () => {
+    expect(parsePopupChain(["/bin/cat"], resolver)).toContain("/bin/cat is not poppin's popup");
+    expect(parsePopupChain(["qmail-popup", "h", "/bin/true", "qmail-pop3d", "Maildir"], resolver)).toContain("not poppin's checkpassword");
+    expect(parseLoginChain(["checkpassword", "qmail-pop3d"], resolver)).toBe("pop3d must be given exactly one Maildir");
+    expect(parseLoginChain(["checkpassword", "qmail-pop3d", "a", "b"], resolver)).toBe("pop3d must be given exactly one Maildir");
+    expect(parsePopupChain(["qmail-popup", ""], resolver)).toBe("popup needs a host name");
+    // A checkpassword on PATH that is some other program (Debian's, vchkpw ...) is not ours.
+    const other = parseLoginChain(["checkpassword", "qmail-pop3d", "Maildir"], { self, path: `${foreign}:${bin}` });
+    expect(other).toContain(`is ${join(foreign, "checkpassword")}, not this poppin binary`);
+  });
+
+  test("--inline and --metrics are taken out of tcpserver's options only", () => {
+    expect(splitInlineArgs(["--inline", "-c", "5", "-v", "--metrics", "127.0.0.1:9100", "0", "110", "qmail-popup", "--inline"])).toEqual({
+      inline: true, metrics: "127.0.0.1:9100", rest: ["-c", "5", "-v", "0", "110", "qmail-popup", "--inline"],
+    });
+    expect(splitInlineArgs(["--inline", "-x", "--inline", "0", "110", "p"])).toEqual({ inline: true, metrics: undefined, rest: ["-x", "--inline", "0", "110", "p"] });
+    expect(splitInlineArgs(["--metrics"])).toBe("option requires an argument -- metrics");
+    expect(parseHostPort("127.0.0.1:9100")).toEqual({ host: "127.0.0.1", port: 9100 });
+    expect(parseHostPort("[::1]:80")).toEqual({ host: "::1", port: 80 });
+    expect(parseHostPort("9100")).toBeUndefined();
+    expect(parseHostPort("h:70000")).toBeUndefined();
+  });
+});
+
+describe("credential cache", () => {
+  test("keyed by login and password; a changed hash or an expired entry misses", () => {
+    let now = 1000;
+    const cache = new CredentialCache(5000, () => now);
+    const enc = new TextEncoder();
+    const key = cache.keyOf(enc.encode("joe"), enc.encode("secret"));
+    expect(key).not.toContain("secret");
+    expect(cache.verified(key, "$y$hash1")).toBe(false);
+    cache.remember(key, "$y$hash1");
+    expect(cache.verified(key, "$y$hash1")).toBe(true);
+    expect(cache.verified(cache.keyOf(enc.encode("joe"), enc.encode("secreT")), "$y$hash1")).toBe(false);
+    expect(cache.verified(cache.keyOf(enc.encode("jim"), enc.encode("secret")), "$y$hash1")).toBe(false);
+    expect(cache.verified(key, "$y$hash2")).toBe(false); // password changed in the database
+    now += 5000;
+    expect(cache.verified(key, "$y$hash1")).toBe(false);
+    expect(cache.hits).toBe(1);
+    expect(cache.size).toBe(0);
+  });
+
+  test("bounded: the oldest entry goes first", () => {
+    const cache = new CredentialCache(60_000, Date.now, 2);
+    for (const k of ["a", "b", "c"]) cache.remember(k, "h");
+    expect(cache.size).toBe(2);
+    expect(cache.verified("a", "h")).toBe(false);
+    expect(cache.verified("c", "h")).toBe(true);
+  });
+
+  test("POPPIN_AUTH_CACHE_TTL: off unless a positive number of seconds", () => {
+    expect(credentialCacheTtlMs({})).toBeUndefined();
+    expect(credentialCacheTtlMs({ POPPIN_AUTH_CACHE_TTL: "0" })).toBeUndefined();
+    expect(credentialCacheTtlMs({ POPPIN_AUTH_CACHE_TTL: "x" })).toBeUndefined();
+    expect(credentialCacheTtlMs({ POPPIN_AUTH_CACHE_TTL: "300" })).toBe(300_000);
+  });
+});
+
+describe("crypt off the main thread", () => {
+  const pool = new CryptPool(2);
+  afterAll(() => pool.close());
+  const enc = new TextEncoder();
+
+  test("the pool computes what crypt_r computes on the main thread, in parallel", async () => {
+    const settings = ["$y$j9T$6lnp8T4TDrHjzhRX2tAgy0$", "$6$saltsalt$", "$5$abc$", "$1$xy$"];
+    const got = await Promise.all(settings.map((s) => pool.crypt(enc.encode("pässword"), s)));
+    expect(got).toEqual(settings.map((s) => cryptHash(enc.encode("pässword"), s)));
+    expect(await pool.crypt(enc.encode("x"), "!locked")).toBeUndefined();
+  });
+
+  test("the event loop keeps running while yescrypt runs", async () => {
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    await Promise.all(Array.from({ length: 4 }, () => pool.crypt(enc.encode("pw"), "$y$j9T$6lnp8T4TDrHjzhRX2tAgy0$")));
+    clearInterval(timer);
+    expect(ticks).toBeGreaterThan(5);
+  });
+
+  test("authenticate with the pool: one crypt per attempt, the cache skips it, refusals unchanged", async () => {
+    const root = tempDir("auth");
+    const hash = hashPassword(enc.encode("secret"));
+    const db = join(root, "users");
+    writeFileSync(db, `joe:${hash}:${process.getuid!()}:${process.getgid!()}:${root}\n`);
+    let calls = 0;
+    const counting = { crypt: (p: Uint8Array, s: string) => { calls++; return pool.crypt(p, s); } } as unknown as CryptPool;
+    const cache = new CredentialCache(60_000);
+    const config = { userdb: db, minUid: 0, apopSecretsFile: undefined, shadowFile: "/etc/shadow" };
+    const request = (login: string, password: string) => ({ login: enc.encode(login), password: enc.encode(password), timestamp: new Uint8Array(), raw: new Uint8Array() });
+    const env = { euid: process.geteuid!(), today: 20000 };
+    const ok = await authenticateOffThread(request("joe", "secret"), config, env, { pool: counting, cache });
+    expect(ok.account.login).toBe("joe");
+    expect(calls).toBe(1);
+    await authenticateOffThread(request("joe", "secret"), config, env, { pool: counting, cache });
+    expect(calls).toBe(1); // from the cache
+    const refusal = async (login: string, password: string) => {
+      try {
+        await authenticateOffThread(request(login, password), config, env, { pool: counting, cache });
+        return "accepted";
+      } catch (e) {
+        return e instanceof AuthRefused ? "refused" : String(e);
+      }
+    };
+    expect(await refusal("joe", "wrong")).toBe("refused");
+    expect(await refusal("nobody-here", "secret")).toBe("refused");
+    expect(calls).toBe(3); // an unknown user costs one crypt too (the decoy)
+  });
+});
+
+test("status line and Prometheus text carry the same figures", () => {
+  let now = 0;
+  const c = new SessionCounters(() => now);
+  c.connectionsOpen = 3;
+  c.enter("authorization");
+  c.enter("transaction");
+  c.enter("transaction");
+  c.loginsOk = 120;
+  now = 60_000;
+  const line = statusText(c, c.loginRate(), 40);
+  expect(line).toBe("status connections=3/40 authorization=1 transaction=2 user_processes=0 logins=120 failed=0 logins_per_second=2.00");
+  const prom = prometheusText(c, 40, { cryptPending: 0, cacheEntries: 0, cacheHits: 0, cacheMisses: 0 });
+  expect(prom).toContain('poppin_sessions{state="transaction"} 2\n');
+  expect(prom).toContain('poppin_logins_total{result="ok"} 120\n');
+  expect(prom).toContain("# TYPE poppin_connections_open gauge\npoppin_connections_open 3\n");
+});
