@@ -42,7 +42,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   opt({ name: "nonauth-file", kind: "string", fallback: "", help: "the users listed in this file may not log in" }),
   opt({ name: "downcase-user", kind: "bool", fallback: "0", help: "lower-case the user name before checking it" }),
   opt({ name: "trim-domain", kind: "bool", fallback: "0", help: "strip @domain (and %domain) from the user name" }),
-  opt({ name: "uid-min", kind: "number", fallback: "0", min: 0, max: 4294967295, help: "refuse accounts whose uid is below this" }),
+  opt({ name: "min-uid", kind: "number", fallback: "", env: "POPPIN_MIN_UID", min: 0, max: 4294967295, help: "lowest uid a system account may have (checkpassword's POPPIN_MIN_UID, default 1000; virtual accounts: uid 0 is refused unless 0)" }),
   opt({ name: "timeout", kind: "number", fallback: "1200", min: 1, max: 999999999, help: "read timeout in seconds" }),
   opt({ name: "auto-delete", kind: "bool", fallback: "0", help: "delete each message once retrieved (RETR)" }),
   opt({ name: "announce-login-delay", kind: "number", fallback: "", min: 0, max: 999999999, help: "seconds between logins, announced (LOGIN-DELAY) and enforced" }),

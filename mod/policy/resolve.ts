@@ -24,7 +24,6 @@ export interface Policy {
   nonauthFile: string | undefined;
   downcaseUser: boolean;
   trimDomain: boolean;
-  uidMin: number;
   timeoutMs: number;
   autoDelete: boolean;
   loginDelaySeconds: number | undefined;
@@ -140,7 +139,6 @@ export function toPolicy(s: Settings): Policy {
     nonauthFile: str("nonauth-file"),
     downcaseUser: bool("downcase-user"),
     trimDomain: bool("trim-domain"),
-    uidMin: num("uid-min"),
     timeoutMs: num("timeout") * 1000,
     autoDelete: bool("auto-delete"),
     loginDelaySeconds: str("announce-login-delay") === undefined ? undefined : num("announce-login-delay"),

@@ -1,0 +1,75 @@
+/**
+ * What pop3d does with the policy around a session on a Maildir: the [IN-USE] session
+ * lock, LOGIN-DELAY enforcement and bulletins before the scan; auto-delete, EXPIRE 0,
+ * update-on-abort and the CAPA extras for the session itself; log-login and the
+ * statistics line for the log. The applet calls these and prints what they return.
+ */
+import { deliverBulletins } from "../bulletin/bulletins.ts";
+import { capabilityLines } from "../pop3/capabilities.ts";
+import type { Pop3dServeOptions, Pop3dStats } from "../pop3/pop3d_server.ts";
+import { AUTHORIZATION_TABLE } from "../pop3/authorization.ts";
+import { TRANSACTION_TABLE } from "../pop3/transaction.ts";
+import { checkLoginDelay } from "./login_delay.ts";
+import { loginLine, statisticsLine } from "./log_format.ts";
+import { MailboxInUse, lockMailboxSession } from "./mailbox_lock.ts";
+import { resolvePolicy, type Policy } from "./resolve.ts";
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** The policy as pop3d sees it: from the environment popup exported (and POPPIN_CONFIG). Throws UsageError/PermError. */
+export function pop3dPolicy(env: Env): Policy {
+  return resolvePolicy([], env).policy;
+}
+
+export type SessionStart =
+  | { kind: "go"; notes: string[] }
+  /** Refuse with this -ERR text (exit 0: the client got its answer). */
+  | { kind: "refuse"; reply: string; log: string };
+
+/** Before the scan: lock, login delay, bulletins. Throws TempError for trouble. */
+export async function startSession(dir: string, policy: Policy, env: Env): Promise<SessionStart> {
+  const notes: string[] = [];
+  if (policy.mailboxLock === "session") {
+    try {
+      lockMailboxSession(dir); // held until the process ends
+    } catch (e) {
+      if (e instanceof MailboxInUse) return { kind: "refuse", reply: "[IN-USE] mailbox in use by another session, try again later", log: "mailbox in use" };
+      throw e;
+    }
+  }
+  if (policy.loginDelaySeconds !== undefined && policy.loginDelaySeconds > 0) {
+    const wait = checkLoginDelay(dir, policy.loginDelaySeconds);
+    if (wait > 0) return { kind: "refuse", reply: `[LOGIN-DELAY] wait ${wait} more seconds before logging in again`, log: `login delay wait=${wait}` };
+  }
+  if (policy.bulletinDir !== undefined) {
+    const gids = [process.getgid?.() ?? -1, ...(process.getgroups?.() ?? [])];
+    const n = await deliverBulletins(policy.bulletinDir, dir, policy.maxBulletins, { user: env.USER ?? "", gids });
+    if (n > 0) notes.push(`bulletins=${n}`);
+  }
+  if (policy.logLogin !== undefined) notes.push(loginLine(policy.logLogin, env));
+  return { kind: "go", notes };
+}
+
+/** servePop3d's options from the policy. */
+export function sessionOptions(policy: Policy, base: Pop3dServeOptions): Pop3dServeOptions {
+  const extras = policy.loginDelaySeconds !== undefined || policy.expire !== undefined || policy.shy;
+  return {
+    ...base,
+    autoDelete: policy.autoDelete || policy.expire === 0,
+    updateOnAbort: policy.updateOnAbort,
+    capabilities: extras
+      ? capabilityLines(AUTHORIZATION_TABLE, TRANSACTION_TABLE, { clearText: true, stls: false, loginDelay: policy.loginDelaySeconds, expire: policy.expire, shy: policy.shy })
+      : undefined,
+  };
+}
+
+/** The statistics line, when asked for. */
+export function sessionStatistics(policy: Policy, stats: Pop3dStats, env: Env): string | undefined {
+  if (!policy.statistics) return undefined;
+  return statisticsLine({
+    deleted: stats.deleted,
+    deletedOctets: stats.deletedOctets ?? 0,
+    left: stats.leftMessages ?? stats.messages - stats.deleted,
+    leftOctets: stats.leftOctets ?? 0,
+  }, env);
+}
