@@ -1,0 +1,34 @@
+/**
+ * kill -9 in the POP3 chain: seeded rounds of random sessions, a random process killed at
+ * a random moment in most of them, and the Maildir invariant checked after each (see
+ * kill_harness.ts). 50 rounds of the classic chain (qmail-popup, checkpassword, qmail-pop3d
+ * as separate processes, POPPIN_ONE_PROCESS=0) and 20 of popup's default, which serves
+ * poppin's own chain in its own process where it can. The
+ * campaign (scripts/fuzz/kill_campaign.ts) runs 1,000 and more.
+ */
+import { expect, test } from "bun:test";
+import { tempDir } from "../helpers.ts";
+import { makeFaultBox } from "./chain_fixture.ts";
+import { runKillRounds } from "./kill_harness.ts";
+
+test("classic chain, 50 rounds of kill -9: every message there exactly once unless an answered QUIT deleted it", async () => {
+  const box = makeFaultBox(tempDir("kill"));
+  const stats = await runKillRounds(box, 50, 9001, { mode: "classic" });
+  expect(stats.violations).toEqual([]);
+  expect(stats.rounds).toBe(50);
+  // The rounds did what they are for: kills of both processes, and deletions that went through.
+  expect(stats.kills).toBeGreaterThan(25);
+  expect(stats.killedPopup).toBeGreaterThan(0);
+  expect(stats.killedChild).toBeGreaterThan(0);
+  expect(stats.quitsAnswered).toBeGreaterThan(0);
+  expect(stats.messagesDeleted).toBeGreaterThan(0);
+}, 110_000);
+
+test("popup's default way of running its own chain (one process where it serves it itself), 20 rounds: the same invariant", async () => {
+  const box = makeFaultBox(tempDir("kill1"));
+  const stats = await runKillRounds(box, 20, 4242, { mode: "one-process" });
+  expect(stats.violations).toEqual([]);
+  expect(stats.kills).toBeGreaterThan(10);
+  expect(stats.quitsAnswered).toBeGreaterThan(0);
+  expect(stats.messagesDeleted).toBeGreaterThan(0);
+}, 60_000);
