@@ -9,6 +9,7 @@ import { Server } from "../serve/server.ts";
 import { resolvePort } from "../serve/services.ts";
 import { inheritedListenFd } from "../serve/systemd.ts";
 import { dup2 } from "../sys/fd.ts";
+import { runInline, splitInlineArgs } from "../standalone/inline_main.ts";
 
 const USAGE = `serve [ -1UXpPhHrRoOdDqQv ] [ -c limit ] [ -x rules.cdb ] [ -B banner ] [ -g gid ] [ -u uid ] [ -b backlog ] [ -l localname ] [ -t timeout ] [ --per-ip n ] [ --proxy [ --proxy-from addr,... ] ] host port program [ arg ... ]
        serve [ options ] --systemd program [ arg ... ]   (socket from systemd: LISTEN_FDS/LISTEN_PID)
@@ -32,7 +33,9 @@ a name from /etc/services; 0 picks a free port (-1 prints it).
   -d -D       Nagle on (default) / TCP_NODELAY;  -o -O  keep / kill IP options (default kill)
   --per-ip n  at most n connections at once from one client address
   --proxy     connections start with a HAProxy PROXY v1/v2 header, accepted only from peers in
-              --proxy-from (addresses, prefixes "10.0.", CIDR) or whose rule sets PROXY_TRUSTED`;
+              --proxy-from (addresses, prefixes "10.0.", CIDR) or whose rule sets PROXY_TRUSTED
+  --inline    serve poppin's own chain (popup NAME checkpassword pop3d Maildir) in this process:
+              no process per connection; --metrics HOST:PORT serves Prometheus figures`;
 
 /** tcpserver writes nothing at all after -q, even fatal errors. */
 function fail(ctx: AppletContext, quiet: boolean, message: string): number {
@@ -65,6 +68,9 @@ export const applet: Applet = {
   summary: "accept TCP connections and run a program for each (tcpserver)",
   usage: USAGE,
   async run(args, ctx) {
+    // --inline: the same command line, the chain served in this process (mod/standalone).
+    const inline = splitInlineArgs(args);
+    if (typeof inline !== "string" && inline.inline) return runInline(args, ctx);
     const parsed = parseServeArgs(args, ctx.env);
     const name = ctx.classic ? ctx.calledAs : ctx.prefix;
     if (parsed.kind === "usage") {

@@ -7,7 +7,7 @@
  */
 import net from "node:net";
 import { TempError, describeSysError } from "../cli/errors.ts";
-import { dup, setListenBacklog } from "../sys/fd.ts";
+import { closeFd, dup, setListenBacklog } from "../sys/fd.ts";
 
 export type ConnectionHandler = (socket: net.Socket) => void;
 
@@ -31,6 +31,7 @@ function listenOn(server: net.Server, what: net.ListenOptions): Promise<void> {
 export class Listener {
   private server: net.Server | undefined;
   private paused = false;
+  private closed = false;
   /** tcpserver's -b, applied again after every resume (Bun listens with its own backlog); undefined for an inherited socket. */
   private backlog: number | undefined;
 
@@ -117,5 +118,14 @@ export class Listener {
     this.paused = true;
     this.server?.close();
     this.server = undefined;
+    // The duplicate too, or the kernel would go on queueing clients nobody accepts (serve --inline's graceful stop).
+    if (!this.closed) {
+      this.closed = true;
+      try {
+        closeFd(this.anchorFd);
+      } catch {
+        // already closed
+      }
+    }
   }
 }

@@ -11,7 +11,6 @@ import { ConnectionLimits } from "../serve/limits.ts";
 import { Listener } from "../serve/listener.ts";
 import { endLine, pidLine, statusLine, verdictLine, waitStatus } from "../serve/log_lines.ts";
 import type { ServeOptions } from "../serve/options.ts";
-import { closeFd } from "../sys/fd.ts";
 import type { ListenOn } from "../serve/server.ts";
 import { runInlineSession, type InlineSetup } from "./inline_session.ts";
 
@@ -67,16 +66,6 @@ export class InlineServer {
   async stop(deadlineMs: number): Promise<void> {
     this.#stopping = true;
     this.#listener?.close();
-    // Listener.close() keeps its duplicate of the listening socket (made for pause/resume), so the
-    // kernel would still queue new clients; close it so that they are refused instead.
-    const anchor = (this.#listener as unknown as { anchorFd?: number } | undefined)?.anchorFd;
-    if (typeof anchor === "number") {
-      try {
-        closeFd(anchor);
-      } catch {
-        // already closed
-      }
-    }
     if (this.#open.size === 0) return;
     const idle = new Promise<void>((resolve) => (this.#idle = resolve));
     const timer = setTimeout(() => {
