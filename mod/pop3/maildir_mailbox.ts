@@ -3,7 +3,7 @@
  * Default: sizes as sent (CRLF) and delivery order; "qmail" compatibility: qmail-pop3d's
  * file sizes (LF) and order (mtime heap). UIDLs are qmail-pop3d's in both.
  */
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from "node:fs";
 import { maildirDeleteMany } from "../maildir/clean.ts";
 import { maildirScan, type MaildirEntry } from "../maildir/scan.ts";
 import { readUidlMap } from "../maildir/uidl_map.ts";
@@ -19,10 +19,21 @@ export interface MaildirMailboxOptions {
   onWarning?: (message: string) => void;
 }
 
+/**
+ * Opening a message never follows a symlink (one in a Maildir could point anywhere the user
+ * may read: ELOOP) and never waits on a FIFO or device (O_NONBLOCK, then only a regular file
+ * is served); a listing trusts ,S=,W= names without a stat, so this is where it is checked.
+ */
+const OPEN_MESSAGE = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
+
 class FileReader implements MessageReader {
   readonly #fd: number;
   constructor(path: string) {
-    this.#fd = openSync(path, "r");
+    this.#fd = openSync(path, OPEN_MESSAGE);
+    if (!fstatSync(this.#fd).isFile()) {
+      closeSync(this.#fd);
+      throw Object.assign(new Error(`${path}: not a regular file`), { code: "EFTYPE" });
+    }
   }
   read(buf: Uint8Array): number {
     return readSync(this.#fd, buf, 0, buf.length, null);
