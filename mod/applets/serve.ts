@@ -1,7 +1,7 @@
 import { openSync } from "node:fs";
 import type { Applet } from "../cli/applet.ts";
 import type { AppletContext } from "../cli/context.ts";
-import { EXIT_OK, EXIT_PERM, EXIT_TEMP, TempError, describeSysError } from "../cli/errors.ts";
+import { EXIT_OK, EXIT_PERM, EXIT_TEMP, PoppinError, TempError, describeSysError } from "../cli/errors.ts";
 import { writeStderr, writeStdout } from "../cli/io.ts";
 import { resolveBindHost } from "../serve/address.ts";
 import { parseServeArgs, usageText } from "../serve/options.ts";
@@ -10,6 +10,7 @@ import { resolvePort } from "../serve/services.ts";
 import { inheritedListenFd } from "../serve/systemd.ts";
 import { dup2 } from "../sys/fd.ts";
 import { runInline, splitInlineArgs } from "../standalone/inline_main.ts";
+import { setupServeTls, type ServeTls } from "../tls/serve_tls.ts";
 
 const USAGE = `serve [ -1UXpPhHrRoOdDqQv ] [ -c limit ] [ -x rules.cdb ] [ -B banner ] [ -g gid ] [ -u uid ] [ -b backlog ] [ -l localname ] [ -t timeout ] [ --per-ip n ] [ --proxy [ --proxy-from addr,... ] ] host port program [ arg ... ]
        serve [ options ] --systemd program [ arg ... ]   (socket from systemd: LISTEN_FDS/LISTEN_PID)
@@ -34,6 +35,9 @@ a name from /etc/services; 0 picks a free port (-1 prints it).
   --per-ip n  at most n connections at once from one client address
   --proxy     connections start with a HAProxy PROXY v1/v2 header, accepted only from peers in
               --proxy-from (addresses, prefixes "10.0.", CIDR) or whose rule sets PROXY_TRUSTED
+  --tls       implicit TLS (sslserver, port 995): certificate and key from CERTFILE and KEYFILE
+              (one PEM may hold both), read before -u/-g and again on SIGHUP; the program runs on
+              pipes relayed through TLS, with SSL_PROTOCOL and SSL_CIPHER set
   --inline    serve poppin's own chain (popup NAME checkpassword pop3d Maildir) in this process:
               no process per connection; --metrics HOST:PORT serves Prometheus figures`;
 
@@ -80,10 +84,18 @@ export const applet: Applet = {
     }
     const o = parsed.options;
     const quiet = o.verbosity === 0;
+    let tls: ServeTls | undefined;
+    try {
+      // Before privileges are dropped: the key is often readable by root only. SIGHUP re-reads it.
+      if (o.tls) tls = setupServeTls(ctx.env, (m) => { if (!quiet) writeStderr(`${ctx.prefix}: warning: ${m}\n`); });
+    } catch (err) {
+      if (err instanceof PoppinError) return fail(ctx, quiet, err.message);
+      throw err;
+    }
     const server = new Server(o, ctx.env, {
       log: (line) => writeStderr(line),
       drop: (reason) => writeStderr(`${ctx.prefix}: warning: dropping connection, ${reason}\n`),
-    }, process.pid);
+    }, process.pid, tls);
     process.on("SIGTERM", () => {
       server.stop();
       process.exit(EXIT_OK);

@@ -52,6 +52,8 @@ export interface ServeOptions {
   proxyFrom: string[];
   /** --per-ip: simultaneous connections per client address (0: no limit). */
   perIp: number;
+  /** --tls: implicit TLS (sslserver): certificate from CERTFILE/KEYFILE, program on relayed pipes. */
+  tls: boolean;
 }
 
 export type ParseResult =
@@ -75,7 +77,7 @@ export function scanUlong(text: string): { value: number; used: number } {
 const FLAGS = "dDvqQhHrR1UXpPoO";
 const WITH_ARGUMENT = "xtuglbBc";
 const LONG_WITH_ARGUMENT = new Set(["proxy-from", "per-ip"]);
-const LONG_FLAGS = new Set(["systemd", "proxy"]);
+const LONG_FLAGS = new Set(["systemd", "proxy", "tls"]);
 
 function defaults(): ServeOptions {
   return {
@@ -83,7 +85,7 @@ function defaults(): ServeOptions {
     rulesPath: undefined, allowMissingRules: false, banner: "", uid: 0, gid: 0,
     printPort: false, delay: true, killIpOptions: true, remoteHost: true, paranoid: false,
     remoteInfo: true, localName: undefined, timeout: DEFAULT_TIMEOUT, verbosity: 1,
-    systemd: false, proxy: false, proxyFrom: [], perIp: 0,
+    systemd: false, proxy: false, proxyFrom: [], perIp: 0, tls: false,
   };
 }
 
@@ -139,6 +141,7 @@ export function parseServeArgs(args: readonly string[], env: Record<string, stri
       if (LONG_FLAGS.has(name) && eq < 0) {
         if (name === "systemd") o.systemd = true;
         if (name === "proxy") o.proxy = true;
+        if (name === "tls") o.tls = true;
         continue;
       }
       if (LONG_WITH_ARGUMENT.has(name)) {

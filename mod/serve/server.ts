@@ -14,6 +14,8 @@ import { ConnectionLimits } from "./limits.ts";
 import { Listener } from "./listener.ts";
 import { endLine, pidLine, statusLine, verdictLine, waitStatus } from "./log_lines.ts";
 import type { ServeOptions } from "./options.ts";
+import type { TlsContextHolder } from "../tls/context.ts";
+import { runOverTls } from "../tls/implicit.ts";
 
 /** What a child that never ran would have exited with: tcpserver's deny (100) and drop (111). */
 const DENY_STATUS = waitStatus(100, null);
@@ -38,6 +40,8 @@ export class Server {
     private readonly baseEnv: Readonly<Record<string, string | undefined>>,
     private readonly out: ServeOutput,
     private readonly ownPid: number,
+    /** --tls: terminate TLS here and relay to the program over pipes (mod/tls/implicit.ts). */
+    private readonly tls?: { holder: TlsContextHolder; handshakeTimeoutMs: number },
   ) {
     this.limits = new ConnectionLimits(options.limit, options.perIp);
   }
@@ -131,7 +135,25 @@ export class Server {
     this.release(claimedIp);
   }
 
+  /** --tls: the handshake, then the program on pipes relayed through TLS. */
+  private runTls(sock: net.Socket, facts: ConnectionFacts, env: Record<string, string>, claimedIp: string | undefined): void {
+    let pid = this.ownPid;
+    void runOverTls(sock, this.tls!.holder.context, this.tls!.handshakeTimeoutMs, this.options.program, env, {
+      dropped: (reason) => this.dropped(sock, facts.remoteIp, reason, claimedIp),
+      started: (childPid) => {
+        pid = childPid;
+        this.log(pidLine(pid, facts.remoteIp));
+        this.log(verdictLine(true, pid, facts));
+      },
+      ended: (code, signal) => {
+        this.log(endLine(pid, waitStatus(code, signal)));
+        this.release(claimedIp);
+      },
+    });
+  }
+
   private run(sock: net.Socket, fd: number, facts: ConnectionFacts, env: Record<string, string>, claimedIp: string | undefined): void {
+    if (this.tls) return this.runTls(sock, facts, env, claimedIp);
     let pid: number;
     try {
       const child = Bun.spawn(this.options.program, {
