@@ -58,6 +58,19 @@ function policyRefusal(account: Account, config: AuthConfig, euid: number): stri
 }
 
 /**
+ * Names no account can have that could only be an attack on a path or a log line: empty,
+ * a '/', '..', control characters (NUL cannot arrive: it ends the field on fd 3). Refused
+ * before any database or file is looked at.
+ */
+export function loginRefusal(login: Uint8Array): string | undefined {
+  if (login.length === 0) return "empty login";
+  for (const c of login) if (c < 0x20 || c === 0x7f) return "control character in the login";
+  if (login.includes(0x2f)) return "'/' in the login";
+  for (let i = 0; i + 1 < login.length; i++) if (login[i] === 0x2e && login[i + 1] === 0x2e) return "'..' in the login";
+  return undefined;
+}
+
+/**
  * APOP is tried when the caller sent a timestamp, the password field is a 32-digit
  * lowercase hex digest and the account has an APOP secret. When that check fails the
  * field is still tried as a password (a password may look like a digest), so the
@@ -65,6 +78,11 @@ function policyRefusal(account: Account, config: AuthConfig, euid: number): stri
  */
 export function authenticate(request: CheckpasswordRequest, config: AuthConfig, env: AuthEnvironment): AuthResult {
   const crypt = env.crypt ?? systemCrypt;
+  const badName = loginRefusal(request.login);
+  if (badName !== undefined) {
+    checkHash(request.password, undefined, crypt); // the same cost as any other refusal
+    throw new AuthRefused(badName);
+  }
   const found = findAccount(request.login, config, env);
   const account = found.account;
   let method: AuthResult["method"] | undefined;
