@@ -8,6 +8,7 @@ import { FdChannel } from "../pop3/fd_channel.ts";
 import { logValue } from "../pop3/log_value.ts";
 import { servePopup } from "../pop3/popup_server.ts";
 import { TEXT, err } from "../pop3/responses.ts";
+import { oneProcessLogin } from "../standalone/one_process_login.ts";
 import { addressBlocked, recordFailure } from "../policy/failure_limit.ts";
 import { loginPolicy } from "../policy/login_policy.ts";
 import { policyEnv, resolvePolicy, type Resolved } from "../policy/resolve.ts";
@@ -61,6 +62,7 @@ export const applet: Applet = {
     }
     const implicitTls = (ctx.env.SSL_PROTOCOL ?? "") !== "";
     const chainEnv = { ...ctx.env, ...policyEnv(settings) };
+    const oneProcess = oneProcessLogin(chain, ctx, chainEnv);
     const limiter = policy.failureDir === undefined ? undefined
       : { dir: policy.failureDir, limit: policy.failureLimit, windowSeconds: policy.failureWindowSeconds };
     const end = await servePopup(new FdChannel(0, 1, policy.timeoutMs), {
@@ -78,7 +80,9 @@ export const applet: Applet = {
         }
       },
       startTls: context === undefined ? undefined : () => upgradeStdio(context, policy.tlsHandshakeTimeoutMs, policy.timeoutMs),
-      authenticate: (data, channel) => channel instanceof TlsChannel ? runChainOverTls(chain, data, chainEnv, channel) : runChain(chain, data, chainEnv),
+      // poppin's own checkpassword and pop3d: checked and served in this process (mod/standalone).
+      authenticate: (data, channel) => channel instanceof TlsChannel ? runChainOverTls(chain, data, chainEnv, channel)
+        : oneProcess !== undefined ? oneProcess(data) : runChain(chain, data, chainEnv),
       onFailure(user, failure, detail) {
         const what = failure === "rejected" ? "authorization failed" : "authorization temporary failure";
         const why = failure === "rejected" && !/ exit 1$/.test(detail) ? ` why=${logValue(detail)}` : failure === "rejected" ? "" : ` why=${logValue(detail)}`;

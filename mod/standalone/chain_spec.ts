@@ -1,6 +1,6 @@
 /**
  * Recognising poppin's own POP3 chain in a command line:
- *   poppin popup NAME poppin checkpassword [--userdb=FILE] poppin pop3d [--compat=MODE] Maildir
+ *   poppin popup [OPTIONS] NAME poppin checkpassword [--userdb=FILE] poppin pop3d [OPTIONS] Maildir
  * with `qmail-popup`, `checkpassword`, `qmail-pop3d` (symlinks to this binary) in place of
  * `poppin APPLET`. `serve --inline` and popup's one-process login serve such a chain
  * themselves; anything else is a foreign program, run as it always was.
@@ -8,6 +8,7 @@
 import { realpathSync } from "node:fs";
 import { basename } from "node:path";
 import { pathCandidates } from "../auth/session.ts";
+import { parsePolicyFlags } from "../policy/resolve.ts";
 
 /** The part of the chain after popup: `checkpassword ... pop3d ...`. */
 export interface LoginChain {
@@ -15,8 +16,10 @@ export interface LoginChain {
   userdbOption: string | undefined;
   /** pop3d's --compat= value, if given. */
   compatOption: string | undefined;
-  /** pop3d's Maildir argument (relative to the user's home unless absolute). */
+  /** pop3d's Maildir (or mbox:) argument (relative to the user's home unless absolute). */
   maildir: string;
+  /** Every argument after pop3d, as given (its options and the mailbox). */
+  pop3dArgs: string[];
   /** Message prefixes the chain's programs would have used ("qmail-pop3d" or "poppin pop3d"). */
   checkpasswordPrefix: string;
   pop3dPrefix: string;
@@ -25,6 +28,8 @@ export interface LoginChain {
 export interface PopupChain extends LoginChain {
   hostname: string;
   popupPrefix: string;
+  /** popup's own options before the host name (`-f CONFIG`, `--option=value`). */
+  popupOptions: string[];
 }
 
 /** How a name on the command line resolves to a file, so we can tell whether it is this binary. */
@@ -90,24 +95,33 @@ export function parseLoginChain(argv: readonly string[], resolver: Resolver): Lo
   if (typeof pop3d === "string") return pop3d;
   i += pop3d.words;
   let compatOption: string | undefined;
-  const rest = argv.slice(i).filter((arg) => {
-    if (!arg.startsWith("--compat=")) return true;
-    compatOption = arg.slice("--compat=".length);
-    return false;
+  const pop3dArgs = argv.slice(i);
+  // pop3d's own options come first ("--compat=", mbox options); the mailbox is the one other word.
+  const rest = pop3dArgs.filter((arg) => {
+    if (arg.startsWith("--compat=")) compatOption = arg.slice("--compat=".length);
+    return !arg.startsWith("--");
   });
   if (rest.length !== 1 || rest[0] === "") return "pop3d must be given exactly one Maildir";
-  return { userdbOption, compatOption, maildir: rest[0]!, checkpasswordPrefix: check.prefix, pop3dPrefix: pop3d.prefix };
+  return { userdbOption, compatOption, maildir: rest[0]!, pop3dArgs, checkpasswordPrefix: check.prefix, pop3dPrefix: pop3d.prefix };
 }
 
 /** Parses the whole `popup NAME checkpassword ... pop3d ... Maildir`. */
 export function parsePopupChain(argv: readonly string[], resolver: Resolver): PopupChain | string {
   const popup = matchApplet(argv, 0, "popup", "qmail-popup", resolver);
   if (typeof popup === "string") return popup;
-  const hostname = argv[popup.words];
+  const after = argv.slice(popup.words);
+  let rest: string[];
+  try {
+    rest = parsePolicyFlags(after).rest;
+  } catch (e) {
+    return `popup: ${(e as Error).message}`;
+  }
+  const popupOptions = after.slice(0, after.length - rest.length);
+  const hostname = rest[0];
   if (hostname === undefined || hostname === "") return "popup needs a host name";
-  const login = parseLoginChain(argv.slice(popup.words + 1), resolver);
+  const login = parseLoginChain(rest.slice(1), resolver);
   if (typeof login === "string") return login;
-  return { ...login, hostname, popupPrefix: popup.prefix };
+  return { ...login, hostname, popupPrefix: popup.prefix, popupOptions };
 }
 
 /** The resolver for this process: our own real path and PATH. */

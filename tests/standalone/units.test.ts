@@ -28,7 +28,13 @@ const resolver = { self, path: bin };
 describe("chain recognition", () => {
   test("poppin APPLET words, classic symlinks and options", () => {
     const a = parsePopupChain(["poppin", "popup", "mail.example", "poppin", "checkpassword", "--userdb=/etc/u.cdb", "poppin", "pop3d", "--compat=qmail", "Maildir"], resolver);
-    expect(a).toEqual({ hostname: "mail.example", popupPrefix: "poppin popup", checkpasswordPrefix: "poppin checkpassword", pop3dPrefix: "poppin pop3d", userdbOption: "/etc/u.cdb", compatOption: "qmail", maildir: "Maildir" });
+    expect(a).toEqual({
+      hostname: "mail.example", popupPrefix: "poppin popup", popupOptions: [], checkpasswordPrefix: "poppin checkpassword", pop3dPrefix: "poppin pop3d",
+      userdbOption: "/etc/u.cdb", compatOption: "qmail", maildir: "Maildir", pop3dArgs: ["--compat=qmail", "Maildir"],
+    });
+    const withOptions = parsePopupChain(["qmail-popup", "-f", "/etc/poppin.conf", "--auth-failure-delay=2", "h", "checkpassword", "qmail-pop3d", "Maildir"], resolver);
+    expect(withOptions).toMatchObject({ hostname: "h", popupOptions: ["-f", "/etc/poppin.conf", "--auth-failure-delay=2"] });
+    expect(parsePopupChain(["qmail-popup", "--no-such-option=1", "h", "checkpassword", "qmail-pop3d", "Maildir"], resolver)).toBe("popup: unknown option --no-such-option");
     const b = parsePopupChain(["qmail-popup", "h", "checkpassword", "qmail-pop3d", "./Maildir/"], resolver);
     expect(b).toMatchObject({ popupPrefix: "qmail-popup", checkpasswordPrefix: "checkpassword", pop3dPrefix: "qmail-pop3d", maildir: "./Maildir/" });
     expect(parsePopupChain([self, "popup", "h", join(bin, "checkpassword"), join(bin, "qmail-pop3d"), "Maildir"], resolver)).toMatchObject({ maildir: "Maildir" });

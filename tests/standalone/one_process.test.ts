@@ -1,0 +1,92 @@
+/**
+ * The classic chain made lighter: with poppin's own checkpassword and pop3d, popup
+ * checks the password and serves the Maildir itself (one process per session after
+ * login, no extra runtime start); with a foreign program in the chain, the chain runs
+ * as before. Both answer the same bytes. Behind Debian's tcpserver.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import net from "node:net";
+import { POPPIN, requireTool } from "../helpers.ts";
+import { MAIL_UID, virtualSetup, withoutTimestamp } from "./harness.ts";
+
+const TCPSERVER = requireTool("tcpserver");
+const setup = virtualSetup(["Subject: one\n\nhello\n", "Subject: two\n\n.dot\nend"]);
+// A foreign checkpassword: a shell script around ours (as a site wrapper would be).
+const wrapper = join(setup.root, "site-checkpassword");
+writeFileSync(wrapper, `#!/bin/sh\nexec ${POPPIN} checkpassword "$@"\n`);
+chmodSync(wrapper, 0o755);
+
+const started: ReturnType<typeof Bun.spawn>[] = [];
+afterAll(async () => {
+  for (const p of started) {
+    p.kill("SIGTERM");
+    await p.exited;
+  }
+});
+
+let nextPort = 30000 + Math.floor(Math.random() * 20000);
+
+async function chain(checkpassword: string[]): Promise<{ port: number; pid: number }> {
+  const port = nextPort++;
+  const proc = Bun.spawn([TCPSERVER, "-R", "-H", "-u", String(MAIL_UID), "-g", String(MAIL_UID), "127.0.0.1", String(port),
+    POPPIN, "popup", "mail.example", ...checkpassword, POPPIN, "pop3d", "Maildir"], {
+    env: { PATH: "/usr/bin:/bin", POPPIN_USERDB: setup.userdb }, stdout: "ignore", stderr: "pipe",
+  });
+  started.push(proc);
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: "127.0.0.1", port }, () => { s.destroy(); resolve(true); });
+      s.on("error", () => resolve(false));
+    });
+    if (up) return { port, pid: proc.pid };
+    await Bun.sleep(20);
+  }
+  throw new Error("tcpserver did not start");
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Logs in, counts the processes serving the session, then finishes it; returns the transcript. */
+async function session(port: number, server: number): Promise<{ transcript: string; processes: number }> {
+  const sock = net.connect({ host: "127.0.0.1", port });
+  const chunks: Buffer[] = [];
+  sock.on("data", (c: Buffer) => chunks.push(c));
+  const waitFor = async (text: string) => {
+    for (let i = 0; i < 250 && !Buffer.concat(chunks).toString("latin1").endsWith(text); i++) await Bun.sleep(20);
+  };
+  await waitFor("\r\n");
+  sock.write("USER joe\r\nPASS secret\r\nSTAT\r\n");
+  await waitFor("+OK 2 ");
+  await waitFor("\r\n");
+  let processes = 0;
+  const queue = [...childrenOf(server)];
+  while (queue.length > 0) {
+    const pid = queue.shift()!;
+    processes++;
+    queue.push(...childrenOf(pid));
+  }
+  const closed = new Promise((resolve) => sock.on("close", resolve));
+  sock.write("UIDL\r\nRETR 1\r\nRETR 2\r\nQUIT\r\n");
+  await Promise.race([closed, Bun.sleep(5000)]);
+  return { transcript: withoutTimestamp(Buffer.concat(chunks)), processes };
+}
+
+test("poppin's own chain: one process per session after login; a foreign checkpassword: the chain as before; the same bytes", async () => {
+  const own = await chain([POPPIN, "checkpassword"]);
+  const foreign = await chain([wrapper]);
+  const a = await session(own.port, own.pid);
+  const b = await session(foreign.port, foreign.pid);
+  expect(a.transcript).toMatch(/^\+OK \r\n\+OK \r\n\+OK \r\n\+OK 2 \d+\r\n/);
+  expect(a.transcript).toContain("\r\n..dot\r\nend\r\n.\r\n+OK \r\n");
+  expect(b.transcript).toBe(a.transcript);
+  expect(a.processes).toBe(1);
+  expect(b.processes).toBe(2); // popup waiting for its chain, and pop3d (checkpassword exec'd into it)
+});
