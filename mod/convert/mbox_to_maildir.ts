@@ -40,7 +40,7 @@ export interface ConvertOptions {
   keep?: boolean;
   update?: UpdateMode;
   tempDir: string;
-  lock: Omit<SpoolLockOptions, "failFastOnPoppin">;
+  lock: Omit<SpoolLockOptions, "failFastWhen">;
   onProgress?: (p: ConvertProgress) => void;
   host?: string;
   now?: () => NameClock;
@@ -107,7 +107,7 @@ export function convertMboxToMaildir(opts: ConvertOptions): ConvertResult {
     throw new TempError(`unable to open ${opts.spool}: ${describeSysError(e)}`);
   }
   try {
-    const lock = lockSpool(opts.spool, fd, keep ? "read" : "write", { ...opts.lock, failFastOnPoppin: false });
+    const lock = lockSpool(opts.spool, fd, keep ? "read" : "write", opts.lock);
     try {
       if (!keep) {
         recoverJournal(journalPath(opts.spool, opts.tempDir), fd);

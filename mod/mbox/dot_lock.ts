@@ -21,8 +21,8 @@ export interface DotLockOptions {
   /** How long to wait for a lock held by someone else, in ms. */
   timeoutMs: number;
   staleSeconds?: number;
-  /** Return at once (no waiting) when the holder is another poppin: it is rewriting the spool. */
-  failFastOnPoppin?: boolean;
+  /** Asked when another poppin holds the lock: true to give up at once (it is rewriting the spool) rather than wait. */
+  failFastWhen?: () => boolean;
   now?: () => number;
 }
 
@@ -112,7 +112,7 @@ export function dotLock(spool: string, opts: DotLockOptions): () => void {
       try { unlinkSync(lockPath); } catch { /* someone else broke it */ }
       continue;
     }
-    if (holder?.poppin && opts.failFastOnPoppin) throw new DotLockError(lockPath, { kind: "busy", holder: "poppin" });
+    if (holder?.poppin && opts.failFastWhen?.()) throw new DotLockError(lockPath, { kind: "busy", holder: "poppin" });
     if (now() >= deadline) throw new DotLockError(lockPath, { kind: "busy", holder: holder?.poppin ? "poppin" : "other" });
     sleepMs(50);
   }

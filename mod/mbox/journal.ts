@@ -67,7 +67,7 @@ export function copyRange(inFd: number, inPos: number, outFd: number, outPos: nu
  * the given writer) and marks it ready. Returns its open descriptor and header.
  */
 export function writeJournal(path: string, h: Omit<JournalHeader, "state">, produce: (write: (bytes: Uint8Array) => void) => void): { fd: number; header: JournalHeader } {
-  const fd = openSync(path, "w", 0o600);
+  const fd = openSync(path, "w+", 0o600);
   const full: JournalHeader = { ...h, state: "writing" };
   try {
     writeAll(fd, header(full), 0);

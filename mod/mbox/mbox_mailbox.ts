@@ -16,14 +16,14 @@ import type { MboxMessage } from "./message.ts";
 import { planIsNoop, planRewrite } from "./plan.ts";
 import { scanMbox } from "./scan.ts";
 import { lockSpool, SpoolBusy, type SpoolLock, type SpoolLockOptions } from "./spool_lock.ts";
-import { journalPath, removeStaleRenameTemps, rewriteByRename, rewriteInPlace, type UpdateMode } from "./write_spool.ts";
+import { journalPath, removeStaleRenameTemps, rewriteUnderWay, rewriteByRename, rewriteInPlace, type UpdateMode } from "./write_spool.ts";
 
 export interface MboxMailboxOptions {
   /** The spool file. */
   spool: string;
   /** Where in-place rewrites keep their journal (Qpopper's temp-dir). */
   tempDir: string;
-  lock: Omit<SpoolLockOptions, "failFastOnPoppin">;
+  lock: Omit<SpoolLockOptions, "failFastWhen">;
   update: UpdateMode;
   /** Qpopper's update-status-headers (default true). */
   statusUpdate: boolean;
@@ -103,7 +103,8 @@ export class MboxMailbox implements Mailbox {
   }
 
   #lock(fd: number, mode: "read" | "write", failFast: boolean): SpoolLock {
-    return lockSpool(this.#opts.spool, fd, mode, { ...this.#opts.lock, failFastOnPoppin: failFast });
+    const rewriting = () => rewriteUnderWay(this.#opts.spool, journalPath(this.#opts.spool, this.#opts.tempDir));
+    return lockSpool(this.#opts.spool, fd, mode, { ...this.#opts.lock, failFastWhen: failFast ? rewriting : undefined });
   }
 
   /** Opens message `index`, after checking it is still where the scan found it (another session may have rewritten the spool). */

@@ -15,8 +15,8 @@ export interface SpoolLockOptions {
   methods: readonly LockMethod[];
   timeoutMs: number;
   staleSeconds?: number;
-  /** Fail at once when another poppin holds the dot-lock (it is rewriting the spool). */
-  failFastOnPoppin?: boolean;
+  /** Asked when another poppin holds the dot-lock: true to fail at once (it is rewriting the spool). */
+  failFastWhen?: () => boolean;
   /** The dot-lock could not be made (the spool directory is not writable for us): warn and go on with kernel locks. */
   onDotLockUnavailable?: (why: string) => void;
 }
@@ -46,7 +46,7 @@ export function lockSpool(spool: string, fd: number, mode: "read" | "write", opt
   try {
     if (opts.methods.includes("dotlock")) {
       try {
-        releases.push(dotLock(spool, { timeoutMs: left(), staleSeconds: opts.staleSeconds, failFastOnPoppin: opts.failFastOnPoppin }));
+        releases.push(dotLock(spool, { timeoutMs: left(), staleSeconds: opts.staleSeconds, failFastWhen: opts.failFastWhen }));
       } catch (e) {
         if (!(e instanceof DotLockError)) throw e;
         if (e.failure.kind === "busy") throw new SpoolBusy(e.message, e.failure.holder === "poppin");

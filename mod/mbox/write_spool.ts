@@ -8,7 +8,7 @@
  *   journal kept in the temp directory (journal.ts).
  * "auto" renames when the directory lets us keep the spool's owner, else goes in place.
  */
-import { closeSync, fchmodSync, fchownSync, fstatSync, fsyncSync, openSync, readSync, readdirSync, renameSync, unlinkSync, type Stats } from "node:fs";
+import { closeSync, existsSync, fchmodSync, fchownSync, fstatSync, fsyncSync, openSync, readSync, readdirSync, renameSync, unlinkSync, type Stats } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { replayJournal, writeAll, writeJournal } from "./journal.ts";
 import { segmentsFrom, type RewritePlan, type Segment } from "./plan.ts";
@@ -29,6 +29,16 @@ export function renameTempPrefix(spool: string): string {
 /** The journal of an in-place rewrite of `spool` for user files kept in `journalDir`. */
 export function journalPath(spool: string, journalDir: string): string {
   return join(journalDir, `.${basename(spool)}.poppin-journal`);
+}
+
+/** Whether a rewrite of `spool` is under way (or was interrupted): its journal or a new spool beside it exists. */
+export function rewriteUnderWay(spool: string, journal: string): boolean {
+  if (existsSync(journal)) return true;
+  try {
+    return readdirSync(dirname(spool)).some((n) => n.startsWith(renameTempPrefix(spool)));
+  } catch {
+    return false;
+  }
 }
 
 /** Removes new spools left by a rename writer that was killed (called with the spool locked). */
