@@ -5,9 +5,9 @@
  * at random moments during QUIT, the spool keeps every message exactly once.
  */
 import { describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { POPPIN, requireTool, tempDir } from "../helpers.ts";
+import { POPPIN, requireTool, run, tempDir } from "../helpers.ts";
 import { PipeSession, oneSession, procmailDeliver, pythonMboxMessages } from "./spool_tools.ts";
 
 function fromLine(i: number): string {
@@ -174,4 +174,36 @@ describe("killed during QUIT", () => {
       expect(midway).toBeGreaterThan(0);
     });
   }
+});
+
+describe("a spool directory the user may not write to (Debian's /var/mail is root:mail 2775)", () => {
+  test("auto update rewrites in place with the journal in $HOME; the spool keeps its inode and owner", () => {
+    if (process.getuid?.() !== 0) throw new Error("this test needs root to make the spool directory and switch to nobody");
+    const setuidgid = requireTool("setuidgid");
+    const root = tempDir("mbox-varmail");
+    chmodSync(root, 0o755);
+    const varMail = join(root, "mail");
+    mkdirSync(varMail, 0o2775);
+    chmodSync(varMail, 0o2775);
+    const home = join(root, "home");
+    mkdirSync(home);
+    chownSync(home, 65534, 65534);
+    const spool = join(varMail, "nobody");
+    writeSpool(spool, 6, 200);
+    chownSync(spool, 65534, 65534);
+    chmodSync(spool, 0o660);
+    const ino = statSync(spool).ino;
+    const r = run([setuidgid, "nobody", POPPIN, "pop3d", `--spool-dir=${varMail}`, "mbox:"], {
+      stdin: "DELE 2\r\nRETR 1\r\nQUIT\r\n", cwd: home, env: { PATH: "/usr/bin:/bin", USER: "nobody", HOME: home },
+    });
+    expect(r.out).toStartWith("+OK \r\n+OK message 2 deleted\r\n+OK ");
+    expect(r.out).toEndWith(".\r\n+OK \r\n");
+    expect(r.stderr).toContain(`warning: unable to make ${spool}.lock: EACCES; relying on kernel locks`);
+    expect(statSync(spool).ino).toBe(ino);
+    expect(statSync(spool).uid).toBe(65534);
+    expect(subjects(spool)).toEqual(["m0", "m2", "m3", "m4", "m5"]);
+    expect(pythonMboxMessages(spool)[0]).toContain("Status: RO\n");
+    expect(readdirSync(home)).toEqual([]);
+    expect(readdirSync(varMail)).toEqual(["nobody"]);
+  });
 });
