@@ -1,0 +1,112 @@
+/** The Qpopper-syntax config file, flags and environment: effects and every refusal path. */
+import { describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { PermError, UsageError } from "../../mod/cli/errors.ts";
+import { readConfigFile } from "../../mod/policy/config_file.ts";
+import { policyEnv, resolvePolicy } from "../../mod/policy/resolve.ts";
+import { applet, run, tempDir } from "../helpers.ts";
+
+function file(text: string, name = "poppin.conf"): string {
+  const path = join(tempDir("conf"), name);
+  writeFileSync(path, text);
+  return path;
+}
+
+function refusal(text: string): string {
+  const path = file(text);
+  try {
+    readConfigFile(path);
+  } catch (e) {
+    expect(e).toBeInstanceOf(PermError);
+    return (e as Error).message.replace(path, "FILE");
+  }
+  throw new Error("accepted");
+}
+
+describe("config file (Qpopper syntax)", () => {
+  test("set = value, set boolean, reset boolean, comments, quotes, case of names", () => {
+    const s = readConfigFile(file([
+      "# a comment line",
+      "",
+      "set clear-text-password = TLS   # trailing comment",
+      "set shy",
+      "set statistics",
+      "reset statistics",
+      'set log-login = "%0 from %2 # not a comment"',
+      "SET Timeout = 30",
+      "set auto-delete = true",
+      "set update-on-abort = off",
+      "set auth-failure-delay = 0.25",
+    ].join("\n")));
+    expect(Object.fromEntries(s)).toEqual({
+      "clear-text-password": "tls", shy: "1", statistics: "0", "log-login": "%0 from %2 # not a comment",
+      timeout: "30", "auto-delete": "1", "update-on-abort": "0", "auth-failure-delay": "0.25",
+    });
+  });
+
+  test("config-file chains to another file at that point; later lines win; loops and depth refused", () => {
+    const dir = tempDir("chain");
+    const second = join(dir, "second.conf");
+    writeFileSync(second, "set timeout = 60\nset shy\n");
+    const first = join(dir, "first.conf");
+    writeFileSync(first, `set timeout = 10\nset config-file = ${second}\nreset shy\n`);
+    expect(Object.fromEntries(readConfigFile(first))).toEqual({ timeout: "60", shy: "0" });
+    const loop = join(dir, "loop.conf");
+    writeFileSync(loop, `set config-file = ${loop}\n`);
+    expect(() => readConfigFile(loop)).toThrow(/config-file loop/);
+    const chain = Array.from({ length: 10 }, (_, i) => join(dir, `c${i}.conf`));
+    chain.forEach((f, i) => writeFileSync(f, i + 1 < chain.length ? `set config-file = ${chain[i + 1]}\n` : "set shy\n"));
+    expect(() => readConfigFile(chain[0]!)).toThrow(/config-file chain deeper than 8/);
+  });
+
+  test("errors name the file and the line", () => {
+    expect(refusal("set shy\nset no-such-option = 1\n")).toBe('FILE line 2: unknown option "no-such-option"');
+    expect(refusal("set timeout = soon")).toBe('FILE line 1: timeout wants a whole number from 1 to 999999999, not "soon"');
+    expect(refusal("set timeout")).toBe("FILE line 1: timeout needs a value (set timeout = VALUE)");
+    expect(refusal("reset timeout")).toBe("FILE line 1: reset: timeout is not a boolean option");
+    expect(refusal("\n\nenable shy")).toBe('FILE line 3: expected set or reset, not "enable"');
+    expect(refusal("set clear-text-password = sometimes")).toBe('FILE line 1: clear-text-password wants one of default, never, always, local, tls, not "sometimes"');
+    expect(refusal('set log-login = "unterminated')).toBe("FILE line 1: unterminated quoted string");
+    expect(refusal("set shy = maybe")).toBe('FILE line 1: shy wants true or false, not "maybe"');
+    expect(refusal("set timeout = 1 2")).toBe("FILE line 1: timeout: one value expected (quote values with spaces)");
+    expect(refusal("set announce-expire = soon")).toBe('FILE line 1: announce-expire wants a number of days or never, not "soon"');
+    expect(() => readConfigFile("/nonexistent/poppin.conf")).toThrow("unable to read config file /nonexistent/poppin.conf: file does not exist");
+  });
+});
+
+describe("flags, environment, file: later wins", () => {
+  test("file < environment < flags; -f and POPPIN_CONFIG name the file; the rest is returned", () => {
+    const conf = file("set timeout = 10\nset shy\nset clear-text-password = never\n");
+    const r = resolvePolicy(["-f", conf, "--timeout=30", "--no-shy", "host", "prog"], { POPPIN_TIMEOUT: "20", POPPIN_CLEAR_TEXT_PASSWORD: "local" });
+    expect(r.policy.timeoutMs).toBe(30_000);
+    expect(r.policy.shy).toBe(false);
+    expect(r.policy.clearText).toBe("local");
+    expect(r.rest).toEqual(["host", "prog"]);
+    expect(resolvePolicy([], { POPPIN_CONFIG: conf }).policy.clearText).toBe("never");
+    expect(policyEnv(r.settings)).toMatchObject({ POPPIN_TIMEOUT: "30", POPPIN_SHY: "0", POPPIN_CLEAR_TEXT_PASSWORD: "local" });
+  });
+
+  test("CERTFILE and KEYFILE (ucspi-ssl's names); the key defaults to the certificate file", () => {
+    expect(resolvePolicy([], { CERTFILE: "/c.pem" }).policy).toMatchObject({ certFile: "/c.pem", keyFile: "/c.pem" });
+    expect(resolvePolicy([], { CERTFILE: "/c.pem", KEYFILE: "/k.pem" }).policy).toMatchObject({ certFile: "/c.pem", keyFile: "/k.pem" });
+  });
+
+  test("bad flags and environment values are usage errors naming them", () => {
+    expect(() => resolvePolicy(["--bogus=1"], {})).toThrow(new UsageError("unknown option --bogus"));
+    expect(() => resolvePolicy(["--timeout"], {})).toThrow("--timeout needs a value (--timeout=VALUE)");
+    expect(() => resolvePolicy(["-f"], {})).toThrow("-f needs a file name");
+    expect(() => resolvePolicy([], { POPPIN_MAILBOX_LOCK: "sometimes" })).toThrow('POPPIN_MAILBOX_LOCK: mailbox-lock wants one of session, none, not "sometimes"');
+  });
+
+  test("qmail-popup with a bad config file: temporary -ERR, the file and line on stderr, exit 111", () => {
+    const conf = file("set shy\nset timeout = never\n");
+    const r = run([applet("qmail-popup"), "-f", conf, "host", "/bin/true"], { stdin: "QUIT\r\n" });
+    expect(r.code).toBe(111);
+    expect(r.out).toBe("-ERR [SYS/TEMP] temporary authorization failure, try again later\r\n");
+    expect(r.stderr).toBe(`qmail-popup: fatal: ${conf} line 2: timeout wants a whole number from 1 to 999999999, not "never"\n`);
+    const bad = run([applet("qmail-popup"), "--nonsense", "host", "/bin/true"], { stdin: "QUIT\r\n" });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("qmail-popup: warning: unknown option --nonsense\nqmail-popup: usage:");
+  });
+});
