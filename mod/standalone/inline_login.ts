@@ -8,22 +8,15 @@
 import { accessSync, constants as fsConstants, statSync } from "node:fs";
 import type { Account } from "../auth/account.ts";
 import { authConfigFromEnv } from "../auth/config.ts";
-import { AuthRefused, CHECKPASSWORD_MAX_DATA, parseRequest } from "../auth/request.ts";
+import { AuthRefused, CHECKPASSWORD_MAX_DATA, MalformedRequest, parseRequest } from "../auth/request.ts";
 import { daysSinceEpoch } from "../auth/shadow_policy.ts";
 import { PoppinError, TempError, describeSysError } from "../cli/errors.ts";
 import type { AuthFailure } from "../pop3/authorization.ts";
-import { checkpasswordData } from "../pop3/popup_server.ts";
 import { authenticateOffThread, type AsyncAuthTools } from "./async_auth.ts";
 
 export type LoginResult =
   | { kind: "ok"; account: Account }
   | { kind: "failed"; failure: AuthFailure; detail: string };
-
-export interface LoginRequest {
-  user: Uint8Array;
-  password: Uint8Array;
-  timestamp: string;
-}
 
 export interface LoginSetup {
   tools: AsyncAuthTools;
@@ -44,10 +37,9 @@ function checkHome(account: Account): void {
   }
 }
 
-export async function inlineLogin(request: LoginRequest, env: NodeJS.ProcessEnv, setup: LoginSetup): Promise<LoginResult> {
+/** Checks popup's fd-3 data (`user\0password\0timestamp\0`, wiped afterwards) as checkpassword would. */
+export async function inlineLogin(data: Uint8Array, env: NodeJS.ProcessEnv, setup: LoginSetup): Promise<LoginResult> {
   const who = setup.checkpasswordPrefix;
-  const data = checkpasswordData(request.user, request.password, request.timestamp);
-  request.password.fill(0);
   try {
     // checkpassword reads at most 512 octets and refuses more (exit 1).
     if (data.length > CHECKPASSWORD_MAX_DATA) return { kind: "failed", failure: "rejected", detail: `${who} exit 1` };
@@ -58,6 +50,7 @@ export async function inlineLogin(request: LoginRequest, env: NodeJS.ProcessEnv,
     return { kind: "ok", account: result.account };
   } catch (err) {
     if (err instanceof AuthRefused) return { kind: "failed", failure: "rejected", detail: `${who} exit 1` };
+    if (err instanceof MalformedRequest) return { kind: "failed", failure: "temporary", detail: `${who} exit ${err.exitCode}` };
     if (err instanceof PoppinError) {
       setup.log(`${who}: fatal: ${err.message}\n`);
       return { kind: "failed", failure: "temporary", detail: `${who} exit ${err.exitCode}` };

@@ -14,6 +14,7 @@ import { parseServeArgs, usageText } from "../serve/options.ts";
 import { resolvePort } from "../serve/services.ts";
 import { inheritedListenFd } from "../serve/systemd.ts";
 import { dup2 } from "../sys/fd.ts";
+import { isMboxArgument } from "../mbox/spool_path.ts";
 import { parsePopupChain, selfResolver } from "./chain_spec.ts";
 import { CredentialCache, credentialCacheTtlMs } from "./credential_cache.ts";
 import { CryptPool } from "./crypt_pool.ts";
@@ -100,6 +101,10 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
   if (typeof chain === "string") {
     return fail(`--inline serves only poppin's own chain (popup NAME checkpassword pop3d Maildir): ${chain}`, EXIT_USAGE);
   }
+  if (isMboxArgument(chain.maildir) || chain.pop3dArgs.some((a) => a.startsWith("--") && !a.startsWith("--compat="))) {
+    return fail(`--inline serves Maildirs: run mbox spools (${chain.pop3dArgs.join(" ")}) with the classic chain`, EXIT_USAGE);
+  }
+  if ((o as { tls?: boolean }).tls) return fail("--inline does not do TLS yet: use the classic chain with --tls, or a TLS proxy in front", EXIT_USAGE);
   const metricsAt = split.metrics === undefined ? undefined : parseHostPort(split.metrics);
   if (split.metrics !== undefined && metricsAt === undefined) return fail(`--metrics needs HOST:PORT, not ${split.metrics}`, EXIT_USAGE);
   if (timeoutInvalid(ctx.env)) writeStderr(`${ctx.prefix}: warning: ignoring POPPIN_TIMEOUT=${logValue(ctx.env.POPPIN_TIMEOUT ?? "")}: not a positive number of seconds\n`);

@@ -1,30 +1,37 @@
 /**
- * One POP3 session served in serve's process: popup's AUTHORIZATION state, the login
+ * One POP3 session served in serve's process: popup's AUTHORIZATION loop (servePopup,
+ * with the same policy, APOP, AUTH PLAIN, failure delay and limits), the login
  * (checkpassword's decision, crypt on the worker pool), then pop3d's TRANSACTION state
- * on the user's Maildir, in-process when we run as the mailbox owner's uid, or in a
+ * on the user's Maildir: in this process when we run as the mailbox owner's uid, or in a
  * process of the user's own when we are root. The same engine, responses, environment
- * settings and log lines as the classic chain; the result is the exit status the chain
- * would have ended with, for tcpserver's `end` line.
+ * settings and log lines as the classic chain; the result is the wait status the chain
+ * would have ended with, for tcpserver's `end` line. STLS is not offered here (yet).
  */
 import { isAbsolute, join } from "node:path";
 import type net from "node:net";
-import { PoppinError, EXIT_OK, EXIT_TEMP, EXIT_USAGE } from "../cli/errors.ts";
+import type { Account } from "../auth/account.ts";
+import { sessionEnvironment } from "../auth/session.ts";
+import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../cli/errors.ts";
 import { maildirTmpCleanup } from "../maildir/clean.ts";
-import { authenticationFailed, newAuthorizationState } from "../pop3/authorization.ts";
-import { apopOffered, compatFrom, timeoutMs } from "../pop3/config.ts";
+import { apopOffered, compatFrom } from "../pop3/config.ts";
 import { logValue } from "../pop3/log_value.ts";
 import { MaildirMailbox } from "../pop3/maildir_mailbox.ts";
+import { servePopup } from "../pop3/popup_server.ts";
 import { TEXT, err, ok } from "../pop3/responses.ts";
-import { authorizationSession } from "../pop3/session.ts";
-import type { Account } from "../auth/account.ts";
+import { addressBlocked, recordFailure } from "../policy/failure_limit.ts";
+import { loginPolicy } from "../policy/login_policy.ts";
+import { pop3dPolicy, sessionOptions, sessionStatistics } from "../policy/pop3d_policy.ts";
+import { policyEnv, resolvePolicy, type Resolved } from "../policy/resolve.ts";
+import { admitUser } from "../policy/user_policy.ts";
 import { waitStatus } from "../serve/log_lines.ts";
-import type { PopupChain } from "./chain_spec.ts";
 import type { AsyncAuthTools } from "./async_auth.ts";
-import { INLINE_OUTPUT_OCTETS, serveTransaction } from "./inline_transaction.ts";
+import type { PopupChain } from "./chain_spec.ts";
 import { inlineLogin } from "./inline_login.ts";
+import { inlineSessionStart } from "./inline_session_start.ts";
+import { INLINE_OUTPUT_OCTETS, serveTransaction } from "./inline_transaction.ts";
+import { PIPELINED_VARIABLE, pipelinedValue } from "./pipelined_input.ts";
 import type { SessionCounters, SessionState } from "./session_counters.ts";
 import { SocketLines, SocketOutput } from "./socket_io.ts";
-import { PIPELINED_VARIABLE, pipelinedValue } from "./pipelined_input.ts";
 import { startUserProcess } from "./user_process.ts";
 
 export interface InlineSetup {
@@ -35,8 +42,6 @@ export interface InlineSetup {
   counters: SessionCounters;
   /** Writes one finished log line (stderr). */
   log(line: string): void;
-  /** Called with the pid of a user process, for tcpserver's pid/ok lines. */
-  onUserProcess?(pid: number): void;
 }
 
 /** A session number for APOP timestamps: unique within this process, as qmail-popup's pid is. */
@@ -44,8 +49,20 @@ let sessionSerial = 0;
 
 /** Serves the session; resolves to the wait status the chain would have ended with. */
 export async function runInlineSession(socket: net.Socket, fd: number, env: NodeJS.ProcessEnv, setup: InlineSetup): Promise<number> {
-  const { counters } = setup;
-  const input = new SocketLines(socket, timeoutMs(env));
+  const { counters, chain } = setup;
+  const popupWarn = (text: string) => setup.log(`${chain.popupPrefix}: warning: ${text}\n`);
+  let resolved: Resolved;
+  try {
+    resolved = resolvePolicy(chain.popupOptions, env);
+  } catch (e) {
+    if (!(e instanceof PoppinError)) throw e;
+    socket.end(err(TEXT.authTemp));
+    if (e instanceof UsageError) popupWarn(e.message);
+    else setup.log(`${chain.popupPrefix}: fatal: ${e.message}\n`);
+    return waitStatus(e instanceof UsageError ? EXIT_USAGE : EXIT_TEMP, null);
+  }
+  const chainEnv: NodeJS.ProcessEnv = { ...env, ...policyEnv(resolved.settings) };
+  const input = new SocketLines(socket, resolved.policy.timeoutMs);
   const out = new SocketOutput(socket, 4096);
   let state: SessionState = "authorization";
   counters.enter(state);
@@ -55,15 +72,15 @@ export async function runInlineSession(socket: net.Socket, fd: number, env: Node
     counters.enter(state);
   };
   try {
-    const account = await authorize(input, out, env, setup);
+    const account = await authorize(input, out, resolved, chainEnv, setup);
     if (account === undefined) return EXIT_OK;
     counters.loginsOk++;
     if (setup.euid === 0) {
       move("user_process");
-      return await handOver(input, fd, account, env, setup);
+      return await handOver(input, fd, account, chainEnv, setup);
     }
     move("transaction");
-    return await servePop3dInline(input, socket, account, env, setup);
+    return await servePop3dInline(input, socket, account, chainEnv, setup);
   } finally {
     counters.leave(state);
     out.flush();
@@ -72,84 +89,124 @@ export async function runInlineSession(socket: net.Socket, fd: number, env: Node
 }
 
 /** popup's loop; the account once a login succeeded, undefined when the session ended before. */
-async function authorize(input: SocketLines, out: SocketOutput, env: NodeJS.ProcessEnv, setup: InlineSetup): Promise<Account | undefined> {
-  const { chain } = setup;
-  const offerApop = apopOffered(env);
-  const timestamp = `<${process.pid}.${++sessionSerial}.${Math.floor(Date.now() / 1000)}@${chain.hostname}>`;
-  const state = newAuthorizationState(offerApop ? timestamp : undefined);
-  const session = authorizationSession(state);
-  const rip = logValue(env.TCPREMOTEIP ?? "unknown");
-  out.put(offerApop ? ok(timestamp) : ok());
-  for (;;) {
-    const outcome = session.next();
-    if (outcome === undefined) {
+async function authorize(input: SocketLines, out: SocketOutput, resolved: Resolved, env: NodeJS.ProcessEnv, setup: InlineSetup): Promise<Account | undefined> {
+  const { chain, counters } = setup;
+  const { policy } = resolved;
+  const remoteIp = env.TCPREMOTEIP ?? "unknown";
+  const rip = logValue(remoteIp);
+  const limiter = policy.failureDir === undefined ? undefined
+    : { dir: policy.failureDir, limit: policy.failureLimit, windowSeconds: policy.failureWindowSeconds };
+  let account: Account | undefined;
+  const end = await servePopup({
+    readToLineEnd: async (buf) => {
       if (!input.hasLine) {
         out.flush();
         await out.drained();
       }
-      const piece = await input.next();
-      if (piece === undefined) return undefined;
-      session.push(piece);
-      continue;
-    }
-    if (outcome.reply) out.put(outcome.reply);
-    const action = outcome.action;
-    if (action?.kind === "authenticate") {
-      out.flush();
-      const result = await inlineLogin(
-        { user: action.user, password: action.password, timestamp },
-        env,
-        { tools: setup.tools, euid: setup.euid, userdbOption: chain.userdbOption, checkpasswordPrefix: chain.checkpasswordPrefix, log: setup.log },
-      );
-      if (result.kind === "ok") return result.account;
-      if (result.failure === "rejected") setup.counters.loginsFailed++;
-      else setup.counters.loginsTemporaryFailure++;
-      const what = result.failure === "rejected" ? "authorization failed" : "authorization temporary failure";
-      setup.log(`${chain.popupPrefix}: warning: ${what} rip=${rip} user=${logValue(action.user)}${result.failure === "rejected" ? "" : ` why=${logValue(result.detail)}`}\n`);
-      const failed = session.apply(authenticationFailed(state, result.failure));
-      if (failed.reply) out.put(failed.reply);
-      if (failed.close) return undefined;
-      continue;
-    }
-    if (outcome.close) return undefined;
-  }
+      return input.readToLineEnd(buf);
+    },
+    write: (bytes) => out.put(bytes),
+  }, {
+    timestamp: `<${process.pid}.${++sessionSerial}.${Math.floor(Date.now() / 1000)}@${chain.hostname}>`,
+    offerApop: policy.apop ?? apopOffered(env),
+    policy: loginPolicy(policy, remoteIp, false),
+    tls: false,
+    failureDelayMs: policy.failureDelayMs,
+    admit(attempt) {
+      if (limiter !== undefined && addressBlocked(remoteIp, limiter)) return { refused: "too many failed logins from this address" };
+      try {
+        return admitUser(attempt.user, policy);
+      } catch (e) {
+        return { refused: (e as Error).message };
+      }
+    },
+    async authenticate(data) {
+      const result = await inlineLogin(data, env, {
+        tools: setup.tools, euid: setup.euid, userdbOption: chain.userdbOption, checkpasswordPrefix: chain.checkpasswordPrefix, log: setup.log,
+      });
+      if (result.kind === "ok") {
+        account = result.account;
+        return { kind: "served" };
+      }
+      return result;
+    },
+    onFailure(user, failure, detail) {
+      if (failure === "rejected") counters.loginsFailed++;
+      else counters.loginsTemporaryFailure++;
+      const what = failure === "rejected" ? "authorization failed" : "authorization temporary failure";
+      const why = failure === "rejected" && / exit 1$/.test(detail) ? "" : ` why=${logValue(detail)}`;
+      setup.log(`${chain.popupPrefix}: warning: ${what} rip=${rip} user=${logValue(user)}${why}\n`);
+      if (limiter !== undefined && failure === "rejected") recordFailure(remoteIp, limiter);
+    },
+  });
+  out.flush();
+  if (end === "tls-on-plain") setup.log(`${chain.popupPrefix}: warning: TLS handshake on the plain port, dropped rip=${rip}\n`);
+  return end === "served" ? account : undefined;
 }
 
 /** pop3d in this process: we already run as the mailbox owner (authenticate() admits no other uid). */
-async function servePop3dInline(input: SocketLines, socket: net.Socket, account: Account, env: NodeJS.ProcessEnv, setup: InlineSetup): Promise<number> {
+async function servePop3dInline(input: SocketLines, socket: net.Socket, account: Account, base: NodeJS.ProcessEnv, setup: InlineSetup): Promise<number> {
   const { chain } = setup;
   const prefix = chain.pop3dPrefix;
+  const env = sessionEnvironment(base, account);
   const out = new SocketOutput(socket, INLINE_OUTPUT_OCTETS);
+  const log = (kind: string, text: string) => setup.log(`${prefix}: ${kind}: ${text}\n`);
   const who = `user=${logValue(account.login)} rip=${logValue(env.TCPREMOTEIP ?? "unknown")}`;
   const compat = compatFrom(chain.compatOption, env);
   if (compat === undefined) {
     out.put(err(TEXT.noMaildir));
     out.flush();
-    setup.log(`${prefix}: usage: ${prefix} [--compat=qmail|rfc] maildir\n`);
-    return EXIT_USAGE << 8;
+    log("usage", `${prefix} [--compat=qmail|rfc] maildir`);
+    return waitStatus(EXIT_USAGE, null);
   }
   const dir = isAbsolute(chain.maildir) ? chain.maildir : join(account.home, chain.maildir);
-  let mailbox: MaildirMailbox;
+  let release = () => {};
   try {
+    let mailbox: MaildirMailbox;
+    let policy;
     try {
-      maildirTmpCleanup(dir);
-    } catch {
-      // a missing Maildir is reported by the scan
+      policy = pop3dPolicy(env);
+      const start = await inlineSessionStart(dir, policy, env);
+      if (start.kind === "refuse") {
+        out.put(err(start.reply));
+        out.flush();
+        log("warning", `${start.log} ${who}`);
+        return EXIT_OK;
+      }
+      release = start.release;
+      for (const note of start.notes) log("info", `${note} ${who}`);
+    } catch (e) {
+      if (!(e instanceof PoppinError)) throw e;
+      out.put(err(TEXT.scanFailed));
+      out.flush();
+      log("fatal", `${e.message} ${who}`);
+      return waitStatus(EXIT_TEMP, null);
     }
-    mailbox = new MaildirMailbox(dir, { compat, onWarning: (m) => setup.log(`${prefix}: warning: ${m} ${who}\n`) });
-  } catch (e) {
-    if (!(e instanceof PoppinError)) throw e;
-    out.put(err(e.exitCode === EXIT_TEMP ? TEXT.scanFailed : TEXT.noMaildir));
+    try {
+      try {
+        maildirTmpCleanup(dir);
+      } catch {
+        // a missing Maildir is reported by the scan
+      }
+      mailbox = new MaildirMailbox(dir, { compat, onWarning: (m) => log("warning", `${m} ${who}`) });
+    } catch (e) {
+      if (!(e instanceof PoppinError)) throw e;
+      out.put(err(e.exitCode === EXIT_TEMP ? TEXT.scanFailed : TEXT.noMaildir));
+      out.flush();
+      log("fatal", `${e.message} ${who}`);
+      return waitStatus(EXIT_TEMP, null);
+    }
+    out.put(ok());
+    const stats = await serveTransaction(input, out, mailbox, sessionOptions(policy, { qmailLast: compat === "qmail" }));
     out.flush();
-    setup.log(`${prefix}: fatal: ${e.message} ${who}\n`);
-    return EXIT_TEMP << 8;
+    for (const problem of stats.problems) log("warning", `${problem} ${who}`);
+    const statistics = sessionStatistics(policy, stats, env);
+    if (statistics !== undefined) log("info", statistics);
+    log("info", `end=${stats.end} ${who} messages=${stats.messages} retrieved=${stats.retrieved} octets=${stats.octetsSent} deleted=${stats.deleted}${stats.unremoved ? ` unremoved=${stats.unremoved}` : ""}`);
+    return EXIT_OK;
+  } finally {
+    release();
   }
-  out.put(ok());
-  const stats = await serveTransaction(input, out, mailbox, { qmailLast: compat === "qmail" });
-  out.flush();
-  for (const problem of stats.problems) setup.log(`${prefix}: warning: ${problem} ${who}\n`);
-  setup.log(`${prefix}: info: end=${stats.end} ${who} messages=${stats.messages} retrieved=${stats.retrieved} octets=${stats.octetsSent} deleted=${stats.deleted}${stats.unremoved ? ` unremoved=${stats.unremoved}` : ""}\n`);
-  return EXIT_OK;
 }
 
 /** We are root: pop3d runs as the user, with the connection; we wait for it as tcpserver would. */
@@ -163,15 +220,12 @@ async function handOver(input: SocketLines, fd: number, account: Account, env: N
     if (value !== undefined) childEnv[PIPELINED_VARIABLE] = value;
     else setup.log(`${chain.popupPrefix}: warning: ${leftover.length} octets pipelined after PASS dropped rip=${logValue(env.TCPREMOTEIP ?? "unknown")} user=${logValue(account.login)}\n`);
   }
-  const started = startUserProcess(fd, account, childEnv, {
-    execPath: setup.execPath, pop3dPrefix: chain.pop3dPrefix, compatOption: chain.compatOption, maildir: chain.maildir,
-  });
+  const started = startUserProcess(fd, account, childEnv, { execPath: setup.execPath, pop3dPrefix: chain.pop3dPrefix, pop3dArgs: chain.pop3dArgs });
   if (started.kind === "failed") {
     setup.log(`${chain.checkpasswordPrefix}: fatal: ${started.detail}\n`);
     input.socket.write(err(TEXT.authTemp));
-    return EXIT_TEMP << 8;
+    return waitStatus(EXIT_TEMP, null);
   }
-  setup.onUserProcess?.(started.pid);
   // Our copy of the connection goes now: the user's process holds it (never end(): that sends FIN).
   input.socket.destroy();
   const { exitCode, signalCode } = await started.exited;

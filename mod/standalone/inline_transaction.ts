@@ -7,11 +7,11 @@
 import type { Mailbox } from "../pop3/mailbox.ts";
 import { MESSAGE_READ_CHUNK, OUTPUT_CHUNK_OCTETS } from "../pop3/limits.ts";
 import { MessageEncoder } from "../pop3/message_encoder.ts";
-import type { Pop3dStats } from "../pop3/pop3d_server.ts";
+import type { Pop3dServeOptions, Pop3dStats } from "../pop3/pop3d_server.ts";
 import { TEXT, err, ok } from "../pop3/responses.ts";
 import { transactionSession } from "../pop3/session.ts";
 import type { Pop3Action } from "../pop3/table.ts";
-import { newTransactionState, quitReply, type TransactionOptions } from "../pop3/transaction.ts";
+import { markedDeleted, newTransactionState, quitReply } from "../pop3/transaction.ts";
 import type { SocketLines, SocketOutput } from "./socket_io.ts";
 
 type Retrieve = Extract<Pop3Action, { kind: "retrieve" }>;
@@ -52,19 +52,34 @@ async function streamMessage(mailbox: Mailbox, action: Retrieve, out: SocketOutp
     out.reserve(8);
     out.length = encoder.finish(out.buf, out.length);
     stats.retrieved++;
+    if (action.bodyLines === undefined) mailbox.retrieved?.(action.index);
     stats.octetsSent += encoder.octets;
   } finally {
     reader.close();
   }
 }
 
-/** Serves TRANSACTION until QUIT, end of input, timeout or too many bad commands. The greeting is the caller's. */
+/** Serves TRANSACTION until QUIT, end of input, timeout or too many bad commands (servePop3d's loop). The greeting is the caller's. */
 export async function serveTransaction(
-  input: SocketLines, out: SocketOutput, mailbox: Mailbox, opts: TransactionOptions,
+  input: SocketLines, out: SocketOutput, mailbox: Mailbox, opts: Pop3dServeOptions,
 ): Promise<Pop3dStats> {
   const session = transactionSession(newTransactionState(mailbox.messages, opts));
   const stats: Pop3dStats = {
     messages: mailbox.messages.length, end: "eof", retrieved: 0, octetsSent: 0, deleted: 0, unremoved: 0, problems: [],
+    deletedOctets: 0, leftMessages: mailbox.messages.length, leftOctets: mailbox.messages.reduce((t, m) => t + m.size, 0),
+  };
+  const update = (deleted: readonly number[]): number => {
+    const removed = mailbox.remove(deleted);
+    stats.deleted = removed.removed;
+    stats.unremoved = removed.unremoved;
+    stats.problems.push(...removed.problems);
+    if (removed.unremoved === 0) {
+      const octets = deleted.reduce((t, i) => t + mailbox.messages[i]!.size, 0);
+      stats.deletedOctets = octets;
+      stats.leftMessages = mailbox.messages.length - deleted.length;
+      stats.leftOctets = (stats.leftOctets ?? 0) - octets;
+    }
+    return removed.unremoved;
   };
   for (;;) {
     const outcome = session.next();
@@ -76,6 +91,11 @@ export async function serveTransaction(
       const piece = await input.next();
       if (piece === undefined) {
         stats.end = input.ended === "timeout" ? "timeout" : "eof";
+        // Qpopper's update-on-abort (RFC 1939 says not to; off by default).
+        if (opts.updateOnAbort) {
+          const marked = markedDeleted(session.state);
+          if (marked.length > 0) update(marked);
+        }
         return stats;
       }
       session.push(piece);
@@ -85,11 +105,7 @@ export async function serveTransaction(
     const action = outcome.action;
     if (action?.kind === "retrieve") await streamMessage(mailbox, action, out, stats);
     if (action?.kind === "update") {
-      const removed = mailbox.remove(action.deleted);
-      stats.deleted = removed.removed;
-      stats.unremoved = removed.unremoved;
-      stats.problems.push(...removed.problems);
-      out.put(quitReply(removed.unremoved));
+      out.put(quitReply(update(action.deleted)));
       stats.end = "quit";
     }
     if (outcome.close) {

@@ -80,6 +80,24 @@ export class SocketLines {
     }
   }
 
+  /**
+   * popup's byte-exact read: up to and including the next LF, at most buf.length octets,
+   * never beyond; 0 once the input ended. What follows stays here for the next reader.
+   */
+  async readToLineEnd(buf: Uint8Array): Promise<number> {
+    for (;;) {
+      const lf = this.#buffer.indexOf(LF);
+      if (lf >= 0 || this.#buffer.length >= buf.length || (this.#ended !== undefined && this.#buffer.length > 0)) {
+        const n = Math.min(lf >= 0 ? lf + 1 : this.#buffer.length, buf.length);
+        buf.set(this.#take(n));
+        return n;
+      }
+      if (this.#ended !== undefined) return 0;
+      if (this.socket.isPaused()) this.socket.resume();
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+  }
+
   #take(n: number): Uint8Array {
     const piece = this.#buffer.subarray(0, n);
     this.#buffer = n === this.#buffer.length ? EMPTY : this.#buffer.subarray(n);

@@ -13,8 +13,8 @@ export interface UserProcessSpec {
   execPath: string;
   /** "qmail-pop3d" (run under that name) or "poppin pop3d". */
   pop3dPrefix: string;
-  compatOption: string | undefined;
-  maildir: string;
+  /** pop3d's arguments after its name (options and the mailbox). */
+  pop3dArgs: readonly string[];
 }
 
 export type UserProcessStart =
@@ -23,7 +23,7 @@ export type UserProcessStart =
 
 export function startUserProcess(fd: number, account: Account, env: NodeJS.ProcessEnv, spec: UserProcessSpec): UserProcessStart {
   const classic = spec.pop3dPrefix === "qmail-pop3d";
-  const args = [...(classic ? [] : ["pop3d"]), ...(spec.compatOption !== undefined ? [`--compat=${spec.compatOption}`] : []), spec.maildir];
+  const args = [...(classic ? [] : ["pop3d"]), ...spec.pop3dArgs];
   try {
     let resolveExit!: (v: { exitCode: number | null; signalCode: string | null }) => void;
     const exited = new Promise<{ exitCode: number | null; signalCode: string | null }>((r) => (resolveExit = r));

@@ -75,6 +75,27 @@ describe("serve --inline", () => {
   });
 });
 
+describe("policies, as the classic chain applies them", () => {
+  test("popup options in the chain (--downcase-user) and the [IN-USE] session lock between two sessions of one process", async () => {
+    const policyChain = [POPPIN, "popup", "--downcase-user", "mail.example", POPPIN, "checkpassword", POPPIN, "pop3d", "Maildir"];
+    const s = await startServer([POPPIN, "serve", "--inline", "-R", "-H", "-1", "-u", String(MAIL_UID), "-g", String(MAIL_GID), "127.0.0.1", "0", ...policyChain], env);
+    servers.push(s);
+    const first = await connectIdle(s.port);
+    const firstAnswers: Buffer[] = [];
+    first.on("data", (c: Buffer) => firstAnswers.push(c));
+    first.write("USER JOE\r\nPASS secret\r\n");
+    for (let i = 0; i < 200 && Buffer.concat(firstAnswers).toString() !== "+OK \r\n+OK \r\n"; i++) await Bun.sleep(10);
+    expect(Buffer.concat(firstAnswers).toString()).toBe("+OK \r\n+OK \r\n");
+    const second = (await talk(s.port, "USER joe\r\nPASS secret\r\nQUIT\r\n")).toString();
+    expect(second).toBe("+OK \r\n+OK \r\n-ERR [IN-USE] mailbox in use by another session, try again later\r\n");
+    first.end("QUIT\r\n");
+    await new Promise((resolve) => first.on("close", resolve));
+    const third = (await talk(s.port, "USER joe\r\nPASS secret\r\nQUIT\r\n")).toString();
+    expect(third).toBe("+OK \r\n+OK \r\n+OK \r\n+OK \r\n"); // the lock went with the first session
+    await s.stop();
+  });
+});
+
 describe("privileges", () => {
   // A root-only file, and a user who planted symlinks to it in their Maildir: with and without ,S=/,W= in the name.
   const secretDir = tempDir("secret");
