@@ -1,0 +1,133 @@
+/**
+ * The Q-cards' roadmap as checks, each returning ✓ or ✗ with a one-sentence fix:
+ * listener, rules, user, home and Maildir, password, live session, supervisor, log.
+ */
+import { existsSync, statSync, type Stats } from "node:fs";
+import { join } from "node:path";
+import { authenticate } from "../auth/authenticate.ts";
+import type { AuthConfig } from "../auth/config.ts";
+import { daysSinceEpoch } from "../auth/shadow_policy.ts";
+import { lookupVirtualUser } from "../auth/userdb.ts";
+import { rulesLookup } from "../rules/lookup.ts";
+import { getpwnam } from "../sys/libc.ts";
+import { holders, listenersOn } from "./listener.ts";
+import { failure, pass, type CheckResult } from "./report.ts";
+import type { ServiceInfo } from "./service.ts";
+
+export interface MailUser { login: string; uid: number; gid: number; home: string; source: "system" | "virtual" }
+
+export function checkListener(port: number): CheckResult {
+  const listeners = listenersOn(port);
+  if (listeners.length === 0) return failure("listener", `nothing listens on port ${port}.`, "start the service (svc -u DIR, or systemctl start NAME.socket) and look at its log for why it stopped.");
+  const who = holders(new Set(listeners.map((l) => l.inode)));
+  const by = who.length ? who.map((h) => `pid ${h.pid} (${h.command.slice(0, 100)})`).join(", ") : "a process we cannot see";
+  return pass("listener", `port ${port} (${listeners.map((l) => l.address).join(", ")}) is held by ${by}.`);
+}
+
+function mtime(path: string): number | undefined {
+  try { return statSync(path).mtimeMs; } catch { return undefined; }
+}
+
+export function checkRules(cdb: string, source: string | undefined, where: string): CheckResult[] {
+  if (!existsSync(cdb)) return [failure("rules-allow", `${cdb} does not exist.`, `run make in ${where} to compile it.`)];
+  const out: CheckResult[] = [];
+  try {
+    const verdict = rulesLookup(cdb, { ip: "127.0.0.1" });
+    out.push(verdict.allow
+      ? pass("rules-allow", `${cdb} lets 127.0.0.1 in (rule "${verdict.matchedKey ?? ""}").`)
+      : failure("rules-allow", `${cdb} denies 127.0.0.1 (rule "${verdict.matchedKey ?? ""}").`, `run ./add-client 127.0.0.1 and then make in ${where}.`));
+  } catch (err) {
+    out.push(failure("rules-allow", `${cdb} cannot be read: ${(err as Error).message}.`, `run make in ${where} to rebuild it.`));
+  }
+  const s = source ? mtime(source) : undefined;
+  const c = mtime(cdb);
+  if (source && s !== undefined && c !== undefined) {
+    out.push(c >= s
+      ? pass("rules-fresh", `${cdb} is newer than ${source}.`)
+      : failure("rules-fresh", `${source} was changed after ${cdb} was made, so the change is not in force.`, `run make in ${where}.`));
+  }
+  return out;
+}
+
+export function findUser(login: string, config: AuthConfig): { user?: MailUser; result: CheckResult } {
+  if (config.userdb) {
+    let v;
+    try {
+      v = lookupVirtualUser(config.userdb, Buffer.from(login));
+    } catch (err) {
+      return { result: failure("user", `the user database ${config.userdb} cannot be read: ${(err as Error).message}.`, "fix the file's permissions or rebuild it with poppin users.") };
+    }
+    if (!v) return { result: failure("user", `no virtual user ${login} in ${config.userdb}.`, `add one: poppin users -f ${config.userdb} add ${login} UID GID HOME.`) };
+    return { user: { login, uid: v.uid, gid: v.gid, home: v.home, source: "virtual" }, result: pass("user", `virtual user ${login} (uid ${v.uid}, home ${v.home}) in ${config.userdb}.`) };
+  }
+  const pw = getpwnam(login);
+  if (!pw) return { result: failure("user", `no system account ${login}.`, `create it (adduser ${login}) or set POPPIN_USERDB for virtual users.`) };
+  const user: MailUser = { login, uid: pw.uid, gid: pw.gid, home: pw.dir, source: "system" };
+  if (pw.uid < config.minUid) return { user, result: failure("user", `system account ${login} has uid ${pw.uid}, below POPPIN_MIN_UID ${config.minUid}, so checkpassword refuses it.`, "use an ordinary account or lower POPPIN_MIN_UID in the service's env/.") };
+  return { user, result: pass("user", `system account ${login} (uid ${pw.uid}, home ${pw.dir}).`) };
+}
+
+function ownerProblem(st: Stats, user: MailUser): string | undefined {
+  if (st.uid !== user.uid) return `is owned by uid ${st.uid}, not ${user.login}'s ${user.uid}`;
+  if (st.mode & 0o022) return `has mode ${(st.mode & 0o7777).toString(8)}, writable by others`;
+  return undefined;
+}
+
+export function checkHome(user: MailUser): CheckResult {
+  let st: Stats;
+  try { st = statSync(user.home); } catch { return failure("home", `home directory ${user.home} does not exist.`, `mkdir ${user.home} and chown ${user.uid}:${user.gid} ${user.home}.`); }
+  if (!st.isDirectory()) return failure("home", `${user.home} is not a directory.`, `make ${user.home} a directory owned by ${user.login}.`);
+  const problem = ownerProblem(st, user);
+  if (problem) return failure("home", `${user.home} ${problem}.`, `chown ${user.uid}:${user.gid} ${user.home} and chmod go-w ${user.home}.`);
+  return pass("home", `${user.home} exists, owned by ${user.login}, not writable by others.`);
+}
+
+export function checkMaildir(user: MailUser, name: string): CheckResult {
+  const maildir = join(user.home, name);
+  for (const sub of ["", "cur", "new", "tmp"]) {
+    const path = sub ? join(maildir, sub) : maildir;
+    let st: Stats;
+    try { st = statSync(path); } catch {
+      return failure("maildir", `${path} does not exist.`, sub ? `run maildirmake ${maildir} as ${user.login} (or make ${sub}/ with mode 700).` : `run maildirmake ${maildir} as ${user.login} (setuidgid ${user.login} maildirmake ${maildir}).`);
+    }
+    if (!st.isDirectory()) return failure("maildir", `${path} is not a directory.`, `move it away and run maildirmake ${maildir}.`);
+    const problem = ownerProblem(st, user);
+    if (problem) return failure("maildir", `${path} ${problem}.`, `chown -R ${user.uid}:${user.gid} ${maildir} and chmod -R go-w ${maildir}.`);
+  }
+  return pass("maildir", `${maildir} has cur/, new/ and tmp/, owned by ${user.login}, not writable by others.`);
+}
+
+export function checkPassword(login: string, password: Uint8Array | undefined, config: AuthConfig): CheckResult {
+  if (password === undefined || password.length === 0) return failure("password", "no password was given to check.", "run doctor on a terminal (it asks without echo) or pipe the password on stdin.");
+  try {
+    authenticate({ login: Buffer.from(login), password, timestamp: new Uint8Array(), raw: new Uint8Array() }, config, { euid: process.geteuid?.() ?? 0, today: daysSinceEpoch(new Date()) });
+    return pass("password", `the password opens ${login}'s account.`);
+  } catch (err) {
+    return failure("password", `checkpassword would refuse ${login}: ${(err as Error).message}.`, config.userdb ? `set it again: poppin users -f ${config.userdb} passwd ${login}.` : `set it again: passwd ${login}.`);
+  }
+}
+
+export function checkSupervisor(info: ServiceInfo, run: (cmd: string[]) => { code: number; out: string }): CheckResult[] {
+  if (info.kind === "systemd") {
+    const r = run(["systemctl", "is-active", `${info.unit}.socket`]);
+    const status = r.out.trim() || "unknown";
+    return [
+      status === "active"
+        ? pass("supervisor", `systemd has ${info.unit}.socket active.`)
+        : failure("supervisor", `systemd says ${info.unit}.socket is ${status}.`, `link the units from ${info.dir} into /etc/systemd/system and run systemctl enable --now ${info.unit}.socket.`),
+      pass("log", `the log is in the journal: journalctl -u ${info.unit}.`),
+    ];
+  }
+  const out: CheckResult[] = [];
+  const r = run(["svstat", info.dir]);
+  const up = /: up \(pid (\d+)\) (\d+) seconds/.exec(r.out);
+  if (r.code !== 0 && !r.out) out.push(failure("supervisor", `svstat cannot be run on ${info.dir}.`, "install daemontools and link the directory into /service (ln -s DIR /service/)."));
+  else if (up) out.push(pass("supervisor", `svstat: ${info.dir} up (pid ${up[1]}) ${up[2]} seconds.`));
+  else if (/supervise not running/.test(r.out)) out.push(failure("supervisor", `supervise is not running for ${info.dir}.`, `link it into svscan's directory: ln -s ${info.dir} /service/.`));
+  else out.push(failure("supervisor", `svstat: ${r.out.trim().replace(/^.*?: /, "")}.`, `start it with svc -u ${info.dir} and read ${join(info.dir, "log/main/current")} for why it stopped.`));
+  const current = join(info.dir, "log", "main", "current");
+  out.push(existsSync(current)
+    ? pass("log", `the log is ${current} (read it with tai64nlocal < ${current}).`)
+    : failure("log", `${current} does not exist yet.`, `check that ${join(info.dir, "log")} is supervised too (svstat ${join(info.dir, "log")}).`));
+  return out;
+}

@@ -1,0 +1,69 @@
+/** The whole checklist in the Q-cards' order, from the options doctor was given. */
+import { join } from "node:path";
+import { authConfigFromEnv } from "../auth/config.ts";
+import { checkHome, checkListener, checkMaildir, checkPassword, checkRules, checkSupervisor, findUser } from "./checks.ts";
+import { pop3Probe } from "./pop3_probe.ts";
+import { failure, pass, type CheckResult } from "./report.ts";
+import { inspectService } from "./service.ts";
+
+export interface DoctorOptions {
+  user?: string;
+  serviceDir?: string;
+  port?: number;
+  rules?: string;
+  userdb?: string;
+  /** Asked only when a user is checked; undefined when none could be read. */
+  password: () => Uint8Array | undefined;
+  env: NodeJS.ProcessEnv;
+  run: (cmd: string[]) => { code: number; out: string };
+}
+
+export const DEFAULT_PORT = 110;
+
+export async function runRoadmap(opts: DoctorOptions): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  const info = opts.serviceDir ? inspectService(opts.serviceDir) : undefined;
+  const port = opts.port ?? info?.port ?? DEFAULT_PORT;
+  results.push(checkListener(port));
+
+  const cdb = opts.rules ?? (info ? join(info.dir, "tcp.cdb") : undefined);
+  if (cdb) {
+    const source = cdb.endsWith(".cdb") ? cdb.slice(0, -4) : undefined;
+    results.push(...checkRules(cdb, source, info?.dir ?? "the rules' directory"));
+  }
+
+  // The chain's settings: the service's env/ first (what envdir gives it), then ours.
+  const env = { ...opts.env, ...(info?.env ?? {}) };
+  if (opts.userdb) env.POPPIN_USERDB = opts.userdb;
+  const config = authConfigFromEnv(env);
+  if (opts.user !== undefined) {
+    const { user, result } = findUser(opts.user, config);
+    results.push(result);
+    if (user) {
+      results.push(checkHome(user));
+      results.push(checkMaildir(user, env.MAILDIRNAME || "Maildir"));
+    }
+    const password = opts.password();
+    const checked = checkPassword(opts.user, password, config);
+    results.push(checked);
+    if (password && password.length > 0) {
+      const probe = await pop3Probe("127.0.0.1", port, opts.user, password);
+      results.push(probe.ok
+        ? pass("session", `a POP3 session on 127.0.0.1:${port}: ${probe.detail}.`)
+        : failure("session", `a POP3 session on 127.0.0.1:${port} failed: ${probe.detail}.`, sessionFix(probe.step, results)));
+      password.fill(0);
+    }
+  }
+  if (info) results.push(...checkSupervisor(info, opts.run));
+  return results;
+}
+
+/** The likeliest cause, from the step that failed and the checks above it. */
+function sessionFix(step: string, earlier: readonly CheckResult[]): string {
+  const bad = earlier.find((r) => !r.ok);
+  if (bad) return `fix the ${bad.id} check above first.`;
+  if (step === "connect") return "start the service and make sure it listens on 127.0.0.1.";
+  if (step === "greeting") return "the rules or the server dropped the connection: read the service's log.";
+  if (step === "PASS") return "the chain refused the login: check the checkpassword program named in the run script and the service's env/.";
+  return "read the service's log for the error the server gave.";
+}

@@ -1,0 +1,44 @@
+/**
+ * What doctor learns from a service directory made by `poppin conf` (or by hand in the
+ * same layout): its port, its rules, its env/ settings, and how it is supervised.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+export interface ServiceInfo {
+  dir: string;
+  kind: "daemontools" | "systemd";
+  /** The port from run's "-- IP PORT" or the socket unit's ListenStream. */
+  port?: number;
+  /** systemd: the unit name (NAME.socket / NAME.service). */
+  unit?: string;
+  /** env/NAME files: what the chain gets through envdir. */
+  env: Record<string, string>;
+}
+
+function readEnvDir(dir: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  let names: string[] = [];
+  try { names = readdirSync(dir); } catch { return env; }
+  for (const name of names) {
+    if (name.startsWith(".")) continue;
+    try { env[name] = readFileSync(join(dir, name), "utf8").split("\n")[0].replace(/[ \t]+$/, ""); } catch { /* unreadable: skipped */ }
+  }
+  return env;
+}
+
+export function inspectService(dir: string): ServiceInfo {
+  const env = readEnvDir(join(dir, "env"));
+  const socket = (() => { try { return readdirSync(dir).find((f) => f.endsWith(".socket")); } catch { return undefined; } })();
+  if (socket && !existsSync(join(dir, "run"))) {
+    const text = readFileSync(join(dir, socket), "utf8");
+    const m = /^ListenStream=(?:.*:)?(\d+)\s*$/m.exec(text);
+    return { dir, kind: "systemd", port: m ? Number(m[1]) : undefined, unit: socket.replace(/\.socket$/, ""), env };
+  }
+  let port: number | undefined;
+  try {
+    const m = / -- \S+ (\d+)\b/.exec(readFileSync(join(dir, "run"), "utf8"));
+    if (m) port = Number(m[1]);
+  } catch { /* no run: port from the options or 110 */ }
+  return { dir, kind: "daemontools", port, env };
+}
