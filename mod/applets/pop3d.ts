@@ -57,6 +57,7 @@ export const applet: Applet = {
           return EXIT_OK;
         }
         for (const note of start.notes) info(ctx, `${note} ${who}`);
+        for (const problem of start.warnings) warning(ctx, `${problem} ${who}`);
       }
     } catch (e) {
       if (!(e instanceof PoppinError)) throw e;

@@ -22,13 +22,14 @@ export function pop3dPolicy(env: Env): Policy {
 }
 
 export type SessionStart =
-  | { kind: "go"; notes: string[] }
+  | { kind: "go"; notes: string[]; warnings: string[] }
   /** Refuse with this -ERR text (exit 0: the client got its answer). */
   | { kind: "refuse"; reply: string; log: string };
 
 /** Before the scan: lock, login delay, bulletins. Throws TempError for trouble. */
 export async function startSession(dir: string, policy: Policy, env: Env): Promise<SessionStart> {
   const notes: string[] = [];
+  const warnings: string[] = [];
   if (policy.mailboxLock === "session") {
     try {
       lockMailboxSession(dir); // held until the process ends
@@ -43,11 +44,16 @@ export async function startSession(dir: string, policy: Policy, env: Env): Promi
   }
   if (policy.bulletinDir !== undefined) {
     const gids = [process.getgid?.() ?? -1, ...(process.getgroups?.() ?? [])];
-    const n = await deliverBulletins(policy.bulletinDir, dir, policy.maxBulletins, { user: env.USER ?? "", gids });
-    if (n > 0) notes.push(`bulletins=${n}`);
+    // A bulletin problem never stops the login: the mail matters more than the notice.
+    try {
+      const n = await deliverBulletins(policy.bulletinDir, dir, policy.maxBulletins, { user: env.USER ?? "", gids });
+      if (n > 0) notes.push(`bulletins=${n}`);
+    } catch (e) {
+      warnings.push(`bulletins not delivered: ${(e as Error).message}`);
+    }
   }
   if (policy.logLogin !== undefined) notes.push(loginLine(policy.logLogin, env));
-  return { kind: "go", notes };
+  return { kind: "go", notes, warnings };
 }
 
 /** servePop3d's options from the policy. */
