@@ -167,6 +167,28 @@ describe("brute force", () => {
   });
 });
 
+describe("timeout", () => {
+  test("set timeout in the config file: an idle client is dropped; the value reaches the chain", async () => {
+    const p = popup();
+    const conf = join(p.home, "t.conf");
+    writeFileSync(conf, "set timeout = 1\n");
+    const { talk, proc } = spawnConversation([p.cmd[0]!, "-f", conf, ...p.cmd.slice(1)], { env: p.env });
+    await talk.waitFor("+OK");
+    const started = Date.now();
+    await talk.waitEnd(10_000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    await proc.exited;
+    const after = spawnConversation([p.cmd[0]!, "-f", conf, ...p.cmd.slice(1)], { env: p.env });
+    await after.talk.waitFor("+OK");
+    after.talk.send("USER joe\r\nPASS secret\r\n");
+    await after.talk.waitFor("+OK \r\n+OK \r\n+OK \r\n"); // pop3d's greeting: now pop3d's own timeout
+    const loggedIn = Date.now();
+    await after.talk.waitEnd(10_000);
+    expect(Date.now() - loggedIn).toBeGreaterThanOrEqual(900);
+    await after.proc.exited;
+  });
+});
+
 describe("CAPA extras", () => {
   test("IMPLEMENTATION with the version unless shy; LOGIN-DELAY and EXPIRE as announced", () => {
     expect(popup().session("CAPA\r\nQUIT\r\n").out).toContain(`\r\nIMPLEMENTATION poppin-${VERSION}\r\n`);

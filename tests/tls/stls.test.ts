@@ -78,6 +78,16 @@ describe("STLS in popup", () => {
     await t.waitEnd();
   });
 
+  test("after STLS a wrong password is answered through the relay and the session goes on; then the right one logs in", async () => {
+    const up = await starttls(plain.port);
+    up.talk.send(`USER ${USER}\r\nPASS wrong\r\n`);
+    await up.talk.waitFor("-ERR [AUTH] authorization failed\r\n");
+    up.talk.send(`PASS ${PASSWORD}\r\nSTAT\r\nQUIT\r\n`);
+    await up.talk.waitFor(/\+OK 1 \d+\r\n/);
+    await up.talk.waitEnd();
+    expect(plain.log()).toMatch(/authorization failed rip=127\.0\.0\.1 user=demo\n/);
+  });
+
   test("plaintext pipelined after STLS is thrown away unexecuted (the command-injection attack)", async () => {
     const { talk } = await connectConversation(plain.port);
     await talk.waitFor("+OK");
