@@ -89,6 +89,33 @@ describe("daemontools layout", () => {
   });
 });
 
+describe("pop3s run script", () => {
+  test("serve --tls with env/CERTFILE and KEYFILE: a TLS client gets popup's greeting", async () => {
+    const cert = join(work, "pop3s.pem");
+    const key = join(work, "pop3s.key");
+    const gen = run([requireTool("openssl"), "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost"]);
+    expect(gen.code).toBe(0);
+    const dir = join(work, "pop3s-live");
+    const port = await freePort();
+    expect(run([POPPIN, "conf", "pop3s", "--cert", cert, "--key", key, "--host", "pop.example.org", "--port", String(port), "/bin/true", "nobody", dir, "127.0.0.1"]).code).toBe(0);
+    expect(run(["./add-client", "127.0.0.1"], { cwd: dir }).code).toBe(0);
+    expect(run([requireTool("make")], { cwd: dir }).code).toBe(0);
+    const svc = spawn("./run", [], { cwd: dir, stdio: ["ignore", "pipe", "ignore"], env: { PATH: "/usr/bin:/bin" } });
+    let log = "";
+    svc.stdout!.on("data", (d: Buffer) => { log += d.toString(); });
+    try {
+      const deadline = Date.now() + 10_000;
+      while (!log.includes("tcpserver: status: 0/40") && Date.now() < deadline) await Bun.sleep(50);
+      const c = run([requireTool("openssl"), "s_client", "-quiet", "-connect", `127.0.0.1:${port}`], { stdin: "QUIT\r\n", timeoutMs: 15_000 });
+      // The greeting, then QUIT's answer, both through TLS.
+      expect(c.out).toMatch(/^\+OK[^\r\n]*\r\n\+OK[^\r\n]*\r\n$/);
+      expect(log).toMatch(/tcpserver: ok \d+ 0:127\.0\.0\.1:\d+ :127\.0\.0\.1::\d+/);
+    } finally {
+      svc.kill("SIGTERM");
+    }
+  }, 30_000);
+});
+
 describe("systemd units", () => {
   for (const kind of ["pop3d", "pop3s", "qmqpd"]) {
     test(`${kind}: systemd-analyze verify accepts the socket and the service`, () => {
