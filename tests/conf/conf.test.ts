@@ -109,6 +109,8 @@ describe("pop3s run script", () => {
       const c = run([requireTool("openssl"), "s_client", "-quiet", "-connect", `127.0.0.1:${port}`], { stdin: "QUIT\r\n", timeoutMs: 15_000 });
       // The greeting, then QUIT's answer, both through TLS.
       expect(c.out).toMatch(/^\+OK[^\r\n]*\r\n\+OK[^\r\n]*\r\n$/);
+      const until = Date.now() + 5000;
+      while (!log.includes("tcpserver: end ") && Date.now() < until) await Bun.sleep(50);
       expect(log).toMatch(/tcpserver: ok \d+ 0:127\.0\.0\.1:\d+ :127\.0\.0\.1::\d+/);
     } finally {
       svc.kill("SIGTERM");
@@ -165,6 +167,8 @@ describe("systemd units", () => {
       expect(await c.command("QUIT")).toStartWith("+OK");
       c.close();
       expect(log).toMatch(/tcpserver: deny \d+ 0:127\.0\.0\.1:\d+ :127\.0\.0\.1::\d+/);
+      const until = Date.now() + 5000;
+      while (!log.includes("tcpserver: end ") && Date.now() < until) await Bun.sleep(50);
       expect(log).toMatch(/tcpserver: ok \d+ 0:127\.0\.0\.1:\d+ :127\.0\.0\.1::\d+/);
     } finally {
       child.kill("SIGTERM");
