@@ -160,10 +160,10 @@ describe("brute force", () => {
     const lines = r.stderr.split("\n").filter((l) => l.includes("authorization failed"));
     expect(lines).toEqual(["qmail-popup: warning: authorization failed rip=192.0.2.7 user=joe", "qmail-popup: warning: authorization failed rip=192.0.2.7 user=evil%20rip=10.9.9.9"]);
     const log = join(tempDir("f2b"), "current");
-    writeFileSync(log, lines.map((l, i) => `2026-11-21 10:00:0${i} ${l}\n`).join("") + `Nov 21 10:00:05 mail poppin[7]: ${lines[0]}\n@40000000692b1c3a0a8b2c1c poppin popup: warning: authorization temporary failure rip=192.0.2.8 user=x why=y\n`);
+    writeFileSync(log, lines.map((l, i) => `2026-11-21 10:00:0${i} ${l}\n`).join("") + `Nov 21 10:00:05 mail poppin[7]: ${lines[0]}\n@40000000692b1c3a0a8b2c1c ${lines[0]}\n@40000000692b1c3b0a8b2c1c poppin popup: warning: authorization temporary failure rip=192.0.2.8 user=x why=y\n`);
     const f = run(["fail2ban-regex", "-o", "ip", log, join(ROOT, "scripts", "fail2ban", "filter.d", "poppin.conf")]);
     expect(f.code).toBe(0);
-    expect(f.out.trim().split("\n")).toEqual(["192.0.2.7", "192.0.2.7", "192.0.2.7"]);
+    expect(f.out.trim().split("\n")).toEqual(["192.0.2.7", "192.0.2.7", "192.0.2.7", "192.0.2.7"]);
   });
 });
 
