@@ -11,7 +11,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { readSync } from "node:fs";
 import { PermError } from "../cli/errors.ts";
-import { LineReader } from "./line_reader.ts";
+import { LineReader, type SkipTally } from "./line_reader.ts";
 import type { MboxMessage } from "./message.ts";
 import { UidlAllocator, VOLATILE_FIELDS } from "./uidl.ts";
 
@@ -121,7 +121,19 @@ export function scanMbox(fd: number, size: number, what = "spool"): ScanResult {
     m = undefined;
   };
 
-  while (reader.next()) {
+  const tally: SkipTally = { octets: 0, lines: 0, crlf: 0, lastBlankLen: 0 };
+  for (;;) {
+    if (m !== undefined && !m.inHeaders && reader.atLineStart && (m.clEnd < 0 || reader.nextOffset < m.clEnd)) {
+      // Body lines: only sizes and the next From_ line matter, so skip them in bulk.
+      tally.octets = tally.lines = tally.crlf = 0;
+      reader.skipLines(m.clEnd < 0 ? Infinity : m.clEnd, tally);
+      if (tally.lines > 0) {
+        m.crlf += tally.octets + tally.lines - tally.crlf;
+        prevBlankLen = tally.lastBlankLen;
+        prevEndedCR = false;
+      }
+    }
+    if (!reader.next()) break;
     const view = reader.view;
     const off = reader.offset;
     if (reader.lineStart && startsWithFrom(view) && (m === undefined || m.clEnd < 0 || off >= m.clEnd)) {
