@@ -3,7 +3,7 @@
  * tests/faults/kill_harness.ts against each mode of the chain, in chunks of 50 rounds from
  * consecutive seeds, each on a fresh Maildir. Prints the totals and every violation.
  *
- *   POPPIN_BIN=dist/poppin bun scripts/fuzz/kill_campaign.ts [--rounds N] [--seed S] [--mode classic|one-process]...
+ *   POPPIN_BIN=dist/poppin bun scripts/fuzz/kill_campaign.ts [--rounds N] [--seed S] [--mode classic|one-process|inline]...
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,18 +14,18 @@ import { runKillRounds, type KillStats } from "../../tests/faults/kill_harness.t
 const args = process.argv.slice(2);
 let rounds = 1000;
 let seed = 100;
-const modes: ("classic" | "one-process")[] = [];
+const modes: ("classic" | "one-process" | "inline")[] = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === "--rounds") rounds = Number(args[++i]);
   else if (args[i] === "--seed") seed = Number(args[++i]);
-  else if (args[i] === "--mode") modes.push(args[++i] as "classic" | "one-process");
+  else if (args[i] === "--mode") modes.push(args[++i] as "classic" | "one-process" | "inline");
   else throw new Error(`unknown option ${args[i]}`);
 }
-if (modes.length === 0) modes.push("classic", "one-process");
+if (modes.length === 0) modes.push("classic", "one-process", "inline");
 
 const CHUNK = 50;
 let failed = false;
-console.log("| mode | rounds | kills (popup / child) | answered QUITs | messages delivered | deleted by QUIT | '-ERR child crashed' mid-session | violations | seconds |");
+console.log("| mode | rounds | kills (root / below it) | answered QUITs | messages delivered | deleted by QUIT | '-ERR child crashed' mid-session | violations | seconds |");
 console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const mode of modes) {
   const total: KillStats = { rounds: 0, kills: 0, killedPopup: 0, killedChild: 0, quitsAnswered: 0, messagesDeleted: 0, messagesDelivered: 0, childCrashReplies: 0, violations: [] };

@@ -5,6 +5,7 @@
  */
 import { chownSync, mkdirSync, readdirSync, readFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
+import { connect } from "node:net";
 import { applet, run } from "../helpers.ts";
 
 export const LOGIN = "fault";
@@ -189,5 +190,77 @@ export function alive(pid: number): boolean {
     return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
   } catch {
     return false;
+  }
+}
+
+/** The same conversation over TCP (serve --inline). */
+export class SocketClient {
+  #text = "";
+  #ended = false;
+  #wake: (() => void) | undefined;
+  readonly #socket: import("node:net").Socket;
+
+  private constructor(socket: import("node:net").Socket) {
+    this.#socket = socket;
+    socket.on("data", (d: Buffer) => {
+      this.#text += d.toString("latin1");
+      this.#wake?.();
+    });
+    const end = () => {
+      this.#ended = true;
+      this.#wake?.();
+    };
+    socket.on("close", end);
+    socket.on("error", end);
+  }
+
+  static connect(port: number, timeoutMs = 10_000): Promise<SocketClient> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: "127.0.0.1", port });
+      const timer = setTimeout(() => { socket.destroy(); reject(new Error("connect timed out")); }, timeoutMs);
+      socket.once("connect", () => { clearTimeout(timer); resolve(new SocketClient(socket)); });
+      socket.once("error", (e) => { clearTimeout(timer); reject(e); });
+    });
+  }
+
+  get text(): string {
+    return this.#text;
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  send(line: string): boolean {
+    if (this.#ended) return false;
+    this.#socket.write(`${line}\r\n`);
+    return true;
+  }
+
+  closeInput(): void {
+    this.#socket.end();
+    setTimeout(() => this.#socket.destroy(), 2_000).unref();
+  }
+
+  waitFrom(from: number, pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray | null> {
+    return waitOn(this, () => this.#text, () => this.#ended, (w) => (this.#wake = w), from, pattern, timeoutMs);
+  }
+}
+
+async function waitOn(_: unknown, text: () => string, ended: () => boolean, setWake: (w: () => void) => void, from: number, pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray | null> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const m = pattern.exec(text().slice(from));
+    if (m) return m;
+    if (ended()) return null;
+    const left = deadline - Date.now();
+    if (left <= 0) return null;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, left);
+      setWake(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 }

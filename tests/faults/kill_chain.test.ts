@@ -3,7 +3,7 @@
  * a random moment in most of them, and the Maildir invariant checked after each (see
  * kill_harness.ts). 50 rounds of the classic chain (qmail-popup, checkpassword, qmail-pop3d
  * as separate processes, POPPIN_ONE_PROCESS=0) and 20 of popup's default, which serves
- * poppin's own chain in its own process where it can. The
+ * poppin's own chain in its own process where it can, and 20 of serve --inline over TCP. The
  * campaign (scripts/fuzz/kill_campaign.ts) runs 1,000 and more.
  */
 import { expect, test } from "bun:test";
@@ -29,6 +29,16 @@ test("popup's default way of running its own chain (one process where it serves 
   const stats = await runKillRounds(box, 20, 4242, { mode: "one-process" });
   expect(stats.violations).toEqual([]);
   expect(stats.kills).toBeGreaterThan(10);
+  expect(stats.quitsAnswered).toBeGreaterThan(0);
+  expect(stats.messagesDeleted).toBeGreaterThan(0);
+}, 60_000);
+
+test("serve --inline, 20 rounds of kill -9 (the server or the session's process): the same invariant", async () => {
+  const box = makeFaultBox(tempDir("killinline"));
+  const stats = await runKillRounds(box, 20, 777, { mode: "inline" });
+  expect(stats.violations).toEqual([]);
+  expect(stats.kills).toBeGreaterThan(10);
+  expect(stats.killedPopup).toBeGreaterThan(0); // the server itself
   expect(stats.quitsAnswered).toBeGreaterThan(0);
   expect(stats.messagesDeleted).toBeGreaterThan(0);
 }, 60_000);

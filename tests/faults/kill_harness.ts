@@ -5,13 +5,32 @@
  * never a message it did not mark). Used by tests/faults (50 rounds) and by
  * scripts/fuzz/kill_campaign.ts (1,000 and more).
  */
-import { applet } from "../helpers.ts";
-import { alive, chownBox, deliverId, descendants, idByUidl, idsOnDisk, LOGIN, PASSWORD, PipeClient, type FaultBox } from "./chain_fixture.ts";
+import { applet, POPPIN } from "../helpers.ts";
+import { alive, chownBox, deliverId, descendants, idByUidl, idsOnDisk, LOGIN, PASSWORD, PipeClient, SocketClient, type FaultBox } from "./chain_fixture.ts";
+
+/** serve --inline on a free port, for the inline mode; `stop` kills it. */
+interface InlineServer { pid: number; port: number; proc: ReturnType<typeof Bun.spawn> }
+
+async function startInline(box: FaultBox, env: Record<string, string>): Promise<InlineServer> {
+  const proc = Bun.spawn([POPPIN, "serve", "--inline", "-1", "-R", "-H", "-c", "20", "127.0.0.1", "0",
+    POPPIN, "popup", "pop.example.org", POPPIN, "checkpassword", POPPIN, "pop3d", "Maildir"], {
+    cwd: box.home, env, stdin: "ignore", stdout: "pipe", stderr: "ignore",
+  });
+  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+  const first = await Promise.race([reader.read(), Bun.sleep(10_000).then(() => null)]);
+  reader.releaseLock();
+  const port = first && !first.done ? Number(Buffer.from(first.value).toString().trim()) : 0;
+  if (!port) {
+    proc.kill("SIGKILL");
+    throw new Error("serve --inline did not print its port");
+  }
+  return { pid: proc.pid, port, proc };
+}
 
 export interface KillStats {
   rounds: number;
   kills: number;
-  /** Which process was killed: "popup" or the session child (checkpassword, then pop3d). */
+  /** Which process was killed: the root (popup, or the serve --inline server) or one below it (checkpassword, pop3d, a session process). */
   killedPopup: number;
   killedChild: number;
   quitsAnswered: number;
@@ -52,9 +71,10 @@ export interface KillOptions {
   target?: number;
   /**
    * "classic": popup runs checkpassword, which execs pop3d (POPPIN_ONE_PROCESS=0), as qmail;
-   * "one-process": popup finds poppin's own chain and serves it in its own process (the default).
+   * "one-process": popup finds poppin's own chain and serves it in its own process (the default);
+   * "inline": `serve --inline` over TCP; a killed server is started again for the next round.
    */
-  mode?: "classic" | "one-process";
+  mode?: "classic" | "one-process" | "inline";
   onRound?: (round: number, stats: KillStats) => void;
 }
 
@@ -67,6 +87,8 @@ export async function runKillRounds(box: FaultBox, rounds: number, seed: number,
   const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", POPPIN_USERDB: box.userdb };
   if ((opts.mode ?? "classic") === "classic") env.POPPIN_ONE_PROCESS = "0";
   const chain = [applet("qmail-popup"), "pop.example.org", applet("checkpassword"), applet("qmail-pop3d"), "Maildir"];
+  const inline = opts.mode === "inline";
+  let server: InlineServer | undefined;
 
   for (let round = 0; round < rounds; round++) {
     const where = `round ${round} (seed ${seed})`;
@@ -82,8 +104,27 @@ export async function runKillRounds(box: FaultBox, rounds: number, seed: number,
 
     const violationsBefore = stats.violations.length;
     const roundStart = Date.now();
-    const client = new PipeClient(chain, env, box.home);
-    const popupPid = client.proc.pid;
+    let client: PipeClient | SocketClient;
+    if (inline) {
+      let socket: SocketClient | undefined;
+      for (let attempt = 0; socket === undefined; attempt++) {
+        if (server === undefined || !alive(server.pid)) server = await startInline(box, env);
+        try {
+          socket = await SocketClient.connect(server.port);
+        } catch (e) {
+          // The server killed last round may still be on its way out: start a new one.
+          if (attempt >= 2) throw e;
+          server.proc.kill("SIGKILL");
+          await Promise.race([server.proc.exited, Bun.sleep(5_000)]);
+          server = undefined;
+        }
+      }
+      client = socket;
+    } else {
+      client = new PipeClient(chain, env, box.home);
+    }
+    // The root of what may be killed: popup (pipes) or the inline server.
+    const popupPid = inline ? server!.pid : (client as PipeClient).proc.pid;
     // The script: log in, list, then RETR/DELE/RSET/NOOP at random, then QUIT (or just stop).
     const script: string[] = [`USER ${LOGIN}`, `PASS ${PASSWORD}`, "UIDL"];
     const steps = 1 + Math.floor(random() * 8);
@@ -150,7 +191,12 @@ export async function runKillRounds(box: FaultBox, rounds: number, seed: number,
     }
     client.closeInput();
     for (const p of descendants(popupPid)) seen.add(p);
-    await Promise.race([client.proc.exited, Bun.sleep(5_000)]);
+    if (client instanceof PipeClient) await Promise.race([client.proc.exited, Bun.sleep(5_000)]);
+    else {
+      // The session's own processes end with the connection; a live server stays for the next round.
+      seen.delete(popupPid);
+      if (!alive(popupPid)) await Promise.race([server!.proc.exited, Bun.sleep(5_000)]);
+    }
     await reap([...seen], 5_000);
     if (!killed && !quitAnswered && quitSent) stats.violations.push(`${where}: QUIT not answered without a kill: ${JSON.stringify(client.text.slice(-200))}`);
 
@@ -183,6 +229,10 @@ export async function runKillRounds(box: FaultBox, rounds: number, seed: number,
     if (quitAnswered) stats.quitsAnswered++;
     stats.rounds++;
     opts.onRound?.(round, stats);
+  }
+  if (server) {
+    server.proc.kill("SIGKILL");
+    await Promise.race([server.proc.exited, Bun.sleep(5_000)]);
   }
   return stats;
 }
