@@ -223,7 +223,7 @@ export async function runKillRounds(box: FaultBox, rounds: number, seed: number,
       }
     }
     if (stats.violations.length > violationsBefore) {
-      stats.violations.push(`${where}: script ${JSON.stringify(script)}, kill before command ${killAt} (+${killDelayMs.toFixed(1)} ms, killed: ${killed}), transcript ${JSON.stringify(client.text.slice(-600))}, stderr ${JSON.stringify((await client.stderr).slice(-400))}`);
+      stats.violations.push(`${where}: script ${JSON.stringify(script)}, kill before command ${killAt} (+${killDelayMs.toFixed(1)} ms, killed: ${killed}), transcript ${JSON.stringify(client.text.slice(-600))}, stderr ${JSON.stringify(client instanceof PipeClient ? (await client.stderr).slice(-400) : "(serve --inline: not kept)")}`);
     }
     if (process.env.FAULT_DEBUG) console.error(`${where}: ${Date.now() - roundStart} ms, kill at ${killAt}/${script.length} killed ${killed}, ${JSON.stringify(client.text.slice(-80))}`);
     if (quitAnswered) stats.quitsAnswered++;
