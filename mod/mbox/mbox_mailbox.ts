@@ -14,7 +14,7 @@ import type { MessageInfo } from "../pop3/transaction.ts";
 import { recoverJournal } from "./journal.ts";
 import type { MboxMessage } from "./message.ts";
 import { planIsNoop, planRewrite } from "./plan.ts";
-import { scanMbox } from "./scan.ts";
+import { scanCachePath, scanWithCache } from "./scan_cache.ts";
 import { lockSpool, SpoolBusy, type SpoolLock, type SpoolLockOptions } from "./spool_lock.ts";
 import { journalPath, removeStaleRenameTemps, rewriteUnderWay, rewriteByRename, rewriteInPlace, type UpdateMode } from "./write_spool.ts";
 
@@ -27,6 +27,8 @@ export interface MboxMailboxOptions {
   update: UpdateMode;
   /** Qpopper's update-status-headers (default true). */
   statusUpdate: boolean;
+  /** Keep the scan in a cache file in tempDir (scan_cache.ts; default true). */
+  cache?: boolean;
   onWarning?: (message: string) => void;
   /** Test hook: called once the journal of an in-place rewrite is ready, before the spool is touched. */
   onJournalReady?: () => void;
@@ -95,11 +97,15 @@ export class MboxMailbox implements Mailbox {
       this.recovery = opened.writable ? wrap("unable to recover an interrupted rewrite", () => recoverJournal(journalPath(opts.spool, opts.tempDir), opened.fd)) : "none";
       if (opened.writable) removeStaleRenameTemps(opts.spool);
       this.#stat = fstatSync(opened.fd);
-      this.#records = wrap(`unable to read ${opts.spool}`, () => scanMbox(opened.fd, this.#stat!.size, opts.spool).messages);
+      this.#records = wrap(`unable to read ${opts.spool}`, () => scanWithCache(opened.fd, this.#stat!, opts.spool, this.#cachePath()).messages);
     } finally {
       lock.release();
     }
     this.messages = this.#records.map((m) => ({ size: m.crlfSize, uidl: m.uidl }));
+  }
+
+  #cachePath(): string | undefined {
+    return this.#opts.cache === false ? undefined : scanCachePath(this.#opts.spool, this.#opts.tempDir);
   }
 
   #lock(fd: number, mode: "read" | "write", failFast: boolean): SpoolLock {
@@ -153,7 +159,7 @@ export class MboxMailbox implements Mailbox {
       try {
         recoverJournal(journalPath(spool, this.#opts.tempDir), fd);
         const st = fstatSync(fd);
-        const records = this.#stat && sameFile(st, this.#stat) ? this.#records : scanMbox(fd, st.size, spool).messages;
+        const records = this.#stat && sameFile(st, this.#stat) ? this.#records : scanWithCache(fd, st, spool, this.#cachePath()).messages;
         const plan = planRewrite(records, st.size, deleted, this.#opts.statusUpdate ? seen : new Set(), this.#opts.statusUpdate);
         if (planIsNoop(plan)) return { removed: deleted.size, unremoved: 0, problems: [] };
         const mode = this.#opts.update;

@@ -14,6 +14,9 @@ export interface MboxMessage {
   readonly crlfSize: number;
   /** The unique-id listing: the message's X-UIDL, or derived from content and position (uidl.ts). */
   readonly uidl: string;
+  /** What the UIDL was made from: the X-UIDL value, and the content hash (uidl.ts). */
+  readonly ownUidl?: string;
+  readonly derivedUidl: string;
   /** The From_ line without its LF (checked again before a message is served). */
   readonly fromLine: Uint8Array;
   /** The Status: and X-Status: values ("RO", "A"), empty when absent. */

@@ -18,6 +18,7 @@ export function openSpoolMailbox(arg: string, s: MboxSettings, env: { user?: str
     lock: { methods: s.lockMethods, timeoutMs: s.lockTimeoutMs, staleSeconds: s.staleSeconds, onDotLockUnavailable: onWarning },
     update: s.update,
     statusUpdate: s.statusUpdate,
+    cache: s.cache,
     onWarning,
   });
 }

@@ -7,6 +7,7 @@
  *                           (default: the spool's directory if writable, else $HOME)
  *   --update=auto|rename|inplace   how QUIT rewrites the spool (write_spool.ts)
  *   --no-status-update      Qpopper's update-status-headers off: no Status: RO
+ *   --no-cache              no scan cache (.NAME.poppin-cache in the temp directory)
  *   --lock=dotlock,fcntl[,flock]   which locks (default dotlock,fcntl)
  *   --lock-timeout=SECONDS  how long to wait for a delivery's lock (default 10)
  *   --lock-stale=SECONDS    a dot-lock older than this is broken (default 300)
@@ -23,6 +24,7 @@ export interface MboxSettings {
   tempDir?: string;
   update: UpdateMode;
   statusUpdate: boolean;
+  cache: boolean;
   lockMethods: readonly LockMethod[];
   lockTimeoutMs: number;
   staleSeconds: number;
@@ -33,6 +35,7 @@ export function defaultMboxSettings(): MboxSettings {
     layout: { spoolDir: DEFAULT_SPOOL_DIR, hashSpool: 0 },
     update: "auto",
     statusUpdate: true,
+    cache: true,
     lockMethods: DEFAULT_LOCK_METHODS,
     lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_SECONDS * 1000,
     staleSeconds: DEFAULT_STALE_SECONDS,
@@ -69,6 +72,10 @@ export function applyMboxOption(s: MboxSettings, arg: string): "ok" | "no" | "ba
     case "--no-status-update":
       if (value !== undefined) return "bad";
       s.statusUpdate = false;
+      return "ok";
+    case "--no-cache":
+      if (value !== undefined) return "bad";
+      s.cache = false;
       return "ok";
     case "--lock": return need((v) => {
       const methods = parseLockMethods(v);

@@ -86,11 +86,17 @@ function contentLengthFits(fd: number, clEnd: number, size: number): boolean {
   return text.startsWith("\nFrom ") || text.startsWith("\n\nFrom ");
 }
 
-/** Reads the spool open on `fd` from 0 to `size`. Throws PermError when it is not an mbox. */
-export function scanMbox(fd: number, size: number, what = "spool"): ScanResult {
-  const reader = new LineReader(fd, 0, size);
-  const messages: MboxMessage[] = [];
+/**
+ * Reads the spool open on `fd` up to `size`. Throws PermError when it is not an mbox.
+ * `resume` continues an earlier scan: its messages are kept and the scan starts at `from`
+ * (a From_ line: where the earlier scan's last message began).
+ */
+export function scanMbox(fd: number, size: number, what = "spool", resume?: { messages: readonly MboxMessage[]; from: number }): ScanResult {
+  const from = resume?.from ?? 0;
+  const reader = new LineReader(fd, from, size);
+  const messages: MboxMessage[] = [...(resume?.messages ?? [])];
   const uidls = new UidlAllocator();
+  for (const m of messages) uidls.allocate(m.ownUidl, m.derivedUidl); // the same UIDLs as a scan from the start
   let m: Builder | undefined;
   let prevBlankLen = 0; // length of the previous line when it was empty, else 0
   let prevEndedCR = false;
@@ -112,9 +118,11 @@ export function scanMbox(fd: number, size: number, what = "spool"): ScanResult {
     }
     m.hash.update(`\0${end - m.bodyStart}`);
     const status = m.fields.find((f) => f.name === "status");
+    const ownUidl = m.value("x-uidl");
+    const derivedUidl = m.hash.digest("hex");
     messages.push({
       fromOffset: m.fromOffset, start: m.start, headerEnd: m.headerEnd, end, next: at, crlfSize: crlf,
-      uidl: uidls.allocate(m.value("x-uidl"), m.hash.digest("hex")), fromLine: m.fromLine,
+      uidl: uidls.allocate(ownUidl, derivedUidl), ownUidl, derivedUidl, fromLine: m.fromLine,
       status: status?.value.trim() ?? "", xStatus: m.value("x-status") ?? "",
       statusField: status ? [status.from, status.to] : undefined, eol: m.eol,
     });
@@ -137,7 +145,7 @@ export function scanMbox(fd: number, size: number, what = "spool"): ScanResult {
     const view = reader.view;
     const off = reader.offset;
     if (reader.lineStart && startsWithFrom(view) && (m === undefined || m.clEnd < 0 || off >= m.clEnd)) {
-      const atBoundary = off === 0 || prevBlankLen > 0 || (m !== undefined && off === m.clEnd) || FROM_LINE.test(latin1(view.subarray(0, 200)));
+      const atBoundary = off === from || prevBlankLen > 0 || (m !== undefined && off === m.clEnd) || FROM_LINE.test(latin1(view.subarray(0, 200)));
       if (atBoundary) {
         finish(off);
         m = new Builder(off, view);
@@ -147,7 +155,7 @@ export function scanMbox(fd: number, size: number, what = "spool"): ScanResult {
       }
     }
     if (m === undefined) {
-      if (off === 0) throw new PermError(`${what} is not an mbox file: it does not start with a From_ line`);
+      if (off === from) throw new PermError(`${what} is not an mbox file: it does not start with a From_ line`);
       continue;
     }
     // CRLF size: the piece's octets, plus one for a bare LF ending it.

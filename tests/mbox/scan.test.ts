@@ -1,11 +1,12 @@
 /** The mbox library without processes: splitting, sizes, UIDLs, the rewrite plan, Qpopper's paths, the lock file. */
 import { describe, expect, test } from "bun:test";
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, fstatSync, openSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../helpers.ts";
 import { dotLock, DotLockError } from "../../mod/mbox/dot_lock.ts";
 import { planRewrite } from "../../mod/mbox/plan.ts";
 import { scanMbox } from "../../mod/mbox/scan.ts";
+import { scanWithCache } from "../../mod/mbox/scan_cache.ts";
 import { hashDir, spoolPathFor } from "../../mod/mbox/spool_path.ts";
 import { placementFor } from "../../mod/convert/flags.ts";
 
@@ -155,5 +156,37 @@ describe("Status to Maildir flags", () => {
     expect(placementFor("O", "")).toEqual({ sub: "cur", info: ":2," });
     expect(placementFor("RO", "AF")).toEqual({ sub: "cur", info: ":2,FRS" });
     expect(placementFor("RO", "D")).toEqual({ sub: "cur", info: ":2,ST" });
+  });
+});
+
+describe("scan cache", () => {
+  test("unchanged: read from the cache; grown by deliveries: only the new part read, same result as a full scan", () => {
+    const dir = tempDir("mbox-cache");
+    const path = join(dir, "spool");
+    const same = `${F1}Subject: same\n\nx\n\n`;
+    writeFileSync(path, `${same}${same}${F2}Subject: b\n\ntwo\n\n`);
+    const cache = join(dir, "cache");
+    const scan = () => {
+      const fd = openSync(path, "r");
+      try {
+        return { cached: scanWithCache(fd, fstatSync(fd), path, cache), full: scanMbox(fd, fstatSync(fd).size).messages };
+      } finally {
+        closeSync(fd);
+      }
+    };
+    const first = scan();
+    expect(first.cached.from).toBe("scan");
+    const second = scan();
+    expect(second.cached.from).toBe("cache");
+    expect(second.cached.messages.map((m) => m.uidl)).toEqual(first.full.map((m) => m.uidl));
+    appendFileSync(path, `${same}${F3}Subject: c\n\nthree\n\n`);
+    const grown = scan();
+    expect(grown.cached.from).toBe("grown");
+    expect(grown.cached.messages.map((m) => [m.uidl, m.fromOffset, m.end, m.crlfSize])).toEqual(grown.full.map((m) => [m.uidl, m.fromOffset, m.end, m.crlfSize]));
+    expect(new Set(grown.full.map((m) => m.uidl)).size).toBe(5);
+    // rewritten (not only grown): a full scan
+    writeFileSync(path, `${F3}Subject: c\n\nthree\n\n`);
+    appendFileSync(path, "x".repeat(500) + "\n");
+    expect(scan().cached.from).toBe("scan");
   });
 });
