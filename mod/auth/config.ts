@@ -16,6 +16,8 @@ export interface AuthConfig {
   /** POPPIN_APOP_SECRETS: `user:secret` lines for system accounts' APOP. */
   apopSecretsFile: string | undefined;
   shadowFile: string;
+  /** POPPIN_HOME_BASE: virtual users' homes must lie inside this directory; unset, not checked. */
+  homeBase?: string;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
@@ -35,5 +37,6 @@ export function authConfigFromEnv(env: NodeJS.ProcessEnv, userdbOption?: string)
     minUid,
     apopSecretsFile: nonEmpty(env.POPPIN_APOP_SECRETS),
     shadowFile: DEFAULT_SHADOW_FILE,
+    homeBase: nonEmpty(env.POPPIN_HOME_BASE),
   };
 }
