@@ -40,7 +40,8 @@ export const applet: Applet = {
     const isMbox = rest.length === 1 && isMboxArgument(rest[0]!);
     if (rest.length !== 1 || rest[0] === "" || compat === undefined || badOption || (mboxOptions > 0 && !isMbox)) {
       writeStdout(err(TEXT.noMaildir));
-      usage(ctx, `${ctx.classic ? ctx.calledAs : ctx.prefix} [--compat=qmail|rfc] maildir`);
+      const name = ctx.classic ? ctx.calledAs : ctx.prefix;
+      usage(ctx, `${name} [--compat=qmail|rfc] maildir | ${name} [mbox options] mbox:[spool]`);
       return EXIT_USAGE;
     }
     const dir = rest[0]!;
