@@ -70,9 +70,9 @@ export function deliver(box: Box, messages: Uint8Array[]): void {
 export interface Service { port: number; log(): string; pid: number; stop(): Promise<void> }
 
 /** serve -1 -v -HR [--tls] 127.0.0.1 0 qmail-popup [popupArgs] HOST checkpassword qmail-pop3d Maildir */
-export async function startService(box: Box, opts: { tls?: boolean; env?: Record<string, string>; popupArgs?: string[]; program?: string[] } = {}): Promise<Service> {
+export async function startService(box: Box, opts: { tls?: boolean; env?: Record<string, string>; popupArgs?: string[]; program?: string[]; serveArgs?: string[] } = {}): Promise<Service> {
   const program = opts.program ?? [applet("qmail-popup"), ...(opts.popupArgs ?? []), "pop.example.org", applet("checkpassword"), applet("qmail-pop3d"), "Maildir"];
-  const args = ["-1", "-v", "-HR", ...(opts.tls ? ["--tls"] : []), "127.0.0.1", "0", ...program];
+  const args = ["-1", "-v", "-HR", ...(opts.serveArgs ?? []), ...(opts.tls ? ["--tls"] : []), "127.0.0.1", "0", ...program];
   const child: ChildProcess = spawn(applet("tcpserver"), args, {
     cwd: box.home,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", POPPIN_USERDB: box.userdb, POPPIN_AUTH_FAILURE_DELAY: "0.1", ...opts.env },

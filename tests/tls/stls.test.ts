@@ -5,7 +5,7 @@
  * clear-text-password=tls, SSL_* variables, TLS versions, and SIGHUP reloading.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, readFileSync } from "node:fs";
+import { chmodSync, copyFileSync, readFileSync } from "node:fs";
 import net from "node:net";
 import tls from "node:tls";
 import { connectConversation } from "../pop3/conversation.ts";
@@ -167,6 +167,34 @@ describe("serve --tls (implicit TLS)", () => {
       expect(old.code).not.toBe(0);
       const v12 = await exec(["openssl", "s_client", "-tls1_2", "-connect", `127.0.0.1:${svc.port}`], { stdin: "" });
       expect(v12.out).toMatch(/New, TLSv1\.2, Cipher is ECDHE-/);
+    } finally {
+      await svc.stop();
+    }
+  });
+
+  test("the key is read before -u/-g drop privileges; a reload that cannot read it keeps the old certificate", async () => {
+    const keyDir = makeCertificate("root-only.example");
+    chmodSync(keyDir.dir, 0o755); // the certificate is public, the key root's only
+    chmodSync(keyDir.key, 0o600);
+    const root = process.getuid!() === 0;
+    const svc = await startService(box, {
+      tls: true, env: { CERTFILE: keyDir.cert, KEYFILE: keyDir.key },
+      program: ["/bin/echo", "hello"], serveArgs: root ? ["-u", "65534", "-g", "65534"] : [],
+    });
+    try {
+      const greet = async () => {
+        const s = tls.connect({ host: "127.0.0.1", port: svc.port, rejectUnauthorized: false });
+        let got = "";
+        s.on("data", (d: Buffer) => { got += d.toString(); });
+        await new Promise<void>((resolve) => { s.on("close", () => resolve()); s.on("error", () => resolve()); });
+        return got;
+      };
+      expect(await greet()).toBe("hello\n");
+      if (!root) chmodSync(keyDir.key, 0o000); // as root the dropped serve cannot read the 0600 root file anyway
+      process.kill(svc.pid, "SIGHUP");
+      for (let i = 0; i < 40 && !svc.log().includes("keeping the old certificate"); i++) await Bun.sleep(50);
+      expect(svc.log()).toContain(`warning: keeping the old certificate: unable to read key ${keyDir.key}: access denied`);
+      expect(await greet()).toBe("hello\n");
     } finally {
       await svc.stop();
     }
