@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, readFileSync } from "node:fs";
 import net from "node:net";
 import tls from "node:tls";
+import { applet, run } from "../helpers.ts";
 import { connectConversation } from "../pop3/conversation.ts";
 import { PASSWORD, USER, corpus, deliver, emptyBox, exec, makeBox, makeCertificate, startService, tlsConversation, type Box, type Certificate, type Service } from "./harness.ts";
 
@@ -195,6 +196,30 @@ describe("serve --tls (implicit TLS)", () => {
       for (let i = 0; i < 40 && !svc.log().includes("keeping the old certificate"); i++) await Bun.sleep(50);
       expect(svc.log()).toContain(`warning: keeping the old certificate: unable to read key ${keyDir.key}: access denied`);
       expect(await greet()).toBe("hello\n");
+    } finally {
+      await svc.stop();
+    }
+  });
+
+  test("refusals: --tls without a certificate, an unreadable certificate, a cipher list nothing matches; tls-cipher-list takes effect", async () => {
+    const none = await exec([applet("tcpserver"), "--tls", "127.0.0.1", "0", "/bin/true"], { env: { CERTFILE: "" } });
+    expect(none.code).toBe(111);
+    expect(none.err).toBe("tcpserver: fatal: --tls needs a certificate: set CERTFILE (and KEYFILE unless CERTFILE holds the key)\n");
+    const missing = await exec([applet("tcpserver"), "--tls", "127.0.0.1", "0", "/bin/true"], { env: { CERTFILE: "/nonexistent/pop.pem" } });
+    expect(missing.err).toBe("tcpserver: fatal: unable to read certificate /nonexistent/pop.pem: file does not exist\n");
+    const bad = await exec([applet("tcpserver"), "--tls", "127.0.0.1", "0", "/bin/true"], { env: { CERTFILE: cert.both, POPPIN_TLS_CIPHER_LIST: "NO-SUCH-CIPHER" } });
+    expect(bad.code).toBe(111);
+    expect(bad.err).toStartWith(`tcpserver: fatal: unable to use certificate ${cert.both} with key ${cert.both}: `);
+    const popup = run([applet("qmail-popup"), "host", "/bin/true"], { stdin: "QUIT\r\n", env: { CERTFILE: "/nonexistent/pop.pem", TCPREMOTEIP: "192.0.2.7" } });
+    expect(popup.code).toBe(111);
+    expect(popup.out).toBe("-ERR [SYS/TEMP] temporary authorization failure, try again later\r\n");
+    expect(popup.stderr).toBe("qmail-popup: fatal: unable to read certificate /nonexistent/pop.pem: file does not exist rip=192.0.2.7\n");
+    const svc = await startService(box, { tls: true, env: { CERTFILE: cert.both, POPPIN_TLS_CIPHER_LIST: "ECDHE-ECDSA-AES128-GCM-SHA256" }, program: ["/bin/echo", "hi"] });
+    try {
+      const v12 = await exec(["openssl", "s_client", "-tls1_2", "-connect", `127.0.0.1:${svc.port}`], { stdin: "" });
+      expect(v12.out).toContain("New, TLSv1.2, Cipher is ECDHE-ECDSA-AES128-GCM-SHA256");
+      const other = await exec(["openssl", "s_client", "-tls1_2", "-cipher", "ECDHE-ECDSA-AES256-GCM-SHA384", "-connect", `127.0.0.1:${svc.port}`], { stdin: "" });
+      expect(other.out).toContain("Cipher is (NONE)");
     } finally {
       await svc.stop();
     }
