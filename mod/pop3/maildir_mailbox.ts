@@ -4,7 +4,9 @@
  * file sizes (LF) and order (mtime heap). UIDLs are qmail-pop3d's in both.
  */
 import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { maildirDeleteMany } from "../maildir/clean.ts";
+import { curNameFor } from "../maildir/name.ts";
 import { maildirScan, type MaildirEntry } from "../maildir/scan.ts";
 import { readUidlMap } from "../maildir/uidl_map.ts";
 import type { Mailbox, MessageReader, RemoveResult } from "./mailbox.ts";
@@ -43,6 +45,17 @@ class FileReader implements MessageReader {
   }
 }
 
+/**
+ * Where a message listed from DIR/new/NAME is once another session has moved it (qmail-pop3d's
+ * move to DIR/cur/NAME:2,): without the session lock (mailbox-lock = none) that can happen
+ * between the listing and RETR or QUIT.
+ */
+function movedToCur(path: string): string | undefined {
+  const sub = dirname(path);
+  if (basename(sub) !== "new") return undefined;
+  return join(dirname(sub), "cur", curNameFor(basename(path)));
+}
+
 export class MaildirMailbox implements Mailbox {
   readonly messages: readonly MessageInfo[];
   readonly #entries: readonly MaildirEntry[];
@@ -62,15 +75,25 @@ export class MaildirMailbox implements Mailbox {
   }
 
   open(index: number): MessageReader {
-    return new FileReader(this.#entries[index]!.path);
+    const path = this.#entries[index]!.path;
+    try {
+      return new FileReader(path);
+    } catch (e) {
+      const moved = movedToCur(path);
+      if ((e as { code?: string }).code !== "ENOENT" || moved === undefined) throw e;
+      return new FileReader(moved);
+    }
   }
 
   remove(indices: readonly number[]): RemoveResult {
     const result = maildirDeleteMany(indices.map((i) => this.#entries[i]!.path));
+    // A name listed in new/ that is gone may have been moved to cur/ by another session: remove it there.
+    const moved = result.alreadyGone.map(movedToCur).filter((p): p is string => p !== undefined);
+    const second = maildirDeleteMany(moved);
     return {
       removed: result.deleted.length + result.alreadyGone.length,
-      unremoved: result.failed.length,
-      problems: result.failed.map((f) => f.message),
+      unremoved: result.failed.length + second.failed.length,
+      problems: [...result.failed, ...second.failed].map((f) => f.message),
     };
   }
 }
