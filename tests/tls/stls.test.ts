@@ -22,7 +22,7 @@ beforeAll(async () => {
   box = makeBox();
   deliver(box, corpus().slice(0, 1));
   plain = await startService(box, { env: { CERTFILE: cert.both } });
-  tlsOnly = await startService(box, { env: { CERTFILE: cert.cert, KEYFILE: cert.key }, popupArgs: ["--clear-text-password=tls", "--tls-handshake-timeout=1"] });
+  tlsOnly = await startService(box, { env: { CERTFILE: cert.cert, KEYFILE: cert.key }, popupArgs: ["--clear-text-password=tls", "--tls-handshake-timeout=1", "--timeout=2"] });
 });
 
 afterAll(async () => {
@@ -108,6 +108,19 @@ describe("STLS in popup", () => {
     const started = Date.now();
     await talk.waitEnd(10_000);
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+  });
+
+  test("the read timeout holds over TLS too: before login (popup) and after it (pop3d behind the relay)", async () => {
+    for (const login of [false, true]) {
+      const up = await starttls(tlsOnly.port);
+      if (login) {
+        up.talk.send(`USER ${USER}\r\nPASS ${PASSWORD}\r\n`);
+        await up.talk.waitFor("+OK \r\n+OK \r\n");
+      }
+      const started = Date.now();
+      await up.talk.waitEnd(10_000);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+    }
   });
 
   test("a TLS client on the plain port is dropped without an answer", async () => {
