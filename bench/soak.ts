@@ -107,10 +107,11 @@ function session(port: number, n: number): Promise<number> {
 }
 
 const { root, home, userdb } = setUp();
+// Four clients share one mailbox: qmail's lock-free mode, or they would take turns ([IN-USE]).
+writeFileSync(join(root, "none.conf"), "set mailbox-lock = none\n");
 const chain = [POPPIN, "popup", "soak.example", POPPIN, "checkpassword", POPPIN, "pop3d", "Maildir"];
 const serveArgs = opts.mode === "inline" ? ["serve", "--inline", "-1", "-R", "-H", "-c", "100", "127.0.0.1", "0", ...chain] : ["serve", "-1", "-R", "-H", "-c", "100", "127.0.0.1", "0", ...chain];
 const server = Bun.spawn([POPPIN, ...serveArgs], { cwd: home, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", POPPIN_USERDB: userdb, POPPIN_CONFIG: join(root, "none.conf") }, stdout: "pipe", stderr: "pipe" });
-writeFileSync(join(root, "none.conf"), "set mailbox-lock = none\n");
 const reader = server.stdout.getReader();
 const first = await reader.read();
 const port = Number(Buffer.from(first.value ?? []).toString().trim());
