@@ -6,7 +6,7 @@
  * meanwhile, another session), and rewritten without the deleted messages and with
  * `Status: RO` on the retrieved ones, matched by UIDL so nothing else is touched.
  */
-import { accessSync, closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
+import { accessSync, closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from "node:fs";
 import { dirname } from "node:path";
 import { TempError, describeSysError } from "../cli/errors.ts";
 import type { Mailbox, MessageReader, RemoveResult } from "../pop3/mailbox.ts";
@@ -14,7 +14,7 @@ import type { MessageInfo } from "../pop3/transaction.ts";
 import { recoverJournal } from "./journal.ts";
 import type { MboxMessage } from "./message.ts";
 import { planIsNoop, planRewrite } from "./plan.ts";
-import { scanCachePath, scanWithCache } from "./scan_cache.ts";
+import { saveScanCache, scanCachePath, scanWithCache } from "./scan_cache.ts";
 import { lockSpool, SpoolBusy, type SpoolLock, type SpoolLockOptions } from "./spool_lock.ts";
 import { journalPath, removeStaleRenameTemps, rewriteUnderWay, rewriteByRename, rewriteInPlace, type UpdateMode } from "./write_spool.ts";
 
@@ -42,6 +42,17 @@ function code(e: unknown): string | undefined {
 
 function sameFile(a: Stats, b: Stats): boolean {
   return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+}
+
+/** The CRLF size of m's Status: field as stored (octets plus one per bare LF). */
+function fieldCrlfSize(fd: number, m: MboxMessage): number {
+  if (!m.statusField) return 0;
+  const [from, to] = m.statusField;
+  const bytes = Buffer.alloc(to - from);
+  const n = readSync(fd, bytes, 0, bytes.length, from);
+  let size = n;
+  for (let i = 0; i < n; i++) if (bytes[i] === 10 && (i === 0 || bytes[i - 1] !== 13)) size++;
+  return size;
 }
 
 class RangeReader implements MessageReader {
@@ -160,11 +171,14 @@ export class MboxMailbox implements Mailbox {
         recoverJournal(journalPath(spool, this.#opts.tempDir), fd);
         const st = fstatSync(fd);
         const records = this.#stat && sameFile(st, this.#stat) ? this.#records : scanWithCache(fd, st, spool, this.#cachePath()).messages;
-        const plan = planRewrite(records, st.size, deleted, this.#opts.statusUpdate ? seen : new Set(), this.#opts.statusUpdate);
+        const plan = planRewrite(records, st.size, deleted, this.#opts.statusUpdate ? seen : new Set(), this.#opts.statusUpdate, (m) => fieldCrlfSize(fd, m));
         if (planIsNoop(plan)) return { removed: deleted.size, unremoved: 0, problems: [] };
         const mode = this.#opts.update;
         const renamed = mode !== "inplace" && rewriteByRename(spool, fd, plan, st, mode === "rename");
         if (!renamed) rewriteInPlace(fd, plan, journalPath(spool, this.#opts.tempDir), this.#opts.onJournalReady);
+        // The next session need not read the new spool: keep its scan (still under the lock).
+        const cache = this.#cachePath();
+        if (cache !== undefined && plan.after !== undefined) saveScanCache(cache, renamed ? statSync(spool) : fstatSync(fd), plan.after);
         // Messages not found were removed by another session: gone all the same.
         return { removed: deleted.size, unremoved: 0, problems: [] };
       } finally {

@@ -16,11 +16,20 @@ export interface RewritePlan {
   firstChange: number;
   /** Messages left out. */
   removed: number;
+  /**
+   * The messages as a scan of the new spool would find them (offsets moved, Status: RO and
+   * sizes updated), so the scan cache can be kept; undefined when the spool holds mail the
+   * plan knows nothing of (it grew after `messages` were scanned) or no `fieldCrlf` was given.
+   */
+  after?: MboxMessage[];
 }
 
 const READ_STATUS = "RO";
 
-export function planRewrite(messages: readonly MboxMessage[], size: number, deleted: ReadonlySet<string>, retrieved: ReadonlySet<string>, updateStatus: boolean): RewritePlan {
+/**
+ * `fieldCrlf(m)` gives the CRLF size of m's Status: field (needed only to compute `after`).
+ */
+export function planRewrite(messages: readonly MboxMessage[], size: number, deleted: ReadonlySet<string>, retrieved: ReadonlySet<string>, updateStatus: boolean, fieldCrlf?: (m: MboxMessage) => number): RewritePlan {
   const segments: Segment[] = [];
   const copy = (from: number, to: number) => {
     if (to <= from) return;
@@ -29,21 +38,40 @@ export function planRewrite(messages: readonly MboxMessage[], size: number, dele
     else segments.push({ kind: "copy", from, to });
   };
   let removed = 0;
-  if (messages.length > 0 && messages[0]!.fromOffset > 0) copy(0, messages[0]!.fromOffset);
+  const after: MboxMessage[] = [];
+  let outPos = 0;
+  if (messages.length > 0 && messages[0]!.fromOffset > 0) {
+    copy(0, messages[0]!.fromOffset);
+    outPos = messages[0]!.fromOffset;
+  }
   for (const m of messages) {
     if (deleted.has(m.uidl)) {
       removed++;
       continue;
     }
+    const shift = outPos - m.fromOffset;
     if (updateStatus && retrieved.has(m.uidl) && m.status !== READ_STATUS) {
       const line = new TextEncoder().encode(`Status: ${READ_STATUS}${m.eol}`);
       const [from, to] = m.statusField ?? [m.headerEnd, m.headerEnd];
       copy(m.fromOffset, from);
       segments.push({ kind: "bytes", bytes: line });
       copy(to, m.next);
+      const delta = line.length - (to - from);
+      const at = from + shift;
+      after.push({
+        ...m, fromOffset: m.fromOffset + shift, start: m.start + shift, headerEnd: m.headerEnd + shift + delta,
+        end: m.end + shift + delta, next: m.next + shift + delta, status: READ_STATUS, statusField: [at, at + line.length],
+        crlfSize: m.crlfSize + line.length + (m.eol === "\n" ? 1 : 0) - (fieldCrlf ? fieldCrlf(m) : 0),
+      });
+      outPos = m.next + shift + delta;
       continue;
     }
     copy(m.fromOffset, m.next);
+    after.push(shift === 0 ? m : {
+      ...m, fromOffset: m.fromOffset + shift, start: m.start + shift, headerEnd: m.headerEnd + shift, end: m.end + shift, next: m.next + shift,
+      statusField: m.statusField ? [m.statusField[0] + shift, m.statusField[1] + shift] : undefined,
+    });
+    outPos = m.next + shift;
   }
   const tailFrom = messages.length > 0 ? messages[messages.length - 1]!.next : 0;
   copy(tailFrom, size);
@@ -54,7 +82,7 @@ export function planRewrite(messages: readonly MboxMessage[], size: number, dele
     out += s.kind === "copy" ? s.to - s.from : s.bytes.length;
   }
   if (firstChange < 0) firstChange = out; // unchanged, or only cut at the end
-  return { segments, oldLength: size, newLength: out, firstChange, removed };
+  return { segments, oldLength: size, newLength: out, firstChange, removed, after: fieldCrlf && tailFrom >= size ? after : undefined };
 }
 
 /** Whether applying the plan would change nothing. */

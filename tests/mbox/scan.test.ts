@@ -190,3 +190,30 @@ describe("scan cache", () => {
     expect(scan().cached.from).toBe("scan");
   });
 });
+
+describe("the scan after a rewrite, computed from the plan", () => {
+  test("equals a scan of the rewritten spool (random deletions and Status updates, LF and CRLF messages)", () => {
+    for (let round = 0; round < 20; round++) {
+      const parts: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        const eol = i % 4 === 3 ? "\r\n" : "\n";
+        const status = i % 3 === 0 ? `Status: O${eol}` : i % 3 === 1 ? `Status: RO${eol}` : "";
+        parts.push(`From s${i} Mon Jan  1 00:00:00 2024\nSubject: m${i}${eol}${status}X-N: ${i}${eol}${eol}body ${"z".repeat(i * 7)}${eol}\n`);
+      }
+      const text = parts.join("");
+      const { messages, path } = scanText(text);
+      const pick = () => new Set(messages.filter(() => Math.random() < 0.3).map((m) => m.uidl));
+      const old = readFileSync(path);
+      const fieldCrlf = (m: (typeof messages)[number]) => {
+        if (!m.statusField) return 0;
+        const f = old.subarray(m.statusField[0], m.statusField[1]).toString("latin1");
+        return f.length + (f.match(/(?<!\r)\n/g)?.length ?? 0);
+      };
+      const plan = planRewrite(messages, old.length, pick(), pick(), true, fieldCrlf);
+      const out = Buffer.concat(plan.segments.map((s) => (s.kind === "copy" ? old.subarray(s.from, s.to) : Buffer.from(s.bytes))));
+      const fresh = scanText(out).messages;
+      const strip = (ms: readonly (typeof messages)[number][]) => ms.map((m) => ({ ...m, fromLine: Buffer.from(m.fromLine).toString("latin1") }));
+      expect(strip(plan.after!)).toEqual(strip(fresh));
+    }
+  });
+});
