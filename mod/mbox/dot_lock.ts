@@ -54,13 +54,16 @@ function processGone(pid: number): boolean {
   }
 }
 
-interface Holder { poppin: boolean; stale: boolean }
+interface Holder { poppin: boolean; stale: boolean; ino: number; mtimeMs: number }
 
 function inspect(lockPath: string, staleSeconds: number, nowMs: number): Holder | undefined {
   let text: string;
   let mtimeMs: number;
+  let ino: number;
   try {
-    mtimeMs = statSync(lockPath).mtimeMs;
+    const st = statSync(lockPath);
+    mtimeMs = st.mtimeMs;
+    ino = st.ino;
     text = readFileSync(lockPath, "latin1").slice(0, 64);
   } catch {
     return undefined; // gone meanwhile: try again
@@ -68,7 +71,7 @@ function inspect(lockPath: string, staleSeconds: number, nowMs: number): Holder 
   const m = /^\s*([0-9]{1,10})(?:\s+(\S+))?/.exec(text);
   const pid = m ? Number(m[1]) : 0;
   const deadOwner = pid > 1 && processGone(pid) && (m?.[2] === undefined || m[2] === OUR_MARK);
-  return { poppin: m?.[2] === OUR_MARK, stale: deadOwner || nowMs - mtimeMs > staleSeconds * 1000 };
+  return { poppin: m?.[2] === OUR_MARK, stale: deadOwner || nowMs - mtimeMs > staleSeconds * 1000, ino, mtimeMs };
 }
 
 /** Takes SPOOL.lock; throws DotLockError. Returns the function that removes it. */
@@ -109,7 +112,11 @@ export function dotLock(spool: string, opts: DotLockOptions): () => void {
     }
     const holder = inspect(lockPath, staleSeconds, now());
     if (holder?.stale) {
-      try { unlinkSync(lockPath); } catch { /* someone else broke it */ }
+      // Break it only if it is still the lock judged stale (another breaker may have made a new one).
+      try {
+        const again = statSync(lockPath);
+        if (again.ino === holder.ino && again.mtimeMs === holder.mtimeMs) unlinkSync(lockPath);
+      } catch { /* someone else broke it */ }
       continue;
     }
     if (holder?.poppin && opts.failFastWhen?.()) throw new DotLockError(lockPath, { kind: "busy", holder: "poppin" });

@@ -213,3 +213,20 @@ describe("a spool directory the user may not write to (Debian's /var/mail is roo
     expect(readdirSync(varMail)).toEqual(["nobody"]);
   });
 });
+
+describe("Qpopper's spool layout through pop3d", () => {
+  test("mbox: with --spool-dir and --hash-spool=2 finds DIR/j/o/joe; --home-dir-mail finds $HOME/NAME", () => {
+    const dir = tempDir("mbox-layout");
+    mkdirSync(join(dir, "spool", "j", "o"), { recursive: true });
+    writeSpool(join(dir, "spool", "j", "o", "joe"), 3, 100);
+    const hashed = oneSession([`--spool-dir=${join(dir, "spool")}`, "--hash-spool=2", "mbox:"], "STAT\r\nQUIT\r\n", dir);
+    expect(hashed.out).toStartWith("+OK \r\n+OK 3 ");
+    writeSpool(join(dir, ".mail"), 2, 100);
+    const home = oneSession(["--home-dir-mail=.mail", "mbox:"], "STAT\r\nQUIT\r\n", dir);
+    expect(home.out).toStartWith("+OK \r\n+OK 2 ");
+    const none = oneSession([`--spool-dir=${join(dir, "nothing")}`, "mbox:"], "STAT\r\nQUIT\r\n", dir);
+    expect(none.out).toBe("+OK \r\n+OK 0 0\r\n+OK \r\n");
+    const bad = oneSession(["--hash-spool=3", "mbox:"], "QUIT\r\n", dir);
+    expect(bad.code).toBe(2);
+  });
+});
