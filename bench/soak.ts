@@ -174,6 +174,8 @@ const fdGrowth = settled.length >= 2 ? settled.at(-1)!.fds - settled[0]!.fds : 0
 const flat = failures === 0 && rssGrowth < 0.2 && fdGrowth <= 4;
 console.log(`RSS growth after warm-up ${(rssGrowth * 100).toFixed(1)}%, fd growth ${fdGrowth}, failures ${failures}: ${flat ? "FLAT (pass)" : "NOT FLAT (fail)"}`);
 for (const f of failureSamples) console.log(`  failure: ${f}`);
-if (!flat && serverLog) console.log(serverLog.slice(-2000));
+// Everything the server said beyond its per-session info lines (warnings, fatal errors).
+const notable = serverLog.split("\n").filter((l) => l !== "" && !l.includes(": info: "));
+for (const line of notable.slice(0, 20)) console.log(`  server: ${line}`);
 if (opts.json) writeFileSync(opts.json, JSON.stringify({ opts, total, failures, rssStart, rows, rssGrowth, fdGrowth, flat }, null, 2));
 process.exitCode = flat ? 0 : 1;
