@@ -40,7 +40,11 @@ async function chain(checkpassword: string[]): Promise<{ port: number; pid: numb
       const s = net.connect({ host: "127.0.0.1", port }, () => { s.destroy(); resolve(true); });
       s.on("error", () => resolve(false));
     });
-    if (up) return { port, pid: proc.pid };
+    if (up) {
+      // The probe connection started a popup of its own: let it end before sessions are counted.
+      for (let j = 0; j < 250 && childrenOf(proc.pid).length > 0; j++) await Bun.sleep(20);
+      return { port, pid: proc.pid };
+    }
     await Bun.sleep(20);
   }
   throw new Error("tcpserver did not start");
@@ -59,13 +63,12 @@ async function session(port: number, server: number): Promise<{ transcript: stri
   const sock = net.connect({ host: "127.0.0.1", port });
   const chunks: Buffer[] = [];
   sock.on("data", (c: Buffer) => chunks.push(c));
-  const waitFor = async (text: string) => {
-    for (let i = 0; i < 250 && !Buffer.concat(chunks).toString("latin1").endsWith(text); i++) await Bun.sleep(20);
+  const waitFor = async (done: (text: string) => boolean) => {
+    for (let i = 0; i < 500 && !done(Buffer.concat(chunks).toString("latin1")); i++) await Bun.sleep(20);
   };
-  await waitFor("\r\n");
+  await waitFor((text) => text.endsWith("\r\n"));
   sock.write("USER joe\r\nPASS secret\r\nSTAT\r\n");
-  await waitFor("+OK 2 ");
-  await waitFor("\r\n");
+  await waitFor((text) => /\+OK 2 \d+\r\n$/.test(text));
   let processes = 0;
   const queue = [...childrenOf(server)];
   while (queue.length > 0) {

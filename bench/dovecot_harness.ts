@@ -1,0 +1,131 @@
+/**
+ * A real Dovecot (Debian's dovecot-core + dovecot-pop3d) for benchmarks: its own
+ * base_dir under a temporary root, POP3 on a loopback port, users from a passwd-file
+ * with the same crypt(3) hashes poppin checks (yescrypt), Maildirs at ~/Maildir, UIDLs
+ * as qmail's (%f). Run as root (Dovecot's master needs it); mail is served as each
+ * user's uid, as Dovecot always does.
+ */
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { join } from "node:path";
+
+export const DOVECOT = "/usr/sbin/dovecot";
+
+export interface DovecotUser {
+  login: string;
+  /** crypt(3) hash, e.g. yescrypt "$y$...". */
+  hash: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+export interface DovecotOptions {
+  root: string;
+  port: number;
+  users: DovecotUser[];
+  /** auth_cache_size (Dovecot's verified-credential cache): 0 = off (Dovecot's default). */
+  authCacheSize?: string;
+  /** Sessions to allow at once (process and client limits). */
+  maxSessions?: number;
+}
+
+export interface DovecotServer {
+  port: number;
+  /** The master's pid (every Dovecot process descends from it). */
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export function dovecotAvailable(): boolean {
+  return existsSync(DOVECOT) && existsSync("/usr/lib/dovecot/pop3") && process.getuid?.() === 0;
+}
+
+function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const s = net.connect({ host: "127.0.0.1", port }, () => {
+        s.destroy();
+        resolve();
+      });
+      s.on("error", () => {
+        if (Date.now() > deadline) reject(new Error(`Dovecot did not listen on ${port}`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+export async function startDovecot(o: DovecotOptions): Promise<DovecotServer> {
+  const max = o.maxSessions ?? 1000;
+  for (const sub of ["run", "state"]) mkdirSync(join(o.root, sub), { recursive: true });
+  const passwd = join(o.root, "passwd");
+  writeFileSync(passwd, o.users.map((u) => `${u.login}:{CRYPT}${u.hash}:${u.uid}:${u.gid}::${u.home}::\n`).join(""), { mode: 0o640 });
+  // Dovecot's auth process runs as its internal user ("dovecot"): it reads the file through the group.
+  const group = /^dovecot:[^:]*:(\d+):/m.exec(readFileSync("/etc/group", "utf8"))?.[1];
+  if (group !== undefined) chownSync(passwd, 0, Number(group));
+  else chmodSync(passwd, 0o644);
+  const conf = join(o.root, "dovecot.conf");
+  writeFileSync(conf, `
+base_dir = ${o.root}/run
+state_dir = ${o.root}/state
+instance_name = poppin-bench-${o.port}
+log_path = ${o.root}/dovecot.log
+protocols = pop3
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+mail_location = maildir:~/Maildir
+pop3_uidl_format = %f
+first_valid_uid = 1
+auth_cache_size = ${o.authCacheSize ?? "0"}
+auth_cache_ttl = 1 hour
+default_process_limit = ${max + 100}
+default_client_limit = ${max * 2 + 100}
+default_vsz_limit = 1G
+passdb {
+  driver = passwd-file
+  args = scheme=CRYPT username_format=%u ${passwd}
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%u ${passwd}
+}
+service pop3-login {
+  inet_listener pop3 {
+    address = 127.0.0.1
+    port = ${o.port}
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+}
+service anvil {
+  client_limit = ${max * 3 + 100}
+}
+protocol pop3 {
+  mail_max_userip_connections = ${max * 2}
+}
+`);
+  const proc = Bun.spawn([DOVECOT, "-F", "-c", conf], { stdout: "ignore", stderr: "pipe", stdin: "ignore" });
+  try {
+    await waitForPort(o.port, 15_000);
+  } catch (e) {
+    proc.kill("SIGKILL");
+    const log = existsSync(join(o.root, "dovecot.log")) ? readFileSync(join(o.root, "dovecot.log"), "utf8").slice(-2000) : "";
+    throw new Error(`${(e as Error).message}: ${log} ${await new Response(proc.stderr as ReadableStream).text()}`);
+  }
+  return {
+    port: o.port,
+    pid: proc.pid,
+    async stop() {
+      proc.kill("SIGTERM");
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+      await proc.exited;
+      clearTimeout(timer);
+    },
+  };
+}

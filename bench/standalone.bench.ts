@@ -1,0 +1,264 @@
+/**
+ * Standalone mode and performance (issue 7): poppin's classic chain (`serve ... popup
+ * checkpassword pop3d`), `serve --inline`, and Debian's Dovecot POP3, on the same
+ * virtual users (yescrypt hashes on both sides), the same Maildirs, in the same run.
+ * Scenarios: login rate at concurrency 1/8/32 (and with both credential caches on),
+ * RETR throughput (1,000 x 100 KB and 20,000 x 4 KB in one session), a 100,000-message
+ * Maildir (PASS to STAT's +OK, full UIDL, full LIST; first and next sessions), memory of
+ * idle authenticated sessions (300 each; 10,000 for --inline), DELE of 1,000 + QUIT.
+ * Medians of 3 rounds, servers alternating within each round; ratios poppin/Dovecot.
+ *
+ * Default: about 3-4 minutes. `--full` (or BENCH_FULL=1): 5 s login windows and 10,000
+ * idle Dovecot sessions too (10,000 processes: several GB). Needs root (Dovecot's master,
+ * the mail uid switch); uses dist/poppin or $POPPIN_BIN.
+ */
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { dovecotAvailable, startDovecot, type DovecotServer } from "./dovecot_harness.ts";
+import { deleAll, loginRate, openIdle, retrAll, statTimes, type Pop3Connection } from "./standalone_client.ts";
+import { processTree, startPoppin, treeMemory, type PoppinServer } from "./standalone_servers.ts";
+
+const POPPIN = process.env.POPPIN_BIN ?? resolve(import.meta.dir, "..", "dist", "poppin");
+const FULL = process.argv.includes("--full") || process.env.BENCH_FULL === "1";
+const ROUNDS = 3;
+const LOGIN_WINDOW_MS = FULL ? 5000 : 1500;
+const BIG = Number(process.env.BENCH_BIG_MESSAGES ?? 100_000);
+const IDLE_SMALL = 300;
+const IDLE_LARGE = 10_000;
+const UID = 65534;
+const GID = 65534;
+const PASSWORD = "bench-password";
+
+if (!existsSync(POPPIN)) {
+  console.error(`${POPPIN} missing: run npm run build (or set POPPIN_BIN)`);
+  process.exit(1);
+}
+if (process.getuid?.() !== 0) {
+  console.log("standalone bench: needs root (Dovecot's master and the mail uid switch); skipped");
+  process.exit(0);
+}
+const haveDovecot = dovecotAvailable();
+if (!haveDovecot) console.log("Dovecot not installed (apt-get install dovecot-core dovecot-pop3d): poppin figures only");
+
+const root = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "poppin-bench-standalone-"));
+chmodSync(root, 0o755);
+const basePort = 21000 + Math.floor(Math.random() * 20000);
+let portSerial = 0;
+const nextPort = () => basePort + portSerial++;
+
+// ---------- mail and users
+
+function message(i: number, octets: number): Buffer {
+  const head = `From: sender${i}@example.org\nTo: joe@example.org\nSubject: message ${i}\nMessage-ID: <${i}@bench.example>\n\n`;
+  const line = "The quick brown fox jumps over the lazy dog, again and again and again.\n";
+  const body = line.repeat(Math.ceil(octets / line.length)).slice(0, Math.max(0, octets - head.length - 1)) + "\n";
+  return Buffer.from(head + body);
+}
+
+/** A Maildir with `count` messages in cur/, named as `poppin deliver` names them (,S= and ,W=). */
+function fillMaildir(md: string, count: number, octets: (i: number) => number): number {
+  for (const sub of ["tmp", "new", "cur"]) mkdirSync(join(md, sub), { recursive: true });
+  let total = 0;
+  for (let i = 0; i < count; i++) {
+    const m = message(i, octets(i));
+    total += m.length;
+    const lines = m.toString("latin1").split("\n").length - 1;
+    writeFileSync(join(md, "cur", `${1700000000 + i}.M${i}P${1000 + (i % 30000)}.bench.example,S=${m.length},W=${m.length + lines}:2,S`), m);
+  }
+  return total;
+}
+
+function chownTree(path: string): void {
+  chownSync(path, UID, GID);
+  if (statSync(path).isDirectory()) for (const n of readdirSync(path)) chownTree(join(path, n));
+}
+
+const homes = join(root, "homes");
+mkdirSync(homes);
+const userdb = join(root, "users");
+function addUser(login: string): string {
+  const home = join(homes, login);
+  mkdirSync(home, { recursive: true });
+  const r = Bun.spawnSync([POPPIN, "users", "-f", userdb, "add", login, String(UID), String(GID), home], { stdin: Buffer.from(`${PASSWORD}\n`) });
+  if (r.exitCode !== 0) throw new Error(`users add ${login}: ${r.stderr}`);
+  return home;
+}
+
+let t = performance.now();
+const loginHome = addUser("login");
+fillMaildir(join(loginHome, "Maildir"), 3, () => 2000);
+const idleHome = addUser("idle");
+fillMaildir(join(idleHome, "Maildir"), 3, () => 2000);
+const retrBigHome = addUser("retr100k");
+const retrBigOctets = fillMaildir(join(retrBigHome, "Maildir"), 1000, () => 100 * 1024);
+const retrSmallHome = addUser("retr4k");
+const retrSmallOctets = fillMaildir(join(retrSmallHome, "Maildir"), 20_000, () => 4 * 1024);
+const bigHome = addUser("big");
+fillMaildir(join(bigHome, "Maildir"), BIG, (i) => 600 + (i % 7) * 300);
+const deleHome = addUser("dele");
+const deleTemplate = join(root, "dele-template");
+fillMaildir(deleTemplate, 1000, () => 2000);
+chownTree(homes);
+chownSync(userdb, UID, GID);
+console.log(`made users and ${(1000 + 20_000 + BIG + 1006).toLocaleString("en")} messages in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+
+const users = readFileSync(userdb, "utf8").split("\n").filter((l) => l.includes(":")).map((l) => {
+  const [login, hash, uid, gid, home] = l.split(":");
+  return { login: login!, hash: hash!, uid: Number(uid), gid: Number(gid), home: home! };
+});
+
+// ---------- servers
+
+type Name = "classic" | "inline" | "dovecot";
+const NAMES: Name[] = haveDovecot ? ["classic", "inline", "dovecot"] : ["classic", "inline"];
+const running: { stop(): Promise<void> }[] = [];
+const noLock = ["--mailbox-lock=none"]; // Dovecot's default (pop3_lock_session = no); concurrent sessions of one user
+async function poppin(mode: "classic" | "inline", limit: number, env: Record<string, string> = {}): Promise<PoppinServer> {
+  const s = await startPoppin({ poppin: POPPIN, mode, port: nextPort(), userdb, uid: UID, gid: GID, limit, popupOptions: noLock, env });
+  running.push(s);
+  return s;
+}
+async function dovecot(cache: boolean, maxSessions: number): Promise<DovecotServer> {
+  const dir = join(root, `dovecot-${portSerial}`);
+  mkdirSync(dir);
+  const s = await startDovecot({ root: dir, port: nextPort(), users, authCacheSize: cache ? "10M" : "0", maxSessions });
+  running.push(s);
+  return s;
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+const table: string[] = [];
+function row(label: string, figures: Partial<Record<Name, number>>, unit: string, higherIsBetter: boolean, digits = 1): void {
+  const cell = (n: Name) => (figures[n] === undefined ? "n/a" : `${figures[n]!.toFixed(digits)} ${unit}`);
+  const ratio = (n: Name) => {
+    if (figures[n] === undefined || figures.dovecot === undefined) return "";
+    return `${(figures[n]! / figures.dovecot).toFixed(2)}x`;
+  };
+  const line = `| ${label} | ${cell("classic")} | ${cell("inline")} | ${cell("dovecot")} | ${ratio("classic")} | ${ratio("inline")} | ${higherIsBetter ? "higher" : "lower"} |`;
+  table.push(line);
+  console.log(line);
+}
+
+async function rounds<T>(names: Name[], fn: (name: Name, round: number) => Promise<T>): Promise<Record<Name, T[]>> {
+  const out = {} as Record<Name, T[]>;
+  for (const n of names) out[n] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    // Alternate the order each round, so no server always runs right after another.
+    const order = r % 2 === 0 ? names : [...names].reverse();
+    for (const n of order) out[n].push(await fn(n, r));
+  }
+  return out;
+}
+
+try {
+  console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, ${Math.round(Number(readFileSync("/proc/meminfo", "utf8").match(/MemTotal:\s+(\d+)/)![1]) / 1024 / 1024)} GB; Dovecot ${haveDovecot ? Bun.spawnSync(["/usr/sbin/dovecot", "--version"]).stdout.toString().trim() : "absent"}`);
+  console.log("| scenario | poppin classic | poppin --inline | Dovecot | classic/Dovecot | inline/Dovecot | better |");
+  console.log("|---|---|---|---|---|---|---|");
+  const ports: Record<Name, number> = {} as Record<Name, number>;
+  ports.classic = (await poppin("classic", 200)).port;
+  ports.inline = (await poppin("inline", 20_000)).port;
+  if (haveDovecot) ports.dovecot = (await dovecot(false, 1000)).port;
+
+  // 1. login rate
+  for (const c of [1, 8, 32]) {
+    const r = await rounds(NAMES, async (n) => {
+      const got = await loginRate(ports[n], "login", PASSWORD, c, LOGIN_WINDOW_MS);
+      if (got.errors > 0) console.log(`  (${n} c=${c}: ${got.errors} failed sessions)`);
+      return got.rate;
+    });
+    row(`login c=${c} (yescrypt)`, Object.fromEntries(NAMES.map((n) => [n, median(r[n])])), "/s", true);
+  }
+  {
+    const cachedInline = await poppin("inline", 20_000, { POPPIN_AUTH_CACHE_TTL: "3600" });
+    const cachedPorts: Partial<Record<Name, number>> = { inline: cachedInline.port };
+    if (haveDovecot) cachedPorts.dovecot = (await dovecot(true, 1000)).port;
+    const names = NAMES.filter((n) => n !== "classic");
+    for (const c of [1, 8, 32]) {
+      const r = await rounds(names, async (n) => (await loginRate(cachedPorts[n]!, "login", PASSWORD, c, LOGIN_WINDOW_MS)).rate);
+      row(`login c=${c}, credential caches on`, Object.fromEntries(names.map((n) => [n, median(r[n])])), "/s", true);
+    }
+  }
+
+  // 2. RETR throughput (the first session of each server warms caches and Dovecot's index)
+  for (const [user, count, octets] of [["retr100k", 1000, retrBigOctets], ["retr4k", 20_000, retrSmallOctets]] as const) {
+    for (const n of NAMES) await retrAll(ports[n], user, PASSWORD, count);
+    const r = await rounds(NAMES, async (n) => {
+      const got = await retrAll(ports[n], user, PASSWORD, count);
+      if (got.octets < octets) throw new Error(`${n} sent ${got.octets} < ${octets} octets`);
+      return got.ms;
+    });
+    const label = user === "retr100k" ? "1,000 x 100 KB" : "20,000 x 4 KB";
+    row(`RETR ${label}: MB/s`, Object.fromEntries(NAMES.map((n) => [n, octets / 1e6 / (median(r[n]) / 1000)])), "MB/s", true);
+    row(`RETR ${label}: messages/s`, Object.fromEntries(NAMES.map((n) => [n, count / (median(r[n]) / 1000)])), "/s", true, 0);
+  }
+
+  // 3. the big Maildir: first session of each server (Dovecot builds its index), then the next ones
+  {
+    const first: Partial<Record<Name, Awaited<ReturnType<typeof statTimes>>>> = {};
+    for (const n of NAMES) first[n] = await statTimes(ports[n], "big", PASSWORD);
+    const stats = new Set(NAMES.map((n) => first[n]!.stat));
+    if (stats.size !== 1) console.log(`  STAT answers differ: ${NAMES.map((n) => `${n} "${first[n]!.stat}"`).join(", ")}`);
+    const r = await rounds(NAMES, (n) => statTimes(ports[n], "big", PASSWORD));
+    const k = `${(BIG / 1000).toFixed(0)}k`;
+    row(`${k} msgs: PASS to STAT, first session`, Object.fromEntries(NAMES.map((n) => [n, first[n]!.statMs])), "ms", false, 0);
+    row(`${k} msgs: PASS to STAT, next sessions`, Object.fromEntries(NAMES.map((n) => [n, median(r[n].map((x) => x.statMs))])), "ms", false, 0);
+    row(`${k} msgs: full UIDL`, Object.fromEntries(NAMES.map((n) => [n, median(r[n].map((x) => x.uidlMs))])), "ms", false, 0);
+    row(`${k} msgs: full LIST`, Object.fromEntries(NAMES.map((n) => [n, median(r[n].map((x) => x.listMs))])), "ms", false, 0);
+  }
+
+  // 5. DELE of 1,000 messages and QUIT (a fresh copy of the Maildir each time)
+  {
+    const r = await rounds(NAMES, async (n) => {
+      const md = join(deleHome, "Maildir");
+      rmSync(md, { recursive: true, force: true });
+      cpSync(deleTemplate, md, { recursive: true });
+      chownTree(md);
+      const got = await deleAll(ports[n], "dele", PASSWORD, 1000);
+      if (!got.quit.startsWith("+OK")) throw new Error(`${n} QUIT: ${got.quit}`);
+      if (readdirSync(join(md, "cur")).length !== 0) throw new Error(`${n} left messages after DELE + QUIT`);
+      return got.ms;
+    });
+    row("DELE 1,000 + QUIT", Object.fromEntries(NAMES.map((n) => [n, median(r[n])])), "ms", false, 0);
+  }
+
+  // 4. memory of idle authenticated sessions (fresh servers; logins through the credential caches where there are any)
+  for (const [count, names] of [[IDLE_SMALL, NAMES], [IDLE_LARGE, NAMES.filter((n) => n === "inline" || (FULL && n === "dovecot"))]] as const) {
+    const rss: Partial<Record<Name, number>> = {};
+    const pss: Partial<Record<Name, number>> = {};
+    for (const n of names) {
+      const server = n === "dovecot" ? await dovecot(true, count + 100)
+        : await poppin(n, count + 100, n === "inline" ? { POPPIN_AUTH_CACHE_TTL: "3600" } : {});
+      await loginRate(server.port, "idle", PASSWORD, 1, 200); // warm: workers, caches, Dovecot's index
+      await Bun.sleep(300);
+      const before = treeMemory(processTree(server.pid));
+      let sessions: Pop3Connection[] = [];
+      const t0 = performance.now();
+      try {
+        sessions = await openIdle(server.port, "idle", PASSWORD, count, n === "classic" ? 8 : 32);
+      } catch (e) {
+        console.log(`  ${n}: ${count} idle sessions failed after ${sessions.length}: ${(e as Error).message}`);
+      }
+      await Bun.sleep(1000);
+      const after = treeMemory(processTree(server.pid));
+      const opened = sessions.length;
+      console.log(`  ${n}: ${opened}/${count} idle sessions in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${after.processes} processes; RSS ${(after.rssKb / 1024).toFixed(0)} MB, PSS ${(after.pssKb / 1024).toFixed(0)} MB`);
+      if (opened === count) {
+        rss[n] = (after.rssKb - before.rssKb) / count;
+        pss[n] = (after.pssKb - before.pssKb) / count;
+      }
+      for (const s of sessions) s.destroy();
+      await server.stop();
+    }
+    row(`${count.toLocaleString("en")} idle sessions: RSS per session`, rss, "KB", false, 0);
+    row(`${count.toLocaleString("en")} idle sessions: PSS per session`, pss, "KB", false, 0);
+  }
+} finally {
+  for (const s of running) await s.stop().catch(() => {});
+  rmSync(root, { recursive: true, force: true });
+}
+console.log("\nREADME table:\n" + ["| scenario | poppin classic | poppin --inline | Dovecot | classic/Dovecot | inline/Dovecot | better |", "|---|---|---|---|---|---|---|", ...table].join("\n"));

@@ -1,0 +1,93 @@
+/**
+ * The poppin side of the standalone benchmarks: `poppin serve` with the classic chain
+ * or with --inline, virtual users in a user database, -u/-g the mail uid; and the memory
+ * of a server's whole process tree (RSS and PSS from /proc/PID/smaps_rollup).
+ */
+import { readFileSync } from "node:fs";
+import net from "node:net";
+
+export interface PoppinServer {
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export type PoppinMode = "classic" | "inline";
+
+function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const s = net.connect({ host: "127.0.0.1", port }, () => {
+        s.destroy();
+        resolve();
+      });
+      s.on("error", () => {
+        if (Date.now() > deadline) reject(new Error(`poppin did not listen on ${port}`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+export async function startPoppin(o: {
+  poppin: string; mode: PoppinMode; port: number; userdb: string; uid: number; gid: number; limit: number;
+  popupOptions?: string[]; env?: Record<string, string>;
+}): Promise<PoppinServer> {
+  const chain = [o.poppin, "popup", ...(o.popupOptions ?? []), "bench.example", o.poppin, "checkpassword", o.poppin, "pop3d", "Maildir"];
+  const argv = [o.poppin, "serve", ...(o.mode === "inline" ? ["--inline"] : []), "-q", "-R", "-H", "-l", "bench.example",
+    "-c", String(o.limit), "-b", "1024", "-u", String(o.uid), "-g", String(o.gid), "127.0.0.1", String(o.port), ...chain];
+  const proc = Bun.spawn(argv, {
+    env: { PATH: "/usr/bin:/bin", POPPIN_USERDB: o.userdb, ...o.env },
+    stdout: "ignore", stderr: "ignore", stdin: "ignore",
+  });
+  await waitForPort(o.port, 15_000);
+  return {
+    port: o.port,
+    pid: proc.pid,
+    async stop() {
+      proc.kill("SIGTERM");
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 5_000);
+      await proc.exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Every pid in the tree under `root` (root included). */
+export function processTree(root: number): number[] {
+  const out: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    const pid = queue.shift()!;
+    out.push(pid);
+    let children = "";
+    try {
+      for (const task of [String(pid)]) children += readFileSync(`/proc/${pid}/task/${task}/children`, "utf8");
+    } catch {
+      continue;
+    }
+    for (const c of children.trim().split(/\s+/)) if (c !== "") queue.push(Number(c));
+  }
+  return out;
+}
+
+/** Summed RSS and PSS (KiB) of the processes, from smaps_rollup. */
+export function treeMemory(pids: readonly number[]): { rssKb: number; pssKb: number; processes: number } {
+  let rssKb = 0;
+  let pssKb = 0;
+  let processes = 0;
+  for (const pid of pids) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+    } catch {
+      continue;
+    }
+    processes++;
+    rssKb += Number(/^Rss:\s+(\d+)/m.exec(text)?.[1] ?? 0);
+    pssKb += Number(/^Pss:\s+(\d+)/m.exec(text)?.[1] ?? 0);
+  }
+  return { rssKb, pssKb, processes };
+}
