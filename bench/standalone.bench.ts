@@ -137,7 +137,8 @@ function row(label: string, figures: Partial<Record<Name, number>>, unit: string
   const cell = (n: Name) => (figures[n] === undefined ? "n/a" : `${figures[n]!.toFixed(digits)} ${unit}`);
   const ratio = (n: Name) => {
     if (figures[n] === undefined || figures.dovecot === undefined) return "";
-    return `${(figures[n]! / figures.dovecot).toFixed(2)}x`;
+    const r = figures[n]! / figures.dovecot;
+    return `${r >= 0.1 ? r.toFixed(2) : r.toPrecision(2)}x`;
   };
   const line = `| ${label} | ${cell("classic")} | ${cell("inline")} | ${cell("dovecot")} | ${ratio("classic")} | ${ratio("inline")} | ${higherIsBetter ? "higher" : "lower"} |`;
   table.push(line);
@@ -153,6 +154,16 @@ async function rounds<T>(names: Name[], fn: (name: Name, round: number) => Promi
     for (const n of order) out[n].push(await fn(n, r));
   }
   return out;
+}
+
+// Interrupted: stop the servers (Dovecot's master would outlive us) and remove the mail.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    void Promise.all(running.map((s) => s.stop().catch(() => {}))).finally(() => {
+      rmSync(root, { recursive: true, force: true });
+      process.exit(130);
+    });
+  });
 }
 
 try {

@@ -12,10 +12,13 @@ export class Pop3Connection {
   #wake: (() => void) | undefined;
   #closed = false;
   octets = 0;
+  /** Count what arrives without keeping it (bulk downloads). */
+  discard = false;
 
   private constructor(readonly socket: net.Socket) {
     socket.on("data", (c: Buffer) => {
       this.octets += c.length;
+      if (this.discard) return;
       this.#buf = this.#buf.length === 0 ? c : Buffer.concat([this.#buf, c]);
       this.#poke();
     });
@@ -158,6 +161,7 @@ export async function retrAll(port: number, user: string, password: string, coun
   const c = await Pop3Connection.connect(port);
   await c.login(user, password);
   const before = c.octets;
+  c.discard = true;
   const started = performance.now();
   let commands = "";
   for (let i = 1; i <= count; i++) commands += `RETR ${i}\r\n`;

@@ -40,7 +40,7 @@ export async function startPoppin(o: {
     "-c", String(o.limit), "-b", "1024", "-u", String(o.uid), "-g", String(o.gid), "127.0.0.1", String(o.port), ...chain];
   const proc = Bun.spawn(argv, {
     env: { PATH: "/usr/bin:/bin", POPPIN_USERDB: o.userdb, ...o.env },
-    stdout: "ignore", stderr: "ignore", stdin: "ignore",
+    stdout: "ignore", stderr: process.env.BENCH_SERVER_STDERR ? "inherit" : "ignore", stdin: "ignore",
   });
   await waitForPort(o.port, 15_000);
   return {
