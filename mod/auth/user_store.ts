@@ -6,7 +6,7 @@
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { PermError, TempError, describeSysError } from "../cli/errors.ts";
 import { CdbWriter } from "../cdb/writer.ts";
-import { flockExclusive } from "../sys/libc.ts";
+import { flockExclusive } from "../sys/locks.ts";
 import { createPrivateTemp, writeFileAtomic } from "./atomic_file.ts";
 import { formatUserFile, formatUserValue, parseUserFile, UserLineError, type UserFile, type VirtualUser } from "./userdb_text.ts";
 

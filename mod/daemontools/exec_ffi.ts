@@ -4,43 +4,21 @@
  * address-space limit, so every buffer is built first, the limits are set and execve is
  * tried on each candidate in a tight loop, and the old limits come back if no exec worked.
  */
-import { dlopen, ptr, read } from "bun:ffi";
+import { ptr, read } from "bun:ffi";
 import { constants } from "node:os";
 import { join } from "node:path";
+import { SysCallError, lastErrno, libcFunctions } from "../sys/ffi.ts";
 import { cBytes } from "../sys/libc.ts";
 
-function openLibc() {
-  return dlopen("libc.so.6", {
-    execve: { args: ["ptr", "ptr", "ptr"], returns: "i32" },
-    getrlimit: { args: ["i32", "ptr"], returns: "i32" },
-    setrlimit: { args: ["i32", "ptr"], returns: "i32" },
-    __errno_location: { args: [], returns: "ptr" },
-  });
-}
-
-let handle: ReturnType<typeof openLibc> | undefined;
-
-function libc(): ReturnType<typeof openLibc>["symbols"] {
-  handle ??= openLibc();
-  return handle.symbols;
-}
-
-function errno(): number {
-  const where = libc().__errno_location();
-  return where === null ? 0 : read.i32(where, 0);
-}
-
-const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
+const libc = libcFunctions({
+  execve: { args: ["ptr", "ptr", "ptr"], returns: "i32" },
+  getrlimit: { args: ["i32", "ptr"], returns: "i32" },
+  setrlimit: { args: ["i32", "ptr"], returns: "i32" },
+}).symbols;
+const errno = lastErrno;
 
 /** A failed call with Node's style of `code` (the errno name), so djbErrorText can word it. */
-export class SysCallError extends Error {
-  readonly code: string;
-  constructor(readonly call: string, readonly errno: number) {
-    const code = ERRNO_NAMES.get(errno) ?? `E${errno}`;
-    super(`${call}: ${code}`);
-    this.code = code;
-  }
-}
+export { SysCallError };
 
 /** Linux's resource numbers (asm-generic/resource.h; the same on x86_64 and arm64). */
 export const RLIMIT = {

@@ -10,7 +10,7 @@ import {
   renameSync, statSync, unlinkSync, writeSync, constants as fsc, type Stats,
 } from "node:fs";
 import { TempError } from "../cli/errors.ts";
-import { lockExclusiveNonBlocking } from "../sys/flock.ts";
+import { lockExclusiveNonBlocking } from "../sys/locks.ts";
 import { LABEL_LENGTH, formatLabel } from "../tai64/label.ts";
 import { djbErrorText } from "./djb_errors.ts";
 import { pause, type LogHooks } from "./hooks.ts";

@@ -6,7 +6,7 @@
  * logger); ALRM rotates every non-empty current at once.
  */
 import { readSync } from "node:fs";
-import { pollReadable } from "../sys/poll_once.ts";
+import { pollReadable } from "../sys/poll.ts";
 import { stampFor } from "../tai64/label.ts";
 import { Cyclog } from "./cyclog.ts";
 import { DirBuffer } from "./dir_buffer.ts";

@@ -6,7 +6,7 @@
  * request for MDAs that use it.
  */
 import { DotLockError, dotLock } from "./dot_lock.ts";
-import { KernelLockError, fcntlLock, fcntlUnlock, flockLock, flockUnlock } from "./kernel_locks.ts";
+import { fcntlLock, fcntlUnlock, flockLock, flockUnlock, lockBusy } from "../sys/locks.ts";
 
 export type LockMethod = "dotlock" | "fcntl" | "flock";
 export const DEFAULT_LOCK_METHODS: readonly LockMethod[] = ["dotlock", "fcntl"];
@@ -64,8 +64,8 @@ export function lockSpool(spool: string, fd: number, mode: "read" | "write", opt
     }
   } catch (e) {
     release();
-    if (e instanceof KernelLockError && (e.code === "EAGAIN" || e.code === "EACCES" || e.code === "EWOULDBLOCK")) {
-      throw new SpoolBusy(`${spool}: ${e.message}`, false);
+    if (lockBusy(e)) {
+      throw new SpoolBusy(`${spool}: ${(e as Error).message}`, false);
     }
     throw e;
   }

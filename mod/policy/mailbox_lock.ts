@@ -8,7 +8,7 @@
  */
 import { closeSync, openSync } from "node:fs";
 import { TempError, describeSysError } from "../cli/errors.ts";
-import { FlockError, lockExclusiveNonBlocking } from "../sys/flock.ts";
+import { lockBusy, lockExclusiveNonBlocking } from "../sys/locks.ts";
 
 export class MailboxInUse extends Error {
   constructor(dir: string) {
@@ -35,7 +35,7 @@ export function lockMailboxSession(dir: string): number | undefined {
     return fd;
   } catch (e) {
     closeSync(fd);
-    if (e instanceof FlockError && (e.code === "EWOULDBLOCK" || e.code === "EAGAIN")) throw new MailboxInUse(dir);
+    if (lockBusy(e)) throw new MailboxInUse(dir);
     throw new TempError(`unable to lock ${dir}: ${(e as Error).message}`);
   }
 }

@@ -3,7 +3,7 @@
  * whole request, as qmail-qmqpd's alarm(3600) bounds it.
  */
 import { readSync } from "node:fs";
-import { pollReadable } from "../sys/poll_once.ts";
+import { pollReadable } from "../sys/poll.ts";
 
 const CHUNK = 64 * 1024;
 

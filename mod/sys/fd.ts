@@ -4,57 +4,35 @@
  * queueing connections in the backlog, as tcpserver's -c does), and setsockopt for
  * tcpserver's IP-options kill (-O) and TCP_NODELAY (-d/-D). Works inside the compiled binary.
  */
-import { dlopen, read } from "bun:ffi";
-import { constants } from "node:os";
+import { SysCallError, lastErrno, libcFunctions } from "./ffi.ts";
 
-function openLibc() {
-  return dlopen("libc.so.6", {
-    dup: { args: ["i32"], returns: "i32" },
-    dup2: { args: ["i32", "i32"], returns: "i32" },
-    close: { args: ["i32"], returns: "i32" },
-    listen: { args: ["i32", "i32"], returns: "i32" },
-    setsockopt: { args: ["i32", "i32", "i32", "ptr", "u32"], returns: "i32" },
-    __errno_location: { args: [], returns: "ptr" },
-  });
-}
+const libc = libcFunctions({
+  dup: { args: ["i32"], returns: "i32" },
+  dup2: { args: ["i32", "i32"], returns: "i32" },
+  close: { args: ["i32"], returns: "i32" },
+  listen: { args: ["i32", "i32"], returns: "i32" },
+  setsockopt: { args: ["i32", "i32", "i32", "ptr", "u32"], returns: "i32" },
+}).symbols;
 
-let handle: ReturnType<typeof openLibc> | undefined;
-
-function libc(): ReturnType<typeof openLibc>["symbols"] {
-  handle ??= openLibc();
-  return handle.symbols;
-}
-
-const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
-
-/** A failed call: `code` is the errno name, as in Node's system errors. */
-export class FdError extends Error {
-  readonly code: string;
-  constructor(call: string) {
-    const where = libc().__errno_location();
-    const errno = where === null ? 0 : read.i32(where, 0);
-    const code = ERRNO_NAMES.get(errno) ?? `E${errno}`;
-    super(`${call}: ${code}`);
-    this.name = "FdError";
-    this.code = code;
-  }
+function failed(call: string): SysCallError {
+  return new SysCallError(call, lastErrno());
 }
 
 /** dup(2): a new descriptor for the same open file (close-on-exec is not set on it). */
 export function dup(fd: number): number {
   const copy = libc().dup(fd);
-  if (copy < 0) throw new FdError("dup");
+  if (copy < 0) throw failed("dup");
   return copy;
 }
 
 /** dup2(2): makes `to` refer to the same open file as `from`. */
 export function dup2(from: number, to: number): void {
-  if (libc().dup2(from, to) < 0) throw new FdError("dup2");
+  if (libc().dup2(from, to) < 0) throw failed("dup2");
 }
 
 /** close(2) of a descriptor this process opened through dup. */
 export function closeFd(fd: number): void {
-  if (libc().close(fd) < 0) throw new FdError("close");
+  if (libc().close(fd) < 0) throw failed("close");
 }
 
 const IPPROTO_IP = 0;
@@ -67,7 +45,7 @@ export function killIpOptions(fd: number): boolean {
 
 /** listen(2) again on a listening socket: Linux then takes the new backlog (Bun's listen ignores the one it is given). */
 export function setListenBacklog(fd: number, backlog: number): void {
-  if (libc().listen(fd, backlog) < 0) throw new FdError("listen");
+  if (libc().listen(fd, backlog) < 0) throw failed("listen");
 }
 
 const IPPROTO_TCP = 6;

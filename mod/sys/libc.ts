@@ -4,47 +4,21 @@
  * (replace the process, as djb's pathexec does), fcntl and signal dispositions.
  * Works inside the compiled binary (tests/sys/libc.test.ts checks it).
  */
-import { dlopen, CString, ptr, read, type Pointer } from "bun:ffi";
+import { CString, ptr, read, type Pointer } from "bun:ffi";
+import { SysCallError as LibcError, lastErrno, libcFunctions } from "./ffi.ts";
 import { constants } from "node:os";
 
-function openLibc() {
-  return dlopen("libc.so.6", {
-    getpwnam_r: { args: ["ptr", "ptr", "ptr", "u64", "ptr"], returns: "i32" },
-    getspnam_r: { args: ["ptr", "ptr", "ptr", "u64", "ptr"], returns: "i32" },
-    execve: { args: ["ptr", "ptr", "ptr"], returns: "i32" },
-    fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
-    flock: { args: ["i32", "i32"], returns: "i32" },
-    signal: { args: ["i32", "ptr"], returns: "ptr" },
-    __errno_location: { args: [], returns: "ptr" },
-  });
-}
+const libcFns = libcFunctions({
+  getpwnam_r: { args: ["ptr", "ptr", "ptr", "u64", "ptr"], returns: "i32" },
+  getspnam_r: { args: ["ptr", "ptr", "ptr", "u64", "ptr"], returns: "i32" },
+  execve: { args: ["ptr", "ptr", "ptr"], returns: "i32" },
+  fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
+  signal: { args: ["i32", "ptr"], returns: "ptr" },
+});
+const libc = libcFns.symbols;
 
-let libcHandle: ReturnType<typeof openLibc> | undefined;
-
-function libc(): ReturnType<typeof openLibc>["symbols"] {
-  libcHandle ??= openLibc();
-  return libcHandle.symbols;
-}
-
-const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
-
-/** A failed libc call: `code` is the errno name ("EACCES"), as in Node's system errors. */
-export class LibcError extends Error {
-  readonly code: string;
-  readonly errno: number;
-  constructor(call: string, errno: number) {
-    const code = ERRNO_NAMES.get(errno) ?? `E${errno}`;
-    super(`${call}: ${code}`);
-    this.name = "LibcError";
-    this.code = code;
-    this.errno = errno;
-  }
-}
-
-function lastErrno(): number {
-  const where = libc().__errno_location();
-  return where === null ? 0 : read.i32(where, 0);
-}
+/** A failed libc call (the shared SysCallError): `code` is the errno name ("EACCES"). */
+export { LibcError };
 
 /** NUL-terminated copy of a name or path (bytes are passed as they are). */
 export function cBytes(value: Uint8Array | string): Buffer {
@@ -195,20 +169,3 @@ export function restoreDefaultSignals(): void {
   for (const signal of [constants.signals.SIGPIPE, constants.signals.SIGXFSZ]) libc().signal(signal, SIG_DFL);
 }
 
-const LOCK_EX = 2;
-const LOCK_NB = 4;
-
-/**
- * flock(fd, LOCK_EX), waiting at most `timeoutMs` for another holder (released when
- * its fd is closed); throws LibcError (EWOULDBLOCK when still held at the end).
- */
-export function flockExclusive(fd: number, timeoutMs = 10_000): void {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (libc().flock(fd, LOCK_EX | LOCK_NB) === 0) return;
-    const errno = lastErrno();
-    if (errno === constants.errno.EINTR) continue;
-    if (errno !== constants.errno.EWOULDBLOCK || Date.now() >= deadline) throw new LibcError("flock", errno);
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-  }
-}

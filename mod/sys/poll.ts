@@ -1,31 +1,17 @@
 /**
- * poll(2) and recv(2) through bun:ffi, for the POP3 applets' synchronous I/O on an
+ * poll(2) and recv(2) through bun:ffi, for the applets' synchronous I/O on an
  * inherited socket or pipe: wait for readiness with a timeout (qmail's timeoutread /
  * timeoutwrite), and peek at socket data without consuming it (popup must leave every
  * byte after the authorizing command to the program it runs).
  */
-import { dlopen, ptr, read } from "bun:ffi";
+import { ptr } from "bun:ffi";
 import { constants } from "node:os";
+import { SysCallError, lastErrno, libcFunctions } from "./ffi.ts";
 
-function openLibc() {
-  return dlopen("libc.so.6", {
-    poll: { args: ["ptr", "u64", "i32"], returns: "i32" },
-    recv: { args: ["i32", "ptr", "u64", "i32"], returns: "i64" },
-    __errno_location: { args: [], returns: "ptr" },
-  });
-}
-
-let handle: ReturnType<typeof openLibc> | undefined;
-
-function libc(): ReturnType<typeof openLibc>["symbols"] {
-  handle ??= openLibc();
-  return handle.symbols;
-}
-
-function lastErrno(): number {
-  const where = libc().__errno_location();
-  return where === null ? 0 : read.i32(where, 0);
-}
+const libc = libcFunctions({
+  poll: { args: ["ptr", "u64", "i32"], returns: "i32" },
+  recv: { args: ["i32", "ptr", "u64", "i32"], returns: "i64" },
+}).symbols;
 
 export const POLLIN = 0x001;
 export const POLLOUT = 0x004;
@@ -75,7 +61,25 @@ export function peekSocket(fd: number, buf: Uint8Array): number {
   if (n >= 0) return n;
   const errno = lastErrno();
   if (errno === EAGAIN || errno === EINTR) return -1;
-  const err = new Error(`recv: errno ${errno}`) as Error & { code?: string };
-  err.code = Object.entries(constants.errno).find(([, v]) => v === errno)?.[0];
-  throw err;
+  throw new SysCallError("recv", errno);
+}
+
+export type PollOutcome = "ready" | "timeout" | "interrupted";
+
+/**
+ * One poll(2) for readability that returns on a signal (EINTR) instead of retrying: a
+ * reader that blocks here still sees SIGTERM and SIGALRM promptly (the JavaScript listeners
+ * run when control returns to the event loop), and nothing is read from the fd that the
+ * caller does not process (unlike a read parked in a thread). End of file and errors count
+ * as readable.
+ */
+export function pollReadable(fd: number, timeoutMs: number): PollOutcome {
+  const pfd = new Uint8Array(8); // struct pollfd { int fd; short events; short revents; }
+  const view = new DataView(pfd.buffer);
+  view.setInt32(0, fd, true);
+  view.setInt16(4, POLLIN, true);
+  const rc = libc().poll(ptr(pfd), 1, timeoutMs);
+  if (rc > 0) return "ready";
+  if (rc === 0) return "timeout";
+  return lastErrno() === EINTR ? "interrupted" : "ready"; // the read reports other errors
 }

@@ -1,6 +1,6 @@
 /** Blocking chunk reads from an inherited fd that may have been left non-blocking by whoever shares it. */
 import { readSync } from "node:fs";
-import { pollReadable } from "../sys/poll_once.ts";
+import { pollReadable } from "../sys/poll.ts";
 
 /** Reads what is available (up to buf.length); 0 at end of input; throws on read errors. */
 export function readChunk(fd: number, buf: Uint8Array): number {
