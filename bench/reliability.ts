@@ -34,8 +34,9 @@ console.log("\n### kill -9\n");
 console.log(kill.out.split("\n").filter((l) => l.startsWith("|") || l.startsWith("  ")).join("\n"));
 console.log("\n### Soak\n");
 const s = JSON.parse(readFileSync(join(work, "soak.json"), "utf8")) as { total: number; failures: number; rows: { rssMb: number; fds: number; p50: number; p99: number }[]; flat: boolean; rssGrowth: number };
+// (rssMb and fds are the server process's own; see bench/soak.ts)
 const rss = s.rows.map((r) => r.rssMb);
-console.log(`| seconds | sessions | failed | RSS MB min / max / last | fds max | p50 / p99 ms (last interval) | flat |`);
+console.log(`| seconds | sessions | failed | server RSS MB min / max / last | server fds max | p50 / p99 ms (last interval) | flat |`);
 console.log(`| ---: | ---: | ---: | --- | ---: | --- | --- |`);
 const last = s.rows.at(-1);
 console.log(`| ${opts["soak-seconds"]} | ${s.total} | ${s.failures} | ${Math.min(...rss).toFixed(0)} / ${Math.max(...rss).toFixed(0)} / ${rss.at(-1)?.toFixed(0)} | ${Math.max(...s.rows.map((r) => r.fds))} | ${last?.p50.toFixed(0)} / ${last?.p99.toFixed(0)} | ${s.flat ? "yes" : "no"} |`);
