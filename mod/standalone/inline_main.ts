@@ -5,7 +5,7 @@
  */
 import { openSync } from "node:fs";
 import type { AppletContext } from "../cli/context.ts";
-import { EXIT_OK, EXIT_PERM, EXIT_TEMP, EXIT_USAGE, TempError, describeSysError } from "../cli/errors.ts";
+import { EXIT_OK, EXIT_PERM, EXIT_TEMP, EXIT_USAGE, PoppinError, TempError, UsageError, describeSysError } from "../cli/errors.ts";
 import { writeStderr, writeStdout } from "../cli/io.ts";
 import { timeoutInvalid } from "../pop3/config.ts";
 import { logValue } from "../pop3/log_value.ts";
@@ -18,7 +18,11 @@ import { isMboxArgument } from "../mbox/spool_path.ts";
 import { parsePopupChain, selfResolver } from "./chain_spec.ts";
 import { CredentialCache, credentialCacheTtlMs } from "./credential_cache.ts";
 import { CryptPool } from "./crypt_pool.ts";
+import { resolvePolicy } from "../policy/resolve.ts";
+import { TlsContextHolder } from "../tls/context.ts";
+import { setupServeTls, type ServeTls } from "../tls/serve_tls.ts";
 import { InlineServer } from "./inline_server.ts";
+import type { InlineSetup } from "./inline_session.ts";
 import { parseHostPort, startMetrics, type MetricsEndpoint } from "./metrics_server.ts";
 import { SessionCounters, prometheusText, statusText } from "./session_counters.ts";
 
@@ -104,7 +108,6 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
   if (isMboxArgument(chain.maildir) || chain.pop3dArgs.some((a) => a.startsWith("--") && !a.startsWith("--compat="))) {
     return fail(`--inline serves Maildirs: run mbox spools (${chain.pop3dArgs.join(" ")}) with the classic chain`, EXIT_USAGE);
   }
-  if ((o as { tls?: boolean }).tls) return fail("--inline does not do TLS yet: use the classic chain with --tls, or a TLS proxy in front", EXIT_USAGE);
   const metricsAt = split.metrics === undefined ? undefined : parseHostPort(split.metrics);
   if (split.metrics !== undefined && metricsAt === undefined) return fail(`--metrics needs HOST:PORT, not ${split.metrics}`, EXIT_USAGE);
   if (timeoutInvalid(ctx.env)) writeStderr(`${ctx.prefix}: warning: ignoring POPPIN_TIMEOUT=${logValue(ctx.env.POPPIN_TIMEOUT ?? "")}: not a positive number of seconds\n`);
@@ -114,11 +117,34 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
   const cache = ttl === undefined ? undefined : new CredentialCache(ttl);
   // The workers start now, before the uid switch, which applies to every thread of the process.
   const pool = new CryptPool();
-  const setup = { chain, tools: { pool, cache }, euid: 0, execPath: ctx.execPath, counters };
+  const setup: Omit<InlineSetup, "log"> = { chain, tools: { pool, cache }, euid: 0, execPath: ctx.execPath, counters };
+  // Certificates are read now, before the uid switch (keys are usually root's); SIGHUP re-reads them.
+  const warn = (m: string) => {
+    if (!quiet) writeStderr(`${ctx.prefix}: warning: ${m}\n`);
+  };
+  let serveTls: ServeTls | undefined;
+  try {
+    if (o.tls) serveTls = setupServeTls(ctx.env, warn);
+    const popupPolicy = resolvePolicy(chain.popupOptions, ctx.env).policy;
+    if (popupPolicy.certFile !== undefined) {
+      const holder = new TlsContextHolder({ certFile: popupPolicy.certFile, keyFile: popupPolicy.keyFile, minVersion: popupPolicy.tlsMinVersion, ciphers: popupPolicy.tlsCiphers });
+      process.on("SIGHUP", () => {
+        try {
+          holder.reload();
+        } catch (e) {
+          warn(`keeping the old STLS certificate: ${(e as Error).message}`);
+        }
+      });
+      setup.stls = { holder, handshakeTimeoutMs: popupPolicy.tlsHandshakeTimeoutMs };
+    }
+  } catch (err) {
+    if (err instanceof PoppinError) return fail(err.message, err instanceof UsageError ? EXIT_USAGE : EXIT_TEMP);
+    throw err;
+  }
   const server = new InlineServer(o, ctx.env, {
     log: (line) => writeStderr(line),
     drop: (reason) => writeStderr(`${ctx.prefix}: warning: dropping connection, ${reason}\n`),
-  }, setup, process.pid);
+  }, setup, process.pid, serveTls);
   let listener;
   try {
     if (o.systemd) {

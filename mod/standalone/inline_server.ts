@@ -5,6 +5,7 @@
  * pid (there is no child), the end line the status the chain would have exited with.
  */
 import type net from "node:net";
+import type tls from "node:tls";
 import { describeSysError } from "../cli/errors.ts";
 import { applySocketOptions, describeConnection, proxiedEndpoints, socketEndpoints, type Endpoints } from "../serve/connection.ts";
 import { ConnectionLimits } from "../serve/limits.ts";
@@ -12,6 +13,9 @@ import { Listener } from "../serve/listener.ts";
 import { endLine, pidLine, statusLine, verdictLine, waitStatus } from "../serve/log_lines.ts";
 import type { ServeOptions } from "../serve/options.ts";
 import type { ListenOn } from "../serve/server.ts";
+import { tlsEnvironment } from "../tls/context.ts";
+import { acceptTls } from "../tls/handshake.ts";
+import type { ServeTls } from "../tls/serve_tls.ts";
 import { runInlineSession, type InlineSetup } from "./inline_session.ts";
 
 const DENY_STATUS = waitStatus(100, null);
@@ -37,6 +41,8 @@ export class InlineServer {
     private readonly out: InlineOutput,
     private readonly setup: Omit<InlineSetup, "log">,
     private readonly ownPid: number,
+    /** --tls: every connection is TLS from its first byte (the handshake is done here). */
+    private readonly tls?: ServeTls,
   ) {
     this.limits = new ConnectionLimits(options.limit, options.perIp);
   }
@@ -143,11 +149,24 @@ export class InlineServer {
         this.#release(sock, claimedIp);
         return;
       }
+      let session: net.Socket = sock;
+      let fd: number | undefined = ends.fd;
+      let env = outcome.env;
+      if (this.tls) {
+        try {
+          session = await acceptTls(sock, this.tls.holder.context, this.tls.handshakeTimeoutMs);
+        } catch (err) {
+          return this.#dropped(sock, ends.remoteIp, (err as Error).message, claimedIp);
+        }
+        session.on("error", () => {});
+        env = { ...env, ...tlsEnvironment(session as tls.TLSSocket) };
+        fd = undefined;
+      }
       this.#log(pidLine(this.ownPid, outcome.facts.remoteIp));
       this.#log(verdictLine(true, this.ownPid, outcome.facts));
       let status: number;
       try {
-        status = await runInlineSession(sock, ends.fd, outcome.env, { ...this.setup, log: (line) => this.out.log(line) });
+        status = await runInlineSession(session, fd, env, { ...this.setup, log: (line) => this.out.log(line) });
       } catch (err) {
         this.out.log(`${this.setup.chain.popupPrefix}: fatal: internal error: ${(err as Error)?.message ?? String(err)}\n`);
         sock.destroy();

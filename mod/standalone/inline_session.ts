@@ -5,7 +5,8 @@
  * on the user's Maildir: in this process when we run as the mailbox owner's uid, or in a
  * process of the user's own when we are root. The same engine, responses, environment
  * settings and log lines as the classic chain; the result is the wait status the chain
- * would have ended with, for tcpserver's `end` line. STLS is not offered here (yet).
+ * would have ended with, for tcpserver's `end` line. STLS upgrades the session's socket
+ * here (mod/tls); implicit TLS (--tls) arrives already negotiated by the server.
  */
 import { isAbsolute, join } from "node:path";
 import type net from "node:net";
@@ -16,7 +17,7 @@ import { maildirTmpCleanup } from "../maildir/clean.ts";
 import { apopOffered, compatFrom } from "../pop3/config.ts";
 import { logValue } from "../pop3/log_value.ts";
 import { MaildirMailbox } from "../pop3/maildir_mailbox.ts";
-import { servePopup } from "../pop3/popup_server.ts";
+import { servePopup, type PopupChannel } from "../pop3/popup_server.ts";
 import { TEXT, err, ok } from "../pop3/responses.ts";
 import { addressBlocked, recordFailure } from "../policy/failure_limit.ts";
 import { loginPolicy } from "../policy/login_policy.ts";
@@ -24,6 +25,8 @@ import { pop3dPolicy, sessionOptions, sessionStatistics } from "../policy/pop3d_
 import { policyEnv, resolvePolicy, type Resolved } from "../policy/resolve.ts";
 import { admitUser } from "../policy/user_policy.ts";
 import { waitStatus } from "../serve/log_lines.ts";
+import type { TlsContextHolder } from "../tls/context.ts";
+import { acceptTls } from "../tls/handshake.ts";
 import type { AsyncAuthTools } from "./async_auth.ts";
 import type { PopupChain } from "./chain_spec.ts";
 import { inlineLogin } from "./inline_login.ts";
@@ -36,6 +39,8 @@ import { startUserProcess } from "./user_process.ts";
 
 export interface InlineSetup {
   chain: PopupChain;
+  /** popup's STLS: the certificate from its policy (CERTFILE, config, options), loaded at start. */
+  stls?: { holder: TlsContextHolder; handshakeTimeoutMs: number };
   tools: AsyncAuthTools;
   euid: number;
   execPath: string;
@@ -47,8 +52,20 @@ export interface InlineSetup {
 /** A session number for APOP timestamps: unique within this process, as qmail-popup's pid is. */
 let sessionSerial = 0;
 
-/** Serves the session; resolves to the wait status the chain would have ended with. */
-export async function runInlineSession(socket: net.Socket, fd: number, env: NodeJS.ProcessEnv, setup: InlineSetup): Promise<number> {
+/** The connection as the session uses it; replaced as a whole after STLS. */
+interface SessionIo {
+  socket: net.Socket;
+  input: SocketLines;
+  out: SocketOutput;
+  /** The socket's descriptor for a user process; undefined once TLS runs here (it cannot be handed over). */
+  fd: number | undefined;
+}
+
+/**
+ * Serves the session; resolves to the wait status the chain would have ended with.
+ * `fd` is the plain socket's descriptor (undefined for a TLS socket from --tls).
+ */
+export async function runInlineSession(socket: net.Socket, fd: number | undefined, env: NodeJS.ProcessEnv, setup: InlineSetup): Promise<number> {
   const { counters, chain } = setup;
   const popupWarn = (text: string) => setup.log(`${chain.popupPrefix}: warning: ${text}\n`);
   let resolved: Resolved;
@@ -62,8 +79,7 @@ export async function runInlineSession(socket: net.Socket, fd: number, env: Node
     return waitStatus(e instanceof UsageError ? EXIT_USAGE : EXIT_TEMP, null);
   }
   const chainEnv: NodeJS.ProcessEnv = { ...env, ...policyEnv(resolved.settings) };
-  const input = new SocketLines(socket, resolved.policy.timeoutMs);
-  const out = new SocketOutput(socket, 4096);
+  const io: SessionIo = { socket, input: new SocketLines(socket, resolved.policy.timeoutMs), out: new SocketOutput(socket, 4096), fd };
   let state: SessionState = "authorization";
   counters.enter(state);
   const move = (next: SessionState) => {
@@ -72,24 +88,35 @@ export async function runInlineSession(socket: net.Socket, fd: number, env: Node
     counters.enter(state);
   };
   try {
-    const account = await authorize(input, out, resolved, chainEnv, setup);
+    const account = await authorize(io, resolved, chainEnv, setup);
     if (account === undefined) return EXIT_OK;
     counters.loginsOk++;
     if (setup.euid === 0) {
       move("user_process");
-      return await handOver(input, fd, account, chainEnv, setup);
+      return await handOver(io, account, chainEnv, setup);
     }
     move("transaction");
-    return await servePop3dInline(input, socket, account, chainEnv, setup);
+    return await servePop3dInline(io, account, chainEnv, setup);
   } finally {
     counters.leave(state);
-    out.flush();
-    if (!socket.destroyed) socket.end();
+    io.out.flush();
+    if (!io.socket.destroyed) io.socket.end();
   }
 }
 
+/** STLS: the +OK goes out in plain, what the client sent before the handshake is discarded (RFC 2595 section 4). */
+async function startTls(io: SessionIo, stls: NonNullable<InlineSetup["stls"]>, timeoutMs: number): Promise<void> {
+  io.out.flush();
+  io.input.detach();
+  const secure = await acceptTls(io.socket, stls.holder.context, stls.handshakeTimeoutMs);
+  io.socket = secure;
+  io.input = new SocketLines(secure, timeoutMs);
+  io.out = new SocketOutput(secure, 4096);
+  io.fd = undefined;
+}
+
 /** popup's loop; the account once a login succeeded, undefined when the session ended before. */
-async function authorize(input: SocketLines, out: SocketOutput, resolved: Resolved, env: NodeJS.ProcessEnv, setup: InlineSetup): Promise<Account | undefined> {
+async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessEnv, setup: InlineSetup): Promise<Account | undefined> {
   const { chain, counters } = setup;
   const { policy } = resolved;
   const remoteIp = env.TCPREMOTEIP ?? "unknown";
@@ -97,20 +124,28 @@ async function authorize(input: SocketLines, out: SocketOutput, resolved: Resolv
   const limiter = policy.failureDir === undefined ? undefined
     : { dir: policy.failureDir, limit: policy.failureLimit, windowSeconds: policy.failureWindowSeconds };
   let account: Account | undefined;
-  const end = await servePopup({
+  // Reads and writes go to whatever io holds now (the TLS socket after STLS).
+  const channel: PopupChannel = {
     readToLineEnd: async (buf) => {
-      if (!input.hasLine) {
-        out.flush();
-        await out.drained();
+      if (!io.input.hasLine) {
+        io.out.flush();
+        await io.out.drained();
       }
-      return input.readToLineEnd(buf);
+      return io.input.readToLineEnd(buf);
     },
-    write: (bytes) => out.put(bytes),
-  }, {
+    write: (bytes) => io.out.put(bytes),
+  };
+  const implicitTls = (env.SSL_PROTOCOL ?? "") !== "";
+  const stls = policy.certFile !== undefined && !implicitTls ? setup.stls : undefined;
+  const end = await servePopup(channel, {
     timestamp: `<${process.pid}.${++sessionSerial}.${Math.floor(Date.now() / 1000)}@${chain.hostname}>`,
     offerApop: policy.apop ?? apopOffered(env),
-    policy: loginPolicy(policy, remoteIp, false),
-    tls: false,
+    policy: loginPolicy(policy, remoteIp, stls !== undefined),
+    tls: implicitTls,
+    startTls: stls === undefined ? undefined : async () => {
+      await startTls(io, stls, policy.timeoutMs);
+      return channel;
+    },
     failureDelayMs: policy.failureDelayMs,
     admit(attempt) {
       if (limiter !== undefined && addressBlocked(remoteIp, limiter)) return { refused: "too many failed logins from this address" };
@@ -121,6 +156,12 @@ async function authorize(input: SocketLines, out: SocketOutput, resolved: Resolv
       }
     },
     async authenticate(data) {
+      if (setup.euid === 0 && io.fd === undefined) {
+        // A user process cannot take over a TLS session that runs here; serve with -u for in-process sessions.
+        data.fill(0);
+        setup.log(`${chain.checkpasswordPrefix}: fatal: TLS sessions of system users are not served by --inline as root: run serve with -u (virtual users) or the classic chain\n`);
+        return { kind: "failed", failure: "temporary", detail: `${chain.checkpasswordPrefix} exit 111` };
+      }
       const result = await inlineLogin(data, env, {
         tools: setup.tools, euid: setup.euid, userdbOption: chain.userdbOption, checkpasswordPrefix: chain.checkpasswordPrefix, log: setup.log,
       });
@@ -139,17 +180,20 @@ async function authorize(input: SocketLines, out: SocketOutput, resolved: Resolv
       if (limiter !== undefined && failure === "rejected") recordFailure(remoteIp, limiter);
     },
   });
-  out.flush();
+  io.out.flush();
+  if (end === "tls-failed") setup.log(`${chain.popupPrefix}: warning: TLS negotiation failed rip=${rip}\n`);
   if (end === "tls-on-plain") setup.log(`${chain.popupPrefix}: warning: TLS handshake on the plain port, dropped rip=${rip}\n`);
   return end === "served" ? account : undefined;
 }
 
 /** pop3d in this process: we already run as the mailbox owner (authenticate() admits no other uid). */
-async function servePop3dInline(input: SocketLines, socket: net.Socket, account: Account, base: NodeJS.ProcessEnv, setup: InlineSetup): Promise<number> {
+async function servePop3dInline(io: SessionIo, account: Account, base: NodeJS.ProcessEnv, setup: InlineSetup): Promise<number> {
   const { chain } = setup;
   const prefix = chain.pop3dPrefix;
   const env = sessionEnvironment(base, account);
-  const out = new SocketOutput(socket, INLINE_OUTPUT_OCTETS);
+  io.out.flush();
+  const input = io.input;
+  const out = new SocketOutput(io.socket, INLINE_OUTPUT_OCTETS);
   const log = (kind: string, text: string) => setup.log(`${prefix}: ${kind}: ${text}\n`);
   const who = `user=${logValue(account.login)} rip=${logValue(env.TCPREMOTEIP ?? "unknown")}`;
   const compat = compatFrom(chain.compatOption, env);
@@ -210,8 +254,11 @@ async function servePop3dInline(input: SocketLines, socket: net.Socket, account:
 }
 
 /** We are root: pop3d runs as the user, with the connection; we wait for it as tcpserver would. */
-async function handOver(input: SocketLines, fd: number, account: Account, env: NodeJS.ProcessEnv, setup: InlineSetup): Promise<number> {
+async function handOver(io: SessionIo, account: Account, env: NodeJS.ProcessEnv, setup: InlineSetup): Promise<number> {
   const { chain } = setup;
+  const { input, fd } = io;
+  if (fd === undefined) return waitStatus(EXIT_TEMP, null); // TLS: refused at login above
+  io.out.flush();
   const leftover = input.detach();
   const childEnv: NodeJS.ProcessEnv = { ...env };
   delete childEnv[PIPELINED_VARIABLE];
