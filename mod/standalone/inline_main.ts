@@ -184,7 +184,7 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
   status.unref();
   process.on("SIGHUP", () => {
     cache?.clear();
-    writeStderr(`${ctx.prefix}: info: SIGHUP: credential cache emptied; the user database is read at every login\n`);
+    writeStderr(`${ctx.prefix}: info: SIGHUP: certificates re-read, credential cache emptied; the user database is read at every login\n`);
   });
   return new Promise<number>((resolve) => {
     let stopping = false;
