@@ -132,6 +132,11 @@ describe("operability", () => {
     expect(text).toContain('poppin_auth_cache_lookups_total{result="hit"} 1\n');
     expect(text).toContain("poppin_connections_total 2\n");
     expect((await fetch(`http://127.0.0.1:${metricsPort}/other`)).status).toBe(404);
+    expect(text).toContain("poppin_auth_cache_entries 1\n");
+    s.proc.kill("SIGHUP"); // empties the cache, drops no session
+    await Bun.sleep(200);
+    expect(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()).toContain("poppin_auth_cache_entries 0\n");
+    expect(s.log()).toContain("poppin serve: info: SIGHUP: certificates re-read, credential cache emptied");
     await Bun.sleep(1300);
     expect(s.log()).toMatch(/poppin serve: info: status connections=0\/40 authorization=0 transaction=0 user_processes=0 logins=2 failed=0 logins_per_second=[0-9.]+\n/);
   });
