@@ -5,8 +5,8 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { POPPIN, run, tempDir } from "../helpers.ts";
+import { dirname, join } from "node:path";
+import { POPPIN, applet, run, tempDir } from "../helpers.ts";
 import { MAIL_GID, MAIL_UID, connectIdle, startServer, talk, virtualSetup, withoutTimestamp, type Running } from "./harness.ts";
 
 const MESSAGES = [
@@ -63,6 +63,18 @@ describe("serve --inline", () => {
     const dele = (await talk(ours.port, "USER joe\r\nPASS secret\r\nDELE 1\r\nQUIT\r\n")).toString("latin1");
     expect(dele).toBe("+OK \r\n+OK \r\n+OK \r\n+OK message 1 deleted\r\n+OK \r\n");
     expect(readdirSync(join(setup.maildir, "cur")).length).toBe(before - 1);
+  });
+
+  test("the classic names work too: tcpserver --inline ... qmail-popup NAME checkpassword qmail-pop3d Maildir", async () => {
+    const bin = dirname(applet("tcpserver"));
+    const s = await startServer([applet("tcpserver"), "--inline", "-v", "-R", "-H", "-1", "-u", String(MAIL_UID), "-g", String(MAIL_GID), "127.0.0.1", "0",
+      "qmail-popup", "mail.example", "checkpassword", "qmail-pop3d", "Maildir"], { ...env, PATH: `${bin}:/usr/bin:/bin` });
+    servers.push(s);
+    expect((await talk(s.port, "USER joe\r\nPASS wrong\r\nQUIT\r\n")).toString()).toContain("-ERR [AUTH] authorization failed\r\n");
+    expect((await talk(s.port, "USER joe\r\nPASS secret\r\nQUIT\r\n")).toString()).toBe("+OK \r\n+OK \r\n+OK \r\n+OK \r\n");
+    await Bun.sleep(100);
+    expect(s.log()).toContain("qmail-popup: warning: authorization failed rip=127.0.0.1 user=joe\n");
+    expect(s.log()).toMatch(/qmail-pop3d: info: end=quit user=joe rip=127\.0\.0\.1 /);
   });
 
   test("anything but poppin's own chain is refused, saying why", () => {
