@@ -19,6 +19,8 @@ export interface MaildirMailboxOptions {
   /** Use and update the Maildir's size cache (default true). */
   sizeCache?: boolean;
   onWarning?: (message: string) => void;
+  /** The listing function (default maildirScan); serve --inline passes one that remembers big listings. */
+  scan?: typeof maildirScan;
 }
 
 /**
@@ -63,7 +65,7 @@ export class MaildirMailbox implements Mailbox {
   /** Scans `dir` (moving new/ into cur/). Throws PermError (not a Maildir) or TempError. */
   constructor(dir: string, opts: MaildirMailboxOptions = {}) {
     const qmail = opts.compat === "qmail";
-    this.#entries = maildirScan(dir, {
+    this.#entries = (opts.scan ?? maildirScan)(dir, {
       order: qmail ? "qmail" : "delivery",
       moveNew: true,
       sizeCache: opts.sizeCache ?? true,

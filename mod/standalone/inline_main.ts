@@ -22,6 +22,7 @@ import { resolvePolicy } from "../policy/resolve.ts";
 import { TlsContextHolder } from "../tls/context.ts";
 import { setupServeTls, type ServeTls } from "../tls/serve_tls.ts";
 import { InlineServer } from "./inline_server.ts";
+import { ListingCache } from "./listing_cache.ts";
 import type { InlineSetup } from "./inline_session.ts";
 import { parseHostPort, startMetrics, type MetricsEndpoint } from "./metrics_server.ts";
 import { SessionCounters, prometheusText, statusText } from "./session_counters.ts";
@@ -117,7 +118,8 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
   const cache = ttl === undefined ? undefined : new CredentialCache(ttl);
   // The workers start now, before the uid switch, which applies to every thread of the process.
   const pool = new CryptPool();
-  const setup: Omit<InlineSetup, "log"> = { chain, tools: { pool, cache }, euid: 0, execPath: ctx.execPath, counters };
+  const listings = ctx.env.POPPIN_LISTING_CACHE === "0" ? undefined : new ListingCache();
+  const setup: Omit<InlineSetup, "log"> = { chain, tools: { pool, cache }, euid: 0, execPath: ctx.execPath, counters, listings };
   // Certificates are read now, before the uid switch (keys are usually root's); SIGHUP re-reads them.
   const warn = (m: string) => {
     if (!quiet) writeStderr(`${ctx.prefix}: warning: ${m}\n`);

@@ -32,6 +32,7 @@ import type { PopupChain } from "./chain_spec.ts";
 import { inlineLogin } from "./inline_login.ts";
 import { inlineSessionStart } from "./inline_session_start.ts";
 import { INLINE_OUTPUT_OCTETS, serveTransaction } from "./inline_transaction.ts";
+import type { ListingCache } from "./listing_cache.ts";
 import { PIPELINED_VARIABLE, pipelinedValue } from "./pipelined_input.ts";
 import type { SessionCounters, SessionState } from "./session_counters.ts";
 import { SocketLines, SocketOutput } from "./socket_io.ts";
@@ -39,6 +40,8 @@ import { startUserProcess } from "./user_process.ts";
 
 export interface InlineSetup {
   chain: PopupChain;
+  /** Listings of big Maildirs kept between sessions (undefined: scan every time). */
+  listings?: ListingCache;
   /** popup's STLS: the certificate from its policy (CERTFILE, config, options), loaded at start. */
   stls?: { holder: TlsContextHolder; handshakeTimeoutMs: number };
   tools: AsyncAuthTools;
@@ -232,7 +235,7 @@ async function servePop3dInline(io: SessionIo, account: Account, base: NodeJS.Pr
       } catch {
         // a missing Maildir is reported by the scan
       }
-      mailbox = new MaildirMailbox(dir, { compat, onWarning: (m) => log("warning", `${m} ${who}`) });
+      mailbox = new MaildirMailbox(dir, { compat, onWarning: (m) => log("warning", `${m} ${who}`), scan: setup.listings?.scan });
     } catch (e) {
       if (!(e instanceof PoppinError)) throw e;
       out.put(err(e.exitCode === EXIT_TEMP ? TEXT.scanFailed : TEXT.noMaildir));

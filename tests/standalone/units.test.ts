@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AuthRefused } from "../../mod/auth/request.ts";
 import { cryptHash, hashPassword } from "../../mod/sys/crypt.ts";
@@ -8,6 +8,7 @@ import { parseLoginChain, parsePopupChain } from "../../mod/standalone/chain_spe
 import { CredentialCache, credentialCacheTtlMs } from "../../mod/standalone/credential_cache.ts";
 import { CryptPool } from "../../mod/standalone/crypt_pool.ts";
 import { parseHostPort } from "../../mod/standalone/metrics_server.ts";
+import { ListingCache } from "../../mod/standalone/listing_cache.ts";
 import { splitInlineArgs } from "../../mod/standalone/inline_main.ts";
 import { SessionCounters, prometheusText, statusText } from "../../mod/standalone/session_counters.ts";
 import { tempDir } from "../helpers.ts";
@@ -164,4 +165,43 @@ test("status line and Prometheus text carry the same figures", () => {
   expect(prom).toContain('poppin_sessions{state="transaction"} 2\n');
   expect(prom).toContain('poppin_logins_total{result="ok"} 120\n');
   expect(prom).toContain("# TYPE poppin_connections_open gauge\npoppin_connections_open 3\n");
+});
+
+describe("listing cache (--inline)", () => {
+  test("an unchanged big Maildir is listed from memory; a delivery or a deletion makes a fresh scan", () => {
+    const md = join(tempDir("listing"), "Maildir");
+    for (const sub of ["tmp", "new", "cur"]) mkdirSync(join(md, sub), { recursive: true });
+    for (let i = 0; i < 1000; i++) writeFileSync(join(md, "cur", `${1600000000 + i}.M${i}P1.host,S=2,W=3:2,S`), "x\n");
+    const past = new Date(Date.now() - 10_000);
+    const age = () => { for (const sub of ["new", "cur"]) utimesSync(join(md, sub), past, past); };
+    age();
+    const cache = new ListingCache();
+    const first = cache.scan(md, {});
+    expect(first.length).toBe(1000);
+    expect(cache.size).toEqual({ listings: 1, entries: 1000 });
+    expect(cache.scan(md, {})).toBe(first);
+    expect(cache.hits).toBe(1);
+    writeFileSync(join(md, "new", "1700000000.M1P1.host"), "new mail\n"); // a delivery: new/ changes
+    const second = cache.scan(md, {});
+    expect(second.length).toBe(1001);
+    expect(cache.hits).toBe(1);
+    // Just changed (the move to cur/ happened in this very scan): not kept until it is stable.
+    expect(cache.size.listings).toBe(0);
+    age();
+    expect(cache.scan(md, {}).length).toBe(1001);
+    unlinkSync(join(md, "cur", readdirSync(join(md, "cur"))[0]!)); // a deletion: cur/ changes
+    expect(cache.scan(md, {}).length).toBe(1000);
+    expect(cache.hits).toBe(1);
+  });
+
+  test("small Maildirs are not kept", () => {
+    const md = join(tempDir("listing"), "Maildir");
+    for (const sub of ["tmp", "new", "cur"]) mkdirSync(join(md, sub), { recursive: true });
+    writeFileSync(join(md, "cur", "1600000000.M1P1.host:2,"), "x\n");
+    const past = new Date(Date.now() - 10_000);
+    for (const sub of ["new", "cur"]) utimesSync(join(md, sub), past, past);
+    const cache = new ListingCache();
+    cache.scan(md, {});
+    expect(cache.size.listings).toBe(0);
+  });
 });
