@@ -62,6 +62,8 @@ interface SessionIo {
   out: SocketOutput;
   /** The socket's descriptor for a user process; undefined once TLS runs here (it cannot be handed over). */
   fd: number | undefined;
+  /** The read/write timeout (POPPIN_TIMEOUT, the policy's timeout). */
+  timeoutMs: number;
 }
 
 /**
@@ -82,7 +84,8 @@ export async function runInlineSession(socket: net.Socket, fd: number | undefine
     return waitStatus(e instanceof UsageError ? EXIT_USAGE : EXIT_TEMP, null);
   }
   const chainEnv: NodeJS.ProcessEnv = { ...env, ...policyEnv(resolved.settings) };
-  const io: SessionIo = { socket, input: new SocketLines(socket, resolved.policy.timeoutMs), out: new SocketOutput(socket, 4096), fd };
+  const timeout = resolved.policy.timeoutMs;
+  const io: SessionIo = { socket, input: new SocketLines(socket, timeout), out: new SocketOutput(socket, 4096, timeout), fd, timeoutMs: timeout };
   let state: SessionState = "authorization";
   counters.enter(state);
   const move = (next: SessionState) => {
@@ -114,7 +117,7 @@ async function startTls(io: SessionIo, stls: NonNullable<InlineSetup["stls"]>, t
   const secure = await acceptTls(io.socket, stls.holder.context, stls.handshakeTimeoutMs);
   io.socket = secure;
   io.input = new SocketLines(secure, timeoutMs);
-  io.out = new SocketOutput(secure, 4096);
+  io.out = new SocketOutput(secure, 4096, timeoutMs);
   io.fd = undefined;
 }
 
@@ -196,7 +199,7 @@ async function servePop3dInline(io: SessionIo, account: Account, base: NodeJS.Pr
   const env = sessionEnvironment(base, account);
   io.out.flush();
   const input = io.input;
-  const out = new SocketOutput(io.socket, INLINE_OUTPUT_OCTETS);
+  const out = new SocketOutput(io.socket, INLINE_OUTPUT_OCTETS, io.timeoutMs);
   const log = (kind: string, text: string) => setup.log(`${prefix}: ${kind}: ${text}\n`);
   const who = `user=${logValue(account.login)} rip=${logValue(env.TCPREMOTEIP ?? "unknown")}`;
   const compat = compatFrom(chain.compatOption, env);

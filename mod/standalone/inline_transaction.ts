@@ -48,6 +48,7 @@ async function streamMessage(mailbox: Mailbox, action: Retrieve, out: SocketOutp
       out.reserve(MessageEncoder.maxOutput(n));
       out.length = encoder.encode(sharedChunk.subarray(0, n), out.buf, out.length);
       if (out.written !== before) await out.drained(); // a chunk went out: let a slow client catch up
+      if (out.closed) return; // dropped (gone, or took nothing for the timeout): not retrieved
     }
     out.reserve(8);
     out.length = encoder.finish(out.buf, out.length);
@@ -88,9 +89,9 @@ export async function serveTransaction(
         out.flush();
         await out.drained();
       }
-      const piece = await input.next();
+      const piece = out.closed ? undefined : await input.next();
       if (piece === undefined) {
-        stats.end = input.ended === "timeout" ? "timeout" : "eof";
+        stats.end = input.ended === "timeout" || out.timedOut ? "timeout" : "eof";
         // Qpopper's update-on-abort (RFC 1939 says not to; off by default).
         if (opts.updateOnAbort) {
           const marked = markedDeleted(session.state);

@@ -21,7 +21,12 @@ export class SocketLines {
 
   constructor(socket: net.Socket, timeoutMs: number) {
     this.socket = socket;
-    socket.setTimeout(timeoutMs, () => this.#end("timeout"));
+    // qmail's timeoutread and timeoutwrite: nothing from the client, or nothing taken by it, for
+    // the whole timeout ends the session (the close also wakes a writer waiting for drain).
+    socket.setTimeout(timeoutMs, () => {
+      this.#end("timeout");
+      socket.destroy();
+    });
     socket.on("data", (chunk: Buffer) => this.#received(chunk));
     socket.on("end", () => this.#end("eof"));
     socket.on("close", () => this.#end("eof"));
@@ -121,10 +126,18 @@ export class SocketOutput {
   length = 0;
   /** Octets written to the socket. */
   written = 0;
+  /** The client took nothing for the whole timeout and was dropped. */
+  timedOut = false;
 
-  constructor(private readonly socket: net.Socket, private readonly capacity: number) {}
+  /** `timeoutMs`: how long the client may take nothing before the connection is closed (qmail's timeoutwrite). */
+  constructor(private readonly socket: net.Socket, private readonly capacity: number, private readonly timeoutMs: number) {}
 
   /** Makes sure `n` octets fit after `length`, writing out what is gathered first if needed. */
+  /** Whether the connection is gone (nothing more can be sent). */
+  get closed(): boolean {
+    return this.socket.destroyed;
+  }
+
   reserve(n: number): void {
     if (this.length + n <= this.buf.length) return;
     this.flush();
@@ -147,15 +160,21 @@ export class SocketOutput {
     if (!this.socket.destroyed) this.socket.write(chunk);
   }
 
-  /** Waits until the socket took what it was given (bounded by the socket's timeout, which destroys it). */
+  /** Waits until the socket took what it was given; a client that takes nothing for the timeout is dropped. */
   async drained(): Promise<void> {
     if (!this.socket.writableNeedDrain || this.socket.destroyed) return;
     await new Promise<void>((resolve) => {
       const done = () => {
+        clearTimeout(timer);
         this.socket.off("drain", done);
         this.socket.off("close", done);
         resolve();
       };
+      // The socket's own idle timer does not run while a write is pending: bound the wait here.
+      const timer = setTimeout(() => {
+        this.timedOut = true;
+        this.socket.destroy();
+      }, this.timeoutMs);
       this.socket.on("drain", done);
       this.socket.on("close", done);
     });

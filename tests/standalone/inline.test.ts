@@ -87,6 +87,27 @@ describe("serve --inline", () => {
   });
 });
 
+describe("timeouts", () => {
+  test("POPPIN_TIMEOUT: a client that stops reading in the middle of a big RETR is dropped, nothing deleted", async () => {
+    const big = virtualSetup(["Subject: big\n\n" + "y".repeat(100).concat("\n").repeat(300_000)]);
+    const s = await startServer([POPPIN, "serve", "--inline", "-R", "-H", "-1", "-u", String(MAIL_UID), "-g", String(MAIL_GID), "127.0.0.1", "0", ...chain],
+      { POPPIN_USERDB: big.userdb, POPPIN_TIMEOUT: "1" });
+    servers.push(s);
+    // A client with a tiny receive buffer that reads nothing after its commands (Python: no userland buffering).
+    const client = Bun.spawn(["python3", "-c", `
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(("127.0.0.1", ${s.port}))
+s.sendall(b"USER joe\\r\\nPASS secret\\r\\nDELE 1\\r\\nRSET\\r\\nRETR 1\\r\\n")
+time.sleep(2.5)
+`], { stdout: "ignore", stderr: "inherit" });
+    await client.exited;
+    await Bun.sleep(100);
+    expect(s.log()).toMatch(/poppin pop3d: info: end=timeout user=joe rip=127\.0\.0\.1 messages=1 retrieved=0 /);
+    expect(readdirSync(join(big.maildir, "cur")).length).toBe(1);
+  });
+});
+
 describe("policies, as the classic chain applies them", () => {
   test("popup options in the chain (--downcase-user) and the [IN-USE] session lock between two sessions of one process", async () => {
     const policyChain = [POPPIN, "popup", "--downcase-user", "mail.example", POPPIN, "checkpassword", POPPIN, "pop3d", "Maildir"];
