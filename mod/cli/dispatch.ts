@@ -9,6 +9,11 @@ import { VERSION } from "./version.ts";
 /** Names under which we are poppin itself rather than one of its applets. */
 const SELF_NAMES = new Set(["poppin", "bun", "node", "main.ts"]);
 
+/** poppin itself, also under a versioned or staged file name (poppin-0.1.0, poppin.new). */
+function isSelfName(name: string): boolean {
+  return SELF_NAMES.has(name) || /^poppin[-.]/.test(name);
+}
+
 export interface Invocation {
   /** basename of argv[0] as the kernel saw it. */
   argv0: string;
@@ -60,8 +65,8 @@ export async function dispatch(inv: Invocation): Promise<number> {
   let calledAs = basename(inv.argv0);
   let args = inv.args;
   let viaPoppin = false;
-  if (SELF_NAMES.has(calledAs) || !findAlias(calledAs)) {
-    if (!SELF_NAMES.has(calledAs)) {
+  if (isSelfName(calledAs) || !findAlias(calledAs)) {
+    if (!isSelfName(calledAs)) {
       writeStderr(`poppin: fatal: unknown applet name ${calledAs}; known: ${knownNames()}\n`);
       return EXIT_USAGE;
     }

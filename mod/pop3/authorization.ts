@@ -151,5 +151,8 @@ export function authenticationFailed(state: AuthorizationState, failure: AuthFai
   state.failures++;
   const text = failure === "rejected" ? TEXT.authFailed : failure === "crashed" ? TEXT.childCrashed : TEXT.authTemp;
   // One answer per command: the last allowed failure gets its -ERR and the connection closes.
-  return { reply: err(text), close: state.failures >= MAX_AUTH_FAILURES };
+  // A crash closes at once: the program may have been pop3d, killed mid-session after it had
+  // read (and answered) commands; going back to AUTHORIZATION would answer the client's later
+  // commands (a QUIT among them) with +OK while nothing was deleted.
+  return { reply: err(text), close: failure === "crashed" || state.failures >= MAX_AUTH_FAILURES };
 }

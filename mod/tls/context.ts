@@ -24,6 +24,13 @@ function readPem(file: string, what: string): Buffer {
   }
 }
 
+/**
+ * TLS 1.2 suites offered unless tls-cipher-list says otherwise: forward secrecy and AEAD
+ * only (no TLS_RSA_* key exchange, no CBC/SHA1), in our order. TLS 1.3's suites are all
+ * modern and stay OpenSSL's defaults.
+ */
+export const DEFAULT_TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20";
+
 /** Reads the files and builds the context; throws TempError naming the file when one is missing or bad. */
 export function loadTlsContext(files: TlsFiles): tls.SecureContext {
   const cert = readPem(files.certFile, "certificate");
@@ -33,7 +40,8 @@ export function loadTlsContext(files: TlsFiles): tls.SecureContext {
       cert,
       key,
       minVersion: files.minVersion ?? "TLSv1.2",
-      ...(files.ciphers ? { ciphers: files.ciphers } : {}),
+      ciphers: files.ciphers ?? DEFAULT_TLS12_CIPHERS,
+      honorCipherOrder: true,
     });
   } catch (e) {
     throw new TempError(`unable to use certificate ${files.certFile} with key ${files.keyFile ?? files.certFile}: ${(e as Error).message}`);

@@ -74,6 +74,9 @@ describe("TLS configuration (defaults)", () => {
     expect(stlsHandshake(port, ["-tls1", "-cipher", any])).toBeNull();
     expect(stlsHandshake(port, ["-tls1_1", "-cipher", any])).toBeNull();
     expect(stlsHandshake(port, ["-tls1_2", "-cipher", "RC4:3DES:DES:NULL:EXPORT:aNULL:eNULL:MD5:@SECLEVEL=0"])).toBeNull();
+    // Static RSA key exchange (no forward secrecy) and CBC-SHA1 suites are not offered by default.
+    expect(stlsHandshake(port, ["-tls1_2", "-cipher", "AES128-SHA:AES256-GCM-SHA384:AES128-GCM-SHA256"])).toBeNull();
+    expect(stlsHandshake(port, ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA"])).toBeNull();
     expect(stlsHandshake(port, ["-tls1_2"])).toBe("TLSv1.2");
     expect(stlsHandshake(port, ["-tls1_3"])).toBe("TLSv1.3");
   }, 90_000);
