@@ -120,6 +120,9 @@ export class SocketLines {
   }
 }
 
+/** Output a session may leave queued in the socket before RETR waits for the client to take it. */
+export const QUEUED_OUTPUT_OCTETS = 1 << 20;
+
 /** Responses gathered into large writes; the buffer is dropped after each write (idle sessions hold none). */
 export class SocketOutput {
   buf: Uint8Array = EMPTY;
@@ -162,7 +165,9 @@ export class SocketOutput {
 
   /** Waits until the socket took what it was given; a client that takes nothing for the timeout is dropped. */
   async drained(): Promise<void> {
-    if (!this.socket.writableNeedDrain || this.socket.destroyed) return;
+    // Let a few chunks queue before waiting: a wait per chunk costs an event-loop round trip and
+    // leaves the socket idle meanwhile; the bound keeps a session's queued output at about 1 MiB.
+    if (this.socket.writableLength < QUEUED_OUTPUT_OCTETS || this.socket.destroyed) return;
     await new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
