@@ -7,9 +7,9 @@ import type { Mailbox } from "./mailbox.ts";
 import { ClientGone, ClientTimeout, OutputBuffer, type Channel } from "./fd_channel.ts";
 import { MESSAGE_READ_CHUNK, OUTPUT_CHUNK_OCTETS } from "./limits.ts";
 import { MessageEncoder } from "./message_encoder.ts";
-import { TEXT, err, ok } from "./responses.ts";
+import { ok } from "./responses.ts";
 import { transactionSession } from "./session.ts";
-import type { Pop3Action } from "./table.ts";
+import { streamMessage } from "./stream_message.ts";
 import { markedDeleted, newTransactionState, quitReply, type TransactionOptions } from "./transaction.ts";
 
 export interface Pop3dStats {
@@ -31,44 +31,6 @@ export interface Pop3dStats {
 export interface Pop3dServeOptions extends TransactionOptions {
   /** Qpopper's update-on-abort: remove marked messages when the session ends without QUIT (RFC 1939 says not to). */
   readonly updateOnAbort?: boolean;
-}
-
-type Retrieve = Extract<Pop3Action, { kind: "retrieve" }>;
-
-function streamMessage(mailbox: Mailbox, action: Retrieve, out: OutputBuffer, chunk: Uint8Array, stats: Pop3dStats): void {
-  let reader;
-  try {
-    reader = mailbox.open(action.index);
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code !== "ENOENT") stats.problems.push(`unable to open message ${action.index + 1}: ${code ?? String(e)}`);
-    out.put(err(TEXT.noSuch));
-    return;
-  }
-  try {
-    out.put(ok(`${action.size} octets`));
-    const encoder = new MessageEncoder(action.bodyLines);
-    while (!encoder.done) {
-      let n: number;
-      try {
-        n = reader.read(chunk);
-      } catch (e) {
-        // Already answered +OK: end the message where the read failed, as qmail-pop3d would die.
-        stats.problems.push(`unable to read message ${action.index + 1}: ${(e as { code?: string }).code ?? String(e)}`);
-        break;
-      }
-      if (n === 0) break;
-      out.reserve(MessageEncoder.maxOutput(n)); // flushes only when this chunk might not fit
-      out.length = encoder.encode(chunk.subarray(0, n), out.buf, out.length);
-    }
-    out.reserve(8);
-    out.length = encoder.finish(out.buf, out.length);
-    stats.retrieved++;
-    if (action.bodyLines === undefined) mailbox.retrieved?.(action.index);
-    stats.octetsSent += encoder.octets;
-  } finally {
-    reader.close();
-  }
 }
 
 /** Serves one session on `channel` over `mailbox`. Returns when the session ends. */
@@ -115,7 +77,7 @@ export function servePop3d(channel: Channel, mailbox: Mailbox, opts: Pop3dServeO
       }
       if (outcome.reply) out.put(outcome.reply);
       const action = outcome.action;
-      if (action?.kind === "retrieve") streamMessage(mailbox, action, out, chunk, stats);
+      if (action?.kind === "retrieve") for (const _ of streamMessage(mailbox, action, out, chunk, stats)) { /* synchronous writes */ }
       if (action?.kind === "update") {
         out.put(quitReply(update(action.deleted)));
         stats.end = "quit";

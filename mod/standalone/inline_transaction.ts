@@ -8,13 +8,10 @@ import type { Mailbox } from "../pop3/mailbox.ts";
 import { MESSAGE_READ_CHUNK, OUTPUT_CHUNK_OCTETS } from "../pop3/limits.ts";
 import { MessageEncoder } from "../pop3/message_encoder.ts";
 import type { Pop3dServeOptions, Pop3dStats } from "../pop3/pop3d_server.ts";
-import { TEXT, err, ok } from "../pop3/responses.ts";
+import { streamMessage, type Retrieve } from "../pop3/stream_message.ts";
 import { transactionSession } from "../pop3/session.ts";
-import type { Pop3Action } from "../pop3/table.ts";
 import { markedDeleted, newTransactionState, quitReply } from "../pop3/transaction.ts";
 import type { SocketLines, SocketOutput } from "./socket_io.ts";
-
-type Retrieve = Extract<Pop3Action, { kind: "retrieve" }>;
 
 /** One read buffer for every session: the event loop runs one of them at a time and never awaits mid-read. */
 const sharedChunk = new Uint8Array(MESSAGE_READ_CHUNK);
@@ -22,41 +19,15 @@ const sharedChunk = new Uint8Array(MESSAGE_READ_CHUNK);
 /** Output gathered before a write: large enough for many small messages, bounded per session. */
 export const INLINE_OUTPUT_OCTETS = Math.max(OUTPUT_CHUNK_OCTETS, MessageEncoder.maxOutput(MESSAGE_READ_CHUNK) + 1024);
 
-async function streamMessage(mailbox: Mailbox, action: Retrieve, out: SocketOutput, stats: Pop3dStats): Promise<void> {
-  let reader;
-  try {
-    reader = mailbox.open(action.index);
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code !== "ENOENT") stats.problems.push(`unable to open message ${action.index + 1}: ${code ?? String(e)}`);
-    out.put(err(TEXT.noSuch));
-    return;
-  }
-  try {
-    out.put(ok(`${action.size} octets`));
-    const encoder = new MessageEncoder(action.bodyLines);
-    while (!encoder.done) {
-      let n: number;
-      try {
-        n = reader.read(sharedChunk);
-      } catch (e) {
-        stats.problems.push(`unable to read message ${action.index + 1}: ${(e as { code?: string }).code ?? String(e)}`);
-        break;
-      }
-      if (n === 0) break;
-      const before = out.written;
-      out.reserve(MessageEncoder.maxOutput(n));
-      out.length = encoder.encode(sharedChunk.subarray(0, n), out.buf, out.length);
-      if (out.written !== before) await out.drained(); // a chunk went out: let a slow client catch up
-      if (out.closed) return; // dropped (gone, or took nothing for the timeout): not retrieved
+/** Streams one answer, waiting for the client whenever a piece went out; a dropped client ends it (not retrieved). */
+async function sendMessage(mailbox: Mailbox, action: Retrieve, out: SocketOutput, stats: Pop3dStats): Promise<void> {
+  const pieces = streamMessage(mailbox, action, out, sharedChunk, stats);
+  for (let before = out.written; !pieces.next().done; before = out.written) {
+    if (out.written !== before) await out.drained(); // a piece went out: let a slow client catch up
+    if (out.closed) {
+      pieces.return();
+      return;
     }
-    out.reserve(8);
-    out.length = encoder.finish(out.buf, out.length);
-    stats.retrieved++;
-    if (action.bodyLines === undefined) mailbox.retrieved?.(action.index);
-    stats.octetsSent += encoder.octets;
-  } finally {
-    reader.close();
   }
 }
 
@@ -104,7 +75,7 @@ export async function serveTransaction(
     }
     if (outcome.reply) out.put(outcome.reply);
     const action = outcome.action;
-    if (action?.kind === "retrieve") await streamMessage(mailbox, action, out, stats);
+    if (action?.kind === "retrieve") await sendMessage(mailbox, action, out, stats);
     if (action?.kind === "update") {
       out.put(quitReply(update(action.deleted)));
       stats.end = "quit";

@@ -1,0 +1,63 @@
+/**
+ * One RETR/TOP answer streamed from the mailbox into an output buffer, shared by pop3d over
+ * fds (synchronous writes) and serve --inline (socket writes that wait for a slow client).
+ */
+import type { Mailbox } from "./mailbox.ts";
+import { MessageEncoder } from "./message_encoder.ts";
+import type { Pop3dStats } from "./pop3d_server.ts";
+import { TEXT, err, ok } from "./responses.ts";
+import type { Pop3Action } from "./table.ts";
+
+export type Retrieve = Extract<Pop3Action, { kind: "retrieve" }>;
+
+/** What a message is encoded into: pop3d's OutputBuffer or --inline's SocketOutput. */
+export interface MessageSink {
+  buf: Uint8Array;
+  length: number;
+  put(bytes: Uint8Array): void;
+  /** Makes room for `n` octets after `length`, writing out what is gathered if needed. */
+  reserve(n: number): void;
+}
+
+/**
+ * Puts `+OK N octets`, the message (CRLF line ends, dot-stuffed) and its terminator into
+ * `out`, reading `chunk`-sized pieces; yields after each piece so an asynchronous writer can
+ * wait for the client, and may be stopped there with return() (the file is closed and the
+ * message is not counted as retrieved). A message that cannot be opened gets -ERR.
+ */
+export function* streamMessage(mailbox: Mailbox, action: Retrieve, out: MessageSink, chunk: Uint8Array, stats: Pop3dStats): Generator<void, void, void> {
+  let reader;
+  try {
+    reader = mailbox.open(action.index);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code !== "ENOENT") stats.problems.push(`unable to open message ${action.index + 1}: ${code ?? String(e)}`);
+    out.put(err(TEXT.noSuch));
+    return;
+  }
+  try {
+    out.put(ok(`${action.size} octets`));
+    const encoder = new MessageEncoder(action.bodyLines);
+    while (!encoder.done) {
+      let n: number;
+      try {
+        n = reader.read(chunk);
+      } catch (e) {
+        // Already answered +OK: end the message where the read failed, as qmail-pop3d would die.
+        stats.problems.push(`unable to read message ${action.index + 1}: ${(e as { code?: string }).code ?? String(e)}`);
+        break;
+      }
+      if (n === 0) break;
+      out.reserve(MessageEncoder.maxOutput(n)); // writes out only when this piece might not fit
+      out.length = encoder.encode(chunk.subarray(0, n), out.buf, out.length);
+      yield;
+    }
+    out.reserve(8);
+    out.length = encoder.finish(out.buf, out.length);
+    stats.retrieved++;
+    if (action.bodyLines === undefined) mailbox.retrieved?.(action.index);
+    stats.octetsSent += encoder.octets;
+  } finally {
+    reader.close();
+  }
+}
