@@ -33,26 +33,34 @@ export interface Pop3dServeOptions extends TransactionOptions {
   readonly updateOnAbort?: boolean;
 }
 
-/** Serves one session on `channel` over `mailbox`. Returns when the session ends. */
-export function servePop3d(channel: Channel, mailbox: Mailbox, opts: Pop3dServeOptions = {}): Pop3dStats {
-  const session = transactionSession(newTransactionState(mailbox.messages, opts));
-  const stats: Pop3dStats = {
+/** A session's figures before any command: every message left. */
+export function newPop3dStats(mailbox: Mailbox): Pop3dStats {
+  return {
     messages: mailbox.messages.length, end: "eof", retrieved: 0, octetsSent: 0, deleted: 0, unremoved: 0, problems: [],
     deletedOctets: 0, leftMessages: mailbox.messages.length, leftOctets: mailbox.messages.reduce((t, m) => t + m.size, 0),
   };
-  const update = (deleted: readonly number[]): number => {
-    const removed = mailbox.remove(deleted);
-    stats.deleted = removed.removed;
-    stats.unremoved = removed.unremoved;
-    stats.problems.push(...removed.problems);
-    if (removed.unremoved === 0) {
-      const octets = deleted.reduce((t, i) => t + mailbox.messages[i]!.size, 0);
-      stats.deletedOctets = octets;
-      stats.leftMessages = mailbox.messages.length - deleted.length;
-      stats.leftOctets = (stats.leftOctets ?? 0) - octets;
-    }
-    return removed.unremoved;
-  };
+}
+
+/** The UPDATE state: removes the marked messages and records it in `stats`; returns how many could not be removed. */
+export function removeMarked(mailbox: Mailbox, deleted: readonly number[], stats: Pop3dStats): number {
+  const removed = mailbox.remove(deleted);
+  stats.deleted = removed.removed;
+  stats.unremoved = removed.unremoved;
+  stats.problems.push(...removed.problems);
+  if (removed.unremoved === 0) {
+    const octets = deleted.reduce((t, i) => t + mailbox.messages[i]!.size, 0);
+    stats.deletedOctets = octets;
+    stats.leftMessages = mailbox.messages.length - deleted.length;
+    stats.leftOctets = (stats.leftOctets ?? 0) - octets;
+  }
+  return removed.unremoved;
+}
+
+/** Serves one session on `channel` over `mailbox`. Returns when the session ends. */
+export function servePop3d(channel: Channel, mailbox: Mailbox, opts: Pop3dServeOptions = {}): Pop3dStats {
+  const session = transactionSession(newTransactionState(mailbox.messages, opts));
+  const stats = newPop3dStats(mailbox);
+  const update = (deleted: readonly number[]): number => removeMarked(mailbox, deleted, stats);
   const abort = (end: Pop3dStats["end"]): Pop3dStats => {
     stats.end = end;
     if (opts.updateOnAbort) {

@@ -7,7 +7,7 @@
 import type { Mailbox } from "../pop3/mailbox.ts";
 import { MESSAGE_READ_CHUNK, OUTPUT_CHUNK_OCTETS } from "../pop3/limits.ts";
 import { MessageEncoder } from "../pop3/message_encoder.ts";
-import type { Pop3dServeOptions, Pop3dStats } from "../pop3/pop3d_server.ts";
+import { newPop3dStats, removeMarked, type Pop3dServeOptions, type Pop3dStats } from "../pop3/pop3d_server.ts";
 import { streamMessage, type Retrieve } from "../pop3/stream_message.ts";
 import { transactionSession } from "../pop3/session.ts";
 import { markedDeleted, newTransactionState, quitReply } from "../pop3/transaction.ts";
@@ -36,23 +36,8 @@ export async function serveTransaction(
   input: SocketLines, out: SocketOutput, mailbox: Mailbox, opts: Pop3dServeOptions,
 ): Promise<Pop3dStats> {
   const session = transactionSession(newTransactionState(mailbox.messages, opts));
-  const stats: Pop3dStats = {
-    messages: mailbox.messages.length, end: "eof", retrieved: 0, octetsSent: 0, deleted: 0, unremoved: 0, problems: [],
-    deletedOctets: 0, leftMessages: mailbox.messages.length, leftOctets: mailbox.messages.reduce((t, m) => t + m.size, 0),
-  };
-  const update = (deleted: readonly number[]): number => {
-    const removed = mailbox.remove(deleted);
-    stats.deleted = removed.removed;
-    stats.unremoved = removed.unremoved;
-    stats.problems.push(...removed.problems);
-    if (removed.unremoved === 0) {
-      const octets = deleted.reduce((t, i) => t + mailbox.messages[i]!.size, 0);
-      stats.deletedOctets = octets;
-      stats.leftMessages = mailbox.messages.length - deleted.length;
-      stats.leftOctets = (stats.leftOctets ?? 0) - octets;
-    }
-    return removed.unremoved;
-  };
+  const stats = newPop3dStats(mailbox);
+  const update = (deleted: readonly number[]): number => removeMarked(mailbox, deleted, stats);
   for (;;) {
     const outcome = session.next();
     if (outcome === undefined) {
