@@ -6,35 +6,15 @@
  * tests/log/multilog_disk_full.test.ts.)
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { applet, requireTool, run } from "../helpers.ts";
+import { applet, requireTool, run, tempDir } from "../helpers.ts";
+import { fillFileSystem, smallFileSystems } from "../small_fs.ts";
 
-// Not tempDir(): a mounted directory must be unmounted before it can be removed.
-const base = mkdtempSync(join(tmpdir(), "poppin-diskfull-"));
-const mounts: string[] = [];
-afterAll(() => {
-  for (const m of mounts) Bun.spawnSync(["umount", m]);
-  rmSync(base, { recursive: true, force: true });
-});
-
-function smallFs(name: string, size = "256k"): string {
-  const dir = join(base, name);
-  mkdirSync(dir);
-  const r = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir]);
-  if (r.exitCode !== 0) throw new Error(`mount tmpfs failed (the tests need root): ${r.stderr.toString()}`);
-  mounts.push(dir);
-  return dir;
-}
-
-/** Fills the file system; returns the filler's path. */
-function fill(dir: string): string {
-  const filler = join(dir, "filler");
-  const r = Bun.spawnSync(["sh", "-c", `cat /dev/zero > "${filler}"`]);
-  expect(r.stderr.toString()).toContain("No space left on device");
-  return filler;
-}
+const fileSystems = smallFileSystems("diskfull");
+afterAll(fileSystems.cleanup);
+const smallFs = fileSystems.mount;
+const fill = fillFileSystem;
 
 const message = (n: number) => `Subject: m${n}\n\n${"body line\n".repeat(50)}`;
 
@@ -76,7 +56,7 @@ describe("disk full", () => {
     const fs = smallFs("rules");
     const cdb = join(fs, "rules.cdb");
     const tmp = join(fs, "rules.tmp");
-    const source = join(base, "rules.txt");
+    const source = join(tempDir("diskfull"), "rules.txt");
     writeFileSync(source, "127.0.0.1:allow,RELAYCLIENT=\"\"\n:deny\n");
     expect(run([applet("tcprules"), cdb, tmp], { stdin: readFileSync(source) }).code).toBe(0);
     const before = readFileSync(cdb);

@@ -7,6 +7,7 @@
  */
 import { applet, POPPIN } from "../helpers.ts";
 import { alive, chownBox, deliverId, descendants, idByUidl, idsOnDisk, LOGIN, PASSWORD, PipeClient, SocketClient, type FaultBox } from "./chain_fixture.ts";
+import { prng as seededRandom } from "../prng.ts";
 
 /** serve --inline on a free port, for the inline mode; `stop` kills it. */
 interface InlineServer { pid: number; port: number; proc: ReturnType<typeof Bun.spawn> }
@@ -41,17 +42,8 @@ export interface KillStats {
   violations: string[];
 }
 
-/** A small seeded generator (mulberry32), so a failing round can be replayed from its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded generator, so a failing round can be replayed from its seed. */
+export { seededRandom };
 
 /** How many times each identity is on disk. */
 function census(box: FaultBox): Map<string, number> {

@@ -2,6 +2,7 @@
 import { closeSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { applet, requireTool, run, type RunResult } from "../helpers.ts";
+import { prng } from "../prng.ts";
 
 /** Debian's multilog and ours, called by the classic name. */
 export function debianMultilog(): string {
@@ -11,17 +12,7 @@ export function ourMultilog(): string {
   return applet("multilog");
 }
 
-/** A small deterministic generator (mulberry32), so corpora are the same on every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng };
 
 /** Line lengths around every boundary multilog has: 200 (e), 974/1000 (line head with and without t), 1024 (reads). */
 const LENGTHS = [0, 1, 7, 40, 80, 199, 200, 201, 511, 512, 513, 973, 974, 975, 999, 1000, 1001, 1023, 1024, 1025, 2500, 9000];

@@ -5,41 +5,20 @@
  * side by side on two file systems and must behave the same.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fillFileSystem, smallFileSystems } from "../small_fs.ts";
 import { debianMultilog, ourMultilog } from "./harness.ts";
 
-// Not tempDir(): its cleanup may run before ours, and a mounted directory cannot be removed.
-const base = mkdtempSync(join(tmpdir(), "poppin-mlfull-"));
-const mounts: string[] = [];
-
-afterAll(() => {
-  for (const m of mounts) Bun.spawnSync(["umount", m]);
-  rmSync(base, { recursive: true, force: true });
-});
+const fileSystems = smallFileSystems("mlfull");
+afterAll(fileSystems.cleanup);
+const smallFs = (name: string): string => fileSystems.mount(name);
+const fill = fillFileSystem;
 
 /** Every byte kept in a log directory, oldest file first. */
 function logged(dir: string): string {
   const names = readdirSync(dir).filter((n) => n.startsWith("@")).sort();
   return [...names, "current"].map((n) => readFileSync(join(dir, n), "latin1")).join("");
-}
-
-function smallFs(name: string): string {
-  const dir = join(base, name);
-  mkdirSync(dir);
-  const r = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", dir]);
-  if (r.exitCode !== 0) throw new Error(`mount tmpfs failed (the tests need root): ${r.stderr.toString()}`);
-  mounts.push(dir);
-  return dir;
-}
-
-/** Fills the file system with one file; returns its path. */
-function fill(dir: string): string {
-  const filler = join(dir, "filler");
-  const r = Bun.spawnSync(["sh", "-c", `cat /dev/zero > "${filler}"`]);
-  expect(r.stderr.toString()).toContain("No space left on device");
-  return filler;
 }
 
 async function readUntil(stream: ReadableStream<Uint8Array>, text: string, ms: number): Promise<string> {
