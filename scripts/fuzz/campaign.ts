@@ -3,11 +3,13 @@
  * (default 10^7), in batches of --batch inputs from consecutive seeds. Each batch runs in
  * its own process with a wall-clock bound, so a hang is caught (and named by its seed)
  * and memory is measured per batch: a batch that fails, hangs or grows past --max-rss-mb
- * is a finding, printed with the command that reproduces it.
+ * is a finding, printed with the command that reproduces it. Batches get TMPDIR=/dev/shm when
+ * it exists and TMPDIR is unset: targets that write files (cdb-reader, config-file) then do
+ * not wait on the disk's fsync (cdb-reader: 2.3 ms -> 0.32 ms per input here).
  *
  *   bun scripts/fuzz/campaign.ts [--runs N] [--batch N] [--seed S] [--target NAME]... [--timeout S] [--max-rss-mb N] [--json FILE]
  */
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { FUZZ_TARGETS } from "./registry.ts";
 
 interface Options { runs: number; batch: number; seed: number; targets: string[]; timeoutS: number; maxRssMb: number; json?: string }
@@ -46,6 +48,9 @@ function runBatch(name: string, seed: number, runs: number): void {
 
 interface TargetReport { name: string; module: string; inputs: number; seconds: number; maxRssMb: number; findings: string[] }
 
+const childEnv: Record<string, string | undefined> = { ...process.env };
+if (childEnv.TMPDIR === undefined && existsSync("/dev/shm")) childEnv.TMPDIR = "/dev/shm";
+
 async function campaign(o: Options): Promise<TargetReport[]> {
   const targets = o.targets.length ? FUZZ_TARGETS.filter((t) => o.targets.includes(t.name)) : FUZZ_TARGETS;
   const reports: TargetReport[] = [];
@@ -55,7 +60,7 @@ async function campaign(o: Options): Promise<TargetReport[]> {
       const runs = Math.min(o.batch, o.runs - report.inputs);
       const repro = `bun scripts/fuzz/campaign.ts --child ${target.name} ${seed} ${runs}`;
       const child = Bun.spawn([process.execPath, import.meta.path, "--child", target.name, String(seed), String(runs)], {
-        stdout: "pipe", stderr: "pipe", timeout: o.timeoutS * 1000, killSignal: "SIGKILL",
+        stdout: "pipe", stderr: "pipe", env: childEnv, timeout: o.timeoutS * 1000, killSignal: "SIGKILL",
       });
       const [out, err] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
       const code = await child.exited;
