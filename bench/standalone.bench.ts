@@ -8,6 +8,7 @@
  * idle authenticated sessions (300 each; 10,000 for --inline), DELE of 1,000 + QUIT.
  * Medians of 3 rounds, servers alternating within each round; ratios poppin/Dovecot.
  *
+ * BENCH_ONLY=login,cache,retr,big,dele,idle runs only the scenarios named (for working on one).
  * Default: about 3-4 minutes. `--full` (or BENCH_FULL=1): 5 s login windows and 10,000
  * idle Dovecot sessions too (10,000 processes: several GB). Needs root (Dovecot's master,
  * the mail uid switch); uses dist/poppin or $POPPIN_BIN.
@@ -24,6 +25,8 @@ const FULL = process.argv.includes("--full") || process.env.BENCH_FULL === "1";
 const ROUNDS = 3;
 const LOGIN_WINDOW_MS = FULL ? 5000 : 1500;
 const BIG = Number(process.env.BENCH_BIG_MESSAGES ?? 100_000);
+const ONLY = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
+const wanted = (scenario: string) => ONLY === undefined || ONLY.includes(scenario);
 const IDLE_SMALL = 300;
 const IDLE_LARGE_WANTED = 10_000;
 const UID = 65534;
@@ -109,11 +112,11 @@ fillMaildir(join(loginHome, "Maildir"), 3, () => 2000);
 const idleHome = addUser("idle");
 fillMaildir(join(idleHome, "Maildir"), 3, () => 2000);
 const retrBigHome = addUser("retr100k");
-const retrBigOctets = fillMaildir(join(retrBigHome, "Maildir"), 1000, () => 100 * 1024);
+const retrBigOctets = wanted("retr") ? fillMaildir(join(retrBigHome, "Maildir"), 1000, () => 100 * 1024) : 0;
 const retrSmallHome = addUser("retr4k");
-const retrSmallOctets = fillMaildir(join(retrSmallHome, "Maildir"), 20_000, () => 4 * 1024);
+const retrSmallOctets = wanted("retr") ? fillMaildir(join(retrSmallHome, "Maildir"), 20_000, () => 4 * 1024) : 0;
 const bigHome = addUser("big");
-fillMaildir(join(bigHome, "Maildir"), BIG, (i) => 600 + (i % 7) * 300);
+if (wanted("big")) fillMaildir(join(bigHome, "Maildir"), BIG, (i) => 600 + (i % 7) * 300);
 const deleHome = addUser("dele");
 const deleTemplate = join(root, "dele-template");
 fillMaildir(deleTemplate, 1000, () => 2000);
@@ -194,7 +197,7 @@ try {
   if (haveDovecot) ports.dovecot = (await dovecot(false, 1000)).port;
 
   // 1. login rate
-  for (const c of [1, 8, 32]) {
+  for (const c of wanted("login") ? [1, 8, 32] : []) {
     const r = await rounds(NAMES, async (n) => {
       const got = await loginRate(ports[n], "login", PASSWORD, c, LOGIN_WINDOW_MS);
       if (got.errors > 0) console.log(`  (${n} c=${c}: ${got.errors} failed sessions)`);
@@ -202,7 +205,7 @@ try {
     });
     row(`login c=${c} (yescrypt)`, Object.fromEntries(NAMES.map((n) => [n, median(r[n])])), "/s", true);
   }
-  {
+  if (wanted("cache")) {
     const cachedInline = await poppin("inline", 20_000, { POPPIN_AUTH_CACHE_TTL: "3600" });
     const cachedPorts: Partial<Record<Name, number>> = { inline: cachedInline.port };
     if (haveDovecot) cachedPorts.dovecot = (await dovecot(true, 1000)).port;
@@ -214,7 +217,7 @@ try {
   }
 
   // 2. RETR throughput (the first session of each server warms caches and Dovecot's index)
-  for (const [user, count, octets] of [["retr100k", 1000, retrBigOctets], ["retr4k", 20_000, retrSmallOctets]] as const) {
+  for (const [user, count, octets] of wanted("retr") ? [["retr100k", 1000, retrBigOctets], ["retr4k", 20_000, retrSmallOctets]] as const : []) {
     for (const n of NAMES) await retrAll(ports[n], user, PASSWORD, count);
     const r = await rounds(NAMES, async (n) => {
       const got = await retrAll(ports[n], user, PASSWORD, count);
@@ -227,7 +230,7 @@ try {
   }
 
   // 3. the big Maildir: first session of each server (Dovecot builds its index), then the next ones
-  {
+  if (wanted("big")) {
     const first: Partial<Record<Name, Awaited<ReturnType<typeof statTimes>>>> = {};
     for (const n of NAMES) first[n] = await statTimes(ports[n], "big", PASSWORD);
     const stats = new Set(NAMES.map((n) => first[n]!.stat));
@@ -241,7 +244,7 @@ try {
   }
 
   // 5. DELE of 1,000 messages and QUIT (a fresh copy of the Maildir each time)
-  {
+  if (wanted("dele")) {
     const r = await rounds(NAMES, async (n) => {
       const md = join(deleHome, "Maildir");
       rmSync(md, { recursive: true, force: true });
@@ -256,7 +259,7 @@ try {
   }
 
   // 4. memory of idle authenticated sessions (fresh servers; logins through the credential caches where there are any)
-  for (const [count, names] of [[IDLE_SMALL, NAMES], [IDLE_LARGE, NAMES.filter((n) => n === "inline" || (FULL && n === "dovecot"))]] as const) {
+  for (const [count, names] of wanted("idle") ? [[IDLE_SMALL, NAMES], [IDLE_LARGE, NAMES.filter((n) => n === "inline" || (FULL && n === "dovecot"))]] as const : []) {
     const rss: Partial<Record<Name, number>> = {};
     const pss: Partial<Record<Name, number>> = {};
     for (const n of names) {

@@ -135,7 +135,7 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
     readToLineEnd: async (buf) => {
       if (!io.input.hasLine) {
         io.out.flush();
-        await io.out.drained();
+        await io.out.drained(true);
       }
       return io.input.readToLineEnd(buf);
     },
@@ -199,7 +199,7 @@ async function servePop3dInline(io: SessionIo, account: Account, base: NodeJS.Pr
   const env = sessionEnvironment(base, account);
   io.out.flush();
   const input = io.input;
-  const out = new SocketOutput(io.socket, INLINE_OUTPUT_OCTETS, io.timeoutMs);
+  const out = new SocketOutput(io.socket, INLINE_OUTPUT_OCTETS, io.timeoutMs, io.fd);
   const log = (kind: string, text: string) => setup.log(`${prefix}: ${kind}: ${text}\n`);
   const who = `user=${logValue(account.login)} rip=${logValue(env.TCPREMOTEIP ?? "unknown")}`;
   const compat = compatFrom(chain.compatOption, env);
@@ -249,6 +249,9 @@ async function servePop3dInline(io: SessionIo, account: Account, base: NodeJS.Pr
     out.put(ok());
     const stats = await serveTransaction(input, out, mailbox, sessionOptions(policy, { qmailLast: compat === "qmail" }));
     out.flush();
+    // As qmail-pop3d exits only once its last write went out: a slow reader that pipelined QUIT
+    // still gets everything before the connection is closed (and its timer stops counting).
+    await out.drained(true);
     for (const problem of stats.problems) log("warning", `${problem} ${who}`);
     const statistics = sessionStatistics(policy, stats, env);
     if (statistics !== undefined) log("info", statistics);

@@ -43,7 +43,7 @@ export async function serveTransaction(
     if (outcome === undefined) {
       if (!input.hasLine) {
         out.flush();
-        await out.drained();
+        await out.drained(true);
       }
       const piece = out.closed ? undefined : await input.next();
       if (piece === undefined) {

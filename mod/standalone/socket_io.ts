@@ -5,7 +5,9 @@
  * for the TRANSACTION session (as popup's byte-exact reads leave it for pop3d).
  * Output is gathered and written in large chunks, once per batch of answers.
  */
+import { writeSync } from "node:fs";
 import type net from "node:net";
+import { unsentOctets } from "../sys/fd.ts";
 import { MAX_COMMAND_OCTETS } from "../pop3/limits.ts";
 
 const LF = 0x0a;
@@ -123,7 +125,15 @@ export class SocketLines {
 /** Output a session may leave queued in the socket before RETR waits for the client to take it. */
 export const QUEUED_OUTPUT_OCTETS = 1 << 20;
 
-/** Responses gathered into large writes; the buffer is dropped after each write (idle sessions hold none). */
+/**
+ * Responses gathered into large writes; the buffer is dropped after each batch of answers
+ * (idle sessions hold none). On a plain connection (`fd` given) a write goes straight to
+ * the descriptor while the socket has nothing queued, and the buffer is kept for the next
+ * piece of the same answer: a RETR of many messages then costs one write(2) per chunk and no
+ * allocation, instead of a trip through the socket's write queue per chunk. Whatever the
+ * kernel does not take at once (a slow client) goes to the socket's queue, so the order of
+ * bytes is kept and drained() waits for the client as before.
+ */
 export class SocketOutput {
   buf: Uint8Array = EMPTY;
   length = 0;
@@ -132,18 +142,22 @@ export class SocketOutput {
   /** The client took nothing for the whole timeout and was dropped. */
   timedOut = false;
 
-  /** `timeoutMs`: how long the client may take nothing before the connection is closed (qmail's timeoutwrite). */
-  constructor(private readonly socket: net.Socket, private readonly capacity: number, private readonly timeoutMs: number) {}
+  /**
+   * `timeoutMs`: how long the client may take nothing before the connection is closed (qmail's timeoutwrite).
+   * `fd`: the plain socket's descriptor, for direct writes (undefined for TLS).
+   */
+  constructor(private readonly socket: net.Socket, private readonly capacity: number, private readonly timeoutMs: number, private readonly fd?: number) {}
 
-  /** Makes sure `n` octets fit after `length`, writing out what is gathered first if needed. */
   /** Whether the connection is gone (nothing more can be sent). */
   get closed(): boolean {
     return this.socket.destroyed;
   }
 
+  /** Makes sure `n` octets fit after `length`, writing out what is gathered first if needed. */
   reserve(n: number): void {
     if (this.length + n <= this.buf.length) return;
-    this.flush();
+    this.flush(true);
+    if (this.length + n <= this.buf.length) return;
     this.buf = new Uint8Array(Math.max(this.capacity, n));
   }
 
@@ -153,33 +167,102 @@ export class SocketOutput {
     this.length += bytes.length;
   }
 
-  /** Writes what is gathered (the socket keeps the buffer until sent, so a new one is taken next). */
-  flush(): void {
+  /**
+   * Writes what is gathered. `keep`: more of the same answer follows, so a buffer the kernel
+   * took in full is kept for it; otherwise (the end of a batch) it is let go.
+   */
+  flush(keep = false): void {
     if (this.length === 0) return;
-    const chunk = this.buf.subarray(0, this.length);
+    let chunk = this.buf.subarray(0, this.length);
     this.written += this.length;
-    this.buf = EMPTY;
     this.length = 0;
-    if (!this.socket.destroyed) this.socket.write(chunk);
+    if (this.socket.destroyed) {
+      if (!keep) this.buf = EMPTY;
+      return;
+    }
+    if (this.fd !== undefined && this.socket.writableLength === 0) {
+      const sent = this.#writeDirect(chunk);
+      if (sent === chunk.length) {
+        if (!keep) this.buf = EMPTY;
+        return;
+      }
+      if (sent < 0) return;
+      chunk = chunk.subarray(sent);
+    }
+    // The socket keeps the buffer until it is sent, so a new one is taken next.
+    this.buf = EMPTY;
+    this.socket.write(chunk);
   }
 
-  /** Waits until the socket took what it was given; a client that takes nothing for the timeout is dropped. */
-  async drained(): Promise<void> {
-    // Let a few chunks queue before waiting: a wait per chunk costs an event-loop round trip and
-    // leaves the socket idle meanwhile; the bound keeps a session's queued output at about 1 MiB.
-    if (this.socket.writableLength < QUEUED_OUTPUT_OCTETS || this.socket.destroyed) return;
+  #idleTimerSetAt = 0;
+
+  /** write(2) on the non-blocking descriptor: octets taken (0 when the kernel's buffer is full), -1 once the connection failed. */
+  #writeDirect(chunk: Uint8Array): number {
+    // The socket's idle timer only sees its own writes: re-arm it (at most once a second) so a
+    // long download written past it does not count as a client that took nothing.
+    const now = performance.now();
+    if (now - this.#idleTimerSetAt > 1000) {
+      this.#idleTimerSetAt = now;
+      this.socket.setTimeout(this.timeoutMs);
+    }
+    let sent = 0;
+    while (sent < chunk.length) {
+      try {
+        sent += writeSync(this.fd!, chunk, sent, chunk.length - sent);
+      } catch (e) {
+        if ((e as { code?: string }).code === "EAGAIN") return sent;
+        if ((e as { code?: string }).code === "EINTR") continue;
+        this.buf = EMPTY;
+        this.socket.destroy(); // EPIPE, ECONNRESET: the client is gone
+        return -1;
+      }
+    }
+    return sent;
+  }
+
+  /**
+   * Waits until the socket took what it was given. A client that takes nothing for the whole
+   * timeout is dropped; one that keeps taking, however slowly, is not (qmail's timeoutwrite
+   * bounds each write(2), that is the time without progress, not the whole download).
+   * `all`: wait until the socket's queue is down to its high-water mark (before the session
+   * waits for the client's next command, whose own timeout then starts, as qmail's timeoutread
+   * starts after the last write); otherwise only while more than QUEUED_OUTPUT_OCTETS is
+   * queued (mid-answer).
+   */
+  async drained(all = false): Promise<void> {
+    // Let a few chunks queue before waiting mid-answer: a wait per chunk costs an event-loop round
+    // trip and leaves the socket idle meanwhile; the bound keeps a session's queued output at about 1 MiB.
+    // (The socket emits "drain" only after a write that overfilled it: writableNeedDrain.)
+    const wait = all ? this.socket.writableNeedDrain : this.socket.writableLength >= QUEUED_OUTPUT_OCTETS;
+    if (!wait || this.socket.destroyed) return;
     await new Promise<void>((resolve) => {
+      // Progress: our queue shrank, or (plain connections) the kernel's unacknowledged octets did;
+      // Bun reports its queue in large steps, the kernel's send buffer can hold megabytes.
+      const pending = () => this.socket.writableLength + (this.fd === undefined ? 0 : unsentOctets(this.fd) ?? 0);
+      let queued = pending();
+      let progressAt = performance.now();
+      const step = Math.max(10, Math.min(1000, this.timeoutMs / 4));
       const done = () => {
-        clearTimeout(timer);
+        clearInterval(timer);
         this.socket.off("drain", done);
         this.socket.off("close", done);
         resolve();
       };
-      // The socket's own idle timer does not run while a write is pending: bound the wait here.
-      const timer = setTimeout(() => {
-        this.timedOut = true;
-        this.socket.destroy();
-      }, this.timeoutMs);
+      // The socket's idle timer sees only our calls, not the queue going out: watch the queue here,
+      // and re-arm that timer while the client takes something.
+      const timer = setInterval(() => {
+        const now = performance.now();
+        const left = pending();
+        if (left < queued) {
+          progressAt = now;
+          this.socket.setTimeout(this.timeoutMs);
+        }
+        queued = left;
+        if (now - progressAt >= this.timeoutMs) {
+          this.timedOut = true;
+          this.socket.destroy();
+        }
+      }, step);
       this.socket.on("drain", done);
       this.socket.on("close", done);
     });

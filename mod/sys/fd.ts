@@ -2,7 +2,8 @@
  * File-descriptor calls Node does not offer, through bun:ffi: dup and dup2 (serve keeps
  * a duplicate of its listening socket so it can stop accepting while the kernel keeps
  * queueing connections in the backlog, as tcpserver's -c does), and setsockopt for
- * tcpserver's IP-options kill (-O) and TCP_NODELAY (-d/-D). Works inside the compiled binary.
+ * tcpserver's IP-options kill (-O) and TCP_NODELAY (-d/-D), and ioctl(SIOCOUTQ) for how much
+ * of what was written a TCP peer has not yet taken. Works inside the compiled binary.
  */
 import { SysCallError, lastErrno, libcFunctions } from "./ffi.ts";
 
@@ -12,6 +13,7 @@ const libc = libcFunctions({
   close: { args: ["i32"], returns: "i32" },
   listen: { args: ["i32", "i32"], returns: "i32" },
   setsockopt: { args: ["i32", "i32", "i32", "ptr", "u32"], returns: "i32" },
+  ioctl: { args: ["i32", "u64", "ptr"], returns: "i32" },
 }).symbols;
 
 function failed(call: string): SysCallError {
@@ -55,4 +57,12 @@ const TCP_NODELAY = 1;
 export function setTcpNoDelay(fd: number, on: boolean): boolean {
   const value = new Int32Array([on ? 1 : 0]);
   return libc().setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, value, 4) === 0;
+}
+
+const SIOCOUTQ = 0x5411; // Linux: TIOCOUTQ; octets in a TCP socket's send queue not yet acknowledged
+const outq = new Int32Array(1);
+
+/** Octets written to the TCP socket `fd` that the peer has not acknowledged yet; undefined if the kernel does not say. */
+export function unsentOctets(fd: number): number | undefined {
+  return libc().ioctl(fd, SIOCOUTQ, outq) < 0 ? undefined : outq[0];
 }

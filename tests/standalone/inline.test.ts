@@ -108,6 +108,67 @@ time.sleep(2.5)
   });
 });
 
+describe("output to slow and fast readers", () => {
+  test("a reader that keeps taking mail slowly gets every byte, in order, and is not timed out", async () => {
+    // Three 2 MB messages to a client with a small receive buffer that reads 32 KB every 10 ms:
+    // the kernel's buffer fills, the rest waits in the socket's queue, then direct writes resume.
+    const body = (c: string) => `Subject: ${c}\n\n` + `${c.repeat(70)}\n.${c}\n`.repeat(28_000);
+    const slow = virtualSetup([body("a"), body("b"), body("c")]);
+    const session = "USER joe\r\nPASS secret\r\nRETR 1\r\nRETR 2\r\nTOP 3 5\r\nRETR 3\r\nQUIT\r\n";
+    const serverArgs = (inlineMode: boolean) => [POPPIN, "serve", ...(inlineMode ? ["--inline"] : []), "-R", "-H", "-1", "-u", String(MAIL_UID), "-g", String(MAIL_GID), "127.0.0.1", "0", ...chain];
+    const ours = await startServer(serverArgs(true), { POPPIN_USERDB: slow.userdb, POPPIN_TIMEOUT: "1" });
+    const classic = await startServer(serverArgs(false), { POPPIN_USERDB: slow.userdb });
+    servers.push(ours, classic);
+    const want = await talk(classic.port, session, 30_000);
+    const client = Bun.spawn(["python3", "-c", `
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+s.connect(("127.0.0.1", ${ours.port}))
+s.sendall(b"${session.replace(/\r\n/g, "\\r\\n")}")
+got = []
+while True:
+    b = s.recv(32768)
+    if not b: break
+    got.append(b)
+    time.sleep(0.01)
+sys.stdout.buffer.write(b"".join(got))
+`], { stdout: "pipe", stderr: "inherit" });
+    const started = performance.now();
+    const got = Buffer.from(await new Response(client.stdout).arrayBuffer());
+    expect(await client.exited).toBe(0);
+    expect(performance.now() - started).toBeGreaterThan(1000); // longer than POPPIN_TIMEOUT
+    expect(want.length).toBeGreaterThan(6_000_000);
+    expect(got.length).toBe(want.length);
+    expect(got.equals(want)).toBe(true);
+    await Bun.sleep(100);
+    expect(ours.log()).toMatch(/poppin pop3d: info: end=quit user=joe rip=127\.0\.0\.1 messages=3 retrieved=4 /);
+  });
+
+  test("a client that resets the connection in the middle of a RETR: the session ends, nothing is deleted", async () => {
+    const big = virtualSetup(["Subject: big\n\n" + "z".repeat(100).concat("\n").repeat(200_000)]);
+    const s = await startServer([POPPIN, "serve", "--inline", "-R", "-H", "-1", "-u", String(MAIL_UID), "-g", String(MAIL_GID), "127.0.0.1", "0", ...chain],
+      { POPPIN_USERDB: big.userdb });
+    servers.push(s);
+    const client = Bun.spawn(["python3", "-c", `
+import socket, struct
+s = socket.socket()
+s.connect(("127.0.0.1", ${s.port}))
+s.sendall(b"USER joe\\r\\nPASS secret\\r\\nDELE 1\\r\\nRSET\\r\\nRETR 1\\r\\nQUIT\\r\\n")
+n = 0
+while n < 300000:
+    n += len(s.recv(65536))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()
+`], { stdout: "ignore", stderr: "inherit" });
+    expect(await client.exited).toBe(0);
+    for (let i = 0; i < 50 && !/end=/.test(s.log()); i++) await Bun.sleep(100);
+    expect(s.log()).toMatch(/poppin pop3d: info: end=eof user=joe rip=127\.0\.0\.1 messages=1 retrieved=0 /);
+    expect(readdirSync(join(big.maildir, "cur")).length).toBe(1);
+    // The server goes on serving.
+    expect((await talk(s.port, "USER joe\r\nPASS secret\r\nSTAT\r\nQUIT\r\n")).toString()).toMatch(/^\+OK \r\n\+OK \r\n\+OK \r\n\+OK 1 \d+\r\n\+OK \r\n$/);
+  });
+});
+
 describe("policies, as the classic chain applies them", () => {
   test("popup options in the chain (--downcase-user) and the [IN-USE] session lock between two sessions of one process", async () => {
     const policyChain = [POPPIN, "popup", "--downcase-user", "mail.example", POPPIN, "checkpassword", POPPIN, "pop3d", "Maildir"];
