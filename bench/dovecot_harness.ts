@@ -10,6 +10,50 @@ import net from "node:net";
 import { join } from "node:path";
 
 export const DOVECOT = "/usr/sbin/dovecot";
+/** Dovecot's pop3 process, run pre-authenticated (the counterpart of qmail-pop3d after checkpassword). */
+export const DOVECOT_POP3 = "/usr/lib/dovecot/pop3";
+const SETUIDGID = Bun.which("setuidgid", { PATH: "/usr/bin:/bin:/usr/sbin:/sbin" });
+
+/**
+ * How the pre-authenticated benchmarks run a POP3 server: Dovecot refuses to serve mail as
+ * root, so as root both servers run as nobody (daemontools' setuidgid) on homes chowned to it.
+ */
+export interface PreauthRunner {
+  /** Dovecot's pop3 can run here (installed, and not left as root). */
+  dovecot: boolean;
+  /** USER for the servers' environment. */
+  user: string;
+  /** Put before a server's argv. */
+  prefix: string[];
+  /** Gives `path` (recursively) to the user the servers run as. */
+  chown(path: string): void;
+}
+
+export function preauthRunner(): PreauthRunner {
+  const asRoot = process.getuid?.() === 0;
+  const nobody = asRoot && SETUIDGID !== null;
+  return {
+    dovecot: existsSync(DOVECOT_POP3) && (!asRoot || nobody),
+    user: nobody ? "nobody" : process.env.USER ?? "root",
+    prefix: nobody ? [SETUIDGID!, "nobody"] : [],
+    chown: (path) => {
+      if (nobody) Bun.spawnSync(["chown", "-R", "65534:65534", path]);
+    },
+  };
+}
+
+/** Writes `home`/dovecot.conf for a pre-authenticated pop3 on `mailLocation` (plus `extra` lines); returns Dovecot's argv. */
+export function preauthDovecot(runner: PreauthRunner, home: string, mailLocation: string, extra: string[] = []): string[] {
+  const conf = join(home, "dovecot.conf");
+  for (const sub of ["run", "state"]) mkdirSync(join(home, sub), { recursive: true });
+  writeFileSync(conf, [
+    `base_dir = ${home}/run`, `state_dir = ${home}/state`, "log_path = /dev/null",
+    `mail_location = ${mailLocation}`, "protocols = pop3", "ssl = no", "first_valid_uid = 0", "first_valid_gid = 0",
+    ...extra, "",
+  ].join("\n"));
+  runner.chown(home);
+  return [...runner.prefix, "env", `USER=${runner.user}`, `HOME=${home}`, DOVECOT_POP3, "-c", conf];
+}
 
 export interface DovecotUser {
   login: string;

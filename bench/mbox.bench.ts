@@ -6,13 +6,13 @@
  * POP3 on the same spool (mail_location = mbox:...:INBOX=spool), run pre-authenticated
  * the same way, as the same unprivileged user. Uses dist/poppin or $POPPIN_BIN.
  */
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, rmSync, statSync, writeSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, rmSync, statSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { preauthDovecot, preauthRunner } from "./dovecot_harness.ts";
+import { median, pipedSession, statAnswer } from "./fixtures.ts";
 
 const POPPIN = process.env.POPPIN_BIN ?? resolve(import.meta.dir, "..", "dist", "poppin");
-const DOVECOT_POP3 = "/usr/lib/dovecot/pop3";
-const SETUIDGID = Bun.which("setuidgid", { PATH: "/usr/bin:/bin:/usr/sbin:/sbin" });
 const FULL = process.argv.includes("--full");
 const MESSAGES = FULL ? 20_000 : 2_000;
 const MESSAGE_OCTETS = 50 * 1024; // 20,000 x 50 KiB = 1 GB
@@ -25,8 +25,7 @@ if (!existsSync(POPPIN)) {
 
 const root = mkdtempSync(join(tmpdir(), "poppin-bench-mbox-"));
 chmodSync(root, 0o755);
-const asRoot = process.getuid?.() === 0;
-const runAs = asRoot && SETUIDGID ? ["nobody"] : undefined;
+const runner = preauthRunner();
 
 function writeTemplate(path: string): void {
   const fd = openSync(path, "w");
@@ -45,54 +44,24 @@ function writeTemplate(path: string): void {
 }
 
 type Server = "poppin" | "dovecot";
+interface Spool { home: string; argv: Record<Server, string[]> }
 
-function freshHome(name: string, template: string): string {
+/** A home with a copy of the template spool, and how each server is run on it. */
+function freshHome(name: string, template: string): Spool {
   const home = join(root, name);
   rmSync(home, { recursive: true, force: true });
-  for (const sub of ["run", "state", "mail"]) mkdirSync(join(home, sub), { recursive: true });
+  mkdirSync(join(home, "mail"), { recursive: true });
   copyFileSync(template, join(home, "spool"));
-  writeFileSync(join(home, "dovecot.conf"), [
-    `base_dir = ${home}/run`, `state_dir = ${home}/state`, "log_path = /dev/null",
-    `mail_location = mbox:${home}/mail:INBOX=${home}/spool`,
-    "protocols = pop3", "ssl = no", "first_valid_uid = 0", "first_valid_gid = 0",
-    "mbox_read_locks = fcntl", "mbox_write_locks = dotlock fcntl", "",
-  ].join("\n"));
-  if (runAs) Bun.spawnSync(["chown", "-R", "65534:65534", home]);
-  return home;
+  const dovecot = preauthDovecot(runner, home, `mbox:${home}/mail:INBOX=${home}/spool`, ["mbox_read_locks = fcntl", "mbox_write_locks = dotlock fcntl"]);
+  return { home, argv: { poppin: [...runner.prefix, "env", `USER=${runner.user}`, `HOME=${home}`, POPPIN, "pop3d", "mbox:spool"], dovecot } };
 }
 
-function command(server: Server, home: string): string[] {
-  const prefix = runAs ? [SETUIDGID!, ...runAs] : [];
-  const user = runAs ? "nobody" : process.env.USER ?? "root";
-  if (server === "poppin") return [...prefix, "env", `USER=${user}`, `HOME=${home}`, POPPIN, "pop3d", "mbox:spool"];
-  return [...prefix, "env", `USER=${user}`, `HOME=${home}`, DOVECOT_POP3, "-c", join(home, "dovecot.conf")];
+function session(server: Server, spool: Spool, commands: string) {
+  return pipedSession(spool.argv[server], spool.home, commands);
 }
 
-async function session(server: Server, home: string, commands: string): Promise<{ ms: number; octets: number; head: string }> {
-  const started = performance.now();
-  const proc = Bun.spawn(command(server, home), { cwd: home, stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
-  proc.stdin.write(commands);
-  proc.stdin.end();
-  let octets = 0;
-  let head = "";
-  for await (const chunk of proc.stdout) {
-    if (head.length < 4096) head += Buffer.from(chunk).toString("latin1");
-    octets += chunk.length;
-  }
-  const code = await proc.exited;
-  const ms = performance.now() - started;
-  if (code !== 0) throw new Error(`${server} exited ${code}: ${await new Response(proc.stderr).text()}`);
-  return { ms, octets, head };
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-const haveDovecot = existsSync(DOVECOT_POP3) && (!asRoot || runAs !== undefined);
-const servers: Server[] = haveDovecot ? ["poppin", "dovecot"] : ["poppin"];
-if (!haveDovecot) console.log("Dovecot POP3 not installed (apt-get install dovecot-pop3d): poppin figures only");
+const servers: Server[] = runner.dovecot ? ["poppin", "dovecot"] : ["poppin"];
+if (!runner.dovecot) console.log("Dovecot POP3 not installed (apt-get install dovecot-pop3d): poppin figures only");
 
 function row(label: string, figures: Record<string, number>, unit: string): void {
   const cells = servers.map((s) => `${s} ${figures[s]!.toFixed(0)} ${unit}`);
@@ -120,7 +89,7 @@ try {
     for (let i = 0; i < RUNS; i++) times.push((await session(s, home, "STAT\r\nQUIT\r\n")).ms);
     next[s] = median(times);
     const { head } = await session(s, home, "STAT\r\nQUIT\r\n");
-    answers.push(`${s} "${head.split("\r\n").find((l) => /^\+OK \d+ \d+$/.test(l)) ?? head.slice(0, 80)}"`);
+    answers.push(`${s} "${statAnswer(head)}"`);
     // RETR of everything: the session start is warm (as above), then QUIT marks every message read.
     retr[s] = (await session(s, home, retrAll)).ms;
     const homeHalf = freshHome(`${s}-half`, template);
@@ -128,8 +97,8 @@ try {
     half[s] = (await session(s, homeHalf, deleHalf)).ms;
     const left = (await session(s, homeHalf, "STAT\r\nQUIT\r\n")).head;
     if (!left.includes(`+OK ${MESSAGES / 2} `)) throw new Error(`${s} left ${left}`);
-    rmSync(home, { recursive: true, force: true });
-    rmSync(homeHalf, { recursive: true, force: true });
+    rmSync(home.home, { recursive: true, force: true });
+    rmSync(homeHalf.home, { recursive: true, force: true });
   }
   console.log(`STAT answers: ${answers.join(", ")}`);
   row("session start + STAT, first session", first, "ms");

@@ -12,6 +12,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { median as medianOf } from "./fixtures.ts";
 
 const POPPIN = process.env.POPPIN_BIN ?? resolve(import.meta.dir, "..", "dist", "poppin");
 const opts = { seconds: 120, interval: 10, rate: 10000, clients: 4, mode: "inline", json: "" };
@@ -176,7 +177,7 @@ for (const r of rows) console.log(`| ${r.t} | ${r.sessions} | ${r.p50.toFixed(1)
 // Flat: after the first interval (warm-up), the server's median RSS over the last third of the
 // run is within 20% of its median over the first third, and its fds end at most 4 above where they began.
 const settled = rows.slice(1);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+const median = (xs: number[]) => (xs.length === 0 ? 0 : medianOf(xs));
 const third = Math.max(1, Math.floor(settled.length / 3));
 const rssGrowth = settled.length >= 2 ? median(settled.slice(-third).map((r) => r.rssMb)) / median(settled.slice(0, third).map((r) => r.rssMb)) - 1 : 0;
 const fdGrowth = settled.length >= 2 ? settled.at(-1)!.fds - settled[0]!.fds : 0;

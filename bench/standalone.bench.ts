@@ -13,10 +13,11 @@
  * idle Dovecot sessions too (10,000 processes: several GB). Needs root (Dovecot's master,
  * the mail uid switch); uses dist/poppin or $POPPIN_BIN.
  */
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { dovecotAvailable, startDovecot, type DovecotServer } from "./dovecot_harness.ts";
+import { fillMaildir, median } from "./fixtures.ts";
 import { deleAll, loginRate, openIdle, retrAll, statTimes, type Pop3Connection } from "./standalone_client.ts";
 import { processTree, startPoppin, treeMemory, type PoppinServer } from "./standalone_servers.ts";
 
@@ -69,26 +70,6 @@ let portSerial = 0;
 const nextPort = () => basePort + portSerial++;
 
 // ---------- mail and users
-
-function message(i: number, octets: number): Buffer {
-  const head = `From: sender${i}@example.org\nTo: joe@example.org\nSubject: message ${i}\nMessage-ID: <${i}@bench.example>\n\n`;
-  const line = "The quick brown fox jumps over the lazy dog, again and again and again.\n";
-  const body = line.repeat(Math.ceil(octets / line.length)).slice(0, Math.max(0, octets - head.length - 1)) + "\n";
-  return Buffer.from(head + body);
-}
-
-/** A Maildir with `count` messages in cur/, named as `poppin deliver` names them (,S= and ,W=). */
-function fillMaildir(md: string, count: number, octets: (i: number) => number): number {
-  for (const sub of ["tmp", "new", "cur"]) mkdirSync(join(md, sub), { recursive: true });
-  let total = 0;
-  for (let i = 0; i < count; i++) {
-    const m = message(i, octets(i));
-    total += m.length;
-    const lines = m.toString("latin1").split("\n").length - 1;
-    writeFileSync(join(md, "cur", `${1700000000 + i}.M${i}P${1000 + (i % 30000)}.bench.example,S=${m.length},W=${m.length + lines}:2,S`), m);
-  }
-  return total;
-}
 
 function chownTree(path: string): void {
   chownSync(path, UID, GID);
@@ -146,11 +127,6 @@ async function dovecot(cache: boolean, maxSessions: number): Promise<DovecotServ
   const s = await startDovecot({ root: dir, port: nextPort(), users, authCacheSize: cache ? "10M" : "0", maxSessions });
   running.push(s);
   return s;
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 const table: string[] = [];
