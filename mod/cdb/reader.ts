@@ -152,6 +152,8 @@ export class CdbReader {
     if (offset >= 8 && offset + this.dataLength <= this.#recordBytes) {
       return this.#record.slice(offset, offset + this.dataLength); // came with the record's read
     }
+    // A corrupt length must not cost its size in memory: check it against the file first.
+    if (this.dataPos > this.size || this.size - this.dataPos < this.dataLength) throw new CdbFormatError(CDB_PROTOCOL_ERROR);
     const data = new Uint8Array(this.dataLength);
     this.readAt(data, this.dataLength, this.dataPos);
     return data;

@@ -102,6 +102,36 @@ describe("damaged cdb files", () => {
     expect(theirs.code).toBe(100);
   });
 
+  test("a value length far beyond the file is an error before anything is allocated (fuzz campaign finding)", () => {
+    const copy = bytes.slice();
+    const at = Buffer.from(copy).indexOf("alphafirst value");
+    expect(at).toBeGreaterThan(8);
+    new DataView(copy.buffer).setUint32(at - 4, 0x3f000005, true); // the record's data length: 1 GiB
+    const path = join(dir, "huge-value.cdb");
+    writeFileSync(path, copy);
+    const reader = CdbReader.open(path);
+    // Record every byte array made meanwhile: none may be sized by the corrupt length.
+    const RealUint8Array = globalThis.Uint8Array;
+    let biggest = 0;
+    globalThis.Uint8Array = class extends RealUint8Array {
+      constructor(...args: unknown[]) {
+        if (typeof args[0] === "number") biggest = Math.max(biggest, args[0]);
+        super(...(args as [number]));
+      }
+    } as Uint8ArrayConstructor;
+    try {
+      expect(() => reader.find(enc.encode("alpha"))).toThrow(CdbFormatError);
+    } finally {
+      globalThis.Uint8Array = RealUint8Array;
+    }
+    expect(biggest).toBeLessThan(copy.length + 65536);
+    reader.close();
+    const theirs = run(["bash", "-c", `cdbget alpha < ${path}`], { timeoutMs: 10_000 });
+    const ours = ourGet(path, "alpha");
+    expect(ours.code).toBe(theirs.code);
+    expect(ours.err).toBe(theirs.stderr);
+  });
+
   test("a slot count far beyond the file size is an error, not 2^32 probes", () => {
     const copy = bytes.slice();
     const view = new DataView(copy.buffer);
