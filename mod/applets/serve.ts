@@ -10,6 +10,7 @@ import { resolvePort } from "../serve/services.ts";
 import { inheritedListenFd } from "../serve/systemd.ts";
 import { dup2 } from "../sys/fd.ts";
 import { runInline, splitInlineArgs } from "../standalone/inline_main.ts";
+import { CRYPT_HELPER_FLAG, runCryptHelper } from "../standalone/crypt_helper.ts";
 import { setupServeTls, type ServeTls } from "../tls/serve_tls.ts";
 
 const USAGE = `serve [ -1UXpPhHrRoOdDqQv ] [ -c limit ] [ -x rules.cdb ] [ -B banner ] [ -g gid ] [ -u uid ] [ -b backlog ] [ -l localname ] [ -t timeout ] [ --per-ip n ] [ --proxy [ --proxy-from addr,... ] ] host port program [ arg ... ]
@@ -72,6 +73,8 @@ export const applet: Applet = {
   summary: "accept TCP connections and run a program for each (tcpserver)",
   usage: USAGE,
   async run(args, ctx) {
+    // --inline's password-check helpers (not a tcpserver option; see mod/standalone/crypt_pool.ts).
+    if (args.length === 1 && args[0] === CRYPT_HELPER_FLAG) return runCryptHelper();
     // --inline: the same command line, the chain served in this process (mod/standalone).
     const inline = splitInlineArgs(args);
     if (typeof inline !== "string" && inline.inline) return runInline(args, ctx);

@@ -1,42 +1,16 @@
 /**
- * libcrypt off the event loop: a pool of Bun Workers, one per core by default, each
- * calling crypt_r through bun:ffi. A yescrypt check costs about 25 ms of CPU, so on the
- * main thread a few logins would stall every session the process holds.
- *
- * The worker is built from source text (a Blob URL) rather than a file, so the compiled
- * binary needs no second entry point; it uses nothing but bun:ffi and libcrypt.so.1,
- * exactly as mod/sys/crypt.ts does on the main thread.
+ * libcrypt off the event loop: a pool of helper processes (`poppin serve --crypt-helper`,
+ * mod/standalone/crypt_helper.ts), one per core by default, each running crypt_r. A
+ * yescrypt check costs about 25 ms of CPU, so on the main thread a few logins would stall
+ * every session the process holds. Helpers start on the first check (after serve dropped
+ * its privileges); started as root they run as nobody, since they need no rights at all.
+ * A helper that dies fails its one check and is replaced.
  */
+import type { Subprocess } from "bun";
 import { availableParallelism } from "node:os";
+import { ANSWER_HEADER, CRYPT_HELPER_FLAG, MAX_FIELD, REFUSED, REQUEST_HEADER } from "./crypt_helper.ts";
 
-const WORKER_SOURCE = `
-import { dlopen, CString } from "bun:ffi";
-let lib;
-self.onmessage = (event) => {
-  const { id, password, setting } = event.data;
-  let hash = null;
-  let error = null;
-  const data = new Uint8Array(32768);
-  const pw = new Uint8Array(password.length + 1);
-  pw.set(password);
-  password.fill(0);
-  try {
-    lib ??= dlopen("libcrypt.so.1", { crypt_r: { args: ["ptr", "ptr", "ptr"], returns: "ptr" } });
-    const s = new TextEncoder().encode(setting + "\\0");
-    const result = lib.symbols.crypt_r(pw, s, data);
-    if (result !== null) {
-      const text = new CString(result).toString();
-      if (text.length > 0 && !text.startsWith("*")) hash = text;
-    }
-  } catch (e) {
-    error = String(e && e.message || e);
-  } finally {
-    pw.fill(0);
-    data.fill(0);
-  }
-  postMessage({ id, hash, error });
-};
-`;
+const NOBODY = 65534;
 
 interface Job {
   id: number;
@@ -47,7 +21,7 @@ interface Job {
 }
 
 interface Slot {
-  worker: Worker;
+  proc: Subprocess<"pipe", "pipe", "inherit"> | undefined;
   job: Job | undefined;
 }
 
@@ -55,60 +29,109 @@ export class CryptPool {
   readonly #slots: Slot[] = [];
   readonly #queue: Job[] = [];
   #nextId = 1;
-  #url: string;
+  #closed = false;
+
+  /** `execPath`: the poppin binary (helpers run as `execPath serve --crypt-helper`). */
+  constructor(private readonly execPath: string, size = availableParallelism()) {
+    for (let i = 0; i < Math.max(1, size); i++) this.#slots.push({ proc: undefined, job: undefined });
+  }
+
   /** Checks waiting or running, for the status line. */
   get pending(): number {
     return this.#queue.length + this.#slots.filter((s) => s.job).length;
-  }
-
-  constructor(size = availableParallelism()) {
-    this.#url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "application/javascript" }));
-    for (let i = 0; i < Math.max(1, size); i++) this.#slots.push(this.#spawn());
   }
 
   get size(): number {
     return this.#slots.length;
   }
 
-  #spawn(): Slot {
-    const worker = new Worker(this.#url);
-    const slot: Slot = { worker, job: undefined };
-    worker.onmessage = (event: MessageEvent<{ id: number; hash: string | null; error: string | null }>) => {
-      const job = slot.job;
-      slot.job = undefined;
-      if (job && job.id === event.data.id) {
-        if (event.data.error !== null) job.reject(new Error(`crypt_r failed: ${event.data.error}`));
-        else job.resolve(event.data.hash ?? undefined);
+  /** The helpers running now. */
+  get pids(): number[] {
+    return this.#slots.flatMap((s) => (s.proc ? [s.proc.pid] : []));
+  }
+
+  #spawn(slot: Slot): NonNullable<Slot["proc"]> {
+    const root = process.geteuid?.() === 0;
+    const proc = Bun.spawn([this.execPath, "serve", CRYPT_HELPER_FLAG], {
+      stdin: "pipe", stdout: "pipe", stderr: "inherit",
+      env: { PATH: "/usr/bin:/bin" },
+      ...(root ? { uid: NOBODY, gid: NOBODY } : {}),
+    });
+    proc.unref();
+    slot.proc = proc;
+    void this.#read(slot, proc);
+    return proc;
+  }
+
+  /** Answers from one helper, until it exits; then its check (if any) fails and the slot is free for a new helper. */
+  async #read(slot: Slot, proc: NonNullable<Slot["proc"]>): Promise<void> {
+    let pending: Uint8Array = new Uint8Array(0);
+    try {
+      for await (const chunk of proc.stdout as unknown as AsyncIterable<Uint8Array>) {
+        pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+        while (pending.length >= ANSWER_HEADER) {
+          const view = new DataView(pending.buffer, pending.byteOffset, pending.length);
+          const length = view.getUint16(4, true);
+          const hashLength = length === REFUSED ? 0 : length;
+          if (pending.length < ANSWER_HEADER + hashLength) break;
+          const id = view.getUint32(0, true);
+          const hash = length === REFUSED ? undefined : Buffer.from(pending.subarray(ANSWER_HEADER, ANSWER_HEADER + hashLength)).toString("latin1");
+          pending = pending.subarray(ANSWER_HEADER + hashLength);
+          const job = slot.job;
+          slot.job = undefined;
+          if (job?.id === id) job.resolve(hash);
+          else job?.reject(new Error("crypt helper answered out of turn"));
+          this.#dispatch();
+        }
       }
-      this.#dispatch();
-    };
-    worker.onerror = (event) => {
-      const job = slot.job;
-      slot.job = undefined;
-      job?.reject(new Error(`crypt worker failed: ${event.message}`));
-      // Replace the broken worker so the pool keeps its size.
-      const index = this.#slots.indexOf(slot);
-      worker.terminate();
-      if (index >= 0) this.#slots[index] = this.#spawn();
-      this.#dispatch();
-    };
-    (worker as unknown as { unref?: () => void }).unref?.();
-    return slot;
+    } catch {
+      // the pipe broke: as an exit
+    }
+    await proc.exited;
+    if (slot.proc === proc) slot.proc = undefined;
+    const job = slot.job;
+    slot.job = undefined;
+    job?.reject(new Error(`crypt helper ${proc.pid} ended (${proc.signalCode ?? `exit ${proc.exitCode}`})`));
+    if (!this.#closed) this.#dispatch();
   }
 
   #dispatch(): void {
     for (const slot of this.#slots) {
       if (slot.job || this.#queue.length === 0) continue;
       const job = this.#queue.shift()!;
+      let proc;
+      try {
+        proc = slot.proc ?? this.#spawn(slot);
+      } catch (err) {
+        job.password.fill(0);
+        job.reject(new Error(`unable to start a crypt helper: ${(err as Error).message}`));
+        continue;
+      }
       slot.job = job;
-      // The password is copied into the message (structured clone) and wiped here.
-      slot.worker.postMessage({ id: job.id, password: job.password, setting: job.setting });
+      const setting = Buffer.from(job.setting, "latin1");
+      const request = new Uint8Array(REQUEST_HEADER + job.password.length + setting.length);
+      const view = new DataView(request.buffer);
+      view.setUint32(0, job.id, true);
+      view.setUint16(4, job.password.length, true);
+      view.setUint16(6, setting.length, true);
+      request.set(job.password, REQUEST_HEADER);
+      request.set(setting, REQUEST_HEADER + job.password.length);
       job.password.fill(0);
+      try {
+        proc.stdin.write(request);
+        proc.stdin.flush();
+      } catch {
+        // the helper is gone: #read fails the job and a new helper takes the next one
+      } finally {
+        request.fill(0);
+      }
     }
   }
 
-  /** crypt_r(password, setting) on a worker: the hash, or undefined when libcrypt refuses the setting. */
+  /** crypt_r(password, setting) in a helper: the hash, or undefined when libcrypt refuses the setting. */
   crypt(password: Uint8Array, setting: string): Promise<string | undefined> {
+    if (this.#closed) return Promise.reject(new Error("crypt pool closed"));
+    if (password.length > MAX_FIELD || setting.length > MAX_FIELD) return Promise.resolve(undefined);
     return new Promise((resolve, reject) => {
       this.#queue.push({ id: this.#nextId++, password: password.slice(), setting, resolve, reject });
       this.#dispatch();
@@ -116,12 +139,18 @@ export class CryptPool {
   }
 
   close(): void {
-    for (const slot of this.#slots) {
-      slot.job?.reject(new Error("crypt pool closed"));
-      slot.worker.terminate();
+    this.#closed = true;
+    for (const job of this.#queue.splice(0)) {
+      job.password.fill(0);
+      job.reject(new Error("crypt pool closed"));
     }
-    for (const job of this.#queue.splice(0)) job.reject(new Error("crypt pool closed"));
-    this.#slots.length = 0;
-    URL.revokeObjectURL(this.#url);
+    for (const slot of this.#slots) {
+      try {
+        slot.proc?.stdin.end();
+      } catch {
+        // already gone
+      }
+      slot.proc?.kill();
+    }
   }
 }

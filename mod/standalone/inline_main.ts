@@ -117,7 +117,7 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
   const ttl = credentialCacheTtlMs(ctx.env);
   const cache = ttl === undefined ? undefined : new CredentialCache(ttl);
   // The workers start now, before the uid switch, which applies to every thread of the process.
-  const pool = new CryptPool();
+  const pool = new CryptPool(ctx.execPath);
   const listings = ctx.env.POPPIN_LISTING_CACHE === "0" ? undefined : new ListingCache();
   const setup: Omit<InlineSetup, "log"> = { chain, tools: { pool, cache }, euid: 0, execPath: ctx.execPath, counters, listings };
   // Certificates are read now, before the uid switch (keys are usually root's); SIGHUP re-reads them.

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, readdirSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, readdirSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AuthRefused } from "../../mod/auth/request.ts";
 import { cryptHash, hashPassword } from "../../mod/sys/crypt.ts";
@@ -11,7 +11,7 @@ import { parseHostPort } from "../../mod/standalone/metrics_server.ts";
 import { ListingCache } from "../../mod/standalone/listing_cache.ts";
 import { splitInlineArgs } from "../../mod/standalone/inline_main.ts";
 import { SessionCounters, prometheusText, statusText } from "../../mod/standalone/session_counters.ts";
-import { tempDir } from "../helpers.ts";
+import { POPPIN, tempDir } from "../helpers.ts";
 
 const dir = tempDir("chain");
 const self = join(dir, "poppin");
@@ -101,7 +101,7 @@ describe("credential cache", () => {
 });
 
 describe("crypt off the main thread", () => {
-  const pool = new CryptPool(2);
+  const pool = new CryptPool(POPPIN, 2);
   afterAll(() => pool.close());
   const enc = new TextEncoder();
 
@@ -118,6 +118,27 @@ describe("crypt off the main thread", () => {
     await Promise.all(Array.from({ length: 4 }, () => pool.crypt(enc.encode("pw"), "$y$j9T$6lnp8T4TDrHjzhRX2tAgy0$")));
     clearInterval(timer);
     expect(ticks).toBeGreaterThan(5);
+  });
+
+  test("helpers are processes that start on the first check; one that dies fails its check only and is replaced", async () => {
+    const single = new CryptPool(POPPIN, 1);
+    try {
+      expect(single.pids).toEqual([]);
+      const setting = "$6$saltsalt$";
+      expect(await single.crypt(enc.encode("pw"), setting)).toBe(cryptHash(enc.encode("pw"), setting));
+      const [first] = single.pids;
+      expect(readFileSync(`/proc/${first}/cmdline`, "latin1").split("\0").slice(1, 3)).toEqual(["serve", "--crypt-helper"]);
+      if (process.geteuid!() === 0) expect(readFileSync(`/proc/${first}/status`, "latin1")).toMatch(/^Uid:\s+65534\s+65534/m);
+      const slow = single.crypt(enc.encode("pw"), "$y$jFT$6lnp8T4TDrHjzhRX2tAgy0$"); // costly enough to be killed in the middle
+      await Bun.sleep(20);
+      process.kill(first!, "SIGKILL");
+      await expect(slow).rejects.toThrow(/crypt helper \d+ ended \(SIGKILL\)/);
+      expect(await single.crypt(enc.encode("pw"), setting)).toBe(cryptHash(enc.encode("pw"), setting));
+      expect(single.pids).toHaveLength(1);
+      expect(single.pids[0]).not.toBe(first);
+    } finally {
+      single.close();
+    }
   });
 
   test("authenticate with the pool: one crypt per attempt, the cache skips it, refusals unchanged", async () => {
