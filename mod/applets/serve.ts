@@ -1,14 +1,10 @@
-import { openSync } from "node:fs";
 import type { Applet } from "../cli/applet.ts";
 import type { AppletContext } from "../cli/context.ts";
-import { EXIT_OK, EXIT_PERM, EXIT_TEMP, PoppinError, TempError, describeSysError } from "../cli/errors.ts";
+import { EXIT_OK, EXIT_PERM, EXIT_TEMP, PoppinError } from "../cli/errors.ts";
 import { writeStderr, writeStdout } from "../cli/io.ts";
-import { resolveBindHost } from "../serve/address.ts";
 import { parseServeArgs, usageText } from "../serve/options.ts";
 import { Server } from "../serve/server.ts";
-import { resolvePort } from "../serve/services.ts";
-import { inheritedListenFd } from "../serve/systemd.ts";
-import { dup2 } from "../sys/fd.ts";
+import { detachStdio, dropPrivileges, listenAsTold } from "../serve/startup.ts";
 import { runInline, splitInlineArgs } from "../standalone/inline_main.ts";
 import { CRYPT_HELPER_FLAG, runCryptHelper } from "../standalone/crypt_helper.ts";
 import { setupServeTls, type ServeTls } from "../tls/serve_tls.ts";
@@ -48,26 +44,6 @@ function fail(ctx: AppletContext, quiet: boolean, message: string): number {
   return EXIT_TEMP;
 }
 
-/** tcpserver's prot_gid and prot_uid: after bind, before accepting. */
-function dropPrivileges(gid: number, uid: number): string | undefined {
-  if (gid) {
-    try {
-      process.setgroups?.([gid]);
-      process.setgid?.(gid);
-    } catch (err) {
-      return `unable to set gid: ${describeSysError(err)}`;
-    }
-  }
-  if (uid) {
-    try {
-      process.setuid?.(uid);
-    } catch (err) {
-      return `unable to set uid: ${describeSysError(err)}`;
-    }
-  }
-  return undefined;
-}
-
 export const applet: Applet = {
   name: "serve",
   summary: "accept TCP connections and run a program for each (tcpserver)",
@@ -103,27 +79,12 @@ export const applet: Applet = {
       server.stop();
       process.exit(EXIT_OK);
     });
-    let listener;
-    try {
-      if (o.systemd) {
-        listener = await server.start({ inheritedFd: inheritedListenFd(ctx.env, process.pid) });
-      } else {
-        const port = resolvePort(o.port);
-        if (port === undefined) return fail(ctx, quiet, `unable to figure out port number for ${o.port}`);
-        const bind = await resolveBindHost(o.host);
-        listener = await server.start({ address: bind.address, port, backlog: o.backlog });
-      }
-    } catch (err) {
-      if (err instanceof TempError) return fail(ctx, quiet, err.message);
-      throw err;
-    }
+    const listener = await listenAsTold(o, ctx.env, (on) => server.start(on));
+    if (typeof listener === "string") return fail(ctx, quiet, listener);
     const privilegeError = dropPrivileges(o.gid, o.uid);
     if (privilegeError) return fail(ctx, quiet, privilegeError);
     if (o.printPort) writeStdout(`${listener.port}\n`);
-    // tcpserver closes its stdin and stdout here (so a reader of -1 sees the end); /dev/null keeps 0 and 1 from being reused.
-    const devNull = openSync("/dev/null", "r+");
-    dup2(devNull, 0);
-    dup2(devNull, 1);
+    detachStdio();
     server.announce();
     return new Promise<number>(() => {});
   },

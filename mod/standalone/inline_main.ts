@@ -3,17 +3,13 @@
  * poppin checkpassword poppin pop3d Maildir`: the classic command line plus one word;
  * the chain must be poppin's own (it is served in this process, not run).
  */
-import { openSync } from "node:fs";
 import type { AppletContext } from "../cli/context.ts";
-import { EXIT_OK, EXIT_PERM, EXIT_TEMP, EXIT_USAGE, PoppinError, TempError, UsageError, describeSysError } from "../cli/errors.ts";
+import { EXIT_OK, EXIT_PERM, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError, describeSysError } from "../cli/errors.ts";
 import { writeStderr, writeStdout } from "../cli/io.ts";
 import { timeoutInvalid } from "../pop3/config.ts";
 import { logValue } from "../pop3/log_value.ts";
-import { resolveBindHost } from "../serve/address.ts";
 import { parseServeArgs, usageText } from "../serve/options.ts";
-import { resolvePort } from "../serve/services.ts";
-import { inheritedListenFd } from "../serve/systemd.ts";
-import { dup2 } from "../sys/fd.ts";
+import { detachStdio, dropPrivileges, listenAsTold } from "../serve/startup.ts";
 import { isMboxArgument } from "../mbox/spool_path.ts";
 import { parsePopupChain, selfResolver } from "./chain_spec.ts";
 import { CredentialCache, credentialCacheTtlMs } from "./credential_cache.ts";
@@ -53,23 +49,6 @@ export function splitInlineArgs(args: readonly string[]): { inline: boolean; met
     else if ((arg === "--proxy-from" || arg === "--per-ip") && i + 1 < args.length) rest.push(args[++i]!);
   }
   return { inline, metrics, rest: [...rest, ...args.slice(i)] };
-}
-
-function dropPrivileges(gid: number, uid: number): string | undefined {
-  try {
-    if (gid) {
-      process.setgroups?.([gid]);
-      process.setgid?.(gid);
-    }
-  } catch (err) {
-    return `unable to set gid: ${describeSysError(err)}`;
-  }
-  try {
-    if (uid) process.setuid?.(uid);
-  } catch (err) {
-    return `unable to set uid: ${describeSysError(err)}`;
-  }
-  return undefined;
 }
 
 /** POPPIN_STATUS_SECONDS: the status line's period (default a minute). */
@@ -116,7 +95,7 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
   const counters = new SessionCounters();
   const ttl = credentialCacheTtlMs(ctx.env);
   const cache = ttl === undefined ? undefined : new CredentialCache(ttl);
-  // The workers start now, before the uid switch, which applies to every thread of the process.
+  // The crypt helpers start on the first login, after the uid switch below.
   const pool = new CryptPool(ctx.execPath);
   const listings = ctx.env.POPPIN_LISTING_CACHE === "0" ? undefined : new ListingCache();
   const setup: Omit<InlineSetup, "log"> = { chain, tools: { pool, cache }, euid: 0, execPath: ctx.execPath, counters, listings };
@@ -147,20 +126,8 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
     log: (line) => writeStderr(line),
     drop: (reason) => writeStderr(`${ctx.prefix}: warning: dropping connection, ${reason}\n`),
   }, setup, process.pid, serveTls);
-  let listener;
-  try {
-    if (o.systemd) {
-      listener = await server.start({ inheritedFd: inheritedListenFd(ctx.env, process.pid) });
-    } else {
-      const port = resolvePort(o.port);
-      if (port === undefined) return fail(`unable to figure out port number for ${o.port}`);
-      const bind = await resolveBindHost(o.host);
-      listener = await server.start({ address: bind.address, port, backlog: o.backlog });
-    }
-  } catch (err) {
-    if (err instanceof TempError) return fail(err.message);
-    throw err;
-  }
+  const listener = await listenAsTold(o, ctx.env, (on) => server.start(on));
+  if (typeof listener === "string") return fail(listener);
   let metrics: MetricsEndpoint | undefined;
   if (metricsAt !== undefined) {
     try {
@@ -175,9 +142,7 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
   if (privilegeError) return fail(privilegeError);
   setup.euid = process.geteuid?.() ?? 0;
   if (o.printPort) writeStdout(`${listener.port}\n`);
-  const devNull = openSync("/dev/null", "r+");
-  dup2(devNull, 0);
-  dup2(devNull, 1);
+  detachStdio();
   server.announce();
 
   const status = setInterval(() => {

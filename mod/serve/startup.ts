@@ -1,0 +1,55 @@
+/**
+ * tcpserver's start-up steps shared by serve and serve --inline: where to listen (an
+ * address and port, or systemd's socket), prot_gid/prot_uid after binding, and the
+ * closing of stdin and stdout once the port is announced.
+ */
+import { openSync } from "node:fs";
+import { describeSysError, TempError } from "../cli/errors.ts";
+import { dup2 } from "../sys/fd.ts";
+import type { Listener } from "./listener.ts";
+import { resolveBindHost } from "./address.ts";
+import type { ServeOptions } from "./options.ts";
+import type { ListenOn } from "./server.ts";
+import { resolvePort } from "./services.ts";
+import { inheritedListenFd } from "./systemd.ts";
+
+/** Starts `start` on systemd's socket (--systemd) or on HOST PORT; a TempError's message or an unknown port is returned as text. */
+export async function listenAsTold(o: ServeOptions, env: NodeJS.ProcessEnv, start: (on: ListenOn) => Promise<Listener>): Promise<Listener | string> {
+  try {
+    if (o.systemd) return await start({ inheritedFd: inheritedListenFd(env, process.pid) });
+    const port = resolvePort(o.port);
+    if (port === undefined) return `unable to figure out port number for ${o.port}`;
+    const bind = await resolveBindHost(o.host);
+    return await start({ address: bind.address, port, backlog: o.backlog });
+  } catch (err) {
+    if (err instanceof TempError) return err.message;
+    throw err;
+  }
+}
+
+/** tcpserver's prot_gid and prot_uid: after bind, before accepting. The complaint, or undefined. */
+export function dropPrivileges(gid: number, uid: number): string | undefined {
+  if (gid) {
+    try {
+      process.setgroups?.([gid]);
+      process.setgid?.(gid);
+    } catch (err) {
+      return `unable to set gid: ${describeSysError(err)}`;
+    }
+  }
+  if (uid) {
+    try {
+      process.setuid?.(uid);
+    } catch (err) {
+      return `unable to set uid: ${describeSysError(err)}`;
+    }
+  }
+  return undefined;
+}
+
+/** tcpserver closes its stdin and stdout after announcing (a reader of -1 sees the end); /dev/null keeps 0 and 1 from being reused. */
+export function detachStdio(): void {
+  const devNull = openSync("/dev/null", "r+");
+  dup2(devNull, 0);
+  dup2(devNull, 1);
+}
