@@ -9,10 +9,9 @@ import { logValue } from "../pop3/log_value.ts";
 import { servePopup } from "../pop3/popup_server.ts";
 import { TEXT, err } from "../pop3/responses.ts";
 import { oneProcessLogin } from "../standalone/one_process_login.ts";
-import { addressBlocked, recordFailure } from "../policy/failure_limit.ts";
+import { loginChecks } from "../policy/login_checks.ts";
 import { loginPolicy } from "../policy/login_policy.ts";
 import { policyEnv, resolvePolicy, type Resolved } from "../policy/resolve.ts";
-import { admitUser } from "../policy/user_policy.ts";
 import { runChainOverTls } from "../tls/chain_over_tls.ts";
 import { loadTlsContext } from "../tls/context.ts";
 import { upgradeStdio } from "../tls/stdio_tls.ts";
@@ -63,32 +62,19 @@ export const applet: Applet = {
     const implicitTls = (ctx.env.SSL_PROTOCOL ?? "") !== "";
     const chainEnv = { ...ctx.env, ...policyEnv(settings) };
     const oneProcess = oneProcessLogin(chain, ctx, chainEnv);
-    const limiter = policy.failureDir === undefined ? undefined
-      : { dir: policy.failureDir, limit: policy.failureLimit, windowSeconds: policy.failureWindowSeconds };
+    const checks = loginChecks(policy, remoteIp);
     const end = await servePopup(new FdChannel(0, 1, policy.timeoutMs), {
       timestamp: `<${process.pid}.${Math.floor(Date.now() / 1000)}@${hostname}>`,
       offerApop: policy.apop ?? apopOffered(ctx.env),
       policy: loginPolicy(policy, remoteIp, context !== undefined && !implicitTls),
       tls: implicitTls,
       failureDelayMs: policy.failureDelayMs,
-      admit(attempt) {
-        if (limiter !== undefined && addressBlocked(remoteIp, limiter)) return { refused: "too many failed logins from this address" };
-        try {
-          return admitUser(attempt.user, policy);
-        } catch (e) {
-          return { refused: (e as Error).message };
-        }
-      },
+      admit: checks.admit,
       startTls: context === undefined ? undefined : () => upgradeStdio(context, policy.tlsHandshakeTimeoutMs, policy.timeoutMs),
       // poppin's own checkpassword and pop3d: checked and served in this process (mod/standalone).
       authenticate: (data, channel) => channel instanceof TlsChannel ? runChainOverTls(chain, data, chainEnv, channel)
         : oneProcess !== undefined ? oneProcess(data) : runChain(chain, data, chainEnv),
-      onFailure(user, failure, detail) {
-        const what = failure === "rejected" ? "authorization failed" : "authorization temporary failure";
-        const why = failure === "rejected" && !/ exit 1$/.test(detail) ? ` why=${logValue(detail)}` : failure === "rejected" ? "" : ` why=${logValue(detail)}`;
-        warning(ctx, `${what} rip=${rip} user=${logValue(user)}${why}`);
-        if (limiter !== undefined && failure === "rejected") recordFailure(remoteIp, limiter);
-      },
+      onFailure: (user, failure, detail) => warning(ctx, checks.failed(user, failure, detail)),
     });
     if (end === "tls-failed") warning(ctx, `TLS negotiation failed rip=${rip}`);
     if (end === "tls-on-plain") warning(ctx, `TLS handshake on the plain port, dropped rip=${rip}`);

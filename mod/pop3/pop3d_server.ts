@@ -10,7 +10,8 @@ import { MessageEncoder } from "./message_encoder.ts";
 import { ok } from "./responses.ts";
 import { transactionSession } from "./session.ts";
 import { streamMessage } from "./stream_message.ts";
-import { markedDeleted, newTransactionState, quitReply, type TransactionOptions } from "./transaction.ts";
+import type { Outcome } from "./table.ts";
+import { markedDeleted, newTransactionState, quitReply, type TransactionOptions, type TransactionState } from "./transaction.ts";
 
 export interface Pop3dStats {
   messages: number;
@@ -56,19 +57,36 @@ export function removeMarked(mailbox: Mailbox, deleted: readonly number[], stats
   return removed.unremoved;
 }
 
+/** The end of a session without QUIT: Qpopper's update-on-abort removes what was marked (RFC 1939 says not to; off by default). */
+export function endWithoutQuit(end: Pop3dStats["end"], state: TransactionState, mailbox: Mailbox, stats: Pop3dStats, opts: Pop3dServeOptions): Pop3dStats {
+  stats.end = end;
+  if (opts.updateOnAbort) {
+    const marked = markedDeleted(state);
+    if (marked.length > 0) removeMarked(mailbox, marked, stats);
+  }
+  return stats;
+}
+
+/**
+ * What follows an answer (and its message, if it had one): QUIT's UPDATE state and its reply.
+ * True when the session is over; what is gathered in `out` is then flushed.
+ */
+export function concludeAnswer(outcome: Outcome, out: { put(bytes: Uint8Array): void; flush(): void }, mailbox: Mailbox, stats: Pop3dStats): boolean {
+  if (outcome.action?.kind === "update") {
+    out.put(quitReply(removeMarked(mailbox, outcome.action.deleted, stats)));
+    stats.end = "quit";
+  }
+  if (!outcome.close) return false;
+  if (stats.end !== "quit") stats.end = "bad-commands";
+  out.flush();
+  return true;
+}
+
 /** Serves one session on `channel` over `mailbox`. Returns when the session ends. */
 export function servePop3d(channel: Channel, mailbox: Mailbox, opts: Pop3dServeOptions = {}): Pop3dStats {
   const session = transactionSession(newTransactionState(mailbox.messages, opts));
   const stats = newPop3dStats(mailbox);
-  const update = (deleted: readonly number[]): number => removeMarked(mailbox, deleted, stats);
-  const abort = (end: Pop3dStats["end"]): Pop3dStats => {
-    stats.end = end;
-    if (opts.updateOnAbort) {
-      const marked = markedDeleted(session.state);
-      if (marked.length > 0) update(marked);
-    }
-    return stats;
-  };
+  const abort = (end: Pop3dStats["end"]): Pop3dStats => endWithoutQuit(end, session.state, mailbox, stats, opts);
   const chunk = new Uint8Array(MESSAGE_READ_CHUNK);
   const out = new OutputBuffer(channel, Math.max(OUTPUT_CHUNK_OCTETS, MessageEncoder.maxOutput(chunk.length) + 1024));
   const input = new Uint8Array(16 * 1024);
@@ -86,15 +104,7 @@ export function servePop3d(channel: Channel, mailbox: Mailbox, opts: Pop3dServeO
       if (outcome.reply) out.put(outcome.reply);
       const action = outcome.action;
       if (action?.kind === "retrieve") for (const _ of streamMessage(mailbox, action, out, chunk, stats)) { /* synchronous writes */ }
-      if (action?.kind === "update") {
-        out.put(quitReply(update(action.deleted)));
-        stats.end = "quit";
-      }
-      if (outcome.close) {
-        if (stats.end !== "quit") stats.end = "bad-commands";
-        out.flush();
-        return stats;
-      }
+      if (concludeAnswer(outcome, out, mailbox, stats)) return stats;
     }
   } catch (e) {
     if (e instanceof ClientTimeout) return abort("timeout");

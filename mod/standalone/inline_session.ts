@@ -19,11 +19,10 @@ import { logValue } from "../pop3/log_value.ts";
 import { MaildirMailbox } from "../pop3/maildir_mailbox.ts";
 import { servePopup, type PopupChannel } from "../pop3/popup_server.ts";
 import { TEXT, err, ok } from "../pop3/responses.ts";
-import { addressBlocked, recordFailure } from "../policy/failure_limit.ts";
+import { loginChecks } from "../policy/login_checks.ts";
 import { loginPolicy } from "../policy/login_policy.ts";
 import { pop3dPolicy, sessionOptions, sessionStatistics } from "../policy/pop3d_policy.ts";
 import { policyEnv, resolvePolicy, type Resolved } from "../policy/resolve.ts";
-import { admitUser } from "../policy/user_policy.ts";
 import { waitStatus } from "../serve/log_lines.ts";
 import type { TlsContextHolder } from "../tls/context.ts";
 import { acceptTls } from "../tls/handshake.ts";
@@ -127,8 +126,7 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
   const { policy } = resolved;
   const remoteIp = env.TCPREMOTEIP ?? "unknown";
   const rip = logValue(remoteIp);
-  const limiter = policy.failureDir === undefined ? undefined
-    : { dir: policy.failureDir, limit: policy.failureLimit, windowSeconds: policy.failureWindowSeconds };
+  const checks = loginChecks(policy, remoteIp);
   let account: Account | undefined;
   // Reads and writes go to whatever io holds now (the TLS socket after STLS).
   const channel: PopupChannel = {
@@ -153,14 +151,7 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
       return channel;
     },
     failureDelayMs: policy.failureDelayMs,
-    admit(attempt) {
-      if (limiter !== undefined && addressBlocked(remoteIp, limiter)) return { refused: "too many failed logins from this address" };
-      try {
-        return admitUser(attempt.user, policy);
-      } catch (e) {
-        return { refused: (e as Error).message };
-      }
-    },
+    admit: checks.admit,
     async authenticate(data) {
       if (setup.euid === 0 && io.fd === undefined) {
         // A user process cannot take over a TLS session that runs here; serve with -u for in-process sessions.
@@ -180,10 +171,7 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
     onFailure(user, failure, detail) {
       if (failure === "rejected") counters.loginsFailed++;
       else counters.loginsTemporaryFailure++;
-      const what = failure === "rejected" ? "authorization failed" : "authorization temporary failure";
-      const why = failure === "rejected" && / exit 1$/.test(detail) ? "" : ` why=${logValue(detail)}`;
-      setup.log(`${chain.popupPrefix}: warning: ${what} rip=${rip} user=${logValue(user)}${why}\n`);
-      if (limiter !== undefined && failure === "rejected") recordFailure(remoteIp, limiter);
+      setup.log(`${chain.popupPrefix}: warning: ${checks.failed(user, failure, detail)}\n`);
     },
   });
   io.out.flush();

@@ -7,10 +7,10 @@
 import type { Mailbox } from "../pop3/mailbox.ts";
 import { MESSAGE_READ_CHUNK, OUTPUT_CHUNK_OCTETS } from "../pop3/limits.ts";
 import { MessageEncoder } from "../pop3/message_encoder.ts";
-import { newPop3dStats, removeMarked, type Pop3dServeOptions, type Pop3dStats } from "../pop3/pop3d_server.ts";
+import { concludeAnswer, endWithoutQuit, newPop3dStats, type Pop3dServeOptions, type Pop3dStats } from "../pop3/pop3d_server.ts";
 import { streamMessage, type Retrieve } from "../pop3/stream_message.ts";
 import { transactionSession } from "../pop3/session.ts";
-import { markedDeleted, newTransactionState, quitReply } from "../pop3/transaction.ts";
+import { newTransactionState } from "../pop3/transaction.ts";
 import type { SocketLines, SocketOutput } from "./socket_io.ts";
 
 /** One read buffer for every session: the event loop runs one of them at a time and never awaits mid-read. */
@@ -37,7 +37,6 @@ export async function serveTransaction(
 ): Promise<Pop3dStats> {
   const session = transactionSession(newTransactionState(mailbox.messages, opts));
   const stats = newPop3dStats(mailbox);
-  const update = (deleted: readonly number[]): number => removeMarked(mailbox, deleted, stats);
   for (;;) {
     const outcome = session.next();
     if (outcome === undefined) {
@@ -46,29 +45,13 @@ export async function serveTransaction(
         await out.drained(true);
       }
       const piece = out.closed ? undefined : await input.next();
-      if (piece === undefined) {
-        stats.end = input.ended === "timeout" || out.timedOut ? "timeout" : "eof";
-        // Qpopper's update-on-abort (RFC 1939 says not to; off by default).
-        if (opts.updateOnAbort) {
-          const marked = markedDeleted(session.state);
-          if (marked.length > 0) update(marked);
-        }
-        return stats;
-      }
+      if (piece === undefined) return endWithoutQuit(input.ended === "timeout" || out.timedOut ? "timeout" : "eof", session.state, mailbox, stats, opts);
       session.push(piece);
       continue;
     }
     if (outcome.reply) out.put(outcome.reply);
     const action = outcome.action;
     if (action?.kind === "retrieve") await sendMessage(mailbox, action, out, stats);
-    if (action?.kind === "update") {
-      out.put(quitReply(update(action.deleted)));
-      stats.end = "quit";
-    }
-    if (outcome.close) {
-      if (stats.end !== "quit") stats.end = "bad-commands";
-      out.flush();
-      return stats;
-    }
+    if (concludeAnswer(outcome, out, mailbox, stats)) return stats;
   }
 }
