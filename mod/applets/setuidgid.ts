@@ -1,10 +1,9 @@
 import type { Applet } from "../cli/applet.ts";
 import { fatal } from "../cli/context.ts";
 import { EXIT_TEMP } from "../cli/errors.ts";
-import { runChild, usageExit } from "../daemontools/run_child.ts";
+import { accountAndChild, runChild } from "../daemontools/run_child.ts";
 import { execEnvironment } from "../daemontools/pathexec.ts";
 import { djbErrorText } from "../log/djb_errors.ts";
-import { getpwnam } from "../sys/libc.ts";
 
 const SYNOPSIS = "setuidgid account child";
 
@@ -13,13 +12,9 @@ export const applet: Applet = {
   summary: "run a program as an account's uid and gid, no supplementary groups (daemontools)",
   usage: SYNOPSIS,
   async run(args, ctx) {
-    const [account, ...child] = args;
-    if (account === undefined || child.length === 0) return usageExit(ctx, SYNOPSIS);
-    const pw = getpwnam(account);
-    if (!pw) {
-      fatal(ctx, `unknown account ${account}`);
-      return EXIT_TEMP;
-    }
+    const found = accountAndChild(ctx, args, SYNOPSIS);
+    if (typeof found === "number") return found;
+    const { pw, child } = found;
     // prot_gid: the group list becomes just the gid, then the gid; prot_uid: the uid.
     try {
       process.setgroups!([pw.gid]);

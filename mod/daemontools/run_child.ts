@@ -7,7 +7,7 @@ import { fatal } from "../cli/context.ts";
 import { EXIT_PERM, EXIT_TEMP, EXIT_USAGE } from "../cli/errors.ts";
 import { writeStderr } from "../cli/io.ts";
 import { djbErrorText } from "../log/djb_errors.ts";
-import { restoreDefaultSignals } from "../sys/libc.ts";
+import { getpwnam, restoreDefaultSignals, type PasswdEntry } from "../sys/libc.ts";
 import { execWithLimits, SysCallError, type PreparedLimit } from "./exec_ffi.ts";
 
 export function runChild(ctx: AppletContext, argv: readonly string[], env: Record<string, string>, limits: readonly PreparedLimit[] = []): number {
@@ -26,4 +26,16 @@ export function usageExit(ctx: AppletContext, synopsis: string, classicCode: num
   const text = ctx.classic ? synopsis : `poppin ${synopsis}`;
   writeStderr(`${ctx.prefix}: usage: ${text}\n`);
   return ctx.classic ? classicCode : EXIT_USAGE;
+}
+
+/** `account child...` (setuidgid, envuidgid): the account's passwd entry and the child, or the exit code after the usage line or "unknown account". */
+export function accountAndChild(ctx: AppletContext, args: readonly string[], synopsis: string): { pw: PasswdEntry; child: string[] } | number {
+  const [account, ...child] = args;
+  if (account === undefined || child.length === 0) return usageExit(ctx, synopsis);
+  const pw = getpwnam(account);
+  if (!pw) {
+    fatal(ctx, `unknown account ${account}`);
+    return EXIT_TEMP;
+  }
+  return { pw, child };
 }
