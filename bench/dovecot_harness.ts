@@ -6,8 +6,8 @@
  * user's uid, as Dovecot always does.
  */
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { join } from "node:path";
+import { waitForPort } from "./fixtures.ts";
 
 export const DOVECOT = "/usr/sbin/dovecot";
 /** Dovecot's pop3 process, run pre-authenticated (the counterpart of qmail-pop3d after checkpassword). */
@@ -85,23 +85,6 @@ export function dovecotAvailable(): boolean {
   return existsSync(DOVECOT) && existsSync("/usr/lib/dovecot/pop3") && process.getuid?.() === 0;
 }
 
-function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const s = net.connect({ host: "127.0.0.1", port }, () => {
-        s.destroy();
-        resolve();
-      });
-      s.on("error", () => {
-        if (Date.now() > deadline) reject(new Error(`Dovecot did not listen on ${port}`));
-        else setTimeout(attempt, 50);
-      });
-    };
-    attempt();
-  });
-}
-
 export async function startDovecot(o: DovecotOptions): Promise<DovecotServer> {
   const max = o.maxSessions ?? 1000;
   for (const sub of ["run", "state"]) mkdirSync(join(o.root, sub), { recursive: true });
@@ -156,7 +139,7 @@ protocol pop3 {
 `);
   const proc = Bun.spawn([DOVECOT, "-F", "-c", conf], { stdout: "ignore", stderr: "pipe", stdin: "ignore" });
   try {
-    await waitForPort(o.port, 15_000);
+    await waitForPort(o.port, 15_000, "Dovecot");
   } catch (e) {
     proc.kill("SIGKILL");
     const log = existsSync(join(o.root, "dovecot.log")) ? readFileSync(join(o.root, "dovecot.log"), "utf8").slice(-2000) : "";

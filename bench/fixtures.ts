@@ -4,6 +4,7 @@
  * (pipelined commands on a pipe, answers counted from a pipe) for pop3d and Dovecot's pop3.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import { join } from "node:path";
 
 /** Message `i` of about `octets` octets: a few headers and lines of prose, LF line ends. */
@@ -56,4 +57,22 @@ export async function pipedSession(argv: string[], cwd: string, commands: string
 /** The "+OK N M" answer to STAT in a session's first answers (or the start of them). */
 export function statAnswer(head: string): string {
   return head.split("\r\n").find((l) => /^\+OK \d+ \d+$/.test(l)) ?? head.slice(0, 80);
+}
+
+/** Resolves once something accepts connections on 127.0.0.1:`port`; rejects after `timeoutMs` naming `what`. */
+export function waitForPort(port: number, timeoutMs: number, what = "the server"): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const s = net.connect({ host: "127.0.0.1", port }, () => {
+        s.destroy();
+        resolve();
+      });
+      s.on("error", () => {
+        if (Date.now() > deadline) reject(new Error(`${what} did not listen on ${port}`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
 }

@@ -4,7 +4,7 @@
  * of a server's whole process tree (RSS and PSS from /proc/PID/smaps_rollup).
  */
 import { readFileSync } from "node:fs";
-import net from "node:net";
+import { waitForPort } from "./fixtures.ts";
 
 export interface PoppinServer {
   port: number;
@@ -13,23 +13,6 @@ export interface PoppinServer {
 }
 
 export type PoppinMode = "classic" | "inline";
-
-function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const s = net.connect({ host: "127.0.0.1", port }, () => {
-        s.destroy();
-        resolve();
-      });
-      s.on("error", () => {
-        if (Date.now() > deadline) reject(new Error(`poppin did not listen on ${port}`));
-        else setTimeout(attempt, 50);
-      });
-    };
-    attempt();
-  });
-}
 
 export async function startPoppin(o: {
   poppin: string; mode: PoppinMode; port: number; userdb: string; uid: number; gid: number; limit: number;
@@ -42,7 +25,7 @@ export async function startPoppin(o: {
     env: { PATH: "/usr/bin:/bin", POPPIN_USERDB: o.userdb, ...o.env },
     stdout: "ignore", stderr: process.env.BENCH_SERVER_STDERR ? "inherit" : "ignore", stdin: "ignore",
   });
-  await waitForPort(o.port, 15_000);
+  await waitForPort(o.port, 15_000, "poppin");
   return {
     port: o.port,
     pid: proc.pid,
