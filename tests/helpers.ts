@@ -79,3 +79,60 @@ export function requireTool(name: string): string {
   if (!found) throw new Error(`${name} is not installed: run .ci/run (or apt-get install the package that has it)`);
   return found;
 }
+
+/** A server started with -1 on port 0 (serve, Debian's tcpserver, serve --inline ...). */
+export interface PortServer {
+  port: number;
+  proc: ReturnType<typeof Bun.spawn>;
+  /** Everything it wrote on stderr so far. */
+  log(): string;
+  /** SIGTERM, SIGKILL after 10 s if still running; the exit code (null after a signal). */
+  stop(): Promise<number | null>;
+}
+
+/** Runs `argv` (a command line with -1 and port 0) and waits for the port it prints. */
+export async function startPortServer(argv: string[], opts: { env?: Record<string, string | undefined>; cwd?: string } = {}): Promise<PortServer> {
+  const proc = Bun.spawn(argv, { env: opts.env ?? { PATH: process.env.PATH ?? "/usr/bin:/bin" }, cwd: opts.cwd, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  let log = "";
+  void (async () => {
+    for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) log += Buffer.from(chunk).toString("latin1");
+  })();
+  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+  let text = "";
+  const deadline = Date.now() + 10_000;
+  while (!text.includes("\n")) {
+    const next = await Promise.race([reader.read(), Bun.sleep(Math.max(0, deadline - Date.now())).then(() => "timeout" as const)]);
+    if (next === "timeout") throw new Error(`${argv.join(" ")} printed no port in 10 s; stderr: ${log}`);
+    if (next.done) throw new Error(`${argv.join(" ")} exited before printing its port; stderr: ${log}`);
+    text += Buffer.from(next.value).toString();
+  }
+  reader.releaseLock();
+  return {
+    port: Number(text.trim()),
+    proc,
+    log: () => log,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+      const code = await proc.exited;
+      clearTimeout(timer);
+      return proc.signalCode === null ? code : null;
+    },
+  };
+}
+
+/** Runs a command with a hard timeout, collecting output. */
+export async function execAsync(cmd: string[], opts: { env?: Record<string, string>; cwd?: string; stdin?: string | Uint8Array; timeoutMs?: number } = {}): Promise<{ code: number; out: string; err: string }> {
+  const p = Bun.spawn(cmd, {
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: opts.cwd ?? "/tmp", ...opts.env },
+    cwd: opts.cwd,
+    stdin: opts.stdin === undefined ? "ignore" : Buffer.from(opts.stdin),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const timer = setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs ?? 30_000);
+  const [out, err] = await Promise.all([new Response(p.stdout).arrayBuffer(), new Response(p.stderr).arrayBuffer()]).then((bufs) => bufs.map((b) => Buffer.from(b).toString("latin1")));
+  const code = await p.exited;
+  clearTimeout(timer);
+  return { code, out, err };
+}

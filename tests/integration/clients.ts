@@ -4,22 +4,12 @@
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync, chmodSync, chownSync } from "node:fs";
 import { join } from "node:path";
+import { execAsync } from "../helpers.ts";
 
 export interface Account { host: string; port: number; user: string; password: string }
 
-async function exec(cmd: string[], opts: { env?: Record<string, string>; cwd?: string; stdin?: string } = {}): Promise<{ code: number; out: string; err: string }> {
-  const p = Bun.spawn(cmd, {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: opts.cwd ?? "/tmp", ...opts.env },
-    cwd: opts.cwd,
-    stdin: opts.stdin === undefined ? "ignore" : Buffer.from(opts.stdin),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const timer = setTimeout(() => p.kill("SIGKILL"), 60_000);
-  const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
-  const code = await p.exited;
-  clearTimeout(timer);
-  return { code, out, err };
+function exec(cmd: string[], opts: { env?: Record<string, string>; cwd?: string; stdin?: string } = {}): Promise<{ code: number; out: string; err: string }> {
+  return execAsync(cmd, { ...opts, timeoutMs: 60_000 });
 }
 
 function readMaildir(dir: string): Buffer[] {

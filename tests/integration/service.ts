@@ -1,6 +1,5 @@
 /** Starts the classic chain behind poppin's serve or Debian's tcpserver, for real-client tests. */
-import { spawn, type ChildProcess } from "node:child_process";
-import { applet } from "../helpers.ts";
+import { applet, startPortServer } from "../helpers.ts";
 
 export interface Service {
   port: number;
@@ -29,31 +28,6 @@ export async function startChain(opts: ChainOptions): Promise<Service> {
     applet("checkpassword"),
     applet("qmail-pop3d"), opts.maildir ?? "Maildir",
   ];
-  const child: ChildProcess = spawn(server, args, {
-    cwd: opts.cwd,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...opts.env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => { stderr += d.toString("latin1"); });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`${server} did not report its port: ${stderr}`)), 10_000);
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /^(\d+)\n/.exec(out);
-      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
-    });
-    child.on("exit", (code) => { clearTimeout(timer); reject(new Error(`${server} exited ${code}: ${stderr}`)); });
-  });
-  return {
-    port,
-    log: () => stderr,
-    stop: () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once("exit", () => resolve());
-      child.kill("SIGTERM");
-      setTimeout(() => child.kill("SIGKILL"), 3000).unref();
-    }),
-  };
+  const s = await startPortServer([server, ...args], { cwd: opts.cwd, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...opts.env } });
+  return { port: s.port, log: s.log, stop: async () => void (await s.stop()) };
 }

@@ -1,6 +1,6 @@
 /** Starts a tcpserver (Debian's or ours) on a free loopback port and talks to it. */
 import net from "node:net";
-import { applet, requireTool } from "../helpers.ts";
+import { applet, requireTool, startPortServer } from "../helpers.ts";
 
 export interface Running {
   port: number;
@@ -17,29 +17,8 @@ export const implementations = (): { name: string; bin: string }[] => [
 
 /** Runs `bin -1 ARGS...` and waits for the port it prints (so ARGS must put host and port 0). */
 export async function startServer(bin: string, args: string[], env?: Record<string, string>): Promise<Running> {
-  const proc = Bun.spawn([bin, "-1", ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: env ?? (process.env as Record<string, string>) });
-  let err = "";
-  void (async () => {
-    for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) err += Buffer.from(chunk).toString("latin1");
-  })();
-  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
-  let out = "";
-  const deadline = Date.now() + 10_000;
-  while (!out.includes("\n")) {
-    const next = await Promise.race([reader.read(), Bun.sleep(Math.max(0, deadline - Date.now())).then(() => "timeout" as const)]);
-    if (next === "timeout" || next.done) throw new Error(`${bin} ${args.join(" ")} printed no port; stderr: ${err}`);
-    out += Buffer.from(next.value).toString();
-  }
-  return {
-    port: Number(out.trim()),
-    proc,
-    stderr: () => err,
-    async stop() {
-      proc.kill("SIGTERM");
-      await Promise.race([proc.exited, Bun.sleep(3000)]);
-      proc.kill("SIGKILL");
-    },
-  };
+  const s = await startPortServer([bin, "-1", ...args], { env: env ?? (process.env as Record<string, string>) });
+  return { port: s.port, proc: s.proc, stderr: s.log, stop: async () => void (await s.stop()) };
 }
 
 export interface Talk {

@@ -6,7 +6,7 @@
 import { chmodSync, chownSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
-import { POPPIN, run, tempDir } from "../helpers.ts";
+import { POPPIN, run, startPortServer, tempDir, type PortServer } from "../helpers.ts";
 
 /** nobody: the mail uid of the virtual-user tests. */
 export const MAIL_UID = 65534;
@@ -42,43 +42,11 @@ export function virtualSetup(messages: (string | Uint8Array)[], opts: { uid?: nu
   return { root, userdb, home, maildir };
 }
 
-export interface Running {
-  port: number;
-  proc: ReturnType<typeof Bun.spawn>;
-  /** Everything written to stderr so far. */
-  log(): string;
-  stop(): Promise<number>;
-}
+export type Running = PortServer;
 
 /** Starts `argv` (a serve command line with -1 and port 0) and waits for the port. */
-export async function startServer(argv: string[], env: Record<string, string>): Promise<Running> {
-  const proc = Bun.spawn(argv, { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
-  let log = "";
-  void (async () => {
-    for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) log += Buffer.from(chunk).toString("latin1");
-  })();
-  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
-  let text = "";
-  const deadline = Date.now() + 10_000;
-  while (!text.includes("\n")) {
-    if (Date.now() > deadline) throw new Error(`no port printed; log: ${log}`);
-    const { value, done } = await Promise.race([reader.read(), Bun.sleep(10_000).then(() => ({ value: undefined, done: true }))]);
-    if (done) throw new Error(`server exited before printing its port; log: ${log}`);
-    text += Buffer.from(value!).toString();
-  }
-  reader.releaseLock();
-  return {
-    port: Number(text.trim()),
-    proc,
-    log: () => log,
-    async stop() {
-      proc.kill("SIGTERM");
-      const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
-      const code = await proc.exited;
-      clearTimeout(timer);
-      return code;
-    },
-  };
+export function startServer(argv: string[], env: Record<string, string>): Promise<Running> {
+  return startPortServer(argv, { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env } });
 }
 
 /** Sends `input` (pipelined) and returns all the server wrote until it closed (bounded by `timeoutMs`). */

@@ -3,12 +3,11 @@
  * a virtual user with a Maildir, and the classic chain behind our serve, plain (STLS in
  * popup) or with --tls (implicit TLS).
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import tls from "node:tls";
 import { expect } from "bun:test";
-import { applet, requireTool, run, tempDir } from "../helpers.ts";
+import { applet, requireTool, run, startPortServer, tempDir } from "../helpers.ts";
 import { Conversation } from "../pop3/conversation.ts";
 
 export interface Certificate { dir: string; cert: string; key: string; both: string }
@@ -73,34 +72,11 @@ export interface Service { port: number; log(): string; pid: number; stop(): Pro
 export async function startService(box: Box, opts: { tls?: boolean; env?: Record<string, string>; popupArgs?: string[]; program?: string[]; serveArgs?: string[] } = {}): Promise<Service> {
   const program = opts.program ?? [applet("qmail-popup"), ...(opts.popupArgs ?? []), "pop.example.org", applet("checkpassword"), applet("qmail-pop3d"), "Maildir"];
   const args = ["-1", "-v", "-HR", ...(opts.serveArgs ?? []), ...(opts.tls ? ["--tls"] : []), "127.0.0.1", "0", ...program];
-  const child: ChildProcess = spawn(applet("tcpserver"), args, {
+  const s = await startPortServer([applet("tcpserver"), ...args], {
     cwd: box.home,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", POPPIN_USERDB: box.userdb, POPPIN_AUTH_FAILURE_DELAY: "0.1", ...opts.env },
-    stdio: ["ignore", "pipe", "pipe"],
   });
-  let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => { stderr += d.toString("latin1"); });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`serve did not report its port: ${stderr}`)), 10_000);
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /^(\d+)\n/.exec(out);
-      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
-    });
-    child.on("exit", (code) => { clearTimeout(timer); reject(new Error(`serve exited ${code}: ${stderr}`)); });
-  });
-  return {
-    port,
-    pid: child.pid!,
-    log: () => stderr,
-    stop: () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once("exit", () => resolve());
-      child.kill("SIGTERM");
-      setTimeout(() => child.kill("SIGKILL"), 3000).unref();
-    }),
-  };
+  return { port: s.port, pid: s.proc.pid, log: s.log, stop: async () => void (await s.stop()) };
 }
 
 /** A conversation over an established TLS socket. */
@@ -112,21 +88,7 @@ export function tlsConversation(sock: tls.TLSSocket): Conversation {
   return talk;
 }
 
-/** Runs a command with a hard timeout, collecting output. */
-export async function exec(cmd: string[], opts: { env?: Record<string, string>; cwd?: string; stdin?: string | Uint8Array; timeoutMs?: number } = {}): Promise<{ code: number; out: string; err: string }> {
-  const p = Bun.spawn(cmd, {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: opts.cwd ?? "/tmp", ...opts.env },
-    cwd: opts.cwd,
-    stdin: opts.stdin === undefined ? "ignore" : Buffer.from(opts.stdin),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const timer = setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs ?? 30_000);
-  const [out, err] = await Promise.all([new Response(p.stdout).arrayBuffer(), new Response(p.stderr).arrayBuffer()]).then((bufs) => bufs.map((b) => Buffer.from(b).toString("latin1")));
-  const code = await p.exited;
-  clearTimeout(timer);
-  return { code, out, err };
-}
+export { execAsync as exec } from "../helpers.ts";
 
 /** Messages that exercise what clients get wrong: dots, 8-bit, CRLF, no final newline, size. */
 export function corpus(): Buffer[] {
