@@ -1,10 +1,9 @@
 import type { Applet } from "../cli/applet.ts";
 import type { AppletContext } from "../cli/context.ts";
-import { EXIT_OK, EXIT_PERM, EXIT_TEMP, PoppinError } from "../cli/errors.ts";
+import { EXIT_OK, EXIT_TEMP, PoppinError } from "../cli/errors.ts";
 import { writeStderr, writeStdout } from "../cli/io.ts";
-import { parseServeArgs, usageText } from "../serve/options.ts";
 import { Server } from "../serve/server.ts";
-import { detachStdio, dropPrivileges, listenAsTold } from "../serve/startup.ts";
+import { detachStdio, dropPrivileges, listenAsTold, serveOptionsOrUsage } from "../serve/startup.ts";
 import { runInline, splitInlineArgs } from "../standalone/inline_main.ts";
 import { CRYPT_HELPER_FLAG, runCryptHelper } from "../standalone/crypt_helper.ts";
 import { setupServeTls, type ServeTls } from "../tls/serve_tls.ts";
@@ -54,14 +53,8 @@ export const applet: Applet = {
     // --inline: the same command line, the chain served in this process (mod/standalone).
     const inline = splitInlineArgs(args);
     if (typeof inline !== "string" && inline.inline) return runInline(args, ctx);
-    const parsed = parseServeArgs(args, ctx.env);
-    const name = ctx.classic ? ctx.calledAs : ctx.prefix;
-    if (parsed.kind === "usage") {
-      if (parsed.complaint) writeStderr(`${name}: ${parsed.complaint}\n`);
-      if (!parsed.silent) writeStderr(`${ctx.prefix}: usage: ${usageText(name)}\n`);
-      return EXIT_PERM;
-    }
-    const o = parsed.options;
+    const o = serveOptionsOrUsage(args, ctx);
+    if (typeof o === "number") return o;
     const quiet = o.verbosity === 0;
     let tls: ServeTls | undefined;
     try {

@@ -4,14 +4,26 @@
  * closing of stdin and stdout once the port is announced.
  */
 import { openSync } from "node:fs";
-import { describeSysError, TempError } from "../cli/errors.ts";
+import type { AppletContext } from "../cli/context.ts";
+import { describeSysError, EXIT_PERM, TempError } from "../cli/errors.ts";
+import { writeStderr } from "../cli/io.ts";
 import { dup2 } from "../sys/fd.ts";
 import type { Listener } from "./listener.ts";
 import { resolveBindHost } from "./address.ts";
-import type { ServeOptions } from "./options.ts";
+import { parseServeArgs, usageText, type ServeOptions } from "./options.ts";
 import type { ListenOn } from "./server.ts";
 import { resolvePort } from "./services.ts";
 import { inheritedListenFd } from "./systemd.ts";
+
+/** tcpserver's options, or its complaint and usage line on stderr and exit 100. */
+export function serveOptionsOrUsage(args: readonly string[], ctx: AppletContext): ServeOptions | number {
+  const parsed = parseServeArgs(args, ctx.env);
+  if (parsed.kind !== "usage") return parsed.options;
+  const name = ctx.classic ? ctx.calledAs : ctx.prefix;
+  if (parsed.complaint) writeStderr(`${name}: ${parsed.complaint}\n`);
+  if (!parsed.silent) writeStderr(`${ctx.prefix}: usage: ${usageText(name)}\n`);
+  return EXIT_PERM;
+}
 
 /** Starts `start` on systemd's socket (--systemd) or on HOST PORT; a TempError's message or an unknown port is returned as text. */
 export async function listenAsTold(o: ServeOptions, env: NodeJS.ProcessEnv, start: (on: ListenOn) => Promise<Listener>): Promise<Listener | string> {

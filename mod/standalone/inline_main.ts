@@ -8,8 +8,7 @@ import { EXIT_OK, EXIT_PERM, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError, des
 import { writeStderr, writeStdout } from "../cli/io.ts";
 import { timeoutInvalid } from "../pop3/config.ts";
 import { logValue } from "../pop3/log_value.ts";
-import { parseServeArgs, usageText } from "../serve/options.ts";
-import { detachStdio, dropPrivileges, listenAsTold } from "../serve/startup.ts";
+import { detachStdio, dropPrivileges, listenAsTold, serveOptionsOrUsage } from "../serve/startup.ts";
 import { isMboxArgument } from "../mbox/spool_path.ts";
 import { parsePopupChain, selfResolver } from "./chain_spec.ts";
 import { CredentialCache, credentialCacheTtlMs } from "./credential_cache.ts";
@@ -69,13 +68,8 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
     writeStderr(`${name}: ${split}\n`);
     return EXIT_PERM;
   }
-  const parsed = parseServeArgs(split.rest, ctx.env);
-  if (parsed.kind === "usage") {
-    if (parsed.complaint) writeStderr(`${name}: ${parsed.complaint}\n`);
-    if (!parsed.silent) writeStderr(`${ctx.prefix}: usage: ${usageText(name)}\n`);
-    return EXIT_PERM;
-  }
-  const o = parsed.options;
+  const o = serveOptionsOrUsage(split.rest, ctx);
+  if (typeof o === "number") return o;
   const quiet = o.verbosity === 0;
   const fail = (message: string, code = EXIT_TEMP) => {
     if (!quiet) writeStderr(`${ctx.prefix}: fatal: ${message}\n`);
