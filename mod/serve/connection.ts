@@ -68,11 +68,21 @@ export async function proxiedEndpoints(o: ServeOptions, peer: Endpoints): Promis
   return { ...peer, remoteIp: a.sourceIp, remotePort: a.sourcePort, localIp: a.destinationIp, localPort: a.destinationPort };
 }
 
-/** Socket options tcpserver sets on every connection (-O kills IP options, -D sets TCP_NODELAY). */
-export function applySocketOptions(o: ServeOptions, _sock: net.Socket, fd: number): void {
-  if (o.killIpOptions) killIpOptions(fd);
+/**
+ * A connection just accepted: its endpoints, with the socket options tcpserver sets on every
+ * connection (-O kills IP options, -D sets TCP_NODELAY). A socket already gone is destroyed
+ * and gives undefined.
+ */
+export function acceptedEndpoints(o: ServeOptions, sock: net.Socket): Endpoints | undefined {
+  const peer = socketEndpoints(sock);
+  if (peer === undefined) {
+    sock.destroy();
+    return undefined;
+  }
+  if (o.killIpOptions) killIpOptions(peer.fd);
   // Bun sets TCP_NODELAY on every socket; tcpserver leaves Nagle on unless -D.
-  setTcpNoDelay(fd, !o.delay);
+  setTcpNoDelay(peer.fd, !o.delay);
+  return peer;
 }
 
 function readRules(o: ServeOptions, facts: ConnectionFacts): RulesVerdict | string {

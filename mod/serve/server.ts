@@ -8,7 +8,7 @@
  */
 import type net from "node:net";
 import { describeSysError } from "../cli/errors.ts";
-import { describeConnection, applySocketOptions, proxiedEndpoints, socketEndpoints, type Endpoints } from "./connection.ts";
+import { acceptedEndpoints, describeConnection, proxiedEndpoints, type Endpoints } from "./connection.ts";
 import type { ConnectionFacts } from "./environment.ts";
 import { ConnectionLimits } from "./limits.ts";
 import { Listener } from "./listener.ts";
@@ -101,13 +101,11 @@ export class Server {
     let claimedIp: string | undefined;
     let ends: Endpoints | undefined;
     try {
-      const peer = socketEndpoints(sock);
+      const peer = acceptedEndpoints(this.options, sock);
       if (peer === undefined) {
-        sock.destroy();
         this.release(undefined);
         return;
       }
-      applySocketOptions(this.options, sock, peer.fd);
       ends = peer;
       if (this.options.proxy) {
         const proxied = await proxiedEndpoints(this.options, peer);

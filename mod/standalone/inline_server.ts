@@ -7,7 +7,7 @@
 import type net from "node:net";
 import type tls from "node:tls";
 import { describeSysError } from "../cli/errors.ts";
-import { applySocketOptions, describeConnection, proxiedEndpoints, socketEndpoints, type Endpoints } from "../serve/connection.ts";
+import { acceptedEndpoints, describeConnection, proxiedEndpoints, type Endpoints } from "../serve/connection.ts";
 import { ConnectionLimits } from "../serve/limits.ts";
 import { Listener } from "../serve/listener.ts";
 import { endLine, pidLine, statusLine, verdictLine, waitStatus } from "../serve/log_lines.ts";
@@ -121,13 +121,11 @@ export class InlineServer {
     let claimedIp: string | undefined;
     let ends: Endpoints | undefined;
     try {
-      const peer = socketEndpoints(sock);
+      const peer = acceptedEndpoints(this.options, sock);
       if (peer === undefined) {
-        sock.destroy();
         this.#release(sock, undefined);
         return;
       }
-      applySocketOptions(this.options, sock, peer.fd);
       ends = peer;
       if (this.options.proxy) {
         const proxied = await proxiedEndpoints(this.options, peer);
