@@ -136,3 +136,29 @@ export async function execAsync(cmd: string[], opts: { env?: Record<string, stri
   clearTimeout(timer);
   return { code, out, err };
 }
+
+/** A service directory `poppin conf` made, running as supervise would run it. */
+export interface ServiceDir {
+  /** What ./run wrote on stdout (its log, before multilog) so far. */
+  log(): string;
+  /** Waits (up to 5 s) until the log has `text`. */
+  waitFor(text: string): Promise<void>;
+  stop(): void;
+}
+
+/** Allows 127.0.0.1 (./add-client), compiles the rules (make), starts ./run and waits for tcpserver's first status line. */
+export async function startServiceDir(dir: string): Promise<ServiceDir> {
+  if (run(["./add-client", "127.0.0.1"], { cwd: dir }).code !== 0) throw new Error(`${dir}/add-client failed`);
+  if (run([requireTool("make")], { cwd: dir }).code !== 0) throw new Error(`make in ${dir} failed`);
+  const proc = Bun.spawn(["./run"], { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "ignore", env: { PATH: "/usr/bin:/bin" } });
+  let log = "";
+  void (async () => {
+    for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) log += Buffer.from(chunk).toString("latin1");
+  })();
+  const waitFor = async (text: string, ms = 5000) => {
+    const deadline = Date.now() + ms;
+    while (!log.includes(text) && Date.now() < deadline) await Bun.sleep(50);
+  };
+  await waitFor("tcpserver: status: 0/", 10_000);
+  return { log: () => log, waitFor, stop: () => proc.kill("SIGTERM") };
+}

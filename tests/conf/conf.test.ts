@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { applet, POPPIN, requireTool, run, tempDir } from "../helpers.ts";
+import { applet, POPPIN, requireTool, run, startServiceDir, tempDir } from "../helpers.ts";
 import { freePort, Pop3Client } from "./pop3_client.ts";
 
 const work = tempDir("conf");
@@ -98,22 +98,15 @@ describe("pop3s run script", () => {
     const dir = join(work, "pop3s-live");
     const port = await freePort();
     expect(run([POPPIN, "conf", "pop3s", "--cert", cert, "--key", key, "--host", "pop.example.org", "--port", String(port), "/bin/true", "nobody", dir, "127.0.0.1"]).code).toBe(0);
-    expect(run(["./add-client", "127.0.0.1"], { cwd: dir }).code).toBe(0);
-    expect(run([requireTool("make")], { cwd: dir }).code).toBe(0);
-    const svc = spawn("./run", [], { cwd: dir, stdio: ["ignore", "pipe", "ignore"], env: { PATH: "/usr/bin:/bin" } });
-    let log = "";
-    svc.stdout!.on("data", (d: Buffer) => { log += d.toString(); });
+    const svc = await startServiceDir(dir);
     try {
-      const deadline = Date.now() + 10_000;
-      while (!log.includes("tcpserver: status: 0/40") && Date.now() < deadline) await Bun.sleep(50);
       const c = run([requireTool("openssl"), "s_client", "-quiet", "-connect", `127.0.0.1:${port}`], { stdin: "QUIT\r\n", timeoutMs: 15_000 });
       // The greeting, then QUIT's answer, both through TLS.
       expect(c.out).toMatch(/^\+OK[^\r\n]*\r\n\+OK[^\r\n]*\r\n$/);
-      const until = Date.now() + 5000;
-      while (!log.includes("tcpserver: end ") && Date.now() < until) await Bun.sleep(50);
-      expect(log).toMatch(/tcpserver: ok \d+ 0:127\.0\.0\.1:\d+ :127\.0\.0\.1::\d+/);
+      await svc.waitFor("tcpserver: end ");
+      expect(svc.log()).toMatch(/tcpserver: ok \d+ 0:127\.0\.0\.1:\d+ :127\.0\.0\.1::\d+/);
     } finally {
-      svc.kill("SIGTERM");
+      svc.stop();
     }
   }, 30_000);
 });

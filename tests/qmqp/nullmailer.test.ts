@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { applet, requireTool, run, tempDir } from "../helpers.ts";
+import { applet, requireTool, run, startServiceDir, tempDir } from "../helpers.ts";
 import { freePort } from "../conf/pop3_client.ts";
 
 const NULLMAILER_QMQP = "/usr/lib/nullmailer/qmqp";
@@ -97,14 +97,8 @@ describe("a service made by qmail-qmqpd-conf", () => {
     const servicePort = await freePort();
     expect(run([applet("qmail-qmqpd-conf"), "nobody", "nobody", dir, "127.0.0.1", "--port", String(servicePort)]).code).toBe(0);
     writeFileSync(join(dir, "env", "POPPIN_USERDB"), `${userdb}\n`);
-    expect(run(["./add-client", "127.0.0.1"], { cwd: dir }).code).toBe(0);
-    expect(run([requireTool("make")], { cwd: dir }).code).toBe(0);
-    const svc = spawn("./run", [], { cwd: dir, stdio: ["ignore", "pipe", "ignore"], env: { PATH: "/usr/bin:/bin" } });
-    let log = "";
-    svc.stdout!.on("data", (d: Buffer) => { log += d.toString(); });
+    const svc = await startServiceDir(dir);
     try {
-      const deadline = Date.now() + 10_000;
-      while (!log.includes("tcpserver: status: 0/40") && Date.now() < deadline) await Bun.sleep(50);
       const saved = port;
       port = servicePort;
       const r = nullmailerSend("s@x", ["dave@example.com"], "Subject: conf\n\nhi\n");
@@ -112,11 +106,10 @@ describe("a service made by qmail-qmqpd-conf", () => {
       expect(r.code).toBe(0);
       const names = readdirSync(join(dave, "new"));
       expect(names.length).toBe(1);
-      const until = Date.now() + 5000;
-      while (!log.includes("tcpserver: end ") && Date.now() < until) await Bun.sleep(50);
-      expect(log).toMatch(/^poppin qmqpd: info: K from=<s@x> to=<dave@example\.com> size=\d+: ok \d+ qp \d+ /m);
+      await svc.waitFor("tcpserver: end ");
+      expect(svc.log()).toMatch(/^poppin qmqpd: info: K from=<s@x> to=<dave@example\.com> size=\d+: ok \d+ qp \d+ /m);
     } finally {
-      svc.kill("SIGTERM");
+      svc.stop();
     }
   }, 30_000);
 });
