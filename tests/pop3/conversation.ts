@@ -45,33 +45,25 @@ export class Conversation {
   }
 
   /** Waits until the received text (from the start) holds `count` matches of `pattern`. */
-  async waitFor(pattern: string | RegExp, timeoutMs = 10_000, count = 1): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
+  waitFor(pattern: string | RegExp, timeoutMs = 10_000, count = 1): Promise<string> {
     const matches = () => {
       if (typeof pattern === "string") return this.#buffer.split(pattern).length - 1 >= count;
       return (this.#buffer.match(new RegExp(pattern.source, pattern.flags.includes("g") ? pattern.flags : pattern.flags + "g")) ?? []).length >= count;
     };
-    while (!matches()) {
-      if (this.#ended) throw new Error(`connection ended before ${String(pattern)}; got ${JSON.stringify(this.#buffer)}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${String(pattern)}; got ${JSON.stringify(this.#buffer)}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-    return this.#buffer;
+    return this.#waitUntil(matches, String(pattern), timeoutMs, true);
   }
 
   /** Waits for the end of the connection (the other side closed). */
-  async waitEnd(timeoutMs = 10_000): Promise<string> {
+  waitEnd(timeoutMs = 10_000): Promise<string> {
+    return this.#waitUntil(() => this.#ended, "the end", timeoutMs, false);
+  }
+
+  async #waitUntil(done: () => boolean, what: string, timeoutMs: number, endIsFailure: boolean): Promise<string> {
     const deadline = Date.now() + timeoutMs;
-    while (!this.#ended) {
+    while (!done()) {
+      if (endIsFailure && this.#ended) throw new Error(`connection ended before ${what}; got ${JSON.stringify(this.#buffer)}`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for the end; got ${JSON.stringify(this.#buffer)}`);
+      if (left <= 0) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.#buffer)}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.#waiters.push(() => {
