@@ -1,7 +1,8 @@
 /**
  * The whole classic chain (serve -> popup -> checkpassword -> pop3d) against real POP3 clients
- * from Debian, behind our serve and behind Debian's tcpserver: every message downloaded is the
- * one delivered, deletions happen, and a second session sees an empty mailbox.
+ * from Debian, behind our serve, behind Debian's tcpserver, and served in one process by
+ * serve --inline (as the mail uid, -u/-g, so sessions run in-process): every message
+ * downloaded is the one delivered, deletions happen, and a second session sees an empty mailbox.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, mkdirSync, readdirSync } from "node:fs";
@@ -73,8 +74,10 @@ const CLIENTS: Record<string, (a: Account, work: string) => Promise<Buffer[]>> =
   getmail6: getmailFetch,
 };
 
-for (const server of ["poppin", "tcpserver"] as const) {
-  describe(`real clients through ${server === "poppin" ? "poppin serve" : "Debian tcpserver"}`, () => {
+const SERVERS = { poppin: "poppin serve", tcpserver: "Debian tcpserver", inline: "poppin serve --inline" } as const;
+
+for (const server of ["poppin", "tcpserver", "inline"] as const) {
+  describe(`real clients through ${SERVERS[server]}`, () => {
     let box: Mailbox;
     let service: Service;
     let account: Account;
@@ -82,7 +85,10 @@ for (const server of ["poppin", "tcpserver"] as const) {
     beforeAll(async () => {
       for (const tool of ["tcpserver", "curl", "fetchmail", "mpop", "getmail", "python3"]) requireTool(tool);
       box = makeMailbox();
-      service = await startChain({ server, cwd: box.home, env: { POPPIN_USERDB: box.userdb } });
+      // --inline as root with -u/-g of the mail uid: sessions are served in serve's own process.
+      const asMailUid = server === "inline" && process.getuid!() === 0 ? ["-u", String(box.uid), "-g", String(box.uid)] : [];
+      if (asMailUid.length > 0) chownSync(box.userdb, box.uid, box.uid);
+      service = await startChain({ server, cwd: box.home, env: { POPPIN_USERDB: box.userdb }, serveArgs: asMailUid });
       account = { host: "127.0.0.1", port: service.port, user: USER, password: PASSWORD };
     });
 

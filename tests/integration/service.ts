@@ -9,8 +9,10 @@ export interface Service {
 }
 
 export interface ChainOptions {
-  /** "poppin": our serve; "tcpserver": Debian's /usr/bin/tcpserver running our applets. */
-  server: "poppin" | "tcpserver";
+  /** "poppin": our serve; "tcpserver": Debian's /usr/bin/tcpserver running our applets; "inline": our serve --inline. */
+  server: "poppin" | "tcpserver" | "inline";
+  /** More tcpserver options (before HOST). */
+  serveArgs?: string[];
   /** Environment of the whole chain (POPPIN_USERDB, POPPIN_TIMEOUT ...). */
   env: Record<string, string>;
   cwd: string;
@@ -19,11 +21,11 @@ export interface ChainOptions {
   hostname?: string;
 }
 
-/** `serve -1 -v -HR 127.0.0.1 0 qmail-popup HOST checkpassword qmail-pop3d Maildir`, as a run script would. */
+/** `serve [--inline] -1 -v -HR 127.0.0.1 0 qmail-popup HOST checkpassword qmail-pop3d Maildir`, as a run script would. */
 export async function startChain(opts: ChainOptions): Promise<Service> {
-  const server = opts.server === "poppin" ? applet("tcpserver") : "/usr/bin/tcpserver";
+  const server = opts.server === "tcpserver" ? "/usr/bin/tcpserver" : applet("tcpserver");
   const args = [
-    "-1", "-v", "-HR", "127.0.0.1", "0",
+    ...(opts.server === "inline" ? ["--inline"] : []), "-1", "-v", "-HR", ...(opts.serveArgs ?? []), "127.0.0.1", "0",
     applet("qmail-popup"), opts.hostname ?? "pop.example.org",
     applet("checkpassword"),
     applet("qmail-pop3d"), opts.maildir ?? "Maildir",
