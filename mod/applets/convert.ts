@@ -1,4 +1,4 @@
-import { isatty } from "node:tty";
+import { isatty } from "../sys/builtins.ts";
 import type { Applet } from "../cli/applet.ts";
 import { fatal, info, usage } from "../cli/context.ts";
 import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError } from "../cli/errors.ts";

@@ -1,4 +1,4 @@
-import { isatty } from "node:tty";
+import { isatty } from "../sys/builtins.ts";
 import type { Applet } from "../cli/applet.ts";
 import { EXIT_OK, UsageError } from "../cli/errors.ts";
 import { writeStderr, writeStdout } from "../cli/io.ts";

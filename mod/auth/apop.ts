@@ -4,9 +4,9 @@
  * timestamp; it passes the same timestamp after USER/PASS too, so a digest is told
  * from a password by its shape: exactly 32 lowercase hex digits (RFC 1939's form).
  */
-import { createHash, timingSafeEqual } from "node:crypto";
 import { openSync, fstatSync, readFileSync, closeSync } from "node:fs";
 import { TempError, describeSysError } from "../cli/errors.ts";
+import { timingSafeEqual } from "../sys/constant_time.ts";
 
 /** Whether this password field can be an APOP digest (checked on the bytes: no copy of a password is made). */
 export function looksLikeApopDigest(password: Uint8Array): boolean {
@@ -21,7 +21,7 @@ export function looksLikeApopDigest(password: Uint8Array): boolean {
 
 /** Compares MD5(timestamp + secret) with the client's digest in constant time. */
 export function verifyApop(timestamp: Uint8Array, secret: Uint8Array, digestHex: Uint8Array): boolean {
-  const expected = Buffer.from(createHash("md5").update(timestamp).update(secret).digest("hex"), "latin1");
+  const expected = Buffer.from(new Bun.CryptoHasher("md5").update(timestamp).update(secret).digest("hex"), "latin1");
   if (digestHex.length !== expected.length) return false;
   return timingSafeEqual(expected, digestHex);
 }

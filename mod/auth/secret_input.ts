@@ -4,7 +4,7 @@
  * anything else: one line per secret on stdin, so scripts can pipe them in.
  */
 import { readSync } from "node:fs";
-import { isatty } from "node:tty";
+import { isatty } from "../sys/builtins.ts";
 import { TempError, PermError, describeSysError } from "../cli/errors.ts";
 
 /** Bound on a secret (and on what we read from stdin). */

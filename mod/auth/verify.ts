@@ -3,7 +3,7 @@
  * crypt call per attempt. An unknown user, or a locked hash, is checked against a
  * dummy hash of the same kind, so timing does not tell which logins exist.
  */
-import { timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "../sys/constant_time.ts";
 import { cryptHash } from "../sys/crypt.ts";
 import { isLockedHash } from "./account.ts";
 

@@ -2,7 +2,8 @@
  * A live POP3 session over loopback as the Q-cards' roadmap does it by hand:
  * greeting, USER, PASS, STAT, LIST, TOP 1 0, QUIT; each step bounded in time.
  */
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
+import { nodeNet } from "../sys/builtins.ts";
 
 export interface ProbeResult { ok: boolean; step: string; detail: string; messages?: number }
 
@@ -33,7 +34,7 @@ export async function pop3Probe(host: string, port: number, user: string, passwo
   let socket: Socket;
   try {
     socket = await new Promise<Socket>((resolve, reject) => {
-      const s = connect({ host, port });
+      const s = nodeNet().connect({ host, port });
       const t = setTimeout(() => { s.destroy(); reject(new Error("timed out")); }, timeoutMs);
       s.once("connect", () => { clearTimeout(t); resolve(s); });
       s.once("error", (e) => { clearTimeout(t); reject(e); });

@@ -3,7 +3,7 @@
  * directory with `previous` on stdin, `processed` (truncated) on stdout, `state` on
  * fd 4 and `newstate` (truncated) on fd 5; until it exits 0, warn, pause and run it again.
  */
-import { spawnSync } from "node:child_process";
+import { nodeChildProcess } from "../sys/builtins.ts";
 import { closeSync, openSync, constants as fsc } from "node:fs";
 import { djbErrorText } from "./djb_errors.ts";
 import { pause, sleepSync, type LogHooks } from "./hooks.ts";
@@ -35,7 +35,7 @@ export function runProcessor(dir: string, processor: string, hooks: LogHooks): v
       continue;
     }
     const [previous, processed, state, newstate] = fds;
-    const result = spawnSync("/bin/sh", ["-c", processor], {
+    const result = nodeChildProcess().spawnSync("/bin/sh", ["-c", processor], {
       cwd: dir,
       stdio: [previous, processed, "inherit", "ignore", state, newstate],
     });

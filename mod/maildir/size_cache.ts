@@ -13,7 +13,6 @@
  */
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { crc32 } from "node:zlib";
 import { describeSysError } from "../cli/errors.ts";
 
 export const SIZE_CACHE_FILE = "poppin-sizes";
@@ -46,7 +45,7 @@ export function parseSizeCache(text: string): Map<string, CacheEntry> | undefine
   const body = text.slice(0, trailerAt);
   const trailer = text.slice(trailerAt, -1).split(" ");
   if (trailer.length !== 3) return undefined;
-  if (crc32(Buffer.from(body, "utf8")).toString(16) !== trailer[2]) return undefined;
+  if (Bun.hash.crc32(Buffer.from(body, "utf8")).toString(16) !== trailer[2]) return undefined;
   const lines = body.slice(HEADER.length, -1);
   const map = new Map<string, CacheEntry>();
   if (lines.length > 0) {
@@ -75,7 +74,7 @@ export function formatSizeCache(entries: Map<string, CacheEntry>): string {
     count++;
   }
   const body = parts.join("");
-  return `${body}end ${count} ${crc32(Buffer.from(body, "utf8")).toString(16)}\n`;
+  return `${body}end ${count} ${Bun.hash.crc32(Buffer.from(body, "utf8")).toString(16)}\n`;
 }
 
 function readSmallFile(path: string): string | undefined {

@@ -8,7 +8,6 @@
  * - `>From ` quoting is left as stored; the empty line mbox writers add after each
  *   message is not part of it.
  */
-import { createHash, type Hash } from "node:crypto";
 import { readSync } from "node:fs";
 import { PermError } from "../cli/errors.ts";
 import { LineReader, type SkipTally } from "./line_reader.ts";
@@ -44,7 +43,7 @@ class Builder {
   readonly fromOffset: number;
   readonly start: number;
   readonly fromLine: Uint8Array;
-  readonly hash: Hash = createHash("md5");
+  readonly hash = new Bun.CryptoHasher("md5");
   inHeaders = true;
   headerEnd = -1;
   bodyStart = -1;

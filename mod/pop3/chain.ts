@@ -4,7 +4,7 @@
  * on a pipe at fd 3; its exit status says how the login went (djb's contract):
  * 0 served the session, 1 refused, anything else temporary trouble.
  */
-import { spawn } from "node:child_process";
+import { nodeChildProcess } from "../sys/builtins.ts";
 import type { Writable } from "node:stream";
 import type { ChainResult } from "./popup_server.ts";
 
@@ -19,7 +19,7 @@ export function runChain(argv: readonly string[], data: Uint8Array, env: NodeJS.
     };
     let child;
     try {
-      child = spawn(argv[0]!, argv.slice(1), { stdio: [0, 1, "inherit", "pipe"], env });
+      child = nodeChildProcess().spawn(argv[0]!, argv.slice(1), { stdio: [0, 1, "inherit", "pipe"], env });
     } catch (e) {
       finish({ kind: "failed", failure: "temporary", detail: `unable to run ${argv[0]}: ${(e as { code?: string }).code ?? String(e)}` });
       return;

@@ -4,8 +4,7 @@
  * written for IPv4 keep matching on a dual-stack socket), and address-prefix matching for
  * --proxy-from.
  */
-import { lookup } from "node:dns/promises";
-import { isIP } from "node:net";
+import { nodeDns, nodeNet } from "../sys/builtins.ts";
 import { TempError } from "../cli/errors.ts";
 
 export interface BindAddress {
@@ -16,12 +15,12 @@ export interface BindAddress {
 /** Resolves tcpserver's HOST argument; throws TempError with tcpserver's wording. */
 export async function resolveBindHost(host: string): Promise<BindAddress> {
   if (host === "" || host === "0") return { address: "0.0.0.0", family: 4 };
-  const literal = isIP(host);
+  const literal = nodeNet().isIP(host);
   if (literal === 4) return { address: host, family: 4 };
   if (literal === 6) return { address: host, family: 6 };
   let found: { address: string; family: number }[];
   try {
-    found = await lookup(host, { all: true });
+    found = await nodeDns().lookup(host, { all: true });
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === "ENOTFOUND" || code === "ENODATA") throw new TempError(`no IP address for ${host}`);
@@ -38,7 +37,7 @@ export async function resolveBindHost(host: string): Promise<BindAddress> {
 /** "::ffff:192.0.2.7" -> "192.0.2.7"; other addresses unchanged. */
 export function unmapIp(address: string): string {
   const lower = address.toLowerCase();
-  if (lower.startsWith("::ffff:") && isIP(address.slice(7)) === 4) return address.slice(7);
+  if (lower.startsWith("::ffff:") && nodeNet().isIP(address.slice(7)) === 4) return address.slice(7);
   return address;
 }
 
@@ -47,7 +46,7 @@ function ipv4Number(address: string): number {
 }
 
 export function ipv6Bits(address: string): bigint | undefined {
-  if (isIP(address) !== 6) return undefined;
+  if (nodeNet().isIP(address) !== 6) return undefined;
   const [headText, tailText] = address.includes("::") ? address.split("::") : [address, undefined];
   const parse = (part: string | undefined): number[] => {
     if (!part) return [];
@@ -79,7 +78,7 @@ export function addressMatches(ip: string, entry: string): boolean {
   const net = entry.slice(0, slash);
   const bits = Number(entry.slice(slash + 1));
   if (!Number.isInteger(bits) || bits < 0) return false;
-  if (isIP(net) === 4 && isIP(ip) === 4) {
+  if (nodeNet().isIP(net) === 4 && nodeNet().isIP(ip) === 4) {
     if (bits > 32) return false;
     if (bits === 0) return true;
     const mask = (0xffffffff << (32 - bits)) >>> 0;

@@ -4,7 +4,7 @@
  * "REMOTEPORT , LOCALPORT\r\n", keep what follows the third colon of the answer (spaces,
  * tabs and CRs dropped) up to the newline. The whole query is bounded by -t seconds.
  */
-import { connect } from "node:net";
+import { nodeNet } from "../sys/builtins.ts";
 
 /** remoteinfo.c stops collecting after this many characters (and counts the answer as good). */
 const IDENT_INFO_MAX = 256;
@@ -47,7 +47,7 @@ export function identLookup(q: IdentQuery): Promise<string | undefined> {
   return new Promise((resolve) => {
     const reply = new IdentReply();
     let settled = false;
-    const socket = connect({ host: q.remoteIp, port: q.identPort ?? 113, localAddress: q.localIp });
+    const socket = nodeNet().connect({ host: q.remoteIp, port: q.identPort ?? 113, localAddress: q.localIp });
     const finish = (info: string | undefined) => {
       if (settled) return;
       settled = true;

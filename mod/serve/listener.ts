@@ -5,7 +5,8 @@
  * descriptor and closes the server while at the limit: the socket stays open and keeps
  * queueing; resuming listens again on a fresh duplicate.
  */
-import net from "node:net";
+import type net from "node:net";
+import { nodeNet } from "../sys/builtins.ts";
 import { TempError, describeSysError } from "../cli/errors.ts";
 import { closeFd, dup, setListenBacklog } from "../sys/fd.ts";
 
@@ -47,7 +48,7 @@ export class Listener {
   }
 
   private static newServer(onConnection: ConnectionHandler): net.Server {
-    const server = net.createServer({ pauseOnConnect: true }, onConnection);
+    const server = nodeNet().createServer({ pauseOnConnect: true }, onConnection);
     // accept(2) trouble (EMFILE, ECONNABORTED) is the kernel's to retry, as tcpserver ignores a failed accept.
     server.on("error", () => {});
     return server;

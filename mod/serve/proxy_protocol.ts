@@ -3,7 +3,7 @@
  * the caller reads exactly the number of bytes asked for (so not one byte of the client's
  * own data is taken from the socket) and feeds everything read so far.
  */
-import { isIP } from "node:net";
+import { nodeNet } from "../sys/builtins.ts";
 import { canonicalIp6, formatIp6, unmapIp } from "./address.ts";
 
 /** v1: "a 108-byte buffer is always enough to store all the line and a trailing zero". */
@@ -49,7 +49,7 @@ function parseV1(line: string): ProxyParse {
   const [proto, src, dst, sport, dport] = fields;
   const family = proto === "TCP4" ? 4 : proto === "TCP6" ? 6 : 0;
   if (family === 0) return { kind: "invalid", reason: "unknown v1 protocol" };
-  if (isIP(src) !== family || isIP(dst) !== family) return { kind: "invalid", reason: "bad v1 address" };
+  if (nodeNet().isIP(src) !== family || nodeNet().isIP(dst) !== family) return { kind: "invalid", reason: "bad v1 address" };
   const sourcePort = port(sport);
   const destinationPort = port(dport);
   if (sourcePort === undefined || destinationPort === undefined) return { kind: "invalid", reason: "bad v1 port" };

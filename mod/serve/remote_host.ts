@@ -3,7 +3,7 @@
  * bounded in time. With -p (paranoid) the name counts only if it resolves back to the
  * address, as tcpserver checks.
  */
-import { lookup, reverse } from "node:dns/promises";
+import { nodeDns } from "../sys/builtins.ts";
 
 /** How long one name lookup may take before serve goes on without the name. */
 export const NAME_LOOKUP_TIMEOUT_MS = 5_000;
@@ -20,7 +20,7 @@ function bounded<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
 
 /** The first PTR name of `ip`, or undefined. */
 export async function hostName(ip: string, timeoutMs = NAME_LOOKUP_TIMEOUT_MS): Promise<string | undefined> {
-  const names = await bounded(reverse(ip), timeoutMs);
+  const names = await bounded(nodeDns().reverse(ip), timeoutMs);
   return names && names.length > 0 && names[0] !== "" ? names[0] : undefined;
 }
 
@@ -28,6 +28,6 @@ export async function hostName(ip: string, timeoutMs = NAME_LOOKUP_TIMEOUT_MS): 
 export async function remoteHostName(ip: string, paranoid: boolean, timeoutMs = NAME_LOOKUP_TIMEOUT_MS): Promise<string | undefined> {
   const name = await hostName(ip, timeoutMs);
   if (name === undefined || !paranoid) return name;
-  const addresses = await bounded(lookup(name, { all: true }), timeoutMs);
+  const addresses = await bounded(nodeDns().lookup(name, { all: true }), timeoutMs);
   return addresses?.some((a) => a.address === ip) ? name : undefined;
 }

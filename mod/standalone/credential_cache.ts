@@ -6,7 +6,7 @@
  * hash in the user database no longer matches the entry, so a password change (or a
  * lock) takes effect at once; SIGHUP empties the cache. The password itself is never kept.
  */
-import { createHmac, randomBytes } from "node:crypto";
+import { nodeCrypto } from "../sys/builtins.ts";
 
 /** Bound on entries: the oldest goes first (a Map keeps insertion order). */
 export const CREDENTIAL_CACHE_MAX_ENTRIES = 100_000;
@@ -17,7 +17,7 @@ interface Entry {
 }
 
 export class CredentialCache {
-  readonly #key = randomBytes(32);
+  readonly #key = crypto.getRandomValues(new Uint8Array(32));
   readonly #entries = new Map<string, Entry>();
   hits = 0;
   misses = 0;
@@ -26,7 +26,7 @@ export class CredentialCache {
 
   /** The cache key for this login and password (the password enters only the HMAC). */
   keyOf(login: Uint8Array, password: Uint8Array): string {
-    const mac = createHmac("sha256", this.#key).update(password).digest("base64");
+    const mac = nodeCrypto().createHmac("sha256", this.#key).update(password).digest("base64");
     return `${Buffer.from(login).toString("latin1")}\0${mac}`;
   }
 

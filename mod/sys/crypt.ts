@@ -5,7 +5,6 @@
  * libcrypt.so (no version) needs the -dev package, so we name libcrypt.so.1.
  */
 import { dlopen, CString } from "bun:ffi";
-import { randomBytes } from "node:crypto";
 import { cBytes } from "./libc.ts";
 
 function openLibcrypt() {
@@ -55,7 +54,7 @@ const PREFIX: Record<NewHashKind, string> = { yescrypt: "$y$", sha512: "$6$" };
 /** A fresh setting (prefix, cost and random salt) from crypt_gensalt_rn with our own random bytes. */
 export function makeSetting(kind: NewHashKind): string {
   const out = new Uint8Array(GENSALT_OUTPUT_SIZE);
-  const random = randomBytes(32);
+  const random = crypto.getRandomValues(new Uint8Array(32));
   const result = libcrypt().crypt_gensalt_rn(cBytes(PREFIX[kind]), 0n, random, random.length, out, out.length);
   random.fill(0);
   if (result === null) throw new Error(`crypt_gensalt_rn refused ${PREFIX[kind]}`);

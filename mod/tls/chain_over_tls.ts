@@ -4,7 +4,7 @@
  * speaks TLS), fd 3 as always, and ucspi-ssl's SSL_* variables. Exit status as in
  * mod/pop3/chain.ts: 0 served, 1 refused, else temporary.
  */
-import { spawn } from "node:child_process";
+import { nodeChildProcess } from "../sys/builtins.ts";
 import type { Writable } from "node:stream";
 import type { ChainResult } from "../pop3/popup_server.ts";
 import { tlsEnvironment } from "./context.ts";
@@ -14,7 +14,7 @@ import type { TlsChannel } from "./tls_channel.ts";
 export async function runChainOverTls(argv: readonly string[], data: Uint8Array, env: NodeJS.ProcessEnv, channel: TlsChannel): Promise<ChainResult> {
   let child;
   try {
-    child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "inherit", "pipe"], env: { ...env, ...tlsEnvironment(channel.socket) } });
+    child = nodeChildProcess().spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "inherit", "pipe"], env: { ...env, ...tlsEnvironment(channel.socket) } });
   } catch (e) {
     return { kind: "failed", failure: "temporary", detail: `unable to run ${argv[0]}: ${(e as { code?: string }).code ?? String(e)}` };
   }

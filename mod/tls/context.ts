@@ -5,7 +5,8 @@
  * Node's default (forward-secret AEAD first) unless configured.
  */
 import { readFileSync } from "node:fs";
-import tls from "node:tls";
+import type tls from "node:tls";
+import { nodeTls } from "../sys/builtins.ts";
 import { TempError, describeSysError } from "../cli/errors.ts";
 
 export interface TlsFiles {
@@ -36,7 +37,7 @@ export function loadTlsContext(files: TlsFiles): tls.SecureContext {
   const cert = readPem(files.certFile, "certificate");
   const key = files.keyFile === undefined || files.keyFile === files.certFile ? cert : readPem(files.keyFile, "key");
   try {
-    return tls.createSecureContext({
+    return nodeTls().createSecureContext({
       cert,
       key,
       minVersion: files.minVersion ?? "TLSv1.2",

@@ -4,7 +4,8 @@
  * connects and never finishes the handshake is dropped (RFC 2595 leaves it to us).
  */
 import type { Duplex } from "node:stream";
-import tls from "node:tls";
+import type tls from "node:tls";
+import { nodeTls } from "../sys/builtins.ts";
 
 export class TlsHandshakeError extends Error {
   constructor(why: string) {
@@ -17,7 +18,7 @@ export class TlsHandshakeError extends Error {
 export function acceptTls(raw: Duplex, context: tls.SecureContext, timeoutMs: number): Promise<tls.TLSSocket> {
   // A plain socket's own data listeners would see ciphertext: take them off first.
   raw.removeAllListeners("data");
-  const sock = new tls.TLSSocket(raw as never, { isServer: true, secureContext: context });
+  const sock = new (nodeTls().TLSSocket)(raw as never, { isServer: true, secureContext: context });
   return new Promise((resolve, reject) => {
     const fail = (why: string) => {
       clearTimeout(timer);

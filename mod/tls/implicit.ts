@@ -4,7 +4,7 @@
  * relays through the TLS session, and it finds SSL_PROTOCOL and SSL_CIPHER in its
  * environment. A plaintext client fails the handshake and is dropped.
  */
-import { spawn } from "node:child_process";
+import { nodeChildProcess } from "../sys/builtins.ts";
 import type net from "node:net";
 import type tls from "node:tls";
 import { tlsEnvironment } from "./context.ts";
@@ -38,7 +38,7 @@ export async function runOverTls(
   secure.on("error", () => secure.destroy());
   let child;
   try {
-    child = spawn(program[0]!, program.slice(1), { stdio: ["pipe", "pipe", "inherit"], env: { ...env, ...tlsEnvironment(secure) } });
+    child = nodeChildProcess().spawn(program[0]!, program.slice(1), { stdio: ["pipe", "pipe", "inherit"], env: { ...env, ...tlsEnvironment(secure) } });
   } catch (e) {
     secure.destroy();
     hooks.dropped(`unable to run ${program[0]}: ${(e as { code?: string }).code ?? String(e)}`);

@@ -4,7 +4,8 @@
  * form that works in Bun 1.4, see RUNTIME_NOTES.md) and wrapped as a TLS server.
  */
 import { fstatSync } from "node:fs";
-import net from "node:net";
+import type net from "node:net";
+import { nodeNet } from "../sys/builtins.ts";
 import type tls from "node:tls";
 import { acceptTls, TlsHandshakeError } from "./handshake.ts";
 import { TlsChannel } from "./tls_channel.ts";
@@ -18,7 +19,7 @@ export async function upgradeStdio(context: tls.SecureContext, handshakeTimeoutM
     socket = false;
   }
   if (!socket) throw new TlsHandshakeError("STLS needs the client connection on fd 0 to be a socket");
-  const raw = net.connect({ fd: 0 } as net.NetConnectOpts);
+  const raw = nodeNet().connect({ fd: 0 } as net.NetConnectOpts);
   raw.on("error", () => { /* reported through the TLS socket */ });
   const sock = await acceptTls(raw, context, handshakeTimeoutMs);
   return new TlsChannel(sock, readTimeoutMs);
