@@ -5,6 +5,7 @@
  * never a message it did not mark). Used by tests/faults (50 rounds) and by
  * scripts/fuzz/kill_campaign.ts (1,000 and more).
  */
+import { readFileSync } from "node:fs";
 import { applet, POPPIN } from "../helpers.ts";
 import { alive, chownBox, deliverId, descendants, idByUidl, idsOnDisk, LOGIN, PASSWORD, PipeClient, SocketClient, type FaultBox } from "./chain_fixture.ts";
 import { prng as seededRandom } from "../prng.ts";
@@ -50,6 +51,15 @@ function census(box: FaultBox): Map<string, number> {
   const counts = new Map<string, number>();
   for (const { id } of idsOnDisk(box)) counts.set(id, (counts.get(id) ?? 0) + 1);
   return counts;
+}
+
+/** serve --inline's password-check helpers belong to the server, not to a session. */
+function isCryptHelper(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0").includes("--crypt-helper");
+  } catch {
+    return false;
+  }
 }
 
 async function reap(pids: number[], ms: number): Promise<void> {
@@ -185,8 +195,10 @@ export async function runKillRounds(box: FaultBox, rounds: number, seed: number,
     for (const p of descendants(popupPid)) seen.add(p);
     if (client instanceof PipeClient) await Promise.race([client.proc.exited, Bun.sleep(5_000)]);
     else {
-      // The session's own processes end with the connection; a live server stays for the next round.
+      // The session's own processes end with the connection; a live server stays for the next round,
+      // and so do its crypt helpers (one may have been killed: the pool starts another).
       seen.delete(popupPid);
+      if (alive(popupPid)) for (const p of [...seen]) if (isCryptHelper(p)) seen.delete(p);
       if (!alive(popupPid)) await Promise.race([server!.proc.exited, Bun.sleep(5_000)]);
     }
     await reap([...seen], 5_000);
