@@ -45,7 +45,8 @@ function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-function processGone(pid: number): boolean {
+/** Whether no process `pid` exists (on this host). */
+export function processGone(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return false;

@@ -7,8 +7,9 @@
  * read, from the last cached message on. Anything else: a full scan. The cache is only a
  * copy of what a scan finds, so it is written without fsync and any failure is ignored.
  */
-import { closeSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync, type Stats } from "node:fs";
-import { basename, join } from "node:path";
+import { closeSync, openSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writeSync, type Stats } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { processGone } from "./dot_lock.ts";
 import type { MboxMessage } from "./message.ts";
 import { scanMbox } from "./scan.ts";
 
@@ -37,8 +38,24 @@ function load(path: string): { id: string; messages: MboxMessage[] } | undefined
   }
 }
 
+/** Removes `PATH.PID` files that a session killed while writing the cache left behind. */
+function removeStaleTemps(path: string): void {
+  const prefix = `${basename(path)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dirname(path)).filter((n) => n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length)));
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    if (!processGone(Number(n.slice(prefix.length)))) continue;
+    try { unlinkSync(join(dirname(path), n)); } catch { /* someone else's, or gone */ }
+  }
+}
+
 export function saveScanCache(path: string, st: Stats, messages: readonly MboxMessage[]): void {
   const tmp = `${path}.${process.pid}`;
+  removeStaleTemps(path);
   try {
     const body = JSON.stringify(messages.map((m) => ({ ...m, fromLine: Buffer.from(m.fromLine).toString("latin1") })));
     const fd = openSync(tmp, "w", 0o600);

@@ -1,6 +1,6 @@
 /** The mbox library without processes: splitting, sizes, UIDLs, the rewrite plan, Qpopper's paths, the lock file. */
 import { describe, expect, test } from "bun:test";
-import { appendFileSync, closeSync, existsSync, fstatSync, openSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, fstatSync, openSync, readFileSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../helpers.ts";
 import { dotLock, DotLockError } from "../../mod/mbox/dot_lock.ts";
@@ -188,6 +188,23 @@ describe("scan cache", () => {
     writeFileSync(path, `${F3}Subject: c\n\nthree\n\n`);
     appendFileSync(path, "x".repeat(500) + "\n");
     expect(scan().cached.from).toBe("scan");
+  });
+
+  test("a cache file a killed session left half-written (CACHE.PID of a dead pid) is removed at the next save; a live writer's is not", () => {
+    const dir = tempDir("mbox-cache-stale");
+    const path = join(dir, "spool");
+    writeFileSync(path, `${F1}Subject: a\n\none\n\n`);
+    const cache = join(dir, ".spool.poppin-cache");
+    const dead = Bun.spawnSync(["true"]).pid; // a pid that has exited
+    writeFileSync(`${cache}.${dead}`, "poppin-mbox-cache 1 half writ");
+    writeFileSync(`${cache}.1`, "a live process (pid 1) still writing");
+    const fd = openSync(path, "r");
+    try {
+      expect(scanWithCache(fd, fstatSync(fd), path, cache).from).toBe("scan");
+    } finally {
+      closeSync(fd);
+    }
+    expect(readdirSync(dir).sort()).toEqual([".spool.poppin-cache", ".spool.poppin-cache.1", "spool"]);
   });
 });
 
