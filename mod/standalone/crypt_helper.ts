@@ -11,7 +11,8 @@
  * TLBs; two helper processes checked 14% more yescrypt hashes a second than two threads
  * on this 2-core machine.
  */
-import { readSync, writeSync } from "node:fs";
+import { readSync } from "node:fs";
+import { writeAll } from "../cli/io.ts";
 import { cryptHash } from "../sys/crypt.ts";
 
 export const CRYPT_HELPER_FLAG = "--crypt-helper";
@@ -40,10 +41,6 @@ function readFully(fd: number, buf: Uint8Array): boolean {
   return true;
 }
 
-function writeFully(fd: number, bytes: Uint8Array): void {
-  for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
-}
-
 export function runCryptHelper(): number {
   const header = new Uint8Array(REQUEST_HEADER);
   const view = new DataView(header.buffer);
@@ -66,6 +63,6 @@ export function runCryptHelper(): number {
     out.setUint32(0, id, true);
     out.setUint16(4, hash === undefined ? REFUSED : text.length, true);
     answer.set(text, ANSWER_HEADER);
-    writeFully(1, answer);
+    writeAll(1, answer);
   }
 }
