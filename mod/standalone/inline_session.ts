@@ -131,10 +131,7 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
   // Reads and writes go to whatever io holds now (the TLS socket after STLS).
   const channel: PopupChannel = {
     readToLineEnd: async (buf) => {
-      if (!io.input.hasLine) {
-        io.out.flush();
-        await io.out.drained(true);
-      }
+      if (!io.input.hasLine) await io.out.sent();
       return io.input.readToLineEnd(buf);
     },
     write: (bytes) => io.out.put(bytes),
@@ -236,10 +233,9 @@ async function servePop3dInline(io: SessionIo, account: Account, base: NodeJS.Pr
     }
     out.put(ok());
     const stats = await serveTransaction(input, out, mailbox, sessionOptions(policy, { qmailLast: compat === "qmail" }));
-    out.flush();
     // As qmail-pop3d exits only once its last write went out: a slow reader that pipelined QUIT
     // still gets everything before the connection is closed (and its timer stops counting).
-    await out.drained(true);
+    await out.sent();
     for (const problem of stats.problems) log("warning", `${problem} ${who}`);
     const statistics = sessionStatistics(policy, stats, env);
     if (statistics !== undefined) log("info", statistics);

@@ -40,10 +40,7 @@ export async function serveTransaction(
   for (;;) {
     const outcome = session.next();
     if (outcome === undefined) {
-      if (!input.hasLine) {
-        out.flush();
-        await out.drained(true);
-      }
+      if (!input.hasLine) await out.sent();
       const piece = out.closed ? undefined : await input.next();
       if (piece === undefined) return endWithoutQuit(input.ended === "timeout" || out.timedOut ? "timeout" : "eof", session.state, mailbox, stats, opts);
       session.push(piece);

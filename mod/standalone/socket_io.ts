@@ -235,20 +235,32 @@ export class SocketOutput {
   }
 
   /**
-   * Waits until the socket took what it was given. A client that takes nothing for the whole
-   * timeout is dropped; one that keeps taking, however slowly, is not (qmail's timeoutwrite
-   * bounds each write(2), that is the time without progress, not the whole download).
-   * `all`: wait until the socket's queue is down to its high-water mark (before the session
-   * waits for the client's next command, whose own timeout then starts, as qmail's timeoutread
-   * starts after the last write); otherwise only while more than QUEUED_OUTPUT_OCTETS is
-   * queued (mid-answer).
+   * Mid-answer: waits while more than QUEUED_OUTPUT_OCTETS is queued. Letting a few chunks queue
+   * saves an event-loop round trip per chunk (and the socket idling meanwhile); the bound keeps
+   * a session's queued output at about 1 MiB.
    */
-  async drained(all = false): Promise<void> {
-    // Let a few chunks queue before waiting mid-answer: a wait per chunk costs an event-loop round
-    // trip and leaves the socket idle meanwhile; the bound keeps a session's queued output at about 1 MiB.
-    // (The socket emits "drain" only after a write that overfilled it: writableNeedDrain.)
-    const wait = all ? this.socket.writableNeedDrain : this.socket.writableLength >= QUEUED_OUTPUT_OCTETS;
-    if (!wait || this.socket.destroyed) return;
+  async drained(): Promise<void> {
+    if (this.socket.writableLength >= QUEUED_OUTPUT_OCTETS) await this.#clientTakes();
+  }
+
+  /**
+   * The end of a batch of answers: writes what is gathered and waits until the socket's queue is
+   * down to its high-water mark, before the session waits for the client's next command, whose
+   * own timeout then starts (as qmail's timeoutread starts after the last write). The socket
+   * emits "drain" only after a write that overfilled it: writableNeedDrain.
+   */
+  async sent(): Promise<void> {
+    this.flush();
+    if (this.socket.writableNeedDrain) await this.#clientTakes();
+  }
+
+  /**
+   * Waits for "drain". A client that takes nothing for the whole timeout is dropped; one that
+   * keeps taking, however slowly, is not (qmail's timeoutwrite bounds each write(2), that is the
+   * time without progress, not the whole download).
+   */
+  async #clientTakes(): Promise<void> {
+    if (this.socket.destroyed) return;
     await new Promise<void>((resolve) => {
       // Progress: our queue shrank, or (plain connections) the kernel's unacknowledged octets did;
       // Bun reports its queue in large steps, the kernel's send buffer can hold megabytes.
