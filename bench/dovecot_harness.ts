@@ -7,7 +7,7 @@
  */
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { waitForPort } from "./fixtures.ts";
+import { stopProcess, waitForPort } from "./fixtures.ts";
 
 export const DOVECOT = "/usr/sbin/dovecot";
 /** Dovecot's pop3 process, run pre-authenticated (the counterpart of qmail-pop3d after checkpassword). */
@@ -148,11 +148,6 @@ protocol pop3 {
   return {
     port: o.port,
     pid: proc.pid,
-    async stop() {
-      proc.kill("SIGTERM");
-      const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
-      await proc.exited;
-      clearTimeout(timer);
-    },
+    stop: () => stopProcess(proc, 10_000),
   };
 }

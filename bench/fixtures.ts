@@ -76,3 +76,11 @@ export function waitForPort(port: number, timeoutMs: number, what = "the server"
     attempt();
   });
 }
+
+/** SIGTERM, then SIGKILL if it is still running after `graceMs`; resolves once it exited. */
+export async function stopProcess(proc: { kill(signal?: NodeJS.Signals): void; exited: Promise<number> }, graceMs: number): Promise<void> {
+  proc.kill("SIGTERM");
+  const timer = setTimeout(() => proc.kill("SIGKILL"), graceMs);
+  await proc.exited;
+  clearTimeout(timer);
+}

@@ -4,7 +4,7 @@
  * of a server's whole process tree (RSS and PSS from /proc/PID/smaps_rollup).
  */
 import { readFileSync } from "node:fs";
-import { waitForPort } from "./fixtures.ts";
+import { stopProcess, waitForPort } from "./fixtures.ts";
 
 export interface PoppinServer {
   port: number;
@@ -29,12 +29,7 @@ export async function startPoppin(o: {
   return {
     port: o.port,
     pid: proc.pid,
-    async stop() {
-      proc.kill("SIGTERM");
-      const timer = setTimeout(() => proc.kill("SIGKILL"), 5_000);
-      await proc.exited;
-      clearTimeout(timer);
-    },
+    stop: () => stopProcess(proc, 5_000),
   };
 }
 
