@@ -59,7 +59,8 @@ export class MemoryMailbox implements Mailbox {
   readonly removed: number[][] = [];
   readonly vanished = new Set<number>();
 
-  constructor(bodies: (Uint8Array | string)[], sizeOf: (b: Uint8Array) => number = crlfSizeOf) {
+  /** `readSize`: the most one read returns (small on purpose: the encoder must not care where chunks end). */
+  constructor(bodies: (Uint8Array | string)[], sizeOf: (b: Uint8Array) => number = crlfSizeOf, readonly readSize = 7777) {
     this.bodies = bodies.map((b) => (typeof b === "string" ? Buffer.from(b, "latin1") : b));
     this.messages = this.bodies.map((b, i) => ({ size: sizeOf(b), uidl: `uid${i + 1}` }));
   }
@@ -67,10 +68,10 @@ export class MemoryMailbox implements Mailbox {
   open(index: number): MessageReader {
     if (this.vanished.has(index)) throw Object.assign(new Error("gone"), { code: "ENOENT" });
     let body = this.bodies[index]!;
+    const size = this.readSize;
     return {
       read(buf: Uint8Array): number {
-        // Small reads on purpose: the encoder must not care where chunks end.
-        const n = Math.min(buf.length, body.length, 7777);
+        const n = Math.min(buf.length, body.length, size);
         buf.set(body.subarray(0, n), 0);
         body = body.subarray(n);
         return n;

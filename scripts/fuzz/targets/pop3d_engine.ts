@@ -7,60 +7,20 @@
  */
 import fc from "fast-check";
 import { servePop3d } from "../../../mod/pop3/pop3d_server.ts";
-import type { Channel } from "../../../mod/pop3/fd_channel.ts";
-import type { Mailbox, MessageReader, RemoveResult } from "../../../mod/pop3/mailbox.ts";
-import type { MessageInfo } from "../../../mod/pop3/transaction.ts";
 import { crlfSizeOf } from "../../../mod/maildir/crlf.ts";
+import { MemoryChannel, MemoryMailbox } from "../../../tests/pop3/memory.ts";
 import { bytesOf, latin1, type FuzzTarget } from "../target.ts";
 
 function fail(message: string): never {
   throw new Error(message);
 }
 
-class ScriptChannel implements Channel {
-  readonly out: string[] = [];
-  #input: Uint8Array;
-  constructor(input: string, readonly chunk: number) {
-    this.#input = bytesOf(input);
-  }
-  read(buf: Uint8Array): number {
-    const n = Math.min(buf.length, this.#input.length, this.chunk);
-    buf.set(this.#input.subarray(0, n));
-    this.#input = this.#input.subarray(n);
-    return n;
-  }
-  readToLineEnd(buf: Uint8Array): number {
-    const lf = this.#input.indexOf(0x0a);
-    return this.read(buf.subarray(0, lf < 0 ? buf.length : Math.min(buf.length, lf + 1)));
-  }
-  write(bytes: Uint8Array): void {
-    this.out.push(latin1(bytes));
-  }
-}
-
-class BodiesMailbox implements Mailbox {
-  readonly messages: MessageInfo[];
-  readonly removals: number[][] = [];
-  constructor(readonly bodies: Uint8Array[], readonly readSize: number) {
-    this.messages = bodies.map((b, i) => ({ size: crlfSizeOf(b), uidl: `u${i}` }));
-  }
-  open(index: number): MessageReader {
-    let rest = this.bodies[index]!;
-    const size = this.readSize;
-    return {
-      read(buf) {
-        const n = Math.min(buf.length, rest.length, size);
-        buf.set(rest.subarray(0, n));
-        rest = rest.subarray(n);
-        return n;
-      },
-      close() {},
-    };
-  }
-  remove(indices: readonly number[]): RemoveResult {
-    this.removals.push([...indices]);
-    return { removed: indices.length, unremoved: 0, problems: [] };
-  }
+/** The commands as a client sends them, cut into `chunk`-octet pieces (each read stops at a piece's end). */
+function pieces(text: string, chunk: number): Uint8Array[] {
+  const bytes = bytesOf(text);
+  const out: Uint8Array[] = [];
+  for (let at = 0; at < bytes.length; at += chunk) out.push(bytes.subarray(at, at + chunk));
+  return out;
 }
 
 /** The message as RFC 1939 sends it, before dot-stuffing: every line ends in CRLF. */
@@ -84,10 +44,10 @@ export const pop3dEngine: FuzzTarget = {
   check(numRuns, seed) {
     fc.assert(fc.property(fc.array(body, { maxLength: 6 }), fc.array(command, { maxLength: 25 }), fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1, max: 97 }),
       (bodies, commands, chunk, readSize) => {
-        const mailbox = new BodiesMailbox(bodies, readSize);
-        const channel = new ScriptChannel(commands.map((c) => `${c}\r\n`).join(""), chunk);
+        const mailbox = new MemoryMailbox(bodies, crlfSizeOf, readSize);
+        const channel = new MemoryChannel(pieces(commands.map((c) => `${c}\r\n`).join(""), chunk));
         servePop3d(channel, mailbox);
-        let out = channel.out.join("");
+        let out = channel.output;
         const take = (n: number) => { const t = out.slice(0, n); out = out.slice(n); return t; };
         const line = () => { const end = out.indexOf("\r\n"); if (end < 0) fail(`no line in ${JSON.stringify(out.slice(0, 80))}`); return take(end + 2); };
         if (line() !== "+OK \r\n") fail("greeting");
@@ -122,8 +82,8 @@ export const pop3dEngine: FuzzTarget = {
           }
         }
         if (out !== "") fail(`answers after the session: ${JSON.stringify(out.slice(0, 80))}`);
-        if (quitAt < 0 && mailbox.removals.length > 0) fail("removed without QUIT");
-        if (quitAt >= 0 && JSON.stringify(mailbox.removals) !== JSON.stringify([[...marked].sort((a, b) => a - b)])) fail(`removed ${JSON.stringify(mailbox.removals)}, marked ${[...marked]}`);
+        if (quitAt < 0 && mailbox.removed.length > 0) fail("removed without QUIT");
+        if (quitAt >= 0 && JSON.stringify(mailbox.removed) !== JSON.stringify([[...marked].sort((a, b) => a - b)])) fail(`removed ${JSON.stringify(mailbox.removed)}, marked ${[...marked]}`);
         return true;
       }), { numRuns, seed });
   },
