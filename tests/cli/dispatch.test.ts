@@ -20,7 +20,7 @@ describe("dispatch", () => {
 
   test("unknown applet is a usage error naming the known ones", () => {
     const r = run([POPPIN, "frobnicate"]);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(100);
     expect(r.stderr).toContain("unknown applet frobnicate");
     expect(r.stderr).toContain("tcprules");
   });
@@ -29,7 +29,7 @@ describe("dispatch", () => {
     const dir = tempDir("disp");
     symlinkSync(POPPIN, join(dir, "frob"));
     const r = run([join(dir, "frob")]);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(100);
     expect(r.stderr).toContain("unknown applet name frob");
   });
 
@@ -43,6 +43,6 @@ describe("dispatch", () => {
     const d = run([POPPIN, "help", "cdbmake"]);
     expect(d.out).toBe("usage: cdbmake CDB TMP < records\n");
     const c = run([POPPIN, "help", "nope"]);
-    expect(c.code).toBe(2);
+    expect(c.code).toBe(100);
   });
 });
