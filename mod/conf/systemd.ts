@@ -91,6 +91,8 @@ export function serviceUnit(req: ConfRequest, poppin: string): string {
     "StandardInput=null",
     "StandardOutput=journal",
     "StandardError=journal",
+    "# The tag fail2ban's filter (journalmatch) looks for, whatever this unit is called.",
+    "SyslogIdentifier=poppin",
     "# SIGTERM to serve alone: running sessions finish, as under svc -d.",
     "KillMode=process",
     "Restart=always",
