@@ -13,7 +13,7 @@ import { processGone } from "./dot_lock.ts";
 import type { MboxMessage } from "./message.ts";
 import { scanMbox } from "./scan.ts";
 
-const MAGIC = "poppin-mbox-cache 1";
+const MAGIC = "poppin-mbox-cache 2"; // 2: sizes leave out hidden header fields (hidden.ts)
 
 export function scanCachePath(spool: string, dir: string): string {
   return join(dir, `.${basename(spool)}.poppin-cache`);
