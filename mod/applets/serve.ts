@@ -1,6 +1,8 @@
 import type { Applet } from "../cli/applet.ts";
 import type { AppletContext } from "../cli/context.ts";
-import { EXIT_OK, EXIT_TEMP, PoppinError } from "../cli/errors.ts";
+import { describeSysError, EXIT_OK, EXIT_PERM, EXIT_TEMP, EXIT_USAGE, PoppinError } from "../cli/errors.ts";
+import { ServeCounters, serveMetricsText } from "../serve/counters.ts";
+import { parseHostPort, startMetrics, type MetricsEndpoint } from "../standalone/metrics_server.ts";
 import { writeStderr, writeStdout } from "../cli/io.ts";
 import { Server } from "../serve/server.ts";
 import { detachStdio, dropPrivileges, listenAsTold, serveOptionsOrUsage } from "../serve/startup.ts";
@@ -35,7 +37,9 @@ a name from /etc/services; 0 picks a free port (-1 prints it).
               (one PEM may hold both), read before -u/-g and again on SIGHUP; the program runs on
               pipes relayed through TLS, with SSL_PROTOCOL and SSL_CIPHER set
   --inline    serve poppin's own chain (popup NAME checkpassword pop3d Maildir) in this process:
-              no process per connection; --metrics HOST:PORT serves Prometheus figures`;
+              no process per connection
+  --metrics HOST:PORT  Prometheus figures over HTTP (GET or HEAD /metrics): connections,
+              denials, drops, and how programs ended (--inline: sessions and logins too)`;
 
 /** tcpserver writes nothing at all after -q, even fatal errors. */
 function fail(ctx: AppletContext, quiet: boolean, message: string): number {
@@ -53,9 +57,19 @@ export const applet: Applet = {
     // --inline: the same command line, the chain served in this process (mod/standalone).
     const inline = splitInlineArgs(args);
     if (typeof inline !== "string" && inline.inline) return runInline(args, ctx);
-    const o = serveOptionsOrUsage(args, ctx);
+    if (typeof inline === "string") {
+      writeStderr(`${ctx.classic ? ctx.calledAs : ctx.prefix}: ${inline}\n`);
+      return EXIT_PERM;
+    }
+    const o = serveOptionsOrUsage(inline.rest, ctx);
     if (typeof o === "number") return o;
     const quiet = o.verbosity === 0;
+    const metricsAt = inline.metrics === undefined ? undefined : parseHostPort(inline.metrics);
+    if (inline.metrics !== undefined && metricsAt === undefined) {
+      if (!quiet) writeStderr(`${ctx.prefix}: fatal: --metrics needs HOST:PORT, not ${inline.metrics}\n`);
+      return EXIT_USAGE;
+    }
+    const counters = metricsAt ? new ServeCounters() : undefined;
     let tls: ServeTls | undefined;
     try {
       // Before privileges are dropped: the key is often readable by root only. SIGHUP re-reads it.
@@ -67,13 +81,23 @@ export const applet: Applet = {
     const server = new Server(o, ctx.env, {
       log: (line) => writeStderr(line),
       drop: (reason) => writeStderr(`${ctx.prefix}: warning: dropping connection, ${reason}\n`),
-    }, process.pid, tls);
+    }, process.pid, tls, counters);
+    let metrics: MetricsEndpoint | undefined;
     process.on("SIGTERM", () => {
       server.stop();
+      metrics?.stop();
       process.exit(EXIT_OK);
     });
     const listener = await listenAsTold(o, ctx.env, (on) => server.start(on));
     if (typeof listener === "string") return fail(ctx, quiet, listener);
+    if (metricsAt && counters) {
+      // Bound before the uid switch, as the service port is.
+      try {
+        metrics = startMetrics(metricsAt.host, metricsAt.port, () => serveMetricsText(counters, server.openConnections, o.limit));
+      } catch (err) {
+        return fail(ctx, quiet, `unable to serve metrics on ${inline.metrics}: ${describeSysError(err)}`);
+      }
+    }
     const privilegeError = dropPrivileges(o.gid, o.uid);
     if (privilegeError) return fail(ctx, quiet, privilegeError);
     if (o.printPort) writeStdout(`${listener.port}\n`);
