@@ -6,9 +6,10 @@
  * from the client:
  *
  *   qmqpd (network side, $UID)  --request on a pipe-->  helper (root, no socket)
- *     helper: resolve each recipient, then per recipient one child that becomes the
- *     recipient's uid and gid (groups = just the gid, as qmail's prot_gid) before it looks
- *     at the Maildir, checks the Maildir is the recipient's own, and delivers.
+ *     helper: resolve each recipient; then a process becomes the recipient's uid and gid
+ *     (groups = just the gid, as qmail's prot_gid) before it looks at the Maildir, checks
+ *     the Maildir is the recipient's own, and delivers: the helper itself when every
+ *     recipient has the same ids (it serves one request), else one child per recipient.
  *   answer (K/Z/D text and a detail for the log) <--pipe--
  *
  * The helper never holds the connection, and root never opens a path in a mail user's
@@ -124,9 +125,20 @@ function idArgs(target: LocalTarget): string[] {
   return [String(target.uid), String(target.gid)];
 }
 
-/** Helper side: one child per recipient, each as the recipient; all or nothing. */
+/**
+ * Helper side: all or nothing, each copy written as its recipient. When every recipient has
+ * the same uid and gid (one user, or virtual users sharing a mail account) the helper, which
+ * serves one request, becomes that account itself and delivers; otherwise one child per
+ * recipient does.
+ */
 export function deliverAsRecipients(execPath: string, env: NodeJS.ProcessEnv) {
   return async (targets: readonly LocalTarget[], sender: Uint8Array, message: readonly Uint8Array[]): Promise<Delivered[]> => {
+    const first = targets[0];
+    if (first !== undefined && targets.every((t) => t.uid === first.uid && t.gid === first.gid)) {
+      becomeIds(idsFromArgs(String(first.uid), String(first.gid)));
+      for (const t of targets) checkOwnMaildir(t.maildir, t.uid);
+      return deliverToAll(targets, sender, message);
+    }
     const done: Delivered[] = [];
     for (const target of targets) {
       const request = Buffer.concat(encodeRequest(message, sender, [target.recipient]));

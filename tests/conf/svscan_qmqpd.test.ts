@@ -91,7 +91,7 @@ beforeAll(async () => {
 afterAll(async () => {
   run([requireTool("svc"), "-dx", service, join(service, "log")]);
   svscan?.kill("SIGTERM");
-  for (const name of made) run([requireTool("userdel"), name]);
+  for (const name of made) run([requireTool("userdel"), "-r", name]);
 });
 
 describe("qmail-qmqpd-conf service under svscan, two real local users", () => {

@@ -61,6 +61,15 @@ describe("qmqpd started as root", () => {
     expect(readFileSync(o, "latin1")).toEndWith("Subject: split\n\nhi\n");
   });
 
+  test("one recipient (the helper becomes the recipient itself): the copy is the recipient's", () => {
+    const before = new Set(newFiles(olga));
+    const r = qmqpd(qmqpRequest("Subject: alone\n\nhi\n", "s@x", ["olga@x"]));
+    expect(r.answer).toMatch(/^Kok /);
+    const added = newFiles(olga).filter((f) => !before.has(f));
+    expect(added.length).toBe(1);
+    expect(statSync(added[0]!).uid).toBe(OTHER);
+  });
+
   test("a Maildir that belongs to another uid: Z, nothing written, the copy for alice taken back", () => {
     const before = newFiles(alice);
     const r = qmqpd(qmqpRequest("m\n", "s@x", ["alice@x", "mallory@x"]));
