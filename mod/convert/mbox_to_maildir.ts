@@ -10,7 +10,7 @@
  * Killed anywhere, a second run finishes the job: files in tmp/ are never counted,
  * map lines without a file are ignored, and the spool keeps what was not yet durable.
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { TempError, describeSysError } from "../cli/errors.ts";
@@ -23,6 +23,7 @@ import { planIsNoop, planRewrite } from "../mbox/plan.ts";
 import { scanMbox } from "../mbox/scan.ts";
 import { lockSpool, type SpoolLockOptions } from "../mbox/spool_lock.ts";
 import { journalPath, removeStaleRenameTemps, rewriteByRename, rewriteInPlace, type UpdateMode } from "../mbox/write_spool.ts";
+import { checkRealDirectory, effectiveUid, openOwnedFile, UntrustedFile } from "../sys/owned_file.ts";
 import { placementFor } from "./flags.ts";
 
 export interface ConvertProgress {
@@ -67,14 +68,37 @@ function fsyncDir(dir: string): void {
   try { fsyncSync(fd); } finally { closeSync(fd); }
 }
 
+/**
+ * Makes the Maildir, or checks the one there: tmp/, new/ and cur/ must be directories
+ * themselves, not links (files are created and renamed in them), and owned by us when we
+ * are root (root converting its own spool).
+ */
 function ensureMaildir(dir: string): void {
   if (!existsSync(dir)) {
     maildirMake(dir);
     return;
   }
+  const euid = effectiveUid();
+  if (euid === 0) checkRealDirectory(dir, 0);
   for (const sub of ["tmp", "new", "cur"]) {
     if (!existsSync(join(dir, sub))) throw new TempError(`${dir} is not a Maildir: ${sub}/ is missing`);
+    checkRealDirectory(join(dir, sub), euid === 0 ? 0 : undefined);
   }
+}
+
+/**
+ * Opens the spool. As root (converting a root-owned spool) never through a link and only
+ * a regular file of root's with one link; anyone else opens what they may open, but only
+ * a regular file (a FIFO would hang).
+ */
+function openSpoolFile(spool: string, keep: boolean): number {
+  if (effectiveUid() === 0) return openOwnedFile(spool, keep ? "read" : "readwrite", [0]).fd;
+  const fd = openSync(spool, (keep ? constants.O_RDONLY : constants.O_RDWR) | constants.O_NONBLOCK);
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw new UntrustedFile(spool, "is not a regular file");
+  }
+  return fd;
 }
 
 /** Unique names whose files are in new/ or cur/. */
@@ -102,8 +126,9 @@ export function convertMboxToMaildir(opts: ConvertOptions): ConvertResult {
   const keep = opts.keep ?? false;
   let fd: number;
   try {
-    fd = openSync(opts.spool, keep ? "r" : "r+");
+    fd = openSpoolFile(opts.spool, keep);
   } catch (e) {
+    if (e instanceof TempError) throw e;
     throw new TempError(`unable to open ${opts.spool}: ${describeSysError(e)}`);
   }
   try {

@@ -106,6 +106,7 @@ export class MboxMailbox implements Mailbox {
     const lock = this.#lock(opened.fd, opened.writable ? "write" : "read", true);
     try {
       this.recovery = opened.writable ? wrap("unable to recover an interrupted rewrite", () => recoverJournal(journalPath(opts.spool, opts.tempDir), opened.fd)) : "none";
+      if (this.recovery === "ignored") opts.onWarning?.(`ignoring ${journalPath(opts.spool, opts.tempDir)}: not a journal the spool's owner made`);
       if (opened.writable) removeStaleRenameTemps(opts.spool);
       this.#stat = fstatSync(opened.fd);
       this.#records = wrap(`unable to read ${opts.spool}`, () => scanWithCache(opened.fd, this.#stat!, opts.spool, this.#cachePath()).messages);
@@ -199,12 +200,20 @@ function wrap<T>(what: string, f: () => T): T {
   }
 }
 
-/** Qpopper's temp-dir default: the spool's directory when we may create files there, else $HOME. */
+/**
+ * Qpopper's temp-dir default: the spool's directory when we may create files there and
+ * nobody else may (a home directory), else $HOME. A directory other users can write in
+ * (a sticky /var/mail, Debian's group-writable one) never holds the journal and cache:
+ * a file another user made there under the expected name could only be refused.
+ */
 export function defaultTempDir(spool: string, home: string | undefined): string {
+  const dir = dirname(spool);
   try {
-    accessSync(dirname(spool), constants.W_OK);
-    return dirname(spool);
+    accessSync(dir, constants.W_OK);
+    const st = statSync(dir);
+    if ((st.mode & 0o022) === 0 && st.uid === (process.geteuid?.() ?? st.uid)) return dir;
   } catch {
-    return home ?? dirname(spool);
+    // not writable for us: $HOME
   }
+  return home ?? dir;
 }

@@ -15,11 +15,11 @@ function crashedAt(crash: (fd: number) => void, state: "ready" | "writing" = "re
   writeFileSync(spool, OLD);
   const fd = openSync(spool, "r+");
   const journal = join(dir, "journal");
-  const j = writeJournal(journal, { p: 0, n: NEW.length, e: OLD.length, ino: fstatSync(fd).ino }, (write) => write(Buffer.from(NEW)));
+  const j = writeJournal(journal, { p: 0, n: NEW.length, e: OLD.length, dev: fstatSync(fd).dev, ino: fstatSync(fd).ino }, (write) => write(Buffer.from(NEW)));
   closeSync(j.fd);
   if (state === "writing") {
     const jfd = openSync(journal, "r+");
-    writeSync(jfd, "PMJ1 writing", 0);
+    writeSync(jfd, "PMJ2 writing", 0);
     closeSync(jfd);
   }
   crash(fd);
