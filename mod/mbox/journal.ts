@@ -46,8 +46,11 @@ export function journalHeaderBytes(h: Omit<JournalHeader, "dataOffset">): Buffer
   return Buffer.from(text.padEnd(HEADER - 1) + "\n", "latin1");
 }
 
-const V1 = /^PMJ1 (writing|ready  |done   ) ([0-9]{1,15}) ([0-9]{1,15}) ([0-9]{1,15}) ([0-9]{1,20}) *\n$/;
-const V2 = /^PMJ2 (writing|ready  |done   ) ([0-9]{1,15}) ([0-9]{1,15}) ([0-9]{1,15}) ([0-9]{1,20}) ([0-9]{1,20}) *\n$/;
+/** A number as the writer prints it: no sign, no leading zero, at most 15 digits (offsets) or 20 (dev, inode). */
+const OFF = "(0|[1-9][0-9]{0,14})";
+const ID = "(0|[1-9][0-9]{0,19})";
+const V1 = new RegExp(`^PMJ1 (writing|ready  |done   ) ${OFF} ${OFF} ${OFF} ${ID} *\n$`);
+const V2 = new RegExp(`^PMJ2 (writing|ready  |done   ) ${OFF} ${OFF} ${OFF} ${ID} ${ID} *\n$`);
 
 /** Parses the first octets of a journal (up to HEADER of them); undefined when they are no journal header. */
 export function parseJournalHeader(bytes: Uint8Array): JournalHeader | undefined {
