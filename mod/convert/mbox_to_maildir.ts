@@ -17,12 +17,12 @@ import { TempError, describeSysError } from "../cli/errors.ts";
 import { maildirMake } from "../maildir/make.ts";
 import { clockNow, uidlOf, uniqueName, withSizes, type NameClock } from "../maildir/name.ts";
 import { appendUidlMap, readUidlMap } from "../maildir/uidl_map.ts";
-import { recoverJournal, copyRange } from "../mbox/journal.ts";
+import { copyRange } from "../mbox/journal.ts";
 import type { MboxMessage } from "../mbox/message.ts";
 import { planIsNoop, planRewrite } from "../mbox/plan.ts";
 import { scanMbox } from "../mbox/scan.ts";
 import { lockSpool, type SpoolLockOptions } from "../mbox/spool_lock.ts";
-import { journalPath, removeStaleRenameTemps, rewriteByRename, rewriteInPlace, type UpdateMode } from "../mbox/write_spool.ts";
+import { journalPath, recoverRewrite, removeStaleRenameTemps, rewriteByRename, rewriteInPlace, type UpdateMode } from "../mbox/write_spool.ts";
 import { checkRealDirectory, effectiveUid, openOwnedFile, UntrustedFile } from "../sys/owned_file.ts";
 import { placementFor } from "./flags.ts";
 
@@ -135,7 +135,7 @@ export function convertMboxToMaildir(opts: ConvertOptions): ConvertResult {
     const lock = lockSpool(opts.spool, fd, keep ? "read" : "write", opts.lock);
     try {
       if (!keep) {
-        recoverJournal(journalPath(opts.spool, opts.tempDir), fd);
+        recoverRewrite(opts.spool, opts.tempDir, fd);
         removeStaleRenameTemps(opts.spool);
       }
       const size = fstatSync(fd).size;

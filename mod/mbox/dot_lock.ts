@@ -10,7 +10,7 @@
  * - otherwise (another host, or no host: procmail's and liblockfile's locks) only when
  *   it is older than `staleSeconds` (liblockfile's 5 minutes by default).
  */
-import { closeSync, constants, linkSync, lstatSync, openSync, readSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, linkSync, lstatSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 
@@ -129,25 +129,35 @@ export function dotLock(spool: string, opts: DotLockOptions): () => void {
       // EEXIST, or an NFS reply lost: the link count below decides
     }
     let linked = false;
+    let ours = -1;
     try {
-      linked = statSync(unique).nlink === 2;
+      const st = lstatSync(unique);
+      linked = st.nlink === 2;
+      ours = st.ino;
     } catch {
       linked = false;
     }
     try { unlinkSync(unique); } catch { /* removed below or already gone */ }
     if (linked) {
       return () => {
-        try { unlinkSync(lockPath); } catch { /* broken by someone else as stale */ }
+        // Only our own lock: if it was broken as stale and someone else took it, theirs stays.
+        try {
+          if (lstatSync(lockPath).ino === ours) unlinkSync(lockPath);
+        } catch { /* broken by someone else as stale */ }
       };
     }
     const holder = inspect(lockPath, staleSeconds, now(), host);
     if (holder?.stale) {
       // Break it only if it is still the lock judged stale (another breaker may have made a new one).
+      let broken = true;
       try {
-        const again = statSync(lockPath);
+        const again = lstatSync(lockPath);
         if (again.ino === holder.ino && again.mtimeMs === holder.mtimeMs) unlinkSync(lockPath);
-      } catch { /* someone else broke it */ }
-      continue;
+      } catch (e) {
+        // Gone already: try again. Not ours to remove (another user's lock in a sticky directory): it holds.
+        broken = code(e) === "ENOENT";
+      }
+      if (broken) continue;
     }
     if (holder?.poppin && opts.failFastWhen?.()) throw new DotLockError(lockPath, { kind: "busy", holder: "poppin" });
     if (now() >= deadline) throw new DotLockError(lockPath, { kind: "busy", holder: holder?.poppin ? "poppin" : "other" });

@@ -11,12 +11,11 @@ import { dirname } from "node:path";
 import { TempError, describeSysError } from "../cli/errors.ts";
 import type { Mailbox, MessageReader, RemoveResult } from "../pop3/mailbox.ts";
 import type { MessageInfo } from "../pop3/transaction.ts";
-import { recoverJournal } from "./journal.ts";
 import type { MboxMessage } from "./message.ts";
 import { planIsNoop, planRewrite } from "./plan.ts";
 import { saveScanCache, scanCachePath, scanWithCache } from "./scan_cache.ts";
 import { lockSpool, SpoolBusy, type SpoolLock, type SpoolLockOptions } from "./spool_lock.ts";
-import { journalPath, removeStaleRenameTemps, rewriteUnderWay, rewriteByRename, rewriteInPlace, type UpdateMode } from "./write_spool.ts";
+import { journalPath, recoverRewrite, removeStaleRenameTemps, rewriteUnderWay, rewriteByRename, rewriteInPlace, type UpdateMode } from "./write_spool.ts";
 
 export interface MboxMailboxOptions {
   /** The spool file. */
@@ -105,8 +104,8 @@ export class MboxMailbox implements Mailbox {
     this.#fd = opened.fd;
     const lock = this.#lock(opened.fd, opened.writable ? "write" : "read", true);
     try {
-      this.recovery = opened.writable ? wrap("unable to recover an interrupted rewrite", () => recoverJournal(journalPath(opts.spool, opts.tempDir), opened.fd)) : "none";
-      if (this.recovery === "ignored") opts.onWarning?.(`ignoring ${journalPath(opts.spool, opts.tempDir)}: not a journal the spool's owner made`);
+      this.recovery = opened.writable ? wrap("unable to recover an interrupted rewrite", () => recoverRewrite(opts.spool, opts.tempDir, opened.fd)) : "none";
+      if (this.recovery === "ignored") opts.onWarning?.(`ignoring a rewrite journal of ${opts.spool} that its owner did not make`);
       if (opened.writable) removeStaleRenameTemps(opts.spool);
       this.#stat = fstatSync(opened.fd);
       this.#records = wrap(`unable to read ${opts.spool}`, () => scanWithCache(opened.fd, this.#stat!, opts.spool, this.#cachePath()).messages);
@@ -169,7 +168,7 @@ export class MboxMailbox implements Mailbox {
     try {
       const lock = this.#lock(fd, "write", false);
       try {
-        recoverJournal(journalPath(spool, this.#opts.tempDir), fd);
+        recoverRewrite(spool, this.#opts.tempDir, fd);
         const st = fstatSync(fd);
         const records = this.#stat && sameFile(st, this.#stat) ? this.#records : scanWithCache(fd, st, spool, this.#cachePath()).messages;
         const plan = planRewrite(records, st.size, deleted, this.#opts.statusUpdate ? seen : new Set(), this.#opts.statusUpdate, (m) => fieldCrlfSize(fd, m));

@@ -9,10 +9,10 @@
  * "auto" renames when the directory lets us keep the spool's owner, else goes in place.
  */
 import { closeSync, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, openSync, readSync, readdirSync, renameSync, unlinkSync, type Stats } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { nodeCrypto } from "../sys/builtins.ts";
 import { createExclusive } from "../sys/owned_file.ts";
-import { journalPresent, replayJournal, trustedOwners, writeAll, writeJournal } from "./journal.ts";
+import { journalPresent, recoverJournal, replayJournal, trustedOwners, writeAll, writeJournal } from "./journal.ts";
 import { segmentsFrom, type RewritePlan, type Segment } from "./plan.ts";
 
 export type UpdateMode = "auto" | "rename" | "inplace";
@@ -31,6 +31,18 @@ export function renameTempPrefix(spool: string): string {
 /** The journal of an in-place rewrite of `spool` for user files kept in `journalDir`. */
 export function journalPath(spool: string, journalDir: string): string {
   return join(journalDir, `.${basename(spool)}.poppin-journal`);
+}
+
+/**
+ * Finishes an interrupted in-place rewrite of the spool open on `spoolFd` (called with it
+ * locked): the journal in `tempDir`, or else one left in the spool's own directory, where
+ * earlier versions kept it by default (recoverJournal trusts only the owner's journals).
+ */
+export function recoverRewrite(spool: string, tempDir: string, spoolFd: number): ReturnType<typeof recoverJournal> {
+  const done = recoverJournal(journalPath(spool, tempDir), spoolFd);
+  if ((done !== "none" && done !== "ignored") || resolve(tempDir) === resolve(dirname(spool))) return done;
+  const legacy = recoverJournal(journalPath(spool, dirname(spool)), spoolFd);
+  return legacy === "none" ? done : legacy;
 }
 
 /**

@@ -7,9 +7,10 @@
  * with one [SYS/TEMP] answer instead of serving the spool unlocked.
  */
 import { describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { localUser, plantAs, plantedJournal, pop3dAs, sharedBase, type LocalUser } from "./local_users.ts";
+import { POPPIN } from "../helpers.ts";
+import { asUser, localUser, plantAs, plantedJournal, pop3dAs, sharedBase, type LocalUser } from "./local_users.ts";
 
 const SPOOL = "From a@example.org Mon Jan  1 00:00:00 2024\nSubject: one\n\nfirst\n\nFrom b@example.org Mon Jan  2 00:00:00 2024\nSubject: two\n\nsecond message\n\n";
 
@@ -79,6 +80,28 @@ describe("files planted beside a spool in a shared directory", () => {
       expect(r.out.split("\r\n")[1]).toBe(`+OK 2 ${STAT_OCTETS}`);
     });
   }
+
+  test("the owner's own journal, left in the spool's directory by an earlier version, is still finished", () => {
+    const s = scene("mbox-legacy-journal");
+    const rest = SPOOL.slice(SPOOL.indexOf("From b@"));
+    plantAs(s.joe, join(s.dir, `.${s.joe.name}.poppin-journal`), plantedJournal(0, SPOOL.length, statSync(s.spool).ino, rest), 0o600);
+    const r = pop3dAs(s.joe, [`mbox:${s.spool}`], "STAT\r\nQUIT\r\n");
+    expect(r.out.split("\r\n")[1]).toBe(`+OK 1 ${"Subject: two\r\n\r\nsecond message\r\n".length}`);
+    expect(readFileSync(s.spool, "latin1")).toBe(rest);
+  });
+
+  test("another user's stale dot-lock that cannot be removed (sticky directory): [IN-USE] after the timeout, no endless loop", () => {
+    const s = scene("mbox-stuck-lock");
+    plantAs(s.mallory, `${s.spool}.lock`, "1\n");
+    const old = (Date.now() - 3_600_000) / 1000;
+    utimesSync(`${s.spool}.lock`, old, old);
+    const started = Date.now();
+    const r = asUser(s.joe, ["timeout", "20", POPPIN, "pop3d", "--lock-timeout=1", `mbox:${s.spool}`], "STAT\r\nQUIT\r\n");
+    expect(r.out).toStartWith("-ERR [IN-USE]");
+    expect(r.code).toBe(111);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(readFileSync(s.spool, "latin1")).toBe(SPOOL);
+  });
 
   test("--lock=dotlock where the user cannot make SPOOL.lock: one -ERR [SYS/TEMP], exit 111, the spool untouched", () => {
     const s = scene("mbox-dotlock-refused");
