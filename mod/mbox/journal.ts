@@ -194,7 +194,15 @@ export function recoverJournal(path: string, spoolFd: number): "none" | "dropped
     if (code === "ENOENT") return "none";
     if (e instanceof UntrustedFile) return "ignored";
     // Not ours to open (EACCES on another user's read-only file): not ours to trust either.
-    if ((code === "EACCES" || code === "EPERM") && !trustedOwners(spool).includes(lstatSync(path).uid)) return "ignored";
+    if (code === "EACCES" || code === "EPERM") {
+      let owner: number | undefined;
+      try {
+        owner = lstatSync(path).uid;
+      } catch {
+        return "none"; // removed meanwhile
+      }
+      if (!trustedOwners(spool).includes(owner)) return "ignored";
+    }
     throw e;
   }
   const { fd, stat } = opened;
