@@ -57,6 +57,17 @@ describe("deliver as root", () => {
     expect(r.code).toBe(111);
     expect(readdirSync(rootDir)).toEqual([]);
   });
+
+  test("a root-owned Maildir in a user's home (made by root with an older maildirmake): refused with the fix, nothing delivered", () => {
+    const base = sharedBase("deliver-root-legacy");
+    const joe = localUser("pfj", base);
+    const maildir = join(joe.home, "Maildir");
+    for (const path of [maildir, join(maildir, "tmp"), join(maildir, "new"), join(maildir, "cur")]) mkdirSync(path, { mode: 0o700 });
+    const r = asRoot(["deliver", maildir], MESSAGE);
+    expect(r.code).toBe(111);
+    expect(r.stderr).toContain(`belongs to root but is in a directory of uid ${joe.uid}: chown it to that user`);
+    expect(readdirSync(join(maildir, "new"))).toEqual([]);
+  });
 });
 
 describe("maildirmake as root", () => {
