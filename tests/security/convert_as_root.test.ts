@@ -4,12 +4,14 @@
  * symlinked Maildir/poppin-uidls, a symlinked Maildir/tmp), and the user gets a Maildir
  * of their own, which they can read, with every message, and a spool that is still theirs.
  */
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { POPPIN, run } from "../helpers.ts";
 import { uidlLines } from "../mbox/spool_tools.ts";
-import { asUser, localUser, plantAs, plantedJournal, pop3dAs, sharedBase, symlinkAs } from "./local_users.ts";
+import { asUser, localUser, plantAs, plantedJournal, pop3dAs, sharedBase, symlinkAs, removeLocalUsers } from "./local_users.ts";
+
+afterAll(removeLocalUsers);
 
 const ROOT_FILE = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n";
 

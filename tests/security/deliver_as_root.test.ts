@@ -3,11 +3,13 @@
  * the delivered file is the user's (they can read it), a Maildir root makes in a user's
  * directory is the user's, and a link the user made never lends root's rights to its target.
  */
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { POPPIN, run } from "../helpers.ts";
-import { asUser, localUser, sharedBase, symlinkAs } from "./local_users.ts";
+import { asUser, localUser, sharedBase, symlinkAs, removeLocalUsers } from "./local_users.ts";
+
+afterAll(removeLocalUsers);
 
 const MESSAGE = "From: a@example.org\nSubject: hello\n\nbody\n";
 

@@ -1,9 +1,10 @@
 /**
  * Real local accounts for tests that play a hostile local user against a privileged
  * poppin (the tests run as root): useradd'ed with a home under a world-traversable
- * temporary directory, removed with userdel after the test file.
+ * temporary directory. Each test file removes the accounts it made with
+ * `afterAll(removeLocalUsers)` (this module is loaded once per run, so an afterAll here
+ * would belong to the first file only).
  */
-import { afterAll } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -18,9 +19,11 @@ export interface LocalUser {
 }
 
 const created: string[] = [];
-afterAll(() => {
+
+/** userdel's every account localUser made so far. */
+export function removeLocalUsers(): void {
   for (const name of created.splice(0)) Bun.spawnSync(["userdel", "-f", name]);
-});
+}
 
 /** A directory every user may traverse and read (tempDir() makes them 0700, root's). */
 export function sharedBase(label: string): string {

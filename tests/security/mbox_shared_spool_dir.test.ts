@@ -6,11 +6,13 @@
  * Also: with --lock=dotlock alone in a directory the user cannot write, pop3d refuses
  * with one [SYS/TEMP] answer instead of serving the spool unlocked.
  */
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { POPPIN } from "../helpers.ts";
-import { asUser, localUser, plantAs, plantedJournal, pop3dAs, sharedBase, type LocalUser } from "./local_users.ts";
+import { asUser, localUser, plantAs, plantedJournal, pop3dAs, sharedBase, type LocalUser, removeLocalUsers } from "./local_users.ts";
+
+afterAll(removeLocalUsers);
 
 const SPOOL = "From a@example.org Mon Jan  1 00:00:00 2024\nSubject: one\n\nfirst\n\nFrom b@example.org Mon Jan  2 00:00:00 2024\nSubject: two\n\nsecond message\n\n";
 
