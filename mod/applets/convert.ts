@@ -1,6 +1,6 @@
 import { isatty } from "../sys/builtins.ts";
 import type { Applet } from "../cli/applet.ts";
-import { fatal, info, usage } from "../cli/context.ts";
+import { fatal, info, usage, warning } from "../cli/context.ts";
 import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, TempError, describeSysError } from "../cli/errors.ts";
 import { becomeOwnerOf } from "../sys/become_owner.ts";
 import { writeStderr } from "../cli/io.ts";
@@ -50,7 +50,7 @@ export const applet: Applet = {
       const result = convertMboxToMaildir({
         spool, maildir, keep, update: settings.update,
         tempDir: settings.tempDir ?? defaultTempDir(spool, home),
-        lock: { methods: settings.lockMethods, timeoutMs: settings.lockTimeoutMs, staleSeconds: settings.staleSeconds },
+        lock: { methods: settings.lockMethods, timeoutMs: settings.lockTimeoutMs, staleSeconds: settings.staleSeconds, onDotLockUnavailable: (m) => warning(ctx, m) },
         onProgress: (p) => {
           if (!throttle.due(p)) return;
           if (tty) {
