@@ -10,7 +10,7 @@
  * Killed anywhere, a second run finishes the job: files in tmp/ are never counted,
  * map lines without a file are ignored, and the spool keeps what was not yet durable.
  */
-import { closeSync, constants, existsSync, fstatSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { TempError, describeSysError } from "../cli/errors.ts";
@@ -23,7 +23,8 @@ import { planIsNoop, planRewrite } from "../mbox/plan.ts";
 import { scanMbox } from "../mbox/scan.ts";
 import { lockSpool, type SpoolLockOptions } from "../mbox/spool_lock.ts";
 import { journalPath, recoverRewrite, removeStaleRenameTemps, rewriteByRename, rewriteInPlace, type UpdateMode } from "../mbox/write_spool.ts";
-import { checkRealDirectory, effectiveUid, openOwnedFile, UntrustedFile } from "../sys/owned_file.ts";
+import { checkRealDirectory, effectiveUid, openOwnedFile } from "../sys/owned_file.ts";
+import { openSpoolFile } from "../mbox/spool_file.ts";
 import { placementFor } from "./flags.ts";
 
 export interface ConvertProgress {
@@ -87,18 +88,12 @@ function ensureMaildir(dir: string): void {
 }
 
 /**
- * Opens the spool. As root (converting a root-owned spool) never through a link and only
- * a regular file of root's with one link; anyone else opens what they may open, but only
- * a regular file (a FIFO would hang).
+ * Opens the spool: a regular file of ours (root converts only root's own; run by root on a
+ * user's spool, convert has become that user), never through a link as root.
  */
-function openSpoolFile(spool: string, keep: boolean): number {
+function openSpoolChecked(spool: string, keep: boolean): number {
   if (effectiveUid() === 0) return openOwnedFile(spool, keep ? "read" : "readwrite", [0]).fd;
-  const fd = openSync(spool, (keep ? constants.O_RDONLY : constants.O_RDWR) | constants.O_NONBLOCK);
-  if (!fstatSync(fd).isFile()) {
-    closeSync(fd);
-    throw new UntrustedFile(spool, "is not a regular file");
-  }
-  return fd;
+  return openSpoolFile(spool, keep ? "read" : "readwrite");
 }
 
 /** Unique names whose files are in new/ or cur/. */
@@ -126,7 +121,7 @@ export function convertMboxToMaildir(opts: ConvertOptions): ConvertResult {
   const keep = opts.keep ?? false;
   let fd: number;
   try {
-    fd = openSpoolFile(opts.spool, keep);
+    fd = openSpoolChecked(opts.spool, keep);
   } catch (e) {
     if (e instanceof TempError) throw e;
     throw new TempError(`unable to open ${opts.spool}: ${describeSysError(e)}`);

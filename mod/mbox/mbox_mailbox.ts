@@ -6,7 +6,7 @@
  * meanwhile, another session), and rewritten without the deleted messages and with
  * `Status: RO` on the retrieved ones, matched by UIDL so nothing else is touched.
  */
-import { accessSync, closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from "node:fs";
+import { accessSync, closeSync, constants, fstatSync, readSync, statSync, type Stats } from "node:fs";
 import { dirname } from "node:path";
 import { TempError, describeSysError } from "../cli/errors.ts";
 import type { Mailbox, MessageReader, RemoveResult } from "../pop3/mailbox.ts";
@@ -14,6 +14,7 @@ import type { MessageInfo } from "../pop3/transaction.ts";
 import type { MboxMessage } from "./message.ts";
 import { planIsNoop, planRewrite } from "./plan.ts";
 import { saveScanCache, scanCachePath, scanWithCache } from "./scan_cache.ts";
+import { openSpoolFile } from "./spool_file.ts";
 import { lockSpool, SpoolBusy, type SpoolLock, type SpoolLockOptions } from "./spool_lock.ts";
 import { journalPath, recoverRewrite, removeStaleRenameTemps, rewriteUnderWay, rewriteByRename, rewriteInPlace, type UpdateMode } from "./write_spool.ts";
 
@@ -72,12 +73,12 @@ class RangeReader implements MessageReader {
 /** Opens the spool read-write when we may (needed for kernel write locks and recovery), else read-only. */
 function openSpool(path: string): { fd: number; writable: boolean } | undefined {
   try {
-    return { fd: openSync(path, "r+"), writable: true };
+    return { fd: openSpoolFile(path, "readwrite"), writable: true };
   } catch (e) {
     if (code(e) === "ENOENT") return undefined;
     if (code(e) !== "EACCES" && code(e) !== "EROFS") throw e;
   }
-  return { fd: openSync(path, "r"), writable: false };
+  return { fd: openSpoolFile(path, "read"), writable: false };
 }
 
 export class MboxMailbox implements Mailbox {

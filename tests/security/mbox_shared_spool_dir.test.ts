@@ -7,10 +7,10 @@
  * with one [SYS/TEMP] answer instead of serving the spool unlocked.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { POPPIN } from "../helpers.ts";
-import { asUser, localUser, plantAs, plantedJournal, pop3dAs, sharedBase, type LocalUser, removeLocalUsers } from "./local_users.ts";
+import { asUser, localUser, plantAs, plantedJournal, pop3dAs, sharedBase, symlinkAs, type LocalUser, removeLocalUsers } from "./local_users.ts";
 
 afterAll(removeLocalUsers);
 
@@ -82,6 +82,25 @@ describe("files planted beside a spool in a shared directory", () => {
       expect(r.out.split("\r\n")[1]).toBe(`+OK 2 ${STAT_OCTETS}`);
     });
   }
+
+  test("a spool name another user took first (a file of theirs, or a link to one of the victim's files): refused, nothing served or rewritten", () => {
+    const s = scene("mbox-plant-spool");
+    const phish = "From it@example.org Mon Jan  1 00:00:00 2024\nSubject: please log in at evil.example\n\nx\n\n";
+    unlinkSync(s.spool);
+    plantAs(s.mallory, s.spool, phish, 0o666);
+    const served = pop3dAs(s.joe, [`mbox:${s.spool}`], "STAT\r\nRETR 1\r\nQUIT\r\n");
+    expect(served.out).toBe("-ERR [SYS/TEMP] unable to read the mail spool\r\n");
+    expect(served.err).toContain(`belongs to uid ${s.mallory.uid}`);
+    // A link to mail joe keeps in his home: a session would delete from it at QUIT.
+    unlinkSync(s.spool);
+    const saved = join(s.joe.home, "saved");
+    plantAs(s.joe, saved, SPOOL, 0o600);
+    symlinkAs(s.mallory, saved, s.spool);
+    const r = pop3dAs(s.joe, [`mbox:${s.spool}`], "STAT\r\nDELE 1\r\nDELE 2\r\nQUIT\r\n");
+    expect(r.out).toBe("-ERR [SYS/TEMP] unable to read the mail spool\r\n");
+    expect(r.err).toContain("is a symbolic link");
+    expect(readFileSync(saved, "latin1")).toBe(SPOOL);
+  });
 
   test("the owner's own journal, left in the spool's directory by an earlier version, is still finished", () => {
     const s = scene("mbox-legacy-journal");
