@@ -14,13 +14,13 @@ export const UIDL_MAP_NAME = "poppin-uidls";
 
 /**
  * Reads DIR/poppin-uidls; an empty map when there is none. Only a regular file of ours
- * (or root's) is read, never through a link: the map decides which UIDLs clients see.
+ * (or root's) is read, never through a symbolic link (hard links, as backups make, are fine): the map decides which UIDLs clients see.
  */
 export function readUidlMap(dir: string): Map<string, string> {
   const path = join(dir, UIDL_MAP_NAME);
   let text: string;
   try {
-    const { fd } = openOwnedFile(path, "read", [...new Set([effectiveUid(), 0])]);
+    const { fd } = openOwnedFile(path, "read", [...new Set([effectiveUid(), 0])], { anyLinks: true });
     try {
       text = readFileSync(fd, "latin1");
     } finally {

@@ -31,21 +31,22 @@ const MODE_FLAGS: Record<OpenMode, number> = {
 };
 
 /** Why the file open on `fd` (with stat `st`) may not be trusted, or undefined when it may. */
-export function untrustedReason(st: Stats, owners: readonly number[], kind: "file" | "directory" = "file"): string | undefined {
+export function untrustedReason(st: Stats, owners: readonly number[], kind: "file" | "directory" = "file", anyLinks = false): string | undefined {
   if (kind === "file" && !st.isFile()) return "is not a regular file";
   if (kind === "directory" && !st.isDirectory()) return "is not a directory";
   if (!owners.includes(st.uid)) return `belongs to uid ${st.uid}, not ${owners.join(" or ")}`;
-  if (kind === "file" && st.nlink !== 1) return `has ${st.nlink} links`;
+  if (kind === "file" && !anyLinks && st.nlink !== 1) return `has ${st.nlink} links`;
   return undefined;
 }
 
 /**
  * Opens an existing file at `path` without following a symbolic link and checks that it
- * is a regular file with one link owned by one of `owners`. Throws UntrustedFile when it
+ * is a regular file with one link (any number with `anyLinks`, for a file only read, that
+ * backups made with hard links share) owned by one of `owners`. Throws UntrustedFile when it
  * is not; other failures (ENOENT ...) are thrown as the system reported them, except that
  * a symbolic link (ELOOP) is an UntrustedFile too.
  */
-export function openOwnedFile(path: string, mode: OpenMode, owners: readonly number[]): { fd: number; stat: Stats } {
+export function openOwnedFile(path: string, mode: OpenMode, owners: readonly number[], opts: { anyLinks?: boolean } = {}): { fd: number; stat: Stats } {
   let fd: number;
   try {
     fd = openSync(path, MODE_FLAGS[mode] | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -54,7 +55,7 @@ export function openOwnedFile(path: string, mode: OpenMode, owners: readonly num
     throw e;
   }
   const stat = fstatSync(fd);
-  const why = untrustedReason(stat, owners);
+  const why = untrustedReason(stat, owners, "file", opts.anyLinks);
   if (why !== undefined) {
     closeSync(fd);
     throw new UntrustedFile(path, why);
