@@ -12,6 +12,7 @@ import { isAbsolute, join } from "node:path";
 import type net from "node:net";
 import type { Account } from "../auth/account.ts";
 import { sessionEnvironment } from "../auth/session.ts";
+import { DECOY_SETTINGS } from "../auth/verify.ts";
 import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../cli/errors.ts";
 import { maildirTmpCleanup } from "../maildir/clean.ts";
 import { apopOffered, compatFrom } from "../pop3/config.ts";
@@ -151,6 +152,9 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
     },
     failureDelayMs: policy.failureDelayMs,
     admit: checks.admit,
+    async decoy(password) {
+      for (const setting of DECOY_SETTINGS) await setup.tools.pool.crypt(password, setting);
+    },
     async authenticate(data) {
       if (setup.euid === 0 && io.fd === undefined) {
         // A user process cannot take over a TLS session that runs here; serve with -u for in-process sessions.

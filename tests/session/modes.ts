@@ -16,6 +16,6 @@ export const CHAIN = [POPPIN, "popup", "mail.example", POPPIN, "checkpassword", 
 export function startMode(mode: Mode, env: Record<string, string>, popupFlags: string[] = [], pop3dArgs: string[] = ["Maildir"]): Promise<Running> {
   const chain = [POPPIN, "popup", ...popupFlags, "mail.example", POPPIN, "checkpassword", POPPIN, "pop3d", ...pop3dArgs];
   const serveFlags = mode === "inline" ? ["--inline"] : [];
-  const modeEnv = mode === "processes" ? { POPPIN_ONE_PROCESS: "0" } : {};
+  const modeEnv: Record<string, string> = mode === "processes" ? { POPPIN_ONE_PROCESS: "0" } : {};
   return startServer([POPPIN, "serve", ...serveFlags, "-v", "-R", "-H", "-1", "-u", String(MAIL_UID), "-g", String(MAIL_GID), "127.0.0.1", "0", ...chain], { ...env, ...modeEnv });
 }
