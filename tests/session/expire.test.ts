@@ -141,3 +141,26 @@ describe.each(MODES)("%s", (mode) => {
     expect(existsSync(record)).toBe(true);
   });
 });
+
+describe.each(["classic", "processes"] as const)("%s, mbox spool", (mode) => {
+  test("announce-expire=2 on an mbox spool: the record lives in the owner's home; two days on, QUIT cuts the message from the spool", async () => {
+    const setup = virtualSetup([]);
+    const spool = join(setup.home, "mbox");
+    writeFileSync(spool, ["a", "b"].map((s) => `From x@example.org Thu Nov 20 12:00:00 2026\nSubject: ${s}\n\nbody ${s}\n\n`).join(""));
+    chownSync(spool, MAIL_UID, MAIL_GID);
+    const server = await startMode(mode, { POPPIN_USERDB: setup.userdb }, ["--announce-expire=2"], ["mbox:~/mbox"]);
+    servers.push(server);
+    const login = "USER joe\r\nPASS secret\r\n";
+    const first = (await talk(server.port, `${login}UIDL 1\r\nRETR 1\r\nQUIT\r\n`)).toString("latin1");
+    const uidl = /^\+OK 1 (\S+)\r$/m.exec(first)![1]!;
+    const record = join(setup.home, `.mbox.${RETRIEVAL_RECORD_NAME}`);
+    const today = dayNumber(Date.now());
+    expect(readFileSync(record, "latin1")).toBe(`${uidl} ${today}\n`);
+    writeFileSync(record, `${uidl} ${today - 2}\n`);
+    chownSync(record, MAIL_UID, MAIL_GID);
+    expect((await talk(server.port, `${login}STAT\r\nQUIT\r\n`)).toString("latin1")).toMatch(/\+OK 2 \d+\r\n\+OK \r\n$/);
+    const left = readFileSync(spool, "latin1");
+    expect(left).not.toContain("Subject: a\n");
+    expect(left).toContain("Subject: b\n");
+  });
+});
