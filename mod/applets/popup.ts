@@ -2,6 +2,7 @@ import type { Applet } from "../cli/applet.ts";
 import { fatal, usage, warning } from "../cli/context.ts";
 import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../cli/errors.ts";
 import { writeStdout } from "../cli/io.ts";
+import { decoyCheck } from "../auth/verify.ts";
 import { runChain } from "../pop3/chain.ts";
 import { apopOffered, timeoutInvalid } from "../pop3/config.ts";
 import { FdChannel } from "../pop3/fd_channel.ts";
@@ -88,6 +89,7 @@ export const applet: Applet = {
       tls: implicitTls,
       failureDelayMs: policy.failureDelayMs,
       admit: checks.admit,
+      decoy: (password) => decoyCheck(password),
       startTls: context === undefined ? undefined : () => upgradeStdio(context, policy.tlsHandshakeTimeoutMs, policy.timeoutMs),
       // poppin's own checkpassword and pop3d: checked and served in this process (mod/standalone).
       authenticate: (data, channel) => channel instanceof TlsChannel ? runChainOverTls(chain, data, chainEnv, channel)
