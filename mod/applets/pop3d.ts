@@ -38,8 +38,8 @@ function retrievalRecordFor(arg: string, isMbox: boolean, settings: MboxSettings
   return spool === undefined || env.HOME === undefined || env.HOME === "" ? undefined : join(env.HOME, `.${basename(spool)}.${RETRIEVAL_RECORD_NAME}`);
 }
 
-/** qmail-pop3d's die(): exit 1. */
-const EXIT_QMAIL_POP3D_DIE = 1;
+/** qmail-pop3d's die(): _exit(0) (qmail-1.03 qmail-pop3d.c), after its -ERR line. */
+const EXIT_QMAIL_POP3D_DIE = 0;
 
 export const applet: Applet = {
   name: "pop3d",
@@ -80,7 +80,7 @@ export const applet: Applet = {
     const compat = compatFrom(compatOption, ctx.env);
     const isMbox = rest.length === 1 && isMboxArgument(rest[0]!);
     if (rest.length !== 1 || rest[0] === "" || compat === undefined || badOption || (mboxOptions > 0 && !isMbox)) {
-      // qmail-pop3d answers the client and exits 1 (its die_nomaildir); poppin pop3d exits 100.
+      // qmail-pop3d answers the client and exits 0 (its die_nomaildir); poppin pop3d exits 100.
       writeStdout(err(TEXT.noMaildir));
       const name = ctx.classic ? ctx.calledAs : ctx.prefix;
       usage(ctx, `${name} [--compat=qmail|rfc] maildir | ${name} [mbox options] mbox:[spool]`);
