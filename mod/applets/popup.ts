@@ -29,7 +29,7 @@ function optionLine(spec: OptionSpec): string {
 }
 
 const USAGE = [
-  "popup [-f CONFIG] [--option=value ...] hostname subprogram [args...]",
+  "popup [-f CONFIG] [--NAME=VALUE ...] hostname subprogram [args...]",
   "",
   "qmail-popup: the POP3 authorization state. Greets, reads USER/PASS, APOP, AUTH PLAIN or STLS,",
   "then runs subprogram (checkpassword) with user\\0password\\0timestamp\\0 on fd 3. Each option",
@@ -44,7 +44,7 @@ export const applet: Applet = {
   summary: "POP3 login (qmail-popup): USER/PASS/APOP/AUTH PLAIN/STLS, then runs checkpassword with fd 3",
   usage: USAGE,
   async run(args, ctx) {
-    const usageLine = `${ctx.classic ? ctx.calledAs : ctx.prefix} [-f CONFIG] [--option=value ...] hostname subprogram [args...]`;
+    const usageLine = `${ctx.classic ? ctx.calledAs : ctx.prefix} [-f CONFIG] [--NAME=VALUE ...] hostname subprogram [args...]`;
     let resolved: Resolved;
     try {
       resolved = resolvePolicy(args, ctx.env);
