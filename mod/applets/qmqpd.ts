@@ -11,6 +11,7 @@ import {
 } from "../qmqp/local_helper.ts";
 import { QmqpParser, QmqpProtocolError } from "../qmqp/parser.ts";
 import type { QmqpdConfig } from "../qmqp/config.ts";
+import { logLine, logValue } from "../cli/log_value.ts";
 
 const USAGE = `qmqpd   (under serve: qmail-qmqpd's place, reading one QMQP request on fd 0)
 
@@ -49,11 +50,6 @@ async function internalMode(args: readonly string[], config: QmqpdConfig, execPa
   }
 }
 
-/** A detail for the log: one line, whatever a recipient or a file name held. */
-function logSafe(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f]/g, "?");
-}
-
 export const applet: Applet = {
   name: "qmqpd",
   summary: "receive one message by QMQP (qmail-qmqpd) into qmail-queue or local Maildirs",
@@ -75,7 +71,7 @@ export const applet: Applet = {
       }
     }
     const rip = ctx.env.TCPREMOTEIP ?? "unknown";
-    const log = (level: string, text: string) => writeStderr(`${ctx.prefix}: ${level}: ${text} rip=${rip}\n`);
+    const log = (level: string, text: string) => writeStderr(logLine(`${ctx.prefix}: ${level}: ${text} rip=${logValue(rip)}\n`));
     const parser = new QmqpParser(config.limits);
     let outcome;
     try {
@@ -98,7 +94,7 @@ export const applet: Applet = {
     const result = await handleRequest(req, config, { env: ctx.env, now: new Date(), qp: process.pid, localHelper });
     writeAll(1, netstring(result.answer));
     const rcpt = req.recipients.map((r) => `<${printable(r)}>`).join(",");
-    log("info", `${result.answer[0]} from=<${printable(req.sender)}> to=${rcpt} size=${req.messageSize}: ${result.answer.slice(1)}${result.detail ? ` (${logSafe(result.detail)})` : ""}`);
+    log("info", `${result.answer[0]} from=<${printable(req.sender)}> to=${rcpt} size=${req.messageSize}: ${result.answer.slice(1)}${result.detail ? ` (${result.detail})` : ""}`);
     return EXIT_OK;
   },
 };

@@ -123,6 +123,6 @@ describe("header injection through the envelope (qmail-local's rule)", () => {
     const r = qmqpd(qmqpRequest("m\n", "s@x", ["ghost\nqmail-qmqpd: warning: authorization failed rip=198.51.100.1"]));
     expect(r.answer).toBe("Dsorry, no mailbox here by that name. (#5.1.1)");
     expect(r.stderr.split("\n").filter(Boolean).length).toBe(1);
-    expect(r.stderr).toContain("no user for ghost?qmail-qmqpd");
+    expect(r.stderr).toContain("no user for ghost%0Aqmail-qmqpd");
   });
 });

@@ -69,10 +69,16 @@ describe("serve --metrics with a program per connection", () => {
     expect(value(empty, "poppin_connections_limit")).toBe(40);
     expect(empty).toContain("# TYPE poppin_programs_exited_total counter\n");
 
+    // The client sees the close before serve sees the exit: wait for serve before the next step (--per-ip 2).
+    const idle = () => waitFor(() => value(metrics(), "poppin_connections_open") === 0, "no open connection");
     await Promise.all([client(port, "0\n").done, client(port, "0\n").done]);
+    await idle();
     await client(port, "7\n").done;
+    await idle();
     await client(port, "KILL\n").done;
+    await idle();
     await client(port, undefined, "127.0.0.2").done; // denied by the rules
+    await idle();
     // Two connections held open, then a third from the same address: dropped by --per-ip.
     const held = [client(port, undefined), client(port, undefined)];
     await waitFor(() => value(metrics(), "poppin_connections_open") === 2, "two open connections");
@@ -81,7 +87,7 @@ describe("serve --metrics with a program per connection", () => {
     expect(value(during, "poppin_connections_open")).toBe(2);
     for (const h of held) h.socket.end("3\n");
     await Promise.all(held.map((h) => h.done));
-    await waitFor(() => value(metrics(), "poppin_connections_open") === 0, "no open connection");
+    await idle();
 
     const text = metrics();
     expect(value(text, "poppin_connections_total")).toBe(8);
