@@ -17,6 +17,7 @@
  * each by a child running as that copy's owner.
  */
 import { statSync, unlinkSync } from "node:fs";
+import { dlopen } from "bun:ffi";
 import { PermError, TempError, describeSysError } from "../cli/errors.ts";
 import { ANSWER, netstring, okAnswer } from "./answers.ts";
 import type { QmqpdConfig } from "./config.ts";
@@ -55,7 +56,18 @@ export function networkIdsFromEnv(env: NodeJS.ProcessEnv): Ids {
   return ids;
 }
 
-/** prot_gid then prot_uid: groups = [gid], gid, uid; checked afterwards. */
+function openPrctl() {
+  return dlopen("libc.so.6", { prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" } });
+}
+let prctlHandle: ReturnType<typeof openPrctl> | undefined;
+const PR_SET_DUMPABLE = 4;
+
+/**
+ * prot_gid then prot_uid: groups = [gid], gid, uid; checked afterwards. Then non-dumpable
+ * (the kernel's default after a switch from root, made explicit): processes of the same
+ * uid can neither ptrace it nor read its memory, which may hold what root read (the user
+ * database) or the client's message.
+ */
 export function becomeIds(ids: Ids): void {
   try {
     process.setgroups!([ids.gid]);
@@ -67,6 +79,8 @@ export function becomeIds(ids: Ids): void {
   if (process.getuid!() !== ids.uid || process.geteuid!() !== ids.uid || process.getgid!() !== ids.gid) {
     throw new TempError(`unable to switch to uid ${ids.uid} gid ${ids.gid}`);
   }
+  prctlHandle ??= openPrctl();
+  if (prctlHandle.symbols.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) !== 0) throw new TempError("unable to make the process non-dumpable");
 }
 
 /** The request as QMQP netstrings again: the pipe speaks the same format as the wire. */

@@ -120,6 +120,11 @@ describe("qmail-qmqpd-conf service under svscan, two real local users", () => {
       const network = await waitFor("qmqpd under serve as nobody", () => childrenOf(serve).find((p) => / qmqpd$/.test(p.cmd) && p.uid === NOBODY), 5000);
       const helper = await waitFor("qmqpd's helper", () => childrenOf(network.pid).find((p) => p.cmd.endsWith("qmqpd --local-helper")));
       expect(helper.uid).toBe(0);
+      // Not dumpable: its /proc files stay root's, so other processes of the account cannot read its memory.
+      expect(statSync(`/proc/${network.pid}/mem`).uid).toBe(0);
+      const peek = run([applet("setuidgid"), "nobody", "/bin/cat", `/proc/${network.pid}/environ`]);
+      expect(peek.code).not.toBe(0);
+      expect(peek.stderr).toContain("Permission denied");
       expect(childrenOf(serve).filter((p) => / qmqpd$/.test(p.cmd)).map((p) => p.uid)).toEqual([NOBODY]);
     } finally {
       s.destroy();
