@@ -34,7 +34,7 @@ import { INLINE_OUTPUT_OCTETS, serveTransaction } from "./inline_transaction.ts"
 import type { ListingCache } from "./listing_cache.ts";
 import { PIPELINED_VARIABLE, pipelinedValue } from "./pipelined_input.ts";
 import type { SessionCounters, SessionState } from "./session_counters.ts";
-import { SocketLines, SocketOutput } from "./socket_io.ts";
+import { LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput } from "./socket_io.ts";
 import { startUserProcess } from "./user_process.ts";
 
 export interface InlineSetup {
@@ -84,7 +84,7 @@ export async function runInlineSession(socket: net.Socket, fd: number | undefine
   }
   const chainEnv: NodeJS.ProcessEnv = { ...env, ...policyEnv(resolved.settings) };
   const timeout = resolved.policy.timeoutMs;
-  const io: SessionIo = { socket, input: new SocketLines(socket, timeout), out: new SocketOutput(socket, 4096, timeout), fd, timeoutMs: timeout };
+  const io: SessionIo = { socket, input: new SocketLines(socket, timeout), out: new SocketOutput(socket, 4096, timeout, undefined, LOGIN_QUEUED_OUTPUT_OCTETS), fd, timeoutMs: timeout };
   let state: SessionState = "authorization";
   counters.enter(state);
   const move = (next: SessionState) => {
@@ -116,7 +116,7 @@ async function startTls(io: SessionIo, stls: NonNullable<InlineSetup["stls"]>, t
   const secure = await acceptTls(io.socket, stls.holder.context, stls.handshakeTimeoutMs);
   io.socket = secure;
   io.input = new SocketLines(secure, timeoutMs);
-  io.out = new SocketOutput(secure, 4096, timeoutMs);
+  io.out = new SocketOutput(secure, 4096, timeoutMs, undefined, LOGIN_QUEUED_OUTPUT_OCTETS);
   io.fd = undefined;
 }
 
@@ -131,7 +131,9 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
   // Reads and writes go to whatever io holds now (the TLS socket after STLS).
   const channel: PopupChannel = {
     readToLineEnd: async (buf) => {
+      if (io.out.closed) return 0; // the client is gone: what it pipelined is not answered
       if (!io.input.hasLine) await io.out.sent();
+      else await io.out.room(); // bounded output: a client that pipelines and does not read is not read either
       return io.input.readToLineEnd(buf);
     },
     write: (bytes) => io.out.put(bytes),

@@ -15,6 +15,13 @@ const EMPTY = new Uint8Array(0);
 
 export type ReadEnd = "eof" | "timeout";
 
+/**
+ * Input held unread per connection before its socket is paused (TCP flow control then stops
+ * the client): far more than an honest pipelined batch (RFC 2449 section 6.6), which a
+ * client sends only as far as its own window allows.
+ */
+export const MAX_UNREAD_INPUT_OCTETS = 64 * 1024;
+
 export class SocketLines {
   #buffer: Uint8Array = EMPTY;
   #ended: ReadEnd | undefined;
@@ -46,7 +53,7 @@ export class SocketLines {
       this.#buffer = joined;
     }
     // Hold at most a few lines' worth unread: a client that floods stops being read (TCP flow control).
-    if (this.#buffer.length > 64 * 1024) this.socket.pause();
+    if (this.#buffer.length > MAX_UNREAD_INPUT_OCTETS) this.socket.pause();
     this.#poke();
   }
 
@@ -125,8 +132,24 @@ export class SocketLines {
 /** A session's first output buffer; it grows as answers need (up to the SocketOutput's capacity). */
 const FIRST_BUFFER_OCTETS = 4096;
 
-/** Output a session may leave queued in the socket before RETR waits for the client to take it. */
+/**
+ * Output a session may leave queued in the socket (beyond what the kernel took) before it
+ * waits for the client to take it: mid-answer (RETR) and before reading the next command.
+ * A client that pipelines commands and never reads thus stops being read itself (its input
+ * stays unread, the socket pauses at MAX_UNREAD_INPUT_OCTETS): one connection holds at most
+ * about this much output plus that much input, whatever it sends.
+ */
 export const QUEUED_OUTPUT_OCTETS = 1 << 20;
+
+/** The same bound before login, where no answer is longer than a CAPA list. */
+export const LOGIN_QUEUED_OUTPUT_OCTETS = 64 * 1024;
+
+/**
+ * The kernel's receive buffer of an --inline connection (SO_RCVBUF; Linux doubles it): what a
+ * client can have sent that nobody reads yet, beside MAX_UNREAD_INPUT_OCTETS in the process.
+ * POP3 clients send short commands, so this costs them nothing.
+ */
+export const RECEIVE_BUFFER_OCTETS = 32 * 1024;
 
 /**
  * Responses gathered into large writes; the buffer is dropped after each batch of answers
@@ -148,8 +171,15 @@ export class SocketOutput {
   /**
    * `timeoutMs`: how long the client may take nothing before the connection is closed (qmail's timeoutwrite).
    * `fd`: the plain socket's descriptor, for direct writes (undefined for TLS).
+   * `queueBound`: the output left queued before room() waits for the client.
    */
-  constructor(private readonly socket: net.Socket, private readonly capacity: number, private readonly timeoutMs: number, private readonly fd?: number) {}
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly capacity: number,
+    private readonly timeoutMs: number,
+    private readonly fd?: number,
+    private readonly queueBound = QUEUED_OUTPUT_OCTETS,
+  ) {}
 
   /** Whether the connection is gone (nothing more can be sent). */
   get closed(): boolean {
@@ -241,6 +271,17 @@ export class SocketOutput {
    */
   async drained(): Promise<void> {
     if (this.socket.writableLength >= QUEUED_OUTPUT_OCTETS) await this.#clientTakes();
+  }
+
+  /**
+   * Before the next command of a pipelined batch: while `queueBound` octets or more wait for
+   * the client, waits for it to take them (the input is not read meanwhile).
+   */
+  async room(): Promise<void> {
+    if (this.socket.writableLength + this.length >= this.queueBound) {
+      this.flush(true);
+      await this.#clientTakes();
+    }
   }
 
   /**
