@@ -10,6 +10,7 @@ import { timeoutInvalid } from "../pop3/config.ts";
 import { logValue } from "../pop3/log_value.ts";
 import { detachStdio, dropPrivileges, listenAsTold, serveOptionsOrUsage } from "../serve/startup.ts";
 import { isMboxArgument } from "../mbox/spool_path.ts";
+import { makeUndumpable } from "../sys/dumpable.ts";
 import { parsePopupChain, selfResolver } from "./chain_spec.ts";
 import { CredentialCache, credentialCacheTtlMs } from "./credential_cache.ts";
 import { CryptPool } from "./crypt_pool.ts";
@@ -86,6 +87,13 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
   if (split.metrics !== undefined && metricsAt === undefined) return fail(`--metrics needs HOST:PORT, not ${split.metrics}`, EXIT_USAGE);
   if (timeoutInvalid(ctx.env)) writeStderr(`${ctx.prefix}: warning: ignoring POPPIN_TIMEOUT=${logValue(ctx.env.POPPIN_TIMEOUT ?? "")}: not a positive number of seconds\n`);
 
+  // Passwords pass through this process: no other process of its uid may read its memory
+  // (the kernel does the same on the uid switch below; this covers serve started unprivileged).
+  try {
+    makeUndumpable();
+  } catch (e) {
+    writeStderr(`${ctx.prefix}: warning: unable to make serve non-dumpable: ${describeSysError(e)}\n`);
+  }
   const counters = new SessionCounters();
   const ttl = credentialCacheTtlMs(ctx.env);
   const cache = ttl === undefined ? undefined : new CredentialCache(ttl);
