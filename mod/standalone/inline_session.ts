@@ -212,6 +212,7 @@ async function servePop3dInline(io: SessionIo, account: Account, base: NodeJS.Pr
       }
       release = start.release;
       for (const note of start.notes) log("info", `${note} ${who}`);
+      for (const problem of start.warnings) log("warning", `${problem} ${who}`);
     } catch (e) {
       if (!(e instanceof PoppinError)) throw e;
       out.put(err(TEXT.scanFailed));

@@ -28,14 +28,14 @@ export class SocketLines {
   #wake: (() => void) | undefined;
   readonly socket: net.Socket;
 
+  readonly #timeoutMs: number;
+
   constructor(socket: net.Socket, timeoutMs: number) {
     this.socket = socket;
-    // qmail's timeoutread and timeoutwrite: nothing from the client, or nothing taken by it, for
-    // the whole timeout ends the session (the close also wakes a writer waiting for drain).
-    socket.setTimeout(timeoutMs, () => {
-      this.#end("timeout");
-      socket.destroy();
-    });
+    // qmail's timeoutread: the client's silence while we wait for its next command ends the
+    // session; our own waiting (the failed-login delay, a password check) never counts.
+    // SocketOutput bounds the time a client takes nothing (qmail's timeoutwrite).
+    this.#timeoutMs = timeoutMs;
     socket.on("data", (chunk: Buffer) => this.#received(chunk));
     socket.on("end", () => this.#end("eof"));
     socket.on("close", () => this.#end("eof"));
@@ -89,8 +89,7 @@ export class SocketLines {
       if (lf >= 0) return this.#take(lf + 1);
       if (this.#buffer.length > MAX_COMMAND_OCTETS) return this.#take(this.#buffer.length);
       if (this.#ended !== undefined) return undefined;
-      if (this.socket.isPaused()) this.socket.resume();
-      await new Promise<void>((resolve) => (this.#wake = resolve));
+      await this.#clientSends();
     }
   }
 
@@ -107,9 +106,22 @@ export class SocketLines {
         return n;
       }
       if (this.#ended !== undefined) return 0;
-      if (this.socket.isPaused()) this.socket.resume();
-      await new Promise<void>((resolve) => (this.#wake = resolve));
+      await this.#clientSends();
     }
+  }
+
+  /** Waits for input (or its end); the client's silence for the whole timeout ends the session. */
+  async #clientSends(): Promise<void> {
+    if (this.socket.isPaused()) this.socket.resume();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      timer = setTimeout(() => {
+        this.#end("timeout");
+        this.socket.destroy();
+      }, this.#timeoutMs);
+    });
+    clearTimeout(timer);
   }
 
   #take(n: number): Uint8Array {
@@ -238,17 +250,8 @@ export class SocketOutput {
     this.socket.write(chunk);
   }
 
-  #idleTimerSetAt = 0;
-
   /** write(2) on the non-blocking descriptor: octets taken (0 when the kernel's buffer is full), -1 once the connection failed. */
   #writeDirect(chunk: Uint8Array): number {
-    // The socket's idle timer only sees its own writes: re-arm it (at most once a second) so a
-    // long download written past it does not count as a client that took nothing.
-    const now = performance.now();
-    if (now - this.#idleTimerSetAt > 1000) {
-      this.#idleTimerSetAt = now;
-      this.socket.setTimeout(this.timeoutMs);
-    }
     let sent = 0;
     while (sent < chunk.length) {
       try {
@@ -315,15 +318,11 @@ export class SocketOutput {
         this.socket.off("close", done);
         resolve();
       };
-      // The socket's idle timer sees only our calls, not the queue going out: watch the queue here,
-      // and re-arm that timer while the client takes something.
+      // Watch the queue going out: the client's time without progress is what counts.
       const timer = setInterval(() => {
         const now = performance.now();
         const left = pending();
-        if (left < queued) {
-          progressAt = now;
-          this.socket.setTimeout(this.timeoutMs);
-        }
+        if (left < queued) progressAt = now;
         queued = left;
         if (now - progressAt >= this.timeoutMs) {
           this.timedOut = true;
