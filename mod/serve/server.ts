@@ -16,6 +16,7 @@ import { endLine, pidLine, statusLine, verdictLine, waitStatus } from "./log_lin
 import type { ServeOptions } from "./options.ts";
 import type { TlsContextHolder } from "../tls/context.ts";
 import { runOverTls } from "../tls/implicit.ts";
+import { TLS_FD_VARIABLE } from "../tls/key_material.ts";
 
 /** What a child that never ran would have exited with: tcpserver's deny (100) and drop (111). */
 const DENY_STATUS = waitStatus(100, null);
@@ -42,6 +43,8 @@ export class Server {
     private readonly ownPid: number,
     /** --tls: terminate TLS here and relay to the program over pipes (mod/tls/implicit.ts). */
     private readonly tls?: { holder: TlsContextHolder; handshakeTimeoutMs: number },
+    /** poppin's popup with STLS: its key material, handed to each one as POPPIN_TLS_FD (mod/tls/key_material.ts). */
+    private readonly stlsMaterial?: TlsContextHolder,
   ) {
     this.limits = new ConnectionLimits(options.limit, options.perIp);
   }
@@ -154,11 +157,10 @@ export class Server {
     if (this.tls) return this.runTls(sock, facts, env, claimedIp);
     let pid: number;
     try {
+      const material = this.stlsMaterial?.materialFd();
       const child = Bun.spawn(this.options.program, {
-        stdin: fd,
-        stdout: fd,
-        stderr: "inherit",
-        env,
+        stdio: material === undefined ? [fd, fd, "inherit"] : [fd, fd, "inherit", material],
+        env: material === undefined ? env : { ...env, [TLS_FD_VARIABLE]: "3" },
         onExit: (_proc, exitCode, signalCode) => {
           this.log(endLine(pid, waitStatus(exitCode, signalCode ?? null)));
           this.release(claimedIp);

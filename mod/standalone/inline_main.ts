@@ -15,8 +15,7 @@ import { parsePopupChain, selfResolver } from "./chain_spec.ts";
 import { CredentialCache, credentialCacheTtlMs } from "./credential_cache.ts";
 import { CryptPool } from "./crypt_pool.ts";
 import { resolvePolicy } from "../policy/resolve.ts";
-import { TlsContextHolder } from "../tls/context.ts";
-import { setupServeTls, type ServeTls } from "../tls/serve_tls.ts";
+import { keepKeyReaders, policyTls, setupServeTls, type ServeTls } from "../tls/serve_tls.ts";
 import { InlineServer } from "./inline_server.ts";
 import { ListingCache } from "./listing_cache.ts";
 import type { InlineSetup } from "./inline_session.ts";
@@ -109,17 +108,7 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
   try {
     if (o.tls) serveTls = setupServeTls(ctx.env, warn);
     const popupPolicy = resolvePolicy(chain.popupOptions, ctx.env).policy;
-    if (popupPolicy.certFile !== undefined) {
-      const holder = new TlsContextHolder({ certFile: popupPolicy.certFile, keyFile: popupPolicy.keyFile, minVersion: popupPolicy.tlsMinVersion, ciphers: popupPolicy.tlsCiphers });
-      process.on("SIGHUP", () => {
-        try {
-          holder.reload();
-        } catch (e) {
-          warn(`keeping the old STLS certificate: ${(e as Error).message}`);
-        }
-      });
-      setup.stls = { holder, handshakeTimeoutMs: popupPolicy.tlsHandshakeTimeoutMs };
-    }
+    setup.stls = policyTls(popupPolicy, "STLS certificate", warn);
   } catch (err) {
     if (err instanceof PoppinError) return fail(err.message, err instanceof UsageError ? EXIT_USAGE : EXIT_TEMP);
     throw err;
@@ -140,6 +129,7 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
       return fail(`unable to serve metrics on ${split.metrics}: ${describeSysError(err)}`);
     }
   }
+  keepKeyReaders([serveTls, setup.stls], ctx.execPath, o.uid !== 0 || o.gid !== 0);
   const privilegeError = dropPrivileges(o.gid, o.uid);
   if (privilegeError) return fail(privilegeError);
   setup.euid = process.geteuid?.() ?? 0;
