@@ -10,6 +10,7 @@ import { timeoutInvalid } from "../pop3/config.ts";
 import { logValue } from "../pop3/log_value.ts";
 import { detachStdio, dropPrivileges, listenAsTold, serveOptionsOrUsage } from "../serve/startup.ts";
 import { isMboxArgument } from "../mbox/spool_path.ts";
+import { applyMboxOption, defaultMboxSettings } from "../mbox/options.ts";
 import { makeUndumpable } from "../sys/dumpable.ts";
 import { parsePopupChain, selfResolver } from "./chain_spec.ts";
 import { CredentialCache, credentialCacheTtlMs } from "./credential_cache.ts";
@@ -79,8 +80,11 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
   if (typeof chain === "string") {
     return fail(`--inline serves only poppin's own chain (popup NAME checkpassword pop3d Maildir): ${chain}`, EXIT_USAGE);
   }
-  if (isMboxArgument(chain.maildir) || chain.pop3dArgs.some((a) => a.startsWith("--") && !a.startsWith("--compat="))) {
-    return fail(`--inline serves Maildirs: run mbox spools (${chain.pop3dArgs.join(" ")}) with the classic chain`, EXIT_USAGE);
+  // pop3d's mbox options (--spool-dir=, --lock=, ...): checked now by pop3d's own parser, valid only with an mbox: spool.
+  const mboxSettings = defaultMboxSettings();
+  const badOption = chain.pop3dArgs.find((a) => a.startsWith("--") && !a.startsWith("--compat=") && (!isMboxArgument(chain.maildir) || applyMboxOption(mboxSettings, a) !== "ok"));
+  if (badOption !== undefined) {
+    return fail(`pop3d option ${badOption} is not ${isMboxArgument(chain.maildir) ? "a usable mbox option" : "valid for a Maildir"}`, EXIT_USAGE);
   }
   const metricsAt = split.metrics === undefined ? undefined : parseHostPort(split.metrics);
   if (split.metrics !== undefined && metricsAt === undefined) return fail(`--metrics needs HOST:PORT, not ${split.metrics}`, EXIT_USAGE);

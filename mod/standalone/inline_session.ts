@@ -14,6 +14,7 @@ import type { Account } from "../auth/account.ts";
 import { sessionEnvironment } from "../auth/session.ts";
 import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../cli/errors.ts";
 import { maildirTmpCleanup } from "../maildir/clean.ts";
+import { isMboxArgument } from "../mbox/spool_path.ts";
 import { apopOffered, compatFrom } from "../pop3/config.ts";
 import { logValue } from "../pop3/log_value.ts";
 import { MaildirMailbox } from "../pop3/maildir_mailbox.ts";
@@ -96,7 +97,8 @@ export async function runInlineSession(socket: net.Socket, fd: number | undefine
     const account = await authorize(io, resolved, chainEnv, setup);
     if (account === undefined) return EXIT_OK;
     counters.loginsOk++;
-    if (setup.euid === 0) {
+    // mbox spools: pop3d's own code in a process of the session (its spool locks wait synchronously).
+    if (setup.euid === 0 || isMboxArgument(chain.maildir)) {
       move("user_process");
       return await handOver(io, account, chainEnv, setup);
     }
@@ -152,10 +154,12 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
     failureDelayMs: policy.failureDelayMs,
     admit: checks.admit,
     async authenticate(data) {
-      if (setup.euid === 0 && io.fd === undefined) {
+      if ((setup.euid === 0 || isMboxArgument(chain.maildir)) && io.fd === undefined) {
         // A user process cannot take over a TLS session that runs here; serve with -u for in-process sessions.
         data.fill(0);
-        setup.log(`${chain.checkpasswordPrefix}: fatal: TLS sessions of system users are not served by --inline as root: run serve with -u (virtual users) or the classic chain\n`);
+        setup.log(`${chain.checkpasswordPrefix}: fatal: ${setup.euid === 0
+          ? "TLS sessions of system users are not served by --inline as root: run serve with -u (virtual users) or the classic chain"
+          : "TLS sessions on mbox spools are not served by --inline: run the classic chain"}\n`);
         return { kind: "failed", failure: "temporary", detail: `${chain.checkpasswordPrefix} exit 111` };
       }
       const result = await inlineLogin(data, env, {
@@ -249,7 +253,10 @@ async function servePop3dInline(io: SessionIo, account: Account, base: NodeJS.Pr
   }
 }
 
-/** We are root: pop3d runs as the user, with the connection; we wait for it as tcpserver would. */
+/**
+ * pop3d in a process of its own, with the connection; we wait for it as tcpserver would. As
+ * root it runs as the user; under -u (an mbox session) with our uid, which is the user's.
+ */
 async function handOver(io: SessionIo, account: Account, env: NodeJS.ProcessEnv, setup: InlineSetup): Promise<number> {
   const { chain } = setup;
   const { input, fd } = io;

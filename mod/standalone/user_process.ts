@@ -38,8 +38,8 @@ export function startUserProcess(fd: number, account: Account, env: NodeJS.Proce
       stderr: "pipe",
       cwd: account.home,
       env: sessionEnvironment(env, account),
-      uid: account.uid,
-      gid: account.gid,
+      // As root: the user's uid and gid. Otherwise the account is ours already (login admits no other uid).
+      ...(process.geteuid?.() === 0 ? { uid: account.uid, gid: account.gid } : {}),
       onExit: (_proc, exitCode, signalCode) => resolveExit({ exitCode, signalCode: signalCode === null ? null : String(signalCode) }),
     });
     const logged = forwardUserLog(child.stderr, spec.pop3dPrefix, spec.log);
