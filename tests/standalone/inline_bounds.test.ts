@@ -8,7 +8,9 @@
 import { afterAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import net from "node:net";
+import tls from "node:tls";
 import { POPPIN } from "../helpers.ts";
+import { makeCertificate } from "../tls/harness.ts";
 import { MAIL_GID, MAIL_UID, startServer, talk, virtualSetup, type Running } from "./harness.ts";
 
 const chain = [POPPIN, "popup", "mail.example", POPPIN, "checkpassword", POPPIN, "pop3d", "Maildir"];
@@ -24,16 +26,19 @@ function rssKb(pid: number): number {
 }
 
 /** Python clients (no userland buffering, a 4 KB receive buffer) that send `first`, then `flood` for `seconds`, and never read. */
-function hostileClients(port: number, count: number, first: string, flood: string, seconds: number) {
+function hostileClients(port: number, count: number, first: string, flood: string, seconds: number, tls = false) {
   return Bun.spawn(["python3", "-c", `
-import socket, threading, time
+import socket, ssl, threading, time
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
 def run():
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.connect(("127.0.0.1", ${port})); s.sendall(${JSON.stringify(first)}.encode())
+    s.connect(("127.0.0.1", ${port}))
+    if ${tls ? "True" : "False"}: s = ctx.wrap_socket(s)
+    s.sendall(${JSON.stringify(first)}.encode())
     s.settimeout(0.2); chunk = ${JSON.stringify(flood)}.encode() * 500; end = time.time() + ${seconds}
     while time.time() < end:
         try: s.send(chunk)
-        except socket.timeout: pass
+        except (socket.timeout, ssl.SSLWantWriteError): pass
         except OSError: break
 threads = [threading.Thread(target=run) for _ in range(${count})]
 [t.start() for t in threads]; [t.join() for t in threads]
@@ -87,4 +92,32 @@ test("a client that pipelines a lot and reads as it goes gets every answer, in o
   expect(text.split("\r\nUSER\r\n").length - 1).toBe(3000); // every CAPA list (each has a USER line)
   expect(text.split("\r\n1500 ").length - 1).toBe(200); // every UIDL listing, complete
   expect(text.endsWith("\r\n.\r\n+OK \r\n+OK \r\n")).toBe(true); // the last UIDL, the NOOP and the QUIT
+}, 30_000);
+
+test("over TLS (--tls) too: a UIDL flood that never reads holds bounded memory", async () => {
+  const cert = makeCertificate();
+  const s = await startServer([POPPIN, "serve", "--inline", "--tls", "-R", "-H", "-1", "-u", String(MAIL_UID), "-g", String(MAIL_GID), "127.0.0.1", "0", ...chain],
+    { POPPIN_USERDB: setup.userdb, CERTFILE: cert.cert, KEYFILE: cert.key, POPPIN_STOP_SECONDS: "0" });
+  servers.push(s);
+  const pid = s.proc.pid;
+  const polite = () => new Promise<string>((resolve) => {
+    let got = "";
+    const sock = tls.connect({ host: "127.0.0.1", port: s.port, rejectUnauthorized: false }, () => sock.write("USER joe\r\nPASS secret\r\nSTAT\r\nQUIT\r\n"));
+    sock.on("data", (c: Buffer) => (got += c.toString("latin1")));
+    sock.on("error", () => resolve(got));
+    sock.on("close", () => resolve(got));
+    setTimeout(() => sock.destroy(), 5000);
+  });
+  expect(await polite()).toContain("+OK 1500 ");
+  const before = rssKb(pid);
+  let peak = before;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssKb(pid))), 100);
+  const flood = hostileClients(s.port, 1, "USER joe\r\nPASS secret\r\n", "UIDL\r\n", 4, true);
+  await Bun.sleep(1500);
+  expect(await polite()).toMatch(/\+OK \r\n\+OK \r\n-ERR \[IN-USE\] /); // served at once: the flood holds the mailbox's session lock
+  await flood.exited;
+  clearInterval(sampler);
+  const growthMb = (peak - before) / 1024;
+  console.log(`TLS: RSS before ${before} kB, peak ${peak} kB, growth ${growthMb.toFixed(1)} MB with a UIDL flood`);
+  expect(growthMb).toBeLessThan(120); // unbounded, about 2 GB in 5 s
 }, 30_000);
