@@ -85,6 +85,7 @@ export const applet: Applet = {
     const server = new Server(o, ctx.env, {
       log: (line) => writeStderr(line),
       drop: (reason) => writeStderr(`${ctx.prefix}: warning: dropping connection, ${reason}\n`),
+      warn: (message) => writeStderr(`${ctx.prefix}: warning: ${message}\n`),
     }, process.pid, tls, stls?.holder);
     process.on("SIGTERM", () => {
       server.stop();
@@ -92,7 +93,7 @@ export const applet: Applet = {
     });
     const listener = await listenAsTold(o, ctx.env, (on) => server.start(on));
     if (typeof listener === "string") return fail(ctx, quiet, listener);
-    keepKeyReaders([tls, stls], ctx.execPath, o.uid !== 0 || o.gid !== 0);
+    keepKeyReaders([tls, stls], ctx.execPath, o.uid !== 0 || o.gid !== 0, warn);
     const privilegeError = dropPrivileges(o.gid, o.uid);
     if (privilegeError) return fail(ctx, quiet, privilegeError);
     if (o.printPort) writeStdout(`${listener.port}\n`);

@@ -27,6 +27,8 @@ export interface ServeOutput {
   log(line: string): void;
   /** A warning after "dropping connection, ". */
   drop(reason: string): void;
+  /** Any other warning (the text after "warning: "). */
+  warn(message: string): void;
 }
 
 export type ListenOn = { address: string; port: number; backlog: number } | { inheritedFd: number };
@@ -153,11 +155,21 @@ export class Server {
     });
   }
 
+  /** The STLS key material's descriptor for popup; undefined (popup reads the files itself) when there is none or it cannot be made. */
+  #stlsMaterialFd(): number | undefined {
+    try {
+      return this.stlsMaterial?.materialFd();
+    } catch (err) {
+      if (this.options.verbosity >= 1) this.out.warn(`unable to hand popup its key material: ${describeSysError(err)}`);
+      return undefined;
+    }
+  }
+
   private run(sock: net.Socket, fd: number, facts: ConnectionFacts, env: Record<string, string>, claimedIp: string | undefined): void {
     if (this.tls) return this.runTls(sock, facts, env, claimedIp);
     let pid: number;
     try {
-      const material = this.stlsMaterial?.materialFd();
+      const material = this.#stlsMaterialFd();
       const child = Bun.spawn(this.options.program, {
         stdio: material === undefined ? [fd, fd, "inherit"] : [fd, fd, "inherit", material],
         env: material === undefined ? env : { ...env, [TLS_FD_VARIABLE]: "3" },

@@ -133,7 +133,7 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
       return fail(`unable to serve metrics on ${split.metrics}: ${describeSysError(err)}`);
     }
   }
-  keepKeyReaders([serveTls, setup.stls], ctx.execPath, o.uid !== 0 || o.gid !== 0);
+  keepKeyReaders([serveTls, setup.stls], ctx.execPath, o.uid !== 0 || o.gid !== 0, warn);
   const privilegeError = dropPrivileges(o.gid, o.uid);
   if (privilegeError) return fail(privilegeError);
   setup.euid = process.geteuid?.() ?? 0;

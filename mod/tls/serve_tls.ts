@@ -39,7 +39,13 @@ export function setupServeTls(env: Env, onReloadError: (message: string) => void
  * Before serve drops to -u/-g as root: each holder keeps a key reader with root's rights,
  * so SIGHUP can still read a key only root can read.
  */
-export function keepKeyReaders(holders: readonly (ServeTls | undefined)[], execPath: string, dropping: boolean): void {
+export function keepKeyReaders(holders: readonly (ServeTls | undefined)[], execPath: string, dropping: boolean, warn: (message: string) => void): void {
   if (!dropping || process.geteuid?.() !== 0) return;
-  for (const tls of holders) tls?.holder.keepReader(execPath);
+  for (const tls of holders) {
+    try {
+      tls?.holder.keepReader(execPath);
+    } catch (e) {
+      warn(`unable to start the key reader (SIGHUP will read the certificate files with the dropped rights): ${(e as Error).message}`);
+    }
+  }
 }
