@@ -8,7 +8,10 @@ import { Server } from "../serve/server.ts";
 import { detachStdio, dropPrivileges, listenAsTold, serveOptionsOrUsage } from "../serve/startup.ts";
 import { runInline, splitInlineArgs } from "../standalone/inline_main.ts";
 import { CRYPT_HELPER_FLAG, runCryptHelper } from "../standalone/crypt_helper.ts";
-import { setupServeTls, type ServeTls } from "../tls/serve_tls.ts";
+import { keepKeyReaders, policyTls, setupServeTls, type ServeTls } from "../tls/serve_tls.ts";
+import { KEY_READER_FLAG, runKeyReader } from "../tls/key_reader.ts";
+import { parsePopupCommand, selfResolver } from "../standalone/chain_spec.ts";
+import { resolvePolicy } from "../policy/resolve.ts";
 import { logLine } from "../cli/log_value.ts";
 
 const USAGE = `serve [ -1UXpPhHrRoOdDqQv ] [ -c limit ] [ -x rules.cdb ] [ -B banner ] [ -g gid ] [ -u uid ] [ -b backlog ] [ -l localname ] [ -t timeout ] [ --per-ip n ] [ --proxy [ --proxy-from addr,... ] ] host port program [ arg ... ]
@@ -55,6 +58,8 @@ export const applet: Applet = {
   async run(args, ctx) {
     // --inline's password-check helpers (not a tcpserver option; see mod/standalone/crypt_pool.ts).
     if (args.length === 1 && args[0] === CRYPT_HELPER_FLAG) return runCryptHelper();
+    // The key reader that keeps root's rights for SIGHUP after -u/-g (mod/tls/key_reader.ts).
+    if (args[0] === KEY_READER_FLAG && args.length >= 2 && args.length <= 3) return runKeyReader(args.slice(1));
     // --inline: the same command line, the chain served in this process (mod/standalone).
     const inline = splitInlineArgs(args);
     if (typeof inline !== "string" && inline.inline) return runInline(args, ctx);
@@ -72,17 +77,31 @@ export const applet: Applet = {
     }
     const counters = metricsAt ? new ServeCounters() : undefined;
     let tls: ServeTls | undefined;
+    let stls: ServeTls | undefined;
+    const warn = (m: string) => { if (!quiet) writeStderr(`${ctx.prefix}: warning: ${m}\n`); };
     try {
       // Before privileges are dropped: the key is often readable by root only. SIGHUP re-reads it.
-      if (o.tls) tls = setupServeTls(ctx.env, (m) => { if (!quiet) writeStderr(`${ctx.prefix}: warning: ${m}\n`); });
+      if (o.tls) tls = setupServeTls(ctx.env, warn);
     } catch (err) {
       if (err instanceof PoppinError) return fail(ctx, quiet, err.message);
       throw err;
     }
+    // poppin's popup offering STLS gets its key material from us (never the files), so it may
+    // run as a uid that cannot read the key. Unreadable here: popup reads the files itself and says why.
+    const popup = o.tls ? undefined : parsePopupCommand(o.program, selfResolver(ctx.execPath, ctx.env.PATH));
+    if (popup !== undefined) {
+      try {
+        stls = policyTls(resolvePolicy(popup.popupOptions, ctx.env).policy, "STLS certificate", warn);
+      } catch (err) {
+        if (!(err instanceof PoppinError)) throw err;
+        warn(`popup's STLS certificate: ${err.message}`);
+      }
+    }
     const server = new Server(o, ctx.env, {
       log: (line) => writeStderr(logLine(line)),
       drop: (reason) => writeStderr(logLine(`${ctx.prefix}: warning: dropping connection, ${reason}\n`)),
-    }, process.pid, tls, counters);
+      warn: (message) => writeStderr(logLine(`${ctx.prefix}: warning: ${message}\n`)),
+    }, process.pid, tls, counters, stls?.holder);
     let metrics: MetricsEndpoint | undefined;
     process.on("SIGTERM", () => {
       server.stop();
@@ -99,6 +118,7 @@ export const applet: Applet = {
         return fail(ctx, quiet, `unable to serve metrics on ${inline.metrics}: ${describeSysError(err)}`);
       }
     }
+    keepKeyReaders([tls, stls], ctx.execPath, o.uid !== 0 || o.gid !== 0, warn);
     const privilegeError = dropPrivileges(o.gid, o.uid);
     if (privilegeError) return fail(ctx, quiet, privilegeError);
     if (o.printPort) writeStdout(`${listener.port}\n`);

@@ -17,6 +17,7 @@ import { endLine, pidLine, statusLine, verdictLine, waitStatus } from "./log_lin
 import type { ServeOptions } from "./options.ts";
 import type { TlsContextHolder } from "../tls/context.ts";
 import { runOverTls } from "../tls/implicit.ts";
+import { TLS_FD_VARIABLE } from "../tls/key_material.ts";
 
 /** What a child that never ran would have exited with: tcpserver's deny (100) and drop (111). */
 const DENY_STATUS = waitStatus(100, null);
@@ -27,6 +28,8 @@ export interface ServeOutput {
   log(line: string): void;
   /** A warning after "dropping connection, ". */
   drop(reason: string): void;
+  /** Any other warning (the text after "warning: "). */
+  warn(message: string): void;
 }
 
 export type ListenOn = { address: string; port: number; backlog: number } | { inheritedFd: number };
@@ -45,6 +48,8 @@ export class Server {
     private readonly tls?: { holder: TlsContextHolder; handshakeTimeoutMs: number },
     /** --metrics: what is counted (counters.ts). */
     private readonly counters?: ServeCounters,
+    /** poppin's popup with STLS: its key material, handed to each one as POPPIN_TLS_FD (mod/tls/key_material.ts). */
+    private readonly stlsMaterial?: TlsContextHolder,
   ) {
     this.limits = new ConnectionLimits(options.limit, options.perIp);
   }
@@ -162,15 +167,24 @@ export class Server {
     });
   }
 
+  /** The STLS key material's descriptor for popup; undefined (popup reads the files itself) when there is none or it cannot be made. */
+  #stlsMaterialFd(): number | undefined {
+    try {
+      return this.stlsMaterial?.materialFd();
+    } catch (err) {
+      if (this.options.verbosity >= 1) this.out.warn(`unable to hand popup its key material: ${describeSysError(err)}`);
+      return undefined;
+    }
+  }
+
   private run(sock: net.Socket, fd: number, facts: ConnectionFacts, env: Record<string, string>, claimedIp: string | undefined): void {
     if (this.tls) return this.runTls(sock, facts, env, claimedIp);
     let pid: number;
     try {
+      const material = this.#stlsMaterialFd();
       const child = Bun.spawn(this.options.program, {
-        stdin: fd,
-        stdout: fd,
-        stderr: "inherit",
-        env,
+        stdio: material === undefined ? [fd, fd, "inherit"] : [fd, fd, "inherit", material],
+        env: material === undefined ? env : { ...env, [TLS_FD_VARIABLE]: "3" },
         onExit: (_proc, exitCode, signalCode) => {
           this.counters?.exited(exitCode, signalCode === null || signalCode === undefined ? null : String(signalCode));
           this.log(endLine(pid, waitStatus(exitCode, signalCode ?? null)));
