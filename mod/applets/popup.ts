@@ -5,14 +5,12 @@ import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../cli/
 import { writeStdout } from "../cli/io.ts";
 import { decoyCheck } from "../auth/verify.ts";
 import { runChain } from "../pop3/chain.ts";
-import { apopOffered, timeoutInvalid } from "../pop3/config.ts";
+import { timeoutInvalid } from "../pop3/config.ts";
 import { FdChannel } from "../pop3/fd_channel.ts";
 import { logValue } from "../pop3/log_value.ts";
-import { servePopup } from "../pop3/popup_server.ts";
 import { TEXT, err } from "../pop3/responses.ts";
 import { oneProcessLogin } from "../standalone/one_process_login.ts";
-import { loginChecks } from "../policy/login_checks.ts";
-import { loginPolicy } from "../policy/login_policy.ts";
+import { runLogin } from "../session/login.ts";
 import { policyEnv, resolvePolicy, type Resolved } from "../policy/resolve.ts";
 import { OPTION_SPECS, type OptionSpec } from "../policy/options.ts";
 import { runChainOverTls } from "../tls/chain_over_tls.ts";
@@ -89,23 +87,17 @@ export const applet: Applet = {
     const chainEnv = { ...ctx.env, ...policyEnv(settings) };
     delete chainEnv[TLS_FD_VARIABLE];
     const oneProcess = oneProcessLogin(chain, ctx, chainEnv);
-    const checks = loginChecks(policy, remoteIp);
-    const end = await servePopup(new FdChannel(0, 1, policy.timeoutMs), {
+    await runLogin(new FdChannel(0, 1, policy.timeoutMs), {
+      policy,
+      env: ctx.env,
       timestamp: `<${process.pid}.${Math.floor(Date.now() / 1000)}@${hostname}>`,
-      offerApop: policy.apop ?? apopOffered(ctx.env),
-      policy: loginPolicy(policy, remoteIp, context !== undefined && !implicitTls),
-      tls: implicitTls,
-      failureDelayMs: policy.failureDelayMs,
-      admit: checks.admit,
       decoy: (password) => decoyCheck(password),
       startTls: context === undefined ? undefined : () => upgradeStdio(context, policy.tlsHandshakeTimeoutMs, policy.timeoutMs),
       // poppin's own checkpassword and pop3d: checked and served in this process (mod/standalone).
       authenticate: (data, channel) => channel instanceof TlsChannel ? runChainOverTls(chain, data, chainEnv, channel)
         : oneProcess !== undefined ? oneProcess(data) : runChain(chain, data, chainEnv),
-      onFailure: (user, failure, detail) => warning(ctx, checks.failed(user, failure, detail)),
+      warn: (text) => warning(ctx, text),
     });
-    if (end === "tls-failed") warning(ctx, `TLS negotiation failed rip=${rip}`);
-    if (end === "tls-on-plain") warning(ctx, `TLS handshake on the plain port, dropped rip=${rip}`);
     return EXIT_OK;
   },
 };

@@ -8,33 +8,28 @@
  * would have ended with, for tcpserver's `end` line. STLS upgrades the session's socket
  * here (mod/tls); implicit TLS (--tls) arrives already negotiated by the server.
  */
-import { isAbsolute, join } from "node:path";
 import type net from "node:net";
 import type { Account } from "../auth/account.ts";
 import { sessionEnvironment } from "../auth/session.ts";
 import { DECOY_SETTINGS } from "../auth/verify.ts";
-import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../cli/errors.ts";
-import { maildirTmpCleanup } from "../maildir/clean.ts";
+import { accessSync, constants as fsConstants, statSync } from "node:fs";
+import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, TempError, UsageError, describeSysError } from "../cli/errors.ts";
+import { checkLogin, runLogin } from "../session/login.ts";
+import { runMailboxSession } from "../session/mailbox_session.ts";
+import { SESSION_OUTPUT_OCTETS } from "../session/transaction_loop.ts";
 import { isMboxArgument } from "../mbox/spool_path.ts";
-import { apopOffered, compatFrom } from "../pop3/config.ts";
+import { compatFrom } from "../pop3/config.ts";
 import { logValue } from "../pop3/log_value.ts";
-import { MaildirMailbox } from "../pop3/maildir_mailbox.ts";
-import { servePopup, type PopupChannel } from "../pop3/popup_server.ts";
-import { TEXT, err, ok } from "../pop3/responses.ts";
-import { loginChecks } from "../policy/login_checks.ts";
-import { loginPolicy } from "../policy/login_policy.ts";
-import { mailboxWithExpire, pop3dPolicy, sessionOptions, sessionStatistics } from "../policy/pop3d_policy.ts";
-import { RETRIEVAL_RECORD_NAME } from "../pop3/expire.ts";
-import type { Mailbox } from "../pop3/mailbox.ts";
+import type { PopupChannel } from "../pop3/popup_server.ts";
+import { TEXT, err } from "../pop3/responses.ts";
 import { policyEnv, resolvePolicy, type Resolved } from "../policy/resolve.ts";
 import { waitStatus } from "../serve/log_lines.ts";
 import type { TlsContextHolder } from "../tls/context.ts";
 import { acceptTls } from "../tls/handshake.ts";
 import type { AsyncAuthTools } from "./async_auth.ts";
 import type { PopupChain } from "./chain_spec.ts";
-import { inlineLogin } from "./inline_login.ts";
-import { inlineSessionStart } from "./inline_session_start.ts";
-import { INLINE_OUTPUT_OCTETS, serveTransaction } from "./inline_transaction.ts";
+import { authenticateOffThread } from "./async_auth.ts";
+import { socketTransactionChannel } from "./socket_channel.ts";
 import type { ListingCache } from "./listing_cache.ts";
 import { PIPELINED_VARIABLE, pipelinedValue } from "./pipelined_input.ts";
 import type { SessionCounters, SessionState } from "./session_counters.ts";
@@ -125,13 +120,20 @@ async function startTls(io: SessionIo, stls: NonNullable<InlineSetup["stls"]>, t
   io.fd = undefined;
 }
 
-/** popup's loop; the account once a login succeeded, undefined when the session ended before. */
+/** checkpassword's chdir(home), without changing our directory: the same failure, the same words. */
+function checkHome(account: Account): void {
+  try {
+    if (!statSync(account.home).isDirectory()) throw Object.assign(new Error("not a directory"), { code: "ENOTDIR" });
+    accessSync(account.home, fsConstants.X_OK);
+  } catch (err) {
+    throw new TempError(`unable to chdir to ${account.home}: ${describeSysError(err)}`);
+  }
+}
+
+/** popup's loop (mod/session); the account once a login succeeded, undefined when the session ended before. */
 async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessEnv, setup: InlineSetup): Promise<Account | undefined> {
   const { chain, counters } = setup;
   const { policy } = resolved;
-  const remoteIp = env.TCPREMOTEIP ?? "unknown";
-  const rip = logValue(remoteIp);
-  const checks = loginChecks(policy, remoteIp);
   let account: Account | undefined;
   // Reads and writes go to whatever io holds now (the TLS socket after STLS).
   const channel: PopupChannel = {
@@ -145,17 +147,14 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
   };
   const implicitTls = (env.SSL_PROTOCOL ?? "") !== "";
   const stls = policy.certFile !== undefined && !implicitTls ? setup.stls : undefined;
-  const end = await servePopup(channel, {
+  const end = await runLogin(channel, {
+    policy,
+    env,
     timestamp: `<${process.pid}.${++sessionSerial}.${Math.floor(Date.now() / 1000)}@${chain.hostname}>`,
-    offerApop: policy.apop ?? apopOffered(env),
-    policy: loginPolicy(policy, remoteIp, stls !== undefined),
-    tls: implicitTls,
     startTls: stls === undefined ? undefined : async () => {
       await startTls(io, stls, policy.timeoutMs);
       return channel;
     },
-    failureDelayMs: policy.failureDelayMs,
-    admit: checks.admit,
     async decoy(password) {
       for (const setting of DECOY_SETTINGS) await setup.tools.pool.crypt(password, setting);
     },
@@ -168,8 +167,14 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
           : "TLS sessions on mbox spools are not served by --inline: run the classic chain"}\n`);
         return { kind: "failed", failure: "temporary", detail: `${chain.checkpasswordPrefix} exit 111` };
       }
-      const result = await inlineLogin(data, env, {
-        tools: setup.tools, euid: setup.euid, userdbOption: chain.userdbOption, checkpasswordPrefix: chain.checkpasswordPrefix, log: setup.log,
+      const result = await checkLogin(data, env, {
+        userdbOption: chain.userdbOption,
+        checkpasswordPrefix: chain.checkpasswordPrefix,
+        euid: setup.euid,
+        decide: (request, config, authEnv) => authenticateOffThread(request, config, authEnv, setup.tools),
+        // Only root may switch uids (authenticate() refused any other uid when we are not root).
+        enter: (found) => setup.euid !== 0 && checkHome(found),
+        log: setup.log,
       });
       if (result.kind === "ok") {
         account = result.account;
@@ -177,28 +182,24 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
       }
       return result;
     },
-    onFailure(user, failure, detail) {
+    warn: (text) => setup.log(`${chain.popupPrefix}: warning: ${text}\n`),
+    failed(failure) {
       if (failure === "rejected") counters.loginsFailed++;
       else counters.loginsTemporaryFailure++;
-      setup.log(`${chain.popupPrefix}: warning: ${checks.failed(user, failure, detail)}\n`);
     },
   });
   io.out.flush();
-  if (end === "tls-failed") setup.log(`${chain.popupPrefix}: warning: TLS negotiation failed rip=${rip}\n`);
-  if (end === "tls-on-plain") setup.log(`${chain.popupPrefix}: warning: TLS handshake on the plain port, dropped rip=${rip}\n`);
   return end === "served" ? account : undefined;
 }
 
-/** pop3d in this process: we already run as the mailbox owner (authenticate() admits no other uid). */
+/** pop3d in this process (mod/session): we already run as the mailbox owner (authenticate() admits no other uid). */
 async function servePop3dInline(io: SessionIo, account: Account, base: NodeJS.ProcessEnv, setup: InlineSetup): Promise<number> {
   const { chain } = setup;
   const prefix = chain.pop3dPrefix;
   const env = sessionEnvironment(base, account);
   io.out.flush();
-  const input = io.input;
-  const out = new SocketOutput(io.socket, INLINE_OUTPUT_OCTETS, io.timeoutMs, io.fd);
+  const out = new SocketOutput(io.socket, SESSION_OUTPUT_OCTETS, io.timeoutMs, io.fd);
   const log = (kind: string, text: string) => setup.log(`${prefix}: ${kind}: ${text}\n`);
-  const who = `user=${logValue(account.login)} rip=${logValue(env.TCPREMOTEIP ?? "unknown")}`;
   const compat = compatFrom(chain.compatOption, env);
   if (compat === undefined) {
     out.put(err(TEXT.noMaildir));
@@ -206,58 +207,18 @@ async function servePop3dInline(io: SessionIo, account: Account, base: NodeJS.Pr
     log("usage", `${prefix} [--compat=qmail|rfc] maildir`);
     return waitStatus(EXIT_USAGE, null);
   }
-  const dir = isAbsolute(chain.maildir) ? chain.maildir : join(account.home, chain.maildir);
-  let release = () => {};
-  try {
-    let mailbox: Mailbox;
-    let policy;
-    try {
-      policy = pop3dPolicy(env);
-      const start = await inlineSessionStart(dir, policy, env);
-      if (start.kind === "refuse") {
-        out.put(err(start.reply));
-        out.flush();
-        log("warning", `${start.log} ${who}`);
-        return EXIT_OK;
-      }
-      release = start.release;
-      for (const note of start.notes) log("info", `${note} ${who}`);
-      for (const problem of start.warnings) log("warning", `${problem} ${who}`);
-    } catch (e) {
-      if (!(e instanceof PoppinError)) throw e;
-      out.put(err(TEXT.scanFailed));
+  const end = await runMailboxSession({ mailbox: chain.maildir, home: account.home, compat, env, scan: setup.listings?.scan }, {
+    log,
+    refuse(reply) {
+      out.put(reply);
       out.flush();
-      log("fatal", `${e.message} ${who}`);
-      return waitStatus(EXIT_TEMP, null);
-    }
-    try {
-      try {
-        maildirTmpCleanup(dir);
-      } catch {
-        // a missing Maildir is reported by the scan
-      }
-      mailbox = new MaildirMailbox(dir, { compat, onWarning: (m) => log("warning", `${m} ${who}`), scan: setup.listings?.scan });
-      mailbox = mailboxWithExpire(mailbox, policy, join(dir, RETRIEVAL_RECORD_NAME));
-    } catch (e) {
-      if (!(e instanceof PoppinError)) throw e;
-      out.put(err(e.exitCode === EXIT_TEMP ? TEXT.scanFailed : TEXT.noMaildir));
-      out.flush();
-      log("fatal", `${e.message} ${who}`);
-      return waitStatus(EXIT_TEMP, null);
-    }
-    out.put(ok());
-    const stats = await serveTransaction(input, out, mailbox, sessionOptions(policy, { qmailLast: compat === "qmail" }));
+    },
+    channel: () => socketTransactionChannel(io.input, out),
     // As qmail-pop3d exits only once its last write went out: a slow reader that pipelined QUIT
     // still gets everything before the connection is closed (and its timer stops counting).
-    await out.sent();
-    for (const problem of stats.problems) log("warning", `${problem} ${who}`);
-    const statistics = sessionStatistics(policy, stats, env);
-    if (statistics !== undefined) log("info", statistics);
-    log("info", `end=${stats.end} ${who} messages=${stats.messages} retrieved=${stats.retrieved} octets=${stats.octetsSent} deleted=${stats.deleted}${stats.unremoved ? ` unremoved=${stats.unremoved}` : ""}`);
-    return EXIT_OK;
-  } finally {
-    release();
-  }
+    sent: () => out.sent(),
+  });
+  return end.kind === "failed" ? waitStatus(EXIT_TEMP, null) : EXIT_OK;
 }
 
 /**

@@ -13,16 +13,14 @@
  */
 import { applet as pop3dApplet } from "../applets/pop3d.ts";
 import { authenticate } from "../auth/authenticate.ts";
-import { authConfigFromEnv } from "../auth/config.ts";
-import { AuthRefused, CHECKPASSWORD_MAX_DATA, MalformedRequest, parseRequest } from "../auth/request.ts";
 import { becomeAccount, enterHome, sessionEnvironment } from "../auth/session.ts";
-import { daysSinceEpoch } from "../auth/shadow_policy.ts";
 import type { AppletContext } from "../cli/context.ts";
-import { EXIT_OK, EXIT_MISUSE, PoppinError } from "../cli/errors.ts";
+import { EXIT_OK } from "../cli/errors.ts";
 import { writeStderr } from "../cli/io.ts";
-import type { ChainResult } from "../pop3/popup_server.ts";
-import { parseLoginChain, selfResolver, type LoginChain } from "./chain_spec.ts";
 import { logLine } from "../cli/log_value.ts";
+import type { ChainResult } from "../pop3/popup_server.ts";
+import { checkLogin } from "../session/login.ts";
+import { parseLoginChain, selfResolver, type LoginChain } from "./chain_spec.ts";
 
 export type OneProcessLogin = (data: Uint8Array) => Promise<ChainResult>;
 
@@ -38,27 +36,21 @@ export function oneProcessLogin(chain: readonly string[], ctx: AppletContext, en
 }
 
 async function loginAndServe(data: Uint8Array, chain: LoginChain, ctx: AppletContext, base: NodeJS.ProcessEnv): Promise<ChainResult> {
-  const check = chain.checkpasswordPrefix;
-  let env: Record<string, string>;
-  try {
-    if (data.length > CHECKPASSWORD_MAX_DATA) return { kind: "failed", failure: "rejected", detail: `${check} exit 1` };
-    const config = authConfigFromEnv(base, chain.userdbOption);
-    const euid = process.geteuid!();
-    const result = authenticate(parseRequest(data), config, { euid, today: daysSinceEpoch(new Date()) });
-    becomeAccount(result.account, euid);
-    enterHome(result.account);
-    env = sessionEnvironment(base, result.account);
-  } catch (e) {
-    if (e instanceof AuthRefused) return { kind: "failed", failure: "rejected", detail: `${check} exit 1` };
-    if (e instanceof MalformedRequest) return { kind: "failed", failure: "temporary", detail: `${check} exit ${EXIT_MISUSE}` };
-    if (e instanceof PoppinError) {
-      writeStderr(logLine(`${check}: fatal: ${e.message}\n`));
-      return { kind: "failed", failure: "temporary", detail: `${check} exit ${e.exitCode}` };
-    }
-    throw e;
-  } finally {
-    data.fill(0);
-  }
+  const euid = process.geteuid!();
+  const login = await checkLogin(data, base, {
+    userdbOption: chain.userdbOption,
+    checkpasswordPrefix: chain.checkpasswordPrefix,
+    euid,
+    decide: authenticate,
+    // checkpassword's steps after the password: groups, gid, uid, then chdir(home).
+    enter(account) {
+      becomeAccount(account, euid);
+      enterHome(account);
+    },
+    log: (line) => writeStderr(logLine(line)),
+  });
+  if (login.kind === "failed") return login;
+  const env = sessionEnvironment(base, login.account);
   // checkpassword would exec pop3d with exactly this environment.
   for (const key of Object.keys(process.env)) if (!(key in env)) delete process.env[key];
   Object.assign(process.env, env);

@@ -1,12 +1,12 @@
 /**
- * pop3d's engine end to end (mod/pop3/pop3d_server.ts over an in-memory channel and
+ * pop3d's engine end to end (mod/session/transaction_loop.ts over an in-memory channel and
  * mailbox): random messages and random command sequences. Every RETR sends, once
  * dot-stuffing is undone, exactly the message with CRLF line ends, and its "+OK N octets"
  * is the size LIST announced; the mailbox's remove() is called only by QUIT, once, with
  * exactly the messages marked and not reset.
  */
 import fc from "fast-check";
-import { servePop3d } from "../../../mod/pop3/pop3d_server.ts";
+import { servePop3d } from "../../../mod/session/transaction_loop.ts";
 import { crlfSizeOf } from "../../../mod/maildir/crlf.ts";
 import { MemoryChannel, MemoryMailbox } from "../../../tests/pop3/memory.ts";
 import { bytesOf, latin1, type FuzzTarget } from "../target.ts";
@@ -39,7 +39,7 @@ const command = fc.oneof(
 
 export const pop3dEngine: FuzzTarget = {
   name: "pop3d-engine",
-  module: "mod/pop3/pop3d_server.ts (with session, encoder)",
+  module: "mod/session/transaction_loop.ts (with session, encoder)",
   ciRuns: 600,
   check(numRuns, seed) {
     fc.assert(fc.property(fc.array(body, { maxLength: 6 }), fc.array(command, { maxLength: 25 }), fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1, max: 97 }),

@@ -2,11 +2,11 @@
  * One RETR/TOP answer streamed from the mailbox into an output buffer, shared by pop3d over
  * fds (synchronous writes) and serve --inline (socket writes that wait for a slow client).
  */
-import type { Mailbox } from "./mailbox.ts";
-import { MessageEncoder } from "./message_encoder.ts";
-import type { Pop3dStats } from "./pop3d_server.ts";
-import { TEXT, err, ok } from "./responses.ts";
-import type { Pop3Action } from "./table.ts";
+import type { Mailbox } from "../pop3/mailbox.ts";
+import { MessageEncoder } from "../pop3/message_encoder.ts";
+import type { Pop3dStats } from "./stats.ts";
+import { TEXT, err, ok } from "../pop3/responses.ts";
+import type { Pop3Action } from "../pop3/table.ts";
 
 export type Retrieve = Extract<Pop3Action, { kind: "retrieve" }>;
 

@@ -1,17 +1,11 @@
 /**
- * Drives a TRANSACTION session over an FdChannel (qmail-pop3d's loop): greet,
- * answer commands, stream messages for RETR and TOP, remove marked messages at QUIT.
- * Returns statistics; never prints (the applet logs).
+ * A mailbox session's figures (the `end=` and statistics lines) and the UPDATE state
+ * (RFC 1939 section 6): removing what was marked, at QUIT or (Qpopper's update-on-abort)
+ * when the session ends without it.
  */
-import type { Mailbox } from "./mailbox.ts";
-import { ClientGone, ClientTimeout, OutputBuffer, type Channel } from "./fd_channel.ts";
-import { MESSAGE_READ_CHUNK, OUTPUT_CHUNK_OCTETS } from "./limits.ts";
-import { MessageEncoder } from "./message_encoder.ts";
-import { ok } from "./responses.ts";
-import { transactionSession } from "./session.ts";
-import { streamMessage } from "./stream_message.ts";
-import type { Outcome } from "./table.ts";
-import { markedDeleted, newTransactionState, quitReply, type TransactionOptions, type TransactionState } from "./transaction.ts";
+import type { Mailbox } from "../pop3/mailbox.ts";
+import type { Outcome } from "../pop3/table.ts";
+import { markedDeleted, quitReply, type TransactionOptions, type TransactionState } from "../pop3/transaction.ts";
 
 export interface Pop3dStats {
   messages: number;
@@ -81,37 +75,4 @@ export function concludeAnswer(outcome: Outcome, out: { put(bytes: Uint8Array): 
   if (stats.end !== "quit") stats.end = "bad-commands";
   out.flush();
   return true;
-}
-
-/** Serves one session on `channel` over `mailbox`. Returns when the session ends. */
-export function servePop3d(channel: Channel, mailbox: Mailbox, opts: Pop3dServeOptions = {}): Pop3dStats {
-  const session = transactionSession(newTransactionState(mailbox.messages, opts));
-  const stats = newPop3dStats(mailbox);
-  const abort = (end: Pop3dStats["end"]): Pop3dStats => endWithoutQuit(end, session.state, mailbox, stats, opts);
-  const chunk = new Uint8Array(MESSAGE_READ_CHUNK);
-  const out = new OutputBuffer(channel, Math.max(OUTPUT_CHUNK_OCTETS, MessageEncoder.maxOutput(chunk.length) + 1024));
-  const input = new Uint8Array(16 * 1024);
-  out.put(ok());
-  try {
-    for (;;) {
-      const outcome = session.next();
-      if (outcome === undefined) {
-        out.flush();
-        const n = channel.read(input);
-        if (n === 0) return abort("eof");
-        session.push(input.subarray(0, n));
-        continue;
-      }
-      if (outcome.reply) out.put(outcome.reply);
-      const action = outcome.action;
-      if (action?.kind === "retrieve") for (const _ of streamMessage(mailbox, action, out, chunk, stats)) { /* synchronous writes */ }
-      if (concludeAnswer(outcome, out, mailbox, stats)) return stats;
-    }
-  } catch (e) {
-    if (e instanceof ClientTimeout) return abort("timeout");
-    // Deletions after QUIT were done before the answer; otherwise the session broke off.
-    if (e instanceof ClientGone) return stats.end === "quit" ? stats : abort("eof");
-
-    throw e;
-  }
 }

@@ -1,0 +1,33 @@
+/**
+ * The TRANSACTION loop's channel over a socket in serve's event loop (mod/session's
+ * transaction_loop.ts runs the same loop over pop3d's fds): each batch of answers is
+ * flushed once, messages go out in large chunks, and a slow reader is waited for.
+ */
+import { MESSAGE_READ_CHUNK } from "../pop3/limits.ts";
+import type { TransactionChannel } from "../session/transaction_loop.ts";
+import type { SocketLines, SocketOutput } from "./socket_io.ts";
+
+/** One read buffer for every session: the event loop runs one of them at a time and never awaits mid-read. */
+const sharedChunk = new Uint8Array(MESSAGE_READ_CHUNK);
+
+export function socketTransactionChannel(input: SocketLines, out: SocketOutput): TransactionChannel {
+  let mark = out.written;
+  return {
+    out,
+    chunk: sharedChunk,
+    async next() {
+      if (!input.hasLine) await out.sent();
+      else await out.room(); // a client that pipelines and does not read is not read either
+      const piece = out.closed ? undefined : await input.next();
+      mark = out.written;
+      return piece;
+    },
+    piece() {
+      if (out.written === mark) return !out.closed;
+      // A piece went out: let a slow client catch up; a dropped client ends the message (not retrieved).
+      mark = out.written;
+      return out.drained().then(() => !out.closed);
+    },
+    ended: () => (input.ended === "timeout" || out.timedOut ? "timeout" : "eof"),
+  };
+}
