@@ -1,12 +1,13 @@
 import type { Applet } from "../cli/applet.ts";
 import type { AppletContext } from "../cli/context.ts";
-import { describeSysError, EXIT_OK, EXIT_PERM, EXIT_TEMP, EXIT_USAGE, PoppinError } from "../cli/errors.ts";
+import { describeSysError, EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError } from "../cli/errors.ts";
 import { ServeCounters, serveMetricsText } from "../serve/counters.ts";
 import { parseHostPort, startMetrics, type MetricsEndpoint } from "../standalone/metrics_server.ts";
 import { writeStderr, writeStdout } from "../cli/io.ts";
 import { Server } from "../serve/server.ts";
+import { relayOverTls, spawnProgram } from "../serve/handlers.ts";
 import { detachStdio, dropPrivileges, listenAsTold, serveOptionsOrUsage } from "../serve/startup.ts";
-import { runInline, splitInlineArgs } from "../standalone/inline_main.ts";
+import { runInline } from "../standalone/inline_main.ts";
 import { CRYPT_HELPER_FLAG, runCryptHelper } from "../standalone/crypt_helper.ts";
 import { keepKeyReaders, policyTls, setupServeTls, type ServeTls } from "../tls/serve_tls.ts";
 import { KEY_READER_FLAG, runKeyReader } from "../tls/key_reader.ts";
@@ -60,19 +61,14 @@ export const applet: Applet = {
     if (args.length === 1 && args[0] === CRYPT_HELPER_FLAG) return runCryptHelper();
     // The key reader that keeps root's rights for SIGHUP after -u/-g (mod/tls/key_reader.ts).
     if (args[0] === KEY_READER_FLAG && args.length >= 2 && args.length <= 3) return runKeyReader(args.slice(1));
-    // --inline: the same command line, the chain served in this process (mod/standalone).
-    const inline = splitInlineArgs(args);
-    if (typeof inline !== "string" && inline.inline) return runInline(args, ctx);
-    if (typeof inline === "string") {
-      writeStderr(`${ctx.classic ? ctx.calledAs : ctx.prefix}: ${inline}\n`);
-      return EXIT_PERM;
-    }
-    const o = serveOptionsOrUsage(inline.rest, ctx);
+    const o = serveOptionsOrUsage(args, ctx);
     if (typeof o === "number") return o;
+    // --inline: the same command line, the chain served in this process (mod/standalone).
+    if (o.inline) return runInline(o, ctx);
     const quiet = o.verbosity === 0;
-    const metricsAt = inline.metrics === undefined ? undefined : parseHostPort(inline.metrics);
-    if (inline.metrics !== undefined && metricsAt === undefined) {
-      if (!quiet) writeStderr(`${ctx.prefix}: fatal: --metrics needs HOST:PORT, not ${inline.metrics}\n`);
+    const metricsAt = o.metrics === undefined ? undefined : parseHostPort(o.metrics);
+    if (o.metrics !== undefined && metricsAt === undefined) {
+      if (!quiet) writeStderr(`${ctx.prefix}: fatal: --metrics needs HOST:PORT, not ${o.metrics}\n`);
       return EXIT_USAGE;
     }
     const counters = metricsAt ? new ServeCounters() : undefined;
@@ -101,10 +97,10 @@ export const applet: Applet = {
       log: (line) => writeStderr(logLine(line)),
       drop: (reason) => writeStderr(logLine(`${ctx.prefix}: warning: dropping connection, ${reason}\n`)),
       warn: (message) => writeStderr(logLine(`${ctx.prefix}: warning: ${message}\n`)),
-    }, process.pid, tls, counters, stls?.holder);
+    }, process.pid, tls ? relayOverTls(o.program, tls) : spawnProgram(o.program, stls?.holder), counters);
     let metrics: MetricsEndpoint | undefined;
     process.on("SIGTERM", () => {
-      server.stop();
+      void server.stop();
       metrics?.stop();
       process.exit(EXIT_OK);
     });
@@ -115,7 +111,7 @@ export const applet: Applet = {
       try {
         metrics = startMetrics(metricsAt.host, metricsAt.port, () => serveMetricsText(counters, server.openConnections, o.limit));
       } catch (err) {
-        return fail(ctx, quiet, `unable to serve metrics on ${inline.metrics}: ${describeSysError(err)}`);
+        return fail(ctx, quiet, `unable to serve metrics on ${o.metrics}: ${describeSysError(err)}`);
       }
     }
     keepKeyReaders([tls, stls], ctx.execPath, o.uid !== 0 || o.gid !== 0, warn);

@@ -54,6 +54,10 @@ export interface ServeOptions {
   perIp: number;
   /** --tls: implicit TLS (sslserver): certificate from CERTFILE/KEYFILE, program on relayed pipes. */
   tls: boolean;
+  /** --inline: poppin's own chain served in this process (mod/standalone), not run. */
+  inline: boolean;
+  /** --metrics HOST:PORT: Prometheus figures over HTTP. */
+  metrics: string | undefined;
 }
 
 export type ParseResult =
@@ -76,8 +80,8 @@ export function scanUlong(text: string): { value: number; used: number } {
 
 const FLAGS = "dDvqQhHrR1UXpPoO";
 const WITH_ARGUMENT = "xtuglbBc";
-const LONG_WITH_ARGUMENT = new Set(["proxy-from", "per-ip"]);
-const LONG_FLAGS = new Set(["systemd", "proxy", "tls"]);
+const LONG_WITH_ARGUMENT = new Set(["proxy-from", "per-ip", "metrics"]);
+const LONG_FLAGS = new Set(["systemd", "proxy", "tls", "inline"]);
 
 function defaults(): ServeOptions {
   return {
@@ -85,7 +89,7 @@ function defaults(): ServeOptions {
     rulesPath: undefined, allowMissingRules: false, banner: "", uid: 0, gid: 0,
     printPort: false, delay: true, killIpOptions: true, remoteHost: true, paranoid: false,
     remoteInfo: true, localName: undefined, timeout: DEFAULT_TIMEOUT, verbosity: 1,
-    systemd: false, proxy: false, proxyFrom: [], perIp: 0, tls: false,
+    systemd: false, proxy: false, proxyFrom: [], perIp: 0, tls: false, inline: false, metrics: undefined,
   };
 }
 
@@ -125,6 +129,7 @@ function applyValue(o: ServeOptions, flag: string, value: string): void {
     case "c": o.limit = scanUlong(value).value; break;
     case "proxy-from": o.proxyFrom.push(...value.split(",").filter((s) => s !== "")); break;
     case "per-ip": o.perIp = scanUlong(value).value; break;
+    case "metrics": o.metrics = value; break;
   }
 }
 
@@ -142,6 +147,7 @@ export function parseServeArgs(args: readonly string[], env: Record<string, stri
         if (name === "systemd") o.systemd = true;
         if (name === "proxy") o.proxy = true;
         if (name === "tls") o.tls = true;
+        if (name === "inline") o.inline = true;
         continue;
       }
       if (LONG_WITH_ARGUMENT.has(name)) {

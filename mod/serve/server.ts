@@ -1,27 +1,24 @@
 /**
- * tcpserver's main loop on Bun's event loop: accept, count, describe the connection,
- * start the program with the socket as fds 0 and 1, log as tcpserver logs, and stop
- * accepting while at the -c limit. Where tcpserver forks a child that dies before exec
- * (a deny, unreadable rules, a program that cannot run), serve starts no process at
- * all; its log lines then carry serve's own pid, with the status tcpserver's child
- * would have ended with (100 for a deny, 111 otherwise).
+ * tcpserver's main loop on Bun's event loop: accept, count, describe the connection (rules,
+ * PROXY header, per-address limit), log as tcpserver logs, and stop accepting while at the -c
+ * limit. What serves an admitted connection is a handler (handlers.ts: spawn the program,
+ * relay it through TLS; mod/standalone: serve poppin's chain in this process). Where
+ * tcpserver forks a child that dies before exec (a deny, unreadable rules, a program that
+ * cannot run), no process starts at all; its log lines then carry serve's own pid, with the
+ * status tcpserver's child would have ended with (100 for a deny, 111 otherwise).
  */
 import type net from "node:net";
 import { describeSysError } from "../cli/errors.ts";
 import { acceptedEndpoints, describeConnection, proxiedEndpoints, type Endpoints } from "./connection.ts";
 import type { ConnectionFacts } from "./environment.ts";
-import type { ServeCounters } from "./counters.ts";
 import { ConnectionLimits } from "./limits.ts";
 import { Listener } from "./listener.ts";
 import { endLine, pidLine, statusLine, verdictLine, waitStatus } from "./log_lines.ts";
 import type { ServeOptions } from "./options.ts";
-import type { TlsContextHolder } from "../tls/context.ts";
-import { runOverTls } from "../tls/implicit.ts";
-import { TLS_FD_VARIABLE } from "../tls/key_material.ts";
 
 /** What a child that never ran would have exited with: tcpserver's deny (100) and drop (111). */
 const DENY_STATUS = waitStatus(100, null);
-const DROP_STATUS = waitStatus(111, null);
+export const DROP_STATUS = waitStatus(111, null);
 
 export interface ServeOutput {
   /** A -v line (status, pid, ok, deny, end), already formatted. */
@@ -32,24 +29,62 @@ export interface ServeOutput {
   warn(message: string): void;
 }
 
+/** What --metrics counts of connections (mod/serve/counters.ts, mod/standalone/session_counters.ts). */
+export interface ConnectionCounters {
+  connectionsTotal: number;
+  denied: number;
+  dropped: number;
+  connectionsOpen?: number;
+  /** How a program ended (hosts that run one). */
+  exited?(code: number | null, signal: string | null): void;
+}
+
+/** An admitted connection, as a handler gets it: the server logs and releases through it. */
+export interface Admitted {
+  readonly sock: net.Socket;
+  /** The socket's descriptor. */
+  readonly fd: number;
+  readonly facts: ConnectionFacts;
+  /** The UCSPI environment (and what the rules set). */
+  readonly env: Record<string, string>;
+  /** serve's own pid: for the log lines of a connection served without a process. */
+  readonly ownPid: number;
+  /** The pid and ok lines (the program's pid, or ownPid). */
+  started(pid: number): void;
+  /** No program ran: the pid, warning and end lines of tcpserver's short-lived child. */
+  dropped(reason: string): void;
+  /** The "dropping connection, REASON" warning alone. */
+  warnDrop(reason: string): void;
+  /** A warning. */
+  warn(message: string): void;
+  /** The connection is over: the end line with this wait status; `exit` (a program's) is counted. */
+  ended(status: number, exit?: { code: number | null; signal: string | null }): void;
+}
+
+/** Serves admitted connections. */
+export interface ConnectionHandler {
+  /** Right after accept, before anything is read (socket options). */
+  accepted?(fd: number): void;
+  serve(conn: Admitted): void | Promise<void>;
+}
+
 export type ListenOn = { address: string; port: number; backlog: number } | { inheritedFd: number };
 
 export class Server {
   private readonly limits: ConnectionLimits;
   private listener: Listener | undefined;
   private stopping = false;
+  readonly #open = new Set<net.Socket>();
+  #idle: (() => void) | undefined;
 
   constructor(
     private readonly options: ServeOptions,
     private readonly baseEnv: Readonly<Record<string, string | undefined>>,
     private readonly out: ServeOutput,
     private readonly ownPid: number,
-    /** --tls: terminate TLS here and relay to the program over pipes (mod/tls/implicit.ts). */
-    private readonly tls?: { holder: TlsContextHolder; handshakeTimeoutMs: number },
-    /** --metrics: what is counted (counters.ts). */
-    private readonly counters?: ServeCounters,
-    /** poppin's popup with STLS: its key material, handed to each one as POPPIN_TLS_FD (mod/tls/key_material.ts). */
-    private readonly stlsMaterial?: TlsContextHolder,
+    private readonly handler: ConnectionHandler,
+    /** --metrics: what is counted. */
+    private readonly counters?: ConnectionCounters,
   ) {
     this.limits = new ConnectionLimits(options.limit, options.perIp);
   }
@@ -66,7 +101,7 @@ export class Server {
 
   /** The first status line, written once the socket is ready (as tcpserver does after listen). */
   announce(): void {
-    if (this.options.verbosity >= 2) this.out.log(statusLine(this.limits.children, this.limits.limit));
+    this.status();
   }
 
   /** Connections being served now (for --metrics). */
@@ -74,10 +109,20 @@ export class Server {
     return this.limits.children;
   }
 
-  /** SIGTERM: accept nothing more; running programs go on by themselves. */
-  stop(): void {
+  /**
+   * SIGTERM: accept nothing more. Programs go on by themselves; connections served in this
+   * process get `deadlineMs` to finish and are then closed. Resolves when none is left.
+   */
+  async stop(deadlineMs = 0): Promise<void> {
     this.stopping = true;
     this.listener?.close();
+    if (this.#open.size === 0) return;
+    const idle = new Promise<void>((resolve) => (this.#idle = resolve));
+    const timer = setTimeout(() => {
+      for (const sock of this.#open) sock.destroy();
+    }, deadlineMs);
+    await idle;
+    clearTimeout(timer);
   }
 
   private log(line: string): void {
@@ -88,11 +133,17 @@ export class Server {
     this.log(statusLine(this.limits.children, this.limits.limit));
   }
 
-  private release(claimedIp: string | undefined): void {
+  private release(sock: net.Socket, claimedIp: string | undefined): void {
+    this.#open.delete(sock);
+    if (this.counters) this.counters.connectionsOpen = this.#open.size;
     if (claimedIp !== undefined) this.limits.releaseAddress(claimedIp);
     this.limits.close();
     this.status();
-    if (!this.limits.full && !this.stopping && this.listener && !this.listener.accepting) {
+    if (this.stopping) {
+      if (this.#open.size === 0) this.#idle?.();
+      return;
+    }
+    if (!this.limits.full && this.listener && !this.listener.accepting) {
       this.listener.resume().catch((err) => this.out.drop(`unable to accept: ${describeSysError(err)}`));
     }
   }
@@ -104,12 +155,16 @@ export class Server {
     this.log(pidLine(this.ownPid, remoteIp));
     if (this.options.verbosity >= 1) this.out.drop(reason);
     this.log(endLine(this.ownPid, DROP_STATUS));
-    this.release(claimedIp);
+    this.release(sock, claimedIp);
   }
 
   private async accepted(sock: net.Socket): Promise<void> {
     sock.on("error", () => {});
-    if (this.counters) this.counters.connectionsTotal++;
+    this.#open.add(sock);
+    if (this.counters) {
+      this.counters.connectionsTotal++;
+      this.counters.connectionsOpen = this.#open.size;
+    }
     this.limits.open();
     this.status();
     if (this.limits.full) this.listener?.pause();
@@ -118,10 +173,11 @@ export class Server {
     try {
       const peer = acceptedEndpoints(this.options, sock);
       if (peer === undefined) {
-        this.release(undefined);
+        this.release(sock, undefined);
         return;
       }
       ends = peer;
+      this.handler.accepted?.(peer.fd);
       if (this.options.proxy) {
         const proxied = await proxiedEndpoints(this.options, peer);
         if (typeof proxied === "string") return this.dropped(sock, peer.remoteIp, proxied, undefined);
@@ -134,7 +190,35 @@ export class Server {
       const outcome = await describeConnection(this.options, ends, this.baseEnv);
       if (outcome.kind === "drop") return this.dropped(sock, ends.remoteIp, outcome.reason, claimedIp);
       if (outcome.kind === "deny") return this.denied(sock, outcome.facts, claimedIp);
-      this.run(sock, ends.fd, outcome.facts, outcome.env, claimedIp);
+      const remoteIp = ends.remoteIp;
+      const claimed = claimedIp;
+      let pid = this.ownPid;
+      await this.handler.serve({
+        sock,
+        fd: ends.fd,
+        facts: outcome.facts,
+        env: outcome.env,
+        ownPid: this.ownPid,
+        started: (started) => {
+          pid = started;
+          this.log(pidLine(pid, outcome.facts.remoteIp));
+          this.log(verdictLine(true, pid, outcome.facts));
+        },
+        dropped: (reason) => {
+          this.dropped(sock, remoteIp, reason, claimed);
+        },
+        warnDrop: (reason) => {
+          if (this.options.verbosity >= 1) this.out.drop(reason);
+        },
+        warn: (message) => {
+          if (this.options.verbosity >= 1) this.out.warn(message);
+        },
+        ended: (status, exit) => {
+          if (exit !== undefined) this.counters?.exited?.(exit.code, exit.signal);
+          this.log(endLine(pid, status));
+          this.release(sock, claimed);
+        },
+      });
     } catch (err) {
       this.dropped(sock, ends?.remoteIp ?? "unknown", `internal error: ${(err as Error)?.message ?? String(err)}`, claimedIp);
     }
@@ -146,64 +230,6 @@ export class Server {
     this.log(pidLine(this.ownPid, facts.remoteIp));
     this.log(verdictLine(false, this.ownPid, facts));
     this.log(endLine(this.ownPid, DENY_STATUS));
-    this.release(claimedIp);
-  }
-
-  /** --tls: the handshake, then the program on pipes relayed through TLS. */
-  private runTls(sock: net.Socket, facts: ConnectionFacts, env: Record<string, string>, claimedIp: string | undefined): void {
-    let pid = this.ownPid;
-    void runOverTls(sock, this.tls!.holder.context, this.tls!.handshakeTimeoutMs, this.options.program, env, {
-      dropped: (reason) => this.dropped(sock, facts.remoteIp, reason, claimedIp),
-      started: (childPid) => {
-        pid = childPid;
-        this.log(pidLine(pid, facts.remoteIp));
-        this.log(verdictLine(true, pid, facts));
-      },
-      ended: (code, signal) => {
-        this.counters?.exited(code, signal);
-        this.log(endLine(pid, waitStatus(code, signal)));
-        this.release(claimedIp);
-      },
-    });
-  }
-
-  /** The STLS key material's descriptor for popup; undefined (popup reads the files itself) when there is none or it cannot be made. */
-  #stlsMaterialFd(): number | undefined {
-    try {
-      return this.stlsMaterial?.materialFd();
-    } catch (err) {
-      if (this.options.verbosity >= 1) this.out.warn(`unable to hand popup its key material: ${describeSysError(err)}`);
-      return undefined;
-    }
-  }
-
-  private run(sock: net.Socket, fd: number, facts: ConnectionFacts, env: Record<string, string>, claimedIp: string | undefined): void {
-    if (this.tls) return this.runTls(sock, facts, env, claimedIp);
-    let pid: number;
-    try {
-      const material = this.#stlsMaterialFd();
-      const child = Bun.spawn(this.options.program, {
-        stdio: material === undefined ? [fd, fd, "inherit"] : [fd, fd, "inherit", material],
-        env: material === undefined ? env : { ...env, [TLS_FD_VARIABLE]: "3" },
-        onExit: (_proc, exitCode, signalCode) => {
-          this.counters?.exited(exitCode, signalCode === null || signalCode === undefined ? null : String(signalCode));
-          this.log(endLine(pid, waitStatus(exitCode, signalCode ?? null)));
-          this.release(claimedIp);
-        },
-      });
-      pid = child.pid;
-    } catch (err) {
-      this.log(pidLine(this.ownPid, facts.remoteIp));
-      this.log(verdictLine(true, this.ownPid, facts));
-      sock.destroy();
-      if (this.options.verbosity >= 1) this.out.drop(`unable to run ${this.options.program[0]}: ${describeSysError(err)}`);
-      this.log(endLine(this.ownPid, DROP_STATUS));
-      this.release(claimedIp);
-      return;
-    }
-    // The parent's copy only: the child holds the connection now (never end(): that would send FIN).
-    sock.destroy();
-    this.log(pidLine(pid, facts.remoteIp));
-    this.log(verdictLine(true, pid, facts));
+    this.release(sock, claimedIp);
   }
 }

@@ -4,11 +4,11 @@
  * the chain must be poppin's own (it is served in this process, not run).
  */
 import type { AppletContext } from "../cli/context.ts";
-import { EXIT_OK, EXIT_PERM, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError, describeSysError } from "../cli/errors.ts";
+import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError, describeSysError } from "../cli/errors.ts";
 import { writeStderr, writeStdout } from "../cli/io.ts";
 import { timeoutInvalid } from "../pop3/config.ts";
 import { logValue } from "../pop3/log_value.ts";
-import { detachStdio, dropPrivileges, listenAsTold, serveOptionsOrUsage } from "../serve/startup.ts";
+import { detachStdio, dropPrivileges, listenAsTold } from "../serve/startup.ts";
 import { isMboxArgument } from "../mbox/spool_path.ts";
 import { applyMboxOption, defaultMboxSettings } from "../mbox/options.ts";
 import { makeUndumpable } from "../sys/dumpable.ts";
@@ -17,7 +17,9 @@ import { CredentialCache, credentialCacheTtlMs } from "./credential_cache.ts";
 import { CryptPool } from "./crypt_pool.ts";
 import { resolvePolicy } from "../policy/resolve.ts";
 import { keepKeyReaders, policyTls, setupServeTls, type ServeTls } from "../tls/serve_tls.ts";
-import { InlineServer } from "./inline_server.ts";
+import { Server } from "../serve/server.ts";
+import type { ServeOptions } from "../serve/options.ts";
+import { serveInline } from "./inline_handler.ts";
 import { ListingCache } from "./listing_cache.ts";
 import type { InlineSetup } from "./inline_session.ts";
 import { parseHostPort, startMetrics, type MetricsEndpoint } from "./metrics_server.ts";
@@ -28,29 +30,6 @@ import { logLine } from "../cli/log_value.ts";
 export const STATUS_INTERVAL_MS = 60_000;
 /** SIGTERM: how long sessions may go on before they are closed (POPPIN_STOP_SECONDS). */
 export const DEFAULT_STOP_SECONDS = 60;
-
-/** Takes --inline and --metrics out of the options (before HOST); the rest is tcpserver's. */
-export function splitInlineArgs(args: readonly string[]): { inline: boolean; metrics: string | undefined; rest: string[] } | string {
-  const rest: string[] = [];
-  let inline = false;
-  let metrics: string | undefined;
-  let i = 0;
-  for (; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === "--inline") { inline = true; continue; }
-    if (arg === "--metrics" || arg.startsWith("--metrics=")) {
-      metrics = arg === "--metrics" ? args[++i] : arg.slice("--metrics=".length);
-      if (metrics === undefined) return "option requires an argument -- metrics";
-      continue;
-    }
-    if (arg === "--" || !arg.startsWith("-") || arg === "-") break;
-    rest.push(arg);
-    // tcpserver's options that take a separate value: keep the value with its flag.
-    if (/^-[dDvqQhHrR1UXpPoO]*[xtuglbBc]$/.test(arg) && i + 1 < args.length) rest.push(args[++i]!);
-    else if ((arg === "--proxy-from" || arg === "--per-ip") && i + 1 < args.length) rest.push(args[++i]!);
-  }
-  return { inline, metrics, rest: [...rest, ...args.slice(i)] };
-}
 
 /** POPPIN_STATUS_SECONDS: the status line's period (default a minute). */
 function statusIntervalMs(env: NodeJS.ProcessEnv): number {
@@ -63,15 +42,8 @@ function stopSeconds(env: NodeJS.ProcessEnv): number {
   return text !== undefined && /^[0-9]{1,6}$/.test(text) ? Number(text) : DEFAULT_STOP_SECONDS;
 }
 
-export async function runInline(args: readonly string[], ctx: AppletContext): Promise<number> {
-  const split = splitInlineArgs(args);
-  const name = ctx.classic ? ctx.calledAs : ctx.prefix;
-  if (typeof split === "string") {
-    writeStderr(`${name}: ${split}\n`);
-    return EXIT_PERM;
-  }
-  const o = serveOptionsOrUsage(split.rest, ctx);
-  if (typeof o === "number") return o;
+/** serve --inline, once tcpserver's options (and --inline, --metrics) are parsed (mod/serve/options.ts). */
+export async function runInline(o: ServeOptions, ctx: AppletContext): Promise<number> {
   const quiet = o.verbosity === 0;
   const fail = (message: string, code = EXIT_TEMP) => {
     if (!quiet) writeStderr(`${ctx.prefix}: fatal: ${message}\n`);
@@ -87,8 +59,8 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
   if (badOption !== undefined) {
     return fail(`pop3d option ${badOption} is not ${isMboxArgument(chain.maildir) ? "a usable mbox option" : "valid for a Maildir"}`, EXIT_USAGE);
   }
-  const metricsAt = split.metrics === undefined ? undefined : parseHostPort(split.metrics);
-  if (split.metrics !== undefined && metricsAt === undefined) return fail(`--metrics needs HOST:PORT, not ${split.metrics}`, EXIT_USAGE);
+  const metricsAt = o.metrics === undefined ? undefined : parseHostPort(o.metrics);
+  if (o.metrics !== undefined && metricsAt === undefined) return fail(`--metrics needs HOST:PORT, not ${o.metrics}`, EXIT_USAGE);
   if (timeoutInvalid(ctx.env)) writeStderr(`${ctx.prefix}: warning: ignoring POPPIN_TIMEOUT=${logValue(ctx.env.POPPIN_TIMEOUT ?? "")}: not a positive number of seconds\n`);
 
   // Passwords pass through this process: no other process of its uid may read its memory
@@ -104,7 +76,8 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
   // The crypt helpers start on the first login, after the uid switch below.
   const pool = new CryptPool(ctx.execPath);
   const listings = ctx.env.POPPIN_LISTING_CACHE === "0" ? undefined : new ListingCache();
-  const setup: Omit<InlineSetup, "log"> = { chain, tools: { pool, cache }, euid: 0, execPath: ctx.execPath, counters, listings };
+  const log = (line: string) => writeStderr(logLine(line));
+  const setup: InlineSetup = { chain, tools: { pool, cache }, euid: 0, execPath: ctx.execPath, counters, listings, log };
   // Certificates are read now, before the uid switch (keys are usually root's); SIGHUP re-reads them.
   const warn = (m: string) => {
     if (!quiet) writeStderr(`${ctx.prefix}: warning: ${m}\n`);
@@ -118,10 +91,11 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
     if (err instanceof PoppinError) return fail(err.message, err instanceof UsageError ? EXIT_USAGE : EXIT_TEMP);
     throw err;
   }
-  const server = new InlineServer(o, ctx.env, {
-    log: (line) => writeStderr(logLine(line)),
+  const server = new Server(o, ctx.env, {
+    log,
     drop: (reason) => writeStderr(logLine(`${ctx.prefix}: warning: dropping connection, ${reason}\n`)),
-  }, setup, process.pid, serveTls);
+    warn: (message) => writeStderr(logLine(`${ctx.prefix}: warning: ${message}\n`)),
+  }, process.pid, serveInline(setup, serveTls), counters);
   const listener = await listenAsTold(o, ctx.env, (on) => server.start(on));
   if (typeof listener === "string") return fail(listener);
   let metrics: MetricsEndpoint | undefined;
@@ -131,7 +105,7 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
         cryptPending: pool.pending, cacheEntries: cache?.size ?? 0, cacheHits: cache?.hits ?? 0, cacheMisses: cache?.misses ?? 0,
       }));
     } catch (err) {
-      return fail(`unable to serve metrics on ${split.metrics}: ${describeSysError(err)}`);
+      return fail(`unable to serve metrics on ${o.metrics}: ${describeSysError(err)}`);
     }
   }
   keepKeyReaders([serveTls, setup.stls], ctx.execPath, o.uid !== 0 || o.gid !== 0, warn);

@@ -9,7 +9,7 @@ import { CredentialCache, credentialCacheTtlMs } from "../../mod/standalone/cred
 import { CryptPool } from "../../mod/standalone/crypt_pool.ts";
 import { parseHostPort } from "../../mod/standalone/metrics_server.ts";
 import { ListingCache } from "../../mod/standalone/listing_cache.ts";
-import { splitInlineArgs } from "../../mod/standalone/inline_main.ts";
+import { parseServeArgs } from "../../mod/serve/options.ts";
 import { SessionCounters, prometheusText, statusText } from "../../mod/standalone/session_counters.ts";
 import { POPPIN, tempDir } from "../helpers.ts";
 import { DECOY_SETTINGS, costClass } from "../../mod/auth/verify.ts";
@@ -54,11 +54,14 @@ describe("chain recognition", () => {
   });
 
   test("--inline and --metrics are taken out of tcpserver's options only", () => {
-    expect(splitInlineArgs(["--inline", "-c", "5", "-v", "--metrics", "127.0.0.1:9100", "0", "110", "qmail-popup", "--inline"])).toEqual({
-      inline: true, metrics: "127.0.0.1:9100", rest: ["-c", "5", "-v", "0", "110", "qmail-popup", "--inline"],
-    });
-    expect(splitInlineArgs(["--inline", "-x", "--inline", "0", "110", "p"])).toEqual({ inline: true, metrics: undefined, rest: ["-x", "--inline", "0", "110", "p"] });
-    expect(splitInlineArgs(["--metrics"])).toBe("option requires an argument -- metrics");
+    // One parser for tcpserver's flags, --inline and --metrics (mod/serve/options.ts).
+    const both = parseServeArgs(["--inline", "-c", "5", "-v", "--metrics", "127.0.0.1:9100", "0", "110", "qmail-popup", "--inline"], {});
+    expect(both.kind === "ok" && both.options).toMatchObject({ inline: true, metrics: "127.0.0.1:9100", limit: 5, verbosity: 2, host: "0", port: "110", program: ["qmail-popup", "--inline"] });
+    const valued = parseServeArgs(["--inline", "-x", "--inline", "0", "110", "p"], {});
+    expect(valued.kind === "ok" && valued.options).toMatchObject({ inline: true, metrics: undefined, rulesPath: "--inline", program: ["p"] });
+    const plain = parseServeArgs(["0", "110", "p"], {});
+    expect(plain.kind === "ok" && plain.options).toMatchObject({ inline: false, metrics: undefined });
+    expect(parseServeArgs(["--metrics"], {})).toEqual({ kind: "usage", complaint: "option requires an argument -- metrics", silent: false });
     expect(parseHostPort("127.0.0.1:9100")).toEqual({ host: "127.0.0.1", port: 9100 });
     expect(parseHostPort("[::1]:80")).toEqual({ host: "::1", port: 80 });
     expect(parseHostPort("9100")).toBeUndefined();

@@ -1,0 +1,67 @@
+/**
+ * serve's connection handlers for programs (tcpserver's own job): spawnProgram runs the
+ * program with the connection as fds 0 and 1; relayOverTls (--tls, sslserver) does the
+ * handshake here and relays the program's pipes through TLS. serve --inline's handler
+ * (mod/standalone/inline_handler.ts) serves poppin's chain in this process instead.
+ */
+import { describeSysError } from "../cli/errors.ts";
+import type { TlsContextHolder } from "../tls/context.ts";
+import { runOverTls } from "../tls/implicit.ts";
+import { TLS_FD_VARIABLE } from "../tls/key_material.ts";
+import { waitStatus } from "./log_lines.ts";
+import { DROP_STATUS, type Admitted, type ConnectionHandler } from "./server.ts";
+
+/**
+ * The program with the socket as fds 0 and 1. `stlsMaterial`: poppin's popup with STLS gets
+ * the key material serve read, as fd 3 named by POPPIN_TLS_FD (mod/tls/key_material.ts).
+ */
+export function spawnProgram(program: readonly string[], stlsMaterial?: TlsContextHolder): ConnectionHandler {
+  /** The material's descriptor; undefined (popup reads the files itself) when there is none or it cannot be made. */
+  const materialFd = (conn: Admitted): number | undefined => {
+    try {
+      return stlsMaterial?.materialFd();
+    } catch (err) {
+      conn.warn(`unable to hand popup its key material: ${describeSysError(err)}`);
+      return undefined;
+    }
+  };
+  return {
+    serve(conn) {
+      const { sock, fd, env } = conn;
+      let child;
+      try {
+        const material = materialFd(conn);
+        child = Bun.spawn([...program], {
+          stdio: material === undefined ? [fd, fd, "inherit"] : [fd, fd, "inherit", material],
+          env: material === undefined ? env : { ...env, [TLS_FD_VARIABLE]: "3" },
+          onExit: (_proc, exitCode, signalCode) => {
+            const signal = signalCode === null || signalCode === undefined ? null : String(signalCode);
+            conn.ended(waitStatus(exitCode, signalCode ?? null), { code: exitCode, signal });
+          },
+        });
+      } catch (err) {
+        conn.started(conn.ownPid);
+        sock.destroy();
+        conn.warnDrop(`unable to run ${program[0]}: ${describeSysError(err)}`);
+        conn.ended(DROP_STATUS);
+        return;
+      }
+      // The parent's copy only: the child holds the connection now (never end(): that would send FIN).
+      sock.destroy();
+      conn.started(child.pid);
+    },
+  };
+}
+
+/** --tls: the handshake, then the program on pipes relayed through TLS (mod/tls/implicit.ts). */
+export function relayOverTls(program: readonly string[], tls: { holder: TlsContextHolder; handshakeTimeoutMs: number }): ConnectionHandler {
+  return {
+    serve(conn) {
+      void runOverTls(conn.sock, tls.holder.context, tls.handshakeTimeoutMs, program, conn.env, {
+        dropped: (reason) => conn.dropped(reason),
+        started: (pid) => conn.started(pid),
+        ended: (code, signal) => conn.ended(waitStatus(code, signal), { code, signal }),
+      });
+    },
+  };
+}
