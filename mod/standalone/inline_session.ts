@@ -13,6 +13,7 @@ import type net from "node:net";
 import type tls from "node:tls";
 import type { Account } from "../auth/account.ts";
 import { sessionEnvironment } from "../auth/session.ts";
+import { DECOY_SETTINGS } from "../auth/verify.ts";
 import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../cli/errors.ts";
 import { maildirTmpCleanup } from "../maildir/clean.ts";
 import { isMboxArgument } from "../mbox/spool_path.ts";
@@ -23,7 +24,9 @@ import { servePopup, type PopupChannel } from "../pop3/popup_server.ts";
 import { TEXT, err, ok } from "../pop3/responses.ts";
 import { loginChecks } from "../policy/login_checks.ts";
 import { loginPolicy } from "../policy/login_policy.ts";
-import { pop3dPolicy, sessionOptions, sessionStatistics } from "../policy/pop3d_policy.ts";
+import { mailboxWithExpire, pop3dPolicy, sessionOptions, sessionStatistics } from "../policy/pop3d_policy.ts";
+import { RETRIEVAL_RECORD_NAME } from "../pop3/expire.ts";
+import type { Mailbox } from "../pop3/mailbox.ts";
 import { policyEnv, resolvePolicy, type Resolved } from "../policy/resolve.ts";
 import { waitStatus } from "../serve/log_lines.ts";
 import type { TlsContextHolder } from "../tls/context.ts";
@@ -154,6 +157,9 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
     },
     failureDelayMs: policy.failureDelayMs,
     admit: checks.admit,
+    async decoy(password) {
+      for (const setting of DECOY_SETTINGS) await setup.tools.pool.crypt(password, setting);
+    },
     async authenticate(data) {
       const result = await inlineLogin(data, env, {
         tools: setup.tools, euid: setup.euid, userdbOption: chain.userdbOption, checkpasswordPrefix: chain.checkpasswordPrefix, log: setup.log,
@@ -196,7 +202,7 @@ async function servePop3dInline(io: SessionIo, account: Account, base: NodeJS.Pr
   const dir = isAbsolute(chain.maildir) ? chain.maildir : join(account.home, chain.maildir);
   let release = () => {};
   try {
-    let mailbox: MaildirMailbox;
+    let mailbox: Mailbox;
     let policy;
     try {
       policy = pop3dPolicy(env);
@@ -224,6 +230,7 @@ async function servePop3dInline(io: SessionIo, account: Account, base: NodeJS.Pr
         // a missing Maildir is reported by the scan
       }
       mailbox = new MaildirMailbox(dir, { compat, onWarning: (m) => log("warning", `${m} ${who}`), scan: setup.listings?.scan });
+      mailbox = mailboxWithExpire(mailbox, policy, join(dir, RETRIEVAL_RECORD_NAME));
     } catch (e) {
       if (!(e instanceof PoppinError)) throw e;
       out.put(err(e.exitCode === EXIT_TEMP ? TEXT.scanFailed : TEXT.noMaildir));
