@@ -97,7 +97,7 @@ export const applet: Applet = {
       log: (line) => writeStderr(logLine(line)),
       drop: (reason) => writeStderr(logLine(`${ctx.prefix}: warning: dropping connection, ${reason}\n`)),
       warn: (message) => writeStderr(logLine(`${ctx.prefix}: warning: ${message}\n`)),
-    }, process.pid, tls ? relayOverTls(o.program, tls) : spawnProgram(o.program, stls?.holder), counters);
+    }, process.pid, tls ? relayOverTls(o.program, tls) : spawnProgram(o.program, stls?.holder, ctx.env), counters);
     let metrics: MetricsEndpoint | undefined;
     process.on("SIGTERM", () => {
       void server.stop();

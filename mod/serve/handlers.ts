@@ -11,13 +11,22 @@ import { TLS_FD_VARIABLE } from "../tls/key_material.ts";
 import { waitStatus } from "./log_lines.ts";
 import { DROP_STATUS, type Admitted, type ConnectionHandler } from "./server.ts";
 
+/** Variables that choose popup's certificate files (mod/policy/options.ts). */
+const TLS_SOURCE_VARIABLES = ["CERTFILE", "KEYFILE", "POPPIN_CONFIG"] as const;
+
 /**
  * The program with the socket as fds 0 and 1. `stlsMaterial`: poppin's popup with STLS gets
- * the key material serve read, as fd 3 named by POPPIN_TLS_FD (mod/tls/key_material.ts).
+ * the key material serve read (from `baseEnv`'s files), as fd 3 named by POPPIN_TLS_FD
+ * (mod/tls/key_material.ts).
  */
-export function spawnProgram(program: readonly string[], stlsMaterial?: TlsContextHolder): ConnectionHandler {
-  /** The material's descriptor; undefined (popup reads the files itself) when there is none or it cannot be made. */
+export function spawnProgram(program: readonly string[], stlsMaterial?: TlsContextHolder, baseEnv: Readonly<Record<string, string | undefined>> = {}): ConnectionHandler {
+  /**
+   * The material's descriptor; undefined (popup reads the files itself) when there is none, when
+   * it cannot be made, or when the connection's variables (a rule in -x) name other certificate
+   * files than serve read.
+   */
   const materialFd = (conn: Admitted): number | undefined => {
+    if (stlsMaterial === undefined || TLS_SOURCE_VARIABLES.some((name) => (conn.env[name] ?? "") !== (baseEnv[name] ?? ""))) return undefined;
     try {
       return stlsMaterial?.materialFd();
     } catch (err) {
