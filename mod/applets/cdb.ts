@@ -1,7 +1,7 @@
 import type { Applet } from "../cli/applet.ts";
 import type { AppletContext } from "../cli/context.ts";
-import { EXIT_OK, EXIT_PERM, TempError, UsageError } from "../cli/errors.ts";
-import { writeAll, writeStderr } from "../cli/io.ts";
+import { EXIT_OK, EXIT_PERM, TempError, UsageError } from "../base/errors.ts";
+import { writeAll, writeStderr } from "../base/io.ts";
 import { ByteSource } from "../cdb/byte_source.ts";
 import { cdbDump, type ByteSink } from "../cdb/dump.ts";
 import { CdbFormatError, CdbIoError } from "../cdb/errors.ts";

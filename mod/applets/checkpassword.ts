@@ -1,6 +1,6 @@
 import type { Applet } from "../cli/applet.ts";
 import { fatal, usage } from "../cli/context.ts";
-import { EXIT_MISUSE, EXIT_USAGE, PoppinError } from "../cli/errors.ts";
+import { EXIT_MISUSE, EXIT_USAGE, PoppinError } from "../base/errors.ts";
 import { authenticate } from "../auth/authenticate.ts";
 import { authConfigFromEnv } from "../auth/config.ts";
 import { AuthRefused, MalformedRequest, parseRequest, readRequestFd } from "../auth/request.ts";

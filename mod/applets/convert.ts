@@ -1,9 +1,9 @@
 import { isatty } from "../sys/builtins.ts";
 import type { Applet } from "../cli/applet.ts";
 import { fatal, info, usage, warning } from "../cli/context.ts";
-import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, TempError, describeSysError } from "../cli/errors.ts";
+import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, TempError, describeSysError } from "../base/errors.ts";
 import { becomeOwnerOf } from "../sys/become_owner.ts";
-import { writeStderr } from "../cli/io.ts";
+import { writeStderr } from "../base/io.ts";
 import { convertMboxToMaildir } from "../convert/mbox_to_maildir.ts";
 import { ProgressThrottle, progressText } from "../convert/progress.ts";
 import { defaultTempDir } from "../mbox/mbox_mailbox.ts";

@@ -1,5 +1,5 @@
 import type { Applet } from "../cli/applet.ts";
-import { EXIT_OK, PoppinError, TempError, UsageError, describeSysError } from "../cli/errors.ts";
+import { EXIT_OK, PoppinError, TempError, UsageError, describeSysError } from "../base/errors.ts";
 import { becomeOwnerOf } from "../sys/become_owner.ts";
 import { maildirDeliver } from "../maildir/deliver.ts";
 

@@ -1,7 +1,7 @@
 import { isatty } from "../sys/builtins.ts";
 import type { Applet } from "../cli/applet.ts";
-import { EXIT_OK, UsageError } from "../cli/errors.ts";
-import { writeStderr, writeStdout } from "../cli/io.ts";
+import { EXIT_OK, UsageError } from "../base/errors.ts";
+import { writeStderr, writeStdout } from "../base/io.ts";
 import { readSecretLine } from "../doctor/secret.ts";
 import { formatJson, formatText } from "../doctor/report.ts";
 import { runRoadmap } from "../doctor/roadmap.ts";

@@ -1,7 +1,7 @@
 import { closeSync, openSync } from "node:fs";
 import type { Applet } from "../cli/applet.ts";
 import { fatal } from "../cli/context.ts";
-import { EXIT_TEMP } from "../cli/errors.ts";
+import { EXIT_TEMP } from "../base/errors.ts";
 import { EnvdirError, readEnvdir } from "../daemontools/envdir.ts";
 import { execEnvironment } from "../daemontools/pathexec.ts";
 import { runChild, usageExit } from "../daemontools/run_child.ts";

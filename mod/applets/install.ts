@@ -5,9 +5,9 @@
  */
 import { parseArgs } from "node:util";
 import type { Applet } from "../cli/applet.ts";
-import { UsageError, EXIT_OK } from "../cli/errors.ts";
+import { UsageError, EXIT_OK } from "../base/errors.ts";
 import { install, manSourceFor } from "../cli/install.ts";
-import { writeStdout } from "../cli/io.ts";
+import { writeStdout } from "../base/io.ts";
 
 export const DEFAULT_PREFIX = "/usr/local";
 

@@ -1,7 +1,7 @@
 import type { Applet } from "../cli/applet.ts";
 import { warning } from "../cli/context.ts";
-import { EXIT_OK, UsageError } from "../cli/errors.ts";
-import { writeAll } from "../cli/io.ts";
+import { EXIT_OK, UsageError } from "../base/errors.ts";
+import { writeAll } from "../base/io.ts";
 import { wallClock } from "../sys/clock.ts";
 import { runMultilog, type LogSignals } from "../log/multilog.ts";
 

@@ -1,6 +1,6 @@
 import type { Applet } from "../cli/applet.ts";
 import { usage } from "../cli/context.ts";
-import { EXIT_OK, EXIT_PERM, EXIT_USAGE } from "../cli/errors.ts";
+import { EXIT_OK, EXIT_PERM, EXIT_USAGE } from "../base/errors.ts";
 import { maildirMake } from "../maildir/make.ts";
 import { becomeOwnerOf } from "../sys/become_owner.ts";
 import { realpathSync } from "node:fs";

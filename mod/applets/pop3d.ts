@@ -1,10 +1,11 @@
+import { ENV } from "../base/env.ts";
 import type { Applet } from "../cli/applet.ts";
 import { fatal, info, usage, warning } from "../cli/context.ts";
-import { EXIT_OK, EXIT_USAGE } from "../cli/errors.ts";
-import { writeStdout } from "../cli/io.ts";
+import { EXIT_OK, EXIT_USAGE } from "../base/errors.ts";
+import { writeStdout } from "../base/io.ts";
 import { compatFrom, timeoutInvalid, timeoutMs } from "../pop3/config.ts";
 import { FdChannel } from "../pop3/fd_channel.ts";
-import { logValue } from "../pop3/log_value.ts";
+import { logValue } from "../base/log_value.ts";
 import { applyMboxOption, defaultMboxSettings } from "../mbox/options.ts";
 import { isMboxArgument } from "../mbox/spool_path.ts";
 import { TEXT, err } from "../pop3/responses.ts";
@@ -60,7 +61,7 @@ export const applet: Applet = {
       usage(ctx, `${name} [--compat=qmail|rfc] maildir | ${name} [mbox options] mbox:[spool]`);
       return ctx.classic ? EXIT_QMAIL_POP3D_DIE : EXIT_USAGE;
     }
-    if (timeoutInvalid(ctx.env)) warning(ctx, `ignoring POPPIN_TIMEOUT=${logValue(ctx.env.POPPIN_TIMEOUT ?? "")}: not a positive number of seconds`);
+    if (timeoutInvalid(ctx.env)) warning(ctx, `ignoring ${ENV.timeout.name}=${logValue(ctx.env[ENV.timeout.name] ?? "")}: not a positive number of seconds`);
     const log = { info, warning, fatal } as const;
     await runMailboxSession({ mailbox: rest[0]!, compat, mbox, env: ctx.env }, {
       log: (kind, text) => log[kind](ctx, text),

@@ -1,13 +1,14 @@
+import { ENV } from "../base/env.ts";
 import type { SecureContext } from "node:tls";
 import type { Applet } from "../cli/applet.ts";
 import { fatal, usage, warning } from "../cli/context.ts";
-import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../cli/errors.ts";
-import { writeStdout } from "../cli/io.ts";
+import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../base/errors.ts";
+import { writeStdout } from "../base/io.ts";
 import { decoyCheck } from "../auth/verify.ts";
 import { runChain } from "../pop3/chain.ts";
 import { timeoutInvalid } from "../pop3/config.ts";
 import { FdChannel } from "../pop3/fd_channel.ts";
-import { logValue } from "../pop3/log_value.ts";
+import { logValue } from "../base/log_value.ts";
 import { TEXT, err } from "../pop3/responses.ts";
 import { oneProcessLogin } from "../standalone/one_process_login.ts";
 import { runLogin } from "../session/login.ts";
@@ -66,7 +67,7 @@ export const applet: Applet = {
       usage(ctx, usageLine);
       return ctx.classic ? EXIT_POPUP_USAGE : EXIT_USAGE;
     }
-    if (timeoutInvalid(ctx.env)) warning(ctx, `ignoring POPPIN_TIMEOUT=${logValue(ctx.env.POPPIN_TIMEOUT ?? "")}: not a positive number of seconds`);
+    if (timeoutInvalid(ctx.env)) warning(ctx, `ignoring ${ENV.timeout.name}=${logValue(ctx.env[ENV.timeout.name] ?? "")}: not a positive number of seconds`);
     const remoteIp = ctx.env.TCPREMOTEIP ?? "unknown";
     const rip = logValue(remoteIp);
     const implicitTls = (ctx.env.SSL_PROTOCOL ?? "") !== "";

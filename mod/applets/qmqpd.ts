@@ -1,7 +1,7 @@
 import type { Applet } from "../cli/applet.ts";
 import { fatal } from "../cli/context.ts";
-import { EXIT_OK, EXIT_PERM, EXIT_TEMP, PermError, TempError } from "../cli/errors.ts";
-import { writeAll, writeStderr } from "../cli/io.ts";
+import { EXIT_OK, EXIT_PERM, EXIT_TEMP, PermError, TempError } from "../base/errors.ts";
+import { writeAll, writeStderr } from "../base/io.ts";
 import { netstring, ANSWER } from "../qmqp/answers.ts";
 import { qmqpdConfigFromEnv } from "../qmqp/config.ts";
 import { handleRequest, type LocalDeliverer } from "../qmqp/handle.ts";
@@ -11,7 +11,7 @@ import {
 } from "../qmqp/local_helper.ts";
 import { QmqpParser, QmqpProtocolError } from "../qmqp/parser.ts";
 import type { QmqpdConfig } from "../qmqp/config.ts";
-import { logLine, logValue } from "../cli/log_value.ts";
+import { logLine, logValue } from "../base/log_value.ts";
 
 const USAGE = `qmqpd   (under serve: qmail-qmqpd's place, reading one QMQP request on fd 0)
 

@@ -1,7 +1,7 @@
 import type { Applet } from "../cli/applet.ts";
 import type { AppletContext } from "../cli/context.ts";
-import { EXIT_OK, EXIT_PERM, TempError, UsageError } from "../cli/errors.ts";
-import { writeStderr, writeStdout } from "../cli/io.ts";
+import { EXIT_OK, EXIT_PERM, TempError, UsageError } from "../base/errors.ts";
+import { writeStderr, writeStdout } from "../base/io.ts";
 import { ByteSource } from "../cdb/byte_source.ts";
 import { CdbReader } from "../cdb/reader.ts";
 import { rulesCheckReport } from "../rules/check.ts";

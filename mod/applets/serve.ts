@@ -1,9 +1,9 @@
 import type { Applet } from "../cli/applet.ts";
 import type { AppletContext } from "../cli/context.ts";
-import { describeSysError, EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError } from "../cli/errors.ts";
+import { describeSysError, EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError } from "../base/errors.ts";
 import { ServeCounters, serveMetricsText } from "../serve/counters.ts";
 import { parseHostPort, startMetrics, type MetricsEndpoint } from "../standalone/metrics_server.ts";
-import { writeStderr, writeStdout } from "../cli/io.ts";
+import { writeStderr, writeStdout } from "../base/io.ts";
 import { Server } from "../serve/server.ts";
 import { relayOverTls, spawnProgram } from "../serve/handlers.ts";
 import { detachStdio, dropPrivileges, listenAsTold, serveOptionsOrUsage } from "../serve/startup.ts";
@@ -13,7 +13,7 @@ import { keepKeyReaders, policyTls, setupServeTls, type ServeTls } from "../tls/
 import { KEY_READER_FLAG, runKeyReader } from "../tls/key_reader.ts";
 import { parsePopupCommand, selfResolver } from "../standalone/chain_spec.ts";
 import { resolvePolicy } from "../policy/resolve.ts";
-import { logLine } from "../cli/log_value.ts";
+import { logLine } from "../base/log_value.ts";
 
 const USAGE = `serve [ -1UXpPhHrRoOdDqQv ] [ -c limit ] [ -x rules.cdb ] [ -B banner ] [ -g gid ] [ -u uid ] [ -b backlog ] [ -l localname ] [ -t timeout ] [ --per-ip n ] [ --proxy [ --proxy-from addr,... ] ] host port program [ arg ... ]
        serve [ options ] --systemd program [ arg ... ]   (socket from systemd: LISTEN_FDS/LISTEN_PID)

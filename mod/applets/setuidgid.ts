@@ -1,6 +1,6 @@
 import type { Applet } from "../cli/applet.ts";
 import { fatal } from "../cli/context.ts";
-import { EXIT_TEMP } from "../cli/errors.ts";
+import { EXIT_TEMP } from "../base/errors.ts";
 import { accountAndChild, runChild } from "../daemontools/run_child.ts";
 import { execEnvironment } from "../daemontools/pathexec.ts";
 import { djbErrorText } from "../log/djb_errors.ts";

@@ -1,7 +1,7 @@
 import type { Applet } from "../cli/applet.ts";
 import { fatal } from "../cli/context.ts";
-import { EXIT_TEMP } from "../cli/errors.ts";
-import { writeStderr } from "../cli/io.ts";
+import { EXIT_TEMP } from "../base/errors.ts";
+import { writeStderr } from "../base/io.ts";
 import { execEnvironment } from "../daemontools/pathexec.ts";
 import type { PreparedLimit } from "../daemontools/exec_ffi.ts";
 import { runChild, usageExit } from "../daemontools/run_child.ts";

@@ -1,6 +1,6 @@
 import type { Applet } from "../cli/applet.ts";
-import { EXIT_OK, EXIT_TEMP } from "../cli/errors.ts";
-import { writeAll } from "../cli/io.ts";
+import { EXIT_OK, EXIT_TEMP } from "../base/errors.ts";
+import { writeAll } from "../base/io.ts";
 import { wallClock } from "../sys/clock.ts";
 import { LineStamper } from "../tai64/stamp.ts";
 import { stampFor } from "../tai64/label.ts";

@@ -1,6 +1,6 @@
 import type { Applet } from "../cli/applet.ts";
-import { EXIT_OK, EXIT_TEMP } from "../cli/errors.ts";
-import { writeAll } from "../cli/io.ts";
+import { EXIT_OK, EXIT_TEMP } from "../base/errors.ts";
+import { writeAll } from "../base/io.ts";
 import { localTime } from "../sys/localtime.ts";
 import { LabelLocalizer } from "../tai64/local.ts";
 import { readChunk } from "../tai64/read_input.ts";

@@ -1,7 +1,7 @@
 import type { Applet } from "../cli/applet.ts";
 import { warning } from "../cli/context.ts";
-import { EXIT_OK, PermError, UsageError } from "../cli/errors.ts";
-import { writeStderr, writeStdout } from "../cli/io.ts";
+import { EXIT_OK, PermError, UsageError } from "../base/errors.ts";
+import { writeStderr, writeStdout } from "../base/io.ts";
 import { defaultSecretSource } from "../auth/secret_input.ts";
 import { parseUsersArgs, USERS_USAGE } from "../auth/users_args.ts";
 import {

@@ -5,7 +5,7 @@
  * from a password by its shape: exactly 32 lowercase hex digits (RFC 1939's form).
  */
 import { openSync, fstatSync, readFileSync, closeSync } from "node:fs";
-import { TempError, describeSysError } from "../cli/errors.ts";
+import { TempError, describeSysError } from "../base/errors.ts";
 import { timingSafeEqual } from "../sys/constant_time.ts";
 
 /** Whether this password field can be an APOP digest (checked on the bytes: no copy of a password is made). */

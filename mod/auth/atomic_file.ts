@@ -5,7 +5,7 @@
  */
 import { closeSync, fchownSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { TempError, describeSysError } from "../cli/errors.ts";
+import { TempError, describeSysError } from "../base/errors.ts";
 import { fsyncDirectory } from "../cdb/writer.ts";
 
 /** The temporary name beside `path` for this process. */

@@ -2,10 +2,11 @@
  * checkpassword's settings, all from the environment (djb's interface has no options,
  * and popup runs `checkpassword PROG...` with whatever the run script exported).
  */
-import { UsageError } from "../cli/errors.ts";
+import { ENV, envStrict, envValue } from "../base/env.ts";
+import { UsageError } from "../base/errors.ts";
 
 /** Default floor for system accounts: uid 0 and Debian's system range (below 1000) are refused, like Qpopper's BLOCK_UID. */
-export const DEFAULT_MIN_UID = 1000;
+export const DEFAULT_MIN_UID: number = ENV.minUid.fallback;
 export const DEFAULT_SHADOW_FILE = "/etc/shadow";
 
 export interface AuthConfig {
@@ -26,17 +27,11 @@ function nonEmpty(value: string | undefined): string | undefined {
 
 /** Reads the settings; a malformed POPPIN_MIN_UID is a usage error rather than a silent default. */
 export function authConfigFromEnv(env: NodeJS.ProcessEnv, userdbOption?: string): AuthConfig {
-  let minUid = DEFAULT_MIN_UID;
-  const minText = nonEmpty(env.POPPIN_MIN_UID);
-  if (minText !== undefined) {
-    if (!/^[0-9]{1,10}$/.test(minText)) throw new UsageError(`POPPIN_MIN_UID must be a number, not ${minText}`);
-    minUid = Number(minText);
-  }
   return {
-    userdb: userdbOption ?? nonEmpty(env.POPPIN_USERDB),
-    minUid,
-    apopSecretsFile: nonEmpty(env.POPPIN_APOP_SECRETS),
+    userdb: userdbOption ?? envValue(env, ENV.userdb),
+    minUid: envStrict(env, ENV.minUid),
+    apopSecretsFile: envValue(env, ENV.apopSecrets),
     shadowFile: DEFAULT_SHADOW_FILE,
-    homeBase: nonEmpty(env.POPPIN_HOME_BASE),
+    homeBase: envValue(env, ENV.homeBase),
   };
 }

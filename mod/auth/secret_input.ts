@@ -5,7 +5,7 @@
  */
 import { readSync } from "node:fs";
 import { isatty } from "../sys/builtins.ts";
-import { TempError, PermError, describeSysError } from "../cli/errors.ts";
+import { TempError, PermError, describeSysError } from "../base/errors.ts";
 
 /** Bound on a secret (and on what we read from stdin). */
 export const MAX_SECRET = 1024;

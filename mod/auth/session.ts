@@ -5,7 +5,7 @@
  * PATH as djb's pathexec does. Nothing of checkpassword stays alive.
  */
 import { join } from "node:path";
-import { TempError, describeSysError } from "../cli/errors.ts";
+import { TempError, describeSysError } from "../base/errors.ts";
 import { execve, LibcError, restoreDefaultSignals } from "../sys/libc.ts";
 import type { Account } from "./account.ts";
 import { AuthRefused } from "./request.ts";

@@ -4,7 +4,7 @@
  * (exit 111), not a wrong password.
  */
 import { accessSync, constants as fsConstants } from "node:fs";
-import { TempError } from "../cli/errors.ts";
+import { TempError } from "../base/errors.ts";
 import { getpwnam, getspnam, type PasswdEntry, type ShadowEntry } from "../sys/libc.ts";
 import type { Account } from "./account.ts";
 import { shadowRefusal } from "./shadow_policy.ts";

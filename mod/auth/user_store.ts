@@ -4,7 +4,7 @@
  * flock) so two admins never lose each other's change.
  */
 import { closeSync, openSync, readFileSync } from "node:fs";
-import { PermError, TempError, describeSysError } from "../cli/errors.ts";
+import { PermError, TempError, describeSysError } from "../base/errors.ts";
 import { CdbWriter } from "../cdb/writer.ts";
 import { flockExclusive } from "../sys/locks.ts";
 import { createPrivateTemp, writeFileAtomic } from "./atomic_file.ts";

@@ -4,7 +4,7 @@
  * is read as a cdb, anything else as the text file.
  */
 import { readFileSync } from "node:fs";
-import { TempError, describeSysError } from "../cli/errors.ts";
+import { TempError, describeSysError } from "../base/errors.ts";
 import { cdbLookupFile } from "./userdb_cdb.ts";
 import { parseUserLine, parseUserValue, UserLineError, type VirtualUser } from "./userdb_text.ts";
 

@@ -1,5 +1,5 @@
 /** The compiled virtual-user database: a cdb (mod/cdb) keyed by login. */
-import { TempError } from "../cli/errors.ts";
+import { TempError } from "../base/errors.ts";
 import { CdbReader } from "../cdb/reader.ts";
 
 /** The value stored for `login`, or undefined. Any trouble reading is temporary (exit 111). */

@@ -1,5 +1,6 @@
 /** Arguments of `poppin users` (see mod/applets/users.ts). */
-import { UsageError } from "../cli/errors.ts";
+import { ENV, envValue } from "../base/env.ts";
+import { UsageError } from "../base/errors.ts";
 import type { NewHashKind } from "../sys/crypt.ts";
 import { validLogin } from "./userdb_text.ts";
 
@@ -25,7 +26,7 @@ function login(text: string | undefined): string {
 
 /** FILE: -f FILE / --file=FILE, else $POPPIN_USERDB (a `.cdb` name means the text file beside it). */
 export function parseUsersArgs(args: readonly string[], env: NodeJS.ProcessEnv): UsersCommand {
-  let file = env.POPPIN_USERDB || undefined;
+  let file = envValue(env, ENV.userdb);
   let apop = false;
   let hashKind: NewHashKind = "yescrypt";
   const rest: string[] = [];
@@ -42,7 +43,7 @@ export function parseUsersArgs(args: readonly string[], env: NodeJS.ProcessEnv):
     else if (a.startsWith("-") && a !== "-") throw new UsageError(`unknown option ${a}`);
     else rest.push(a);
   }
-  if (file === undefined || file === "") throw new UsageError(`no user file: give -f FILE or set POPPIN_USERDB`);
+  if (file === undefined || file === "") throw new UsageError(`no user file: give -f FILE or set ${ENV.userdb.name}`);
   const [command, ...more] = rest;
   const expect = (n: number) => {
     if (more.length !== n) throw new UsageError(USERS_USAGE);

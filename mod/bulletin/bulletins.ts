@@ -9,7 +9,7 @@
  */
 import { readFileSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { TempError, describeSysError } from "../cli/errors.ts";
+import { TempError, describeSysError } from "../base/errors.ts";
 import { maildirDeliver } from "../maildir/deliver.ts";
 
 export const SEEN_FILE = ".popbull";

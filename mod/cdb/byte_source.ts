@@ -1,5 +1,5 @@
 import { readSync } from "node:fs";
-import { describeSysError, TempError } from "../cli/errors.ts";
+import { describeSysError, TempError } from "../base/errors.ts";
 
 const CHUNK = 1 << 16;
 

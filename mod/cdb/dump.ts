@@ -1,4 +1,4 @@
-import { TempError } from "../cli/errors.ts";
+import { TempError } from "../base/errors.ts";
 import { ByteSource } from "./byte_source.ts";
 import { CDB_HEADER_SIZE } from "./hash.ts";
 

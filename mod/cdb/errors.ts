@@ -1,4 +1,4 @@
-import { TempError } from "../cli/errors.ts";
+import { TempError } from "../base/errors.ts";
 
 /**
  * A cdb whose structure points outside the file or contradicts itself (truncated, or

@@ -1,4 +1,4 @@
-import { PoppinError, TempError } from "../cli/errors.ts";
+import { PoppinError, TempError } from "../base/errors.ts";
 import { ByteSource } from "./byte_source.ts";
 import { CDB_HASH_START } from "./hash.ts";
 import type { CdbWriter } from "./writer.ts";

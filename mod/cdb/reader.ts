@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { describeSysError } from "../cli/errors.ts";
+import { describeSysError } from "../base/errors.ts";
 import { CdbFormatError, CdbIoError } from "./errors.ts";
 import { CDB_HEADER_SIZE, cdbHash } from "./hash.ts";
 

@@ -1,6 +1,6 @@
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
-import { describeSysError, PermError, TempError } from "../cli/errors.ts";
+import { describeSysError, PermError, TempError } from "../base/errors.ts";
 import { CDB_HEADER_SIZE, CDB_MAX_SIZE, cdbHash } from "./hash.ts";
 
 const OUTPUT_BUFFER = 1 << 16;

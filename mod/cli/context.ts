@@ -1,5 +1,5 @@
-import { writeStderr } from "./io.ts";
-import { logLine } from "./log_value.ts";
+import { writeStderr } from "../base/io.ts";
+import { logLine } from "../base/log_value.ts";
 
 /**
  * What an applet knows of how it was started. `prefix` is what its messages

@@ -2,8 +2,8 @@ import { basename } from "node:path";
 import type { AppletContext } from "./context.ts";
 import { fatal } from "./context.ts";
 import { APPLETS, ALIASES, findAlias, findApplet } from "./applet_table.ts";
-import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "./errors.ts";
-import { writeStderr, writeStdout } from "./io.ts";
+import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../base/errors.ts";
+import { writeStderr, writeStdout } from "../base/io.ts";
 import { VERSION } from "./version.ts";
 
 /** Names under which we are poppin itself rather than one of its applets. */

@@ -9,7 +9,7 @@ import {
   readlinkSync, realpathSync, renameSync, statSync, symlinkSync, unlinkSync, writeSync,
 } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { TempError, PermError, describeSysError } from "./errors.ts";
+import { TempError, PermError, describeSysError } from "../base/errors.ts";
 
 export interface InstallResult {
   created: string[];

@@ -6,7 +6,7 @@
 import { chmodSync, chownSync, closeSync, fsyncSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { ByteSource } from "../cdb/byte_source.ts";
-import { TempError } from "../cli/errors.ts";
+import { TempError } from "../base/errors.ts";
 import { djbErrorText } from "../log/djb_errors.ts";
 import { compileRulesFile } from "../rules/compile.ts";
 import type { PlanEntry, ServicePlan } from "./plan.ts";

@@ -13,7 +13,7 @@
 import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { TempError, describeSysError } from "../cli/errors.ts";
+import { TempError, describeSysError } from "../base/errors.ts";
 import { maildirMake } from "../maildir/make.ts";
 import { clockNow, uidlOf, uniqueName, withSizes, type NameClock } from "../maildir/name.ts";
 import { appendUidlMap, readUidlMap } from "../maildir/uidl_map.ts";

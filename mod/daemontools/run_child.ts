@@ -4,8 +4,8 @@
  */
 import type { AppletContext } from "../cli/context.ts";
 import { fatal } from "../cli/context.ts";
-import { EXIT_PERM, EXIT_TEMP, EXIT_USAGE } from "../cli/errors.ts";
-import { writeStderr } from "../cli/io.ts";
+import { EXIT_PERM, EXIT_TEMP, EXIT_USAGE } from "../base/errors.ts";
+import { writeStderr } from "../base/io.ts";
 import { djbErrorText } from "../log/djb_errors.ts";
 import { getpwnam, restoreDefaultSignals, type PasswdEntry } from "../sys/libc.ts";
 import { execWithLimits, SysCallError, type PreparedLimit } from "./exec_ffi.ts";

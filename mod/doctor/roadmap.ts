@@ -1,4 +1,5 @@
 /** The whole checklist in the Q-cards' order, from the options doctor was given. */
+import { ENV } from "../base/env.ts";
 import { join } from "node:path";
 import { authConfigFromEnv } from "../auth/config.ts";
 import { checkHome, checkListener, checkMaildir, checkPassword, checkRules, checkSupervisor, findUser } from "./checks.ts";
@@ -34,7 +35,7 @@ export async function runRoadmap(opts: DoctorOptions): Promise<CheckResult[]> {
 
   // The chain's settings: the service's env/ first (what envdir gives it), then ours.
   const env = { ...opts.env, ...(info?.env ?? {}) };
-  if (opts.userdb) env.POPPIN_USERDB = opts.userdb;
+  if (opts.userdb) env[ENV.userdb.name] = opts.userdb;
   const config = authConfigFromEnv(env);
   if (opts.user !== undefined) {
     const { user, result } = findUser(opts.user, config);

@@ -9,7 +9,7 @@ import {
   chmodSync, closeSync, fchmodSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync,
   renameSync, statSync, unlinkSync, writeSync, constants as fsc, type Stats,
 } from "node:fs";
-import { TempError } from "../cli/errors.ts";
+import { TempError } from "../base/errors.ts";
 import { lockExclusiveNonBlocking } from "../sys/locks.ts";
 import { LABEL_LENGTH, formatLabel } from "../tai64/label.ts";
 import { djbErrorText } from "./djb_errors.ts";

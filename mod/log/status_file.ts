@@ -3,7 +3,7 @@
  * 1000 bytes) padded with newlines to 1001 bytes, written in place at offset 0.
  */
 import { closeSync, openSync, writeSync, constants as fsc } from "node:fs";
-import { TempError } from "../cli/errors.ts";
+import { TempError } from "../base/errors.ts";
 import { djbErrorText } from "./djb_errors.ts";
 import { pause, type LogHooks } from "./hooks.ts";
 

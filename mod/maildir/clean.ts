@@ -5,8 +5,8 @@
  */
 import { readdirSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { TempError, describeSysError } from "../cli/errors.ts";
-import { logValue } from "../cli/log_value.ts";
+import { TempError, describeSysError } from "../base/errors.ts";
+import { logValue } from "../base/log_value.ts";
 import { curNameFor } from "./name.ts";
 
 /** qmail-pop3d removes files in tmp/ not accessed for 36 hours (maildir.c: 129600 seconds). */

@@ -7,7 +7,7 @@
 import { closeSync, fsyncSync, linkSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { PermError, TempError, describeSysError } from "../cli/errors.ts";
+import { PermError, TempError, describeSysError } from "../base/errors.ts";
 import { checkRealDirectory, UntrustedFile } from "../sys/owned_file.ts";
 import { CrlfCounter } from "./crlf.ts";
 import { type NameClock, clockNow, uniqueName, withSizes } from "./name.ts";

@@ -5,7 +5,7 @@
  */
 import { closeSync, constants, fchmodSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
-import { TempError, describeSysError } from "../cli/errors.ts";
+import { TempError, describeSysError } from "../base/errors.ts";
 
 /** The mode qmail's maildirmake gives every directory (it sets umask 077 and mkdirs with 0700). */
 export const MAILDIR_MODE = 0o700;

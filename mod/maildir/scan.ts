@@ -5,8 +5,8 @@
  */
 import { readdirSync, renameSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { PermError, TempError, describeSysError } from "../cli/errors.ts";
-import { logValue } from "../cli/log_value.ts";
+import { PermError, TempError, describeSysError } from "../base/errors.ts";
+import { logValue } from "../base/log_value.ts";
 import { crlfSizeOfFile } from "./crlf.ts";
 import { type NameSizes, curNameFor, isValidMessageName, sizesFromName, uidlOf } from "./name.ts";
 import { nameTimeMs, sortByDelivery, sortLikeQmail } from "./order.ts";

@@ -13,7 +13,7 @@
  */
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { describeSysError } from "../cli/errors.ts";
+import { describeSysError } from "../base/errors.ts";
 
 export const SIZE_CACHE_FILE = "poppin-sizes";
 const HEADER = "poppin-sizes 1\n";

@@ -7,7 +7,7 @@
  */
 import { closeSync, fsyncSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { TempError, describeSysError } from "../cli/errors.ts";
+import { TempError, describeSysError } from "../base/errors.ts";
 import { effectiveUid, openOwnedAppend, openOwnedFile } from "../sys/owned_file.ts";
 
 export const UIDL_MAP_NAME = "poppin-uidls";

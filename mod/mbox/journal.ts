@@ -13,7 +13,7 @@
  */
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, readSync, unlinkSync, writeSync, openSync, type Stats } from "node:fs";
 import { dirname } from "node:path";
-import { TempError } from "../cli/errors.ts";
+import { TempError } from "../base/errors.ts";
 import { createExclusive, effectiveUid, openOwnedFile, UntrustedFile } from "../sys/owned_file.ts";
 
 /**

@@ -8,7 +8,7 @@
  */
 import { accessSync, closeSync, constants, fstatSync, readSync, statSync, type Stats } from "node:fs";
 import { dirname } from "node:path";
-import { TempError, describeSysError } from "../cli/errors.ts";
+import { TempError, describeSysError } from "../base/errors.ts";
 import type { Mailbox, MessageReader, RemoveResult } from "../pop3/mailbox.ts";
 import type { MessageInfo } from "../pop3/transaction.ts";
 import type { MboxMessage } from "./message.ts";

@@ -1,13 +1,9 @@
 /** From pop3d's "mbox:..." argument and options to an open MboxMailbox. */
-import { PermError } from "../cli/errors.ts";
+import { PermError } from "../base/errors.ts";
 import { MboxMailbox, defaultTempDir } from "./mbox_mailbox.ts";
 import type { MboxSettings } from "./options.ts";
 import { spoolPathFor } from "./spool_path.ts";
 
-/** The answer to a session that finds the spool locked by a rewrite (Qpopper's, with RFC 2449's code). */
-export const IN_USE_TEXT = "[IN-USE] mailbox in use by another session, try again later";
-/** The answer when the spool cannot be read (the log line says why). */
-export const SPOOL_FAILED_TEXT = "[SYS/TEMP] unable to read the mail spool";
 
 export function openSpoolMailbox(arg: string, s: MboxSettings, env: { user?: string; home?: string; cwd: string }, onWarning: (m: string) => void): MboxMailbox {
   const spool = spoolPathFor(arg, s.layout, env);

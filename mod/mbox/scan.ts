@@ -9,7 +9,7 @@
  *   message is not part of it.
  */
 import { readSync } from "node:fs";
-import { PermError } from "../cli/errors.ts";
+import { PermError } from "../base/errors.ts";
 import { LineReader, type SkipTally } from "./line_reader.ts";
 import { addHiddenRange, HIDDEN_FIELDS } from "./hidden.ts";
 import type { MboxMessage } from "./message.ts";

@@ -5,7 +5,7 @@
  * default (Debian's procmail: "Locking strategies: dotlocking, fcntl()"), `flock` on
  * request for MDAs that use it.
  */
-import { TempError, describeSysError } from "../cli/errors.ts";
+import { TempError, describeSysError } from "../base/errors.ts";
 import { DotLockError, dotLock } from "./dot_lock.ts";
 import { fcntlLock, fcntlUnlock, flockLock, flockUnlock, lockBusy } from "../sys/locks.ts";
 

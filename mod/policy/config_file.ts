@@ -12,7 +12,7 @@
  * Every error names the file and the line.
  */
 import { readFileSync } from "node:fs";
-import { PermError, describeSysError } from "../cli/errors.ts";
+import { PermError, describeSysError } from "../base/errors.ts";
 import { checkValue, optionSpec } from "./options.ts";
 
 /** Chained config files deeper than this are refused (Qpopper allows a few levels too). */

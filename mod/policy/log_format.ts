@@ -4,7 +4,7 @@
  * environment. Values pass through logValue so a hostile user name cannot forge a
  * log line; no password or hash ever reaches these.
  */
-import { logValue } from "../pop3/log_value.ts";
+import { logValue } from "../base/log_value.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 

@@ -5,7 +5,7 @@
  * the password) and the address's failure count.
  */
 import type { AuthFailure } from "../pop3/authorization.ts";
-import { logValue } from "../pop3/log_value.ts";
+import { logValue } from "../base/log_value.ts";
 import { addressBlocked, recordFailure, type FailureLimitOptions } from "./failure_limit.ts";
 import type { Policy } from "./resolve.ts";
 import { admitUser, type Admission } from "./user_policy.ts";

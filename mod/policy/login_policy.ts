@@ -3,6 +3,7 @@
  * from the resolved options and the connection: Qpopper's clear-text-password modes
  * and what CAPA announces.
  */
+import { TEXT } from "../pop3/responses.ts";
 import type { LoginPolicy } from "../pop3/authorization.ts";
 import type { Policy } from "./resolve.ts";
 
@@ -26,12 +27,12 @@ export function loginPolicy(policy: Policy, remoteIp: string, stlsAvailable: boo
         case "always":
           return undefined;
         case "never":
-          return "[SYS/PERM] clear-text passwords are not accepted here";
+          return TEXT.clearTextNever;
         case "local":
-          return local ? undefined : "[SYS/PERM] clear-text passwords are accepted only from this host";
+          return local ? undefined : TEXT.clearTextLocalOnly;
         case "tls":
           if (tls) return undefined;
-          return stlsAvailable ? "[AUTH] clear-text passwords need TLS: send STLS first" : "[SYS/PERM] clear-text passwords need TLS, which is not configured here";
+          return stlsAvailable ? TEXT.clearTextSendStls : TEXT.clearTextNoTls;
       }
     },
   };

@@ -7,7 +7,7 @@
  * deletes; a vanished message is then reported as such).
  */
 import { closeSync, openSync } from "node:fs";
-import { TempError, describeSysError } from "../cli/errors.ts";
+import { TempError, describeSysError } from "../base/errors.ts";
 import { lockBusy, lockExclusiveNonBlocking } from "../sys/locks.ts";
 
 export class MailboxInUse extends Error {

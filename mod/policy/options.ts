@@ -5,6 +5,7 @@
  * values, so pop3d behind checkpassword sees the same settings without re-reading
  * the file). Names follow Qpopper's where Qpopper has the option.
  */
+import { ENV, optionVariable } from "../base/env.ts";
 
 export type OptionKind = "bool" | "number" | "string" | "choice";
 
@@ -24,7 +25,7 @@ export interface OptionSpec {
 }
 
 function opt(spec: Omit<OptionSpec, "env"> & { env?: string }): OptionSpec {
-  return { ...spec, env: spec.env ?? `POPPIN_${spec.name.toUpperCase().replaceAll("-", "_")}` };
+  return { ...spec, env: spec.env ?? optionVariable(spec.name) };
 }
 
 export const CLEAR_TEXT_MODES = ["default", "never", "always", "local", "tls"] as const;
@@ -42,7 +43,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   opt({ name: "nonauth-file", kind: "string", fallback: "", help: "the users listed in this file may not log in" }),
   opt({ name: "downcase-user", kind: "bool", fallback: "0", help: "lower-case the user name before checking it" }),
   opt({ name: "trim-domain", kind: "bool", fallback: "0", help: "strip @domain (and %domain) from the user name" }),
-  opt({ name: "min-uid", kind: "number", fallback: "", env: "POPPIN_MIN_UID", min: 0, max: 4294967295, help: "lowest uid a system account may have (checkpassword's POPPIN_MIN_UID, default 1000; virtual accounts: uid 0 is refused unless 0)" }),
+  opt({ name: "min-uid", kind: "number", fallback: "", env: ENV.minUid.name, min: 0, max: 4294967295, help: "lowest uid a system account may have (checkpassword's POPPIN_MIN_UID, default 1000; virtual accounts: uid 0 is refused unless 0)" }),
   opt({ name: "timeout", kind: "number", fallback: "1200", min: 1, max: 999999999, help: "read timeout in seconds" }),
   opt({ name: "auto-delete", kind: "bool", fallback: "0", help: "delete each message once retrieved (RETR)" }),
   opt({ name: "announce-login-delay", kind: "number", fallback: "", min: 0, max: 999999999, help: "seconds between logins, announced (LOGIN-DELAY) and enforced" }),
@@ -58,7 +59,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   opt({ name: "auth-failure-limit", kind: "number", fallback: "10", min: 1, max: 1000000, help: "failed logins from one address per window" }),
   opt({ name: "auth-failure-window", kind: "number", fallback: "600", min: 1, max: 86400 * 30, help: "seconds the per-address count lasts" }),
   opt({ name: "mailbox-lock", kind: "choice", fallback: "session", choices: ["session", "none"], help: "session: a second session is refused [IN-USE]; none: qmail's lock-free" }),
-  opt({ name: "config-file", kind: "string", fallback: "", env: "POPPIN_CONFIG", help: "read more options from this file" }),
+  opt({ name: "config-file", kind: "string", fallback: "", env: ENV.config.name, help: "read more options from this file" }),
 ];
 
 const BY_NAME = new Map(OPTION_SPECS.map((s) => [s.name, s]));

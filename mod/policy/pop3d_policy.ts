@@ -11,6 +11,7 @@ import type { Mailbox } from "../pop3/mailbox.ts";
 import type { Pop3dServeOptions, Pop3dStats } from "../session/stats.ts";
 import { AUTHORIZATION_TABLE } from "../pop3/authorization.ts";
 import { TRANSACTION_TABLE } from "../pop3/transaction.ts";
+import { TEXT, loginDelayText } from "../pop3/responses.ts";
 import { checkLoginDelay } from "./login_delay.ts";
 import { loginLine, statisticsLine } from "./log_format.ts";
 import { MailboxInUse, lockMailboxSession } from "./mailbox_lock.ts";
@@ -41,13 +42,13 @@ export async function startSession(dir: string, policy: Policy, env: Env, holdLo
       const fd = lockMailboxSession(dir); // held until the process ends
       if (fd !== undefined) holdLock?.(fd);
     } catch (e) {
-      if (e instanceof MailboxInUse) return { kind: "refuse", reply: "[IN-USE] mailbox in use by another session, try again later", log: "mailbox in use" };
+      if (e instanceof MailboxInUse) return { kind: "refuse", reply: TEXT.inUse, log: "mailbox in use" };
       throw e;
     }
   }
   if (policy.loginDelaySeconds !== undefined && policy.loginDelaySeconds > 0) {
     const wait = checkLoginDelay(dir, policy.loginDelaySeconds);
-    if (wait > 0) return { kind: "refuse", reply: `[LOGIN-DELAY] wait ${wait} more seconds before logging in again`, log: `login delay wait=${wait}` };
+    if (wait > 0) return { kind: "refuse", reply: loginDelayText(wait), log: `login delay wait=${wait}` };
   }
   if (policy.bulletinDir !== undefined) {
     const gids = [process.getgid?.() ?? -1, ...(process.getgroups?.() ?? [])];

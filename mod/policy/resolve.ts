@@ -5,7 +5,8 @@
  * The result is typed (Policy) and can be exported back into an environment for the
  * rest of the chain (policyEnv).
  */
-import { UsageError } from "../cli/errors.ts";
+import { ENV, envValue } from "../base/env.ts";
+import { UsageError } from "../base/errors.ts";
 import { readConfigFile, type Settings } from "./config_file.ts";
 import { OPTION_SPECS, checkValue, optionSpec, type ClearTextMode } from "./options.ts";
 
@@ -86,7 +87,7 @@ export function parsePolicyFlags(args: readonly string[]): { file: string | unde
   return { file, flags, rest: args.slice(i) };
 }
 
-const LENIENT_ENV = new Set(["POPPIN_TIMEOUT", "POPPIN_APOP"]);
+const LENIENT_ENV = new Set([ENV.timeout.name, ENV.apop.name]);
 
 /** Environment values; a bad one is an error naming the variable. */
 function envSettings(env: Env): Settings {
@@ -110,7 +111,7 @@ function envSettings(env: Env): Settings {
 export function resolvePolicy(args: readonly string[], env: Env): Resolved {
   const { file, flags, rest } = parsePolicyFlags(args);
   const settings: Settings = new Map();
-  const configFile = file ?? (env.POPPIN_CONFIG || undefined);
+  const configFile = file ?? envValue(env, ENV.config);
   if (configFile !== undefined) readConfigFile(configFile, settings);
   for (const [k, v] of envSettings(env)) settings.set(k, v);
   for (const [k, v] of flags) settings.set(k, v);

@@ -6,7 +6,7 @@
  * its log), so nobody learns which users exist.
  */
 import { readFileSync } from "node:fs";
-import { TempError, describeSysError } from "../cli/errors.ts";
+import { TempError, describeSysError } from "../base/errors.ts";
 import type { Policy } from "./resolve.ts";
 
 export type Admission = { user: Uint8Array } | { refused: string };

@@ -10,8 +10,8 @@
  */
 import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { describeSysError } from "../cli/errors.ts";
-import { logValue } from "../cli/log_value.ts";
+import { describeSysError } from "../base/errors.ts";
+import { logValue } from "../base/log_value.ts";
 import type { Mailbox, MessageReader, RemoveResult } from "./mailbox.ts";
 import type { MessageInfo } from "./transaction.ts";
 import { isValidUidl } from "./uidl.ts";

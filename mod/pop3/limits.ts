@@ -1,4 +1,5 @@
 /** Every bound of the POP3 service, each with where it comes from. */
+import { ENV } from "../base/env.ts";
 
 /** RFC 2449 section 4: a command is at most 255 octets including the terminating CRLF. */
 export const MAX_COMMAND_OCTETS = 255;
@@ -10,7 +11,7 @@ export const MAX_BAD_COMMANDS = 20;
 export const MAX_AUTH_FAILURES = 5;
 
 /** qmail-popup and qmail-pop3d's read and write timeout: 1200 seconds (timeoutread(1200, ...)). */
-export const DEFAULT_TIMEOUT_SECONDS = 1200;
+export const DEFAULT_TIMEOUT_SECONDS: number = ENV.timeout.fallback;
 
 /** Responses are gathered up to this many octets and written in one call (qmail-pop3d uses 1024). */
 export const OUTPUT_CHUNK_OCTETS = 128 * 1024;

@@ -40,12 +40,25 @@ export const TEXT = {
   noUnlink: "unable to unlink all deleted messages",
   noMaildir: "this user has no $HOME/Maildir",
   scanFailed: "unable to scan $HOME/Maildir",
+  // before the greeting of TRANSACTION: the session policy (RFC 2449 codes) and mbox spools
+  inUse: "[IN-USE] mailbox in use by another session, try again later",
+  spoolFailed: "[SYS/TEMP] unable to read the mail spool",
+  // the login policy: clear-text passwords (USER, PASS, AUTH PLAIN)
+  clearTextNever: "[SYS/PERM] clear-text passwords are not accepted here",
+  clearTextLocalOnly: "[SYS/PERM] clear-text passwords are accepted only from this host",
+  clearTextSendStls: "[AUTH] clear-text passwords need TLS: send STLS first",
+  clearTextNoTls: "[SYS/PERM] clear-text passwords need TLS, which is not configured here",
   // both states
   lineTooLong: "command line too long",
   nulInLine: "NUL octet in command line",
   tooManyBad: "too many bad commands, closing connection",
   capaFollows: "capability list follows",
 } as const;
+
+/** LOGIN-DELAY (RFC 2449 section 8.1.2): the answer while the delay since the last login runs. */
+export function loginDelayText(wait: number): string {
+  return `[LOGIN-DELAY] wait ${wait} more seconds before logging in again`;
+}
 
 export const TERMINATOR: Uint8Array = encoder.encode(".\r\n");
 export const CRLF: Uint8Array = encoder.encode("\r\n");

@@ -3,7 +3,7 @@
  * program or local Maildirs. Returns the answer text and a log line; does no reading or
  * writing of the connection itself.
  */
-import { PermError, TempError } from "../cli/errors.ts";
+import { PermError, TempError } from "../base/errors.ts";
 import { ANSWER, okAnswer } from "./answers.ts";
 import type { QmqpdConfig } from "./config.ts";
 import { deliverToAll, resolveRecipient, type Delivered, type LocalConfig, type LocalTarget } from "./local.ts";

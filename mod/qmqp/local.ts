@@ -8,7 +8,7 @@
 import { unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { lookupVirtualUser } from "../auth/userdb.ts";
-import { PermError, TempError } from "../cli/errors.ts";
+import { PermError, TempError } from "../base/errors.ts";
 import { maildirDeliver } from "../maildir/deliver.ts";
 import { getpwnam } from "../sys/libc.ts";
 import { localDeliveryHeader } from "./received.ts";

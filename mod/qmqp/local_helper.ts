@@ -18,7 +18,7 @@
  */
 import { statSync, unlinkSync } from "node:fs";
 import { dlopen } from "bun:ffi";
-import { PermError, TempError, describeSysError } from "../cli/errors.ts";
+import { PermError, TempError, describeSysError } from "../base/errors.ts";
 import { ANSWER, netstring, okAnswer } from "./answers.ts";
 import type { QmqpdConfig } from "./config.ts";
 import { deliverLocally, type LocalDeliverer, type Outcome } from "./handle.ts";

@@ -5,7 +5,7 @@
  */
 import { closeSync, writeSync } from "node:fs";
 import { dlopen } from "bun:ffi";
-import { TempError } from "../cli/errors.ts";
+import { TempError } from "../base/errors.ts";
 import { queueExitAnswer } from "./answers.ts";
 
 function openLibc() {

@@ -1,4 +1,4 @@
-import { TempError } from "../cli/errors.ts";
+import { TempError } from "../base/errors.ts";
 import type { ByteSource } from "../cdb/byte_source.ts";
 import { CdbWriter } from "../cdb/writer.ts";
 import { AddressError, ruleKeys } from "./address.ts";

@@ -1,4 +1,4 @@
-import { TempError } from "../cli/errors.ts";
+import { TempError } from "../base/errors.ts";
 import { CdbReader } from "../cdb/reader.ts";
 import { CdbIoError } from "../cdb/errors.ts";
 import { ruleInstructions } from "./data.ts";

@@ -1,4 +1,4 @@
-import { PermError } from "../cli/errors.ts";
+import { PermError } from "../base/errors.ts";
 
 /** One rule line as tcprules reads it: the address text and the value stored under its keys. */
 export interface ParsedRule {

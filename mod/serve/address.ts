@@ -5,7 +5,7 @@
  * --proxy-from.
  */
 import { nodeDns, nodeNet } from "../sys/builtins.ts";
-import { TempError } from "../cli/errors.ts";
+import { TempError } from "../base/errors.ts";
 
 export interface BindAddress {
   address: string;

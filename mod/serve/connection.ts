@@ -4,8 +4,8 @@
  * banner, the host names and ident answer, then the rules verdict.
  */
 import type net from "node:net";
-import { writeAll } from "../cli/io.ts";
-import { describeSysError } from "../cli/errors.ts";
+import { writeAll } from "../base/io.ts";
+import { describeSysError } from "../base/errors.ts";
 import { rulesLookup, type RulesVerdict } from "../rules/lookup.ts";
 import { killIpOptions, setTcpNoDelay } from "../sys/fd.ts";
 import { addressMatches, unmapIp } from "./address.ts";

@@ -4,7 +4,8 @@
  * handshake here and relays the program's pipes through TLS. serve --inline's handler
  * (mod/standalone/inline_handler.ts) serves poppin's chain in this process instead.
  */
-import { describeSysError } from "../cli/errors.ts";
+import { ENV } from "../base/env.ts";
+import { describeSysError } from "../base/errors.ts";
 import type { TlsContextHolder } from "../tls/context.ts";
 import { runOverTls } from "../tls/implicit.ts";
 import { TLS_FD_VARIABLE } from "../tls/key_material.ts";
@@ -12,7 +13,7 @@ import { waitStatus } from "./log_lines.ts";
 import { DROP_STATUS, type Admitted, type ConnectionHandler } from "./server.ts";
 
 /** Variables that choose popup's certificate files (mod/policy/options.ts). */
-const TLS_SOURCE_VARIABLES = ["CERTFILE", "KEYFILE", "POPPIN_CONFIG"] as const;
+const TLS_SOURCE_VARIABLES = ["CERTFILE", "KEYFILE", ENV.config.name] as const;
 
 /**
  * The program with the socket as fds 0 and 1. `stlsMaterial`: poppin's popup with STLS gets

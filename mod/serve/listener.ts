@@ -7,7 +7,7 @@
  */
 import type net from "node:net";
 import { nodeNet } from "../sys/builtins.ts";
-import { TempError, describeSysError } from "../cli/errors.ts";
+import { TempError, describeSysError } from "../base/errors.ts";
 import { closeFd, dup, setListenBacklog } from "../sys/fd.ts";
 
 export type ConnectionHandler = (socket: net.Socket) => void;

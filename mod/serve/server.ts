@@ -8,7 +8,7 @@
  * status tcpserver's child would have ended with (100 for a deny, 111 otherwise).
  */
 import type net from "node:net";
-import { describeSysError } from "../cli/errors.ts";
+import { describeSysError } from "../base/errors.ts";
 import { acceptedEndpoints, describeConnection, proxiedEndpoints, type Endpoints } from "./connection.ts";
 import type { ConnectionFacts } from "./environment.ts";
 import { ConnectionLimits } from "./limits.ts";

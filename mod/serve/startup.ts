@@ -5,8 +5,8 @@
  */
 import { openSync } from "node:fs";
 import type { AppletContext } from "../cli/context.ts";
-import { describeSysError, EXIT_PERM, TempError } from "../cli/errors.ts";
-import { writeStderr } from "../cli/io.ts";
+import { describeSysError, EXIT_PERM, TempError } from "../base/errors.ts";
+import { writeStderr } from "../base/io.ts";
 import { dup2 } from "../sys/fd.ts";
 import type { Listener } from "./listener.ts";
 import { resolveBindHost } from "./address.ts";

@@ -2,7 +2,7 @@
  * systemd socket activation (sd_listen_fds(3)): the listening socket arrives as fd 3 when
  * LISTEN_PID is this process and LISTEN_FDS is at least 1.
  */
-import { TempError } from "../cli/errors.ts";
+import { TempError } from "../base/errors.ts";
 
 /** SD_LISTEN_FDS_START: the first inherited socket. */
 export const LISTEN_FDS_START = 3;

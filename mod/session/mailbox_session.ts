@@ -9,15 +9,15 @@
  */
 import { closeSync } from "node:fs";
 import { basename, isAbsolute, join } from "node:path";
-import { EXIT_TEMP, PoppinError } from "../cli/errors.ts";
+import { EXIT_TEMP, PoppinError } from "../base/errors.ts";
 import type { maildirScan } from "../maildir/scan.ts";
 import { maildirTmpCleanup } from "../maildir/clean.ts";
 import { SpoolBusy } from "../mbox/mbox_mailbox.ts";
-import { IN_USE_TEXT, SPOOL_FAILED_TEXT, openSpoolMailbox } from "../mbox/open_spool_mailbox.ts";
+import { openSpoolMailbox } from "../mbox/open_spool_mailbox.ts";
 import { defaultMboxSettings, type MboxSettings } from "../mbox/options.ts";
 import { isMboxArgument, spoolPathFor } from "../mbox/spool_path.ts";
 import { RETRIEVAL_RECORD_NAME } from "../pop3/expire.ts";
-import { logValue } from "../pop3/log_value.ts";
+import { logValue } from "../base/log_value.ts";
 import type { Mailbox } from "../pop3/mailbox.ts";
 import { MaildirMailbox, type Compat } from "../pop3/maildir_mailbox.ts";
 import { TEXT, err } from "../pop3/responses.ts";
@@ -115,12 +115,12 @@ export async function runMailboxSession(spec: MailboxSessionSpec, host: SessionH
       mailbox = mailboxWithExpire(mailbox, policy, retrievalRecordFor(dir, isMbox, mbox, env, cwd));
     } catch (e) {
       if (e instanceof SpoolBusy) {
-        await host.refuse(err(IN_USE_TEXT));
+        await host.refuse(err(TEXT.inUse));
         host.log("warning", `${e.message} ${who}`);
         return { kind: "refused" };
       }
       if (!(e instanceof PoppinError)) throw e;
-      await host.refuse(err(isMbox ? SPOOL_FAILED_TEXT : e.exitCode === EXIT_TEMP ? TEXT.scanFailed : TEXT.noMaildir));
+      await host.refuse(err(isMbox ? TEXT.spoolFailed : e.exitCode === EXIT_TEMP ? TEXT.scanFailed : TEXT.noMaildir));
       host.log("fatal", `${e.message} ${who}`);
       return { kind: "failed", exitCode: e.exitCode };
     }

@@ -6,6 +6,7 @@
  * hash in the user database no longer matches the entry, so a password change (or a
  * lock) takes effect at once; SIGHUP empties the cache. The password itself is never kept.
  */
+import { ENV, envValue } from "../base/env.ts";
 import { nodeCrypto } from "../sys/builtins.ts";
 
 /** Bound on entries: the oldest goes first (a Map keeps insertion order). */
@@ -62,7 +63,6 @@ export class CredentialCache {
 
 /** POPPIN_AUTH_CACHE_TTL: seconds a verified password is remembered; unset, empty or 0: no cache. */
 export function credentialCacheTtlMs(env: Readonly<Record<string, string | undefined>>): number | undefined {
-  const text = env.POPPIN_AUTH_CACHE_TTL;
-  if (text === undefined || !/^[0-9]{1,7}$/.test(text) || Number(text) === 0) return undefined;
-  return Number(text) * 1000;
+  const seconds = envValue(env, ENV.authCacheTtl);
+  return seconds === 0 ? undefined : seconds * 1000;
 }

@@ -15,8 +15,8 @@
  * on this 2-core machine.
  */
 import { readSync } from "node:fs";
-import { describeSysError } from "../cli/errors.ts";
-import { writeAll, writeStderr } from "../cli/io.ts";
+import { describeSysError } from "../base/errors.ts";
+import { writeAll, writeStderr } from "../base/io.ts";
 import { cryptHash } from "../sys/crypt.ts";
 import { makeUndumpable, tracerPid } from "../sys/dumpable.ts";
 

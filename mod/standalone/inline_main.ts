@@ -3,11 +3,12 @@
  * poppin checkpassword poppin pop3d Maildir`: the classic command line plus one word;
  * the chain must be poppin's own (it is served in this process, not run).
  */
+import { ENV, envValue } from "../base/env.ts";
 import type { AppletContext } from "../cli/context.ts";
-import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError, describeSysError } from "../cli/errors.ts";
-import { writeStderr, writeStdout } from "../cli/io.ts";
+import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError, describeSysError } from "../base/errors.ts";
+import { writeStderr, writeStdout } from "../base/io.ts";
 import { timeoutInvalid } from "../pop3/config.ts";
-import { logValue } from "../pop3/log_value.ts";
+import { logValue } from "../base/log_value.ts";
 import { detachStdio, dropPrivileges, listenAsTold } from "../serve/startup.ts";
 import { isMboxArgument } from "../mbox/spool_path.ts";
 import { applyMboxOption, defaultMboxSettings } from "../mbox/options.ts";
@@ -24,22 +25,20 @@ import { ListingCache } from "./listing_cache.ts";
 import type { InlineSetup } from "./inline_session.ts";
 import { parseHostPort, startMetrics, type MetricsEndpoint } from "./metrics_server.ts";
 import { SessionCounters, prometheusText, statusText } from "./session_counters.ts";
-import { logLine } from "../cli/log_value.ts";
+import { logLine } from "../base/log_value.ts";
 
 /** Status line period (the issue: every minute). */
-export const STATUS_INTERVAL_MS = 60_000;
+export const STATUS_INTERVAL_MS: number = ENV.statusSeconds.fallback * 1000;
 /** SIGTERM: how long sessions may go on before they are closed (POPPIN_STOP_SECONDS). */
-export const DEFAULT_STOP_SECONDS = 60;
+export const DEFAULT_STOP_SECONDS: number = ENV.stopSeconds.fallback;
 
 /** POPPIN_STATUS_SECONDS: the status line's period (default a minute). */
 function statusIntervalMs(env: NodeJS.ProcessEnv): number {
-  const text = env.POPPIN_STATUS_SECONDS;
-  return text !== undefined && /^[0-9]{1,5}$/.test(text) && Number(text) > 0 ? Number(text) * 1000 : STATUS_INTERVAL_MS;
+  return envValue(env, ENV.statusSeconds) * 1000;
 }
 
 function stopSeconds(env: NodeJS.ProcessEnv): number {
-  const text = env.POPPIN_STOP_SECONDS;
-  return text !== undefined && /^[0-9]{1,6}$/.test(text) ? Number(text) : DEFAULT_STOP_SECONDS;
+  return envValue(env, ENV.stopSeconds);
 }
 
 /** serve --inline, once tcpserver's options (and --inline, --metrics) are parsed (mod/serve/options.ts). */
@@ -61,7 +60,7 @@ export async function runInline(o: ServeOptions, ctx: AppletContext): Promise<nu
   }
   const metricsAt = o.metrics === undefined ? undefined : parseHostPort(o.metrics);
   if (o.metrics !== undefined && metricsAt === undefined) return fail(`--metrics needs HOST:PORT, not ${o.metrics}`, EXIT_USAGE);
-  if (timeoutInvalid(ctx.env)) writeStderr(`${ctx.prefix}: warning: ignoring POPPIN_TIMEOUT=${logValue(ctx.env.POPPIN_TIMEOUT ?? "")}: not a positive number of seconds\n`);
+  if (timeoutInvalid(ctx.env)) writeStderr(`${ctx.prefix}: warning: ignoring ${ENV.timeout.name}=${logValue(ctx.env[ENV.timeout.name] ?? "")}: not a positive number of seconds\n`);
 
   // Passwords pass through this process: no other process of its uid may read its memory
   // (the kernel does the same on the uid switch below; this covers serve started unprivileged).
@@ -75,7 +74,7 @@ export async function runInline(o: ServeOptions, ctx: AppletContext): Promise<nu
   const cache = ttl === undefined ? undefined : new CredentialCache(ttl);
   // The crypt helpers start on the first login, after the uid switch below.
   const pool = new CryptPool(ctx.execPath);
-  const listings = ctx.env.POPPIN_LISTING_CACHE === "0" ? undefined : new ListingCache();
+  const listings = envValue(ctx.env, ENV.listingCache) ? new ListingCache() : undefined;
   const log = (line: string) => writeStderr(logLine(line));
   const setup: InlineSetup = { chain, tools: { pool, cache }, euid: 0, execPath: ctx.execPath, counters, listings, log };
   // Certificates are read now, before the uid switch (keys are usually root's); SIGHUP re-reads them.

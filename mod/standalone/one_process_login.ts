@@ -11,13 +11,14 @@
  * runs as that user, so a second login on the same connection can only be that user's.
  * This is applet glue (it prints as checkpassword would), used by popup only.
  */
+import { ENV, envValue } from "../base/env.ts";
 import { applet as pop3dApplet } from "../applets/pop3d.ts";
 import { authenticate } from "../auth/authenticate.ts";
 import { becomeAccount, enterHome, sessionEnvironment } from "../auth/session.ts";
 import type { AppletContext } from "../cli/context.ts";
-import { EXIT_OK } from "../cli/errors.ts";
-import { writeStderr } from "../cli/io.ts";
-import { logLine } from "../cli/log_value.ts";
+import { EXIT_OK } from "../base/errors.ts";
+import { writeStderr } from "../base/io.ts";
+import { logLine } from "../base/log_value.ts";
 import type { ChainResult } from "../pop3/popup_server.ts";
 import { checkLogin } from "../session/login.ts";
 import { parseLoginChain, selfResolver, type LoginChain } from "./chain_spec.ts";
@@ -29,7 +30,7 @@ export type OneProcessLogin = (data: Uint8Array) => Promise<ChainResult>;
  * undefined otherwise (or with POPPIN_ONE_PROCESS=0). `env` is what the chain would get.
  */
 export function oneProcessLogin(chain: readonly string[], ctx: AppletContext, env: NodeJS.ProcessEnv): OneProcessLogin | undefined {
-  if (env.POPPIN_ONE_PROCESS === "0") return undefined;
+  if (!envValue(env, ENV.oneProcess)) return undefined;
   const login = parseLoginChain(chain, selfResolver(ctx.execPath, env.PATH));
   if (typeof login === "string") return undefined;
   return (data) => loginAndServe(data, login, ctx, env);

@@ -3,9 +3,10 @@
  * the connection to a user process: serve has already read them off the socket, so they
  * travel to that pop3d in POPPIN_PIPELINED (base64, bounded) and are read before the socket.
  */
+import { ENV } from "../base/env.ts";
 import type { Channel } from "../pop3/fd_channel.ts";
 
-export const PIPELINED_VARIABLE = "POPPIN_PIPELINED";
+export const PIPELINED_VARIABLE: string = ENV.pipelined.name;
 /** Enough for any honest batch of commands (RFC 2449 section 6.6 lets a client fill a window). */
 export const MAX_PIPELINED_OCTETS = 16 * 1024;
 

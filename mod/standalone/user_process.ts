@@ -9,7 +9,7 @@
 import type tls from "node:tls";
 import type { Account } from "../auth/account.ts";
 import { sessionEnvironment } from "../auth/session.ts";
-import { describeSysError } from "../cli/errors.ts";
+import { describeSysError } from "../base/errors.ts";
 import { nodeChildProcess } from "../sys/builtins.ts";
 import { tlsEnvironment } from "../tls/context.ts";
 import { endTls, relayChild } from "../tls/relay.ts";

@@ -7,7 +7,7 @@
  */
 import { lstatSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { TempError, describeSysError } from "../cli/errors.ts";
+import { TempError, describeSysError } from "../base/errors.ts";
 import { getpwuid } from "./libc.ts";
 
 export interface FileOwner {

@@ -7,7 +7,7 @@
  * file swapped in between a check and the open is refused.
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync, type Stats } from "node:fs";
-import { TempError } from "../cli/errors.ts";
+import { TempError } from "../base/errors.ts";
 
 /** A file that is there but may not be trusted (wrong owner, wrong type, linked elsewhere). */
 export class UntrustedFile extends TempError {

@@ -6,13 +6,14 @@
  * session running as an unprivileged uid can use a key only root can read, and a SIGHUP
  * that found a bad file leaves every new session on the old certificate.
  */
+import { ENV, envCheck } from "../base/env.ts";
 import { closeSync, fstatSync, readFileSync, readSync } from "node:fs";
 import type tls from "node:tls";
-import { TempError, describeSysError } from "../cli/errors.ts";
+import { TempError, describeSysError } from "../base/errors.ts";
 import { nodeTls } from "../sys/builtins.ts";
 
 /** The variable naming the descriptor that holds the material (set by serve for popup). */
-export const TLS_FD_VARIABLE = "POPPIN_TLS_FD";
+export const TLS_FD_VARIABLE: string = ENV.tlsFd.name;
 /** A certificate chain and key are a few KiB; anything past this is not one. */
 export const MAX_MATERIAL_OCTETS = 1 << 20;
 
@@ -67,10 +68,10 @@ export function contextFromMaterial(material: Buffer, files: TlsFiles): tls.Secu
  * inherit it. TempError when it cannot be read.
  */
 export function materialFromEnv(env: NodeJS.ProcessEnv): Buffer | undefined {
-  const text = env[TLS_FD_VARIABLE];
-  if (text === undefined || text === "") return undefined;
-  if (!/^[0-9]{1,4}$/.test(text)) throw new TempError(`${TLS_FD_VARIABLE}=${text} is not a descriptor`);
-  const fd = Number(text);
+  const checked = envCheck(env, ENV.tlsFd);
+  if (checked.bad !== undefined) throw new TempError(`${TLS_FD_VARIABLE}=${checked.bad} is not a descriptor`);
+  if (checked.value === undefined) return undefined;
+  const fd = checked.value;
   try {
     const size = fstatSync(fd).size;
     if (size === 0 || size > MAX_MATERIAL_OCTETS) throw new TempError(`${TLS_FD_VARIABLE}: ${size} octets of key material`);

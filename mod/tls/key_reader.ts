@@ -8,8 +8,8 @@
  */
 import { readSync } from "node:fs";
 import type { Subprocess } from "bun";
-import { describeSysError } from "../cli/errors.ts";
-import { writeAll, writeStderr } from "../cli/io.ts";
+import { describeSysError } from "../base/errors.ts";
+import { writeAll, writeStderr } from "../base/io.ts";
 import { makeUndumpable } from "../sys/dumpable.ts";
 import { MAX_MATERIAL_OCTETS, readMaterial } from "./key_material.ts";
 

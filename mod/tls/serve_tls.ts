@@ -6,7 +6,7 @@
  * the files (through a key reader that keeps root's rights when serve drops them); running
  * sessions keep theirs, and a failed reload keeps the old certificate and says why.
  */
-import { TempError } from "../cli/errors.ts";
+import { TempError } from "../base/errors.ts";
 import { resolvePolicy, type Policy } from "../policy/resolve.ts";
 import { TlsContextHolder } from "./context.ts";
 

@@ -11,7 +11,7 @@ import { CdbFormatError } from "../../mod/cdb/errors.ts";
 import { CdbReader } from "../../mod/cdb/reader.ts";
 import { CdbWriter } from "../../mod/cdb/writer.ts";
 import { cdbHash } from "../../mod/cdb/hash.ts";
-import { PoppinError } from "../../mod/cli/errors.ts";
+import { PoppinError } from "../../mod/base/errors.ts";
 import { int, prng } from "./corpus.ts";
 
 const enc = new TextEncoder();

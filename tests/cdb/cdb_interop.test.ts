@@ -13,7 +13,7 @@ import { cdbGet } from "../../mod/cdb/get.ts";
 import { readCdbmakeInput } from "../../mod/cdb/make_input.ts";
 import { CdbReader } from "../../mod/cdb/reader.ts";
 import { CdbWriter } from "../../mod/cdb/writer.ts";
-import { PoppinError } from "../../mod/cli/errors.ts";
+import { PoppinError } from "../../mod/base/errors.ts";
 import { breakInput, cdbmakeInput, int, pick, prng, recordSet, type CdbRecord } from "./corpus.ts";
 
 const CASES = 240;

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, rmdirSync, utimesSync } from "node:fs";
 import { join } from "node:path";
-import { TempError } from "../../mod/cli/errors.ts";
+import { TempError } from "../../mod/base/errors.ts";
 import { TMP_MAX_AGE_MS, maildirDelete, maildirDeleteMany, maildirMoveToCur, maildirTmpCleanup } from "../../mod/maildir/clean.ts";
 import { maildirScan } from "../../mod/maildir/scan.ts";
 import { tempDir } from "../helpers.ts";

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { PermError, TempError } from "../../mod/cli/errors.ts";
+import { PermError, TempError } from "../../mod/base/errors.ts";
 import { maildirDeliver } from "../../mod/maildir/deliver.ts";
 import { maildirScan } from "../../mod/maildir/scan.ts";
 import { POPPIN, requireTool, run, tempDir } from "../helpers.ts";

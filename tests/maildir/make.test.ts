@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { TempError } from "../../mod/cli/errors.ts";
+import { TempError } from "../../mod/base/errors.ts";
 import { maildirMake } from "../../mod/maildir/make.ts";
 import { POPPIN, applet, requireTool, run, tempDir } from "../helpers.ts";
 

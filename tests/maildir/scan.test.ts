@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, renameSync, symlinkSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import { PermError } from "../../mod/cli/errors.ts";
+import { PermError } from "../../mod/base/errors.ts";
 import { maildirScan } from "../../mod/maildir/scan.ts";
 import { SIZE_CACHE_FILE } from "../../mod/maildir/size_cache.ts";
 import { tempDir } from "../helpers.ts";

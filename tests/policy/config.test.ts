@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { PermError, UsageError } from "../../mod/cli/errors.ts";
+import { PermError, UsageError } from "../../mod/base/errors.ts";
 import { readConfigFile } from "../../mod/policy/config_file.ts";
 import { policyEnv, resolvePolicy } from "../../mod/policy/resolve.ts";
 import { applet, run, tempDir } from "../helpers.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { apopOffered, compatFrom, timeoutInvalid, timeoutMs } from "../../mod/pop3/config.ts";
-import { logValue } from "../../mod/pop3/log_value.ts";
+import { logValue } from "../../mod/base/log_value.ts";
 
 describe("POP3 settings from the environment", () => {
   test("POPPIN_TIMEOUT: whole positive seconds, else qmail's 1200", () => {

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { applet, requireTool, run, tempDir } from "../helpers.ts";
 import { ByteSource } from "../../mod/cdb/byte_source.ts";
 import { CdbReader } from "../../mod/cdb/reader.ts";
-import { PoppinError } from "../../mod/cli/errors.ts";
+import { PoppinError } from "../../mod/base/errors.ts";
 import { rulesCheckReport } from "../../mod/rules/check.ts";
 import { compileRulesFile } from "../../mod/rules/compile.ts";
 import { prng } from "../cdb/corpus.ts";

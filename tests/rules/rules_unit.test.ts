@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../helpers.ts";
 import { CdbWriter } from "../../mod/cdb/writer.ts";
-import { TempError } from "../../mod/cli/errors.ts";
+import { TempError } from "../../mod/base/errors.ts";
 import { ruleKeys } from "../../mod/rules/address.ts";
 import { compileRules } from "../../mod/rules/compile.ts";
 import { ruleCandidates } from "../../mod/rules/find.ts";

@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PermError } from "../../../mod/cli/errors.ts";
+import { PermError } from "../../../mod/base/errors.ts";
 import { decodePlain } from "../../../mod/pop3/sasl_plain.ts";
 import { MAX_ADDRESS, QmqpParser, QmqpProtocolError } from "../../../mod/qmqp/parser.ts";
 import { readConfigFile } from "../../../mod/policy/config_file.ts";

@@ -1,13 +1,13 @@
 /**
  * What the POP3 session shows of a mailbox's names: the UIDL mapping (mod/pop3/uidl.ts) and
- * the log escaping (mod/cli/log_value.ts). On any names, every UIDL is 1-70 octets in
+ * the log escaping (mod/base/log_value.ts). On any names, every UIDL is 1-70 octets in
  * 0x21..0x7E, they are unique, the same names give the same UIDLs whatever else is in the
  * mailbox, and a valid name that is not a duplicate is kept as it is. On any text, a log
  * line is one line with no control character, a value is one token, and an escaped value
  * decodes back to its octets.
  */
 import fc from "fast-check";
-import { logLine, logValue } from "../../../mod/cli/log_value.ts";
+import { logLine, logValue } from "../../../mod/base/log_value.ts";
 import { isValidUidl, rfcUidls } from "../../../mod/pop3/uidl.ts";
 import type { FuzzTarget } from "../target.ts";
 
@@ -61,7 +61,7 @@ function decodeValue(escaped: string): Buffer {
 
 export const logEscaping: FuzzTarget = {
   name: "log-escaping",
-  module: "mod/cli/log_value.ts",
+  module: "mod/base/log_value.ts",
   ciRuns: 3000,
   check(numRuns, seed) {
     const text = fc.oneof(fc.string({ maxLength: 60 }), fc.string({ unit: "binary", maxLength: 60 }),

@@ -1,0 +1,92 @@
+/**
+ * Every POPPIN_* environment variable poppin reads, declared once: its name, how its text
+ * is parsed, and what applies when it is unset, empty or (for the lenient readers) invalid.
+ * Readers take values through envValue (lenient: the default), envStrict (a usage error
+ * naming the variable) or envCheck (the caller decides, e.g. to warn). The options of
+ * popup's login policy are variables too: optionVariable() names them (POPPIN_ and the
+ * option's name), and mod/policy/options.ts declares their values with the option.
+ */
+import { UsageError } from "./errors.ts";
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface EnvVariable<T> {
+  readonly name: string;
+  /** The value of a non-empty text, or undefined when the text is not valid. */
+  readonly parse: (text: string) => T | undefined;
+  /** Unset or empty (and, for lenient readers, invalid). */
+  readonly fallback: T;
+  /** What a valid value is, for the error message ("a number"). */
+  readonly expected: string;
+}
+
+function variable<T>(name: string, expected: string, fallback: T, parse: (text: string) => T | undefined): EnvVariable<T> {
+  return { name, expected, fallback, parse };
+}
+
+/** Decimal digits, at most `digits` of them, at least `min`. */
+const whole = (digits: number, min = 0) => (text: string): number | undefined =>
+  new RegExp(`^[0-9]{1,${digits}}$`).test(text) && Number(text) >= min ? Number(text) : undefined;
+const text = (t: string): string | undefined => t;
+/** "0" turns it off; anything else leaves it on. */
+const offByZero = (t: string): boolean => t !== "0";
+
+export const ENV = {
+  /** Seconds of client silence (and of a client taking nothing) before a session ends: qmail's 1200. */
+  timeout: variable("POPPIN_TIMEOUT", "a positive number of seconds", 1200, whole(9, 1)),
+  /** pop3d's --compat default: qmail (qmail-pop3d's sizes, order and LAST) or rfc. */
+  compat: variable<"rfc" | "qmail">("POPPIN_COMPAT", "qmail or rfc", "rfc", (t) => (t === "rfc" ? "rfc" : t === "qmail" ? "qmail" : undefined)),
+  /** Whether popup offers APOP: 1 on, 0 off; unset, decided by POPPIN_APOP_SECRETS. */
+  apop: variable<boolean | undefined>("POPPIN_APOP", "0 or 1", undefined, (t) => (t === "1" ? true : t === "0" ? false : undefined)),
+  /** `user:secret` lines for system accounts' APOP. */
+  apopSecrets: variable<string | undefined>("POPPIN_APOP_SECRETS", "a file name", undefined, text),
+  /** The virtual-user database (a .cdb or its text file); unset: system accounts. */
+  userdb: variable<string | undefined>("POPPIN_USERDB", "a file name", undefined, text),
+  /** The lowest uid a system account may have. */
+  minUid: variable("POPPIN_MIN_UID", "a number", 1000, whole(10)),
+  /** Virtual users' homes must lie inside this directory. */
+  homeBase: variable<string | undefined>("POPPIN_HOME_BASE", "a directory", undefined, text),
+  /** popup's and pop3d's configuration file (Qpopper syntax). */
+  config: variable<string | undefined>("POPPIN_CONFIG", "a file name", undefined, text),
+  /** serve -> popup: the descriptor holding the STLS key material serve read. */
+  tlsFd: variable<number | undefined>("POPPIN_TLS_FD", "a descriptor", undefined, whole(4)),
+  /** serve --inline -> pop3d: commands pipelined after PASS (base64). */
+  pipelined: variable<string | undefined>("POPPIN_PIPELINED", "base64", undefined, text),
+  /** serve --inline: seconds sessions may go on after SIGTERM. */
+  stopSeconds: variable("POPPIN_STOP_SECONDS", "a number of seconds", 60, whole(6)),
+  /** serve --inline: seconds between status lines. */
+  statusSeconds: variable("POPPIN_STATUS_SECONDS", "a positive number of seconds", 60, whole(5, 1)),
+  /** serve --inline: seconds a verified password is remembered; 0: no cache. */
+  authCacheTtl: variable("POPPIN_AUTH_CACHE_TTL", "a number of seconds", 0, whole(7)),
+  /** serve --inline: 0 scans every Maildir at every login (no listing cache). */
+  listingCache: variable("POPPIN_LISTING_CACHE", "0 or 1", true, offByZero),
+  /** popup: 0 runs poppin's own checkpassword and pop3d as processes (no one-process login). */
+  oneProcess: variable("POPPIN_ONE_PROCESS", "0 or 1", true, offByZero),
+  /** qmqpd: seconds for the whole request, as qmail-qmqpd. */
+  qmqpTimeout: variable("POPPIN_QMQP_TIMEOUT", "a number", 3600, whole(12)),
+} as const;
+
+/** The variable carrying popup's login-policy option `option` (mod/policy/options.ts). */
+export function optionVariable(option: string): string {
+  return `POPPIN_${option.toUpperCase().replaceAll("-", "_")}`;
+}
+
+/** The value, or the default when unset or empty; `bad` holds an invalid text (the default applies then). */
+export function envCheck<T>(env: Env, v: EnvVariable<T>): { value: T; bad?: string } {
+  const raw = env[v.name];
+  if (raw === undefined || raw === "") return { value: v.fallback };
+  const value = v.parse(raw);
+  return value === undefined ? { value: v.fallback, bad: raw } : { value };
+}
+
+/** The value; unset, empty or invalid: the default. */
+export function envValue<T>(env: Env, v: EnvVariable<T>): T {
+  return envCheck(env, v).value;
+}
+
+/** The value; invalid text is a usage error naming the variable. */
+export function envStrict<T>(env: Env, v: EnvVariable<T>): T {
+  const checked = envCheck(env, v);
+  if (checked.bad !== undefined) throw new UsageError(`${v.name} must be ${v.expected}, not ${checked.bad}`);
+  return checked.value;
+}
