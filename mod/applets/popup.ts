@@ -9,6 +9,8 @@ import { logValue } from "../pop3/log_value.ts";
 import { servePopup } from "../pop3/popup_server.ts";
 import { TEXT, err } from "../pop3/responses.ts";
 import { oneProcessLogin } from "../standalone/one_process_login.ts";
+import { chainUserdb, selfResolver } from "../standalone/chain_spec.ts";
+import { userdbScramKeys } from "../sasl/scram_userdb.ts";
 import { loginChecks } from "../policy/login_checks.ts";
 import { loginPolicy } from "../policy/login_policy.ts";
 import { policyEnv, resolvePolicy, type Resolved } from "../policy/resolve.ts";
@@ -63,6 +65,7 @@ export const applet: Applet = {
     const chainEnv = { ...ctx.env, ...policyEnv(settings) };
     const oneProcess = oneProcessLogin(chain, ctx, chainEnv);
     const checks = loginChecks(policy, remoteIp);
+    const userdb = chainUserdb(chain, selfResolver(ctx.execPath, chainEnv.PATH), chainEnv);
     const end = await servePopup(new FdChannel(0, 1, policy.timeoutMs), {
       timestamp: `<${process.pid}.${Math.floor(Date.now() / 1000)}@${hostname}>`,
       offerApop: policy.apop ?? apopOffered(ctx.env),
@@ -74,7 +77,8 @@ export const applet: Applet = {
       // poppin's own checkpassword and pop3d: checked and served in this process (mod/standalone).
       authenticate: (data, channel) => channel instanceof TlsChannel ? runChainOverTls(chain, data, chainEnv, channel)
         : oneProcess !== undefined ? oneProcess(data) : runChain(chain, data, chainEnv),
-      onFailure: (user, failure, detail) => warning(ctx, checks.failed(user, failure, detail)),
+      onFailure: (user, failure, detail, mechanism) => warning(ctx, checks.failed(user, failure, detail, mechanism)),
+      scramKeys: userdb === undefined ? undefined : userdbScramKeys(userdb),
     });
     if (end === "tls-failed") warning(ctx, `TLS negotiation failed rip=${rip}`);
     if (end === "tls-on-plain") warning(ctx, `TLS handshake on the plain port, dropped rip=${rip}`);

@@ -8,7 +8,9 @@
 import { capabilityLines, type CapaContext } from "./capabilities.ts";
 import { MAX_AUTH_FAILURES } from "./limits.ts";
 import { TEXT, err, ok } from "./responses.ts";
+import { offeredMechanisms, type SaslExchange, type SaslHost } from "../sasl/mechanisms.ts";
 import { decodePlain } from "./sasl_plain.ts";
+import { saslContinue, saslStart } from "./sasl_exchange.ts";
 import type { CommandTable, Handler, Outcome } from "./table.ts";
 import { TRANSACTION_TABLE } from "./transaction.ts";
 
@@ -36,10 +38,14 @@ export interface AuthorizationState {
   tls: boolean;
   /** "AUTH PLAIN" was answered with "+ ": the next line is the client's response. */
   saslPending: boolean;
+  /** What the SASL mechanisms beyond PLAIN need from the host (mod/sasl); undefined: PLAIN only. */
+  readonly sasl?: SaslHost;
+  /** A SCRAM (or other multi-step) exchange waiting for the client's next response. */
+  exchange?: SaslExchange;
 }
 
-export function newAuthorizationState(apopTimestamp: string | undefined, policy: LoginPolicy = OPEN_POLICY, tls = false): AuthorizationState {
-  return { apopTimestamp, user: undefined, failures: 0, policy, tls, saslPending: false };
+export function newAuthorizationState(apopTimestamp: string | undefined, policy: LoginPolicy = OPEN_POLICY, tls = false, sasl?: SaslHost): AuthorizationState {
+  return { apopTimestamp, user: undefined, failures: 0, policy, tls, saslPending: false, sasl };
 }
 
 /** RFC 2595 section 4: after TLS starts, forget everything learnt from the client before it. */
@@ -47,6 +53,7 @@ export function tlsStarted(state: AuthorizationState): void {
   state.tls = true;
   state.user = undefined;
   state.saslPending = false;
+  state.exchange = undefined;
 }
 
 const SPACE = 0x20;
@@ -94,11 +101,12 @@ const auth: Handler<AuthorizationState> = (state, arg) => {
   const refusal = state.policy.clearTextRefusal(state.tls);
   if (arg.length === 0) {
     // The bare AUTH some clients (Thunderbird) send: the mechanisms usable now.
-    return { reply: new TextEncoder().encode(`+OK \r\n${refusal === undefined ? "PLAIN\r\n" : ""}.\r\n`) };
+    const names = [...(refusal === undefined ? ["PLAIN"] : []), ...offeredMechanisms(state.sasl, state.tls)];
+    return { reply: new TextEncoder().encode(`+OK \r\n${names.map((n) => `${n}\r\n`).join("")}.\r\n`) };
   }
   const space = arg.indexOf(SPACE);
   const mechanism = Buffer.from(space < 0 ? arg : arg.subarray(0, space)).toString("latin1").toUpperCase();
-  if (mechanism !== "PLAIN") return { reply: err(TEXT.saslMechanism) };
+  if (mechanism !== "PLAIN") return saslStart(state, mechanism, space < 0 ? undefined : arg.subarray(space + 1));
   if (refusal !== undefined) return { reply: err(refusal) };
   if (space < 0) {
     state.saslPending = true;
@@ -128,6 +136,7 @@ function capaContext(state: AuthorizationState): CapaContext {
     loginDelay: p.loginDelay,
     expire: p.expire,
     shy: p.shy,
+    saslMechanisms: offeredMechanisms(state.sasl, state.tls),
   };
 }
 
@@ -136,6 +145,7 @@ export const AUTHORIZATION_TABLE: CommandTable<AuthorizationState> = {
   unknown: () => ({ reply: err(TEXT.authorizationFirst), bad: true }),
   capabilities: (state) => capabilityLines({ handlers }, TRANSACTION_TABLE, capaContext(state)),
   continuation(state, line) {
+    if (state.exchange !== undefined) return saslContinue(state, line);
     if (!state.saslPending) return undefined;
     state.saslPending = false;
     if (line === undefined) return { reply: err(TEXT.lineTooLong), bad: true };

@@ -24,6 +24,8 @@ export interface CapaContext {
   readonly expire?: number | "never";
   /** Leave out IMPLEMENTATION and its version (Qpopper's shy). */
   readonly shy?: boolean;
+  /** SASL mechanisms offered besides PLAIN (SCRAM where a user database is in use). */
+  readonly saslMechanisms?: readonly string[];
 }
 
 export const PLAIN_CONTEXT: CapaContext = { clearText: true, stls: false };
@@ -32,7 +34,10 @@ export function capabilityLines(authorization: VerbSet, transaction: VerbSet, no
   const lines: string[] = [];
   if (transaction.handlers.has("top")) lines.push("TOP");
   if (now.clearText && authorization.handlers.has("user") && authorization.handlers.has("pass")) lines.push("USER");
-  if (now.clearText && authorization.handlers.has("auth")) lines.push("SASL PLAIN");
+  if (authorization.handlers.has("auth")) {
+    const mechanisms = [...(now.clearText ? ["PLAIN"] : []), ...(now.saslMechanisms ?? [])];
+    if (mechanisms.length > 0) lines.push(`SASL ${mechanisms.join(" ")}`);
+  }
   if (transaction.handlers.has("uidl")) lines.push("UIDL");
   // The line framer takes several commands per packet, and popup reads the authorization
   // state byte-exactly, so commands pipelined after PASS reach pop3d (RFC 2449 section 6.6).

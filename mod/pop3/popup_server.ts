@@ -11,6 +11,8 @@ import { ClientGone, ClientTimeout } from "./fd_channel.ts";
 import { MAX_COMMAND_OCTETS } from "./limits.ts";
 import { ok } from "./responses.ts";
 import { authorizationSession } from "./session.ts";
+import type { SaslHost } from "../sasl/mechanisms.ts";
+import type { ChannelBindingType } from "../sasl/scram.ts";
 
 /** How the chain run for one login ended. */
 export type ChainResult = { kind: "served" } | { kind: "failed"; failure: AuthFailure; detail: string };
@@ -19,6 +21,8 @@ export type ChainResult = { kind: "served" } | { kind: "failed"; failure: AuthFa
 export interface PopupChannel {
   readToLineEnd(buf: Uint8Array): number | Promise<number>;
   write(bytes: Uint8Array): void | Promise<void>;
+  /** Channel-binding data when the channel is TLS (for SCRAM-...-PLUS). */
+  channelBinding?(type: ChannelBindingType): Uint8Array | undefined;
 }
 
 /** A login to check before the chain runs: the user as sent (possibly rewritten by the policy). */
@@ -47,8 +51,10 @@ export interface PopupOptions {
   startTls?(): Promise<PopupChannel>;
   /** Milliseconds before the answer to a failed login (Dovecot's auth_failure_delay). */
   failureDelayMs?: number;
-  /** Told about each failed login (user as sent; never the password). */
-  onFailure?(user: Uint8Array, failure: AuthFailure, detail: string): void;
+  /** Told about each failed login (user as sent; never the password; the SASL mechanism if AUTH). */
+  onFailure?(user: Uint8Array, failure: AuthFailure, detail: string, mechanism?: string): void;
+  /** The SCRAM keys of the user database (offered only where one is in use): see mod/sasl. */
+  scramKeys?: SaslHost["scramKeys"];
 }
 
 const PLUS = 0x2b;
@@ -70,10 +76,11 @@ export function checkpasswordData(user: Uint8Array, password: Uint8Array, timest
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export async function servePopup(first: PopupChannel, opts: PopupOptions): Promise<PopupEnd> {
-  const state = newAuthorizationState(opts.offerApop ? opts.timestamp : undefined, opts.policy, opts.tls ?? false);
+  let channel = first;
+  const sasl: SaslHost = { scramKeys: opts.scramKeys, timestamp: opts.timestamp, channelBinding: (type) => channel.channelBinding?.(type) };
+  const state = newAuthorizationState(opts.offerApop ? opts.timestamp : undefined, opts.policy, opts.tls ?? false, sasl);
   const session = authorizationSession(state);
   const input = new Uint8Array(MAX_COMMAND_OCTETS + 1);
-  let channel = first;
   let firstRead = true;
   try {
     await channel.write(opts.offerApop ? ok(opts.timestamp) : ok());
@@ -106,6 +113,8 @@ export async function servePopup(first: PopupChannel, opts: PopupOptions): Promi
         let result: ChainResult;
         if ("refused" in verdict) {
           result = { kind: "failed", failure: "rejected", detail: verdict.refused };
+        } else if (action.failed !== undefined) {
+          result = { kind: "failed", ...action.failed };
         } else {
           const data = checkpasswordData(verdict.user, action.password, opts.timestamp);
           action.password.fill(0);
@@ -114,7 +123,7 @@ export async function servePopup(first: PopupChannel, opts: PopupOptions): Promi
         }
         action.password.fill(0);
         if (result.kind === "served") return "served";
-        opts.onFailure?.(action.user, result.failure, result.detail);
+        opts.onFailure?.(action.user, result.failure, result.detail, action.mechanism);
         if (result.failure === "rejected" && (opts.failureDelayMs ?? 0) > 0) await sleep(opts.failureDelayMs!);
         const failed = session.apply(authenticationFailed(state, result.failure));
         if (failed.reply) await channel.write(failed.reply);

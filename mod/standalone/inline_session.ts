@@ -36,6 +36,9 @@ import { PIPELINED_VARIABLE, pipelinedValue } from "./pipelined_input.ts";
 import type { SessionCounters, SessionState } from "./session_counters.ts";
 import { SocketLines, SocketOutput } from "./socket_io.ts";
 import { startUserProcess } from "./user_process.ts";
+import type tls from "node:tls";
+import { channelBindingData } from "../tls/channel_binding.ts";
+import { userdbScramKeys } from "../sasl/scram_userdb.ts";
 
 export interface InlineSetup {
   chain: PopupChain;
@@ -135,7 +138,9 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
       return io.input.readToLineEnd(buf);
     },
     write: (bytes) => io.out.put(bytes),
+    channelBinding: (type) => (io.socket as { encrypted?: boolean }).encrypted === true ? channelBindingData(io.socket as tls.TLSSocket, type) : undefined,
   };
+  const userdb = chain.userdbOption ?? (env.POPPIN_USERDB || undefined);
   const implicitTls = (env.SSL_PROTOCOL ?? "") !== "";
   const stls = policy.certFile !== undefined && !implicitTls ? setup.stls : undefined;
   const end = await servePopup(channel, {
@@ -165,11 +170,12 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
       }
       return result;
     },
-    onFailure(user, failure, detail) {
+    onFailure(user, failure, detail, mechanism) {
       if (failure === "rejected") counters.loginsFailed++;
       else counters.loginsTemporaryFailure++;
-      setup.log(`${chain.popupPrefix}: warning: ${checks.failed(user, failure, detail)}\n`);
+      setup.log(`${chain.popupPrefix}: warning: ${checks.failed(user, failure, detail, mechanism)}\n`);
     },
+    scramKeys: userdb === undefined ? undefined : userdbScramKeys(userdb),
   });
   io.out.flush();
   if (end === "tls-failed") setup.log(`${chain.popupPrefix}: warning: TLS negotiation failed rip=${rip}\n`);
