@@ -11,6 +11,8 @@ import { TEXT, err } from "../pop3/responses.ts";
 import { oneProcessLogin } from "../standalone/one_process_login.ts";
 import { chainUserdb, selfResolver } from "../standalone/chain_spec.ts";
 import { userdbScramKeys } from "../sasl/scram_userdb.ts";
+import type { ChannelBindingType } from "../sasl/scram.ts";
+import { channelBindingFromEnv } from "../tls/channel_binding.ts";
 import { loginChecks } from "../policy/login_checks.ts";
 import { loginPolicy } from "../policy/login_policy.ts";
 import { policyEnv, resolvePolicy, type Resolved } from "../policy/resolve.ts";
@@ -66,7 +68,11 @@ export const applet: Applet = {
     const oneProcess = oneProcessLogin(chain, ctx, chainEnv);
     const checks = loginChecks(policy, remoteIp);
     const userdb = chainUserdb(chain, selfResolver(ctx.execPath, chainEnv.PATH), chainEnv);
-    const end = await servePopup(new FdChannel(0, 1, policy.timeoutMs), {
+    // Behind serve --tls, popup sees plain text; serve passed the binding data along.
+    const stdio = Object.assign(new FdChannel(0, 1, policy.timeoutMs), {
+      channelBinding: (type: ChannelBindingType) => (implicitTls ? channelBindingFromEnv(ctx.env, type) : undefined),
+    });
+    const end = await servePopup(stdio, {
       timestamp: `<${process.pid}.${Math.floor(Date.now() / 1000)}@${hostname}>`,
       offerApop: policy.apop ?? apopOffered(ctx.env),
       policy: loginPolicy(policy, remoteIp, context !== undefined && !implicitTls),

@@ -59,3 +59,16 @@ export function channelBindingData(socket: tls.TLSSocket, type: ChannelBindingTy
     return undefined;
   }
 }
+
+/** Where serve --tls puts the binding data for the program behind it (base64). */
+export const CHANNEL_BINDING_VARIABLES: Record<ChannelBindingType, string> = {
+  "tls-exporter": "POPPIN_TLS_EXPORTER",
+  "tls-server-end-point": "POPPIN_TLS_SERVER_END_POINT",
+};
+
+/** The binding data serve --tls passed in the environment (popup behind implicit TLS). */
+export function channelBindingFromEnv(env: NodeJS.ProcessEnv, type: ChannelBindingType): Uint8Array | undefined {
+  const text = env[CHANNEL_BINDING_VARIABLES[type]];
+  if (text === undefined || !/^[A-Za-z0-9+/]{43}=$|^[A-Za-z0-9+/]{64}$|^[A-Za-z0-9+/]{86}==$/.test(text)) return undefined;
+  return new Uint8Array(Buffer.from(text, "base64"));
+}
