@@ -9,7 +9,9 @@ import { logValue } from "../pop3/log_value.ts";
 import { servePopup } from "../pop3/popup_server.ts";
 import { TEXT, err } from "../pop3/responses.ts";
 import { oneProcessLogin } from "../standalone/one_process_login.ts";
-import { chainUserdb, selfResolver } from "../standalone/chain_spec.ts";
+import { chainRunsPoppinCheckpassword, chainUserdb, selfResolver } from "../standalone/chain_spec.ts";
+import { bearerConfigured } from "../auth/oauth.ts";
+import { BEARER_VARIABLE } from "../sasl/oauthbearer.ts";
 import { userdbScramKeys } from "../sasl/scram_userdb.ts";
 import type { ChannelBindingType } from "../sasl/scram.ts";
 import { channelBindingFromEnv } from "../tls/channel_binding.ts";
@@ -64,10 +66,12 @@ export const applet: Applet = {
       return EXIT_TEMP;
     }
     const implicitTls = (ctx.env.SSL_PROTOCOL ?? "") !== "";
-    const chainEnv = { ...ctx.env, ...policyEnv(settings) };
+    const chainEnv: NodeJS.ProcessEnv = { ...ctx.env, ...policyEnv(settings) };
+    delete chainEnv[BEARER_VARIABLE]; // only popup sets it, for one login at a time
     const oneProcess = oneProcessLogin(chain, ctx, chainEnv);
     const checks = loginChecks(policy, remoteIp);
-    const userdb = chainUserdb(chain, selfResolver(ctx.execPath, chainEnv.PATH), chainEnv);
+    const resolver = selfResolver(ctx.execPath, chainEnv.PATH);
+    const userdb = chainUserdb(chain, resolver, chainEnv);
     // Behind serve --tls, popup sees plain text; serve passed the binding data along.
     const stdio = Object.assign(new FdChannel(0, 1, policy.timeoutMs), {
       channelBinding: (type: ChannelBindingType) => (implicitTls ? channelBindingFromEnv(ctx.env, type) : undefined),
@@ -81,10 +85,15 @@ export const applet: Applet = {
       admit: checks.admit,
       startTls: context === undefined ? undefined : () => upgradeStdio(context, policy.tlsHandshakeTimeoutMs, policy.timeoutMs),
       // poppin's own checkpassword and pop3d: checked and served in this process (mod/standalone).
-      authenticate: (data, channel) => channel instanceof TlsChannel ? runChainOverTls(chain, data, chainEnv, channel)
-        : oneProcess !== undefined ? oneProcess(data) : runChain(chain, data, chainEnv),
+      authenticate: (data, channel, bearer) => {
+        const env = bearer === undefined ? chainEnv : { ...chainEnv, [BEARER_VARIABLE]: bearer };
+        return channel instanceof TlsChannel ? runChainOverTls(chain, data, env, channel)
+          : oneProcess !== undefined ? oneProcess(data, bearer) : runChain(chain, data, env);
+      },
       onFailure: (user, failure, detail, mechanism) => warning(ctx, checks.failed(user, failure, detail, mechanism)),
       scramKeys: userdb === undefined ? undefined : userdbScramKeys(userdb),
+      // Only poppin's checkpassword understands a bearer token beside fd 3.
+      bearer: bearerConfigured(chainEnv) && chainRunsPoppinCheckpassword(chain, resolver),
     });
     if (end === "tls-failed") warning(ctx, `TLS negotiation failed rip=${rip}`);
     if (end === "tls-on-plain") warning(ctx, `TLS handshake on the plain port, dropped rip=${rip}`);

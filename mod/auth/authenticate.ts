@@ -30,7 +30,7 @@ export interface AuthEnvironment {
 /** The successful account plus how it was proven. */
 export interface AuthResult {
   account: Account;
-  method: "password" | "apop" | "scram";
+  method: "password" | "apop" | "scram" | "bearer";
 }
 
 function findAccount(login: Uint8Array, config: AuthConfig, env: AuthEnvironment): { account?: Account; apopSecret?: Uint8Array; scram?: ScramKeySet } {
@@ -136,6 +136,22 @@ export function authenticate(request: CheckpasswordRequest, config: AuthConfig, 
   if (method === undefined && checkHash(request.password, account?.hash, crypt)) method = "password";
   found.apopSecret?.fill(0);
   if (account === undefined || method === undefined) throw new AuthRefused("wrong password or unknown user");
+  const refusal = policyRefusal(account, config, env.euid);
+  if (refusal !== undefined) throw new AuthRefused(refusal);
+  return { account, method };
+}
+
+/**
+ * The account of a login whose proof was checked elsewhere (a bearer token, mod/auth/
+ * bearer_login.ts): found and refused by the same rules as after a password.
+ */
+export function authenticateProven(login: Uint8Array, config: AuthConfig, env: AuthEnvironment, method: AuthResult["method"]): AuthResult {
+  const badName = loginRefusal(login);
+  if (badName !== undefined) throw new AuthRefused(badName);
+  const found = findAccount(login, config, env);
+  found.apopSecret?.fill(0);
+  const account = found.account;
+  if (account === undefined || isLockedHash(account.hash)) throw new AuthRefused("unknown user or locked account");
   const refusal = policyRefusal(account, config, env.euid);
   if (refusal !== undefined) throw new AuthRefused(refusal);
   return { account, method };

@@ -22,6 +22,7 @@ interface ProcessWithInitgroups {
 export function sessionEnvironment(base: NodeJS.ProcessEnv, account: Account): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(base)) if (value !== undefined) env[key] = value;
+  delete env.POPPIN_SASL_BEARER; // the token popup handed checkpassword (mod/sasl/oauthbearer.ts) goes no further
   env.USER = account.login;
   env.HOME = account.home;
   env.SHELL = account.shell;

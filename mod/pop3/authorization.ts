@@ -101,7 +101,7 @@ const auth: Handler<AuthorizationState> = (state, arg) => {
   const refusal = state.policy.clearTextRefusal(state.tls);
   if (arg.length === 0) {
     // The bare AUTH some clients (Thunderbird) send: the mechanisms usable now.
-    const names = [...(refusal === undefined ? ["PLAIN"] : []), ...offeredMechanisms(state.sasl, state.tls)];
+    const names = [...(refusal === undefined ? ["PLAIN"] : []), ...offeredMechanisms(state.sasl, state.tls, refusal === undefined)];
     return { reply: new TextEncoder().encode(`+OK \r\n${names.map((n) => `${n}\r\n`).join("")}.\r\n`) };
   }
   const space = arg.indexOf(SPACE);
@@ -136,7 +136,7 @@ function capaContext(state: AuthorizationState): CapaContext {
     loginDelay: p.loginDelay,
     expire: p.expire,
     shy: p.shy,
-    saslMechanisms: offeredMechanisms(state.sasl, state.tls),
+    saslMechanisms: offeredMechanisms(state.sasl, state.tls, p.clearTextRefusal(state.tls) === undefined),
   };
 }
 

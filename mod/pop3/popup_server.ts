@@ -40,7 +40,7 @@ export interface PopupOptions {
   /** The connection is TLS from the start (implicit TLS, port 995). */
   tls?: boolean;
   /** Runs the chain with `user\0password\0timestamp\0` on fd 3 and the connection (`channel`) as fds 0 and 1. */
-  authenticate(data: Uint8Array, channel: PopupChannel): Promise<ChainResult>;
+  authenticate(data: Uint8Array, channel: PopupChannel, bearer?: string): Promise<ChainResult>;
   /**
    * Policy checks before the chain (allowed users, failure limits); may rewrite the user
    * name (downcase, trim the domain). Returns the user to log in, or the reason to refuse
@@ -55,6 +55,8 @@ export interface PopupOptions {
   onFailure?(user: Uint8Array, failure: AuthFailure, detail: string, mechanism?: string): void;
   /** The SCRAM keys of the user database (offered only where one is in use): see mod/sasl. */
   scramKeys?: SaslHost["scramKeys"];
+  /** OAuth is configured for checkpassword: OAUTHBEARER and XOAUTH2 are offered (with clear-text passwords). */
+  bearer?: boolean;
 }
 
 const PLUS = 0x2b;
@@ -77,7 +79,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 export async function servePopup(first: PopupChannel, opts: PopupOptions): Promise<PopupEnd> {
   let channel = first;
-  const sasl: SaslHost = { scramKeys: opts.scramKeys, timestamp: opts.timestamp, channelBinding: (type) => channel.channelBinding?.(type) };
+  const sasl: SaslHost = { scramKeys: opts.scramKeys, bearer: opts.bearer, timestamp: opts.timestamp, channelBinding: (type) => channel.channelBinding?.(type) };
   const state = newAuthorizationState(opts.offerApop ? opts.timestamp : undefined, opts.policy, opts.tls ?? false, sasl);
   const session = authorizationSession(state);
   const input = new Uint8Array(MAX_COMMAND_OCTETS + 1);
@@ -118,13 +120,23 @@ export async function servePopup(first: PopupChannel, opts: PopupOptions): Promi
         } else {
           const data = checkpasswordData(verdict.user, action.password, opts.timestamp);
           action.password.fill(0);
-          result = await opts.authenticate(data, channel);
+          result = await opts.authenticate(data, channel, action.bearer);
           data.fill(0);
         }
         action.password.fill(0);
         if (result.kind === "served") return "served";
         opts.onFailure?.(action.user, result.failure, result.detail, action.mechanism);
         if (result.failure === "rejected" && (opts.failureDelayMs ?? 0) > 0) await sleep(opts.failureDelayMs!);
+        if (action.failureChallenge !== undefined && result.failure !== "crashed") {
+          // RFC 7628 section 3.2.2: the error JSON as a challenge; the client answers (^A), then the -ERR.
+          await channel.write(new TextEncoder().encode(`+ ${Buffer.from(action.failureChallenge).toString("base64")}\r\n`));
+          while (!session.framer.hasLine) {
+            const n = await channel.readToLineEnd(input);
+            if (n === 0) return "eof";
+            session.push(input.subarray(0, n));
+          }
+          session.framer.next();
+        }
         const failed = session.apply(authenticationFailed(state, result.failure));
         if (failed.reply) await channel.write(failed.reply);
         if (failed.close) return "closed";

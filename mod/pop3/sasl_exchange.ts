@@ -29,7 +29,7 @@ function outcomeOf(state: AuthorizationState, exchange: SaslExchange, step: Sasl
       state.exchange = exchange;
       return { reply: encoder.encode(`+ ${Buffer.from(step.data).toString("base64")}\r\n`) };
     case "done":
-      return { action: { kind: "authenticate", user: step.user, password: step.password, apop: false, mechanism } };
+      return { action: { kind: "authenticate", user: step.user, password: step.password, apop: false, mechanism, bearer: step.bearer, failureChallenge: step.failureChallenge } };
     case "refused":
       return { action: { kind: "authenticate", user: step.user, password: new Uint8Array(0), apop: false, mechanism, failed: { failure: "rejected", detail: step.why } } };
     case "temporary":
@@ -41,7 +41,7 @@ function outcomeOf(state: AuthorizationState, exchange: SaslExchange, step: Sasl
 
 /** AUTH NAME [initial-response] for a mechanism other than PLAIN. */
 export function saslStart(state: AuthorizationState, mechanism: string, initial: Uint8Array | undefined): Outcome {
-  const exchange = startExchange(mechanism, state.sasl, state.tls);
+  const exchange = startExchange(mechanism, state.sasl, state.tls, state.policy.clearTextRefusal(state.tls) === undefined);
   if (exchange === undefined) return { reply: err(TEXT.saslMechanism) };
   if (initial === undefined) {
     state.exchange = exchange;

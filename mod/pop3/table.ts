@@ -10,6 +10,10 @@ export type Pop3Action =
     kind: "authenticate"; user: Uint8Array; password: Uint8Array; apop: boolean;
     /** The SASL mechanism (AUTH), for the log; undefined for USER/PASS and APOP. */
     mechanism?: string;
+    /** A bearer token to hand checkpassword beside fd 3 (mod/sasl/oauthbearer.ts). */
+    bearer?: string;
+    /** Sent as a "+ base64" challenge (and the client's answer read) before a failure's -ERR. */
+    failureChallenge?: Uint8Array;
     /** The mechanism already failed (a wrong SCRAM proof): no chain to run, answer as a failed login. */
     failed?: { failure: "rejected" | "temporary"; detail: string };
   }

@@ -7,6 +7,7 @@
 import { CHANNEL_BINDING_TYPES, SCRAM_MECHANISMS, type ChannelBindingType } from "./scram.ts";
 import type { ScramKeys } from "./scram_keys.ts";
 import { ScramExchange, type SaslStep } from "./scram_server.ts";
+import { BEARER_MECHANISMS, BearerExchange, type BearerMechanism } from "./oauthbearer.ts";
 import type { ScramHash } from "./scram.ts";
 
 export type { SaslStep } from "./scram_server.ts";
@@ -19,6 +20,8 @@ export interface SaslHost {
   channelBinding?(type: ChannelBindingType): Uint8Array | undefined;
   /** The fd-3 timestamp of this connection. */
   timestamp: string;
+  /** Bearer tokens are accepted (OAuth is configured for checkpassword). */
+  bearer?: boolean;
 }
 
 /** One running exchange: the handler feeds it each decoded client response. */
@@ -31,22 +34,29 @@ function plusAvailable(host: SaslHost, tls: boolean): boolean {
   return tls && CHANNEL_BINDING_TYPES.some((type) => host.channelBinding?.(type) !== undefined);
 }
 
-/** The mechanisms (besides PLAIN) offered now, strongest first. */
-export function offeredMechanisms(host: SaslHost | undefined, tls: boolean): string[] {
-  if (host?.scramKeys === undefined) return [];
-  const plus = plusAvailable(host, tls);
+/**
+ * The mechanisms (besides PLAIN) offered now, strongest first. A bearer token is a
+ * credential sent in clear like a password: offered only where clear-text passwords are.
+ */
+export function offeredMechanisms(host: SaslHost | undefined, tls: boolean, clearText = true): string[] {
   const names: string[] = [];
-  for (const name of SCRAM_MECHANISMS.keys()) {
-    if (plus) names.push(`${name}-PLUS`);
-    names.push(name);
+  if (host?.scramKeys !== undefined) {
+    const plus = plusAvailable(host, tls);
+    for (const name of SCRAM_MECHANISMS.keys()) {
+      if (plus) names.push(`${name}-PLUS`);
+      names.push(name);
+    }
   }
+  if (host?.bearer && clearText) names.push(...BEARER_MECHANISMS);
   return names;
 }
 
 /** Starts `name` (upper case), or undefined when it is not offered now. */
-export function startExchange(name: string, host: SaslHost | undefined, tls: boolean): SaslExchange | undefined {
-  const lookup = host?.scramKeys;
-  if (host === undefined || lookup === undefined || !offeredMechanisms(host, tls).includes(name)) return undefined;
+export function startExchange(name: string, host: SaslHost | undefined, tls: boolean, clearText = true): SaslExchange | undefined {
+  if (host === undefined || !offeredMechanisms(host, tls, clearText).includes(name)) return undefined;
+  if ((BEARER_MECHANISMS as readonly string[]).includes(name)) return new BearerExchange(name as BearerMechanism);
+  const lookup = host.scramKeys;
+  if (lookup === undefined) return undefined;
   const plus = name.endsWith("-PLUS");
   const hash = SCRAM_MECHANISMS.get(plus ? name.slice(0, -5) : name);
   if (hash === undefined) return undefined;

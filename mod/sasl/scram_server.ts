@@ -34,7 +34,13 @@ export type SaslStep =
   /** Send `+ base64(data)` and wait for the next response. */
   | { kind: "challenge"; data: Uint8Array }
   /** The exchange proved the password: hand `password` (the fd-3 form) to checkpassword. */
-  | { kind: "done"; user: Uint8Array; password: Uint8Array }
+  | {
+    kind: "done"; user: Uint8Array; password: Uint8Array;
+    /** A bearer token for checkpassword, passed beside fd 3 (OAUTHBEARER, XOAUTH2). */
+    bearer?: string;
+    /** Sent as "+ base64" before the -ERR when the login fails (RFC 7628 section 3.2.2). */
+    failureChallenge?: Uint8Array;
+  }
   /** The login failed (treated as a wrong password: delay, log, failure count). */
   | { kind: "refused"; user: Uint8Array; why: string }
   /** The keys could not be read (database unreadable): a temporary failure. */

@@ -147,3 +147,8 @@ export function chainUserdb(argv: readonly string[], resolver: Resolver, env: No
   if (option?.startsWith("--userdb=")) return option.slice("--userdb=".length) || undefined;
   return env.POPPIN_USERDB || undefined;
 }
+
+/** Whether popup's chain starts with poppin's own checkpassword (which takes bearer tokens beside fd 3). */
+export function chainRunsPoppinCheckpassword(argv: readonly string[], resolver: Resolver): boolean {
+  return typeof matchApplet(argv, 0, "checkpassword", "checkpassword", resolver) !== "string";
+}

@@ -39,6 +39,7 @@ import { startUserProcess } from "./user_process.ts";
 import type tls from "node:tls";
 import { channelBindingData } from "../tls/channel_binding.ts";
 import { userdbScramKeys } from "../sasl/scram_userdb.ts";
+import { bearerConfigured } from "../auth/oauth.ts";
 
 export interface InlineSetup {
   chain: PopupChain;
@@ -154,7 +155,7 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
     },
     failureDelayMs: policy.failureDelayMs,
     admit: checks.admit,
-    async authenticate(data) {
+    async authenticate(data, _channel, bearer) {
       if (setup.euid === 0 && io.fd === undefined) {
         // A user process cannot take over a TLS session that runs here; serve with -u for in-process sessions.
         data.fill(0);
@@ -163,7 +164,7 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
       }
       const result = await inlineLogin(data, env, {
         tools: setup.tools, euid: setup.euid, userdbOption: chain.userdbOption, checkpasswordPrefix: chain.checkpasswordPrefix, log: setup.log,
-      });
+      }, bearer);
       if (result.kind === "ok") {
         account = result.account;
         return { kind: "served" };
@@ -176,6 +177,7 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
       setup.log(`${chain.popupPrefix}: warning: ${checks.failed(user, failure, detail, mechanism)}\n`);
     },
     scramKeys: userdb === undefined ? undefined : userdbScramKeys(userdb),
+    bearer: bearerConfigured(env),
   });
   io.out.flush();
   if (end === "tls-failed") setup.log(`${chain.popupPrefix}: warning: TLS negotiation failed rip=${rip}\n`);

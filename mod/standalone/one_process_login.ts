@@ -13,6 +13,7 @@
  */
 import { applet as pop3dApplet } from "../applets/pop3d.ts";
 import { authenticate } from "../auth/authenticate.ts";
+import { authenticateWithBearer } from "../auth/bearer_login.ts";
 import { authConfigFromEnv } from "../auth/config.ts";
 import { AuthRefused, CHECKPASSWORD_MAX_DATA, MalformedRequest, parseRequest } from "../auth/request.ts";
 import { becomeAccount, enterHome, sessionEnvironment } from "../auth/session.ts";
@@ -23,7 +24,7 @@ import { writeStderr } from "../cli/io.ts";
 import type { ChainResult } from "../pop3/popup_server.ts";
 import { parseLoginChain, selfResolver, type LoginChain } from "./chain_spec.ts";
 
-export type OneProcessLogin = (data: Uint8Array) => Promise<ChainResult>;
+export type OneProcessLogin = (data: Uint8Array, bearer?: string) => Promise<ChainResult>;
 
 /**
  * The login step for popup when `chain` (its argv after the host name) is poppin's own;
@@ -33,17 +34,19 @@ export function oneProcessLogin(chain: readonly string[], ctx: AppletContext, en
   if (env.POPPIN_ONE_PROCESS === "0") return undefined;
   const login = parseLoginChain(chain, selfResolver(ctx.execPath, env.PATH));
   if (typeof login === "string") return undefined;
-  return (data) => loginAndServe(data, login, ctx, env);
+  return (data, bearer) => loginAndServe(data, login, ctx, env, bearer);
 }
 
-async function loginAndServe(data: Uint8Array, chain: LoginChain, ctx: AppletContext, base: NodeJS.ProcessEnv): Promise<ChainResult> {
+async function loginAndServe(data: Uint8Array, chain: LoginChain, ctx: AppletContext, base: NodeJS.ProcessEnv, bearer: string | undefined): Promise<ChainResult> {
   const check = chain.checkpasswordPrefix;
   let env: Record<string, string>;
   try {
     if (data.length > CHECKPASSWORD_MAX_DATA) return { kind: "failed", failure: "rejected", detail: `${check} exit 1` };
     const config = authConfigFromEnv(base, chain.userdbOption);
     const euid = process.geteuid!();
-    const result = authenticate(parseRequest(data), config, { euid, today: daysSinceEpoch(new Date()) });
+    const request = parseRequest(data);
+    const authEnv = { euid, today: daysSinceEpoch(new Date()) };
+    const result = await authenticateWithBearer(request, config, authEnv, base, bearer, () => authenticate(request, config, authEnv));
     becomeAccount(result.account, euid);
     enterHome(result.account);
     env = sessionEnvironment(base, result.account);
