@@ -42,6 +42,8 @@ export interface AuthorizationState {
   readonly sasl?: SaslHost;
   /** A SCRAM (or other multi-step) exchange waiting for the client's next response. */
   exchange?: SaslExchange;
+  /** The client sent UTF8 (RFC 6856). */
+  utf8?: boolean;
 }
 
 export function newAuthorizationState(apopTimestamp: string | undefined, policy: LoginPolicy = OPEN_POLICY, tls = false, sasl?: SaslHost): AuthorizationState {
@@ -115,6 +117,13 @@ const auth: Handler<AuthorizationState> = (state, arg) => {
   return plainResponse(state, arg.subarray(space + 1));
 };
 
+/** RFC 6856 section 2: UTF8 (no argument, AUTHORIZATION only); user names, passwords and mail may be UTF-8 from now on. */
+const utf8: Handler<AuthorizationState> = (state, arg) => {
+  if (arg.length > 0) return { reply: err(TEXT.syntax), bad: true };
+  state.utf8 = true;
+  return { reply: ok() };
+};
+
 const quit: Handler<AuthorizationState> = () => ({ reply: ok(), close: true });
 const noop: Handler<AuthorizationState> = () => ({ reply: ok() });
 
@@ -124,6 +133,7 @@ const handlers = new Map<string, Handler<AuthorizationState>>([
   ["apop", apop],
   ["auth", auth],
   ["stls", stls],
+  ["utf8", utf8],
   ["quit", quit],
   ["noop", noop],
 ]);
