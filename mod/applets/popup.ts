@@ -11,7 +11,7 @@ import { TEXT, err } from "../pop3/responses.ts";
 import { oneProcessLogin } from "../standalone/one_process_login.ts";
 import { chainRunsPoppinCheckpassword, chainUserdb, selfResolver } from "../standalone/chain_spec.ts";
 import { bearerConfigured } from "../auth/oauth.ts";
-import { BEARER_VARIABLE } from "../sasl/oauthbearer.ts";
+import { loginEnvironment } from "../sasl/login_env.ts";
 import { userdbScramKeys } from "../sasl/scram_userdb.ts";
 import type { ChannelBindingType } from "../sasl/scram.ts";
 import { channelBindingFromEnv } from "../tls/channel_binding.ts";
@@ -66,8 +66,7 @@ export const applet: Applet = {
       return EXIT_TEMP;
     }
     const implicitTls = (ctx.env.SSL_PROTOCOL ?? "") !== "";
-    const chainEnv: NodeJS.ProcessEnv = { ...ctx.env, ...policyEnv(settings) };
-    delete chainEnv[BEARER_VARIABLE]; // only popup sets it, for one login at a time
+    const chainEnv = loginEnvironment({ ...ctx.env, ...policyEnv(settings) }, undefined);
     const oneProcess = oneProcessLogin(chain, ctx, chainEnv);
     const checks = loginChecks(policy, remoteIp);
     const resolver = selfResolver(ctx.execPath, chainEnv.PATH);
@@ -85,10 +84,10 @@ export const applet: Applet = {
       admit: checks.admit,
       startTls: context === undefined ? undefined : () => upgradeStdio(context, policy.tlsHandshakeTimeoutMs, policy.timeoutMs),
       // poppin's own checkpassword and pop3d: checked and served in this process (mod/standalone).
-      authenticate: (data, channel, bearer) => {
-        const env = bearer === undefined ? chainEnv : { ...chainEnv, [BEARER_VARIABLE]: bearer };
+      authenticate: (data, channel, login) => {
+        const env = loginEnvironment(chainEnv, login);
         return channel instanceof TlsChannel ? runChainOverTls(chain, data, env, channel)
-          : oneProcess !== undefined ? oneProcess(data, bearer) : runChain(chain, data, env);
+          : oneProcess !== undefined ? oneProcess(data, env) : runChain(chain, data, env);
       },
       onFailure: (user, failure, detail, mechanism) => warning(ctx, checks.failed(user, failure, detail, mechanism)),
       scramKeys: userdb === undefined ? undefined : userdbScramKeys(userdb),

@@ -73,7 +73,7 @@ const pass: Handler<AuthorizationState> = (state, arg) => {
   if (refusal !== undefined) return { reply: err(refusal) };
   if (state.user === undefined) return { reply: err(TEXT.userFirst), bad: true };
   if (arg.length === 0) return { reply: err(TEXT.syntax), bad: true };
-  return { action: { kind: "authenticate", user: state.user, password: arg.slice(), apop: false } };
+  return { action: { kind: "authenticate", user: state.user, password: arg.slice(), apop: false, mechanism: "USER" } };
 };
 
 const apop: Handler<AuthorizationState> = (state, arg) => {
@@ -81,7 +81,7 @@ const apop: Handler<AuthorizationState> = (state, arg) => {
   if (space <= 0 || space === arg.length - 1) return { reply: err(TEXT.syntax), bad: true };
   if (state.apopTimestamp === undefined) return { reply: err(TEXT.noApop), bad: true };
   return {
-    action: { kind: "authenticate", user: arg.slice(0, space), password: arg.slice(space + 1), apop: true },
+    action: { kind: "authenticate", user: arg.slice(0, space), password: arg.slice(space + 1), apop: true, mechanism: "APOP" },
   };
 };
 
@@ -96,7 +96,7 @@ function plainResponse(state: AuthorizationState, response: Uint8Array): Outcome
   const decoded = decodePlain(response);
   if (decoded.kind === "bad-base64") return { reply: err(TEXT.saslBadBase64), bad: true };
   if (decoded.kind === "bad-message") return { reply: err(`${TEXT.saslBadMessage}: ${decoded.why}`), bad: true };
-  return { action: { kind: "authenticate", user: decoded.user, password: decoded.password, apop: false } };
+  return { action: { kind: "authenticate", user: decoded.user, password: decoded.password, apop: false, mechanism: "PLAIN" } };
 }
 
 const auth: Handler<AuthorizationState> = (state, arg) => {

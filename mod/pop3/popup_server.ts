@@ -25,6 +25,14 @@ export interface PopupChannel {
   channelBinding?(type: ChannelBindingType): Uint8Array | undefined;
 }
 
+/** How a login was made, for the chain's environment (mod/sasl/login_env.ts). */
+export interface LoginMeans {
+  /** USER, APOP, PLAIN, SCRAM-SHA-256 ... */
+  mechanism?: string;
+  /** A bearer token for checkpassword (OAUTHBEARER, XOAUTH2), passed beside fd 3. */
+  bearer?: string;
+}
+
 /** A login to check before the chain runs: the user as sent (possibly rewritten by the policy). */
 export interface LoginAttempt {
   user: Uint8Array;
@@ -40,7 +48,7 @@ export interface PopupOptions {
   /** The connection is TLS from the start (implicit TLS, port 995). */
   tls?: boolean;
   /** Runs the chain with `user\0password\0timestamp\0` on fd 3 and the connection (`channel`) as fds 0 and 1. */
-  authenticate(data: Uint8Array, channel: PopupChannel, bearer?: string): Promise<ChainResult>;
+  authenticate(data: Uint8Array, channel: PopupChannel, login?: LoginMeans): Promise<ChainResult>;
   /**
    * Policy checks before the chain (allowed users, failure limits); may rewrite the user
    * name (downcase, trim the domain). Returns the user to log in, or the reason to refuse
@@ -79,7 +87,14 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 export async function servePopup(first: PopupChannel, opts: PopupOptions): Promise<PopupEnd> {
   let channel = first;
-  const sasl: SaslHost = { scramKeys: opts.scramKeys, bearer: opts.bearer, timestamp: opts.timestamp, channelBinding: (type) => channel.channelBinding?.(type) };
+  const sasl: SaslHost = {
+    scramKeys: opts.scramKeys, bearer: opts.bearer, timestamp: opts.timestamp,
+    channelBinding: (type) => channel.channelBinding?.(type),
+    admit: opts.admit === undefined ? undefined : (user) => {
+      const verdict = opts.admit!({ user: new Uint8Array(Buffer.from(user, "utf8")), apop: false });
+      return "refused" in verdict ? verdict : { user: Buffer.from(verdict.user).toString("utf8") };
+    },
+  };
   const state = newAuthorizationState(opts.offerApop ? opts.timestamp : undefined, opts.policy, opts.tls ?? false, sasl);
   const session = authorizationSession(state);
   const input = new Uint8Array(MAX_COMMAND_OCTETS + 1);
@@ -120,7 +135,7 @@ export async function servePopup(first: PopupChannel, opts: PopupOptions): Promi
         } else {
           const data = checkpasswordData(verdict.user, action.password, opts.timestamp);
           action.password.fill(0);
-          result = await opts.authenticate(data, channel, action.bearer);
+          result = await opts.authenticate(data, channel, { mechanism: action.mechanism, bearer: action.bearer });
           data.fill(0);
         }
         action.password.fill(0);

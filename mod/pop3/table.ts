@@ -8,7 +8,7 @@ export type Pop3Action =
   /** Run the checkpassword chain with `user\0password\0timestamp\0` (popup). */
   | {
     kind: "authenticate"; user: Uint8Array; password: Uint8Array; apop: boolean;
-    /** The SASL mechanism (AUTH), for the log; undefined for USER/PASS and APOP. */
+    /** How the user logs in, for the logs: USER, APOP, or the SASL mechanism (PLAIN, SCRAM-SHA-256 ...). */
     mechanism?: string;
     /** A bearer token to hand checkpassword beside fd 3 (mod/sasl/oauthbearer.ts). */
     bearer?: string;

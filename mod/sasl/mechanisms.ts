@@ -22,6 +22,8 @@ export interface SaslHost {
   timestamp: string;
   /** Bearer tokens are accepted (OAuth is configured for checkpassword). */
   bearer?: boolean;
+  /** popup's checks before a login, run before a SCRAM exchange reveals anything (scram_server.ts). */
+  admit?(user: string): { user: string } | { refused: string };
 }
 
 /** One running exchange: the handler feeds it each decoded client response. */
@@ -65,5 +67,6 @@ export function startExchange(name: string, host: SaslHost | undefined, tls: boo
     channelBinding: host.channelBinding,
     timestamp: host.timestamp,
     plusOffered: plusAvailable(host, tls),
+    admit: host.admit,
   });
 }

@@ -28,6 +28,12 @@ export interface ScramServices {
   timestamp: string;
   /** The -PLUS mechanisms are offered now (TLS is active and binding data is available). */
   plusOffered: boolean;
+  /**
+   * popup's checks before a login (per-address limit, allowed users, name rewriting): run
+   * before the exchange goes on, so a blocked client never gets a server signature that
+   * would confirm a guessed password.
+   */
+  admit?(user: string): { user: string } | { refused: string };
 }
 
 export type SaslStep =
@@ -106,8 +112,10 @@ export class ScramExchange {
       // RFC 5802 section 6: the client thinks we do not bind, but we offered -PLUS: a downgrade.
       return { kind: "refused", user, why: "channel binding downgrade (y flag while -PLUS is offered)" };
     }
+    const verdict = this.#services.admit?.(client.user) ?? { user: client.user };
+    if ("refused" in verdict) return { kind: "refused", user, why: verdict.refused };
     try {
-      this.#keys = this.#services.keys(client.user, this.#hash) ?? decoyKeys(this.#hash, client.user);
+      this.#keys = this.#services.keys(verdict.user, this.#hash) ?? decoyKeys(this.#hash, verdict.user);
     } catch (e) {
       return { kind: "temporary", user, why: (e as Error).message };
     }

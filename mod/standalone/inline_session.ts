@@ -40,6 +40,7 @@ import type tls from "node:tls";
 import { channelBindingData } from "../tls/channel_binding.ts";
 import { userdbScramKeys } from "../sasl/scram_userdb.ts";
 import { bearerConfigured } from "../auth/oauth.ts";
+import { loginEnvironment, MECHANISM_VARIABLE } from "../sasl/login_env.ts";
 
 export interface InlineSetup {
   chain: PopupChain;
@@ -155,18 +156,20 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
     },
     failureDelayMs: policy.failureDelayMs,
     admit: checks.admit,
-    async authenticate(data, _channel, bearer) {
+    async authenticate(data, _channel, login) {
       if (setup.euid === 0 && io.fd === undefined) {
         // A user process cannot take over a TLS session that runs here; serve with -u for in-process sessions.
         data.fill(0);
         setup.log(`${chain.checkpasswordPrefix}: fatal: TLS sessions of system users are not served by --inline as root: run serve with -u (virtual users) or the classic chain\n`);
         return { kind: "failed", failure: "temporary", detail: `${chain.checkpasswordPrefix} exit 111` };
       }
-      const result = await inlineLogin(data, env, {
+      const loginEnv = loginEnvironment(env, login);
+      const result = await inlineLogin(data, loginEnv, {
         tools: setup.tools, euid: setup.euid, userdbOption: chain.userdbOption, checkpasswordPrefix: chain.checkpasswordPrefix, log: setup.log,
-      }, bearer);
+      }, login?.bearer);
       if (result.kind === "ok") {
         account = result.account;
+        if (login?.mechanism !== undefined) env[MECHANISM_VARIABLE] = login.mechanism;
         return { kind: "served" };
       }
       return result;

@@ -24,7 +24,8 @@ import { writeStderr } from "../cli/io.ts";
 import type { ChainResult } from "../pop3/popup_server.ts";
 import { parseLoginChain, selfResolver, type LoginChain } from "./chain_spec.ts";
 
-export type OneProcessLogin = (data: Uint8Array, bearer?: string) => Promise<ChainResult>;
+/** `env`: the chain's environment for this login (popup's, with mod/sasl/login_env.ts's variables). */
+export type OneProcessLogin = (data: Uint8Array, env: NodeJS.ProcessEnv) => Promise<ChainResult>;
 
 /**
  * The login step for popup when `chain` (its argv after the host name) is poppin's own;
@@ -34,10 +35,10 @@ export function oneProcessLogin(chain: readonly string[], ctx: AppletContext, en
   if (env.POPPIN_ONE_PROCESS === "0") return undefined;
   const login = parseLoginChain(chain, selfResolver(ctx.execPath, env.PATH));
   if (typeof login === "string") return undefined;
-  return (data, bearer) => loginAndServe(data, login, ctx, env, bearer);
+  return (data, loginEnv) => loginAndServe(data, login, ctx, loginEnv);
 }
 
-async function loginAndServe(data: Uint8Array, chain: LoginChain, ctx: AppletContext, base: NodeJS.ProcessEnv, bearer: string | undefined): Promise<ChainResult> {
+async function loginAndServe(data: Uint8Array, chain: LoginChain, ctx: AppletContext, base: NodeJS.ProcessEnv): Promise<ChainResult> {
   const check = chain.checkpasswordPrefix;
   let env: Record<string, string>;
   try {
@@ -46,7 +47,7 @@ async function loginAndServe(data: Uint8Array, chain: LoginChain, ctx: AppletCon
     const euid = process.geteuid!();
     const request = parseRequest(data);
     const authEnv = { euid, today: daysSinceEpoch(new Date()) };
-    const result = await authenticateWithBearer(request, config, authEnv, base, bearer, () => authenticate(request, config, authEnv));
+    const result = await authenticateWithBearer(request, config, authEnv, base, base.POPPIN_SASL_BEARER, () => authenticate(request, config, authEnv));
     becomeAccount(result.account, euid);
     enterHome(result.account);
     env = sessionEnvironment(base, result.account);

@@ -28,13 +28,13 @@ beforeAll(async () => {
   const uid = process.getuid!() === 0 ? ["-u", "12345", "-g", "12345"] : [];
   if (uid.length > 0) chmodSync(box.userdb, 0o644); // read by the inline server after it dropped to the mail uid
   // Classic: popup, then a separate checkpassword process reading fd 3 (no one-process shortcut).
-  const classicEnv = { POPPIN_ONE_PROCESS: "0" };
+  const classicEnv = { POPPIN_ONE_PROCESS: "0", POPPIN_LOG_LOGIN: "login %0 mech=%4" };
   services.classic = {
     plain: await startService(box, { env: { ...classicEnv, CERTFILE: cert.cert, KEYFILE: cert.key } }),
     implicit: await startService(box, { tls: true, env: { ...classicEnv, CERTFILE: cert.both } }),
   };
   services.inline = {
-    plain: await startService(box, { serveArgs: ["--inline", ...uid], env: { CERTFILE: cert.cert, KEYFILE: cert.key } }),
+    plain: await startService(box, { serveArgs: ["--inline", ...uid], env: { CERTFILE: cert.cert, KEYFILE: cert.key, POPPIN_LOG_LOGIN: "login %0 mech=%4" } }),
     implicit: await startService(box, { tls: true, serveArgs: ["--inline", ...uid], env: { CERTFILE: cert.both } }),
   };
 });
@@ -83,6 +83,8 @@ for (const host of ["classic", "inline"] as const) {
           expect(authMechanism(r.transcript)).toBe(mech);
           expect(r.messages.sort()).toEqual(expected());
           expect(boxCount(box)).toBe(0);
+          // log-login's %4: how the user logged in, carried from popup through checkpassword to pop3d.
+          if (tls !== "implicit") expect(service.log()).toContain(`login demo mech=${mech} `);
         });
       }
     }
@@ -95,6 +97,12 @@ for (const host of ["classic", "inline"] as const) {
       expect(r.transcript).toContain("-ERR [AUTH] authorization failed");
       expect(boxCount(box)).toBe(corpus().length);
       expect(services[host].plain.log()).toMatch(/authorization failed rip=127\.0\.0\.1 user=demo mech=SCRAM-SHA-256/);
+      // fail2ban's filter finds the address in SCRAM failure lines too.
+      const lines = services[host].plain.log().split("\n").filter((l) => l.includes("authorization failed") && l.includes("mech=SCRAM"));
+      const log = join(tempDir("f2b"), "current");
+      writeFileSync(log, lines.map((l) => `2026-11-21 10:00:00 ${l}\n`).join(""));
+      const f = await exec(["fail2ban-regex", "-o", "ip", log, join(import.meta.dir, "..", "..", "scripts", "fail2ban", "filter.d", "poppin.conf")]);
+      expect(f.out.trim().split("\n")).toEqual(lines.map(() => "127.0.0.1"));
     });
   });
 }

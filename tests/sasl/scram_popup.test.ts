@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { authenticate } from "../../mod/auth/authenticate.ts";
 import { authConfigFromEnv } from "../../mod/auth/config.ts";
 import { parseRequest } from "../../mod/auth/request.ts";
-import { servePopup, type ChainResult, type PopupChannel } from "../../mod/pop3/popup_server.ts";
+import { servePopup, type ChainResult, type PopupChannel, type PopupOptions } from "../../mod/pop3/popup_server.ts";
 import { userdbScramKeys } from "../../mod/sasl/scram_userdb.ts";
 import type { ChannelBindingType } from "../../mod/sasl/scram.ts";
 import { POPPIN, run } from "../helpers.ts";
@@ -61,7 +61,7 @@ function userdb(): string {
 }
 
 /** Runs one session; the client script gets each server line. Returns the output, fd-3 requests and failures. */
-async function session(db: string, script: (line: string) => string | undefined, cb?: (type: ChannelBindingType) => Uint8Array | undefined, tls = false) {
+async function session(db: string, script: (line: string) => string | undefined, cb?: (type: ChannelBindingType) => Uint8Array | undefined, tls = false, extra: Partial<PopupOptions> = {}) {
   const channel = new ScriptedChannel(script, cb);
   const seen: string[] = [];
   const failures: string[] = [];
@@ -80,6 +80,7 @@ async function session(db: string, script: (line: string) => string | undefined,
       }
     },
     onFailure: (user, failure, detail, mech) => failures.push(`${Buffer.from(user)} ${failure} ${detail} mech=${mech}`),
+    ...extra,
   });
   return { end, output: channel.output, seen, failures };
 }
@@ -192,6 +193,27 @@ describe("SCRAM over POP3 AUTH (popup and checkpassword)", () => {
     expect(() => check("<78.1700000000@pop.example>")).toThrow("wrong password");
     // The proof is joe's: presented for ann it opens nothing.
     expect(() => authenticate(parseRequest(Buffer.from(`ann\0${form}\0${TS}\0`)), authConfigFromEnv({ POPPIN_MIN_UID: "0" }, db), { euid: 0, today: 20000 })).toThrow("wrong password");
+  });
+
+  test("the per-address limit and the failure delay apply to SCRAM as to any login", async () => {
+    const blocked = await session(db, scramScript(new ScramClient("sha256", "joe", "joe's password"), "SCRAM-SHA-256"), undefined, false, {
+      admit: () => ({ refused: "too many failed logins from this address" }),
+    });
+    expect(blocked.end).toBe("quit");
+    // Refused at the client-first message: no salt, no server signature to confirm a guess.
+    expect(blocked.output).toBe("+OK \r\n-ERR [AUTH] authorization failed\r\n+OK \r\n");
+    expect(blocked.seen).toEqual([]);
+    expect(blocked.failures[0]).toContain("too many failed logins");
+    const started = Date.now();
+    let stage = 0;
+    const client = new ScramClient("sha256", "joe", "wrong");
+    await session(db, (line) => {
+      if (stage === 0 && line.startsWith("+OK")) return (stage = 1), `AUTH SCRAM-SHA-256 ${b64(client.first())}`;
+      if (stage === 1 && line.startsWith("+ ")) return (stage = 2), b64(client.final(unb64(line.slice(2))));
+      if (line.startsWith("-ERR")) return "QUIT";
+      return undefined;
+    }, undefined, false, { failureDelayMs: 300 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
   });
 
   test("cancel with *, bad base64, unknown mechanism", async () => {
