@@ -87,7 +87,7 @@ describe("STLS in popup", () => {
     up.talk.send(`PASS ${PASSWORD}\r\nSTAT\r\nQUIT\r\n`);
     await up.talk.waitFor(/\+OK 1 \d+\r\n/);
     await up.talk.waitEnd();
-    expect(plain.log()).toMatch(/authorization failed rip=127\.0\.0\.1 user=demo\n/);
+    expect(plain.log()).toMatch(/authorization failed rip=127\.0\.0\.1 user=demo mech=USER\n/);
   });
 
   test("plaintext pipelined after STLS is thrown away unexecuted (the command-injection attack)", async () => {
