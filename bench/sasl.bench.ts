@@ -86,30 +86,31 @@ if (haveDovecot) {
   servers.dovecot = d.port;
 }
 
-async function rate(port: number, mech: Mechanism): Promise<number> {
-  await mechanismLoginRate(port, "login", mech, 1, 200); // warm
-  const figures: number[] = [];
+/** Median login rates of each case, the cases interleaved round by round so machine load hits them alike. */
+async function rates(cases: { port: number; mech: Mechanism }[]): Promise<number[]> {
+  for (const c of cases) await mechanismLoginRate(c.port, "login", c.mech, 1, 200); // warm
+  const figures: number[][] = cases.map(() => []);
   for (let r = 0; r < ROUNDS; r++) {
-    const got = await mechanismLoginRate(port, "login", mech, C, WINDOW_MS);
-    if (got.errors > 0) console.log(`  (${got.errors} failed sessions: ${got.firstError})`);
-    figures.push(got.rate);
+    for (const [i, c] of cases.entries()) {
+      const got = await mechanismLoginRate(c.port, "login", c.mech, C, WINDOW_MS);
+      if (got.errors > 0) console.log(`  (${got.errors} failed sessions: ${got.firstError})`);
+      figures[i]!.push(got.rate);
+    }
   }
-  return median(figures);
+  return figures.map(median);
 }
 
-console.log(`login rates, c=${C}, ${ROUNDS} rounds of ${WINDOW_MS / 1000} s (median), on ${cpus().length} x ${cpus()[0]?.model ?? "?"}`);
+console.log(`login rates, c=${C}, ${ROUNDS} interleaved rounds of ${WINDOW_MS / 1000} s (median), on ${cpus().length} x ${cpus()[0]?.model ?? "?"}`);
 try {
   const scram: Mechanism = { kind: "scram", password: PASSWORD };
-  const dovecotScram = haveDovecot ? await rate(servers.dovecot!, scram) : undefined;
   for (const mode of ["classic", "inline"] as const) {
-    const ours = await rate(servers[mode]!, scram);
-    console.log(`SCRAM-SHA-256 (4096) ${mode.padEnd(8)} ${ours.toFixed(1).padStart(8)} /s` +
-      (dovecotScram === undefined ? "" : `   Dovecot ${dovecotScram.toFixed(1).padStart(8)} /s   ratio ${(ours / dovecotScram).toFixed(2)}`));
+    const [ours, dovecot] = await rates([{ port: servers[mode]!, mech: scram }, ...(haveDovecot ? [{ port: servers.dovecot!, mech: scram }] : [])]);
+    console.log(`SCRAM-SHA-256 (4096) ${mode.padEnd(8)} ${ours!.toFixed(1).padStart(8)} /s` +
+      (dovecot === undefined ? "" : `   Dovecot ${dovecot.toFixed(1).padStart(8)} /s   ratio ${(ours! / dovecot).toFixed(2)}`));
   }
   for (const mode of ["classic", "inline"] as const) {
-    const jwt = await rate(servers[mode]!, { kind: "bearer", token });
-    const yescrypt = await rate(servers[mode]!, { kind: "user", password: PASSWORD });
-    console.log(`OAUTHBEARER (ES256 JWT) ${mode.padEnd(8)} ${jwt.toFixed(1).padStart(8)} /s   yescrypt USER/PASS ${yescrypt.toFixed(1).padStart(8)} /s   ratio ${(jwt / yescrypt).toFixed(2)}`);
+    const [jwt, yescrypt] = await rates([{ port: servers[mode]!, mech: { kind: "bearer", token } }, { port: servers[mode]!, mech: { kind: "user", password: PASSWORD } }]);
+    console.log(`OAUTHBEARER (ES256 JWT) ${mode.padEnd(8)} ${jwt!.toFixed(1).padStart(8)} /s   yescrypt USER/PASS ${yescrypt!.toFixed(1).padStart(8)} /s   ratio ${(jwt! / yescrypt!).toFixed(2)}`);
   }
 } finally {
   for (const s of running) await s.stop();
