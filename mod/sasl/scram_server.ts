@@ -17,6 +17,7 @@ import {
 } from "./scram.ts";
 import { formatScramForm, nonceTag } from "./scram_form.ts";
 import { decoyKeys, type ScramKeys } from "./scram_keys.ts";
+import { CHECKPASSWORD_MAX_DATA } from "../auth/request.ts";
 
 /** What an exchange needs from its host. */
 export interface ScramServices {
@@ -139,7 +140,13 @@ export class ScramExchange {
     const expected = Buffer.concat([Buffer.from(client.gs2Header, "utf8"), this.#cbData ?? new Uint8Array(0)]);
     if (Buffer.compare(expected, final.channelBinding) !== 0) return { kind: "refused", user, why: "channel binding mismatch" };
     if (!proven) return { kind: "refused", user, why: "wrong password or unknown user" };
-    this.#form = formatScramForm(this.#hash, client.bare, this.#serverFirst, message);
+    const form = formatScramForm(this.#hash, client.bare, this.#serverFirst, message);
+    // checkpassword takes at most 512 octets (user NUL form NUL timestamp NUL): refuse now rather
+    // than send a server signature for a login the chain must then refuse.
+    if (user.length + form.length + Buffer.byteLength(this.#services.timestamp, "latin1") + 3 > CHECKPASSWORD_MAX_DATA) {
+      return { kind: "refused", user, why: "exchange longer than checkpassword's 512 octets" };
+    }
+    this.#form = form;
     this.#stage = "ack";
     const verifier = `v=${serverSignature(this.#hash, keys.serverKey, auth).toString("base64")}`;
     return { kind: "challenge", data: new Uint8Array(Buffer.from(verifier, "utf8")) };

@@ -160,6 +160,17 @@ describe("SCRAM exchange (server side)", () => {
     expect(step).toMatchObject({ kind: "refused", why: "channel binding mismatch" });
   });
 
+  test("an exchange that would not fit checkpassword's 512 octets is refused before the server signature", () => {
+    const long = "j".repeat(200);
+    const keys = (user: string, hash: "sha1" | "sha256") => (user === long ? stored[hash] : undefined);
+    const client = new ScramClient("sha256", long, password, { nonce: "n".repeat(120) });
+    const step = run(client, new ScramExchange("SCRAM-SHA-256", "sha256", false, services({ keys })));
+    expect(step).toMatchObject({ kind: "refused", why: "exchange longer than checkpassword's 512 octets" });
+    // A shorter name with the same password goes through.
+    const fits = new ScramClient("sha256", "joe", password, { nonce: "n".repeat(40) });
+    expect(run(fits, new ScramExchange("SCRAM-SHA-256", "sha256", false, services())).kind).toBe("challenge");
+  });
+
   test("data after the server signature, and steps after the end, are refused", () => {
     const client = new ScramClient("sha256", "joe", password);
     const ex = new ScramExchange("SCRAM-SHA-256", "sha256", false, services());
