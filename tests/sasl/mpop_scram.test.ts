@@ -27,11 +27,12 @@ beforeAll(async () => {
   box = makeBox();
   const uid = process.getuid!() === 0 ? ["-u", "12345", "-g", "12345"] : [];
   if (uid.length > 0) chmodSync(box.userdb, 0o644); // read by the inline server after it dropped to the mail uid
-  // Classic: popup, then a separate checkpassword process reading fd 3 (no one-process shortcut).
+  // Classic, plain port: popup, then a separate checkpassword process reading fd 3 (no
+  // one-process shortcut). Behind serve --tls: popup's one-process login (the default).
   const classicEnv = { POPPIN_ONE_PROCESS: "0", POPPIN_LOG_LOGIN: "login %0 mech=%4" };
   services.classic = {
     plain: await startService(box, { env: { ...classicEnv, CERTFILE: cert.cert, KEYFILE: cert.key } }),
-    implicit: await startService(box, { tls: true, env: { ...classicEnv, CERTFILE: cert.both } }),
+    implicit: await startService(box, { tls: true, env: { CERTFILE: cert.both } }),
   };
   services.inline = {
     plain: await startService(box, { serveArgs: ["--inline", ...uid], env: { CERTFILE: cert.cert, KEYFILE: cert.key, POPPIN_LOG_LOGIN: "login %0 mech=%4" } }),

@@ -216,6 +216,12 @@ describe("SCRAM over POP3 AUTH (popup and checkpassword)", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
   });
 
+  test("only AUTH lines and SASL responses may exceed 255 octets", async () => {
+    const lines = [`NOOP ${"x".repeat(300)}`, `AUTH SCRAM-SHA-256 ${"A".repeat(400)}`, "QUIT"];
+    const s = await session(db, (line) => (line.startsWith("+") || line.startsWith("-ERR") ? lines.shift() : undefined));
+    expect(s.output).toBe("+OK \r\n-ERR command line too long\r\n-ERR [AUTH] invalid SASL response: bad gs2 header\r\n+OK \r\n");
+  });
+
   test("cancel with *, bad base64, unknown mechanism", async () => {
     const lines = ["AUTH SCRAM-SHA-256", "*", "AUTH SCRAM-SHA-256 !!!", "AUTH SCRAM-MD5", "QUIT"];
     const s = await session(db, (line) => (line.startsWith("+") || line.startsWith("-ERR") ? lines.shift() : undefined));
