@@ -2,6 +2,7 @@ import type { Applet } from "../cli/applet.ts";
 import { fatal, usage, warning } from "../cli/context.ts";
 import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../cli/errors.ts";
 import { writeStdout } from "../cli/io.ts";
+import { decoyCheck } from "../auth/verify.ts";
 import { runChain } from "../pop3/chain.ts";
 import { apopOffered, timeoutInvalid } from "../pop3/config.ts";
 import { FdChannel } from "../pop3/fd_channel.ts";
@@ -34,7 +35,7 @@ function optionLine(spec: OptionSpec): string {
 }
 
 const USAGE = [
-  "popup [-f CONFIG] [--option=value ...] hostname subprogram [args...]",
+  "popup [-f CONFIG] [--NAME=VALUE ...] hostname subprogram [args...]",
   "",
   "qmail-popup: the POP3 authorization state. Greets, reads USER/PASS, APOP, AUTH PLAIN or STLS,",
   "then runs subprogram (checkpassword) with user\\0password\\0timestamp\\0 on fd 3. Each option",
@@ -49,7 +50,7 @@ export const applet: Applet = {
   summary: "POP3 login (qmail-popup): USER/PASS/APOP/AUTH PLAIN/STLS, then runs checkpassword with fd 3",
   usage: USAGE,
   async run(args, ctx) {
-    const usageLine = `${ctx.classic ? ctx.calledAs : ctx.prefix} [-f CONFIG] [--option=value ...] hostname subprogram [args...]`;
+    const usageLine = `${ctx.classic ? ctx.calledAs : ctx.prefix} [-f CONFIG] [--NAME=VALUE ...] hostname subprogram [args...]`;
     let resolved: Resolved;
     try {
       resolved = resolvePolicy(args, ctx.env);
@@ -100,6 +101,7 @@ export const applet: Applet = {
       tls: implicitTls,
       failureDelayMs: policy.failureDelayMs,
       admit: checks.admit,
+      decoy: (password) => decoyCheck(password),
       startTls: context === undefined ? undefined : () => upgradeStdio(context, policy.tlsHandshakeTimeoutMs, policy.timeoutMs),
       // poppin's own checkpassword and pop3d: checked and served in this process (mod/standalone).
       authenticate: (data, channel, login) => {

@@ -25,7 +25,10 @@ import { applet as envdir } from "../applets/envdir.ts";
 import { applet as qmqpd } from "../applets/qmqpd.ts";
 import { applet as doctor } from "../applets/doctor.ts";
 
-const install = makeInstallApplet(() => ALIASES.filter((a) => a.classic).map((a) => a.name));
+const install = makeInstallApplet(() => ({
+  classic: ALIASES.filter((a) => a.classic).map((a) => a.name),
+  generic: ALIASES.filter((a) => !a.classic).map((a) => a.name),
+}));
 
 export const APPLETS: readonly Applet[] = [
   serve, rules, popup, checkpassword, pop3d, log, tai64n, tai64nlocal,

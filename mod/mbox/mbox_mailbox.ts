@@ -17,6 +17,7 @@ import { saveScanCache, scanCachePath, scanWithCache } from "./scan_cache.ts";
 import { openSpoolFile } from "./spool_file.ts";
 import { lockSpool, SpoolBusy, type SpoolLock, type SpoolLockOptions } from "./spool_lock.ts";
 import { journalPath, recoverRewrite, removeStaleRenameTemps, rewriteUnderWay, rewriteByRename, rewriteInPlace, type UpdateMode } from "./write_spool.ts";
+import { rfcUidls } from "../pop3/uidl.ts";
 
 export interface MboxMailboxOptions {
   /** The spool file. */
@@ -113,7 +114,9 @@ export class MboxMailbox implements Mailbox {
     } finally {
       lock.release();
     }
-    this.messages = this.#records.map((m) => ({ size: m.crlfSize, uidl: m.uidl }));
+    // The scan keeps X-UIDL values only when valid; a cached or allocated one is checked here once more (mod/pop3/uidl.ts).
+    const shown = rfcUidls(this.#records.map((m) => ({ wanted: m.uidl, keys: [m.derivedUidl, `${m.derivedUidl}\0${m.uidl}`] })));
+    this.messages = this.#records.map((m, i) => ({ size: m.crlfSize, uidl: shown[i]! }));
   }
 
   #cachePath(): string | undefined {
