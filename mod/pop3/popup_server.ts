@@ -74,6 +74,8 @@ export interface PopupOptions {
 }
 
 const PLUS = 0x2b;
+/** The logins that carry a password checked with crypt (the others prove the user another way). */
+const PASSWORD_MECHANISMS = new Set(["USER", "APOP", "PLAIN"]);
 
 export type PopupEnd = "served" | "quit" | "eof" | "timeout" | "closed" | "tls-failed" | "tls-on-plain";
 
@@ -135,7 +137,8 @@ export async function servePopup(first: PopupChannel, opts: PopupOptions): Promi
         const verdict = opts.admit?.({ user: action.user, apop: action.apop }) ?? { user: action.user };
         let result: ChainResult;
         if ("refused" in verdict) {
-          await opts.decoy?.(action.password);
+          // A password's refusal costs a crypt; a SCRAM proof or a bearer token's costs none.
+          if (action.mechanism === undefined || PASSWORD_MECHANISMS.has(action.mechanism)) await opts.decoy?.(action.password);
           result = { kind: "failed", failure: "rejected", detail: verdict.refused };
         } else if (action.failed !== undefined) {
           result = { kind: "failed", ...action.failed };

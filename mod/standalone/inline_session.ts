@@ -159,14 +159,10 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
     },
     failureDelayMs: policy.failureDelayMs,
     admit: checks.admit,
-<<<<<<< HEAD
-    async authenticate(data, _channel, login) {
-=======
     async decoy(password) {
       for (const setting of DECOY_SETTINGS) await setup.tools.pool.crypt(password, setting);
     },
-    async authenticate(data) {
->>>>>>> main
+    async authenticate(data, _channel, login) {
       if (setup.euid === 0 && io.fd === undefined) {
         // A user process cannot take over a TLS session that runs here; serve with -u for in-process sessions.
         data.fill(0);
