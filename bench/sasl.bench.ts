@@ -13,6 +13,9 @@ import { dovecotAvailable, startDovecot } from "./dovecot_harness.ts";
 import { fillMaildir, median } from "./fixtures.ts";
 import { mechanismLoginRate, type Mechanism } from "./sasl_client.ts";
 import { startPoppin } from "./standalone_servers.ts";
+import { randomBytes } from "node:crypto";
+import { ScramExchange } from "../mod/sasl/scram_server.ts";
+import { userdbScramKeys } from "../mod/sasl/scram_userdb.ts";
 
 const POPPIN = process.env.POPPIN_BIN ?? resolve(import.meta.dir, "..", "dist", "poppin");
 const FULL = process.argv.includes("--full") || process.env.BENCH_FULL === "1";
@@ -112,6 +115,27 @@ try {
     const [jwt, yescrypt] = await rates([{ port: servers[mode]!, mech: { kind: "bearer", token } }, { port: servers[mode]!, mech: { kind: "user", password: PASSWORD } }]);
     console.log(`OAUTHBEARER (ES256 JWT) ${mode.padEnd(8)} ${jwt!.toFixed(1).padStart(8)} /s   yescrypt USER/PASS ${yescrypt!.toFixed(1).padStart(8)} /s   ratio ${(jwt! / yescrypt!).toFixed(2)}`);
   }
+  // Refusal timing: a known user with a wrong password against a user with no keys (decoy
+  // keys): the same work, so the ratio should be 1 within noise. In process, exchange by exchange.
+  const keysOf = userdbScramKeys(`${userdb}.cdb`);
+  const refusal = (user: string) => {
+    const ex = new ScramExchange("SCRAM-SHA-256", "sha256", false, { keys: keysOf, timestamp: "<1.2@bench>", plusOffered: false });
+    const nonce = randomBytes(18).toString("base64");
+    const sf = Buffer.from((ex.step(Buffer.from(`n,,n=${user},r=${nonce}`)) as { data: Uint8Array }).data).toString();
+    const r = /r=([^,]+)/.exec(sf)![1];
+    const step = ex.step(Buffer.from(`c=biws,r=${r},p=${randomBytes(32).toString("base64")}`));
+    if (step.kind !== "refused") throw new Error(step.kind);
+  };
+  for (let i = 0; i < 500; i++) refusal(i % 2 === 0 ? "login" : `warm${i}`);
+  const totals = { known: 0, unknown: 0 };
+  for (let i = 0; i < 2000; i++) {
+    for (const [name, user] of [["known", "login"], ["unknown", `ghost${i}`]] as const) {
+      const t0 = performance.now();
+      refusal(user);
+      totals[name] += performance.now() - t0;
+    }
+  }
+  console.log(`SCRAM refusal, known user wrong proof ${(totals.known / 2).toFixed(1).padStart(6)} us   unknown user ${(totals.unknown / 2).toFixed(1).padStart(6)} us   ratio ${(totals.known / totals.unknown).toFixed(2)}`);
 } finally {
   for (const s of running) await s.stop();
   rmSync(root, { recursive: true, force: true });

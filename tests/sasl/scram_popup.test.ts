@@ -216,6 +216,17 @@ describe("SCRAM over POP3 AUTH (popup and checkpassword)", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
   });
 
+  test("OAUTHBEARER and XOAUTH2 are offered only where clear-text passwords are (a token is sent as it is)", async () => {
+    const capa = (line: string) => (line.startsWith("+OK ") && !line.includes("capability") ? "CAPA" : line === "." ? "QUIT" : undefined);
+    const open = await session(db, capa, undefined, false, { bearer: true });
+    expect(open.output).toContain("SASL PLAIN SCRAM-SHA-256 SCRAM-SHA-1 OAUTHBEARER XOAUTH2\r\n");
+    const tlsOnly = { clearTextRefusal: (tls: boolean) => (tls ? undefined : "[AUTH] clear-text passwords need TLS: send STLS first"), stls: true };
+    const lines = ["CAPA", "AUTH OAUTHBEARER", "QUIT"];
+    const closed = await session(db, (line) => (line.startsWith("+OK ") && !line.includes("capability") || line === "." || line.startsWith("-ERR") ? lines.shift() : undefined), undefined, false, { bearer: true, policy: tlsOnly });
+    expect(closed.output).toContain("SASL SCRAM-SHA-256 SCRAM-SHA-1\r\n");
+    expect(closed.output).toContain("-ERR [AUTH] unsupported mechanism\r\n");
+  });
+
   test("only AUTH lines and SASL responses may exceed 255 octets", async () => {
     const lines = [`NOOP ${"x".repeat(300)}`, `AUTH SCRAM-SHA-256 ${"A".repeat(400)}`, "QUIT"];
     const s = await session(db, (line) => (line.startsWith("+") || line.startsWith("-ERR") ? lines.shift() : undefined));
