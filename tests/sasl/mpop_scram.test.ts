@@ -38,6 +38,9 @@ beforeAll(async () => {
     plain: await startService(box, { serveArgs: ["--inline", ...uid], env: { CERTFILE: cert.cert, KEYFILE: cert.key, POPPIN_LOG_LOGIN: "login %0 mech=%4" } }),
     implicit: await startService(box, { tls: true, serveArgs: ["--inline", ...uid], env: { CERTFILE: cert.both } }),
   };
+  // --inline without -u: as root (as CI runs) the login is checked in serve's process and the
+  // session handed to a user process.
+  services.inlineRoot = { plain: await startService(box, { serveArgs: ["--inline"] }), implicit: undefined as unknown as Service };
 });
 
 afterAll(async () => {
@@ -177,4 +180,17 @@ describe("SCRAM-SHA-256-PLUS over real TLS (Node client)", () => {
       });
     }
   }
+});
+
+describe("mpop with SCRAM through --inline as root (a user process per session)", () => {
+  test("scram-sha-256 and scram-sha-1 in clear download every message", async () => {
+    for (const auth of ["scram-sha-256", "scram-sha-1"]) {
+      emptyBox(box);
+      deliver(box, corpus());
+      const r = await mpop(services.inlineRoot!.plain.port, auth, "off");
+      expect(r.code).toBe(0);
+      expect(r.messages.sort()).toEqual(expected());
+      expect(boxCount(box)).toBe(0);
+    }
+  });
 });
