@@ -7,11 +7,12 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { requireTool, tempDir } from "../helpers.ts";
-import { USER, boxCount, canonical, corpus, deliver, emptyBox, exec, makeBox, startService, type Box, type Service } from "../tls/harness.ts";
+import { USER, boxCount, canonical, corpus, deliver, emptyBox, exec, makeBox, makeCertificate, startService, type Box, type Certificate, type Service } from "../tls/harness.ts";
 import { AUDIENCE, ISSUER, makeSigner, mint, writeJwks, type Signer } from "./oauth_fixtures.ts";
 
 let box: Box;
 let signer: Signer;
+let cert: Certificate;
 const services: Record<string, Service> = {};
 
 beforeAll(async () => {
@@ -22,7 +23,8 @@ beforeAll(async () => {
   mkdirSync(jwksDir, { mode: 0o755 });
   const jwks = writeJwks(jwksDir, [signer]);
   chmodSync(jwks, 0o644);
-  const env = { POPPIN_OAUTH_JWKS: jwks, POPPIN_OAUTH_ISSUER: ISSUER, POPPIN_OAUTH_AUDIENCE: AUDIENCE };
+  cert = makeCertificate("127.0.0.1");
+  const env = { POPPIN_OAUTH_JWKS: jwks, POPPIN_OAUTH_ISSUER: ISSUER, POPPIN_OAUTH_AUDIENCE: AUDIENCE, CERTFILE: cert.cert, KEYFILE: cert.key };
   const uid = process.getuid!() === 0 ? ["-u", "12345", "-g", "12345"] : [];
   if (uid.length > 0) chmodSync(box.userdb, 0o644);
   services.classic = await startService(box, { env: { ...env, POPPIN_ONE_PROCESS: "0" } });
@@ -33,13 +35,14 @@ afterAll(async () => {
   for (const s of Object.values(services)) await s?.stop();
 });
 
-async function mpop(port: number, auth: string, token: string): Promise<{ code: number; transcript: string; messages: string[] }> {
+async function mpop(port: number, auth: string, token: string, starttls = false): Promise<{ code: number; transcript: string; messages: string[] }> {
   const work = tempDir("mpop-oauth");
   const md = join(work, "md");
   for (const sub of ["tmp", "new", "cur"]) mkdirSync(join(md, sub), { recursive: true });
   const rc = join(work, "mpoprc");
   writeFileSync(rc, [
-    "account default", "host 127.0.0.1", `port ${port}`, "tls off", `auth ${auth}`, `user ${USER}`, `password ${token}`,
+    "account default", "host 127.0.0.1", `port ${port}`, `tls ${starttls ? "on" : "off"}`, `tls_starttls ${starttls ? "on" : "off"}`,
+    `tls_trust_file ${cert.cert}`, `auth ${auth}`, `user ${USER}`, `password ${token}`,
     `delivery maildir ${md}`, "received_header off", "keep off", "only_new off", `uidls_file ${join(work, "uidls")}`, "",
   ].join("\n"));
   chmodSync(rc, 0o600);
@@ -62,6 +65,15 @@ for (const host of ["classic", "inline"] as const) {
         expect(boxCount(box)).toBe(0);
       });
     }
+
+    test("oauthbearer over STLS (popup relays TLS for the chain; the token still reaches checkpassword)", async () => {
+      emptyBox(box);
+      deliver(box, corpus());
+      const r = await mpop(services[host].port, "oauthbearer", await mint(signer), true);
+      expect(r.code).toBe(0);
+      expect(r.transcript).toContain("STLS");
+      expect(r.messages.sort()).toEqual(corpus().map(canonical).sort());
+    });
 
     test("an expired token: the error JSON challenge, then -ERR [AUTH]; logged with mech=; mail kept", async () => {
       emptyBox(box);
