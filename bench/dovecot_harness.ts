@@ -76,6 +76,8 @@ export interface DovecotOptions {
   maxSessions?: number;
   /** auth_mechanisms (default "plain"). */
   authMechanisms?: string;
+  /** PEM certificate and key: STLS offered (ssl = yes); default ssl = no. */
+  tls?: { cert: string; key: string };
 }
 
 export interface DovecotServer {
@@ -106,7 +108,7 @@ instance_name = poppin-bench-${o.port}
 log_path = ${o.root}/dovecot.log
 protocols = pop3
 listen = 127.0.0.1
-ssl = no
+${o.tls === undefined ? "ssl = no" : `ssl = yes\nssl_cert = <${o.tls.cert}\nssl_key = <${o.tls.key}`}
 disable_plaintext_auth = no
 auth_mechanisms = ${o.authMechanisms ?? "plain"}
 mail_location = maildir:~/Maildir
