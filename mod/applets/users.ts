@@ -4,7 +4,7 @@ import { EXIT_OK, PermError, UsageError } from "../cli/errors.ts";
 import { writeStderr, writeStdout } from "../cli/io.ts";
 import { defaultSecretSource } from "../auth/secret_input.ts";
 import { parseUsersArgs, USERS_USAGE } from "../auth/users_args.ts";
-import {
+import { storedLogin,
   addUser, compileUserFile, deleteUser, findUser, loadUserFile, saveUserFile, storePaths, updateUser, withStoreLock,
 } from "../auth/user_store.ts";
 import { hashPassword } from "../sys/crypt.ts";
@@ -62,7 +62,8 @@ export const applet: Applet = {
         });
       }
       case "passwd": {
-        if (!findUser(loadUserFile(paths.text), parsed.login)) throw new PermError(`no such user: ${parsed.login}`);
+        const login = storedLogin(loadUserFile(paths.text), parsed.login);
+        if (!findUser(loadUserFile(paths.text), login)) throw new PermError(`no such user: ${parsed.login}`);
         const password = secrets().next("new password: ");
         if (password.length === 0) throw new PermError("empty password refused");
         const hash = hashPassword(password, parsed.hashKind);
@@ -70,7 +71,7 @@ export const applet: Applet = {
         password.fill(0);
         return withStoreLock(paths, () => {
           const file = loadUserFile(paths.text);
-          updateUser(file, parsed.login, (user) => {
+          updateUser(file, login, (user) => {
             user.hash = hash;
             user.scram = scram;
           });
@@ -79,11 +80,12 @@ export const applet: Applet = {
         });
       }
       case "apop": {
-        if (!findUser(loadUserFile(paths.text), parsed.login)) throw new PermError(`no such user: ${parsed.login}`);
+        const login = storedLogin(loadUserFile(paths.text), parsed.login);
+        if (!findUser(loadUserFile(paths.text), login)) throw new PermError(`no such user: ${parsed.login}`);
         const secret = secretText(secrets().next("APOP secret (empty removes it): "));
         return withStoreLock(paths, () => {
           const file = loadUserFile(paths.text);
-          updateUser(file, parsed.login, (user) => { user.apopSecret = secret === "" ? undefined : secret; });
+          updateUser(file, login, (user) => { user.apopSecret = secret === "" ? undefined : secret; });
           saveUserFile(file, paths);
           return EXIT_OK;
         });
@@ -91,7 +93,7 @@ export const applet: Applet = {
       case "del":
         return withStoreLock(paths, () => {
           const file = loadUserFile(paths.text);
-          deleteUser(file, parsed.login);
+          deleteUser(file, storedLogin(file, parsed.login));
           saveUserFile(file, paths);
           return EXIT_OK;
         });

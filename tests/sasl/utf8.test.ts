@@ -58,6 +58,10 @@ describe("UTF-8 user names (RFC 8265 UsernameCaseMapped)", () => {
       expect(lookupVirtualUser(db, Buffer.from("joerg"))).toBeUndefined();
     }
     expect(run([POPPIN, "users", "-f", file, "add", "a b", "5002", "5002", "/home/ab"], { stdin: "pw\n" }).stderr).toContain("space or control character");
+    // passwd and del find the user under any spelling too.
+    expect(run([POPPIN, "users", "-f", file, "passwd", "JÖRG"], { stdin: "new pw\n" }).code).toBe(0);
+    expect(run([POPPIN, "users", "-f", file, "del", "Jörg"]).code).toBe(0);
+    expect(lookupVirtualUser(file, Buffer.from("jörg"))).toBeUndefined();
   });
 
   test("checkpassword logs the user in under any spelling, as the stored name", () => {
