@@ -1,3 +1,4 @@
+import { BEARER_VARIABLE } from "../sasl/oauthbearer.ts";
 import type { Applet } from "../cli/applet.ts";
 import { fatal, usage } from "../cli/context.ts";
 import { EXIT_MISUSE, EXIT_USAGE, PoppinError } from "../cli/errors.ts";
@@ -40,7 +41,7 @@ export const applet: Applet = {
         const request = parseRequest(raw);
         const env = { euid, today: daysSinceEpoch(new Date()) };
         // A bearer token (OAUTHBEARER, XOAUTH2) comes beside fd 3, from popup: see mod/sasl/oauthbearer.ts.
-        result = await authenticateWithBearer(request, config, env, ctx.env, ctx.env.POPPIN_SASL_BEARER, () => authenticate(request, config, env));
+        result = await authenticateWithBearer(request, config, env, ctx.env, ctx.env[BEARER_VARIABLE], () => authenticate(request, config, env));
       } finally {
         raw.fill(0); // the password, as checkpassword.c clears up[]
       }

@@ -11,6 +11,7 @@
  * runs as that user, so a second login on the same connection can only be that user's.
  * This is applet glue (it prints as checkpassword would), used by popup only.
  */
+import { BEARER_VARIABLE } from "../sasl/oauthbearer.ts";
 import { applet as pop3dApplet } from "../applets/pop3d.ts";
 import { authenticate } from "../auth/authenticate.ts";
 import { authenticateWithBearer } from "../auth/bearer_login.ts";
@@ -48,7 +49,7 @@ async function loginAndServe(data: Uint8Array, chain: LoginChain, ctx: AppletCon
     const euid = process.geteuid!();
     const request = parseRequest(data);
     const authEnv = { euid, today: daysSinceEpoch(new Date()) };
-    const result = await authenticateWithBearer(request, config, authEnv, base, base.POPPIN_SASL_BEARER, () => authenticate(request, config, authEnv));
+    const result = await authenticateWithBearer(request, config, authEnv, base, base[BEARER_VARIABLE], () => authenticate(request, config, authEnv));
     becomeAccount(result.account, euid);
     enterHome(result.account);
     env = sessionEnvironment(base, result.account);
