@@ -150,3 +150,21 @@ export function selfResolver(execPath: string, path: string | undefined): Resolv
   }
   return { self, path };
 }
+
+/**
+ * The user database poppin's own checkpassword will read, when `argv` (popup's chain)
+ * starts with it: its --userdb=FILE, else POPPIN_USERDB. Undefined for a foreign
+ * checkpassword or system accounts: then SCRAM is not offered (there are no keys).
+ */
+export function chainUserdb(argv: readonly string[], resolver: Resolver, env: NodeJS.ProcessEnv): string | undefined {
+  const check = matchApplet(argv, 0, "checkpassword", "checkpassword", resolver);
+  if (typeof check === "string") return undefined;
+  const option = argv[check.words];
+  if (option?.startsWith("--userdb=")) return option.slice("--userdb=".length) || undefined;
+  return env.POPPIN_USERDB || undefined;
+}
+
+/** Whether popup's chain starts with poppin's own checkpassword (which takes bearer tokens beside fd 3). */
+export function chainRunsPoppinCheckpassword(argv: readonly string[], resolver: Resolver): boolean {
+  return typeof matchApplet(argv, 0, "checkpassword", "checkpassword", resolver) !== "string";
+}
