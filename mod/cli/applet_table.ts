@@ -24,11 +24,13 @@ import { applet as softlimit } from "../applets/softlimit.ts";
 import { applet as envdir } from "../applets/envdir.ts";
 import { applet as qmqpd } from "../applets/qmqpd.ts";
 import { applet as doctor } from "../applets/doctor.ts";
+import { applet as routes } from "../applets/routes.ts";
 
 export const APPLETS: readonly Applet[] = [
   serve, rules, popup, checkpassword, pop3d, log, tai64n, tai64nlocal,
   maildirmake, deliver, cdb, users, install,
   conf, setuidgid, envuidgid, softlimit, envdir, qmqpd, doctor, convert,
+  routes,
 ];
 
 function short(name: string): AppletAlias {
@@ -58,6 +60,7 @@ export const ALIASES: readonly AppletAlias[] = [
   short("qmqpd"), classic("qmail-qmqpd", "qmqpd"),
   short("doctor"),
   short("convert"),
+  short("routes"),
 ];
 
 /** Names that select an applet only as `poppin NAME` (never symlinked). */
