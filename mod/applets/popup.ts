@@ -72,8 +72,8 @@ export const applet: Applet = {
       admit: checks.admit,
       startTls: context === undefined ? undefined : () => upgradeStdio(context, policy.tlsHandshakeTimeoutMs, policy.timeoutMs),
       // poppin's own checkpassword and pop3d: checked and served in this process (mod/standalone).
-      authenticate: (data, channel) => channel instanceof TlsChannel ? runChainOverTls(chain, data, chainEnv, channel)
-        : oneProcess !== undefined ? oneProcess(data) : runChain(chain, data, chainEnv),
+      authenticate: (data, channel, mechanism) => channel instanceof TlsChannel ? runChainOverTls(chain, data, { ...chainEnv, POPPIN_LOGIN_MECHANISM: mechanism }, channel)
+        : oneProcess !== undefined ? oneProcess(data) : runChain(chain, data, { ...chainEnv, POPPIN_LOGIN_MECHANISM: mechanism }),
       onFailure: (user, failure, detail) => warning(ctx, checks.failed(user, failure, detail)),
     });
     if (end === "tls-failed") warning(ctx, `TLS negotiation failed rip=${rip}`);

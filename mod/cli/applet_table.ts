@@ -25,12 +25,13 @@ import { applet as envdir } from "../applets/envdir.ts";
 import { applet as qmqpd } from "../applets/qmqpd.ts";
 import { applet as doctor } from "../applets/doctor.ts";
 import { applet as routes } from "../applets/routes.ts";
+import { applet as proxy } from "../applets/proxy.ts";
 
 export const APPLETS: readonly Applet[] = [
   serve, rules, popup, checkpassword, pop3d, log, tai64n, tai64nlocal,
   maildirmake, deliver, cdb, users, install,
   conf, setuidgid, envuidgid, softlimit, envdir, qmqpd, doctor, convert,
-  routes,
+  routes, proxy,
 ];
 
 function short(name: string): AppletAlias {
@@ -60,7 +61,7 @@ export const ALIASES: readonly AppletAlias[] = [
   short("qmqpd"), classic("qmail-qmqpd", "qmqpd"),
   short("doctor"),
   short("convert"),
-  short("routes"),
+  short("routes"), short("proxy"),
 ];
 
 /** Names that select an applet only as `poppin NAME` (never symlinked). */

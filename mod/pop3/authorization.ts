@@ -87,7 +87,7 @@ function plainResponse(state: AuthorizationState, response: Uint8Array): Outcome
   const decoded = decodePlain(response);
   if (decoded.kind === "bad-base64") return { reply: err(TEXT.saslBadBase64), bad: true };
   if (decoded.kind === "bad-message") return { reply: err(`${TEXT.saslBadMessage}: ${decoded.why}`), bad: true };
-  return { action: { kind: "authenticate", user: decoded.user, password: decoded.password, apop: false } };
+  return { action: { kind: "authenticate", user: decoded.user, password: decoded.password, apop: false, sasl: true } };
 }
 
 const auth: Handler<AuthorizationState> = (state, arg) => {

@@ -35,8 +35,11 @@ export interface PopupOptions {
   policy?: LoginPolicy;
   /** The connection is TLS from the start (implicit TLS, port 995). */
   tls?: boolean;
-  /** Runs the chain with `user\0password\0timestamp\0` on fd 3 and the connection (`channel`) as fds 0 and 1. */
-  authenticate(data: Uint8Array, channel: PopupChannel): Promise<ChainResult>;
+  /**
+   * Runs the chain with `user\0password\0timestamp\0` on fd 3 and the connection (`channel`) as fds 0 and 1;
+   * `mechanism` is the command the client logged in with (a proxy repeats it at the backend).
+   */
+  authenticate(data: Uint8Array, channel: PopupChannel, mechanism: LoginMechanismName): Promise<ChainResult>;
   /**
    * Policy checks before the chain (allowed users, failure limits); may rewrite the user
    * name (downcase, trim the domain). Returns the user to log in, or the reason to refuse
@@ -52,6 +55,9 @@ export interface PopupOptions {
 }
 
 const PLUS = 0x2b;
+
+/** The login command, as popup exports it to the chain in POPPIN_LOGIN_MECHANISM. */
+export type LoginMechanismName = "USER" | "APOP" | "PLAIN";
 
 export type PopupEnd = "served" | "quit" | "eof" | "timeout" | "closed" | "tls-failed" | "tls-on-plain";
 
@@ -109,7 +115,7 @@ export async function servePopup(first: PopupChannel, opts: PopupOptions): Promi
         } else {
           const data = checkpasswordData(verdict.user, action.password, opts.timestamp);
           action.password.fill(0);
-          result = await opts.authenticate(data, channel);
+          result = await opts.authenticate(data, channel, action.apop ? "APOP" : action.sasl ? "PLAIN" : "USER");
           data.fill(0);
         }
         action.password.fill(0);

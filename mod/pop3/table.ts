@@ -6,7 +6,7 @@
 /** What a command asks of the program driving the session (the engine does no I/O). */
 export type Pop3Action =
   /** Run the checkpassword chain with `user\0password\0timestamp\0` (popup). */
-  | { kind: "authenticate"; user: Uint8Array; password: Uint8Array; apop: boolean }
+  | { kind: "authenticate"; user: Uint8Array; password: Uint8Array; apop: boolean; sasl?: boolean }
   /** STLS accepted: after the reply, negotiate TLS on the connection (RFC 2595). */
   | { kind: "starttls" }
   /** Send message `index` (0-based): "+OK" line, the message (all of it, or headers and `bodyLines` lines), ".". */

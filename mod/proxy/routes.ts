@@ -6,13 +6,12 @@
  * (highest random weight) hashing scores every backend for a login and takes the best:
  * adding a backend moves only the logins it now wins, about 1/N of them, and no others.
  */
-import { createHash } from "node:crypto";
 import { PermError } from "../cli/errors.ts";
 import type { ByteSource } from "../cdb/byte_source.ts";
 import type { CdbReader } from "../cdb/reader.ts";
 import { CdbWriter } from "../cdb/writer.ts";
 import { ruleLines } from "../rules/compile.ts";
-import { nodeNet } from "../sys/builtins.ts";
+import { nodeCrypto, nodeNet } from "../sys/builtins.ts";
 
 /** A POP3 login is at most a command argument (RFC 2449: 255-octet commands). */
 export const MAX_ROUTE_LOGIN = 255;
@@ -158,7 +157,7 @@ export function compileRoutesFile(source: ByteSource, cdbPath: string, tmpPath: 
 
 /** The rendezvous score of `backend` for `login`: 48 bits of SHA-256(backend NUL login). */
 export function rendezvousScore(backend: string, login: Uint8Array): number {
-  const digest = createHash("sha256").update(backend, "latin1").update(new Uint8Array([0])).update(login).digest();
+  const digest = nodeCrypto().createHash("sha256").update(backend, "latin1").update(new Uint8Array([0])).update(login).digest();
   return digest.readUIntBE(0, 6);
 }
 
