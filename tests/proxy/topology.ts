@@ -45,9 +45,9 @@ export function chownTree(dir: string): void {
 const ENV = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
 
 /** A backend: the classic chain behind `serve --proxy --proxy-from 127.0.0.0/8`. */
-export function startBackend(ip: string, port: number, users: Users, env: Record<string, string> = {}): Promise<PortServer> {
+export function startBackend(ip: string, port: number, users: Users, env: Record<string, string> = {}, serveArgs: string[] = []): Promise<PortServer> {
   return startPortServer([
-    applet("tcpserver"), "-1", "-v", "-HR", "--proxy", "--proxy-from", "127.0.0.0/8", ip, String(port),
+    applet("tcpserver"), "-1", "-v", "-HR", ...serveArgs, "--proxy", "--proxy-from", "127.0.0.0/8", ip, String(port),
     applet("qmail-popup"), "backend.example.org", applet("checkpassword"), applet("qmail-pop3d"), "Maildir",
   ], { env: { ...ENV, POPPIN_USERDB: users.userdb, ...env } });
 }
@@ -96,4 +96,34 @@ export async function waitForLog(log: () => string, text: string | RegExp, ms = 
   const deadline = Date.now() + ms;
   const has = () => (typeof text === "string" ? log().includes(text) : text.test(log()));
   while (!has() && Date.now() < deadline) await Bun.sleep(25);
+}
+
+/**
+ * Python's poplib from `from` (plain, STLS or implicit TLS, any certificate accepted):
+ * logs in, prints every message, quits. Rejects with poplib's error text.
+ */
+export async function poplibFrom(from: string, port: number, user: string, password: string, how: "plain" | "stls" | "tls" = "plain"): Promise<string> {
+  const script = `
+import poplib, socket, ssl, sys
+def bound(self, timeout):
+    return socket.create_connection((self.host, self.port), timeout, source_address=(${JSON.stringify(from)}, 0))
+poplib.POP3._create_socket = bound
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+try:
+    ${how === "tls" ? `p = poplib.POP3_SSL("127.0.0.1", ${port}, timeout=15, context=ctx)` : `p = poplib.POP3("127.0.0.1", ${port}, timeout=15)`}
+    ${how === "stls" ? "p.stls(context=ctx)" : "pass"}
+    p.user(${JSON.stringify(user)}); p.pass_(${JSON.stringify(password)})
+    n = len(p.list()[1])
+    for i in range(1, n + 1):
+        sys.stdout.buffer.write(b"\\n".join(p.retr(i)[1]) + b"\\n")
+    p.quit()
+except poplib.error_proto as e:
+    print("error:", e.args[0].decode("latin1"))
+`;
+  const p = Bun.spawn(["python3", "-c", script], { stdout: "pipe", stderr: "pipe" });
+  const timer = setTimeout(() => p.kill("SIGKILL"), 30_000);
+  const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
+  clearTimeout(timer);
+  if ((await p.exited) !== 0) throw new Error(`poplib: ${err}`);
+  return out;
 }
