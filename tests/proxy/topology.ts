@@ -118,7 +118,8 @@ try:
         sys.stdout.buffer.write(b"\\n".join(p.retr(i)[1]) + b"\\n")
     p.quit()
 except poplib.error_proto as e:
-    print("error:", e.args[0].decode("latin1"))
+    a = e.args[0]
+    print("error:", a if isinstance(a, str) else a.decode("latin1"))
 `;
   const p = Bun.spawn(["python3", "-c", script], { stdout: "pipe", stderr: "pipe" });
   const timer = setTimeout(() => p.kill("SIGKILL"), 30_000);
