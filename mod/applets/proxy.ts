@@ -9,6 +9,7 @@ import { AuthRefused, MalformedRequest, readRequestFd } from "../auth/request.ts
 import { proxyConfig } from "../proxy/config.ts";
 import { proxyLogin, proxySessionLine } from "../proxy/proxy_login.ts";
 import { relaySession } from "../proxy/relay.ts";
+import { RouteTable } from "../proxy/routes.ts";
 import { nodeNet } from "../sys/builtins.ts";
 
 const USAGE = "proxy [--backend-tls] ROUTES.cdb";
@@ -55,7 +56,7 @@ export const applet: Applet = {
       const config = proxyConfig(ctx.env, backendTls);
       raw = readRequestFd(3);
       const startedAt = Date.now();
-      const result = await proxyLogin(raw, ctx.env, { routesPath: args[0]!, config, log, prefix: ctx.prefix });
+      const result = await proxyLogin(raw, ctx.env, { routes: new RouteTable(args[0]!), config, log, prefix: ctx.prefix });
       raw.fill(0);
       if (result.kind === "failed") return result.failure === "rejected" ? EXIT_AUTH_FAILED : EXIT_TEMP;
       const { clientIn, clientOut } = clientSide();

@@ -7,20 +7,20 @@
  * slow or busy). Never a hang: every wait is bounded by the backend timeout.
  */
 import { parseRequest } from "../auth/request.ts";
-import { CdbReader } from "../cdb/reader.ts";
+import { describeSysError } from "../cli/errors.ts";
 import { logValue } from "../pop3/log_value.ts";
 import { encodeProxyV2, type ProxiedAddresses } from "../serve/proxy_protocol.ts";
 import { loginAtBackend, type LoginMechanism } from "./backend_login.ts";
 import type { ProxyConfig } from "./config.ts";
 import type { RelayStats } from "./relay.ts";
-import { findRoute, formatBackend, type Backend } from "./routes.ts";
+import { formatBackend, type Backend, type RouteTable } from "./routes.ts";
 import type net from "node:net";
 
 /** How popup tells the chain which command the client logged in with (USER, PLAIN or APOP). */
 export const LOGIN_MECHANISM_VARIABLE = "POPPIN_LOGIN_MECHANISM";
 
 export interface ProxySetup {
-  routesPath: string;
+  routes: RouteTable;
   config: ProxyConfig;
   /** Writes one finished log line. */
   log(line: string): void;
@@ -58,15 +58,11 @@ export async function proxyLogin(data: Uint8Array, env: NodeJS.ProcessEnv, setup
     return { kind: "failed", failure: "temporary", detail: "APOP through the proxy" };
   }
   let route;
-  let reader: CdbReader | undefined;
   try {
-    reader = CdbReader.open(setup.routesPath);
-    route = findRoute(reader, request.login);
+    route = setup.routes.find(request.login);
   } catch (err) {
-    setup.log(`${setup.prefix}: fatal: unable to read ${setup.routesPath}: ${(err as Error).message} user=${user} rip=${rip}\n`);
+    setup.log(`${setup.prefix}: fatal: unable to read ${setup.routes.path}: ${describeSysError(err)} user=${user} rip=${rip}\n`);
     return { kind: "failed", failure: "temporary", detail: "route table unreadable" };
-  } finally {
-    reader?.close();
   }
   if (route === undefined) {
     warn(`no route user=${user} rip=${rip}`);

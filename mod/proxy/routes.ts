@@ -8,7 +8,8 @@
  */
 import { PermError } from "../cli/errors.ts";
 import type { ByteSource } from "../cdb/byte_source.ts";
-import type { CdbReader } from "../cdb/reader.ts";
+import { statSync } from "node:fs";
+import { CdbReader } from "../cdb/reader.ts";
 import { CdbWriter } from "../cdb/writer.ts";
 import { ruleLines } from "../rules/compile.ts";
 import { nodeCrypto, nodeNet } from "../sys/builtins.ts";
@@ -194,4 +195,34 @@ export function findRoute(reader: CdbReader, login: Uint8Array): Route | undefin
   if (list === null) return undefined;
   const backends = parseStored(list);
   return { kind: "hashed", backend: rendezvousPick(backends, key), backends: backends.length };
+}
+
+/**
+ * The route table a long-running proxy (serve --inline) consults: kept open, and opened
+ * again when the file at `path` is a new one (routes compile renames a new cdb over it),
+ * so a route change takes effect at the next login without a restart.
+ */
+export class RouteTable {
+  #reader: CdbReader | undefined;
+  #identity = "";
+
+  constructor(readonly path: string) {}
+
+  /** Throws (TempError, a system error) when the table cannot be read. */
+  find(login: Uint8Array): Route | undefined {
+    const st = statSync(this.path);
+    const identity = `${st.dev}:${st.ino}:${st.mtimeMs}:${st.size}`;
+    if (this.#reader === undefined || identity !== this.#identity) {
+      this.#reader?.close();
+      this.#reader = undefined;
+      this.#reader = CdbReader.open(this.path);
+      this.#identity = identity;
+    }
+    return findRoute(this.#reader, login);
+  }
+
+  close(): void {
+    this.#reader?.close();
+    this.#reader = undefined;
+  }
 }

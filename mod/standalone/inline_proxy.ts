@@ -18,6 +18,7 @@ import { policyEnv, resolvePolicy, type Resolved } from "../policy/resolve.ts";
 import type { ProxyConfig } from "../proxy/config.ts";
 import { LOGIN_MECHANISM_VARIABLE, proxyLogin, proxySessionLine, type ProxyLoginResult } from "../proxy/proxy_login.ts";
 import { relaySession } from "../proxy/relay.ts";
+import { RouteTable } from "../proxy/routes.ts";
 import { waitStatus } from "../serve/log_lines.ts";
 import { acceptTls } from "../tls/handshake.ts";
 import { matchApplet, parsePolicyChainHead, type PopupChain, type Resolver } from "./chain_spec.ts";
@@ -58,6 +59,7 @@ let sessionSerial = 0;
 
 /** The session runner serve --inline calls per connection; resolves to the chain's wait status. */
 export function inlineProxySession(proxy: ProxyChain, config: ProxyConfig) {
+  const routes = new RouteTable(proxy.routesPath);
   return async (socket: net.Socket, _fd: number | undefined, env: NodeJS.ProcessEnv, setup: InlineSetup): Promise<number> => {
     const { chain, counters } = setup;
     let resolved: Resolved;
@@ -85,7 +87,7 @@ export function inlineProxySession(proxy: ProxyChain, config: ProxyConfig) {
     };
     const implicitTls = (env.SSL_PROTOCOL ?? "") !== "";
     const stls = policy.certFile !== undefined && !implicitTls ? setup.stls : undefined;
-    const proxySetup = { routesPath: proxy.routesPath, config, log: setup.log, prefix: proxy.proxyPrefix };
+    const proxySetup = { routes, config, log: setup.log, prefix: proxy.proxyPrefix };
     let served: Extract<ProxyLoginResult, { kind: "served" }> | undefined;
     let state: "authorization" | "transaction" = "authorization";
     counters.enter(state);

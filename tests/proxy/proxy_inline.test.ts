@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync } from "node:fs";
 import type { PortServer } from "../helpers.ts";
 import { join } from "node:path";
-import { run, tempDir } from "../helpers.ts";
+import { applet, run, tempDir } from "../helpers.ts";
 import { makeUsers, poplibFrom, routesCdb, startBackend, startProxy, waitForLog, type Users } from "./topology.ts";
 
 const QUICK = { POPPIN_AUTH_FAILURE_DELAY: "0" };
@@ -55,6 +55,16 @@ describe("serve --inline proxy", () => {
     // serve's own lines: one process (the pid of every session is serve's)
     const pids = new Set([...proxy.log().matchAll(/tcpserver: pid (\d+) from/g)].map((m) => m[1]));
     expect(pids.size).toBe(1);
+  });
+
+  test("a route change (routes compile renames a new table into place) applies at the next login, without a restart", async () => {
+    const routes = routesCdb("*:127.0.0.4:1\n");
+    const proxy = await startProxy("127.0.0.1", 0, routes, { inline: true, env: QUICK });
+    servers.push(proxy);
+    expect(await poplibFrom("127.0.0.5", proxy.port, "alice", "alice pw")).toStartWith("error: -ERR [SYS/TEMP]");
+    const r = run([applet("routes"), "compile", routes, `${routes}.tmp`], { stdin: `*:127.0.0.2:${plainBackend.port}\n` });
+    expect(r.code).toBe(0);
+    expect(await poplibFrom("127.0.0.5", proxy.port, "alice", "alice pw")).toContain("only alice reads this");
   });
 
   test("STLS ends at the proxy; the backend gets plain text", async () => {
