@@ -176,9 +176,10 @@ export async function loginAtBackend(req: BackendLoginRequest): Promise<BackendL
     const answers = new AnswerReader(socket);
     const greeting = await answers.line(req.timeoutMs);
     if (!isOk(greeting)) return { kind: "unavailable", detail: `greeting ${Buffer.from(greeting).toString("latin1").trimEnd()}` };
-    // USER and PASS go in one write (poppin's popup reads line by line): one round trip less.
-    socket.write(Buffer.concat(commands)); // a copy: the originals are wiped once the login is over
     for (const command of commands) {
+      // One command at a time: the backend's serve leaves Nagle on (as tcpserver does), so two
+      // answers to pipelined commands would wait for our delayed ACK (40 ms) between them.
+      socket.write(Buffer.from(command)); // a copy: the originals are wiped once the login is over
       const answer = await answers.line(req.timeoutMs);
       if (!isOk(answer)) {
         for (const c of commands) c.fill(0);
