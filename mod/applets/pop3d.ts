@@ -18,10 +18,31 @@ import type { Policy } from "../policy/resolve.ts";
 import { TEXT, err } from "../pop3/responses.ts";
 import { withPipelinedInput } from "../standalone/pipelined_input.ts";
 
+/** qmail-pop3d's die(): exit 1. */
+const EXIT_QMAIL_POP3D_DIE = 1;
+
 export const applet: Applet = {
   name: "pop3d",
   summary: "POP3 mailbox service on a Maildir (qmail-pop3d), after checkpassword",
-  usage: "pop3d [--compat=qmail|rfc] maildir | pop3d [mbox options] mbox:[spool]",
+  usage: [
+    "pop3d [--compat=qmail|rfc] maildir | pop3d [mbox options] mbox:[spool]",
+    "",
+    "qmail-pop3d: the POP3 transaction state, run by checkpassword in the user's home. maildir is",
+    "relative to it; an argument starting with mbox: names an mbox spool instead (mbox: alone is",
+    "the user's spool, mbox:/path that file, mbox:~/name under $HOME).",
+    "  --compat=qmail|rfc     qmail: qmail-pop3d's LF sizes, mtime order and LAST (POPPIN_COMPAT)",
+    "mbox options (before mbox:...):",
+    "  --spool-dir=DIR        where mbox: finds USER's spool (default /var/mail)",
+    "  --hash-spool=0|1|2     Qpopper's hashed spool directories",
+    "  --home-dir-mail=NAME   the spool is $HOME/NAME",
+    "  --temp-dir=DIR         where the journal and the scan cache live",
+    "  --update=auto|rename|inplace  how QUIT rewrites the spool (default auto)",
+    "  --no-status-update     do not mark retrieved messages Status: RO",
+    "  --no-cache             keep no scan cache",
+    "  --lock=dotlock,fcntl,flock     which locks to take (default dotlock,fcntl)",
+    "  --lock-timeout=S       how long to wait for a delivery's lock (default 10)",
+    "  --lock-stale=S         a dot-lock older than this is broken (default 300)",
+  ].join("\n"),
   async run(args, ctx) {
     let compatOption: string | undefined;
     const rest: string[] = [];
@@ -39,10 +60,11 @@ export const applet: Applet = {
     const compat = compatFrom(compatOption, ctx.env);
     const isMbox = rest.length === 1 && isMboxArgument(rest[0]!);
     if (rest.length !== 1 || rest[0] === "" || compat === undefined || badOption || (mboxOptions > 0 && !isMbox)) {
+      // qmail-pop3d answers the client and exits 1 (its die_nomaildir); poppin pop3d exits 100.
       writeStdout(err(TEXT.noMaildir));
       const name = ctx.classic ? ctx.calledAs : ctx.prefix;
       usage(ctx, `${name} [--compat=qmail|rfc] maildir | ${name} [mbox options] mbox:[spool]`);
-      return EXIT_USAGE;
+      return ctx.classic ? EXIT_QMAIL_POP3D_DIE : EXIT_USAGE;
     }
     const dir = rest[0]!;
     if (timeoutInvalid(ctx.env)) warning(ctx, `ignoring POPPIN_TIMEOUT=${logValue(ctx.env.POPPIN_TIMEOUT ?? "")}: not a positive number of seconds`);

@@ -12,6 +12,7 @@ import { oneProcessLogin } from "../standalone/one_process_login.ts";
 import { loginChecks } from "../policy/login_checks.ts";
 import { loginPolicy } from "../policy/login_policy.ts";
 import { policyEnv, resolvePolicy, type Resolved } from "../policy/resolve.ts";
+import { OPTION_SPECS, type OptionSpec } from "../policy/options.ts";
 import { runChainOverTls } from "../tls/chain_over_tls.ts";
 import { loadTlsContext } from "../tls/context.ts";
 import { upgradeStdio } from "../tls/stdio_tls.ts";
@@ -20,10 +21,27 @@ import { TlsChannel } from "../tls/tls_channel.ts";
 /** qmail-popup exits 1 on a usage error (its die()). */
 const EXIT_POPUP_USAGE = 1;
 
+function optionLine(spec: OptionSpec): string {
+  const value = spec.kind === "bool" ? "" : spec.kind === "choice" ? `=${spec.choices!.join("|")}` : spec.kind === "number" ? "=N" : "=VALUE";
+  const flag = spec.kind === "bool" ? `--${spec.name}, --no-${spec.name}` : `--${spec.name}${value}`;
+  return `  ${flag.padEnd(34)} ${spec.help} (${spec.env})`;
+}
+
+const USAGE = [
+  "popup [-f CONFIG] [--option=value ...] hostname subprogram [args...]",
+  "",
+  "qmail-popup: the POP3 authorization state. Greets, reads USER/PASS, APOP, AUTH PLAIN or STLS,",
+  "then runs subprogram (checkpassword) with user\\0password\\0timestamp\\0 on fd 3. Each option",
+  "below is also `set NAME = VALUE` in the configuration file and a POPPIN_ variable; later",
+  "sources win: file, environment, flags.",
+  "  -f CONFIG                          read options from this file (Qpopper syntax; POPPIN_CONFIG)",
+  ...OPTION_SPECS.map(optionLine),
+].join("\n");
+
 export const applet: Applet = {
   name: "popup",
   summary: "POP3 login (qmail-popup): USER/PASS/APOP/AUTH PLAIN/STLS, then runs checkpassword with fd 3",
-  usage: "popup [-f CONFIG] [--option=value ...] hostname subprogram [args...]",
+  usage: USAGE,
   async run(args, ctx) {
     const usageLine = `${ctx.classic ? ctx.calledAs : ctx.prefix} [-f CONFIG] [--option=value ...] hostname subprogram [args...]`;
     let resolved: Resolved;
