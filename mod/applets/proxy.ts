@@ -46,7 +46,7 @@ export const applet: Applet = {
       backendTls = true;
       args = args.slice(1);
     }
-    if (args.length !== 1 || args[0] === "") {
+    if (args.length !== 1 || args[0] === "" || args[0]!.startsWith("-")) {
       writeStderr(`${ctx.prefix}: usage: ${USAGE}\n`);
       return EXIT_USAGE;
     }
