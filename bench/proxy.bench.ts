@@ -27,6 +27,9 @@ const CONCURRENCY = 8;
 const RETR_COUNT = 300;
 const RETR_OCTETS = 100_000;
 const IDLE = Number(process.env.BENCH_PROXY_IDLE ?? 2000);
+/** BENCH_ONLY=login,cache,retr,idle runs only the scenarios named. */
+const ONLY = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
+const wanted = (scenario: string) => ONLY === undefined || ONLY.includes(scenario);
 const UID = 65534;
 const GID = 65534;
 const PASSWORD = "bench-password";
@@ -243,10 +246,10 @@ async function idleScenario(): Promise<void> {
 
 try {
   console.log(`proxy bench: poppin ${POPPIN}, ${navigator.hardwareConcurrency} CPUs`);
-  await loginScenario("a yescrypt check per login", {});
-  await loginScenario("backend credential cache on", { POPPIN_AUTH_CACHE_TTL: "300" });
-  await retrScenario();
-  await idleScenario();
+  if (wanted("login")) await loginScenario("a yescrypt check per login", {});
+  if (wanted("cache")) await loginScenario("backend credential cache on", { POPPIN_AUTH_CACHE_TTL: "300" });
+  if (wanted("retr")) await retrScenario();
+  if (wanted("idle")) await idleScenario();
 } finally {
   rmSync(root, { recursive: true, force: true });
 }
