@@ -82,31 +82,35 @@ chownSync(`${userdb}.cdb`, UID, GID);
 
 interface Server { port: number; pid: number; stop(): Promise<void> }
 
-async function start(argv: string[], port: number, env: Record<string, string> = {}): Promise<Server> {
-  const proc = Bun.spawn(argv, {
-    env: { PATH: "/usr/bin:/bin", POPPIN_USERDB: `${userdb}.cdb`, ...env },
-    stdout: "ignore", stderr: process.env.BENCH_SERVER_STDERR ? "inherit" : "ignore", stdin: "ignore",
-  });
-  await waitForPort(port, 15_000, argv.join(" "));
-  return { port, pid: proc.pid, stop: () => stopProcess(proc, 5_000) };
+/** Starts `argvAt(port)` on a free port: another machine user may hold the first one tried. */
+async function start(argvAt: (port: number) => string[], env: Record<string, string> = {}): Promise<Server> {
+  for (let attempt = 0; ; attempt++) {
+    const port = nextPort();
+    const argv = argvAt(port);
+    const proc = Bun.spawn(argv, {
+      env: { PATH: "/usr/bin:/bin", POPPIN_USERDB: `${userdb}.cdb`, ...env },
+      stdout: "ignore", stderr: process.env.BENCH_SERVER_STDERR ? "inherit" : "ignore", stdin: "ignore",
+    });
+    const up = await Promise.race([waitForPort(port, 15_000, argv.join(" ")).then(() => true), proc.exited.then(() => false)]);
+    if (up) return { port, pid: proc.pid, stop: () => stopProcess(proc, 5_000) };
+    if (attempt >= 5) throw new Error(`${argv.join(" ")} exited before listening`);
+  }
 }
 
 const serve = (port: number, extra: string[], chain: string[]) =>
-  [POPPIN, "serve", "--inline", "-q", "-R", "-H", "-l", "bench.example", "-c", "20000", "-b", "1024", ...extra, "127.0.0.1", String(port), ...chain];
+  [POPPIN, "serve", "--inline", process.env.BENCH_SERVER_STDERR ? "-v" : "-q", "-R", "-H", "-l", "bench.example", "-c", "20000", "-b", "1024", ...extra, "127.0.0.1", String(port), ...chain];
 const backendChain = [POPPIN, "popup", "bench.example", POPPIN, "checkpassword", POPPIN, "pop3d", "Maildir"];
 
 async function backend(proxied: boolean, env: Record<string, string>): Promise<Server> {
-  const port = nextPort();
   const extra = ["-u", String(UID), "-g", String(GID), ...(proxied ? ["--proxy", "--proxy-from", "127.0.0.1"] : [])];
-  return start(serve(port, extra, backendChain), port, env);
+  return start((port) => serve(port, extra, backendChain), env);
 }
 
 async function proxyNode(backendPort: number): Promise<Server> {
   const routes = join(root, `routes-${backendPort}`);
   const r = Bun.spawnSync([POPPIN, "routes", "compile", `${routes}.cdb`, `${routes}.tmp`], { stdin: Buffer.from(`*:127.0.0.1:${backendPort}\n`) });
   if (r.exitCode !== 0) throw new Error(`routes compile: ${r.stderr.toString()}`);
-  const port = nextPort();
-  return start(serve(port, ["-u", String(UID), "-g", String(GID)], [POPPIN, "popup", "proxy.example", POPPIN, "proxy", `${routes}.cdb`]), port);
+  return start((port) => serve(port, ["-u", String(UID), "-g", String(GID)], [POPPIN, "popup", "proxy.example", POPPIN, "proxy", `${routes}.cdb`]));
 }
 
 /** Direct: a backend alone. Proxied: a --proxy backend and a proxy node in front. */
