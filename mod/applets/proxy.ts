@@ -66,10 +66,15 @@ export const applet: Applet = {
       let flushed: Promise<void> = Promise.resolve();
       const stats = await relaySession({
         clientIn, clientOut, backend: result.socket, backendPending: result.leftover, idleTimeoutMs: config.idleTimeoutMs,
+        // Everything written must reach the client before we exit (bounded: a client that reads nothing).
         closeClient: () => {
           flushed = new Promise<void>((resolve) => {
+            if (clientOut.writableFinished || clientOut.destroyed) return resolve();
             const timer = setTimeout(resolve, 5_000);
-            clientOut.end(() => { clearTimeout(timer); resolve(); });
+            const done = () => { clearTimeout(timer); resolve(); };
+            clientOut.once("finish", done);
+            clientOut.once("close", done);
+            if (!clientOut.writableEnded) clientOut.end();
           });
         },
       });

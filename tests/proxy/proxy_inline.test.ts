@@ -93,6 +93,14 @@ describe("serve --inline proxy", () => {
     expect(untrusted.log()).toMatch(/backend unavailable user=alice rip=127\.0\.0\.5 backend=127\.0\.0\.3:\d+ why=TLS%20failed/);
   });
 
+  test("the classic chain: after STLS popup relays through pipes, and the proxy relays those to the backend", async () => {
+    const proxy = await startProxy("127.0.0.1", 0, routesCdb(`*:127.0.0.2:${plainBackend.port}\n`), { env: { ...QUICK, ...tlsFiles } });
+    servers.push(proxy);
+    expect(await poplibFrom("127.0.0.6", proxy.port, "alice", "alice pw", "stls")).toContain("only alice reads this");
+    await waitForLog(proxy.log, "poppin proxy: info:");
+    expect(proxy.log()).toMatch(/poppin proxy: info: end=\S+ user=alice rip=127\.0\.0\.6 backend=127\.0\.0\.2:\d+ from_client=\d+ to_client=\d+/);
+  });
+
   test("the classic proxy applet speaks --backend-tls too", async () => {
     const routes = routesCdb(`*:127.0.0.3:${tlsBackend.port}\n`);
     const proxy = await startProxy("127.0.0.1", 0, routes, { proxyArgs: ["--backend-tls"], env: { ...QUICK, POPPIN_BACKEND_CA: cert.cert } });
