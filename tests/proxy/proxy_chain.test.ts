@@ -114,6 +114,44 @@ describe("proxy behind serve (classic chain)", () => {
   });
 });
 
+describe("bounds", () => {
+  test("a relayed session where nothing moves for POPPIN_TIMEOUT is closed, and logged as end=timeout", async () => {
+    const users = makeUsers({ erin: "erin pw" }, message);
+    const backend = await startBackend("127.0.0.2", 0, users, QUICK);
+    const proxy = await startProxy("127.0.0.1", 0, routesCdb(`*:127.0.0.2:${backend.port}\n`), { env: { ...QUICK, POPPIN_TIMEOUT: "1" } });
+    try {
+      const started = Date.now();
+      const out = await talk("127.0.0.5", "127.0.0.1", proxy.port, "USER erin\r\nPASS erin pw\r\n", 10_000);
+      expect(out).toBe("+OK \r\n+OK \r\n+OK \r\n");
+      expect(Date.now() - started).toBeLessThan(5000);
+      await waitForLog(proxy.log, "end=timeout");
+      expect(proxy.log()).toMatch(/poppin proxy: info: end=timeout user=erin rip=127\.0\.0\.5 backend=127\.0\.0\.2:\d+ from_client=0 to_client=0/);
+    } finally {
+      await proxy.stop();
+      await backend.stop();
+    }
+  });
+
+  test("a backend answer longer than 1024 octets is no login: [SYS/TEMP] at once, nothing of it reaches the client", async () => {
+    const server = net.createServer((sock) => {
+      sock.on("error", () => {});
+      sock.write(`+OK ${"x".repeat(5000)}`); // no end of line
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.3", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const proxy = await startProxy("127.0.0.1", 0, routesCdb(`*:127.0.0.3:${port}\n`), { env: QUICK });
+    try {
+      const out = await talk("127.0.0.5", "127.0.0.1", proxy.port, "USER x\r\nPASS y\r\nQUIT\r\n");
+      expect(out).toBe("+OK \r\n+OK \r\n-ERR [SYS/TEMP] temporary authorization failure, try again later\r\n+OK \r\n");
+      await waitForLog(proxy.log, "backend unavailable");
+      expect(proxy.log()).toContain("why=answer%20longer%20than%201024%20octets");
+    } finally {
+      await proxy.stop();
+      server.close();
+    }
+  });
+});
+
 describe("proxy and its backend's wire", () => {
   test("USER/PASS or AUTH PLAIN as the client logged in, after a PROXY v2 header with the client's and the proxy's address", async () => {
     const fake = await fakeBackend();
