@@ -4,7 +4,7 @@
  * Scenarios: login rate (connect, USER, PASS, STAT, QUIT; one user per client) at
  * concurrency 8, with each login's yescrypt check and with the backend's credential cache
  * on (so the proxy's own cost is not hidden behind crypt); RETR throughput (one session,
- * 300 x 100 KB); memory of idle proxied sessions on the proxy (and of idle sessions on the
+ * 1,000 x 100 KB); memory of idle proxied sessions on the proxy (and of idle sessions on the
  * backend); CPU per login on the proxy and on the backend. Medians of 3 rounds, direct and
  * proxied alternating. Goal: the proxy costs at most 10% of login rate and RETR throughput,
  * and an idle proxied session at most 64 KB on the proxy.
@@ -24,7 +24,7 @@ const POPPIN = process.env.POPPIN_BIN ?? resolve(import.meta.dir, "..", "dist", 
 const ROUNDS = 3;
 const LOGIN_WINDOW_MS = 2000;
 const CONCURRENCY = 8;
-const RETR_COUNT = 300;
+const RETR_COUNT = 1000;
 const RETR_OCTETS = 100_000;
 const IDLE = Number(process.env.BENCH_PROXY_IDLE ?? 2000);
 /** BENCH_ONLY=login,cache,retr,idle runs only the scenarios named. */
