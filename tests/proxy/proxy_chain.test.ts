@@ -4,7 +4,9 @@
  * checkpassword does (1: refused, 111: backend down or silent).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readdirSync } from "node:fs";
 import net from "node:net";
+import { join } from "node:path";
 import { encodeProxyV2, parseProxyHeader } from "../../mod/serve/proxy_protocol.ts";
 import type { PortServer } from "../helpers.ts";
 import { makeUsers, routesCdb, startBackend, startProxy, talk, waitForLog, type Users } from "./topology.ts";
@@ -126,6 +128,32 @@ describe("bounds", () => {
       expect(Date.now() - started).toBeLessThan(5000);
       await waitForLog(proxy.log, "end=timeout");
       expect(proxy.log()).toMatch(/poppin proxy: info: end=timeout user=erin rip=127\.0\.0\.5 backend=127\.0\.0\.2:\d+ from_client=0 to_client=0/);
+    } finally {
+      await proxy.stop();
+      await backend.stop();
+    }
+  });
+
+  test("a client that goes away after DELE without QUIT deletes nothing at the backend", async () => {
+    const users = makeUsers({ frank: "frank pw" }, message);
+    const backend = await startBackend("127.0.0.2", 0, users, QUICK);
+    const proxy = await startProxy("127.0.0.1", 0, routesCdb(`*:127.0.0.2:${backend.port}\n`), { env: QUICK });
+    try {
+      const sock = net.connect({ host: "127.0.0.1", port: proxy.port, localAddress: "127.0.0.5" });
+      let text = "";
+      sock.on("data", (c: Buffer) => {
+        text += c.toString("latin1");
+        if (/\+OK[^\n]*\n\+OK[^\n]*\n\+OK[^\n]*\n\+OK[^\n]*\n/.test(text)) sock.destroy(); // DELE answered: gone
+      });
+      sock.on("error", () => {});
+      sock.write("USER frank\r\nPASS frank pw\r\nDELE 1\r\n");
+      await waitForLog(backend.log, "qmail-pop3d: info: end=");
+      expect(text).toMatch(/\+OK[^\n]*\n$/);
+      expect(backend.log()).toMatch(/qmail-pop3d: info: end=(eof|closed)\S* user=frank rip=127\.0\.0\.5 messages=1 .*deleted=0/);
+      const maildir = join(users.homes.frank!, "Maildir");
+      expect(readdirSync(join(maildir, "cur")).length + readdirSync(join(maildir, "new")).length).toBe(1);
+      await waitForLog(proxy.log, "poppin proxy: info:");
+      expect(proxy.log()).toMatch(/poppin proxy: info: end=client-(closed|error) user=frank/);
     } finally {
       await proxy.stop();
       await backend.stop();
