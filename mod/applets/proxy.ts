@@ -25,7 +25,8 @@ function clientSide(): { clientIn: Readable; clientOut: Writable } {
     sameSocket = false;
   }
   if (sameSocket) {
-    const sock = nodeNet().connect({ fd: 0 } as net.NetConnectOpts);
+    // Half-open: a client that closes its side after QUIT still gets the answers (as from pop3d).
+    const sock = nodeNet().connect({ fd: 0, allowHalfOpen: true } as net.NetConnectOpts);
     return { clientIn: sock, clientOut: sock };
   }
   return { clientIn: createReadStream("", { fd: 0, autoClose: false }), clientOut: createWriteStream("", { fd: 1, autoClose: false }) };

@@ -44,7 +44,11 @@ export function relaySession(ends: RelayEnds): Promise<RelayStats> {
       if (idle !== undefined) idle.refresh();
       else idle = setTimeout(() => stop("timeout", true), ends.idleTimeoutMs);
     };
+    let backendClosed = false;
+    let finished = false;
     const finish = () => {
+      if (finished) return;
+      finished = true;
       clearTimeout(idle);
       clearTimeout(grace);
       clientIn.removeListener("data", fromClient);
@@ -53,12 +57,12 @@ export function relaySession(ends: RelayEnds): Promise<RelayStats> {
       ends.closeClient();
       resolve(stats);
     };
-    let backendClosed = false;
-    let clientDone = false;
-    const maybeDone = () => {
-      if (backendClosed && clientDone) finish();
-    };
-    /** The first end decides how the session ended; the other side gets a grace period to flush. */
+    /**
+     * The first end decides how the session ended. A client that closes its side (after QUIT,
+     * say) still gets the backend's answers: the backend sees the end of input, answers what
+     * it got and closes, and then the client's side is closed. Either way the backend's close
+     * (or the grace period) ends the relay.
+     */
     const stop = (how: RelayEnd, now = false) => {
       if (ended) {
         if (now) finish();
@@ -66,12 +70,9 @@ export function relaySession(ends: RelayEnds): Promise<RelayStats> {
       }
       ended = true;
       stats.end = how;
-      if (now) return finish();
+      if (now || backendClosed) return finish();
       if (how === "client-closed") backend.end();
-      else clientOut.end(() => { clientDone = true; maybeDone(); });
-      if (how === "client-closed") clientDone = true;
       grace = setTimeout(finish, ends.graceMs ?? DEFAULT_GRACE_MS);
-      maybeDone();
     };
     const fromClient = (chunk: Buffer) => {
       stats.fromClient += chunk.length;
@@ -102,7 +103,7 @@ export function relaySession(ends: RelayEnds): Promise<RelayStats> {
     backend.once("close", () => {
       backendClosed = true;
       if (!ended) stop("backend-closed");
-      maybeDone();
+      else finish();
     });
     clientIn.resume();
     backend.resume();

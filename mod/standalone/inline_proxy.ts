@@ -62,6 +62,8 @@ export function inlineProxySession(proxy: ProxyChain, config: ProxyConfig) {
   const routes = new RouteTable(proxy.routesPath);
   return async (socket: net.Socket, _fd: number | undefined, env: NodeJS.ProcessEnv, setup: InlineSetup): Promise<number> => {
     const { chain, counters } = setup;
+    // Half-open: a client that closes its side after its last command still gets the answers.
+    (socket as { allowHalfOpen: boolean }).allowHalfOpen = true;
     let resolved: Resolved;
     try {
       resolved = resolvePolicy(chain.popupOptions, env);

@@ -95,6 +95,11 @@ describe("proxy behind serve (classic chain)", () => {
     expect(proxy.log()).not.toContain("alice pw");
   });
 
+  test("a client that closes its side after QUIT still gets every answer", async () => {
+    const out = await talk("127.0.0.5", "127.0.0.1", proxy.port, "USER bob\r\nPASS bob pw\r\nSTAT\r\nQUIT\r\n", 15_000, true);
+    expect(out).toMatch(/^\+OK[^\r]*\r\n\+OK[^\r]*\r\n\+OK[^\r]*\r\n\+OK 1 \d+\r\n\+OK[^\r]*\r\n$/);
+  });
+
   test("a wrong password is [AUTH] from popup (the backend refused), and the client may retry", async () => {
     const out = await talk("127.0.0.5", "127.0.0.1", proxy.port, "USER bob\r\nPASS guess\r\nUSER bob\r\nPASS bob pw\r\nSTAT\r\nQUIT\r\n");
     expect(out).toMatch(/^\+OK[^\r]*\r\n\+OK[^\r]*\r\n-ERR \[AUTH\] authorization failed\r\n\+OK[^\r]*\r\n\+OK[^\r]*\r\n\+OK 1 \d+\r\n\+OK/);

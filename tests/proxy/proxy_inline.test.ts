@@ -7,7 +7,7 @@ import { chmodSync } from "node:fs";
 import type { PortServer } from "../helpers.ts";
 import { join } from "node:path";
 import { applet, run, tempDir } from "../helpers.ts";
-import { makeUsers, poplibFrom, routesCdb, startBackend, startProxy, waitForLog, type Users } from "./topology.ts";
+import { makeUsers, poplibFrom, routesCdb, startBackend, startProxy, talk, waitForLog, type Users } from "./topology.ts";
 
 const QUICK = { POPPIN_AUTH_FAILURE_DELAY: "0" };
 const message = (user: string) => [Buffer.from(`Subject: for ${user}\n\nonly ${user} reads this\n`)];
@@ -55,6 +55,13 @@ describe("serve --inline proxy", () => {
     // serve's own lines: one process (the pid of every session is serve's)
     const pids = new Set([...proxy.log().matchAll(/tcpserver: pid (\d+) from/g)].map((m) => m[1]));
     expect(pids.size).toBe(1);
+  });
+
+  test("a client that closes its side after QUIT still gets every answer", async () => {
+    const proxy = await startProxy("127.0.0.1", 0, routesCdb(`*:127.0.0.2:${plainBackend.port}\n`), { inline: true, env: QUICK });
+    servers.push(proxy);
+    const out = await talk("127.0.0.5", "127.0.0.1", proxy.port, "USER bob\r\nPASS bob pw\r\nSTAT\r\nQUIT\r\n", 15_000, true);
+    expect(out).toMatch(/^\+OK[^\r]*\r\n\+OK[^\r]*\r\n\+OK[^\r]*\r\n\+OK 1 \d+\r\n\+OK[^\r]*\r\n$/);
   });
 
   test("a route change (routes compile renames a new table into place) applies at the next login, without a restart", async () => {

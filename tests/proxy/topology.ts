@@ -69,16 +69,19 @@ export function routesCdb(text: string): string {
   return cdb;
 }
 
-/** Sends `script` at once from `from` and reads until the server closes (or `timeoutMs`). */
-export function talk(from: string, host: string, port: number, script: string, timeoutMs = 15_000): Promise<string> {
+/**
+ * Sends `script` at once from `from` and reads until the server closes (or `timeoutMs`);
+ * `halfClose`: then closes its own side at once, as `nc -N` does, and still reads.
+ */
+export function talk(from: string, host: string, port: number, script: string, timeoutMs = 15_000, halfClose = false): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const sock = net.connect({ host, port, localAddress: from });
+    const sock = net.connect({ host, port, localAddress: from, allowHalfOpen: halfClose });
     const timer = setTimeout(() => {
       sock.destroy();
       reject(new Error(`no close within ${timeoutMs} ms; got ${Buffer.concat(chunks).toString("latin1")}`));
     }, timeoutMs);
-    sock.on("connect", () => sock.write(Buffer.from(script, "latin1")));
+    sock.on("connect", () => (halfClose ? sock.end(Buffer.from(script, "latin1")) : sock.write(Buffer.from(script, "latin1"))));
     sock.on("data", (c: Buffer) => chunks.push(c));
     sock.on("error", (e) => {
       clearTimeout(timer);
