@@ -25,7 +25,7 @@ export interface RelayEnds {
   /** Backend bytes already read (after its +OK), sent to the client first. */
   backendPending?: Uint8Array;
   idleTimeoutMs: number;
-  /** After one side closed: how long the other may take to finish before it is cut. */
+  /** After the client closed its side: how long the backend may stay silent before the relay ends. */
   graceMs?: number;
   /** Called once at the end (to close the client's side: the socket, or fds 0/1). */
   closeClient(): void;
@@ -85,6 +85,7 @@ export function relaySession(ends: RelayEnds): Promise<RelayStats> {
     const fromBackend = (chunk: Buffer) => {
       stats.toClient += chunk.length;
       armIdle();
+      grace?.refresh(); // the client closed its side but still downloads: the grace counts from the last byte
       if (!clientOut.write(chunk)) {
         backend.pause();
         clientOut.once("drain", () => backend.resume());
