@@ -12,6 +12,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync }
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { appletLinks } from "./fixtures.ts";
 
 const POPPIN = process.env.POPPIN_BIN ?? resolve(import.meta.dir, "..", "dist", "poppin");
 const CHAINS = 30;
@@ -52,7 +53,7 @@ function send(port: number, request: Buffer): Promise<string> {
 async function main(): Promise<void> {
   const bin = join(work, "bin");
   mkdirSync(bin);
-  must([POPPIN, "install", "--prefix", bin]);
+  appletLinks(POPPIN, bin);
   mkdirSync(join(work, "env"));
   writeFileSync(join(work, "env", "GREETING"), "hello\n");
 
@@ -77,7 +78,7 @@ async function main(): Promise<void> {
   }
   const deliverMs = (performance.now() - start) / MESSAGES;
 
-  const server = spawn(join(bin, "tcpserver"), ["-1", "-HR", "-c", "40", "127.0.0.1", "0", join(bin, "qmail-qmqpd")], { env: { PATH: "/usr/bin:/bin", POPPIN_USERDB: userdb }, stdio: ["ignore", "pipe", "ignore"] });
+  const server = spawn(join(bin, "tcpserver"), ["-1", "-HR", "-c", "40", "127.0.0.1", "0", join(bin, "qmail-qmqpd")], { env: { PATH: "/usr/bin:/bin", POPPIN_USERDB: userdb, UID: "65534", GID: "65534" }, stdio: ["ignore", "pipe", "ignore"] });
   const port = await new Promise<number>((done) => server.stdout!.once("data", (d: Buffer) => done(Number(d.toString().trim()))));
   const request = ns(Buffer.concat([ns(body), ns(Buffer.from("s@example.org")), ns(Buffer.from("bench@example.org"))]));
   start = performance.now();

@@ -13,7 +13,14 @@ export const DEFAULT_PREFIX = "/usr/local";
 
 const SYNOPSIS = "install [--prefix PREFIX] [--force]";
 
-export function makeInstallApplet(classicNames: () => readonly string[]): Applet {
+export interface InstallNames {
+  /** Linked beside the binary: tcpserver, qmail-popup ... */
+  classic: readonly string[];
+  /** Reached as `poppin NAME` only; links of these that an older install made are removed. */
+  generic: readonly string[];
+}
+
+export function makeInstallApplet(names: () => InstallNames): Applet {
   return {
     name: "install",
     summary: "install the binary, its classic names and man pages (default under /usr/local)",
@@ -31,16 +38,19 @@ export function makeInstallApplet(classicNames: () => readonly string[]): Applet
       if (/(^|\/)bun$/.test(binary)) throw new UsageError("poppin install must be run from the compiled binary (npm run build; dist/poppin install)");
       const prefix = parsed.values.prefix ?? DEFAULT_PREFIX;
       if (prefix === "") throw new UsageError(`poppin ${SYNOPSIS} (empty prefix)`);
+      const { classic, generic } = names();
       const report = install({
         binary,
         prefix,
-        names: classicNames(),
+        names: classic,
+        staleNames: generic,
         manSource: manSourceFor(binary),
         force: parsed.values.force ?? false,
       });
       const bin = report.binaryPath.replace(/\/poppin$/, "");
       if (report.binary !== "unchanged") writeStdout(`${report.binary === "created" ? "installed" : "replaced"} ${report.binaryPath}\n`);
       for (const name of report.links.replaced) writeStdout(`replaced ${bin}/${name}\n`);
+      for (const name of report.removed) writeStdout(`removed ${bin}/${name} (an older install's link; use poppin ${name})\n`);
       writeStdout(`${report.links.created.length} created, ${report.links.replaced.length} replaced, ${report.links.unchanged.length} already in place in ${bin}\n`);
       if (report.manPages.length > 0) writeStdout(`${report.manPages.length} man pages in ${report.manDir}\n`);
       else if (!report.manDir) writeStdout("no man pages found beside the binary (npm run man makes them)\n");

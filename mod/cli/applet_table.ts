@@ -27,7 +27,10 @@ import { applet as doctor } from "../applets/doctor.ts";
 import { applet as routes } from "../applets/routes.ts";
 import { applet as proxy } from "../applets/proxy.ts";
 
-const install = makeInstallApplet(() => ALIASES.filter((a) => a.classic).map((a) => a.name));
+const install = makeInstallApplet(() => ({
+  classic: ALIASES.filter((a) => a.classic).map((a) => a.name),
+  generic: ALIASES.filter((a) => !a.classic).map((a) => a.name),
+}));
 
 export const APPLETS: readonly Applet[] = [
   serve, rules, popup, checkpassword, pop3d, log, tai64n, tai64nlocal,

@@ -24,6 +24,8 @@ export interface InstallPlan {
   prefix: string;
   /** Names to link to PREFIX/bin/poppin beside it. */
   names: readonly string[];
+  /** Names an older install linked and this one does not (generic applet names): such links to poppin are removed. */
+  staleNames?: readonly string[];
   /** Where compiled man pages are (a directory holding man5/, man8/ or *.5/*.8 files), if anywhere. */
   manSource?: string;
   force: boolean;
@@ -33,6 +35,8 @@ export interface InstallReport {
   binaryPath: string;
   binary: "created" | "replaced" | "unchanged";
   links: InstallResult;
+  /** Links of an older install removed (generic names such as users, convert). */
+  removed: string[];
   manPages: string[];
   manDir?: string;
 }
@@ -205,6 +209,17 @@ export function install(plan: InstallPlan): InstallReport {
     binaryState = existing === "file" ? "replaced" : "created";
   }
   const links = installSymlinks(binaryPath, binDir, plan.names, plan.force, "poppin");
+  const removed: string[] = [];
+  for (const name of plan.staleNames ?? []) {
+    const path = join(binDir, name);
+    if (!isOurLink(path, binaryPath)) continue; // not a link to poppin: someone else's program
+    try {
+      unlinkSync(path);
+      removed.push(name);
+    } catch (err) {
+      throw new TempError(`unable to remove ${path}: ${describeSysError(err)}`);
+    }
+  }
   fsyncDir(binDir);
   const manPages: string[] = [];
   let manDir: string | undefined;
@@ -218,7 +233,7 @@ export function install(plan: InstallPlan): InstallReport {
       manPages.push(dest);
     }
   }
-  return { binaryPath, binary: binaryState, links, manPages, manDir };
+  return { binaryPath, binary: binaryState, links, removed, manPages, manDir };
 }
 
 function installSymlinksDryRun(binary: string, dir: string, names: readonly string[], force: boolean): void {

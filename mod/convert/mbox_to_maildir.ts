@@ -17,12 +17,15 @@ import { TempError, describeSysError } from "../cli/errors.ts";
 import { maildirMake } from "../maildir/make.ts";
 import { clockNow, uidlOf, uniqueName, withSizes, type NameClock } from "../maildir/name.ts";
 import { appendUidlMap, readUidlMap } from "../maildir/uidl_map.ts";
-import { recoverJournal, copyRange } from "../mbox/journal.ts";
+import { copyRange } from "../mbox/journal.ts";
+import { visibleRanges } from "../mbox/hidden.ts";
 import type { MboxMessage } from "../mbox/message.ts";
 import { planIsNoop, planRewrite } from "../mbox/plan.ts";
 import { scanMbox } from "../mbox/scan.ts";
 import { lockSpool, type SpoolLockOptions } from "../mbox/spool_lock.ts";
-import { journalPath, removeStaleRenameTemps, rewriteByRename, rewriteInPlace, type UpdateMode } from "../mbox/write_spool.ts";
+import { journalPath, recoverRewrite, removeStaleRenameTemps, rewriteByRename, rewriteInPlace, type UpdateMode } from "../mbox/write_spool.ts";
+import { checkRealDirectory, effectiveUid, openOwnedFile } from "../sys/owned_file.ts";
+import { openSpoolFile } from "../mbox/spool_file.ts";
 import { placementFor } from "./flags.ts";
 
 export interface ConvertProgress {
@@ -67,14 +70,31 @@ function fsyncDir(dir: string): void {
   try { fsyncSync(fd); } finally { closeSync(fd); }
 }
 
+/**
+ * Makes the Maildir, or checks the one there: tmp/, new/ and cur/ must be directories
+ * themselves, not links (files are created and renamed in them), and owned by us when we
+ * are root (root converting its own spool).
+ */
 function ensureMaildir(dir: string): void {
   if (!existsSync(dir)) {
     maildirMake(dir);
     return;
   }
+  const euid = effectiveUid();
+  if (euid === 0) checkRealDirectory(dir, 0);
   for (const sub of ["tmp", "new", "cur"]) {
     if (!existsSync(join(dir, sub))) throw new TempError(`${dir} is not a Maildir: ${sub}/ is missing`);
+    checkRealDirectory(join(dir, sub), euid === 0 ? 0 : undefined);
   }
+}
+
+/**
+ * Opens the spool: a regular file of ours (root converts only root's own; run by root on a
+ * user's spool, convert has become that user), never through a link as root.
+ */
+function openSpoolChecked(spool: string, keep: boolean): number {
+  if (effectiveUid() === 0) return openOwnedFile(spool, keep ? "read" : "readwrite", [0]).fd;
+  return openSpoolFile(spool, keep ? "read" : "readwrite");
 }
 
 /** Unique names whose files are in new/ or cur/. */
@@ -102,15 +122,16 @@ export function convertMboxToMaildir(opts: ConvertOptions): ConvertResult {
   const keep = opts.keep ?? false;
   let fd: number;
   try {
-    fd = openSync(opts.spool, keep ? "r" : "r+");
+    fd = openSpoolChecked(opts.spool, keep);
   } catch (e) {
+    if (e instanceof TempError) throw e;
     throw new TempError(`unable to open ${opts.spool}: ${describeSysError(e)}`);
   }
   try {
     const lock = lockSpool(opts.spool, fd, keep ? "read" : "write", opts.lock);
     try {
       if (!keep) {
-        recoverJournal(journalPath(opts.spool, opts.tempDir), fd);
+        recoverRewrite(opts.spool, opts.tempDir, fd);
         removeStaleRenameTemps(opts.spool);
       }
       const size = fstatSync(fd).size;
@@ -130,7 +151,10 @@ function convertLocked(fd: number, size: number, messages: readonly MboxMessage[
   const present = presentNames(dir);
   const done = new Set<string>();
   for (const [unique, uidl] of map) if (present.has(unique)) done.add(uidl);
-  const totalOctets = messages.reduce((t, m) => t + (m.end - m.start), 0);
+  // The message as POP3 serves it: the mailbox's own fields (Status:, X-UID ...; hidden.ts) stay behind, their flags go into the name.
+  const visible = (m: (typeof messages)[number]) => visibleRanges(m.start, m.end, m.hiddenFields);
+  const visibleLength = (m: (typeof messages)[number]) => visible(m).reduce((t, [a, b]) => t + b - a, 0);
+  const totalOctets = messages.reduce((t, m) => t + visibleLength(m), 0);
   const next = clockSequence(opts.now ?? clockNow);
   const host = opts.host ?? hostname();
   const buf = Buffer.allocUnsafe(1 << 20);
@@ -149,7 +173,7 @@ function convertLocked(fd: number, size: number, messages: readonly MboxMessage[
   };
   const progress = (count: number) => opts.onProgress?.({ messages: count, totalMessages: messages.length, octets, totalOctets, elapsedMs: Date.now() - started });
   messages.forEach((m, i) => {
-    const length = m.end - m.start;
+    const length = visibleLength(m);
     if (done.has(m.uidl)) {
       alreadyThere++;
     } else {
@@ -157,7 +181,11 @@ function convertLocked(fd: number, size: number, messages: readonly MboxMessage[
       const path = join(dir, "tmp", name);
       const out = openSync(path, "wx", 0o600);
       try {
-        copyRange(fd, m.start, out, 0, length, buf);
+        let at = 0;
+        for (const [a, b] of visible(m)) {
+          copyRange(fd, a, out, at, b - a, buf);
+          at += b - a;
+        }
         fsyncSync(out);
       } catch (e) {
         closeSync(out);

@@ -6,6 +6,8 @@
  */
 import { deliverBulletins } from "../bulletin/bulletins.ts";
 import { capabilityLines } from "../pop3/capabilities.ts";
+import { ExpiringMailbox } from "../pop3/expire.ts";
+import type { Mailbox } from "../pop3/mailbox.ts";
 import type { Pop3dServeOptions, Pop3dStats } from "../pop3/pop3d_server.ts";
 import { AUTHORIZATION_TABLE } from "../pop3/authorization.ts";
 import { TRANSACTION_TABLE } from "../pop3/transaction.ts";
@@ -26,13 +28,18 @@ export type SessionStart =
   /** Refuse with this -ERR text (exit 0: the client got its answer). */
   | { kind: "refuse"; reply: string; log: string };
 
-/** Before the scan: lock, login delay, bulletins. Throws TempError for trouble. */
-export async function startSession(dir: string, policy: Policy, env: Env): Promise<SessionStart> {
+/**
+ * Before the scan: lock, login delay, bulletins. Throws TempError for trouble. The session
+ * lock's descriptor is held until the process ends, or handed to `holdLock` (a process that
+ * serves many sessions closes it when this one ends, whatever the outcome).
+ */
+export async function startSession(dir: string, policy: Policy, env: Env, holdLock?: (fd: number) => void): Promise<SessionStart> {
   const notes: string[] = [];
   const warnings: string[] = [];
   if (policy.mailboxLock === "session") {
     try {
-      lockMailboxSession(dir); // held until the process ends
+      const fd = lockMailboxSession(dir); // held until the process ends
+      if (fd !== undefined) holdLock?.(fd);
     } catch (e) {
       if (e instanceof MailboxInUse) return { kind: "refuse", reply: "[IN-USE] mailbox in use by another session, try again later", log: "mailbox in use" };
       throw e;
@@ -78,4 +85,13 @@ export function sessionStatistics(policy: Policy, stats: Pop3dStats, env: Env): 
     left: stats.leftMessages ?? stats.messages - stats.deleted,
     leftOctets: stats.leftOctets ?? 0,
   }, env);
+}
+
+/**
+ * The mailbox the session serves: with EXPIRE n > 0, one whose UPDATE also removes what was
+ * retrieved n or more days ago, keeping its record in `record` (undefined: not enforced).
+ */
+export function mailboxWithExpire(mailbox: Mailbox, policy: Policy, record: string | undefined, now?: () => number): Mailbox {
+  if (typeof policy.expire !== "number" || policy.expire <= 0 || record === undefined) return mailbox;
+  return new ExpiringMailbox(mailbox, { days: policy.expire, record, now });
 }

@@ -22,6 +22,7 @@ import { EXIT_OK, EXIT_MISUSE, PoppinError } from "../cli/errors.ts";
 import { writeStderr } from "../cli/io.ts";
 import type { ChainResult } from "../pop3/popup_server.ts";
 import { parseLoginChain, selfResolver, type LoginChain } from "./chain_spec.ts";
+import { logLine } from "../cli/log_value.ts";
 
 export type OneProcessLogin = (data: Uint8Array) => Promise<ChainResult>;
 
@@ -51,7 +52,7 @@ async function loginAndServe(data: Uint8Array, chain: LoginChain, ctx: AppletCon
     if (e instanceof AuthRefused) return { kind: "failed", failure: "rejected", detail: `${check} exit 1` };
     if (e instanceof MalformedRequest) return { kind: "failed", failure: "temporary", detail: `${check} exit ${EXIT_MISUSE}` };
     if (e instanceof PoppinError) {
-      writeStderr(`${check}: fatal: ${e.message}\n`);
+      writeStderr(logLine(`${check}: fatal: ${e.message}\n`));
       return { kind: "failed", failure: "temporary", detail: `${check} exit ${e.exitCode}` };
     }
     throw e;

@@ -72,11 +72,17 @@ describe("poppin install", () => {
     writeFileSync(join(prefix, "bin", "poppin"), "old poppin");
     rmSync(join(prefix, "bin", "tcpserver"));
     symlinkSync("/nonexistent/clone/dist/poppin", join(prefix, "bin", "tcpserver"));
+    // An older install also linked generic names (users, convert); someone else's convert stays.
+    symlinkSync("/nonexistent/clone/dist/poppin", join(prefix, "bin", "users"));
+    writeFileSync(join(prefix, "bin", "convert"), "#!/bin/sh\necho imagemagick\n");
     const upgrade = run([join(build, "poppin"), "install", "--prefix", prefix]);
     expect(upgrade.code).toBe(0);
     expect(upgrade.out).toContain(`replaced ${prefix}/bin/poppin`);
     expect(readFileSync(join(prefix, "bin", "poppin")).equals(readFileSync(POPPIN))).toBe(true);
     expect(readlinkSync(join(prefix, "bin", "tcpserver"))).toBe("poppin");
+    expect(upgrade.out).toContain(`removed ${prefix}/bin/users (an older install's link; use poppin users)`);
+    expect(existsSync(join(prefix, "bin", "users"))).toBe(false);
+    expect(readFileSync(join(prefix, "bin", "convert"), "utf8")).toContain("imagemagick");
     // No temporary file left beside them.
     expect(run(["sh", "-c", `ls -a ${prefix}/bin | grep poppin-install || true`]).out).toBe("");
     // The installed binary installs itself again (it is its own source).
@@ -102,6 +108,11 @@ describe("poppin install", () => {
     expect(forced.out).toContain(`replaced ${prefix}/bin/tcpserver`);
     expect(forced.out).toContain(`replaced ${prefix}/bin/envdir`);
     expect(readlinkSync(join(prefix, "bin", "tcpserver"))).toBe("poppin");
+  });
+
+  test("the install applet does not import the applet table (no import cycle)", () => {
+    const source = readFileSync(join(import.meta.dir, "..", "..", "mod", "applets", "install.ts"), "utf8");
+    expect(source).not.toContain("applet_table");
   });
 
   test("a prefix that is a file is a clear error; a bad option a usage error", () => {
