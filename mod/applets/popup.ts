@@ -8,7 +8,7 @@ import { runChain } from "../pop3/chain.ts";
 import { apopOffered, timeoutInvalid } from "../pop3/config.ts";
 import { FdChannel } from "../pop3/fd_channel.ts";
 import { logValue } from "../pop3/log_value.ts";
-import { servePopup } from "../pop3/popup_server.ts";
+import { LOGIN_MECHANISM_VARIABLE, servePopup } from "../pop3/popup_server.ts";
 import { TEXT, err } from "../pop3/responses.ts";
 import { oneProcessLogin } from "../standalone/one_process_login.ts";
 import { loginChecks } from "../policy/login_checks.ts";
@@ -100,8 +100,8 @@ export const applet: Applet = {
       decoy: (password) => decoyCheck(password),
       startTls: context === undefined ? undefined : () => upgradeStdio(context, policy.tlsHandshakeTimeoutMs, policy.timeoutMs),
       // poppin's own checkpassword and pop3d: checked and served in this process (mod/standalone).
-      authenticate: (data, channel, mechanism) => channel instanceof TlsChannel ? runChainOverTls(chain, data, { ...chainEnv, POPPIN_LOGIN_MECHANISM: mechanism }, channel)
-        : oneProcess !== undefined ? oneProcess(data) : runChain(chain, data, { ...chainEnv, POPPIN_LOGIN_MECHANISM: mechanism }),
+      authenticate: (data, channel, mechanism) => channel instanceof TlsChannel ? runChainOverTls(chain, data, { ...chainEnv, [LOGIN_MECHANISM_VARIABLE]: mechanism }, channel)
+        : oneProcess !== undefined ? oneProcess(data) : runChain(chain, data, { ...chainEnv, [LOGIN_MECHANISM_VARIABLE]: mechanism }),
       onFailure: (user, failure, detail) => warning(ctx, checks.failed(user, failure, detail)),
     });
     if (end === "tls-failed") warning(ctx, `TLS negotiation failed rip=${rip}`);

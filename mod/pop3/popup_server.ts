@@ -62,8 +62,10 @@ export interface PopupOptions {
 
 const PLUS = 0x2b;
 
-/** The login command, as popup exports it to the chain in POPPIN_LOGIN_MECHANISM. */
+/** The login command, as popup exports it to the chain in LOGIN_MECHANISM_VARIABLE. */
 export type LoginMechanismName = "USER" | "APOP" | "PLAIN";
+/** The variable that tells the chain which command the client logged in with (a proxy repeats it). */
+export const LOGIN_MECHANISM_VARIABLE = "POPPIN_LOGIN_MECHANISM";
 
 export type PopupEnd = "served" | "quit" | "eof" | "timeout" | "closed" | "tls-failed" | "tls-on-plain";
 

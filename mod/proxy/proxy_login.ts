@@ -9,6 +9,7 @@
 import { parseRequest } from "../auth/request.ts";
 import { describeSysError } from "../cli/errors.ts";
 import { logValue } from "../pop3/log_value.ts";
+import { LOGIN_MECHANISM_VARIABLE } from "../pop3/popup_server.ts";
 import { encodeProxyV2, type ProxiedAddresses } from "../serve/proxy_protocol.ts";
 import { loginAtBackend, type LoginMechanism } from "./backend_login.ts";
 import type { ProxyConfig } from "./config.ts";
@@ -16,8 +17,6 @@ import type { RelayStats } from "./relay.ts";
 import { formatBackend, type Backend, type RouteTable } from "./routes.ts";
 import type net from "node:net";
 
-/** How popup tells the chain which command the client logged in with (USER, PLAIN or APOP). */
-export const LOGIN_MECHANISM_VARIABLE = "POPPIN_LOGIN_MECHANISM";
 
 export interface ProxySetup {
   routes: RouteTable;
