@@ -12,6 +12,12 @@ import { logValue } from "../base/log_value.ts";
 import { TEXT, err } from "../pop3/responses.ts";
 import { oneProcessLogin } from "../standalone/one_process_login.ts";
 import { runLogin } from "../session/login.ts";
+import { chainRunsPoppinCheckpassword, chainUserdb, selfResolver } from "../standalone/chain_spec.ts";
+import { bearerConfigured } from "../auth/oauth.ts";
+import { loginEnvironment } from "../sasl/login_env.ts";
+import { userdbScramKeys } from "../sasl/scram_userdb.ts";
+import type { ChannelBindingType } from "../sasl/scram.ts";
+import { channelBindingFromEnv } from "../tls/channel_binding.ts";
 import { policyEnv, resolvePolicy, type Resolved } from "../policy/resolve.ts";
 import { OPTION_SPECS, type OptionSpec } from "../policy/options.ts";
 import { runChainOverTls } from "../tls/chain_over_tls.ts";
@@ -85,19 +91,31 @@ export const applet: Applet = {
       fatal(ctx, `${e.message} rip=${rip}`);
       return EXIT_TEMP;
     }
-    const chainEnv = { ...ctx.env, ...policyEnv(settings) };
+    const chainEnv = loginEnvironment({ ...ctx.env, ...policyEnv(settings) }, undefined);
     delete chainEnv[TLS_FD_VARIABLE];
     const oneProcess = oneProcessLogin(chain, ctx, chainEnv);
-    await runLogin(new FdChannel(0, 1, policy.timeoutMs), {
+    const resolver = selfResolver(ctx.execPath, chainEnv.PATH);
+    const userdb = chainUserdb(chain, resolver, chainEnv);
+    // Behind serve --tls, popup sees plain text; serve passed the binding data along.
+    const stdio = Object.assign(new FdChannel(0, 1, policy.timeoutMs), {
+      channelBinding: (type: ChannelBindingType) => (implicitTls ? channelBindingFromEnv(ctx.env, type) : undefined),
+    });
+    await runLogin(stdio, {
       policy,
       env: ctx.env,
       timestamp: `<${process.pid}.${Math.floor(Date.now() / 1000)}@${hostname}>`,
       decoy: (password) => decoyCheck(password),
       startTls: context === undefined ? undefined : () => upgradeStdio(context, policy.tlsHandshakeTimeoutMs, policy.timeoutMs),
       // poppin's own checkpassword and pop3d: checked and served in this process (mod/standalone).
-      authenticate: (data, channel) => channel instanceof TlsChannel ? runChainOverTls(chain, data, chainEnv, channel)
-        : oneProcess !== undefined ? oneProcess(data) : runChain(chain, data, chainEnv),
+      authenticate: (data, channel, login) => {
+        const env = loginEnvironment(chainEnv, login);
+        return channel instanceof TlsChannel ? runChainOverTls(chain, data, env, channel)
+          : oneProcess !== undefined ? oneProcess(data, env) : runChain(chain, data, env);
+      },
       warn: (text) => warning(ctx, text),
+      scramKeys: userdb === undefined ? undefined : userdbScramKeys(userdb),
+      // Only poppin's checkpassword understands a bearer token beside fd 3.
+      bearer: bearerConfigured(chainEnv) && chainRunsPoppinCheckpassword(chain, resolver),
     });
     return EXIT_OK;
   },

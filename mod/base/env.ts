@@ -62,6 +62,29 @@ export const ENV = {
   listingCache: variable("POPPIN_LISTING_CACHE", "0 or 1", true, offByZero),
   /** popup: 0 runs poppin's own checkpassword and pop3d as processes (no one-process login). */
   oneProcess: variable("POPPIN_ONE_PROCESS", "0 or 1", true, offByZero),
+  /** OAuth (OAUTHBEARER, XOAUTH2): the JWKS file that verifies tokens locally. */
+  oauthJwks: variable<string | undefined>("POPPIN_OAUTH_JWKS", "a file name", undefined, text),
+  /** OAuth: the RFC 7662 introspection endpoint (https://). */
+  oauthIntrospectionUrl: variable<string | undefined>("POPPIN_OAUTH_INTROSPECTION_URL", "an https:// URL", undefined, text),
+  /** OAuth: seconds an introspection request may take. */
+  oauthTimeout: variable("POPPIN_OAUTH_TIMEOUT", "a positive number of seconds", 5, (t) => (/^[0-9]+(\.[0-9]+)?$/.test(t) && Number(t) > 0 ? Number(t) : undefined)),
+  oauthIssuer: variable<string | undefined>("POPPIN_OAUTH_ISSUER", "an issuer", undefined, text),
+  oauthAudience: variable<string | undefined>("POPPIN_OAUTH_AUDIENCE", "an audience", undefined, text),
+  oauthUserClaim: variable<string | undefined>("POPPIN_OAUTH_USER_CLAIM", "a claim name", undefined, text),
+  oauthClientId: variable<string | undefined>("POPPIN_OAUTH_CLIENT_ID", "a client id", undefined, text),
+  oauthClientSecret: variable<string | undefined>("POPPIN_OAUTH_CLIENT_SECRET", "a client secret", undefined, text),
+  oauthCaFile: variable<string | undefined>("POPPIN_OAUTH_CA_FILE", "a file name", undefined, text),
+  /** popup -> checkpassword: the bearer token of an OAUTHBEARER/XOAUTH2 login, beside fd 3. */
+  saslBearer: variable<string | undefined>("POPPIN_SASL_BEARER", "a token", undefined, text),
+  /** popup -> checkpassword -> pop3d: how the user logged in (USER, APOP, PLAIN, SCRAM-SHA-256 ...). */
+  authMechanism: variable<string | undefined>("POPPIN_AUTH_MECH", "a mechanism name", undefined, text),
+  /** serve --tls -> popup: the TLS channel binding data (base64) for SCRAM-*-PLUS. */
+  tlsExporter: variable<string | undefined>("POPPIN_TLS_EXPORTER", "base64", undefined, text),
+  tlsServerEndPoint: variable<string | undefined>("POPPIN_TLS_SERVER_END_POINT", "base64", undefined, text),
+  /** The proxy: seconds to connect to and log in at a backend. */
+  backendTimeout: variable("POPPIN_BACKEND_TIMEOUT", "a positive number of seconds", 15, whole(6, 1)),
+  /** The proxy: CA file for --backend-tls (unset: the system store). */
+  backendCa: variable<string | undefined>("POPPIN_BACKEND_CA", "a file name", undefined, text),
   /** qmqpd: seconds for the whole request, as qmail-qmqpd. */
   qmqpTimeout: variable("POPPIN_QMQP_TIMEOUT", "a number", 3600, whole(12)),
 } as const;

@@ -179,7 +179,7 @@ export class Server {
       ends = peer;
       this.handler.accepted?.(peer.fd);
       if (this.options.proxy) {
-        const proxied = await proxiedEndpoints(this.options, peer);
+        const proxied = await proxiedEndpoints(this.options, peer, sock);
         if (typeof proxied === "string") return this.dropped(sock, peer.remoteIp, proxied, undefined);
         ends = proxied;
       }

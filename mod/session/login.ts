@@ -37,6 +37,10 @@ export interface LoginSpec {
   warn(text: string): void;
   /** Told about each failed login (the host's counters). */
   failed?(failure: AuthFailure): void;
+  /** SCRAM's stored keys (a user database that has them). */
+  scramKeys?: PopupOptions["scramKeys"];
+  /** Bearer tokens (OAUTHBEARER, XOAUTH2) can be checked. */
+  bearer?: boolean;
 }
 
 /** popup's AUTHORIZATION state on `channel`, with the policy's rules; how it ended. */
@@ -54,10 +58,12 @@ export async function runLogin(channel: PopupChannel, spec: LoginSpec): Promise<
     admit: checks.admit,
     decoy: spec.decoy,
     authenticate: spec.authenticate,
-    onFailure(user, failure, detail) {
+    onFailure(user, failure, detail, mechanism) {
       spec.failed?.(failure);
-      spec.warn(checks.failed(user, failure, detail));
+      spec.warn(checks.failed(user, failure, detail, mechanism));
     },
+    scramKeys: spec.scramKeys,
+    bearer: spec.bearer,
   });
   const rip = logValue(remoteIp);
   if (end === "tls-failed") spec.warn(`TLS negotiation failed rip=${rip}`);

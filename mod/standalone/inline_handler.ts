@@ -36,7 +36,7 @@ export function serveInline(setup: InlineSetup, tls?: ServeTls): ConnectionHandl
       conn.started(conn.ownPid);
       let status: number;
       try {
-        status = await runInlineSession(session, fd, env, setup);
+        status = await (setup.serveSession ?? runInlineSession)(session, fd, env, setup);
       } catch (err) {
         setup.log(`${setup.chain.popupPrefix}: fatal: internal error: ${(err as Error)?.message ?? String(err)}\n`);
         sock.destroy();

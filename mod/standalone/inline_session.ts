@@ -30,12 +30,18 @@ import { acceptTls } from "../tls/handshake.ts";
 import type { AsyncAuthTools } from "./async_auth.ts";
 import type { PopupChain } from "./chain_spec.ts";
 import { authenticateOffThread } from "./async_auth.ts";
+import { authenticateWithBearer } from "../auth/bearer_login.ts";
+import { ENV, envValue } from "../base/env.ts";
 import { socketTransactionChannel } from "./socket_channel.ts";
 import type { ListingCache } from "./listing_cache.ts";
 import { PIPELINED_VARIABLE, pipelinedValue } from "./pipelined_input.ts";
 import type { SessionCounters, SessionState } from "./session_counters.ts";
 import { LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput } from "./socket_io.ts";
 import { startUserProcess, startUserProcessOverTls } from "./user_process.ts";
+import { channelBindingData } from "../tls/channel_binding.ts";
+import { userdbScramKeys } from "../sasl/scram_userdb.ts";
+import { bearerConfigured } from "../auth/oauth.ts";
+import { loginEnvironment, MECHANISM_VARIABLE } from "../sasl/login_env.ts";
 
 export interface InlineSetup {
   chain: PopupChain;
@@ -49,6 +55,8 @@ export interface InlineSetup {
   counters: SessionCounters;
   /** Writes one finished log line (stderr). */
   log(line: string): void;
+  /** Serves a session instead of runInlineSession (the proxy tier: mod/standalone/inline_proxy.ts). */
+  serveSession?: (socket: net.Socket, fd: number | undefined, env: NodeJS.ProcessEnv, setup: InlineSetup) => Promise<number>;
 }
 
 /** A session number for APOP timestamps: unique within this process, as qmail-popup's pid is. */
@@ -145,7 +153,9 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
       return io.input.readToLineEnd(buf);
     },
     write: (bytes) => io.out.put(bytes),
+    channelBinding: (type) => (io.socket as { encrypted?: boolean }).encrypted === true ? channelBindingData(io.socket as tls.TLSSocket, type) : undefined,
   };
+  const userdb = chain.userdbOption ?? envValue(env, ENV.userdb);
   const implicitTls = (env.SSL_PROTOCOL ?? "") !== "";
   const stls = policy.certFile !== undefined && !implicitTls ? setup.stls : undefined;
   const end = await runLogin(channel, {
@@ -159,18 +169,21 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
     async decoy(password) {
       for (const setting of DECOY_SETTINGS) await setup.tools.pool.crypt(password, setting);
     },
-    async authenticate(data) {
-      const result = await checkLogin(data, env, {
+    async authenticate(data, _channel, login) {
+      const loginEnv = loginEnvironment(env, login);
+      const result = await checkLogin(data, loginEnv, {
         userdbOption: chain.userdbOption,
         checkpasswordPrefix: chain.checkpasswordPrefix,
         euid: setup.euid,
-        decide: (request, config, authEnv) => authenticateOffThread(request, config, authEnv, setup.tools),
+        decide: (request, config, authEnv) => authenticateWithBearer(request, config, authEnv, loginEnv, login?.bearer,
+          () => authenticateOffThread(request, config, authEnv, setup.tools)),
         // Only root may switch uids (authenticate() refused any other uid when we are not root).
         enter: (found) => setup.euid !== 0 && checkHome(found),
         log: setup.log,
       });
       if (result.kind === "ok") {
         account = result.account;
+        if (login?.mechanism !== undefined) env[MECHANISM_VARIABLE] = login.mechanism;
         return { kind: "served" };
       }
       return result;
@@ -180,6 +193,8 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
       if (failure === "rejected") counters.loginsFailed++;
       else counters.loginsTemporaryFailure++;
     },
+    scramKeys: userdb === undefined ? undefined : userdbScramKeys(userdb),
+    bearer: bearerConfigured(env),
   });
   io.out.flush();
   return end === "served" ? account : undefined;

@@ -12,8 +12,10 @@
  * This is applet glue (it prints as checkpassword would), used by popup only.
  */
 import { ENV, envValue } from "../base/env.ts";
+import { BEARER_VARIABLE } from "../sasl/oauthbearer.ts";
 import { applet as pop3dApplet } from "../applets/pop3d.ts";
 import { authenticate } from "../auth/authenticate.ts";
+import { authenticateWithBearer } from "../auth/bearer_login.ts";
 import { becomeAccount, enterHome, sessionEnvironment } from "../auth/session.ts";
 import type { AppletContext } from "../cli/context.ts";
 import { EXIT_OK } from "../base/errors.ts";
@@ -23,7 +25,8 @@ import type { ChainResult } from "../pop3/popup_server.ts";
 import { checkLogin } from "../session/login.ts";
 import { parseLoginChain, selfResolver, type LoginChain } from "./chain_spec.ts";
 
-export type OneProcessLogin = (data: Uint8Array) => Promise<ChainResult>;
+/** `env`: the chain's environment for this login (popup's, with mod/sasl/login_env.ts's variables). */
+export type OneProcessLogin = (data: Uint8Array, env: NodeJS.ProcessEnv) => Promise<ChainResult>;
 
 /**
  * The login step for popup when `chain` (its argv after the host name) is poppin's own;
@@ -33,7 +36,7 @@ export function oneProcessLogin(chain: readonly string[], ctx: AppletContext, en
   if (!envValue(env, ENV.oneProcess)) return undefined;
   const login = parseLoginChain(chain, selfResolver(ctx.execPath, env.PATH));
   if (typeof login === "string") return undefined;
-  return (data) => loginAndServe(data, login, ctx, env);
+  return (data, loginEnv) => loginAndServe(data, login, ctx, loginEnv);
 }
 
 async function loginAndServe(data: Uint8Array, chain: LoginChain, ctx: AppletContext, base: NodeJS.ProcessEnv): Promise<ChainResult> {
@@ -42,7 +45,8 @@ async function loginAndServe(data: Uint8Array, chain: LoginChain, ctx: AppletCon
     userdbOption: chain.userdbOption,
     checkpasswordPrefix: chain.checkpasswordPrefix,
     euid,
-    decide: authenticate,
+    decide: (request, config, authEnv) => authenticateWithBearer(request, config, authEnv, base, base[BEARER_VARIABLE],
+      () => authenticate(request, config, authEnv)),
     // checkpassword's steps after the password: groups, gid, uid, then chdir(home).
     enter(account) {
       becomeAccount(account, euid);
