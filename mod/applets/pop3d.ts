@@ -11,7 +11,7 @@ import { isMboxArgument } from "../mbox/spool_path.ts";
 import { TEXT, err } from "../pop3/responses.ts";
 import { runMailboxSession } from "../session/mailbox_session.ts";
 import { fdTransactionChannel } from "../session/transaction_loop.ts";
-import { withPipelinedInput } from "../standalone/pipelined_input.ts";
+import { withPipelinedInput } from "../session/pipelined_input.ts";
 
 /** qmail-pop3d's die(): _exit(0) (qmail-1.03 qmail-pop3d.c), after its -ERR line. */
 const EXIT_QMAIL_POP3D_DIE = 0;
@@ -66,7 +66,7 @@ export const applet: Applet = {
     await runMailboxSession({ mailbox: rest[0]!, compat, mbox, env: ctx.env }, {
       log: (kind, text) => log[kind](ctx, text),
       refuse: (reply) => writeStdout(reply),
-      // withPipelinedInput: commands serve --inline read before handing the connection over (mod/standalone).
+      // withPipelinedInput: commands serve --inline read before handing the connection over (mod/session/pipelined_input.ts).
       channel: () => fdTransactionChannel(withPipelinedInput(new FdChannel(0, 1, timeoutMs(ctx.env)), ctx.env)),
     });
     // Refused or failed, the client got its -ERR and exit 0 follows, as qmail-pop3d's die(): popup

@@ -5,12 +5,12 @@ import { fatal, usage, warning } from "../cli/context.ts";
 import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../base/errors.ts";
 import { writeStdout } from "../base/io.ts";
 import { decoyCheck } from "../auth/verify.ts";
-import { runChain } from "../pop3/chain.ts";
+import { runChain } from "./_run_chain.ts";
 import { timeoutInvalid } from "../pop3/config.ts";
 import { FdChannel } from "../pop3/fd_channel.ts";
 import { logValue } from "../base/log_value.ts";
 import { TEXT, err } from "../pop3/responses.ts";
-import { oneProcessLogin } from "../standalone/one_process_login.ts";
+import { oneProcessLogin } from "./_one_process_login.ts";
 import { runLogin } from "../session/login.ts";
 import { chainRunsPoppinCheckpassword, chainUserdb, selfResolver } from "../standalone/chain_spec.ts";
 import { bearerConfigured } from "../auth/oauth.ts";
@@ -106,7 +106,7 @@ export const applet: Applet = {
       timestamp: `<${process.pid}.${Math.floor(Date.now() / 1000)}@${hostname}>`,
       decoy: (password) => decoyCheck(password),
       startTls: context === undefined ? undefined : () => upgradeStdio(context, policy.tlsHandshakeTimeoutMs, policy.timeoutMs),
-      // poppin's own checkpassword and pop3d: checked and served in this process (mod/standalone).
+      // poppin's own checkpassword and pop3d: checked and served in this process (_one_process_login.ts).
       authenticate: (data, channel, login) => {
         const env = loginEnvironment(chainEnv, login);
         return channel instanceof TlsChannel ? runChainOverTls(chain, data, env, channel)

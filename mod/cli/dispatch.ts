@@ -4,7 +4,7 @@ import { fatal } from "./context.ts";
 import { APPLETS, ALIASES, findAlias, findApplet } from "./applet_table.ts";
 import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../base/errors.ts";
 import { writeStderr, writeStdout } from "../base/io.ts";
-import { VERSION } from "./version.ts";
+import { VERSION } from "../base/version.ts";
 
 /** Names under which we are poppin itself rather than one of its applets. */
 const SELF_NAMES = new Set(["poppin", "bun", "node", "main.ts"]);

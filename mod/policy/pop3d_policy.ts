@@ -8,7 +8,7 @@ import { deliverBulletins } from "../bulletin/bulletins.ts";
 import { capabilityLines } from "../pop3/capabilities.ts";
 import { ExpiringMailbox } from "../pop3/expire.ts";
 import type { Mailbox } from "../pop3/mailbox.ts";
-import type { Pop3dServeOptions, Pop3dStats } from "../session/stats.ts";
+import type { Pop3dServeOptions, Pop3dStats } from "../pop3/transaction.ts";
 import { AUTHORIZATION_TABLE } from "../pop3/authorization.ts";
 import { TRANSACTION_TABLE } from "../pop3/transaction.ts";
 import { TEXT, loginDelayText } from "../pop3/responses.ts";

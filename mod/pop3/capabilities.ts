@@ -5,7 +5,7 @@
  * passwords are allowed). RFC 2449 section 5: capabilities of the TRANSACTION
  * state are announced in AUTHORIZATION too, so both tables are consulted.
  */
-import { VERSION } from "../cli/version.ts";
+import { VERSION } from "../base/version.ts";
 import { TEXT } from "./responses.ts";
 /** What CAPA needs of a command table: which verbs it serves. */
 interface VerbSet {

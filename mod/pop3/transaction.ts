@@ -25,6 +25,28 @@ export interface TransactionOptions {
   readonly capabilities?: readonly string[];
 }
 
+/** A TRANSACTION session's figures, for its report (mod/session). */
+export interface Pop3dStats {
+  messages: number;
+  /** How the session ended. */
+  end: "quit" | "eof" | "timeout" | "bad-commands";
+  retrieved: number;
+  octetsSent: number;
+  deleted: number;
+  unremoved: number;
+  /** Problems worth a log line (unreadable messages, failed unlinks). */
+  problems: string[];
+  /** Octets (as listed) of the messages removed, and what is left (Qpopper's statistics). */
+  deletedOctets?: number;
+  leftMessages?: number;
+  leftOctets?: number;
+}
+
+export interface Pop3dServeOptions extends TransactionOptions {
+  /** Qpopper's update-on-abort: remove marked messages when the session ends without QUIT (RFC 1939 says not to). */
+  readonly updateOnAbort?: boolean;
+}
+
 export interface TransactionState {
   readonly messages: readonly MessageInfo[];
   readonly deleted: Uint8Array;

@@ -1,5 +1,5 @@
 /**
- * The login, the same under every host: popup's AUTHORIZATION loop (servePopup in mod/pop3)
+ * The login, the same under every host: popup's AUTHORIZATION loop (servePopup, login_loop.ts)
  * with the login policy (allowed users, failure limits, clear-text and STLS rules, the
  * failure delay) and its log lines (runLogin), and checkpassword's decision on popup's
  * fd-3 data (checkLogin). The popup applet runs the decision in its own process before it
@@ -16,7 +16,7 @@ import { PoppinError } from "../base/errors.ts";
 import type { AuthFailure } from "../pop3/authorization.ts";
 import { apopOffered } from "../pop3/config.ts";
 import { logValue } from "../base/log_value.ts";
-import { servePopup, type ChainResult, type PopupChannel, type PopupEnd, type PopupOptions } from "../pop3/popup_server.ts";
+import { servePopup, type ChainResult, type PopupChannel, type PopupEnd, type PopupOptions } from "./login_loop.ts";
 import { loginChecks } from "../policy/login_checks.ts";
 import { loginPolicy } from "../policy/login_policy.ts";
 import type { Policy } from "../policy/resolve.ts";

@@ -22,7 +22,7 @@ import type { Mailbox } from "../pop3/mailbox.ts";
 import { MaildirMailbox, type Compat } from "../pop3/maildir_mailbox.ts";
 import { TEXT, err } from "../pop3/responses.ts";
 import { mailboxWithExpire, pop3dPolicy, sessionOptions, sessionStatistics, startSession } from "../policy/pop3d_policy.ts";
-import type { Pop3dStats } from "./stats.ts";
+import type { Pop3dStats } from "./_stats.ts";
 import { runAsync, transactionLoop, type TransactionChannel } from "./transaction_loop.ts";
 
 export interface MailboxSessionSpec {

@@ -12,8 +12,8 @@ import { MessageEncoder } from "../pop3/message_encoder.ts";
 import { ok } from "../pop3/responses.ts";
 import { transactionSession } from "../pop3/session.ts";
 import { newTransactionState } from "../pop3/transaction.ts";
-import { concludeAnswer, endWithoutQuit, newPop3dStats, type Pop3dServeOptions, type Pop3dStats } from "./stats.ts";
-import { streamMessage, type MessageSink } from "./stream_message.ts";
+import { concludeAnswer, endWithoutQuit, newPop3dStats, type Pop3dServeOptions, type Pop3dStats } from "./_stats.ts";
+import { streamMessage, type MessageSink } from "./_stream_message.ts";
 
 /** Output gathered before a write: large enough for many small messages, bounded per session. */
 export const SESSION_OUTPUT_OCTETS = Math.max(OUTPUT_CHUNK_OCTETS, MessageEncoder.maxOutput(MESSAGE_READ_CHUNK) + 1024);

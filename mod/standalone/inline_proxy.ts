@@ -1,6 +1,6 @@
 /**
  * serve --inline for the proxy tier: `popup [OPTIONS] NAME proxy [--backend-tls] ROUTES.cdb`
- * served in serve's process. popup's AUTHORIZATION loop (servePopup, the same policy, STLS,
+ * served in serve's process. popup's AUTHORIZATION loop (mod/session's runLogin: the same policy, STLS,
  * AUTH PLAIN, failure delay) runs here; the login is the proxy's (mod/proxy: route table,
  * PROXY v2 header, the client's credentials at the backend), and a served login is
  * relayed from this process. TLS (STLS or --tls) ends here; the backend gets plain text,
@@ -8,13 +8,10 @@
  */
 import type net from "node:net";
 import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../base/errors.ts";
-import { apopOffered } from "../pop3/config.ts";
-import { logValue } from "../base/log_value.ts";
-import { servePopup, type PopupChannel } from "../pop3/popup_server.ts";
+import type { PopupChannel } from "../session/login_loop.ts";
+import { runLogin } from "../session/login.ts";
 import { loginEnvironment } from "../sasl/login_env.ts";
 import { TEXT, err } from "../pop3/responses.ts";
-import { loginChecks } from "../policy/login_checks.ts";
-import { loginPolicy } from "../policy/login_policy.ts";
 import { policyEnv, resolvePolicy, type Resolved } from "../policy/resolve.ts";
 import type { ProxyConfig } from "../proxy/config.ts";
 import { proxyLogin, proxySessionLine, type ProxyLoginResult } from "../proxy/proxy_login.ts";
@@ -78,9 +75,6 @@ export function inlineProxySession(proxy: ProxyChain, config: ProxyConfig) {
     const chainEnv: NodeJS.ProcessEnv = { ...env, ...policyEnv(resolved.settings) };
     const timeout = policy.timeoutMs;
     const io = { socket, input: new SocketLines(socket, timeout), out: new SocketOutput(socket, 4096, timeout) };
-    const remoteIp = env.TCPREMOTEIP ?? "unknown";
-    const rip = logValue(remoteIp);
-    const checks = loginChecks(policy, remoteIp);
     const channel: PopupChannel = {
       readToLineEnd: async (buf) => {
         if (!io.input.hasLine) await io.out.sent();
@@ -96,11 +90,10 @@ export function inlineProxySession(proxy: ProxyChain, config: ProxyConfig) {
     counters.enter(state);
     try {
       const startedAt = Date.now();
-      const end = await servePopup(channel, {
+      const end = await runLogin(channel, {
+        policy,
+        env,
         timestamp: `<${process.pid}.${++sessionSerial}.${Math.floor(Date.now() / 1000)}@${chain.hostname}>`,
-        offerApop: policy.apop ?? apopOffered(env),
-        policy: loginPolicy(policy, remoteIp, stls !== undefined),
-        tls: implicitTls,
         startTls: stls === undefined ? undefined : async () => {
           io.out.flush();
           io.input.detach();
@@ -111,8 +104,7 @@ export function inlineProxySession(proxy: ProxyChain, config: ProxyConfig) {
           io.out = new SocketOutput(secure, 4096, timeout);
           return channel;
         },
-        failureDelayMs: policy.failureDelayMs,
-        admit: checks.admit,
+        decoy: undefined,
         async authenticate(data, _channel, login) {
           io.out.flush();
           const result = await proxyLogin(data, loginEnvironment(chainEnv, login), proxySetup);
@@ -122,15 +114,13 @@ export function inlineProxySession(proxy: ProxyChain, config: ProxyConfig) {
           }
           return { kind: "failed", failure: result.failure, detail: `${proxy.proxyPrefix} exit ${result.failure === "rejected" ? 1 : 111}` };
         },
-        onFailure(user, failure, detail) {
+        warn: (text) => setup.log(`${chain.popupPrefix}: warning: ${text}\n`),
+        failed(failure) {
           if (failure === "rejected") counters.loginsFailed++;
           else counters.loginsTemporaryFailure++;
-          setup.log(`${chain.popupPrefix}: warning: ${checks.failed(user, failure, detail)}\n`);
         },
       });
       io.out.flush();
-      if (end === "tls-failed") setup.log(`${chain.popupPrefix}: warning: TLS negotiation failed rip=${rip}\n`);
-      if (end === "tls-on-plain") setup.log(`${chain.popupPrefix}: warning: TLS handshake on the plain port, dropped rip=${rip}\n`);
       if (end !== "served" || served === undefined) return EXIT_OK;
       counters.loginsOk++;
       counters.leave(state);

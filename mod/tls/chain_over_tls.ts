@@ -2,11 +2,11 @@
  * popup's checkpassword chain after STLS: the program gets pipes on fds 0 and 1 that
  * popup relays through the TLS session (it cannot have the raw socket: the client
  * speaks TLS), fd 3 as always, and ucspi-ssl's SSL_* variables. Exit status as in
- * mod/pop3/chain.ts: 0 served, 1 refused, else temporary.
+ * mod/applets/_run_chain.ts: 0 served, 1 refused, else temporary.
  */
 import { nodeChildProcess } from "../sys/builtins.ts";
 import type { Writable } from "node:stream";
-import type { ChainResult } from "../pop3/popup_server.ts";
+import type { ChainResult } from "../session/login_loop.ts";
 import { tlsEnvironment } from "./context.ts";
 import { relayChild } from "./relay.ts";
 import type { TlsChannel } from "./tls_channel.ts";

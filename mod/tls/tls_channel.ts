@@ -5,7 +5,7 @@
  */
 import type tls from "node:tls";
 import { ClientGone, ClientTimeout } from "../pop3/fd_channel.ts";
-import type { PopupChannel } from "../pop3/popup_server.ts";
+import type { PopupChannel } from "../session/login_loop.ts";
 import type { ChannelBindingType } from "../sasl/scram.ts";
 import { channelBindingData } from "./channel_binding.ts";
 

@@ -12,7 +12,7 @@ import { authenticate } from "../../mod/auth/authenticate.ts";
 import type { AuthConfig } from "../../mod/auth/config.ts";
 import { parseRequest } from "../../mod/auth/request.ts";
 import { DECOY_SETTINGS, checkHash, costClass, decoyCheck } from "../../mod/auth/verify.ts";
-import { servePopup } from "../../mod/pop3/popup_server.ts";
+import { servePopup } from "../../mod/session/login_loop.ts";
 import { cryptHash, hashPassword } from "../../mod/sys/crypt.ts";
 import { ownTempDirs } from "./temp.ts";
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { importCycles } from "../../scripts/import_cycles.ts";
 
 const MOD = join(import.meta.dir, "..", "..", "mod");
@@ -25,7 +25,45 @@ describe("module layering", () => {
     const base = join(MOD, "base");
     for (const name of readdirSync(base)) {
       const text = readFileSync(join(base, name), "utf8");
-      for (const m of text.matchAll(/from\s+["'](\.{1,2}\/[^"']+)["']/g)) expect(`${name}: ${m[1]}`).toMatch(/: \.\/[^/]+$/);
+      for (const m of text.matchAll(/from\s+["'](\.{1,2}\/[^"']+)["']/g)) expect(`${name}: ${m[1]}`).toMatch(/: (\.\/[^/]+|\.\.\/\.\.\/package\.json)$/);
+    }
+  });
+
+  /** Every relative import under mod/: [importing file, imported file], both relative to mod/. */
+  function imports(): [string, string][] {
+    const out: [string, string][] = [];
+    const walk = (dir: string) => {
+      for (const name of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, name.name);
+        if (name.isDirectory()) walk(path);
+        else if (name.name.endsWith(".ts")) {
+          for (const m of readFileSync(path, "utf8").matchAll(/^\s*(?:import|export)\s[^;]*?\sfrom\s+["'](\.{1,2}\/[^"']+)["']/gm)) {
+            out.push([relative(MOD, path), relative(MOD, resolve(dirname(path), m[1]!))]);
+          }
+        }
+      }
+    };
+    walk(MOD);
+    return out;
+  }
+
+  test("engine -> service -> hosts: no layer imports one above it", () => {
+    const HOSTS = ["applets/", "cli/", "serve/", "standalone/", "proxy/"];
+    const above: Record<string, string[]> = { "pop3/": ["session/", ...HOSTS], "session/": HOSTS, "policy/": ["session/", ...HOSTS] };
+    const wrong = imports().filter(([from, to]) => Object.entries(above).some(([layer, banned]) => from.startsWith(layer) && banned.some((b) => to.startsWith(b))));
+    expect(wrong).toEqual([]);
+  });
+
+  test("files named _*.ts are imported only from their own folder", () => {
+    const wrong = imports().filter(([from, to]) => basename(to).startsWith("_") && dirname(from) !== dirname(to));
+    expect(wrong).toEqual([]);
+  });
+
+  test("each layer's folder has an entry file that says what it offers", () => {
+    for (const folder of ["base", "pop3", "session", "serve", "standalone", "applets"]) {
+      const text = readFileSync(join(MOD, folder, "mod.ts"), "utf8");
+      expect(text).toStartWith(`/**\n * ${folder} — `);
+      expect(text).toContain("export ");
     }
   });
 });

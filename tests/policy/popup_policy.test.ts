@@ -7,7 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { VERSION } from "../../mod/cli/version.ts";
+import { VERSION } from "../../mod/base/version.ts";
 import { applet, requireTool, ROOT, run, tempDir } from "../helpers.ts";
 import { makeMaildir, spawnConversation } from "../pop3/conversation.ts";
 

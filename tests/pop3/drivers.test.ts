@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { servePop3d } from "../../mod/session/transaction_loop.ts";
-import { servePopup, checkpasswordData, type ChainResult } from "../../mod/pop3/popup_server.ts";
+import { servePopup, checkpasswordData, type ChainResult } from "../../mod/session/login_loop.ts";
 import { ClientTimeout } from "../../mod/pop3/fd_channel.ts";
 import { MemoryChannel, MemoryMailbox } from "./memory.ts";
 

@@ -1,5 +1,5 @@
 /**
- * SCRAM through popup's loop (mod/pop3/popup_server.ts) and checkpassword's decision
+ * SCRAM through popup's loop (mod/session/login_loop.ts) and checkpassword's decision
  * (mod/auth/authenticate.ts) with a real user database written by `poppin users`:
  * what a client sees on the wire, what reaches fd 3, and each refusal as -ERR [AUTH].
  */
@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { authenticate } from "../../mod/auth/authenticate.ts";
 import { authConfigFromEnv } from "../../mod/auth/config.ts";
 import { parseRequest } from "../../mod/auth/request.ts";
-import { servePopup, type ChainResult, type PopupChannel, type PopupOptions } from "../../mod/pop3/popup_server.ts";
+import { servePopup, type ChainResult, type PopupChannel, type PopupOptions } from "../../mod/session/login_loop.ts";
 import { userdbScramKeys } from "../../mod/sasl/scram_userdb.ts";
 import type { ChannelBindingType } from "../../mod/sasl/scram.ts";
 import { POPPIN, run } from "../helpers.ts";

@@ -5,28 +5,9 @@
  */
 import type { Mailbox } from "../pop3/mailbox.ts";
 import type { Outcome } from "../pop3/table.ts";
-import { markedDeleted, quitReply, type TransactionOptions, type TransactionState } from "../pop3/transaction.ts";
+import { markedDeleted, quitReply, type Pop3dServeOptions, type Pop3dStats, type TransactionState } from "../pop3/transaction.ts";
 
-export interface Pop3dStats {
-  messages: number;
-  /** How the session ended. */
-  end: "quit" | "eof" | "timeout" | "bad-commands";
-  retrieved: number;
-  octetsSent: number;
-  deleted: number;
-  unremoved: number;
-  /** Problems worth a log line (unreadable messages, failed unlinks). */
-  problems: string[];
-  /** Octets (as listed) of the messages removed, and what is left (Qpopper's statistics). */
-  deletedOctets?: number;
-  leftMessages?: number;
-  leftOctets?: number;
-}
-
-export interface Pop3dServeOptions extends TransactionOptions {
-  /** Qpopper's update-on-abort: remove marked messages when the session ends without QUIT (RFC 1939 says not to). */
-  readonly updateOnAbort?: boolean;
-}
+export type { Pop3dServeOptions, Pop3dStats };
 
 /** A session's figures before any command: every message left. */
 export function newPop3dStats(mailbox: Mailbox): Pop3dStats {

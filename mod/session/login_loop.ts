@@ -6,11 +6,11 @@
  * chain. After STLS the driver swaps in the TLS channel `startTls` gives it and
  * forgets everything it had received before (RFC 2595 section 4).
  */
-import { authenticationFailed, newAuthorizationState, tlsStarted, type AuthFailure, type LoginPolicy } from "./authorization.ts";
-import { ClientGone, ClientTimeout } from "./fd_channel.ts";
-import { MAX_COMMAND_OCTETS } from "./limits.ts";
-import { ok } from "./responses.ts";
-import { authorizationSession } from "./session.ts";
+import { authenticationFailed, newAuthorizationState, tlsStarted, type AuthFailure, type LoginPolicy } from "../pop3/authorization.ts";
+import { ClientGone, ClientTimeout } from "../pop3/fd_channel.ts";
+import { MAX_COMMAND_OCTETS } from "../pop3/limits.ts";
+import { ok } from "../pop3/responses.ts";
+import { authorizationSession } from "../pop3/session.ts";
 import type { SaslHost } from "../sasl/mechanisms.ts";
 import type { ChannelBindingType } from "../sasl/scram.ts";
 

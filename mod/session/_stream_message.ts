@@ -4,7 +4,7 @@
  */
 import type { Mailbox } from "../pop3/mailbox.ts";
 import { MessageEncoder } from "../pop3/message_encoder.ts";
-import type { Pop3dStats } from "./stats.ts";
+import type { Pop3dStats } from "./_stats.ts";
 import { TEXT, err, ok } from "../pop3/responses.ts";
 import type { Pop3Action } from "../pop3/table.ts";
 

@@ -13,7 +13,7 @@
  */
 import { ENV, envValue } from "../base/env.ts";
 import { BEARER_VARIABLE } from "../sasl/oauthbearer.ts";
-import { applet as pop3dApplet } from "../applets/pop3d.ts";
+import { applet as pop3dApplet } from "./pop3d.ts";
 import { authenticate } from "../auth/authenticate.ts";
 import { authenticateWithBearer } from "../auth/bearer_login.ts";
 import { becomeAccount, enterHome, sessionEnvironment } from "../auth/session.ts";
@@ -21,9 +21,9 @@ import type { AppletContext } from "../cli/context.ts";
 import { EXIT_OK } from "../base/errors.ts";
 import { writeStderr } from "../base/io.ts";
 import { logLine } from "../base/log_value.ts";
-import type { ChainResult } from "../pop3/popup_server.ts";
+import type { ChainResult } from "../session/login_loop.ts";
 import { checkLogin } from "../session/login.ts";
-import { parseLoginChain, selfResolver, type LoginChain } from "./chain_spec.ts";
+import { parseLoginChain, selfResolver, type LoginChain } from "../standalone/chain_spec.ts";
 
 /** `env`: the chain's environment for this login (popup's, with mod/sasl/login_env.ts's variables). */
 export type OneProcessLogin = (data: Uint8Array, env: NodeJS.ProcessEnv) => Promise<ChainResult>;

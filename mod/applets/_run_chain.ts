@@ -6,7 +6,7 @@
  */
 import { nodeChildProcess } from "../sys/builtins.ts";
 import type { Writable } from "node:stream";
-import type { ChainResult } from "./popup_server.ts";
+import type { ChainResult } from "../session/login_loop.ts";
 
 export function runChain(argv: readonly string[], data: Uint8Array, env: NodeJS.ProcessEnv): Promise<ChainResult> {
   return new Promise((resolve) => {
