@@ -3,7 +3,7 @@ import type { AppletContext } from "../cli/context.ts";
 import { EXIT_OK, EXIT_TEMP, PoppinError } from "../cli/errors.ts";
 import { writeStderr, writeStdout } from "../cli/io.ts";
 import { Server } from "../serve/server.ts";
-import { detachStdio, dropPrivileges, listenAsTold, serveOptionsOrUsage } from "../serve/startup.ts";
+import { detachStdio, dropPrivileges, listenAsTold, serveOptionsOrUsage, startupCheck } from "../serve/startup.ts";
 import { runInline, splitInlineArgs } from "../standalone/inline_main.ts";
 import { CRYPT_HELPER_FLAG, runCryptHelper } from "../standalone/crypt_helper.ts";
 import { setupServeTls, type ServeTls } from "../tls/serve_tls.ts";
@@ -56,6 +56,9 @@ export const applet: Applet = {
     const o = serveOptionsOrUsage(args, ctx);
     if (typeof o === "number") return o;
     const quiet = o.verbosity === 0;
+    // poppin's own chain is checked now, before anything is accepted, and again on SIGHUP.
+    const chain = startupCheck(o.program, ctx, quiet);
+    if (typeof chain === "number") return chain;
     let tls: ServeTls | undefined;
     try {
       // Before privileges are dropped: the key is often readable by root only. SIGHUP re-reads it.
@@ -64,7 +67,7 @@ export const applet: Applet = {
       if (err instanceof PoppinError) return fail(ctx, quiet, err.message);
       throw err;
     }
-    const server = new Server(o, ctx.env, {
+    const server = new Server(o, chain.env, {
       log: (line) => writeStderr(line),
       drop: (reason) => writeStderr(`${ctx.prefix}: warning: dropping connection, ${reason}\n`),
     }, process.pid, tls);

@@ -58,7 +58,7 @@ function resolveProgram(name: string, resolver: Resolver): string | undefined {
  * Whether argv[at] names this binary's `applet` (as `poppin APPLET` or its classic symlink);
  * returns the number of words it took and the message prefix, or a reason why not.
  */
-function matchApplet(
+export function matchApplet(
   argv: readonly string[], at: number, applet: string, classicName: string, resolver: Resolver,
 ): { words: number; prefix: string } | string {
   const word = argv[at];

@@ -8,7 +8,7 @@ import { EXIT_OK, EXIT_PERM, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError, des
 import { writeStderr, writeStdout } from "../cli/io.ts";
 import { timeoutInvalid } from "../pop3/config.ts";
 import { logValue } from "../pop3/log_value.ts";
-import { detachStdio, dropPrivileges, listenAsTold, serveOptionsOrUsage } from "../serve/startup.ts";
+import { detachStdio, dropPrivileges, listenAsTold, serveOptionsOrUsage, startupCheck } from "../serve/startup.ts";
 import { isMboxArgument } from "../mbox/spool_path.ts";
 import { parsePopupChain, selfResolver } from "./chain_spec.ts";
 import { CredentialCache, credentialCacheTtlMs } from "./credential_cache.ts";
@@ -75,6 +75,9 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
     if (!quiet) writeStderr(`${ctx.prefix}: fatal: ${message}\n`);
     return code;
   };
+  // The chain's configuration, checked before anything is accepted (and on SIGHUP).
+  const checked = startupCheck(o.program, ctx, quiet);
+  if (typeof checked === "number") return checked;
   const chain = parsePopupChain(o.program, selfResolver(ctx.execPath, ctx.env.PATH));
   if (typeof chain === "string") {
     return fail(`--inline serves only poppin's own chain (popup NAME checkpassword pop3d Maildir): ${chain}`, EXIT_USAGE);
@@ -100,7 +103,7 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
   let serveTls: ServeTls | undefined;
   try {
     if (o.tls) serveTls = setupServeTls(ctx.env, warn);
-    const popupPolicy = resolvePolicy(chain.popupOptions, ctx.env).policy;
+    const popupPolicy = resolvePolicy(chain.popupOptions, checked.env).policy;
     if (popupPolicy.certFile !== undefined) {
       const holder = new TlsContextHolder({ certFile: popupPolicy.certFile, keyFile: popupPolicy.keyFile, minVersion: popupPolicy.tlsMinVersion, ciphers: popupPolicy.tlsCiphers });
       process.on("SIGHUP", () => {
@@ -116,7 +119,7 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
     if (err instanceof PoppinError) return fail(err.message, err instanceof UsageError ? EXIT_USAGE : EXIT_TEMP);
     throw err;
   }
-  const server = new InlineServer(o, ctx.env, {
+  const server = new InlineServer(o, checked.env, {
     log: (line) => writeStderr(line),
     drop: (reason) => writeStderr(`${ctx.prefix}: warning: dropping connection, ${reason}\n`),
   }, setup, process.pid, serveTls);
