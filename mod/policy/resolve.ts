@@ -128,6 +128,7 @@ export function resolvePolicy(args: readonly string[], env: Env): Resolved {
   // Already read and checked by serve, its values are in the environment (CONFIG_CHECKED_VARIABLE).
   const checked = configFile !== undefined && env[CONFIG_CHECKED_VARIABLE] === configFile;
   if (configFile !== undefined && !checked) readConfigFile(configFile, settings, 0, new Set(), origins);
+  if (configFile !== undefined) origins.set("config-file", file !== undefined ? "flag -f" : "environment POPPIN_CONFIG");
   for (const [k, v] of envSettings(env, origins)) settings.set(k, v);
   for (const [k, v] of flags) {
     settings.set(k, v);
