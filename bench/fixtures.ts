@@ -3,9 +3,10 @@
  * deliver` names them), the median of a few rounds, and a pre-authenticated POP3 session
  * (pipelined commands on a pipe, answers counted from a pipe) for pop3d and Dovecot's pop3.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
+import { ALIASES } from "../mod/cli/applet_table.ts";
 
 /** Message `i` of about `octets` octets: a few headers and lines of prose, LF line ends. */
 export function benchMessage(i: number, octets: number): Buffer {
@@ -83,4 +84,10 @@ export async function stopProcess(proc: { kill(signal?: NodeJS.Signals): void; e
   const timer = setTimeout(() => proc.kill("SIGKILL"), graceMs);
   await proc.exited;
   clearTimeout(timer);
+}
+
+/** A symlink to `poppin` in `dir` for every applet name (the generic ones too, which `poppin install` does not link). */
+export function appletLinks(poppin: string, dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (const { name } of ALIASES) symlinkSync(poppin, join(dir, name));
 }

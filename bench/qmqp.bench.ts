@@ -12,6 +12,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync }
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { appletLinks } from "./fixtures.ts";
 
 const POPPIN = process.env.POPPIN_BIN ?? resolve(import.meta.dir, "..", "dist", "poppin");
 const CHAINS = 30;
@@ -52,7 +53,7 @@ function send(port: number, request: Buffer): Promise<string> {
 async function main(): Promise<void> {
   const bin = join(work, "bin");
   mkdirSync(bin);
-  must([POPPIN, "install", "--prefix", bin]);
+  appletLinks(POPPIN, bin);
   mkdirSync(join(work, "env"));
   writeFileSync(join(work, "env", "GREETING"), "hello\n");
 

@@ -14,6 +14,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import tls from "node:tls";
+import { appletLinks } from "./fixtures.ts";
 
 const POPPIN = process.env.POPPIN_BIN ?? resolve(import.meta.dir, "..", "dist", "poppin");
 const TCPSERVER = "/usr/bin/tcpserver";
@@ -29,7 +30,7 @@ chmodSync(root, 0o755);
 process.on("exit", () => rmSync(root, { recursive: true, force: true }));
 const bin = join(root, "bin");
 mkdirSync(bin);
-spawnSync(POPPIN, ["install", "--prefix", bin]);
+appletLinks(POPPIN, bin);
 const uid = process.getuid!() === 0 ? 12345 : process.getuid!();
 const gid = process.getuid!() === 0 ? 12345 : process.getgid!();
 const home = join(root, "home");

@@ -1,7 +1,8 @@
 /** Shared test helpers: the compiled binary, symlinks per applet name, temp dirs, running programs. */
-import { mkdtempSync, rmSync, existsSync, mkdirSync } from "node:fs";
+import { mkdtempSync, rmSync, existsSync, mkdirSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { ALIASES } from "../mod/cli/applet_table.ts";
 
 export const ROOT = resolve(import.meta.dir, "..");
 /** The binary under test: dist/poppin, or $POPPIN_BIN (a private build while several people work in one tree). */
@@ -9,14 +10,18 @@ export const POPPIN = process.env.POPPIN_BIN ?? join(ROOT, "dist", "poppin");
 
 let binDirCache: string | undefined;
 
-/** A directory holding a symlink per applet name to dist/poppin, made by `poppin install`. */
+/**
+ * A directory holding a symlink per applet name to dist/poppin (every name of the applet table,
+ * the generic ones such as `users` too, which `poppin install` does not link).
+ */
 export function binDir(): string {
   if (binDirCache && existsSync(join(binDirCache, "tcprules"))) return binDirCache;
   if (!existsSync(POPPIN)) throw new Error(`${POPPIN} missing: run npm run build first`);
   const dir = join(tmpdir(), `poppin-bin-${process.pid}`);
   mkdirSync(dir, { recursive: true });
-  const r = Bun.spawnSync([POPPIN, "install", "--prefix", dir]);
-  if (r.exitCode !== 0) throw new Error(`poppin install failed: ${r.stderr.toString()}`);
+  for (const { name } of ALIASES) {
+    if (!existsSync(join(dir, name))) symlinkSync(POPPIN, join(dir, name));
+  }
   binDirCache = dir;
   return dir;
 }

@@ -1,6 +1,6 @@
 import type { Applet } from "../cli/applet.ts";
-import { fatal } from "../cli/context.ts";
-import { EXIT_USAGE, PoppinError } from "../cli/errors.ts";
+import { fatal, usage } from "../cli/context.ts";
+import { EXIT_MISUSE, EXIT_USAGE, PoppinError } from "../cli/errors.ts";
 import { authenticate } from "../auth/authenticate.ts";
 import { authConfigFromEnv } from "../auth/config.ts";
 import { AuthRefused, MalformedRequest, parseRequest, readRequestFd } from "../auth/request.ts";
@@ -11,7 +11,8 @@ import { daysSinceEpoch } from "../auth/shadow_policy.ts";
 const USERDB_OPTION = "--userdb=";
 
 /**
- * djb's checkpassword: exit 2 without PROG or with malformed fd-3 data, 1 for a wrong
+ * djb's checkpassword: exit 2 without PROG (`poppin checkpassword`: a usage line, exit 100)
+ * or with malformed fd-3 data, 1 for a wrong
  * password or unknown user (silently, like the original), 111 for temporary trouble
  * (with one line on stderr naming it; never the password). On success it becomes PROG.
  */
@@ -23,7 +24,11 @@ export const applet: Applet = {
     let userdb: string | undefined;
     // Only this exact spelling is an option: PROG itself may start with "-".
     if (args[0]?.startsWith(USERDB_OPTION)) userdb = args.shift()!.slice(USERDB_OPTION.length);
-    if (args.length === 0) return EXIT_USAGE;
+    if (args.length === 0) {
+      if (ctx.classic) return EXIT_MISUSE; // djb's checkpassword: exit 2, silently
+      usage(ctx, "poppin checkpassword [--userdb=FILE] PROG [ARGS...]");
+      return EXIT_USAGE;
+    }
     const inherited = inheritedFds(3);
     try {
       const config = authConfigFromEnv(ctx.env, userdb);

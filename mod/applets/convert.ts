@@ -1,7 +1,8 @@
 import { isatty } from "../sys/builtins.ts";
 import type { Applet } from "../cli/applet.ts";
-import { fatal, info, usage } from "../cli/context.ts";
-import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError } from "../cli/errors.ts";
+import { fatal, info, usage, warning } from "../cli/context.ts";
+import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, TempError, describeSysError } from "../cli/errors.ts";
+import { becomeOwnerOf } from "../sys/become_owner.ts";
 import { writeStderr } from "../cli/io.ts";
 import { convertMboxToMaildir } from "../convert/mbox_to_maildir.ts";
 import { ProgressThrottle, progressText } from "../convert/progress.ts";
@@ -37,10 +38,19 @@ export const applet: Applet = {
     const throttle = new ProgressThrottle(tty);
     let drawn = false;
     try {
+      // Run by root: the work is done as the spool's owner, whose Maildir it becomes.
+      let home = ctx.env.HOME;
+      try {
+        const owner = becomeOwnerOf(spool, "file");
+        if (owner !== undefined) home = owner.home;
+      } catch (e) {
+        if (e instanceof PoppinError) throw e;
+        throw new TempError(`unable to open ${spool}: ${describeSysError(e)}`);
+      }
       const result = convertMboxToMaildir({
         spool, maildir, keep, update: settings.update,
-        tempDir: settings.tempDir ?? defaultTempDir(spool, ctx.env.HOME),
-        lock: { methods: settings.lockMethods, timeoutMs: settings.lockTimeoutMs, staleSeconds: settings.staleSeconds },
+        tempDir: settings.tempDir ?? defaultTempDir(spool, home),
+        lock: { methods: settings.lockMethods, timeoutMs: settings.lockTimeoutMs, staleSeconds: settings.staleSeconds, onDotLockUnavailable: (m) => warning(ctx, m) },
         onProgress: (p) => {
           if (!throttle.due(p)) return;
           if (tty) {

@@ -1,5 +1,6 @@
 import type { Applet } from "../cli/applet.ts";
-import { EXIT_OK, UsageError } from "../cli/errors.ts";
+import { EXIT_OK, PoppinError, TempError, UsageError, describeSysError } from "../cli/errors.ts";
+import { becomeOwnerOf } from "../sys/become_owner.ts";
 import { maildirDeliver } from "../maildir/deliver.ts";
 
 export const applet: Applet = {
@@ -8,7 +9,17 @@ export const applet: Applet = {
   usage: "deliver MAILDIR < message",
   async run(args, ctx) {
     if (args.length !== 1 || args[0] === "") throw new UsageError(`${ctx.prefix} MAILDIR < message`);
-    // Prints nothing on success; errors become "poppin deliver: fatal: ..." with exit 100 or 111.
+    // Run by root: deliver as the Maildir's owner (its files are theirs to read), checked
+    // with lstat so a link never lends root's rights. Prints nothing on success; errors
+    // become "poppin deliver: fatal: ..." with exit 100 or 111.
+    try {
+      becomeOwnerOf(args[0], "directory");
+    } catch (e) {
+      if (e instanceof PoppinError) throw e;
+      const code = (e as { code?: string }).code;
+      // No such directory: maildirDeliver says so in its words ("no such Maildir").
+      if (code !== "ENOENT" && code !== "ENOTDIR") throw new TempError(`unable to deliver to ${args[0]}: ${describeSysError(e)}`);
+    }
     await maildirDeliver(args[0], 0);
     return EXIT_OK;
   },

@@ -1,32 +1,60 @@
+/**
+ * `poppin install [--prefix PREFIX] [--force]`: copies the running binary to PREFIX/bin/poppin,
+ * links the classic names beside it and installs the man pages. The table of names is given by
+ * the applet table (makeInstallApplet), so this file does not import it: no import cycle.
+ */
 import { parseArgs } from "node:util";
-import { existsSync, statSync } from "node:fs";
 import type { Applet } from "../cli/applet.ts";
-import { ALIASES } from "../cli/applet_table.ts";
-import { UsageError, TempError, EXIT_OK } from "../cli/errors.ts";
-import { installSymlinks } from "../cli/install.ts";
+import { UsageError, EXIT_OK } from "../cli/errors.ts";
+import { install, manSourceFor } from "../cli/install.ts";
 import { writeStdout } from "../cli/io.ts";
 
-export const DEFAULT_PREFIX = "/usr/local/bin";
+export const DEFAULT_PREFIX = "/usr/local";
 
-export const applet: Applet = {
-  name: "install",
-  summary: "make a symlink per applet name (default in /usr/local/bin)",
-  usage: "install [--prefix DIR] [--force]",
-  async run(args, ctx) {
-    let parsed;
-    try {
-      parsed = parseArgs({ args, options: { prefix: { type: "string" }, force: { type: "boolean" } }, strict: true });
-    } catch (err) {
-      throw new UsageError(`poppin install [--prefix DIR] [--force] (${(err as Error).message})`);
-    }
-    const dir = parsed.values.prefix ?? DEFAULT_PREFIX;
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new TempError(`unable to install into ${dir}: not a directory`);
-    const binary = ctx.execPath;
-    if (/(^|\/)bun$/.test(binary)) throw new UsageError("poppin install must be run from the compiled binary (npm run build; dist/poppin install)");
-    const names = ALIASES.map((a) => a.name);
-    const result = installSymlinks(binary, dir, names, parsed.values.force ?? false);
-    for (const name of result.replaced) writeStdout(`replaced ${dir}/${name}\n`);
-    writeStdout(`${result.created.length} created, ${result.replaced.length} replaced, ${result.unchanged.length} already in place in ${dir}\n`);
-    return EXIT_OK;
-  },
-};
+const SYNOPSIS = "install [--prefix PREFIX] [--force]";
+
+export interface InstallNames {
+  /** Linked beside the binary: tcpserver, qmail-popup ... */
+  classic: readonly string[];
+  /** Reached as `poppin NAME` only; links of these that an older install made are removed. */
+  generic: readonly string[];
+}
+
+export function makeInstallApplet(names: () => InstallNames): Applet {
+  return {
+    name: "install",
+    summary: "install the binary, its classic names and man pages (default under /usr/local)",
+    usage: `${SYNOPSIS}\n` +
+      "  --prefix PREFIX  install into PREFIX/bin and PREFIX/share/man (default /usr/local; made if missing)\n" +
+      "  --force          replace files that are not poppin's (and say so)",
+    async run(args, ctx) {
+      let parsed;
+      try {
+        parsed = parseArgs({ args, options: { prefix: { type: "string" }, force: { type: "boolean" } }, strict: true, allowPositionals: false });
+      } catch (err) {
+        throw new UsageError(`poppin ${SYNOPSIS} (${(err as Error).message})`);
+      }
+      const binary = ctx.execPath;
+      if (/(^|\/)bun$/.test(binary)) throw new UsageError("poppin install must be run from the compiled binary (npm run build; dist/poppin install)");
+      const prefix = parsed.values.prefix ?? DEFAULT_PREFIX;
+      if (prefix === "") throw new UsageError(`poppin ${SYNOPSIS} (empty prefix)`);
+      const { classic, generic } = names();
+      const report = install({
+        binary,
+        prefix,
+        names: classic,
+        staleNames: generic,
+        manSource: manSourceFor(binary),
+        force: parsed.values.force ?? false,
+      });
+      const bin = report.binaryPath.replace(/\/poppin$/, "");
+      if (report.binary !== "unchanged") writeStdout(`${report.binary === "created" ? "installed" : "replaced"} ${report.binaryPath}\n`);
+      for (const name of report.links.replaced) writeStdout(`replaced ${bin}/${name}\n`);
+      for (const name of report.removed) writeStdout(`removed ${bin}/${name} (an older install's link; use poppin ${name})\n`);
+      writeStdout(`${report.links.created.length} created, ${report.links.replaced.length} replaced, ${report.links.unchanged.length} already in place in ${bin}\n`);
+      if (report.manPages.length > 0) writeStdout(`${report.manPages.length} man pages in ${report.manDir}\n`);
+      else if (!report.manDir) writeStdout("no man pages found beside the binary (npm run man makes them)\n");
+      return EXIT_OK;
+    },
+  };
+}

@@ -2,6 +2,9 @@ import type { Applet } from "../cli/applet.ts";
 import { usage } from "../cli/context.ts";
 import { EXIT_OK, EXIT_PERM, EXIT_USAGE } from "../cli/errors.ts";
 import { maildirMake } from "../maildir/make.ts";
+import { becomeOwnerOf } from "../sys/become_owner.ts";
+import { realpathSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 
 export const applet: Applet = {
   name: "maildirmake",
@@ -15,6 +18,14 @@ export const applet: Applet = {
       // qmail exits 100 on usage (strerr_die1x(100, ...)); as `poppin maildirmake`, poppin's 2.
       return ctx.classic ? EXIT_PERM : EXIT_USAGE;
     }
+    // Run by root in a user's directory: made as that user, who can then use it.
+    let parent: string | undefined;
+    try {
+      parent = realpathSync(dirname(resolve(dir)));
+    } catch {
+      // no parent: maildirMake reports it in qmail's words
+    }
+    if (parent !== undefined) becomeOwnerOf(parent, "directory");
     maildirMake(dir);
     return EXIT_OK;
   },

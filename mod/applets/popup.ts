@@ -2,6 +2,7 @@ import type { Applet } from "../cli/applet.ts";
 import { fatal, usage, warning } from "../cli/context.ts";
 import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../cli/errors.ts";
 import { writeStdout } from "../cli/io.ts";
+import { decoyCheck } from "../auth/verify.ts";
 import { runChain } from "../pop3/chain.ts";
 import { apopOffered, timeoutInvalid } from "../pop3/config.ts";
 import { FdChannel } from "../pop3/fd_channel.ts";
@@ -12,6 +13,7 @@ import { oneProcessLogin } from "../standalone/one_process_login.ts";
 import { loginChecks } from "../policy/login_checks.ts";
 import { loginPolicy } from "../policy/login_policy.ts";
 import { policyEnv, resolvePolicy, type Resolved } from "../policy/resolve.ts";
+import { OPTION_SPECS, type OptionSpec } from "../policy/options.ts";
 import { runChainOverTls } from "../tls/chain_over_tls.ts";
 import { loadTlsContext } from "../tls/context.ts";
 import { upgradeStdio } from "../tls/stdio_tls.ts";
@@ -20,12 +22,29 @@ import { TlsChannel } from "../tls/tls_channel.ts";
 /** qmail-popup exits 1 on a usage error (its die()). */
 const EXIT_POPUP_USAGE = 1;
 
+function optionLine(spec: OptionSpec): string {
+  const value = spec.kind === "bool" ? "" : spec.kind === "choice" ? `=${spec.choices!.join("|")}` : spec.kind === "number" ? "=N" : "=VALUE";
+  const flag = spec.kind === "bool" ? `--${spec.name}, --no-${spec.name}` : `--${spec.name}${value}`;
+  return `  ${flag.padEnd(34)} ${spec.help} (${spec.env})`;
+}
+
+const USAGE = [
+  "popup [-f CONFIG] [--NAME=VALUE ...] hostname subprogram [args...]",
+  "",
+  "qmail-popup: the POP3 authorization state. Greets, reads USER/PASS, APOP, AUTH PLAIN or STLS,",
+  "then runs subprogram (checkpassword) with user\\0password\\0timestamp\\0 on fd 3. Each option",
+  "below is also `set NAME = VALUE` in the configuration file and a POPPIN_ variable; later",
+  "sources win: file, environment, flags.",
+  "  -f CONFIG                          read options from this file (Qpopper syntax; POPPIN_CONFIG)",
+  ...OPTION_SPECS.map(optionLine),
+].join("\n");
+
 export const applet: Applet = {
   name: "popup",
   summary: "POP3 login (qmail-popup): USER/PASS/APOP/AUTH PLAIN/STLS, then runs checkpassword with fd 3",
-  usage: "popup [-f CONFIG] [--option=value ...] hostname subprogram [args...]",
+  usage: USAGE,
   async run(args, ctx) {
-    const usageLine = `${ctx.classic ? ctx.calledAs : ctx.prefix} [-f CONFIG] [--option=value ...] hostname subprogram [args...]`;
+    const usageLine = `${ctx.classic ? ctx.calledAs : ctx.prefix} [-f CONFIG] [--NAME=VALUE ...] hostname subprogram [args...]`;
     let resolved: Resolved;
     try {
       resolved = resolvePolicy(args, ctx.env);
@@ -70,6 +89,7 @@ export const applet: Applet = {
       tls: implicitTls,
       failureDelayMs: policy.failureDelayMs,
       admit: checks.admit,
+      decoy: (password) => decoyCheck(password),
       startTls: context === undefined ? undefined : () => upgradeStdio(context, policy.tlsHandshakeTimeoutMs, policy.timeoutMs),
       // poppin's own checkpassword and pop3d: checked and served in this process (mod/standalone).
       authenticate: (data, channel) => channel instanceof TlsChannel ? runChainOverTls(chain, data, chainEnv, channel)

@@ -6,6 +6,7 @@ import { qmqpdConfigFromEnv } from "../qmqp/config.ts";
 import { handleRequest } from "../qmqp/handle.ts";
 import { readRequest } from "../qmqp/input.ts";
 import { QmqpParser, QmqpProtocolError } from "../qmqp/parser.ts";
+import { logLine, logValue } from "../cli/log_value.ts";
 
 const USAGE = `qmqpd   (under serve: qmail-qmqpd's place, reading one QMQP request on fd 0)
 
@@ -28,7 +29,7 @@ export const applet: Applet = {
   async run(_args, ctx) {
     const config = qmqpdConfigFromEnv(ctx.env);
     const rip = ctx.env.TCPREMOTEIP ?? "unknown";
-    const log = (level: string, text: string) => writeStderr(`${ctx.prefix}: ${level}: ${text} rip=${rip}\n`);
+    const log = (level: string, text: string) => writeStderr(logLine(`${ctx.prefix}: ${level}: ${text} rip=${logValue(rip)}\n`));
     const parser = new QmqpParser(config.limits);
     let outcome;
     try {

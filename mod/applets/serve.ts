@@ -7,6 +7,7 @@ import { detachStdio, dropPrivileges, listenAsTold, serveOptionsOrUsage, startup
 import { runInline, splitInlineArgs } from "../standalone/inline_main.ts";
 import { CRYPT_HELPER_FLAG, runCryptHelper } from "../standalone/crypt_helper.ts";
 import { setupServeTls, type ServeTls } from "../tls/serve_tls.ts";
+import { logLine } from "../cli/log_value.ts";
 
 const USAGE = `serve [ -1UXpPhHrRoOdDqQv ] [ -c limit ] [ -x rules.cdb ] [ -B banner ] [ -g gid ] [ -u uid ] [ -b backlog ] [ -l localname ] [ -t timeout ] [ --per-ip n ] [ --proxy [ --proxy-from addr,... ] ] host port program [ arg ... ]
        serve [ options ] --systemd program [ arg ... ]   (socket from systemd: LISTEN_FDS/LISTEN_PID)
@@ -68,8 +69,8 @@ export const applet: Applet = {
       throw err;
     }
     const server = new Server(o, chain.env, {
-      log: (line) => writeStderr(line),
-      drop: (reason) => writeStderr(`${ctx.prefix}: warning: dropping connection, ${reason}\n`),
+      log: (line) => writeStderr(logLine(line)),
+      drop: (reason) => writeStderr(logLine(`${ctx.prefix}: warning: dropping connection, ${reason}\n`)),
     }, process.pid, tls);
     process.on("SIGTERM", () => {
       server.stop();

@@ -5,7 +5,7 @@
  * bytes are accepted. The timestamp (and its NUL) may be missing.
  */
 import { readSync, closeSync, fstatSync } from "node:fs";
-import { EXIT_AUTH_FAILED, EXIT_USAGE, PoppinError, TempError, describeSysError } from "../cli/errors.ts";
+import { EXIT_AUTH_FAILED, EXIT_MISUSE, PoppinError, TempError, describeSysError } from "../cli/errors.ts";
 
 /** checkpassword.c: `static char up[513]`; filling it is "oversized data", exit 1. */
 export const CHECKPASSWORD_BUFFER = 513;
@@ -30,7 +30,7 @@ export class AuthRefused extends PoppinError {
 /** Data on fd 3 that does not follow the interface: exit 2. */
 export class MalformedRequest extends PoppinError {
   constructor(reason: string) {
-    super(reason, EXIT_USAGE);
+    super(reason, EXIT_MISUSE);
   }
 }
 

@@ -1,7 +1,11 @@
 /**
- * Password checks that cost the same whether or not the account exists: exactly one
- * crypt call per attempt. An unknown user, or a locked hash, is checked against a
- * dummy hash of the same kind, so timing does not tell which logins exist.
+ * Password checks whose cost tells nothing: not whether the account exists, nor which kind
+ * of hash it has. Every attempt runs crypt once for each kind and cost in DECOY_SETTINGS
+ * (the kinds poppin writes and Debian systems hold, at their default costs): the account's
+ * own hash takes the place of the decoy of its kind, and an unknown user, a locked
+ * account or a refused login runs every decoy. So a wrong password for a sha512 account,
+ * one for a yescrypt account and an unknown user all cost the same work. A hash of a kind
+ * or cost outside the list costs its own check on top (see docs/security.md).
  */
 import { timingSafeEqual } from "../sys/constant_time.ts";
 import { cryptHash } from "../sys/crypt.ts";
@@ -14,23 +18,68 @@ export const systemCrypt: CryptFunction = cryptHash;
 
 /**
  * Yescrypt with Debian's default cost (j9T), hash of a random password nobody knows:
- * checked for unknown users and locked accounts whose hash gives no usable setting.
+ * the decoy of poppin's and Debian's default kind.
  */
 export const DUMMY_HASH = "$y$j9T$6lnp8T4TDrHjzhRX2tAgy0$wVFvNUZGL9ZgxDhg4UrK9yjm9jTQHm4izbCpBdXyYt5";
 
-/** The setting to burn time on when `hash` cannot match: the hash behind a lock marker, or the dummy. */
-function decoySetting(hash: string | undefined): string {
-  const unlocked = hash?.replace(/^[!*]+/, "");
-  return unlocked && unlocked.startsWith("$") ? unlocked : DUMMY_HASH;
+/**
+ * One hash per kind at its default cost, each of a random password nobody knows: yescrypt
+ * (Debian since bullseye, `users add`), sha512-crypt (`users add --sha512`, older systems),
+ * sha256-crypt and md5-crypt (older systems still).
+ */
+export const DECOY_SETTINGS: readonly string[] = [
+  DUMMY_HASH,
+  "$6$Kq3vT8wZpL2mN9xR$dKKOS01Zn028xMT1/YIs3QJzCm0S.NLxirs3.bNt0qpX42fHs6ermz3dnClW5u4ljYe93nlcKUACrcs8kXV7G/",
+  "$5$Hy7cB1nQ4sE6uW0a$Ys6tqCKkNHaKD571wyXkvciBtNDJEoB0Z1ynf2losC8",
+  "$1$Zt5pR2vM$.gw1BH.0vFIVF3EWkIveo/",
+];
+
+/** sha-crypt's rounds when the setting names none (crypt(5)). */
+const SHA_CRYPT_DEFAULT_ROUNDS = 5000;
+
+/**
+ * What decides a hash's cost: its kind and cost parameter ("$y$j9T", "$6$rounds=5000",
+ * "$2b$10", "$1$"). Two hashes of one class cost the same crypt time.
+ */
+export function costClass(hash: string): string {
+  const fields = hash.split("$");
+  const kind = fields[1];
+  if (hash[0] !== "$" || kind === undefined) return hash;
+  if (kind === "6" || kind === "5") {
+    const rounds = /^rounds=([0-9]+)$/.exec(fields[2] ?? "");
+    return `$${kind}$rounds=${rounds ? Number(rounds[1]) : SHA_CRYPT_DEFAULT_ROUNDS}`;
+  }
+  if (kind === "1") return "$1$";
+  return `$${kind}$${fields[2] ?? ""}`;
 }
 
-/** Whether `password` matches `hash`; always runs crypt once, even for undefined or locked hashes. */
+const DECOY_CLASSES = DECOY_SETTINGS.map(costClass);
+
+/** Runs every decoy except the one of `skipClass`. */
+function runDecoys(password: Uint8Array, crypt: CryptFunction, skipClass?: string): void {
+  DECOY_SETTINGS.forEach((setting, i) => {
+    if (DECOY_CLASSES[i] !== skipClass) crypt(password, setting);
+  });
+}
+
+/** The work of a check that cannot succeed (a login refused before its password was looked at). */
+export function decoyCheck(password: Uint8Array, crypt: CryptFunction = systemCrypt): void {
+  runDecoys(password, crypt);
+}
+
+/** Whether `password` matches `hash`; the same crypt work whatever `hash` is (undefined, locked, of any listed kind). */
 export function checkHash(password: Uint8Array, hash: string | undefined, crypt: CryptFunction = systemCrypt): boolean {
   if (isLockedHash(hash)) {
-    crypt(password, decoySetting(hash));
+    // The hash behind a lock marker ("!$6$...") costs what the account's check would; its answer is ignored.
+    const behind = hash?.replace(/^[!*]+/, "");
+    if (behind && behind.startsWith("$")) {
+      crypt(password, behind);
+      runDecoys(password, crypt, costClass(behind));
+    } else runDecoys(password, crypt);
     return false;
   }
   const computed = crypt(password, hash!);
+  runDecoys(password, crypt, costClass(hash!));
   if (computed === undefined) return false;
   const a = Buffer.from(computed, "latin1");
   const b = Buffer.from(hash!, "latin1");

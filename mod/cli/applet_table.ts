@@ -1,13 +1,13 @@
 /**
  * The applet table: the one place that says which names the binary answers to.
- * `poppin install` makes a symlink for every name in ALIASES.
+ * `poppin install` makes a symlink for every classic name in ALIASES.
  */
 import type { Applet, AppletAlias } from "./applet.ts";
 import { applet as cdb } from "../applets/cdb.ts";
 import { applet as checkpassword } from "../applets/checkpassword.ts";
 import { applet as convert } from "../applets/convert.ts";
 import { applet as deliver } from "../applets/deliver.ts";
-import { applet as install } from "../applets/install.ts";
+import { makeInstallApplet } from "../applets/install.ts";
 import { applet as log } from "../applets/log.ts";
 import { applet as maildirmake } from "../applets/maildirmake.ts";
 import { applet as pop3d } from "../applets/pop3d.ts";
@@ -25,6 +25,11 @@ import { applet as envdir } from "../applets/envdir.ts";
 import { applet as qmqpd } from "../applets/qmqpd.ts";
 import { applet as doctor } from "../applets/doctor.ts";
 import { applet as config } from "../applets/config.ts";
+
+const install = makeInstallApplet(() => ({
+  classic: ALIASES.filter((a) => a.classic).map((a) => a.name),
+  generic: ALIASES.filter((a) => !a.classic).map((a) => a.name),
+}));
 
 export const APPLETS: readonly Applet[] = [
   serve, rules, popup, checkpassword, pop3d, log, tai64n, tai64nlocal,

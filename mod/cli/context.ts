@@ -1,4 +1,5 @@
 import { writeStderr } from "./io.ts";
+import { logLine } from "./log_value.ts";
 
 /**
  * What an applet knows of how it was started. `prefix` is what its messages
@@ -21,17 +22,17 @@ export interface AppletContext {
 }
 
 export function fatal(ctx: AppletContext, message: string): void {
-  writeStderr(`${ctx.prefix}: fatal: ${message}\n`);
+  writeStderr(logLine(`${ctx.prefix}: fatal: ${message}\n`));
 }
 
 export function warning(ctx: AppletContext, message: string): void {
-  writeStderr(`${ctx.prefix}: warning: ${message}\n`);
+  writeStderr(logLine(`${ctx.prefix}: warning: ${message}\n`));
 }
 
 export function info(ctx: AppletContext, message: string): void {
-  writeStderr(`${ctx.prefix}: info: ${message}\n`);
+  writeStderr(logLine(`${ctx.prefix}: info: ${message}\n`));
 }
 
 export function usage(ctx: AppletContext, text: string): void {
-  writeStderr(`${ctx.prefix}: usage: ${text}\n`);
+  writeStderr(logLine(`${ctx.prefix}: usage: ${text}\n`));
 }

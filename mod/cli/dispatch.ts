@@ -42,11 +42,16 @@ export function overview(): string {
   ].join("\n");
 }
 
-function appletHelp(name: string): string | undefined {
+/**
+ * Usage of the applet NAME selects. Through a symlink (`maildirmake --help`) under that name;
+ * through poppin (`poppin help NAME`, `poppin NAME --help`) as `poppin APPLET`, unless NAME is a
+ * classic name of its own (`poppin help tcprules`: tcprules' usage).
+ */
+function appletHelp(name: string, viaPoppin: boolean): string | undefined {
   const alias = findAlias(name);
   const applet = alias && findApplet(alias.applet);
   if (!applet) return undefined;
-  const called = alias.classic ? alias.name : `poppin ${applet.name}`;
+  const called = alias.classic && !(viaPoppin && alias.name === applet.name) ? alias.name : `poppin ${applet.name}`;
   if (alias.leadingArgs.length > 0) {
     // `cdbmake` is `cdb make`: show only that form of the usage, under the called name.
     const form = `${applet.name} ${alias.leadingArgs.join(" ")}`;
@@ -80,7 +85,7 @@ export async function dispatch(inv: Invocation): Promise<number> {
       return EXIT_OK;
     }
     if (first === "help") {
-      const text = args[1] === undefined ? overview() : appletHelp(args[1]);
+      const text = args[1] === undefined ? overview() : appletHelp(args[1], true);
       if (text === undefined) {
         writeStderr(`poppin: fatal: unknown applet ${args[1]}; known: ${knownNames()}\n`);
         return EXIT_USAGE;
@@ -99,7 +104,7 @@ export async function dispatch(inv: Invocation): Promise<number> {
   const alias = findAlias(calledAs)!;
   const applet = findApplet(alias.applet)!;
   if (args.length === 1 && args[0] === "--help") {
-    writeStdout(appletHelp(calledAs)!);
+    writeStdout(appletHelp(calledAs, viaPoppin)!);
     return EXIT_OK;
   }
   const classic = alias.classic && !viaPoppin;

@@ -1,11 +1,15 @@
 /**
  * djb's exit-code contract, in one place (see ../shared/CONVENTIONS.md):
- * 0 success, 1 checkpassword's "wrong password", 2 usage or misuse,
- * 100 permanent failure, 111 temporary failure (try again later).
+ * 0 success, 1 checkpassword's "wrong password", 2 checkpassword's misuse (no program,
+ * malformed fd-3 data), 100 usage errors and permanent failures, 111 temporary failure.
+ * Under a classic name an applet exits with the original's code instead where it differs.
  */
 export const EXIT_OK = 0;
 export const EXIT_AUTH_FAILED = 1;
-export const EXIT_USAGE = 2;
+/** Usage errors of `poppin APPLET`, as djb's tools exit on a bad flag. */
+export const EXIT_USAGE = 100;
+/** checkpassword's contract: no program to run, or fd-3 data that does not follow the interface. */
+export const EXIT_MISUSE = 2;
 export const EXIT_PERM = 100;
 export const EXIT_TEMP = 111;
 
@@ -33,7 +37,7 @@ export class PermError extends PoppinError {
   }
 }
 
-/** Wrong arguments. Exit 2; the applet prints its usage line. */
+/** Wrong arguments. Exit 100; the applet prints its usage line. */
 export class UsageError extends PoppinError {
   constructor(message: string) {
     super(message, EXIT_USAGE);

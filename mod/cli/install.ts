@@ -1,5 +1,14 @@
-import { lstatSync, readlinkSync, symlinkSync, renameSync, unlinkSync, realpathSync } from "node:fs";
-import { join, resolve } from "node:path";
+/**
+ * `poppin install`: the binary, its classic names and its man pages under a prefix.
+ * Every file is written under a temporary name in its directory, fsynced and renamed
+ * into place, so a running service never sees half a binary and a crash leaves the
+ * old installation or the new one.
+ */
+import {
+  closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, readdirSync,
+  readlinkSync, realpathSync, renameSync, statSync, symlinkSync, unlinkSync, writeSync,
+} from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { TempError, PermError, describeSysError } from "./errors.ts";
 
 export interface InstallResult {
@@ -8,21 +17,123 @@ export interface InstallResult {
   replaced: string[];
 }
 
-/** Whether `path` is a symlink that resolves to the binary `target`. */
-function linksTo(path: string, target: string): boolean {
+export interface InstallPlan {
+  /** The binary to copy (the running one). */
+  binary: string;
+  /** PREFIX: the binary goes to PREFIX/bin/poppin. */
+  prefix: string;
+  /** Names to link to PREFIX/bin/poppin beside it. */
+  names: readonly string[];
+  /** Names an older install linked and this one does not (generic applet names): such links to poppin are removed. */
+  staleNames?: readonly string[];
+  /** Where compiled man pages are (a directory holding man5/, man8/ or *.5/*.8 files), if anywhere. */
+  manSource?: string;
+  force: boolean;
+}
+
+export interface InstallReport {
+  binaryPath: string;
+  binary: "created" | "replaced" | "unchanged";
+  links: InstallResult;
+  /** Links of an older install removed (generic names such as users, convert). */
+  removed: string[];
+  manPages: string[];
+  manDir?: string;
+}
+
+const COPY_CHUNK = 1 << 20;
+
+/** A temporary name beside `path`, removed first if a killed run left it. */
+function tempBeside(path: string): string {
+  const tmp = join(dirname(path), `.${basename(path)}.poppin-install.${process.pid}`);
+  try { unlinkSync(tmp); } catch { /* not there */ }
+  return tmp;
+}
+
+function fsyncDir(dir: string): void {
+  let fd: number;
   try {
-    return realpathSync(path) === realpathSync(target) || resolve(readlinkSync(path)) === resolve(target);
+    fd = openSync(dir, "r");
+  } catch (err) {
+    throw new TempError(`unable to open directory ${dir}: ${describeSysError(err)}`);
+  }
+  try {
+    fsyncSync(fd);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code !== "EINVAL" && code !== "ENOTSUP") throw new TempError(`unable to sync directory ${dir}: ${describeSysError(err)}`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function makeDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+  } catch (err) {
+    throw new TempError(`unable to create ${dir}: ${describeSysError(err)}`);
+  }
+  if (!statSync(dir).isDirectory()) throw new TempError(`unable to install into ${dir}: not a directory`);
+}
+
+/** Copies `src` to `dest` with `mode`: temporary file, fsync, rename over the old one. */
+export function copyAtomically(src: string, dest: string, mode: number): void {
+  const tmp = tempBeside(dest);
+  let inFd: number | undefined;
+  let outFd: number | undefined;
+  try {
+    inFd = openSync(src, "r");
+    outFd = openSync(tmp, "wx", mode);
+    const buf = Buffer.allocUnsafe(COPY_CHUNK);
+    for (;;) {
+      const n = readSync(inFd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      let off = 0;
+      while (off < n) off += writeSync(outFd, buf, off, n - off);
+    }
+    fsyncSync(outFd);
+    closeSync(outFd);
+    outFd = undefined;
+    renameSync(tmp, dest);
+  } catch (err) {
+    if (outFd !== undefined) closeSync(outFd);
+    try { unlinkSync(tmp); } catch { /* never made */ }
+    throw new TempError(`unable to install ${dest}: ${describeSysError(err)}`);
+  } finally {
+    if (inFd !== undefined) closeSync(inFd);
+  }
+}
+
+function sameFile(a: string, b: string): boolean {
+  try {
+    const sa = statSync(a), sb = statSync(b);
+    return sa.dev === sb.dev && sa.ino === sb.ino;
   } catch {
     return false;
   }
 }
 
+/** Whether `path` is a symlink to `target` or one an earlier poppin install made (it names a file called poppin). */
+function isOurLink(path: string, target: string): "same" | "older" | false {
+  let link: string;
+  try {
+    link = readlinkSync(path);
+  } catch {
+    return false;
+  }
+  try {
+    if (realpathSync(path) === realpathSync(target)) return "same";
+  } catch { /* dangling: an old install's binary is gone */ }
+  if (resolve(dirname(path), link) === resolve(target)) return "same";
+  return /^poppin([-.].*)?$/.test(basename(link)) ? "older" : false;
+}
+
 /**
- * Makes `dir/NAME -> binary` for every name; idempotent. A name that exists and is
- * not already a symlink to the binary is refused unless `force`, and then replaced
- * atomically (new symlink under a temporary name, renamed over the old).
+ * Makes `dir/NAME -> poppin` for every name; idempotent. A name that exists and is neither
+ * a link to the binary nor one an older install made is refused unless `force`, and then
+ * replaced atomically (new symlink under a temporary name, renamed over the old).
  */
-export function installSymlinks(binary: string, dir: string, names: readonly string[], force: boolean): InstallResult {
+export function installSymlinks(binary: string, dir: string, names: readonly string[], force: boolean, linkText: string = binary): InstallResult {
   const result: InstallResult = { created: [], unchanged: [], replaced: [] };
   const conflicts: string[] = [];
   for (const name of names) {
@@ -34,8 +145,9 @@ export function installSymlinks(binary: string, dir: string, names: readonly str
       if ((err as { code?: string }).code !== "ENOENT") throw new TempError(`unable to stat ${path}: ${describeSysError(err)}`);
       exists = false;
     }
-    if (exists && linksTo(path, binary)) result.unchanged.push(name);
-    else if (exists && !force) conflicts.push(path);
+    const ours = exists ? isOurLink(path, binary) : false;
+    if (ours === "same" && readlinkSync(path) === linkText) result.unchanged.push(name);
+    else if (exists && !ours && !force) conflicts.push(path);
   }
   if (conflicts.length > 0) {
     throw new PermError(`refusing to replace ${conflicts.join(", ")}: not a symlink to ${binary} (use --force)`);
@@ -43,17 +155,104 @@ export function installSymlinks(binary: string, dir: string, names: readonly str
   for (const name of names) {
     if (result.unchanged.includes(name)) continue;
     const path = join(dir, name);
-    const tmp = join(dir, `.${name}.poppin-install.${process.pid}`);
+    const tmp = tempBeside(path);
     try {
-      try { unlinkSync(tmp); } catch { /* not there */ }
-      symlinkSync(binary, tmp);
+      symlinkSync(linkText, tmp);
       let existed = true;
       try { lstatSync(path); } catch { existed = false; }
       renameSync(tmp, path);
       (existed ? result.replaced : result.created).push(name);
     } catch (err) {
+      try { unlinkSync(tmp); } catch { /* never made */ }
       throw new TempError(`unable to create ${path}: ${describeSysError(err)}`);
     }
   }
   return result;
+}
+
+/** Compiled man pages under `source`: every `*.N` in it or in its `manN/` directories (N = 1..8). */
+export function findManPages(source: string): { path: string; section: string; name: string }[] {
+  const found: { path: string; section: string; name: string }[] = [];
+  const scan = (dir: string): void => {
+    let entries;
+    try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return; }
+    for (const e of entries) {
+      const m = /\.([1-8])$/.exec(e.name);
+      if (e.isFile() && m) found.push({ path: join(dir, e.name), section: m[1]!, name: e.name });
+      else if (e.isDirectory() && /^man[1-8]$/.test(e.name)) scan(join(dir, e.name));
+    }
+  };
+  scan(source);
+  return found.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Installs the binary, the links and the man pages as `plan` says. */
+export function install(plan: InstallPlan): InstallReport {
+  const prefix = resolve(plan.prefix);
+  if (existsSync(prefix) && !statSync(prefix).isDirectory()) throw new TempError(`unable to install into ${prefix}: not a directory`);
+  const binDir = join(prefix, "bin");
+  makeDir(binDir);
+  const binaryPath = join(binDir, "poppin");
+  let existing: "none" | "file" | "other" = "none";
+  try {
+    const st = lstatSync(binaryPath);
+    existing = st.isFile() || st.isSymbolicLink() ? "file" : "other";
+  } catch { /* not there */ }
+  if (existing === "other") throw new PermError(`refusing to replace ${binaryPath}: not a file`);
+  let binaryState: InstallReport["binary"];
+  if (existing === "file" && sameFile(plan.binary, binaryPath) && !lstatSync(binaryPath).isSymbolicLink()) {
+    binaryState = "unchanged";
+  } else {
+    // Check the links before touching anything, so a refusal changes nothing.
+    installSymlinksDryRun(binaryPath, binDir, plan.names, plan.force);
+    copyAtomically(plan.binary, binaryPath, 0o755);
+    binaryState = existing === "file" ? "replaced" : "created";
+  }
+  const links = installSymlinks(binaryPath, binDir, plan.names, plan.force, "poppin");
+  const removed: string[] = [];
+  for (const name of plan.staleNames ?? []) {
+    const path = join(binDir, name);
+    if (!isOurLink(path, binaryPath)) continue; // not a link to poppin: someone else's program
+    try {
+      unlinkSync(path);
+      removed.push(name);
+    } catch (err) {
+      throw new TempError(`unable to remove ${path}: ${describeSysError(err)}`);
+    }
+  }
+  fsyncDir(binDir);
+  const manPages: string[] = [];
+  let manDir: string | undefined;
+  if (plan.manSource) {
+    manDir = join(prefix, "share", "man");
+    for (const page of findManPages(plan.manSource).filter((p) => p.name.startsWith("poppin"))) {
+      const dest = join(manDir, `man${page.section}`, page.name);
+      if (resolve(page.path) === resolve(dest)) continue;
+      makeDir(dirname(dest));
+      copyAtomically(page.path, dest, 0o644);
+      manPages.push(dest);
+    }
+  }
+  return { binaryPath, binary: binaryState, links, removed, manPages, manDir };
+}
+
+function installSymlinksDryRun(binary: string, dir: string, names: readonly string[], force: boolean): void {
+  if (force) return;
+  const conflicts = names.map((n) => join(dir, n)).filter((path) => {
+    try { lstatSync(path); } catch { return false; }
+    return !isOurLink(path, binary);
+  });
+  if (conflicts.length > 0) throw new PermError(`refusing to replace ${conflicts.join(", ")}: not a symlink to ${binary} (use --force)`);
+}
+
+/**
+ * Where the man pages of the running binary are: `man/` beside it (dist/poppin and
+ * dist/man after `npm run man`), or PREFIX/share/man when it is already installed.
+ */
+export function manSourceFor(binary: string): string | undefined {
+  const dir = dirname(binary);
+  for (const candidate of [join(dir, "man"), join(dir, "..", "share", "man")]) {
+    if (findManPages(candidate).some((p) => p.name.startsWith("poppin"))) return candidate;
+  }
+  return undefined;
 }

@@ -17,12 +17,14 @@ import { TempError, describeSysError } from "../cli/errors.ts";
 import { maildirMake } from "../maildir/make.ts";
 import { clockNow, uidlOf, uniqueName, withSizes, type NameClock } from "../maildir/name.ts";
 import { appendUidlMap, readUidlMap } from "../maildir/uidl_map.ts";
-import { recoverJournal, copyRange } from "../mbox/journal.ts";
+import { copyRange } from "../mbox/journal.ts";
 import type { MboxMessage } from "../mbox/message.ts";
 import { planIsNoop, planRewrite } from "../mbox/plan.ts";
 import { scanMbox } from "../mbox/scan.ts";
 import { lockSpool, type SpoolLockOptions } from "../mbox/spool_lock.ts";
-import { journalPath, removeStaleRenameTemps, rewriteByRename, rewriteInPlace, type UpdateMode } from "../mbox/write_spool.ts";
+import { journalPath, recoverRewrite, removeStaleRenameTemps, rewriteByRename, rewriteInPlace, type UpdateMode } from "../mbox/write_spool.ts";
+import { checkRealDirectory, effectiveUid, openOwnedFile } from "../sys/owned_file.ts";
+import { openSpoolFile } from "../mbox/spool_file.ts";
 import { placementFor } from "./flags.ts";
 
 export interface ConvertProgress {
@@ -67,14 +69,31 @@ function fsyncDir(dir: string): void {
   try { fsyncSync(fd); } finally { closeSync(fd); }
 }
 
+/**
+ * Makes the Maildir, or checks the one there: tmp/, new/ and cur/ must be directories
+ * themselves, not links (files are created and renamed in them), and owned by us when we
+ * are root (root converting its own spool).
+ */
 function ensureMaildir(dir: string): void {
   if (!existsSync(dir)) {
     maildirMake(dir);
     return;
   }
+  const euid = effectiveUid();
+  if (euid === 0) checkRealDirectory(dir, 0);
   for (const sub of ["tmp", "new", "cur"]) {
     if (!existsSync(join(dir, sub))) throw new TempError(`${dir} is not a Maildir: ${sub}/ is missing`);
+    checkRealDirectory(join(dir, sub), euid === 0 ? 0 : undefined);
   }
+}
+
+/**
+ * Opens the spool: a regular file of ours (root converts only root's own; run by root on a
+ * user's spool, convert has become that user), never through a link as root.
+ */
+function openSpoolChecked(spool: string, keep: boolean): number {
+  if (effectiveUid() === 0) return openOwnedFile(spool, keep ? "read" : "readwrite", [0]).fd;
+  return openSpoolFile(spool, keep ? "read" : "readwrite");
 }
 
 /** Unique names whose files are in new/ or cur/. */
@@ -102,15 +121,16 @@ export function convertMboxToMaildir(opts: ConvertOptions): ConvertResult {
   const keep = opts.keep ?? false;
   let fd: number;
   try {
-    fd = openSync(opts.spool, keep ? "r" : "r+");
+    fd = openSpoolChecked(opts.spool, keep);
   } catch (e) {
+    if (e instanceof TempError) throw e;
     throw new TempError(`unable to open ${opts.spool}: ${describeSysError(e)}`);
   }
   try {
     const lock = lockSpool(opts.spool, fd, keep ? "read" : "write", opts.lock);
     try {
       if (!keep) {
-        recoverJournal(journalPath(opts.spool, opts.tempDir), fd);
+        recoverRewrite(opts.spool, opts.tempDir, fd);
         removeStaleRenameTemps(opts.spool);
       }
       const size = fstatSync(fd).size;

@@ -6,6 +6,7 @@
 import { readdirSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { TempError, describeSysError } from "../cli/errors.ts";
+import { logValue } from "../cli/log_value.ts";
 import { curNameFor } from "./name.ts";
 
 /** qmail-pop3d removes files in tmp/ not accessed for 36 hours (maildir.c: 129600 seconds). */
@@ -62,7 +63,7 @@ export function maildirDelete(path: string): DeleteOutcome {
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === "ENOENT") return "already-gone";
-    throw new TempError(`unable to unlink ${path}: ${describeSysError(err)}`);
+    throw new TempError(`unable to unlink ${logValue(path)}: ${describeSysError(err)}`);
   }
 }
 

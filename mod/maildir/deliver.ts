@@ -8,6 +8,7 @@ import { closeSync, fsyncSync, linkSync, openSync, readSync, renameSync, statSyn
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { PermError, TempError, describeSysError } from "../cli/errors.ts";
+import { checkRealDirectory, UntrustedFile } from "../sys/owned_file.ts";
 import { CrlfCounter } from "./crlf.ts";
 import { type NameClock, clockNow, uniqueName, withSizes } from "./name.ts";
 
@@ -50,6 +51,16 @@ function checkMaildir(dir: string): void {
       throw new TempError(`unable to stat ${join(dir, sub)}: ${describeSysError(err)}`);
     }
     if (!isDir) throw new PermError(`${dir} is not a Maildir: ${sub} is not a directory`);
+  }
+  // Root delivers only into root's own Maildir, through no link: a user's Maildir is
+  // delivered to as the user (the deliver applet and qmqpd switch first).
+  if ((process.geteuid?.() ?? 1) === 0) {
+    try {
+      for (const path of [dir, join(dir, "tmp"), join(dir, "new")]) checkRealDirectory(path, 0);
+    } catch (e) {
+      if (e instanceof UntrustedFile) throw new TempError(`refusing to deliver as root: ${e.message}`);
+      throw e;
+    }
   }
 }
 

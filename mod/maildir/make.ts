@@ -3,7 +3,7 @@
  * DIR/new and DIR/cur, each mode 0700, stopping at the first failure (what was made stays,
  * as with qmail). Messages are qmail's: "unable to mkdir DIR: file already exists".
  */
-import { chmodSync, mkdirSync } from "node:fs";
+import { closeSync, constants, fchmodSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { TempError, describeSysError } from "../cli/errors.ts";
 
@@ -15,7 +15,13 @@ function makeOne(path: string, shown: string): void {
   try {
     mkdirSync(path, MAILDIR_MODE);
     // qmail replaces the umask with 077; chmod gives the same 0700 whatever our umask is.
-    chmodSync(path, MAILDIR_MODE);
+    // Through a descriptor of the directory just made, never a link swapped in for it.
+    const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    try {
+      fchmodSync(fd, MAILDIR_MODE);
+    } finally {
+      closeSync(fd);
+    }
   } catch (err) {
     // qmail's maildirmake exits 111 on every mkdir failure (strerr_die4sys(111, ...)).
     throw new TempError(`unable to mkdir ${shown}: ${describeSysError(err)}`);

@@ -6,6 +6,7 @@
 import { readdirSync, renameSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { PermError, TempError, describeSysError } from "../cli/errors.ts";
+import { logValue } from "../cli/log_value.ts";
 import { crlfSizeOfFile } from "./crlf.ts";
 import { type NameSizes, curNameFor, isValidMessageName, sizesFromName, uidlOf } from "./name.ts";
 import { nameTimeMs, sortByDelivery, sortLikeQmail } from "./order.ts";
@@ -61,7 +62,7 @@ function listDir(dir: string, sub: string): string[] {
 function usableName(name: string, dir: string, warn: (m: string) => void): boolean {
   if (name[0] === ".") return false;
   if (!isValidMessageName(name) || name.includes("\uFFFD")) {
-    warn(`skipping ${join(dir, name)}: unusable file name`);
+    warn(`skipping ${logValue(join(dir, name))}: unusable file name`);
     return false;
   }
   return true;
@@ -75,7 +76,7 @@ export function maildirMoveNew(dir: string, onWarning: (m: string) => void = () 
     try {
       renameSync(from, join(dir, "cur", curNameFor(name)));
     } catch (err) {
-      if (!isGone(err)) onWarning(`unable to move ${from} to cur: ${describeSysError(err)}`);
+      if (!isGone(err)) onWarning(`unable to move ${logValue(from)} to cur: ${describeSysError(err)}`);
     }
   }
 }
@@ -105,12 +106,12 @@ function collect(dir: string, sub: string, trustNames: boolean, warn: (m: string
     try {
       st = statSync(path, { throwIfNoEntry: false });
     } catch (err) {
-      warn(`skipping ${path}: unable to stat: ${describeSysError(err)}`);
+      warn(`skipping ${logValue(path)}: unable to stat: ${describeSysError(err)}`);
       continue;
     }
     if (st === undefined) continue; // deleted meanwhile (or a dangling symlink): not a message
     if (!st.isFile()) {
-      warn(`skipping ${path}: not a regular file`);
+      warn(`skipping ${logValue(path)}: not a regular file`);
       continue;
     }
     out.push({ name, path, mtimeMs: st.mtimeMs, fileSize: st.size, sizes });
@@ -165,7 +166,7 @@ export function maildirScan(dir: string, opts: ScanOptions = {}): MaildirEntry[]
           }
           crlfSize = counted.crlfSize;
         } catch (err) {
-          if (!isGone(err)) warn(`skipping ${f.path}: unable to read: ${describeSysError(err)}`);
+          if (!isGone(err)) warn(`skipping ${logValue(f.path)}: unable to read: ${describeSysError(err)}`);
           continue;
         }
       }

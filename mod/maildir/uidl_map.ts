@@ -5,20 +5,31 @@
  * UNIQUE is the file name up to ':' (qmail-pop3d's UIDL); a later line wins; lines for
  * files that no longer exist are ignored.
  */
-import { closeSync, openSync, readFileSync, writeSync, fsyncSync } from "node:fs";
+import { closeSync, fsyncSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { TempError, describeSysError } from "../cli/errors.ts";
+import { effectiveUid, openOwnedAppend, openOwnedFile } from "../sys/owned_file.ts";
 
 export const UIDL_MAP_NAME = "poppin-uidls";
 
-/** Reads DIR/poppin-uidls; an empty map when there is none. */
+/**
+ * Reads DIR/poppin-uidls; an empty map when there is none. Only a regular file of ours
+ * (or root's) is read, never through a symbolic link (hard links, as backups make, are fine): the map decides which UIDLs clients see.
+ */
 export function readUidlMap(dir: string): Map<string, string> {
+  const path = join(dir, UIDL_MAP_NAME);
   let text: string;
   try {
-    text = readFileSync(join(dir, UIDL_MAP_NAME), "latin1");
+    const { fd } = openOwnedFile(path, "read", [...new Set([effectiveUid(), 0])], { anyLinks: true });
+    try {
+      text = readFileSync(fd, "latin1");
+    } finally {
+      closeSync(fd);
+    }
   } catch (e) {
     if ((e as { code?: string }).code === "ENOENT") return new Map();
-    throw new TempError(`unable to read ${join(dir, UIDL_MAP_NAME)}: ${describeSysError(e)}`);
+    if (e instanceof TempError) throw e;
+    throw new TempError(`unable to read ${path}: ${describeSysError(e)}`);
   }
   const map = new Map<string, string>();
   for (const line of text.split("\n")) {
@@ -29,10 +40,17 @@ export function readUidlMap(dir: string): Map<string, string> {
   return map;
 }
 
-/** Appends lines to DIR/poppin-uidls and fsyncs it. */
+/** Appends lines to DIR/poppin-uidls (a regular file of ours, never through a link) and fsyncs it. */
 export function appendUidlMap(dir: string, entries: readonly (readonly [string, string])[]): void {
   if (entries.length === 0) return;
-  const fd = openSync(join(dir, UIDL_MAP_NAME), "a", 0o600);
+  const path = join(dir, UIDL_MAP_NAME);
+  let fd: number;
+  try {
+    fd = openOwnedAppend(path, 0o600, effectiveUid());
+  } catch (e) {
+    if (e instanceof TempError) throw e;
+    throw new TempError(`unable to open ${path}: ${describeSysError(e)}`);
+  }
   try {
     const bytes = Buffer.from(entries.map(([u, id]) => `${u} ${id}\n`).join(""), "latin1");
     let done = 0;

@@ -11,28 +11,63 @@
  * can be repeated), a "done" one removed. Mail appended beyond E after a crash (only if
  * a delivery agent broke our lock as stale first) is kept after the replayed part.
  */
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, readSync, unlinkSync, writeSync, openSync, type Stats } from "node:fs";
 import { dirname } from "node:path";
 import { TempError } from "../cli/errors.ts";
+import { createExclusive, effectiveUid, openOwnedFile, UntrustedFile } from "../sys/owned_file.ts";
 
-const HEADER = 64;
-const MAGIC = "PMJ1";
+/**
+ * Header sizes: PMJ2 (this version) names the spool by device and inode; PMJ1 (earlier
+ * versions, inode only) is still replayed so an upgrade never strands an interrupted rewrite.
+ */
+const HEADER = 128;
+const HEADER_V1 = 64;
 type State = "writing" | "ready" | "done";
 const CHUNK = 1 << 20;
 /** Mail appended after a crash that recovery keeps in memory at most. */
 const MAX_RESCUED_TAIL = 64 << 20;
 
-export interface JournalHeader { state: State; p: number; n: number; e: number; ino: number }
+export interface JournalHeader {
+  state: State;
+  p: number;
+  n: number;
+  e: number;
+  /** The spool the journal belongs to; dev is undefined in a PMJ1 journal. */
+  dev: number | undefined;
+  ino: number;
+  /** Where the N octets start in the journal file. */
+  dataOffset: number;
+}
 
-function header(h: JournalHeader): Buffer {
-  const text = `${MAGIC} ${h.state.padEnd(7)} ${h.p} ${h.n} ${h.e} ${h.ino}`;
+/** The header of a PMJ2 journal (exactly HEADER octets). */
+export function journalHeaderBytes(h: Omit<JournalHeader, "dataOffset">): Buffer {
+  const text = `PMJ2 ${h.state.padEnd(7)} ${h.p} ${h.n} ${h.e} ${h.dev ?? 0} ${h.ino}`;
+  if (text.length > HEADER - 1) throw new Error("journal header too long");
   return Buffer.from(text.padEnd(HEADER - 1) + "\n", "latin1");
 }
 
-function parseHeader(buf: Buffer): JournalHeader | undefined {
-  const m = /^PMJ1 (writing|ready  |done   ) ([0-9]+) ([0-9]+) ([0-9]+) ([0-9]+) *\n$/.exec(buf.toString("latin1"));
-  if (!m) return undefined;
-  return { state: m[1]!.trim() as State, p: Number(m[2]), n: Number(m[3]), e: Number(m[4]), ino: Number(m[5]) };
+/** A number as the writer prints it: no sign, no leading zero, at most 15 digits (offsets) or 20 (dev, inode). */
+const OFF = "(0|[1-9][0-9]{0,14})";
+const ID = "(0|[1-9][0-9]{0,19})";
+const V1 = new RegExp(`^PMJ1 (writing|ready  |done   ) ${OFF} ${OFF} ${OFF} ${ID} *\n$`);
+const V2 = new RegExp(`^PMJ2 (writing|ready  |done   ) ${OFF} ${OFF} ${OFF} ${ID} ${ID} *\n$`);
+
+/** Parses the first octets of a journal (up to HEADER of them); undefined when they are no journal header. */
+export function parseJournalHeader(bytes: Uint8Array): JournalHeader | undefined {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
+  if (text.startsWith("PMJ1 ")) {
+    const m = V1.exec(text.slice(0, HEADER_V1));
+    if (!m || text.length < HEADER_V1) return undefined;
+    return checked({ state: m[1]!.trim() as State, p: Number(m[2]), n: Number(m[3]), e: Number(m[4]), dev: undefined, ino: Number(m[5]), dataOffset: HEADER_V1 });
+  }
+  const m = V2.exec(text.slice(0, HEADER));
+  if (!m || text.length < HEADER) return undefined;
+  return checked({ state: m[1]!.trim() as State, p: Number(m[2]), n: Number(m[3]), e: Number(m[4]), dev: Number(m[5]), ino: Number(m[6]), dataOffset: HEADER });
+}
+
+/** A header whose numbers cannot describe a rewrite (P+N beyond safe integers) is no header. */
+function checked(h: JournalHeader): JournalHeader | undefined {
+  return Number.isSafeInteger(h.p + h.n) && Number.isSafeInteger(h.e) ? h : undefined;
 }
 
 export function writeAll(fd: number, bytes: Uint8Array, position: number): void {
@@ -42,7 +77,8 @@ export function writeAll(fd: number, bytes: Uint8Array, position: number): void 
 
 function setState(fd: number, h: JournalHeader, state: State): void {
   h.state = state;
-  writeAll(fd, header(h), 0);
+  if (h.dataOffset === HEADER) writeAll(fd, journalHeaderBytes(h), 0);
+  else writeAll(fd, Buffer.from(`PMJ1 ${state.padEnd(7)} ${h.p} ${h.n} ${h.e} ${h.ino}`.padEnd(HEADER_V1 - 1) + "\n", "latin1"), 0);
   fsyncSync(fd);
 }
 
@@ -66,11 +102,11 @@ export function copyRange(inFd: number, inPos: number, outFd: number, outPos: nu
  * Step 1: writes the journal at `path` from `produce` (which writes the N octets through
  * the given writer) and marks it ready. Returns its open descriptor and header.
  */
-export function writeJournal(path: string, h: Omit<JournalHeader, "state">, produce: (write: (bytes: Uint8Array) => void) => void): { fd: number; header: JournalHeader } {
-  const fd = openSync(path, "w+", 0o600);
-  const full: JournalHeader = { ...h, state: "writing" };
+export function writeJournal(path: string, h: Omit<JournalHeader, "state" | "dataOffset">, produce: (write: (bytes: Uint8Array) => void) => void): { fd: number; header: JournalHeader } {
+  const fd = createJournalFile(path);
+  const full: JournalHeader = { ...h, state: "writing", dataOffset: HEADER };
   try {
-    writeAll(fd, header(full), 0);
+    writeAll(fd, journalHeaderBytes(full), 0);
     let pos = HEADER;
     produce((bytes) => {
       writeAll(fd, bytes, pos);
@@ -88,6 +124,23 @@ export function writeJournal(path: string, h: Omit<JournalHeader, "state">, prod
   return { fd, header: full };
 }
 
+/**
+ * Creates the journal exclusively: a file already at its name was not made by this rewrite
+ * (recovery, which runs first under the same lock, removes ours), so it is never opened
+ * or written through; one of ours is removed, another user's is reported.
+ */
+function createJournalFile(path: string): number {
+  try {
+    return createExclusive(path, 0o600);
+  } catch (e) {
+    if ((e as { code?: string }).code !== "EEXIST") throw e;
+  }
+  const st = lstatSync(path);
+  if (st.uid !== effectiveUid() || st.isDirectory()) throw new UntrustedFile(path, `is in the way of the rewrite journal (owned by uid ${st.uid}): remove it`);
+  unlinkSync(path);
+  return createExclusive(path, 0o600);
+}
+
 /** Steps 2 to 5 on the spool open read-write on `spoolFd`. */
 export function replayJournal(path: string, journalFd: number, h: JournalHeader, spoolFd: number): void {
   const buf = Buffer.allocUnsafe(CHUNK);
@@ -102,7 +155,7 @@ export function replayJournal(path: string, journalFd: number, h: JournalHeader,
     ftruncateSync(spoolFd, h.e);
     fsyncSync(spoolFd);
   }
-  copyRange(journalFd, HEADER, spoolFd, h.p, h.n, buf);
+  copyRange(journalFd, h.dataOffset, spoolFd, h.p, h.n, buf);
   if (rescued) writeAll(spoolFd, rescued, h.p + h.n);
   fsyncSync(spoolFd);
   ftruncateSync(spoolFd, h.p + h.n + (rescued?.length ?? 0));
@@ -113,26 +166,64 @@ export function replayJournal(path: string, journalFd: number, h: JournalHeader,
   fsyncDir(path);
 }
 
+/** Whether journal header `h` describes the spool with stat `spool` (same device and inode) and has all its data. */
+function describesSpool(h: JournalHeader, spool: Stats, journal: Stats): boolean {
+  if (h.ino !== spool.ino) return false;
+  if (h.dev !== undefined && h.dev !== spool.dev) return false;
+  return journal.size >= h.dataOffset + h.n;
+}
+
+/** Who may have written a journal or cache for the spool with stat `spool`: its owner, and us (we can write the spool anyway). */
+export function trustedOwners(spool: Stats): number[] {
+  return [...new Set([spool.uid, effectiveUid()])];
+}
+
 /**
  * Finishes or drops an interrupted rewrite found at `path` (called with the spool locked).
- * Returns what it did, for the log; "none" when there is no journal.
+ * Only a journal that is a regular file of the spool's owner (or ours), not a link, and
+ * names this spool's device and inode is acted on: another user's file at that name
+ * ("ignored") is neither read nor removed. Returns what it did; "none" when there is none.
  */
-export function recoverJournal(path: string, spoolFd: number): "none" | "dropped" | "replayed" | "removed" {
-  let fd: number;
+export function recoverJournal(path: string, spoolFd: number): "none" | "dropped" | "replayed" | "removed" | "ignored" {
+  const spool = fstatSync(spoolFd);
+  let opened;
   try {
-    fd = openSync(path, "r+");
+    opened = openOwnedFile(path, "readwrite", trustedOwners(spool));
   } catch (e) {
-    if ((e as { code?: string }).code === "ENOENT") return "none";
+    const code = (e as { code?: string }).code;
+    if (code === "ENOENT") return "none";
+    if (e instanceof UntrustedFile) return "ignored";
+    // Not ours to open (EACCES on another user's read-only file): not ours to trust either.
+    if (code === "EACCES" || code === "EPERM") {
+      let owner: number | undefined;
+      try {
+        owner = lstatSync(path).uid;
+      } catch {
+        return "none"; // removed meanwhile
+      }
+      if (!trustedOwners(spool).includes(owner)) return "ignored";
+    }
     throw e;
   }
+  const { fd, stat } = opened;
   const buf = Buffer.alloc(HEADER);
   const n = readSync(fd, buf, 0, HEADER, 0);
-  const h = n === HEADER ? parseHeader(buf) : undefined;
-  if (h === undefined || h.state === "writing" || h.state === "done" || h.ino !== fstatSync(spoolFd).ino) {
+  const h = parseJournalHeader(buf.subarray(0, n));
+  if (h === undefined || h.state === "writing" || h.state === "done" || !describesSpool(h, spool, stat)) {
     closeSync(fd);
     unlinkSync(path);
     return h?.state === "done" ? "removed" : "dropped";
   }
   replayJournal(path, fd, h, spoolFd);
   return "replayed";
+}
+
+/** Whether a trusted journal for the spool with stat `spool` is at `path` (a rewrite under way or interrupted). */
+export function journalPresent(path: string, spool: Stats): boolean {
+  try {
+    const st = lstatSync(path);
+    return st.isFile() && trustedOwners(spool).includes(st.uid);
+  } catch {
+    return false;
+  }
 }

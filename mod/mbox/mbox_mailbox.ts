@@ -6,17 +6,18 @@
  * meanwhile, another session), and rewritten without the deleted messages and with
  * `Status: RO` on the retrieved ones, matched by UIDL so nothing else is touched.
  */
-import { accessSync, closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from "node:fs";
+import { accessSync, closeSync, constants, fstatSync, readSync, statSync, type Stats } from "node:fs";
 import { dirname } from "node:path";
 import { TempError, describeSysError } from "../cli/errors.ts";
 import type { Mailbox, MessageReader, RemoveResult } from "../pop3/mailbox.ts";
 import type { MessageInfo } from "../pop3/transaction.ts";
-import { recoverJournal } from "./journal.ts";
 import type { MboxMessage } from "./message.ts";
 import { planIsNoop, planRewrite } from "./plan.ts";
 import { saveScanCache, scanCachePath, scanWithCache } from "./scan_cache.ts";
+import { openSpoolFile } from "./spool_file.ts";
 import { lockSpool, SpoolBusy, type SpoolLock, type SpoolLockOptions } from "./spool_lock.ts";
-import { journalPath, removeStaleRenameTemps, rewriteUnderWay, rewriteByRename, rewriteInPlace, type UpdateMode } from "./write_spool.ts";
+import { journalPath, recoverRewrite, removeStaleRenameTemps, rewriteUnderWay, rewriteByRename, rewriteInPlace, type UpdateMode } from "./write_spool.ts";
+import { rfcUidls } from "../pop3/uidl.ts";
 
 export interface MboxMailboxOptions {
   /** The spool file. */
@@ -73,12 +74,12 @@ class RangeReader implements MessageReader {
 /** Opens the spool read-write when we may (needed for kernel write locks and recovery), else read-only. */
 function openSpool(path: string): { fd: number; writable: boolean } | undefined {
   try {
-    return { fd: openSync(path, "r+"), writable: true };
+    return { fd: openSpoolFile(path, "readwrite"), writable: true };
   } catch (e) {
     if (code(e) === "ENOENT") return undefined;
     if (code(e) !== "EACCES" && code(e) !== "EROFS") throw e;
   }
-  return { fd: openSync(path, "r"), writable: false };
+  return { fd: openSpoolFile(path, "read"), writable: false };
 }
 
 export class MboxMailbox implements Mailbox {
@@ -105,14 +106,17 @@ export class MboxMailbox implements Mailbox {
     this.#fd = opened.fd;
     const lock = this.#lock(opened.fd, opened.writable ? "write" : "read", true);
     try {
-      this.recovery = opened.writable ? wrap("unable to recover an interrupted rewrite", () => recoverJournal(journalPath(opts.spool, opts.tempDir), opened.fd)) : "none";
+      this.recovery = opened.writable ? wrap("unable to recover an interrupted rewrite", () => recoverRewrite(opts.spool, opts.tempDir, opened.fd)) : "none";
+      if (this.recovery === "ignored") opts.onWarning?.(`ignoring a rewrite journal of ${opts.spool} that its owner did not make`);
       if (opened.writable) removeStaleRenameTemps(opts.spool);
       this.#stat = fstatSync(opened.fd);
       this.#records = wrap(`unable to read ${opts.spool}`, () => scanWithCache(opened.fd, this.#stat!, opts.spool, this.#cachePath()).messages);
     } finally {
       lock.release();
     }
-    this.messages = this.#records.map((m) => ({ size: m.crlfSize, uidl: m.uidl }));
+    // The scan keeps X-UIDL values only when valid; a cached or allocated one is checked here once more (mod/pop3/uidl.ts).
+    const shown = rfcUidls(this.#records.map((m) => ({ wanted: m.uidl, keys: [m.derivedUidl, `${m.derivedUidl}\0${m.uidl}`] })));
+    this.messages = this.#records.map((m, i) => ({ size: m.crlfSize, uidl: shown[i]! }));
   }
 
   #cachePath(): string | undefined {
@@ -168,7 +172,7 @@ export class MboxMailbox implements Mailbox {
     try {
       const lock = this.#lock(fd, "write", false);
       try {
-        recoverJournal(journalPath(spool, this.#opts.tempDir), fd);
+        recoverRewrite(spool, this.#opts.tempDir, fd);
         const st = fstatSync(fd);
         const records = this.#stat && sameFile(st, this.#stat) ? this.#records : scanWithCache(fd, st, spool, this.#cachePath()).messages;
         const plan = planRewrite(records, st.size, deleted, this.#opts.statusUpdate ? seen : new Set(), this.#opts.statusUpdate, (m) => fieldCrlfSize(fd, m));
@@ -199,12 +203,20 @@ function wrap<T>(what: string, f: () => T): T {
   }
 }
 
-/** Qpopper's temp-dir default: the spool's directory when we may create files there, else $HOME. */
+/**
+ * Qpopper's temp-dir default: the spool's directory when we may create files there and
+ * nobody else may (a home directory), else $HOME. A directory other users can write in
+ * (a sticky /var/mail, Debian's group-writable one) never holds the journal and cache:
+ * a file another user made there under the expected name could only be refused.
+ */
 export function defaultTempDir(spool: string, home: string | undefined): string {
+  const dir = dirname(spool);
   try {
-    accessSync(dirname(spool), constants.W_OK);
-    return dirname(spool);
+    accessSync(dir, constants.W_OK);
+    const st = statSync(dir);
+    if ((st.mode & 0o022) === 0 && st.uid === (process.geteuid?.() ?? st.uid)) return dir;
   } catch {
-    return home ?? dirname(spool);
+    // not writable for us: $HOME
   }
+  return home ?? dir;
 }

@@ -6,10 +6,15 @@
  * every cached From_ line still at its offset: mail was delivered), only the new part is
  * read, from the last cached message on. Anything else: a full scan. The cache is only a
  * copy of what a scan finds, so it is written without fsync and any failure is ignored.
+ * A cache is believed only when it is a regular file of the spool's owner (or ours), not
+ * a link: in a shared directory another user could otherwise hide the victim's mail
+ * behind a cache of an empty spool. It is created exclusively and renamed into place.
  */
-import { closeSync, openSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writeSync, type Stats } from "node:fs";
+import { closeSync, lstatSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writeSync, type Stats } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { createExclusive, effectiveUid, openOwnedFile } from "../sys/owned_file.ts";
 import { processGone } from "./dot_lock.ts";
+import { trustedOwners } from "./journal.ts";
 import type { MboxMessage } from "./message.ts";
 import { scanMbox } from "./scan.ts";
 
@@ -23,16 +28,70 @@ function identity(st: Stats): string {
   return `${st.dev} ${st.ino} ${st.size} ${st.mtimeMs} ${st.ctimeMs}`;
 }
 
-interface Stored extends Omit<MboxMessage, "fromLine"> { fromLine: string }
+/** A cache larger than this is not read (a spool of a million messages makes about 300 MB). */
+const MAX_CACHE_OCTETS = 512 << 20;
 
-function load(path: string): { id: string; messages: MboxMessage[] } | undefined {
+const NUMBER_FIELDS = ["fromOffset", "start", "headerEnd", "end", "next", "crlfSize"] as const;
+
+function isOffset(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** One stored message, or undefined when a field is missing or of the wrong kind. */
+function storedMessage(v: unknown): MboxMessage | undefined {
+  if (typeof v !== "object" || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  if (!NUMBER_FIELDS.every((k) => isOffset(o[k]))) return undefined;
+  for (const k of ["uidl", "derivedUidl", "fromLine", "status", "xStatus"]) if (typeof o[k] !== "string") return undefined;
+  if (o.ownUidl !== undefined && typeof o.ownUidl !== "string") return undefined;
+  if (o.eol !== "\n" && o.eol !== "\r\n") return undefined;
+  const f = o.statusField;
+  if (f !== undefined && !(Array.isArray(f) && f.length === 2 && isOffset(f[0]) && isOffset(f[1]))) return undefined;
+  const m = o as unknown as MboxMessage & { fromLine: string };
+  if (!(m.fromOffset <= m.start && m.start <= m.headerEnd && m.headerEnd <= m.end && m.end <= m.next) || m.uidl === "") return undefined;
+  return {
+    fromOffset: m.fromOffset, start: m.start, headerEnd: m.headerEnd, end: m.end, next: m.next, crlfSize: m.crlfSize,
+    uidl: m.uidl, ...(m.ownUidl !== undefined ? { ownUidl: m.ownUidl } : {}), derivedUidl: m.derivedUidl,
+    fromLine: Buffer.from(m.fromLine, "latin1"), status: m.status, xStatus: m.xStatus,
+    ...(f !== undefined ? { statusField: [m.statusField![0], m.statusField![1]] as const } : {}), eol: m.eol,
+  };
+}
+
+/**
+ * Parses a cache file's text: the identity line and the messages, in spool order without
+ * overlaps. Undefined for anything else (a torn write, another format, a hand-made file).
+ */
+export function parseScanCache(text: string): { id: string; messages: MboxMessage[] } | undefined {
+  const nl = text.indexOf("\n");
+  if (nl < 0) return undefined;
+  const head = text.slice(0, nl);
+  if (!head.startsWith(`${MAGIC} `) || !/^[0-9]+ [0-9]+ [0-9]+ [0-9.e+-]+ [0-9.e+-]+$/.test(head.slice(MAGIC.length + 1))) return undefined;
+  let stored: unknown;
   try {
-    const text = readFileSync(path, "latin1");
-    const nl = text.indexOf("\n");
-    const head = text.slice(0, nl);
-    if (!head.startsWith(`${MAGIC} `)) return undefined;
-    const stored = JSON.parse(text.slice(nl + 1)) as Stored[];
-    return { id: head.slice(MAGIC.length + 1), messages: stored.map((m) => ({ ...m, fromLine: Buffer.from(m.fromLine, "latin1") })) };
+    stored = JSON.parse(text.slice(nl + 1));
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(stored)) return undefined;
+  const messages: MboxMessage[] = [];
+  for (const v of stored) {
+    const m = storedMessage(v);
+    if (m === undefined) return undefined;
+    if (messages.length > 0 && m.fromOffset < messages[messages.length - 1]!.next) return undefined;
+    messages.push(m);
+  }
+  return { id: head.slice(MAGIC.length + 1), messages };
+}
+
+function load(path: string, spool: Stats): { id: string; messages: MboxMessage[] } | undefined {
+  try {
+    const { fd, stat } = openOwnedFile(path, "read", trustedOwners(spool));
+    try {
+      if (stat.size > MAX_CACHE_OCTETS) return undefined;
+      return parseScanCache(readFileSync(fd, "latin1"));
+    } finally {
+      closeSync(fd);
+    }
   } catch {
     return undefined;
   }
@@ -53,12 +112,25 @@ function removeStaleTemps(path: string): void {
   }
 }
 
+/** Creates the temporary cache file exclusively; a leftover of ours at that name is replaced, anyone else's left alone (and no cache written). */
+function createTemp(tmp: string): number {
+  try {
+    return createExclusive(tmp, 0o600);
+  } catch (e) {
+    if ((e as { code?: string }).code !== "EEXIST" || lstatSync(tmp).uid !== effectiveUid()) throw e;
+  }
+  unlinkSync(tmp);
+  return createExclusive(tmp, 0o600);
+}
+
 export function saveScanCache(path: string, st: Stats, messages: readonly MboxMessage[]): void {
   const tmp = `${path}.${process.pid}`;
   removeStaleTemps(path);
+  let made = false;
   try {
     const body = JSON.stringify(messages.map((m) => ({ ...m, fromLine: Buffer.from(m.fromLine).toString("latin1") })));
-    const fd = openSync(tmp, "w", 0o600);
+    const fd = createTemp(tmp);
+    made = true;
     try {
       const bytes = Buffer.from(`${MAGIC} ${identity(st)}\n${body}`, "latin1");
       let done = 0;
@@ -68,7 +140,7 @@ export function saveScanCache(path: string, st: Stats, messages: readonly MboxMe
     }
     renameSync(tmp, path);
   } catch {
-    try { unlinkSync(tmp); } catch { /* never made */ }
+    if (made) try { unlinkSync(tmp); } catch { /* gone */ }
   }
 }
 
@@ -86,7 +158,7 @@ function fromLinesInPlace(fd: number, messages: readonly MboxMessage[]): boolean
 
 /** Scans the spool open on `fd` (locked, with stat `st`), through the cache at `path` when it may be trusted. */
 export function scanWithCache(fd: number, st: Stats, spool: string, path: string | undefined): { messages: MboxMessage[]; from: "cache" | "grown" | "scan" } {
-  const cached = path === undefined ? undefined : load(path);
+  const cached = path === undefined ? undefined : load(path, st);
   if (cached !== undefined && cached.id === identity(st)) return { messages: cached.messages, from: "cache" };
   let result: { messages: MboxMessage[]; from: "cache" | "grown" | "scan" } | undefined;
   if (cached !== undefined && cached.messages.length > 0) {

@@ -5,6 +5,7 @@
  * default (Debian's procmail: "Locking strategies: dotlocking, fcntl()"), `flock` on
  * request for MDAs that use it.
  */
+import { TempError, describeSysError } from "../cli/errors.ts";
 import { DotLockError, dotLock } from "./dot_lock.ts";
 import { fcntlLock, fcntlUnlock, flockLock, flockUnlock, lockBusy } from "../sys/locks.ts";
 
@@ -17,7 +18,11 @@ export interface SpoolLockOptions {
   staleSeconds?: number;
   /** Asked when another poppin holds the dot-lock: true to fail at once (it is rewriting the spool). */
   failFastWhen?: () => boolean;
-  /** The dot-lock could not be made (the spool directory is not writable for us): warn and go on with kernel locks. */
+  /**
+   * The dot-lock could not be made (the spool directory is not writable for us) while a
+   * kernel lock was requested too: warn and go on with the kernel locks. With the dot-lock
+   * alone, that is a failure (TempError): the spool is never used unlocked.
+   */
   onDotLockUnavailable?: (why: string) => void;
 }
 
@@ -50,7 +55,10 @@ export function lockSpool(spool: string, fd: number, mode: "read" | "write", opt
       } catch (e) {
         if (!(e instanceof DotLockError)) throw e;
         if (e.failure.kind === "busy") throw new SpoolBusy(e.message, e.failure.holder === "poppin");
-        if (e.failure.code !== "EACCES" && e.failure.code !== "EPERM" && e.failure.code !== "EROFS") throw e;
+        if (e.failure.code !== "EACCES" && e.failure.code !== "EPERM" && e.failure.code !== "EROFS") throw new TempError(`unable to make ${spool}.lock: ${describeSysError({ code: e.failure.code })}`);
+        if (!opts.methods.includes("fcntl") && !opts.methods.includes("flock")) {
+          throw new TempError(`unable to make ${spool}.lock: ${describeSysError({ code: e.failure.code })}, and no other lock was requested`);
+        }
         opts.onDotLockUnavailable?.(`unable to make ${spool}.lock: ${e.failure.code}; relying on kernel locks`);
       }
     }

@@ -8,9 +8,11 @@
  *   journal kept in the temp directory (journal.ts).
  * "auto" renames when the directory lets us keep the spool's owner, else goes in place.
  */
-import { closeSync, existsSync, fchmodSync, fchownSync, fstatSync, fsyncSync, openSync, readSync, readdirSync, renameSync, unlinkSync, type Stats } from "node:fs";
-import { basename, dirname, join } from "node:path";
-import { replayJournal, writeAll, writeJournal } from "./journal.ts";
+import { closeSync, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, openSync, readSync, readdirSync, renameSync, unlinkSync, type Stats } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { nodeCrypto } from "../sys/builtins.ts";
+import { createExclusive } from "../sys/owned_file.ts";
+import { journalPresent, recoverJournal, replayJournal, trustedOwners, writeAll, writeJournal } from "./journal.ts";
 import { segmentsFrom, type RewritePlan, type Segment } from "./plan.ts";
 
 export type UpdateMode = "auto" | "rename" | "inplace";
@@ -31,11 +33,41 @@ export function journalPath(spool: string, journalDir: string): string {
   return join(journalDir, `.${basename(spool)}.poppin-journal`);
 }
 
-/** Whether a rewrite of `spool` is under way (or was interrupted): its journal or a new spool beside it exists. */
+/**
+ * Finishes an interrupted in-place rewrite of the spool open on `spoolFd` (called with it
+ * locked): the journal in `tempDir`, or else one left in the spool's own directory, where
+ * earlier versions kept it by default (recoverJournal trusts only the owner's journals).
+ */
+export function recoverRewrite(spool: string, tempDir: string, spoolFd: number): ReturnType<typeof recoverJournal> {
+  const done = recoverJournal(journalPath(spool, tempDir), spoolFd);
+  if ((done !== "none" && done !== "ignored") || resolve(tempDir) === resolve(dirname(spool))) return done;
+  const legacy = recoverJournal(journalPath(spool, dirname(spool)), spoolFd);
+  return legacy === "none" ? done : legacy;
+}
+
+/**
+ * Whether a rewrite of `spool` is under way (or was interrupted): its journal or a new
+ * spool beside it exists, made by the spool's owner (another user's file of that name
+ * in a shared directory says nothing).
+ */
 export function rewriteUnderWay(spool: string, journal: string): boolean {
-  if (existsSync(journal)) return true;
+  let st: Stats;
   try {
-    return readdirSync(dirname(spool)).some((n) => n.startsWith(renameTempPrefix(spool)));
+    st = lstatSync(spool);
+  } catch {
+    return false;
+  }
+  if (journalPresent(journal, st)) return true;
+  const owners = trustedOwners(st);
+  try {
+    return readdirSync(dirname(spool)).some((n) => {
+      if (!n.startsWith(renameTempPrefix(spool))) return false;
+      try {
+        return owners.includes(lstatSync(join(dirname(spool), n)).uid);
+      } catch {
+        return false;
+      }
+    });
   } catch {
     return false;
   }
@@ -93,10 +125,11 @@ function fsyncDir(dir: string): void {
 
 /** Writes the new spool beside the old and renames it over. Returns false when the directory does not allow it. */
 export function rewriteByRename(spool: string, spoolFd: number, plan: RewritePlan, st: Stats, mustSucceed: boolean): boolean {
-  const tmp = join(dirname(spool), `${renameTempPrefix(spool)}${process.pid}`);
+  // A fresh name, created exclusively: never a file someone else left at a guessable name.
+  const tmp = join(dirname(spool), `${renameTempPrefix(spool)}${process.pid}.${nodeCrypto().randomBytes(6).toString("hex")}`);
   let fd: number;
   try {
-    fd = openSync(tmp, "w", st.mode & 0o7777);
+    fd = createExclusive(tmp, st.mode & 0o7777);
   } catch (e) {
     if (!mustSucceed && (code(e) === "EACCES" || code(e) === "EPERM" || code(e) === "EROFS")) return false;
     throw e;
@@ -135,8 +168,8 @@ export function rewriteInPlace(spoolFd: number, plan: RewritePlan, journal: stri
   const p = plan.firstChange;
   const n = plan.newLength - p;
   const e = Math.max(plan.oldLength, plan.newLength);
-  const { ino } = fstatSync(spoolFd);
-  const j = writeJournal(journal, { p, n, e, ino }, (write) => writeSegments(spoolFd, segmentsFrom(plan, p), write));
+  const { dev, ino } = fstatSync(spoolFd);
+  const j = writeJournal(journal, { p, n, e, dev, ino }, (write) => writeSegments(spoolFd, segmentsFrom(plan, p), write));
   onJournalReady?.();
   replayJournal(journal, j.fd, j.header, spoolFd);
 }

@@ -6,6 +6,8 @@
  */
 import { deliverBulletins } from "../bulletin/bulletins.ts";
 import { capabilityLines } from "../pop3/capabilities.ts";
+import { ExpiringMailbox } from "../pop3/expire.ts";
+import type { Mailbox } from "../pop3/mailbox.ts";
 import type { Pop3dServeOptions, Pop3dStats } from "../pop3/pop3d_server.ts";
 import { AUTHORIZATION_TABLE } from "../pop3/authorization.ts";
 import { TRANSACTION_TABLE } from "../pop3/transaction.ts";
@@ -78,4 +80,13 @@ export function sessionStatistics(policy: Policy, stats: Pop3dStats, env: Env): 
     left: stats.leftMessages ?? stats.messages - stats.deleted,
     leftOctets: stats.leftOctets ?? 0,
   }, env);
+}
+
+/**
+ * The mailbox the session serves: with EXPIRE n > 0, one whose UPDATE also removes what was
+ * retrieved n or more days ago, keeping its record in `record` (undefined: not enforced).
+ */
+export function mailboxWithExpire(mailbox: Mailbox, policy: Policy, record: string | undefined, now?: () => number): Mailbox {
+  if (typeof policy.expire !== "number" || policy.expire <= 0 || record === undefined) return mailbox;
+  return new ExpiringMailbox(mailbox, { days: policy.expire, record, now });
 }

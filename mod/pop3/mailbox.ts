@@ -17,6 +17,8 @@ export interface RemoveResult {
   /** Messages that could not be removed; each is described in `problems`. */
   unremoved: number;
   problems: string[];
+  /** Messages removed besides those asked for (EXPIRE: retrieved long enough ago), 0-based. */
+  alsoRemoved?: readonly number[];
 }
 
 export interface Mailbox {

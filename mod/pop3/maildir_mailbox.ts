@@ -3,14 +3,15 @@
  * Default: sizes as sent (CRLF) and delivery order; "qmail" compatibility: qmail-pop3d's
  * file sizes (LF) and order (mtime heap). UIDLs are qmail-pop3d's in both.
  */
-import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants as fsConstants, fstatSync, openSync, readdirSync, readSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { maildirDeleteMany } from "../maildir/clean.ts";
-import { curNameFor } from "../maildir/name.ts";
+import { uidlOf } from "../maildir/name.ts";
 import { maildirScan, type MaildirEntry } from "../maildir/scan.ts";
 import { readUidlMap } from "../maildir/uidl_map.ts";
 import type { Mailbox, MessageReader, RemoveResult } from "./mailbox.ts";
 import type { MessageInfo } from "./transaction.ts";
+import { rfcUidls } from "./uidl.ts";
 
 export type Compat = "rfc" | "qmail";
 
@@ -59,17 +60,6 @@ class FileReader implements MessageReader {
   }
 }
 
-/**
- * Where a message listed from DIR/new/NAME is once another session has moved it (qmail-pop3d's
- * move to DIR/cur/NAME:2,): without the session lock (mailbox-lock = none) that can happen
- * between the listing and RETR or QUIT.
- */
-function movedToCur(path: string): string | undefined {
-  const sub = dirname(path);
-  if (basename(sub) !== "new") return undefined;
-  return join(dirname(sub), "cur", curNameFor(basename(path)));
-}
-
 export class MaildirMailbox implements Mailbox {
   readonly messages: readonly MessageInfo[];
   readonly #entries: readonly MaildirEntry[];
@@ -85,29 +75,69 @@ export class MaildirMailbox implements Mailbox {
     });
     // Messages moved from an mbox spool keep the UIDLs clients saw there (poppin convert).
     const uidls = readUidlMap(dir);
-    this.messages = this.#entries.map((e) => ({ size: qmail ? e.fileSize : e.crlfSize, uidl: uidls.get(e.uidl) ?? e.uidl }));
+    // RFC 1939's UIDL (mod/pop3/uidl.ts): qmail-pop3d's for every ordinary name, a stable stand-in otherwise.
+    const shown = rfcUidls(this.#entries.map((e) => ({
+      wanted: uidls.get(e.uidl) ?? e.uidl,
+      keys: [e.uidl, `${basename(dirname(e.path))}/${e.name}`],
+    })));
+    this.messages = this.#entries.map((e, i) => ({ size: qmail ? e.fileSize : e.crlfSize, uidl: shown[i]! }));
+    this.#dir = dir;
   }
 
+  readonly #dir: string;
+
   open(index: number): MessageReader {
-    const path = this.#entries[index]!.path;
+    const entry = this.#entries[index]!;
     try {
-      return new FileReader(path);
+      return new FileReader(entry.path);
     } catch (e) {
-      const moved = movedToCur(path);
-      if ((e as { code?: string }).code !== "ENOENT" || moved === undefined) throw e;
-      return new FileReader(moved);
+      if ((e as { code?: string }).code !== "ENOENT") throw e;
+      // Moved (new/ to cur/) or renamed (a flag changed) by another program since the listing.
+      const now = this.#whereNow(entry);
+      if (now === undefined) throw e;
+      return new FileReader(now);
     }
+  }
+
+  /**
+   * Where a listed message is now: the file in cur/ or new/ with the same unique part (the
+   * name before ':'), which maildir(5) readers such as IMAP servers keep when they change flags.
+   */
+  #whereNow(entry: MaildirEntry): string | undefined {
+    return findByUnique(this.#dir, [entry.uidl]).get(entry.uidl);
   }
 
   remove(indices: readonly number[]): RemoveResult {
     const result = maildirDeleteMany(indices.map((i) => this.#entries[i]!.path));
-    // A name listed in new/ that is gone may have been moved to cur/ by another session: remove it there.
-    const moved = result.alreadyGone.map(movedToCur).filter((p): p is string => p !== undefined);
+    // A listed name that is gone may have been moved or renamed by another program: remove it where it is now.
+    const byPath = new Map(indices.map((i) => [this.#entries[i]!.path, this.#entries[i]!]));
+    const goneEntries = result.alreadyGone.map((p) => byPath.get(p)!);
+    const found = goneEntries.length === 0 ? new Map<string, string>() : findByUnique(this.#dir, goneEntries.map((e) => e.uidl));
+    const moved = goneEntries.map((e) => found.get(e.uidl)).filter((p): p is string => p !== undefined);
     const second = maildirDeleteMany(moved);
     return {
-      removed: result.deleted.length + result.alreadyGone.length,
+      removed: result.deleted.length + result.alreadyGone.length - second.failed.length,
       unremoved: result.failed.length + second.failed.length,
       problems: [...result.failed, ...second.failed].map((f) => f.message),
     };
   }
+}
+
+/** Paths in DIR/cur and DIR/new of the messages whose unique part is one of `uniques` (an unreadable directory: none). */
+function findByUnique(dir: string, uniques: readonly string[]): Map<string, string> {
+  const wanted = new Set(uniques);
+  const found = new Map<string, string>();
+  for (const sub of ["cur", "new"]) {
+    let names: string[];
+    try {
+      names = readdirSync(join(dir, sub));
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const unique = uidlOf(name);
+      if (wanted.has(unique) && !found.has(unique)) found.set(unique, join(dir, sub, name));
+    }
+  }
+  return found;
 }

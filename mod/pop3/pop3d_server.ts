@@ -49,9 +49,10 @@ export function removeMarked(mailbox: Mailbox, deleted: readonly number[], stats
   stats.unremoved = removed.unremoved;
   stats.problems.push(...removed.problems);
   if (removed.unremoved === 0) {
-    const octets = deleted.reduce((t, i) => t + mailbox.messages[i]!.size, 0);
+    const all = [...deleted, ...(removed.alsoRemoved ?? [])];
+    const octets = all.reduce((t, i) => t + mailbox.messages[i]!.size, 0);
     stats.deletedOctets = octets;
-    stats.leftMessages = mailbox.messages.length - deleted.length;
+    stats.leftMessages = mailbox.messages.length - all.length;
     stats.leftOctets = (stats.leftOctets ?? 0) - octets;
   }
   return removed.unremoved;

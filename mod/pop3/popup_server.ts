@@ -43,6 +43,12 @@ export interface PopupOptions {
    * (answered exactly as a wrong password, so nobody learns whether the user exists).
    */
   admit?(attempt: LoginAttempt): { user: Uint8Array } | { refused: string };
+  /**
+   * The password check's work for a login `admit` refused (mod/auth/verify.ts decoyCheck),
+   * so a refusal by the policy costs what checking the password would: timing must not tell
+   * which users a list admits.
+   */
+  decoy?(password: Uint8Array): void | Promise<void>;
   /** After STLS: negotiates TLS on the connection and returns the encrypted channel (throws when it fails). */
   startTls?(): Promise<PopupChannel>;
   /** Milliseconds before the answer to a failed login (Dovecot's auth_failure_delay). */
@@ -105,6 +111,7 @@ export async function servePopup(first: PopupChannel, opts: PopupOptions): Promi
         const verdict = opts.admit?.({ user: action.user, apop: action.apop }) ?? { user: action.user };
         let result: ChainResult;
         if ("refused" in verdict) {
+          await opts.decoy?.(action.password);
           result = { kind: "failed", failure: "rejected", detail: verdict.refused };
         } else {
           const data = checkpasswordData(verdict.user, action.password, opts.timestamp);

@@ -21,6 +21,7 @@ import { ListingCache } from "./listing_cache.ts";
 import type { InlineSetup } from "./inline_session.ts";
 import { parseHostPort, startMetrics, type MetricsEndpoint } from "./metrics_server.ts";
 import { SessionCounters, prometheusText, statusText } from "./session_counters.ts";
+import { logLine } from "../cli/log_value.ts";
 
 /** Status line period (the issue: every minute). */
 export const STATUS_INTERVAL_MS = 60_000;
@@ -120,8 +121,8 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
     throw err;
   }
   const server = new InlineServer(o, checked.env, {
-    log: (line) => writeStderr(line),
-    drop: (reason) => writeStderr(`${ctx.prefix}: warning: dropping connection, ${reason}\n`),
+    log: (line) => writeStderr(logLine(line)),
+    drop: (reason) => writeStderr(logLine(`${ctx.prefix}: warning: dropping connection, ${reason}\n`)),
   }, setup, process.pid, serveTls);
   const listener = await listenAsTold(o, ctx.env, (on) => server.start(on));
   if (typeof listener === "string") return fail(listener);

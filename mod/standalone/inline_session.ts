@@ -12,6 +12,7 @@ import { isAbsolute, join } from "node:path";
 import type net from "node:net";
 import type { Account } from "../auth/account.ts";
 import { sessionEnvironment } from "../auth/session.ts";
+import { DECOY_SETTINGS } from "../auth/verify.ts";
 import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../cli/errors.ts";
 import { maildirTmpCleanup } from "../maildir/clean.ts";
 import { apopOffered, compatFrom } from "../pop3/config.ts";
@@ -21,7 +22,9 @@ import { servePopup, type PopupChannel } from "../pop3/popup_server.ts";
 import { TEXT, err, ok } from "../pop3/responses.ts";
 import { loginChecks } from "../policy/login_checks.ts";
 import { loginPolicy } from "../policy/login_policy.ts";
-import { pop3dPolicy, sessionOptions, sessionStatistics } from "../policy/pop3d_policy.ts";
+import { mailboxWithExpire, pop3dPolicy, sessionOptions, sessionStatistics } from "../policy/pop3d_policy.ts";
+import { RETRIEVAL_RECORD_NAME } from "../pop3/expire.ts";
+import type { Mailbox } from "../pop3/mailbox.ts";
 import { policyEnv, resolvePolicy, type Resolved } from "../policy/resolve.ts";
 import { waitStatus } from "../serve/log_lines.ts";
 import type { TlsContextHolder } from "../tls/context.ts";
@@ -149,6 +152,9 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
     },
     failureDelayMs: policy.failureDelayMs,
     admit: checks.admit,
+    async decoy(password) {
+      for (const setting of DECOY_SETTINGS) await setup.tools.pool.crypt(password, setting);
+    },
     async authenticate(data) {
       if (setup.euid === 0 && io.fd === undefined) {
         // A user process cannot take over a TLS session that runs here; serve with -u for in-process sessions.
@@ -197,7 +203,7 @@ async function servePop3dInline(io: SessionIo, account: Account, base: NodeJS.Pr
   const dir = isAbsolute(chain.maildir) ? chain.maildir : join(account.home, chain.maildir);
   let release = () => {};
   try {
-    let mailbox: MaildirMailbox;
+    let mailbox: Mailbox;
     let policy;
     try {
       policy = pop3dPolicy(env);
@@ -224,6 +230,7 @@ async function servePop3dInline(io: SessionIo, account: Account, base: NodeJS.Pr
         // a missing Maildir is reported by the scan
       }
       mailbox = new MaildirMailbox(dir, { compat, onWarning: (m) => log("warning", `${m} ${who}`), scan: setup.listings?.scan });
+      mailbox = mailboxWithExpire(mailbox, policy, join(dir, RETRIEVAL_RECORD_NAME));
     } catch (e) {
       if (!(e instanceof PoppinError)) throw e;
       out.put(err(e.exitCode === EXIT_TEMP ? TEXT.scanFailed : TEXT.noMaildir));

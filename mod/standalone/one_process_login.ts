@@ -18,10 +18,11 @@ import { AuthRefused, CHECKPASSWORD_MAX_DATA, MalformedRequest, parseRequest } f
 import { becomeAccount, enterHome, sessionEnvironment } from "../auth/session.ts";
 import { daysSinceEpoch } from "../auth/shadow_policy.ts";
 import type { AppletContext } from "../cli/context.ts";
-import { EXIT_OK, EXIT_USAGE, PoppinError } from "../cli/errors.ts";
+import { EXIT_OK, EXIT_MISUSE, PoppinError } from "../cli/errors.ts";
 import { writeStderr } from "../cli/io.ts";
 import type { ChainResult } from "../pop3/popup_server.ts";
 import { parseLoginChain, selfResolver, type LoginChain } from "./chain_spec.ts";
+import { logLine } from "../cli/log_value.ts";
 
 export type OneProcessLogin = (data: Uint8Array) => Promise<ChainResult>;
 
@@ -49,9 +50,9 @@ async function loginAndServe(data: Uint8Array, chain: LoginChain, ctx: AppletCon
     env = sessionEnvironment(base, result.account);
   } catch (e) {
     if (e instanceof AuthRefused) return { kind: "failed", failure: "rejected", detail: `${check} exit 1` };
-    if (e instanceof MalformedRequest) return { kind: "failed", failure: "temporary", detail: `${check} exit ${EXIT_USAGE}` };
+    if (e instanceof MalformedRequest) return { kind: "failed", failure: "temporary", detail: `${check} exit ${EXIT_MISUSE}` };
     if (e instanceof PoppinError) {
-      writeStderr(`${check}: fatal: ${e.message}\n`);
+      writeStderr(logLine(`${check}: fatal: ${e.message}\n`));
       return { kind: "failed", failure: "temporary", detail: `${check} exit ${e.exitCode}` };
     }
     throw e;

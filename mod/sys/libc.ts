@@ -10,6 +10,7 @@ import { constants } from "node:os";
 
 const libcFns = libcFunctions({
   getpwnam_r: { args: ["ptr", "ptr", "ptr", "u64", "ptr"], returns: "i32" },
+  getpwuid_r: { args: ["u32", "ptr", "ptr", "u64", "ptr"], returns: "i32" },
   getspnam_r: { args: ["ptr", "ptr", "ptr", "u64", "ptr"], returns: "i32" },
   execve: { args: ["ptr", "ptr", "ptr"], returns: "i32" },
   fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
@@ -86,6 +87,19 @@ export function getpwnam(name: Uint8Array | string): PasswdEntry | undefined {
   const sym = libc();
   const { found, keep } = nssLookup("getpwnam_r", (n, e, b, s, r) => sym.getpwnam_r(n, e, b, s, r), name, entry);
   if (!found) return undefined;
+  return passwdEntry(entry, keep);
+}
+
+/** getpwuid_r: the account of `uid` from every NSS source; undefined when none; throws LibcError on trouble. */
+export function getpwuid(uid: number): PasswdEntry | undefined {
+  const entry = new Uint8Array(48);
+  const sym = libc();
+  const { found, keep } = nssLookup("getpwuid_r", (_n, e, b, s, r) => sym.getpwuid_r(uid, e, b, s, r), "", entry);
+  if (!found) return undefined;
+  return passwdEntry(entry, keep);
+}
+
+function passwdEntry(entry: Uint8Array, keep: Uint8Array): PasswdEntry {
   const p = ptr(entry);
   const view = new DataView(entry.buffer);
   const result: PasswdEntry = {

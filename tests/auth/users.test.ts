@@ -83,10 +83,10 @@ describe("poppin users", () => {
       [["add", "new", "5000", "5000", "/h"], "\n", 100, "poppin users: fatal: empty password refused\n"],
       [["passwd", "nosuch"], "pw\n", 100, "poppin users: fatal: no such user: nosuch\n"],
       [["del", "nosuch"], undefined, 100, "poppin users: fatal: no such user: nosuch\n"],
-      [["add", "new", "x", "5000", "/h"], "pw\n", 2, "poppin users: usage: UID must be a number\n"],
-      [["add", "new", "5000", "5000", "relative"], "pw\n", 2, "poppin users: usage: HOME must be an absolute path without ':'\n"],
-      [["add", "a:b", "5000", "5000", "/h"], "pw\n", 2, 'poppin users: usage: bad login "a:b": no \':\', newline, NUL or leading \'#\'\n'],
-      [["add", "new", "5000", "5000", "/h", "password-on-argv"], "pw\n", 2, ""],
+      [["add", "new", "x", "5000", "/h"], "pw\n", 100, "poppin users: usage: UID must be a number\n"],
+      [["add", "new", "5000", "5000", "relative"], "pw\n", 100, "poppin users: usage: HOME must be an absolute path without ':'\n"],
+      [["add", "a:b", "5000", "5000", "/h"], "pw\n", 100, 'poppin users: usage: bad login "a:b": no \':\', newline, NUL or leading \'#\'\n'],
+      [["add", "new", "5000", "5000", "/h", "password-on-argv"], "pw\n", 100, ""],
     ];
     for (const [args, stdin, code, stderr] of cases) {
       const r = users(file, args, stdin);
@@ -98,7 +98,7 @@ describe("poppin users", () => {
     }
     expect(readdirSync(dir).sort()).toEqual(["users", "users.cdb", "users.lock"]);
     const none = run([POPPIN, "users", "list"], { env: { PATH: "/usr/bin:/bin" } });
-    expect(none.code).toBe(2);
+    expect(none.code).toBe(100);
     expect(none.stderr).toBe("poppin users: usage: no user file: give -f FILE or set POPPIN_USERDB\n");
   });
 

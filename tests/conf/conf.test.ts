@@ -23,7 +23,7 @@ describe("arguments and refusals", () => {
     expect(b.code).toBe(100);
     const c = run([POPPIN, "conf", "pop4d"]);
     expect(c.stderr).toStartWith("poppin conf: usage: poppin conf [--systemd]");
-    expect(c.code).toBe(2);
+    expect(c.code).toBe(100);
   });
 
   test("unknown accounts: exit 111, nothing made", () => {

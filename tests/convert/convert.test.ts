@@ -113,7 +113,7 @@ describe("convert mbox", () => {
   test("bad usage", () => {
     const dir = tempDir("convert-usage");
     const r = convert(["onlyone"], dir);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(100);
     expect(r.stderr).toStartWith("poppin convert: usage: poppin convert mbox");
   });
 });

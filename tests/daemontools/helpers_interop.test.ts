@@ -93,12 +93,12 @@ describe("daemontools helpers match Debian's byte for byte", () => {
 });
 
 describe("as poppin APPLET", () => {
-  test("messages say poppin NAME, usage exits 2", () => {
+  test("messages say poppin NAME, usage exits 100", () => {
     const p = run([POPPIN, "setuidgid", "no-such-account", "true"]);
     expect(p.stderr).toBe("poppin setuidgid: fatal: unknown account no-such-account\n");
     expect(p.code).toBe(111);
     const u = run([POPPIN, "envdir"]);
     expect(u.stderr).toBe("poppin envdir: usage: poppin envdir dir child\n");
-    expect(u.code).toBe(2);
+    expect(u.code).toBe(100);
   });
 });

@@ -171,7 +171,7 @@ describe("multilog interop: messages and exit codes", () => {
     expect(r.code).toBe(111);
     expect(r.stderr).toBe("poppin log: fatal: unable to open directory ./missing/deeper: file does not exist\n");
     const u = runLogger(poppin, ours, ["log"], "x\n");
-    expect(u.code).toBe(2);
+    expect(u.code).toBe(100);
     expect(u.stderr).toContain("usage:");
   });
 });

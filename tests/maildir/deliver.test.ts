@@ -98,11 +98,11 @@ describe("deliver (applet)", () => {
     expect(run([POPPIN, "deliver", join(base, "file")], { stdin: "x\n" }).code).toBe(100);
   });
 
-  test("wrong arguments: usage, exit 2", () => {
+  test("wrong arguments: usage, exit 100", () => {
     const r = run([POPPIN, "deliver"]);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(100);
     expect(r.stderr).toBe("poppin deliver: usage: poppin deliver MAILDIR < message\n");
-    expect(run([POPPIN, "deliver", "a", "b"]).code).toBe(2);
+    expect(run([POPPIN, "deliver", "a", "b"]).code).toBe(100);
   });
 
   test("disk full (64k tmpfs): exit 111, nothing in new/, tmp/ emptied; the Maildir still takes small mail", () => {

@@ -81,14 +81,14 @@ describe("maildirmake failing half-way", () => {
 });
 
 describe("poppin maildirmake", () => {
-  test("same wording with poppin's prefix; usage exits 2", () => {
+  test("same wording with poppin's prefix; usage exits 100", () => {
     const base = tempDir("mkpp");
     expect(run([POPPIN, "maildirmake", "M"], { cwd: base }).code).toBe(0);
     const again = run([POPPIN, "maildirmake", "M"], { cwd: base });
     expect(again.code).toBe(111);
     expect(again.stderr).toBe("poppin maildirmake: fatal: unable to mkdir M: file already exists\n");
     const u = run([POPPIN, "maildirmake"]);
-    expect(u.code).toBe(2);
+    expect(u.code).toBe(100);
     expect(u.stderr).toBe("poppin maildirmake: usage: maildirmake name\n");
   });
 });

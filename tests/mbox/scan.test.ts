@@ -3,7 +3,8 @@ import { describe, expect, test } from "bun:test";
 import { appendFileSync, closeSync, existsSync, fstatSync, openSync, readFileSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../helpers.ts";
-import { dotLock, DotLockError } from "../../mod/mbox/dot_lock.ts";
+import { dotLock, DotLockError, lockText, parseLockText } from "../../mod/mbox/dot_lock.ts";
+import { hostname } from "node:os";
 import { planRewrite } from "../../mod/mbox/plan.ts";
 import { scanMbox } from "../../mod/mbox/scan.ts";
 import { scanWithCache } from "../../mod/mbox/scan_cache.ts";
@@ -128,12 +129,12 @@ describe("Qpopper's spool layout", () => {
 });
 
 describe("dot-lock", () => {
-  test("made by link, refused while held, broken when stale or when its process is gone", () => {
+  test("made by link, holds pid, mark and host; refused while held; broken when stale by age, or its process (on this host) is gone", () => {
     const dir = tempDir("mbox-lock");
     const spool = join(dir, "joe");
     writeFileSync(spool, "");
     const release = dotLock(spool, { timeoutMs: 0 });
-    expect(readFileSync(`${spool}.lock`, "latin1")).toBe(`${process.pid} poppin\n`);
+    expect(readFileSync(`${spool}.lock`, "latin1")).toBe(`${process.pid} poppin ${hostname()}\n`);
     expect(() => dotLock(spool, { timeoutMs: 100 })).toThrow(DotLockError);
     release();
     expect(existsSync(`${spool}.lock`)).toBe(false);
@@ -143,10 +144,32 @@ describe("dot-lock", () => {
     const old = (Date.now() - 400_000) / 1000;
     utimesSync(`${spool}.lock`, old, old);
     dotLock(spool, { timeoutMs: 100 })();
-    // a dead process's lock
-    writeFileSync(`${spool}.lock`, "2147483646\n");
+    // a dead process's lock that names this host
+    writeFileSync(`${spool}.lock`, `2147483646 poppin ${hostname()}\n`);
     dotLock(spool, { timeoutMs: 100 })();
     expect(existsSync(`${spool}.lock`)).toBe(false);
+  });
+
+  test("a fresh lock whose owner cannot be checked here (another host, or no host: liblockfile's bare pid) is kept until it is stale by age", () => {
+    const dir = tempDir("mbox-lock-host");
+    const spool = join(dir, "joe");
+    writeFileSync(spool, "");
+    const dead = Bun.spawnSync(["true"]).pid; // a pid with no process on this host
+    for (const text of [`${dead}\n`, `${dead} poppin\n`, `${dead} poppin other-host.example\n`]) {
+      writeFileSync(`${spool}.lock`, text);
+      expect(() => dotLock(spool, { timeoutMs: 150 })).toThrow(DotLockError);
+      expect(readFileSync(`${spool}.lock`, "latin1")).toBe(text);
+      const old = (Date.now() - 400_000) / 1000;
+      utimesSync(`${spool}.lock`, old, old);
+      dotLock(spool, { timeoutMs: 100 })();
+      expect(existsSync(`${spool}.lock`)).toBe(false);
+    }
+  });
+
+  test("lock text: pid, mark and host read back; anything else gives pid 0", () => {
+    expect(parseLockText(lockText(42, "mx.example"))).toEqual({ pid: 42, poppin: true, host: "mx.example" });
+    expect(parseLockText("17\n")).toEqual({ pid: 17, poppin: false });
+    expect(parseLockText("garbage")).toEqual({ pid: 0, poppin: false });
   });
 });
 

@@ -24,7 +24,7 @@ describe("qmail-popup as a process", () => {
       expect(r.stderr).toContain("qmail-popup: usage:");
     }
     const p = run([POPPIN, "popup"]);
-    expect(p.code).toBe(2);
+    expect(p.code).toBe(100);
     expect(p.stderr).toContain("poppin popup: usage:");
   });
 

@@ -86,9 +86,9 @@ describe("poppin config", () => {
     expect(bad.stderr).toContain("unable to read user database /nonexistent/users");
   });
 
-  test("not a command line: exit 2 with the reason", () => {
+  test("not a command line: exit 100 (usage) with the reason", () => {
     const r = run([POPPIN, "config", "-z", "0", "110", "x"]);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(100);
     expect(r.stderr).toContain("poppin config: fatal: not a serve command line: illegal option -- z");
   });
 });

@@ -79,10 +79,10 @@ describe("serve --inline", () => {
 
   test("anything but poppin's own chain is refused, saying why", () => {
     const r = run([POPPIN, "serve", "--inline", "127.0.0.1", "0", "/bin/cat"], { timeoutMs: 10_000 });
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(100);
     expect(r.stderr).toBe("poppin serve: fatal: --inline serves only poppin's own chain (popup NAME checkpassword pop3d Maildir): /bin/cat is not poppin's popup (qmail-popup)\n");
     const r2 = run([POPPIN, "serve", "--inline", "127.0.0.1", "0", POPPIN, "popup", "h", "/bin/true", POPPIN, "pop3d", "Maildir"], { timeoutMs: 10_000 });
-    expect(r2.code).toBe(2);
+    expect(r2.code).toBe(100);
     expect(r2.stderr).toContain("/bin/true is not poppin's checkpassword");
   });
 });

@@ -12,6 +12,7 @@ import { ListingCache } from "../../mod/standalone/listing_cache.ts";
 import { splitInlineArgs } from "../../mod/standalone/inline_main.ts";
 import { SessionCounters, prometheusText, statusText } from "../../mod/standalone/session_counters.ts";
 import { POPPIN, tempDir } from "../helpers.ts";
+import { DECOY_SETTINGS, costClass } from "../../mod/auth/verify.ts";
 
 const dir = tempDir("chain");
 const self = join(dir, "poppin");
@@ -141,22 +142,24 @@ describe("crypt off the main thread", () => {
     }
   });
 
-  test("authenticate with the pool: one crypt per attempt, the cache skips it, refusals unchanged", async () => {
+  test("authenticate with the pool: the check's crypt calls (own hash, then each other kind's decoy), the cache skips them, refusals unchanged", async () => {
     const root = tempDir("auth");
     const hash = hashPassword(enc.encode("secret"));
     const db = join(root, "users");
     writeFileSync(db, `joe:${hash}:${process.getuid!()}:${process.getgid!()}:${root}\n`);
-    let calls = 0;
-    const counting = { crypt: (p: Uint8Array, s: string) => { calls++; return pool.crypt(p, s); } } as unknown as CryptPool;
+    const settings: string[] = [];
+    const counting = { crypt: (p: Uint8Array, s: string) => { settings.push(s); return pool.crypt(p, s); } } as unknown as CryptPool;
     const cache = new CredentialCache(60_000);
     const config = { userdb: db, minUid: 0, apopSecretsFile: undefined, shadowFile: "/etc/shadow" };
     const request = (login: string, password: string) => ({ login: enc.encode(login), password: enc.encode(password), timestamp: new Uint8Array(), raw: new Uint8Array() });
     const env = { euid: process.geteuid!(), today: 20000 };
+    const perCheck = DECOY_SETTINGS.length; // the account's yescrypt hash stands in for the yescrypt decoy
     const ok = await authenticateOffThread(request("joe", "secret"), config, env, { pool: counting, cache });
     expect(ok.account.login).toBe("joe");
-    expect(calls).toBe(1);
+    expect(settings.length).toBe(perCheck);
+    expect(settings[0]).toBe(hash);
     await authenticateOffThread(request("joe", "secret"), config, env, { pool: counting, cache });
-    expect(calls).toBe(1); // from the cache
+    expect(settings.length).toBe(perCheck); // from the cache: no crypt, no decoys
     const refusal = async (login: string, password: string) => {
       try {
         await authenticateOffThread(request(login, password), config, env, { pool: counting, cache });
@@ -167,7 +170,9 @@ describe("crypt off the main thread", () => {
     };
     expect(await refusal("joe", "wrong")).toBe("refused");
     expect(await refusal("nobody-here", "secret")).toBe("refused");
-    expect(calls).toBe(3); // an unknown user costs one crypt too (the decoy)
+    // A wrong password and an unknown user cost the same: one crypt per kind (the decoys for the unknown one).
+    expect(settings.slice(perCheck, 2 * perCheck).map(costClass).sort()).toEqual(settings.slice(2 * perCheck).map(costClass).sort());
+    expect(settings.slice(2 * perCheck)).toEqual([...DECOY_SETTINGS]);
   });
 });
 

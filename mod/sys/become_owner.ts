@@ -1,0 +1,77 @@
+/**
+ * Root acting on a user's files does it as that user: a one-shot applet run by root on a
+ * mailbox (convert, deliver, maildirmake) switches the whole process to the owner's
+ * groups, gid and uid before it opens or creates anything there, as qmail-local runs
+ * as the recipient. Bun's setuid applies to every thread and cannot be undone, which is
+ * what a one-shot applet wants: nothing it does afterwards has more rights than the owner.
+ */
+import { lstatSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { TempError, describeSysError } from "../cli/errors.ts";
+import { getpwuid } from "./libc.ts";
+
+export interface FileOwner {
+  uid: number;
+  gid: number;
+  /** The account name (for initgroups) and home, when the uid has a passwd entry. */
+  name?: string;
+  home?: string;
+}
+
+/** Node's process.initgroups (Bun has it; its type declarations do not). */
+interface ProcessWithInitgroups {
+  initgroups(user: string, extraGroup: number): void;
+}
+
+/** The account owning uid `uid`; `fileGid` (the file's group) when the uid has no passwd entry. */
+export function fileOwner(uid: number, fileGid: number): FileOwner {
+  let pw;
+  try {
+    pw = getpwuid(uid);
+  } catch (e) {
+    throw new TempError(`unable to look up uid ${uid}: ${describeSysError(e)}`);
+  }
+  if (pw === undefined) return { uid, gid: fileGid };
+  return { uid, gid: pw.gid, name: pw.name, home: pw.dir };
+}
+
+/** Switches this process to `owner` (groups, gid, uid); for root only. Throws TempError. */
+export function becomeOwner(owner: FileOwner): void {
+  try {
+    if (owner.name !== undefined) (process as unknown as ProcessWithInitgroups).initgroups(owner.name, owner.gid);
+    else process.setgroups!([owner.gid]);
+    process.setgid!(owner.gid);
+    process.setuid!(owner.uid);
+  } catch (e) {
+    throw new TempError(`unable to switch to uid ${owner.uid} gid ${owner.gid}: ${describeSysError(e)}`);
+  }
+  if (process.geteuid?.() !== owner.uid || process.getuid?.() !== owner.uid) throw new TempError(`unable to switch to uid ${owner.uid}`);
+}
+
+/**
+ * As root, becomes the owner of `path` (seen by lstat: a link's own owner, so a link a user
+ * made never lends root's rights to its target) unless that owner is root; as anyone else,
+ * does nothing. `kind` is what path must be: a directory (never a link to one) or a
+ * file; a root-owned file must have one link (not a hard link a user made to a file of
+ * root's). Returns the owner switched to, or undefined when nothing changed (root's own,
+ * or, for "directory", no directory at all: the caller's check reports that).
+ * Throws TempError (cannot look or switch), or the lstat error (ENOENT ...).
+ */
+export function becomeOwnerOf(path: string, kind: "file" | "directory"): FileOwner | undefined {
+  if ((process.geteuid?.() ?? 1) !== 0) return undefined;
+  const st = lstatSync(path);
+  if (kind === "directory" && st.isSymbolicLink()) throw new TempError(`${path} is a symbolic link: give the real directory (root follows no link a user may have made)`);
+  // Not a directory: nothing to create there; the caller's own check says what it is.
+  if (kind === "directory" && !st.isDirectory()) return undefined;
+  if (st.uid === 0) {
+    if (kind === "file" && (st.isSymbolicLink() || !st.isFile() || st.nlink !== 1)) throw new TempError(`${path} is ${st.isSymbolicLink() ? "a symbolic link" : st.isFile() ? "a file with several links" : "not a regular file"}`);
+    // Root's own file in a directory a user owns: that user could swap it (or a directory on
+    // the way) for a link between our check and our use. Say how to fix it instead.
+    const parent = statSync(dirname(resolve(path)));
+    if (parent.uid !== 0) throw new TempError(`${path} belongs to root but is in a directory of uid ${parent.uid}: chown it to that user`);
+    return undefined;
+  }
+  const owner = fileOwner(st.uid, st.gid);
+  becomeOwner(owner);
+  return owner;
+}

@@ -1,0 +1,81 @@
+/**
+ * One man page per applet, checked against the applet's own --help so they cannot drift: every
+ * applet of the table has docs/man/poppin-APPLET.8.scd, every option its usage lists is in the
+ * page in bold (*-c*, *--prefix*), the pages compile with scdoc, and `man poppin-serve` works
+ * after `poppin install`.
+ */
+import { describe, expect, test } from "bun:test";
+import { copyFileSync, existsSync, readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { POPPIN, ROOT, requireTool, run, tempDir } from "../helpers.ts";
+import { APPLETS } from "../../mod/cli/applet_table.ts";
+import { buildManPages, MAN_SOURCE } from "../../scripts/man.ts";
+
+/**
+ * The options a usage text names, in its usage lines and its indented option lines (not in the
+ * prose): -c, --per-ip, and each letter of a cluster such as -1UXpP. Upper-case words such as
+ * --NAME are placeholders.
+ */
+export function usageOptions(help: string): string[] {
+  const found = new Set<string>();
+  const lines = help.split("\n").filter((line) => line.startsWith("usage:") || /^\s/.test(line));
+  for (const m of lines.join("\n").matchAll(/(?<=^|[\s[(,|])(--?)([A-Za-z0-9][A-Za-z0-9-]*)/g)) {
+    const [, dashes, word] = m;
+    if (/^[A-Z][A-Z-]*$/.test(word!)) continue;
+    if (dashes === "--") found.add(`--${word}`);
+    else for (const letter of word!) found.add(`-${letter}`);
+  }
+  return [...found];
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+describe("man pages", () => {
+  test("the option extractor reads clusters, long options and options with values", () => {
+    expect(usageOptions("usage: x [ -1Uv ] [ -c limit ] [--per-ip n] [--compat=qmail|rfc] [--NAME=V] name-with-dash\nprose: ln -s\n  --force  text")).toEqual(["-1", "-U", "-v", "-c", "--per-ip", "--compat", "--force"]);
+  });
+
+  for (const a of APPLETS) {
+    test(`poppin-${a.name}(8) exists and documents every option of poppin ${a.name} --help`, () => {
+      const page = join(MAN_SOURCE, `poppin-${a.name}.8.scd`);
+      expect(existsSync(page)).toBe(true);
+      const source = readFileSync(page, "utf8");
+      expect(source.split("\n")[0]).toStartWith(`poppin-${a.name}(8)`);
+      for (const section of ["# NAME", "# SYNOPSIS", "# DESCRIPTION", "# EXIT STATUS", "# SEE ALSO"]) expect(source).toContain(`\n${section}\n`);
+      const help = run([POPPIN, a.name, "--help"]).out;
+      const missing = usageOptions(help).filter((option) => !new RegExp(`\\*${escape(option)}(?![A-Za-z0-9-])`).test(source));
+      expect(missing).toEqual([]);
+      // poppin(8) lists the applet.
+      expect(readFileSync(join(MAN_SOURCE, "poppin.8.scd"), "utf8")).toContain(`*poppin-${a.name}*(8)`);
+    });
+  }
+
+  test("every page compiles with scdoc and renders with man; man poppin-serve works after poppin install", () => {
+    requireTool("scdoc");
+    requireTool("man");
+    const build = tempDir("manbuild");
+    copyFileSync(POPPIN, join(build, "poppin"));
+    const pages = buildManPages(join(build, "man"));
+    const sources = readdirSync(MAN_SOURCE).filter((f) => f.endsWith(".scd"));
+    expect(pages.length).toBe(sources.length);
+    for (const page of pages) {
+      const r = run(["man", "-l", "-P", "cat", page], { env: { PATH: process.env.PATH, MANWIDTH: "80", LANG: "C.UTF-8" } });
+      expect(r.code).toBe(0);
+      expect(r.out).toContain("NAME");
+    }
+    const prefix = tempDir("manprefix");
+    const installed = run([join(build, "poppin"), "install", "--prefix", prefix]);
+    expect(installed.code).toBe(0);
+    expect(installed.out).toContain(`${pages.length} man pages in ${prefix}/share/man`);
+    const env = { PATH: process.env.PATH, MANPATH: join(prefix, "share", "man"), MANWIDTH: "80", LANG: "C.UTF-8" };
+    const serve = run(["man", "-P", "cat", "poppin-serve"], { env });
+    expect(serve.stderr).toBe("");
+    expect(serve.code).toBe(0);
+    expect(serve.out).toContain("tcpserver");
+    expect(serve.out).toContain("--per-ip");
+    expect(run(["man", "-P", "cat", "5", "poppin.conf"], { env }).out).toContain("clear-text-password");
+    expect(existsSync(join(ROOT, "docs", "man", "README.md"))).toBe(true);
+  });
+});

@@ -1,0 +1,96 @@
+/**
+ * `deliver` and `maildirmake` run by root on a user's Maildir act as the Maildir's owner:
+ * the delivered file is the user's (they can read it), a Maildir root makes in a user's
+ * directory is the user's, and a link the user made never lends root's rights to its target.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { POPPIN, run } from "../helpers.ts";
+import { asUser, localUser, sharedBase, symlinkAs, removeLocalUsers } from "./local_users.ts";
+
+afterAll(removeLocalUsers);
+
+const MESSAGE = "From: a@example.org\nSubject: hello\n\nbody\n";
+
+function asRoot(argv: string[], stdin?: string) {
+  return run([POPPIN, ...argv], { stdin, cwd: "/", env: { PATH: "/usr/bin:/bin", HOME: "/root" } });
+}
+
+describe("deliver as root", () => {
+  test("into a user's Maildir: the message file is the user's, and the user reads it", () => {
+    const base = sharedBase("deliver-root");
+    const joe = localUser("pfj", base);
+    const maildir = join(joe.home, "Maildir");
+    expect(asUser(joe, [POPPIN, "maildirmake", maildir]).code).toBe(0);
+    const r = asRoot(["deliver", maildir], MESSAGE);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const [name] = readdirSync(join(maildir, "new"));
+    expect(statSync(join(maildir, "new", name!)).uid).toBe(joe.uid);
+    expect(asUser(joe, ["cat", join(maildir, "new", name!)]).out).toBe(MESSAGE);
+    expect(readdirSync(join(maildir, "tmp"))).toEqual([]);
+  });
+
+  test("through a Maildir link a user made to root's Maildir: refused, nothing written there", () => {
+    const base = sharedBase("deliver-root-link");
+    const mallory = localUser("pfm", base);
+    const rootMaildir = join(base, "root-Maildir");
+    expect(asRoot(["maildirmake", rootMaildir]).code).toBe(0);
+    const link = join(mallory.home, "Maildir");
+    symlinkAs(mallory, rootMaildir, link);
+    const r = asRoot(["deliver", link], MESSAGE);
+    expect(r.code).toBe(111);
+    expect(r.stderr).toContain("is a symbolic link");
+    expect(readdirSync(join(rootMaildir, "new"))).toEqual([]);
+    expect(readdirSync(join(rootMaildir, "tmp"))).toEqual([]);
+  });
+
+  test("into a user's Maildir whose new/ is a link to a root directory: nothing lands there", () => {
+    const base = sharedBase("deliver-root-new");
+    const mallory = localUser("pfm", base);
+    const rootDir = join(base, "rootdir");
+    mkdirSync(rootDir, { mode: 0o755 });
+    const maildir = join(mallory.home, "Maildir");
+    expect(asUser(mallory, ["mkdir", maildir, join(maildir, "tmp"), join(maildir, "cur")]).code).toBe(0);
+    symlinkAs(mallory, rootDir, join(maildir, "new"));
+    const r = asRoot(["deliver", maildir], MESSAGE);
+    // Delivered as mallory, who may not write root's directory.
+    expect(r.code).toBe(111);
+    expect(readdirSync(rootDir)).toEqual([]);
+  });
+
+  test("a root-owned Maildir in a user's home (made by root with an older maildirmake): refused with the fix, nothing delivered", () => {
+    const base = sharedBase("deliver-root-legacy");
+    const joe = localUser("pfj", base);
+    const maildir = join(joe.home, "Maildir");
+    for (const path of [maildir, join(maildir, "tmp"), join(maildir, "new"), join(maildir, "cur")]) mkdirSync(path, { mode: 0o700 });
+    const r = asRoot(["deliver", maildir], MESSAGE);
+    expect(r.code).toBe(111);
+    expect(r.stderr).toContain(`belongs to root but is in a directory of uid ${joe.uid}: chown it to that user`);
+    expect(readdirSync(join(maildir, "new"))).toEqual([]);
+  });
+});
+
+describe("maildirmake as root", () => {
+  test("in a user's directory: the Maildir is the user's, mode 0700, and the user can deliver into it", () => {
+    const base = sharedBase("maildirmake-root");
+    const joe = localUser("pfj", base);
+    const maildir = join(joe.home, "Maildir");
+    expect(asRoot(["maildirmake", maildir]).code).toBe(0);
+    for (const path of [maildir, ...["tmp", "new", "cur"].map((s) => join(maildir, s))]) {
+      expect(statSync(path).uid).toBe(joe.uid);
+      expect(statSync(path).mode & 0o7777).toBe(0o700);
+    }
+    expect(asUser(joe, [POPPIN, "deliver", maildir], MESSAGE).code).toBe(0);
+    const [name] = readdirSync(join(maildir, "new"));
+    expect(readFileSync(join(maildir, "new", name!), "latin1")).toBe(MESSAGE);
+  });
+
+  test("in root's own directory: root's, as qmail's maildirmake makes it", () => {
+    const base = sharedBase("maildirmake-root-own");
+    const maildir = join(base, "Maildir");
+    expect(asRoot(["maildirmake", maildir]).code).toBe(0);
+    expect(statSync(join(maildir, "new")).uid).toBe(0);
+  });
+});
