@@ -7,7 +7,43 @@ import type { ConfRequest } from "./options.ts";
 import { addClient, chainArgs, envEntries, makefile, serveFlags, tcpRules } from "./common.ts";
 import { shellLine, type ServicePlan } from "./plan.ts";
 
+/** One word for the shell inside `sh -c '...'`: double quotes where needed (the outer single quotes are added later). */
+function innerWord(word: string): string {
+  if (word !== "" && /^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
+  return `"${word.replace(/[\\"$`]/g, "\\$&")}"`;
+}
+
+/**
+ * pop3d and pop3s: qmail-conf's run script, every setting read from a file in ./env
+ * (envdir) by the inner shell, so an admin changes one value by editing one file and
+ * restarting (svc -t). An empty file means the default written here.
+ */
+export function knobRunScript(req: ConfRequest, poppin: string): string {
+  const p = innerWord(poppin);
+  const hostDefault = /^[A-Za-z0-9._-]+$/.test(req.host) ? `"\${POPUPHOST-${req.host}}"` : `"$POPUPHOST"`;
+  const inner = [
+    "",
+    `  exec ${p} serve ${req.kind === "pop3s" ? "--tls " : ""}-vDHR \\`,
+    `    \${LOCALNAME+"-l$LOCALNAME"} \${BACKLOG+"-b$BACKLOG"} \${CONCURRENCY+"-c$CONCURRENCY"} \\`,
+    `    -x tcp.cdb -- "\${IP-0}" "\${PORT-${req.port}}" \\`,
+    `    ${p} popup ${hostDefault} \\`,
+    `    ${innerWord(req.checkpassword!)} \\`,
+    `    ${p} pop3d \${SPOOLDIR+"--spool-dir=$SPOOLDIR"} "\${MAILDIRNAME-${req.mbox ? "mbox:" : "Maildir"}}"`,
+    "",
+  ].join("\n");
+  return [
+    "#!/bin/sh",
+    `# poppin conf ${req.kind}: each setting is a file in ./env (envdir): IP, PORT, CONCURRENCY,`,
+    "# BACKLOG, LOCALNAME, POPUPHOST, MAILDIRNAME, SPOOLDIR, CERTFILE, KEYFILE and POPPIN_*.",
+    "# An empty file means the default. Edit one, then: svc -t this directory.",
+    "exec 2>&1",
+    `exec ${shellLine([poppin, "envdir", "./env", "/bin/sh", "-c"])} '${inner.replace(/'/g, "'\\''")}'`,
+    "",
+  ].join("\n");
+}
+
 export function runScript(req: ConfRequest, poppin: string): string {
+  if (req.kind !== "qmqpd") return knobRunScript(req, poppin);
   const front = req.kind === "qmqpd" ? [poppin, "envuidgid", req.runAccount!.name] : [];
   return [
     "#!/bin/sh",
@@ -35,7 +71,7 @@ export function daemontoolsPlan(req: ConfRequest, poppin: string): ServicePlan {
       { kind: "dir", path: "log/main", mode: 0o2755, owner: logOwner },
       { kind: "file", path: "log/status", content: "", mode: 0o644, owner: logOwner },
       { kind: "file", path: "log/run", content: logRunScript(req, poppin), mode: 0o755 },
-      ...envEntries(req),
+      ...envEntries(req, true),
       { kind: "file", path: "Makefile", content: makefile(poppin), mode: 0o644 },
       { kind: "file", path: "tcp", content: tcpRules(), mode: 0o644 },
       { kind: "file", path: "add-client", content: addClient(), mode: 0o755 },

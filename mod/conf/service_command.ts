@@ -27,25 +27,38 @@ export function serviceEnv(dir: string, base: Readonly<Record<string, string | u
   return env;
 }
 
-/** Splits shell text into words: quotes, backslashes, $VAR and ${VAR} from `env`. */
+/** `${NAME}`, `${NAME-default}`, `${NAME+alternative}` or `$NAME` at `at`: its value and where the text goes on. */
+function expandVariable(text: string, at: number, env: Readonly<Record<string, string | undefined>>): [string, number] {
+  if (text[at + 1] !== "{") {
+    const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(at + 1));
+    return m ? [env[m[0]] ?? "", at + 1 + m[0].length] : ["$", at + 1];
+  }
+  const close = text.indexOf("}", at);
+  const m = /^\{([A-Za-z_][A-Za-z0-9_]*)(?:([-+])(.*))?\}$/s.exec(text.slice(at + 1, close + 1));
+  if (close < 0 || !m) throw new TempError(`unsupported expansion at ${text.slice(at, at + 20)}`);
+  const value = env[m[1]!];
+  const word = m[3] ?? "";
+  const next = close + 1;
+  if (m[2] === "-") return [value ?? shellWords(word, env).join(" "), next];
+  if (m[2] === "+") return [value === undefined ? "" : shellWords(word, env).join(" "), next];
+  return [value ?? "", next];
+}
+
+/** Splits shell text into words: quotes, backslashes, `$VAR` and `${VAR[-+]word}` from `env`; an unquoted empty expansion is no word. */
 export function shellWords(text: string, env: Readonly<Record<string, string | undefined>>): string[] {
   const words: string[] = [];
   let word = "";
   let inWord = false;
-  const variable = (at: number): [string, number] => {
-    const braced = text[at + 1] === "{";
-    const m = (braced ? /^\{([A-Za-z_][A-Za-z0-9_]*)\}/ : /^([A-Za-z_][A-Za-z0-9_]*)/).exec(text.slice(at + 1));
-    if (!m) return ["$", at + 1];
-    return [env[m[1]!] ?? "", at + 1 + m[0].length];
-  };
+  let quoted = false;
   let i = 0;
   while (i < text.length) {
     const c = text[i]!;
     if (c === "\\" && text[i + 1] === "\n") { i += 2; continue; }
     if (c === " " || c === "\t" || c === "\n") {
-      if (inWord) words.push(word);
+      if (inWord && (word !== "" || quoted)) words.push(word);
       word = "";
       inWord = false;
+      quoted = false;
       i++;
       continue;
     }
@@ -54,12 +67,14 @@ export function shellWords(text: string, env: Readonly<Record<string, string | u
       const end = text.indexOf("'", i + 1);
       if (end < 0) throw new TempError("unterminated ' quote");
       word += text.slice(i + 1, end);
+      quoted = true;
       i = end + 1;
     } else if (c === '"') {
+      quoted = true;
       i++;
       while (i < text.length && text[i] !== '"') {
         if (text[i] === "\\" && i + 1 < text.length) { word += text[i + 1]; i += 2; continue; }
-        if (text[i] === "$") { const [v, next] = variable(i); word += v; i = next; continue; }
+        if (text[i] === "$") { const [v, next] = expandVariable(text, i, env); word += v; i = next; continue; }
         word += text[i];
         i++;
       }
@@ -68,7 +83,7 @@ export function shellWords(text: string, env: Readonly<Record<string, string | u
       word += text[i + 1] ?? "";
       i += 2;
     } else if (c === "$") {
-      const [v, next] = variable(i);
+      const [v, next] = expandVariable(text, i, env);
       word += v;
       i = next;
     } else {
@@ -76,7 +91,7 @@ export function shellWords(text: string, env: Readonly<Record<string, string | u
       i++;
     }
   }
-  if (inWord) words.push(word);
+  if (inWord && (word !== "" || quoted)) words.push(word);
   return words;
 }
 

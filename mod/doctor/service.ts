@@ -35,6 +35,8 @@ export function inspectService(dir: string): ServiceInfo {
     const m = /^ListenStream=(?:.*:)?(\d+)\s*$/m.exec(text);
     return { dir, kind: "systemd", port: m ? Number(m[1]) : undefined, unit: socket.replace(/\.socket$/, ""), env };
   }
+  // poppin conf's run script reads the port from env/PORT (qmail-conf's knob); older ones name it.
+  if (/^[0-9]{1,5}$/.test(env.PORT ?? "")) return { dir, kind: "daemontools", port: Number(env.PORT), env };
   let port: number | undefined;
   try {
     const m = / -- \S+ (\d+)\b/.exec(readFileSync(join(dir, "run"), "utf8"));
