@@ -75,7 +75,8 @@ export const applet: Applet = {
       const split = splitInlineArgs(args);
       const parsed = typeof split === "string" ? undefined : parseServeArgs(split.rest, env);
       if (typeof split === "string" || parsed === undefined || parsed.kind !== "ok") {
-        fatal(ctx, `not a serve command line: ${typeof split === "string" ? split : parsed?.kind === "usage" ? parsed.complaint ?? "HOST PORT PROGRAM missing" : ""}`);
+        writeStderr(`${ctx.prefix}: usage: poppin ${USAGE.split("\n")[0]}\n`);
+        writeStderr(`${ctx.prefix}: not a serve command line: ${typeof split === "string" ? split : parsed?.kind === "usage" ? parsed.complaint ?? "HOST PORT PROGRAM missing" : ""}\n`);
         return EXIT_USAGE;
       }
       serve = { options: parsed.options, inline: split.inline };

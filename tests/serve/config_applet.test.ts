@@ -89,6 +89,7 @@ describe("poppin config", () => {
   test("not a command line: exit 100 (usage) with the reason", () => {
     const r = run([POPPIN, "config", "-z", "0", "110", "x"]);
     expect(r.code).toBe(100);
-    expect(r.stderr).toContain("poppin config: fatal: not a serve command line: illegal option -- z");
+    expect(r.stderr).toStartWith("poppin config: usage: poppin config [-n] DIR\n");
+    expect(r.stderr).toContain("poppin config: not a serve command line: illegal option -- z\n");
   });
 });
