@@ -4,7 +4,7 @@
  * log/main and log/status owned by LOGACCT, tcp, Makefile, add-client, env/.
  */
 import type { ConfRequest } from "./options.ts";
-import { addClient, chainArgs, envEntries, makefile, serveFlags, tcpRules } from "./common.ts";
+import { addClient, chainArgs, envEntries, envuidgidArgs, makefile, serveFlags, tcpRules } from "./common.ts";
 import { shellLine, type ServicePlan } from "./plan.ts";
 
 /** One word for the shell inside `sh -c '...'`: double quotes where needed (the outer single quotes are added later). */
@@ -44,7 +44,7 @@ export function knobRunScript(req: ConfRequest, poppin: string): string {
 
 export function runScript(req: ConfRequest, poppin: string): string {
   if (req.kind !== "qmqpd") return knobRunScript(req, poppin);
-  const front = req.kind === "qmqpd" ? [poppin, "envuidgid", req.runAccount!.name] : [];
+  const front = envuidgidArgs(req, poppin);
   return [
     "#!/bin/sh",
     `# poppin conf ${req.kind}: variables for the chain are files in ./env (envdir).`,

@@ -4,10 +4,11 @@
  * supervise restarts every second (with the reason: what its run script says when run).
  */
 import { readFileSync, statSync, type Stats } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import type { MboxSettings } from "../mbox/options.ts";
 import { spoolPathFor } from "../mbox/spool_path.ts";
 import { getpwnam } from "../sys/libc.ts";
+import { readProblem, type RunAccount } from "../auth/readable_by.ts";
 import type { MailUser } from "./checks.ts";
 import { failure, pass, type CheckResult } from "./report.ts";
 import type { ServiceInfo } from "./service.ts";
@@ -28,9 +29,11 @@ export function checkSpool(user: MailUser, arg: string, settings: MboxSettings):
   return pass("spool", `${path} is ${user.login}'s mbox spool (${st.size} bytes), not writable by others.`);
 }
 
-export interface RunAccount { name: string; uid: number; gid: number }
-
-/** The account serve runs as (and the chain after it): -u/-g, or envuidgid ACCOUNT before -U. undefined: root. */
+/**
+ * The account the chain runs as: serve's -u/-g, or -U with envuidgid ACCOUNT in front.
+ * undefined: root (checkpassword then reads the database as root; so does qmqpd's root helper
+ * when qmqpd is started as root with envuidgid and no -U).
+ */
 export function runAccount(info: ServiceInfo): RunAccount | undefined {
   if (info.serve !== undefined && info.serve.uid !== 0) return { name: `uid ${info.serve.uid}`, uid: info.serve.uid, gid: info.serve.gid };
   let text = "";
@@ -39,46 +42,9 @@ export function runAccount(info: ServiceInfo): RunAccount | undefined {
   } catch {
     return undefined;
   }
-  const m = /envuidgid\s+(\S+)/.exec(text);
+  const m = /envuidgid\s+(\S+)[\s\S]*\bserve\s+(?:--?\S+\s+)*-[A-Za-z0-9]*U/.exec(text);
   const pw = m ? getpwnam(m[1]!) : undefined;
   return pw !== undefined && pw.uid !== 0 ? { name: pw.name, uid: pw.uid, gid: pw.gid } : undefined;
-}
-
-/** The groups of an account: its own and those that list it in /etc/group. */
-function groupsOf(account: RunAccount): Set<number> {
-  const gids = new Set([account.gid]);
-  try {
-    for (const line of readFileSync("/etc/group", "utf8").split("\n")) {
-      const [, , gid, members] = line.split(":");
-      if (members !== undefined && members.split(",").includes(account.name)) gids.add(Number(gid));
-    }
-  } catch { /* no /etc/group: the primary group only */ }
-  return gids;
-}
-
-function allowed(st: Stats, uid: number, gids: Set<number>, bit: number): boolean {
-  if (st.uid === uid) return (st.mode & (bit << 6)) !== 0;
-  if (gids.has(st.gid)) return (st.mode & (bit << 3)) !== 0;
-  return (st.mode & bit) !== 0;
-}
-
-/** Why `account` cannot read `path` (a directory on the way it cannot enter, or the file), or undefined. */
-export function readProblem(path: string, account: RunAccount): string | undefined {
-  const gids = groupsOf(account);
-  const dirs: string[] = [];
-  for (let d = dirname(path); ; d = dirname(d)) {
-    dirs.unshift(d);
-    if (d === dirname(d)) break;
-  }
-  for (const dir of dirs) {
-    let st: Stats;
-    try { st = statSync(dir); } catch { return `${dir} does not exist`; }
-    if (!allowed(st, account.uid, gids, 1)) return `${dir} (mode ${(st.mode & 0o7777).toString(8)}, owner ${st.uid}:${st.gid}) cannot be entered`;
-  }
-  let st: Stats;
-  try { st = statSync(path); } catch { return `${path} does not exist`; }
-  if (!allowed(st, account.uid, gids, 4)) return `${path} has mode ${(st.mode & 0o7777).toString(8)}, owner ${st.uid}:${st.gid}`;
-  return undefined;
 }
 
 /** The user database, as the account serve runs as sees it (checkpassword runs as that account too). */

@@ -10,6 +10,7 @@
  */
 import { readFileSync } from "node:fs";
 import { authConfigFromEnv, DEFAULT_MIN_UID, type AuthConfig } from "../auth/config.ts";
+import { readProblem, type RunAccount } from "../auth/readable_by.ts";
 import { isCdbPath } from "../auth/userdb.ts";
 import { parseUserFile, UserLineError } from "../auth/userdb_text.ts";
 import { CdbReader } from "../cdb/reader.ts";
@@ -140,7 +141,7 @@ function checkPopup(argv: readonly string[], words: number, prefix: string, env:
   return rest.slice(1);
 }
 
-function checkCheckpassword(argv: readonly string[], words: number, prefix: string, env: Env, out: ChainCheck): string[] {
+function checkCheckpassword(argv: readonly string[], words: number, prefix: string, env: Env, out: ChainCheck, runAs: RunAccount | undefined): string[] {
   let i = words;
   let userdbOption: string | undefined;
   if (argv[i]?.startsWith("--userdb=")) userdbOption = argv[i++]!.slice("--userdb=".length);
@@ -160,6 +161,9 @@ function checkCheckpassword(argv: readonly string[], words: number, prefix: stri
   if (facts.config.userdb !== undefined) {
     const problem = checkUserDatabase(facts.config.userdb);
     if (problem !== undefined) out.problems.push(`${prefix}: ${problem}`);
+    // Checked as root here; after serve's -u the chain reads it as that account.
+    const denied = problem === undefined && runAs !== undefined ? readProblem(facts.config.userdb, runAs) : undefined;
+    if (denied !== undefined) out.problems.push(`${prefix}: ${runAs!.name} (serve -u) cannot read the user database: ${denied}; poppin users --group GROUP gives it to a group of that account`);
   }
   if (facts.config.apopSecretsFile !== undefined) {
     try {
@@ -192,9 +196,10 @@ function checkPop3d(argv: readonly string[], prefix: string, env: Env, out: Chai
 
 /**
  * Checks the chain `program` (serve's command after HOST PORT) as it would run with
- * `env`. Never throws for a configuration problem: they are in `problems`.
+ * `env`; `runAs`: the account serve switches to (-u), which must be able to read the user
+ * database. Never throws for a configuration problem: they are in `problems`.
  */
-export function checkChain(program: readonly string[], env: Env, resolver: Resolver): ChainCheck {
+export function checkChain(program: readonly string[], env: Env, resolver: Resolver, runAs?: RunAccount): ChainCheck {
   const out: ChainCheck = { problems: [], snapshotEnv: {} };
   const popup = matchApplet(program, 0, "popup", "qmail-popup", resolver);
   if (typeof popup === "string") {
@@ -208,7 +213,7 @@ export function checkChain(program: readonly string[], env: Env, resolver: Resol
     out.foreign = check;
     return out;
   }
-  const afterCheck = checkCheckpassword(afterPopup, check.words, check.prefix, env, out);
+  const afterCheck = checkCheckpassword(afterPopup, check.words, check.prefix, env, out, runAs);
   const pop3d = matchApplet(afterCheck, 0, "pop3d", "qmail-pop3d", resolver);
   if (typeof pop3d === "string") {
     out.foreign = pop3d;

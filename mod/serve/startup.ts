@@ -73,16 +73,17 @@ export function detachStdio(): void {
  * problem, or the environment the chain runs with; SIGHUP checks again and keeps the old
  * configuration when the new one is broken. Shared by serve and serve --inline.
  */
-export function startupCheck(program: readonly string[], ctx: AppletContext, quiet: boolean): ChainEnvironment | number {
+export function startupCheck(program: readonly string[], ctx: AppletContext, quiet: boolean, ids: { uid: number; gid: number } = { uid: 0, gid: 0 }): ChainEnvironment | number {
   const resolver = selfResolver(ctx.execPath, ctx.env.PATH);
-  const first = checkChain(program, ctx.env, resolver);
+  const runAs = ids.uid === 0 ? undefined : { name: `uid ${ids.uid}`, ...ids };
+  const first = checkChain(program, ctx.env, resolver, runAs);
   if (first.problems.length > 0) {
     if (!quiet) for (const problem of first.problems) writeStderr(`${ctx.prefix}: fatal: ${problem}\n`);
     return EXIT_TEMP;
   }
   const chainEnv = new ChainEnvironment(ctx.env, first.snapshotEnv);
   process.on("SIGHUP", () => {
-    const again = checkChain(program, ctx.env, resolver);
+    const again = checkChain(program, ctx.env, resolver, runAs);
     if (again.problems.length > 0) {
       if (!quiet) for (const problem of again.problems) writeStderr(`${ctx.prefix}: warning: SIGHUP: keeping the old configuration: ${problem}\n`);
       return;

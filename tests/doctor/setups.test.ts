@@ -2,7 +2,8 @@
  * doctor on the setups poppin conf makes, under Debian's svscan: a pop3s service (the live
  * session over TLS) and an mbox service (the spool, not a Maildir) pass every check; a
  * logger that cannot run its program is reported with the reason; a user database the
- * service's account cannot read is reported, and users --group fixes it.
+ * account of serve -u cannot read is reported (and refused by serve at start), and users
+ * --group fixes it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -131,15 +132,22 @@ describe("breakages, each with its reason", () => {
   }, 30_000);
 
   test("a user database the service's account cannot read; users --group makes it readable", () => {
-    const dir = join(work, "qmqpd");
-    expect(run([POPPIN, "conf", "qmqpd", "nobody", "nobody", dir, "127.0.0.1"]).code).toBe(0);
+    // serve --inline -u: logins are checked in serve's process, as the mail account.
+    const dir = join(work, "inline-u");
+    mkdirSync(join(dir, "env"), { recursive: true });
+    writeFileSync(join(dir, "run"), `#!/bin/sh\nexec 2>&1\nexec ${POPPIN} envdir ./env ${POPPIN} serve --inline -u ${NOBODY} -g ${NOBODY} -vDHR -x tcp.cdb -- 127.0.0.1 1 ${POPPIN} popup pop.example.org ${POPPIN} checkpassword ${POPPIN} pop3d Maildir\n`);
+    chmodSync(join(dir, "run"), 0o755);
     const home = join(work, "qhome");
     mkdirSync(home);
     const db = userdb("qusers", home);
     writeFileSync(join(dir, "env", "POPPIN_USERDB"), `${db}\n`);
     expect(statSync(db).mode & 0o777).toBe(0o600);
     const before = doctor(dir, undefined);
-    expect(before.lines.get("userdb-access")).toBe(`✗ userdb-access: nobody, the account the service runs as, cannot read the user database: ${db} has mode 600, owner 0:0. Fix: give it a group the account is in: poppin users -f ${db.slice(0, -4)} --group GROUP compile (mode 640), or run the service as root.`);
+    expect(before.lines.get("userdb-access")).toBe(`✗ userdb-access: uid ${NOBODY}, the account the service runs as, cannot read the user database: ${db} has mode 600, owner 0:0. Fix: give it a group the account is in: poppin users -f ${db.slice(0, -4)} --group GROUP compile (mode 640), or run the service as root.`);
+    // serve itself refuses to start with it (checked as root, for the -u account).
+    const serve = run([POPPIN, "serve", "--inline", "-u", String(NOBODY), "-g", String(NOBODY), "127.0.0.1", "0", POPPIN, "popup", "h", POPPIN, "checkpassword", POPPIN, "pop3d", "Maildir"], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", POPPIN_USERDB: db }, timeoutMs: 5000 });
+    expect(serve.code).toBe(111);
+    expect(serve.stderr).toContain(`poppin serve: fatal: poppin checkpassword: uid ${NOBODY} (serve -u) cannot read the user database: ${db} has mode 600`);
     const shared = run([POPPIN, "users", "-f", db.slice(0, -4), "--group", "nogroup", "compile"]);
     expect(shared.stderr).toBe("");
     expect(shared.code).toBe(0);
@@ -147,7 +155,7 @@ describe("breakages, each with its reason", () => {
       expect(statSync(f).mode & 0o777).toBe(0o640);
       expect(statSync(f).gid).toBe(NOBODY);
     }
-    expect(doctor(dir, undefined).lines.get("userdb-access")).toBe(`✓ userdb-access: nobody (the service's account) can read ${db}.`);
+    expect(doctor(dir, undefined).lines.get("userdb-access")).toBe(`✓ userdb-access: uid ${NOBODY} (the service's account) can read ${db}.`);
     // A later change keeps the group and mode.
     expect(run([POPPIN, "users", "-f", db.slice(0, -4), "passwd", "demo"], { stdin: "other\n" }).code).toBe(0);
     expect(statSync(db).mode & 0o777).toBe(0o640);
