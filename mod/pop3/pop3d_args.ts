@@ -28,7 +28,7 @@ export function parsePop3dArgs(args: readonly string[], env: Env): Pop3dArgs | s
   for (const arg of args) {
     if (arg.startsWith("--compat=")) compatOption = arg.slice("--compat=".length);
     else if (arg.startsWith("--") && rest.length === 0) {
-      if (applyMboxOption(mbox, arg) !== "ok") return `bad option ${arg}`;
+      if (applyMboxOption(mbox, arg) !== "ok") return `pop3d option ${arg} is not a usable mbox option`;
       mboxOptions++;
     } else rest.push(arg);
   }
@@ -37,7 +37,7 @@ export function parsePop3dArgs(args: readonly string[], env: Env): Pop3dArgs | s
   if (rest.length !== 1 || rest[0] === "") return "exactly one Maildir (or mbox:[spool]) is needed";
   const mailbox = rest[0]!;
   const isMbox = isMboxArgument(mailbox);
-  if (mboxOptions > 0 && !isMbox) return `mbox options need an mbox: spool, not ${mailbox}`;
+  if (mboxOptions > 0 && !isMbox) return `pop3d option ${args.find((a) => a.startsWith("--") && !a.startsWith("--compat="))} is not valid for a Maildir`;
   if (/[\0\n]/.test(mailbox)) return "the Maildir name holds a NUL or newline";
   return { mailbox, isMbox, compat, compatOption, mbox };
 }
