@@ -82,6 +82,8 @@ export function startupCheck(program: readonly string[], ctx: AppletContext, qui
     return EXIT_TEMP;
   }
   const chainEnv = new ChainEnvironment(ctx.env, first.snapshotEnv);
+  // A foreign program: nothing of ours to re-check; SIGHUP keeps tcpserver's meaning.
+  if (first.popup === undefined) return chainEnv;
   process.on("SIGHUP", () => {
     const again = checkChain(program, ctx.env, resolver, runAs);
     if (again.problems.length > 0) {

@@ -86,6 +86,20 @@ describe("poppin config", () => {
     expect(bad.stderr).toContain("unable to read user database /nonexistent/users");
   });
 
+  test("a systemd service directory: ExecStart of its unit, the socket from systemd", () => {
+    const work = tempDir("config-sd");
+    chmodSync(work, 0o755);
+    const dir = join(work, "pop3d");
+    expect(run([POPPIN, "conf", "--systemd", "pop3d", applet("checkpassword"), "nobody", dir]).code).toBe(0);
+    const r = run([POPPIN, "config", dir], { env: { PATH: process.env.PATH } });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const l = listing(r.out);
+    expect(l.get("serve.listen")).toEqual(["systemd socket (LISTEN_FDS)", "command line"]);
+    expect(l.get("serve.rules")?.[0]).toBe(`${dir}/tcp.cdb`);
+    expect(l.get("pop3d.mailbox")?.[0]).toBe("Maildir");
+  });
+
   test("not a command line: exit 100 (usage) with the reason", () => {
     const r = run([POPPIN, "config", "-z", "0", "110", "x"]);
     expect(r.code).toBe(100);
