@@ -17,9 +17,9 @@ Sets up a service directory as qmail-conf's qmail-pop3d-conf and qmail-qmqpd-con
 of those names take their arguments): DIR/run runs serve on IP (default 0: all) port 110, 995 or
 628 with the rules in DIR/tcp.cdb (everyone denied until ./add-client IP and make), DIR/log
 keeps serve's lines with log t ./main as LOGACCT. Point svscan at it: ln -s DIR /service/.
-pop3d and pop3s read every setting from a file in DIR/env (qmail-conf's IP, PORT, CONCURRENCY,
-BACKLOG, LOCALNAME, POPUPHOST, MAILDIRNAME, plus SPOOLDIR, CERTFILE, KEYFILE, POPPIN_*): edit
-one and svc -t DIR; an empty file means the default.
+run reads every setting from a file in DIR/env (qmail-conf's IP, PORT, CONCURRENCY, BACKLOG,
+LOCALNAME; for pop3d and pop3s POPUPHOST, MAILDIRNAME, SPOOLDIR, CERTFILE, KEYFILE; POPPIN_*):
+edit one and svc -t DIR; an empty file means the default.
   --systemd      write DIR/NAME.socket and DIR/NAME.service (socket activation, journal) instead
   --name NAME    unit name (default: the directory's base name)
   --port N       another port;  --host NAME  popup's greeting host (default: control/me or hostname)

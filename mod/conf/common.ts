@@ -51,23 +51,19 @@ function certificateEntries(req: ConfRequest): PlanEntry[] {
 
 /**
  * env/: variables the run script passes to the chain (envdir), one file each. With
- * `knobs` (the daemontools run script of pop3d and pop3s), also qmail-conf's settings that
- * the run script reads: IP, PORT, CONCURRENCY, BACKLOG, LOCALNAME, POPUPHOST,
+ * `knobs` (the daemontools run script), also qmail-conf's settings that the run script
+ * reads: IP, PORT, CONCURRENCY, BACKLOG, LOCALNAME; for pop3d and pop3s POPUPHOST,
  * MAILDIRNAME, and SPOOLDIR for mbox spools.
  */
 export function envEntries(req: ConfRequest, knobs = false): PlanEntry[] {
   const entries: PlanEntry[] = [{ kind: "dir", path: "env", mode: 0o2755 }];
-  if (knobs && req.kind !== "qmqpd") {
-    entries.push(
-      knob("IP", req.ip),
-      knob("PORT", req.port),
-      knob("CONCURRENCY", undefined),
-      knob("BACKLOG", undefined),
-      knob("LOCALNAME", "0"),
-      knob("POPUPHOST", req.host),
-      knob("MAILDIRNAME", req.mbox ? "mbox:" : undefined),
-      knob("SPOOLDIR", req.spoolDir),
-    );
+  if (knobs) {
+    // qmqpd: TCPLOCALHOST is the host name its Received: line names.
+    entries.push(knob("IP", req.ip), knob("PORT", req.port), knob("CONCURRENCY", undefined), knob("BACKLOG", undefined),
+      knob("LOCALNAME", req.kind === "qmqpd" ? req.host : "0"));
+    if (req.kind !== "qmqpd") {
+      entries.push(knob("POPUPHOST", req.host), knob("MAILDIRNAME", req.mbox ? "mbox:" : undefined), knob("SPOOLDIR", req.spoolDir));
+    }
   }
   entries.push(...certificateEntries(req));
   return entries;

@@ -4,7 +4,7 @@
  * log/main and log/status owned by LOGACCT, tcp, Makefile, add-client, env/.
  */
 import type { ConfRequest } from "./options.ts";
-import { addClient, chainArgs, envEntries, envuidgidArgs, makefile, serveFlags, tcpRules } from "./common.ts";
+import { addClient, envEntries, envuidgidArgs, makefile, tcpRules } from "./common.ts";
 import { shellLine, type ServicePlan } from "./plan.ts";
 
 /** One word for the shell inside `sh -c '...'`: double quotes where needed (the outer single quotes are added later). */
@@ -14,44 +14,35 @@ function innerWord(word: string): string {
 }
 
 /**
- * pop3d and pop3s: qmail-conf's run script, every setting read from a file in ./env
- * (envdir) by the inner shell, so an admin changes one value by editing one file and
- * restarting (svc -t). An empty file means the default written here.
+ * qmail-conf's run script: every setting read from a file in ./env (envdir) by the inner
+ * shell, so an admin changes one value by editing one file and restarting (svc -t). An
+ * empty file means the default written here. qmqpd: envuidgid QMQPDACCT in front (qmqpd
+ * splits itself into its network side and the delivering helper).
  */
-export function knobRunScript(req: ConfRequest, poppin: string): string {
+export function runScript(req: ConfRequest, poppin: string): string {
   const p = innerWord(poppin);
-  const hostDefault = /^[A-Za-z0-9._-]+$/.test(req.host) ? `"\${POPUPHOST-${req.host}}"` : `"$POPUPHOST"`;
+  const program = req.kind === "qmqpd"
+    ? [`    ${p} qmqpd`]
+    : [
+      `    ${p} popup ${/^[A-Za-z0-9._-]+$/.test(req.host) ? `"\${POPUPHOST-${req.host}}"` : `"$POPUPHOST"`} \\`,
+      `    ${innerWord(req.checkpassword!)} \\`,
+      `    ${p} pop3d \${SPOOLDIR+"--spool-dir=$SPOOLDIR"} "\${MAILDIRNAME-${req.mbox ? "mbox:" : "Maildir"}}"`,
+    ];
   const inner = [
     "",
     `  exec ${p} serve ${req.kind === "pop3s" ? "--tls " : ""}-vDHR \\`,
     `    \${LOCALNAME+"-l$LOCALNAME"} \${BACKLOG+"-b$BACKLOG"} \${CONCURRENCY+"-c$CONCURRENCY"} \\`,
     `    -x tcp.cdb -- "\${IP-0}" "\${PORT-${req.port}}" \\`,
-    `    ${p} popup ${hostDefault} \\`,
-    `    ${innerWord(req.checkpassword!)} \\`,
-    `    ${p} pop3d \${SPOOLDIR+"--spool-dir=$SPOOLDIR"} "\${MAILDIRNAME-${req.mbox ? "mbox:" : "Maildir"}}"`,
+    ...program,
     "",
   ].join("\n");
+  const knobs = req.kind === "qmqpd" ? "IP, PORT, CONCURRENCY, BACKLOG, LOCALNAME" : "IP, PORT, CONCURRENCY,\n# BACKLOG, LOCALNAME, POPUPHOST, MAILDIRNAME, SPOOLDIR, CERTFILE, KEYFILE";
   return [
     "#!/bin/sh",
-    `# poppin conf ${req.kind}: each setting is a file in ./env (envdir): IP, PORT, CONCURRENCY,`,
-    "# BACKLOG, LOCALNAME, POPUPHOST, MAILDIRNAME, SPOOLDIR, CERTFILE, KEYFILE and POPPIN_*.",
+    `# poppin conf ${req.kind}: each setting is a file in ./env (envdir): ${knobs} and POPPIN_*.`,
     "# An empty file means the default. Edit one, then: svc -t this directory.",
     "exec 2>&1",
-    `exec ${shellLine([poppin, "envdir", "./env", "/bin/sh", "-c"])} '${inner.replace(/'/g, "'\\''")}'`,
-    "",
-  ].join("\n");
-}
-
-export function runScript(req: ConfRequest, poppin: string): string {
-  if (req.kind !== "qmqpd") return knobRunScript(req, poppin);
-  const front = envuidgidArgs(req, poppin);
-  return [
-    "#!/bin/sh",
-    `# poppin conf ${req.kind}: variables for the chain are files in ./env (envdir).`,
-    "exec 2>&1",
-    `exec ${shellLine([...front, poppin, "envdir", "./env"])} \\`,
-    `  ${shellLine([poppin, "serve", ...serveFlags(req), "-x", "tcp.cdb", "--", req.ip, req.port])} \\`,
-    `  ${shellLine(chainArgs(req, poppin))}`,
+    `exec ${shellLine([...envuidgidArgs(req, poppin), poppin, "envdir", "./env", "/bin/sh", "-c"])} '${inner.replace(/'/g, "'\\''")}'`,
     "",
   ].join("\n");
 }

@@ -91,8 +91,12 @@ describe("daemontools layout", () => {
     const dir = join(work, "qmqpd");
     expect(run([applet("qmail-qmqpd-conf"), "daemon", "nobody", dir, "--host", "mx.example.org"]).code).toBe(0);
     const text = readFileSync(join(dir, "run"), "utf8");
-    expect(text).toContain(`exec ${POPPIN} envuidgid daemon ${POPPIN} envdir ./env \\\n`);
-    expect(text).toContain(`serve -vDHR -l mx.example.org -x tcp.cdb -- 0 628 \\\n  ${POPPIN} qmqpd\n`);
+    expect(text).toContain(`exec ${POPPIN} envuidgid daemon ${POPPIN} envdir ./env /bin/sh -c '\n`);
+    expect(text).toContain(`  exec ${POPPIN} serve -vDHR \\\n`);
+    expect(text).toContain(`    -x tcp.cdb -- "\${IP-0}" "\${PORT-628}" \\\n    ${POPPIN} qmqpd\n'\n`);
+    expect(run(["sh", "-n", join(dir, "run")]).code).toBe(0);
+    const knobs = Object.fromEntries(readdirSync(join(dir, "env")).map((f) => [f, readFileSync(join(dir, "env", f), "utf8")]));
+    expect(knobs).toEqual({ IP: "0\n", PORT: "628\n", CONCURRENCY: "", BACKLOG: "", LOCALNAME: "mx.example.org\n" });
     const check = run([requireTool("tcprulescheck"), join(dir, "tcp.cdb")], { env: { TCPREMOTEIP: "127.0.0.1" } });
     expect(check.out).toBe("rule :\ndeny connection\n");
   });
