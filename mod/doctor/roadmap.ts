@@ -43,7 +43,8 @@ export async function runRoadmap(opts: DoctorOptions): Promise<CheckResult[]> {
   // What pop3d is given: the service's own command line (Maildir name, or an mbox spool).
   const chain = info?.serve ? checkChain(info.serve.program, env, selfResolver(process.execPath, env.PATH)) : undefined;
   const pop3dArgs = chain?.pop3d?.args ?? (() => {
-    const parsed = parsePop3dArgs([env.MAILDIRNAME || "Maildir"], env);
+    // Not our chain (or no service): the knobs conf writes, MAILDIRNAME and SPOOLDIR.
+    const parsed = parsePop3dArgs([...(env.SPOOLDIR ? [`--spool-dir=${env.SPOOLDIR}`] : []), env.MAILDIRNAME || "Maildir"], env);
     return typeof parsed === "string" ? undefined : parsed;
   })();
   if (chain !== undefined && info !== undefined) {

@@ -142,6 +142,30 @@ for (const [name, mode] of MODES) {
         await s.stop();
       }
     });
+
+
+    test("SIGHUP with POPPIN_CONFIG: pop3d behind checkpassword keeps the checked values too; a whole login works", async () => {
+      const b = theBox();
+      const conf = join(tempDir("conf"), "poppin.conf");
+      writeFileSync(conf, "set timeout = 60\nset shy\n");
+      const s = await startPortServer([applet("tcpserver"), ...mode, "-1", "-v", "-HR", "127.0.0.1", "0", ...chain([])], {
+        cwd: b.home,
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", POPPIN_USERDB: b.userdb, POPPIN_CONFIG: conf, POPPIN_AUTH_FAILURE_DELAY: "0" },
+      });
+      try {
+        writeFileSync(conf, "set timeout = 60\nset shy = perhaps\n");
+        s.proc.kill("SIGHUP");
+        const deadline = Date.now() + 10_000;
+        while (!s.log().includes("keeping the old configuration") && Date.now() < deadline) await Bun.sleep(50);
+        expect(s.log()).toContain(`${conf} line 2: shy wants true or false, not "perhaps"`);
+        const out = (await talk(s.port, "CAPA\r\nUSER demo\r\nPASS tls s3cret\r\nSTAT\r\nQUIT\r\n")).toString("latin1");
+        expect(out).toMatch(/\+OK \d+ \d+\r\n\+OK/); // STAT answered: neither popup nor pop3d read the broken file
+        expect(out).not.toContain("IMPLEMENTATION"); // shy, from the checked file, still in force
+        expect(out).not.toContain("-ERR");
+      } finally {
+        await s.stop();
+      }
+    });
   });
 }
 
