@@ -1,11 +1,12 @@
 import { statSync } from "node:fs";
+import { join } from "node:path";
 import type { Applet } from "../cli/applet.ts";
 import { fatal } from "../cli/context.ts";
 import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError } from "../cli/errors.ts";
 import { writeStderr, writeStdout } from "../cli/io.ts";
 import { serviceCommand } from "../conf/service_command.ts";
 import { checkChain } from "../serve/chain_check.ts";
-import { configListing } from "../serve/config_listing.ts";
+import { configListing, KNOB_FILES } from "../serve/config_listing.ts";
 import { parseServeArgs, type ServeOptions } from "../serve/options.ts";
 import { selfResolver } from "../standalone/chain_spec.ts";
 import { splitInlineArgs } from "../standalone/inline_main.ts";
@@ -50,6 +51,7 @@ export const applet: Applet = {
       return EXIT_USAGE;
     }
     let env: Readonly<Record<string, string | undefined>> = ctx.env;
+    const knobs = new Map<string, string>();
     try {
       if (args.length === 1 && isDirectory(args[0]!)) {
         const dir = args[0]!;
@@ -57,6 +59,7 @@ export const applet: Applet = {
         const found = serviceCommand(dir, { PATH: ctx.env.PATH });
         args = found.args;
         env = found.env;
+        for (const name of Object.values(KNOB_FILES).flat()) if (found.env[name] !== undefined) knobs.set(name, `${join(dir, "env", name)}`);
         process.chdir(dir);
         writeStdout(`# ${found.source}\n`);
       }
@@ -83,7 +86,7 @@ export const applet: Applet = {
       program = parsed.options.program;
     }
     const check = checkChain(program, env, selfResolver(ctx.execPath, env.PATH));
-    writeStdout(configListing(serve, check, changedOnly));
+    writeStdout(configListing(serve, check, changedOnly, knobs));
     for (const problem of check.problems) fatal(ctx, problem);
     return check.problems.length > 0 ? EXIT_TEMP : EXIT_OK;
   },

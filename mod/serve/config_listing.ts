@@ -77,9 +77,27 @@ function chainLines(check: ChainCheck): ListingLine[] {
   return out;
 }
 
-/** The listing; `changedOnly` leaves out what is at its default (doveconf -n). */
-export function configListing(serve: { options: ServeOptions; inline: boolean } | undefined, check: ChainCheck, changedOnly: boolean): string {
+/** Settings that `poppin conf`'s run script takes from an env/ file (qmail-conf's knobs). */
+export const KNOB_FILES: Readonly<Record<string, readonly string[]>> = {
+  "serve.listen": ["IP", "PORT"],
+  "serve.concurrency": ["CONCURRENCY"],
+  "serve.backlog": ["BACKLOG"],
+  "popup.hostname": ["POPUPHOST"],
+  "pop3d.mailbox": ["MAILDIRNAME"],
+  "pop3d.spool-dir": ["SPOOLDIR"],
+};
+
+/**
+ * The listing; `changedOnly` leaves out what is at its default (doveconf -n). `knobs`: the
+ * env/ files of a service directory that are set (name -> path), so a value its run script
+ * took from one says so.
+ */
+export function configListing(serve: { options: ServeOptions; inline: boolean } | undefined, check: ChainCheck, changedOnly: boolean, knobs: ReadonlyMap<string, string> = new Map()): string {
   const lines = [...(serve === undefined ? [] : serveLines(serve.options, serve.inline)), ...chainLines(check)]
+    .map((l) => {
+      const files = (KNOB_FILES[l.key] ?? []).flatMap((name) => knobs.get(name) ?? []);
+      return files.length > 0 && l.origin !== "default" ? { ...l, origin: files.join(", ") } : l;
+    })
     .filter((l) => !changedOnly || l.origin !== "default");
   const width = Math.min(48, Math.max(0, ...lines.map((l) => l.key.length + 3 + shown(l.value).length)));
   return lines.map((l) => {

@@ -76,6 +76,12 @@ describe("poppin config", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const l = listing(r.out);
+    writeFileSync(join(dir, "env", "CONCURRENCY"), "80\n");
+    const r2 = run([POPPIN, "config", dir], { env: { PATH: process.env.PATH } });
+    const l2 = listing(r2.out);
+    expect(l2.get("serve.listen")).toEqual(["0 110", `${dir}/env/IP, ${dir}/env/PORT`]);
+    expect(l2.get("serve.concurrency")).toEqual(["80", `${dir}/env/CONCURRENCY`]);
+    expect(l2.get("popup.hostname")?.[1]).toBe(`${dir}/env/POPUPHOST`);
     expect(l.get("serve.listen")?.[0]).toBe("0 110");
     expect(l.get("serve.rules")?.[0]).toBe("tcp.cdb");
     expect(l.get("popup.timeout")).toEqual(["30", "environment POPPIN_TIMEOUT"]); // env/, not the caller's
