@@ -281,10 +281,10 @@ export class SocketOutput {
    * the client, waits for it to take them (the input is not read meanwhile).
    */
   async room(): Promise<void> {
-    if (this.socket.writableLength + this.length >= this.queueBound) {
-      this.flush(true);
-      await this.#clientTakes();
-    }
+    if (this.socket.writableLength + this.length < this.queueBound) return;
+    this.flush(true);
+    // Only what the kernel did not take waits in the socket's queue, and only then comes a "drain".
+    if (this.socket.writableLength >= this.queueBound) await this.#clientTakes();
   }
 
   /**
