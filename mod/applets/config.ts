@@ -85,7 +85,10 @@ export const applet: Applet = {
       serve = { options: parsed.options, inline: split.inline };
       program = parsed.options.program;
     }
-    const check = checkChain(program, env, selfResolver(ctx.execPath, env.PATH));
+    // After serve's -u the chain reads the user database as that account.
+    const uid = serve?.options.uid ?? 0;
+    const runAs = uid === 0 ? undefined : { name: `uid ${uid}`, uid, gid: serve!.options.gid };
+    const check = checkChain(program, env, selfResolver(ctx.execPath, env.PATH), runAs);
     writeStdout(configListing(serve, check, changedOnly, knobs));
     for (const problem of check.problems) fatal(ctx, problem);
     return check.problems.length > 0 ? EXIT_TEMP : EXIT_OK;
