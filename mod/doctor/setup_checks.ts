@@ -76,6 +76,15 @@ export async function checkLogger(info: ServiceInfo, run: (cmd: string[]) => { c
     return failure("logger", `the logger in ${logDir} is not up.`, `svc -u ${logDir}, and check that svscan (or supervise) runs it.`);
   }
   // Its own words: log/run with no input ends at once when it works, or fails with the reason.
+  // Only a script supervise itself would trust as much: ours (root's) and writable by nobody else.
+  const script = join(logDir, "run");
+  let st: Stats | undefined;
+  try { st = statSync(script); } catch { /* reported below */ }
+  const euid = process.geteuid?.() ?? 0;
+  if (st === undefined || st.uid !== euid || (st.mode & 0o022) !== 0) {
+    return failure("logger", `supervise restarts the logger in ${logDir} every second.`,
+      `run ${script} by hand to see why (doctor runs it only when it belongs to you and nobody else can write it).`);
+  }
   const tried = run(["sh", "-c", `cd '${logDir.replace(/'/g, "'\\''")}' && exec ./run </dev/null 2>&1`]);
   const said = tried.out.trim().split("\n").filter(Boolean).pop();
   if (said === undefined && tried.code === 0) {
