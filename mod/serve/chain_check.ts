@@ -214,6 +214,11 @@ export function checkChain(program: readonly string[], env: Env, resolver: Resol
     return out;
   }
   const afterCheck = checkCheckpassword(afterPopup, check.words, check.prefix, env, out, runAs);
+  // checkpassword would take a mistyped option for the program to run: every login would fail.
+  if (afterCheck[0]?.startsWith("--")) {
+    out.problems.push(`${check.prefix}: unknown option ${afterCheck[0]} (checkpassword takes only --userdb=FILE before its program)`);
+    return out;
+  }
   const pop3d = matchApplet(afterCheck, 0, "pop3d", "qmail-pop3d", resolver);
   if (typeof pop3d === "string") {
     out.foreign = pop3d;

@@ -92,7 +92,7 @@ for (const [name, mode] of MODES) {
       expect(g.stderr).toContain(garbage);
     });
 
-    test("the user database: missing cdb, and a text file with a bad line (named)", async () => {
+    test("the user database: missing cdb, a text file with a bad line (named), a mistyped --userdb", async () => {
       const missing = await startFails(mode, chain([]), { POPPIN_USERDB: "/nonexistent/users.cdb" });
       expect(missing.code).toBe(111);
       expect(missing.stderr).toContain("checkpassword: unable to read user database /nonexistent/users.cdb");
@@ -103,6 +103,9 @@ for (const [name, mode] of MODES) {
       expect(bad.code).toBe(111);
       expect(bad.stderr).toMatch(new RegExp(`checkpassword: ${text} line 3: `));
       expect(bad.portRefused).toBe(true);
+      const typo = await startFails(mode, chain([], ["Maildir"], ["--userbd=/etc/users"]));
+      expect(typo.code).toBe(111);
+      expect(typo.stderr).toContain("checkpassword: unknown option --userbd=/etc/users (checkpassword takes only --userdb=FILE before its program)");
     });
 
     test("pop3d's arguments: a bad --compat and a missing Maildir name", async () => {
