@@ -9,6 +9,7 @@
  * program and, for a file, the file and the line.
  */
 import { readFileSync } from "node:fs";
+import { basename } from "node:path";
 import { authConfigFromEnv, DEFAULT_MIN_UID, type AuthConfig } from "../auth/config.ts";
 import { readProblem, type RunAccount } from "../auth/readable_by.ts";
 import { isCdbPath } from "../auth/userdb.ts";
@@ -203,7 +204,9 @@ export function checkChain(program: readonly string[], env: Env, resolver: Resol
   const out: ChainCheck = { problems: [], snapshotEnv: {} };
   const popup = matchApplet(program, 0, "popup", "qmail-popup", resolver);
   if (typeof popup === "string") {
-    out.foreign = popup;
+    // `poppin qmqpd` and the like: another applet of ours, not a POP3 chain.
+    const other = basename(program[0] ?? "") === "poppin" && program[1] !== undefined ? `poppin ${program[1]} is not a POP3 chain` : undefined;
+    out.foreign = other ?? popup;
     return out;
   }
   const afterPopup = checkPopup(program, popup.words, popup.prefix, env, out);
