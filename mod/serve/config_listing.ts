@@ -73,7 +73,7 @@ function chainLines(check: ChainCheck): ListingLine[] {
       }
     }
   }
-  if (check.foreign !== undefined) out.push({ key: "chain.unchecked", value: check.foreign, origin: "not poppin's: its configuration is its own" });
+  if (check.foreign !== undefined) out.push({ key: "chain.unchecked", value: check.foreign, origin: "not checked" });
   return out;
 }
 
