@@ -7,11 +7,11 @@ import { parseUsersArgs, USERS_USAGE } from "../auth/users_args.ts";
 import { existsSync } from "node:fs";
 import type { AppletContext } from "../cli/context.ts";
 import type { UsersCommand } from "../auth/users_args.ts";
-import {
-  cdbLikeText, groupId, shareWithGroup,
+import { storedLogin, cdbLikeText, groupId, shareWithGroup,
   addUser, compileUserFile, deleteUser, findUser, loadUserFile, saveUserFile, storePaths, updateUser, withStoreLock,
 } from "../auth/user_store.ts";
 import { hashPassword } from "../sys/crypt.ts";
+import { makeScramKeys } from "../sasl/scram_keys.ts";
 
 /** Reads a secret and returns it as text for the file (a newline cannot be in a line read). */
 function secretText(bytes: Uint8Array): string {
@@ -51,7 +51,7 @@ async function change(parsed: UsersCommand, ctx: AppletContext): Promise<number>
     case "list": {
       const file = loadUserFile(paths.text);
       const out = file.lines.flatMap(({ user }) =>
-        user ? [`${user.login}\t${user.uid}\t${user.gid}\t${user.home}${user.apopSecret === undefined ? "" : "\tapop"}\n`] : []);
+        user ? [`${user.login}\t${user.uid}\t${user.gid}\t${user.home}${user.apopSecret === undefined ? "" : "\tapop"}${user.scram === undefined ? "" : "\tscram"}\n`] : []);
       writeStdout(out.join(""));
       return EXIT_OK;
     }
@@ -67,35 +67,42 @@ async function change(parsed: UsersCommand, ctx: AppletContext): Promise<number>
       const password = source.next("password: ");
       if (password.length === 0) throw new PermError("empty password refused");
       const hash = hashPassword(password, parsed.hashKind);
+      const scram = makeScramKeys(password);
       password.fill(0);
       const apopSecret = parsed.apop ? secretText(source.next("APOP secret: ")) : undefined;
       if (apopSecret === "") throw new PermError("empty APOP secret refused");
       return withStoreLock(paths, () => {
         const file = loadUserFile(paths.text);
-        addUser(file, { login, hash, uid, gid, home, apopSecret });
+        addUser(file, { login, hash, uid, gid, home, apopSecret, scram });
         saveUserFile(file, paths);
         return EXIT_OK;
       });
     }
     case "passwd": {
-      if (!findUser(loadUserFile(paths.text), parsed.login)) throw new PermError(`no such user: ${parsed.login}`);
+      const login = storedLogin(loadUserFile(paths.text), parsed.login);
+      if (!findUser(loadUserFile(paths.text), login)) throw new PermError(`no such user: ${parsed.login}`);
       const password = secrets().next("new password: ");
       if (password.length === 0) throw new PermError("empty password refused");
       const hash = hashPassword(password, parsed.hashKind);
+      const scram = makeScramKeys(password);
       password.fill(0);
       return withStoreLock(paths, () => {
         const file = loadUserFile(paths.text);
-        updateUser(file, parsed.login, (user) => { user.hash = hash; });
+        updateUser(file, login, (user) => {
+          user.hash = hash;
+          user.scram = scram;
+        });
         saveUserFile(file, paths);
         return EXIT_OK;
       });
     }
     case "apop": {
-      if (!findUser(loadUserFile(paths.text), parsed.login)) throw new PermError(`no such user: ${parsed.login}`);
+      const login = storedLogin(loadUserFile(paths.text), parsed.login);
+      if (!findUser(loadUserFile(paths.text), login)) throw new PermError(`no such user: ${parsed.login}`);
       const secret = secretText(secrets().next("APOP secret (empty removes it): "));
       return withStoreLock(paths, () => {
         const file = loadUserFile(paths.text);
-        updateUser(file, parsed.login, (user) => { user.apopSecret = secret === "" ? undefined : secret; });
+        updateUser(file, login, (user) => { user.apopSecret = secret === "" ? undefined : secret; });
         saveUserFile(file, paths);
         return EXIT_OK;
       });
@@ -103,7 +110,7 @@ async function change(parsed: UsersCommand, ctx: AppletContext): Promise<number>
     case "del":
       return withStoreLock(paths, () => {
         const file = loadUserFile(paths.text);
-        deleteUser(file, parsed.login);
+        deleteUser(file, storedLogin(file, parsed.login));
         saveUserFile(file, paths);
         return EXIT_OK;
       });

@@ -41,6 +41,10 @@ import { PIPELINED_VARIABLE, pipelinedValue } from "./pipelined_input.ts";
 import type { SessionCounters, SessionState } from "./session_counters.ts";
 import { LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput } from "./socket_io.ts";
 import { startUserProcess, startUserProcessOverTls } from "./user_process.ts";
+import { channelBindingData } from "../tls/channel_binding.ts";
+import { userdbScramKeys } from "../sasl/scram_userdb.ts";
+import { bearerConfigured } from "../auth/oauth.ts";
+import { loginEnvironment, MECHANISM_VARIABLE } from "../sasl/login_env.ts";
 
 export interface InlineSetup {
   chain: PopupChain;
@@ -54,6 +58,8 @@ export interface InlineSetup {
   counters: SessionCounters;
   /** Writes one finished log line (stderr). */
   log(line: string): void;
+  /** Serves a session instead of runInlineSession (the proxy tier: mod/standalone/inline_proxy.ts). */
+  serveSession?: (socket: net.Socket, fd: number | undefined, env: NodeJS.ProcessEnv, setup: InlineSetup) => Promise<number>;
 }
 
 /** A session number for APOP timestamps: unique within this process, as qmail-popup's pid is. */
@@ -143,7 +149,9 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
       return io.input.readToLineEnd(buf);
     },
     write: (bytes) => io.out.put(bytes),
+    channelBinding: (type) => (io.socket as { encrypted?: boolean }).encrypted === true ? channelBindingData(io.socket as tls.TLSSocket, type) : undefined,
   };
+  const userdb = chain.userdbOption ?? (env.POPPIN_USERDB || undefined);
   const implicitTls = (env.SSL_PROTOCOL ?? "") !== "";
   const stls = policy.certFile !== undefined && !implicitTls ? setup.stls : undefined;
   const end = await servePopup(channel, {
@@ -160,21 +168,25 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
     async decoy(password) {
       for (const setting of DECOY_SETTINGS) await setup.tools.pool.crypt(password, setting);
     },
-    async authenticate(data) {
-      const result = await inlineLogin(data, env, {
+    async authenticate(data, _channel, login) {
+      const loginEnv = loginEnvironment(env, login);
+      const result = await inlineLogin(data, loginEnv, {
         tools: setup.tools, euid: setup.euid, userdbOption: chain.userdbOption, checkpasswordPrefix: chain.checkpasswordPrefix, log: setup.log,
-      });
+      }, login?.bearer);
       if (result.kind === "ok") {
         account = result.account;
+        if (login?.mechanism !== undefined) env[MECHANISM_VARIABLE] = login.mechanism;
         return { kind: "served" };
       }
       return result;
     },
-    onFailure(user, failure, detail) {
+    onFailure(user, failure, detail, mechanism) {
       if (failure === "rejected") counters.loginsFailed++;
       else counters.loginsTemporaryFailure++;
-      setup.log(`${chain.popupPrefix}: warning: ${checks.failed(user, failure, detail)}\n`);
+      setup.log(`${chain.popupPrefix}: warning: ${checks.failed(user, failure, detail, mechanism)}\n`);
     },
+    scramKeys: userdb === undefined ? undefined : userdbScramKeys(userdb),
+    bearer: bearerConfigured(env),
   });
   io.out.flush();
   if (end === "tls-failed") setup.log(`${chain.popupPrefix}: warning: TLS negotiation failed rip=${rip}\n`);
