@@ -3,11 +3,10 @@ import type { Applet } from "../cli/applet.ts";
 import { fatal, info, usage, warning } from "../cli/context.ts";
 import { EXIT_OK, EXIT_USAGE } from "../base/errors.ts";
 import { writeStdout } from "../base/io.ts";
-import { compatFrom, timeoutInvalid, timeoutMs } from "../pop3/config.ts";
+import { timeoutInvalid, timeoutMs } from "../pop3/config.ts";
+import { parsePop3dArgs } from "../pop3/pop3d_args.ts";
 import { FdChannel } from "../pop3/fd_channel.ts";
 import { logValue } from "../base/log_value.ts";
-import { applyMboxOption, defaultMboxSettings } from "../mbox/options.ts";
-import { isMboxArgument } from "../mbox/spool_path.ts";
 import { TEXT, err } from "../pop3/responses.ts";
 import { runMailboxSession } from "../session/mailbox_session.ts";
 import { fdTransactionChannel } from "../session/transaction_loop.ts";
@@ -39,22 +38,8 @@ export const applet: Applet = {
     "  --lock-stale=S         a dot-lock older than this is broken (default 300)",
   ].join("\n"),
   async run(args, ctx) {
-    let compatOption: string | undefined;
-    const rest: string[] = [];
-    const mbox = defaultMboxSettings();
-    let mboxOptions = 0;
-    let badOption = false;
-    for (const arg of args) {
-      if (arg.startsWith("--compat=")) compatOption = arg.slice("--compat=".length);
-      else if (arg.startsWith("--") && rest.length === 0) {
-        const applied = applyMboxOption(mbox, arg);
-        if (applied === "ok") mboxOptions++;
-        else badOption = true;
-      } else rest.push(arg);
-    }
-    const compat = compatFrom(compatOption, ctx.env);
-    const isMbox = rest.length === 1 && isMboxArgument(rest[0]!);
-    if (rest.length !== 1 || rest[0] === "" || compat === undefined || badOption || (mboxOptions > 0 && !isMbox)) {
+    const parsed = parsePop3dArgs(args, ctx.env);
+    if (typeof parsed === "string") {
       // qmail-pop3d answers the client and exits 0 (its die_nomaildir); poppin pop3d exits 100.
       writeStdout(err(TEXT.noMaildir));
       const name = ctx.classic ? ctx.calledAs : ctx.prefix;
@@ -63,7 +48,7 @@ export const applet: Applet = {
     }
     if (timeoutInvalid(ctx.env)) warning(ctx, `ignoring ${ENV.timeout.name}=${logValue(ctx.env[ENV.timeout.name] ?? "")}: not a positive number of seconds`);
     const log = { info, warning, fatal } as const;
-    await runMailboxSession({ mailbox: rest[0]!, compat, mbox, env: ctx.env }, {
+    await runMailboxSession({ mailbox: parsed.mailbox, compat: parsed.compat, mbox: parsed.mbox, env: ctx.env }, {
       log: (kind, text) => log[kind](ctx, text),
       refuse: (reply) => writeStdout(reply),
       // withPipelinedInput: commands serve --inline read before handing the connection over (mod/session/pipelined_input.ts).

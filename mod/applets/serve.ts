@@ -6,7 +6,7 @@ import { parseHostPort, startMetrics, type MetricsEndpoint } from "../standalone
 import { writeStderr, writeStdout } from "../base/io.ts";
 import { Server } from "../serve/server.ts";
 import { relayOverTls, spawnProgram } from "../serve/handlers.ts";
-import { detachStdio, dropPrivileges, listenAsTold, serveOptionsOrUsage } from "../serve/startup.ts";
+import { detachStdio, dropPrivileges, listenAsTold, serveOptionsOrUsage, startupCheck } from "../serve/startup.ts";
 import { runInline } from "../standalone/inline_main.ts";
 import { CRYPT_HELPER_FLAG, runCryptHelper } from "../standalone/crypt_helper.ts";
 import { keepKeyReaders, policyTls, setupServeTls, type ServeTls } from "../tls/serve_tls.ts";
@@ -66,6 +66,9 @@ export const applet: Applet = {
     // --inline: the same command line, the chain served in this process (mod/standalone).
     if (o.inline) return runInline(o, ctx);
     const quiet = o.verbosity === 0;
+    // poppin's own chain is checked now, before anything is accepted, and again on SIGHUP.
+    const chain = startupCheck(o.program, ctx, quiet, { uid: o.uid, gid: o.gid });
+    if (typeof chain === "number") return chain;
     const metricsAt = o.metrics === undefined ? undefined : parseHostPort(o.metrics);
     if (o.metrics !== undefined && metricsAt === undefined) {
       if (!quiet) writeStderr(`${ctx.prefix}: fatal: --metrics needs HOST:PORT, not ${o.metrics}\n`);
@@ -87,17 +90,17 @@ export const applet: Applet = {
     const popup = o.tls ? undefined : parsePopupCommand(o.program, selfResolver(ctx.execPath, ctx.env.PATH));
     if (popup !== undefined) {
       try {
-        stls = policyTls(resolvePolicy(popup.popupOptions, ctx.env).policy, "STLS certificate", warn);
+        stls = policyTls(resolvePolicy(popup.popupOptions, chain.env).policy, "STLS certificate", warn);
       } catch (err) {
         if (!(err instanceof PoppinError)) throw err;
         warn(`popup's STLS certificate: ${err.message}`);
       }
     }
-    const server = new Server(o, ctx.env, {
+    const server = new Server(o, chain.env, {
       log: (line) => writeStderr(logLine(line)),
       drop: (reason) => writeStderr(logLine(`${ctx.prefix}: warning: dropping connection, ${reason}\n`)),
       warn: (message) => writeStderr(logLine(`${ctx.prefix}: warning: ${message}\n`)),
-    }, process.pid, tls ? relayOverTls(o.program, tls) : spawnProgram(o.program, stls?.holder, ctx.env), counters);
+    }, process.pid, tls ? relayOverTls(o.program, tls) : spawnProgram(o.program, stls?.holder, chain.env), counters);
     let metrics: MetricsEndpoint | undefined;
     process.on("SIGTERM", () => {
       void server.stop();

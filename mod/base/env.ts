@@ -48,6 +48,8 @@ export const ENV = {
   homeBase: variable<string | undefined>("POPPIN_HOME_BASE", "a directory", undefined, text),
   /** popup's and pop3d's configuration file (Qpopper syntax). */
   config: variable<string | undefined>("POPPIN_CONFIG", "a file name", undefined, text),
+  /** serve -> popup and pop3d: the configuration file serve already read and checked (its values are in the environment). */
+  configChecked: variable<string | undefined>("POPPIN_CONFIG_CHECKED", "a file name", undefined, text),
   /** serve -> popup: the descriptor holding the STLS key material serve read. */
   tlsFd: variable<number | undefined>("POPPIN_TLS_FD", "a descriptor", undefined, whole(4)),
   /** serve --inline -> pop3d: commands pipelined after PASS (base64). */

@@ -49,6 +49,8 @@ export const TEXT = {
   clearTextLocalOnly: "[SYS/PERM] clear-text passwords are accepted only from this host",
   clearTextSendStls: "[AUTH] clear-text passwords need TLS: send STLS first",
   clearTextNoTls: "[SYS/PERM] clear-text passwords need TLS, which is not configured here",
+  /** The default's refusal with a certificate, unencrypted, from elsewhere: Dovecot's disable_plaintext_auth wording. */
+  plaintextDisallowed: "[AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections: use STLS",
   // both states
   lineTooLong: "command line too long",
   nulInLine: "NUL octet in command line",

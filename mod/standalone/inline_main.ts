@@ -9,7 +9,7 @@ import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError, describeSysErr
 import { writeStderr, writeStdout } from "../base/io.ts";
 import { timeoutInvalid } from "../pop3/config.ts";
 import { logValue } from "../base/log_value.ts";
-import { detachStdio, dropPrivileges, listenAsTold } from "../serve/startup.ts";
+import { detachStdio, dropPrivileges, listenAsTold, startupCheck } from "../serve/startup.ts";
 import { isMboxArgument } from "../mbox/spool_path.ts";
 import { applyMboxOption, defaultMboxSettings } from "../mbox/options.ts";
 import { makeUndumpable } from "../sys/dumpable.ts";
@@ -50,6 +50,9 @@ export async function runInline(o: ServeOptions, ctx: AppletContext): Promise<nu
     if (!quiet) writeStderr(`${ctx.prefix}: fatal: ${message}\n`);
     return code;
   };
+  // The chain's configuration, checked before anything is accepted (and on SIGHUP).
+  const checked = startupCheck(o.program, ctx, quiet, { uid: o.uid, gid: o.gid });
+  if (typeof checked === "number") return checked;
   const resolver = selfResolver(ctx.execPath, ctx.env.PATH);
   const proxied = parseProxyChain(o.program, resolver);
   const chain = typeof proxied === "string" ? parsePopupChain(o.program, resolver) : proxied.chain;
@@ -96,13 +99,13 @@ export async function runInline(o: ServeOptions, ctx: AppletContext): Promise<nu
   let serveTls: ServeTls | undefined;
   try {
     if (o.tls) serveTls = setupServeTls(ctx.env, warn);
-    const popupPolicy = resolvePolicy(chain.popupOptions, ctx.env).policy;
+    const popupPolicy = resolvePolicy(chain.popupOptions, checked.env).policy;
     setup.stls = policyTls(popupPolicy, "STLS certificate", warn);
   } catch (err) {
     if (err instanceof PoppinError) return fail(err.message, err instanceof UsageError ? EXIT_USAGE : EXIT_TEMP);
     throw err;
   }
-  const server = new Server(o, ctx.env, {
+  const server = new Server(o, checked.env, {
     log,
     drop: (reason) => writeStderr(logLine(`${ctx.prefix}: warning: dropping connection, ${reason}\n`)),
     warn: (message) => writeStderr(logLine(`${ctx.prefix}: warning: ${message}\n`)),
