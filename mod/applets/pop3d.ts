@@ -1,12 +1,10 @@
-import { ENV } from "../base/env.ts";
 import type { Applet } from "../cli/applet.ts";
 import { fatal, info, usage, warning } from "../cli/context.ts";
 import { EXIT_OK, EXIT_USAGE } from "../base/errors.ts";
 import { writeStdout } from "../base/io.ts";
-import { timeoutInvalid, timeoutMs } from "../pop3/config.ts";
+import { timeoutMs, timeoutWarning } from "../pop3/config.ts";
 import { parsePop3dArgs } from "../pop3/pop3d_args.ts";
 import { FdChannel } from "../pop3/fd_channel.ts";
-import { logValue } from "../base/log_value.ts";
 import { TEXT, err } from "../pop3/responses.ts";
 import { runMailboxSession } from "../session/mailbox_session.ts";
 import { fdTransactionChannel } from "../session/transaction_loop.ts";
@@ -46,7 +44,8 @@ export const applet: Applet = {
       usage(ctx, `${name} [--compat=qmail|rfc] maildir | ${name} [mbox options] mbox:[spool]`);
       return ctx.classic ? EXIT_QMAIL_POP3D_DIE : EXIT_USAGE;
     }
-    if (timeoutInvalid(ctx.env)) warning(ctx, `ignoring ${ENV.timeout.name}=${logValue(ctx.env[ENV.timeout.name] ?? "")}: not a positive number of seconds`);
+    const badTimeout = timeoutWarning(ctx.env);
+    if (badTimeout !== undefined) warning(ctx, badTimeout);
     const log = { info, warning, fatal } as const;
     await runMailboxSession({ mailbox: parsed.mailbox, compat: parsed.compat, mbox: parsed.mbox, env: ctx.env }, {
       log: (kind, text) => log[kind](ctx, text),

@@ -1,4 +1,3 @@
-import { ENV } from "../base/env.ts";
 import type { SecureContext } from "node:tls";
 import type { Applet } from "../cli/applet.ts";
 import { fatal, usage, warning } from "../cli/context.ts";
@@ -6,7 +5,7 @@ import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../base
 import { writeStdout } from "../base/io.ts";
 import { decoyCheck } from "../auth/verify.ts";
 import { runChain } from "./_run_chain.ts";
-import { timeoutInvalid } from "../pop3/config.ts";
+import { timeoutWarning } from "../pop3/config.ts";
 import { FdChannel } from "../pop3/fd_channel.ts";
 import { logValue } from "../base/log_value.ts";
 import { TEXT, err } from "../pop3/responses.ts";
@@ -73,7 +72,8 @@ export const applet: Applet = {
       usage(ctx, usageLine);
       return ctx.classic ? EXIT_POPUP_USAGE : EXIT_USAGE;
     }
-    if (timeoutInvalid(ctx.env)) warning(ctx, `ignoring ${ENV.timeout.name}=${logValue(ctx.env[ENV.timeout.name] ?? "")}: not a positive number of seconds`);
+    const badTimeout = timeoutWarning(ctx.env);
+    if (badTimeout !== undefined) warning(ctx, badTimeout);
     const remoteIp = ctx.env.TCPREMOTEIP ?? "unknown";
     const rip = logValue(remoteIp);
     const implicitTls = (ctx.env.SSL_PROTOCOL ?? "") !== "";

@@ -4,6 +4,7 @@
  * POPPIN_APOP and POPPIN_APOP_SECRETS (whether popup offers APOP).
  */
 import { ENV, envCheck, envValue } from "../base/env.ts";
+import { logValue } from "../base/log_value.ts";
 import type { Compat } from "./maildir_mailbox.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -16,6 +17,12 @@ export function timeoutMs(env: Env): number {
 /** Whether POPPIN_TIMEOUT is set to something unusable (the applet warns and uses the default). */
 export function timeoutInvalid(env: Env): boolean {
   return envCheck(env, ENV.timeout).bad !== undefined;
+}
+
+/** The warning when POPPIN_TIMEOUT is set to something unusable (the default applies then), or undefined. */
+export function timeoutWarning(env: Env): string | undefined {
+  const bad = envCheck(env, ENV.timeout).bad;
+  return bad === undefined ? undefined : `ignoring ${ENV.timeout.name}=${logValue(bad)}: not ${ENV.timeout.expected}`;
 }
 
 /**

@@ -7,8 +7,7 @@ import { ENV, envValue } from "../base/env.ts";
 import type { AppletContext } from "../cli/context.ts";
 import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError, describeSysError } from "../base/errors.ts";
 import { writeStderr, writeStdout } from "../base/io.ts";
-import { timeoutInvalid } from "../pop3/config.ts";
-import { logValue } from "../base/log_value.ts";
+import { timeoutWarning } from "../pop3/config.ts";
 import { detachStdio, dropPrivileges, listenAsTold, startupCheck } from "../serve/startup.ts";
 import { isMboxArgument } from "../mbox/spool_path.ts";
 import { applyMboxOption, defaultMboxSettings } from "../mbox/options.ts";
@@ -67,7 +66,8 @@ export async function runInline(o: ServeOptions, ctx: AppletContext): Promise<nu
   }
   const metricsAt = o.metrics === undefined ? undefined : parseHostPort(o.metrics);
   if (o.metrics !== undefined && metricsAt === undefined) return fail(`--metrics needs HOST:PORT, not ${o.metrics}`, EXIT_USAGE);
-  if (timeoutInvalid(ctx.env)) writeStderr(`${ctx.prefix}: warning: ignoring ${ENV.timeout.name}=${logValue(ctx.env[ENV.timeout.name] ?? "")}: not a positive number of seconds\n`);
+  const badTimeout = timeoutWarning(ctx.env);
+  if (badTimeout !== undefined) writeStderr(`${ctx.prefix}: warning: ${badTimeout}\n`);
 
   // Passwords pass through this process: no other process of its uid may read its memory
   // (the kernel does the same on the uid switch below; this covers serve started unprivileged).
