@@ -267,7 +267,7 @@ async function handOver(io: SessionIo, account: Account, env: NodeJS.ProcessEnv,
     if (value !== undefined) childEnv[PIPELINED_VARIABLE] = value;
     else setup.log(`${chain.popupPrefix}: warning: ${leftover.length} octets pipelined after PASS dropped rip=${logValue(env.TCPREMOTEIP ?? "unknown")} user=${logValue(account.login)}\n`);
   }
-  const started = startUserProcess(fd, account, childEnv, { execPath: setup.execPath, pop3dPrefix: chain.pop3dPrefix, pop3dArgs: chain.pop3dArgs });
+  const started = startUserProcess(fd, account, childEnv, { execPath: setup.execPath, pop3dPrefix: chain.pop3dPrefix, pop3dArgs: chain.pop3dArgs, log: setup.log });
   if (started.kind === "failed") {
     setup.log(`${chain.checkpasswordPrefix}: fatal: ${started.detail}\n`);
     input.socket.write(err(TEXT.authTemp));

@@ -3,11 +3,17 @@
  * starts pop3d as a process of that user, in the user's home, with the connection as
  * fds 0 and 1: checkpassword's exec of pop3d, without a checkpassword process. Mail is
  * then read only with the user's own rights. The child gets the account's primary group
- * only (no initgroups: Bun's spawn sets the uid and gid it is given).
+ * only (no initgroups: Bun's spawn sets the uid and gid it is given). Its stderr is a pipe
+ * whose lines serve copies to the log (mod/cli/child_log.ts): the process is the user's
+ * to trace, so it holds no descriptor of the service log.
  */
 import type { Account } from "../auth/account.ts";
 import { sessionEnvironment } from "../auth/session.ts";
+import { ChildLogRelay } from "../cli/child_log.ts";
 import { describeSysError } from "../cli/errors.ts";
+
+/** How long serve still copies a user process's log lines after it exited (a process it left behind may hold the pipe). */
+const LOG_DRAIN_MS = 1000;
 
 export interface UserProcessSpec {
   execPath: string;
@@ -15,6 +21,8 @@ export interface UserProcessSpec {
   pop3dPrefix: string;
   /** pop3d's arguments after its name (options and the mailbox). */
   pop3dArgs: readonly string[];
+  /** Where the process's log lines go (one whole line each, checked and escaped). */
+  log: (line: string) => void;
 }
 
 export type UserProcessStart =
@@ -31,15 +39,32 @@ export function startUserProcess(fd: number, account: Account, env: NodeJS.Proce
       argv0: classic ? "qmail-pop3d" : "poppin",
       stdin: fd,
       stdout: fd,
-      stderr: "inherit",
+      stderr: "pipe",
       cwd: account.home,
       env: sessionEnvironment(env, account),
       uid: account.uid,
       gid: account.gid,
       onExit: (_proc, exitCode, signalCode) => resolveExit({ exitCode, signalCode: signalCode === null ? null : String(signalCode) }),
     });
-    return { kind: "started", pid: child.pid, exited };
+    const logged = relayLog(child.stderr as ReadableStream<Uint8Array>, new ChildLogRelay([spec.pop3dPrefix], spec.log));
+    // Reported once its last log lines are out (or LOG_DRAIN_MS after the exit), so they come before serve's "end" line.
+    const done = exited.then(async (status) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([logged, new Promise((r) => { timer = setTimeout(r, LOG_DRAIN_MS); })]);
+      clearTimeout(timer);
+      return status;
+    });
+    return { kind: "started", pid: child.pid, exited: done };
   } catch (err) {
     return { kind: "failed", detail: `unable to run pop3d as uid ${account.uid} in ${account.home}: ${describeSysError(err)}` };
   }
+}
+
+async function relayLog(stream: ReadableStream<Uint8Array>, relay: ChildLogRelay): Promise<void> {
+  try {
+    for await (const chunk of stream) relay.feed(chunk);
+  } catch {
+    // the pipe broke: what was read is written below
+  }
+  relay.end();
 }
