@@ -1,3 +1,4 @@
+import type { SecureContext } from "node:tls";
 import type { Applet } from "../cli/applet.ts";
 import { fatal, usage, warning } from "../cli/context.ts";
 import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../cli/errors.ts";
@@ -10,12 +11,19 @@ import { logValue } from "../pop3/log_value.ts";
 import { servePopup } from "../pop3/popup_server.ts";
 import { TEXT, err } from "../pop3/responses.ts";
 import { oneProcessLogin } from "../standalone/one_process_login.ts";
+import { chainRunsPoppinCheckpassword, chainUserdb, selfResolver } from "../standalone/chain_spec.ts";
+import { bearerConfigured } from "../auth/oauth.ts";
+import { loginEnvironment } from "../sasl/login_env.ts";
+import { userdbScramKeys } from "../sasl/scram_userdb.ts";
+import type { ChannelBindingType } from "../sasl/scram.ts";
+import { channelBindingFromEnv } from "../tls/channel_binding.ts";
 import { loginChecks } from "../policy/login_checks.ts";
 import { loginPolicy } from "../policy/login_policy.ts";
 import { policyEnv, resolvePolicy, type Resolved } from "../policy/resolve.ts";
 import { OPTION_SPECS, type OptionSpec } from "../policy/options.ts";
 import { runChainOverTls } from "../tls/chain_over_tls.ts";
 import { loadTlsContext } from "../tls/context.ts";
+import { TLS_FD_VARIABLE, contextFromMaterial, materialFromEnv } from "../tls/key_material.ts";
 import { upgradeStdio } from "../tls/stdio_tls.ts";
 import { TlsChannel } from "../tls/tls_channel.ts";
 
@@ -69,20 +77,32 @@ export const applet: Applet = {
     if (timeoutInvalid(ctx.env)) warning(ctx, `ignoring POPPIN_TIMEOUT=${logValue(ctx.env.POPPIN_TIMEOUT ?? "")}: not a positive number of seconds`);
     const remoteIp = ctx.env.TCPREMOTEIP ?? "unknown";
     const rip = logValue(remoteIp);
-    let context;
+    const implicitTls = (ctx.env.SSL_PROTOCOL ?? "") !== "";
+    let context: SecureContext | undefined;
     try {
-      context = policy.certFile === undefined ? undefined : loadTlsContext({ certFile: policy.certFile, keyFile: policy.keyFile, minVersion: policy.tlsMinVersion, ciphers: policy.tlsCiphers });
+      // serve hands us the material it read (POPPIN_TLS_FD): we never read the key ourselves then.
+      // Under implicit TLS, STLS is never offered: no key is read at all.
+      const material = materialFromEnv(ctx.env);
+      const files = policy.certFile === undefined ? undefined : { certFile: policy.certFile, keyFile: policy.keyFile, minVersion: policy.tlsMinVersion, ciphers: policy.tlsCiphers };
+      if (files !== undefined && !implicitTls) context = material !== undefined ? contextFromMaterial(material, files) : loadTlsContext(files);
+      material?.fill(0);
     } catch (e) {
       if (!(e instanceof PoppinError)) throw e;
       writeStdout(err(TEXT.authTemp));
       fatal(ctx, `${e.message} rip=${rip}`);
       return EXIT_TEMP;
     }
-    const implicitTls = (ctx.env.SSL_PROTOCOL ?? "") !== "";
-    const chainEnv = { ...ctx.env, ...policyEnv(settings) };
+    const chainEnv = loginEnvironment({ ...ctx.env, ...policyEnv(settings) }, undefined);
+    delete chainEnv[TLS_FD_VARIABLE];
     const oneProcess = oneProcessLogin(chain, ctx, chainEnv);
     const checks = loginChecks(policy, remoteIp);
-    const end = await servePopup(new FdChannel(0, 1, policy.timeoutMs), {
+    const resolver = selfResolver(ctx.execPath, chainEnv.PATH);
+    const userdb = chainUserdb(chain, resolver, chainEnv);
+    // Behind serve --tls, popup sees plain text; serve passed the binding data along.
+    const stdio = Object.assign(new FdChannel(0, 1, policy.timeoutMs), {
+      channelBinding: (type: ChannelBindingType) => (implicitTls ? channelBindingFromEnv(ctx.env, type) : undefined),
+    });
+    const end = await servePopup(stdio, {
       timestamp: `<${process.pid}.${Math.floor(Date.now() / 1000)}@${hostname}>`,
       offerApop: policy.apop ?? apopOffered(ctx.env),
       policy: loginPolicy(policy, remoteIp, context !== undefined && !implicitTls),
@@ -92,9 +112,15 @@ export const applet: Applet = {
       decoy: (password) => decoyCheck(password),
       startTls: context === undefined ? undefined : () => upgradeStdio(context, policy.tlsHandshakeTimeoutMs, policy.timeoutMs),
       // poppin's own checkpassword and pop3d: checked and served in this process (mod/standalone).
-      authenticate: (data, channel) => channel instanceof TlsChannel ? runChainOverTls(chain, data, chainEnv, channel)
-        : oneProcess !== undefined ? oneProcess(data) : runChain(chain, data, chainEnv),
-      onFailure: (user, failure, detail) => warning(ctx, checks.failed(user, failure, detail)),
+      authenticate: (data, channel, login) => {
+        const env = loginEnvironment(chainEnv, login);
+        return channel instanceof TlsChannel ? runChainOverTls(chain, data, env, channel)
+          : oneProcess !== undefined ? oneProcess(data, env) : runChain(chain, data, env);
+      },
+      onFailure: (user, failure, detail, mechanism) => warning(ctx, checks.failed(user, failure, detail, mechanism)),
+      scramKeys: userdb === undefined ? undefined : userdbScramKeys(userdb),
+      // Only poppin's checkpassword understands a bearer token beside fd 3.
+      bearer: bearerConfigured(chainEnv) && chainRunsPoppinCheckpassword(chain, resolver),
     });
     if (end === "tls-failed") warning(ctx, `TLS negotiation failed rip=${rip}`);
     if (end === "tls-on-plain") warning(ctx, `TLS handshake on the plain port, dropped rip=${rip}`);

@@ -4,10 +4,11 @@ import { EXIT_OK, PermError, UsageError } from "../cli/errors.ts";
 import { writeStderr, writeStdout } from "../cli/io.ts";
 import { defaultSecretSource } from "../auth/secret_input.ts";
 import { parseUsersArgs, USERS_USAGE } from "../auth/users_args.ts";
-import {
+import { storedLogin,
   addUser, compileUserFile, deleteUser, findUser, loadUserFile, saveUserFile, storePaths, updateUser, withStoreLock,
 } from "../auth/user_store.ts";
 import { hashPassword } from "../sys/crypt.ts";
+import { makeScramKeys } from "../sasl/scram_keys.ts";
 
 /** Reads a secret and returns it as text for the file (a newline cannot be in a line read). */
 function secretText(bytes: Uint8Array): string {
@@ -33,7 +34,7 @@ export const applet: Applet = {
       case "list": {
         const file = loadUserFile(paths.text);
         const out = file.lines.flatMap(({ user }) =>
-          user ? [`${user.login}\t${user.uid}\t${user.gid}\t${user.home}${user.apopSecret === undefined ? "" : "\tapop"}\n`] : []);
+          user ? [`${user.login}\t${user.uid}\t${user.gid}\t${user.home}${user.apopSecret === undefined ? "" : "\tapop"}${user.scram === undefined ? "" : "\tscram"}\n`] : []);
         writeStdout(out.join(""));
         return EXIT_OK;
       }
@@ -49,35 +50,42 @@ export const applet: Applet = {
         const password = source.next("password: ");
         if (password.length === 0) throw new PermError("empty password refused");
         const hash = hashPassword(password, parsed.hashKind);
+        const scram = makeScramKeys(password);
         password.fill(0);
         const apopSecret = parsed.apop ? secretText(source.next("APOP secret: ")) : undefined;
         if (apopSecret === "") throw new PermError("empty APOP secret refused");
         return withStoreLock(paths, () => {
           const file = loadUserFile(paths.text);
-          addUser(file, { login, hash, uid, gid, home, apopSecret });
+          addUser(file, { login, hash, uid, gid, home, apopSecret, scram });
           saveUserFile(file, paths);
           return EXIT_OK;
         });
       }
       case "passwd": {
-        if (!findUser(loadUserFile(paths.text), parsed.login)) throw new PermError(`no such user: ${parsed.login}`);
+        const login = storedLogin(loadUserFile(paths.text), parsed.login);
+        if (!findUser(loadUserFile(paths.text), login)) throw new PermError(`no such user: ${parsed.login}`);
         const password = secrets().next("new password: ");
         if (password.length === 0) throw new PermError("empty password refused");
         const hash = hashPassword(password, parsed.hashKind);
+        const scram = makeScramKeys(password);
         password.fill(0);
         return withStoreLock(paths, () => {
           const file = loadUserFile(paths.text);
-          updateUser(file, parsed.login, (user) => { user.hash = hash; });
+          updateUser(file, login, (user) => {
+            user.hash = hash;
+            user.scram = scram;
+          });
           saveUserFile(file, paths);
           return EXIT_OK;
         });
       }
       case "apop": {
-        if (!findUser(loadUserFile(paths.text), parsed.login)) throw new PermError(`no such user: ${parsed.login}`);
+        const login = storedLogin(loadUserFile(paths.text), parsed.login);
+        if (!findUser(loadUserFile(paths.text), login)) throw new PermError(`no such user: ${parsed.login}`);
         const secret = secretText(secrets().next("APOP secret (empty removes it): "));
         return withStoreLock(paths, () => {
           const file = loadUserFile(paths.text);
-          updateUser(file, parsed.login, (user) => { user.apopSecret = secret === "" ? undefined : secret; });
+          updateUser(file, login, (user) => { user.apopSecret = secret === "" ? undefined : secret; });
           saveUserFile(file, paths);
           return EXIT_OK;
         });
@@ -85,7 +93,7 @@ export const applet: Applet = {
       case "del":
         return withStoreLock(paths, () => {
           const file = loadUserFile(paths.text);
-          deleteUser(file, parsed.login);
+          deleteUser(file, storedLogin(file, parsed.login));
           saveUserFile(file, paths);
           return EXIT_OK;
         });

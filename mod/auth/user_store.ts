@@ -8,6 +8,7 @@ import { PermError, TempError, describeSysError } from "../cli/errors.ts";
 import { CdbWriter } from "../cdb/writer.ts";
 import { flockExclusive } from "../sys/locks.ts";
 import { createPrivateTemp, writeFileAtomic } from "./atomic_file.ts";
+import { prepareUsername } from "./username.ts";
 import { formatUserFile, formatUserValue, parseUserFile, UserLineError, type UserFile, type VirtualUser } from "./userdb_text.ts";
 
 /** The text file and the cdb compiled from it. */
@@ -40,6 +41,13 @@ export function loadUserFile(path: string): UserFile {
 
 export function findUser(file: UserFile, login: string): VirtualUser | undefined {
   return file.lines.find((l) => l.user?.login === login)?.user;
+}
+
+/** The login as stored for `login` as typed: itself, or its RFC 8265 form (mod/auth/username.ts). */
+export function storedLogin(file: UserFile, login: string): string {
+  if (findUser(file, login)) return login;
+  const prepared = prepareUsername(login);
+  return findUser(file, prepared) ? prepared : login;
 }
 
 /** Adds a user; PermError if the login exists. */

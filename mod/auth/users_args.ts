@@ -2,6 +2,7 @@
 import { UsageError } from "../cli/errors.ts";
 import type { NewHashKind } from "../sys/crypt.ts";
 import { validLogin } from "./userdb_text.ts";
+import { prepareUsername, usernameRefusal } from "./username.ts";
 
 export type UsersCommand =
   | { command: "list" | "compile"; file: string }
@@ -15,6 +16,14 @@ export const USERS_USAGE =
 function id(text: string | undefined, what: string): number {
   if (text === undefined || !/^[0-9]{1,10}$/.test(text) || Number(text) > 0xfffffffe) throw new UsageError(`${what} must be a number`);
   return Number(text);
+}
+
+/** A login for `add`: stored as RFC 8265 prepares it (lower case, NFC), so every spelling finds it. */
+function newLogin(text: string | undefined): string {
+  if (text === undefined) throw new UsageError(USERS_USAGE);
+  const refusal = usernameRefusal(text);
+  if (refusal !== undefined) throw new UsageError(`bad login ${JSON.stringify(text)}: ${refusal}`);
+  return login(prepareUsername(text));
 }
 
 function login(text: string | undefined): string {
@@ -63,7 +72,7 @@ export function parseUsersArgs(args: readonly string[], env: NodeJS.ProcessEnv):
       expect(4);
       const home = more[3];
       if (!home.startsWith("/") || /[:\n\0]/.test(home)) throw new UsageError(`HOME must be an absolute path without ':'`);
-      return { command, file, login: login(more[0]), uid: id(more[1], "UID"), gid: id(more[2], "GID"), home, apop, hashKind };
+      return { command, file, login: newLogin(more[0]), uid: id(more[1], "UID"), gid: id(more[2], "GID"), home, apop, hashKind };
     }
     default:
       throw new UsageError(USERS_USAGE);

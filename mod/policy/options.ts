@@ -49,7 +49,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   opt({ name: "announce-expire", kind: "string", fallback: "", help: "days messages stay (EXPIRE), or never; 0 deletes on retrieval" }),
   opt({ name: "shy", kind: "bool", fallback: "0", help: "no version in the greeting or IMPLEMENTATION" }),
   opt({ name: "update-on-abort", kind: "bool", fallback: "0", help: "remove messages marked deleted when the session breaks off" }),
-  opt({ name: "log-login", kind: "string", fallback: "", help: "log each login with this format (%0 user, %1 host, %2 IP, %3 server IP)" }),
+  opt({ name: "log-login", kind: "string", fallback: "", help: "log each login with this format (%0 user, %1 host, %2 IP, %3 server IP, %4 mechanism)" }),
   opt({ name: "statistics", kind: "bool", fallback: "0", help: "log one statistics line per session" }),
   opt({ name: "bulletins", kind: "string", fallback: "", help: "bulletin directory" }),
   opt({ name: "max-bulletins", kind: "number", fallback: "1", min: 0, max: 1000000, help: "bulletins a new user gets (the newest)" }),

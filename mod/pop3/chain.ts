@@ -3,42 +3,56 @@
  * gets the connection as fds 0 and 1, and `user\0password\0timestamp\0` on a pipe at
  * fd 3; its exit status says how the login went (djb's contract): 0 served the session,
  * 1 refused, anything else temporary trouble. Its stderr is a pipe whose lines popup
- * copies to its own (mod/cli/child_log.ts): the program ends up running as the mailbox
- * owner, who must not get a descriptor of the service log.
+ * copies to its own (mod/standalone/user_log.ts): the program ends up running as the
+ * mailbox owner, who must not get a descriptor of the service log.
  */
 import { nodeChildProcess } from "../sys/builtins.ts";
+import { basename } from "node:path";
 import type { Readable, Writable } from "node:stream";
-import { ChildLogRelay, chainLogNames } from "../cli/child_log.ts";
 import { writeStderr } from "../cli/io.ts";
+import { forwardUserLog } from "../standalone/user_log.ts";
 import type { ChainResult } from "./popup_server.ts";
 
 /** How long popup still copies the chain's log lines after it exited (a process it left behind may hold the pipe). */
 const LOG_DRAIN_MS = 1000;
 
+/** Names only popup and serve write with: never taken as the chain's own. */
+const PARENT_NAMES: ReadonlySet<string> = new Set(["qmail-popup", "poppin popup", "popup", "tcpserver", "poppin serve", "serve"]);
+
+/** A program's log name from its path and first argument: basename, or "poppin APPLET" for the multi-call binary. */
+function programName(path: string, next: string | undefined): string {
+  const name = basename(path);
+  return name === "poppin" && next !== undefined ? `poppin ${next}` : name;
+}
+
+/**
+ * The names the chain `argv` (checkpassword PROG ...) logs with: first the program that ends
+ * up running as the user (the first argument after checkpassword's name and options: pop3d),
+ * then checkpassword's own.
+ */
+export function chainLogNames(argv: readonly string[]): string[] {
+  if (argv.length === 0) return [];
+  const names = [programName(argv[0]!, argv[1])];
+  let i = basename(argv[0]!) === "poppin" ? 2 : 1;
+  while (i < argv.length && argv[i]!.startsWith("-")) i++;
+  if (i < argv.length) names.unshift(programName(argv[i]!, argv[i + 1]));
+  return names.filter((n) => !PARENT_NAMES.has(n));
+}
+
 export function runChain(argv: readonly string[], data: Uint8Array, env: NodeJS.ProcessEnv): Promise<ChainResult> {
   return new Promise((resolve) => {
     let settled = false;
-    let logEnded = false;
-    let exited: ChainResult | undefined;
-    let drainTimer: ReturnType<typeof setTimeout> | undefined;
-    let log: Readable | null = null;
+    let forwarded: { stop(): Promise<void> } | undefined;
     const finish = (result: ChainResult) => {
-      if (drainTimer !== undefined) clearTimeout(drainTimer);
       if (!settled) {
         settled = true;
         resolve(result);
       }
     };
-    // The answer waits for the chain's last log lines, so they come before popup's own line.
+    // The answer waits for the chain's last log lines (LOG_DRAIN_MS at most), so they come before popup's own line.
     const exitedWith = (result: ChainResult) => {
-      exited = result;
-      if (logEnded) finish(result);
-      else {
-        drainTimer = setTimeout(() => {
-          log?.destroy();
-          finish(result);
-        }, LOG_DRAIN_MS);
-      }
+      if (forwarded === undefined) finish(result);
+      else void forwarded.stop().then(() => finish(result));
     };
     let child;
     try {
@@ -50,19 +64,8 @@ export function runChain(argv: readonly string[], data: Uint8Array, env: NodeJS.
     child.on("error", (e: Error & { code?: string }) => {
       finish({ kind: "failed", failure: "temporary", detail: `unable to run ${argv[0]}: ${e.code ?? e.message}` });
     });
-    log = child.stdio[2] as Readable | null;
-    if (log) {
-      const relay = new ChildLogRelay(chainLogNames(argv), (line) => writeStderr(line));
-      log.on("data", (chunk: Buffer) => relay.feed(chunk));
-      const ended = () => {
-        if (logEnded) return;
-        logEnded = true;
-        relay.end();
-        if (exited !== undefined) finish(exited);
-      };
-      log.on("end", ended);
-      log.on("error", ended);
-    } else logEnded = true;
+    const log = child.stdio[2] as Readable | null;
+    if (log) forwarded = forwardUserLog(log, chainLogNames(argv), (line) => writeStderr(line), LOG_DRAIN_MS);
     child.on("exit", (code, signal) => {
       if (signal !== null) exitedWith({ kind: "failed", failure: "crashed", detail: `${argv[0]} killed by ${signal}` });
       else if (code === 0) exitedWith({ kind: "served" });

@@ -124,6 +124,22 @@ export function parsePopupChain(argv: readonly string[], resolver: Resolver): Po
   return { ...login, hostname, popupPrefix: popup.prefix, popupOptions };
 }
 
+/**
+ * Whether `argv` runs this binary's popup (whatever follows it): its options before the host
+ * name, or undefined for any other program. serve hands such a popup its STLS key material.
+ */
+export function parsePopupCommand(argv: readonly string[], resolver: Resolver): { popupOptions: string[] } | undefined {
+  const popup = matchApplet(argv, 0, "popup", "qmail-popup", resolver);
+  if (typeof popup === "string") return undefined;
+  const after = argv.slice(popup.words);
+  try {
+    const rest = parsePolicyFlags(after).rest;
+    return { popupOptions: after.slice(0, after.length - rest.length) };
+  } catch {
+    return undefined; // popup itself says what is wrong with its options
+  }
+}
+
 /** The resolver for this process: our own real path and PATH. */
 export function selfResolver(execPath: string, path: string | undefined): Resolver {
   let self = execPath;
@@ -133,4 +149,22 @@ export function selfResolver(execPath: string, path: string | undefined): Resolv
     // keep the name as given
   }
   return { self, path };
+}
+
+/**
+ * The user database poppin's own checkpassword will read, when `argv` (popup's chain)
+ * starts with it: its --userdb=FILE, else POPPIN_USERDB. Undefined for a foreign
+ * checkpassword or system accounts: then SCRAM is not offered (there are no keys).
+ */
+export function chainUserdb(argv: readonly string[], resolver: Resolver, env: NodeJS.ProcessEnv): string | undefined {
+  const check = matchApplet(argv, 0, "checkpassword", "checkpassword", resolver);
+  if (typeof check === "string") return undefined;
+  const option = argv[check.words];
+  if (option?.startsWith("--userdb=")) return option.slice("--userdb=".length) || undefined;
+  return env.POPPIN_USERDB || undefined;
+}
+
+/** Whether popup's chain starts with poppin's own checkpassword (which takes bearer tokens beside fd 3). */
+export function chainRunsPoppinCheckpassword(argv: readonly string[], resolver: Resolver): boolean {
+  return typeof matchApplet(argv, 0, "checkpassword", "checkpassword", resolver) !== "string";
 }

@@ -10,11 +10,13 @@
  */
 import { isAbsolute, join } from "node:path";
 import type net from "node:net";
+import type tls from "node:tls";
 import type { Account } from "../auth/account.ts";
 import { sessionEnvironment } from "../auth/session.ts";
 import { DECOY_SETTINGS } from "../auth/verify.ts";
 import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../cli/errors.ts";
 import { maildirTmpCleanup } from "../maildir/clean.ts";
+import { isMboxArgument } from "../mbox/spool_path.ts";
 import { apopOffered, compatFrom } from "../pop3/config.ts";
 import { logValue } from "../pop3/log_value.ts";
 import { MaildirMailbox } from "../pop3/maildir_mailbox.ts";
@@ -37,8 +39,12 @@ import { INLINE_OUTPUT_OCTETS, serveTransaction } from "./inline_transaction.ts"
 import type { ListingCache } from "./listing_cache.ts";
 import { PIPELINED_VARIABLE, pipelinedValue } from "./pipelined_input.ts";
 import type { SessionCounters, SessionState } from "./session_counters.ts";
-import { SocketLines, SocketOutput } from "./socket_io.ts";
-import { startUserProcess } from "./user_process.ts";
+import { LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput } from "./socket_io.ts";
+import { startUserProcess, startUserProcessOverTls } from "./user_process.ts";
+import { channelBindingData } from "../tls/channel_binding.ts";
+import { userdbScramKeys } from "../sasl/scram_userdb.ts";
+import { bearerConfigured } from "../auth/oauth.ts";
+import { loginEnvironment, MECHANISM_VARIABLE } from "../sasl/login_env.ts";
 
 export interface InlineSetup {
   chain: PopupChain;
@@ -87,7 +93,7 @@ export async function runInlineSession(socket: net.Socket, fd: number | undefine
   }
   const chainEnv: NodeJS.ProcessEnv = { ...env, ...policyEnv(resolved.settings) };
   const timeout = resolved.policy.timeoutMs;
-  const io: SessionIo = { socket, input: new SocketLines(socket, timeout), out: new SocketOutput(socket, 4096, timeout), fd, timeoutMs: timeout };
+  const io: SessionIo = { socket, input: new SocketLines(socket, timeout), out: new SocketOutput(socket, 4096, timeout, undefined, LOGIN_QUEUED_OUTPUT_OCTETS), fd, timeoutMs: timeout };
   let state: SessionState = "authorization";
   counters.enter(state);
   const move = (next: SessionState) => {
@@ -99,7 +105,8 @@ export async function runInlineSession(socket: net.Socket, fd: number | undefine
     const account = await authorize(io, resolved, chainEnv, setup);
     if (account === undefined) return EXIT_OK;
     counters.loginsOk++;
-    if (setup.euid === 0) {
+    // mbox spools: pop3d's own code in a process of the session (its spool locks wait synchronously).
+    if (setup.euid === 0 || isMboxArgument(chain.maildir)) {
       move("user_process");
       return await handOver(io, account, chainEnv, setup);
     }
@@ -119,7 +126,7 @@ async function startTls(io: SessionIo, stls: NonNullable<InlineSetup["stls"]>, t
   const secure = await acceptTls(io.socket, stls.holder.context, stls.handshakeTimeoutMs);
   io.socket = secure;
   io.input = new SocketLines(secure, timeoutMs);
-  io.out = new SocketOutput(secure, 4096, timeoutMs);
+  io.out = new SocketOutput(secure, 4096, timeoutMs, undefined, LOGIN_QUEUED_OUTPUT_OCTETS);
   io.fd = undefined;
 }
 
@@ -134,11 +141,15 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
   // Reads and writes go to whatever io holds now (the TLS socket after STLS).
   const channel: PopupChannel = {
     readToLineEnd: async (buf) => {
+      if (io.out.closed) return 0; // the client is gone: what it pipelined is not answered
       if (!io.input.hasLine) await io.out.sent();
+      else await io.out.room(); // bounded output: a client that pipelines and does not read is not read either
       return io.input.readToLineEnd(buf);
     },
     write: (bytes) => io.out.put(bytes),
+    channelBinding: (type) => (io.socket as { encrypted?: boolean }).encrypted === true ? channelBindingData(io.socket as tls.TLSSocket, type) : undefined,
   };
+  const userdb = chain.userdbOption ?? (env.POPPIN_USERDB || undefined);
   const implicitTls = (env.SSL_PROTOCOL ?? "") !== "";
   const stls = policy.certFile !== undefined && !implicitTls ? setup.stls : undefined;
   const end = await servePopup(channel, {
@@ -155,27 +166,25 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
     async decoy(password) {
       for (const setting of DECOY_SETTINGS) await setup.tools.pool.crypt(password, setting);
     },
-    async authenticate(data) {
-      if (setup.euid === 0 && io.fd === undefined) {
-        // A user process cannot take over a TLS session that runs here; serve with -u for in-process sessions.
-        data.fill(0);
-        setup.log(`${chain.checkpasswordPrefix}: fatal: TLS sessions of system users are not served by --inline as root: run serve with -u (virtual users) or the classic chain\n`);
-        return { kind: "failed", failure: "temporary", detail: `${chain.checkpasswordPrefix} exit 111` };
-      }
-      const result = await inlineLogin(data, env, {
+    async authenticate(data, _channel, login) {
+      const loginEnv = loginEnvironment(env, login);
+      const result = await inlineLogin(data, loginEnv, {
         tools: setup.tools, euid: setup.euid, userdbOption: chain.userdbOption, checkpasswordPrefix: chain.checkpasswordPrefix, log: setup.log,
-      });
+      }, login?.bearer);
       if (result.kind === "ok") {
         account = result.account;
+        if (login?.mechanism !== undefined) env[MECHANISM_VARIABLE] = login.mechanism;
         return { kind: "served" };
       }
       return result;
     },
-    onFailure(user, failure, detail) {
+    onFailure(user, failure, detail, mechanism) {
       if (failure === "rejected") counters.loginsFailed++;
       else counters.loginsTemporaryFailure++;
-      setup.log(`${chain.popupPrefix}: warning: ${checks.failed(user, failure, detail)}\n`);
+      setup.log(`${chain.popupPrefix}: warning: ${checks.failed(user, failure, detail, mechanism)}\n`);
     },
+    scramKeys: userdb === undefined ? undefined : userdbScramKeys(userdb),
+    bearer: bearerConfigured(env),
   });
   io.out.flush();
   if (end === "tls-failed") setup.log(`${chain.popupPrefix}: warning: TLS negotiation failed rip=${rip}\n`);
@@ -216,6 +225,7 @@ async function servePop3dInline(io: SessionIo, account: Account, base: NodeJS.Pr
       }
       release = start.release;
       for (const note of start.notes) log("info", `${note} ${who}`);
+      for (const problem of start.warnings) log("warning", `${problem} ${who}`);
     } catch (e) {
       if (!(e instanceof PoppinError)) throw e;
       out.put(err(TEXT.scanFailed));
@@ -253,13 +263,27 @@ async function servePop3dInline(io: SessionIo, account: Account, base: NodeJS.Pr
   }
 }
 
-/** We are root: pop3d runs as the user, with the connection; we wait for it as tcpserver would. */
+/**
+ * pop3d in a process of its own, with the connection; we wait for it as tcpserver would. As
+ * root it runs as the user; under -u (an mbox session) with our uid, which is the user's.
+ */
 async function handOver(io: SessionIo, account: Account, env: NodeJS.ProcessEnv, setup: InlineSetup): Promise<number> {
   const { chain } = setup;
   const { input, fd } = io;
-  if (fd === undefined) return waitStatus(EXIT_TEMP, null); // TLS: refused at login above
   io.out.flush();
   const leftover = input.detach();
+  const spec = { execPath: setup.execPath, pop3dPrefix: chain.pop3dPrefix, pop3dArgs: chain.pop3dArgs, log: setup.log };
+  if (fd === undefined) {
+    // TLS runs here (STLS or --tls): pop3d gets the plaintext through pipes; the key stays in serve.
+    const started = startUserProcessOverTls(input.socket as tls.TLSSocket, leftover, account, env, spec);
+    if (started.kind === "failed") {
+      setup.log(`${chain.checkpasswordPrefix}: fatal: ${started.detail}\n`);
+      input.socket.write(err(TEXT.authTemp));
+      return waitStatus(EXIT_TEMP, null);
+    }
+    const { exitCode, signalCode } = await started.exited;
+    return waitStatus(exitCode, signalCode);
+  }
   const childEnv: NodeJS.ProcessEnv = { ...env };
   delete childEnv[PIPELINED_VARIABLE];
   if (leftover.length > 0) {
@@ -267,7 +291,7 @@ async function handOver(io: SessionIo, account: Account, env: NodeJS.ProcessEnv,
     if (value !== undefined) childEnv[PIPELINED_VARIABLE] = value;
     else setup.log(`${chain.popupPrefix}: warning: ${leftover.length} octets pipelined after PASS dropped rip=${logValue(env.TCPREMOTEIP ?? "unknown")} user=${logValue(account.login)}\n`);
   }
-  const started = startUserProcess(fd, account, childEnv, { execPath: setup.execPath, pop3dPrefix: chain.pop3dPrefix, pop3dArgs: chain.pop3dArgs, log: setup.log });
+  const started = startUserProcess(fd, account, childEnv, spec);
   if (started.kind === "failed") {
     setup.log(`${chain.checkpasswordPrefix}: fatal: ${started.detail}\n`);
     input.socket.write(err(TEXT.authTemp));

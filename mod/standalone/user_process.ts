@@ -6,16 +6,16 @@
  * into a home the user may not enter (a link they made into root's directories). Mail is
  * then read only with the user's own rights. The child gets the account's primary group
  * only (no initgroups: Bun's spawn sets the uid and gid it is given). Its stderr is a pipe
- * whose lines serve copies to the log (mod/cli/child_log.ts): the process is the user's
- * to trace, so it holds no descriptor of the service log.
+ * to serve, never the service log (user_log.ts): the user owns the process.
  */
+import type tls from "node:tls";
 import type { Account } from "../auth/account.ts";
 import { ENTER_HOME_VARIABLE, sessionEnvironment } from "../auth/session.ts";
-import { ChildLogRelay } from "../cli/child_log.ts";
 import { describeSysError } from "../cli/errors.ts";
-
-/** How long serve still copies a user process's log lines after it exited (a process it left behind may hold the pipe). */
-const LOG_DRAIN_MS = 1000;
+import { nodeChildProcess } from "../sys/builtins.ts";
+import { tlsEnvironment } from "../tls/context.ts";
+import { endTls, relayChild } from "../tls/relay.ts";
+import { forwardUserLog } from "./user_log.ts";
 
 export interface UserProcessSpec {
   execPath: string;
@@ -23,8 +23,8 @@ export interface UserProcessSpec {
   pop3dPrefix: string;
   /** pop3d's arguments after its name (options and the mailbox). */
   pop3dArgs: readonly string[];
-  /** Where the process's log lines go (one whole line each, checked and escaped). */
-  log: (line: string) => void;
+  /** Writes one finished line to the service log. */
+  log(line: string): void;
 }
 
 export type UserProcessStart =
@@ -44,29 +44,50 @@ export function startUserProcess(fd: number, account: Account, env: NodeJS.Proce
       stderr: "pipe",
       cwd: "/",
       env: { ...sessionEnvironment(env, account), [ENTER_HOME_VARIABLE]: "1" },
-      uid: account.uid,
-      gid: account.gid,
+      // As root: the user's uid and gid. Otherwise the account is ours already (login admits no other uid).
+      ...(process.geteuid?.() === 0 ? { uid: account.uid, gid: account.gid } : {}),
       onExit: (_proc, exitCode, signalCode) => resolveExit({ exitCode, signalCode: signalCode === null ? null : String(signalCode) }),
     });
-    const logged = relayLog(child.stderr as ReadableStream<Uint8Array>, new ChildLogRelay([spec.pop3dPrefix], spec.log));
-    // Reported once its last log lines are out (or LOG_DRAIN_MS after the exit), so they come before serve's "end" line.
-    const done = exited.then(async (status) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([logged, new Promise((r) => { timer = setTimeout(r, LOG_DRAIN_MS); })]);
-      clearTimeout(timer);
-      return status;
-    });
-    return { kind: "started", pid: child.pid, exited: done };
+    const logged = forwardUserLog(child.stderr, spec.pop3dPrefix, spec.log);
+    // The session ends once the process exited and its last log line is written.
+    return { kind: "started", pid: child.pid, exited: exited.then(async (end) => (await logged.stop(), end)) };
   } catch (err) {
     return { kind: "failed", detail: `unable to run pop3d as uid ${account.uid} in ${account.home}: ${describeSysError(err)}` };
   }
 }
 
-async function relayLog(stream: ReadableStream<Uint8Array>, relay: ChildLogRelay): Promise<void> {
+/**
+ * The same for a TLS session: TLS stays in serve (the key never reaches a user process), and
+ * pop3d gets pipes on fds 0 and 1 that serve relays through the session, with SSL_PROTOCOL
+ * and SSL_CIPHER set, as popup does for the classic chain after STLS. `first`: what the client
+ * sent after PASS, read by serve already. Exits once pop3d ended and its output went out.
+ */
+export function startUserProcessOverTls(secure: tls.TLSSocket, first: Uint8Array, account: Account, env: NodeJS.ProcessEnv, spec: UserProcessSpec): UserProcessStart {
+  const classic = spec.pop3dPrefix === "qmail-pop3d";
+  const args = [...(classic ? [] : ["pop3d"]), ...spec.pop3dArgs];
+  let child;
   try {
-    for await (const chunk of stream) relay.feed(chunk);
-  } catch {
-    // the pipe broke: what was read is written below
+    child = nodeChildProcess().spawn(spec.execPath, args, {
+      argv0: classic ? "qmail-pop3d" : "poppin",
+      stdio: ["pipe", "pipe", "pipe"],
+      cwd: "/",
+      env: { ...sessionEnvironment({ ...env, ...tlsEnvironment(secure) }, account), [ENTER_HOME_VARIABLE]: "1" },
+      ...(process.geteuid?.() === 0 ? { uid: account.uid, gid: account.gid } : {}),
+    });
+  } catch (err) {
+    return { kind: "failed", detail: `unable to run pop3d as uid ${account.uid} in ${account.home}: ${describeSysError(err)}` };
   }
-  relay.end();
+  let spawnError: string | undefined;
+  child.on("error", (e: Error) => (spawnError ??= describeSysError(e)));
+  const logged = forwardUserLog(child.stderr as unknown as AsyncIterable<Uint8Array>, spec.pop3dPrefix, spec.log);
+  const exited = relayChild(secure, child, first).then(async (end) => {
+    await logged.stop();
+    await endTls(secure);
+    if (spawnError !== undefined && end.code === null && end.signal === null) {
+      spec.log(`${spec.pop3dPrefix}: fatal: unable to run pop3d as uid ${account.uid} in ${account.home}: ${spawnError}\n`);
+      return { exitCode: 111, signalCode: null };
+    }
+    return { exitCode: end.code, signalCode: end.signal };
+  });
+  return { kind: "started", pid: child.pid ?? 0, exited };
 }

@@ -116,7 +116,7 @@ describe.each([
     for (const forged of FORGED) {
       expect(lines.some((l) => l.startsWith(forged))).toBe(false);
       // What the user wrote is there, as a line of their own pop3d.
-      if (written > 0) expect(lines).toContain(`poppin pop3d: ${forged}`);
+      if (written > 0) expect(lines).toContain(`poppin pop3d: warning: ${forged}`);
     }
     expect(filterHits(log)).toEqual([]);
     // A real failed login is still found.
