@@ -24,6 +24,8 @@ import { applet as softlimit } from "../applets/softlimit.ts";
 import { applet as envdir } from "../applets/envdir.ts";
 import { applet as qmqpd } from "../applets/qmqpd.ts";
 import { applet as doctor } from "../applets/doctor.ts";
+import { applet as routes } from "../applets/routes.ts";
+import { applet as proxy } from "../applets/proxy.ts";
 
 const install = makeInstallApplet(() => ({
   classic: ALIASES.filter((a) => a.classic).map((a) => a.name),
@@ -34,6 +36,7 @@ export const APPLETS: readonly Applet[] = [
   serve, rules, popup, checkpassword, pop3d, log, tai64n, tai64nlocal,
   maildirmake, deliver, cdb, users, install,
   conf, setuidgid, envuidgid, softlimit, envdir, qmqpd, doctor, convert,
+  routes, proxy,
 ];
 
 function short(name: string): AppletAlias {
@@ -63,6 +66,7 @@ export const ALIASES: readonly AppletAlias[] = [
   short("qmqpd"), classic("qmail-qmqpd", "qmqpd"),
   short("doctor"),
   short("convert"),
+  short("routes"), short("proxy"),
 ];
 
 /** Names that select an applet only as `poppin NAME` (never symlinked). */

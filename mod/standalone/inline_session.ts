@@ -58,6 +58,8 @@ export interface InlineSetup {
   counters: SessionCounters;
   /** Writes one finished log line (stderr). */
   log(line: string): void;
+  /** Serves a session instead of runInlineSession (the proxy tier: mod/standalone/inline_proxy.ts). */
+  serveSession?: (socket: net.Socket, fd: number | undefined, env: NodeJS.ProcessEnv, setup: InlineSetup) => Promise<number>;
 }
 
 /** A session number for APOP timestamps: unique within this process, as qmail-popup's pid is. */
