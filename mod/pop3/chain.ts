@@ -7,6 +7,7 @@
  * mailbox owner, who must not get a descriptor of the service log.
  */
 import { nodeChildProcess } from "../sys/builtins.ts";
+import { statSync } from "node:fs";
 import { basename } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { writeStderr } from "../cli/io.ts";
@@ -17,25 +18,38 @@ import type { ChainResult } from "./popup_server.ts";
 const LOG_DRAIN_MS = 1000;
 
 /** Names only popup and serve write with: never taken as the chain's own. */
-const PARENT_NAMES: ReadonlySet<string> = new Set(["qmail-popup", "poppin popup", "popup", "tcpserver", "poppin serve", "serve"]);
+const PARENT_NAMES: ReadonlySet<string> = new Set(["qmail-popup", "poppin qmail-popup", "poppin popup", "popup", "tcpserver", "poppin tcpserver", "poppin serve", "serve"]);
 
-/** A program's log name from its path and first argument: basename, or "poppin APPLET" for the multi-call binary. */
-function programName(path: string, next: string | undefined): string {
+/** The names a program at `path` (first argument `next`) may log with: its own, or "poppin APPLET". */
+function programNames(path: string, next: string | undefined): string[] {
   const name = basename(path);
-  return name === "poppin" && next !== undefined ? `poppin ${next}` : name;
+  if (name === "poppin") return next === undefined ? [] : [`poppin ${next}`];
+  return [name, `poppin ${name}`];
+}
+
+/** Whether `arg` names a program: a bare name (looked up in PATH) or an executable file. */
+function namesProgram(arg: string): boolean {
+  if (!arg.includes("/")) return true;
+  try {
+    const st = statSync(arg);
+    return st.isFile() && (st.mode & 0o111) !== 0;
+  } catch {
+    return false;
+  }
 }
 
 /**
- * The names the chain `argv` (checkpassword PROG ...) logs with: first the program that ends
- * up running as the user (the first argument after checkpassword's name and options: pop3d),
- * then checkpassword's own.
+ * The names the chain `argv` (checkpassword PROG ...) logs with: first those of the program
+ * that ends up running as the user (PROG, the first argument after checkpassword's name and
+ * options, when it names a program: pop3d), then checkpassword's own. Lines under any other
+ * name are written as the first name's warnings.
  */
 export function chainLogNames(argv: readonly string[]): string[] {
   if (argv.length === 0) return [];
-  const names = [programName(argv[0]!, argv[1])];
+  const names = programNames(argv[0]!, argv[1]);
   let i = basename(argv[0]!) === "poppin" ? 2 : 1;
   while (i < argv.length && argv[i]!.startsWith("-")) i++;
-  if (i < argv.length) names.unshift(programName(argv[i]!, argv[i + 1]));
+  if (i < argv.length && namesProgram(argv[i]!)) names.unshift(...programNames(argv[i]!, argv[i + 1]));
   return names.filter((n) => !PARENT_NAMES.has(n));
 }
 

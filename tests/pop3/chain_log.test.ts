@@ -7,14 +7,20 @@ const enc = new TextEncoder();
 
 describe("the chain's log names", () => {
   test("pop3d's first (the program running as the user), then checkpassword's; classic and multi-call", () => {
-    expect(chainLogNames(["/usr/bin/checkpassword", "/var/qmail/bin/qmail-pop3d", "Maildir"])).toEqual(["qmail-pop3d", "checkpassword"]);
-    expect(chainLogNames(["/opt/poppin", "checkpassword", "--userdb=/etc/u.cdb", "/opt/poppin", "pop3d", "Maildir"])).toEqual(["poppin pop3d", "poppin checkpassword"]);
-    expect(chainLogNames(["/x/checkpassword"])).toEqual(["checkpassword"]);
+    expect(chainLogNames(["/usr/bin/checkpassword", "qmail-pop3d", "Maildir"])).toEqual(["qmail-pop3d", "poppin qmail-pop3d", "checkpassword", "poppin checkpassword"]);
+    expect(chainLogNames(["/opt/poppin", "checkpassword", "--userdb=/etc/u.cdb", "/bin/sh", "-c", "x"])).toEqual(["sh", "poppin sh", "poppin checkpassword"]);
+    expect(chainLogNames(["/opt/poppin", "checkpassword", "--userdb=/etc/u.cdb", "poppin", "pop3d", "Maildir"])).toEqual(["poppin pop3d", "poppin checkpassword"]);
+    expect(chainLogNames(["/x/checkpassword"])).toEqual(["checkpassword", "poppin checkpassword"]);
     expect(chainLogNames([])).toEqual([]);
   });
 
+  test("an argument that is a file but no program (a proxy's route table) lends no name", () => {
+    expect(chainLogNames(["/x/proxy", "/etc/poppin/routes.cdb"])).toEqual(["proxy", "poppin proxy"]);
+  });
+
   test("a chain named like popup or tcpserver lends none of those names", () => {
-    expect(chainLogNames(["/x/qmail-popup", "/x/tcpserver", "y"])).toEqual([]);
+    expect(chainLogNames(["/x/qmail-popup", "tcpserver", "y"])).toEqual([]);
+    expect(chainLogNames(["/x/popup"])).toEqual([]);
   });
 
   test("lines of either program are kept; anything else is pop3d's warning", () => {
