@@ -23,7 +23,7 @@ import { writeStderr } from "../base/io.ts";
 import { logLine } from "../base/log_value.ts";
 import type { ChainResult } from "../session/login_loop.ts";
 import { checkLogin } from "../session/login.ts";
-import { parseLoginChain, selfResolver, type LoginChain } from "../standalone/chain_spec.ts";
+import { parseLoginChain, selfResolver, type LoginChain } from "../serve/chain_spec.ts";
 
 /** `env`: the chain's environment for this login (popup's, with mod/sasl/login_env.ts's variables). */
 export type OneProcessLogin = (data: Uint8Array, env: NodeJS.ProcessEnv) => Promise<ChainResult>;

@@ -8,7 +8,7 @@ import { serviceCommand } from "../conf/service_command.ts";
 import { checkChain } from "../serve/chain_check.ts";
 import { configListing, KNOB_FILES } from "../serve/config_listing.ts";
 import { parseServeArgs, type ServeOptions } from "../serve/options.ts";
-import { selfResolver } from "../standalone/chain_spec.ts";
+import { selfResolver } from "../serve/chain_spec.ts";
 
 const USAGE = `config [-n] DIR
        config [-n] [serve|tcpserver] [serve options] HOST PORT popup ... checkpassword ... pop3d ...

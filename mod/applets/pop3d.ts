@@ -1,9 +1,11 @@
 import type { Applet } from "../cli/applet.ts";
 import { fatal, info, usage, warning } from "../cli/context.ts";
-import { EXIT_OK, EXIT_USAGE } from "../base/errors.ts";
+import { EXIT_OK, EXIT_USAGE, describeSysError } from "../base/errors.ts";
+import { ENTER_HOME_VARIABLE } from "../auth/session.ts";
 import { writeStdout } from "../base/io.ts";
+import { logValue } from "../base/log_value.ts";
 import { timeoutMs, timeoutWarning } from "../pop3/config.ts";
-import { parsePop3dArgs } from "../pop3/pop3d_args.ts";
+import { parsePop3dArgs } from "../session/pop3d_args.ts";
 import { FdChannel } from "../pop3/fd_channel.ts";
 import { TEXT, err } from "../pop3/responses.ts";
 import { runMailboxSession } from "../session/mailbox_session.ts";
@@ -43,6 +45,17 @@ export const applet: Applet = {
       const name = ctx.classic ? ctx.calledAs : ctx.prefix;
       usage(ctx, `${name} [--compat=qmail|rfc] maildir | ${name} [mbox options] mbox:[spool]`);
       return ctx.classic ? EXIT_QMAIL_POP3D_DIE : EXIT_USAGE;
+    }
+    if (ctx.env[ENTER_HOME_VARIABLE] !== undefined) {
+      // Started by serve --inline (root) in "/": into the home now, as the user (checkpassword's chdir).
+      delete ctx.env[ENTER_HOME_VARIABLE];
+      try {
+        process.chdir(ctx.env.HOME ?? "");
+      } catch (e) {
+        writeStdout(err(TEXT.authTemp));
+        fatal(ctx, `unable to chdir to ${logValue(ctx.env.HOME ?? "")}: ${describeSysError(e)} user=${logValue(ctx.env.USER ?? "-")} rip=${logValue(ctx.env.TCPREMOTEIP ?? "unknown")}`);
+        return EXIT_OK; // answered: see below
+      }
     }
     const badTimeout = timeoutWarning(ctx.env);
     if (badTimeout !== undefined) warning(ctx, badTimeout);

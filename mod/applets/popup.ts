@@ -11,7 +11,7 @@ import { logValue } from "../base/log_value.ts";
 import { TEXT, err } from "../pop3/responses.ts";
 import { oneProcessLogin } from "./_one_process_login.ts";
 import { runLogin } from "../session/login.ts";
-import { chainRunsPoppinCheckpassword, chainUserdb, selfResolver } from "../standalone/chain_spec.ts";
+import { chainRunsPoppinCheckpassword, chainUserdb, selfResolver } from "../serve/chain_spec.ts";
 import { bearerConfigured } from "../auth/oauth.ts";
 import { loginEnvironment } from "../sasl/login_env.ts";
 import { userdbScramKeys } from "../sasl/scram_userdb.ts";

@@ -11,7 +11,7 @@ import { runInline } from "../standalone/inline_main.ts";
 import { CRYPT_HELPER_FLAG, runCryptHelper } from "../standalone/crypt_helper.ts";
 import { keepKeyReaders, policyTls, setupServeTls, type ServeTls } from "../tls/serve_tls.ts";
 import { KEY_READER_FLAG, runKeyReader } from "../tls/key_reader.ts";
-import { parsePopupCommand, selfResolver } from "../standalone/chain_spec.ts";
+import { parsePopupCommand, selfResolver } from "../serve/chain_spec.ts";
 import { resolvePolicy } from "../policy/resolve.ts";
 import { logLine } from "../base/log_value.ts";
 

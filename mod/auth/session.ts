@@ -4,6 +4,7 @@
  * (TCPREMOTEIP and the rest stay), and replace this process with PROG, found on
  * PATH as djb's pathexec does. Nothing of checkpassword stays alive.
  */
+import { ENV } from "../base/env.ts";
 import { BEARER_VARIABLE } from "../sasl/oauthbearer.ts";
 import { join } from "node:path";
 import { TempError, describeSysError } from "../base/errors.ts";
@@ -54,6 +55,13 @@ export function becomeAccount(account: Account, euid: number): void {
     throw new AuthRefused(`unable to switch to uid ${account.uid} gid ${account.gid}: ${describeSysError(err)}`);
   }
 }
+
+/**
+ * Set by serve --inline (root) in the environment of a user process it starts in "/": pop3d
+ * then changes to $HOME itself, with the user's rights, as checkpassword does after its uid
+ * switch (a process started in the home by root would be there even where the user may not go).
+ */
+export const ENTER_HOME_VARIABLE: string = ENV.enterHome.name;
 
 export function enterHome(account: Account): void {
   try {

@@ -52,6 +52,8 @@ export const ENV = {
   configChecked: variable<string | undefined>("POPPIN_CONFIG_CHECKED", "a file name", undefined, text),
   /** serve -> popup: the descriptor holding the STLS key material serve read. */
   tlsFd: variable<number | undefined>("POPPIN_TLS_FD", "a descriptor", undefined, whole(4)),
+  /** serve --inline (root) -> pop3d: started in "/", change to $HOME as the user first. */
+  enterHome: variable<string | undefined>("POPPIN_ENTER_HOME", "1", undefined, text),
   /** serve --inline -> pop3d: commands pipelined after PASS (base64). */
   pipelined: variable<string | undefined>("POPPIN_PIPELINED", "base64", undefined, text),
   /** serve --inline: seconds sessions may go on after SIGTERM. */

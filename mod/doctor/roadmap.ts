@@ -7,8 +7,8 @@ import { pop3Probe } from "./pop3_probe.ts";
 import { failure, pass, type CheckResult } from "./report.ts";
 import { inspectService } from "./service.ts";
 import { checkLogger, checkSpool, checkUserdbAccess, runAccount } from "./setup_checks.ts";
-import { parsePop3dArgs } from "../pop3/pop3d_args.ts";
-import { selfResolver } from "../standalone/chain_spec.ts";
+import { parsePop3dArgs } from "../session/pop3d_args.ts";
+import { selfResolver } from "../serve/chain_spec.ts";
 import { checkChain } from "../serve/chain_check.ts";
 
 export interface DoctorOptions {

@@ -17,10 +17,10 @@ import { isCdbPath } from "../auth/userdb.ts";
 import { parseUserFile, UserLineError } from "../auth/userdb_text.ts";
 import { CdbReader } from "../cdb/reader.ts";
 import { PoppinError, describeSysError } from "../base/errors.ts";
-import { parsePop3dArgs, type Pop3dArgs } from "../pop3/pop3d_args.ts";
+import { parsePop3dArgs, type Pop3dArgs } from "../session/pop3d_args.ts";
 import { CONFIG_CHECKED_VARIABLE, parsePolicyFlags, policyEnv, resolvePolicy, type Resolved } from "../policy/resolve.ts";
 import { readUserList } from "../policy/user_policy.ts";
-import { matchApplet, type Resolver } from "../standalone/chain_spec.ts";
+import { matchApplet, type Resolver } from "./chain_spec.ts";
 import { loadTlsContext } from "../tls/context.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;

@@ -8,7 +8,7 @@ import type { AppletContext } from "../cli/context.ts";
 import { describeSysError, EXIT_PERM, EXIT_TEMP, TempError } from "../base/errors.ts";
 import { writeStderr } from "../base/io.ts";
 import { dup2 } from "../sys/fd.ts";
-import { selfResolver } from "../standalone/chain_spec.ts";
+import { selfResolver } from "./chain_spec.ts";
 import { checkChain, ChainEnvironment } from "./chain_check.ts";
 import type { Listener } from "./listener.ts";
 import { resolveBindHost } from "./address.ts";

@@ -12,7 +12,7 @@ import { detachStdio, dropPrivileges, listenAsTold, startupCheck } from "../serv
 import { isMboxArgument } from "../mbox/spool_path.ts";
 import { applyMboxOption, defaultMboxSettings } from "../mbox/options.ts";
 import { makeUndumpable } from "../sys/dumpable.ts";
-import { parsePopupChain, selfResolver } from "./chain_spec.ts";
+import { parsePopupChain, selfResolver } from "../serve/chain_spec.ts";
 import { inlineProxySession, parseProxyChain } from "./inline_proxy.ts";
 import { proxyConfig } from "../proxy/config.ts";
 import { CredentialCache, credentialCacheTtlMs } from "./credential_cache.ts";

@@ -19,7 +19,7 @@ import { relaySession } from "../proxy/relay.ts";
 import { RouteTable } from "../proxy/routes.ts";
 import { waitStatus } from "../serve/log_lines.ts";
 import { acceptTls } from "../tls/handshake.ts";
-import { matchApplet, parsePolicyChainHead, type PopupChain, type Resolver } from "./chain_spec.ts";
+import { matchApplet, parsePolicyChainHead, type PopupChain, type Resolver } from "../serve/chain_spec.ts";
 import type { InlineSetup } from "./inline_session.ts";
 import { SocketLines, SocketOutput } from "./socket_io.ts";
 

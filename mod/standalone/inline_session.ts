@@ -28,7 +28,7 @@ import { waitStatus } from "../serve/log_lines.ts";
 import type { TlsContextHolder } from "../tls/context.ts";
 import { acceptTls } from "../tls/handshake.ts";
 import type { AsyncAuthTools } from "./async_auth.ts";
-import type { PopupChain } from "./chain_spec.ts";
+import type { PopupChain } from "../serve/chain_spec.ts";
 import { authenticateOffThread } from "./async_auth.ts";
 import { authenticateWithBearer } from "../auth/bearer_login.ts";
 import { ENV, envValue } from "../base/env.ts";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { AuthRefused } from "../../mod/auth/request.ts";
 import { cryptHash, hashPassword } from "../../mod/sys/crypt.ts";
 import { authenticateOffThread } from "../../mod/standalone/async_auth.ts";
-import { parseLoginChain, parsePopupChain } from "../../mod/standalone/chain_spec.ts";
+import { parseLoginChain, parsePopupChain } from "../../mod/serve/chain_spec.ts";
 import { CredentialCache, credentialCacheTtlMs } from "../../mod/standalone/credential_cache.ts";
 import { CryptPool } from "../../mod/standalone/crypt_pool.ts";
 import { parseHostPort } from "../../mod/standalone/metrics_server.ts";

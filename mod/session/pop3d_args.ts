@@ -5,8 +5,8 @@
 import { ENV } from "../base/env.ts";
 import { applyMboxOption, defaultMboxSettings, type MboxSettings } from "../mbox/options.ts";
 import { isMboxArgument } from "../mbox/spool_path.ts";
-import { compatFrom } from "./config.ts";
-import type { Compat } from "./maildir_mailbox.ts";
+import { compatFrom } from "../pop3/config.ts";
+import type { Compat } from "../pop3/maildir_mailbox.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
