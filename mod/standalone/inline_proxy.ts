@@ -7,20 +7,18 @@
  * or TLS of its own with --backend-tls.
  */
 import type net from "node:net";
-import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../base/errors.ts";
+import { EXIT_OK } from "../base/errors.ts";
 import type { PopupChannel } from "../session/login_loop.ts";
 import { runLogin } from "../session/login.ts";
 import { loginEnvironment } from "../sasl/login_env.ts";
-import { TEXT, err } from "../pop3/responses.ts";
-import { policyEnv, resolvePolicy, type Resolved } from "../policy/resolve.ts";
+import { policyEnv } from "../policy/resolve.ts";
 import type { ProxyConfig } from "../proxy/config.ts";
 import { proxyLogin, proxySessionLine, type ProxyLoginResult } from "../proxy/proxy_login.ts";
 import { relaySession } from "../proxy/relay.ts";
 import { RouteTable } from "../proxy/routes.ts";
-import { waitStatus } from "../serve/log_lines.ts";
 import { acceptTls } from "../tls/handshake.ts";
 import { matchApplet, parsePolicyChainHead, type PopupChain, type Resolver } from "../serve/chain_spec.ts";
-import type { InlineSetup } from "./inline_session.ts";
+import { inlinePolicy, type InlineSetup } from "./inline_session.ts";
 import { SocketLines, SocketOutput } from "./socket_io.ts";
 
 /** The proxy's part of the command line. */
@@ -62,15 +60,8 @@ export function inlineProxySession(proxy: ProxyChain, config: ProxyConfig) {
     const { chain, counters } = setup;
     // Half-open: a client that closes its side after its last command still gets the answers.
     (socket as { allowHalfOpen: boolean }).allowHalfOpen = true;
-    let resolved: Resolved;
-    try {
-      resolved = resolvePolicy(chain.popupOptions, env);
-    } catch (e) {
-      if (!(e instanceof PoppinError)) throw e;
-      socket.end(err(TEXT.authTemp));
-      setup.log(`${chain.popupPrefix}: ${e instanceof UsageError ? "warning" : "fatal"}: ${e.message}\n`);
-      return waitStatus(e instanceof UsageError ? EXIT_USAGE : EXIT_TEMP, null);
-    }
+    const resolved = inlinePolicy(socket, env, setup);
+    if (typeof resolved === "number") return resolved;
     const { policy } = resolved;
     const chainEnv: NodeJS.ProcessEnv = { ...env, ...policyEnv(resolved.settings) };
     const timeout = policy.timeoutMs;

@@ -74,22 +74,29 @@ interface SessionIo {
 }
 
 /**
+ * popup's policy for a session served here (its options, the environment); when it cannot be
+ * had, the client's -ERR, popup's warning or fatal line and the wait status popup would exit with.
+ */
+export function inlinePolicy(socket: net.Socket, env: NodeJS.ProcessEnv, setup: InlineSetup): Resolved | number {
+  const { chain } = setup;
+  try {
+    return resolvePolicy(chain.popupOptions, env);
+  } catch (e) {
+    if (!(e instanceof PoppinError)) throw e;
+    socket.end(err(TEXT.authTemp));
+    setup.log(`${chain.popupPrefix}: ${e instanceof UsageError ? "warning" : "fatal"}: ${e.message}\n`);
+    return waitStatus(e instanceof UsageError ? EXIT_USAGE : EXIT_TEMP, null);
+  }
+}
+
+/**
  * Serves the session; resolves to the wait status the chain would have ended with.
  * `fd` is the plain socket's descriptor (undefined for a TLS socket from --tls).
  */
 export async function runInlineSession(socket: net.Socket, fd: number | undefined, env: NodeJS.ProcessEnv, setup: InlineSetup): Promise<number> {
   const { counters, chain } = setup;
-  const popupWarn = (text: string) => setup.log(`${chain.popupPrefix}: warning: ${text}\n`);
-  let resolved: Resolved;
-  try {
-    resolved = resolvePolicy(chain.popupOptions, env);
-  } catch (e) {
-    if (!(e instanceof PoppinError)) throw e;
-    socket.end(err(TEXT.authTemp));
-    if (e instanceof UsageError) popupWarn(e.message);
-    else setup.log(`${chain.popupPrefix}: fatal: ${e.message}\n`);
-    return waitStatus(e instanceof UsageError ? EXIT_USAGE : EXIT_TEMP, null);
-  }
+  const resolved = inlinePolicy(socket, env, setup);
+  if (typeof resolved === "number") return resolved;
   const chainEnv: NodeJS.ProcessEnv = { ...env, ...policyEnv(resolved.settings) };
   const timeout = resolved.policy.timeoutMs;
   const io: SessionIo = { socket, input: new SocketLines(socket, timeout), out: new SocketOutput(socket, 4096, timeout, undefined, LOGIN_QUEUED_OUTPUT_OCTETS), fd, timeoutMs: timeout };
