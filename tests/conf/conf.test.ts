@@ -232,6 +232,14 @@ describe("systemd units", () => {
       expect(await c.command("USER demo")).toStartWith("+OK");
       expect(await c.command("PASS pw")).toStartWith("+OK");
       expect(await c.command("STAT")).toMatch(/^\+OK 1 \d+\r\n$/);
+      // systemctl reload runs ExecReload with $MAINPID: serve re-checks, the open session goes on.
+      const reload = /^ExecReload=(.*)$/m.exec(unit)?.[1];
+      expect(reload).toBe("/bin/kill -HUP $MAINPID");
+      expect(run(reload!.replace("$MAINPID", String(child.pid)).split(" ")).code).toBe(0);
+      const hupDeadline = Date.now() + 5000;
+      while (!log.includes("SIGHUP: configuration checked") && Date.now() < hupDeadline) await Bun.sleep(50);
+      expect(log).toContain("SIGHUP: configuration checked and in force");
+      expect(await c.command("STAT")).toMatch(/^\+OK 1 \d+\r\n$/);
       expect(await c.command("QUIT")).toStartWith("+OK");
       c.close();
       expect(log).toMatch(/tcpserver: deny \d+ 0:127\.0\.0\.1:\d+ :127\.0\.0\.1::\d+/);
