@@ -18,6 +18,7 @@ import { CryptPool } from "./crypt_pool.ts";
 import { resolvePolicy } from "../policy/resolve.ts";
 import { keepKeyReaders, policyTls, setupServeTls, type ServeTls } from "../tls/serve_tls.ts";
 import { InlineServer } from "./inline_server.ts";
+import { mailWorkerMetrics, startMailWorkers } from "./mail_worker_main.ts";
 import { ListingCache } from "./listing_cache.ts";
 import type { InlineSetup } from "./inline_session.ts";
 import { parseHostPort, startMetrics, type MetricsEndpoint } from "./metrics_server.ts";
@@ -129,7 +130,7 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
     try {
       metrics = startMetrics(metricsAt.host, metricsAt.port, () => prometheusText(counters, o.limit, {
         cryptPending: pool.pending, cacheEntries: cache?.size ?? 0, cacheHits: cache?.hits ?? 0, cacheMisses: cache?.misses ?? 0,
-      }));
+      }) + (setup.workers === undefined ? "" : mailWorkerMetrics(setup.workers.figures)));
     } catch (err) {
       return fail(`unable to serve metrics on ${split.metrics}: ${describeSysError(err)}`);
     }
@@ -138,6 +139,9 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
   const privilegeError = dropPrivileges(o.gid, o.uid);
   if (privilegeError) return fail(privilegeError);
   setup.euid = process.geteuid?.() ?? 0;
+  // Still root: system users' sessions run in mail workers started now, ahead of any login.
+  const workers = startMailWorkers(setup.euid, ctx, chain.pop3dPrefix, (line) => writeStderr(logLine(line)));
+  setup.workers = workers;
   if (o.printPort) writeStdout(`${listener.port}\n`);
   detachStdio();
   server.announce();
@@ -161,6 +165,7 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
         clearInterval(status);
         metrics?.stop();
         pool.close();
+        workers?.close();
         resolve(EXIT_OK);
       });
     });

@@ -13,7 +13,7 @@ import type net from "node:net";
 import type { Account } from "../auth/account.ts";
 import { sessionEnvironment } from "../auth/session.ts";
 import { DECOY_SETTINGS } from "../auth/verify.ts";
-import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../cli/errors.ts";
+import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError, describeSysError } from "../cli/errors.ts";
 import { maildirTmpCleanup } from "../maildir/clean.ts";
 import { isMboxArgument } from "../mbox/spool_path.ts";
 import { apopOffered, compatFrom } from "../pop3/config.ts";
@@ -39,7 +39,9 @@ import type { ListingCache } from "./listing_cache.ts";
 import { PIPELINED_VARIABLE, pipelinedValue } from "./pipelined_input.ts";
 import type { SessionCounters, SessionState } from "./session_counters.ts";
 import { LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput } from "./socket_io.ts";
-import { startUserProcess } from "./user_process.ts";
+import type { MailWorkerPool } from "./mail_worker_pool.ts";
+import { relayPlaintext, type PlainRelay } from "./mail_worker_relay.ts";
+import { startSessionProcess } from "./mail_worker_session.ts";
 
 export interface InlineSetup {
   chain: PopupChain;
@@ -51,6 +53,8 @@ export interface InlineSetup {
   euid: number;
   execPath: string;
   counters: SessionCounters;
+  /** serve as root: mail workers started ahead of need for system users' sessions (mail_worker_pool.ts). */
+  workers?: MailWorkerPool;
   /** Writes one finished log line (stderr). */
   log(line: string): void;
 }
@@ -160,14 +164,6 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
       for (const setting of DECOY_SETTINGS) await setup.tools.pool.crypt(password, setting);
     },
     async authenticate(data) {
-      if ((setup.euid === 0 || isMboxArgument(chain.maildir)) && io.fd === undefined) {
-        // A user process cannot take over a TLS session that runs here; serve with -u for in-process sessions.
-        data.fill(0);
-        setup.log(`${chain.checkpasswordPrefix}: fatal: ${setup.euid === 0
-          ? "TLS sessions of system users are not served by --inline as root: run serve with -u (virtual users) or the classic chain"
-          : "TLS sessions on mbox spools are not served by --inline: run the classic chain"}\n`);
-        return { kind: "failed", failure: "temporary", detail: `${chain.checkpasswordPrefix} exit 111` };
-      }
       const result = await inlineLogin(data, env, {
         tools: setup.tools, euid: setup.euid, userdbOption: chain.userdbOption, checkpasswordPrefix: chain.checkpasswordPrefix, log: setup.log,
       });
@@ -266,8 +262,7 @@ async function servePop3dInline(io: SessionIo, account: Account, base: NodeJS.Pr
  */
 async function handOver(io: SessionIo, account: Account, env: NodeJS.ProcessEnv, setup: InlineSetup): Promise<number> {
   const { chain } = setup;
-  const { input, fd } = io;
-  if (fd === undefined) return waitStatus(EXIT_TEMP, null); // TLS: refused at login above
+  const { input } = io;
   io.out.flush();
   const leftover = input.detach();
   const childEnv: NodeJS.ProcessEnv = { ...env };
@@ -277,14 +272,27 @@ async function handOver(io: SessionIo, account: Account, env: NodeJS.ProcessEnv,
     if (value !== undefined) childEnv[PIPELINED_VARIABLE] = value;
     else setup.log(`${chain.popupPrefix}: warning: ${leftover.length} octets pipelined after PASS dropped rip=${logValue(env.TCPREMOTEIP ?? "unknown")} user=${logValue(account.login)}\n`);
   }
-  const started = startUserProcess(fd, account, childEnv, { execPath: setup.execPath, pop3dPrefix: chain.pop3dPrefix, pop3dArgs: chain.pop3dArgs, log: setup.log });
+  // TLS stays here: the process gets a socket pair whose plaintext serve relays (mail_worker_relay.ts).
+  let relay: PlainRelay | undefined;
+  try {
+    if (io.fd === undefined) relay = relayPlaintext(input.socket);
+  } catch (e) {
+    setup.log(`${chain.checkpasswordPrefix}: fatal: unable to relay the TLS session: ${describeSysError(e)}\n`);
+    input.socket.write(err(TEXT.authTemp));
+    return waitStatus(EXIT_TEMP, null);
+  }
+  const fd = relay?.fd ?? io.fd!;
+  const started = startSessionProcess(fd, account, childEnv, { execPath: setup.execPath, pop3dPrefix: chain.pop3dPrefix, pop3dArgs: chain.pop3dArgs, log: setup.log }, setup.workers);
   if (started.kind === "failed") {
+    relay?.release();
     setup.log(`${chain.checkpasswordPrefix}: fatal: ${started.detail}\n`);
     input.socket.write(err(TEXT.authTemp));
     return waitStatus(EXIT_TEMP, null);
   }
   // Our copy of the connection goes now: the user's process holds it (never end(): that sends FIN).
-  input.socket.destroy();
+  if (relay !== undefined) relay.release();
+  else input.socket.destroy();
   const { exitCode, signalCode } = await started.exited;
+  if (relay !== undefined) await relay.finished(Promise.resolve(), io.timeoutMs);
   return waitStatus(exitCode, signalCode);
 }
