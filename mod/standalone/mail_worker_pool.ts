@@ -8,6 +8,7 @@
  * more than `size` idle workers, and a session that finds none is served the old way (a
  * process started for it, counted as a fallback). Busy workers are sessions: -c bounds them.
  */
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { closeDescriptor, sendWithDescriptor, socketPair, SOCK_SEQPACKET } from "../sys/fd_passing.ts";
 import { describeSysError } from "../cli/errors.ts";
@@ -19,6 +20,22 @@ import type { UserProcessStart } from "./user_process.ts";
 export const MAIL_WORKERS_MAX = 64;
 /** A worker that dies idle sooner than this after its start is replaced only after it (ms). */
 const YOUNG_DEATH_MS = 1000;
+
+/**
+ * A worker handed a session must have switched to its user within this (ms); one that is
+ * still root then (stopped, hung) is killed, which ends that session only.
+ */
+export const HANDOVER_TIMEOUT_MS = 5000;
+
+/** The real uid of process `pid` (/proc/PID/status); undefined when it is gone. */
+function realUid(pid: number): number | undefined {
+  try {
+    const m = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "latin1"));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** POPPIN_MAIL_WORKERS: idle workers to keep (0: none, every session gets a process of its own). */
 export function mailWorkerCount(env: NodeJS.ProcessEnv): number {
@@ -171,10 +188,17 @@ export class MailWorkerPool {
       this.#busy.add(worker);
       // The replacement starts once this turn of the event loop is done: off the login path.
       setImmediate(() => this.fill());
+      const watch = setTimeout(() => {
+        if (!this.#busy.has(worker) || realUid(worker.proc.pid) !== 0) return;
+        this.log(`${this.pop3dPrefix}: warning: mail worker ${worker.proc.pid} did not take its session within ${HANDOVER_TIMEOUT_MS / 1000} s: killed\n`);
+        worker.proc.kill("SIGKILL");
+      }, HANDOVER_TIMEOUT_MS);
+      watch.unref?.();
       return {
         kind: "started",
         pid: worker.proc.pid,
         exited: worker.exited.then(async (end) => {
+          clearTimeout(watch);
           this.#busy.delete(worker);
           await worker.logged.stop();
           return end;

@@ -8,7 +8,7 @@
  * and that a killed worker costs only its session and is replaced.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import tls from "node:tls";
 import { join } from "node:path";
@@ -165,6 +165,12 @@ describe("system users through mail workers (serve --inline as root)", () => {
     // No capability at all (permitted, effective, bounding use aside): setuid(0) cannot succeed.
     expect(st).toMatch(/^CapPrm:\s+0+$/m);
     expect(st).toMatch(/^CapEff:\s+0+$/m);
+    // Its descriptors: the connection (0, 1) and the log pipe (2); no control socket, listener or service log of serve's.
+    const links = readdirSync(`/proc/${pid}/fd`).map((fd) => [Number(fd), readlinkSync(`/proc/${pid}/fd/${fd}`)] as const);
+    const serveLog = readlinkSync(`/proc/${ours.proc.pid}/fd/2`);
+    expect(links.map(([, l]) => l)).not.toContain(serveLog);
+    expect(links.find(([fd]) => fd === 0)![1]).toBe(links.find(([fd]) => fd === 1)![1]);
+    expect(links.filter(([fd, l]) => fd > 2 && /^socket:/.test(l))).toEqual([]);
     sock.write("QUIT\r\n");
     await new Promise((r) => sock.on("close", r));
     const counted = ours.log().match(/pop3d: info: end=quit/g) ?? [];
@@ -255,4 +261,24 @@ describe("system users through mail workers (serve --inline as root)", () => {
     await waitFor("an idle worker replaced", () => idleWorkers(ours).length === 2 && !idleWorkers(ours).includes(idle));
     expect((await talk(ours.port, session(bob))).toString("latin1")).toContain("bob's own mail");
   });
+
+  test("a hung worker (stopped while waiting) is killed when it does not take its session: that session ends, the next is served", async () => {
+    const ours = await serve();
+    await waitFor("two idle workers", () => idleWorkers(ours).length === 2);
+    const stopped = idleWorkers(ours);
+    for (const pid of stopped) process.kill(pid, "SIGSTOP");
+    const started = Date.now();
+    const out = (await talk(ours.port, `USER ${bob.name}\r\nPASS ${PASSWORD}\r\nSTAT\r\nQUIT\r\n`, 15_000)).toString("latin1");
+    expect(out).not.toContain("bob's own mail");
+    expect(Date.now() - started).toBeLessThan(12_000);
+    expect(ours.log()).toMatch(/pop3d: warning: mail worker \d+ did not take its session within 5 s: killed/);
+    for (const pid of stopped) {
+      try {
+        process.kill(pid, "SIGCONT");
+      } catch {
+        // the one that was killed
+      }
+    }
+    expect((await talk(ours.port, session(bob))).toString("latin1")).toContain("bob's own mail");
+  }, 30_000);
 });
