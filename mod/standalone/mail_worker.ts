@@ -4,10 +4,12 @@
  * client, until serve hands it one session after that session's password check: the
  * account, the session's environment and the client connection (a descriptor passed with
  * SCM_RIGHTS). It then switches irreversibly to the user (groups, gid, uid; it checks that
- * setuid(0) now fails), closes the control socket, enters the user's home, makes the
- * connection its fds 0 and 1 and runs pop3d's own applet, exactly as checkpassword's exec
- * of pop3d would: one session per worker, then it exits with pop3d's status. Its stderr is
- * a pipe to serve (log lines are forwarded as a user process's, mod/standalone/user_log.ts).
+ * setuid(0) now fails), enters the user's home, makes the connection its fds 0 and 1 and
+ * runs pop3d's own applet, exactly as checkpassword's exec of pop3d would. Its stderr is
+ * the control socket too: pop3d's log lines and then the session's end record reach serve
+ * in order, and serve writes them as a user process's lines (user_log.ts). Afterwards the
+ * worker, now the user's for good, may serve more sessions of that one account (as
+ * Dovecot reuses a mail process for the same uid); serve hands it no other.
  */
 import { sessionEnvironment, becomeAccount, enterHome } from "../auth/session.ts";
 import type { Account } from "../auth/account.ts";
@@ -16,6 +18,8 @@ import type { AppletContext } from "../cli/context.ts";
 import { EXIT_OK, EXIT_TEMP, describeSysError } from "../cli/errors.ts";
 import { writeAll, writeStderr } from "../cli/io.ts";
 import { TEXT, err } from "../pop3/responses.ts";
+import { fstatSync, openSync, readdirSync } from "node:fs";
+import { isMboxArgument } from "../mbox/spool_path.ts";
 import { dup2 } from "../sys/fd.ts";
 import { closeDescriptor, receiveWithDescriptor } from "../sys/fd_passing.ts";
 
@@ -63,74 +67,128 @@ function rootIsGone(): boolean {
   return false;
 }
 
-/** The worker's life: wait for one session, become its user, serve it with pop3d, exit. */
+/** Whether two hand-overs are for the same account (a worker serves one account only, ever). */
+function sameAccount(a: MailWorkerJob["account"], b: MailWorkerJob["account"]): boolean {
+  return a.login === b.login && a.uid === b.uid && a.gid === b.gid && a.home === b.home && a.source === b.source;
+}
+
+/** The end-of-session record on the control socket: NUL, "end", pop3d's exit status, LF. */
+export const END_RECORD = /^\0end (\d{1,3})$/;
+
+/** This process's descriptors, each with what it refers to (device and inode). */
+function openDescriptors(): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const name of readdirSync("/proc/self/fd")) {
+    try {
+      const st = fstatSync(Number(name));
+      out.set(Number(name), `${st.dev}:${st.ino}:${st.isFile() || st.isDirectory() ? "f" : "o"}`);
+    } catch {
+      // the listing's own descriptor, already gone
+    }
+  }
+  return out;
+}
+
+/** Descriptors of files and directories opened since `before` (a session's mailbox lock, say): closed after it. */
+function closeSessionFiles(before: Map<number, string>): void {
+  for (const [fd, what] of openDescriptors()) {
+    if (before.get(fd) !== what && what.endsWith(":f")) closeDescriptor(fd);
+  }
+}
+
+/**
+ * The worker's life: wait for a session, become its user, serve it with pop3d, report its
+ * end; then wait for another session of that same account (serve hands it only those), or
+ * end when serve closes the control socket. An mbox session ends the worker (its spool
+ * locks belong to the process).
+ */
 export async function runMailWorker(): Promise<number> {
   const fatal = (text: string) => writeStderr(`mail worker: fatal: ${text}\n`);
   if (process.geteuid?.() !== 0) {
     fatal("a mail worker is started by serve --inline as root");
     return EXIT_TEMP;
   }
+  const nothing = openSync("/dev/null", "r+");
   const buffer = new Uint8Array(MAIL_WORKER_MESSAGE_MAX + 1);
-  let got;
-  try {
-    got = receiveWithDescriptor(MAIL_WORKER_CONTROL_FD, buffer);
-  } catch (e) {
-    fatal(`unable to read the control socket: ${describeSysError(e)}`);
-    return EXIT_TEMP;
-  }
-  if (got.length === 0 && got.fd === undefined) return EXIT_OK; // serve closed the pool: nothing to serve
-  let job: unknown;
-  try {
-    job = JSON.parse(Buffer.from(buffer.subarray(0, got.length)).toString("utf8"));
-  } catch {
-    job = undefined;
-  }
-  closeDescriptor(MAIL_WORKER_CONTROL_FD);
-  if (got.fd === undefined) {
-    fatal("a session came without its connection");
-    return EXIT_TEMP;
-  }
-  const client = got.fd;
-  const refuse = (text: string): number => {
-    // Still root here, but only writing to a socket serve gave us: no path is touched.
+  let account: MailWorkerJob["account"] | undefined;
+  for (;;) {
+    let got;
     try {
-      writeAll(client, err(TEXT.authTemp));
-    } catch {
-      // the client is gone
+      got = receiveWithDescriptor(MAIL_WORKER_CONTROL_FD, buffer);
+    } catch (e) {
+      fatal(`unable to read the control socket: ${describeSysError(e)}`);
+      return EXIT_TEMP;
     }
-    fatal(text);
-    return EXIT_TEMP;
-  };
-  if (!isJob(job)) return refuse("the session's description is malformed");
-  const account: Account = { ...job.account, hash: undefined };
-  try {
-    becomeAccount(account, 0);
-  } catch (e) {
-    return refuse(`unable to switch to uid ${account.uid}: ${describeSysError(e)}`);
+    if (got.length === 0 && got.fd === undefined) return EXIT_OK; // serve closed the control socket: nothing more to serve
+    let job: unknown;
+    try {
+      job = JSON.parse(Buffer.from(buffer.subarray(0, got.length)).toString("utf8"));
+    } catch {
+      job = undefined;
+    }
+    if (got.fd === undefined) {
+      fatal("a session came without its connection");
+      return EXIT_TEMP;
+    }
+    const client = got.fd;
+    const refuse = (text: string): number => {
+      // Only writing to the socket serve gave us: no path is touched.
+      try {
+        writeAll(client, err(TEXT.authTemp));
+      } catch {
+        // the client is gone
+      }
+      fatal(text);
+      return EXIT_TEMP;
+    };
+    if (!isJob(job)) return refuse("the session's description is malformed");
+    if (account === undefined) {
+      const switchTo: Account = { ...job.account, hash: undefined };
+      try {
+        becomeAccount(switchTo, 0);
+      } catch (e) {
+        return refuse(`unable to switch to uid ${switchTo.uid}: ${describeSysError(e)}`);
+      }
+      if (process.getuid!() !== switchTo.uid || process.geteuid!() !== switchTo.uid || !rootIsGone()) {
+        return refuse(`still able to become root after switching to uid ${switchTo.uid}: refusing to serve`);
+      }
+      account = job.account;
+    } else if (!sameAccount(account, job.account)) {
+      return refuse(`a session of uid ${job.account.uid} handed to the worker of uid ${account.uid}`);
+    }
+    // From here on nothing has more rights than the mailbox owner.
+    try {
+      enterHome({ ...account, hash: undefined });
+      dup2(client, 0);
+      dup2(client, 1);
+      if (client > 2) closeDescriptor(client);
+    } catch (e) {
+      return refuse(describeSysError(e));
+    }
+    const before = openDescriptors();
+    const env = sessionEnvironment(job.env, { ...account, hash: undefined });
+    for (const key of Object.keys(process.env)) delete process.env[key];
+    Object.assign(process.env, env);
+    const classic = job.pop3dPrefix === "qmail-pop3d";
+    const ctx: AppletContext = {
+      applet: "pop3d",
+      calledAs: classic ? "qmail-pop3d" : "pop3d",
+      classic,
+      prefix: job.pop3dPrefix,
+      execPath: job.execPath,
+      env,
+    };
+    const code = await pop3d.run(job.pop3dArgs, ctx);
+    // The session is over: its files are closed (its mailbox lock first), then the connection
+    // leaves fds 0 and 1 (the client sees the close), as when pop3d exits.
+    closeSessionFiles(before);
+    dup2(nothing, 0);
+    dup2(nothing, 1);
+    if (job.pop3dArgs.some(isMboxArgument)) return code;
+    try {
+      writeAll(MAIL_WORKER_CONTROL_FD, `\0end ${code}\n`);
+    } catch {
+      return code; // serve is gone
+    }
   }
-  if (process.getuid!() !== account.uid || process.geteuid!() !== account.uid || !rootIsGone()) {
-    return refuse(`still able to become root after switching to uid ${account.uid}: refusing to serve`);
-  }
-  // From here on nothing has more rights than the mailbox owner.
-  try {
-    enterHome(account);
-    dup2(client, 0);
-    dup2(client, 1);
-    if (client > 2) closeDescriptor(client);
-  } catch (e) {
-    return refuse(describeSysError(e));
-  }
-  const env = sessionEnvironment(job.env, account);
-  for (const key of Object.keys(process.env)) delete process.env[key];
-  Object.assign(process.env, env);
-  const classic = job.pop3dPrefix === "qmail-pop3d";
-  const ctx: AppletContext = {
-    applet: "pop3d",
-    calledAs: classic ? "qmail-pop3d" : "pop3d",
-    classic,
-    prefix: job.pop3dPrefix,
-    execPath: job.execPath,
-    env,
-  };
-  return pop3d.run(job.pop3dArgs, ctx);
 }

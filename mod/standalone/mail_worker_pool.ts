@@ -1,31 +1,41 @@
 /**
  * serve --inline as root: system users' sessions run in mail workers (mail_worker.ts)
  * started ahead of need, so no login waits for a runtime to start. The pool keeps `size`
- * idle workers, each blocked reading its control socket (a SOCK_SEQPACKET pair, its end
- * as the worker's fd 3); a session takes one, and a replacement is started after the
- * hand-over, off the login path. Workers that die while idle are replaced (after a pause
- * when they die young, so a broken binary is not restarted in a loop); the pool never holds
- * more than `size` idle workers, and a session that finds none is served the old way (a
- * process started for it, counted as a fallback). Busy workers are sessions: -c bounds them.
+ * idle root workers, each blocked reading its control socket (a SOCK_SEQPACKET pair, its
+ * end as the worker's fds 2 and 3); a session takes one, and a replacement is started after
+ * the hand-over, off the login path. A worker that served a session is its user's for
+ * good: it may be handed that same account's next session (no process start at all then),
+ * and is let go after KEEP_MS unused; at most `size` such workers are kept, one per
+ * account. Workers that die while idle are replaced (after a pause when they die young, so
+ * a broken binary is not restarted in a loop); one that is still root HANDOVER_TIMEOUT_MS
+ * after a hand-over (stopped, hung) is killed. A session that finds no worker is served the
+ * old way (a process started for it, counted as a fallback). Busy workers are sessions: -c
+ * bounds them.
+ *
+ * Everything a worker sends is untrusted (after its switch the user owns it): lines are
+ * logged as a user process's (escaped, under pop3d's prefix, bounded per session), and its
+ * end record only ends its own session.
  */
 import { readFileSync } from "node:fs";
+import net from "node:net";
 import { availableParallelism } from "node:os";
-import { closeDescriptor, sendWithDescriptor, socketPair, SOCK_SEQPACKET } from "../sys/fd_passing.ts";
+import type { Account } from "../auth/account.ts";
 import { describeSysError } from "../cli/errors.ts";
-import { MAIL_WORKER_FLAG, encodeJob, type MailWorkerJob } from "./mail_worker.ts";
-import { forwardUserLog } from "./user_log.ts";
+import { sendWithDescriptor, socketPair, closeDescriptor, SOCK_SEQPACKET } from "../sys/fd_passing.ts";
+import { END_RECORD, MAIL_WORKER_FLAG, encodeJob, type MailWorkerJob } from "./mail_worker.ts";
+import { MAX_USER_LOG_LINE, MAX_USER_LOG_LINES, userLogLine } from "./user_log.ts";
 import type { UserProcessStart } from "./user_process.ts";
 
 /** Most idle workers a pool keeps, whatever POPPIN_MAIL_WORKERS says. */
 export const MAIL_WORKERS_MAX = 64;
 /** A worker that dies idle sooner than this after its start is replaced only after it (ms). */
 const YOUNG_DEATH_MS = 1000;
-
-/**
- * A worker handed a session must have switched to its user within this (ms); one that is
- * still root then (stopped, hung) is killed, which ends that session only.
- */
+/** A worker still root this long after a hand-over is killed (ms). */
 export const HANDOVER_TIMEOUT_MS = 5000;
+/** How long a user's worker waits for that user's next session before it is let go (ms). */
+export const KEEP_MS = 60_000;
+
+type End = { exitCode: number | null; signalCode: string | null };
 
 /** The real uid of process `pid` (/proc/PID/status); undefined when it is gone. */
 function realUid(pid: number): number | undefined {
@@ -44,32 +54,95 @@ export function mailWorkerCount(env: NodeJS.ProcessEnv): number {
   return Math.min(Math.max(4, 2 * availableParallelism()), MAIL_WORKERS_MAX);
 }
 
-interface Worker {
-  proc: ReturnType<typeof Bun.spawn>;
-  control: number;
-  startedAt: number;
-  exited: Promise<{ exitCode: number | null; signalCode: string | null }>;
-  logged: { stop(): Promise<void> };
+function accountKey(a: Pick<Account, "login" | "uid" | "gid" | "home" | "source">): string {
+  return JSON.stringify([a.login, a.uid, a.gid, a.home, a.source]);
+}
+
+class Worker {
+  /** The account it switched to (undefined: still root, never handed a session). */
+  key: string | undefined;
+  /** The session it serves now. */
+  session: { done(end: End): void; lines: number } | undefined;
+  keepTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly startedAt = Date.now();
+  #pending = new Uint8Array(0);
+
+  constructor(
+    readonly proc: ReturnType<typeof Bun.spawn>,
+    readonly control: number,
+    readonly channel: net.Socket,
+    readonly exited: Promise<End>,
+    private readonly prefix: string,
+    private readonly log: (line: string) => void,
+    private readonly onEnd: (w: Worker, code: number) => void,
+  ) {
+    channel.on("data", (chunk: Buffer) => this.#take(chunk));
+    channel.on("error", () => {});
+    this.drained = new Promise<void>((resolve) => {
+      channel.on("end", resolve);
+      channel.on("close", resolve);
+    });
+  }
+
+  /** Resolves once the worker's side of the control socket is closed and all it sent was read. */
+  readonly drained: Promise<void>;
+
+  #line(bytes: Uint8Array): void {
+    const text = Buffer.from(bytes).toString("latin1");
+    const end = END_RECORD.exec(text);
+    if (end !== null) {
+      this.onEnd(this, Number(end[1]));
+      return;
+    }
+    const session = this.session;
+    const count = session === undefined ? MAX_USER_LOG_LINES : session.lines++;
+    if (count < MAX_USER_LOG_LINES) this.log(userLogLine(this.prefix, bytes));
+    else if (count === MAX_USER_LOG_LINES) this.log(`${this.prefix}: warning: more than ${MAX_USER_LOG_LINES} log lines from one session, the rest dropped\n`);
+  }
+
+  #take(chunk: Buffer): void {
+    let bytes: Uint8Array = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
+    for (let lf = bytes.indexOf(0x0a); lf >= 0; lf = bytes.indexOf(0x0a)) {
+      this.#line(bytes.subarray(0, lf));
+      bytes = bytes.subarray(lf + 1);
+    }
+    if (bytes.length > MAX_USER_LOG_LINE) {
+      this.#line(bytes);
+      bytes = new Uint8Array(0);
+    }
+    this.#pending = new Uint8Array(bytes);
+  }
+
+  /** Closes serve's end of the control socket: an idle worker then exits. */
+  close(): void {
+    clearTimeout(this.keepTimer);
+    this.channel.destroy();
+  }
 }
 
 export interface MailWorkerFigures {
   idle: number;
+  kept: number;
   busy: number;
   started: number;
   handed: number;
+  reused: number;
   fallbacks: number;
   diedIdle: number;
 }
 
 export class MailWorkerPool {
   readonly #idle: Worker[] = [];
+  /** Workers that served a session, by account, waiting for that account's next one. */
+  readonly #kept = new Map<string, Worker>();
   readonly #busy = new Set<Worker>();
   #closed = false;
   #refillTimer: ReturnType<typeof setTimeout> | undefined;
   #started = 0;
   #handed = 0;
+  #reused = 0;
   #diedIdle = 0;
-  /** Sessions that found no idle worker and were served by a process started for them. */
+  /** Sessions that found no worker and were served by a process started for them. */
   fallbacks = 0;
 
   constructor(
@@ -81,12 +154,10 @@ export class MailWorkerPool {
   ) {}
 
   get figures(): MailWorkerFigures {
-    return { idle: this.#idle.length, busy: this.#busy.size, started: this.#started, handed: this.#handed, fallbacks: this.fallbacks, diedIdle: this.#diedIdle };
-  }
-
-  /** Pids of the idle workers (for the status and the tests' process accounting). */
-  get idlePids(): number[] {
-    return this.#idle.map((w) => w.proc.pid);
+    return {
+      idle: this.#idle.length, kept: this.#kept.size, busy: this.#busy.size, started: this.#started, handed: this.#handed,
+      reused: this.#reused, fallbacks: this.fallbacks, diedIdle: this.#diedIdle,
+    };
   }
 
   /** Starts workers until `size` are idle. */
@@ -119,16 +190,16 @@ export class MailWorkerPool {
       return undefined;
     }
     const [control, theirs] = pair;
-    let resolveExit!: (v: { exitCode: number | null; signalCode: string | null }) => void;
-    const exited = new Promise<{ exitCode: number | null; signalCode: string | null }>((r) => (resolveExit = r));
+    let resolveExit!: (v: End) => void;
+    const exited = new Promise<End>((r) => (resolveExit = r));
     let proc: ReturnType<typeof Bun.spawn>;
     try {
-      // Nothing of serve's but the control socket: stdin/stdout are /dev/null until a session's
-      // connection is put there, stderr is a pipe to serve (never the service log), the
-      // environment is PATH alone (the session's comes with it), the cwd is /.
+      // Nothing of serve's but the control socket (as fd 3, and as fd 2 for log lines): stdin and
+      // stdout are /dev/null until a session's connection is put there, the environment is PATH
+      // alone (the session's comes with it), the cwd is /.
       proc = Bun.spawn([this.execPath, "serve", MAIL_WORKER_FLAG], {
         argv0: "poppin",
-        stdio: ["ignore", "ignore", "pipe", theirs],
+        stdio: ["ignore", "ignore", theirs, theirs],
         env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
         cwd: "/",
         onExit: (_p, exitCode, signalCode) => resolveExit({ exitCode, signalCode: signalCode === null ? null : String(signalCode) }),
@@ -141,28 +212,64 @@ export class MailWorkerPool {
     }
     closeDescriptor(theirs);
     this.#started++;
-    const worker: Worker = {
-      proc, control, startedAt: Date.now(), exited,
-      logged: forwardUserLog(proc.stderr as ReadableStream<Uint8Array>, this.pop3dPrefix, this.log),
-    };
-    void exited.then(() => this.#gone(worker));
+    const channel = net.connect({ fd: control } as unknown as net.NetConnectOpts);
+    const worker = new Worker(proc, control, channel, exited, this.pop3dPrefix, this.log, (w, code) => this.#ended(w, { exitCode: code, signalCode: null }));
+    // Its last lines first (bounded: a process the user left behind may hold the socket).
+    void exited.then(async (end) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([worker.drained, new Promise<void>((r) => (timer = setTimeout(r, 1000)))]);
+      clearTimeout(timer);
+      this.#gone(worker, end);
+    });
     return worker;
   }
 
-  /** A worker ended: if it was idle it died without a session; replace it. */
-  #gone(worker: Worker): void {
+  /** The worker's session reported its end: the worker is kept for that account's next session. */
+  #ended(worker: Worker, end: End): void {
+    const session = worker.session;
+    if (session === undefined) return; // an end record with no session: ignored
+    worker.session = undefined;
+    this.#busy.delete(worker);
+    session.done(end);
+    const key = worker.key!;
+    if (this.#closed || this.#kept.has(key) || this.#kept.size >= this.size) {
+      worker.close();
+      return;
+    }
+    this.#kept.set(key, worker);
+    worker.keepTimer = setTimeout(() => {
+      if (this.#kept.get(key) === worker) this.#kept.delete(key);
+      worker.close();
+    }, KEEP_MS);
+    worker.keepTimer.unref?.();
+  }
+
+  /** A worker's process ended: its session (if any) ends with its status; an idle one is replaced. */
+  #gone(worker: Worker, end: End): void {
+    worker.close();
+    if (worker.session !== undefined) {
+      const session = worker.session;
+      worker.session = undefined;
+      this.#busy.delete(worker);
+      session.done(end);
+      return;
+    }
+    if (worker.key !== undefined) {
+      if (this.#kept.get(worker.key) === worker) this.#kept.delete(worker.key);
+      return;
+    }
     const at = this.#idle.indexOf(worker);
     if (at < 0) return;
     this.#idle.splice(at, 1);
-    closeDescriptor(worker.control);
     this.#diedIdle++;
     if (Date.now() - worker.startedAt < YOUNG_DEATH_MS) this.#refillLater(YOUNG_DEATH_MS);
     else this.fill();
   }
 
   /**
-   * Hands the session on connection `fd` to an idle worker; undefined when none could take
-   * it (the caller then starts a process for it). The caller keeps its own copy of `fd`.
+   * Hands the session on connection `fd` to the account's own worker or an idle one;
+   * undefined when none could take it (the caller then starts a process for it). The
+   * caller keeps its own copy of `fd`.
    */
   start(fd: number, job: MailWorkerJob): UserProcessStart | undefined {
     if (this.#closed) return undefined;
@@ -171,49 +278,56 @@ export class MailWorkerPool {
       this.log(`${this.pop3dPrefix}: warning: ${message}: served by a process of its own\n`);
       return undefined;
     }
+    const key = accountKey(job.account);
+    const kept = this.#kept.get(key);
+    if (kept !== undefined) {
+      this.#kept.delete(key);
+      clearTimeout(kept.keepTimer);
+      const started = this.#hand(kept, message, fd);
+      if (started !== undefined) {
+        this.#reused++;
+        return started;
+      }
+    }
     for (;;) {
       const worker = this.#idle.shift();
       if (worker === undefined) return undefined;
-      try {
-        sendWithDescriptor(worker.control, message, fd);
-      } catch {
-        // It died (EPIPE, ECONNREFUSED) before its exit was seen: try the next one.
-        closeDescriptor(worker.control);
-        worker.proc.kill("SIGKILL");
-        this.#diedIdle++;
-        continue;
-      }
-      closeDescriptor(worker.control);
-      this.#handed++;
-      this.#busy.add(worker);
+      worker.key = key;
+      const started = this.#hand(worker, message, fd);
+      if (started === undefined) continue;
       // The replacement starts once this turn of the event loop is done: off the login path.
       setImmediate(() => this.fill());
       const watch = setTimeout(() => {
-        if (!this.#busy.has(worker) || realUid(worker.proc.pid) !== 0) return;
+        if (worker.session === undefined || realUid(worker.proc.pid) !== 0) return;
         this.log(`${this.pop3dPrefix}: warning: mail worker ${worker.proc.pid} did not take its session within ${HANDOVER_TIMEOUT_MS / 1000} s: killed\n`);
         worker.proc.kill("SIGKILL");
       }, HANDOVER_TIMEOUT_MS);
       watch.unref?.();
-      return {
-        kind: "started",
-        pid: worker.proc.pid,
-        exited: worker.exited.then(async (end) => {
-          clearTimeout(watch);
-          this.#busy.delete(worker);
-          await worker.logged.stop();
-          return end;
-        }),
-      };
+      return started;
     }
   }
 
-  /** Stops the idle workers (they exit on their control socket's close) and starts no more. */
+  #hand(worker: Worker, message: Uint8Array, fd: number): UserProcessStart | undefined {
+    try {
+      sendWithDescriptor(worker.control, message, fd);
+    } catch {
+      // It died (EPIPE, ECONNREFUSED) before its exit was seen.
+      worker.close();
+      worker.proc.kill("SIGKILL");
+      if (worker.key === undefined) this.#diedIdle++;
+      return undefined;
+    }
+    this.#handed++;
+    this.#busy.add(worker);
+    const exited = new Promise<End>((done) => (worker.session = { done, lines: 0 }));
+    return { kind: "started", pid: worker.proc.pid, exited };
+  }
+
+  /** Stops the waiting workers (they exit on their control socket's close) and starts no more. */
   close(): void {
     this.#closed = true;
     if (this.#refillTimer !== undefined) clearTimeout(this.#refillTimer);
-    for (const worker of this.#idle.splice(0)) {
-      closeDescriptor(worker.control);
-      worker.proc.kill("SIGTERM");
-    }
+    for (const worker of [...this.#idle.splice(0), ...this.#kept.values()]) worker.close();
+    this.#kept.clear();
   }
 }

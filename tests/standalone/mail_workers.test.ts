@@ -165,12 +165,16 @@ describe("system users through mail workers (serve --inline as root)", () => {
     // No capability at all (permitted, effective, bounding use aside): setuid(0) cannot succeed.
     expect(st).toMatch(/^CapPrm:\s+0+$/m);
     expect(st).toMatch(/^CapEff:\s+0+$/m);
-    // Its descriptors: the connection (0, 1) and the log pipe (2); no control socket, listener or service log of serve's.
-    const links = readdirSync(`/proc/${pid}/fd`).map((fd) => [Number(fd), readlinkSync(`/proc/${pid}/fd/${fd}`)] as const);
+    // Its descriptors: the connection (0, 1) and its control socket (2 and 3: log lines and the end record);
+    // nothing else of serve's (no service log, no listener, no other session's connection).
+    const links = new Map(readdirSync(`/proc/${pid}/fd`).map((fd) => [Number(fd), readlinkSync(`/proc/${pid}/fd/${fd}`)] as const));
     const serveLog = readlinkSync(`/proc/${ours.proc.pid}/fd/2`);
-    expect(links.map(([, l]) => l)).not.toContain(serveLog);
-    expect(links.find(([fd]) => fd === 0)![1]).toBe(links.find(([fd]) => fd === 1)![1]);
-    expect(links.filter(([fd, l]) => fd > 2 && /^socket:/.test(l))).toEqual([]);
+    expect([...links.values()]).not.toContain(serveLog);
+    expect(links.get(0)).toBe(links.get(1)!);
+    expect(links.get(0)).toMatch(/^socket:/);
+    expect(links.get(2)).toBe(links.get(3)!);
+    expect(links.get(2)).not.toBe(links.get(0)!);
+    expect([...links].filter(([fd, l]) => fd > 3 && /^socket:/.test(l))).toEqual([]);
     sock.write("QUIT\r\n");
     await new Promise((r) => sock.on("close", r));
     const counted = ours.log().match(/pop3d: info: end=quit/g) ?? [];
@@ -179,22 +183,33 @@ describe("system users through mail workers (serve --inline as root)", () => {
     expect(ours.log()).not.toContain("mail worker: fatal");
   });
 
-  test("no process is started on the login path: with workers waiting, the one serving a login was started before the connection", async () => {
+  test("no process is started on the login path: a login is served by a worker that waited; the user's next logins start no process at all", async () => {
     const ours = await serve();
     await waitFor("two idle workers", () => idleWorkers(ours).length === 2);
-    for (let i = 0; i < 3; i++) {
-      const waiting = new Set(idleWorkers(ours));
+    let first: number | undefined;
+    for (let i = 0; i < 4; i++) {
+      const before = children(ours.proc.pid).sort();
       const sock = net.connect({ host: "127.0.0.1", port: ours.port });
-      let said = "";
-      sock.on("data", (d: Buffer) => (said += d.toString("latin1")));
-      sock.write(`USER ${alice.name}\r\nPASS ${PASSWORD}\r\n`);
-      await waitFor("the login", () => (said.match(/\r\n/g) ?? []).length >= 3);
-      const serving = children(ours.proc.pid).filter((p) => { try { return uidOf(p) === alice.uid; } catch { return false; } });
-      expect(serving.length).toBe(1);
-      expect(waiting.has(serving[0]!)).toBe(true);
-      sock.write("QUIT\r\n");
-      await new Promise((r) => sock.on("close", r));
+      try {
+        let said = "";
+        sock.on("data", (d: Buffer) => (said += d.toString("latin1")));
+        sock.write(`USER ${alice.name}\r\nPASS ${PASSWORD}\r\n`);
+        await waitFor("the login", () => (said.match(/\r\n/g) ?? []).length >= 3);
+        expect(said).toMatch(/^\+OK [^\r]*\r\n\+OK \r\n\+OK \r\n$/);
+        const serving = children(ours.proc.pid).filter((p) => { try { return uidOf(p) === alice.uid; } catch { return false; } });
+        expect(serving.length).toBe(1);
+        // Started before this connection (a waiting worker, or the one that served alice before).
+        expect(before).toContain(serving[0]!);
+        if (i === 0) first = serving[0];
+        else expect(serving[0]).toBe(first!);
+        sock.write("QUIT\r\n");
+        await new Promise((r) => sock.on("close", r));
+      } finally {
+        sock.destroy();
+      }
       await waitFor("the pool refilled", () => idleWorkers(ours).length === 2);
+      // After the first login (whose worker is replaced off the login path), a login starts nothing.
+      if (i > 0) expect(children(ours.proc.pid).sort()).toEqual(before);
     }
   });
 
