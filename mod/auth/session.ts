@@ -4,6 +4,7 @@
  * (TCPREMOTEIP and the rest stay), and replace this process with PROG, found on
  * PATH as djb's pathexec does. Nothing of checkpassword stays alive.
  */
+import { BEARER_VARIABLE } from "../sasl/oauthbearer.ts";
 import { join } from "node:path";
 import { TempError, describeSysError } from "../cli/errors.ts";
 import { execve, LibcError, restoreDefaultSignals } from "../sys/libc.ts";
@@ -22,6 +23,7 @@ interface ProcessWithInitgroups {
 export function sessionEnvironment(base: NodeJS.ProcessEnv, account: Account): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(base)) if (value !== undefined) env[key] = value;
+  delete env[BEARER_VARIABLE]; // the token popup handed checkpassword (mod/sasl/oauthbearer.ts) goes no further
   env.USER = account.login;
   env.HOME = account.home;
   env.SHELL = account.shell;

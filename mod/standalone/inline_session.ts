@@ -10,6 +10,7 @@
  */
 import { isAbsolute, join } from "node:path";
 import type net from "node:net";
+import type tls from "node:tls";
 import type { Account } from "../auth/account.ts";
 import { sessionEnvironment } from "../auth/session.ts";
 import { DECOY_SETTINGS } from "../auth/verify.ts";
@@ -40,8 +41,12 @@ import { PIPELINED_VARIABLE, pipelinedValue } from "./pipelined_input.ts";
 import type { SessionCounters, SessionState } from "./session_counters.ts";
 import { LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput } from "./socket_io.ts";
 import type { MailWorkerPool } from "./mail_worker_pool.ts";
-import { relayPlaintext, type PlainRelay } from "./mail_worker_relay.ts";
-import { startSessionProcess } from "./mail_worker_session.ts";
+import { serveByWorker } from "./mail_worker_session.ts";
+import { startUserProcess, startUserProcessOverTls } from "./user_process.ts";
+import { channelBindingData } from "../tls/channel_binding.ts";
+import { userdbScramKeys } from "../sasl/scram_userdb.ts";
+import { bearerConfigured } from "../auth/oauth.ts";
+import { loginEnvironment, MECHANISM_VARIABLE } from "../sasl/login_env.ts";
 
 export interface InlineSetup {
   chain: PopupChain;
@@ -57,6 +62,8 @@ export interface InlineSetup {
   workers?: MailWorkerPool;
   /** Writes one finished log line (stderr). */
   log(line: string): void;
+  /** Serves a session instead of runInlineSession (the proxy tier: mod/standalone/inline_proxy.ts). */
+  serveSession?: (socket: net.Socket, fd: number | undefined, env: NodeJS.ProcessEnv, setup: InlineSetup) => Promise<number>;
 }
 
 /** A session number for APOP timestamps: unique within this process, as qmail-popup's pid is. */
@@ -146,7 +153,9 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
       return io.input.readToLineEnd(buf);
     },
     write: (bytes) => io.out.put(bytes),
+    channelBinding: (type) => (io.socket as { encrypted?: boolean }).encrypted === true ? channelBindingData(io.socket as tls.TLSSocket, type) : undefined,
   };
+  const userdb = chain.userdbOption ?? (env.POPPIN_USERDB || undefined);
   const implicitTls = (env.SSL_PROTOCOL ?? "") !== "";
   const stls = policy.certFile !== undefined && !implicitTls ? setup.stls : undefined;
   const end = await servePopup(channel, {
@@ -163,21 +172,25 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
     async decoy(password) {
       for (const setting of DECOY_SETTINGS) await setup.tools.pool.crypt(password, setting);
     },
-    async authenticate(data) {
-      const result = await inlineLogin(data, env, {
+    async authenticate(data, _channel, login) {
+      const loginEnv = loginEnvironment(env, login);
+      const result = await inlineLogin(data, loginEnv, {
         tools: setup.tools, euid: setup.euid, userdbOption: chain.userdbOption, checkpasswordPrefix: chain.checkpasswordPrefix, log: setup.log,
-      });
+      }, login?.bearer);
       if (result.kind === "ok") {
         account = result.account;
+        if (login?.mechanism !== undefined) env[MECHANISM_VARIABLE] = login.mechanism;
         return { kind: "served" };
       }
       return result;
     },
-    onFailure(user, failure, detail) {
+    onFailure(user, failure, detail, mechanism) {
       if (failure === "rejected") counters.loginsFailed++;
       else counters.loginsTemporaryFailure++;
-      setup.log(`${chain.popupPrefix}: warning: ${checks.failed(user, failure, detail)}\n`);
+      setup.log(`${chain.popupPrefix}: warning: ${checks.failed(user, failure, detail, mechanism)}\n`);
     },
+    scramKeys: userdb === undefined ? undefined : userdbScramKeys(userdb),
+    bearer: bearerConfigured(env),
   });
   io.out.flush();
   if (end === "tls-failed") setup.log(`${chain.popupPrefix}: warning: TLS negotiation failed rip=${rip}\n`);
@@ -262,9 +275,10 @@ async function servePop3dInline(io: SessionIo, account: Account, base: NodeJS.Pr
  */
 async function handOver(io: SessionIo, account: Account, env: NodeJS.ProcessEnv, setup: InlineSetup): Promise<number> {
   const { chain } = setup;
-  const { input } = io;
+  const { input, fd } = io;
   io.out.flush();
   const leftover = input.detach();
+  const spec = { execPath: setup.execPath, pop3dPrefix: chain.pop3dPrefix, pop3dArgs: chain.pop3dArgs, log: setup.log };
   const childEnv: NodeJS.ProcessEnv = { ...env };
   delete childEnv[PIPELINED_VARIABLE];
   if (leftover.length > 0) {
@@ -272,27 +286,35 @@ async function handOver(io: SessionIo, account: Account, env: NodeJS.ProcessEnv,
     if (value !== undefined) childEnv[PIPELINED_VARIABLE] = value;
     else setup.log(`${chain.popupPrefix}: warning: ${leftover.length} octets pipelined after PASS dropped rip=${logValue(env.TCPREMOTEIP ?? "unknown")} user=${logValue(account.login)}\n`);
   }
-  // TLS stays here: the process gets a socket pair whose plaintext serve relays (mail_worker_relay.ts).
-  let relay: PlainRelay | undefined;
-  try {
-    if (io.fd === undefined) relay = relayPlaintext(input.socket);
-  } catch (e) {
-    setup.log(`${chain.checkpasswordPrefix}: fatal: unable to relay the TLS session: ${describeSysError(e)}\n`);
-    input.socket.write(err(TEXT.authTemp));
-    return waitStatus(EXIT_TEMP, null);
+  // serve as root: a mail worker that waited for it serves the session (plain or TLS), no process start.
+  const byWorker = await serveByWorker(input.socket, fd, account, childEnv, spec, setup.workers, io.timeoutMs);
+  if (byWorker !== undefined) {
+    if (byWorker.kind === "failed") {
+      setup.log(`${chain.checkpasswordPrefix}: fatal: ${byWorker.detail}\n`);
+      input.socket.write(err(TEXT.authTemp));
+      return waitStatus(EXIT_TEMP, null);
+    }
+    return waitStatus(byWorker.exitCode, byWorker.signalCode);
   }
-  const fd = relay?.fd ?? io.fd!;
-  const started = startSessionProcess(fd, account, childEnv, { execPath: setup.execPath, pop3dPrefix: chain.pop3dPrefix, pop3dArgs: chain.pop3dArgs, log: setup.log }, setup.workers);
+  if (fd === undefined) {
+    // TLS runs here (STLS or --tls): pop3d gets the plaintext through pipes; the key stays in serve.
+    const started = startUserProcessOverTls(input.socket as tls.TLSSocket, leftover, account, env, spec);
+    if (started.kind === "failed") {
+      setup.log(`${chain.checkpasswordPrefix}: fatal: ${started.detail}\n`);
+      input.socket.write(err(TEXT.authTemp));
+      return waitStatus(EXIT_TEMP, null);
+    }
+    const { exitCode, signalCode } = await started.exited;
+    return waitStatus(exitCode, signalCode);
+  }
+  const started = startUserProcess(fd, account, childEnv, spec);
   if (started.kind === "failed") {
-    relay?.release();
     setup.log(`${chain.checkpasswordPrefix}: fatal: ${started.detail}\n`);
     input.socket.write(err(TEXT.authTemp));
     return waitStatus(EXIT_TEMP, null);
   }
   // Our copy of the connection goes now: the user's process holds it (never end(): that sends FIN).
-  if (relay !== undefined) relay.release();
-  else input.socket.destroy();
+  input.socket.destroy();
   const { exitCode, signalCode } = await started.exited;
-  if (relay !== undefined) await relay.finished(Promise.resolve(), io.timeoutMs);
   return waitStatus(exitCode, signalCode);
 }

@@ -266,6 +266,11 @@ export class MailWorkerPool {
     else this.fill();
   }
 
+  /** Whether a session of `account` would find a worker now (its own, or one waiting as root). */
+  canTake(account: Pick<Account, "login" | "uid" | "gid" | "home" | "source">): boolean {
+    return !this.#closed && (this.#idle.length > 0 || this.#kept.has(accountKey(account)));
+  }
+
   /**
    * Hands the session on connection `fd` to the account's own worker or an idle one;
    * undefined when none could take it (the caller then starts a process for it). The

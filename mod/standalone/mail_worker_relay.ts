@@ -17,9 +17,11 @@ export interface PlainRelay {
   release(): void;
   /**
    * Resolves once everything the process wrote reached the TLS socket and the relay is
-   * closed, or after `graceMs` more once `after` resolved (a client that stops reading).
+   * closed, or after `graceMs` (a client that stops reading).
    */
-  finished(after: Promise<unknown>, graceMs: number): Promise<void>;
+  finished(graceMs: number): Promise<void>;
+  /** Stops relaying (the session was not handed over). */
+  abandon(): void;
 }
 
 /** Starts relaying between `secure` and a new socket pair. Throws SysCallError. */
@@ -53,8 +55,11 @@ export function relayPlaintext(secure: net.Socket): PlainRelay {
       released = true;
       closeDescriptor(theirs);
     },
-    async finished(after, graceMs) {
-      await after;
+    abandon() {
+      secure.unpipe(plain);
+      plain.destroy();
+    },
+    async finished(graceMs) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([done, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
       clearTimeout(timer);

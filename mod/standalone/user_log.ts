@@ -34,18 +34,18 @@ export function userLogLine(prefix: string, line: Uint8Array): string {
 }
 
 /**
- * Reads the user process's stderr until it closes, writing each line through `log`; call
- * the returned stop() once the process exited: whatever is still held open (a child the
- * user left behind) is read for at most `graceMs` more, then the pipe is let go.
+ * Reads the user process's stderr (a stream of chunks) until it closes, writing each line
+ * through `log`; call the returned stop() once the process exited: whatever is still held
+ * open (a child the user left behind) is read for at most `graceMs` more, then let go.
  */
-export function forwardUserLog(stream: ReadableStream<Uint8Array>, prefix: string, log: (line: string) => void, graceMs = 1000): { stop(): Promise<void> } {
-  const reader = stream.getReader();
-  const done = pump(reader, prefix, log);
+export function forwardUserLog(stream: AsyncIterable<Uint8Array>, prefix: string, log: (line: string) => void, graceMs = 1000): { stop(): Promise<void> } {
+  const chunks = stream[Symbol.asyncIterator]();
+  const done = pump(chunks, prefix, log);
   return {
     async stop() {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const late = new Promise<void>((resolve) => (timer = setTimeout(() => {
-        reader.cancel().catch(() => {});
+        chunks.return?.()?.catch(() => {});
         resolve();
       }, graceMs)));
       await Promise.race([done, late]);
@@ -54,7 +54,7 @@ export function forwardUserLog(stream: ReadableStream<Uint8Array>, prefix: strin
   };
 }
 
-async function pump(reader: { read(): Promise<{ done: boolean; value?: Uint8Array }> }, prefix: string, log: (line: string) => void): Promise<void> {
+async function pump(chunks: AsyncIterator<Uint8Array>, prefix: string, log: (line: string) => void): Promise<void> {
   let pending = new Uint8Array(0);
   let lines = 0;
   let dropped = false;
@@ -68,9 +68,9 @@ async function pump(reader: { read(): Promise<{ done: boolean; value?: Uint8Arra
   };
   try {
     for (;;) {
-      const next = await reader.read();
+      const next = await chunks.next();
       if (next.done) break;
-      const chunk = next.value ?? new Uint8Array(0);
+      const chunk = next.value;
       let bytes = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
       for (let lf = bytes.indexOf(LF); lf >= 0; lf = bytes.indexOf(LF)) {
         emit(bytes.subarray(0, lf));
