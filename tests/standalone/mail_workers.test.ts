@@ -177,8 +177,10 @@ describe("system users through mail workers (serve --inline as root)", () => {
     expect([...links].filter(([fd, l]) => fd > 3 && /^socket:/.test(l))).toEqual([]);
     sock.write("QUIT\r\n");
     await new Promise((r) => sock.on("close", r));
-    const counted = ours.log().match(/pop3d: info: end=quit/g) ?? [];
-    expect(counted.length).toBe(4);
+    await waitFor("four end lines", () => (ours.log().match(/pop3d: info: end=quit/g) ?? []).length >= 4 && (ours.log().match(/tcpserver: end /g) ?? []).length >= 4);
+    expect(ours.log().match(/pop3d: info: end=quit/g)!.length).toBe(4);
+    // Each session's pop3d lines come before serve's end line for it.
+    expect(ours.log().split("\n").filter((l) => /end=quit|tcpserver: end/.test(l)).map((l) => (l.includes("end=quit") ? "pop3d" : "serve"))).toEqual(Array(4).fill(["pop3d", "serve"]).flat());
     await waitFor("the pool refilled", () => idleWorkers(ours).length === 2);
     expect(ours.log()).not.toContain("mail worker: fatal");
   });
