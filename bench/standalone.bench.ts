@@ -266,6 +266,22 @@ try {
       return got.rate;
     });
     row(`system users: login c=${c} (yescrypt)`, Object.fromEntries(NAMES.map((n) => [n, median(logins[n])])), "/s", true);
+    {
+      // Both credential caches on (poppin's keeps the verified result; Dovecot's the passdb answer).
+      const cached = await startPoppin({ poppin: POPPIN, mode: "inline", port: nextPort(), userdb: undefined, uid: undefined, gid: undefined, limit: 20_000, popupOptions: noLock, env: { POPPIN_AUTH_CACHE_TTL: "3600" } });
+      running.push(cached);
+      const cachedPorts: Partial<Record<Name, number>> = { inline: cached.port };
+      if (haveDovecot) {
+        const dir = join(root, `dovecot-system-cache-${portSerial}`);
+        mkdirSync(dir);
+        const d = await startDovecot({ root: dir, port: nextPort(), users: [sysLogin, sysRetr], authCacheSize: "10M", maxSessions: 1000, system: true });
+        running.push(d);
+        cachedPorts.dovecot = d.port;
+      }
+      const names = NAMES.filter((n) => n !== "classic");
+      const r = await rounds(names, async (n) => (await loginRate(cachedPorts[n]!, sysLogin.login, PASSWORD, c, LOGIN_WINDOW_MS)).rate);
+      row(`system users: login c=${c}, credential caches on`, Object.fromEntries(names.map((n) => [n, median(r[n])])), "/s", true);
+    }
     for (const n of NAMES) await retrAll(sysPorts[n]!, sysRetr.login, PASSWORD, 1000);
     const retr = await rounds(NAMES, async (n) => {
       const got = await retrAll(sysPorts[n]!, sysRetr.login, PASSWORD, 1000);

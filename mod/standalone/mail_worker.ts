@@ -20,6 +20,7 @@ import { writeAll, writeStderr } from "../cli/io.ts";
 import { TEXT, err } from "../pop3/responses.ts";
 import { fstatSync, openSync, readdirSync } from "node:fs";
 import { isMboxArgument } from "../mbox/spool_path.ts";
+import { makeUndumpable } from "../sys/dumpable.ts";
 import { dup2 } from "../sys/fd.ts";
 import { closeDescriptor, receiveWithDescriptor } from "../sys/fd_passing.ts";
 
@@ -151,6 +152,12 @@ export async function runMailWorker(): Promise<number> {
       }
       if (process.getuid!() !== switchTo.uid || process.geteuid!() !== switchTo.uid || !rootIsGone()) {
         return refuse(`still able to become root after switching to uid ${switchTo.uid}: refusing to serve`);
+      }
+      // The user may not attach to it (ptrace, /proc/PID/mem): it will serve more sessions, and serve trusts its end records.
+      try {
+        makeUndumpable();
+      } catch (e) {
+        return refuse(`unable to make the worker non-dumpable: ${describeSysError(e)}`);
       }
       account = job.account;
     } else if (!sameAccount(account, job.account)) {

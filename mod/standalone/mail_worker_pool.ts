@@ -5,8 +5,7 @@
  * end as the worker's fds 2 and 3); a session takes one, and a replacement is started after
  * the hand-over, off the login path. A worker that served a session is its user's for
  * good: it may be handed that same account's next session (no process start at all then),
- * and is let go after KEEP_MS unused; at most `size` such workers are kept, one per
- * account. Workers that die while idle are replaced (after a pause when they die young, so
+ * and is let go after KEEP_MS unused; at most 2 x `size` such workers are kept. Workers that die while idle are replaced (after a pause when they die young, so
  * a broken binary is not restarted in a loop); one that is still root HANDOVER_TIMEOUT_MS
  * after a hand-over (stopped, hung) is killed. A session that finds no worker is served the
  * old way (a process started for it, counted as a fallback). Busy workers are sessions: -c
@@ -133,8 +132,9 @@ export interface MailWorkerFigures {
 
 export class MailWorkerPool {
   readonly #idle: Worker[] = [];
-  /** Workers that served a session, by account, waiting for that account's next one. */
-  readonly #kept = new Map<string, Worker>();
+  /** Workers that served a session, by account, waiting for that account's next ones (most recent last). */
+  readonly #kept = new Map<string, Worker[]>();
+  #keptCount = 0;
   readonly #busy = new Set<Worker>();
   #closed = false;
   #refillTimer: ReturnType<typeof setTimeout> | undefined;
@@ -155,7 +155,7 @@ export class MailWorkerPool {
 
   get figures(): MailWorkerFigures {
     return {
-      idle: this.#idle.length, kept: this.#kept.size, busy: this.#busy.size, started: this.#started, handed: this.#handed,
+      idle: this.#idle.length, kept: this.#keptCount, busy: this.#busy.size, started: this.#started, handed: this.#handed,
       reused: this.#reused, fallbacks: this.fallbacks, diedIdle: this.#diedIdle,
     };
   }
@@ -231,14 +231,13 @@ export class MailWorkerPool {
     worker.session = undefined;
     this.#busy.delete(worker);
     session.done(end);
-    const key = worker.key!;
-    if (this.#closed || this.#kept.has(key) || this.#kept.size >= this.size) {
+    if (this.#closed || this.#keptCount >= this.keptMax) {
       worker.close();
       return;
     }
-    this.#kept.set(key, worker);
+    this.#keep(worker);
     worker.keepTimer = setTimeout(() => {
-      if (this.#kept.get(key) === worker) this.#kept.delete(key);
+      this.#unkeep(worker);
       worker.close();
     }, KEEP_MS);
     worker.keepTimer.unref?.();
@@ -255,7 +254,7 @@ export class MailWorkerPool {
       return;
     }
     if (worker.key !== undefined) {
-      if (this.#kept.get(worker.key) === worker) this.#kept.delete(worker.key);
+      this.#unkeep(worker);
       return;
     }
     const at = this.#idle.indexOf(worker);
@@ -271,6 +270,28 @@ export class MailWorkerPool {
     return !this.#closed && (this.#idle.length > 0 || this.#kept.has(accountKey(account)));
   }
 
+  /** Most workers kept for their users' next sessions (each a runtime of its own). */
+  get keptMax(): number {
+    return 2 * this.size;
+  }
+
+  #keep(worker: Worker): void {
+    const list = this.#kept.get(worker.key!) ?? [];
+    list.push(worker);
+    this.#kept.set(worker.key!, list);
+    this.#keptCount++;
+  }
+
+  #unkeep(worker: Worker): boolean {
+    const list = this.#kept.get(worker.key!);
+    const at = list?.indexOf(worker) ?? -1;
+    if (list === undefined || at < 0) return false;
+    list.splice(at, 1);
+    if (list.length === 0) this.#kept.delete(worker.key!);
+    this.#keptCount--;
+    return true;
+  }
+
   /**
    * Hands the session on connection `fd` to the account's own worker or an idle one;
    * undefined when none could take it (the caller then starts a process for it). The
@@ -284,9 +305,9 @@ export class MailWorkerPool {
       return undefined;
     }
     const key = accountKey(job.account);
-    const kept = this.#kept.get(key);
+    const kept = this.#kept.get(key)?.at(-1);
     if (kept !== undefined) {
-      this.#kept.delete(key);
+      this.#unkeep(kept);
       clearTimeout(kept.keepTimer);
       const started = this.#hand(kept, message, fd);
       if (started !== undefined) {
@@ -332,7 +353,8 @@ export class MailWorkerPool {
   close(): void {
     this.#closed = true;
     if (this.#refillTimer !== undefined) clearTimeout(this.#refillTimer);
-    for (const worker of [...this.#idle.splice(0), ...this.#kept.values()]) worker.close();
+    for (const worker of [...this.#idle.splice(0), ...[...this.#kept.values()].flat()]) worker.close();
     this.#kept.clear();
+    this.#keptCount = 0;
   }
 }

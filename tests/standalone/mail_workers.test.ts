@@ -13,7 +13,7 @@ import net from "node:net";
 import tls from "node:tls";
 import { join } from "node:path";
 import { POPPIN, run, tempDir } from "../helpers.ts";
-import { localUser, removeLocalUsers, sharedBase, symlinkAs, type LocalUser } from "../security/local_users.ts";
+import { asUser, localUser, removeLocalUsers, sharedBase, symlinkAs, type LocalUser } from "../security/local_users.ts";
 import { makeCertificate } from "../tls/harness.ts";
 import { startServer, talk, withoutTimestamp, type Running } from "./harness.ts";
 
@@ -165,6 +165,10 @@ describe("system users through mail workers (serve --inline as root)", () => {
     // No capability at all (permitted, effective, bounding use aside): setuid(0) cannot succeed.
     expect(st).toMatch(/^CapPrm:\s+0+$/m);
     expect(st).toMatch(/^CapEff:\s+0+$/m);
+    // Non-dumpable after its switch: the user cannot read its memory or environment (nor attach to it).
+    const peek = asUser(bob, ["cat", `/proc/${pid}/environ`]);
+    expect(peek.code).not.toBe(0);
+    expect(peek.err).toMatch(/Permission denied|Operation not permitted/);
     // Its descriptors: the connection (0, 1) and its control socket (2 and 3: log lines and the end record);
     // nothing else of serve's (no service log, no listener, no other session's connection).
     const links = new Map(readdirSync(`/proc/${pid}/fd`).map((fd) => [Number(fd), readlinkSync(`/proc/${pid}/fd/${fd}`)] as const));
