@@ -190,7 +190,8 @@ describe("system users through mail workers (serve --inline as root)", () => {
   });
 
   test("no process is started on the login path: a login is served by a worker that waited; the user's next logins start no process at all", async () => {
-    const ours = await serve();
+    const metricsPort = 20000 + Math.floor(Math.random() * 20000);
+    const ours = await serve(["--metrics", `127.0.0.1:${metricsPort}`]);
     await waitFor("two idle workers", () => idleWorkers(ours).length === 2);
     let first: number | undefined;
     for (let i = 0; i < 4; i++) {
@@ -217,6 +218,11 @@ describe("system users through mail workers (serve --inline as root)", () => {
       // After the first login (whose worker is replaced off the login path), a login starts nothing.
       if (i > 0) expect(children(ours.proc.pid).sort()).toEqual(before);
     }
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(metrics).toContain("\npoppin_mail_workers_handed_total 4\n");
+    expect(metrics).toContain("\npoppin_mail_workers_reused_total 3\n");
+    expect(metrics).toContain("\npoppin_mail_worker_fallbacks_total 0\n");
+    expect(metrics).toContain("\npoppin_mail_workers_idle 2\n");
   });
 
   for (const how of ["stls", "implicit"] as const) {
@@ -269,10 +275,21 @@ describe("system users through mail workers (serve --inline as root)", () => {
     sock.on("error", () => {});
     sock.write(`USER ${alice.name}\r\nPASS ${PASSWORD}\r\n`);
     await waitFor("the login", () => (said.match(/\r\n/g) ?? []).length >= 3);
+    // bob's session, open at the same time, must not notice.
+    const other = net.connect({ host: "127.0.0.1", port: ours.port });
+    let heard = "";
+    other.on("data", (d: Buffer) => (heard += d.toString("latin1")));
+    other.write(`USER ${bob.name}\r\nPASS ${PASSWORD}\r\nSTAT\r\n`);
+    await waitFor("bob's login", () => /\+OK 1 \d+\r\n/.test(heard));
     const closed = new Promise((r) => sock.on("close", r));
     const busy = children(ours.proc.pid).find((p) => { try { return uidOf(p) === alice.uid; } catch { return false; } })!;
     process.kill(busy, "SIGKILL");
     await closed;
+    const otherClosed = new Promise((r) => other.on("close", r));
+    other.write("RETR 1\r\nQUIT\r\n");
+    await otherClosed;
+    expect(heard).toContain("bob's own mail");
+    expect(heard.endsWith("+OK \r\n")).toBe(true);
     await waitFor("the end line", () => /tcpserver: end \d+ status 9\b/.test(ours.log()) || /end \d+ signal 9/.test(ours.log()));
     // Meanwhile another session is untouched, and the pool is back to two.
     expect((await talk(ours.port, session(bob))).toString("latin1")).toContain("bob's own mail");
