@@ -65,6 +65,7 @@ class Worker {
   keepTimer: ReturnType<typeof setTimeout> | undefined;
   readonly startedAt = Date.now();
   #pending = new Uint8Array(0);
+  #ownLines = 0;
 
   constructor(
     readonly proc: ReturnType<typeof Bun.spawn>,
@@ -93,8 +94,8 @@ class Worker {
       this.onEnd(this, Number(end[1]));
       return;
     }
-    const session = this.session;
-    const count = session === undefined ? MAX_USER_LOG_LINES : session.lines++;
+    // Counted per session (and, for what comes between sessions, on the worker's own count).
+    const count = this.session === undefined ? this.#ownLines++ : this.session.lines++;
     if (count < MAX_USER_LOG_LINES) this.log(userLogLine(this.prefix, bytes));
     else if (count === MAX_USER_LOG_LINES) this.log(`${this.prefix}: warning: more than ${MAX_USER_LOG_LINES} log lines from one session, the rest dropped\n`);
   }
