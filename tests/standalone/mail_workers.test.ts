@@ -228,6 +228,25 @@ describe("system users through mail workers (serve --inline as root)", () => {
     expect(metrics).toContain("\npoppin_mail_workers_idle 2\n");
   });
 
+  test("POPPIN_MAIL_WORKERS=0: no worker waits; each session gets a pop3d process of its own, with the same bytes", async () => {
+    const ours = await startServer([POPPIN, "serve", "--inline", "-v", "-R", "-H", "-1", "127.0.0.1", "0", ...chain], { ...env, POPPIN_MAIL_WORKERS: "0" });
+    servers.push(ours);
+    const classic = await serve([], false);
+    await Bun.sleep(300);
+    expect(children(ours.proc.pid).filter(isWorker)).toEqual([]);
+    const sock = net.connect({ host: "127.0.0.1", port: ours.port });
+    let said = "";
+    sock.on("data", (d: Buffer) => (said += d.toString("latin1")));
+    sock.write(`USER ${bob.name}\r\nPASS ${PASSWORD}\r\n`);
+    await waitFor("the login", () => (said.match(/\r\n/g) ?? []).length >= 3);
+    const serving = children(ours.proc.pid).filter((p) => { try { return uidOf(p) === bob.uid; } catch { return false; } });
+    expect(serving.length).toBe(1);
+    expect(readFileSync(`/proc/${serving[0]}/cmdline`, "latin1")).toContain("pop3d");
+    sock.write("QUIT\r\n");
+    await new Promise((r) => sock.on("close", r));
+    expect(withoutTimestamp(await talk(ours.port, session(bob)))).toBe(withoutTimestamp(await talk(classic.port, session(bob))));
+  });
+
   for (const how of ["stls", "implicit"] as const) {
     test(`${how === "stls" ? "STLS" : "--tls"}: TLS kept in serve, the plaintext relayed to the worker, byte for byte the classic chain's`, async () => {
       const extra = how === "implicit" ? ["--tls"] : [];
