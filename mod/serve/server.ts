@@ -125,7 +125,7 @@ export class Server {
       }
       ends = peer;
       if (this.options.proxy) {
-        const proxied = await proxiedEndpoints(this.options, peer);
+        const proxied = await proxiedEndpoints(this.options, peer, sock);
         if (typeof proxied === "string") return this.dropped(sock, peer.remoteIp, proxied, undefined);
         ends = proxied;
       }

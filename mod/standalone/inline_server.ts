@@ -131,7 +131,7 @@ export class InlineServer {
       ends = peer;
       setReceiveBuffer(peer.fd, RECEIVE_BUFFER_OCTETS);
       if (this.options.proxy) {
-        const proxied = await proxiedEndpoints(this.options, peer);
+        const proxied = await proxiedEndpoints(this.options, peer, sock);
         if (typeof proxied === "string") return this.#dropped(sock, peer.remoteIp, proxied, undefined);
         ends = proxied;
       }
