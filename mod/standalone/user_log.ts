@@ -24,13 +24,20 @@ function escapeText(bytes: Uint8Array): string {
   return out;
 }
 
-/** The log line serve writes for `line` (without its LF) from a user process whose pop3d prefix is `prefix`. */
-export function userLogLine(prefix: string, line: Uint8Array): string {
+/**
+ * The log line serve writes for `line` (without its LF) from a user process whose pop3d prefix
+ * is `prefix`. A list: the prefixes the process may write under (popup's relay after STLS runs
+ * checkpassword and pop3d), the first for lines in any other shape.
+ */
+export function userLogLine(prefix: string | readonly string[], line: Uint8Array): string {
   const cut = line.length > MAX_USER_LOG_LINE;
   const text = escapeText(cut ? line.subarray(0, MAX_USER_LOG_LINE) : line) + (cut ? "..." : "");
-  const own = `${prefix}: `;
-  if (text.startsWith(own) && KINDS.test(text.slice(own.length))) return `${text}\n`;
-  return `${own}warning: ${text}\n`;
+  const prefixes = typeof prefix === "string" ? [prefix] : prefix;
+  for (const p of prefixes) {
+    const own = `${p}: `;
+    if (text.startsWith(own) && KINDS.test(text.slice(own.length))) return `${text}\n`;
+  }
+  return `${prefixes[0]}: warning: ${text}\n`;
 }
 
 /**
@@ -38,7 +45,7 @@ export function userLogLine(prefix: string, line: Uint8Array): string {
  * through `log`; call the returned stop() once the process exited: whatever is still held
  * open (a child the user left behind) is read for at most `graceMs` more, then let go.
  */
-export function forwardUserLog(stream: AsyncIterable<Uint8Array>, prefix: string, log: (line: string) => void, graceMs = 1000): { stop(): Promise<void> } {
+export function forwardUserLog(stream: AsyncIterable<Uint8Array>, prefix: string | readonly string[], log: (line: string) => void, graceMs = 1000): { stop(): Promise<void> } {
   const chunks = stream[Symbol.asyncIterator]();
   const done = pump(chunks, prefix, log);
   return {
@@ -54,7 +61,8 @@ export function forwardUserLog(stream: AsyncIterable<Uint8Array>, prefix: string
   };
 }
 
-async function pump(chunks: AsyncIterator<Uint8Array>, prefix: string, log: (line: string) => void): Promise<void> {
+async function pump(chunks: AsyncIterator<Uint8Array>, prefix: string | readonly string[], log: (line: string) => void): Promise<void> {
+  const first = typeof prefix === "string" ? prefix : prefix[0];
   let pending = new Uint8Array(0);
   let lines = 0;
   let dropped = false;
@@ -62,7 +70,7 @@ async function pump(chunks: AsyncIterator<Uint8Array>, prefix: string, log: (lin
     if (lines < MAX_USER_LOG_LINES) log(userLogLine(prefix, line));
     else if (!dropped) {
       dropped = true;
-      log(`${prefix}: warning: more than ${MAX_USER_LOG_LINES} log lines from one session, the rest dropped\n`);
+      log(`${first}: warning: more than ${MAX_USER_LOG_LINES} log lines from one session, the rest dropped\n`);
     }
     lines++;
   };
