@@ -59,12 +59,13 @@ test("the same bytes and the same spool as the classic chain: --inline -u (virtu
 });
 
 test("a bad mbox option, or an mbox option with a Maildir, is refused at start with the reason", () => {
+  // The start-up check of the chain's configuration (mod/serve/chain_check.ts): exit 111, as every configuration error.
   const bad = run([POPPIN, "serve", "--inline", "127.0.0.1", "0", ...chain(["--lock=nonsense"])], { timeoutMs: 10_000 });
-  expect(bad.code).toBe(100);
-  expect(bad.stderr).toBe("poppin serve: fatal: pop3d option --lock=nonsense is not a usable mbox option\n");
+  expect(bad.code).toBe(111);
+  expect(bad.stderr).toBe("poppin serve: fatal: poppin pop3d: pop3d option --lock=nonsense is not a usable mbox option\n");
   const maildir = run([POPPIN, "serve", "--inline", "127.0.0.1", "0", POPPIN, "popup", "h", POPPIN, "checkpassword", POPPIN, "pop3d", `--spool-dir=${spoolDir}`, "Maildir"], { timeoutMs: 10_000 });
-  expect(maildir.code).toBe(100);
-  expect(maildir.stderr).toBe(`poppin serve: fatal: pop3d option --spool-dir=${spoolDir} is not valid for a Maildir\n`);
+  expect(maildir.code).toBe(111);
+  expect(maildir.stderr).toBe(`poppin serve: fatal: poppin pop3d: pop3d option --spool-dir=${spoolDir} is not valid for a Maildir\n`);
 });
 
 test("over TLS (--tls -u): the same session, relayed by serve to pop3d's process", async () => {
