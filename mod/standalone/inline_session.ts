@@ -37,7 +37,9 @@ import { inlineLogin } from "./inline_login.ts";
 import { inlineSessionStart } from "./inline_session_start.ts";
 import { INLINE_OUTPUT_OCTETS, serveTransaction } from "./inline_transaction.ts";
 import type { ListingCache } from "./listing_cache.ts";
-import { PIPELINED_VARIABLE, pipelinedValue } from "./pipelined_input.ts";
+import { PIPELINED_FD_VARIABLE, PIPELINED_VARIABLE, pipelinedValue } from "./pipelined_input.ts";
+import { sealedFile } from "../sys/sealed_file.ts";
+import { closeSync } from "node:fs";
 import type { SessionCounters, SessionState } from "./session_counters.ts";
 import { LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput } from "./socket_io.ts";
 import { startUserProcess, startUserProcessOverTls } from "./user_process.ts";
@@ -288,12 +290,28 @@ async function handOver(io: SessionIo, account: Account, env: NodeJS.ProcessEnv,
   }
   const childEnv: NodeJS.ProcessEnv = { ...env };
   delete childEnv[PIPELINED_VARIABLE];
+  delete childEnv[PIPELINED_FD_VARIABLE];
+  let extraFd: number | undefined;
   if (leftover.length > 0) {
     const value = pipelinedValue(leftover);
     if (value !== undefined) childEnv[PIPELINED_VARIABLE] = value;
-    else setup.log(`${chain.popupPrefix}: warning: ${leftover.length} octets pipelined after PASS dropped rip=${logValue(env.TCPREMOTEIP ?? "unknown")} user=${logValue(account.login)}\n`);
+    else {
+      // More than the variable carries: a sealed memory file on the process's fd 3. Every
+      // command gets its answer (one command, one answer), however much the client pipelined.
+      try {
+        extraFd = sealedFile("poppin-pipelined", leftover);
+        childEnv[PIPELINED_FD_VARIABLE] = "3";
+      } catch {
+        setup.log(`${chain.popupPrefix}: warning: ${leftover.length} octets pipelined after PASS dropped rip=${logValue(env.TCPREMOTEIP ?? "unknown")} user=${logValue(account.login)}\n`);
+      }
+    }
   }
-  const started = startUserProcess(fd, account, childEnv, spec);
+  let started;
+  try {
+    started = startUserProcess(fd, account, childEnv, spec, extraFd);
+  } finally {
+    if (extraFd !== undefined) closeSync(extraFd);
+  }
   if (started.kind === "failed") {
     setup.log(`${chain.checkpasswordPrefix}: fatal: ${started.detail}\n`);
     input.socket.write(err(TEXT.authTemp));
