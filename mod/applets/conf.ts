@@ -4,8 +4,10 @@ import type { Applet } from "../cli/applet.ts";
 import { fatal } from "../cli/context.ts";
 import { EXIT_OK, EXIT_PERM, EXIT_TEMP, EXIT_USAGE } from "../cli/errors.ts";
 import { writeStderr } from "../cli/io.ts";
+import { logLine } from "../cli/log_value.ts";
 import { daemontoolsPlan } from "../conf/daemontools.ts";
 import { CLASSIC, parseConfArgs, SYNOPSIS } from "../conf/options.ts";
+import { runProblemForOthers } from "../conf/reachable.ts";
 import { systemdPlan } from "../conf/systemd.ts";
 import { writePlan } from "../conf/write.ts";
 
@@ -62,6 +64,11 @@ export const applet: Applet = {
     const req = parsed.request;
     const plan = req.systemd ? systemdPlan(req, ctx.execPath) : daemontoolsPlan(req, ctx.execPath);
     writePlan(plan);
+    const problem = runProblemForOthers(ctx.execPath);
+    if (problem !== undefined) {
+      writeStderr(logLine(`${ctx.prefix}: warning: the service runs ${ctx.execPath} as the log account and as each mail user, ` +
+        `who cannot run it: ${problem}; install poppin first (poppin install) and make the service with PREFIX/bin/poppin conf\n`));
+    }
     return EXIT_OK;
   },
 };

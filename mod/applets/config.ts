@@ -1,4 +1,4 @@
-import { statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Applet } from "../cli/applet.ts";
 import { fatal } from "../cli/context.ts";
@@ -6,7 +6,7 @@ import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError } from "../cli/errors.ts";
 import { writeStderr, writeStdout } from "../cli/io.ts";
 import { serviceCommand } from "../conf/service_command.ts";
 import { checkChain } from "../serve/chain_check.ts";
-import { configListing, KNOB_FILES } from "../serve/config_listing.ts";
+import { configListing } from "../serve/config_listing.ts";
 import { parseServeArgs, type ServeOptions } from "../serve/options.ts";
 import { selfResolver } from "../standalone/chain_spec.ts";
 import { splitInlineArgs } from "../standalone/inline_main.ts";
@@ -59,7 +59,10 @@ export const applet: Applet = {
         const found = serviceCommand(dir, { PATH: ctx.env.PATH });
         args = found.args;
         env = found.env;
-        for (const name of Object.values(KNOB_FILES).flat()) if (found.env[name] !== undefined) knobs.set(name, `${join(dir, "env", name)}`);
+        // Every variable the run script's envdir set (qmail-conf's knobs, CERTFILE, POPPIN_*): named by its file.
+        for (const name of Object.keys(found.env)) {
+          if (found.env[name] !== undefined && existsSync(join(dir, "env", name))) knobs.set(name, join(dir, "env", name));
+        }
         process.chdir(dir);
         writeStdout(`# ${found.source}\n`);
       }

@@ -1,6 +1,7 @@
 import type { Applet } from "../cli/applet.ts";
 import { fatal, info, usage, warning } from "../cli/context.ts";
-import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError } from "../cli/errors.ts";
+import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, describeSysError } from "../cli/errors.ts";
+import { ENTER_HOME_VARIABLE } from "../auth/session.ts";
 import { writeStdout } from "../cli/io.ts";
 import { maildirTmpCleanup } from "../maildir/clean.ts";
 import { timeoutInvalid, timeoutMs } from "../pop3/config.ts";
@@ -73,6 +74,17 @@ export const applet: Applet = {
       return ctx.classic ? EXIT_QMAIL_POP3D_DIE : EXIT_USAGE;
     }
     const { compat, isMbox, mbox, mailbox: dir } = parsed;
+    if (ctx.env[ENTER_HOME_VARIABLE] !== undefined) {
+      // Started by serve --inline (root) in "/": into the home now, as the user (checkpassword's chdir).
+      delete ctx.env[ENTER_HOME_VARIABLE];
+      try {
+        process.chdir(ctx.env.HOME ?? "");
+      } catch (e) {
+        writeStdout(err(TEXT.authTemp));
+        fatal(ctx, `unable to chdir to ${logValue(ctx.env.HOME ?? "")}: ${describeSysError(e)} user=${logValue(ctx.env.USER ?? "-")} rip=${logValue(ctx.env.TCPREMOTEIP ?? "unknown")}`);
+        return ANSWERED;
+      }
+    }
     if (timeoutInvalid(ctx.env)) warning(ctx, `ignoring POPPIN_TIMEOUT=${logValue(ctx.env.POPPIN_TIMEOUT ?? "")}: not a positive number of seconds`);
     const who = `user=${logValue(ctx.env.USER ?? "-")} rip=${logValue(ctx.env.TCPREMOTEIP ?? "unknown")}`;
     let policy: Policy;

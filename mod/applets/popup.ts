@@ -12,7 +12,7 @@ import { logValue } from "../pop3/log_value.ts";
 import { servePopup } from "../pop3/popup_server.ts";
 import { TEXT, err } from "../pop3/responses.ts";
 import { oneProcessLogin } from "../standalone/one_process_login.ts";
-import { chainRunsPoppinCheckpassword, chainUserdb, parseLoginChain, selfResolver } from "../standalone/chain_spec.ts";
+import { chainRunsPoppinCheckpassword, chainUserdb, selfResolver } from "../standalone/chain_spec.ts";
 import { bearerConfigured } from "../auth/oauth.ts";
 import { loginEnvironment } from "../sasl/login_env.ts";
 import { userdbScramKeys } from "../sasl/scram_userdb.ts";
@@ -107,9 +107,6 @@ export const applet: Applet = {
     const checks = loginChecks(policy, remoteIp);
     const resolver = selfResolver(ctx.execPath, chainEnv.PATH);
     const userdb = chainUserdb(chain, resolver, chainEnv);
-    // After STLS, poppin's own chain logs through us: its pop3d runs as the mailbox owner.
-    const login = parseLoginChain(chain, resolver);
-    const chainLog = typeof login === "string" ? undefined : [login.pop3dPrefix, login.checkpasswordPrefix];
     // Behind serve --tls, popup sees plain text; serve passed the binding data along.
     const stdio = Object.assign(new FdChannel(0, 1, policy.timeoutMs), {
       channelBinding: (type: ChannelBindingType) => (implicitTls ? channelBindingFromEnv(ctx.env, type) : undefined),
@@ -126,7 +123,7 @@ export const applet: Applet = {
       // poppin's own checkpassword and pop3d: checked and served in this process (mod/standalone).
       authenticate: (data, channel, login) => {
         const env = loginEnvironment(chainEnv, login);
-        return channel instanceof TlsChannel ? runChainOverTls(chain, data, env, channel, chainLog)
+        return channel instanceof TlsChannel ? runChainOverTls(chain, data, env, channel)
           : oneProcess !== undefined ? oneProcess(data, env) : runChain(chain, data, env);
       },
       onFailure: (user, failure, detail, mechanism) => warning(ctx, checks.failed(user, failure, detail, mechanism)),

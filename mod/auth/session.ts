@@ -55,6 +55,13 @@ export function becomeAccount(account: Account, euid: number): void {
   }
 }
 
+/**
+ * Set by serve --inline (root) in the environment of a user process it starts in "/": pop3d
+ * then changes to $HOME itself, with the user's rights, as checkpassword does after its uid
+ * switch (a process started in the home by root would be there even where the user may not go).
+ */
+export const ENTER_HOME_VARIABLE = "POPPIN_ENTER_HOME";
+
 export function enterHome(account: Account): void {
   try {
     process.chdir(account.home);

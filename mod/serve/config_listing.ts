@@ -96,7 +96,11 @@ export function configListing(serve: { options: ServeOptions; inline: boolean } 
   const lines = [...(serve === undefined ? [] : serveLines(serve.options, serve.inline)), ...chainLines(check)]
     .map((l) => {
       const files = (KNOB_FILES[l.key] ?? []).flatMap((name) => knobs.get(name) ?? []);
-      return files.length > 0 && l.origin !== "default" ? { ...l, origin: files.join(", ") } : l;
+      if (files.length > 0 && l.origin !== "default") return { ...l, origin: files.join(", ") };
+      // "environment CERTFILE" that the service's env/CERTFILE set: name the file.
+      const variable = /^environment (\S+)$/.exec(l.origin)?.[1];
+      const file = variable === undefined ? undefined : knobs.get(variable);
+      return file === undefined ? l : { ...l, origin: file };
     })
     .filter((l) => !changedOnly || l.origin !== "default");
   const width = Math.min(48, Math.max(0, ...lines.map((l) => l.key.length + 3 + shown(l.value).length)));

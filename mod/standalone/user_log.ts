@@ -1,6 +1,6 @@
 /**
  * Log lines of a user process (pop3d running with a system user's uid under serve
- * --inline as root). The user owns that process and can ptrace it, so it gets no
+ * --inline as root, or the checkpassword chain popup runs, whose pop3d ends up as the user). The user owns that process and can ptrace it, so it gets no
  * descriptor of the service log: its stderr is a pipe to serve, and serve writes each
  * line it reads as one log line of pop3d's, under pop3d's own prefix and kind (info,
  * warning, fatal, usage), with control and 8-bit octets escaped as %XX. A line in any
@@ -27,18 +27,18 @@ function escapeText(bytes: Uint8Array): string {
 
 /**
  * The log line serve writes for `line` (without its LF) from a user process whose pop3d prefix
- * is `prefix`. A list: the prefixes the process may write under (popup's relay after STLS runs
- * checkpassword and pop3d), the first for lines in any other shape.
+ * is `prefix`. Several prefixes (popup's checkpassword chain: pop3d's, then checkpassword's):
+ * a line of any of them is kept, any other line is the first one's warning.
  */
 export function userLogLine(prefix: string | readonly string[], line: Uint8Array): string {
+  const prefixes = typeof prefix === "string" ? [prefix] : prefix;
   const cut = line.length > MAX_USER_LOG_LINE;
   const text = escapeText(cut ? line.subarray(0, MAX_USER_LOG_LINE) : line) + (cut ? "..." : "");
-  const prefixes = typeof prefix === "string" ? [prefix] : prefix;
   for (const p of prefixes) {
     const own = `${p}: `;
     if (text.startsWith(own) && KINDS.test(text.slice(own.length))) return `${text}\n`;
   }
-  return `${prefixes[0]}: warning: ${text}\n`;
+  return `${prefixes[0] ?? "pop3d"}: warning: ${text}\n`;
 }
 
 /**
@@ -63,7 +63,6 @@ export function forwardUserLog(stream: AsyncIterable<Uint8Array>, prefix: string
 }
 
 async function pump(chunks: AsyncIterator<Uint8Array>, prefix: string | readonly string[], log: (line: string) => void): Promise<void> {
-  const first = typeof prefix === "string" ? prefix : prefix[0];
   let pending = new Uint8Array(0);
   let lines = 0;
   let dropped = false;
@@ -71,7 +70,7 @@ async function pump(chunks: AsyncIterator<Uint8Array>, prefix: string | readonly
     if (lines < MAX_USER_LOG_LINES) log(userLogLine(prefix, line));
     else if (!dropped) {
       dropped = true;
-      log(`${first}: warning: more than ${MAX_USER_LOG_LINES} log lines from one session, the rest dropped\n`);
+      log(`${typeof prefix === "string" ? prefix : prefix[0] ?? "pop3d"}: warning: more than ${MAX_USER_LOG_LINES} log lines from one session, the rest dropped\n`);
     }
     lines++;
   };

@@ -1,14 +1,16 @@
 /**
  * System users with their own uids: once the password is verified, serve (still root)
- * starts pop3d as a process of that user, in the user's home, with the connection as
- * fds 0 and 1: checkpassword's exec of pop3d, without a checkpassword process. Mail is
+ * starts pop3d as a process of that user, with the connection as fds 0 and 1:
+ * checkpassword's exec of pop3d, without a checkpassword process. It is started in "/" and
+ * changes to the home itself, as the user (ENTER_HOME_VARIABLE): root's chdir would take it
+ * into a home the user may not enter (a link they made into root's directories). Mail is
  * then read only with the user's own rights. The child gets the account's primary group
  * only (no initgroups: Bun's spawn sets the uid and gid it is given). Its stderr is a pipe
  * to serve, never the service log (user_log.ts): the user owns the process.
  */
 import type tls from "node:tls";
 import type { Account } from "../auth/account.ts";
-import { sessionEnvironment } from "../auth/session.ts";
+import { ENTER_HOME_VARIABLE, sessionEnvironment } from "../auth/session.ts";
 import { describeSysError } from "../cli/errors.ts";
 import { nodeChildProcess } from "../sys/builtins.ts";
 import { tlsEnvironment } from "../tls/context.ts";
@@ -39,8 +41,8 @@ export function startUserProcess(fd: number, account: Account, env: NodeJS.Proce
     const child = Bun.spawn([spec.execPath, ...args], {
       argv0: classic ? "qmail-pop3d" : "poppin",
       stdio: extraFd === undefined ? [fd, fd, "pipe"] : [fd, fd, "pipe", extraFd],
-      cwd: account.home,
-      env: sessionEnvironment(env, account),
+      cwd: "/",
+      env: { ...sessionEnvironment(env, account), [ENTER_HOME_VARIABLE]: "1" },
       // As root: the user's uid and gid. Otherwise the account is ours already (login admits no other uid).
       ...(process.geteuid?.() === 0 ? { uid: account.uid, gid: account.gid } : {}),
       onExit: (_proc, exitCode, signalCode) => resolveExit({ exitCode, signalCode: signalCode === null ? null : String(signalCode) }),
@@ -67,8 +69,8 @@ export function startUserProcessOverTls(secure: tls.TLSSocket, first: Uint8Array
     child = nodeChildProcess().spawn(spec.execPath, args, {
       argv0: classic ? "qmail-pop3d" : "poppin",
       stdio: ["pipe", "pipe", "pipe"],
-      cwd: account.home,
-      env: sessionEnvironment({ ...env, ...tlsEnvironment(secure) }, account),
+      cwd: "/",
+      env: { ...sessionEnvironment({ ...env, ...tlsEnvironment(secure) }, account), [ENTER_HOME_VARIABLE]: "1" },
       ...(process.geteuid?.() === 0 ? { uid: account.uid, gid: account.gid } : {}),
     });
   } catch (err) {

@@ -12,19 +12,18 @@ import { relayChild } from "./relay.ts";
 import type { TlsChannel } from "./tls_channel.ts";
 import { writeStderr } from "../cli/io.ts";
 import { forwardUserLog } from "../standalone/user_log.ts";
+import { chainLogNames } from "../pop3/chain.ts";
 
 /**
- * `logPrefixes` (poppin's own checkpassword and pop3d): the chain's stderr is a pipe to popup,
- * which writes its lines under those prefixes, escaped and bounded (user_log.ts), instead of
- * the service log itself. pop3d runs as the mailbox owner, who can ptrace it and would
- * otherwise write any line there (a popup "authorization failed" line fail2ban acts on).
+ * The chain's stderr is a pipe to popup, which writes its lines under the chain's names,
+ * escaped and bounded (user_log.ts), as runChain does without TLS: pop3d runs as the mailbox
+ * owner, who can ptrace it and would otherwise write any line into the service log (a popup
+ * "authorization failed" line fail2ban acts on).
  */
-export async function runChainOverTls(argv: readonly string[], data: Uint8Array, env: NodeJS.ProcessEnv, channel: TlsChannel, logPrefixes?: readonly string[]): Promise<ChainResult> {
+export async function runChainOverTls(argv: readonly string[], data: Uint8Array, env: NodeJS.ProcessEnv, channel: TlsChannel): Promise<ChainResult> {
   let child;
   try {
-    child = nodeChildProcess().spawn(argv[0]!, argv.slice(1), {
-      stdio: ["pipe", "pipe", logPrefixes === undefined ? "inherit" : "pipe", "pipe"], env: { ...env, ...tlsEnvironment(channel.socket) },
-    });
+    child = nodeChildProcess().spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe", "pipe"], env: { ...env, ...tlsEnvironment(channel.socket) } });
   } catch (e) {
     return { kind: "failed", failure: "temporary", detail: `unable to run ${argv[0]}: ${(e as { code?: string }).code ?? String(e)}` };
   }
@@ -35,8 +34,7 @@ export async function runChainOverTls(argv: readonly string[], data: Uint8Array,
     pipe.on("error", () => { /* the program did not read fd 3: its exit status tells */ });
     pipe.end(Buffer.from(data)); // a copy: popup zeroes `data` as soon as this returns
   }
-  const logged = logPrefixes === undefined || child.stderr === null ? undefined
-    : forwardUserLog(child.stderr as unknown as AsyncIterable<Uint8Array>, logPrefixes, writeStderr);
+  const logged = child.stderr === null ? undefined : forwardUserLog(child.stderr as unknown as AsyncIterable<Uint8Array>, chainLogNames(argv), writeStderr);
   const end = await relayChild(channel.socket, child, channel.detach());
   await logged?.stop();
   if (spawnError !== undefined) {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { applet, POPPIN, requireTool, run, startServiceDir, tempDir } from "../helpers.ts";
 import { freePort, Pop3Client } from "./pop3_client.ts";
@@ -35,6 +35,25 @@ describe("arguments and refusals", () => {
     expect(b.stderr).toBe("qmail-qmqpd-conf: fatal: unknown account no-such-qmqpd\n");
     expect(b.code).toBe(111);
     expect(existsSync(dir)).toBe(false);
+  });
+
+  test("a binary other accounts cannot run (a clone under a 0700 directory such as /root): the service is made, with a warning", () => {
+    const hidden = join(tempDir("conf-hidden"), "clone");
+    mkdirSync(join(hidden, "dist"), { recursive: true });
+    chmodSync(join(hidden, ".."), 0o700);
+    const copy = join(hidden, "dist", "poppin");
+    copyFileSync(POPPIN, copy);
+    chmodSync(copy, 0o755);
+    const dir = join(work, "from-hidden");
+    const r = run([copy, "conf", "pop3d", "/bin/true", "nobody", dir]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`poppin conf: warning: the service runs ${copy} as the log account and as each mail user, who cannot run it: `);
+    expect(r.stderr).toContain("(mode 700) cannot be entered by other accounts; install poppin first (poppin install)");
+    expect(readFileSync(join(dir, "run"), "utf8")).toContain(copy);
+    // The same from a binary everyone may run: no warning.
+    const open = run([POPPIN, "conf", "pop3d", "/bin/true", "nobody", join(work, "from-open")]);
+    expect(open.code).toBe(0);
+    expect(open.stderr).toBe("");
   });
 
   test("an existing directory is refused and left as it was", () => {
@@ -212,6 +231,14 @@ describe("systemd units", () => {
       expect(await c.line()).toStartWith("+OK");
       expect(await c.command("USER demo")).toStartWith("+OK");
       expect(await c.command("PASS pw")).toStartWith("+OK");
+      expect(await c.command("STAT")).toMatch(/^\+OK 1 \d+\r\n$/);
+      // systemctl reload runs ExecReload with $MAINPID: serve re-checks, the open session goes on.
+      const reload = /^ExecReload=(.*)$/m.exec(unit)?.[1];
+      expect(reload).toBe("/bin/kill -HUP $MAINPID");
+      expect(run(reload!.replace("$MAINPID", String(child.pid)).split(" ")).code).toBe(0);
+      const hupDeadline = Date.now() + 5000;
+      while (!log.includes("SIGHUP: configuration checked") && Date.now() < hupDeadline) await Bun.sleep(50);
+      expect(log).toContain("SIGHUP: configuration checked and in force");
       expect(await c.command("STAT")).toMatch(/^\+OK 1 \d+\r\n$/);
       expect(await c.command("QUIT")).toStartWith("+OK");
       c.close();

@@ -5,11 +5,12 @@
  * refuse a wrong password, and mpop's exchange has the same shape with both.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync } from "node:fs";
+import { runMpop, type MpopRun } from "./mpop_run.ts";
 import { join } from "node:path";
 import { dovecotAvailable, startDovecot, type DovecotServer } from "../../bench/dovecot_harness.ts";
 import { requireTool, tempDir } from "../helpers.ts";
-import { PASSWORD, USER, boxCount, canonical, corpus, deliver, emptyBox, exec, makeBox, makeCertificate, startService, type Box, type Certificate, type Service } from "../tls/harness.ts";
+import { PASSWORD, USER, boxCount, canonical, corpus, deliver, emptyBox, makeBox, makeCertificate, startService, type Box, type Certificate, type Service } from "../tls/harness.ts";
 
 let box: Box;
 let poppin: Service;
@@ -45,21 +46,8 @@ afterAll(async () => {
   await dovecot?.stop();
 });
 
-async function mpop(port: number, auth: string, user: string, password = PASSWORD, starttls = false) {
-  const work = tempDir("mpop-ref");
-  const md = join(work, "md");
-  for (const sub of ["tmp", "new", "cur"]) mkdirSync(join(md, sub), { recursive: true });
-  const rc = join(work, "mpoprc");
-  writeFileSync(rc, [
-    "account default", "host 127.0.0.1", `port ${port}`, `tls ${starttls ? "on" : "off"}`, `tls_starttls ${starttls ? "on" : "off"}`,
-    `tls_trust_file ${cert.cert}`, `auth ${auth}`, `user ${user}`, `password ${password}`,
-    `delivery maildir ${md}`, "received_header off", "keep off", "only_new off", `uidls_file ${join(work, "uidls")}`, "",
-  ].join("\n"));
-  chmodSync(rc, 0o600);
-  const r = await exec(["mpop", "-C", rc, "--debug"], { cwd: work });
-  const messages = ["new", "cur"].flatMap((sub) => readdirSync(join(md, sub)).map((f) => canonical(readFileSync(join(md, sub, f)))));
-  rmSync(work, { recursive: true, force: true });
-  return { code: r.code, transcript: r.out + r.err, messages };
+function mpop(port: number, auth: string, user: string, password = PASSWORD, starttls = false): Promise<MpopRun> {
+  return runMpop({ port, auth, user, password, tls: starttls ? "starttls" : "off", trustFile: cert.cert });
 }
 
 /** What mpop sent and got during AUTH, with the base64 payloads blanked: the exchange's shape. */

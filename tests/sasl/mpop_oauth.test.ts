@@ -4,10 +4,11 @@
  * fd 3) and serve --inline; a bad token gets RFC 7628's error JSON, then -ERR [AUTH].
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync } from "node:fs";
+import { runMpop, type MpopRun } from "./mpop_run.ts";
 import { join } from "node:path";
-import { requireTool, tempDir } from "../helpers.ts";
-import { USER, boxCount, canonical, corpus, deliver, emptyBox, exec, makeBox, makeCertificate, startService, type Box, type Certificate, type Service } from "../tls/harness.ts";
+import { requireTool } from "../helpers.ts";
+import { USER, boxCount, canonical, corpus, deliver, emptyBox, makeBox, makeCertificate, startService, type Box, type Certificate, type Service } from "../tls/harness.ts";
 import { AUDIENCE, ISSUER, makeSigner, mint, writeJwks, type Signer } from "./oauth_fixtures.ts";
 
 let box: Box;
@@ -35,21 +36,8 @@ afterAll(async () => {
   for (const s of Object.values(services)) await s?.stop();
 });
 
-async function mpop(port: number, auth: string, token: string, starttls = false): Promise<{ code: number; transcript: string; messages: string[] }> {
-  const work = tempDir("mpop-oauth");
-  const md = join(work, "md");
-  for (const sub of ["tmp", "new", "cur"]) mkdirSync(join(md, sub), { recursive: true });
-  const rc = join(work, "mpoprc");
-  writeFileSync(rc, [
-    "account default", "host 127.0.0.1", `port ${port}`, `tls ${starttls ? "on" : "off"}`, `tls_starttls ${starttls ? "on" : "off"}`,
-    `tls_trust_file ${cert.cert}`, `auth ${auth}`, `user ${USER}`, `password ${token}`,
-    `delivery maildir ${md}`, "received_header off", "keep off", "only_new off", `uidls_file ${join(work, "uidls")}`, "",
-  ].join("\n"));
-  chmodSync(rc, 0o600);
-  const r = await exec(["mpop", "-C", rc, "--debug"], { cwd: work });
-  const messages = ["new", "cur"].flatMap((sub) => readdirSync(join(md, sub)).map((f) => canonical(readFileSync(join(md, sub, f)))));
-  rmSync(work, { recursive: true, force: true });
-  return { code: r.code, transcript: r.out + r.err, messages };
+function mpop(port: number, auth: string, token: string, starttls = false): Promise<MpopRun> {
+  return runMpop({ port, auth, user: USER, password: token, tls: starttls ? "starttls" : "off", trustFile: cert.cert });
 }
 
 for (const host of ["classic", "inline"] as const) {

@@ -7,7 +7,8 @@
  * from its own side of the connection.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { runMpop, type MpopRun } from "./mpop_run.ts";
 import { join } from "node:path";
 import tls from "node:tls";
 import { createHash } from "node:crypto";
@@ -51,22 +52,8 @@ afterAll(async () => {
 });
 
 /** Runs mpop once with `auth`, `tls` ("off", "starttls", "implicit"); returns its debug transcript. */
-async function mpop(port: number, auth: string, tls: "off" | "starttls" | "implicit", password = PASSWORD): Promise<{ code: number; transcript: string; messages: string[] }> {
-  const work = tempDir("mpop-scram");
-  const md = join(work, "md");
-  for (const sub of ["tmp", "new", "cur"]) mkdirSync(join(md, sub), { recursive: true });
-  const rc = join(work, "mpoprc");
-  writeFileSync(rc, [
-    "account default", "host 127.0.0.1", `port ${port}`, `tls ${tls === "off" ? "off" : "on"}`,
-    `tls_starttls ${tls === "starttls" ? "on" : "off"}`, `tls_trust_file ${cert.cert}`,
-    `auth ${auth}`, `user ${USER}`, `password ${password}`, `delivery maildir ${md}`, "received_header off",
-    "keep off", "only_new off", `uidls_file ${join(work, "uidls")}`, "",
-  ].join("\n"));
-  chmodSync(rc, 0o600);
-  const r = await exec(["mpop", "-C", rc, "--debug"], { cwd: work });
-  const messages = ["new", "cur"].flatMap((sub) => readdirSync(join(md, sub)).map((f) => canonical(readFileSync(join(md, sub, f)))));
-  rmSync(work, { recursive: true, force: true });
-  return { code: r.code, transcript: r.out + r.err, messages };
+function mpop(port: number, auth: string, tls: "off" | "starttls" | "implicit", password = PASSWORD): Promise<MpopRun> {
+  return runMpop({ port, auth, user: USER, password, tls, trustFile: cert.cert });
 }
 
 /** The AUTH line mpop sent (mechanism name). */

@@ -84,12 +84,13 @@ describe("poppin config", () => {
     expect(l2.get("popup.hostname")?.[1]).toBe(`${dir}/env/POPUPHOST`);
     expect(l.get("serve.listen")?.[0]).toBe("0 110");
     expect(l.get("serve.rules")?.[0]).toBe("tcp.cdb");
-    expect(l.get("popup.timeout")).toEqual(["30", "environment POPPIN_TIMEOUT"]); // env/, not the caller's
+    expect(l.get("popup.timeout")).toEqual(["30", `${dir}/env/POPPIN_TIMEOUT`]); // env/, not the caller's
     expect(l.get("pop3d.mailbox")?.[0]).toBe("Maildir");
     writeFileSync(join(dir, "env", "POPPIN_USERDB"), "/nonexistent/users\n");
     const bad = run([POPPIN, "config", dir], { env: { PATH: process.env.PATH } });
     expect(bad.code).toBe(111);
     expect(bad.stderr).toContain("unable to read user database /nonexistent/users");
+    expect(listing(bad.out).get("checkpassword.accounts")).toEqual(["virtual: /nonexistent/users", `${dir}/env/POPPIN_USERDB`]);
   });
 
   test("a systemd service directory: ExecStart of its unit, the socket from systemd", () => {
