@@ -1,8 +1,9 @@
 import type { SecureContext } from "node:tls";
 import type { Applet } from "../cli/applet.ts";
 import { fatal, usage, warning } from "../cli/context.ts";
-import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../cli/errors.ts";
+import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError, describeSysError } from "../cli/errors.ts";
 import { writeStdout } from "../cli/io.ts";
+import { makeUndumpable } from "../sys/dumpable.ts";
 import { decoyCheck } from "../auth/verify.ts";
 import { runChain } from "../pop3/chain.ts";
 import { apopOffered, timeoutInvalid } from "../pop3/config.ts";
@@ -52,6 +53,14 @@ export const applet: Applet = {
   summary: "POP3 login (qmail-popup): USER/PASS/APOP/AUTH PLAIN/STLS, then runs checkpassword with fd 3",
   usage: USAGE,
   async run(args, ctx) {
+    // Clear-text passwords and the STLS key pass through this process, which runs with serve's
+    // uid (under -u, often one other processes share): none of them may ptrace it or read its
+    // memory. (An exec made it dumpable again; the kernel does this itself only on a uid switch.)
+    try {
+      makeUndumpable();
+    } catch (e) {
+      warning(ctx, `unable to make popup non-dumpable: ${describeSysError(e)}`);
+    }
     const usageLine = `${ctx.classic ? ctx.calledAs : ctx.prefix} [-f CONFIG] [--NAME=VALUE ...] hostname subprogram [args...]`;
     let resolved: Resolved;
     try {

@@ -37,7 +37,9 @@ import { inlineLogin } from "./inline_login.ts";
 import { inlineSessionStart } from "./inline_session_start.ts";
 import { INLINE_OUTPUT_OCTETS, serveTransaction } from "./inline_transaction.ts";
 import type { ListingCache } from "./listing_cache.ts";
-import { PIPELINED_VARIABLE, pipelinedValue } from "./pipelined_input.ts";
+import { PIPELINED_FD_VARIABLE, PIPELINED_VARIABLE, pipelinedValue } from "./pipelined_input.ts";
+import { sealedFile } from "../sys/sealed_file.ts";
+import { closeSync } from "node:fs";
 import type { SessionCounters, SessionState } from "./session_counters.ts";
 import { LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput } from "./socket_io.ts";
 import type { MailWorkerPool } from "./mail_worker_pool.ts";
@@ -281,13 +283,14 @@ async function handOver(io: SessionIo, account: Account, env: NodeJS.ProcessEnv,
   const spec = { execPath: setup.execPath, pop3dPrefix: chain.pop3dPrefix, pop3dArgs: chain.pop3dArgs, log: setup.log };
   const childEnv: NodeJS.ProcessEnv = { ...env };
   delete childEnv[PIPELINED_VARIABLE];
-  if (leftover.length > 0) {
-    const value = pipelinedValue(leftover);
-    if (value !== undefined) childEnv[PIPELINED_VARIABLE] = value;
-    else setup.log(`${chain.popupPrefix}: warning: ${leftover.length} octets pipelined after PASS dropped rip=${logValue(env.TCPREMOTEIP ?? "unknown")} user=${logValue(account.login)}\n`);
-  }
-  // serve as root: a mail worker that waited for it serves the session (plain or TLS), no process start.
-  const byWorker = await serveByWorker(input.socket, fd, account, childEnv, spec, setup.workers, io.timeoutMs);
+  delete childEnv[PIPELINED_FD_VARIABLE];
+  const pipelined = leftover.length > 0 ? pipelinedValue(leftover) : undefined;
+  if (pipelined !== undefined) childEnv[PIPELINED_VARIABLE] = pipelined;
+  // More pipelined than the variable carries goes on a sealed memory file (fd 3) of a process
+  // started for the session, so every command gets its answer; otherwise, as root, a mail
+  // worker that waited for it serves the session (plain or TLS), with no process start.
+  const oversized = leftover.length > 0 && pipelined === undefined;
+  const byWorker = oversized ? undefined : await serveByWorker(input.socket, fd, account, childEnv, spec, setup.workers, io.timeoutMs);
   if (byWorker !== undefined) {
     if (byWorker.kind === "failed") {
       setup.log(`${chain.checkpasswordPrefix}: fatal: ${byWorker.detail}\n`);
@@ -307,7 +310,21 @@ async function handOver(io: SessionIo, account: Account, env: NodeJS.ProcessEnv,
     const { exitCode, signalCode } = await started.exited;
     return waitStatus(exitCode, signalCode);
   }
-  const started = startUserProcess(fd, account, childEnv, spec);
+  let extraFd: number | undefined;
+  if (oversized) {
+    try {
+      extraFd = sealedFile("poppin-pipelined", leftover);
+      childEnv[PIPELINED_FD_VARIABLE] = "3";
+    } catch {
+      setup.log(`${chain.popupPrefix}: warning: ${leftover.length} octets pipelined after PASS dropped rip=${logValue(env.TCPREMOTEIP ?? "unknown")} user=${logValue(account.login)}\n`);
+    }
+  }
+  let started;
+  try {
+    started = startUserProcess(fd, account, childEnv, spec, extraFd);
+  } finally {
+    if (extraFd !== undefined) closeSync(extraFd);
+  }
   if (started.kind === "failed") {
     setup.log(`${chain.checkpasswordPrefix}: fatal: ${started.detail}\n`);
     input.socket.write(err(TEXT.authTemp));
