@@ -74,6 +74,8 @@ export interface DovecotOptions {
   authCacheSize?: string;
   /** Sessions to allow at once (process and client limits). */
   maxSessions?: number;
+  /** System users: passwords from /etc/shadow, accounts from passwd (`users` then only names them). */
+  system?: boolean;
   /** auth_mechanisms (default "plain"). */
   authMechanisms?: string;
   /** PEM certificate and key: STLS offered (ssl = yes); default ssl = no. */
@@ -119,14 +121,19 @@ auth_cache_ttl = 1 hour
 default_process_limit = ${max + 100}
 default_client_limit = ${max * 2 + 100}
 default_vsz_limit = 1G
-passdb {
+${o.system ? `passdb {
+  driver = shadow
+}
+userdb {
+  driver = passwd
+}` : `passdb {
   driver = passwd-file
   args = scheme=CRYPT username_format=%u ${passwd}
 }
 userdb {
   driver = passwd-file
   args = username_format=%u ${passwd}
-}
+}`}
 service pop3-login {
   inet_listener pop3 {
     address = 127.0.0.1

@@ -8,7 +8,10 @@
  * idle authenticated sessions (300 each; 10,000 for --inline), DELE of 1,000 + QUIT.
  * Medians of 3 rounds, servers alternating within each round; ratios poppin/Dovecot.
  *
- * BENCH_ONLY=login,cache,retr,big,dele,idle runs only the scenarios named (for working on one).
+ * System users (BENCH_ONLY=system): real accounts with yescrypt in /etc/shadow and their own
+ * ~/Maildir, serve as root (each session as its user; --inline through its mail workers),
+ * Dovecot on its shadow passdb: login c=8 and RETR 1,000 x 100 KB.
+ * BENCH_ONLY=login,cache,retr,big,dele,idle,system runs only the scenarios named (for working on one).
  * Default: about 3-4 minutes. `--full` (or BENCH_FULL=1): 5 s login windows and 10,000
  * idle Dovecot sessions too (10,000 processes: several GB). Needs root (Dovecot's master,
  * the mail uid switch); uses dist/poppin or $POPPIN_BIN.
@@ -20,6 +23,7 @@ import { dovecotAvailable, startDovecot, type DovecotServer } from "./dovecot_ha
 import { fillMaildir, median } from "./fixtures.ts";
 import { deleAll, loginRate, openIdle, retrAll, statTimes, type Pop3Connection } from "./standalone_client.ts";
 import { processTree, startPoppin, treeMemory, type PoppinServer } from "./standalone_servers.ts";
+import { removeSystemUsers, systemUser } from "./standalone_system.ts";
 
 const POPPIN = process.env.POPPIN_BIN ?? resolve(import.meta.dir, "..", "dist", "poppin");
 const FULL = process.argv.includes("--full") || process.env.BENCH_FULL === "1";
@@ -235,6 +239,58 @@ try {
     row("DELE 1,000 + QUIT", Object.fromEntries(NAMES.map((n) => [n, median(r[n])])), "ms", false, 0);
   }
 
+  // 6. system users (serve as root, yescrypt in /etc/shadow, each user's own ~/Maildir): login c=8 and RETR 1,000 x 100 KB
+  if (wanted("system")) {
+    const sysBase = join(root, "system-homes");
+    mkdirSync(sysBase);
+    chmodSync(sysBase, 0o755);
+    const sysLogin = systemUser(sysBase, "pbl", PASSWORD, 3, 2000);
+    const sysRetr = systemUser(sysBase, "pbr", PASSWORD, 1000, 100 * 1024);
+    const sysPorts: Partial<Record<Name, number>> = {};
+    for (const mode of ["classic", "inline"] as const) {
+      const s = await startPoppin({ poppin: POPPIN, mode, port: nextPort(), userdb: undefined, uid: undefined, gid: undefined, limit: mode === "inline" ? 20_000 : 200, popupOptions: noLock });
+      running.push(s);
+      sysPorts[mode] = s.port;
+    }
+    if (haveDovecot) {
+      const dir = join(root, `dovecot-system-${portSerial}`);
+      mkdirSync(dir);
+      const d = await startDovecot({ root: dir, port: nextPort(), users: [sysLogin, sysRetr], authCacheSize: "0", maxSessions: 1000, system: true });
+      running.push(d);
+      sysPorts.dovecot = d.port;
+    }
+    const c = 8;
+    const logins = await rounds(NAMES, async (n) => {
+      const got = await loginRate(sysPorts[n]!, sysLogin.login, PASSWORD, c, LOGIN_WINDOW_MS);
+      if (got.errors > 0) console.log(`  (${n} system c=${c}: ${got.errors} failed sessions)`);
+      return got.rate;
+    });
+    row(`system users: login c=${c} (yescrypt)`, Object.fromEntries(NAMES.map((n) => [n, median(logins[n])])), "/s", true);
+    {
+      // Both credential caches on (poppin's keeps the verified result; Dovecot's the passdb answer).
+      const cached = await startPoppin({ poppin: POPPIN, mode: "inline", port: nextPort(), userdb: undefined, uid: undefined, gid: undefined, limit: 20_000, popupOptions: noLock, env: { POPPIN_AUTH_CACHE_TTL: "3600" } });
+      running.push(cached);
+      const cachedPorts: Partial<Record<Name, number>> = { inline: cached.port };
+      if (haveDovecot) {
+        const dir = join(root, `dovecot-system-cache-${portSerial}`);
+        mkdirSync(dir);
+        const d = await startDovecot({ root: dir, port: nextPort(), users: [sysLogin, sysRetr], authCacheSize: "10M", maxSessions: 1000, system: true });
+        running.push(d);
+        cachedPorts.dovecot = d.port;
+      }
+      const names = NAMES.filter((n) => n !== "classic");
+      const r = await rounds(names, async (n) => (await loginRate(cachedPorts[n]!, sysLogin.login, PASSWORD, c, LOGIN_WINDOW_MS)).rate);
+      row(`system users: login c=${c}, credential caches on`, Object.fromEntries(names.map((n) => [n, median(r[n])])), "/s", true);
+    }
+    for (const n of NAMES) await retrAll(sysPorts[n]!, sysRetr.login, PASSWORD, 1000);
+    const retr = await rounds(NAMES, async (n) => {
+      const got = await retrAll(sysPorts[n]!, sysRetr.login, PASSWORD, 1000);
+      if (got.octets < sysRetr.octets) throw new Error(`${n} sent ${got.octets} < ${sysRetr.octets} octets`);
+      return got.ms;
+    });
+    row("system users: RETR 1,000 x 100 KB: MB/s", Object.fromEntries(NAMES.map((n) => [n, sysRetr.octets / 1e6 / (median(retr[n]) / 1000)])), "MB/s", true);
+  }
+
   // 4. memory of idle authenticated sessions (fresh servers; logins through the credential caches where there are any)
   for (const [count, names] of wanted("idle") ? [[IDLE_SMALL, NAMES], [IDLE_LARGE, NAMES.filter((n) => n === "inline" || (FULL && n === "dovecot"))]] as const : []) {
     const rss: Partial<Record<Name, number>> = {};
@@ -268,6 +324,7 @@ try {
   }
 } finally {
   for (const s of running) await s.stop().catch(() => {});
+  removeSystemUsers();
   rmSync(root, { recursive: true, force: true });
 }
 console.log("\nREADME table:\n" + ["| scenario | poppin classic | poppin --inline | Dovecot | classic/Dovecot | inline/Dovecot | better |", "|---|---|---|---|---|---|---|", ...table].join("\n"));

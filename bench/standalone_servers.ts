@@ -15,14 +15,15 @@ export interface PoppinServer {
 export type PoppinMode = "classic" | "inline";
 
 export async function startPoppin(o: {
-  poppin: string; mode: PoppinMode; port: number; userdb: string; uid: number; gid: number; limit: number;
+  /** userdb and uid/gid undefined: system users, serve stays root (sessions run as each user). */
+  poppin: string; mode: PoppinMode; port: number; userdb: string | undefined; uid: number | undefined; gid: number | undefined; limit: number;
   popupOptions?: string[]; env?: Record<string, string>;
 }): Promise<PoppinServer> {
   const chain = [o.poppin, "popup", ...(o.popupOptions ?? []), "bench.example", o.poppin, "checkpassword", o.poppin, "pop3d", "Maildir"];
   const argv = [o.poppin, "serve", ...(o.mode === "inline" ? ["--inline"] : []), "-q", "-R", "-H", "-l", "bench.example",
-    "-c", String(o.limit), "-b", "1024", "-u", String(o.uid), "-g", String(o.gid), "127.0.0.1", String(o.port), ...chain];
+    "-c", String(o.limit), "-b", "1024", ...(o.uid === undefined ? [] : ["-u", String(o.uid), "-g", String(o.gid)]), "127.0.0.1", String(o.port), ...chain];
   const proc = Bun.spawn(argv, {
-    env: { PATH: "/usr/bin:/bin", POPPIN_USERDB: o.userdb, ...o.env },
+    env: { PATH: "/usr/bin:/bin", ...(o.userdb === undefined ? {} : { POPPIN_USERDB: o.userdb }), ...o.env },
     stdout: "ignore", stderr: process.env.BENCH_SERVER_STDERR ? "inherit" : "ignore", stdin: "ignore",
   });
   await waitForPort(o.port, 15_000, "poppin");

@@ -7,6 +7,7 @@ import { authenticateWithBearer } from "../auth/bearer_login.ts";
 import { authConfigFromEnv } from "../auth/config.ts";
 import { AuthRefused, MalformedRequest, parseRequest, readRequestFd } from "../auth/request.ts";
 import { inheritedFds, passThrough } from "../auth/inherited_fds.ts";
+import { makeUndumpable } from "../sys/dumpable.ts";
 import { becomeAccount, enterHome, execProgram, sessionEnvironment } from "../auth/session.ts";
 import { daysSinceEpoch } from "../auth/shadow_policy.ts";
 
@@ -23,6 +24,13 @@ export const applet: Applet = {
   summary: "check a login from fd 3 (djb's interface) against system or virtual accounts, then run PROG",
   usage: "checkpassword [--userdb=FILE] PROG [ARGS...]",
   async run(args, ctx) {
+    // The password arrives on fd 3: no other process of this uid (serve's -u uid) may read it.
+    // The program run on success is exec'd, and is dumpable again (the owner's own process).
+    try {
+      makeUndumpable();
+    } catch {
+      // prctl refused: nothing more this process can do about it
+    }
     let userdb: string | undefined;
     // Only this exact spelling is an option: PROG itself may start with "-".
     if (args[0]?.startsWith(USERDB_OPTION)) userdb = args.shift()!.slice(USERDB_OPTION.length);

@@ -1,8 +1,9 @@
 import type { SecureContext } from "node:tls";
 import type { Applet } from "../cli/applet.ts";
 import { fatal, usage, warning } from "../cli/context.ts";
-import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../base/errors.ts";
+import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError, describeSysError } from "../base/errors.ts";
 import { writeStdout } from "../base/io.ts";
+import { makeUndumpable } from "../sys/dumpable.ts";
 import { decoyCheck } from "../auth/verify.ts";
 import { runChain } from "./_run_chain.ts";
 import { timeoutWarning } from "../pop3/config.ts";
@@ -19,7 +20,7 @@ import type { ChannelBindingType } from "../sasl/scram.ts";
 import { channelBindingFromEnv } from "../tls/channel_binding.ts";
 import { policyEnv, resolvePolicy, type Resolved } from "../policy/resolve.ts";
 import { OPTION_SPECS, type OptionSpec } from "../policy/options.ts";
-import { runChainOverTls } from "../tls/chain_over_tls.ts";
+import { runChainOverTls } from "./_run_chain_over_tls.ts";
 import { loadTlsContext } from "../tls/context.ts";
 import { TLS_FD_VARIABLE, contextFromMaterial, materialFromEnv } from "../tls/key_material.ts";
 import { upgradeStdio } from "../tls/stdio_tls.ts";
@@ -50,6 +51,14 @@ export const applet: Applet = {
   summary: "POP3 login (qmail-popup): USER/PASS/APOP/AUTH PLAIN/STLS, then runs checkpassword with fd 3",
   usage: USAGE,
   async run(args, ctx) {
+    // Clear-text passwords and the STLS key pass through this process, which runs with serve's
+    // uid (under -u, often one other processes share): none of them may ptrace it or read its
+    // memory. (An exec made it dumpable again; the kernel does this itself only on a uid switch.)
+    try {
+      makeUndumpable();
+    } catch (e) {
+      warning(ctx, `unable to make popup non-dumpable: ${describeSysError(e)}`);
+    }
     const usageLine = `${ctx.classic ? ctx.calledAs : ctx.prefix} [-f CONFIG] [--NAME=VALUE ...] hostname subprogram [args...]`;
     let resolved: Resolved;
     try {

@@ -8,6 +8,7 @@ import { Server } from "../serve/server.ts";
 import { relayOverTls, spawnProgram } from "../serve/handlers.ts";
 import { detachStdio, dropPrivileges, listenAsTold, serveOptionsOrUsage, startupCheck } from "../serve/startup.ts";
 import { runInline } from "../standalone/inline_main.ts";
+import { MAIL_WORKER_FLAG, runMailWorker } from "../standalone/mail_worker.ts";
 import { CRYPT_HELPER_FLAG, runCryptHelper } from "../standalone/crypt_helper.ts";
 import { keepKeyReaders, policyTls, setupServeTls, type ServeTls } from "../tls/serve_tls.ts";
 import { KEY_READER_FLAG, runKeyReader } from "../tls/key_reader.ts";
@@ -61,6 +62,8 @@ export const applet: Applet = {
     if (args.length === 1 && args[0] === CRYPT_HELPER_FLAG) return runCryptHelper();
     // The key reader that keeps root's rights for SIGHUP after -u/-g (mod/tls/key_reader.ts).
     if (args[0] === KEY_READER_FLAG && args.length >= 2 && args.length <= 3) return runKeyReader(args.slice(1));
+    // --inline's mail workers, started by serve as root (mod/standalone/mail_worker.ts).
+    if (args.length === 1 && args[0] === MAIL_WORKER_FLAG) return runMailWorker();
     const o = serveOptionsOrUsage(args, ctx);
     if (typeof o === "number") return o;
     // --inline: the same command line, the chain served in this process (mod/standalone).

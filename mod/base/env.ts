@@ -56,6 +56,10 @@ export const ENV = {
   enterHome: variable<string | undefined>("POPPIN_ENTER_HOME", "1", undefined, text),
   /** serve --inline -> pop3d: commands pipelined after PASS (base64). */
   pipelined: variable<string | undefined>("POPPIN_PIPELINED", "base64", undefined, text),
+  /** serve --inline -> pop3d: a descriptor holding what was pipelined after PASS (more than fits in POPPIN_PIPELINED). */
+  pipelinedFd: variable<string | undefined>("POPPIN_PIPELINED_FD", "a descriptor", undefined, text),
+  /** serve --inline as root: idle mail workers kept (0: a process per session); unset: from the CPUs. */
+  mailWorkers: variable<number | undefined>("POPPIN_MAIL_WORKERS", "a number", undefined, whole(4)),
   /** serve --inline: seconds sessions may go on after SIGTERM. */
   stopSeconds: variable("POPPIN_STOP_SECONDS", "a number of seconds", 60, whole(6)),
   /** serve --inline: seconds between status lines. */

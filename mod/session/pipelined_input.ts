@@ -3,12 +3,20 @@
  * the connection to a user process: serve has already read them off the socket, so they
  * travel to that pop3d in POPPIN_PIPELINED (base64, bounded) and are read before the socket.
  */
+import { closeSync, fstatSync, readSync } from "node:fs";
 import { ENV } from "../base/env.ts";
 import type { Channel } from "../pop3/fd_channel.ts";
 
 export const PIPELINED_VARIABLE: string = ENV.pipelined.name;
 /** Enough for any honest batch of commands (RFC 2449 section 6.6 lets a client fill a window). */
 export const MAX_PIPELINED_OCTETS = 16 * 1024;
+/**
+ * More than that (a client may fill its whole window, and serve holds up to its input bound
+ * plus one read) travels on a sealed memory file whose inherited descriptor this names.
+ */
+export const PIPELINED_FD_VARIABLE: string = ENV.pipelinedFd.name;
+/** Far above what serve --inline ever holds unread for one connection (socket_io.ts). */
+export const MAX_PIPELINED_FD_OCTETS = 1 << 20;
 
 const LF = 0x0a;
 
@@ -34,8 +42,36 @@ class PreloadedChannel implements Channel {
   }
 }
 
-/** The channel, reading first what POPPIN_PIPELINED carries (if anything). */
+/** What the descriptor POPPIN_PIPELINED_FD names holds (closed here); empty when it names none or cannot be read. */
+function pipelinedFromFd(env: NodeJS.ProcessEnv): Uint8Array {
+  const text = env[PIPELINED_FD_VARIABLE];
+  if (text === undefined || !/^[0-9]{1,4}$/.test(text)) return new Uint8Array(0);
+  const fd = Number(text);
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0 || size > MAX_PIPELINED_FD_OCTETS) return new Uint8Array(0);
+    const bytes = new Uint8Array(size);
+    for (let got = 0; got < size;) {
+      const n = readSync(fd, bytes, got, size - got, got);
+      if (n === 0) return bytes.subarray(0, got);
+      got += n;
+    }
+    return bytes;
+  } catch {
+    return new Uint8Array(0);
+  } finally {
+    try {
+      closeSync(fd);
+    } catch {
+      // not open
+    }
+  }
+}
+
+/** The channel, reading first what POPPIN_PIPELINED (or POPPIN_PIPELINED_FD) carries (if anything). */
 export function withPipelinedInput(channel: Channel, env: NodeJS.ProcessEnv): Channel {
+  const fromFd = pipelinedFromFd(env);
+  if (fromFd.length > 0) return new PreloadedChannel(channel, fromFd);
   const text = env[PIPELINED_VARIABLE];
   if (text === undefined || text === "") return channel;
   const bytes = Buffer.from(text, "base64");

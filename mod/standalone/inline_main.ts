@@ -22,6 +22,7 @@ import { keepKeyReaders, policyTls, setupServeTls, type ServeTls } from "../tls/
 import { Server } from "../serve/server.ts";
 import type { ServeOptions } from "../serve/options.ts";
 import { serveInline } from "./inline_handler.ts";
+import { mailWorkerMetrics, startMailWorkers } from "./mail_worker_main.ts";
 import { ListingCache } from "./listing_cache.ts";
 import type { InlineSetup } from "./inline_session.ts";
 import { parseHostPort, startMetrics, type MetricsEndpoint } from "./metrics_server.ts";
@@ -117,7 +118,7 @@ export async function runInline(o: ServeOptions, ctx: AppletContext): Promise<nu
     try {
       metrics = startMetrics(metricsAt.host, metricsAt.port, () => prometheusText(counters, o.limit, {
         cryptPending: pool.pending, cacheEntries: cache?.size ?? 0, cacheHits: cache?.hits ?? 0, cacheMisses: cache?.misses ?? 0,
-      }));
+      }) + (setup.workers === undefined ? "" : mailWorkerMetrics(setup.workers.figures)));
     } catch (err) {
       return fail(`unable to serve metrics on ${o.metrics}: ${describeSysError(err)}`);
     }
@@ -126,6 +127,9 @@ export async function runInline(o: ServeOptions, ctx: AppletContext): Promise<nu
   const privilegeError = dropPrivileges(o.gid, o.uid);
   if (privilegeError) return fail(privilegeError);
   setup.euid = process.geteuid?.() ?? 0;
+  // Still root: system users' sessions run in mail workers started now, ahead of any login.
+  const workers = startMailWorkers(setup.euid, ctx, chain.pop3dPrefix, (line) => writeStderr(logLine(line)));
+  setup.workers = workers;
   if (o.printPort) writeStdout(`${listener.port}\n`);
   detachStdio();
   server.announce();
@@ -149,6 +153,7 @@ export async function runInline(o: ServeOptions, ctx: AppletContext): Promise<nu
         clearInterval(status);
         metrics?.stop();
         pool.close();
+        workers?.close();
         resolve(EXIT_OK);
       });
     });

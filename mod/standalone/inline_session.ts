@@ -13,7 +13,7 @@ import type tls from "node:tls";
 import type { Account } from "../auth/account.ts";
 import { sessionEnvironment } from "../auth/session.ts";
 import { DECOY_SETTINGS } from "../auth/verify.ts";
-import { accessSync, constants as fsConstants, statSync } from "node:fs";
+import { accessSync, closeSync, constants as fsConstants, statSync } from "node:fs";
 import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, TempError, UsageError, describeSysError } from "../base/errors.ts";
 import { checkLogin, runLogin } from "../session/login.ts";
 import { runMailboxSession } from "../session/mailbox_session.ts";
@@ -34,9 +34,12 @@ import { authenticateWithBearer } from "../auth/bearer_login.ts";
 import { ENV, envValue } from "../base/env.ts";
 import { socketTransactionChannel } from "./_socket_channel.ts";
 import type { ListingCache } from "./listing_cache.ts";
-import { PIPELINED_VARIABLE, pipelinedValue } from "../session/pipelined_input.ts";
+import { PIPELINED_FD_VARIABLE, PIPELINED_VARIABLE, pipelinedValue } from "../session/pipelined_input.ts";
+import { sealedFile } from "../sys/sealed_file.ts";
 import type { SessionCounters, SessionState } from "./session_counters.ts";
 import { LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput } from "./socket_io.ts";
+import type { MailWorkerPool } from "./mail_worker_pool.ts";
+import { serveByWorker } from "./mail_worker_session.ts";
 import { startUserProcess, startUserProcessOverTls } from "./user_process.ts";
 import { channelBindingData } from "../tls/channel_binding.ts";
 import { userdbScramKeys } from "../sasl/scram_userdb.ts";
@@ -53,6 +56,8 @@ export interface InlineSetup {
   euid: number;
   execPath: string;
   counters: SessionCounters;
+  /** serve as root: mail workers started ahead of need for system users' sessions (mail_worker_pool.ts). */
+  workers?: MailWorkerPool;
   /** Writes one finished log line (stderr). */
   log(line: string): void;
   /** Serves a session instead of runInlineSession (the proxy tier: mod/standalone/inline_proxy.ts). */
@@ -246,6 +251,24 @@ async function handOver(io: SessionIo, account: Account, env: NodeJS.ProcessEnv,
   io.out.flush();
   const leftover = input.detach();
   const spec = { execPath: setup.execPath, pop3dPrefix: chain.pop3dPrefix, pop3dArgs: chain.pop3dArgs, log: setup.log };
+  const childEnv: NodeJS.ProcessEnv = { ...env };
+  delete childEnv[PIPELINED_VARIABLE];
+  delete childEnv[PIPELINED_FD_VARIABLE];
+  const pipelined = leftover.length > 0 ? pipelinedValue(leftover) : undefined;
+  if (pipelined !== undefined) childEnv[PIPELINED_VARIABLE] = pipelined;
+  // More pipelined than the variable carries goes on a sealed memory file (fd 3) of a process
+  // started for the session, so every command gets its answer; otherwise, as root, a mail
+  // worker that waited for it serves the session (plain or TLS), with no process start.
+  const oversized = leftover.length > 0 && pipelined === undefined;
+  const byWorker = oversized ? undefined : await serveByWorker(input.socket, fd, account, childEnv, spec, setup.workers, io.timeoutMs);
+  if (byWorker !== undefined) {
+    if (byWorker.kind === "failed") {
+      setup.log(`${chain.checkpasswordPrefix}: fatal: ${byWorker.detail}\n`);
+      input.socket.write(err(TEXT.authTemp));
+      return waitStatus(EXIT_TEMP, null);
+    }
+    return waitStatus(byWorker.exitCode, byWorker.signalCode);
+  }
   if (fd === undefined) {
     // TLS runs here (STLS or --tls): pop3d gets the plaintext through pipes; the key stays in serve.
     const started = startUserProcessOverTls(input.socket as tls.TLSSocket, leftover, account, env, spec);
@@ -257,14 +280,21 @@ async function handOver(io: SessionIo, account: Account, env: NodeJS.ProcessEnv,
     const { exitCode, signalCode } = await started.exited;
     return waitStatus(exitCode, signalCode);
   }
-  const childEnv: NodeJS.ProcessEnv = { ...env };
-  delete childEnv[PIPELINED_VARIABLE];
-  if (leftover.length > 0) {
-    const value = pipelinedValue(leftover);
-    if (value !== undefined) childEnv[PIPELINED_VARIABLE] = value;
-    else setup.log(`${chain.popupPrefix}: warning: ${leftover.length} octets pipelined after PASS dropped rip=${logValue(env.TCPREMOTEIP ?? "unknown")} user=${logValue(account.login)}\n`);
+  let extraFd: number | undefined;
+  if (oversized) {
+    try {
+      extraFd = sealedFile("poppin-pipelined", leftover);
+      childEnv[PIPELINED_FD_VARIABLE] = "3";
+    } catch {
+      setup.log(`${chain.popupPrefix}: warning: ${leftover.length} octets pipelined after PASS dropped rip=${logValue(env.TCPREMOTEIP ?? "unknown")} user=${logValue(account.login)}\n`);
+    }
   }
-  const started = startUserProcess(fd, account, childEnv, spec);
+  let started;
+  try {
+    started = startUserProcess(fd, account, childEnv, spec, extraFd);
+  } finally {
+    if (extraFd !== undefined) closeSync(extraFd);
+  }
   if (started.kind === "failed") {
     setup.log(`${chain.checkpasswordPrefix}: fatal: ${started.detail}\n`);
     input.socket.write(err(TEXT.authTemp));

@@ -139,8 +139,16 @@ export class SocketLines {
     this.socket.removeAllListeners("data");
     this.socket.pause();
     this.socket.setTimeout(0);
-    const rest = this.#buffer;
+    // A paused socket still reads ahead into its stream buffer (tens of KiB): what it holds was
+    // taken from the kernel already, so the next reader of the descriptor would never see it.
+    let rest = this.#buffer;
     this.#buffer = EMPTY;
+    for (let ahead = this.socket.read() as Buffer | null; ahead !== null && ahead.length > 0; ahead = this.socket.read() as Buffer | null) {
+      const joined = new Uint8Array(rest.length + ahead.length);
+      joined.set(rest, 0);
+      joined.set(ahead, rest.length);
+      rest = joined;
+    }
     return rest;
   }
 }

@@ -6,7 +6,8 @@
  * warning, fatal, usage), with control and 8-bit octets escaped as %XX. A line in any
  * other shape is logged as pop3d's warning, so a user can never write a line that looks
  * like popup's, tcpserver's or serve's. Bounded: lines are cut at MAX_USER_LOG_LINE
- * octets, and after MAX_USER_LOG_LINES a session's further output is dropped (and said so).
+ * octets, and after MAX_USER_LOG_LINES a session's further output is dropped (and said so)
+ * and no longer read.
  */
 
 /** Longest line taken from a user process (pop3d's own lines are far shorter). */
@@ -89,6 +90,13 @@ async function pump(chunks: AsyncIterator<Uint8Array>, prefix: string | readonly
         bytes = new Uint8Array(0);
       }
       pending = new Uint8Array(bytes);
+      // Past the bound nothing more is logged, so nothing more is read: a process that floods
+      // its stderr would otherwise keep the shared process reading (and discarding) for as
+      // long as it runs. Closing the pipe fails its further writes.
+      if (dropped) {
+        await chunks.return?.();
+        return;
+      }
     }
   } catch {
     // the pipe broke: what came is logged

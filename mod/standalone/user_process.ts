@@ -31,7 +31,8 @@ export type UserProcessStart =
   | { kind: "started"; pid: number; exited: Promise<{ exitCode: number | null; signalCode: string | null }> }
   | { kind: "failed"; detail: string };
 
-export function startUserProcess(fd: number, account: Account, env: NodeJS.ProcessEnv, spec: UserProcessSpec): UserProcessStart {
+/** `extraFd`: a descriptor the process gets as its fd 3 (commands pipelined after PASS, pipelined_input.ts). */
+export function startUserProcess(fd: number, account: Account, env: NodeJS.ProcessEnv, spec: UserProcessSpec, extraFd?: number): UserProcessStart {
   const classic = spec.pop3dPrefix === "qmail-pop3d";
   const args = [...(classic ? [] : ["pop3d"]), ...spec.pop3dArgs];
   try {
@@ -39,9 +40,7 @@ export function startUserProcess(fd: number, account: Account, env: NodeJS.Proce
     const exited = new Promise<{ exitCode: number | null; signalCode: string | null }>((r) => (resolveExit = r));
     const child = Bun.spawn([spec.execPath, ...args], {
       argv0: classic ? "qmail-pop3d" : "poppin",
-      stdin: fd,
-      stdout: fd,
-      stderr: "pipe",
+      stdio: extraFd === undefined ? [fd, fd, "pipe"] : [fd, fd, "pipe", extraFd],
       cwd: "/",
       env: { ...sessionEnvironment(env, account), [ENTER_HOME_VARIABLE]: "1" },
       // As root: the user's uid and gid. Otherwise the account is ours already (login admits no other uid).

@@ -27,6 +27,14 @@ export function relayChild(sock: tls.TLSSocket, child: ChildProcess, first: Uint
     if (!stdin.write(chunk)) sock.pause();
   };
   const clientEnded = () => stdin.end();
+  // The connection is gone: nothing the program writes can reach anybody. Closing our end of
+  // its stdout makes its next write fail (EPIPE), as a write to a closed socket does in the
+  // chain without TLS, so a program blocked mid-RETR ends now instead of holding the
+  // mailbox's lock and a connection slot until its write timeout.
+  const clientGone = () => {
+    stdin.end();
+    stdout.destroy();
+  };
   const resumeClient = () => sock.resume();
   const toClient = (chunk: Buffer) => {
     if (!sock.destroyed && !sock.write(chunk)) stdout.pause();
@@ -34,7 +42,7 @@ export function relayChild(sock: tls.TLSSocket, child: ChildProcess, first: Uint
   const resumeProgram = () => stdout.resume();
   sock.on("data", fromClient);
   sock.on("end", clientEnded);
-  sock.on("close", clientEnded);
+  sock.on("close", clientGone);
   stdin.on("drain", resumeClient);
   stdout.on("data", toClient);
   sock.on("drain", resumeProgram);
@@ -43,7 +51,7 @@ export function relayChild(sock: tls.TLSSocket, child: ChildProcess, first: Uint
     child.once("close", (code: number | null, signal: NodeJS.Signals | null) => {
       sock.removeListener("data", fromClient);
       sock.removeListener("end", clientEnded);
-      sock.removeListener("close", clientEnded);
+      sock.removeListener("close", clientGone);
       sock.removeListener("drain", resumeProgram);
       stdout.removeListener("data", toClient);
       if (!sock.destroyed) sock.pause();

@@ -53,10 +53,14 @@ function census(box: FaultBox): Map<string, number> {
   return counts;
 }
 
-/** serve --inline's password-check helpers belong to the server, not to a session. */
+/**
+ * serve --inline's password-check helpers and its mail workers (waiting, or kept for the user's
+ * next session) belong to the server, not to a session.
+ */
 function isCryptHelper(pid: number): boolean {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0").includes("--crypt-helper");
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0");
+    return argv.includes("--crypt-helper") || argv.includes("--mail-worker");
   } catch {
     return false;
   }
@@ -196,7 +200,7 @@ export async function runKillRounds(box: FaultBox, rounds: number, seed: number,
     if (client instanceof PipeClient) await Promise.race([client.proc.exited, Bun.sleep(5_000)]);
     else {
       // The session's own processes end with the connection; a live server stays for the next round,
-      // and so do its crypt helpers (one may have been killed: the pool starts another).
+      // and so do its crypt helpers and mail workers (one may have been killed: the pool starts another).
       seen.delete(popupPid);
       if (alive(popupPid)) for (const p of [...seen]) if (isCryptHelper(p)) seen.delete(p);
       if (!alive(popupPid)) await Promise.race([server!.proc.exited, Bun.sleep(5_000)]);

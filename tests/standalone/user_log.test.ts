@@ -40,7 +40,8 @@ test("serve as root: the user's pop3d process has no descriptor of the service l
   sock.write("USER joe\r\nPASS secret\r\nSTAT\r\n");
   for (let i = 0; i < 100 && !/\+OK 1 \d+\r\n/.test(got); i++) await Bun.sleep(50);
   expect(got).toMatch(/\+OK 1 \d+\r\n/);
-  const user = childrenOf(s.proc.pid).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, "latin1").includes("pop3d"));
+  // The session's process (a mail worker, or pop3d started for it): the child running as the user.
+  const user = childrenOf(s.proc.pid).filter((pid) => /^Uid:\s+65534\s/m.test(readFileSync(`/proc/${pid}/status`, "latin1")));
   expect(user).toHaveLength(1);
   expect(readFileSync(`/proc/${user[0]}/status`, "latin1")).toMatch(/^Uid:\s+65534\s/m);
   const serviceLog = readlinkSync(`/proc/${s.proc.pid}/fd/2`);

@@ -7,14 +7,23 @@
 import { nodeChildProcess } from "../sys/builtins.ts";
 import type { Writable } from "node:stream";
 import type { ChainResult } from "../session/login_loop.ts";
-import { tlsEnvironment } from "./context.ts";
-import { relayChild } from "./relay.ts";
-import type { TlsChannel } from "./tls_channel.ts";
+import { tlsEnvironment } from "../tls/context.ts";
+import { relayChild } from "../tls/relay.ts";
+import type { TlsChannel } from "../tls/tls_channel.ts";
+import { writeStderr } from "../base/io.ts";
+import { forwardUserLog } from "../standalone/user_log.ts";
+import { chainLogNames } from "./_run_chain.ts";
 
+/**
+ * The chain's stderr is a pipe to popup, which writes its lines under the chain's names,
+ * escaped and bounded (user_log.ts), as runChain does without TLS: pop3d runs as the mailbox
+ * owner, who can ptrace it and would otherwise write any line into the service log (a popup
+ * "authorization failed" line fail2ban acts on).
+ */
 export async function runChainOverTls(argv: readonly string[], data: Uint8Array, env: NodeJS.ProcessEnv, channel: TlsChannel): Promise<ChainResult> {
   let child;
   try {
-    child = nodeChildProcess().spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "inherit", "pipe"], env: { ...env, ...tlsEnvironment(channel.socket) } });
+    child = nodeChildProcess().spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe", "pipe"], env: { ...env, ...tlsEnvironment(channel.socket) } });
   } catch (e) {
     return { kind: "failed", failure: "temporary", detail: `unable to run ${argv[0]}: ${(e as { code?: string }).code ?? String(e)}` };
   }
@@ -25,7 +34,9 @@ export async function runChainOverTls(argv: readonly string[], data: Uint8Array,
     pipe.on("error", () => { /* the program did not read fd 3: its exit status tells */ });
     pipe.end(Buffer.from(data)); // a copy: popup zeroes `data` as soon as this returns
   }
+  const logged = child.stderr === null ? undefined : forwardUserLog(child.stderr as unknown as AsyncIterable<Uint8Array>, chainLogNames(argv), writeStderr);
   const end = await relayChild(channel.socket, child, channel.detach());
+  await logged?.stop();
   if (spawnError !== undefined) {
     channel.attach(new Uint8Array(0));
     return { kind: "failed", failure: "temporary", detail: spawnError };

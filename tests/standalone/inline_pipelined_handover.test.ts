@@ -1,0 +1,61 @@
+/**
+ * serve --inline as root hands a system user's session to a pop3d of that user; whatever
+ * the client pipelined after PASS was read by serve already and must reach that pop3d. A
+ * client may pipeline a whole window (RFC 2449 section 6.6): every command gets its answer,
+ * however much came at once (more than 16 KiB was dropped with a warning, and what the
+ * paused socket had read ahead was lost, so the client waited for answers until its timeout).
+ */
+import { afterAll, expect, test } from "bun:test";
+import { join } from "node:path";
+import { POPPIN, run, startPortServer } from "../helpers.ts";
+import { asUser, localUser, removeLocalUsers, sharedBase } from "../security/local_users.ts";
+import { makeCertificate } from "../tls/harness.ts";
+
+afterAll(removeLocalUsers);
+
+const base = sharedBase("pipelined");
+const user = localUser("ppl", base);
+expect(run(["chpasswd"], { stdin: `${user.name}:pipe pw 2\n` }).code).toBe(0);
+const maildir = join(user.home, "Maildir");
+expect(asUser(user, [POPPIN, "maildirmake", maildir]).code).toBe(0);
+expect(asUser(user, ["sh", "-c", `printf 'Subject: hi\\n\\nbody\\n' > ${maildir}/new/1.M1P1.test`]).code).toBe(0);
+const cert = makeCertificate();
+
+/** USER, PASS, `n` NOOPs and QUIT in one burst (written while the answers are read); the number of answer lines. */
+async function burst(port: number, n: number, stls: boolean): Promise<{ lines: number; last: string }> {
+  const out = await Bun.spawn(["python3", "-c", `
+import socket, ssl, sys, threading
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = socket.create_connection(("127.0.0.1", ${port}), timeout=8)
+f = s.makefile("rb"); f.readline()
+if ${stls ? "True" : "False"}:
+    s.sendall(b"STLS\\r\\n"); f.readline(); s = ctx.wrap_socket(s)
+data = b"USER ${user.name}\\r\\nPASS pipe pw 2\\r\\n" + b"NOOP\\r\\n" * ${n} + b"QUIT\\r\\n"
+threading.Thread(target=lambda: s.sendall(data), daemon=True).start()
+got = b""
+try:
+    while True:
+        d = s.recv(65536)
+        if not d: break
+        got += d
+except Exception:
+    pass
+sys.stdout.write("%d %s" % (got.count(b"\\r\\n"), got[-12:].decode("latin1").replace("\\r\\n", "|")))
+`], { stdout: "pipe", stderr: "inherit" }).stdout.text();
+  const space = out.indexOf(" ");
+  return { lines: Number(out.slice(0, space)), last: out.slice(space + 1) };
+}
+
+test("plain and after STLS: 4,000 and 30,000 pipelined NOOPs after PASS each get their answer", async () => {
+  const s = await startPortServer([POPPIN, "serve", "--inline", "-R", "-H", "-1", "127.0.0.1", "0", POPPIN, "popup", "mail.example", POPPIN, "checkpassword", POPPIN, "pop3d", "Maildir"],
+    { env: { PATH: "/usr/bin:/bin", CERTFILE: cert.cert, KEYFILE: cert.key, POPPIN_STOP_SECONDS: "0" } });
+  try {
+    for (const [n, stls] of [[4000, false], [30000, false], [30000, true]] as const) {
+      // USER and PASS, n NOOPs, QUIT (the greeting and STLS were read before).
+      expect({ n, stls, ...(await burst(s.port, n, stls)) }).toEqual({ n, stls, lines: n + 3, last: "+OK |+OK |" });
+    }
+    expect(s.log()).not.toContain("pipelined after PASS dropped");
+  } finally {
+    await s.stop();
+  }
+}, 40_000);
