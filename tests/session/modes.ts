@@ -120,14 +120,20 @@ export class AccountPool {
       : { env: { POPPIN_USERDB: this.userdb, POPPIN_APOP_SECRETS: this.apopSecrets }, flags: ["-u", String(MAIL_UID), "-g", String(MAIL_GID)] };
   }
 
-  /** Starts serve for `combo` (-v -R -H -1, 127.0.0.1, port 0) with the chain's popup flags and pop3d arguments. */
-  async start(combo: Combo, opts: StartOptions = {}): Promise<Running> {
+  /** serve's command line and environment for `combo` (-v -R -H -1, 127.0.0.1, port 0) with the chain's popup flags and pop3d arguments. */
+  commandLine(combo: Combo, opts: StartOptions = {}): { argv: string[]; env: Record<string, string> } {
     const chain = [POPPIN, "popup", ...(opts.popupFlags ?? []), "mail.example", POPPIN, "checkpassword", POPPIN, "pop3d", ...(opts.pop3dArgs ?? ["Maildir"])];
     const { env, flags } = this.#serveFor(combo.kind);
-    const server = await startServer(
-      [POPPIN, "serve", ...(combo.mode === "inline" ? ["--inline"] : []), "-v", "-R", "-H", "-1", ...flags, ...(opts.serveFlags ?? []), "127.0.0.1", "0", ...chain],
-      { POPPIN_AUTH_FAILURE_DELAY: "0", ...env, ...(combo.mode === "processes" ? { POPPIN_ONE_PROCESS: "0" } : {}), ...opts.env },
-    );
+    return {
+      argv: [POPPIN, "serve", ...(combo.mode === "inline" ? ["--inline"] : []), "-v", "-R", "-H", "-1", ...flags, ...(opts.serveFlags ?? []), "127.0.0.1", "0", ...chain],
+      env: { POPPIN_AUTH_FAILURE_DELAY: "0", ...env, ...(combo.mode === "processes" ? { POPPIN_ONE_PROCESS: "0" } : {}), ...opts.env },
+    };
+  }
+
+  /** Starts serve for `combo` (see commandLine). */
+  async start(combo: Combo, opts: StartOptions = {}): Promise<Running> {
+    const { argv, env } = this.commandLine(combo, opts);
+    const server = await startServer(argv, env);
     this.servers.push(server);
     return server;
   }
@@ -177,11 +183,11 @@ const references = new Map<string, Promise<string>>();
  * once on an account of its own: `run` gets the pool's shared server for REFERENCE and a fresh
  * account and returns the transcript to compare.
  */
-export function reference(pool: AccountPool, key: string, runCase: (server: Running, acct: Account) => Promise<string>, messages: (string | Uint8Array)[]): Promise<string> {
-  const id = `${pool.base}/${key}`;
+export function reference(pool: AccountPool, key: string, runCase: (server: Running, acct: Account) => Promise<string>, messages: (string | Uint8Array)[], ref: Combo = REFERENCE, opts: StartOptions = {}): Promise<string> {
+  const id = `${pool.base}/${ref.name}/${key}`;
   let r = references.get(id);
   if (r === undefined) {
-    r = pool.shared(REFERENCE).then((server) => runCase(server, pool.account(REFERENCE.kind, messages)));
+    r = pool.shared(ref, `reference:${key}`, opts).then((server) => runCase(server, pool.account(ref.kind, messages)));
     references.set(id, r);
   }
   return r;
@@ -200,4 +206,11 @@ export interface KnownGap {
 /** Whether `combo` runs case `id` as a known gap (asserting today's behaviour) instead of the expectation. */
 export function knownGap(gaps: readonly KnownGap[], combo: Combo, id: string): KnownGap | undefined {
   return gaps.find((g) => g.mode === combo.mode && g.kind === combo.kind && g.case === id);
+}
+
+/** Runs serve for `combo` where it refuses to start: its exit code and stderr. */
+export function startServerRefused(pool: AccountPool, combo: Combo, opts: StartOptions = {}): { code: number; stderr: string } {
+  const { argv, env } = pool.commandLine(combo, opts);
+  const r = run(argv, { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, timeoutMs: 10_000 });
+  return { code: r.code, stderr: r.stderr };
 }
