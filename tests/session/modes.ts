@@ -44,8 +44,8 @@ export const MATRIX: readonly Combo[] = MODES.flatMap((mode) => KINDS.map((kind)
 /** The combination a case's transcript is compared with, byte for byte. */
 export const REFERENCE: Combo = MATRIX.find((c) => c.mode === "classic" && c.kind === "virtual")!;
 
-/** One password for every account (a space in it, as a real one may have). */
-export const PASSWORD = "open sesame 42";
+/** One password for every account (punctuation in it, as a real one has). */
+export const PASSWORD = "Open.Sesame-42";
 
 export interface Account {
   kind: Kind;
