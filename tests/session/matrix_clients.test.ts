@@ -76,7 +76,11 @@ describe.each(MATRIX)("$name", (combo) => {
       const server = await pool.shared(combo);
       const acct = pool.account(combo.kind, MESSAGES);
       const work = tempDir(`client-${name}`);
-      const got = await fetch(server.port, acct, work);
+      const got = await fetch(server.port, acct, work).catch((e: Error) => {
+        // What the server saw of this account's sessions, to tell a client's fault from ours.
+        const seen = server.log().split("\n").filter((l) => l.includes(`user=${acct.login} `));
+        throw new Error(`${e.message}\nserver log for ${acct.login}:\n${seen.join("\n")}`);
+      });
       expect(got.map(canonical).sort()).toEqual(want);
       expect(count(acct)).toBe(0);
     });
