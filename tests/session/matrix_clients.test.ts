@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { requireTool, tempDir } from "../helpers.ts";
+import { execAsync, requireTool, tempDir } from "../helpers.ts";
 import { canonical, curlFetch, fetchmailFetch, getmailFetch, mpopFetch, poplibFetch } from "../integration/clients.ts";
 import { MAIL_GID, MAIL_UID } from "../standalone/harness.ts";
 import { corpus, makeCertificate } from "../tls/harness.ts";
@@ -17,9 +17,9 @@ import { AccountPool, MATRIX, PASSWORD, knownGap, type Account, type KnownGap } 
  * Cases that fail in a combination today. Each still runs there and asserts today's behaviour;
  * empty this list when the fix lands (the test then holds the combination to the expectation).
  */
-export const KNOWN_GAPS: readonly KnownGap[] = (["stls", "implicit-tls"] as const).map((id) => ({
+export const KNOWN_GAPS: readonly KnownGap[] = (["stls", "implicit-tls", "curl-tls"] as const).map((id) => ({
   mode: "inline" as const, kind: "system" as const, case: id,
-  now: "serve --inline as root refuses TLS sessions of system users: PASS is answered -ERR, the log says \"TLS sessions of system users are not served by --inline as root\"",
+  now: "serve --inline as root refuses TLS sessions of system users: PASS is answered -ERR (curl: exit 67, login denied), the log says \"TLS sessions of system users are not served by --inline as root\"",
 }));
 
 for (const tool of ["python3", "curl", "fetchmail", "mpop", "getmail"]) requireTool(tool);
@@ -105,4 +105,22 @@ describe.each(MATRIX)("$name", (combo) => {
       expect(count(acct)).toBe(MESSAGES.length - 1);
     });
   }
+
+  test.concurrent("curl --ssl-reqd over STLS (pop3://) and implicit TLS (pop3s://), verifying the certificate", async () => {
+    const stls = await pool.shared(combo, "stls", { env: { CERTFILE: cert.cert, KEYFILE: cert.key } });
+    const implicit = await pool.shared(combo, "implicit-tls", { env: { CERTFILE: cert.cert, KEYFILE: cert.key }, serveFlags: ["--tls"] });
+    const acct = pool.account(combo.kind, MESSAGES);
+    const gap = knownGap(KNOWN_GAPS, combo, "curl-tls");
+    for (const [i, url] of [`pop3://localhost:${stls.port}/1`, `pop3s://localhost:${implicit.port}/2`].entries()) {
+      const r = await execAsync(["curl", "-sS", "--max-time", "20", "--ssl-reqd", "--cacert", cert.cert, "--user", `${acct.login}:${PASSWORD}`, url]);
+      if (gap) {
+        expect(r.code).toBe(67);
+        expect(r.err).toBe("curl: (67) Login denied\n");
+        continue;
+      }
+      expect(r.err).toBe("");
+      expect(canonical(Buffer.from(r.out, "latin1"))).toBe(canonical(MESSAGES[i]!));
+    }
+    expect(count(acct)).toBe(MESSAGES.length);
+  });
 });

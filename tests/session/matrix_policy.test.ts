@@ -2,10 +2,11 @@
  * Policies and mailbox kinds under every mode x kind of user: auth-file and nonauth-file,
  * min-uid, LOGIN-DELAY and the [IN-USE] session lock, bulletins (and a bulletin directory
  * that cannot be read: a warning, the session goes on), mbox spools (RETR, DELE, QUIT
- * rewrites the spool; a spool locked by a delivery is [IN-USE]), a missing Maildir.
+ * rewrites the spool; a spool locked by a delivery is [IN-USE]), a missing Maildir, and a
+ * hostile user's symlink to a root-only file planted in their own Maildir.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { lchownSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connectConversation } from "../pop3/conversation.ts";
 import { talk } from "../standalone/harness.ts";
@@ -33,6 +34,8 @@ const login = (a: Account) => `USER ${a.login}\r\nPASS ${PASSWORD}\r\n`;
 const answers = (b: Buffer) => b.toString("latin1").split("\r\n").filter((l) => /^(\+OK|-ERR)/.test(l));
 const count = (acct: Account) => ["new", "cur"].reduce((n, sub) => n + readdirSync(join(acct.maildir, sub)).length, 0);
 const AUTH_FAILED = "-ERR [AUTH] authorization failed";
+const secretFile = join(pool.base, "root-only");
+writeFileSync(secretFile, "ROOT-ONLY-SECRET\n", { mode: 0o600 });
 
 describe.each(MATRIX)("$name", (combo) => {
   test.concurrent("auth-file and nonauth-file: only listed users, never the excluded ones, each refused with one -ERR [AUTH]", async () => {
@@ -124,6 +127,21 @@ describe.each(MATRIX)("$name", (combo) => {
     } finally {
       holder.kill();
     }
+  });
+
+  test.concurrent("a symlink the user planted in their Maildir to a root-only file is never served", async () => {
+    const acct = pool.account(combo.kind, ["Subject: mine\n\nmine\n"]);
+    // With and without the size in the name (,S= lets a server list it without opening it).
+    for (const name of ["1600000000.M1P1.evil,S=17,W=18:2,", "1600000001.M2P2.evil:2,"]) {
+      const link = join(acct.maildir, "cur", name);
+      symlinkSync(secretFile, link);
+      lchownSync(link, acct.uid, acct.gid);
+    }
+    const server = await pool.shared(combo);
+    const out = (await talk(server.port, `${login(acct)}LIST\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\nTOP 1 0\r\nTOP 2 0\r\nQUIT\r\n`)).toString("latin1");
+    expect(out).not.toContain("ROOT-ONLY-SECRET");
+    expect(out).toContain("\r\nmine\r\n.\r\n");
+    expect(out).toEndWith("+OK \r\n");
   });
 
   test.concurrent("no Maildir: one -ERR, and the session ends", async () => {
