@@ -78,7 +78,7 @@ async function main(): Promise<void> {
   }
   const deliverMs = (performance.now() - start) / MESSAGES;
 
-  const server = spawn(join(bin, "tcpserver"), ["-1", "-HR", "-c", "40", "127.0.0.1", "0", join(bin, "qmail-qmqpd")], { env: { PATH: "/usr/bin:/bin", POPPIN_USERDB: userdb }, stdio: ["ignore", "pipe", "ignore"] });
+  const server = spawn(join(bin, "tcpserver"), ["-1", "-HR", "-c", "40", "127.0.0.1", "0", join(bin, "qmail-qmqpd")], { env: { PATH: "/usr/bin:/bin", POPPIN_USERDB: userdb, UID: "65534", GID: "65534" }, stdio: ["ignore", "pipe", "ignore"] });
   const port = await new Promise<number>((done) => server.stdout!.once("data", (d: Buffer) => done(Number(d.toString().trim()))));
   const request = ns(Buffer.concat([ns(body), ns(Buffer.from("s@example.org")), ns(Buffer.from("bench@example.org"))]));
   start = performance.now();

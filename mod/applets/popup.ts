@@ -1,3 +1,4 @@
+import type { SecureContext } from "node:tls";
 import type { Applet } from "../cli/applet.ts";
 import { fatal, usage, warning } from "../cli/context.ts";
 import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../cli/errors.ts";
@@ -16,6 +17,7 @@ import { policyEnv, resolvePolicy, type Resolved } from "../policy/resolve.ts";
 import { OPTION_SPECS, type OptionSpec } from "../policy/options.ts";
 import { runChainOverTls } from "../tls/chain_over_tls.ts";
 import { loadTlsContext } from "../tls/context.ts";
+import { TLS_FD_VARIABLE, contextFromMaterial, materialFromEnv } from "../tls/key_material.ts";
 import { upgradeStdio } from "../tls/stdio_tls.ts";
 import { TlsChannel } from "../tls/tls_channel.ts";
 
@@ -69,17 +71,23 @@ export const applet: Applet = {
     if (timeoutInvalid(ctx.env)) warning(ctx, `ignoring POPPIN_TIMEOUT=${logValue(ctx.env.POPPIN_TIMEOUT ?? "")}: not a positive number of seconds`);
     const remoteIp = ctx.env.TCPREMOTEIP ?? "unknown";
     const rip = logValue(remoteIp);
-    let context;
+    const implicitTls = (ctx.env.SSL_PROTOCOL ?? "") !== "";
+    let context: SecureContext | undefined;
     try {
-      context = policy.certFile === undefined ? undefined : loadTlsContext({ certFile: policy.certFile, keyFile: policy.keyFile, minVersion: policy.tlsMinVersion, ciphers: policy.tlsCiphers });
+      // serve hands us the material it read (POPPIN_TLS_FD): we never read the key ourselves then.
+      // Under implicit TLS, STLS is never offered: no key is read at all.
+      const material = materialFromEnv(ctx.env);
+      const files = policy.certFile === undefined ? undefined : { certFile: policy.certFile, keyFile: policy.keyFile, minVersion: policy.tlsMinVersion, ciphers: policy.tlsCiphers };
+      if (files !== undefined && !implicitTls) context = material !== undefined ? contextFromMaterial(material, files) : loadTlsContext(files);
+      material?.fill(0);
     } catch (e) {
       if (!(e instanceof PoppinError)) throw e;
       writeStdout(err(TEXT.authTemp));
       fatal(ctx, `${e.message} rip=${rip}`);
       return EXIT_TEMP;
     }
-    const implicitTls = (ctx.env.SSL_PROTOCOL ?? "") !== "";
     const chainEnv = { ...ctx.env, ...policyEnv(settings) };
+    delete chainEnv[TLS_FD_VARIABLE];
     const oneProcess = oneProcessLogin(chain, ctx, chainEnv);
     const checks = loginChecks(policy, remoteIp);
     const end = await servePopup(new FdChannel(0, 1, policy.timeoutMs), {

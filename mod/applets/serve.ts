@@ -1,12 +1,17 @@
 import type { Applet } from "../cli/applet.ts";
 import type { AppletContext } from "../cli/context.ts";
-import { EXIT_OK, EXIT_TEMP, PoppinError } from "../cli/errors.ts";
+import { describeSysError, EXIT_OK, EXIT_PERM, EXIT_TEMP, EXIT_USAGE, PoppinError } from "../cli/errors.ts";
+import { ServeCounters, serveMetricsText } from "../serve/counters.ts";
+import { parseHostPort, startMetrics, type MetricsEndpoint } from "../standalone/metrics_server.ts";
 import { writeStderr, writeStdout } from "../cli/io.ts";
 import { Server } from "../serve/server.ts";
 import { detachStdio, dropPrivileges, listenAsTold, serveOptionsOrUsage } from "../serve/startup.ts";
 import { runInline, splitInlineArgs } from "../standalone/inline_main.ts";
 import { CRYPT_HELPER_FLAG, runCryptHelper } from "../standalone/crypt_helper.ts";
-import { setupServeTls, type ServeTls } from "../tls/serve_tls.ts";
+import { keepKeyReaders, policyTls, setupServeTls, type ServeTls } from "../tls/serve_tls.ts";
+import { KEY_READER_FLAG, runKeyReader } from "../tls/key_reader.ts";
+import { parsePopupCommand, selfResolver } from "../standalone/chain_spec.ts";
+import { resolvePolicy } from "../policy/resolve.ts";
 import { logLine } from "../cli/log_value.ts";
 
 const USAGE = `serve [ -1UXpPhHrRoOdDqQv ] [ -c limit ] [ -x rules.cdb ] [ -B banner ] [ -g gid ] [ -u uid ] [ -b backlog ] [ -l localname ] [ -t timeout ] [ --per-ip n ] [ --proxy [ --proxy-from addr,... ] ] host port program [ arg ... ]
@@ -36,7 +41,9 @@ a name from /etc/services; 0 picks a free port (-1 prints it).
               (one PEM may hold both), read before -u/-g and again on SIGHUP; the program runs on
               pipes relayed through TLS, with SSL_PROTOCOL and SSL_CIPHER set
   --inline    serve poppin's own chain (popup NAME checkpassword pop3d Maildir) in this process:
-              no process per connection; --metrics HOST:PORT serves Prometheus figures`;
+              no process per connection
+  --metrics HOST:PORT  Prometheus figures over HTTP (GET or HEAD /metrics): connections,
+              denials, drops, and how programs ended (--inline: sessions and logins too)`;
 
 /** tcpserver writes nothing at all after -q, even fatal errors. */
 function fail(ctx: AppletContext, quiet: boolean, message: string): number {
@@ -51,30 +58,67 @@ export const applet: Applet = {
   async run(args, ctx) {
     // --inline's password-check helpers (not a tcpserver option; see mod/standalone/crypt_pool.ts).
     if (args.length === 1 && args[0] === CRYPT_HELPER_FLAG) return runCryptHelper();
+    // The key reader that keeps root's rights for SIGHUP after -u/-g (mod/tls/key_reader.ts).
+    if (args[0] === KEY_READER_FLAG && args.length >= 2 && args.length <= 3) return runKeyReader(args.slice(1));
     // --inline: the same command line, the chain served in this process (mod/standalone).
     const inline = splitInlineArgs(args);
     if (typeof inline !== "string" && inline.inline) return runInline(args, ctx);
-    const o = serveOptionsOrUsage(args, ctx);
+    if (typeof inline === "string") {
+      writeStderr(`${ctx.classic ? ctx.calledAs : ctx.prefix}: ${inline}\n`);
+      return EXIT_PERM;
+    }
+    const o = serveOptionsOrUsage(inline.rest, ctx);
     if (typeof o === "number") return o;
     const quiet = o.verbosity === 0;
+    const metricsAt = inline.metrics === undefined ? undefined : parseHostPort(inline.metrics);
+    if (inline.metrics !== undefined && metricsAt === undefined) {
+      if (!quiet) writeStderr(`${ctx.prefix}: fatal: --metrics needs HOST:PORT, not ${inline.metrics}\n`);
+      return EXIT_USAGE;
+    }
+    const counters = metricsAt ? new ServeCounters() : undefined;
     let tls: ServeTls | undefined;
+    let stls: ServeTls | undefined;
+    const warn = (m: string) => { if (!quiet) writeStderr(`${ctx.prefix}: warning: ${m}\n`); };
     try {
       // Before privileges are dropped: the key is often readable by root only. SIGHUP re-reads it.
-      if (o.tls) tls = setupServeTls(ctx.env, (m) => { if (!quiet) writeStderr(`${ctx.prefix}: warning: ${m}\n`); });
+      if (o.tls) tls = setupServeTls(ctx.env, warn);
     } catch (err) {
       if (err instanceof PoppinError) return fail(ctx, quiet, err.message);
       throw err;
     }
+    // poppin's popup offering STLS gets its key material from us (never the files), so it may
+    // run as a uid that cannot read the key. Unreadable here: popup reads the files itself and says why.
+    const popup = o.tls ? undefined : parsePopupCommand(o.program, selfResolver(ctx.execPath, ctx.env.PATH));
+    if (popup !== undefined) {
+      try {
+        stls = policyTls(resolvePolicy(popup.popupOptions, ctx.env).policy, "STLS certificate", warn);
+      } catch (err) {
+        if (!(err instanceof PoppinError)) throw err;
+        warn(`popup's STLS certificate: ${err.message}`);
+      }
+    }
     const server = new Server(o, ctx.env, {
       log: (line) => writeStderr(logLine(line)),
       drop: (reason) => writeStderr(logLine(`${ctx.prefix}: warning: dropping connection, ${reason}\n`)),
-    }, process.pid, tls);
+      warn: (message) => writeStderr(logLine(`${ctx.prefix}: warning: ${message}\n`)),
+    }, process.pid, tls, counters, stls?.holder);
+    let metrics: MetricsEndpoint | undefined;
     process.on("SIGTERM", () => {
       server.stop();
+      metrics?.stop();
       process.exit(EXIT_OK);
     });
     const listener = await listenAsTold(o, ctx.env, (on) => server.start(on));
     if (typeof listener === "string") return fail(ctx, quiet, listener);
+    if (metricsAt && counters) {
+      // Bound before the uid switch, as the service port is.
+      try {
+        metrics = startMetrics(metricsAt.host, metricsAt.port, () => serveMetricsText(counters, server.openConnections, o.limit));
+      } catch (err) {
+        return fail(ctx, quiet, `unable to serve metrics on ${inline.metrics}: ${describeSysError(err)}`);
+      }
+    }
+    keepKeyReaders([tls, stls], ctx.execPath, o.uid !== 0 || o.gid !== 0, warn);
     const privilegeError = dropPrivileges(o.gid, o.uid);
     if (privilegeError) return fail(ctx, quiet, privilegeError);
     if (o.printPort) writeStdout(`${listener.port}\n`);

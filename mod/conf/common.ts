@@ -43,12 +43,21 @@ export function envEntries(req: ConfRequest): PlanEntry[] {
   return entries;
 }
 
-/** serve's flags as qmail-conf's tcpserver line has them: verbose, no Nagle, no DNS, no ident; -U for qmqpd. */
+/**
+ * serve's flags as qmail-conf's tcpserver line has them: verbose, no Nagle, no DNS, no ident.
+ * qmqpd gets no -U: it starts as root and splits itself (the client is read as envuidgid's
+ * $UID/$GID, each copy written as its recipient), and -l names this host for its Received
+ * line, as qmail's run scripts pass control/me.
+ */
 export function serveFlags(req: ConfRequest): string[] {
-  // -U: uid and gid from envuidgid; under systemd, User= does that instead.
-  const flags = [req.kind === "qmqpd" && !req.systemd ? "-vDUHR" : "-vDHR", "-l0"];
+  const flags = req.kind === "qmqpd" ? ["-vDHR", "-l", req.host] : ["-vDHR", "-l0"];
   if (req.kind === "pop3s") flags.unshift("--tls");
   return flags;
+}
+
+/** qmqpd's account, as $UID and $GID for its network side. */
+export function envuidgidArgs(req: ConfRequest, poppin: string): string[] {
+  return req.kind === "qmqpd" ? [poppin, "envuidgid", req.runAccount!.name] : [];
 }
 
 /** The program serve runs for each connection. */

@@ -4,11 +4,11 @@
  * log/main and log/status owned by LOGACCT, tcp, Makefile, add-client, env/.
  */
 import type { ConfRequest } from "./options.ts";
-import { addClient, chainArgs, envEntries, makefile, serveFlags, tcpRules } from "./common.ts";
+import { addClient, chainArgs, envEntries, envuidgidArgs, makefile, serveFlags, tcpRules } from "./common.ts";
 import { shellLine, type ServicePlan } from "./plan.ts";
 
 export function runScript(req: ConfRequest, poppin: string): string {
-  const front = req.kind === "qmqpd" ? [poppin, "envuidgid", req.runAccount!.name] : [];
+  const front = envuidgidArgs(req, poppin);
   return [
     "#!/bin/sh",
     `# poppin conf ${req.kind}: variables for the chain are files in ./env (envdir).`,

@@ -5,7 +5,7 @@
  */
 import { basename } from "node:path";
 import type { ConfRequest } from "./options.ts";
-import { addClient, chainArgs, envEntries, makefile, serveFlags, tcpRules } from "./common.ts";
+import { addClient, chainArgs, envEntries, envuidgidArgs, makefile, serveFlags, tcpRules } from "./common.ts";
 import type { ServicePlan } from "./plan.ts";
 
 /** systemd's own quoting for ExecStart: double quotes where a word needs them, % doubled. */
@@ -25,7 +25,7 @@ function listenAddress(req: ConfRequest): string {
 }
 
 export function execStart(req: ConfRequest, poppin: string): string[] {
-  return [poppin, "envdir", `${req.dir}/env`, poppin, "serve", "--systemd", ...serveFlags(req), "-x", `${req.dir}/tcp.cdb`, ...chainArgs(req, poppin)];
+  return [...envuidgidArgs(req, poppin), poppin, "envdir", `${req.dir}/env`, poppin, "serve", "--systemd", ...serveFlags(req), "-x", `${req.dir}/tcp.cdb`, ...chainArgs(req, poppin)];
 }
 
 export function socketUnit(req: ConfRequest): string {
@@ -66,11 +66,10 @@ export function serviceUnit(req: ConfRequest, poppin: string): string {
   const name = unitName(req);
   const who = req.kind === "qmqpd"
     ? [
-      "# qmqpd runs as the QMQPD account (qmail-qmqpd-conf's tcpserver -U); a qmail-queue in",
-      "# $QMAILQUEUE may be setuid, so NoNewPrivileges stays off. DynamicUser does not fit:",
-      "# delivered mail needs an owner that outlives the service.",
-      `User=${req.runAccount!.name}`,
-      `Group=${req.runAccount!.gid}`,
+      "# qmqpd starts as root and splits itself: it reads the client as the QMQPD account",
+      `# (${req.runAccount!.name}, through envuidgid) and writes each copy as its recipient, so`,
+      "# User= does not fit. A qmail-queue in $QMAILQUEUE may be setuid: NoNewPrivileges stays off.",
+      "CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_CHOWN CAP_FOWNER",
     ]
     : [
       "# The chain starts as root: checkpassword reads shadow and switches to each mail user,",
@@ -92,6 +91,8 @@ export function serviceUnit(req: ConfRequest, poppin: string): string {
     "StandardInput=null",
     "StandardOutput=journal",
     "StandardError=journal",
+    "# The tag fail2ban's filter (journalmatch) looks for, whatever this unit is called.",
+    "SyslogIdentifier=poppin",
     "# SIGTERM to serve alone: running sessions finish, as under svc -d.",
     "KillMode=process",
     "Restart=always",

@@ -18,6 +18,7 @@ import { maildirMake } from "../maildir/make.ts";
 import { clockNow, uidlOf, uniqueName, withSizes, type NameClock } from "../maildir/name.ts";
 import { appendUidlMap, readUidlMap } from "../maildir/uidl_map.ts";
 import { copyRange } from "../mbox/journal.ts";
+import { visibleRanges } from "../mbox/hidden.ts";
 import type { MboxMessage } from "../mbox/message.ts";
 import { planIsNoop, planRewrite } from "../mbox/plan.ts";
 import { scanMbox } from "../mbox/scan.ts";
@@ -150,7 +151,10 @@ function convertLocked(fd: number, size: number, messages: readonly MboxMessage[
   const present = presentNames(dir);
   const done = new Set<string>();
   for (const [unique, uidl] of map) if (present.has(unique)) done.add(uidl);
-  const totalOctets = messages.reduce((t, m) => t + (m.end - m.start), 0);
+  // The message as POP3 serves it: the mailbox's own fields (Status:, X-UID ...; hidden.ts) stay behind, their flags go into the name.
+  const visible = (m: (typeof messages)[number]) => visibleRanges(m.start, m.end, m.hiddenFields);
+  const visibleLength = (m: (typeof messages)[number]) => visible(m).reduce((t, [a, b]) => t + b - a, 0);
+  const totalOctets = messages.reduce((t, m) => t + visibleLength(m), 0);
   const next = clockSequence(opts.now ?? clockNow);
   const host = opts.host ?? hostname();
   const buf = Buffer.allocUnsafe(1 << 20);
@@ -169,7 +173,7 @@ function convertLocked(fd: number, size: number, messages: readonly MboxMessage[
   };
   const progress = (count: number) => opts.onProgress?.({ messages: count, totalMessages: messages.length, octets, totalOctets, elapsedMs: Date.now() - started });
   messages.forEach((m, i) => {
-    const length = m.end - m.start;
+    const length = visibleLength(m);
     if (done.has(m.uidl)) {
       alreadyThere++;
     } else {
@@ -177,7 +181,11 @@ function convertLocked(fd: number, size: number, messages: readonly MboxMessage[
       const path = join(dir, "tmp", name);
       const out = openSync(path, "wx", 0o600);
       try {
-        copyRange(fd, m.start, out, 0, length, buf);
+        let at = 0;
+        for (const [a, b] of visible(m)) {
+          copyRange(fd, a, out, at, b - a, buf);
+          at += b - a;
+        }
         fsyncSync(out);
       } catch (e) {
         closeSync(out);

@@ -56,13 +56,23 @@ function fieldCrlfSize(fd: number, m: MboxMessage): number {
   return size;
 }
 
+/** Reads [from, to) of the spool, leaving out the hidden ranges (relative to `from`, in order). */
 class RangeReader implements MessageReader {
   #pos: number;
-  constructor(private readonly fd: number, from: number, private readonly to: number) {
+  #skip = 0;
+  constructor(private readonly fd: number, private readonly from: number, private readonly to: number, private readonly hidden: readonly (readonly [number, number])[] = []) {
     this.#pos = from;
   }
   read(buf: Uint8Array): number {
-    const want = Math.min(buf.length, this.to - this.#pos);
+    let stop = this.to;
+    while (this.#skip < this.hidden.length) {
+      const [a, b] = this.hidden[this.#skip]!;
+      if (this.#pos >= this.from + b) { this.#skip++; continue; }
+      if (this.#pos >= this.from + a) { this.#pos = this.from + b; this.#skip++; continue; }
+      stop = Math.min(stop, this.from + a);
+      break;
+    }
+    const want = Math.min(buf.length, stop - this.#pos);
     if (want <= 0) return 0;
     const n = readSync(this.fd, buf, 0, want, this.#pos);
     this.#pos += n;
@@ -141,7 +151,7 @@ export class MboxMailbox implements Mailbox {
       nextOk = readSync(fd, five, 0, 5, m.next) === 5 && five.toString("latin1") === "From ";
     }
     if (!here || !nextOk) throw Object.assign(new Error("the spool changed under the session"), { code: "ENOENT" });
-    return new RangeReader(fd, m.start, m.end);
+    return new RangeReader(fd, m.start, m.end, m.hiddenFields);
   }
 
   retrieved(index: number): void {

@@ -24,6 +24,12 @@ export interface MboxMessage {
   readonly xStatus: string;
   /** The Status: field's octets [from, to) including continuation lines, when present. */
   readonly statusField?: readonly [number, number];
+  /**
+   * Header fields POP3 does not show (hidden.ts: Status:, X-Status:, Content-Length:, X-UID...,
+   * as Dovecot hides them), as [from, to) offsets relative to `start`, in order; `crlfSize`
+   * leaves them out. Undefined when there are none.
+   */
+  readonly hiddenFields?: readonly (readonly [number, number])[];
   /** The line end the header section uses, for header lines we add. */
   readonly eol: "\n" | "\r\n";
 }

@@ -4,6 +4,7 @@
  * `Status: RO` (Qpopper's update-status-headers), the rest is copied as it is, including
  * mail that arrived after the session started.
  */
+import { addHiddenRange, MAX_HIDDEN_RANGES } from "./hidden.ts";
 import type { MboxMessage } from "./message.ts";
 
 export type Segment = { kind: "copy"; from: number; to: number } | { kind: "bytes"; bytes: Uint8Array };
@@ -58,10 +59,13 @@ export function planRewrite(messages: readonly MboxMessage[], size: number, dele
       copy(to, m.next);
       const delta = line.length - (to - from);
       const at = from + shift;
+      const hiddenFields = withStatusReplaced(m, from, to, line.length);
       after.push({
         ...m, fromOffset: m.fromOffset + shift, start: m.start + shift, headerEnd: m.headerEnd + shift + delta,
         end: m.end + shift + delta, next: m.next + shift + delta, status: READ_STATUS, statusField: [at, at + line.length],
-        crlfSize: m.crlfSize + line.length + (m.eol === "\n" ? 1 : 0) - (fieldCrlf ? fieldCrlf(m) : 0),
+        hiddenFields,
+        // Status: is hidden from POP3 (hidden.ts), so the size a client sees stays unless it was shown (past the bound).
+        crlfSize: statusHidden(m, from, to) ? m.crlfSize : m.crlfSize + line.length + (m.eol === "\n" ? 1 : 0) - (fieldCrlf ? fieldCrlf(m) : 0),
       });
       outPos = m.next + shift + delta;
       continue;
@@ -83,6 +87,34 @@ export function planRewrite(messages: readonly MboxMessage[], size: number, dele
   }
   if (firstChange < 0) firstChange = out; // unchanged, or only cut at the end
   return { segments, oldLength: size, newLength: out, firstChange, removed, after: fieldCrlf && tailFrom >= size ? after : undefined };
+}
+
+/** Whether the Status: field at [from, to) (absolute) is inside one of m's hidden ranges; an absent one (from = to) is hidden if it can be. */
+function statusHidden(m: MboxMessage, from: number, to: number): boolean {
+  const ranges = m.hiddenFields ?? [];
+  if (from === to) return ranges.length < MAX_HIDDEN_RANGES || ranges.some(([, b]) => m.start + b === from);
+  return ranges.some(([a, b]) => m.start + a <= from && to <= m.start + b);
+}
+
+/** m's hidden ranges once the Status: field at [from, to) is replaced by `length` octets (a new one hidden too). */
+function withStatusReplaced(m: MboxMessage, from: number, to: number, length: number): [number, number][] | undefined {
+  const rel = [from - m.start, to - m.start] as const;
+  const delta = length - (to - from);
+  const out: [number, number][] = [];
+  let placed = !statusHidden(m, from, to);
+  for (const [a, b] of m.hiddenFields ?? []) {
+    if (b < rel[0] || (b === rel[0] && rel[0] !== rel[1])) out.push([a, b]);
+    else if (a > rel[1] || (a === rel[1] && rel[0] !== rel[1])) {
+      if (!placed) { addHiddenRange(out, rel[0], rel[0] + length); placed = true; }
+      addHiddenRange(out, a + delta, b + delta);
+    } else {
+      // The range holding the field (or touching the place a new one goes): it grows by delta.
+      addHiddenRange(out, Math.min(a, rel[0]), Math.max(b, rel[1]) + delta);
+      placed = true;
+    }
+  }
+  if (!placed) addHiddenRange(out, rel[0], rel[0] + length);
+  return out.length > 0 ? out : undefined;
 }
 
 /** Whether applying the plan would change nothing. */

@@ -11,6 +11,7 @@
 import { readSync } from "node:fs";
 import { PermError } from "../cli/errors.ts";
 import { LineReader, type SkipTally } from "./line_reader.ts";
+import { addHiddenRange, HIDDEN_FIELDS } from "./hidden.ts";
 import type { MboxMessage } from "./message.ts";
 import { UidlAllocator, VOLATILE_FIELDS } from "./uidl.ts";
 
@@ -55,6 +56,9 @@ class Builder {
   fields: Field[] = [];
   current: Field | undefined;
   currentVolatile = false;
+  /** The field being read is one POP3 does not show (hidden.ts), and its range was recorded. */
+  currentHidden = false;
+  hidden: [number, number][] = [];
 
   constructor(offset: number, line: Uint8Array) {
     this.fromOffset = offset;
@@ -124,6 +128,7 @@ export function scanMbox(fd: number, size: number, what = "spool", resume?: { me
       uidl: uidls.allocate(ownUidl, derivedUidl), ownUidl, derivedUidl, fromLine: m.fromLine,
       status: status?.value.trim() ?? "", xStatus: m.value("x-status") ?? "",
       statusField: status ? [status.from, status.to] : undefined, eol: m.eol,
+      hiddenFields: m.hidden.length > 0 ? m.hidden : undefined,
     });
     m = undefined;
   };
@@ -163,20 +168,25 @@ export function scanMbox(fd: number, size: number, what = "spool", resume?: { me
       const before = view.length >= 2 ? view[view.length - 2] === CR : prevEndedCR && view.length === 1;
       if (!before) add++;
     }
-    m.crlf += add;
-    if (m.clEnd >= 0 && off >= m.clEnd) m.crlfAfterEnd += add;
     prevEndedCR = !reader.endsLine && view.length > 0 && view[view.length - 1] === CR;
     const blank = reader.lineStart && reader.endsLine && isBlank(view);
-    if (m.inHeaders) readHeaderLine(m, view, off, reader.lineStart, blank, fd, size);
+    // A piece of a hidden header field counts for nothing: POP3 does not send it.
+    const hidden = m.inHeaders && readHeaderLine(m, view, off, reader.lineStart, blank, fd, size);
+    if (!hidden) {
+      m.crlf += add;
+      if (m.clEnd >= 0 && off >= m.clEnd) m.crlfAfterEnd += add;
+    }
     prevBlankLen = blank ? view.length : 0;
   }
   finish(size);
   return { messages, size };
 }
 
-function readHeaderLine(m: Builder, view: Buffer, off: number, lineStart: boolean, blank: boolean, fd: number, size: number): void {
+/** Reads one piece of the header section; returns whether it belongs to a hidden field. */
+function readHeaderLine(m: Builder, view: Buffer, off: number, lineStart: boolean, blank: boolean, fd: number, size: number): boolean {
   if (blank) {
     m.inHeaders = false;
+    m.currentHidden = false;
     m.headerEnd = off;
     m.bodyStart = off + view.length;
     m.eol = view.length === 2 ? "\r\n" : "\n";
@@ -186,7 +196,7 @@ function readHeaderLine(m: Builder, view: Buffer, off: number, lineStart: boolea
       const clEnd = m.bodyStart + Number(cl);
       if (contentLengthFits(fd, clEnd, size)) m.clEnd = clEnd;
     }
-    return;
+    return false;
   }
   const continuation = lineStart && (view[0] === 0x20 || view[0] === 0x09);
   if (lineStart && !continuation) {
@@ -198,9 +208,15 @@ function readHeaderLine(m: Builder, view: Buffer, off: number, lineStart: boolea
       m.fields.push(m.current);
     }
     m.currentVolatile = VOLATILE_FIELDS.has(name);
-  } else if (m.current) {
-    m.current.to = off + view.length;
-    if (m.current.value.length < 4096) m.current.value += latin1(view);
+    m.currentHidden = HIDDEN_FIELDS.has(name) && addHiddenRange(m.hidden, off - m.start, off + view.length - m.start);
+  } else {
+    if (m.current) {
+      m.current.to = off + view.length;
+      if (m.current.value.length < 4096) m.current.value += latin1(view);
+    }
+    // A continuation line, or the rest of a long line: part of the field it follows.
+    if (m.currentHidden) m.hidden[m.hidden.length - 1]![1] = off + view.length - m.start;
   }
   if (!m.currentVolatile) m.hash.update(view);
+  return m.currentHidden;
 }

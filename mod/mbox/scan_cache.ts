@@ -14,6 +14,7 @@ import { closeSync, lstatSync, readdirSync, readFileSync, readSync, renameSync, 
 import { basename, dirname, join } from "node:path";
 import { createExclusive, effectiveUid, openOwnedFile } from "../sys/owned_file.ts";
 import { processGone } from "./dot_lock.ts";
+import { MAX_HIDDEN_RANGES } from "./hidden.ts";
 import { trustedOwners } from "./journal.ts";
 import type { MboxMessage } from "./message.ts";
 import { scanMbox } from "./scan.ts";
@@ -49,12 +50,28 @@ function storedMessage(v: unknown): MboxMessage | undefined {
   if (f !== undefined && !(Array.isArray(f) && f.length === 2 && isOffset(f[0]) && isOffset(f[1]))) return undefined;
   const m = o as unknown as MboxMessage & { fromLine: string };
   if (!(m.fromOffset <= m.start && m.start <= m.headerEnd && m.headerEnd <= m.end && m.end <= m.next) || m.uidl === "") return undefined;
+  // Hidden header fields (hidden.ts): increasing [from, to) pairs inside the message. A cache
+  // written before they existed has none, and its sizes count them: served as it says.
+  const h = o.hiddenFields;
+  if (h !== undefined && !validHidden(h, m.end - m.start)) return undefined;
   return {
     fromOffset: m.fromOffset, start: m.start, headerEnd: m.headerEnd, end: m.end, next: m.next, crlfSize: m.crlfSize,
     uidl: m.uidl, ...(m.ownUidl !== undefined ? { ownUidl: m.ownUidl } : {}), derivedUidl: m.derivedUidl,
     fromLine: Buffer.from(m.fromLine, "latin1"), status: m.status, xStatus: m.xStatus,
     ...(f !== undefined ? { statusField: [m.statusField![0], m.statusField![1]] as const } : {}), eol: m.eol,
+    ...(h !== undefined ? { hiddenFields: (h as [number, number][]).map(([a, b]) => [a, b] as const) } : {}),
   };
+}
+
+function validHidden(h: unknown, length: number): boolean {
+  if (!Array.isArray(h) || h.length === 0 || h.length > MAX_HIDDEN_RANGES) return false;
+  let last = 0;
+  for (const r of h) {
+    if (!Array.isArray(r) || r.length !== 2 || !isOffset(r[0]) || !isOffset(r[1])) return false;
+    if (r[0] < last || r[1] <= r[0] || r[1] > length) return false;
+    last = r[1];
+  }
+  return true;
 }
 
 /**

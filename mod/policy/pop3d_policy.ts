@@ -28,13 +28,18 @@ export type SessionStart =
   /** Refuse with this -ERR text (exit 0: the client got its answer). */
   | { kind: "refuse"; reply: string; log: string };
 
-/** Before the scan: lock, login delay, bulletins. Throws TempError for trouble. */
-export async function startSession(dir: string, policy: Policy, env: Env): Promise<SessionStart> {
+/**
+ * Before the scan: lock, login delay, bulletins. Throws TempError for trouble. The session
+ * lock's descriptor is held until the process ends, or handed to `holdLock` (a process that
+ * serves many sessions closes it when this one ends, whatever the outcome).
+ */
+export async function startSession(dir: string, policy: Policy, env: Env, holdLock?: (fd: number) => void): Promise<SessionStart> {
   const notes: string[] = [];
   const warnings: string[] = [];
   if (policy.mailboxLock === "session") {
     try {
-      lockMailboxSession(dir); // held until the process ends
+      const fd = lockMailboxSession(dir); // held until the process ends
+      if (fd !== undefined) holdLock?.(fd);
     } catch (e) {
       if (e instanceof MailboxInUse) return { kind: "refuse", reply: "[IN-USE] mailbox in use by another session, try again later", log: "mailbox in use" };
       throw e;

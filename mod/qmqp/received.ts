@@ -25,9 +25,23 @@ export function receivedLine(env: NodeJS.ProcessEnv, date: Date): string {
   return `Received: from ${safe(host)} (${who})\n  by ${safe(local)} with QMQP; ${date822(date)}\n`;
 }
 
-/** What qmail-local writes above a message it puts in a Maildir. */
+/**
+ * qmail-local's Return-Path and Delivered-To: each LF in the address becomes "_" (as
+ * qmail-local does to rpline and dtline), so an envelope address cannot end the header line
+ * and start a forged one. A CR becomes "_" too: qmail-local's messages only ever end lines
+ * with LF, but a POP3 client would see CR LF.
+ */
 export function localDeliveryHeader(sender: Uint8Array, recipient: Uint8Array): Uint8Array {
   return Buffer.concat([
-    Buffer.from("Return-Path: <"), Buffer.from(sender), Buffer.from(">\nDelivered-To: "), Buffer.from(recipient), Buffer.from("\n"),
+    Buffer.from("Return-Path: <"), headerSafe(sender), Buffer.from(">\nDelivered-To: "), headerSafe(recipient), Buffer.from("\n"),
   ]);
+}
+
+const UNDERSCORE = 0x5f;
+
+/** A copy of `address` with every LF and CR replaced by "_". */
+export function headerSafe(address: Uint8Array): Uint8Array {
+  const out = Buffer.from(address);
+  for (let i = 0; i < out.length; i++) if (out[i] === 0x0a || out[i] === 0x0d) out[i] = UNDERSCORE;
+  return out;
 }

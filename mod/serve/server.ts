@@ -10,12 +10,14 @@ import type net from "node:net";
 import { describeSysError } from "../cli/errors.ts";
 import { acceptedEndpoints, describeConnection, proxiedEndpoints, type Endpoints } from "./connection.ts";
 import type { ConnectionFacts } from "./environment.ts";
+import type { ServeCounters } from "./counters.ts";
 import { ConnectionLimits } from "./limits.ts";
 import { Listener } from "./listener.ts";
 import { endLine, pidLine, statusLine, verdictLine, waitStatus } from "./log_lines.ts";
 import type { ServeOptions } from "./options.ts";
 import type { TlsContextHolder } from "../tls/context.ts";
 import { runOverTls } from "../tls/implicit.ts";
+import { TLS_FD_VARIABLE } from "../tls/key_material.ts";
 
 /** What a child that never ran would have exited with: tcpserver's deny (100) and drop (111). */
 const DENY_STATUS = waitStatus(100, null);
@@ -26,6 +28,8 @@ export interface ServeOutput {
   log(line: string): void;
   /** A warning after "dropping connection, ". */
   drop(reason: string): void;
+  /** Any other warning (the text after "warning: "). */
+  warn(message: string): void;
 }
 
 export type ListenOn = { address: string; port: number; backlog: number } | { inheritedFd: number };
@@ -42,6 +46,10 @@ export class Server {
     private readonly ownPid: number,
     /** --tls: terminate TLS here and relay to the program over pipes (mod/tls/implicit.ts). */
     private readonly tls?: { holder: TlsContextHolder; handshakeTimeoutMs: number },
+    /** --metrics: what is counted (counters.ts). */
+    private readonly counters?: ServeCounters,
+    /** poppin's popup with STLS: its key material, handed to each one as POPPIN_TLS_FD (mod/tls/key_material.ts). */
+    private readonly stlsMaterial?: TlsContextHolder,
   ) {
     this.limits = new ConnectionLimits(options.limit, options.perIp);
   }
@@ -59,6 +67,11 @@ export class Server {
   /** The first status line, written once the socket is ready (as tcpserver does after listen). */
   announce(): void {
     if (this.options.verbosity >= 2) this.out.log(statusLine(this.limits.children, this.limits.limit));
+  }
+
+  /** Connections being served now (for --metrics). */
+  get openConnections(): number {
+    return this.limits.children;
   }
 
   /** SIGTERM: accept nothing more; running programs go on by themselves. */
@@ -87,6 +100,7 @@ export class Server {
   /** A connection that gets no program: the pid, warning and end lines tcpserver's short-lived child would have caused. */
   private dropped(sock: net.Socket, remoteIp: string, reason: string, claimedIp: string | undefined): void {
     sock.destroy();
+    if (this.counters) this.counters.dropped++;
     this.log(pidLine(this.ownPid, remoteIp));
     if (this.options.verbosity >= 1) this.out.drop(reason);
     this.log(endLine(this.ownPid, DROP_STATUS));
@@ -95,6 +109,7 @@ export class Server {
 
   private async accepted(sock: net.Socket): Promise<void> {
     sock.on("error", () => {});
+    if (this.counters) this.counters.connectionsTotal++;
     this.limits.open();
     this.status();
     if (this.limits.full) this.listener?.pause();
@@ -127,6 +142,7 @@ export class Server {
 
   private denied(sock: net.Socket, facts: ConnectionFacts, claimedIp: string | undefined): void {
     sock.destroy();
+    if (this.counters) this.counters.denied++;
     this.log(pidLine(this.ownPid, facts.remoteIp));
     this.log(verdictLine(false, this.ownPid, facts));
     this.log(endLine(this.ownPid, DENY_STATUS));
@@ -144,22 +160,33 @@ export class Server {
         this.log(verdictLine(true, pid, facts));
       },
       ended: (code, signal) => {
+        this.counters?.exited(code, signal);
         this.log(endLine(pid, waitStatus(code, signal)));
         this.release(claimedIp);
       },
     });
   }
 
+  /** The STLS key material's descriptor for popup; undefined (popup reads the files itself) when there is none or it cannot be made. */
+  #stlsMaterialFd(): number | undefined {
+    try {
+      return this.stlsMaterial?.materialFd();
+    } catch (err) {
+      if (this.options.verbosity >= 1) this.out.warn(`unable to hand popup its key material: ${describeSysError(err)}`);
+      return undefined;
+    }
+  }
+
   private run(sock: net.Socket, fd: number, facts: ConnectionFacts, env: Record<string, string>, claimedIp: string | undefined): void {
     if (this.tls) return this.runTls(sock, facts, env, claimedIp);
     let pid: number;
     try {
+      const material = this.#stlsMaterialFd();
       const child = Bun.spawn(this.options.program, {
-        stdin: fd,
-        stdout: fd,
-        stderr: "inherit",
-        env,
+        stdio: material === undefined ? [fd, fd, "inherit"] : [fd, fd, "inherit", material],
+        env: material === undefined ? env : { ...env, [TLS_FD_VARIABLE]: "3" },
         onExit: (_proc, exitCode, signalCode) => {
+          this.counters?.exited(exitCode, signalCode === null || signalCode === undefined ? null : String(signalCode));
           this.log(endLine(pid, waitStatus(exitCode, signalCode ?? null)));
           this.release(claimedIp);
         },

@@ -124,6 +124,22 @@ export function parsePopupChain(argv: readonly string[], resolver: Resolver): Po
   return { ...login, hostname, popupPrefix: popup.prefix, popupOptions };
 }
 
+/**
+ * Whether `argv` runs this binary's popup (whatever follows it): its options before the host
+ * name, or undefined for any other program. serve hands such a popup its STLS key material.
+ */
+export function parsePopupCommand(argv: readonly string[], resolver: Resolver): { popupOptions: string[] } | undefined {
+  const popup = matchApplet(argv, 0, "popup", "qmail-popup", resolver);
+  if (typeof popup === "string") return undefined;
+  const after = argv.slice(popup.words);
+  try {
+    const rest = parsePolicyFlags(after).rest;
+    return { popupOptions: after.slice(0, after.length - rest.length) };
+  } catch {
+    return undefined; // popup itself says what is wrong with its options
+  }
+}
+
 /** The resolver for this process: our own real path and PATH. */
 export function selfResolver(execPath: string, path: string | undefined): Resolver {
   let self = execPath;

@@ -6,14 +6,19 @@
  *   answer:  u32 id, u16 hash length (REFUSED: libcrypt refused the setting), hash
  *
  * (little-endian). It does nothing but crypt_r, and exits at the end of its input.
+ * Before it reads anything it makes itself non-dumpable and checks that nothing traces
+ * it (a tracer attached in the moment after exec would keep its access): no other process
+ * of its uid can read the passwords and hashes that pass through it.
  * Processes rather than threads: yescrypt maps and unmaps 16 MiB per check, and in one
  * multi-threaded process every unmap interrupts the other threads' CPUs to flush their
  * TLBs; two helper processes checked 14% more yescrypt hashes a second than two threads
  * on this 2-core machine.
  */
 import { readSync } from "node:fs";
-import { writeAll } from "../cli/io.ts";
+import { describeSysError } from "../cli/errors.ts";
+import { writeAll, writeStderr } from "../cli/io.ts";
 import { cryptHash } from "../sys/crypt.ts";
+import { makeUndumpable, tracerPid } from "../sys/dumpable.ts";
 
 export const CRYPT_HELPER_FLAG = "--crypt-helper";
 export const REQUEST_HEADER = 8;
@@ -41,7 +46,21 @@ function readFully(fd: number, buf: Uint8Array): boolean {
   return true;
 }
 
+/** Exit status of a helper that refused to start (serve fails the check it was started for). */
+const HELPER_REFUSED = 111;
+
 export function runCryptHelper(): number {
+  try {
+    makeUndumpable();
+  } catch (e) {
+    writeStderr(`poppin serve: fatal: crypt helper: unable to make itself non-dumpable: ${describeSysError(e)}\n`);
+    return HELPER_REFUSED;
+  }
+  const tracer = tracerPid();
+  if (tracer !== 0) {
+    writeStderr(`poppin serve: fatal: crypt helper: traced by pid ${tracer}, refusing to handle passwords\n`);
+    return HELPER_REFUSED;
+  }
   const header = new Uint8Array(REQUEST_HEADER);
   const view = new DataView(header.buffer);
   for (;;) {

@@ -2,15 +2,15 @@
  * libcrypt off the event loop: a pool of helper processes (`poppin serve --crypt-helper`,
  * mod/standalone/crypt_helper.ts), one per core by default, each running crypt_r. A
  * yescrypt check costs about 25 ms of CPU, so on the main thread a few logins would stall
- * every session the process holds. Helpers start on the first check (after serve dropped
- * its privileges); started as root they run as nobody, since they need no rights at all.
- * A helper that dies fails its one check and is replaced.
+ * every session the process holds. Helpers start on the first check, with serve's own uid
+ * (after -u, that uid; as root, root): passwords and hashes pass through them, so they must
+ * share a uid with no process that is not already trusted with those (nobody, shared by
+ * many daemons, could read them). Each makes itself non-dumpable before it reads anything
+ * (crypt_helper.ts). A helper that dies fails its one check and is replaced.
  */
 import type { Subprocess } from "bun";
 import { availableParallelism } from "node:os";
 import { ANSWER_HEADER, CRYPT_HELPER_FLAG, MAX_FIELD, REFUSED, REQUEST_HEADER } from "./crypt_helper.ts";
-
-const NOBODY = 65534;
 
 interface Job {
   id: number;
@@ -51,11 +51,9 @@ export class CryptPool {
   }
 
   #spawn(slot: Slot): NonNullable<Slot["proc"]> {
-    const root = process.geteuid?.() === 0;
     const proc = Bun.spawn([this.execPath, "serve", CRYPT_HELPER_FLAG], {
       stdin: "pipe", stdout: "pipe", stderr: "inherit",
       env: { PATH: "/usr/bin:/bin" },
-      ...(root ? { uid: NOBODY, gid: NOBODY } : {}),
     });
     proc.unref();
     slot.proc = proc;

@@ -10,12 +10,13 @@ import { timeoutInvalid } from "../pop3/config.ts";
 import { logValue } from "../pop3/log_value.ts";
 import { detachStdio, dropPrivileges, listenAsTold, serveOptionsOrUsage } from "../serve/startup.ts";
 import { isMboxArgument } from "../mbox/spool_path.ts";
+import { applyMboxOption, defaultMboxSettings } from "../mbox/options.ts";
+import { makeUndumpable } from "../sys/dumpable.ts";
 import { parsePopupChain, selfResolver } from "./chain_spec.ts";
 import { CredentialCache, credentialCacheTtlMs } from "./credential_cache.ts";
 import { CryptPool } from "./crypt_pool.ts";
 import { resolvePolicy } from "../policy/resolve.ts";
-import { TlsContextHolder } from "../tls/context.ts";
-import { setupServeTls, type ServeTls } from "../tls/serve_tls.ts";
+import { keepKeyReaders, policyTls, setupServeTls, type ServeTls } from "../tls/serve_tls.ts";
 import { InlineServer } from "./inline_server.ts";
 import { ListingCache } from "./listing_cache.ts";
 import type { InlineSetup } from "./inline_session.ts";
@@ -80,13 +81,23 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
   if (typeof chain === "string") {
     return fail(`--inline serves only poppin's own chain (popup NAME checkpassword pop3d Maildir): ${chain}`, EXIT_USAGE);
   }
-  if (isMboxArgument(chain.maildir) || chain.pop3dArgs.some((a) => a.startsWith("--") && !a.startsWith("--compat="))) {
-    return fail(`--inline serves Maildirs: run mbox spools (${chain.pop3dArgs.join(" ")}) with the classic chain`, EXIT_USAGE);
+  // pop3d's mbox options (--spool-dir=, --lock=, ...): checked now by pop3d's own parser, valid only with an mbox: spool.
+  const mboxSettings = defaultMboxSettings();
+  const badOption = chain.pop3dArgs.find((a) => a.startsWith("--") && !a.startsWith("--compat=") && (!isMboxArgument(chain.maildir) || applyMboxOption(mboxSettings, a) !== "ok"));
+  if (badOption !== undefined) {
+    return fail(`pop3d option ${badOption} is not ${isMboxArgument(chain.maildir) ? "a usable mbox option" : "valid for a Maildir"}`, EXIT_USAGE);
   }
   const metricsAt = split.metrics === undefined ? undefined : parseHostPort(split.metrics);
   if (split.metrics !== undefined && metricsAt === undefined) return fail(`--metrics needs HOST:PORT, not ${split.metrics}`, EXIT_USAGE);
   if (timeoutInvalid(ctx.env)) writeStderr(`${ctx.prefix}: warning: ignoring POPPIN_TIMEOUT=${logValue(ctx.env.POPPIN_TIMEOUT ?? "")}: not a positive number of seconds\n`);
 
+  // Passwords pass through this process: no other process of its uid may read its memory
+  // (the kernel does the same on the uid switch below; this covers serve started unprivileged).
+  try {
+    makeUndumpable();
+  } catch (e) {
+    writeStderr(`${ctx.prefix}: warning: unable to make serve non-dumpable: ${describeSysError(e)}\n`);
+  }
   const counters = new SessionCounters();
   const ttl = credentialCacheTtlMs(ctx.env);
   const cache = ttl === undefined ? undefined : new CredentialCache(ttl);
@@ -102,17 +113,7 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
   try {
     if (o.tls) serveTls = setupServeTls(ctx.env, warn);
     const popupPolicy = resolvePolicy(chain.popupOptions, ctx.env).policy;
-    if (popupPolicy.certFile !== undefined) {
-      const holder = new TlsContextHolder({ certFile: popupPolicy.certFile, keyFile: popupPolicy.keyFile, minVersion: popupPolicy.tlsMinVersion, ciphers: popupPolicy.tlsCiphers });
-      process.on("SIGHUP", () => {
-        try {
-          holder.reload();
-        } catch (e) {
-          warn(`keeping the old STLS certificate: ${(e as Error).message}`);
-        }
-      });
-      setup.stls = { holder, handshakeTimeoutMs: popupPolicy.tlsHandshakeTimeoutMs };
-    }
+    setup.stls = policyTls(popupPolicy, "STLS certificate", warn);
   } catch (err) {
     if (err instanceof PoppinError) return fail(err.message, err instanceof UsageError ? EXIT_USAGE : EXIT_TEMP);
     throw err;
@@ -133,6 +134,7 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
       return fail(`unable to serve metrics on ${split.metrics}: ${describeSysError(err)}`);
     }
   }
+  keepKeyReaders([serveTls, setup.stls], ctx.execPath, o.uid !== 0 || o.gid !== 0, warn);
   const privilegeError = dropPrivileges(o.gid, o.uid);
   if (privilegeError) return fail(privilegeError);
   setup.euid = process.geteuid?.() ?? 0;

@@ -16,7 +16,9 @@ import type { ListenOn } from "../serve/server.ts";
 import { tlsEnvironment } from "../tls/context.ts";
 import { acceptTls } from "../tls/handshake.ts";
 import type { ServeTls } from "../tls/serve_tls.ts";
+import { setReceiveBuffer } from "../sys/fd.ts";
 import { runInlineSession, type InlineSetup } from "./inline_session.ts";
+import { RECEIVE_BUFFER_OCTETS } from "./socket_io.ts";
 
 const DENY_STATUS = waitStatus(100, null);
 const DROP_STATUS = waitStatus(111, null);
@@ -127,6 +129,7 @@ export class InlineServer {
         return;
       }
       ends = peer;
+      setReceiveBuffer(peer.fd, RECEIVE_BUFFER_OCTETS);
       if (this.options.proxy) {
         const proxied = await proxiedEndpoints(this.options, peer);
         if (typeof proxied === "string") return this.#dropped(sock, peer.remoteIp, proxied, undefined);

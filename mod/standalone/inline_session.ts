@@ -15,6 +15,7 @@ import { sessionEnvironment } from "../auth/session.ts";
 import { DECOY_SETTINGS } from "../auth/verify.ts";
 import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../cli/errors.ts";
 import { maildirTmpCleanup } from "../maildir/clean.ts";
+import { isMboxArgument } from "../mbox/spool_path.ts";
 import { apopOffered, compatFrom } from "../pop3/config.ts";
 import { logValue } from "../pop3/log_value.ts";
 import { MaildirMailbox } from "../pop3/maildir_mailbox.ts";
@@ -37,7 +38,7 @@ import { INLINE_OUTPUT_OCTETS, serveTransaction } from "./inline_transaction.ts"
 import type { ListingCache } from "./listing_cache.ts";
 import { PIPELINED_VARIABLE, pipelinedValue } from "./pipelined_input.ts";
 import type { SessionCounters, SessionState } from "./session_counters.ts";
-import { SocketLines, SocketOutput } from "./socket_io.ts";
+import { LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput } from "./socket_io.ts";
 import { startUserProcess } from "./user_process.ts";
 
 export interface InlineSetup {
@@ -87,7 +88,7 @@ export async function runInlineSession(socket: net.Socket, fd: number | undefine
   }
   const chainEnv: NodeJS.ProcessEnv = { ...env, ...policyEnv(resolved.settings) };
   const timeout = resolved.policy.timeoutMs;
-  const io: SessionIo = { socket, input: new SocketLines(socket, timeout), out: new SocketOutput(socket, 4096, timeout), fd, timeoutMs: timeout };
+  const io: SessionIo = { socket, input: new SocketLines(socket, timeout), out: new SocketOutput(socket, 4096, timeout, undefined, LOGIN_QUEUED_OUTPUT_OCTETS), fd, timeoutMs: timeout };
   let state: SessionState = "authorization";
   counters.enter(state);
   const move = (next: SessionState) => {
@@ -99,7 +100,8 @@ export async function runInlineSession(socket: net.Socket, fd: number | undefine
     const account = await authorize(io, resolved, chainEnv, setup);
     if (account === undefined) return EXIT_OK;
     counters.loginsOk++;
-    if (setup.euid === 0) {
+    // mbox spools: pop3d's own code in a process of the session (its spool locks wait synchronously).
+    if (setup.euid === 0 || isMboxArgument(chain.maildir)) {
       move("user_process");
       return await handOver(io, account, chainEnv, setup);
     }
@@ -119,7 +121,7 @@ async function startTls(io: SessionIo, stls: NonNullable<InlineSetup["stls"]>, t
   const secure = await acceptTls(io.socket, stls.holder.context, stls.handshakeTimeoutMs);
   io.socket = secure;
   io.input = new SocketLines(secure, timeoutMs);
-  io.out = new SocketOutput(secure, 4096, timeoutMs);
+  io.out = new SocketOutput(secure, 4096, timeoutMs, undefined, LOGIN_QUEUED_OUTPUT_OCTETS);
   io.fd = undefined;
 }
 
@@ -134,7 +136,9 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
   // Reads and writes go to whatever io holds now (the TLS socket after STLS).
   const channel: PopupChannel = {
     readToLineEnd: async (buf) => {
+      if (io.out.closed) return 0; // the client is gone: what it pipelined is not answered
       if (!io.input.hasLine) await io.out.sent();
+      else await io.out.room(); // bounded output: a client that pipelines and does not read is not read either
       return io.input.readToLineEnd(buf);
     },
     write: (bytes) => io.out.put(bytes),
@@ -156,10 +160,12 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
       for (const setting of DECOY_SETTINGS) await setup.tools.pool.crypt(password, setting);
     },
     async authenticate(data) {
-      if (setup.euid === 0 && io.fd === undefined) {
+      if ((setup.euid === 0 || isMboxArgument(chain.maildir)) && io.fd === undefined) {
         // A user process cannot take over a TLS session that runs here; serve with -u for in-process sessions.
         data.fill(0);
-        setup.log(`${chain.checkpasswordPrefix}: fatal: TLS sessions of system users are not served by --inline as root: run serve with -u (virtual users) or the classic chain\n`);
+        setup.log(`${chain.checkpasswordPrefix}: fatal: ${setup.euid === 0
+          ? "TLS sessions of system users are not served by --inline as root: run serve with -u (virtual users) or the classic chain"
+          : "TLS sessions on mbox spools are not served by --inline: run the classic chain"}\n`);
         return { kind: "failed", failure: "temporary", detail: `${chain.checkpasswordPrefix} exit 111` };
       }
       const result = await inlineLogin(data, env, {
@@ -216,6 +222,7 @@ async function servePop3dInline(io: SessionIo, account: Account, base: NodeJS.Pr
       }
       release = start.release;
       for (const note of start.notes) log("info", `${note} ${who}`);
+      for (const problem of start.warnings) log("warning", `${problem} ${who}`);
     } catch (e) {
       if (!(e instanceof PoppinError)) throw e;
       out.put(err(TEXT.scanFailed));
@@ -253,7 +260,10 @@ async function servePop3dInline(io: SessionIo, account: Account, base: NodeJS.Pr
   }
 }
 
-/** We are root: pop3d runs as the user, with the connection; we wait for it as tcpserver would. */
+/**
+ * pop3d in a process of its own, with the connection; we wait for it as tcpserver would. As
+ * root it runs as the user; under -u (an mbox session) with our uid, which is the user's.
+ */
 async function handOver(io: SessionIo, account: Account, env: NodeJS.ProcessEnv, setup: InlineSetup): Promise<number> {
   const { chain } = setup;
   const { input, fd } = io;
@@ -267,7 +277,7 @@ async function handOver(io: SessionIo, account: Account, env: NodeJS.ProcessEnv,
     if (value !== undefined) childEnv[PIPELINED_VARIABLE] = value;
     else setup.log(`${chain.popupPrefix}: warning: ${leftover.length} octets pipelined after PASS dropped rip=${logValue(env.TCPREMOTEIP ?? "unknown")} user=${logValue(account.login)}\n`);
   }
-  const started = startUserProcess(fd, account, childEnv, { execPath: setup.execPath, pop3dPrefix: chain.pop3dPrefix, pop3dArgs: chain.pop3dArgs });
+  const started = startUserProcess(fd, account, childEnv, { execPath: setup.execPath, pop3dPrefix: chain.pop3dPrefix, pop3dArgs: chain.pop3dArgs, log: setup.log });
   if (started.kind === "failed") {
     setup.log(`${chain.checkpasswordPrefix}: fatal: ${started.detail}\n`);
     input.socket.write(err(TEXT.authTemp));

@@ -41,6 +41,7 @@ export async function serveTransaction(
     const outcome = session.next();
     if (outcome === undefined) {
       if (!input.hasLine) await out.sent();
+      else await out.room(); // a client that pipelines and does not read is not read either
       const piece = out.closed ? undefined : await input.next();
       if (piece === undefined) return endWithoutQuit(input.ended === "timeout" || out.timedOut ? "timeout" : "eof", session.state, mailbox, stats, opts);
       session.push(piece);

@@ -1,6 +1,7 @@
 /**
  * --metrics HOST:PORT: the status figures in Prometheus text format over HTTP
- * (GET /metrics; any other path is 404). Bound to the address given, nothing else.
+ * (GET /metrics, and HEAD: the same status and headers without the body; any other path or
+ * method is 404). Bound to the address given, nothing else.
  */
 export interface MetricsEndpoint {
   port: number;
@@ -20,8 +21,11 @@ export function startMetrics(host: string, port: number, render: () => string): 
     port,
     fetch(request) {
       const path = new URL(request.url).pathname;
-      if (request.method !== "GET" || (path !== "/metrics" && path !== "/")) return new Response("not found\n", { status: 404 });
-      return new Response(render(), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
+      const head = request.method === "HEAD";
+      if ((request.method !== "GET" && !head) || (path !== "/metrics" && path !== "/")) return new Response("not found\n", { status: 404 });
+      const body = Buffer.from(render(), "utf8");
+      const headers = { "content-type": "text/plain; version=0.0.4; charset=utf-8", "content-length": String(body.length) };
+      return new Response(head ? null : body, { headers });
     },
   });
   return { port: server.port ?? port, stop: () => void server.stop(true) };

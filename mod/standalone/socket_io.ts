@@ -15,20 +15,27 @@ const EMPTY = new Uint8Array(0);
 
 export type ReadEnd = "eof" | "timeout";
 
+/**
+ * Input held unread per connection before its socket is paused (TCP flow control then stops
+ * the client): far more than an honest pipelined batch (RFC 2449 section 6.6), which a
+ * client sends only as far as its own window allows.
+ */
+export const MAX_UNREAD_INPUT_OCTETS = 64 * 1024;
+
 export class SocketLines {
   #buffer: Uint8Array = EMPTY;
   #ended: ReadEnd | undefined;
   #wake: (() => void) | undefined;
   readonly socket: net.Socket;
 
+  readonly #timeoutMs: number;
+
   constructor(socket: net.Socket, timeoutMs: number) {
     this.socket = socket;
-    // qmail's timeoutread and timeoutwrite: nothing from the client, or nothing taken by it, for
-    // the whole timeout ends the session (the close also wakes a writer waiting for drain).
-    socket.setTimeout(timeoutMs, () => {
-      this.#end("timeout");
-      socket.destroy();
-    });
+    // qmail's timeoutread: the client's silence while we wait for its next command ends the
+    // session; our own waiting (the failed-login delay, a password check) never counts.
+    // SocketOutput bounds the time a client takes nothing (qmail's timeoutwrite).
+    this.#timeoutMs = timeoutMs;
     socket.on("data", (chunk: Buffer) => this.#received(chunk));
     socket.on("end", () => this.#end("eof"));
     socket.on("close", () => this.#end("eof"));
@@ -46,7 +53,7 @@ export class SocketLines {
       this.#buffer = joined;
     }
     // Hold at most a few lines' worth unread: a client that floods stops being read (TCP flow control).
-    if (this.#buffer.length > 64 * 1024) this.socket.pause();
+    if (this.#buffer.length > MAX_UNREAD_INPUT_OCTETS) this.socket.pause();
     this.#poke();
   }
 
@@ -82,8 +89,7 @@ export class SocketLines {
       if (lf >= 0) return this.#take(lf + 1);
       if (this.#buffer.length > MAX_COMMAND_OCTETS) return this.#take(this.#buffer.length);
       if (this.#ended !== undefined) return undefined;
-      if (this.socket.isPaused()) this.socket.resume();
-      await new Promise<void>((resolve) => (this.#wake = resolve));
+      await this.#clientSends();
     }
   }
 
@@ -100,9 +106,22 @@ export class SocketLines {
         return n;
       }
       if (this.#ended !== undefined) return 0;
-      if (this.socket.isPaused()) this.socket.resume();
-      await new Promise<void>((resolve) => (this.#wake = resolve));
+      await this.#clientSends();
     }
+  }
+
+  /** Waits for input (or its end); the client's silence for the whole timeout ends the session. */
+  async #clientSends(): Promise<void> {
+    if (this.socket.isPaused()) this.socket.resume();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      timer = setTimeout(() => {
+        this.#end("timeout");
+        this.socket.destroy();
+      }, this.#timeoutMs);
+    });
+    clearTimeout(timer);
   }
 
   #take(n: number): Uint8Array {
@@ -125,8 +144,24 @@ export class SocketLines {
 /** A session's first output buffer; it grows as answers need (up to the SocketOutput's capacity). */
 const FIRST_BUFFER_OCTETS = 4096;
 
-/** Output a session may leave queued in the socket before RETR waits for the client to take it. */
+/**
+ * Output a session may leave queued in the socket (beyond what the kernel took) before it
+ * waits for the client to take it: mid-answer (RETR) and before reading the next command.
+ * A client that pipelines commands and never reads thus stops being read itself (its input
+ * stays unread, the socket pauses at MAX_UNREAD_INPUT_OCTETS): one connection holds at most
+ * about this much output plus that much input, whatever it sends.
+ */
 export const QUEUED_OUTPUT_OCTETS = 1 << 20;
+
+/** The same bound before login, where no answer is longer than a CAPA list. */
+export const LOGIN_QUEUED_OUTPUT_OCTETS = 64 * 1024;
+
+/**
+ * The kernel's receive buffer of an --inline connection (SO_RCVBUF; Linux doubles it): what a
+ * client can have sent that nobody reads yet, beside MAX_UNREAD_INPUT_OCTETS in the process.
+ * POP3 clients send short commands, so this costs them nothing.
+ */
+export const RECEIVE_BUFFER_OCTETS = 32 * 1024;
 
 /**
  * Responses gathered into large writes; the buffer is dropped after each batch of answers
@@ -148,8 +183,15 @@ export class SocketOutput {
   /**
    * `timeoutMs`: how long the client may take nothing before the connection is closed (qmail's timeoutwrite).
    * `fd`: the plain socket's descriptor, for direct writes (undefined for TLS).
+   * `queueBound`: the output left queued before room() waits for the client.
    */
-  constructor(private readonly socket: net.Socket, private readonly capacity: number, private readonly timeoutMs: number, private readonly fd?: number) {}
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly capacity: number,
+    private readonly timeoutMs: number,
+    private readonly fd?: number,
+    private readonly queueBound = QUEUED_OUTPUT_OCTETS,
+  ) {}
 
   /** Whether the connection is gone (nothing more can be sent). */
   get closed(): boolean {
@@ -208,17 +250,8 @@ export class SocketOutput {
     this.socket.write(chunk);
   }
 
-  #idleTimerSetAt = 0;
-
   /** write(2) on the non-blocking descriptor: octets taken (0 when the kernel's buffer is full), -1 once the connection failed. */
   #writeDirect(chunk: Uint8Array): number {
-    // The socket's idle timer only sees its own writes: re-arm it (at most once a second) so a
-    // long download written past it does not count as a client that took nothing.
-    const now = performance.now();
-    if (now - this.#idleTimerSetAt > 1000) {
-      this.#idleTimerSetAt = now;
-      this.socket.setTimeout(this.timeoutMs);
-    }
     let sent = 0;
     while (sent < chunk.length) {
       try {
@@ -241,6 +274,17 @@ export class SocketOutput {
    */
   async drained(): Promise<void> {
     if (this.socket.writableLength >= QUEUED_OUTPUT_OCTETS) await this.#clientTakes();
+  }
+
+  /**
+   * Before the next command of a pipelined batch: while `queueBound` octets or more wait for
+   * the client, waits for it to take them (the input is not read meanwhile).
+   */
+  async room(): Promise<void> {
+    if (this.socket.writableLength + this.length >= this.queueBound) {
+      this.flush(true);
+      await this.#clientTakes();
+    }
   }
 
   /**
@@ -274,15 +318,11 @@ export class SocketOutput {
         this.socket.off("close", done);
         resolve();
       };
-      // The socket's idle timer sees only our calls, not the queue going out: watch the queue here,
-      // and re-arm that timer while the client takes something.
+      // Watch the queue going out: the client's time without progress is what counts.
       const timer = setInterval(() => {
         const now = performance.now();
         const left = pending();
-        if (left < queued) {
-          progressAt = now;
-          this.socket.setTimeout(this.timeoutMs);
-        }
+        if (left < queued) progressAt = now;
         queued = left;
         if (now - progressAt >= this.timeoutMs) {
           this.timedOut = true;

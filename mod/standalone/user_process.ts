@@ -3,11 +3,13 @@
  * starts pop3d as a process of that user, in the user's home, with the connection as
  * fds 0 and 1: checkpassword's exec of pop3d, without a checkpassword process. Mail is
  * then read only with the user's own rights. The child gets the account's primary group
- * only (no initgroups: Bun's spawn sets the uid and gid it is given).
+ * only (no initgroups: Bun's spawn sets the uid and gid it is given). Its stderr is a pipe
+ * to serve, never the service log (user_log.ts): the user owns the process.
  */
 import type { Account } from "../auth/account.ts";
 import { sessionEnvironment } from "../auth/session.ts";
 import { describeSysError } from "../cli/errors.ts";
+import { forwardUserLog } from "./user_log.ts";
 
 export interface UserProcessSpec {
   execPath: string;
@@ -15,6 +17,8 @@ export interface UserProcessSpec {
   pop3dPrefix: string;
   /** pop3d's arguments after its name (options and the mailbox). */
   pop3dArgs: readonly string[];
+  /** Writes one finished line to the service log. */
+  log(line: string): void;
 }
 
 export type UserProcessStart =
@@ -31,14 +35,16 @@ export function startUserProcess(fd: number, account: Account, env: NodeJS.Proce
       argv0: classic ? "qmail-pop3d" : "poppin",
       stdin: fd,
       stdout: fd,
-      stderr: "inherit",
+      stderr: "pipe",
       cwd: account.home,
       env: sessionEnvironment(env, account),
-      uid: account.uid,
-      gid: account.gid,
+      // As root: the user's uid and gid. Otherwise the account is ours already (login admits no other uid).
+      ...(process.geteuid?.() === 0 ? { uid: account.uid, gid: account.gid } : {}),
       onExit: (_proc, exitCode, signalCode) => resolveExit({ exitCode, signalCode: signalCode === null ? null : String(signalCode) }),
     });
-    return { kind: "started", pid: child.pid, exited };
+    const logged = forwardUserLog(child.stderr, spec.pop3dPrefix, spec.log);
+    // The session ends once the process exited and its last log line is written.
+    return { kind: "started", pid: child.pid, exited: exited.then(async (end) => (await logged.stop(), end)) };
   } catch (err) {
     return { kind: "failed", detail: `unable to run pop3d as uid ${account.uid} in ${account.home}: ${describeSysError(err)}` };
   }

@@ -3,7 +3,8 @@
  * a duplicate of its listening socket so it can stop accepting while the kernel keeps
  * queueing connections in the backlog, as tcpserver's -c does), and setsockopt for
  * tcpserver's IP-options kill (-O) and TCP_NODELAY (-d/-D), and ioctl(SIOCOUTQ) for how much
- * of what was written a TCP peer has not yet taken. Works inside the compiled binary.
+ * of what was written a TCP peer has not yet taken, and SO_RCVBUF to bound what the kernel
+ * accepts from a peer that is not being read. Works inside the compiled binary.
  */
 import { SysCallError, lastErrno, libcFunctions } from "./ffi.ts";
 
@@ -65,4 +66,15 @@ const outq = new Int32Array(1);
 /** Octets written to the TCP socket `fd` that the peer has not acknowledged yet; undefined if the kernel does not say. */
 export function unsentOctets(fd: number): number | undefined {
   return libc().ioctl(fd, SIOCOUTQ, outq) < 0 ? undefined : outq[0];
+}
+
+const SOL_SOCKET = 1;
+const SO_RCVBUF = 8;
+
+/**
+ * Fixes the socket's receive buffer at `octets` (Linux doubles it for bookkeeping and stops
+ * auto-tuning it): the TCP window a peer may fill while we do not read is then that small.
+ */
+export function setReceiveBuffer(fd: number, octets: number): boolean {
+  return libc().setsockopt(fd, SOL_SOCKET, SO_RCVBUF, new Int32Array([octets]), 4) === 0;
 }

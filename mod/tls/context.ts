@@ -2,74 +2,69 @@
  * The server's TLS context from PEM files: the certificate (chain) and the key,
  * which may be one file holding both (CERTFILE alone, as ucspi-ssl allows). TLS 1.2
  * and 1.3 only by default (RFC 8996 retired 1.0 and 1.1); the cipher list for 1.2 is
- * Node's default (forward-secret AEAD first) unless configured.
+ * forward-secret AEAD unless configured (key_material.ts).
  */
-import { readFileSync } from "node:fs";
+import { closeSync } from "node:fs";
 import type tls from "node:tls";
-import { nodeTls } from "../sys/builtins.ts";
-import { TempError, describeSysError } from "../cli/errors.ts";
+import { sealedFile } from "../sys/sealed_file.ts";
+import { contextFromMaterial, readMaterial, type TlsFiles } from "./key_material.ts";
+import { KeyReader } from "./key_reader.ts";
 
-export interface TlsFiles {
-  certFile: string;
-  /** Defaults to certFile (one PEM holding both). */
-  keyFile?: string;
-  minVersion?: "TLSv1.2" | "TLSv1.3";
-  ciphers?: string;
-}
-
-function readPem(file: string, what: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (e) {
-    throw new TempError(`unable to read ${what} ${file}: ${describeSysError(e)}`);
-  }
-}
-
-/**
- * TLS 1.2 suites offered unless tls-cipher-list says otherwise: forward secrecy and AEAD
- * only (no TLS_RSA_* key exchange, no CBC/SHA1), in our order. TLS 1.3's suites are all
- * modern and stay OpenSSL's defaults.
- */
-export const DEFAULT_TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20";
+export { DEFAULT_TLS12_CIPHERS, type TlsFiles } from "./key_material.ts";
 
 /** Reads the files and builds the context; throws TempError naming the file when one is missing or bad. */
 export function loadTlsContext(files: TlsFiles): tls.SecureContext {
-  const cert = readPem(files.certFile, "certificate");
-  const key = files.keyFile === undefined || files.keyFile === files.certFile ? cert : readPem(files.keyFile, "key");
-  try {
-    return nodeTls().createSecureContext({
-      cert,
-      key,
-      minVersion: files.minVersion ?? "TLSv1.2",
-      ciphers: files.ciphers ?? DEFAULT_TLS12_CIPHERS,
-      honorCipherOrder: true,
-    });
-  } catch (e) {
-    throw new TempError(`unable to use certificate ${files.certFile} with key ${files.keyFile ?? files.certFile}: ${(e as Error).message}`);
-  }
+  return contextFromMaterial(readMaterial(files), files);
 }
 
 /**
- * The context for new connections, re-read on demand (serve calls reload() on SIGHUP):
- * a failed reload keeps the old context, so a typo in a renewed certificate does not
- * stop the service; sessions already running keep theirs.
+ * The context for new connections, and its material for the sessions serve starts
+ * (materialFd), re-read on demand (serve calls reload() on SIGHUP): a failed reload keeps
+ * the old context and material, so a typo in a renewed certificate does not stop the
+ * service; sessions already running keep theirs. Once serve dropped its privileges, a
+ * reload goes through the key reader started before (key_reader.ts).
  */
 export class TlsContextHolder {
   #context: tls.SecureContext;
+  #material: Buffer;
+  #fd: number | undefined;
+  #reader: KeyReader | undefined;
   readonly #files: TlsFiles;
 
   constructor(files: TlsFiles) {
     this.#files = files;
-    this.#context = loadTlsContext(files);
+    this.#material = readMaterial(files);
+    this.#context = contextFromMaterial(this.#material, files);
   }
 
   get context(): tls.SecureContext {
     return this.#context;
   }
 
-  /** Re-reads the files; throws (keeping the old context) when they are unusable. */
-  reload(): void {
-    this.#context = loadTlsContext(this.#files);
+  /** Before serve drops its privileges: later reloads read the files with today's (root) rights. */
+  keepReader(execPath: string): void {
+    this.#reader ??= KeyReader.start(execPath, this.#files.certFile, this.#files.keyFile);
+  }
+
+  /** Re-reads the files; throws (keeping the old context and material) when they are unusable. */
+  async reload(): Promise<void> {
+    const material = this.#reader ? await this.#reader.read() : readMaterial(this.#files);
+    const context = contextFromMaterial(material, this.#files);
+    this.#material.fill(0);
+    this.#material = material;
+    this.#context = context;
+    if (this.#fd !== undefined) closeSync(this.#fd); // sessions started already hold their own copy
+    this.#fd = undefined;
+  }
+
+  /** A sealed memory file with the material, to hand to a session as POPPIN_TLS_FD (made on first use). */
+  materialFd(): number {
+    this.#fd ??= sealedFile("poppin-tls", this.#material);
+    return this.#fd;
+  }
+
+  close(): void {
+    this.#reader?.close();
   }
 }
 

@@ -78,12 +78,12 @@ describe("daemontools layout", () => {
     expect(readFileSync(join(dir, "env", "KEYFILE"), "utf8")).toBe("/etc/x.key\n");
   });
 
-  test("qmqpd: envuidgid QMQPDACCT, serve -U on 628, qmqpd; rules deny all", () => {
+  test("qmqpd: envuidgid QMQPDACCT, serve (no -U: qmqpd splits itself) -l HOST on 628, qmqpd; rules deny all", () => {
     const dir = join(work, "qmqpd");
-    expect(run([applet("qmail-qmqpd-conf"), "daemon", "nobody", dir]).code).toBe(0);
+    expect(run([applet("qmail-qmqpd-conf"), "daemon", "nobody", dir, "--host", "mx.example.org"]).code).toBe(0);
     const text = readFileSync(join(dir, "run"), "utf8");
     expect(text).toContain(`exec ${POPPIN} envuidgid daemon ${POPPIN} envdir ./env \\\n`);
-    expect(text).toContain(`serve -vDUHR -l0 -x tcp.cdb -- 0 628 \\\n  ${POPPIN} qmqpd\n`);
+    expect(text).toContain(`serve -vDHR -l mx.example.org -x tcp.cdb -- 0 628 \\\n  ${POPPIN} qmqpd\n`);
     const check = run([requireTool("tcprulescheck"), join(dir, "tcp.cdb")], { env: { TCPREMOTEIP: "127.0.0.1" } });
     expect(check.out).toBe("rule :\ndeny connection\n");
   });

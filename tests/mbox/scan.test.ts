@@ -238,7 +238,10 @@ describe("the scan after a rewrite, computed from the plan", () => {
       for (let i = 0; i < 12; i++) {
         const eol = i % 4 === 3 ? "\r\n" : "\n";
         const status = i % 3 === 0 ? `Status: O${eol}` : i % 3 === 1 ? `Status: RO${eol}` : "";
-        parts.push(`From s${i} Mon Jan  1 00:00:00 2024\nSubject: m${i}${eol}${status}X-N: ${i}${eol}${eol}body ${"z".repeat(i * 7)}${eol}\n`);
+        // Hidden fields (hidden.ts) next to Status:, apart from it, folded, or none.
+        const before = i % 5 === 0 ? `X-UID: ${i}${eol}` : i % 5 === 1 ? `X-Keywords: a${eol}\tb${eol}Subject2: x${eol}` : "";
+        const after = i % 4 === 0 ? `X-Status: A${eol}` : i % 4 === 1 ? `X-N0: 1${eol}X-IMAP: 1 2${eol}` : "";
+        parts.push(`From s${i} Mon Jan  1 00:00:00 2024\nSubject: m${i}${eol}${before}${status}${after}X-N: ${i}${eol}${eol}body ${"z".repeat(i * 7)}${eol}\n`);
       }
       const text = parts.join("");
       const { messages, path } = scanText(text);

@@ -40,7 +40,7 @@ function nullmailerSend(sender: string, recipients: string[], message: string): 
 
 beforeAll(async () => {
   server = spawn(applet("tcpserver"), ["-1", "-v", "-HR", "-l", "mx.local", "127.0.0.1", "0", applet("qmail-qmqpd")], {
-    env: { PATH: "/usr/bin:/bin", POPPIN_USERDB: userdb },
+    env: { PATH: "/usr/bin:/bin", POPPIN_USERDB: userdb, UID: "65534", GID: "65534" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   port = await new Promise<number>((resolve, reject) => {
@@ -90,12 +90,12 @@ describe("nullmailer's qmqp client through serve and qmqpd", () => {
 });
 
 describe("a service made by qmail-qmqpd-conf", () => {
-  test("its run script (envuidgid, envdir, serve -U, qmqpd) delivers nullmailer's message as the qmqpd account", async () => {
+  test("its run script (envuidgid, envdir, serve, qmqpd) delivers nullmailer's message; the Received line names this host", async () => {
     const dave = makeUser("dave");
-    chmodSync(userdb, 0o644); // qmqpd runs as nobody here and reads the user list
+    chmodSync(userdb, 0o600); // only root reads the user list: qmqpd's root helper resolves recipients
     const dir = join(work, "qmqpd-service");
     const servicePort = await freePort();
-    expect(run([applet("qmail-qmqpd-conf"), "nobody", "nobody", dir, "127.0.0.1", "--port", String(servicePort)]).code).toBe(0);
+    expect(run([applet("qmail-qmqpd-conf"), "nobody", "nobody", dir, "127.0.0.1", "--port", String(servicePort), "--host", "mx.conf.example"]).code).toBe(0);
     writeFileSync(join(dir, "env", "POPPIN_USERDB"), `${userdb}\n`);
     const svc = await startServiceDir(dir);
     try {
@@ -106,6 +106,7 @@ describe("a service made by qmail-qmqpd-conf", () => {
       expect(r.code).toBe(0);
       const names = readdirSync(join(dave, "new"));
       expect(names.length).toBe(1);
+      expect(readFileSync(join(dave, "new", names[0]), "latin1")).toMatch(/^Return-Path: <s@x>\nDelivered-To: dave@example\.com\nReceived: from unknown \(127\.0\.0\.1\)\n  by mx\.conf\.example with QMQP; /);
       await svc.waitFor("tcpserver: end ");
       expect(svc.log()).toMatch(/^poppin qmqpd: info: K from=<s@x> to=<dave@example\.com> size=\d+: ok \d+ qp \d+ /m);
     } finally {

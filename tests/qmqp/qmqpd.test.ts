@@ -7,7 +7,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
-import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { applet, run, tempDir } from "../helpers.ts";
 import { parseAnswer, qmqpRequest, qmqpSend } from "./client.ts";
@@ -34,7 +34,7 @@ function files(maildir: string): string[] {
   return ["tmp", "new", "cur"].flatMap((d) => readdirSync(join(maildir, d)).map((f) => `${d}/${f}`));
 }
 
-const ENV = { PATH: "/usr/bin:/bin", POPPIN_USERDB: userdb, TCPREMOTEIP: "192.0.2.9", TCPREMOTEHOST: "client.example", TCPLOCALHOST: "mx.example" };
+const ENV = { PATH: "/usr/bin:/bin", POPPIN_USERDB: userdb, UID: String(NOBODY), GID: String(NOBODY), TCPREMOTEIP: "192.0.2.9", TCPREMOTEHOST: "client.example", TCPLOCALHOST: "mx.example" };
 
 function qmqpd(stdin: Uint8Array, env: Record<string, string> = {}): { answer?: string; code: number; stderr: string } {
   const r = run([applet("qmail-qmqpd")], { stdin, env: { ...ENV, ...env } });
@@ -163,14 +163,19 @@ describe("refusals leave nothing behind", () => {
 
 describe("QMAILQUEUE: the qmail-queue protocol", () => {
   const fake = join(work, "fake-qmail-queue");
-  writeFileSync(fake, `#!/bin/sh\ncat > "$OUT.msg"\ncat <&1 > "$OUT.env"\nexit \${QQ_EXIT:-0}\n`);
+  writeFileSync(fake, `#!/bin/sh\nid -u > "$OUT.uid"\ncat > "$OUT.msg"\ncat <&1 > "$OUT.env"\nexit \${QQ_EXIT:-0}\n`);
   chmodSync(fake, 0o755);
+  // Started as root, qmqpd runs the queue program as $UID (nobody here), as qmail-qmqpd runs as qmaild.
+  const qq = join(work, "qq");
+  mkdirSync(qq);
+  chownSync(qq, NOBODY, NOBODY);
 
   test("message on fd 0 with the Received line, envelope on fd 1; exit 0 is K", () => {
-    const out = join(work, "qq1");
+    const out = join(qq, "qq1");
     const r = qmqpd(qmqpRequest("Subject: q\n\nbody\n", "from@x", ["a@y", "b@z"]), { QMAILQUEUE: fake, OUT: out });
     expect(r.answer).toMatch(/^Kok \d+ qp \d+$/);
     expect(readFileSync(`${out}.env`, "latin1")).toBe("Ffrom@x\0Ta@y\0Tb@z\0\0");
+    expect(readFileSync(`${out}.uid`, "latin1")).toBe(`${NOBODY}\n`);
     expect(readFileSync(`${out}.msg`, "latin1")).toMatch(/^Received: from client\.example \(192\.0\.2\.9\)\n  by mx\.example with QMQP; .* -0000\nSubject: q\n\nbody\n$/);
   });
 
@@ -182,7 +187,7 @@ describe("QMAILQUEUE: the qmail-queue protocol", () => {
     ["99", "Zqq temporary problem (#4.3.0)"],
   ]) {
     test(`exit ${code}: ${answer}`, () => {
-      const r = qmqpd(qmqpRequest("m\n", "f@x", ["a@y"]), { QMAILQUEUE: fake, OUT: join(work, `qq${code}`), QQ_EXIT: code });
+      const r = qmqpd(qmqpRequest("m\n", "f@x", ["a@y"]), { QMAILQUEUE: fake, OUT: join(qq, `qq${code}`), QQ_EXIT: code });
       expect(r.answer).toBe(answer);
     });
   }

@@ -8,7 +8,7 @@ import { afterAll, expect, test } from "bun:test";
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import net from "node:net";
-import { POPPIN, requireTool } from "../helpers.ts";
+import { POPPIN, requireTool, startPortServer, type PortServer } from "../helpers.ts";
 import { MAIL_UID, virtualSetup, withoutTimestamp } from "./harness.ts";
 
 const TCPSERVER = requireTool("tcpserver");
@@ -18,36 +18,19 @@ const wrapper = join(setup.root, "site-checkpassword");
 writeFileSync(wrapper, `#!/bin/sh\nexec ${POPPIN} checkpassword "$@"\n`);
 chmodSync(wrapper, 0o755);
 
-const started: ReturnType<typeof Bun.spawn>[] = [];
+const started: PortServer[] = [];
 afterAll(async () => {
-  for (const p of started) {
-    p.kill("SIGTERM");
-    await p.exited;
-  }
+  for (const p of started) await p.stop();
 });
 
-let nextPort = 30000 + Math.floor(Math.random() * 20000);
-
+/** Debian's tcpserver on a port the kernel picks (-1 prints it), so no other server can hold it. */
 async function chain(checkpassword: string[]): Promise<{ port: number; pid: number }> {
-  const port = nextPort++;
-  const proc = Bun.spawn([TCPSERVER, "-R", "-H", "-u", String(MAIL_UID), "-g", String(MAIL_UID), "127.0.0.1", String(port),
+  const server = await startPortServer([TCPSERVER, "-1", "-R", "-H", "-u", String(MAIL_UID), "-g", String(MAIL_UID), "127.0.0.1", "0",
     POPPIN, "popup", "mail.example", ...checkpassword, POPPIN, "pop3d", "Maildir"], {
-    env: { PATH: "/usr/bin:/bin", POPPIN_USERDB: setup.userdb }, stdout: "ignore", stderr: "pipe",
+    env: { PATH: "/usr/bin:/bin", POPPIN_USERDB: setup.userdb },
   });
-  started.push(proc);
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ host: "127.0.0.1", port }, () => { s.destroy(); resolve(true); });
-      s.on("error", () => resolve(false));
-    });
-    if (up) {
-      // The probe connection started a popup of its own: let it end before sessions are counted.
-      for (let j = 0; j < 250 && childrenOf(proc.pid).length > 0; j++) await Bun.sleep(20);
-      return { port, pid: proc.pid };
-    }
-    await Bun.sleep(20);
-  }
-  throw new Error("tcpserver did not start");
+  started.push(server);
+  return { port: server.port, pid: server.proc.pid };
 }
 
 function childrenOf(pid: number): number[] {

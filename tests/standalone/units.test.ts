@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, readFileSync, readdirSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AuthRefused } from "../../mod/auth/request.ts";
 import { cryptHash, hashPassword } from "../../mod/sys/crypt.ts";
@@ -129,7 +129,9 @@ describe("crypt off the main thread", () => {
       expect(await single.crypt(enc.encode("pw"), setting)).toBe(cryptHash(enc.encode("pw"), setting));
       const [first] = single.pids;
       expect(readFileSync(`/proc/${first}/cmdline`, "latin1").split("\0").slice(1, 3)).toEqual(["serve", "--crypt-helper"]);
-      if (process.geteuid!() === 0) expect(readFileSync(`/proc/${first}/status`, "latin1")).toMatch(/^Uid:\s+65534\s+65534/m);
+      // Our own uid (never the shared nobody), and non-dumpable: the kernel owns its /proc files as root.
+      expect(readFileSync(`/proc/${first}/status`, "latin1")).toMatch(new RegExp(`^Uid:\\s+${process.geteuid!()}\\s`, "m"));
+      expect(statSync(`/proc/${first}/environ`).uid).toBe(0);
       const slow = single.crypt(enc.encode("pw"), "$y$jFT$6lnp8T4TDrHjzhRX2tAgy0$"); // costly enough to be killed in the middle
       await Bun.sleep(20);
       process.kill(first!, "SIGKILL");

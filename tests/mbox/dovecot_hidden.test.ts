@@ -1,0 +1,121 @@
+/**
+ * mbox messages carrying the mailbox's bookkeeping fields (Status:, X-Status:,
+ * Content-Length:, X-UID, X-Keywords, X-IMAP, X-IMAPbase; any case, folded, anywhere in the
+ * header) against Debian's Dovecot POP3 on a copy of the same spool (run pre-authenticated,
+ * as bench/dovecot_harness.ts does): LIST, and every RETR and TOP, byte for byte. UIDLs stay
+ * what they were: the same as for the messages without those fields, and the same after a
+ * session's QUIT has written Status: RO into the spool.
+ */
+import { describe, expect, test } from "bun:test";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DOVECOT_POP3, preauthDovecot, preauthRunner } from "../../bench/dovecot_harness.ts";
+import { POPPIN, tempDir } from "../helpers.ts";
+
+const MESSAGES = [
+  "Return-Path: <alice@example.org>\nSubject: one\nStatus: RO\nX-Status: A\nX-UID: 7\nX-Keywords: $Label1\n\tmore\nContent-Length: 6\nX-UIDL: abc123\n\nhello\n",
+  "X-IMAPbase: 1234 5\nX-IMAP: 1234 5\nSubject: two\nstatus: O\n\nbody two\nline\n",
+  "Subject: three\n\nplain, nothing hidden\n",
+  "Subject: four\nCONTENT-LENGTH: 21\nX-Status: F\n\nFrom inside the body\n",
+  "Status: RO\nX-Status:\nX-UID: 9\n\nonly hidden fields above\n",
+  "Subject: six\nX-Keywords: a\n b\n c\nTo: x@example.org\nX-Status: D\nX-Other: kept\nX-UIDx: kept too\n\nbody\n",
+  "From: a@b\nSubject: seven\nStatus: O\n\n>From quoted\nStatus: in the body stays\n",
+];
+
+function spoolText(messages: readonly string[]): string {
+  return messages.map((m, i) => `From sender${i}@example.org Mon Nov 30 10:0${i}:00 2026\n${m}\n`).join("");
+}
+
+/** The message without the hidden fields (continuation lines included) but Content-Length, which keeps its body whole. */
+function withoutHidden(message: string): string {
+  const [head, ...body] = message.split("\n\n");
+  const kept: string[] = [];
+  let hiding = false;
+  for (const line of head!.split("\n")) {
+    if (/^[ \t]/.test(line)) { if (!hiding) kept.push(line); continue; }
+    hiding = /^(status|x-imap|x-imapbase|x-keywords|x-status|x-uid):/i.test(line);
+    if (!hiding) kept.push(line);
+  }
+  const rest = body.join("\n\n");
+  return kept.length > 0 ? `${kept.join("\n")}\n\n${rest}` : `\n${rest}`;
+}
+
+const runner = preauthRunner();
+const root = tempDir("mbox-dovecot");
+chmodSync(root, 0o755); // as root both servers run as nobody (Dovecot refuses root)
+
+function home(name: string, text: string): string {
+  const dir = join(root, name);
+  mkdirSync(join(dir, "mail"), { recursive: true });
+  writeFileSync(join(dir, "spool"), text);
+  runner.chown(dir);
+  return dir;
+}
+
+/** A session with `commands` on a pipe (Dovecot's pop3 cannot poll a file on stdin). */
+async function session(argv: string[], dir: string, commands: string): Promise<string> {
+  const proc = Bun.spawn(argv, { cwd: dir, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  proc.stdin.write(commands);
+  await proc.stdin.end();
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).arrayBuffer(), new Response(proc.stderr).text(), proc.exited]);
+  expect({ code, err: code === 0 ? "" : err }).toEqual({ code: 0, err: "" });
+  return Buffer.from(out).toString("latin1");
+}
+
+function poppin(dir: string, commands: string): Promise<string> {
+  return session([...runner.prefix, "env", `USER=${runner.user}`, `HOME=${dir}`, POPPIN, "pop3d", "mbox:spool"], dir, commands);
+}
+
+function dovecot(dir: string, commands: string): Promise<string> {
+  return session(preauthDovecot(runner, dir, `mbox:${dir}/mail:INBOX=${dir}/spool`, ["mbox_read_locks = fcntl", "mbox_write_locks = dotlock fcntl"]), dir, commands);
+}
+
+/** The answers, each multi-line one kept whole; pop3d greets first, Dovecot's pre-authenticated pop3 does not. */
+function answers(session: string, greeting: boolean): string[] {
+  return session.split(/(?<=\r\n)(?=[+-](?:OK|ERR))/).slice(greeting ? 1 : 0);
+}
+
+describe("hidden header fields: the same LIST, RETR and TOP as Dovecot's POP3", () => {
+  test("Dovecot's POP3 is installed (apt-get install dovecot-pop3d)", () => {
+    expect(existsSync(DOVECOT_POP3)).toBe(true);
+    expect(runner.dovecot).toBe(true);
+  });
+
+  test("LIST and every RETR and TOP, byte for byte", async () => {
+    const text = spoolText(MESSAGES);
+    const commands = ["LIST", ...MESSAGES.map((_, i) => `RETR ${i + 1}`), ...MESSAGES.map((_, i) => `TOP ${i + 1} 1`), "QUIT"].map((c) => `${c}\r\n`).join("");
+    const ours = answers(await poppin(home("ours", text), commands), true);
+    const theirs = answers(await dovecot(home("theirs", text), commands), false);
+    expect(ours.length).toBe(2 + 2 * MESSAGES.length);
+    // LIST: the counts in the first line are worded differently ("+OK 7 messages:" against "+OK"): compare the lines.
+    const listLines = (a: string) => a.split("\r\n").slice(1);
+    expect(listLines(ours[0]!)).toEqual(listLines(theirs[0]!));
+    for (let i = 1; i <= 2 * MESSAGES.length; i++) {
+      const body = (a: string) => a.slice(a.indexOf("\r\n") + 2);
+      expect({ n: i, text: body(ours[i]!) }).toEqual({ n: i, text: body(theirs[i]!) });
+    }
+    expect(ours[1]).not.toContain("X-Status");
+    expect(ours[1]).toContain("X-UIDL: abc123\r\n");
+  });
+
+  test("UIDLs: the same as for the messages without those fields, and after Status: RO is written", async () => {
+    const uidls = async (dir: string) => (await poppin(dir, "UIDL\r\nQUIT\r\n")).split("\r\n").filter((l) => /^\d+ /.test(l));
+    const withFields = home("uidl-with", spoolText(MESSAGES));
+    const without = home("uidl-without", spoolText(MESSAGES.map(withoutHidden)));
+    const before = await uidls(withFields);
+    expect(before.length).toBe(MESSAGES.length);
+    expect(before[0]).toBe("1 abc123");
+    expect(before).toEqual(await uidls(without));
+    const list = await poppin(withFields, "LIST\r\nQUIT\r\n");
+    // Reading every message makes QUIT write Status: RO; sizes and UIDLs stay.
+    await poppin(withFields, MESSAGES.map((_, i) => `RETR ${i + 1}\r\n`).join("") + "QUIT\r\n");
+    expect(readFileSync(join(withFields, "spool"), "latin1")).toContain("Subject: three\nStatus: RO\n");
+    expect(await uidls(withFields)).toEqual(before);
+    expect(await poppin(withFields, "LIST\r\nQUIT\r\n")).toBe(list);
+    // And the same once the scan cache is gone (a fresh scan of the rewritten spool).
+    copyFileSync(join(withFields, "spool"), join(withFields, "spool.copy"));
+    const fresh = home("uidl-fresh", readFileSync(join(withFields, "spool.copy"), "latin1"));
+    expect(await uidls(fresh)).toEqual(before);
+    expect(await poppin(fresh, "LIST\r\nQUIT\r\n")).toBe(list);
+  });
+});
