@@ -9,7 +9,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { connectConversation } from "../pop3/conversation.ts";
 import { talk, type Running } from "../standalone/harness.ts";
-import { AccountPool, MATRIX, PASSWORD, blankTimestamp, reference, type Account } from "./modes.ts";
+import { AccountPool, MATRIX, PASSWORD, REFERENCE, blankTimestamp, reference, type Account } from "./modes.ts";
 
 const pool = new AccountPool("matrix-cmd");
 afterAll(() => pool.close());
@@ -27,6 +27,8 @@ const answersOnly = (text: string) => text.split("\r\n").filter((l) => /^(\+OK|-
 interface Case {
   name: string;
   messages: (string | Uint8Array)[];
+  /** pop3d's arguments, when not just Maildir (the case then has a server of its own per combination). */
+  pop3dArgs?: string[];
   run(server: Running, acct: Account): Promise<string>;
   check(text: string, acct: Account): void;
 }
@@ -136,16 +138,29 @@ const CASES: Case[] = [
       expect(answersOnly(text).slice(1)).toEqual(["+OK ", "-ERR [AUTH] authorization failed", "+OK ", "-ERR [AUTH] authorization failed", "+OK ", "+OK ", "+OK 0 0", "+OK "]);
     },
   },
+  {
+    name: "--compat=qmail: qmail-pop3d's file sizes, order and LAST",
+    messages: MESSAGES,
+    pop3dArgs: ["--compat=qmail", "Maildir"],
+    run: async (s, a) => blankTimestamp((await talk(s.port, [`USER ${a.login}`, `PASS ${PASSWORD}`, "STAT", "LIST", "LAST", "RETR 1", "LAST", "QUIT", ""].join("\r\n"))).toString("latin1")),
+    check(text) {
+      const onDisk = MESSAGES.reduce((n, m) => n + Buffer.from(m as string, "latin1").length, 0);
+      expect(text).toContain(`\r\n+OK 3 ${onDisk}\r\n`); // the files' octets, not CRLF's
+      expect(text).toContain("\r\n+OK 0\r\n+OK \r\n");
+      expect(text).toContain("\r\n1 337\r\n2 50\r\n3 63\r\n.\r\n"); // qmail-pop3d's order (by mtime), not the names' order
+    },
+  },
 ];
 
 describe.each(MATRIX)("$name", (combo) => {
   for (const c of CASES) {
     test.concurrent(c.name, async () => {
-      const server = await pool.shared(combo, "plain", { popupFlags: ["--apop"] });
+      const opts = { popupFlags: ["--apop"], pop3dArgs: c.pop3dArgs };
+      const server = await pool.shared(combo, c.pop3dArgs?.join(" ") ?? "plain", opts);
       const acct = pool.account(combo.kind, c.messages);
       const text = await c.run(server, acct);
       c.check(text, acct);
-      const want = await reference(pool, c.name, c.run, c.messages);
+      const want = await reference(pool, c.name, c.run, c.messages, REFERENCE, opts);
       expect(text).toBe(want);
     });
   }
