@@ -11,7 +11,7 @@ import { execAsync, requireTool, tempDir } from "../helpers.ts";
 import { canonical, curlFetch, fetchmailFetch, getmailFetch, mpopFetch, poplibFetch } from "../integration/clients.ts";
 import { MAIL_GID, MAIL_UID } from "../standalone/harness.ts";
 import { corpus, makeCertificate } from "../tls/harness.ts";
-import { AccountPool, MATRIX, PASSWORD, knownGap, type Account, type KnownGap } from "./modes.ts";
+import { AccountPool, gate, MATRIX, PASSWORD, knownGap, type Account, type KnownGap } from "./modes.ts";
 
 /**
  * Cases that fail in a combination today. Each still runs there and asserts today's behaviour;
@@ -25,6 +25,7 @@ export const KNOWN_GAPS: readonly KnownGap[] = (["stls", "implicit-tls", "curl-t
 for (const tool of ["python3", "curl", "fetchmail", "mpop", "getmail"]) requireTool(tool);
 const pool = new AccountPool("matrix-clients");
 afterAll(() => pool.close());
+const limited = gate(8);
 const cert = makeCertificate();
 // 0600, the mail uid's: with -u the classic chain's popup runs as that uid and reads it itself
 // (--inline reads it before its uid switch; for system users serve and popup stay root).
@@ -72,7 +73,7 @@ p.quit()
 
 describe.each(MATRIX)("$name", (combo) => {
   for (const [name, fetch] of Object.entries(CLIENTS)) {
-    test.concurrent(`${name} downloads every message as delivered and deletes them`, async () => {
+    test.concurrent(`${name} downloads every message as delivered and deletes them`, () => limited(async () => {
       const server = await pool.shared(combo);
       const acct = pool.account(combo.kind, MESSAGES);
       const work = tempDir(`client-${name}`);
@@ -83,11 +84,11 @@ describe.each(MATRIX)("$name", (combo) => {
       });
       expect(got.map(canonical).sort()).toEqual(want);
       expect(count(acct)).toBe(0);
-    });
+    }));
   }
 
   for (const how of ["stls", "implicit-tls"] as const) {
-    test.concurrent(`poplib over TLS (${how === "stls" ? "STLS" : "serve --tls"}): certificate verified, login and mail inside TLS`, async () => {
+    test.concurrent(`poplib over TLS (${how === "stls" ? "STLS" : "serve --tls"}): certificate verified, login and mail inside TLS`, () => limited(async () => {
       const server = await pool.shared(combo, how, { env: { CERTFILE: cert.cert, KEYFILE: cert.key }, serveFlags: how === "stls" ? [] : ["--tls"] });
       const acct = pool.account(combo.kind, MESSAGES);
       const out = await poplibTls(server.port, acct, how);
@@ -103,10 +104,10 @@ describe.each(MATRIX)("$name", (combo) => {
       expect(out).not.toContain("refused");
       expect(out).toContain("Subject: plain\nTo: demo@example.org".replace("Subject: plain\n", "")); // the first message's To: line
       expect(count(acct)).toBe(MESSAGES.length - 1);
-    });
+    }));
   }
 
-  test.concurrent("curl --ssl-reqd over STLS (pop3://) and implicit TLS (pop3s://), verifying the certificate", async () => {
+  test.concurrent("curl --ssl-reqd over STLS (pop3://) and implicit TLS (pop3s://), verifying the certificate", () => limited(async () => {
     const stls = await pool.shared(combo, "stls", { env: { CERTFILE: cert.cert, KEYFILE: cert.key } });
     const implicit = await pool.shared(combo, "implicit-tls", { env: { CERTFILE: cert.cert, KEYFILE: cert.key }, serveFlags: ["--tls"] });
     const acct = pool.account(combo.kind, MESSAGES);
@@ -122,5 +123,5 @@ describe.each(MATRIX)("$name", (combo) => {
       expect(canonical(Buffer.from(r.out, "latin1"))).toBe(canonical(MESSAGES[i]!));
     }
     expect(count(acct)).toBe(MESSAGES.length);
-  });
+  }));
 });

@@ -9,10 +9,11 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { connectConversation } from "../pop3/conversation.ts";
 import { talk, type Running } from "../standalone/harness.ts";
-import { AccountPool, MATRIX, PASSWORD, REFERENCE, blankTimestamp, reference, type Account } from "./modes.ts";
+import { AccountPool, gate, MATRIX, PASSWORD, REFERENCE, blankTimestamp, reference, type Account } from "./modes.ts";
 
 const pool = new AccountPool("matrix-cmd");
 afterAll(() => pool.close());
+const limited = gate(8);
 
 const MESSAGES = [
   "From: a@example.org\nSubject: one\n\nhello\n.dot line\n..two dots\n.\n",
@@ -154,7 +155,7 @@ const CASES: Case[] = [
 
 describe.each(MATRIX)("$name", (combo) => {
   for (const c of CASES) {
-    test.concurrent(c.name, async () => {
+    test.concurrent(c.name, () => limited(async () => {
       const opts = { popupFlags: ["--apop"], pop3dArgs: c.pop3dArgs };
       const server = await pool.shared(combo, c.pop3dArgs?.join(" ") ?? "plain", opts);
       const acct = pool.account(combo.kind, c.messages);
@@ -162,6 +163,6 @@ describe.each(MATRIX)("$name", (combo) => {
       c.check(text, acct);
       const want = await reference(pool, c.name, c.run, c.messages, REFERENCE, opts);
       expect(text).toBe(want);
-    });
+    }));
   }
 });

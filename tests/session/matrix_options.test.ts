@@ -9,10 +9,11 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { connectConversation } from "../pop3/conversation.ts";
 import { MAIL_GID, MAIL_UID, talk } from "../standalone/harness.ts";
-import { AccountPool, MATRIX, PASSWORD, type Account } from "./modes.ts";
+import { AccountPool, gate, MATRIX, PASSWORD, type Account } from "./modes.ts";
 
 const pool = new AccountPool("matrix-options");
 afterAll(() => pool.close());
+const limited = gate(8);
 
 const MESSAGES = ["Subject: one\n\nfirst\n", "Subject: two\n\nsecond\n", "Subject: three\n\nthird\n"];
 const login = (a: Account) => `USER ${a.login}\r\nPASS ${PASSWORD}\r\n`;
@@ -20,7 +21,7 @@ const answers = (b: Buffer) => b.toString("latin1").split("\r\n").filter((l) => 
 const names = (acct: Account) => ["new", "cur"].flatMap((sub) => readdirSync(join(acct.maildir, sub))).map((n) => n.replace(/:2,.*$/, "")).sort();
 
 describe.each(MATRIX)("$name", (combo) => {
-  test.concurrent("downcase-user and trim-domain: USER NAME@Example.ORG is the account; auto-delete removes what RETR sent", async () => {
+  test.concurrent("downcase-user and trim-domain: USER NAME@Example.ORG is the account; auto-delete removes what RETR sent", () => limited(async () => {
     const acct = pool.account(combo.kind, MESSAGES);
     const server = await pool.shared(combo, "names", { popupFlags: ["--downcase-user", "--trim-domain", "--auto-delete"] });
     const before = names(acct);
@@ -30,9 +31,9 @@ describe.each(MATRIX)("$name", (combo) => {
     expect(names(acct)).toEqual([before[0], before[2]]);
     await Bun.sleep(100);
     expect(server.log()).toMatch(new RegExp(`end=quit user=${acct.login} rip=127\\.0\\.0\\.1 messages=3 retrieved=1 octets=\\d+ deleted=1\\n`));
-  });
+  }));
 
-  test.concurrent("update-on-abort: a session that breaks off after DELE removes what it marked; without it, nothing", async () => {
+  test.concurrent("update-on-abort: a session that breaks off after DELE removes what it marked; without it, nothing", () => limited(async () => {
     const marked = pool.account(combo.kind, MESSAGES);
     const kept = pool.account(combo.kind, MESSAGES);
     const aborting = await pool.shared(combo, "abort", { popupFlags: ["--update-on-abort"] });
@@ -46,9 +47,9 @@ describe.each(MATRIX)("$name", (combo) => {
     for (let i = 0; i < 50 && names(marked).length !== 1; i++) await Bun.sleep(100);
     expect(names(marked)).toEqual(["1700000001.M101P4001.test.example"]);
     expect(names(kept).length).toBe(3);
-  });
+  }));
 
-  test.concurrent("auth-failure-limit: after 2 failures from an address even the right password is refused, with the reason logged", async () => {
+  test.concurrent("auth-failure-limit: after 2 failures from an address even the right password is refused, with the reason logged", () => limited(async () => {
     const acct = pool.account(combo.kind, MESSAGES);
     const dir = join(pool.base, `failures-${combo.mode}-${combo.kind}`);
     mkdirSync(dir, { mode: 0o700 });
@@ -59,9 +60,9 @@ describe.each(MATRIX)("$name", (combo) => {
     await Bun.sleep(100);
     expect(server.log()).toContain(`popup: warning: authorization failed rip=127.0.0.1 user=${acct.login} why=too%20many%20failed%20logins%20from%20this%20address`);
     expect(server.log()).not.toContain("bad1");
-  });
+  }));
 
-  test.concurrent("clear-text-password=never: USER and AUTH PLAIN refused [SYS/PERM], CAPA lists neither; APOP logs in", async () => {
+  test.concurrent("clear-text-password=never: USER and AUTH PLAIN refused [SYS/PERM], CAPA lists neither; APOP logs in", () => limited(async () => {
     const acct = pool.account(combo.kind, MESSAGES);
     const server = await pool.shared(combo, "never", { popupFlags: ["--clear-text-password=never", "--apop"] });
     const { talk: c, socket } = await connectConversation(server.port);
@@ -83,5 +84,5 @@ describe.each(MATRIX)("$name", (combo) => {
     } finally {
       socket.destroy();
     }
-  });
+  }));
 });

@@ -208,9 +208,21 @@ export function knownGap(gaps: readonly KnownGap[], combo: Combo, id: string): K
   return gaps.find((g) => g.mode === combo.mode && g.kind === combo.kind && g.case === id);
 }
 
-/** Runs serve for `combo` where it refuses to start: its exit code and stderr. */
-export function startServerRefused(pool: AccountPool, combo: Combo, opts: StartOptions = {}): { code: number; stderr: string } {
-  const { argv, env } = pool.commandLine(combo, opts);
-  const r = run(argv, { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, timeoutMs: 10_000 });
-  return { code: r.code, stderr: r.stderr };
+/**
+ * At most `n` cases of a file at once: the matrix starts dozens of servers (each a runtime, some
+ * with crypt helpers), more than two shared cores serve well at a time.
+ */
+export function gate(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    while (running >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+    try {
+      return await fn();
+    } finally {
+      running--;
+      waiting.shift()?.();
+    }
+  };
 }
