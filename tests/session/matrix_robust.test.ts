@@ -22,6 +22,10 @@ export const KNOWN_GAPS: readonly KnownGap[] = [
     mode: "inline", kind: "system", case: "long-lines",
     now: "more than 16 KiB pipelined after PASS (here a 100,000-octet line) is dropped when serve hands the connection to the user's process: the commands after it get no answer until the client gives up",
   },
+  {
+    mode: "inline", kind: "system", case: "big-batch",
+    now: "the same for an honest batch: 3,000 NOOPs (18 KiB) sent with USER and PASS get no answer after PASS's +OK",
+  },
 ];
 
 const pool = new AccountPool("matrix-robust");
@@ -114,6 +118,21 @@ describe.each(MATRIX)("$name", (combo) => {
       await stillServes(server, acct);
     }));
   }
+
+  test.concurrent("a batch of 3,000 commands (18 KiB) pipelined with USER and PASS: every one answered", () => limited(async () => {
+    const server = await pool.shared(combo);
+    const acct = pool.account(combo.kind, MESSAGES);
+    const batch = `${login(acct)}${"NOOP\r\n".repeat(3000)}QUIT\r\n`;
+    if (knownGap(KNOWN_GAPS, combo, "big-batch")) {
+      const got = await talk(server.port, batch, 3000).then(() => "ended", (e: Error) => e.message);
+      expect(got).toMatch(/^no end of session within 3000 ms; got: \+OK <[^>]+>\r\n\+OK \r\n\+OK \r\n$/);
+      expect(server.log()).toContain(` octets pipelined after PASS dropped rip=127.0.0.1 user=${acct.login}\n`);
+      return;
+    }
+    const text = (await talk(server.port, batch)).toString("latin1");
+    expect(text.match(/^\+OK/gm)?.length).toBe(1 + 2 + 3000 + 1);
+    expect(text).toEndWith("+OK \r\n");
+  }));
 
   test.concurrent("a connection dropped after DELE of every message deletes nothing; one reset in the middle of a RETR neither", () => limited(async () => {
     const server = await pool.shared(combo);
