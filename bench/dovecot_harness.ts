@@ -60,6 +60,8 @@ export interface DovecotUser {
   login: string;
   /** crypt(3) hash, e.g. yescrypt "$y$...". */
   hash: string;
+  /** The passdb password field as it is (e.g. "{SCRAM-SHA-256}4096,..."); default "{CRYPT}" + hash. */
+  password?: string;
   uid: number;
   gid: number;
   home: string;
@@ -74,6 +76,10 @@ export interface DovecotOptions {
   authCacheSize?: string;
   /** Sessions to allow at once (process and client limits). */
   maxSessions?: number;
+  /** auth_mechanisms (default "plain"). */
+  authMechanisms?: string;
+  /** PEM certificate and key: STLS offered (ssl = yes); default ssl = no. */
+  tls?: { cert: string; key: string };
 }
 
 export interface DovecotServer {
@@ -92,7 +98,7 @@ export async function startDovecot(o: DovecotOptions): Promise<DovecotServer> {
   for (const sub of ["run", "state"]) mkdirSync(join(o.root, sub), { recursive: true });
   const passwd = join(o.root, "passwd");
   if (o.users !== "system") {
-    writeFileSync(passwd, o.users.map((u) => `${u.login}:{CRYPT}${u.hash}:${u.uid}:${u.gid}::${u.home}::\n`).join(""), { mode: 0o640 });
+    writeFileSync(passwd, o.users.map((u) => `${u.login}:${u.password ?? `{CRYPT}${u.hash}`}:${u.uid}:${u.gid}::${u.home}::\n`).join(""), { mode: 0o640 });
     // Dovecot's auth process runs as its internal user ("dovecot"): it reads the file through the group.
     const group = /^dovecot:[^:]*:(\d+):/m.exec(readFileSync("/etc/group", "utf8"))?.[1];
     if (group !== undefined) chownSync(passwd, 0, Number(group));
@@ -122,9 +128,9 @@ instance_name = poppin-bench-${o.port}
 log_path = ${o.root}/dovecot.log
 protocols = pop3
 listen = 127.0.0.1
-ssl = no
+${o.tls === undefined ? "ssl = no" : `ssl = yes\nssl_cert = <${o.tls.cert}\nssl_key = <${o.tls.key}`}
 disable_plaintext_auth = no
-auth_mechanisms = plain
+auth_mechanisms = ${o.authMechanisms ?? "plain"}
 mail_location = maildir:~/Maildir
 pop3_uidl_format = %f
 first_valid_uid = 1

@@ -112,7 +112,8 @@ console.log(`made users and ${(1000 + 20_000 + BIG + 1006).toLocaleString("en")}
 
 const users = readFileSync(userdb, "utf8").split("\n").filter((l) => l.includes(":")).map((l) => {
   const [login, hash, uid, gid, home] = l.split(":");
-  return { login: login!, hash: hash!, uid: Number(uid), gid: Number(gid), home: home! };
+  // The hash field holds the crypt hash, then the SCRAM keys: Dovecot's CRYPT scheme gets the first.
+  return { login: login!, hash: hash!.split(" ")[0]!, uid: Number(uid), gid: Number(gid), home: home! };
 });
 
 

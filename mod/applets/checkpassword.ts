@@ -1,7 +1,9 @@
+import { BEARER_VARIABLE } from "../sasl/oauthbearer.ts";
 import type { Applet } from "../cli/applet.ts";
 import { fatal, usage } from "../cli/context.ts";
 import { EXIT_MISUSE, EXIT_USAGE, PoppinError } from "../cli/errors.ts";
 import { authenticate } from "../auth/authenticate.ts";
+import { authenticateWithBearer } from "../auth/bearer_login.ts";
 import { authConfigFromEnv } from "../auth/config.ts";
 import { AuthRefused, MalformedRequest, parseRequest, readRequestFd } from "../auth/request.ts";
 import { inheritedFds, passThrough } from "../auth/inherited_fds.ts";
@@ -36,7 +38,10 @@ export const applet: Applet = {
       const euid = process.geteuid!();
       let result;
       try {
-        result = authenticate(parseRequest(raw), config, { euid, today: daysSinceEpoch(new Date()) });
+        const request = parseRequest(raw);
+        const env = { euid, today: daysSinceEpoch(new Date()) };
+        // A bearer token (OAUTHBEARER, XOAUTH2) comes beside fd 3, from popup: see mod/sasl/oauthbearer.ts.
+        result = await authenticateWithBearer(request, config, env, ctx.env, ctx.env[BEARER_VARIABLE], () => authenticate(request, config, env));
       } finally {
         raw.fill(0); // the password, as checkpassword.c clears up[]
       }

@@ -11,9 +11,9 @@ const EXIT_CHECK_FAILED = 1;
 
 const USAGE = `doctor [--json] [--service DIR] [--port N] [--rules FILE.cdb] [--userdb FILE] [USER]
 
-Walks the Q-cards' roadmap and prints one line per check, ✓ or ✗ with the fix in one
-sentence: a listener on the POP3 port and the program holding it; the rules cdb lets
-127.0.0.1 in and is newer than its source; USER exists (system account, or virtual in
+Walks a setup from the listener to the log and prints one line per check, ✓ or ✗ with
+the fix in one sentence: a listener on the POP3 port and the program holding it; the rules
+cdb lets 127.0.0.1 in and is newer than its source; USER exists (system account, or virtual in
 POPPIN_USERDB / DIR/env/POPPIN_USERDB); home and Maildir (cur/new/tmp) exist with safe
 owners and modes; the password (asked without echo, or a line on stdin) checks out; a live
 POP3 session over loopback (USER, PASS, STAT, LIST, TOP); svstat or systemctl sees the
@@ -46,7 +46,7 @@ function parseArgs(args: string[]) {
 
 export const applet: Applet = {
   name: "doctor",
-  summary: "check a POP3 service step by step (Q-cards roadmap): ✓/✗ with fixes, --json",
+  summary: "check a POP3 service step by step: ✓/✗ with fixes, --json",
   usage: USAGE,
   async run(args, ctx) {
     const opts = parseArgs(args);

@@ -3,6 +3,8 @@
  * links the classic names beside it and installs the man pages. The table of names is given by
  * the applet table (makeInstallApplet), so this file does not import it: no import cycle.
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Applet } from "../cli/applet.ts";
 import { UsageError, EXIT_OK } from "../cli/errors.ts";
@@ -53,7 +55,13 @@ export function makeInstallApplet(names: () => InstallNames): Applet {
       for (const name of report.removed) writeStdout(`removed ${bin}/${name} (an older install's link; use poppin ${name})\n`);
       writeStdout(`${report.links.created.length} created, ${report.links.replaced.length} replaced, ${report.links.unchanged.length} already in place in ${bin}\n`);
       if (report.manPages.length > 0) writeStdout(`${report.manPages.length} man pages in ${report.manDir}\n`);
-      else if (!report.manDir) writeStdout("no man pages found beside the binary (npm run man makes them)\n");
+      else if (!report.manDir) {
+        // A newer binary without its man/ (npm run build alone): an earlier install's pages stay.
+        const manDir = join(prefix, "share", "man");
+        writeStdout(existsSync(join(manDir, "man8", "poppin.8"))
+          ? `no man pages beside the binary: those in ${manDir} left as they are (npm run man makes new ones)\n`
+          : "no man pages found beside the binary (npm run man makes them)\n");
+      }
       return EXIT_OK;
     },
   };

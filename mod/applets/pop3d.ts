@@ -1,20 +1,21 @@
 import type { Applet } from "../cli/applet.ts";
 import { fatal, info, usage, warning } from "../cli/context.ts";
-import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError } from "../cli/errors.ts";
+import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, describeSysError } from "../cli/errors.ts";
+import { ENTER_HOME_VARIABLE } from "../auth/session.ts";
 import { writeStdout } from "../cli/io.ts";
 import { maildirTmpCleanup } from "../maildir/clean.ts";
-import { compatFrom, timeoutInvalid, timeoutMs } from "../pop3/config.ts";
+import { timeoutInvalid, timeoutMs } from "../pop3/config.ts";
+import { parsePop3dArgs } from "../pop3/pop3d_args.ts";
 import { FdChannel } from "../pop3/fd_channel.ts";
 import { logValue } from "../pop3/log_value.ts";
 import { MaildirMailbox } from "../pop3/maildir_mailbox.ts";
 import type { Mailbox } from "../pop3/mailbox.ts";
 import { SpoolBusy } from "../mbox/mbox_mailbox.ts";
 import { IN_USE_TEXT, SPOOL_FAILED_TEXT, openSpoolMailbox } from "../mbox/open_spool_mailbox.ts";
-import { applyMboxOption, defaultMboxSettings } from "../mbox/options.ts";
 import { servePop3d } from "../pop3/pop3d_server.ts";
 import { mailboxWithExpire, pop3dPolicy, sessionOptions, sessionStatistics, startSession } from "../policy/pop3d_policy.ts";
 import { RETRIEVAL_RECORD_NAME } from "../pop3/expire.ts";
-import { isMboxArgument, spoolPathFor } from "../mbox/spool_path.ts";
+import { spoolPathFor } from "../mbox/spool_path.ts";
 import type { MboxSettings } from "../mbox/options.ts";
 import { basename, join } from "node:path";
 import type { Policy } from "../policy/resolve.ts";
@@ -64,29 +65,26 @@ export const applet: Applet = {
     "  --lock-stale=S         a dot-lock older than this is broken (default 300)",
   ].join("\n"),
   async run(args, ctx) {
-    let compatOption: string | undefined;
-    const rest: string[] = [];
-    const mbox = defaultMboxSettings();
-    let mboxOptions = 0;
-    let badOption = false;
-    for (const arg of args) {
-      if (arg.startsWith("--compat=")) compatOption = arg.slice("--compat=".length);
-      else if (arg.startsWith("--") && rest.length === 0) {
-        const applied = applyMboxOption(mbox, arg);
-        if (applied === "ok") mboxOptions++;
-        else badOption = true;
-      } else rest.push(arg);
-    }
-    const compat = compatFrom(compatOption, ctx.env);
-    const isMbox = rest.length === 1 && isMboxArgument(rest[0]!);
-    if (rest.length !== 1 || rest[0] === "" || compat === undefined || badOption || (mboxOptions > 0 && !isMbox)) {
+    const parsed = parsePop3dArgs(args, ctx.env);
+    if (typeof parsed === "string") {
       // qmail-pop3d answers the client and exits 0 (its die_nomaildir); poppin pop3d exits 100.
       writeStdout(err(TEXT.noMaildir));
       const name = ctx.classic ? ctx.calledAs : ctx.prefix;
       usage(ctx, `${name} [--compat=qmail|rfc] maildir | ${name} [mbox options] mbox:[spool]`);
       return ctx.classic ? EXIT_QMAIL_POP3D_DIE : EXIT_USAGE;
     }
-    const dir = rest[0]!;
+    const { compat, isMbox, mbox, mailbox: dir } = parsed;
+    if (ctx.env[ENTER_HOME_VARIABLE] !== undefined) {
+      // Started by serve --inline (root) in "/": into the home now, as the user (checkpassword's chdir).
+      delete ctx.env[ENTER_HOME_VARIABLE];
+      try {
+        process.chdir(ctx.env.HOME ?? "");
+      } catch (e) {
+        writeStdout(err(TEXT.authTemp));
+        fatal(ctx, `unable to chdir to ${logValue(ctx.env.HOME ?? "")}: ${describeSysError(e)} user=${logValue(ctx.env.USER ?? "-")} rip=${logValue(ctx.env.TCPREMOTEIP ?? "unknown")}`);
+        return ANSWERED;
+      }
+    }
     if (timeoutInvalid(ctx.env)) warning(ctx, `ignoring POPPIN_TIMEOUT=${logValue(ctx.env.POPPIN_TIMEOUT ?? "")}: not a positive number of seconds`);
     const who = `user=${logValue(ctx.env.USER ?? "-")} rip=${logValue(ctx.env.TCPREMOTEIP ?? "unknown")}`;
     let policy: Policy;

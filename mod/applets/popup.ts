@@ -11,6 +11,12 @@ import { logValue } from "../pop3/log_value.ts";
 import { servePopup } from "../pop3/popup_server.ts";
 import { TEXT, err } from "../pop3/responses.ts";
 import { oneProcessLogin } from "../standalone/one_process_login.ts";
+import { chainRunsPoppinCheckpassword, chainUserdb, selfResolver } from "../standalone/chain_spec.ts";
+import { bearerConfigured } from "../auth/oauth.ts";
+import { loginEnvironment } from "../sasl/login_env.ts";
+import { userdbScramKeys } from "../sasl/scram_userdb.ts";
+import type { ChannelBindingType } from "../sasl/scram.ts";
+import { channelBindingFromEnv } from "../tls/channel_binding.ts";
 import { loginChecks } from "../policy/login_checks.ts";
 import { loginPolicy } from "../policy/login_policy.ts";
 import { policyEnv, resolvePolicy, type Resolved } from "../policy/resolve.ts";
@@ -86,11 +92,17 @@ export const applet: Applet = {
       fatal(ctx, `${e.message} rip=${rip}`);
       return EXIT_TEMP;
     }
-    const chainEnv = { ...ctx.env, ...policyEnv(settings) };
+    const chainEnv = loginEnvironment({ ...ctx.env, ...policyEnv(settings) }, undefined);
     delete chainEnv[TLS_FD_VARIABLE];
     const oneProcess = oneProcessLogin(chain, ctx, chainEnv);
     const checks = loginChecks(policy, remoteIp);
-    const end = await servePopup(new FdChannel(0, 1, policy.timeoutMs), {
+    const resolver = selfResolver(ctx.execPath, chainEnv.PATH);
+    const userdb = chainUserdb(chain, resolver, chainEnv);
+    // Behind serve --tls, popup sees plain text; serve passed the binding data along.
+    const stdio = Object.assign(new FdChannel(0, 1, policy.timeoutMs), {
+      channelBinding: (type: ChannelBindingType) => (implicitTls ? channelBindingFromEnv(ctx.env, type) : undefined),
+    });
+    const end = await servePopup(stdio, {
       timestamp: `<${process.pid}.${Math.floor(Date.now() / 1000)}@${hostname}>`,
       offerApop: policy.apop ?? apopOffered(ctx.env),
       policy: loginPolicy(policy, remoteIp, context !== undefined && !implicitTls),
@@ -100,9 +112,15 @@ export const applet: Applet = {
       decoy: (password) => decoyCheck(password),
       startTls: context === undefined ? undefined : () => upgradeStdio(context, policy.tlsHandshakeTimeoutMs, policy.timeoutMs),
       // poppin's own checkpassword and pop3d: checked and served in this process (mod/standalone).
-      authenticate: (data, channel) => channel instanceof TlsChannel ? runChainOverTls(chain, data, chainEnv, channel)
-        : oneProcess !== undefined ? oneProcess(data) : runChain(chain, data, chainEnv),
-      onFailure: (user, failure, detail) => warning(ctx, checks.failed(user, failure, detail)),
+      authenticate: (data, channel, login) => {
+        const env = loginEnvironment(chainEnv, login);
+        return channel instanceof TlsChannel ? runChainOverTls(chain, data, env, channel)
+          : oneProcess !== undefined ? oneProcess(data, env) : runChain(chain, data, env);
+      },
+      onFailure: (user, failure, detail, mechanism) => warning(ctx, checks.failed(user, failure, detail, mechanism)),
+      scramKeys: userdb === undefined ? undefined : userdbScramKeys(userdb),
+      // Only poppin's checkpassword understands a bearer token beside fd 3.
+      bearer: bearerConfigured(chainEnv) && chainRunsPoppinCheckpassword(chain, resolver),
     });
     if (end === "tls-failed") warning(ctx, `TLS negotiation failed rip=${rip}`);
     if (end === "tls-on-plain") warning(ctx, `TLS handshake on the plain port, dropped rip=${rip}`);

@@ -21,10 +21,15 @@ function usageFail(ctx: AppletContext, sub: "compile" | "check"): number {
   throw new UsageError(sub === "compile" ? "rules compile rules.cdb rules.tmp < rules.txt" : "rules check rules.cdb [IP [HOST [INFO]]]");
 }
 
-/** tcprules rules.cdb rules.tmp: extra arguments are ignored, as tcprules ignores them. */
+/**
+ * tcprules rules.cdb rules.tmp: extra arguments are ignored, as tcprules ignores them.
+ * Called as tcprules, addresses end at the first colon, as Debian's tcprules reads them
+ * (a colon in an address is a line it cannot parse); `poppin rules compile` also reads
+ * IPv6 addresses and prefixes as ucspi-tcp-ipv6's tcprules does.
+ */
 function compile(args: string[], ctx: AppletContext): number {
   if (args.length < 2) return usageFail(ctx, "compile");
-  compileRulesFile(new ByteSource(0), args[0], args[1]);
+  compileRulesFile(new ByteSource(0), args[0], args[1], ctx.classic ? "ucspi-tcp" : "ipv6");
   return EXIT_OK;
 }
 

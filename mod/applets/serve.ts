@@ -5,7 +5,7 @@ import { ServeCounters, serveMetricsText } from "../serve/counters.ts";
 import { parseHostPort, startMetrics, type MetricsEndpoint } from "../standalone/metrics_server.ts";
 import { writeStderr, writeStdout } from "../cli/io.ts";
 import { Server } from "../serve/server.ts";
-import { detachStdio, dropPrivileges, listenAsTold, serveOptionsOrUsage } from "../serve/startup.ts";
+import { detachStdio, dropPrivileges, listenAsTold, serveOptionsOrUsage, startupCheck } from "../serve/startup.ts";
 import { runInline, splitInlineArgs } from "../standalone/inline_main.ts";
 import { CRYPT_HELPER_FLAG, runCryptHelper } from "../standalone/crypt_helper.ts";
 import { keepKeyReaders, policyTls, setupServeTls, type ServeTls } from "../tls/serve_tls.ts";
@@ -70,6 +70,9 @@ export const applet: Applet = {
     const o = serveOptionsOrUsage(inline.rest, ctx);
     if (typeof o === "number") return o;
     const quiet = o.verbosity === 0;
+    // poppin's own chain is checked now, before anything is accepted, and again on SIGHUP.
+    const chain = startupCheck(o.program, ctx, quiet, { uid: o.uid, gid: o.gid });
+    if (typeof chain === "number") return chain;
     const metricsAt = inline.metrics === undefined ? undefined : parseHostPort(inline.metrics);
     if (inline.metrics !== undefined && metricsAt === undefined) {
       if (!quiet) writeStderr(`${ctx.prefix}: fatal: --metrics needs HOST:PORT, not ${inline.metrics}\n`);
@@ -91,13 +94,13 @@ export const applet: Applet = {
     const popup = o.tls ? undefined : parsePopupCommand(o.program, selfResolver(ctx.execPath, ctx.env.PATH));
     if (popup !== undefined) {
       try {
-        stls = policyTls(resolvePolicy(popup.popupOptions, ctx.env).policy, "STLS certificate", warn);
+        stls = policyTls(resolvePolicy(popup.popupOptions, chain.env).policy, "STLS certificate", warn);
       } catch (err) {
         if (!(err instanceof PoppinError)) throw err;
         warn(`popup's STLS certificate: ${err.message}`);
       }
     }
-    const server = new Server(o, ctx.env, {
+    const server = new Server(o, chain.env, {
       log: (line) => writeStderr(logLine(line)),
       drop: (reason) => writeStderr(logLine(`${ctx.prefix}: warning: dropping connection, ${reason}\n`)),
       warn: (message) => writeStderr(logLine(`${ctx.prefix}: warning: ${message}\n`)),

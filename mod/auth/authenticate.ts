@@ -15,6 +15,8 @@ import { AuthRefused, type CheckpasswordRequest } from "./request.ts";
 import { lookupSystemAccount, NSS, type SystemDatabases } from "./system_accounts.ts";
 import { lookupVirtualUser } from "./userdb.ts";
 import { checkHash, systemCrypt, type CryptFunction } from "./verify.ts";
+import { parseScramForm, verifyScramForm } from "../sasl/scram_form.ts";
+import { decoyKeys, type ScramKeySet } from "../sasl/scram_keys.ts";
 
 export interface AuthEnvironment {
   /** Our effective uid: 0 may switch to the account; anyone else only admits its own uid. */
@@ -28,16 +30,17 @@ export interface AuthEnvironment {
 /** The successful account plus how it was proven. */
 export interface AuthResult {
   account: Account;
-  method: "password" | "apop";
+  method: "password" | "apop" | "scram" | "bearer";
 }
 
-function findAccount(login: Uint8Array, config: AuthConfig, env: AuthEnvironment): { account?: Account; apopSecret?: Uint8Array } {
+function findAccount(login: Uint8Array, config: AuthConfig, env: AuthEnvironment): { account?: Account; apopSecret?: Uint8Array; scram?: ScramKeySet } {
   if (config.userdb !== undefined) {
     const user = lookupVirtualUser(config.userdb, login);
     if (!user) return {};
     return {
       account: { login: user.login, uid: user.uid, gid: user.gid, home: user.home, shell: VIRTUAL_SHELL, hash: user.hash, source: "virtual" },
       apopSecret: user.apopSecret === undefined ? undefined : Buffer.from(user.apopSecret, "utf8"),
+      scram: user.scram,
     };
   }
   const account = lookupSystemAccount(login, { today: env.today, shadowFile: config.shadowFile }, env.system ?? NSS);
@@ -111,6 +114,18 @@ export function authenticate(request: CheckpasswordRequest, config: AuthConfig, 
   const account = found.account;
   let method: AuthResult["method"] | undefined;
   const usable = account !== undefined && !isLockedHash(account.hash);
+  const scram = parseScramForm(request.password);
+  if (scram !== undefined) {
+    // A SCRAM exchange popup ran (mod/sasl/scram_form.ts): checked against the stored keys,
+    // or decoy keys for a user without them, at the same cost; no crypt call, no fallback.
+    const keys = found.scram?.[scram.hash];
+    const login = Buffer.from(request.login).toString("utf8");
+    const proven = verifyScramForm(scram, keys ?? decoyKeys(scram.hash, login), request.timestamp);
+    if (account === undefined || !usable || keys === undefined || !proven) throw new AuthRefused("wrong password or unknown user");
+    const refusal = policyRefusal(account, config, env.euid);
+    if (refusal !== undefined) throw new AuthRefused(refusal);
+    return { account, method: "scram" };
+  }
   if (usable && request.timestamp.length > 0 && looksLikeApopDigest(request.password)) {
     const secret = apopSecretFor(request.login, found, config, env.euid);
     if (secret !== undefined) {
@@ -121,6 +136,22 @@ export function authenticate(request: CheckpasswordRequest, config: AuthConfig, 
   if (method === undefined && checkHash(request.password, account?.hash, crypt)) method = "password";
   found.apopSecret?.fill(0);
   if (account === undefined || method === undefined) throw new AuthRefused("wrong password or unknown user");
+  const refusal = policyRefusal(account, config, env.euid);
+  if (refusal !== undefined) throw new AuthRefused(refusal);
+  return { account, method };
+}
+
+/**
+ * The account of a login whose proof was checked elsewhere (a bearer token, mod/auth/
+ * bearer_login.ts): found and refused by the same rules as after a password.
+ */
+export function authenticateProven(login: Uint8Array, config: AuthConfig, env: AuthEnvironment, method: AuthResult["method"]): AuthResult {
+  const badName = loginRefusal(login);
+  if (badName !== undefined) throw new AuthRefused(badName);
+  const found = findAccount(login, config, env);
+  found.apopSecret?.fill(0);
+  const account = found.account;
+  if (account === undefined || isLockedHash(account.hash)) throw new AuthRefused("unknown user or locked account");
   const refusal = policyRefusal(account, config, env.euid);
   if (refusal !== undefined) throw new AuthRefused(refusal);
   return { account, method };

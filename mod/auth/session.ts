@@ -4,6 +4,7 @@
  * (TCPREMOTEIP and the rest stay), and replace this process with PROG, found on
  * PATH as djb's pathexec does. Nothing of checkpassword stays alive.
  */
+import { BEARER_VARIABLE } from "../sasl/oauthbearer.ts";
 import { join } from "node:path";
 import { TempError, describeSysError } from "../cli/errors.ts";
 import { execve, LibcError, restoreDefaultSignals } from "../sys/libc.ts";
@@ -22,6 +23,7 @@ interface ProcessWithInitgroups {
 export function sessionEnvironment(base: NodeJS.ProcessEnv, account: Account): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(base)) if (value !== undefined) env[key] = value;
+  delete env[BEARER_VARIABLE]; // the token popup handed checkpassword (mod/sasl/oauthbearer.ts) goes no further
   env.USER = account.login;
   env.HOME = account.home;
   env.SHELL = account.shell;
@@ -52,6 +54,13 @@ export function becomeAccount(account: Account, euid: number): void {
     throw new AuthRefused(`unable to switch to uid ${account.uid} gid ${account.gid}: ${describeSysError(err)}`);
   }
 }
+
+/**
+ * Set by serve --inline (root) in the environment of a user process it starts in "/": pop3d
+ * then changes to $HOME itself, with the user's rights, as checkpassword does after its uid
+ * switch (a process started in the home by root would be there even where the user may not go).
+ */
+export const ENTER_HOME_VARIABLE = "POPPIN_ENTER_HOME";
 
 export function enterHome(account: Account): void {
   try {

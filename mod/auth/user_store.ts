@@ -3,11 +3,12 @@
  * text file and its cdb (FILE.cdb) atomically, under an exclusive lock (FILE.lock,
  * flock) so two admins never lose each other's change.
  */
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, openSync, readFileSync, statSync } from "node:fs";
 import { PermError, TempError, describeSysError } from "../cli/errors.ts";
 import { CdbWriter } from "../cdb/writer.ts";
 import { flockExclusive } from "../sys/locks.ts";
 import { createPrivateTemp, writeFileAtomic } from "./atomic_file.ts";
+import { prepareUsername } from "./username.ts";
 import { formatUserFile, formatUserValue, parseUserFile, UserLineError, type UserFile, type VirtualUser } from "./userdb_text.ts";
 
 /** The text file and the cdb compiled from it. */
@@ -40,6 +41,13 @@ export function loadUserFile(path: string): UserFile {
 
 export function findUser(file: UserFile, login: string): VirtualUser | undefined {
   return file.lines.find((l) => l.user?.login === login)?.user;
+}
+
+/** The login as stored for `login` as typed: itself, or its RFC 8265 form (mod/auth/username.ts). */
+export function storedLogin(file: UserFile, login: string): string {
+  if (findUser(file, login)) return login;
+  const prepared = prepareUsername(login);
+  return findUser(file, prepared) ? prepared : login;
 }
 
 /** Adds a user; PermError if the login exists. */
@@ -77,10 +85,54 @@ export function compileUserFile(file: UserFile, cdbPath: string): number {
   return writer.recordCount;
 }
 
-/** Writes the text file and then its cdb. */
+/** Writes the text file and then its cdb (a new cdb gets the text file's owner, group and mode). */
 export function saveUserFile(file: UserFile, paths: UserStorePaths): void {
   writeFileAtomic(paths.text, Buffer.from(formatUserFile(file), "utf8"));
   compileUserFile(file, paths.cdb);
+}
+
+/** The gid of a group name (or a number), from /etc/group; PermError when unknown. */
+export function groupId(group: string): number {
+  if (/^[0-9]{1,10}$/.test(group)) return Number(group);
+  let text = "";
+  try {
+    text = readFileSync("/etc/group", "utf8");
+  } catch (err) {
+    throw new TempError(`unable to read /etc/group: ${describeSysError(err)}`);
+  }
+  for (const line of text.split("\n")) {
+    const [name, , gid] = line.split(":");
+    if (name === group && gid !== undefined && /^[0-9]+$/.test(gid)) return Number(gid);
+  }
+  throw new PermError(`unknown group ${group}`);
+}
+
+/**
+ * Makes both files readable by group `gid` (mode 0640): a service whose account is in the
+ * group (serve -u, qmqpd's account) can read them; nobody else can. Changes later keep it,
+ * as every rewrite keeps the old file's owner and mode.
+ */
+export function shareWithGroup(paths: UserStorePaths, gid: number): void {
+  for (const path of [paths.text, paths.cdb]) {
+    try {
+      chownSync(path, statSync(path).uid, gid);
+      chmodSync(path, 0o640);
+    } catch (err) {
+      throw new TempError(`unable to give ${path} to group ${gid}: ${describeSysError(err)}`);
+    }
+  }
+}
+
+/** A cdb made for the first time takes the text file's owner, group and mode (createPrivateTemp gives 0600). */
+export function cdbLikeText(paths: UserStorePaths, cdbExisted: boolean): void {
+  if (cdbExisted) return;
+  try {
+    const st = statSync(paths.text);
+    chownSync(paths.cdb, st.uid, st.gid);
+    chmodSync(paths.cdb, st.mode & 0o7777);
+  } catch {
+    // no text file (compile of a missing one) or not root: the cdb stays 0600, which is safe
+  }
 }
 
 /** Runs `edit` with FILE.lock held (released when the fd closes). */

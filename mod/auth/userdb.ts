@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { TempError, describeSysError } from "../cli/errors.ts";
 import { cdbLookupFile } from "./userdb_cdb.ts";
+import { prepareUsername } from "./username.ts";
 import { parseUserLine, parseUserValue, UserLineError, type VirtualUser } from "./userdb_text.ts";
 
 /** Bound on the text file read at each login (compile big ones to cdb). */
@@ -50,8 +51,20 @@ function lookupCdb(path: string, login: Uint8Array): VirtualUser | undefined {
   }
 }
 
-/** The virtual user, or undefined when unknown. Throws TempError when the database cannot be read. */
+/**
+ * The virtual user, or undefined when unknown. Throws TempError when the database cannot
+ * be read. The login as given first, then as RFC 8265 prepares it (mod/auth/username.ts).
+ */
 export function lookupVirtualUser(path: string, login: Uint8Array): VirtualUser | undefined {
+  const exact = lookupExact(path, login);
+  if (exact !== undefined) return exact;
+  const name = Buffer.from(login).toString("utf8");
+  if (Buffer.compare(Buffer.from(name, "utf8"), login) !== 0) return undefined; // not UTF-8
+  const prepared = prepareUsername(name);
+  return prepared === name ? undefined : lookupExact(path, new Uint8Array(Buffer.from(prepared, "utf8")));
+}
+
+function lookupExact(path: string, login: Uint8Array): VirtualUser | undefined {
   if (login.length === 0 || login.includes(0x3a) || login.includes(0x0a)) return undefined;
   if (isCdbPath(path)) return lookupCdb(path, login);
   const name = Buffer.from(login).toString("utf8");

@@ -4,7 +4,10 @@
  * Blank lines and lines starting with `#` are kept as they are. The login and the
  * home contain no `:`; the APOP secret is the rest of the line (it may contain `:`).
  * `poppin users compile` turns it into a cdb keyed by login (value: the line after `login:`).
+ * The hash field may carry SCRAM keys after the crypt hash, separated by spaces
+ * (mod/sasl/scram_keys.ts): `$y$... {SCRAM-SHA-1}4096,... {SCRAM-SHA-256}4096,...`.
  */
+import { joinHashField, splitHashField, type ScramKeySet } from "../sasl/scram_keys.ts";
 
 export interface VirtualUser {
   login: string;
@@ -14,6 +17,8 @@ export interface VirtualUser {
   home: string;
   /** Qpopper-style popauth secret for APOP; undefined when the user has none. */
   apopSecret: string | undefined;
+  /** SCRAM keys set with the password (users add/passwd); undefined for entries from before. */
+  scram?: ScramKeySet;
 }
 
 /** A parse error with the line number (1-based) for messages. */
@@ -43,12 +48,15 @@ export function validLogin(login: string): boolean {
 export function parseUserValue(login: string, value: string, line = 0): VirtualUser {
   const fields = value.split(":");
   if (fields.length < 4) throw new UserLineError(line, "expected login:hash:uid:gid:home[:apop-secret]");
-  const [hash, uid, gid, home] = fields;
+  const [hashField, uid, gid, home] = fields;
   if (!home.startsWith("/")) throw new UserLineError(line, "home must be an absolute path");
   const apop = fields.length > 4 ? fields.slice(4).join(":") : undefined;
+  const { hash, scram, extra } = splitHashField(hashField);
+  if (extra.length > 0) throw new UserLineError(line, "bad SCRAM keys after the hash");
   return {
     login,
     hash,
+    ...(scram.sha1 || scram.sha256 ? { scram } : {}),
     uid: parseId(uid, "uid", line),
     gid: parseId(gid, "gid", line),
     home,
@@ -69,7 +77,7 @@ export function parseUserLine(text: string, line = 0): VirtualUser | undefined {
 
 /** The value stored in the cdb for a user (the line without `login:`). */
 export function formatUserValue(user: VirtualUser): string {
-  const base = `${user.hash}:${user.uid}:${user.gid}:${user.home}`;
+  const base = `${joinHashField(user.hash, user.scram)}:${user.uid}:${user.gid}:${user.home}`;
   return user.apopSecret === undefined ? base : `${base}:${user.apopSecret}`;
 }
 

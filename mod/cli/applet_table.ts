@@ -24,6 +24,9 @@ import { applet as softlimit } from "../applets/softlimit.ts";
 import { applet as envdir } from "../applets/envdir.ts";
 import { applet as qmqpd } from "../applets/qmqpd.ts";
 import { applet as doctor } from "../applets/doctor.ts";
+import { applet as config } from "../applets/config.ts";
+import { applet as routes } from "../applets/routes.ts";
+import { applet as proxy } from "../applets/proxy.ts";
 
 const install = makeInstallApplet(() => ({
   classic: ALIASES.filter((a) => a.classic).map((a) => a.name),
@@ -34,6 +37,7 @@ export const APPLETS: readonly Applet[] = [
   serve, rules, popup, checkpassword, pop3d, log, tai64n, tai64nlocal,
   maildirmake, deliver, cdb, users, install,
   conf, setuidgid, envuidgid, softlimit, envdir, qmqpd, doctor, convert,
+  routes, proxy, config,
 ];
 
 function short(name: string): AppletAlias {
@@ -63,10 +67,11 @@ export const ALIASES: readonly AppletAlias[] = [
   short("qmqpd"), classic("qmail-qmqpd", "qmqpd"),
   short("doctor"),
   short("convert"),
+  short("routes"), short("proxy"),
 ];
 
 /** Names that select an applet only as `poppin NAME` (never symlinked). */
-const ARGUMENT_ONLY: readonly AppletAlias[] = [short("install")];
+const ARGUMENT_ONLY: readonly AppletAlias[] = [short("install"), short("config")];
 
 export function findAlias(name: string): AppletAlias | undefined {
   return ALIASES.find((a) => a.name === name) ?? ARGUMENT_ONLY.find((a) => a.name === name);

@@ -10,6 +10,7 @@ import {
 } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { TempError, PermError, describeSysError } from "./errors.ts";
+import { fsyncDirectory } from "../cdb/writer.ts";
 
 export interface InstallResult {
   created: string[];
@@ -48,23 +49,6 @@ function tempBeside(path: string): string {
   const tmp = join(dirname(path), `.${basename(path)}.poppin-install.${process.pid}`);
   try { unlinkSync(tmp); } catch { /* not there */ }
   return tmp;
-}
-
-function fsyncDir(dir: string): void {
-  let fd: number;
-  try {
-    fd = openSync(dir, "r");
-  } catch (err) {
-    throw new TempError(`unable to open directory ${dir}: ${describeSysError(err)}`);
-  }
-  try {
-    fsyncSync(fd);
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code !== "EINVAL" && code !== "ENOTSUP") throw new TempError(`unable to sync directory ${dir}: ${describeSysError(err)}`);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 function makeDir(dir: string): void {
@@ -220,7 +204,7 @@ export function install(plan: InstallPlan): InstallReport {
       throw new TempError(`unable to remove ${path}: ${describeSysError(err)}`);
     }
   }
-  fsyncDir(binDir);
+  fsyncDirectory(binDir);
   const manPages: string[] = [];
   let manDir: string | undefined;
   if (plan.manSource) {

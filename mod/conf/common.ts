@@ -32,14 +32,40 @@ export function addClient(): string {
   ].join("\n");
 }
 
-/** env/: variables the run script passes to the chain (envdir), one file each. */
-export function envEntries(req: ConfRequest): PlanEntry[] {
-  const entries: PlanEntry[] = [{ kind: "dir", path: "env", mode: 0o2755 }];
+/** An empty env/ file: envdir removes the variable, so the run script's default applies. */
+function knob(path: string, value: string | undefined): PlanEntry {
+  return { kind: "file", path: `env/${path}`, content: value === undefined ? "" : `${value}\n`, mode: 0o644 };
+}
+
+/** The certificate pair: pop3s always (Debian's ssl-cert pair unless given), pop3d when --cert gives one (STLS). */
+function certificateEntries(req: ConfRequest): PlanEntry[] {
   if (req.kind === "pop3s") {
-    // Debian's ssl-cert package makes this pair; point them at the real certificate.
-    entries.push({ kind: "file", path: "env/CERTFILE", content: `${req.cert ?? "/etc/ssl/certs/ssl-cert-snakeoil.pem"}\n`, mode: 0o644 });
-    entries.push({ kind: "file", path: "env/KEYFILE", content: `${req.key ?? "/etc/ssl/private/ssl-cert-snakeoil.key"}\n`, mode: 0o644 });
+    return [
+      knob("CERTFILE", req.cert ?? "/etc/ssl/certs/ssl-cert-snakeoil.pem"),
+      knob("KEYFILE", req.key ?? (req.cert === undefined ? "/etc/ssl/private/ssl-cert-snakeoil.key" : req.cert)),
+    ];
   }
+  if (req.kind === "pop3d" && req.cert !== undefined) return [knob("CERTFILE", req.cert), knob("KEYFILE", req.key ?? req.cert)];
+  return [];
+}
+
+/**
+ * env/: variables the run script passes to the chain (envdir), one file each. With
+ * `knobs` (the daemontools run script), also qmail-conf's settings that the run script
+ * reads: IP, PORT, CONCURRENCY, BACKLOG, LOCALNAME; for pop3d and pop3s POPUPHOST,
+ * MAILDIRNAME, and SPOOLDIR for mbox spools.
+ */
+export function envEntries(req: ConfRequest, knobs = false): PlanEntry[] {
+  const entries: PlanEntry[] = [{ kind: "dir", path: "env", mode: 0o2755 }];
+  if (knobs) {
+    // qmqpd: TCPLOCALHOST is the host name its Received: line names.
+    entries.push(knob("IP", req.ip), knob("PORT", req.port), knob("CONCURRENCY", undefined), knob("BACKLOG", undefined),
+      knob("LOCALNAME", req.kind === "qmqpd" ? req.host : "0"));
+    if (req.kind !== "qmqpd") {
+      entries.push(knob("POPUPHOST", req.host), knob("MAILDIRNAME", req.mbox ? "mbox:" : undefined), knob("SPOOLDIR", req.spoolDir));
+    }
+  }
+  entries.push(...certificateEntries(req));
   return entries;
 }
 
@@ -63,5 +89,6 @@ export function envuidgidArgs(req: ConfRequest, poppin: string): string[] {
 /** The program serve runs for each connection. */
 export function chainArgs(req: ConfRequest, poppin: string): string[] {
   if (req.kind === "qmqpd") return [poppin, "qmqpd"];
-  return [poppin, "popup", req.host, req.checkpassword!, poppin, "pop3d", "Maildir"];
+  const mailbox = req.mbox ? [...(req.spoolDir === undefined ? [] : [`--spool-dir=${req.spoolDir}`]), "mbox:"] : ["Maildir"];
+  return [poppin, "popup", req.host, req.checkpassword!, poppin, "pop3d", ...mailbox];
 }

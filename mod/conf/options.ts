@@ -23,6 +23,10 @@ export interface ConfRequest {
   key?: string;
   /** systemd unit name (default: the directory's base name). */
   unitName?: string;
+  /** --mbox: pop3d serves the user's mbox spool (`mbox:`) instead of ~/Maildir. */
+  mbox: boolean;
+  /** --spool-dir: where mbox: finds the spools (pop3d's --spool-dir; default /var/mail). */
+  spoolDir?: string;
 }
 
 export const SYNOPSIS: Record<ConfKind, string> = {
@@ -41,15 +45,17 @@ export type ConfParse =
   | { ok: false; usage: true; kind?: ConfKind; why?: string }
   | { ok: false; usage: false; message: string };
 
-const WITH_VALUE = new Set(["--port", "--host", "--cert", "--key", "--name"]);
+const WITH_VALUE = new Set(["--port", "--host", "--cert", "--key", "--name", "--spool-dir"]);
 
 export function parseConfArgs(args: readonly string[], defaultHost: string): ConfParse {
   const positional: string[] = [];
   const values = new Map<string, string>();
   let systemd = false;
+  let mbox = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === "--systemd") { systemd = true; continue; }
+    if (a === "--mbox") { mbox = true; continue; }
     const eq = a.indexOf("=");
     const name = a.startsWith("--") && eq > 0 ? a.slice(0, eq) : a;
     if (WITH_VALUE.has(name)) {
@@ -67,6 +73,9 @@ export function parseConfArgs(args: readonly string[], defaultHost: string): Con
   if (!first || !logacct || !dir || !dir.startsWith("/")) return { ok: false, usage: true, kind };
   const port = values.get("--port") ?? DEFAULT_PORT[kind];
   if (!/^[0-9]{1,5}$/.test(port) || Number(port) > 65535) return { ok: false, usage: true, kind, why: `bad port ${port}` };
+  const spoolDir = values.get("--spool-dir");
+  if ((mbox || spoolDir !== undefined) && kind === "qmqpd") return { ok: false, usage: true, kind, why: "--mbox and --spool-dir are for pop3d and pop3s" };
+  if (spoolDir !== undefined && (!spoolDir.startsWith("/") || /[\n\0]/.test(spoolDir))) return { ok: false, usage: true, kind, why: `--spool-dir wants an absolute directory, not ${spoolDir}` };
   let runAccount: PasswdEntry | undefined;
   if (kind === "qmqpd") {
     runAccount = getpwnam(first);
@@ -89,6 +98,8 @@ export function parseConfArgs(args: readonly string[], defaultHost: string): Con
       cert: values.get("--cert"),
       key: values.get("--key"),
       unitName: values.get("--name"),
+      mbox: mbox || spoolDir !== undefined,
+      spoolDir,
     },
   };
 }

@@ -3,7 +3,7 @@
  * greeting, USER, PASS, STAT, LIST, TOP 1 0, QUIT; each step bounded in time.
  */
 import type { Socket } from "node:net";
-import { nodeNet } from "../sys/builtins.ts";
+import { nodeNet, nodeTls } from "../sys/builtins.ts";
 
 export interface ProbeResult { ok: boolean; step: string; detail: string; messages?: number }
 
@@ -30,13 +30,17 @@ class Lines {
   }
 }
 
-export async function pop3Probe(host: string, port: number, user: string, password: Uint8Array, timeoutMs = 10_000): Promise<ProbeResult> {
+/**
+ * The session; `tls`: implicit TLS first (a pop3s service, port 995), the certificate not
+ * verified (doctor checks the service, not the certificate's chain of trust).
+ */
+export async function pop3Probe(host: string, port: number, user: string, password: Uint8Array, timeoutMs = 10_000, tls = false): Promise<ProbeResult> {
   let socket: Socket;
   try {
     socket = await new Promise<Socket>((resolve, reject) => {
-      const s = nodeNet().connect({ host, port });
+      const s = tls ? nodeTls().connect({ host, port, rejectUnauthorized: false }) : nodeNet().connect({ host, port });
       const t = setTimeout(() => { s.destroy(); reject(new Error("timed out")); }, timeoutMs);
-      s.once("connect", () => { clearTimeout(t); resolve(s); });
+      s.once(tls ? "secureConnect" : "connect", () => { clearTimeout(t); resolve(s); });
       s.once("error", (e) => { clearTimeout(t); reject(e); });
     });
   } catch (err) {

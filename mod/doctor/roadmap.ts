@@ -5,6 +5,10 @@ import { checkHome, checkListener, checkMaildir, checkPassword, checkRules, chec
 import { pop3Probe } from "./pop3_probe.ts";
 import { failure, pass, type CheckResult } from "./report.ts";
 import { inspectService } from "./service.ts";
+import { checkLogger, checkSpool, checkUserdbAccess, runAccount } from "./setup_checks.ts";
+import { parsePop3dArgs } from "../pop3/pop3d_args.ts";
+import { selfResolver } from "../standalone/chain_spec.ts";
+import { checkChain } from "../serve/chain_check.ts";
 
 export interface DoctorOptions {
   user?: string;
@@ -36,25 +40,44 @@ export async function runRoadmap(opts: DoctorOptions): Promise<CheckResult[]> {
   const env = { ...opts.env, ...(info?.env ?? {}) };
   if (opts.userdb) env.POPPIN_USERDB = opts.userdb;
   const config = authConfigFromEnv(env);
+  // What pop3d is given: the service's own command line (Maildir name, or an mbox spool).
+  const chain = info?.serve ? checkChain(info.serve.program, env, selfResolver(process.execPath, env.PATH)) : undefined;
+  const pop3dArgs = chain?.pop3d?.args ?? (() => {
+    // Not our chain (or no service): the knobs conf writes, MAILDIRNAME and SPOOLDIR.
+    const parsed = parsePop3dArgs([...(env.SPOOLDIR ? [`--spool-dir=${env.SPOOLDIR}`] : []), env.MAILDIRNAME || "Maildir"], env);
+    return typeof parsed === "string" ? undefined : parsed;
+  })();
+  if (chain !== undefined && info !== undefined) {
+    results.push(chain.problems.length === 0
+      ? pass("config", `the chain's configuration checks out (poppin config ${info.dir} lists it).`)
+      : failure("config", `serve refuses to start with this configuration: ${chain.problems.join("; ")}.`, `fix it, then svc -t ${info.dir} (poppin config ${info.dir} shows every value and where it came from).`));
+  }
+  const account = info ? runAccount(info) : undefined;
+  if (account !== undefined && config.userdb !== undefined) results.push(checkUserdbAccess(config.userdb, account));
   if (opts.user !== undefined) {
     const { user, result } = findUser(opts.user, config);
     results.push(result);
     if (user) {
       results.push(checkHome(user));
-      results.push(checkMaildir(user, env.MAILDIRNAME || "Maildir"));
+      if (pop3dArgs?.isMbox) results.push(checkSpool(user, pop3dArgs.mailbox, pop3dArgs.mbox));
+      else results.push(checkMaildir(user, pop3dArgs?.mailbox ?? "Maildir"));
     }
     const password = opts.password();
     const checked = checkPassword(opts.user, password, config);
     results.push(checked);
     if (password && password.length > 0) {
-      const probe = await pop3Probe("127.0.0.1", port, opts.user, password);
+      // A pop3s service (serve --tls) speaks TLS from the first byte.
+      const tls = info?.serve?.tls ?? false;
+      const what = `a POP3${tls ? "S (TLS)" : ""} session on 127.0.0.1:${port}`;
+      const probe = await pop3Probe("127.0.0.1", port, opts.user, password, 10_000, tls);
       results.push(probe.ok
-        ? pass("session", `a POP3 session on 127.0.0.1:${port}: ${probe.detail}.`)
-        : failure("session", `a POP3 session on 127.0.0.1:${port} failed: ${probe.detail}.`, sessionFix(probe.step, results)));
+        ? pass("session", `${what}: ${probe.detail}.`)
+        : failure("session", `${what} failed: ${probe.detail}.`, sessionFix(probe.step, results)));
       password.fill(0);
     }
   }
   if (info) results.push(...checkSupervisor(info, opts.run));
+  if (info?.kind === "daemontools") results.push(await checkLogger(info, opts.run));
   return results;
 }
 

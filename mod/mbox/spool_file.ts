@@ -4,7 +4,8 @@
  * first delivery, as a file of theirs or a link: the session would then serve, and at QUIT
  * rewrite, a file that user controls. So a spool must be a regular file owned by the user
  * the session runs as (Qpopper refuses the same way), and in a directory that is not the
- * user's own it is never reached through a symbolic link.
+ * user's own it is never reached through a symbolic link, nor is it a hard link (another
+ * user may link one of the victim's own files there where fs.protected_hardlinks is off).
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync } from "node:fs";
 import { dirname } from "node:path";
@@ -30,7 +31,9 @@ export function openSpoolFile(path: string, mode: "read" | "readwrite"): number 
     throw e;
   }
   const st = fstatSync(fd);
-  const why = !st.isFile() ? "is not a regular file" : st.uid !== effectiveUid() ? `belongs to uid ${st.uid}, not to uid ${effectiveUid()} reading it` : undefined;
+  const why = !st.isFile() ? "is not a regular file"
+    : st.uid !== effectiveUid() ? `belongs to uid ${st.uid}, not to uid ${effectiveUid()} reading it`
+    : noFollow !== 0 && st.nlink !== 1 ? `has ${st.nlink} links in a directory that is not the user's` : undefined;
   if (why !== undefined) {
     closeSync(fd);
     throw new UntrustedFile(path, why);

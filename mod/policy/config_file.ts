@@ -21,6 +21,8 @@ export const MAX_CONFIG_DEPTH = 8;
 export const MAX_CONFIG_OCTETS = 1 << 20;
 
 export type Settings = Map<string, string>;
+/** Where each setting came from ("FILE line N"), for `poppin config`. */
+export type Origins = Map<string, string>;
 
 function fail(file: string, line: number, why: string): never {
   throw new PermError(`${file} line ${line}: ${why}`);
@@ -50,8 +52,8 @@ function words(text: string, file: string, line: number): string[] {
   return out;
 }
 
-/** Applies one file's lines to `into`, following config-file chains. */
-export function readConfigFile(file: string, into: Settings = new Map(), depth = 0, seen: Set<string> = new Set()): Settings {
+/** Applies one file's lines to `into`, following config-file chains; `origins` learns each setting's file and line. */
+export function readConfigFile(file: string, into: Settings = new Map(), depth = 0, seen: Set<string> = new Set(), origins?: Origins): Settings {
   if (depth >= MAX_CONFIG_DEPTH) throw new PermError(`${file}: config-file chain deeper than ${MAX_CONFIG_DEPTH}`);
   if (seen.has(file)) throw new PermError(`${file}: config-file loop`);
   seen.add(file);
@@ -64,12 +66,12 @@ export function readConfigFile(file: string, into: Settings = new Map(), depth =
     if (e instanceof PermError) throw e;
     throw new PermError(`unable to read config file ${file}: ${describeSysError(e)}`);
   }
-  text.split("\n").forEach((raw, index) => applyLine(raw, file, index + 1, into, depth, seen));
+  text.split("\n").forEach((raw, index) => applyLine(raw, file, index + 1, into, depth, seen, origins));
   seen.delete(file);
   return into;
 }
 
-function applyLine(raw: string, file: string, line: number, into: Settings, depth: number, seen: Set<string>): void {
+function applyLine(raw: string, file: string, line: number, into: Settings, depth: number, seen: Set<string>, origins: Origins | undefined): void {
   const w = words(raw, file, line);
   if (w.length === 0) return;
   const verb = w[0]!.toLowerCase();
@@ -95,8 +97,9 @@ function applyLine(raw: string, file: string, line: number, into: Settings, dept
   const checked = checkValue(spec, value);
   if ("error" in checked) fail(file, line, checked.error);
   if (name === "config-file") {
-    readConfigFile(checked.value, into, depth + 1, seen);
+    readConfigFile(checked.value, into, depth + 1, seen, origins);
     return;
   }
   into.set(name, checked.value);
+  origins?.set(name, `${file} line ${line}`);
 }

@@ -4,9 +4,16 @@
  * "count window-start"). Once an address reaches the limit within the window, its
  * logins are refused without checking the password until the window ends.
  * Best effort by design: an unwritable directory never locks anybody out.
+ * popup may run as root while others can write in the directory: a count is read only from a
+ * regular file, never through a link and never waiting on a FIFO; a new count is written to
+ * a temporary file created exclusively (never through a link left at its name), then renamed.
  */
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { nodeCrypto } from "../sys/builtins.ts";
+
+/** A count file is a few dozen octets: more is not ours. */
+const COUNT_MAX_OCTETS = 64;
 
 export interface FailureLimitOptions {
   dir: string;
@@ -20,9 +27,21 @@ function fileFor(dir: string, ip: string): string {
   return join(dir, ip.replace(/[^0-9A-Za-z.:_-]/g, "_").replaceAll(":", "_") || "unknown");
 }
 
+/** The count file's text: "" when it is missing or not a regular file (a link, a FIFO ...). */
+function readCountFile(file: string): string {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    if (!fstatSync(fd).isFile()) return "";
+    const buf = Buffer.alloc(COUNT_MAX_OCTETS);
+    return buf.toString("latin1", 0, readSync(fd, buf, 0, buf.length, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function readCount(file: string, now: number, windowSeconds: number): { count: number; start: number } {
   try {
-    const [count, start] = readFileSync(file, "latin1").trim().split(" ").map(Number);
+    const [count, start] = readCountFile(file).trim().split(" ").map(Number);
     if (Number.isFinite(count) && Number.isFinite(start) && now - start! < windowSeconds) return { count: count!, start: start! };
   } catch {
     // no record yet
@@ -41,11 +60,17 @@ export function recordFailure(ip: string, opts: FailureLimitOptions): void {
   const now = opts.now?.() ?? Math.floor(Date.now() / 1000);
   const file = fileFor(opts.dir, ip);
   const { count, start } = readCount(file, now, opts.windowSeconds);
+  const tmp = `${file}.${process.pid}.${nodeCrypto().randomBytes(4).toString("hex")}`;
   try {
-    const tmp = `${file}.${process.pid}`;
-    writeFileSync(tmp, `${count + 1} ${start}\n`);
+    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    try {
+      writeSync(fd, `${count + 1} ${start}\n`);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, file);
   } catch {
+    try { unlinkSync(tmp); } catch { /* not made, or gone */ }
     // best effort (see above)
   }
 }

@@ -13,7 +13,7 @@ import { admitUser, type Admission } from "./user_policy.ts";
 export interface LoginChecks {
   admit(attempt: { user: Uint8Array }): Admission;
   /** Counts a refused login against the address; returns the warning's text (after "warning: "). */
-  failed(user: Uint8Array, failure: AuthFailure, detail: string): string;
+  failed(user: Uint8Array, failure: AuthFailure, detail: string, mechanism?: string): string;
 }
 
 export function loginChecks(policy: Policy, remoteIp: string): LoginChecks {
@@ -28,12 +28,13 @@ export function loginChecks(policy: Policy, remoteIp: string): LoginChecks {
         return { refused: (e as Error).message };
       }
     },
-    failed(user, failure, detail) {
+    failed(user, failure, detail, mechanism) {
       if (limiter !== undefined && failure === "rejected") recordFailure(remoteIp, limiter);
       const what = failure === "rejected" ? "authorization failed" : "authorization temporary failure";
       // A plain wrong password (checkpassword's exit 1) needs no reason; anything else names it.
       const why = failure === "rejected" && / exit 1$/.test(detail) ? "" : ` why=${logValue(detail)}`;
-      return `${what} rip=${logValue(remoteIp)} user=${logValue(user)}${why}`;
+      const mech = mechanism === undefined ? "" : ` mech=${logValue(mechanism)}`;
+      return `${what} rip=${logValue(remoteIp)} user=${logValue(user)}${mech}${why}`;
     },
   };
 }

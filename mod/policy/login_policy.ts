@@ -1,10 +1,17 @@
 /**
  * The login policy the POP3 engine asks (mod/pop3/authorization.ts LoginPolicy),
  * from the resolved options and the connection: Qpopper's clear-text-password modes
- * and what CAPA announces.
+ * and what CAPA announces. The default refuses clear-text passwords on unencrypted
+ * connections from other hosts when a certificate is configured; `always` allows them.
  */
 import type { LoginPolicy } from "../pop3/authorization.ts";
 import type { Policy } from "./resolve.ts";
+
+/**
+ * The default's refusal on an unencrypted connection from elsewhere when a certificate is
+ * configured: Dovecot's disable_plaintext_auth wording, plus what to do.
+ */
+export const PLAINTEXT_DISALLOWED = "[AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections: use STLS";
 
 /** Loopback addresses (Qpopper's "local": connections from this host). */
 export function isLoopback(ip: string): boolean {
@@ -23,6 +30,9 @@ export function loginPolicy(policy: Policy, remoteIp: string, stlsAvailable: boo
     clearTextRefusal(tls: boolean): string | undefined {
       switch (mode) {
         case "default":
+          // As Dovecot's disable_plaintext_auth: once STLS can be had, a password from
+          // another host waits for it; loopback (a local client, a proxy) stays allowed.
+          return tls || local || !stlsAvailable ? undefined : PLAINTEXT_DISALLOWED;
         case "always":
           return undefined;
         case "never":

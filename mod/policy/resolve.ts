@@ -6,7 +6,7 @@
  * rest of the chain (policyEnv).
  */
 import { UsageError } from "../cli/errors.ts";
-import { readConfigFile, type Settings } from "./config_file.ts";
+import { readConfigFile, type Origins, type Settings } from "./config_file.ts";
 import { OPTION_SPECS, checkValue, optionSpec, type ClearTextMode } from "./options.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -48,7 +48,19 @@ export interface Resolved {
   settings: Settings;
   /** The arguments after the options. */
   rest: string[];
+  /** Where each set value came from: "FILE line N", "environment NAME", "flag --name=value"; absent: the default. */
+  origins: Origins;
+  /** The config file read (-f, --config-file or POPPIN_CONFIG), if any. */
+  configFile: string | undefined;
 }
+
+/**
+ * Set by serve in the chain's environment once it has read and checked the config file
+ * named here and put its values in the environment (POPPIN_*): popup and pop3d then take
+ * those values instead of reading the file again, so a file edited with a typo changes
+ * nothing until SIGHUP re-checks it (mod/serve/chain_check.ts).
+ */
+export const CONFIG_CHECKED_VARIABLE = "POPPIN_CONFIG_CHECKED";
 
 /** Parses leading `-f FILE` and `--option[=value]` arguments; stops at the first other one (or `--`). */
 export function parsePolicyFlags(args: readonly string[]): { file: string | undefined; flags: Settings; rest: string[] } {
@@ -89,7 +101,7 @@ export function parsePolicyFlags(args: readonly string[]): { file: string | unde
 const LENIENT_ENV = new Set(["POPPIN_TIMEOUT", "POPPIN_APOP"]);
 
 /** Environment values; a bad one is an error naming the variable. */
-function envSettings(env: Env): Settings {
+function envSettings(env: Env, origins?: Origins): Settings {
   const out: Settings = new Map();
   for (const spec of OPTION_SPECS) {
     if (spec.name === "config-file") continue;
@@ -102,6 +114,7 @@ function envSettings(env: Env): Settings {
       throw new UsageError(`${spec.env}: ${checked.error}`);
     }
     out.set(spec.name, checked.value);
+    origins?.set(spec.name, `environment ${spec.env}`);
   }
   return out;
 }
@@ -110,11 +123,18 @@ function envSettings(env: Env): Settings {
 export function resolvePolicy(args: readonly string[], env: Env): Resolved {
   const { file, flags, rest } = parsePolicyFlags(args);
   const settings: Settings = new Map();
+  const origins: Origins = new Map();
   const configFile = file ?? (env.POPPIN_CONFIG || undefined);
-  if (configFile !== undefined) readConfigFile(configFile, settings);
-  for (const [k, v] of envSettings(env)) settings.set(k, v);
-  for (const [k, v] of flags) settings.set(k, v);
-  return { policy: toPolicy(settings), settings, rest };
+  // Already read and checked by serve, its values are in the environment (CONFIG_CHECKED_VARIABLE).
+  const checked = configFile !== undefined && env[CONFIG_CHECKED_VARIABLE] === configFile;
+  if (configFile !== undefined && !checked) readConfigFile(configFile, settings, 0, new Set(), origins);
+  if (configFile !== undefined) origins.set("config-file", file !== undefined ? "flag -f" : "environment POPPIN_CONFIG");
+  for (const [k, v] of envSettings(env, origins)) settings.set(k, v);
+  for (const [k, v] of flags) {
+    settings.set(k, v);
+    origins.set(k, `flag --${k}=${v}`);
+  }
+  return { policy: toPolicy(settings), settings, rest, origins, configFile };
 }
 
 function get(settings: Settings, name: string): string {

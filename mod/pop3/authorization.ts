@@ -8,7 +8,9 @@
 import { capabilityLines, type CapaContext } from "./capabilities.ts";
 import { MAX_AUTH_FAILURES } from "./limits.ts";
 import { TEXT, err, ok } from "./responses.ts";
+import { offeredMechanisms, type SaslExchange, type SaslHost } from "../sasl/mechanisms.ts";
 import { decodePlain } from "./sasl_plain.ts";
+import { saslContinue, saslStart } from "./sasl_exchange.ts";
 import type { CommandTable, Handler, Outcome } from "./table.ts";
 import { TRANSACTION_TABLE } from "./transaction.ts";
 
@@ -36,10 +38,16 @@ export interface AuthorizationState {
   tls: boolean;
   /** "AUTH PLAIN" was answered with "+ ": the next line is the client's response. */
   saslPending: boolean;
+  /** What the SASL mechanisms beyond PLAIN need from the host (mod/sasl); undefined: PLAIN only. */
+  readonly sasl?: SaslHost;
+  /** A SCRAM (or other multi-step) exchange waiting for the client's next response. */
+  exchange?: SaslExchange;
+  /** The client sent UTF8 (RFC 6856). */
+  utf8?: boolean;
 }
 
-export function newAuthorizationState(apopTimestamp: string | undefined, policy: LoginPolicy = OPEN_POLICY, tls = false): AuthorizationState {
-  return { apopTimestamp, user: undefined, failures: 0, policy, tls, saslPending: false };
+export function newAuthorizationState(apopTimestamp: string | undefined, policy: LoginPolicy = OPEN_POLICY, tls = false, sasl?: SaslHost): AuthorizationState {
+  return { apopTimestamp, user: undefined, failures: 0, policy, tls, saslPending: false, sasl };
 }
 
 /** RFC 2595 section 4: after TLS starts, forget everything learnt from the client before it. */
@@ -47,6 +55,7 @@ export function tlsStarted(state: AuthorizationState): void {
   state.tls = true;
   state.user = undefined;
   state.saslPending = false;
+  state.exchange = undefined;
 }
 
 const SPACE = 0x20;
@@ -64,7 +73,7 @@ const pass: Handler<AuthorizationState> = (state, arg) => {
   if (refusal !== undefined) return { reply: err(refusal) };
   if (state.user === undefined) return { reply: err(TEXT.userFirst), bad: true };
   if (arg.length === 0) return { reply: err(TEXT.syntax), bad: true };
-  return { action: { kind: "authenticate", user: state.user, password: arg.slice(), apop: false } };
+  return { action: { kind: "authenticate", user: state.user, password: arg.slice(), apop: false, mechanism: "USER" } };
 };
 
 const apop: Handler<AuthorizationState> = (state, arg) => {
@@ -72,7 +81,7 @@ const apop: Handler<AuthorizationState> = (state, arg) => {
   if (space <= 0 || space === arg.length - 1) return { reply: err(TEXT.syntax), bad: true };
   if (state.apopTimestamp === undefined) return { reply: err(TEXT.noApop), bad: true };
   return {
-    action: { kind: "authenticate", user: arg.slice(0, space), password: arg.slice(space + 1), apop: true },
+    action: { kind: "authenticate", user: arg.slice(0, space), password: arg.slice(space + 1), apop: true, mechanism: "APOP" },
   };
 };
 
@@ -87,24 +96,32 @@ function plainResponse(state: AuthorizationState, response: Uint8Array): Outcome
   const decoded = decodePlain(response);
   if (decoded.kind === "bad-base64") return { reply: err(TEXT.saslBadBase64), bad: true };
   if (decoded.kind === "bad-message") return { reply: err(`${TEXT.saslBadMessage}: ${decoded.why}`), bad: true };
-  return { action: { kind: "authenticate", user: decoded.user, password: decoded.password, apop: false } };
+  return { action: { kind: "authenticate", user: decoded.user, password: decoded.password, apop: false, mechanism: "PLAIN" } };
 }
 
 const auth: Handler<AuthorizationState> = (state, arg) => {
   const refusal = state.policy.clearTextRefusal(state.tls);
   if (arg.length === 0) {
     // The bare AUTH some clients (Thunderbird) send: the mechanisms usable now.
-    return { reply: new TextEncoder().encode(`+OK \r\n${refusal === undefined ? "PLAIN\r\n" : ""}.\r\n`) };
+    const names = [...(refusal === undefined ? ["PLAIN"] : []), ...offeredMechanisms(state.sasl, state.tls, refusal === undefined)];
+    return { reply: new TextEncoder().encode(`+OK \r\n${names.map((n) => `${n}\r\n`).join("")}.\r\n`) };
   }
   const space = arg.indexOf(SPACE);
   const mechanism = Buffer.from(space < 0 ? arg : arg.subarray(0, space)).toString("latin1").toUpperCase();
-  if (mechanism !== "PLAIN") return { reply: err(TEXT.saslMechanism) };
+  if (mechanism !== "PLAIN") return saslStart(state, mechanism, space < 0 ? undefined : arg.subarray(space + 1));
   if (refusal !== undefined) return { reply: err(refusal) };
   if (space < 0) {
     state.saslPending = true;
     return { reply: new TextEncoder().encode("+ \r\n") };
   }
   return plainResponse(state, arg.subarray(space + 1));
+};
+
+/** RFC 6856 section 2: UTF8 (no argument, AUTHORIZATION only); user names, passwords and mail may be UTF-8 from now on. */
+const utf8: Handler<AuthorizationState> = (state, arg) => {
+  if (arg.length > 0) return { reply: err(TEXT.syntax), bad: true };
+  state.utf8 = true;
+  return { reply: ok() };
 };
 
 const quit: Handler<AuthorizationState> = () => ({ reply: ok(), close: true });
@@ -116,6 +133,7 @@ const handlers = new Map<string, Handler<AuthorizationState>>([
   ["apop", apop],
   ["auth", auth],
   ["stls", stls],
+  ["utf8", utf8],
   ["quit", quit],
   ["noop", noop],
 ]);
@@ -128,6 +146,7 @@ function capaContext(state: AuthorizationState): CapaContext {
     loginDelay: p.loginDelay,
     expire: p.expire,
     shy: p.shy,
+    saslMechanisms: offeredMechanisms(state.sasl, state.tls, p.clearTextRefusal(state.tls) === undefined),
   };
 }
 
@@ -136,6 +155,7 @@ export const AUTHORIZATION_TABLE: CommandTable<AuthorizationState> = {
   unknown: () => ({ reply: err(TEXT.authorizationFirst), bad: true }),
   capabilities: (state) => capabilityLines({ handlers }, TRANSACTION_TABLE, capaContext(state)),
   continuation(state, line) {
+    if (state.exchange !== undefined) return saslContinue(state, line);
     if (!state.saslPending) return undefined;
     state.saslPending = false;
     if (line === undefined) return { reply: err(TEXT.lineTooLong), bad: true };

@@ -24,6 +24,8 @@ export interface CapaContext {
   readonly expire?: number | "never";
   /** Leave out IMPLEMENTATION and its version (Qpopper's shy). */
   readonly shy?: boolean;
+  /** SASL mechanisms offered besides PLAIN (SCRAM where a user database is in use). */
+  readonly saslMechanisms?: readonly string[];
 }
 
 export const PLAIN_CONTEXT: CapaContext = { clearText: true, stls: false };
@@ -32,7 +34,10 @@ export function capabilityLines(authorization: VerbSet, transaction: VerbSet, no
   const lines: string[] = [];
   if (transaction.handlers.has("top")) lines.push("TOP");
   if (now.clearText && authorization.handlers.has("user") && authorization.handlers.has("pass")) lines.push("USER");
-  if (now.clearText && authorization.handlers.has("auth")) lines.push("SASL PLAIN");
+  if (authorization.handlers.has("auth")) {
+    const mechanisms = [...(now.clearText ? ["PLAIN"] : []), ...(now.saslMechanisms ?? [])];
+    if (mechanisms.length > 0) lines.push(`SASL ${mechanisms.join(" ")}`);
+  }
   if (transaction.handlers.has("uidl")) lines.push("UIDL");
   // The line framer takes several commands per packet, and popup reads the authorization
   // state byte-exactly, so commands pipelined after PASS reach pop3d (RFC 2449 section 6.6).
@@ -40,6 +45,8 @@ export function capabilityLines(authorization: VerbSet, transaction: VerbSet, no
   lines.push("RESP-CODES");
   lines.push("AUTH-RESP-CODE");
   if (now.stls && authorization.handlers.has("stls")) lines.push("STLS");
+  // RFC 6856: UTF-8 mail is sent as it is; USER: user names and passwords may be UTF-8 (RFC 8265 names in the user database).
+  if (authorization.handlers.has("utf8")) lines.push("UTF8 USER");
   if (now.loginDelay !== undefined) lines.push(`LOGIN-DELAY ${now.loginDelay}`);
   if (now.expire !== undefined) lines.push(`EXPIRE ${now.expire === "never" ? "NEVER" : now.expire}`);
   if (!now.shy) lines.push(`IMPLEMENTATION poppin-${VERSION}`);

@@ -3,6 +3,13 @@
 /** RFC 2449 section 4: a command is at most 255 octets including the terminating CRLF. */
 export const MAX_COMMAND_OCTETS = 255;
 
+/**
+ * AUTH lines and SASL responses (RFC 5034 section 4 lets them exceed the 255 octets of
+ * other commands): a SCRAM-PLUS final message is about 260 octets, an OAuth bearer token
+ * several thousand. Dovecot allows 8 KiB per SASL line; so do we.
+ */
+export const MAX_SASL_LINE_OCTETS = 8192;
+
 /** Unknown or malformed commands tolerated in one session before the connection is dropped (robustness; not in qmail). */
 export const MAX_BAD_COMMANDS = 20;
 

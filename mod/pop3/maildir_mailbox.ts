@@ -82,9 +82,16 @@ export class MaildirMailbox implements Mailbox {
     })));
     this.messages = this.#entries.map((e, i) => ({ size: qmail ? e.fileSize : e.crlfSize, uidl: shown[i]! }));
     this.#dir = dir;
+    const seen = new Set<string>();
+    for (const e of this.#entries) {
+      if (seen.has(e.uidl)) this.#sharedUniques.add(e.uidl);
+      seen.add(e.uidl);
+    }
   }
 
   readonly #dir: string;
+  /** Unique parts that more than one listed file carries: such a message is never looked for by its unique part. */
+  readonly #sharedUniques = new Set<string>();
 
   open(index: number): MessageReader {
     const entry = this.#entries[index]!;
@@ -104,6 +111,7 @@ export class MaildirMailbox implements Mailbox {
    * name before ':'), which maildir(5) readers such as IMAP servers keep when they change flags.
    */
   #whereNow(entry: MaildirEntry): string | undefined {
+    if (this.#sharedUniques.has(entry.uidl)) return undefined;
     return findByUnique(this.#dir, [entry.uidl]).get(entry.uidl);
   }
 
@@ -111,7 +119,7 @@ export class MaildirMailbox implements Mailbox {
     const result = maildirDeleteMany(indices.map((i) => this.#entries[i]!.path));
     // A listed name that is gone may have been moved or renamed by another program: remove it where it is now.
     const byPath = new Map(indices.map((i) => [this.#entries[i]!.path, this.#entries[i]!]));
-    const goneEntries = result.alreadyGone.map((p) => byPath.get(p)!);
+    const goneEntries = result.alreadyGone.map((p) => byPath.get(p)!).filter((e) => !this.#sharedUniques.has(e.uidl));
     const found = goneEntries.length === 0 ? new Map<string, string>() : findByUnique(this.#dir, goneEntries.map((e) => e.uidl));
     const moved = goneEntries.map((e) => found.get(e.uidl)).filter((p): p is string => p !== undefined);
     const second = maildirDeleteMany(moved);
@@ -123,10 +131,15 @@ export class MaildirMailbox implements Mailbox {
   }
 }
 
-/** Paths in DIR/cur and DIR/new of the messages whose unique part is one of `uniques` (an unreadable directory: none). */
+/**
+ * Paths in DIR/cur and DIR/new of the messages whose unique part is one of `uniques`, for
+ * each unique part that exactly one file carries now (two files with it: neither is taken
+ * for the listed message, which is then gone; an unreadable directory: none).
+ */
 function findByUnique(dir: string, uniques: readonly string[]): Map<string, string> {
   const wanted = new Set(uniques);
   const found = new Map<string, string>();
+  const ambiguous = new Set<string>();
   for (const sub of ["cur", "new"]) {
     let names: string[];
     try {
@@ -136,8 +149,11 @@ function findByUnique(dir: string, uniques: readonly string[]): Map<string, stri
     }
     for (const name of names) {
       const unique = uidlOf(name);
-      if (wanted.has(unique) && !found.has(unique)) found.set(unique, join(dir, sub, name));
+      if (!wanted.has(unique)) continue;
+      if (found.has(unique)) ambiguous.add(unique);
+      else found.set(unique, join(dir, sub, name));
     }
   }
+  for (const unique of ambiguous) found.delete(unique);
   return found;
 }

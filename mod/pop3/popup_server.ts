@@ -11,6 +11,8 @@ import { ClientGone, ClientTimeout } from "./fd_channel.ts";
 import { MAX_COMMAND_OCTETS } from "./limits.ts";
 import { ok } from "./responses.ts";
 import { authorizationSession } from "./session.ts";
+import type { SaslHost } from "../sasl/mechanisms.ts";
+import type { ChannelBindingType } from "../sasl/scram.ts";
 
 /** How the chain run for one login ended. */
 export type ChainResult = { kind: "served" } | { kind: "failed"; failure: AuthFailure; detail: string };
@@ -19,6 +21,16 @@ export type ChainResult = { kind: "served" } | { kind: "failed"; failure: AuthFa
 export interface PopupChannel {
   readToLineEnd(buf: Uint8Array): number | Promise<number>;
   write(bytes: Uint8Array): void | Promise<void>;
+  /** Channel-binding data when the channel is TLS (for SCRAM-...-PLUS). */
+  channelBinding?(type: ChannelBindingType): Uint8Array | undefined;
+}
+
+/** How a login was made, for the chain's environment (mod/sasl/login_env.ts). */
+export interface LoginMeans {
+  /** USER, APOP, PLAIN, SCRAM-SHA-256 ... */
+  mechanism?: string;
+  /** A bearer token for checkpassword (OAUTHBEARER, XOAUTH2), passed beside fd 3. */
+  bearer?: string;
 }
 
 /** A login to check before the chain runs: the user as sent (possibly rewritten by the policy). */
@@ -36,7 +48,7 @@ export interface PopupOptions {
   /** The connection is TLS from the start (implicit TLS, port 995). */
   tls?: boolean;
   /** Runs the chain with `user\0password\0timestamp\0` on fd 3 and the connection (`channel`) as fds 0 and 1. */
-  authenticate(data: Uint8Array, channel: PopupChannel): Promise<ChainResult>;
+  authenticate(data: Uint8Array, channel: PopupChannel, login?: LoginMeans): Promise<ChainResult>;
   /**
    * Policy checks before the chain (allowed users, failure limits); may rewrite the user
    * name (downcase, trim the domain). Returns the user to log in, or the reason to refuse
@@ -53,11 +65,17 @@ export interface PopupOptions {
   startTls?(): Promise<PopupChannel>;
   /** Milliseconds before the answer to a failed login (Dovecot's auth_failure_delay). */
   failureDelayMs?: number;
-  /** Told about each failed login (user as sent; never the password). */
-  onFailure?(user: Uint8Array, failure: AuthFailure, detail: string): void;
+  /** Told about each failed login (user as sent; never the password; the SASL mechanism if AUTH). */
+  onFailure?(user: Uint8Array, failure: AuthFailure, detail: string, mechanism?: string): void;
+  /** The SCRAM keys of the user database (offered only where one is in use): see mod/sasl. */
+  scramKeys?: SaslHost["scramKeys"];
+  /** OAuth is configured for checkpassword: OAUTHBEARER and XOAUTH2 are offered (with clear-text passwords). */
+  bearer?: boolean;
 }
 
 const PLUS = 0x2b;
+/** The logins that carry a password checked with crypt (the others prove the user another way). */
+const PASSWORD_MECHANISMS = new Set(["USER", "APOP", "PLAIN"]);
 
 export type PopupEnd = "served" | "quit" | "eof" | "timeout" | "closed" | "tls-failed" | "tls-on-plain";
 
@@ -76,10 +94,18 @@ export function checkpasswordData(user: Uint8Array, password: Uint8Array, timest
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export async function servePopup(first: PopupChannel, opts: PopupOptions): Promise<PopupEnd> {
-  const state = newAuthorizationState(opts.offerApop ? opts.timestamp : undefined, opts.policy, opts.tls ?? false);
+  let channel = first;
+  const sasl: SaslHost = {
+    scramKeys: opts.scramKeys, bearer: opts.bearer, timestamp: opts.timestamp,
+    channelBinding: (type) => channel.channelBinding?.(type),
+    admit: opts.admit === undefined ? undefined : (user) => {
+      const verdict = opts.admit!({ user: new Uint8Array(Buffer.from(user, "utf8")), apop: false });
+      return "refused" in verdict ? verdict : { user: Buffer.from(verdict.user).toString("utf8") };
+    },
+  };
+  const state = newAuthorizationState(opts.offerApop ? opts.timestamp : undefined, opts.policy, opts.tls ?? false, sasl);
   const session = authorizationSession(state);
   const input = new Uint8Array(MAX_COMMAND_OCTETS + 1);
-  let channel = first;
   let firstRead = true;
   try {
     await channel.write(opts.offerApop ? ok(opts.timestamp) : ok());
@@ -111,18 +137,31 @@ export async function servePopup(first: PopupChannel, opts: PopupOptions): Promi
         const verdict = opts.admit?.({ user: action.user, apop: action.apop }) ?? { user: action.user };
         let result: ChainResult;
         if ("refused" in verdict) {
-          await opts.decoy?.(action.password);
+          // A password's refusal costs a crypt; a SCRAM proof or a bearer token's costs none.
+          if (action.mechanism === undefined || PASSWORD_MECHANISMS.has(action.mechanism)) await opts.decoy?.(action.password);
           result = { kind: "failed", failure: "rejected", detail: verdict.refused };
+        } else if (action.failed !== undefined) {
+          result = { kind: "failed", ...action.failed };
         } else {
           const data = checkpasswordData(verdict.user, action.password, opts.timestamp);
           action.password.fill(0);
-          result = await opts.authenticate(data, channel);
+          result = await opts.authenticate(data, channel, { mechanism: action.mechanism, bearer: action.bearer });
           data.fill(0);
         }
         action.password.fill(0);
         if (result.kind === "served") return "served";
-        opts.onFailure?.(action.user, result.failure, result.detail);
+        opts.onFailure?.(action.user, result.failure, result.detail, action.mechanism);
         if (result.failure === "rejected" && (opts.failureDelayMs ?? 0) > 0) await sleep(opts.failureDelayMs!);
+        if (action.failureChallenge !== undefined && result.failure !== "crashed") {
+          // RFC 7628 section 3.2.2: the error JSON as a challenge; the client answers (^A), then the -ERR.
+          await channel.write(new TextEncoder().encode(`+ ${Buffer.from(action.failureChallenge).toString("base64")}\r\n`));
+          while (!session.framer.hasLine) {
+            const n = await channel.readToLineEnd(input);
+            if (n === 0) return "eof";
+            session.push(input.subarray(0, n));
+          }
+          session.framer.next();
+        }
         const failed = session.apply(authenticationFailed(state, result.failure));
         if (failed.reply) await channel.write(failed.reply);
         if (failed.close) return "closed";

@@ -30,7 +30,8 @@ export const TEXT = {
   saslCancelled: "[AUTH] authentication cancelled",
   saslBadBase64: "[AUTH] invalid base64 in the response",
   saslBadMessage: "[AUTH] invalid PLAIN response",
-  saslMechanism: "[AUTH] unsupported mechanism: only PLAIN",
+  saslMechanism: "[AUTH] unsupported mechanism",
+  saslBadExchange: "[AUTH] invalid SASL response",
   // TRANSACTION (qmail-pop3d.c)
   unimplemented: "unimplemented",
   deleted: "already deleted",

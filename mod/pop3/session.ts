@@ -8,7 +8,7 @@ import { AUTHORIZATION_TABLE, type AuthorizationState } from "./authorization.ts
 import { capabilityLines, capaReply } from "./capabilities.ts";
 import { parseLine } from "./command.ts";
 import { LineFramer } from "./line_framer.ts";
-import { MAX_BAD_COMMANDS } from "./limits.ts";
+import { MAX_BAD_COMMANDS, MAX_COMMAND_OCTETS, MAX_SASL_LINE_OCTETS } from "./limits.ts";
 import { TEXT, err } from "./responses.ts";
 import { lookup, type CommandTable, type Outcome } from "./table.ts";
 import { TRANSACTION_TABLE, type TransactionState } from "./transaction.ts";
@@ -17,15 +17,17 @@ import { TRANSACTION_TABLE, type TransactionState } from "./transaction.ts";
 export const CAPABILITIES: readonly string[] = capabilityLines(AUTHORIZATION_TABLE, TRANSACTION_TABLE);
 
 export class Pop3Session<S> {
-  readonly framer: LineFramer = new LineFramer();
+  readonly framer: LineFramer;
   readonly state: S;
   readonly #table: CommandTable<S>;
   #bad = 0;
   #closed = false;
 
-  constructor(table: CommandTable<S>, state: S) {
+  /** `maxLine` above MAX_COMMAND_OCTETS admits longer AUTH lines and SASL responses only. */
+  constructor(table: CommandTable<S>, state: S, maxLine = MAX_COMMAND_OCTETS) {
     this.#table = table;
     this.state = state;
+    this.framer = new LineFramer(maxLine);
   }
 
   /** Bytes from the client. */
@@ -45,7 +47,9 @@ export class Pop3Session<S> {
     if (framed === undefined) return undefined;
     let outcome: Outcome;
     const continued = this.#table.continuation?.(this.state, framed.kind === "line" ? framed.bytes : undefined);
-    const parsed = parseLine(framed);
+    let parsed = parseLine(framed);
+    // Only AUTH and SASL responses may be longer than RFC 2449's 255 octets.
+    if (framed.kind === "line" && framed.bytes.length + 2 > MAX_COMMAND_OCTETS && parsed.kind === "command" && parsed.command.verb !== "auth") parsed = { kind: "too-long" };
     if (continued !== undefined) outcome = continued;
     else if (parsed.kind === "too-long") outcome = { reply: err(TEXT.lineTooLong), bad: true };
     else if (parsed.kind === "nul") outcome = { reply: err(TEXT.nulInLine), bad: true };
@@ -72,7 +76,7 @@ export class Pop3Session<S> {
 }
 
 export function authorizationSession(state: AuthorizationState): Pop3Session<AuthorizationState> {
-  return new Pop3Session(AUTHORIZATION_TABLE, state);
+  return new Pop3Session(AUTHORIZATION_TABLE, state, MAX_SASL_LINE_OCTETS);
 }
 
 export function transactionSession(state: TransactionState): Pop3Session<TransactionState> {

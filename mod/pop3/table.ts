@@ -6,7 +6,17 @@
 /** What a command asks of the program driving the session (the engine does no I/O). */
 export type Pop3Action =
   /** Run the checkpassword chain with `user\0password\0timestamp\0` (popup). */
-  | { kind: "authenticate"; user: Uint8Array; password: Uint8Array; apop: boolean }
+  | {
+    kind: "authenticate"; user: Uint8Array; password: Uint8Array; apop: boolean;
+    /** How the user logs in, for the logs: USER, APOP, or the SASL mechanism (PLAIN, SCRAM-SHA-256 ...). */
+    mechanism?: string;
+    /** A bearer token to hand checkpassword beside fd 3 (mod/sasl/oauthbearer.ts). */
+    bearer?: string;
+    /** Sent as a "+ base64" challenge (and the client's answer read) before a failure's -ERR. */
+    failureChallenge?: Uint8Array;
+    /** The mechanism already failed (a wrong SCRAM proof): no chain to run, answer as a failed login. */
+    failed?: { failure: "rejected" | "temporary"; detail: string };
+  }
   /** STLS accepted: after the reply, negotiate TLS on the connection (RFC 2595). */
   | { kind: "starttls" }
   /** Send message `index` (0-based): "+OK" line, the message (all of it, or headers and `bodyLines` lines), ".". */

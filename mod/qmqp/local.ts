@@ -80,18 +80,27 @@ export interface Delivered { target: LocalTarget; path: string }
  * Return-Path and Delivered-To on top. All or nothing: on failure the copies made so far
  * are unlinked and the error (TempError or PermError) is thrown.
  */
-export async function deliverToAll(targets: readonly LocalTarget[], sender: Uint8Array, message: readonly Uint8Array[]): Promise<Delivered[]> {
+export async function deliverToAll(
+  targets: readonly LocalTarget[],
+  sender: Uint8Array,
+  message: readonly Uint8Array[],
+  deliver: (maildir: string, bytes: Uint8Array) => Promise<string> = maildirDeliver,
+): Promise<Delivered[]> {
   const done: Delivered[] = [];
   try {
     for (const target of targets) {
       const bytes = Buffer.concat([localDeliveryHeader(sender, target.recipient), ...message]);
-      const name = await asOwner(target, () => maildirDeliver(target.maildir, bytes));
+      const name = await asOwner(target, () => deliver(target.maildir, bytes));
       done.push({ target, path: join(target.maildir, "new", name) });
     }
     return done;
   } catch (err) {
+    // Undone as the recipient too: by now the path's directories may be links the recipient
+    // made, and root would remove whatever entry of that name they point to.
     for (const d of done) {
-      try { unlinkSync(d.path); } catch { /* already gone: nothing to undo */ }
+      await asOwner(d.target, async () => {
+        try { unlinkSync(d.path); } catch { /* already gone, or not the recipient's to remove: nothing to undo */ }
+      });
     }
     if (err instanceof TempError || err instanceof PermError) throw err;
     throw new TempError(`unable to deliver: ${(err as Error).message}`);

@@ -2,7 +2,7 @@ import { TempError } from "../cli/errors.ts";
 import type { ByteSource } from "../cdb/byte_source.ts";
 import { CdbWriter } from "../cdb/writer.ts";
 import { AddressError, ruleKeys } from "./address.ts";
-import { parseRuleLine, RulesParseError, stripRuleLine } from "./parse.ts";
+import { parseRuleLine, RulesParseError, stripRuleLine, type AddressSyntax } from "./parse.ts";
 
 /** A rules file line longer than this is refused (tcprules would try to allocate it; we say so). */
 export const MAX_RULE_LINE = 1 << 24;
@@ -44,12 +44,12 @@ function join(parts: Uint8Array[], length: number): Uint8Array {
 }
 
 /** Adds the rules of `lines` to `writer` in order, as tcprules does; returns the number of keys. */
-export function compileRules(lines: Iterable<Uint8Array>, writer: CdbWriter): number {
+export function compileRules(lines: Iterable<Uint8Array>, writer: CdbWriter, syntax: AddressSyntax = "ipv6"): number {
   let lineNumber = 0;
   let keys = 0;
   for (const raw of lines) {
     lineNumber++;
-    const rule = parseRuleLine(raw, lineNumber);
+    const rule = parseRuleLine(raw, lineNumber, syntax);
     if (rule === null) continue;
     let expanded: Uint8Array[];
     try {
@@ -68,10 +68,10 @@ export function compileRules(lines: Iterable<Uint8Array>, writer: CdbWriter): nu
  * tcprules: compiles rules from `source` into `tmpPath`, then renames it over `cdbPath`.
  * On any error the temporary file is removed and `cdbPath` is left as it was.
  */
-export function compileRulesFile(source: ByteSource, cdbPath: string, tmpPath: string): number {
+export function compileRulesFile(source: ByteSource, cdbPath: string, tmpPath: string, syntax: AddressSyntax = "ipv6"): number {
   const writer = CdbWriter.create(tmpPath);
   try {
-    const keys = compileRules(ruleLines(source), writer);
+    const keys = compileRules(ruleLines(source), writer, syntax);
     writer.commit(cdbPath);
     return keys;
   } catch (err) {

@@ -45,15 +45,20 @@ export function stripRuleLine(raw: Uint8Array): Uint8Array {
 }
 
 /**
- * The colon that ends the address: the first one, as tcprules 0.88. When the first is not
- * followed by "allow"/"deny", a later colon that is (ucspi-tcp-ipv6's rule, so IPv6
- * addresses such as "2001:db8::1:allow" parse); -1 when there is none.
+ * How a rule line's address ends:
+ *  - "ucspi-tcp": at the first colon, as tcprules 0.88 (Debian's ucspi-tcp): an address
+ *    never holds a colon, so "::allow" and "a:b:allow" are lines it cannot parse;
+ *  - "ipv6": when the first colon is not followed by "allow"/"deny", at a later colon that
+ *    is, as ucspi-tcp-ipv6's tcprules, so IPv6 addresses such as "2001:db8::1:allow" parse.
  */
-function addressEnd(line: Uint8Array): number {
+export type AddressSyntax = "ucspi-tcp" | "ipv6";
+
+/** The colon that ends the address under `syntax`; -1 when there is none. */
+function addressEnd(line: Uint8Array, syntax: AddressSyntax): number {
   const first = line.indexOf(COLON);
   if (first < 0) return -1;
   const verdictAfter = (colon: number): boolean => startsWith(line, colon + 1, DENY) || startsWith(line, colon + 1, ALLOW);
-  if (verdictAfter(first)) return first;
+  if (verdictAfter(first) || syntax === "ucspi-tcp") return first;
   for (let colon = line.indexOf(COLON, first + 1); colon >= 0; colon = line.indexOf(COLON, colon + 1)) {
     if (verdictAfter(colon)) return colon;
   }
@@ -64,10 +69,10 @@ function addressEnd(line: Uint8Array): number {
  * Parses one input line (with its newline, if any). Returns null for what tcprules skips:
  * comments (# in the first column), empty lines and lines without a colon.
  */
-export function parseRuleLine(raw: Uint8Array, lineNumber: number): ParsedRule | null {
+export function parseRuleLine(raw: Uint8Array, lineNumber: number, syntax: AddressSyntax = "ipv6"): ParsedRule | null {
   if (raw.length === 0 || raw[0] === HASH || raw[0] === NEWLINE) return null;
   const line = stripRuleLine(raw);
-  const colon = addressEnd(line);
+  const colon = addressEnd(line, syntax);
   if (colon < 0) return null;
   const bad = (why?: string): never => { throw new RulesParseError(line, lineNumber, why); };
   const data: number[] = [];

@@ -59,9 +59,9 @@ function proxyTrusted(o: ServeOptions, peerIp: string): boolean {
 }
 
 /** With --proxy: the endpoints from the header (the peer must be trusted); a string says why the connection is dropped. */
-export async function proxiedEndpoints(o: ServeOptions, peer: Endpoints): Promise<Endpoints | string> {
+export async function proxiedEndpoints(o: ServeOptions, peer: Endpoints, sock: net.Socket): Promise<Endpoints | string> {
   if (!proxyTrusted(o, peer.remoteIp)) return `PROXY header not accepted from ${peer.remoteIp}`;
-  const header = await readProxyHeader(peer.fd);
+  const header = await readProxyHeader(peer.fd, undefined, () => !sock.destroyed);
   if (!header.ok) return `bad PROXY header from ${peer.remoteIp}: ${header.reason}`;
   if (header.addresses === null) return peer;
   const a = header.addresses;

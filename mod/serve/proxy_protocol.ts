@@ -4,6 +4,7 @@
  * own data is taken from the socket) and feeds everything read so far.
  */
 import { nodeNet } from "../sys/builtins.ts";
+import { parseIp4, parseIp6 } from "../rules/ip6.ts";
 import { canonicalIp6, formatIp6, unmapIp } from "./address.ts";
 
 /** v1: "a 108-byte buffer is always enough to store all the line and a trailing zero". */
@@ -101,4 +102,46 @@ export function parseProxyHeader(buf: Uint8Array): ProxyParse {
   if (!startsWith(buf, V2_SIGNATURE)) return { kind: "invalid", reason: "no PROXY header" };
   if (buf.length < 16) return { kind: "need", bytes: 16 - buf.length };
   return parseV2(buf);
+}
+
+/** 16 bytes of an IPv6 address, an IPv4 one mapped (::ffff:a.b.c.d); null when neither. */
+function ip16(ip: string): Uint8Array | null {
+  const v4 = parseIp4(ip);
+  if (v4 === null) return parseIp6(ip);
+  const out = new Uint8Array(16);
+  out[10] = 0xff;
+  out[11] = 0xff;
+  out.set(v4, 12);
+  return out;
+}
+
+/**
+ * A v2 header as HAProxy's send-proxy-v2 writes it: PROXY over TCP/IPv4 when both
+ * addresses are IPv4, else TCP/IPv6 (an IPv4 address mapped); LOCAL (the receiver uses
+ * the connection's own addresses) when `addresses` is null or cannot be encoded.
+ */
+export function encodeProxyV2(addresses: ProxiedAddresses | null): Uint8Array {
+  const src4 = addresses === null ? null : parseIp4(addresses.sourceIp);
+  const dst4 = addresses === null ? null : parseIp4(addresses.destinationIp);
+  const both4 = src4 !== null && dst4 !== null;
+  const src = both4 ? src4 : addresses === null ? null : ip16(addresses.sourceIp);
+  const dst = both4 ? dst4 : addresses === null ? null : ip16(addresses.destinationIp);
+  if (addresses === null || src === null || dst === null) {
+    const local = new Uint8Array(16);
+    local.set(V2_SIGNATURE, 0);
+    local[12] = 0x20; // version 2, LOCAL
+    return local;
+  }
+  const blockLength = 2 * src.length + 4;
+  const out = new Uint8Array(16 + blockLength);
+  const view = new DataView(out.buffer);
+  out.set(V2_SIGNATURE, 0);
+  out[12] = 0x21; // version 2, PROXY
+  out[13] = both4 ? 0x11 : 0x21; // TCP over IPv4 / IPv6
+  view.setUint16(14, blockLength);
+  out.set(src, 16);
+  out.set(dst, 16 + src.length);
+  view.setUint16(16 + 2 * src.length, addresses.sourcePort);
+  view.setUint16(18 + 2 * src.length, addresses.destinationPort);
+  return out;
 }

@@ -22,6 +22,8 @@ import { TLS_FD_VARIABLE } from "../tls/key_material.ts";
 /** What a child that never ran would have exited with: tcpserver's deny (100) and drop (111). */
 const DENY_STATUS = waitStatus(100, null);
 const DROP_STATUS = waitStatus(111, null);
+/** Variables that choose popup's certificate files (mod/policy/options.ts). */
+const TLS_SOURCE_VARIABLES = ["CERTFILE", "KEYFILE", "POPPIN_CONFIG"] as const;
 
 export interface ServeOutput {
   /** A -v line (status, pid, ok, deny, end), already formatted. */
@@ -123,7 +125,7 @@ export class Server {
       }
       ends = peer;
       if (this.options.proxy) {
-        const proxied = await proxiedEndpoints(this.options, peer);
+        const proxied = await proxiedEndpoints(this.options, peer, sock);
         if (typeof proxied === "string") return this.dropped(sock, peer.remoteIp, proxied, undefined);
         ends = proxied;
       }
@@ -167,8 +169,13 @@ export class Server {
     });
   }
 
-  /** The STLS key material's descriptor for popup; undefined (popup reads the files itself) when there is none or it cannot be made. */
-  #stlsMaterialFd(): number | undefined {
+  /**
+   * The STLS key material's descriptor for popup; undefined (popup reads the files itself) when
+   * there is none, when it cannot be made, or when the connection's variables (a rule in -x)
+   * name other certificate files than serve read.
+   */
+  #stlsMaterialFd(env: Record<string, string>): number | undefined {
+    if (this.stlsMaterial === undefined || TLS_SOURCE_VARIABLES.some((name) => (env[name] ?? "") !== (this.baseEnv[name] ?? ""))) return undefined;
     try {
       return this.stlsMaterial?.materialFd();
     } catch (err) {
@@ -181,7 +188,7 @@ export class Server {
     if (this.tls) return this.runTls(sock, facts, env, claimedIp);
     let pid: number;
     try {
-      const material = this.#stlsMaterialFd();
+      const material = this.#stlsMaterialFd(env);
       const child = Bun.spawn(this.options.program, {
         stdio: material === undefined ? [fd, fd, "inherit"] : [fd, fd, "inherit", material],
         env: material === undefined ? env : { ...env, [TLS_FD_VARIABLE]: "3" },

@@ -5,9 +5,11 @@
  */
 import { openSync } from "node:fs";
 import type { AppletContext } from "../cli/context.ts";
-import { describeSysError, EXIT_PERM, TempError } from "../cli/errors.ts";
+import { describeSysError, EXIT_PERM, EXIT_TEMP, TempError } from "../cli/errors.ts";
 import { writeStderr } from "../cli/io.ts";
 import { dup2 } from "../sys/fd.ts";
+import { selfResolver } from "../standalone/chain_spec.ts";
+import { checkChain, ChainEnvironment } from "./chain_check.ts";
 import type { Listener } from "./listener.ts";
 import { resolveBindHost } from "./address.ts";
 import { parseServeArgs, usageText, type ServeOptions } from "./options.ts";
@@ -65,3 +67,32 @@ export function detachStdio(): void {
   dup2(devNull, 0);
   dup2(devNull, 1);
 }
+
+/**
+ * Checks the chain's configuration (mod/serve/chain_check.ts): exit 111 naming each
+ * problem, or the environment the chain runs with; SIGHUP checks again and keeps the old
+ * configuration when the new one is broken. Shared by serve and serve --inline.
+ */
+export function startupCheck(program: readonly string[], ctx: AppletContext, quiet: boolean, ids: { uid: number; gid: number } = { uid: 0, gid: 0 }): ChainEnvironment | number {
+  const resolver = selfResolver(ctx.execPath, ctx.env.PATH);
+  const runAs = ids.uid === 0 ? undefined : { name: `uid ${ids.uid}`, ...ids };
+  const first = checkChain(program, ctx.env, resolver, runAs);
+  if (first.problems.length > 0) {
+    if (!quiet) for (const problem of first.problems) writeStderr(`${ctx.prefix}: fatal: ${problem}\n`);
+    return EXIT_TEMP;
+  }
+  const chainEnv = new ChainEnvironment(ctx.env, first.snapshotEnv);
+  // A foreign program: nothing of ours to re-check; SIGHUP keeps tcpserver's meaning.
+  if (first.popup === undefined) return chainEnv;
+  process.on("SIGHUP", () => {
+    const again = checkChain(program, ctx.env, resolver, runAs);
+    if (again.problems.length > 0) {
+      if (!quiet) for (const problem of again.problems) writeStderr(`${ctx.prefix}: warning: SIGHUP: keeping the old configuration: ${problem}\n`);
+      return;
+    }
+    chainEnv.apply(again.snapshotEnv);
+    if (!quiet) writeStderr(`${ctx.prefix}: info: SIGHUP: configuration checked and in force\n`);
+  });
+  return chainEnv;
+}
+

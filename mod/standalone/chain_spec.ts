@@ -58,7 +58,7 @@ function resolveProgram(name: string, resolver: Resolver): string | undefined {
  * Whether argv[at] names this binary's `applet` (as `poppin APPLET` or its classic symlink);
  * returns the number of words it took and the message prefix, or a reason why not.
  */
-function matchApplet(
+export function matchApplet(
   argv: readonly string[], at: number, applet: string, classicName: string, resolver: Resolver,
 ): { words: number; prefix: string } | string {
   const word = argv[at];
@@ -105,8 +105,9 @@ export function parseLoginChain(argv: readonly string[], resolver: Resolver): Lo
   return { userdbOption, compatOption, maildir: rest[0]!, pop3dArgs, checkpasswordPrefix: check.prefix, pop3dPrefix: pop3d.prefix };
 }
 
-/** Parses the whole `popup NAME checkpassword ... pop3d ... Maildir`. */
-export function parsePopupChain(argv: readonly string[], resolver: Resolver): PopupChain | string {
+/** Parses `popup [OPTIONS] NAME` and returns the words after it (the login program's command line). */
+export function parsePolicyChainHead(argv: readonly string[], resolver: Resolver):
+  { hostname: string; popupPrefix: string; popupOptions: string[]; rest: string[] } | string {
   const popup = matchApplet(argv, 0, "popup", "qmail-popup", resolver);
   if (typeof popup === "string") return popup;
   const after = argv.slice(popup.words);
@@ -119,9 +120,16 @@ export function parsePopupChain(argv: readonly string[], resolver: Resolver): Po
   const popupOptions = after.slice(0, after.length - rest.length);
   const hostname = rest[0];
   if (hostname === undefined || hostname === "") return "popup needs a host name";
-  const login = parseLoginChain(rest.slice(1), resolver);
+  return { hostname, popupPrefix: popup.prefix, popupOptions, rest: rest.slice(1) };
+}
+
+/** Parses the whole `popup NAME checkpassword ... pop3d ... Maildir`. */
+export function parsePopupChain(argv: readonly string[], resolver: Resolver): PopupChain | string {
+  const head = parsePolicyChainHead(argv, resolver);
+  if (typeof head === "string") return head;
+  const login = parseLoginChain(head.rest, resolver);
   if (typeof login === "string") return login;
-  return { ...login, hostname, popupPrefix: popup.prefix, popupOptions };
+  return { ...login, hostname: head.hostname, popupPrefix: head.popupPrefix, popupOptions: head.popupOptions };
 }
 
 /**
@@ -149,4 +157,22 @@ export function selfResolver(execPath: string, path: string | undefined): Resolv
     // keep the name as given
   }
   return { self, path };
+}
+
+/**
+ * The user database poppin's own checkpassword will read, when `argv` (popup's chain)
+ * starts with it: its --userdb=FILE, else POPPIN_USERDB. Undefined for a foreign
+ * checkpassword or system accounts: then SCRAM is not offered (there are no keys).
+ */
+export function chainUserdb(argv: readonly string[], resolver: Resolver, env: NodeJS.ProcessEnv): string | undefined {
+  const check = matchApplet(argv, 0, "checkpassword", "checkpassword", resolver);
+  if (typeof check === "string") return undefined;
+  const option = argv[check.words];
+  if (option?.startsWith("--userdb=")) return option.slice("--userdb=".length) || undefined;
+  return env.POPPIN_USERDB || undefined;
+}
+
+/** Whether popup's chain starts with poppin's own checkpassword (which takes bearer tokens beside fd 3). */
+export function chainRunsPoppinCheckpassword(argv: readonly string[], resolver: Resolver): boolean {
+  return typeof matchApplet(argv, 0, "checkpassword", "checkpassword", resolver) !== "string";
 }

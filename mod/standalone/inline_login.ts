@@ -13,6 +13,7 @@ import { daysSinceEpoch } from "../auth/shadow_policy.ts";
 import { PoppinError, TempError, describeSysError } from "../cli/errors.ts";
 import type { AuthFailure } from "../pop3/authorization.ts";
 import { authenticateOffThread, type AsyncAuthTools } from "./async_auth.ts";
+import { authenticateWithBearer } from "../auth/bearer_login.ts";
 
 export type LoginResult =
   | { kind: "ok"; account: Account }
@@ -38,13 +39,15 @@ function checkHome(account: Account): void {
 }
 
 /** Checks popup's fd-3 data (`user\0password\0timestamp\0`, wiped afterwards) as checkpassword would. */
-export async function inlineLogin(data: Uint8Array, env: NodeJS.ProcessEnv, setup: LoginSetup): Promise<LoginResult> {
+export async function inlineLogin(data: Uint8Array, env: NodeJS.ProcessEnv, setup: LoginSetup, bearer?: string): Promise<LoginResult> {
   const who = setup.checkpasswordPrefix;
   try {
     // checkpassword reads at most 512 octets and refuses more (exit 1).
     if (data.length > CHECKPASSWORD_MAX_DATA) return { kind: "failed", failure: "rejected", detail: `${who} exit 1` };
     const config = authConfigFromEnv(env, setup.userdbOption);
-    const result = await authenticateOffThread(parseRequest(data), config, { euid: setup.euid, today: daysSinceEpoch(new Date()) }, setup.tools);
+    const request = parseRequest(data);
+    const authEnv = { euid: setup.euid, today: daysSinceEpoch(new Date()) };
+    const result = await authenticateWithBearer(request, config, authEnv, env, bearer, () => authenticateOffThread(request, config, authEnv, setup.tools));
     // Only root may switch uids (authenticate() refused any other uid when we are not root).
     if (setup.euid !== 0) checkHome(result.account);
     return { kind: "ok", account: result.account };

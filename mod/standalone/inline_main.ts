@@ -8,11 +8,13 @@ import { EXIT_OK, EXIT_PERM, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError, des
 import { writeStderr, writeStdout } from "../cli/io.ts";
 import { timeoutInvalid } from "../pop3/config.ts";
 import { logValue } from "../pop3/log_value.ts";
-import { detachStdio, dropPrivileges, listenAsTold, serveOptionsOrUsage } from "../serve/startup.ts";
+import { detachStdio, dropPrivileges, listenAsTold, serveOptionsOrUsage, startupCheck } from "../serve/startup.ts";
 import { isMboxArgument } from "../mbox/spool_path.ts";
 import { applyMboxOption, defaultMboxSettings } from "../mbox/options.ts";
 import { makeUndumpable } from "../sys/dumpable.ts";
 import { parsePopupChain, selfResolver } from "./chain_spec.ts";
+import { inlineProxySession, parseProxyChain } from "./inline_proxy.ts";
+import { proxyConfig } from "../proxy/config.ts";
 import { CredentialCache, credentialCacheTtlMs } from "./credential_cache.ts";
 import { CryptPool } from "./crypt_pool.ts";
 import { resolvePolicy } from "../policy/resolve.ts";
@@ -77,7 +79,12 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
     if (!quiet) writeStderr(`${ctx.prefix}: fatal: ${message}\n`);
     return code;
   };
-  const chain = parsePopupChain(o.program, selfResolver(ctx.execPath, ctx.env.PATH));
+  // The chain's configuration, checked before anything is accepted (and on SIGHUP).
+  const checked = startupCheck(o.program, ctx, quiet, { uid: o.uid, gid: o.gid });
+  if (typeof checked === "number") return checked;
+  const resolver = selfResolver(ctx.execPath, ctx.env.PATH);
+  const proxied = parseProxyChain(o.program, resolver);
+  const chain = typeof proxied === "string" ? parsePopupChain(o.program, resolver) : proxied.chain;
   if (typeof chain === "string") {
     return fail(`--inline serves only poppin's own chain (popup NAME checkpassword pop3d Maildir): ${chain}`, EXIT_USAGE);
   }
@@ -105,6 +112,14 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
   const pool = new CryptPool(ctx.execPath);
   const listings = ctx.env.POPPIN_LISTING_CACHE === "0" ? undefined : new ListingCache();
   const setup: Omit<InlineSetup, "log"> = { chain, tools: { pool, cache }, euid: 0, execPath: ctx.execPath, counters, listings };
+  if (typeof proxied !== "string") {
+    try {
+      setup.serveSession = inlineProxySession(proxied.proxy, proxyConfig(ctx.env, proxied.proxy.backendTls));
+    } catch (err) {
+      if (err instanceof PoppinError) return fail(err.message);
+      throw err;
+    }
+  }
   // Certificates are read now, before the uid switch (keys are usually root's); SIGHUP re-reads them.
   const warn = (m: string) => {
     if (!quiet) writeStderr(`${ctx.prefix}: warning: ${m}\n`);
@@ -112,13 +127,13 @@ export async function runInline(args: readonly string[], ctx: AppletContext): Pr
   let serveTls: ServeTls | undefined;
   try {
     if (o.tls) serveTls = setupServeTls(ctx.env, warn);
-    const popupPolicy = resolvePolicy(chain.popupOptions, ctx.env).policy;
+    const popupPolicy = resolvePolicy(chain.popupOptions, checked.env).policy;
     setup.stls = policyTls(popupPolicy, "STLS certificate", warn);
   } catch (err) {
     if (err instanceof PoppinError) return fail(err.message, err instanceof UsageError ? EXIT_USAGE : EXIT_TEMP);
     throw err;
   }
-  const server = new InlineServer(o, ctx.env, {
+  const server = new InlineServer(o, checked.env, {
     log: (line) => writeStderr(logLine(line)),
     drop: (reason) => writeStderr(logLine(`${ctx.prefix}: warning: dropping connection, ${reason}\n`)),
   }, setup, process.pid, serveTls);

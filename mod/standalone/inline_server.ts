@@ -131,7 +131,7 @@ export class InlineServer {
       ends = peer;
       setReceiveBuffer(peer.fd, RECEIVE_BUFFER_OCTETS);
       if (this.options.proxy) {
-        const proxied = await proxiedEndpoints(this.options, peer);
+        const proxied = await proxiedEndpoints(this.options, peer, sock);
         if (typeof proxied === "string") return this.#dropped(sock, peer.remoteIp, proxied, undefined);
         ends = proxied;
       }
@@ -167,7 +167,7 @@ export class InlineServer {
       this.#log(verdictLine(true, this.ownPid, outcome.facts));
       let status: number;
       try {
-        status = await runInlineSession(session, fd, env, { ...this.setup, log: (line) => this.out.log(line) });
+        status = await (this.setup.serveSession ?? runInlineSession)(session, fd, env, { ...this.setup, log: (line) => this.out.log(line) });
       } catch (err) {
         this.out.log(`${this.setup.chain.popupPrefix}: fatal: internal error: ${(err as Error)?.message ?? String(err)}\n`);
         sock.destroy();

@@ -10,6 +10,7 @@
  */
 import { isAbsolute, join } from "node:path";
 import type net from "node:net";
+import type tls from "node:tls";
 import type { Account } from "../auth/account.ts";
 import { sessionEnvironment } from "../auth/session.ts";
 import { DECOY_SETTINGS } from "../auth/verify.ts";
@@ -39,7 +40,11 @@ import type { ListingCache } from "./listing_cache.ts";
 import { PIPELINED_VARIABLE, pipelinedValue } from "./pipelined_input.ts";
 import type { SessionCounters, SessionState } from "./session_counters.ts";
 import { LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput } from "./socket_io.ts";
-import { startUserProcess } from "./user_process.ts";
+import { startUserProcess, startUserProcessOverTls } from "./user_process.ts";
+import { channelBindingData } from "../tls/channel_binding.ts";
+import { userdbScramKeys } from "../sasl/scram_userdb.ts";
+import { bearerConfigured } from "../auth/oauth.ts";
+import { loginEnvironment, MECHANISM_VARIABLE } from "../sasl/login_env.ts";
 
 export interface InlineSetup {
   chain: PopupChain;
@@ -53,6 +58,8 @@ export interface InlineSetup {
   counters: SessionCounters;
   /** Writes one finished log line (stderr). */
   log(line: string): void;
+  /** Serves a session instead of runInlineSession (the proxy tier: mod/standalone/inline_proxy.ts). */
+  serveSession?: (socket: net.Socket, fd: number | undefined, env: NodeJS.ProcessEnv, setup: InlineSetup) => Promise<number>;
 }
 
 /** A session number for APOP timestamps: unique within this process, as qmail-popup's pid is. */
@@ -142,7 +149,9 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
       return io.input.readToLineEnd(buf);
     },
     write: (bytes) => io.out.put(bytes),
+    channelBinding: (type) => (io.socket as { encrypted?: boolean }).encrypted === true ? channelBindingData(io.socket as tls.TLSSocket, type) : undefined,
   };
+  const userdb = chain.userdbOption ?? (env.POPPIN_USERDB || undefined);
   const implicitTls = (env.SSL_PROTOCOL ?? "") !== "";
   const stls = policy.certFile !== undefined && !implicitTls ? setup.stls : undefined;
   const end = await servePopup(channel, {
@@ -159,29 +168,25 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
     async decoy(password) {
       for (const setting of DECOY_SETTINGS) await setup.tools.pool.crypt(password, setting);
     },
-    async authenticate(data) {
-      if ((setup.euid === 0 || isMboxArgument(chain.maildir)) && io.fd === undefined) {
-        // A user process cannot take over a TLS session that runs here; serve with -u for in-process sessions.
-        data.fill(0);
-        setup.log(`${chain.checkpasswordPrefix}: fatal: ${setup.euid === 0
-          ? "TLS sessions of system users are not served by --inline as root: run serve with -u (virtual users) or the classic chain"
-          : "TLS sessions on mbox spools are not served by --inline: run the classic chain"}\n`);
-        return { kind: "failed", failure: "temporary", detail: `${chain.checkpasswordPrefix} exit 111` };
-      }
-      const result = await inlineLogin(data, env, {
+    async authenticate(data, _channel, login) {
+      const loginEnv = loginEnvironment(env, login);
+      const result = await inlineLogin(data, loginEnv, {
         tools: setup.tools, euid: setup.euid, userdbOption: chain.userdbOption, checkpasswordPrefix: chain.checkpasswordPrefix, log: setup.log,
-      });
+      }, login?.bearer);
       if (result.kind === "ok") {
         account = result.account;
+        if (login?.mechanism !== undefined) env[MECHANISM_VARIABLE] = login.mechanism;
         return { kind: "served" };
       }
       return result;
     },
-    onFailure(user, failure, detail) {
+    onFailure(user, failure, detail, mechanism) {
       if (failure === "rejected") counters.loginsFailed++;
       else counters.loginsTemporaryFailure++;
-      setup.log(`${chain.popupPrefix}: warning: ${checks.failed(user, failure, detail)}\n`);
+      setup.log(`${chain.popupPrefix}: warning: ${checks.failed(user, failure, detail, mechanism)}\n`);
     },
+    scramKeys: userdb === undefined ? undefined : userdbScramKeys(userdb),
+    bearer: bearerConfigured(env),
   });
   io.out.flush();
   if (end === "tls-failed") setup.log(`${chain.popupPrefix}: warning: TLS negotiation failed rip=${rip}\n`);
@@ -267,9 +272,20 @@ async function servePop3dInline(io: SessionIo, account: Account, base: NodeJS.Pr
 async function handOver(io: SessionIo, account: Account, env: NodeJS.ProcessEnv, setup: InlineSetup): Promise<number> {
   const { chain } = setup;
   const { input, fd } = io;
-  if (fd === undefined) return waitStatus(EXIT_TEMP, null); // TLS: refused at login above
   io.out.flush();
   const leftover = input.detach();
+  const spec = { execPath: setup.execPath, pop3dPrefix: chain.pop3dPrefix, pop3dArgs: chain.pop3dArgs, log: setup.log };
+  if (fd === undefined) {
+    // TLS runs here (STLS or --tls): pop3d gets the plaintext through pipes; the key stays in serve.
+    const started = startUserProcessOverTls(input.socket as tls.TLSSocket, leftover, account, env, spec);
+    if (started.kind === "failed") {
+      setup.log(`${chain.checkpasswordPrefix}: fatal: ${started.detail}\n`);
+      input.socket.write(err(TEXT.authTemp));
+      return waitStatus(EXIT_TEMP, null);
+    }
+    const { exitCode, signalCode } = await started.exited;
+    return waitStatus(exitCode, signalCode);
+  }
   const childEnv: NodeJS.ProcessEnv = { ...env };
   delete childEnv[PIPELINED_VARIABLE];
   if (leftover.length > 0) {
@@ -277,7 +293,7 @@ async function handOver(io: SessionIo, account: Account, env: NodeJS.ProcessEnv,
     if (value !== undefined) childEnv[PIPELINED_VARIABLE] = value;
     else setup.log(`${chain.popupPrefix}: warning: ${leftover.length} octets pipelined after PASS dropped rip=${logValue(env.TCPREMOTEIP ?? "unknown")} user=${logValue(account.login)}\n`);
   }
-  const started = startUserProcess(fd, account, childEnv, { execPath: setup.execPath, pop3dPrefix: chain.pop3dPrefix, pop3dArgs: chain.pop3dArgs, log: setup.log });
+  const started = startUserProcess(fd, account, childEnv, spec);
   if (started.kind === "failed") {
     setup.log(`${chain.checkpasswordPrefix}: fatal: ${started.detail}\n`);
     input.socket.write(err(TEXT.authTemp));

@@ -11,8 +11,10 @@
  * runs as that user, so a second login on the same connection can only be that user's.
  * This is applet glue (it prints as checkpassword would), used by popup only.
  */
+import { BEARER_VARIABLE } from "../sasl/oauthbearer.ts";
 import { applet as pop3dApplet } from "../applets/pop3d.ts";
 import { authenticate } from "../auth/authenticate.ts";
+import { authenticateWithBearer } from "../auth/bearer_login.ts";
 import { authConfigFromEnv } from "../auth/config.ts";
 import { AuthRefused, CHECKPASSWORD_MAX_DATA, MalformedRequest, parseRequest } from "../auth/request.ts";
 import { becomeAccount, enterHome, sessionEnvironment } from "../auth/session.ts";
@@ -24,7 +26,8 @@ import type { ChainResult } from "../pop3/popup_server.ts";
 import { parseLoginChain, selfResolver, type LoginChain } from "./chain_spec.ts";
 import { logLine } from "../cli/log_value.ts";
 
-export type OneProcessLogin = (data: Uint8Array) => Promise<ChainResult>;
+/** `env`: the chain's environment for this login (popup's, with mod/sasl/login_env.ts's variables). */
+export type OneProcessLogin = (data: Uint8Array, env: NodeJS.ProcessEnv) => Promise<ChainResult>;
 
 /**
  * The login step for popup when `chain` (its argv after the host name) is poppin's own;
@@ -34,7 +37,7 @@ export function oneProcessLogin(chain: readonly string[], ctx: AppletContext, en
   if (env.POPPIN_ONE_PROCESS === "0") return undefined;
   const login = parseLoginChain(chain, selfResolver(ctx.execPath, env.PATH));
   if (typeof login === "string") return undefined;
-  return (data) => loginAndServe(data, login, ctx, env);
+  return (data, loginEnv) => loginAndServe(data, login, ctx, loginEnv);
 }
 
 async function loginAndServe(data: Uint8Array, chain: LoginChain, ctx: AppletContext, base: NodeJS.ProcessEnv): Promise<ChainResult> {
@@ -44,7 +47,9 @@ async function loginAndServe(data: Uint8Array, chain: LoginChain, ctx: AppletCon
     if (data.length > CHECKPASSWORD_MAX_DATA) return { kind: "failed", failure: "rejected", detail: `${check} exit 1` };
     const config = authConfigFromEnv(base, chain.userdbOption);
     const euid = process.geteuid!();
-    const result = authenticate(parseRequest(data), config, { euid, today: daysSinceEpoch(new Date()) });
+    const request = parseRequest(data);
+    const authEnv = { euid, today: daysSinceEpoch(new Date()) };
+    const result = await authenticateWithBearer(request, config, authEnv, base, base[BEARER_VARIABLE], () => authenticate(request, config, authEnv));
     becomeAccount(result.account, euid);
     enterHome(result.account);
     env = sessionEnvironment(base, result.account);

@@ -36,6 +36,10 @@ export class SocketLines {
     // session; our own waiting (the failed-login delay, a password check) never counts.
     // SocketOutput bounds the time a client takes nothing (qmail's timeoutwrite).
     this.#timeoutMs = timeoutMs;
+    // A client that half-closes after its last command (QUIT, then shutdown(SHUT_WR), as
+    // `nc -N` or a script does) still gets every answer: the socket must not end our side
+    // when the client's input ends. The session closes the connection when it is done.
+    (socket as { allowHalfOpen: boolean }).allowHalfOpen = true;
     socket.on("data", (chunk: Buffer) => this.#received(chunk));
     socket.on("end", () => this.#end("eof"));
     socket.on("close", () => this.#end("eof"));
@@ -281,10 +285,10 @@ export class SocketOutput {
    * the client, waits for it to take them (the input is not read meanwhile).
    */
   async room(): Promise<void> {
-    if (this.socket.writableLength + this.length >= this.queueBound) {
-      this.flush(true);
-      await this.#clientTakes();
-    }
+    if (this.socket.writableLength + this.length < this.queueBound) return;
+    this.flush(true);
+    // Only what the kernel did not take waits in the socket's queue, and only then comes a "drain".
+    if (this.socket.writableLength >= this.queueBound) await this.#clientTakes();
   }
 
   /**

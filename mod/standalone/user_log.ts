@@ -1,6 +1,6 @@
 /**
  * Log lines of a user process (pop3d running with a system user's uid under serve
- * --inline as root). The user owns that process and can ptrace it, so it gets no
+ * --inline as root, or the checkpassword chain popup runs, whose pop3d ends up as the user). The user owns that process and can ptrace it, so it gets no
  * descriptor of the service log: its stderr is a pipe to serve, and serve writes each
  * line it reads as one log line of pop3d's, under pop3d's own prefix and kind (info,
  * warning, fatal, usage), with control and 8-bit octets escaped as %XX. A line in any
@@ -24,28 +24,35 @@ function escapeText(bytes: Uint8Array): string {
   return out;
 }
 
-/** The log line serve writes for `line` (without its LF) from a user process whose pop3d prefix is `prefix`. */
-export function userLogLine(prefix: string, line: Uint8Array): string {
+/**
+ * The log line serve writes for `line` (without its LF) from a user process whose pop3d prefix
+ * is `prefix`. Several prefixes (popup's checkpassword chain: pop3d's, then checkpassword's):
+ * a line of any of them is kept, any other line is the first one's warning.
+ */
+export function userLogLine(prefix: string | readonly string[], line: Uint8Array): string {
+  const prefixes = typeof prefix === "string" ? [prefix] : prefix;
   const cut = line.length > MAX_USER_LOG_LINE;
   const text = escapeText(cut ? line.subarray(0, MAX_USER_LOG_LINE) : line) + (cut ? "..." : "");
-  const own = `${prefix}: `;
-  if (text.startsWith(own) && KINDS.test(text.slice(own.length))) return `${text}\n`;
-  return `${own}warning: ${text}\n`;
+  for (const p of prefixes) {
+    const own = `${p}: `;
+    if (text.startsWith(own) && KINDS.test(text.slice(own.length))) return `${text}\n`;
+  }
+  return `${prefixes[0] ?? "pop3d"}: warning: ${text}\n`;
 }
 
 /**
- * Reads the user process's stderr until it closes, writing each line through `log`; call
- * the returned stop() once the process exited: whatever is still held open (a child the
- * user left behind) is read for at most `graceMs` more, then the pipe is let go.
+ * Reads the user process's stderr (a stream of chunks) until it closes, writing each line
+ * through `log`; call the returned stop() once the process exited: whatever is still held
+ * open (a child the user left behind) is read for at most `graceMs` more, then let go.
  */
-export function forwardUserLog(stream: ReadableStream<Uint8Array>, prefix: string, log: (line: string) => void, graceMs = 1000): { stop(): Promise<void> } {
-  const reader = stream.getReader();
-  const done = pump(reader, prefix, log);
+export function forwardUserLog(stream: AsyncIterable<Uint8Array>, prefix: string | readonly string[], log: (line: string) => void, graceMs = 1000): { stop(): Promise<void> } {
+  const chunks = stream[Symbol.asyncIterator]();
+  const done = pump(chunks, prefix, log);
   return {
     async stop() {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const late = new Promise<void>((resolve) => (timer = setTimeout(() => {
-        reader.cancel().catch(() => {});
+        chunks.return?.()?.catch(() => {});
         resolve();
       }, graceMs)));
       await Promise.race([done, late]);
@@ -54,7 +61,7 @@ export function forwardUserLog(stream: ReadableStream<Uint8Array>, prefix: strin
   };
 }
 
-async function pump(reader: { read(): Promise<{ done: boolean; value?: Uint8Array }> }, prefix: string, log: (line: string) => void): Promise<void> {
+async function pump(chunks: AsyncIterator<Uint8Array>, prefix: string | readonly string[], log: (line: string) => void): Promise<void> {
   let pending = new Uint8Array(0);
   let lines = 0;
   let dropped = false;
@@ -62,15 +69,15 @@ async function pump(reader: { read(): Promise<{ done: boolean; value?: Uint8Arra
     if (lines < MAX_USER_LOG_LINES) log(userLogLine(prefix, line));
     else if (!dropped) {
       dropped = true;
-      log(`${prefix}: warning: more than ${MAX_USER_LOG_LINES} log lines from one session, the rest dropped\n`);
+      log(`${typeof prefix === "string" ? prefix : prefix[0] ?? "pop3d"}: warning: more than ${MAX_USER_LOG_LINES} log lines from one session, the rest dropped\n`);
     }
     lines++;
   };
   try {
     for (;;) {
-      const next = await reader.read();
+      const next = await chunks.next();
       if (next.done) break;
-      const chunk = next.value ?? new Uint8Array(0);
+      const chunk = next.value;
       let bytes = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
       for (let lf = bytes.indexOf(LF); lf >= 0; lf = bytes.indexOf(LF)) {
         emit(bytes.subarray(0, lf));

@@ -1,14 +1,20 @@
 /**
  * System users with their own uids: once the password is verified, serve (still root)
- * starts pop3d as a process of that user, in the user's home, with the connection as
- * fds 0 and 1: checkpassword's exec of pop3d, without a checkpassword process. Mail is
+ * starts pop3d as a process of that user, with the connection as fds 0 and 1:
+ * checkpassword's exec of pop3d, without a checkpassword process. It is started in "/" and
+ * changes to the home itself, as the user (ENTER_HOME_VARIABLE): root's chdir would take it
+ * into a home the user may not enter (a link they made into root's directories). Mail is
  * then read only with the user's own rights. The child gets the account's primary group
  * only (no initgroups: Bun's spawn sets the uid and gid it is given). Its stderr is a pipe
  * to serve, never the service log (user_log.ts): the user owns the process.
  */
+import type tls from "node:tls";
 import type { Account } from "../auth/account.ts";
-import { sessionEnvironment } from "../auth/session.ts";
+import { ENTER_HOME_VARIABLE, sessionEnvironment } from "../auth/session.ts";
 import { describeSysError } from "../cli/errors.ts";
+import { nodeChildProcess } from "../sys/builtins.ts";
+import { tlsEnvironment } from "../tls/context.ts";
+import { endTls, relayChild } from "../tls/relay.ts";
 import { forwardUserLog } from "./user_log.ts";
 
 export interface UserProcessSpec {
@@ -36,8 +42,8 @@ export function startUserProcess(fd: number, account: Account, env: NodeJS.Proce
       stdin: fd,
       stdout: fd,
       stderr: "pipe",
-      cwd: account.home,
-      env: sessionEnvironment(env, account),
+      cwd: "/",
+      env: { ...sessionEnvironment(env, account), [ENTER_HOME_VARIABLE]: "1" },
       // As root: the user's uid and gid. Otherwise the account is ours already (login admits no other uid).
       ...(process.geteuid?.() === 0 ? { uid: account.uid, gid: account.gid } : {}),
       onExit: (_proc, exitCode, signalCode) => resolveExit({ exitCode, signalCode: signalCode === null ? null : String(signalCode) }),
@@ -48,4 +54,40 @@ export function startUserProcess(fd: number, account: Account, env: NodeJS.Proce
   } catch (err) {
     return { kind: "failed", detail: `unable to run pop3d as uid ${account.uid} in ${account.home}: ${describeSysError(err)}` };
   }
+}
+
+/**
+ * The same for a TLS session: TLS stays in serve (the key never reaches a user process), and
+ * pop3d gets pipes on fds 0 and 1 that serve relays through the session, with SSL_PROTOCOL
+ * and SSL_CIPHER set, as popup does for the classic chain after STLS. `first`: what the client
+ * sent after PASS, read by serve already. Exits once pop3d ended and its output went out.
+ */
+export function startUserProcessOverTls(secure: tls.TLSSocket, first: Uint8Array, account: Account, env: NodeJS.ProcessEnv, spec: UserProcessSpec): UserProcessStart {
+  const classic = spec.pop3dPrefix === "qmail-pop3d";
+  const args = [...(classic ? [] : ["pop3d"]), ...spec.pop3dArgs];
+  let child;
+  try {
+    child = nodeChildProcess().spawn(spec.execPath, args, {
+      argv0: classic ? "qmail-pop3d" : "poppin",
+      stdio: ["pipe", "pipe", "pipe"],
+      cwd: "/",
+      env: { ...sessionEnvironment({ ...env, ...tlsEnvironment(secure) }, account), [ENTER_HOME_VARIABLE]: "1" },
+      ...(process.geteuid?.() === 0 ? { uid: account.uid, gid: account.gid } : {}),
+    });
+  } catch (err) {
+    return { kind: "failed", detail: `unable to run pop3d as uid ${account.uid} in ${account.home}: ${describeSysError(err)}` };
+  }
+  let spawnError: string | undefined;
+  child.on("error", (e: Error) => (spawnError ??= describeSysError(e)));
+  const logged = forwardUserLog(child.stderr as unknown as AsyncIterable<Uint8Array>, spec.pop3dPrefix, spec.log);
+  const exited = relayChild(secure, child, first).then(async (end) => {
+    await logged.stop();
+    await endTls(secure);
+    if (spawnError !== undefined && end.code === null && end.signal === null) {
+      spec.log(`${spec.pop3dPrefix}: fatal: unable to run pop3d as uid ${account.uid} in ${account.home}: ${spawnError}\n`);
+      return { exitCode: 111, signalCode: null };
+    }
+    return { exitCode: end.code, signalCode: end.signal };
+  });
+  return { kind: "started", pid: child.pid ?? 0, exited };
 }

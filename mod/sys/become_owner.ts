@@ -5,7 +5,7 @@
  * as the recipient. Bun's setuid applies to every thread and cannot be undone, which is
  * what a one-shot applet wants: nothing it does afterwards has more rights than the owner.
  */
-import { lstatSync, statSync } from "node:fs";
+import { lstatSync, realpathSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { TempError, describeSysError } from "../cli/errors.ts";
 import { getpwuid } from "./libc.ts";
@@ -66,9 +66,16 @@ export function becomeOwnerOf(path: string, kind: "file" | "directory"): FileOwn
   if (st.uid === 0) {
     if (kind === "file" && (st.isSymbolicLink() || !st.isFile() || st.nlink !== 1)) throw new TempError(`${path} is ${st.isSymbolicLink() ? "a symbolic link" : st.isFile() ? "a file with several links" : "not a regular file"}`);
     // Root's own file in a directory a user owns: that user could swap it (or a directory on
-    // the way) for a link between our check and our use. Say how to fix it instead.
+    // the way) for a link between our check and our use. Say how to fix it instead. Every
+    // directory up to / counts: a root directory inside a user's home can be renamed away
+    // and replaced by a link just the same.
     const parent = statSync(dirname(resolve(path)));
     if (parent.uid !== 0) throw new TempError(`${path} belongs to root but is in a directory of uid ${parent.uid}: chown it to that user`);
+    for (let dir = dirname(realpathSync(dirname(resolve(path)))); ; dir = dirname(dir)) {
+      const st = lstatSync(dir);
+      if (st.uid !== 0) throw new TempError(`${path} belongs to root but ${dir} on its path belongs to uid ${st.uid}: move it, or chown it to that user`);
+      if (dir === dirname(dir)) break;
+    }
     return undefined;
   }
   const owner = fileOwner(st.uid, st.gid);

@@ -4,6 +4,8 @@
  * and 1.3 only by default (RFC 8996 retired 1.0 and 1.1); the cipher list for 1.2 is
  * forward-secret AEAD unless configured (key_material.ts).
  */
+import { CHANNEL_BINDING_VARIABLES, channelBindingData } from "./channel_binding.ts";
+import type { ChannelBindingType } from "../sasl/scram.ts";
 import { closeSync } from "node:fs";
 import type tls from "node:tls";
 import { sealedFile } from "../sys/sealed_file.ts";
@@ -68,12 +70,19 @@ export class TlsContextHolder {
   }
 }
 
-/** ucspi-ssl's variables for the program behind TLS. */
+/**
+ * ucspi-ssl's variables for the program behind TLS, plus the connection's channel-binding
+ * data (base64) for SCRAM-...-PLUS in popup, which sees only the relayed plain text.
+ */
 export function tlsEnvironment(sock: tls.TLSSocket): Record<string, string> {
   const env: Record<string, string> = {};
   const protocol = sock.getProtocol();
   const cipher = sock.getCipher();
   if (protocol) env.SSL_PROTOCOL = protocol;
   if (cipher?.name) env.SSL_CIPHER = cipher.standardName ?? cipher.name;
+  for (const [type, name] of Object.entries(CHANNEL_BINDING_VARIABLES) as [ChannelBindingType, string][]) {
+    const data = channelBindingData(sock, type);
+    if (data !== undefined) env[name] = Buffer.from(data).toString("base64");
+  }
   return env;
 }

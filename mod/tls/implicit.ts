@@ -9,7 +9,7 @@ import type net from "node:net";
 import type tls from "node:tls";
 import { tlsEnvironment } from "./context.ts";
 import { acceptTls } from "./handshake.ts";
-import { relayChild } from "./relay.ts";
+import { endTls, relayChild } from "./relay.ts";
 
 export interface ImplicitTlsHooks {
   /** The handshake failed or the program could not start: nothing ran. */
@@ -54,10 +54,6 @@ export async function runOverTls(
   const end = await relayChild(secure, child, new Uint8Array(0));
   if (spawnFailed) return;
   // close_notify and FIN once everything the program wrote is out; bounded.
-  await new Promise<void>((resolve) => {
-    if (secure.destroyed) return resolve();
-    const timer = setTimeout(() => { secure.destroy(); resolve(); }, 5000);
-    secure.end(() => { clearTimeout(timer); secure.destroy(); resolve(); });
-  });
+  await endTls(secure);
   hooks.ended(end.code, end.signal);
 }

@@ -51,3 +51,12 @@ export function relayChild(sock: tls.TLSSocket, child: ChildProcess, first: Uint
     });
   });
 }
+
+/** Ends a TLS session once what was written went out (close_notify, then FIN), bounded by `timeoutMs`. */
+export function endTls(sock: tls.TLSSocket, timeoutMs = 5000): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (sock.destroyed) return resolve();
+    const timer = setTimeout(() => { sock.destroy(); resolve(); }, timeoutMs);
+    sock.end(() => { clearTimeout(timer); sock.destroy(); resolve(); });
+  });
+}

@@ -6,6 +6,8 @@
 import type tls from "node:tls";
 import { ClientGone, ClientTimeout } from "../pop3/fd_channel.ts";
 import type { PopupChannel } from "../pop3/popup_server.ts";
+import type { ChannelBindingType } from "../sasl/scram.ts";
+import { channelBindingData } from "./channel_binding.ts";
 
 const LF = 0x0a;
 
@@ -47,6 +49,10 @@ export class TlsChannel implements PopupChannel {
     const rest = this.#pending;
     this.#pending = Buffer.alloc(0);
     return rest;
+  }
+
+  channelBinding(type: ChannelBindingType): Uint8Array | undefined {
+    return channelBindingData(this.socket, type);
   }
 
   async readToLineEnd(buf: Uint8Array): Promise<number> {

@@ -6,10 +6,11 @@ import { proxyHeader } from "./targets/proxy.ts";
 import { cdbReader, rulesParse } from "./targets/rules_cdb.ts";
 import { fd3Request, multilogScript } from "./targets/text_formats.ts";
 import { policyConfig, qmqpNetstrings, saslPlain } from "./targets/later_formats.ts";
+import { oauthBearerMessages, scramMessages } from "./targets/sasl.ts";
 import { journalHeader, scanCache } from "./targets/mbox_files.ts";
 import { logEscaping, uidlMapping } from "./targets/session_values.ts";
 
 export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   pop3Command, pop3Framer, pop3Session, pop3Encoder, pop3dEngine, rulesParse, cdbReader, proxyHeader, multilogScript, fd3Request,
-  saslPlain, qmqpNetstrings, policyConfig, journalHeader, scanCache, uidlMapping, logEscaping,
+  saslPlain, qmqpNetstrings, policyConfig, journalHeader, scanCache, uidlMapping, logEscaping, scramMessages, oauthBearerMessages,
 ];

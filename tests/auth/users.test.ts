@@ -10,7 +10,12 @@ const tempDir = ownTempDirs();
 const users = (file: string, args: string[], stdin?: string, env: Record<string, string> = {}) =>
   run([POPPIN, "users", ...(file ? ["-f", file] : []), ...args], { stdin: stdin ?? "", env: { PATH: "/usr/bin:/bin", ...env } });
 
+/** The crypt hash of `login` (the first word of the hash field; SCRAM keys follow it). */
 function hashOf(file: string, login: string): string {
+  return hashFieldOf(file, login).split(" ")[0];
+}
+
+function hashFieldOf(file: string, login: string): string {
   const line = readFileSync(file, "utf8").split("\n").find((l) => l.startsWith(`${login}:`))!;
   return line.split(":")[1];
 }
@@ -21,22 +26,27 @@ describe("poppin users", () => {
     const file = join(dir, "users");
     expect(users(file, ["add", "joe", "5000", "5000", "/var/mail/joe"], "first pw\n").code).toBe(0);
     expect(users(file, ["add", "--apop", "--sha512", "ann", "5001", "5002", "/var/mail/ann"], "ann pw\nann secret\n").code).toBe(0);
-    expect(users(file, ["list"]).out).toBe("joe\t5000\t5000\t/var/mail/joe\nann\t5001\t5002\t/var/mail/ann\tapop\n");
+    expect(users(file, ["list"]).out).toBe("joe\t5000\t5000\t/var/mail/joe\tscram\nann\t5001\t5002\t/var/mail/ann\tapop\tscram\n");
+    // SCRAM keys (SHA-1 and SHA-256, own salts, 4096 iterations) beside the hash; never the password.
+    expect(hashFieldOf(file, "joe")).toMatch(/^\$y\$\S+ \{SCRAM-SHA-1\}4096,\S+ \{SCRAM-SHA-256\}4096,\S+$/);
+    expect(readFileSync(file, "utf8")).not.toContain("first pw");
     const joe = hashOf(file, "joe");
     expect(joe).toStartWith("$y$");
     expect(cryptHash(Buffer.from("first pw"), joe)).toBe(joe);
     expect(hashOf(file, "ann")).toStartWith("$6$");
     expect(readFileSync(file, "utf8")).toContain(":/var/mail/ann:ann secret\n");
 
+    const scram1 = hashFieldOf(file, "joe").split(" ")[2];
     expect(users(file, ["passwd", "joe"], "second pw\n").code).toBe(0);
+    expect(hashFieldOf(file, "joe").split(" ")[2]).not.toBe(scram1);
     const joe2 = hashOf(file, "joe");
     expect(joe2).not.toBe(joe);
     expect(cryptHash(Buffer.from("second pw"), joe2)).toBe(joe2);
 
     expect(users(file, ["apop", "ann"], "\n").code).toBe(0);
-    expect(users(file, ["list"]).out).toContain("ann\t5001\t5002\t/var/mail/ann\n");
+    expect(users(file, ["list"]).out).toContain("ann\t5001\t5002\t/var/mail/ann\tscram\n");
     expect(users(file, ["del", "joe"]).code).toBe(0);
-    expect(users(file, ["list"]).out).toBe("ann\t5001\t5002\t/var/mail/ann\n");
+    expect(users(file, ["list"]).out).toBe("ann\t5001\t5002\t/var/mail/ann\tscram\n");
 
     for (const name of ["users", "users.cdb"]) expect(statSync(join(dir, name)).mode & 0o777).toBe(0o600);
     expect(readdirSync(dir).sort()).toEqual(["users", "users.cdb", "users.lock"]);

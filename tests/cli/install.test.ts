@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import {
-  copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync,
+  chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync,
   statSync, symlinkSync, writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -91,6 +91,20 @@ describe("poppin install", () => {
     expect(readFileSync(join(prefix, "bin", "poppin")).equals(readFileSync(POPPIN))).toBe(true);
   });
 
+  test("a newer binary built without man pages: an earlier install's pages are left and said so", () => {
+    const prefix = tempDir("prefix");
+    expect(run([join(fakeBuild(), "poppin"), "install", "--prefix", prefix]).code).toBe(0);
+    const bare = tempDir("bare-build");
+    copyFileSync(POPPIN, join(bare, "poppin"));
+    const fresh = run([join(bare, "poppin"), "install", "--prefix", join(tempDir("prefix"), "p")]);
+    expect(fresh.out).toContain("no man pages found beside the binary (npm run man makes them)\n");
+    writeFileSync(join(prefix, "share", "man", "man8", "poppin.8"), ".TH POPPIN 8\n");
+    const again = run([join(bare, "poppin"), "install", "--prefix", prefix]);
+    expect(again.code).toBe(0);
+    expect(again.out).toContain(`no man pages beside the binary: those in ${prefix}/share/man left as they are (npm run man makes new ones)\n`);
+    expect(existsSync(join(prefix, "share", "man", "man8", "poppin-serve.8"))).toBe(true);
+  });
+
   test("refuses to replace a foreign file without --force (changing nothing), then replaces it and says so", () => {
     const build = fakeBuild();
     const prefix = tempDir("prefix");
@@ -128,6 +142,7 @@ describe("poppin install", () => {
   test("conf run from the installed binary writes scripts that name the installed binary", () => {
     const build = fakeBuild();
     const prefix = tempDir("prefix");
+    chmodSync(prefix, 0o755); // as /usr/local: the log account and the mail users run the binary
     expect(run([join(build, "poppin"), "install", "--prefix", prefix]).code).toBe(0);
     const moved = `${build}.gone`;
     renameSync(build, moved);

@@ -32,6 +32,11 @@ describe("poppin APPLET", () => {
     });
   }
 
+  test("help texts are written for users: no internal names (doctor's once named the Q-cards)", () => {
+    const texts = [run([POPPIN, "--help"]).out, ...APPLETS.map((a) => run([POPPIN, a.name, "--help"]).out)];
+    for (const text of texts) expect(text).not.toMatch(/Q-cards?\b/);
+  });
+
   test("popup and pop3d list their options in --help", () => {
     const popup = run([POPPIN, "popup", "--help"]).out;
     for (const option of ["-f CONFIG", "--clear-text-password=", "--tls-server-cert-file=", "--auth-failure-delay=N", "--shy, --no-shy", "--mailbox-lock=session|none"]) {

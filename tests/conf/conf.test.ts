@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { applet, POPPIN, requireTool, run, startServiceDir, tempDir } from "../helpers.ts";
 import { freePort, Pop3Client } from "./pop3_client.ts";
@@ -37,6 +37,25 @@ describe("arguments and refusals", () => {
     expect(existsSync(dir)).toBe(false);
   });
 
+  test("a binary other accounts cannot run (a clone under a 0700 directory such as /root): the service is made, with a warning", () => {
+    const hidden = join(tempDir("conf-hidden"), "clone");
+    mkdirSync(join(hidden, "dist"), { recursive: true });
+    chmodSync(join(hidden, ".."), 0o700);
+    const copy = join(hidden, "dist", "poppin");
+    copyFileSync(POPPIN, copy);
+    chmodSync(copy, 0o755);
+    const dir = join(work, "from-hidden");
+    const r = run([copy, "conf", "pop3d", "/bin/true", "nobody", dir]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`poppin conf: warning: the service runs ${copy} as the log account and as each mail user, who cannot run it: `);
+    expect(r.stderr).toContain("(mode 700) cannot be entered by other accounts; install poppin first (poppin install)");
+    expect(readFileSync(join(dir, "run"), "utf8")).toContain(copy);
+    // The same from a binary everyone may run: no warning.
+    const open = run([POPPIN, "conf", "pop3d", "/bin/true", "nobody", join(work, "from-open")]);
+    expect(open.code).toBe(0);
+    expect(open.stderr).toBe("");
+  });
+
   test("an existing directory is refused and left as it was", () => {
     const dir = join(work, "exists");
     mkdirSync(dir);
@@ -59,8 +78,15 @@ describe("daemontools layout", () => {
     expect(statSync(join(dir, "log", "main")).uid).toBe(65534);
     expect(statSync(join(dir, "log", "status")).uid).toBe(65534);
     const runText = readFileSync(join(dir, "run"), "utf8");
-    expect(runText).toContain(`${POPPIN} serve -vDHR -l0 -x tcp.cdb -- 192.0.2.1 110 \\\n`);
-    expect(runText).toContain(`${POPPIN} popup pop.example.org /usr/local/bin/checkpassword ${POPPIN} pop3d Maildir\n`);
+    // qmail-conf's knobs: the run script reads each setting from env/ (envdir); empty = default.
+    expect(runText).toContain(`exec ${POPPIN} envdir ./env /bin/sh -c '\n`);
+    expect(runText).toContain(`  exec ${POPPIN} serve -vDHR \\\n`);
+    expect(runText).toContain(`    -x tcp.cdb -- "\${IP-0}" "\${PORT-110}" \\\n`);
+    expect(runText).toContain(`    ${POPPIN} popup "\${POPUPHOST-pop.example.org}" \\\n    /usr/local/bin/checkpassword \\\n`);
+    expect(runText).toContain(`    ${POPPIN} pop3d \${SPOOLDIR+"--spool-dir=$SPOOLDIR"} "\${MAILDIRNAME-Maildir}"\n'\n`);
+    expect(run(["sh", "-n", join(dir, "run")]).code).toBe(0);
+    const knobs = Object.fromEntries(readdirSync(join(dir, "env")).map((f) => [f, readFileSync(join(dir, "env", f), "utf8")]));
+    expect(knobs).toEqual({ IP: "192.0.2.1\n", PORT: "110\n", CONCURRENCY: "", BACKLOG: "", LOCALNAME: "0\n", POPUPHOST: "pop.example.org\n", MAILDIRNAME: "", SPOOLDIR: "" });
     expect(readFileSync(join(dir, "log", "run"), "utf8")).toBe(`#!/bin/sh\nexec ${POPPIN} setuidgid nobody ${POPPIN} log t ./main\n`);
     expect(readFileSync(join(dir, "Makefile"), "utf8")).toBe(`SHELL=/bin/sh\n\ntcp.cdb: tcp\n\t${POPPIN} rules compile tcp.cdb tcp.tmp < tcp\n`);
     // The compiled rules are what Debian's tcprules makes of the same file.
@@ -73,7 +99,9 @@ describe("daemontools layout", () => {
   test("pop3s: serve --tls on 995, CERTFILE and KEYFILE in env/", () => {
     const dir = join(work, "pop3s");
     expect(run([POPPIN, "conf", "pop3s", "--cert", "/etc/x.pem", "--key", "/etc/x.key", "/bin/checkpassword", "nobody", dir]).code).toBe(0);
-    expect(readFileSync(join(dir, "run"), "utf8")).toContain("serve --tls -vDHR -l0 -x tcp.cdb -- 0 995 \\\n");
+    expect(readFileSync(join(dir, "run"), "utf8")).toContain("serve --tls -vDHR \\\n");
+    expect(readFileSync(join(dir, "run"), "utf8")).toContain(`-x tcp.cdb -- "\${IP-0}" "\${PORT-995}" \\\n`);
+    expect(readFileSync(join(dir, "env", "PORT"), "utf8")).toBe("995\n");
     expect(readFileSync(join(dir, "env", "CERTFILE"), "utf8")).toBe("/etc/x.pem\n");
     expect(readFileSync(join(dir, "env", "KEYFILE"), "utf8")).toBe("/etc/x.key\n");
   });
@@ -82,10 +110,57 @@ describe("daemontools layout", () => {
     const dir = join(work, "qmqpd");
     expect(run([applet("qmail-qmqpd-conf"), "daemon", "nobody", dir, "--host", "mx.example.org"]).code).toBe(0);
     const text = readFileSync(join(dir, "run"), "utf8");
-    expect(text).toContain(`exec ${POPPIN} envuidgid daemon ${POPPIN} envdir ./env \\\n`);
-    expect(text).toContain(`serve -vDHR -l mx.example.org -x tcp.cdb -- 0 628 \\\n  ${POPPIN} qmqpd\n`);
+    expect(text).toContain(`exec ${POPPIN} envuidgid daemon ${POPPIN} envdir ./env /bin/sh -c '\n`);
+    expect(text).toContain(`  exec ${POPPIN} serve -vDHR \\\n`);
+    expect(text).toContain(`    -x tcp.cdb -- "\${IP-0}" "\${PORT-628}" \\\n    ${POPPIN} qmqpd\n'\n`);
+    expect(run(["sh", "-n", join(dir, "run")]).code).toBe(0);
+    const knobs = Object.fromEntries(readdirSync(join(dir, "env")).map((f) => [f, readFileSync(join(dir, "env", f), "utf8")]));
+    expect(knobs).toEqual({ IP: "0\n", PORT: "628\n", CONCURRENCY: "", BACKLOG: "", LOCALNAME: "mx.example.org\n" });
     const check = run([requireTool("tcprulescheck"), join(dir, "tcp.cdb")], { env: { TCPREMOTEIP: "127.0.0.1" } });
     expect(check.out).toBe("rule :\ndeny connection\n");
+  });
+});
+
+describe("conf options instead of hand edits", () => {
+  test("--mbox --spool-dir: env/MAILDIRNAME is mbox: and SPOOLDIR the spool directory; a login reads the spool", async () => {
+    const spools = join(work, "spools");
+    mkdirSync(spools);
+    chmodSync(spools, 0o1777);
+    const home = join(work, "mbox-home");
+    mkdirSync(home);
+    writeFileSync(join(spools, "demo"), "From a@b Thu Dec  3 05:00:00 2026\nSubject: one\n\nbody\n\nFrom a@b Thu Dec  3 05:00:01 2026\nSubject: two\n\nbody\n");
+    expect(run(["chown", "-R", "65534:65534", home, join(spools, "demo")]).code).toBe(0);
+    chmodSync(join(spools, "demo"), 0o600);
+    const userdb = join(work, "mbox-users");
+    expect(run([applet("users"), "-f", userdb, "add", "demo", "65534", "65534", home], { stdin: "pw\n" }).code).toBe(0);
+    const dir = join(work, "mbox-svc");
+    const port = await freePort();
+    expect(run([POPPIN, "conf", "pop3d", "--mbox", "--spool-dir", spools, "--port", String(port), applet("checkpassword"), "nobody", dir, "127.0.0.1"]).code).toBe(0);
+    expect(readFileSync(join(dir, "env", "MAILDIRNAME"), "utf8")).toBe("mbox:\n");
+    expect(readFileSync(join(dir, "env", "SPOOLDIR"), "utf8")).toBe(`${spools}\n`);
+    writeFileSync(join(dir, "env", "POPPIN_USERDB"), `${userdb}.cdb\n`);
+    const svc = await startServiceDir(dir);
+    try {
+      const c = await Pop3Client.open(port);
+      expect(await c.line()).toStartWith("+OK");
+      expect(await c.command("USER demo")).toStartWith("+OK");
+      expect(await c.command("PASS pw")).toStartWith("+OK");
+      expect(await c.command("STAT")).toMatch(/^\+OK 2 \d+\r\n$/);
+      expect(await c.command("QUIT")).toStartWith("+OK");
+      c.close();
+    } finally {
+      svc.stop();
+    }
+  }, 30_000);
+
+  test("pop3d --cert/--key: env/CERTFILE and KEYFILE, so popup offers STLS; --mbox is refused for qmqpd", () => {
+    const dir = join(work, "pop3d-stls");
+    expect(run([POPPIN, "conf", "pop3d", "--cert", "/etc/x.pem", "--key", "/etc/x.key", "/bin/checkpassword", "nobody", dir]).code).toBe(0);
+    expect(readFileSync(join(dir, "env", "CERTFILE"), "utf8")).toBe("/etc/x.pem\n");
+    expect(readFileSync(join(dir, "env", "KEYFILE"), "utf8")).toBe("/etc/x.key\n");
+    const q = run([POPPIN, "conf", "--mbox", "qmqpd", "daemon", "nobody", join(work, "q-mbox")]);
+    expect(q.code).toBe(100);
+    expect(q.stderr).toContain("--mbox and --spool-dir are for pop3d and pop3s");
   });
 });
 
@@ -156,6 +231,14 @@ describe("systemd units", () => {
       expect(await c.line()).toStartWith("+OK");
       expect(await c.command("USER demo")).toStartWith("+OK");
       expect(await c.command("PASS pw")).toStartWith("+OK");
+      expect(await c.command("STAT")).toMatch(/^\+OK 1 \d+\r\n$/);
+      // systemctl reload runs ExecReload with $MAINPID: serve re-checks, the open session goes on.
+      const reload = /^ExecReload=(.*)$/m.exec(unit)?.[1];
+      expect(reload).toBe("/bin/kill -HUP $MAINPID");
+      expect(run(reload!.replace("$MAINPID", String(child.pid)).split(" ")).code).toBe(0);
+      const hupDeadline = Date.now() + 5000;
+      while (!log.includes("SIGHUP: configuration checked") && Date.now() < hupDeadline) await Bun.sleep(50);
+      expect(log).toContain("SIGHUP: configuration checked and in force");
       expect(await c.command("STAT")).toMatch(/^\+OK 1 \d+\r\n$/);
       expect(await c.command("QUIT")).toStartWith("+OK");
       c.close();

@@ -146,4 +146,25 @@ describe("qmail-pop3d-conf service under svscan", () => {
     const left = readdirSync(join(home, "Maildir", "cur")).length + readdirSync(join(home, "Maildir", "new")).length;
     expect(left).toBe(2);
   });
+
+  test("env/PORT (qmail-conf's knob): a new port takes effect after svc -t, the old one is closed", async () => {
+    const before = upPid(service)!;
+    const newPort = await freePort();
+    writeFileSync(join(service, "env", "PORT"), `${newPort}\n`);
+    expect(run([requireTool("svc"), "-t", service]).code).toBe(0);
+    await waitFor("a new pid", () => { const p = upPid(service); return p !== undefined && p !== before ? p : undefined; });
+    const deadline = Date.now() + 10_000;
+    let c: Pop3Client | undefined;
+    while (!c) {
+      try {
+        c = await Pop3Client.open(newPort);
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await Bun.sleep(100);
+      }
+    }
+    expect(await c.line()).toStartWith("+OK");
+    c.close();
+    expect(await Pop3Client.open(port).then((old) => { old.close(); return "open"; }, () => "refused")).toBe("refused");
+  });
 });

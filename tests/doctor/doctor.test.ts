@@ -65,7 +65,9 @@ beforeAll(async () => {
   writeFileSync(join(service, "env", "POPPIN_USERDB"), `${userdb}\n`);
   expect(run(["./add-client", "127.0.0.1"], { cwd: service }).code).toBe(0);
   expect(run([requireTool("make")], { cwd: service }).code).toBe(0);
-  for (const dir of [service, join(service, "log")]) supervisors.push(spawn(requireTool("supervise"), [dir], { stdio: "ignore" }));
+  // The logger's input stays open, as svscan's pipe from the service keeps it (at its end the logger exits).
+  supervisors.push(spawn(requireTool("supervise"), [service], { stdio: "ignore" }));
+  supervisors.push(spawn(requireTool("supervise"), [join(service, "log")], { stdio: ["pipe", "ignore", "ignore"] }));
   await until("the service up", () => svstatUp(service) && svstatUp(join(service, "log")));
   let ok = false;
   for (let i = 0; i < 100 && !ok; i++) { ok = await listening(port); if (!ok) await Bun.sleep(100); }
@@ -81,7 +83,7 @@ describe("poppin doctor", () => {
   test("a healthy service: every check ✓, exit 0; --json says the same", () => {
     const r = doctor("right");
     expect(r.out).not.toContain("✗");
-    expect([...r.lines.keys()]).toEqual(["listener", "rules-allow", "rules-fresh", "user", "home", "maildir", "password", "session", "supervisor", "log"]);
+    expect([...r.lines.keys()]).toEqual(["listener", "rules-allow", "rules-fresh", "config", "user", "home", "maildir", "password", "session", "supervisor", "log", "logger"]);
     expect(r.lines.get("listener")).toMatch(new RegExp(`^✓ listener: port ${port} \\(127\\.0\\.0\\.1\\) is held by pid \\d+ \\(${POPPIN} serve -vDHR`));
     expect(r.lines.get("session")).toContain("USER, PASS, STAT, LIST, TOP and QUIT answered +OK (1 messages)");
     expect(r.lines.get("log")).toBe(`✓ log: the log is ${service}/log/main/current (read it with tai64nlocal < ${service}/log/main/current).`);

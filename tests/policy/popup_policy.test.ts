@@ -79,7 +79,7 @@ describe("SASL AUTH PLAIN (RFC 5034)", () => {
       "-ERR [AUTH] invalid PLAIN response: not authzid NUL authcid NUL password",
       "-ERR [AUTH] invalid PLAIN response: acting as another user (authzid) is not supported",
       "-ERR [AUTH] invalid PLAIN response: empty response",
-      "-ERR [AUTH] unsupported mechanism: only PLAIN",
+      "-ERR [AUTH] unsupported mechanism",
       "-ERR [AUTH] authorization failed", "+OK ", "",
     ].join("\r\n"));
     expect(p.fd3().map((d) => d.split("\0")[0])).toEqual(["joe"]);
@@ -116,7 +116,7 @@ describe("user policies", () => {
       const r = p.session("USER joe\r\nPASS secret\r\nUSER nobody\r\nPASS x\r\nQUIT\r\n");
       expect(r.out).toBe("+OK \r\n+OK \r\n-ERR [AUTH] authorization failed\r\n+OK \r\n-ERR [AUTH] authorization failed\r\n+OK \r\n");
       expect(p.fd3().map((d) => d.split("\0")[0])).toEqual(flag.startsWith("--auth-file") ? [] : ["nobody"]);
-      expect(r.stderr).toMatch(/authorization failed rip=192\.0\.2\.7 user=joe why=(not%20listed%20in%20auth-file|listed%20in%20nonauth-file)/);
+      expect(r.stderr).toMatch(/authorization failed rip=192\.0\.2\.7 user=joe mech=USER why=(not%20listed%20in%20auth-file|listed%20in%20nonauth-file)/);
     }
     const allowed = popup([`--auth-file=${join(dir, "allowed")}`, "--downcase-user"]);
     writeFileSync(join(dir, "allowed"), "joe\n");
@@ -158,7 +158,7 @@ describe("brute force", () => {
     const r = p.session("USER joe\r\nPASS hunter2\r\nUSER evil rip=10.9.9.9\r\nPASS hunter3\r\nQUIT\r\n");
     expect(r.stderr).not.toContain("hunter");
     const lines = r.stderr.split("\n").filter((l) => l.includes("authorization failed"));
-    expect(lines).toEqual(["qmail-popup: warning: authorization failed rip=192.0.2.7 user=joe", "qmail-popup: warning: authorization failed rip=192.0.2.7 user=evil%20rip=10.9.9.9"]);
+    expect(lines).toEqual(["qmail-popup: warning: authorization failed rip=192.0.2.7 user=joe mech=USER", "qmail-popup: warning: authorization failed rip=192.0.2.7 user=evil%20rip=10.9.9.9 mech=USER"]);
     const log = join(tempDir("f2b"), "current");
     writeFileSync(log, lines.map((l, i) => `2026-11-21 10:00:0${i} ${l}\n`).join("") + `Nov 21 10:00:05 mail poppin[7]: ${lines[0]}\n@40000000692b1c3a0a8b2c1c ${lines[0]}\n@40000000692b1c3b0a8b2c1c poppin popup: warning: authorization temporary failure rip=192.0.2.8 user=x why=y\n`);
     const f = run(["fail2ban-regex", "-o", "ip", log, join(ROOT, "scripts", "fail2ban", "filter.d", "poppin.conf")]);

@@ -72,7 +72,7 @@ describe("qmail-popup as a process", () => {
     const r = run(cmd, { stdin: "USER joe\r\nPASS hunter2\r\nPASS secret\r\nQUIT\r\n", env });
     expect(r.out).toBe("+OK \r\n+OK \r\n-ERR [AUTH] authorization failed\r\n+OK \r\n+OK \r\n");
     const lines = r.stderr.split("\n").filter((l) => l.includes("authorization"));
-    expect(lines).toEqual(["qmail-popup: warning: authorization failed rip=192.0.2.7 user=joe"]);
+    expect(lines).toEqual(["qmail-popup: warning: authorization failed rip=192.0.2.7 user=joe mech=USER"]);
     expect(r.stderr).not.toContain("hunter2");
     expect(r.code).toBe(0);
   });
@@ -95,7 +95,7 @@ describe("qmail-popup as a process", () => {
     const home = tempDir("popup");
     const { env, cmd } = chain(home);
     const r = run(cmd, { stdin: "USER evil\rname x=1\r\nPASS x\r\n", env });
-    expect(r.stderr).toContain("user=evil%0Dname%20x=1\n");
+    expect(r.stderr).toContain("user=evil%0Dname%20x=1 mech=USER\n");
   });
 
   test("POPPIN_TIMEOUT: an idle client is dropped", async () => {

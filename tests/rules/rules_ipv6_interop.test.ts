@@ -4,13 +4,14 @@
  * instead of installing it) and ucspi-tcp's plain /usr/bin/tcprules. ucspi-tcp-ipv6 ends the
  * address at a colon followed by allow/deny ("::allow", "a:b:allow", "2001:db8::1:deny");
  * plain tcprules only at the first colon, so it refuses them all ("unable to parse this
- * line"). poppin follows the IPv6 parser: on generated odd lines it gives the same exit code,
- * message and cdb bytes, and ucspi-tcp-ipv6's tcprulescheck reads our cdbs as its own.
+ * line"). Called as tcprules, poppin reads them as Debian's tcprules does (same exit code,
+ * message and cdb bytes on generated odd lines); `poppin rules compile` reads them as
+ * ucspi-tcp-ipv6 does, and ucspi-tcp-ipv6's tcprulescheck reads those cdbs as its own.
  */
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { applet, requireTool, run, tempDir } from "../helpers.ts";
+import { POPPIN, applet, requireTool, run, tempDir } from "../helpers.ts";
 import { int, pick, prng } from "../cdb/corpus.ts";
 
 const V6 = "/opt/ucspi-tcp-ipv6/usr/bin";
@@ -52,44 +53,54 @@ function oddLines(): string[] {
 describe("addresses with colons: Debian's two tcprules", () => {
   const plain = requireTool("tcprules");
   const v6 = v6Tool("tcprules");
-  const ours = applet("tcprules");
+  const classic = applet("tcprules");
+  const ours = [POPPIN, "rules", "compile"];
 
-  test("the issue's lines: ucspi-tcp-ipv6 and poppin compile them to the same bytes; plain ucspi-tcp refuses them", () => {
+  test("the issue's lines: tcprules refuses them as Debian's does; poppin rules compile reads them as ucspi-tcp-ipv6", () => {
     for (const line of ["::allow", "a:b:allow"]) {
-      const theirs = compile([v6], line, "v6");
-      const mine = compile([ours], line, "ours");
-      expect(theirs.code).toBe(0);
-      expect(mine).toEqual(theirs);
       const old = compile([plain], line, "plain");
       expect(old.code).toBe(100);
       expect(old.stderr).toBe(`tcprules: fatal: unable to parse this line: ${line}\n`);
+      const mineClassic = compile([classic], line, "classic");
+      expect(mineClassic.code).toBe(100);
+      expect(mineClassic.stderr).toStartWith(old.stderr.replace(/\n$/, " (line 1"));
+      const theirs = compile([v6], line, "v6");
+      const mine = compile(ours, line, "ours");
+      expect(theirs.code).toBe(0);
+      expect(mine).toEqual(theirs);
     }
   });
 
-  test(`${GENERATED} odd lines: same exit code, same message, same cdb bytes as ucspi-tcp-ipv6`, () => {
+  test(`${GENERATED} odd lines: tcprules as Debian's tcprules, poppin rules compile as ucspi-tcp-ipv6 (exit code, message, cdb bytes)`, () => {
     let refused = 0;
     let plainRefused = 0;
     for (const [n, line] of oddLines().entries()) {
       const theirs = compile([v6], line, `v6-${n}`);
-      const mine = compile([ours], line, `ours-${n}`);
+      const mine = compile(ours, line, `ours-${n}`);
       expect({ line, code: mine.code, cdb: mine.cdb }).toEqual({ line, code: theirs.code, cdb: theirs.cdb });
-      // poppin adds "(line N: why)" after tcprules' own words.
+      // poppin adds "(line N: why)" after tcprules' own words; `poppin rules` speaks as itself.
       if (theirs.code !== 0) {
         refused++;
-        expect(mine.stderr).toStartWith(theirs.stderr.replace(/\n$/, " (line 1"));
+        expect(mine.stderr).toStartWith(theirs.stderr.replace(/^tcprules:/, "poppin rules:").replace(/\n$/, " (line 1"));
       }
-      if (compile([plain], line, `plain-${n}`).code !== 0) plainRefused++;
+      const old = compile([plain], line, `plain-${n}`);
+      const mineClassic = compile([classic], line, `classic-${n}`);
+      expect({ line, code: mineClassic.code, cdb: mineClassic.cdb }).toEqual({ line, code: old.code, cdb: old.cdb });
+      if (old.code !== 0) {
+        plainRefused++;
+        expect(mineClassic.stderr).toStartWith(old.stderr.replace(/\n$/, " (line 1"));
+      }
     }
     expect(refused).toBeGreaterThan(5);
     expect(plainRefused).toBeGreaterThan(refused);
-  }, 60_000);
+  }, 90_000);
 
   test("ucspi-tcp-ipv6's tcprulescheck reads our cdb as its own", () => {
     const text = ':deny\n2001:db8::1:allow,WHO="one"\n2001:db8:allow,WHO="net"\n::1:deny\n';
     const input = join(dir, "check.rules");
     writeFileSync(input, text);
-    for (const [tool, cdb] of [[v6, "theirs"], [ours, "mine"]] as const) {
-      expect(run([tool, join(dir, `${cdb}.cdb`), join(dir, `${cdb}.tmp`)], { stdin: text }).code).toBe(0);
+    for (const [tool, cdb] of [[[v6], "theirs"], [ours, "mine"]] as const) {
+      expect(run([...tool, join(dir, `${cdb}.cdb`), join(dir, `${cdb}.tmp`)], { stdin: text }).code).toBe(0);
     }
     expect(readFileSync(join(dir, "mine.cdb"))).toEqual(readFileSync(join(dir, "theirs.cdb")));
     const check = v6Tool("tcprulescheck");

@@ -72,6 +72,23 @@ describe("deliver as root", () => {
   });
 });
 
+describe("deliver as root, root's Maildir deeper in a user's directory", () => {
+  test("a root-owned directory inside a user's home holds no root-owned Maildir root delivers to: refused, nothing delivered", () => {
+    // joe can rename ~/box (root's) away and put a link there between root's check and its
+    // delivery: root would then deliver wherever joe points. Refused like a Maildir directly in his home.
+    const base = sharedBase("deliver-root-deeper");
+    const joe = localUser("pfk", base);
+    const box = join(joe.home, "box");
+    mkdirSync(box, { mode: 0o755 });
+    const maildir = join(box, "Maildir");
+    for (const path of [maildir, join(maildir, "tmp"), join(maildir, "new"), join(maildir, "cur")]) mkdirSync(path, { mode: 0o700 });
+    const r = asRoot(["deliver", maildir], MESSAGE);
+    expect(r.code).toBe(111);
+    expect(r.stderr).toContain(`belongs to root but ${joe.home} on its path belongs to uid ${joe.uid}`);
+    expect(readdirSync(join(maildir, "new"))).toEqual([]);
+  });
+});
+
 describe("maildirmake as root", () => {
   test("in a user's directory: the Maildir is the user's, mode 0700, and the user can deliver into it", () => {
     const base = sharedBase("maildirmake-root");

@@ -7,7 +7,8 @@
  * with one [SYS/TEMP] answer instead of serving the spool unlocked.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, chownSync, linkSync, mkdirSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { POPPIN } from "../helpers.ts";
 import { asUser, localUser, plantAs, plantedJournal, pop3dAs, sharedBase, symlinkAs, type LocalUser, removeLocalUsers } from "./local_users.ts";
@@ -99,6 +100,21 @@ describe("files planted beside a spool in a shared directory", () => {
     const r = pop3dAs(s.joe, [`mbox:${s.spool}`], "STAT\r\nDELE 1\r\nDELE 2\r\nQUIT\r\n");
     expect(r.out).toBe("-ERR [SYS/TEMP] unable to read the mail spool\r\n");
     expect(r.err).toContain("is a symbolic link");
+    expect(readFileSync(saved, "latin1")).toBe(SPOOL);
+  });
+
+  test("a spool name another user took first as a hard link to one of the victim's files: refused, the file untouched", () => {
+    const s = scene("mbox-plant-hardlink");
+    unlinkSync(s.spool);
+    const saved = join(s.joe.home, "saved");
+    plantAs(s.joe, saved, SPOOL, 0o600);
+    // mallory links it under joe's spool name; where fs.protected_hardlinks is 1 the kernel
+    // refuses her, and root makes the same link (what she gets where it is 0, the kernel's default).
+    if (spawnSync("ln", [saved, s.spool], { uid: s.mallory.uid, gid: s.mallory.gid }).status !== 0) linkSync(saved, s.spool);
+    expect(statSync(s.spool).nlink).toBe(2);
+    const r = pop3dAs(s.joe, [`mbox:${s.spool}`], "STAT\r\nDELE 1\r\nDELE 2\r\nQUIT\r\n");
+    expect(r.out).toBe("-ERR [SYS/TEMP] unable to read the mail spool\r\n");
+    expect(r.err).toContain("has 2 links");
     expect(readFileSync(saved, "latin1")).toBe(SPOOL);
   });
 

@@ -83,6 +83,22 @@ describe("serve extras", () => {
     expect(log).toContain("tcpserver: warning: dropping connection, bad PROXY header from 127.0.0.1: connection closed before the PROXY header ended");
   });
 
+  test("--proxy: a peer that connects and closes without a header is logged as closed, in both modes", async () => {
+    for (const inline of [false, true]) {
+      const s = await startServer(applet("tcpserver"), [...(inline ? ["--inline"] : []), "-v", "-HR", "--proxy", "--proxy-from", "127.0.0.1", "127.0.0.1", "0", ...(inline
+        ? [applet("qmail-popup"), "h", applet("checkpassword"), applet("qmail-pop3d"), "Maildir"] : ENV_LINE)]);
+      await new Promise<void>((resolve) => {
+        const sock = net.connect({ port: s.port, host: "127.0.0.1" }, () => sock.destroy());
+        sock.on("close", () => resolve());
+        sock.on("error", () => resolve());
+      });
+      await waitFor(() => s.stderr().includes("bad PROXY header"));
+      await s.stop();
+      expect(s.stderr()).toContain("warning: dropping connection, bad PROXY header from 127.0.0.1: connection closed before the PROXY header ended");
+      expect(s.stderr()).not.toContain("EBADF");
+    }
+  });
+
   test("--proxy: a peer that is not trusted (by --proxy-from or a PROXY_TRUSTED rule) is dropped", async () => {
     const s = await startServer(applet("tcpserver"), ["-HR", "--proxy", "--proxy-from", "10.0.0.0/8", "127.0.0.1", "0", ...ENV_LINE]);
     const r = await rawTalk(s.port, "PROXY TCP4 192.0.2.7 198.51.100.1 51000 110\r\nhello\n");

@@ -57,7 +57,7 @@ describe("serve --inline", () => {
     const bad = (await talk(ours.port, "USER joe\r\nPASS hunter2\r\nQUIT\r\n")).toString("latin1");
     expect(bad).toBe("+OK \r\n+OK \r\n-ERR [AUTH] authorization failed\r\n+OK \r\n");
     await Bun.sleep(50);
-    expect(ours.log()).toContain("poppin popup: warning: authorization failed rip=127.0.0.1 user=joe\n");
+    expect(ours.log()).toContain("poppin popup: warning: authorization failed rip=127.0.0.1 user=joe mech=USER\n");
     expect(ours.log()).not.toContain("hunter2");
     const before = readdirSync(join(setup.maildir, "cur")).length;
     const dele = (await talk(ours.port, "USER joe\r\nPASS secret\r\nDELE 1\r\nQUIT\r\n")).toString("latin1");
@@ -73,7 +73,7 @@ describe("serve --inline", () => {
     expect((await talk(s.port, "USER joe\r\nPASS wrong\r\nQUIT\r\n")).toString()).toContain("-ERR [AUTH] authorization failed\r\n");
     expect((await talk(s.port, "USER joe\r\nPASS secret\r\nQUIT\r\n")).toString()).toBe("+OK \r\n+OK \r\n+OK \r\n+OK \r\n");
     await Bun.sleep(100);
-    expect(s.log()).toContain("qmail-popup: warning: authorization failed rip=127.0.0.1 user=joe\n");
+    expect(s.log()).toContain("qmail-popup: warning: authorization failed rip=127.0.0.1 user=joe mech=USER\n");
     expect(s.log()).toMatch(/qmail-pop3d: info: end=quit user=joe rip=127\.0\.0\.1 /);
   });
 

@@ -6,7 +6,9 @@
 import { afterAll, expect, test } from "bun:test";
 import { chownSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import tls from "node:tls";
 import { POPPIN, run } from "../helpers.ts";
+import { makeCertificate } from "../tls/harness.ts";
 import { MAIL_GID, MAIL_UID, startServer, talk, virtualSetup, withoutTimestamp, type Running } from "./harness.ts";
 
 const setup = virtualSetup([]);
@@ -25,9 +27,9 @@ afterAll(async () => {
   for (const s of servers) if (s.proc.exitCode === null) await s.stop();
 });
 
-async function serve(extra: string[]): Promise<Running> {
+async function serve(extra: string[], env: Record<string, string> = {}): Promise<Running> {
   const s = await startServer([POPPIN, "serve", ...extra, "-R", "-H", "-1", "127.0.0.1", "0", ...chain([`--spool-dir=${spoolDir}`])],
-    { POPPIN_USERDB: setup.userdb, POPPIN_STOP_SECONDS: "0" });
+    { POPPIN_USERDB: setup.userdb, POPPIN_STOP_SECONDS: "0", ...env });
   servers.push(s);
   return s;
 }
@@ -57,10 +59,28 @@ test("the same bytes and the same spool as the classic chain: --inline -u (virtu
 });
 
 test("a bad mbox option, or an mbox option with a Maildir, is refused at start with the reason", () => {
+  // The start-up check of the chain's configuration (mod/serve/chain_check.ts): exit 111, as every configuration error.
   const bad = run([POPPIN, "serve", "--inline", "127.0.0.1", "0", ...chain(["--lock=nonsense"])], { timeoutMs: 10_000 });
-  expect(bad.code).toBe(100);
-  expect(bad.stderr).toBe("poppin serve: fatal: pop3d option --lock=nonsense is not a usable mbox option\n");
+  expect(bad.code).toBe(111);
+  expect(bad.stderr).toBe("poppin serve: fatal: poppin pop3d: pop3d option --lock=nonsense is not a usable mbox option\n");
   const maildir = run([POPPIN, "serve", "--inline", "127.0.0.1", "0", POPPIN, "popup", "h", POPPIN, "checkpassword", POPPIN, "pop3d", `--spool-dir=${spoolDir}`, "Maildir"], { timeoutMs: 10_000 });
-  expect(maildir.code).toBe(100);
-  expect(maildir.stderr).toBe(`poppin serve: fatal: pop3d option --spool-dir=${spoolDir} is not valid for a Maildir\n`);
+  expect(maildir.code).toBe(111);
+  expect(maildir.stderr).toBe(`poppin serve: fatal: poppin pop3d: pop3d option --spool-dir=${spoolDir} is not valid for a Maildir\n`);
+});
+
+test("over TLS (--tls -u): the same session, relayed by serve to pop3d's process", async () => {
+  const cert = makeCertificate();
+  fillSpool();
+  const s = await serve(["--inline", "--tls", "-u", String(MAIL_UID), "-g", String(MAIL_GID)], { CERTFILE: cert.cert, KEYFILE: cert.key });
+  const got = await new Promise<string>((resolve) => {
+    let text = "";
+    const sock = tls.connect({ host: "127.0.0.1", port: s.port, rejectUnauthorized: false }, () => sock.write(SESSION));
+    sock.on("data", (c: Buffer) => (text += c.toString("latin1")));
+    sock.on("error", () => resolve(text));
+    sock.on("close", () => resolve(text));
+  });
+  expect(got).toMatch(/^\+OK \r\n\+OK \r\n\+OK \r\n\+OK 2 \d+\r\n/);
+  expect(got).toContain("first\r\n>From quoted\r\n.\r\n");
+  expect(got.endsWith("+OK \r\n")).toBe(true);
+  expect(readFileSync(spool, "latin1")).not.toContain("second");
 });

@@ -67,3 +67,19 @@ print(repr(s.recv(100)))
   await Bun.sleep(100);
   expect(s.log()).toMatch(/poppin serve: warning: dropping connection, TLS handshake failed/);
 });
+
+test("as root, the user's own pop3d process behind TLS (STLS and --tls): serve keeps TLS and the key, pop3d gets the plaintext on pipes", async () => {
+  const plain = await startServer([POPPIN, "serve", "--inline", "-v", "-R", "-H", "-1", "127.0.0.1", "0", ...chain],
+    { POPPIN_USERDB: setup.userdb, CERTFILE: cert.cert, KEYFILE: cert.key, POPPIN_STOP_SECONDS: "0" });
+  const implicit = await startServer([POPPIN, "serve", "--inline", "--tls", "-v", "-R", "-H", "-1", "127.0.0.1", "0", ...chain],
+    { POPPIN_USERDB: setup.userdb, CERTFILE: cert.cert, KEYFILE: cert.key, POPPIN_STOP_SECONDS: "0" });
+  servers.push(plain, implicit);
+  for (const [s, how] of [[plain, "stls"], [implicit, "implicit"]] as const) {
+    const out = await poplib(client(s.port, how));
+    expect(out).toMatch(/cipher TLSv1\.[23]/);
+    expect(out).toContain("Subject: secret mail\n\nover TLS only");
+    for (let i = 0; i < 40 && !/end=quit/.test(s.log()); i++) await Bun.sleep(50);
+    expect(s.log()).toMatch(/^poppin pop3d: info: end=quit user=joe rip=127\.0\.0\.1 messages=1 retrieved=1 /m);
+    expect(s.log()).not.toContain("fatal");
+  }
+});

@@ -9,6 +9,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, copyFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import tls from "node:tls";
+import { join } from "node:path";
+import { applet, run, tempDir } from "../helpers.ts";
 import { makeBox, makeCertificate, PASSWORD, startService, USER, type Service } from "./harness.ts";
 
 const box = makeBox(); // user uid 12345 when root
@@ -123,3 +125,17 @@ for (const mode of ["classic", "inline"] as const) {
     }, 30_000);
   });
 }
+
+test("classic: a rule (-x) naming other certificate files for a connection: popup reads those itself, not serve's material", async () => {
+  const main = makeCertificate("main.example");
+  const other = makeCertificate("per-rule.example");
+  const dir = tempDir("rules");
+  const rules = join(dir, "rules.cdb");
+  const made = run([applet("tcprules"), rules, join(dir, "rules.tmp")], { stdin: `127.0.0.1:allow,CERTFILE="${other.cert}",KEYFILE="${other.key}"\n` });
+  expect(made.code).toBe(0);
+  const svc = await startService(box, { serveArgs: ["-x", rules], env: { CERTFILE: main.cert, KEYFILE: main.key } });
+  services.push(svc);
+  const got = await session(svc.port, "stls");
+  expect(got.cn).toBe("per-rule.example");
+  expect(got.transcript).toMatch(served);
+});

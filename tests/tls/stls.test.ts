@@ -55,7 +55,8 @@ describe("STLS in popup", () => {
     up.talk.send("CAPA\r\n");
     const after = await up.talk.waitFor("\r\n.\r\n");
     expect(after).not.toContain("STLS");
-    expect(after).toContain("\r\nSASL PLAIN\r\n");
+    // The user database is in use: SCRAM too, with channel binding (-PLUS) now that TLS is on.
+    expect(after).toContain("\r\nSASL PLAIN SCRAM-SHA-256-PLUS SCRAM-SHA-256 SCRAM-SHA-1-PLUS SCRAM-SHA-1\r\n");
     up.talk.send("STLS\r\n");
     await up.talk.waitFor("-ERR STLS not allowed: TLS is already active\r\n");
     expect(up.secure.getProtocol()).toMatch(/^TLSv1\.[23]$/);
@@ -86,7 +87,7 @@ describe("STLS in popup", () => {
     up.talk.send(`PASS ${PASSWORD}\r\nSTAT\r\nQUIT\r\n`);
     await up.talk.waitFor(/\+OK 1 \d+\r\n/);
     await up.talk.waitEnd();
-    expect(plain.log()).toMatch(/authorization failed rip=127\.0\.0\.1 user=demo\n/);
+    expect(plain.log()).toMatch(/authorization failed rip=127\.0\.0\.1 user=demo mech=USER\n/);
   });
 
   test("plaintext pipelined after STLS is thrown away unexecuted (the command-injection attack)", async () => {
@@ -142,14 +143,16 @@ describe("STLS in popup", () => {
     talk.send("CAPA\r\n");
     const capa = await talk.waitFor("\r\n.\r\n");
     expect(capa).not.toContain("\r\nUSER\r\n");
-    expect(capa).not.toContain("SASL");
+    // SCRAM sends no password: it stays offered before STLS, PLAIN does not.
+    expect(capa).not.toContain("PLAIN");
+    expect(capa).toContain("\r\nSASL SCRAM-SHA-256 SCRAM-SHA-1\r\n");
     expect(capa).toContain("\r\nSTLS\r\n");
     talk.send(`USER ${USER}\r\n`);
     await talk.waitFor("-ERR [AUTH] clear-text passwords need TLS: send STLS first\r\n");
     talk.send(`AUTH PLAIN ${Buffer.from(`\0${USER}\0${PASSWORD}`).toString("base64")}\r\n`);
     await talk.waitFor("-ERR [AUTH] clear-text passwords need TLS", 10_000, 2);
     talk.send("AUTH\r\n");
-    await talk.waitFor("+OK \r\n.\r\n");
+    await talk.waitFor("+OK \r\nSCRAM-SHA-256\r\nSCRAM-SHA-1\r\n.\r\n");
     socket.destroy();
     const up = await starttls(tlsOnly.port);
     up.talk.send(`AUTH PLAIN ${Buffer.from(`\0${USER}\0${PASSWORD}`).toString("base64")}\r\nSTAT\r\nQUIT\r\n`);

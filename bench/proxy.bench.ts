@@ -1,0 +1,259 @@
+/**
+ * The proxy tier's cost: the same backend (`serve --inline`, virtual users, yescrypt) reached
+ * directly and through `serve --inline ... popup HOST proxy ROUTES.cdb`, in the same run.
+ * Scenarios: login rate (connect, USER, PASS, STAT, QUIT; one user per client) at
+ * concurrency 8, with each login's yescrypt check and with the backend's credential cache
+ * on (so the proxy's own cost is not hidden behind crypt); RETR throughput (one session,
+ * 1,000 x 100 KB); memory of idle proxied sessions on the proxy (and of idle sessions on the
+ * backend); CPU per login on the proxy and on the backend. Medians of 3 rounds, direct and
+ * proxied alternating. Goal: the proxy costs at most 10% of login rate and RETR throughput,
+ * and an idle proxied session at most 64 KB on the proxy.
+ *
+ * Direct clients talk to a backend without --proxy; the proxied path to the same Maildirs
+ * behind a backend with --proxy --proxy-from 127.0.0.1 (so its logs see the client).
+ * Needs root (the mail uid); uses dist/poppin or $POPPIN_BIN.
+ */
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fillMaildir, median, stopProcess, waitForPort } from "./fixtures.ts";
+import { Pop3Connection, retrAll } from "./standalone_client.ts";
+import { processTree, treeMemory } from "./standalone_servers.ts";
+
+const POPPIN = process.env.POPPIN_BIN ?? resolve(import.meta.dir, "..", "dist", "poppin");
+const ROUNDS = 3;
+const LOGIN_WINDOW_MS = 2000;
+const CONCURRENCY = 8;
+const RETR_COUNT = 1000;
+const RETR_OCTETS = 100_000;
+const IDLE = Number(process.env.BENCH_PROXY_IDLE ?? 2000);
+/** BENCH_ONLY=login,cache,retr,idle runs only the scenarios named. */
+const ONLY = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
+const wanted = (scenario: string) => ONLY === undefined || ONLY.includes(scenario);
+const UID = 65534;
+const GID = 65534;
+const PASSWORD = "bench-password";
+
+if (!existsSync(POPPIN)) {
+  console.error(`${POPPIN} missing: run npm run build (or set POPPIN_BIN)`);
+  process.exit(1);
+}
+if (process.getuid?.() !== 0) {
+  console.log("proxy bench: needs root (the mail uid); skipped");
+  process.exit(0);
+}
+
+const root = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "poppin-bench-proxy-"));
+chmodSync(root, 0o755);
+const basePort = 21000 + Math.floor(Math.random() * 20000);
+let portSerial = 0;
+const nextPort = () => basePort + portSerial++;
+
+function chownTree(path: string): void {
+  chownSync(path, UID, GID);
+  if (statSync(path).isDirectory()) for (const n of readdirSync(path)) chownTree(join(path, n));
+}
+
+// ---------- users: one per login client, one with the RETR mailbox, one per idle session
+// (a Maildir serves one session at a time). The idle users share one hash, added as text lines.
+
+const userdb = join(root, "users");
+const homeOf = (user: string) => join(root, "homes", user);
+for (const user of [...Array.from({ length: CONCURRENCY }, (_, i) => `login${i}`), "retr"]) {
+  mkdirSync(homeOf(user), { recursive: true });
+  fillMaildir(join(homeOf(user), "Maildir"), user === "retr" ? RETR_COUNT : 3, () => (user === "retr" ? RETR_OCTETS : 2000));
+  const r = Bun.spawnSync([POPPIN, "users", "-f", userdb, "add", user, String(UID), String(GID), homeOf(user)], { stdin: Buffer.from(`${PASSWORD}\n`) });
+  if (r.exitCode !== 0) throw new Error(`users add: ${r.stderr.toString()}`);
+}
+const hash = readFileSync(userdb, "utf8").split("\n").find((l) => l.startsWith("retr:"))!.split(":")[1]!;
+const idleLines: string[] = [];
+for (let i = 0; i < IDLE; i++) {
+  const user = `idle${i}`;
+  fillMaildir(join(homeOf(user), "Maildir"), 1, () => 2000);
+  idleLines.push(`${user}:${hash}:${UID}:${GID}:${homeOf(user)}\n`);
+}
+appendFileSync(userdb, idleLines.join(""));
+const compiled = Bun.spawnSync([POPPIN, "users", "-f", userdb, "compile"]);
+if (compiled.exitCode !== 0) throw new Error(`users compile: ${compiled.stderr.toString()}`);
+chownTree(join(root, "homes"));
+chownSync(`${userdb}.cdb`, UID, GID);
+
+// ---------- servers
+
+interface Server { port: number; pid: number; stop(): Promise<void> }
+
+/** Starts `argvAt(port)` on a free port: another machine user may hold the first one tried. */
+async function start(argvAt: (port: number) => string[], env: Record<string, string> = {}): Promise<Server> {
+  for (let attempt = 0; ; attempt++) {
+    const port = nextPort();
+    const argv = argvAt(port);
+    const proc = Bun.spawn(argv, {
+      env: { PATH: "/usr/bin:/bin", POPPIN_USERDB: `${userdb}.cdb`, ...env },
+      stdout: "ignore", stderr: process.env.BENCH_SERVER_STDERR ? "inherit" : "ignore", stdin: "ignore",
+    });
+    const up = await Promise.race([waitForPort(port, 15_000, argv.join(" ")).then(() => true), proc.exited.then(() => false)]);
+    if (up) return { port, pid: proc.pid, stop: () => stopProcess(proc, 5_000) };
+    if (attempt >= 5) throw new Error(`${argv.join(" ")} exited before listening`);
+  }
+}
+
+const serve = (port: number, extra: string[], chain: string[]) =>
+  [POPPIN, "serve", "--inline", process.env.BENCH_SERVER_STDERR ? "-v" : "-q", "-R", "-H", "-l", "bench.example", "-c", "20000", "-b", "1024", ...extra, "127.0.0.1", String(port), ...chain];
+const backendChain = [POPPIN, "popup", "bench.example", POPPIN, "checkpassword", POPPIN, "pop3d", "Maildir"];
+
+async function backend(proxied: boolean, env: Record<string, string>): Promise<Server> {
+  const extra = ["-u", String(UID), "-g", String(GID), ...(proxied ? ["--proxy", "--proxy-from", "127.0.0.1"] : [])];
+  return start((port) => serve(port, extra, backendChain), env);
+}
+
+async function proxyNode(backendPort: number): Promise<Server> {
+  const routes = join(root, `routes-${backendPort}`);
+  const r = Bun.spawnSync([POPPIN, "routes", "compile", `${routes}.cdb`, `${routes}.tmp`], { stdin: Buffer.from(`*:127.0.0.1:${backendPort}\n`) });
+  if (r.exitCode !== 0) throw new Error(`routes compile: ${r.stderr.toString()}`);
+  return start((port) => serve(port, ["-u", String(UID), "-g", String(GID)], [POPPIN, "popup", "proxy.example", POPPIN, "proxy", `${routes}.cdb`]));
+}
+
+/** Direct: a backend alone. Proxied: a --proxy backend and a proxy node in front. */
+async function path(proxied: boolean, env: Record<string, string>): Promise<{ port: number; proxyPid?: number; backendPid: number; stop(): Promise<void> }> {
+  const b = await backend(proxied, env);
+  if (!proxied) return { port: b.port, backendPid: b.pid, stop: b.stop };
+  const p = await proxyNode(b.port);
+  return { port: p.port, proxyPid: p.pid, backendPid: b.pid, stop: async () => { await p.stop(); await b.stop(); } };
+}
+
+// ---------- measurements
+
+/** CPU of a server and its helpers (the crypt workers), in clock ticks (100 per second). */
+function cpuTicks(pid: number): number {
+  let ticks = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const fields = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]!.split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]); // utime stime cutime cstime
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ticks;
+}
+
+async function loginRate(port: number): Promise<{ rate: number; errors: number; logins: number }> {
+  let done = 0;
+  let errors = 0;
+  const started = performance.now();
+  const end = started + LOGIN_WINDOW_MS;
+  const worker = async (i: number) => {
+    while (performance.now() < end) {
+      let c: Pop3Connection | undefined;
+      try {
+        c = await Pop3Connection.connect(port);
+        await c.login(`login${i}`, PASSWORD);
+        const stat = await c.command("STAT");
+        if (!stat.startsWith("+OK")) throw new Error(stat);
+        await c.command("QUIT");
+        await c.closed(10_000);
+        done++;
+      } catch {
+        errors++;
+      } finally {
+        c?.destroy();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => worker(i)));
+  return { rate: done / ((performance.now() - started) / 1000), errors, logins: done };
+}
+
+const fmt = (n: number, digits = 0) => n.toFixed(digits);
+const ratio = (a: number, b: number) => (b === 0 ? "n/a" : (a / b).toFixed(2));
+
+async function loginScenario(label: string, env: Record<string, string>): Promise<void> {
+  const direct: number[] = [];
+  const proxied: number[] = [];
+  const proxyCpu: number[] = [];
+  const backendCpu: number[] = [];
+  let errors = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const viaProxy of round % 2 === 0 ? [false, true] : [true, false]) {
+      const p = await path(viaProxy, env);
+      await loginRate(p.port).catch(() => undefined); // warm-up (crypt helpers, caches)
+      const before = { proxy: p.proxyPid ? cpuTicks(p.proxyPid) : 0, backend: cpuTicks(p.backendPid) };
+      const r = await loginRate(p.port);
+      errors += r.errors;
+      (viaProxy ? proxied : direct).push(r.rate);
+      if (viaProxy) {
+        proxyCpu.push(((cpuTicks(p.proxyPid!) - before.proxy) * 10) / r.logins);
+        backendCpu.push(((cpuTicks(p.backendPid) - before.backend) * 10) / r.logins);
+      }
+      await p.stop();
+    }
+  }
+  const d = median(direct);
+  const x = median(proxied);
+  console.log(`login rate, ${label} (c=${CONCURRENCY}, ${LOGIN_WINDOW_MS} ms windows): direct ${fmt(d, 1)}/s, through the proxy ${fmt(x, 1)}/s, ratio proxy/direct ${ratio(x, d)}${errors ? ` (${errors} errors)` : ""}`);
+  console.log(`  CPU per proxied login: proxy ${fmt(median(proxyCpu), 2)} ms, backend ${fmt(median(backendCpu), 2)} ms (the backend's includes the password check)`);
+}
+
+async function retrScenario(): Promise<void> {
+  const direct: number[] = [];
+  const proxied: number[] = [];
+  const proxyCpu: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const viaProxy of round % 2 === 0 ? [false, true] : [true, false]) {
+      const p = await path(viaProxy, {});
+      const before = p.proxyPid ? cpuTicks(p.proxyPid) : 0;
+      const r = await retrAll(p.port, "retr", PASSWORD, RETR_COUNT);
+      (viaProxy ? proxied : direct).push(r.octets / 1e6 / (r.ms / 1000));
+      if (viaProxy) proxyCpu.push(((cpuTicks(p.proxyPid!) - before) * 10) / (r.octets / 1e6));
+      await p.stop();
+    }
+  }
+  const d = median(direct);
+  const x = median(proxied);
+  console.log(`RETR ${RETR_COUNT} x ${RETR_OCTETS / 1000} KB in one session: direct ${fmt(d, 1)} MB/s, through the proxy ${fmt(x, 1)} MB/s, ratio proxy/direct ${ratio(x, d)}`);
+  console.log(`  CPU on the proxy per MB relayed: ${fmt(median(proxyCpu), 2)} ms`);
+}
+
+/** Opens IDLE logged-in sessions through the proxy (16 logins at a time); memory per session on each tier. */
+async function idleScenario(): Promise<void> {
+  const p = await path(true, { POPPIN_AUTH_CACHE_TTL: "300" });
+  // one session first, so the figures below leave out what the first login loads
+  const first = await Pop3Connection.connect(p.port);
+  await first.login("login0", PASSWORD);
+  await Bun.sleep(200);
+  const proxyBase = treeMemory([p.proxyPid!]).rssKb;
+  const backendBase = treeMemory([p.backendPid]).rssKb;
+  const sessions: Pop3Connection[] = [];
+  let next = 0;
+  let failed = 0;
+  const worker = async () => {
+    while (next < IDLE) {
+      const user = `idle${next++}`;
+      const c = await Pop3Connection.connect(p.port);
+      try {
+        await c.login(user, PASSWORD);
+        sessions.push(c);
+      } catch {
+        failed++;
+        c.destroy();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  await Bun.sleep(1000);
+  const proxyKb = (treeMemory([p.proxyPid!]).rssKb - proxyBase) / sessions.length;
+  const backendKb = (treeMemory([p.backendPid]).rssKb - backendBase) / sessions.length;
+  console.log(`idle logged-in sessions: ${sessions.length}${failed ? ` (${failed} failed)` : ""}; RSS per session: proxy ${fmt(proxyKb, 1)} KB (goal <= 64 KB), backend ${fmt(backendKb, 1)} KB`);
+  for (const c of [first, ...sessions]) c.destroy();
+  await p.stop();
+}
+
+try {
+  console.log(`proxy bench: poppin ${POPPIN}, ${navigator.hardwareConcurrency} CPUs`);
+  if (wanted("login")) await loginScenario("a yescrypt check per login", {});
+  if (wanted("cache")) await loginScenario("backend credential cache on", { POPPIN_AUTH_CACHE_TTL: "300" });
+  if (wanted("retr")) await retrScenario();
+  if (wanted("idle")) await idleScenario();
+} finally {
+  rmSync(root, { recursive: true, force: true });
+}

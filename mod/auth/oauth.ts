@@ -1,0 +1,180 @@
+/**
+ * Bearer tokens (OAUTHBEARER, RFC 7628; XOAUTH2) checked by checkpassword: as a JWT
+ * against a local JWKS file (RS256, ES256, EdDSA; iss, aud, exp and nbf checked), or by
+ * an RFC 7662 introspection endpoint over HTTPS (with a timeout and a small cache of
+ * positive answers). JWT and JWKS handling is the `jose` library's (no dependencies,
+ * WebCrypto only, maintained by an author of the JOSE specifications): no hand-written
+ * signature code here. Settings come from the environment, like all of checkpassword's:
+ *   POPPIN_OAUTH_JWKS            JWKS file (JSON), for JWT validation
+ *   POPPIN_OAUTH_ISSUER          required `iss` (JWT)
+ *   POPPIN_OAUTH_AUDIENCE        required `aud` (JWT and introspection, when the answer names one)
+ *   POPPIN_OAUTH_USER_CLAIM      the claim naming the user (default: email for JWTs, username for introspection)
+ *   POPPIN_OAUTH_INTROSPECTION_URL   https:// endpoint (RFC 7662)
+ *   POPPIN_OAUTH_CLIENT_ID, POPPIN_OAUTH_CLIENT_SECRET   HTTP basic credentials for it
+ *   POPPIN_OAUTH_CA_FILE         PEM trust anchors for the endpoint (default: the system's)
+ *   POPPIN_OAUTH_TIMEOUT         seconds for an introspection request (default 5)
+ */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet } from "jose";
+import { TempError, UsageError, describeSysError } from "../cli/errors.ts";
+import { AuthRefused } from "./request.ts";
+
+export interface OAuthConfig {
+  jwksFile?: string;
+  issuer?: string;
+  audience?: string;
+  userClaim?: string;
+  introspectionUrl?: string;
+  clientId?: string;
+  clientSecret?: string;
+  caFile?: string;
+  timeoutMs: number;
+}
+
+const ALGORITHMS = ["RS256", "ES256", "EdDSA"];
+/** Clock skew allowed on exp and nbf (seconds). */
+const CLOCK_TOLERANCE = 30;
+/** Introspection answers kept, and for how long at most (RFC 7662 section 4 allows caching up to exp). */
+const CACHE_ENTRIES = 256;
+const CACHE_MS = 60_000;
+/** Bound on an introspection answer. */
+const MAX_ANSWER = 64 * 1024;
+
+const set = (value: string | undefined) => (value === undefined || value === "" ? undefined : value);
+
+/** The settings, or undefined when neither a JWKS file nor an endpoint is configured (no OAuth). */
+export function oauthConfigFromEnv(env: NodeJS.ProcessEnv): OAuthConfig | undefined {
+  const jwksFile = set(env.POPPIN_OAUTH_JWKS);
+  const introspectionUrl = set(env.POPPIN_OAUTH_INTROSPECTION_URL);
+  if (jwksFile === undefined && introspectionUrl === undefined) return undefined;
+  if (introspectionUrl !== undefined && !introspectionUrl.startsWith("https://")) {
+    throw new UsageError(`POPPIN_OAUTH_INTROSPECTION_URL must be an https:// URL, not ${introspectionUrl}`);
+  }
+  const timeout = set(env.POPPIN_OAUTH_TIMEOUT) ?? "5";
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(timeout) || Number(timeout) <= 0) throw new UsageError(`POPPIN_OAUTH_TIMEOUT must be a positive number of seconds, not ${timeout}`);
+  return {
+    jwksFile, introspectionUrl,
+    issuer: set(env.POPPIN_OAUTH_ISSUER),
+    audience: set(env.POPPIN_OAUTH_AUDIENCE),
+    userClaim: set(env.POPPIN_OAUTH_USER_CLAIM),
+    clientId: set(env.POPPIN_OAUTH_CLIENT_ID),
+    clientSecret: set(env.POPPIN_OAUTH_CLIENT_SECRET),
+    caFile: set(env.POPPIN_OAUTH_CA_FILE),
+    timeoutMs: Number(timeout) * 1000,
+  };
+}
+
+/** Whether OAuth is configured at all (OAUTHBEARER and XOAUTH2 are then offered). */
+export function bearerConfigured(env: NodeJS.ProcessEnv): boolean {
+  return set(env.POPPIN_OAUTH_JWKS) !== undefined || set(env.POPPIN_OAUTH_INTROSPECTION_URL) !== undefined;
+}
+
+/** How a token is named on fd 3 (never the token itself): base64url SHA-256. */
+export function tokenDigest(token: Uint8Array | string): string {
+  return createHash("sha256").update(token).digest("base64url");
+}
+
+function claimUser(claims: Record<string, unknown>, claim: string): string {
+  const user = claims[claim];
+  if (typeof user !== "string" || user === "") throw new AuthRefused(`token has no ${claim} claim`);
+  return user;
+}
+
+function readJwks(path: string): JSONWebKeySet {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as JSONWebKeySet;
+  } catch (err) {
+    throw new TempError(`unable to read JWKS ${path}: ${err instanceof SyntaxError ? "not JSON" : describeSysError(err)}`);
+  }
+}
+
+async function verifyJwt(token: string, config: OAuthConfig): Promise<string> {
+  const keys = createLocalJWKSet(readJwks(config.jwksFile!));
+  try {
+    const { payload } = await jwtVerify(token, keys, {
+      algorithms: ALGORITHMS, issuer: config.issuer, audience: config.audience, clockTolerance: CLOCK_TOLERANCE, requiredClaims: ["exp"],
+    });
+    return claimUser(payload, config.userClaim ?? "email");
+  } catch (err) {
+    if (err instanceof AuthRefused) throw err;
+    if (err instanceof errors.JOSEError) throw new AuthRefused(`token refused: ${err.code}`);
+    throw err;
+  }
+}
+
+/** Positive introspection answers by token digest (bounded; oldest dropped first). */
+export class IntrospectionCache {
+  readonly #entries = new Map<string, { user: string; until: number }>();
+  get(digest: string, now: number): string | undefined {
+    const hit = this.#entries.get(digest);
+    if (hit === undefined) return undefined;
+    if (hit.until <= now) {
+      this.#entries.delete(digest);
+      return undefined;
+    }
+    return hit.user;
+  }
+  put(digest: string, user: string, until: number): void {
+    if (this.#entries.size >= CACHE_ENTRIES) this.#entries.delete(this.#entries.keys().next().value!);
+    this.#entries.set(digest, { user, until });
+  }
+  get size(): number {
+    return this.#entries.size;
+  }
+}
+
+const sharedCache = new IntrospectionCache();
+
+async function introspect(token: string, config: OAuthConfig, cache: IntrospectionCache, now: number): Promise<string> {
+  const digest = tokenDigest(token);
+  const cached = cache.get(digest, now);
+  if (cached !== undefined) return cached;
+  const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded", accept: "application/json" };
+  if (config.clientId !== undefined) {
+    headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(config.clientId)}:${encodeURIComponent(config.clientSecret ?? "")}`).toString("base64")}`;
+  }
+  let answer: Record<string, unknown>;
+  try {
+    const ca = config.caFile === undefined ? undefined : readFileSync(config.caFile, "utf8");
+    const response = await fetch(config.introspectionUrl!, {
+      method: "POST", headers, body: new URLSearchParams({ token, token_type_hint: "access_token" }).toString(),
+      signal: AbortSignal.timeout(config.timeoutMs), redirect: "error",
+      ...(ca === undefined ? {} : { tls: { ca } }),
+    } as RequestInit);
+    const body = await response.text();
+    if (!response.ok) throw new TempError(`introspection endpoint answered ${response.status}`);
+    if (body.length > MAX_ANSWER) throw new TempError("introspection answer too large");
+    answer = JSON.parse(body) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof TempError) throw err;
+    const name = (err as Error)?.name;
+    if (name === "TimeoutError" || name === "AbortError") throw new TempError(`introspection endpoint did not answer within ${config.timeoutMs / 1000} s`);
+    if (err instanceof SyntaxError) throw new TempError("introspection answer is not JSON");
+    throw new TempError(`introspection failed: ${(err as Error)?.message ?? String(err)}`);
+  }
+  if (answer.active !== true) throw new AuthRefused("token inactive");
+  const seconds = now / 1000;
+  if (typeof answer.exp === "number" && answer.exp + CLOCK_TOLERANCE < seconds) throw new AuthRefused("token expired");
+  if (typeof answer.nbf === "number" && answer.nbf - CLOCK_TOLERANCE > seconds) throw new AuthRefused("token not yet valid");
+  if (config.issuer !== undefined && answer.iss !== undefined && answer.iss !== config.issuer) throw new AuthRefused("token from another issuer");
+  if (config.audience !== undefined && answer.aud !== undefined) {
+    const audiences = Array.isArray(answer.aud) ? answer.aud : [answer.aud];
+    if (!audiences.includes(config.audience)) throw new AuthRefused("token for another audience");
+  }
+  const user = claimUser(answer, config.userClaim ?? "username");
+  const until = Math.min(now + CACHE_MS, typeof answer.exp === "number" ? answer.exp * 1000 : Infinity);
+  cache.put(digest, user, until);
+  return user;
+}
+
+/**
+ * The user a bearer token speaks for. Throws AuthRefused (invalid, expired, wrong issuer
+ * or audience, bad signature, unknown key, inactive) or TempError (endpoint unreachable).
+ */
+export async function bearerTokenUser(token: string, config: OAuthConfig, cache: IntrospectionCache = sharedCache, now = Date.now()): Promise<string> {
+  // A JWT is three base64url parts; anything else (an opaque token) can only be introspected.
+  const looksJwt = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token);
+  if (config.jwksFile !== undefined && (looksJwt || config.introspectionUrl === undefined)) return verifyJwt(token, config);
+  return introspect(token, config, cache, now);
+}

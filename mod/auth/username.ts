@@ -1,0 +1,23 @@
+/**
+ * User names as RFC 8265 section 3.3 prepares them (PRECIS UsernameCaseMapped): full-
+ * and half-width characters mapped to their ordinary forms, lower case, then Unicode
+ * NFC (String.prototype.normalize). `users add` stores names in this form; a login is
+ * looked up as given first (entries made before keep working) and then in this form, so
+ * "Jörg", "JÖRG" and a decomposed "jo\u0308rg" all find "jörg".
+ */
+
+/** RFC 8265's width mapping: the <wide> and <narrow> compatibility decompositions only. */
+function widthMapped(name: string): string {
+  return name.replace(/[\uff01-\uffef]/gu, (c) => c.normalize("NFKC"));
+}
+
+export function prepareUsername(name: string): string {
+  return widthMapped(name).toLowerCase().normalize("NFC");
+}
+
+/** Why a name cannot be a user name (IdentifierClass basics): spaces and control characters. */
+export function usernameRefusal(name: string): string | undefined {
+  if (name.length === 0) return "empty";
+  if (/[\s\p{Cc}\p{Cf}]/u.test(name)) return "space or control character";
+  return undefined;
+}

@@ -1,0 +1,65 @@
+/**
+ * AUTH with a multi-step mechanism (mod/sasl: SCRAM), RFC 5034 framing: an initial
+ * response after the name ("=" is an empty one), "+ base64" challenges, the client's
+ * base64 lines, "*" to cancel. A finished exchange becomes the same "authenticate"
+ * action as PASS, with the mechanism's checkpassword form as the password; a failed
+ * one becomes an "authenticate" action that is already failed, so the driver applies
+ * the failure delay, the log line and the failure limits as for any login.
+ */
+import { startExchange, type SaslExchange, type SaslStep } from "../sasl/mechanisms.ts";
+import { decodeBase64 } from "../sasl/scram.ts";
+import type { AuthorizationState } from "./authorization.ts";
+import { TEXT, err } from "./responses.ts";
+import type { Outcome } from "./table.ts";
+
+const encoder = new TextEncoder();
+
+function decodeResponse(line: Uint8Array): Uint8Array | "cancel" | undefined {
+  const text = Buffer.from(line).toString("latin1");
+  if (text === "*") return "cancel";
+  if (text === "=" || text === "") return new Uint8Array(0);
+  const bytes = decodeBase64(text);
+  return bytes === undefined ? undefined : new Uint8Array(bytes);
+}
+
+function outcomeOf(state: AuthorizationState, exchange: SaslExchange, step: SaslStep): Outcome {
+  const mechanism = exchange.mechanism;
+  switch (step.kind) {
+    case "challenge":
+      state.exchange = exchange;
+      return { reply: encoder.encode(`+ ${Buffer.from(step.data).toString("base64")}\r\n`) };
+    case "done":
+      return { action: { kind: "authenticate", user: step.user, password: step.password, apop: false, mechanism, bearer: step.bearer, failureChallenge: step.failureChallenge } };
+    case "refused":
+      return { action: { kind: "authenticate", user: step.user, password: new Uint8Array(0), apop: false, mechanism, failed: { failure: "rejected", detail: step.why } } };
+    case "temporary":
+      return { action: { kind: "authenticate", user: step.user, password: new Uint8Array(0), apop: false, mechanism, failed: { failure: "temporary", detail: step.why } } };
+    case "malformed":
+      return { reply: err(`${TEXT.saslBadExchange}: ${step.why}`), bad: true };
+  }
+}
+
+/** AUTH NAME [initial-response] for a mechanism other than PLAIN. */
+export function saslStart(state: AuthorizationState, mechanism: string, initial: Uint8Array | undefined): Outcome {
+  const exchange = startExchange(mechanism, state.sasl, state.tls, state.policy.clearTextRefusal(state.tls) === undefined);
+  if (exchange === undefined) return { reply: err(TEXT.saslMechanism) };
+  if (initial === undefined) {
+    state.exchange = exchange;
+    return { reply: encoder.encode("+ \r\n") };
+  }
+  const response = decodeResponse(initial);
+  if (response === "cancel") return { reply: err(TEXT.saslCancelled) };
+  if (response === undefined) return { reply: err(TEXT.saslBadBase64), bad: true };
+  return outcomeOf(state, exchange, exchange.step(response));
+}
+
+/** The client's line while an exchange waits for it. */
+export function saslContinue(state: AuthorizationState, line: Uint8Array | undefined): Outcome {
+  const exchange = state.exchange!;
+  state.exchange = undefined;
+  if (line === undefined) return { reply: err(TEXT.lineTooLong), bad: true };
+  const response = decodeResponse(line);
+  if (response === "cancel") return { reply: err(TEXT.saslCancelled) };
+  if (response === undefined) return { reply: err(TEXT.saslBadBase64), bad: true };
+  return outcomeOf(state, exchange, exchange.step(response));
+}

@@ -1,0 +1,203 @@
+/**
+ * Logging in at a backend on the user's behalf: connect (bounded by a timeout), send the
+ * PROXY v2 header with the client's addresses (so the backend's rules, logs and fail2ban
+ * see the real client), optionally start TLS, read the greeting, then USER/PASS or AUTH
+ * PLAIN with the credentials the client gave. The backend decides; the proxy holds no
+ * passwords. Each answer is one line of at most MAX_ANSWER_OCTETS.
+ */
+import type net from "node:net";
+import { describeSysError } from "../cli/errors.ts";
+import { nodeNet, nodeTls } from "../sys/builtins.ts";
+import type { Backend } from "./routes.ts";
+
+/** RFC 1939 section 3: responses up to 512 octets with the CRLF; allow some slack for extensions. */
+export const MAX_ANSWER_OCTETS = 1024;
+
+export type LoginMechanism = "user" | "plain";
+
+export interface BackendLoginRequest {
+  backend: Backend;
+  header: Uint8Array;
+  user: Uint8Array;
+  password: Uint8Array;
+  mechanism: LoginMechanism;
+  timeoutMs: number;
+  tls?: { ca: Buffer | undefined };
+}
+
+export type BackendLogin =
+  | { kind: "ok"; socket: net.Socket; reply: Uint8Array; leftover: Uint8Array }
+  /** The backend said -ERR; `temporary` when its answer carries a [SYS/...] or [IN-USE] code. */
+  | { kind: "refused"; reply: Uint8Array; temporary: boolean }
+  | { kind: "unavailable"; detail: string };
+
+class BackendGone extends Error {}
+
+/** Reads CRLF-terminated answers from the backend, bounded in length and time. */
+class AnswerReader {
+  #buffer = new Uint8Array(0);
+  #waiting: (() => void) | undefined;
+  #closed: string | undefined;
+  readonly #onData = (chunk: Buffer) => {
+    const next = new Uint8Array(this.#buffer.length + chunk.length);
+    next.set(this.#buffer, 0);
+    next.set(chunk, this.#buffer.length);
+    this.#buffer = next;
+    this.#waiting?.();
+  };
+
+  constructor(private readonly socket: net.Socket) {
+    socket.on("data", this.#onData);
+    socket.on("end", () => this.#close("connection closed by the backend"));
+    socket.on("error", (e) => this.#close(describeSysError(e)));
+  }
+
+  #close(why: string): void {
+    this.#closed ??= why;
+    this.#waiting?.();
+  }
+
+  async line(timeoutMs: number): Promise<Uint8Array> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const nl = this.#buffer.indexOf(0x0a);
+      if (nl >= 0) {
+        const line = this.#buffer.slice(0, nl + 1);
+        this.#buffer = this.#buffer.slice(nl + 1);
+        return line;
+      }
+      if (this.#buffer.length > MAX_ANSWER_OCTETS) throw new BackendGone(`answer longer than ${MAX_ANSWER_OCTETS} octets`);
+      if (this.#closed !== undefined) throw new BackendGone(this.#closed);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new BackendGone(`no answer within ${Math.round(timeoutMs / 1000)} s`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiting = () => {
+          clearTimeout(timer);
+          this.#waiting = undefined;
+          resolve();
+        };
+      });
+    }
+  }
+
+  /** Stops reading; returns what came after the last answer. */
+  detach(): Uint8Array {
+    this.socket.removeListener("data", this.#onData);
+    this.socket.removeAllListeners("end");
+    this.socket.pause();
+    return this.#buffer;
+  }
+}
+
+function connect(backend: Backend, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = nodeNet().connect({ host: backend.host, port: backend.port });
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new BackendGone(`connect timed out after ${Math.round(timeoutMs / 1000)} s`));
+    }, timeoutMs);
+    sock.once("connect", () => {
+      clearTimeout(timer);
+      sock.removeAllListeners("error");
+      sock.setNoDelay(true);
+      resolve(sock);
+    });
+    sock.once("error", (e) => {
+      clearTimeout(timer);
+      sock.destroy();
+      reject(new BackendGone(`unable to connect: ${describeSysError(e)}`));
+    });
+  });
+}
+
+function startTls(raw: net.Socket, backend: Backend, ca: Buffer | undefined, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const servername = nodeNet().isIP(backend.host) === 0 ? backend.host : undefined;
+    const sock = nodeTls().connect({ socket: raw, servername, ca, rejectUnauthorized: true });
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new BackendGone(`TLS handshake timed out after ${Math.round(timeoutMs / 1000)} s`));
+    }, timeoutMs);
+    sock.once("secureConnect", () => {
+      clearTimeout(timer);
+      sock.removeAllListeners("error");
+      resolve(sock);
+    });
+    sock.once("error", (e) => {
+      clearTimeout(timer);
+      sock.destroy();
+      reject(new BackendGone(`TLS failed: ${e.message}`));
+    });
+  });
+}
+
+const isOk = (line: Uint8Array) => line[0] === 0x2b && line[1] === 0x4f && line[2] === 0x4b; // "+OK"
+
+/** -ERR [SYS/...] and [IN-USE] (RFC 3206, RFC 2449) say "later", anything else "no". */
+function temporaryAnswer(line: Uint8Array): boolean {
+  const text = Buffer.from(line).toString("latin1");
+  return /^-ERR \[(SYS\/|IN-USE)/i.test(text);
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+const CRLF = new Uint8Array([0x0d, 0x0a]);
+const ascii = (text: string) => Buffer.from(text, "latin1");
+
+/** The commands that log in, as the client could have sent them (PASS cannot carry CR or LF: then AUTH PLAIN). */
+function loginCommands(user: Uint8Array, password: Uint8Array, mechanism: LoginMechanism): Uint8Array[] {
+  const needsPlain = mechanism === "plain" || password.includes(0x0a) || password.includes(0x0d);
+  if (needsPlain) {
+    const message = concat(new Uint8Array([0]), user, new Uint8Array([0]), password);
+    const command = concat(ascii("AUTH PLAIN "), ascii(Buffer.from(message).toString("base64")), CRLF);
+    message.fill(0);
+    return [command];
+  }
+  return [concat(ascii("USER "), user, CRLF), concat(ascii("PASS "), password, CRLF)];
+}
+
+export async function loginAtBackend(req: BackendLoginRequest): Promise<BackendLogin> {
+  let socket: net.Socket | undefined;
+  const commands = loginCommands(req.user, req.password, req.mechanism);
+  try {
+    const raw = await connect(req.backend, req.timeoutMs);
+    socket = raw;
+    raw.write(req.header);
+    if (req.tls) socket = await startTls(raw, req.backend, req.tls.ca, req.timeoutMs);
+    const answers = new AnswerReader(socket);
+    const greeting = await answers.line(req.timeoutMs);
+    if (!isOk(greeting)) return { kind: "unavailable", detail: `greeting ${Buffer.from(greeting).toString("latin1").trimEnd()}` };
+    for (const command of commands) {
+      // One command at a time: the backend's serve leaves Nagle on (as tcpserver does), so two
+      // answers to pipelined commands would wait for our delayed ACK (40 ms) between them.
+      socket.write(Buffer.from(command)); // a copy: the originals are wiped once the login is over
+      const answer = await answers.line(req.timeoutMs);
+      if (!isOk(answer)) {
+        for (const c of commands) c.fill(0);
+        socket.end("QUIT\r\n");
+        socket.destroySoon?.();
+        setTimeout(() => socket?.destroy(), 1000).unref();
+        return { kind: "refused", reply: answer, temporary: temporaryAnswer(answer) };
+      }
+      if (command === commands[commands.length - 1]) {
+        for (const c of commands) c.fill(0);
+        return { kind: "ok", socket, reply: answer, leftover: answers.detach() };
+      }
+    }
+    return { kind: "unavailable", detail: "no login command" };
+  } catch (err) {
+    socket?.destroy();
+    for (const c of commands) c.fill(0);
+    const why = err instanceof BackendGone ? err.message : describeSysError(err);
+    return { kind: "unavailable", detail: why };
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The proxy's login step, shared by its hosts (the `proxy` applet run by popup as
+ * checkpassword, and `serve --inline`): from checkpassword's fd-3 data, find the user's
+ * backend in the route table, log in there with the same credentials, and say how it
+ * went in checkpassword's terms: served (the backend said +OK: relay from now on),
+ * rejected (exit 1: wrong password or no route), temporary (exit 111: backend down,
+ * slow or busy). Never a hang: every wait is bounded by the backend timeout.
+ */
+import { parseRequest } from "../auth/request.ts";
+import { describeSysError } from "../cli/errors.ts";
+import { logValue } from "../pop3/log_value.ts";
+import { MECHANISM_VARIABLE } from "../sasl/login_env.ts";
+import { encodeProxyV2, type ProxiedAddresses } from "../serve/proxy_protocol.ts";
+import { loginAtBackend, type LoginMechanism } from "./backend_login.ts";
+import type { ProxyConfig } from "./config.ts";
+import type { RelayStats } from "./relay.ts";
+import { formatBackend, type Backend, type RouteTable } from "./routes.ts";
+import type net from "node:net";
+
+
+export interface ProxySetup {
+  routes: RouteTable;
+  config: ProxyConfig;
+  /** Writes one finished log line. */
+  log(line: string): void;
+  prefix: string;
+}
+
+export type ProxyLoginResult =
+  | { kind: "served"; socket: net.Socket; reply: Uint8Array; leftover: Uint8Array; who: string; backend: Backend }
+  | { kind: "failed"; failure: "rejected" | "temporary"; detail: string };
+
+/** The client's and our addresses from the UCSPI environment; null when they are not there. */
+export function clientAddresses(env: NodeJS.ProcessEnv): ProxiedAddresses | null {
+  const { TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP, TCPLOCALPORT } = env;
+  if (!TCPREMOTEIP || !TCPLOCALIP || !TCPREMOTEPORT || !TCPLOCALPORT) return null;
+  const sourcePort = Number(TCPREMOTEPORT);
+  const destinationPort = Number(TCPLOCALPORT);
+  if (!Number.isInteger(sourcePort) || !Number.isInteger(destinationPort)) return null;
+  return { sourceIp: TCPREMOTEIP, sourcePort, destinationIp: TCPLOCALIP, destinationPort };
+}
+
+/** How the client logged in (popup's POPPIN_AUTH_MECH; unset from a foreign popup: USER/PASS). */
+function mechanismOf(env: NodeJS.ProcessEnv): LoginMechanism | "apop" | "other" {
+  const value = (env[MECHANISM_VARIABLE] ?? "").toUpperCase();
+  if (value === "" || value === "USER") return "user";
+  return value === "PLAIN" ? "plain" : value === "APOP" ? "apop" : "other";
+}
+
+/** Logs in at the user's backend; `data` is checkpassword's fd-3 data (wiped by the caller). */
+export async function proxyLogin(data: Uint8Array, env: NodeJS.ProcessEnv, setup: ProxySetup): Promise<ProxyLoginResult> {
+  const request = parseRequest(data);
+  const rip = logValue(env.TCPREMOTEIP ?? "unknown");
+  const user = logValue(request.login);
+  const warn = (text: string) => setup.log(`${setup.prefix}: warning: ${text}\n`);
+  const mechanism = mechanismOf(env);
+  if (mechanism === "apop") {
+    warn(`APOP logins cannot be relayed (the backend has its own timestamp): turn APOP off on the proxy user=${user} rip=${rip}`);
+    return { kind: "failed", failure: "temporary", detail: "APOP through the proxy" };
+  }
+  if (mechanism === "other") {
+    // SCRAM and bearer tokens carry no password the backend could check again.
+    warn(`${logValue(env[MECHANISM_VARIABLE] ?? "")} logins cannot be relayed (no password to repeat at the backend) user=${user} rip=${rip}`);
+    return { kind: "failed", failure: "temporary", detail: "mechanism not relayed" };
+  }
+  let route;
+  try {
+    route = setup.routes.find(request.login);
+  } catch (err) {
+    setup.log(`${setup.prefix}: fatal: unable to read ${setup.routes.path}: ${describeSysError(err)} user=${user} rip=${rip}\n`);
+    return { kind: "failed", failure: "temporary", detail: "route table unreadable" };
+  }
+  if (route === undefined) {
+    warn(`no route user=${user} rip=${rip}`);
+    return { kind: "failed", failure: "rejected", detail: "no route" };
+  }
+  const backend = formatBackend(route.backend);
+  const who = `user=${user} rip=${rip} backend=${logValue(backend)}`;
+  const result = await loginAtBackend({
+    backend: route.backend,
+    header: encodeProxyV2(clientAddresses(env)),
+    user: request.login,
+    password: request.password,
+    mechanism,
+    timeoutMs: setup.config.backendTimeoutMs,
+    tls: setup.config.backendTls,
+  });
+  if (result.kind === "ok") return { kind: "served", socket: result.socket, reply: result.reply, leftover: result.leftover, who, backend: route.backend };
+  if (result.kind === "refused") {
+    const reply = logValue(Buffer.from(result.reply).toString("latin1").trimEnd());
+    warn(`backend refused the login ${who} reply=${reply}`);
+    return { kind: "failed", failure: result.temporary ? "temporary" : "rejected", detail: "backend -ERR" };
+  }
+  warn(`backend unavailable ${who} why=${logValue(result.detail)}`);
+  return { kind: "failed", failure: "temporary", detail: result.detail };
+}
+
+/** The one line for a relayed session. */
+export function proxySessionLine(prefix: string, who: string, stats: RelayStats, startedAt: number, now: number): string {
+  const seconds = ((now - startedAt) / 1000).toFixed(3);
+  return `${prefix}: info: end=${stats.end} ${who} from_client=${stats.fromClient} to_client=${stats.toClient} seconds=${seconds}\n`;
+}

@@ -1,0 +1,112 @@
+/**
+ * Relaying a logged-in session: bytes from the client to the backend and back, with
+ * backpressure both ways (a slow reader stops the other side's reads, so a session holds
+ * at most a socket buffer per direction), until either side closes or nothing moves for
+ * the idle timeout. Counts the octets each way for the session's log line.
+ */
+import type { Readable, Writable } from "node:stream";
+
+export type RelayEnd = "client-closed" | "backend-closed" | "client-error" | "backend-error" | "timeout";
+
+export interface RelayStats {
+  end: RelayEnd;
+  /** Octets from the client to the backend (after the login). */
+  fromClient: number;
+  /** Octets from the backend to the client (after its +OK to the login). */
+  toClient: number;
+}
+
+export interface RelayEnds {
+  clientIn: Readable;
+  clientOut: Writable;
+  backend: Readable & Writable & { destroy(): void };
+  /** Client bytes already read (pipelined after the login), sent to the backend first. */
+  pending?: Uint8Array;
+  /** Backend bytes already read (after its +OK), sent to the client first. */
+  backendPending?: Uint8Array;
+  idleTimeoutMs: number;
+  /** After the client closed its side: how long the backend may stay silent before the relay ends. */
+  graceMs?: number;
+  /** Called once at the end (to close the client's side: the socket, or fds 0/1). */
+  closeClient(): void;
+}
+
+const DEFAULT_GRACE_MS = 5_000;
+
+export function relaySession(ends: RelayEnds): Promise<RelayStats> {
+  const { clientIn, clientOut, backend } = ends;
+  const stats: RelayStats = { end: "client-closed", fromClient: 0, toClient: 0 };
+  return new Promise((resolve) => {
+    let ended = false;
+    let idle: ReturnType<typeof setTimeout> | undefined;
+    let grace: ReturnType<typeof setTimeout> | undefined;
+    const armIdle = () => {
+      if (idle !== undefined) idle.refresh();
+      else idle = setTimeout(() => stop("timeout", true), ends.idleTimeoutMs);
+    };
+    let backendClosed = false;
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(idle);
+      clearTimeout(grace);
+      clientIn.removeListener("data", fromClient);
+      backend.removeListener("data", fromBackend);
+      backend.destroy();
+      ends.closeClient();
+      resolve(stats);
+    };
+    /**
+     * The first end decides how the session ended. A client that closes its side (after QUIT,
+     * say) still gets the backend's answers: the backend sees the end of input, answers what
+     * it got and closes, and then the client's side is closed. Either way the backend's close
+     * (or the grace period) ends the relay.
+     */
+    const stop = (how: RelayEnd, now = false) => {
+      if (ended) {
+        if (now) finish();
+        return;
+      }
+      ended = true;
+      stats.end = how;
+      if (now || backendClosed) return finish();
+      if (how === "client-closed") backend.end();
+      grace = setTimeout(finish, ends.graceMs ?? DEFAULT_GRACE_MS);
+    };
+    const fromClient = (chunk: Buffer) => {
+      stats.fromClient += chunk.length;
+      armIdle();
+      if (!backend.write(chunk)) {
+        clientIn.pause();
+        backend.once("drain", () => clientIn.resume());
+      }
+    };
+    const fromBackend = (chunk: Buffer) => {
+      stats.toClient += chunk.length;
+      armIdle();
+      grace?.refresh(); // the client closed its side but still downloads: the grace counts from the last byte
+      if (!clientOut.write(chunk)) {
+        backend.pause();
+        clientOut.once("drain", () => backend.resume());
+      }
+    };
+    armIdle();
+    if (ends.backendPending && ends.backendPending.length > 0) fromBackend(Buffer.from(ends.backendPending));
+    if (ends.pending && ends.pending.length > 0) fromClient(Buffer.from(ends.pending));
+    clientIn.on("data", fromClient);
+    backend.on("data", fromBackend);
+    clientIn.once("end", () => stop("client-closed"));
+    clientIn.once("error", () => stop("client-error", true));
+    clientOut.once("error", () => stop("client-error", true));
+    backend.once("end", () => stop("backend-closed"));
+    backend.once("error", () => stop("backend-error", true));
+    backend.once("close", () => {
+      backendClosed = true;
+      if (!ended) stop("backend-closed");
+      else finish();
+    });
+    clientIn.resume();
+    backend.resume();
+  });
+}

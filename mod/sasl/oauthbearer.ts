@@ -1,0 +1,100 @@
+/**
+ * OAUTHBEARER (RFC 7628) and XOAUTH2 (Google's older form), sans-I/O. Both carry a
+ * user name and a bearer token in one client message:
+ *   OAUTHBEARER: gs2-header ("n,a=USER,") ^A [host=..^A] [port=..^A] auth=Bearer TOKEN ^A ^A
+ *   XOAUTH2:     user=USER ^A auth=Bearer TOKEN ^A ^A
+ * popup does not judge the token: checkpassword does, as for every login. fd 3 gets
+ * `user\0{OAUTHBEARER}DIGEST\0timestamp\0` (DIGEST: base64url SHA-256 of the token,
+ * which is too long for djb's 512 octets) and the token itself travels beside it in
+ * POPPIN_SASL_BEARER, in the environment popup gives checkpassword. On failure the
+ * client first gets the RFC 7628 error JSON as a challenge, answers it (^A), then -ERR.
+ */
+import { tokenDigest } from "../auth/oauth.ts";
+import type { SaslStep } from "./scram_server.ts";
+
+export type BearerMechanism = "OAUTHBEARER" | "XOAUTH2";
+export const BEARER_MECHANISMS: readonly BearerMechanism[] = ["OAUTHBEARER", "XOAUTH2"];
+
+/** The environment variable carrying the token from popup to checkpassword. */
+export const BEARER_VARIABLE = "POPPIN_SASL_BEARER";
+
+const SOH = "\x01";
+/** RFC 6750 section 2.1: b64token. */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+const FORM_PREFIX = "{OAUTHBEARER}";
+
+export interface BearerMessage {
+  user: string;
+  token: string;
+}
+
+export type ParsedBearer = { ok: true; value: BearerMessage } | { ok: false; why: string };
+
+function fromAuth(kvpairs: string[], user: string | undefined): ParsedBearer {
+  let token: string | undefined;
+  for (const pair of kvpairs) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0 || !/^[A-Za-z]+$/.test(pair.slice(0, eq))) return { ok: false, why: "bad key=value pair" };
+    const key = pair.slice(0, eq);
+    if (key === "auth") {
+      const m = /^Bearer (.+)$/i.exec(pair.slice(eq + 1));
+      if (!m || !B64TOKEN.test(m[1])) return { ok: false, why: "auth is not Bearer TOKEN" };
+      token = m[1];
+    }
+  }
+  if (token === undefined) return { ok: false, why: "no auth=Bearer" };
+  if (user === undefined || user === "") return { ok: false, why: "no user name (a=USER)" };
+  return { ok: true, value: { user, token } };
+}
+
+/** Parses an OAUTHBEARER client response (RFC 7628 section 3.1). */
+export function parseOAuthBearer(message: string): ParsedBearer {
+  const m = /^([ny]),(?:a=([^,]*))?,\x01(.*)\x01\x01$/s.exec(message);
+  if (!m) return { ok: false, why: message.startsWith("p=") ? "channel binding is not supported" : "bad OAUTHBEARER message" };
+  const user = m[2]?.replaceAll("=2C", ",").replaceAll("=3D", "=");
+  if (m[2] !== undefined && /=(?!2C|3D)/.test(m[2])) return { ok: false, why: "bad user name" };
+  return fromAuth(m[3].split(SOH), user);
+}
+
+/** Parses an XOAUTH2 client response. */
+export function parseXOAuth2(message: string): ParsedBearer {
+  if (!message.endsWith(`${SOH}${SOH}`)) return { ok: false, why: "bad XOAUTH2 message" };
+  const pairs = message.slice(0, -2).split(SOH);
+  const userPair = pairs.find((p) => p.startsWith("user="));
+  return fromAuth(pairs.filter((p) => !p.startsWith("user=")), userPair?.slice(5));
+}
+
+export function formatBearerForm(token: string): Uint8Array {
+  return new Uint8Array(Buffer.from(`${FORM_PREFIX}${tokenDigest(token)}`, "latin1"));
+}
+
+/** The token digest in a password field, or undefined for an ordinary password. */
+export function parseBearerForm(password: Uint8Array): string | undefined {
+  if (password.length !== FORM_PREFIX.length + 43 || password[0] !== 0x7b) return undefined;
+  const text = Buffer.from(password).toString("latin1");
+  return text.startsWith(FORM_PREFIX) && /^[A-Za-z0-9_-]{43}$/.test(text.slice(FORM_PREFIX.length)) ? text.slice(FORM_PREFIX.length) : undefined;
+}
+
+/** The challenge a client gets before the -ERR of a failed bearer login. */
+export function bearerErrorChallenge(mechanism: BearerMechanism): Uint8Array {
+  const json = mechanism === "OAUTHBEARER" ? { status: "invalid_token" } : { status: "401", schemes: "bearer" };
+  return new Uint8Array(Buffer.from(JSON.stringify(json), "utf8"));
+}
+
+export class BearerExchange {
+  constructor(readonly mechanism: BearerMechanism) {}
+  #over = false;
+
+  step(response: Uint8Array): SaslStep {
+    if (this.#over) return { kind: "malformed", why: "exchange is over" };
+    this.#over = true;
+    const text = Buffer.from(response).toString("utf8");
+    const parsed = this.mechanism === "OAUTHBEARER" ? parseOAuthBearer(text) : parseXOAuth2(text);
+    if (!parsed.ok) return { kind: "malformed", why: parsed.why };
+    const { user, token } = parsed.value;
+    return {
+      kind: "done", user: new Uint8Array(Buffer.from(user, "utf8")), password: formatBearerForm(token),
+      bearer: token, failureChallenge: bearerErrorChallenge(this.mechanism),
+    };
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * serve --inline for the proxy tier: `popup [OPTIONS] NAME proxy [--backend-tls] ROUTES.cdb`
+ * served in serve's process. popup's AUTHORIZATION loop (servePopup, the same policy, STLS,
+ * AUTH PLAIN, failure delay) runs here; the login is the proxy's (mod/proxy: route table,
+ * PROXY v2 header, the client's credentials at the backend), and a served login is
+ * relayed from this process. TLS (STLS or --tls) ends here; the backend gets plain text,
+ * or TLS of its own with --backend-tls.
+ */
+import type net from "node:net";
+import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../cli/errors.ts";
+import { apopOffered } from "../pop3/config.ts";
+import { logValue } from "../pop3/log_value.ts";
+import { servePopup, type PopupChannel } from "../pop3/popup_server.ts";
+import { loginEnvironment } from "../sasl/login_env.ts";
+import { TEXT, err } from "../pop3/responses.ts";
+import { loginChecks } from "../policy/login_checks.ts";
+import { loginPolicy } from "../policy/login_policy.ts";
+import { policyEnv, resolvePolicy, type Resolved } from "../policy/resolve.ts";
+import type { ProxyConfig } from "../proxy/config.ts";
+import { proxyLogin, proxySessionLine, type ProxyLoginResult } from "../proxy/proxy_login.ts";
+import { relaySession } from "../proxy/relay.ts";
+import { RouteTable } from "../proxy/routes.ts";
+import { waitStatus } from "../serve/log_lines.ts";
+import { acceptTls } from "../tls/handshake.ts";
+import { matchApplet, parsePolicyChainHead, type PopupChain, type Resolver } from "./chain_spec.ts";
+import type { InlineSetup } from "./inline_session.ts";
+import { SocketLines, SocketOutput } from "./socket_io.ts";
+
+/** The proxy's part of the command line. */
+export interface ProxyChain {
+  proxyPrefix: string;
+  routesPath: string;
+  backendTls: boolean;
+}
+
+/**
+ * Parses `popup [OPTIONS] NAME proxy [--backend-tls] ROUTES.cdb`. Returns the chain as
+ * serve --inline holds it (the login-chain fields the proxy does not have are empty)
+ * with the proxy's part, or a string saying why it is not a proxy chain.
+ */
+export function parseProxyChain(argv: readonly string[], resolver: Resolver): { chain: PopupChain; proxy: ProxyChain } | string {
+  const head = parsePolicyChainHead(argv, resolver);
+  if (typeof head === "string") return head;
+  const rest = head.rest;
+  const proxy = matchApplet(rest, 0, "proxy", "", resolver); // no classic name: messages say "poppin proxy"
+  if (typeof proxy === "string") return proxy;
+  let args = rest.slice(proxy.words);
+  const backendTls = args[0] === "--backend-tls";
+  if (backendTls) args = args.slice(1);
+  if (args.length !== 1 || args[0] === "") return "proxy must be given exactly one route table";
+  const chain: PopupChain = {
+    hostname: head.hostname, popupPrefix: head.popupPrefix, popupOptions: head.popupOptions,
+    userdbOption: undefined, compatOption: undefined, maildir: "", pop3dArgs: [],
+    checkpasswordPrefix: proxy.prefix, pop3dPrefix: proxy.prefix,
+  };
+  return { chain, proxy: { proxyPrefix: proxy.prefix, routesPath: args[0]!, backendTls } };
+}
+
+let sessionSerial = 0;
+
+/** The session runner serve --inline calls per connection; resolves to the chain's wait status. */
+export function inlineProxySession(proxy: ProxyChain, config: ProxyConfig) {
+  const routes = new RouteTable(proxy.routesPath);
+  return async (socket: net.Socket, _fd: number | undefined, env: NodeJS.ProcessEnv, setup: InlineSetup): Promise<number> => {
+    const { chain, counters } = setup;
+    // Half-open: a client that closes its side after its last command still gets the answers.
+    (socket as { allowHalfOpen: boolean }).allowHalfOpen = true;
+    let resolved: Resolved;
+    try {
+      resolved = resolvePolicy(chain.popupOptions, env);
+    } catch (e) {
+      if (!(e instanceof PoppinError)) throw e;
+      socket.end(err(TEXT.authTemp));
+      setup.log(`${chain.popupPrefix}: ${e instanceof UsageError ? "warning" : "fatal"}: ${e.message}\n`);
+      return waitStatus(e instanceof UsageError ? EXIT_USAGE : EXIT_TEMP, null);
+    }
+    const { policy } = resolved;
+    const chainEnv: NodeJS.ProcessEnv = { ...env, ...policyEnv(resolved.settings) };
+    const timeout = policy.timeoutMs;
+    const io = { socket, input: new SocketLines(socket, timeout), out: new SocketOutput(socket, 4096, timeout) };
+    const remoteIp = env.TCPREMOTEIP ?? "unknown";
+    const rip = logValue(remoteIp);
+    const checks = loginChecks(policy, remoteIp);
+    const channel: PopupChannel = {
+      readToLineEnd: async (buf) => {
+        if (!io.input.hasLine) await io.out.sent();
+        return io.input.readToLineEnd(buf);
+      },
+      write: (bytes) => io.out.put(bytes),
+    };
+    const implicitTls = (env.SSL_PROTOCOL ?? "") !== "";
+    const stls = policy.certFile !== undefined && !implicitTls ? setup.stls : undefined;
+    const proxySetup = { routes, config, log: setup.log, prefix: proxy.proxyPrefix };
+    let served: Extract<ProxyLoginResult, { kind: "served" }> | undefined;
+    let state: "authorization" | "transaction" = "authorization";
+    counters.enter(state);
+    try {
+      const startedAt = Date.now();
+      const end = await servePopup(channel, {
+        timestamp: `<${process.pid}.${++sessionSerial}.${Math.floor(Date.now() / 1000)}@${chain.hostname}>`,
+        offerApop: policy.apop ?? apopOffered(env),
+        policy: loginPolicy(policy, remoteIp, stls !== undefined),
+        tls: implicitTls,
+        startTls: stls === undefined ? undefined : async () => {
+          io.out.flush();
+          io.input.detach();
+          const secure = await acceptTls(io.socket, stls.holder.context, stls.handshakeTimeoutMs);
+          secure.on("error", () => {});
+          io.socket = secure;
+          io.input = new SocketLines(secure, timeout);
+          io.out = new SocketOutput(secure, 4096, timeout);
+          return channel;
+        },
+        failureDelayMs: policy.failureDelayMs,
+        admit: checks.admit,
+        async authenticate(data, _channel, login) {
+          io.out.flush();
+          const result = await proxyLogin(data, loginEnvironment(chainEnv, login), proxySetup);
+          if (result.kind === "served") {
+            served = result;
+            return { kind: "served" };
+          }
+          return { kind: "failed", failure: result.failure, detail: `${proxy.proxyPrefix} exit ${result.failure === "rejected" ? 1 : 111}` };
+        },
+        onFailure(user, failure, detail) {
+          if (failure === "rejected") counters.loginsFailed++;
+          else counters.loginsTemporaryFailure++;
+          setup.log(`${chain.popupPrefix}: warning: ${checks.failed(user, failure, detail)}\n`);
+        },
+      });
+      io.out.flush();
+      if (end === "tls-failed") setup.log(`${chain.popupPrefix}: warning: TLS negotiation failed rip=${rip}\n`);
+      if (end === "tls-on-plain") setup.log(`${chain.popupPrefix}: warning: TLS handshake on the plain port, dropped rip=${rip}\n`);
+      if (end !== "served" || served === undefined) return EXIT_OK;
+      counters.loginsOk++;
+      counters.leave(state);
+      state = "transaction";
+      counters.enter(state);
+      io.out.put(served.reply);
+      await io.out.sent();
+      const pending = io.input.detach();
+      const client = io.socket;
+      const stats = await relaySession({
+        clientIn: client, clientOut: client, backend: served.socket, pending, backendPending: served.leftover,
+        idleTimeoutMs: config.idleTimeoutMs, closeClient: () => client.end(),
+      });
+      setup.log(proxySessionLine(proxy.proxyPrefix, served.who, stats, startedAt, Date.now()));
+      return EXIT_OK;
+    } finally {
+      counters.leave(state);
+      io.out.flush();
+      if (!io.socket.destroyed) io.socket.end();
+    }
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * `serve --inline ... popup HOST proxy ROUTES.cdb`: the proxy tier in one process, with TLS
+ * (STLS or --tls) ending at the proxy and plain text, or TLS with --backend-tls, to the backend.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync } from "node:fs";
+import type { PortServer } from "../helpers.ts";
+import { join } from "node:path";
+import { applet, run, tempDir } from "../helpers.ts";
+import { makeUsers, poplibFrom, routesCdb, startBackend, startProxy, talk, waitForLog, type Users } from "./topology.ts";
+
+const QUICK = { POPPIN_AUTH_FAILURE_DELAY: "0" };
+const message = (user: string) => [Buffer.from(`Subject: for ${user}\n\nonly ${user} reads this\n`)];
+
+/** A self-signed certificate for the backends' addresses (127.0.0.1 to 127.0.0.3). */
+function backendCertificate(): { cert: string; key: string } {
+  const dir = tempDir("cert");
+  const cert = join(dir, "cert.pem");
+  const key = join(dir, "key.pem");
+  const r = run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+    "-days", "2", "-subj", "/CN=backend", "-addext", "subjectAltName=IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3"]);
+  if (r.code !== 0) throw new Error(`openssl req: ${r.stderr}`);
+  chmodSync(key, 0o600);
+  return { cert, key };
+}
+
+describe("serve --inline proxy", () => {
+  let users: Users;
+  let plainBackend: PortServer;
+  let tlsBackend: PortServer;
+  const servers: PortServer[] = [];
+  const cert = backendCertificate();
+  const tlsFiles = { CERTFILE: cert.cert, KEYFILE: cert.key };
+
+  beforeAll(async () => {
+    users = makeUsers({ alice: "alice pw", bob: "bob pw" }, message);
+    plainBackend = await startBackend("127.0.0.2", 0, users, QUICK);
+    tlsBackend = await startBackend("127.0.0.3", 0, users, { ...QUICK, ...tlsFiles }, ["--tls"]);
+  });
+  afterAll(async () => {
+    for (const s of [...servers, plainBackend, tlsBackend]) await s?.stop();
+  });
+
+  test("plain: the login reaches the backend, which logs the client's address; one line per session on the proxy", async () => {
+    const proxy = await startProxy("127.0.0.1", 0, routesCdb(`*:127.0.0.2:${plainBackend.port}\n`), { inline: true, env: QUICK });
+    servers.push(proxy);
+    expect(await poplibFrom("127.0.0.5", proxy.port, "alice", "alice pw")).toContain("only alice reads this");
+    expect(await poplibFrom("127.0.0.6", proxy.port, "bob", "wrong")).toBe("error: -ERR [AUTH] authorization failed\n");
+    await waitForLog(plainBackend.log, "end=quit user=alice rip=127.0.0.5");
+    expect(plainBackend.log()).toContain("qmail-pop3d: info: end=quit user=alice rip=127.0.0.5");
+    await waitForLog(proxy.log, "poppin proxy: info:");
+    expect(proxy.log()).toMatch(/poppin proxy: info: end=(backend|client)-closed user=alice rip=127\.0\.0\.5 backend=127\.0\.0\.2:\d+ from_client=\d+ to_client=\d+ seconds=/);
+    expect(proxy.log()).toMatch(/poppin proxy: warning: backend refused the login user=bob rip=127\.0\.0\.6/);
+    expect(proxy.log()).toContain("qmail-popup: warning: authorization failed rip=127.0.0.6 user=bob");
+    // serve's own lines: one process (the pid of every session is serve's)
+    const pids = new Set([...proxy.log().matchAll(/tcpserver: pid (\d+) from/g)].map((m) => m[1]));
+    expect(pids.size).toBe(1);
+  });
+
+  test("a client that closes its side after QUIT still gets every answer", async () => {
+    const proxy = await startProxy("127.0.0.1", 0, routesCdb(`*:127.0.0.2:${plainBackend.port}\n`), { inline: true, env: QUICK });
+    servers.push(proxy);
+    const out = await talk("127.0.0.5", "127.0.0.1", proxy.port, "USER bob\r\nPASS bob pw\r\nSTAT\r\nQUIT\r\n", 15_000, true);
+    expect(out).toMatch(/^\+OK[^\r]*\r\n\+OK[^\r]*\r\n\+OK[^\r]*\r\n\+OK 1 \d+\r\n\+OK[^\r]*\r\n$/);
+  });
+
+  test("a route change (routes compile renames a new table into place) applies at the next login, without a restart", async () => {
+    const routes = routesCdb("*:127.0.0.4:1\n");
+    const proxy = await startProxy("127.0.0.1", 0, routes, { inline: true, env: QUICK });
+    servers.push(proxy);
+    expect(await poplibFrom("127.0.0.5", proxy.port, "alice", "alice pw")).toStartWith("error: -ERR [SYS/TEMP]");
+    const r = run([applet("routes"), "compile", routes, `${routes}.tmp`], { stdin: `*:127.0.0.2:${plainBackend.port}\n` });
+    expect(r.code).toBe(0);
+    expect(await poplibFrom("127.0.0.5", proxy.port, "alice", "alice pw")).toContain("only alice reads this");
+  });
+
+  test("STLS ends at the proxy; the backend gets plain text", async () => {
+    const proxy = await startProxy("127.0.0.1", 0, routesCdb(`*:127.0.0.2:${plainBackend.port}\n`), { inline: true, env: { ...QUICK, ...tlsFiles } });
+    servers.push(proxy);
+    expect(await poplibFrom("127.0.0.7", proxy.port, "bob", "bob pw", "stls")).toContain("only bob reads this");
+    await waitForLog(plainBackend.log, "user=bob rip=127.0.0.7");
+    expect(plainBackend.log()).toContain("qmail-pop3d: info: end=quit user=bob rip=127.0.0.7");
+  });
+
+  test("--tls at the proxy and --backend-tls to a TLS backend (its certificate checked against POPPIN_BACKEND_CA)", async () => {
+    const routes = routesCdb(`*:127.0.0.3:${tlsBackend.port}\n`);
+    const proxy = await startProxy("127.0.0.1", 0, routes, { inline: true, serveArgs: ["--tls"], proxyArgs: ["--backend-tls"], env: { ...QUICK, ...tlsFiles, POPPIN_BACKEND_CA: cert.cert } });
+    servers.push(proxy);
+    expect(await poplibFrom("127.0.0.8", proxy.port, "alice", "alice pw", "tls")).toContain("only alice reads this");
+    await waitForLog(tlsBackend.log, "user=alice rip=127.0.0.8");
+    expect(tlsBackend.log()).toContain("qmail-pop3d: info: end=quit user=alice rip=127.0.0.8");
+    // Plain text to a TLS backend is no login; an unknown certificate neither: both are temporary failures.
+    const plainToTls = await startProxy("127.0.0.1", 0, routes, { inline: true, env: { ...QUICK, POPPIN_BACKEND_TIMEOUT: "1" } });
+    servers.push(plainToTls);
+    expect(await poplibFrom("127.0.0.5", plainToTls.port, "alice", "alice pw")).toStartWith("error: -ERR [SYS/TEMP]");
+    const untrusted = await startProxy("127.0.0.1", 0, routes, { inline: true, proxyArgs: ["--backend-tls"], env: QUICK });
+    servers.push(untrusted);
+    expect(await poplibFrom("127.0.0.5", untrusted.port, "alice", "alice pw")).toStartWith("error: -ERR [SYS/TEMP]");
+    await waitForLog(untrusted.log, "backend unavailable");
+    expect(untrusted.log()).toMatch(/backend unavailable user=alice rip=127\.0\.0\.5 backend=127\.0\.0\.3:\d+ why=TLS%20failed/);
+  });
+
+  test("the classic chain: after STLS popup relays through pipes, and the proxy relays those to the backend", async () => {
+    const proxy = await startProxy("127.0.0.1", 0, routesCdb(`*:127.0.0.2:${plainBackend.port}\n`), { env: { ...QUICK, ...tlsFiles } });
+    servers.push(proxy);
+    expect(await poplibFrom("127.0.0.6", proxy.port, "alice", "alice pw", "stls")).toContain("only alice reads this");
+    await waitForLog(proxy.log, "poppin proxy: info:");
+    expect(proxy.log()).toMatch(/poppin proxy: info: end=\S+ user=alice rip=127\.0\.0\.6 backend=127\.0\.0\.2:\d+ from_client=\d+ to_client=\d+/);
+  });
+
+  test("the classic proxy applet speaks --backend-tls too", async () => {
+    const routes = routesCdb(`*:127.0.0.3:${tlsBackend.port}\n`);
+    const proxy = await startProxy("127.0.0.1", 0, routes, { proxyArgs: ["--backend-tls"], env: { ...QUICK, POPPIN_BACKEND_CA: cert.cert } });
+    servers.push(proxy);
+    expect(await poplibFrom("127.0.0.9", proxy.port, "bob", "bob pw")).toContain("only bob reads this");
+  });
+});

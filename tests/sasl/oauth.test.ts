@@ -1,0 +1,162 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { bearerTokenUser, IntrospectionCache, oauthConfigFromEnv, type OAuthConfig } from "../../mod/auth/oauth.ts";
+import { authenticateWithBearer } from "../../mod/auth/bearer_login.ts";
+import { BearerExchange, formatBearerForm, parseBearerForm, parseOAuthBearer, parseXOAuth2 } from "../../mod/sasl/oauthbearer.ts";
+import { makeCertificate } from "../tls/harness.ts";
+import { ownTempDirs } from "../auth/temp.ts";
+import { AUDIENCE, ISSUER, makeSigner, mint, writeJwks, type Signer } from "./oauth_fixtures.ts";
+
+const tempDir = ownTempDirs();
+let signers: Signer[];
+let stranger: Signer;
+let jwt: OAuthConfig;
+
+beforeAll(async () => {
+  signers = [await makeSigner("RS256", "rsa1"), await makeSigner("ES256", "ec1"), await makeSigner("EdDSA", "ed1")];
+  stranger = await makeSigner("ES256", "ec1"); // same kid, other key: a forged signature
+  jwt = oauthConfigFromEnv({ POPPIN_OAUTH_JWKS: writeJwks(tempDir("jwks"), signers), POPPIN_OAUTH_ISSUER: ISSUER, POPPIN_OAUTH_AUDIENCE: AUDIENCE })!;
+});
+
+describe("bearer tokens as JWTs against a local JWKS", () => {
+  test("valid tokens signed with RS256, ES256 and EdDSA name the user from the claim", async () => {
+    for (const s of signers) expect(await bearerTokenUser(await mint(s), jwt)).toBe("demo");
+    expect(await bearerTokenUser(await mint(signers[0], { preferred_username: "ann" }), { ...jwt, userClaim: "preferred_username" })).toBe("ann");
+  });
+
+  test("expired, not yet valid, wrong audience, wrong issuer, bad signature, unknown kid, no exp: refused", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const s = signers[1];
+    const cases: [string, Promise<string>][] = [
+      ["expired", mint(s, {}, { exp: now - 120 })],
+      ["not yet valid", mint(s, {}, { nbf: now + 600 })],
+      ["wrong audience", mint(s, {}, { aud: "other.example" })],
+      ["wrong issuer", mint(s, {}, { iss: "https://evil.example" })],
+      ["bad signature", mint(stranger)],
+      ["unknown kid", mint(s, {}, { kid: "nope" })],
+    ];
+    for (const [name, token] of cases) {
+      await expect(bearerTokenUser(await token, jwt), name).rejects.toThrow(/token refused/);
+    }
+    const noClaim = await mint(s, { email: undefined });
+    await expect(bearerTokenUser(noClaim, jwt)).rejects.toThrow("no email claim");
+    // An HS256 token made with the public key as secret (algorithm confusion) is not accepted.
+    const parts = (await mint(s)).split(".");
+    const confused = `${Buffer.from(JSON.stringify({ alg: "HS256", kid: "ec1" })).toString("base64url")}.${parts[1]}.${parts[2]}`;
+    await expect(bearerTokenUser(confused, jwt)).rejects.toThrow(/token refused/);
+  });
+
+  test("settings: an http:// endpoint and a bad timeout are usage errors; nothing set means no OAuth", () => {
+    expect(oauthConfigFromEnv({})).toBeUndefined();
+    expect(() => oauthConfigFromEnv({ POPPIN_OAUTH_INTROSPECTION_URL: "http://x/" })).toThrow("https://");
+    expect(() => oauthConfigFromEnv({ POPPIN_OAUTH_JWKS: "/x", POPPIN_OAUTH_TIMEOUT: "soon" })).toThrow("POPPIN_OAUTH_TIMEOUT");
+  });
+});
+
+describe("bearer tokens by RFC 7662 introspection over HTTPS", () => {
+  let server: ReturnType<typeof Bun.serve>;
+  let config: OAuthConfig;
+  const hits: string[] = [];
+
+  beforeAll(() => {
+    const cert = makeCertificate("localhost");
+    server = Bun.serve({
+      hostname: "127.0.0.1", port: 0,
+      tls: { cert: readFileSync(cert.cert, "utf8"), key: readFileSync(cert.key, "utf8") },
+      async fetch(req) {
+        const form = new URLSearchParams(await req.text());
+        const token = form.get("token") ?? "";
+        hits.push(`${req.headers.get("authorization")} ${token}`);
+        if (token === "slow") await Bun.sleep(3000);
+        const now = Math.floor(Date.now() / 1000);
+        const answers: Record<string, object> = {
+          good: { active: true, username: "demo", exp: now + 600, aud: AUDIENCE, iss: ISSUER },
+          inactive: { active: false },
+          other: { active: true, username: "demo", aud: "other.example" },
+          expired: { active: true, username: "demo", exp: now - 600 },
+        };
+        return Response.json(answers[token] ?? { active: false });
+      },
+    });
+    config = oauthConfigFromEnv({
+      POPPIN_OAUTH_INTROSPECTION_URL: `https://localhost:${server.port}/introspect`, POPPIN_OAUTH_CA_FILE: cert.cert,
+      POPPIN_OAUTH_AUDIENCE: AUDIENCE, POPPIN_OAUTH_CLIENT_ID: "pop", POPPIN_OAUTH_CLIENT_SECRET: "s3cret", POPPIN_OAUTH_TIMEOUT: "0.5",
+    })!;
+  });
+  afterAll(() => server?.stop(true));
+
+  test("active: the user; asked once, then answered from the cache", async () => {
+    const cache = new IntrospectionCache();
+    hits.length = 0;
+    expect(await bearerTokenUser("good", config, cache)).toBe("demo");
+    expect(await bearerTokenUser("good", config, cache)).toBe("demo");
+    expect(hits).toEqual([`Basic ${Buffer.from("pop:s3cret").toString("base64")} good`]);
+    // Past the cache's life the endpoint is asked again.
+    expect(await bearerTokenUser("good", config, cache, Date.now() + 61_000)).toBe("demo");
+    expect(hits.length).toBe(2);
+  });
+
+  test("inactive, another audience, expired: refused (and not cached)", async () => {
+    const cache = new IntrospectionCache();
+    await expect(bearerTokenUser("inactive", config, cache)).rejects.toThrow("token inactive");
+    await expect(bearerTokenUser("other", config, cache)).rejects.toThrow("another audience");
+    await expect(bearerTokenUser("expired", config, cache)).rejects.toThrow("expired");
+    expect(cache.size).toBe(0);
+  });
+
+  test("an endpoint that does not answer in time is a temporary failure", async () => {
+    const started = Date.now();
+    await expect(bearerTokenUser("slow", config, new IntrospectionCache())).rejects.toThrow("did not answer within 0.5 s");
+    expect(Date.now() - started).toBeLessThan(2500);
+  });
+
+  test("an endpoint whose certificate is not trusted is refused (temporary)", async () => {
+    await expect(bearerTokenUser("good", { ...config, caFile: undefined }, new IntrospectionCache())).rejects.toThrow("introspection failed");
+  });
+});
+
+describe("OAUTHBEARER and XOAUTH2 messages", () => {
+  test("parsing: the user and the token; malformed messages refused", () => {
+    expect(parseOAuthBearer("n,a=demo,\x01host=pop.example\x01port=110\x01auth=Bearer abc.def-ghi\x01\x01")).toEqual({ ok: true, value: { user: "demo", token: "abc.def-ghi" } });
+    expect(parseXOAuth2("user=demo\x01auth=Bearer tok\x01\x01")).toEqual({ ok: true, value: { user: "demo", token: "tok" } });
+    for (const bad of ["", "n,a=demo,\x01auth=Basic x\x01\x01", "n,,\x01auth=Bearer t\x01\x01", "p=tls-exporter,a=demo,\x01auth=Bearer t\x01\x01", "n,a=demo,\x01auth=Bearer t\x01", "n,a=demo,\x01auth=Bearer t t\x01\x01"]) {
+      expect(parseOAuthBearer(bad).ok).toBe(false);
+    }
+    expect(parseXOAuth2("user=demo\x01auth=Bearer tok\x01").ok).toBe(false);
+  });
+
+  test("the fd-3 form names the token by digest, never the token; the failure challenge is RFC 7628's JSON", () => {
+    const step = new BearerExchange("OAUTHBEARER").step(Buffer.from("n,a=demo,\x01auth=Bearer secret-token\x01\x01"));
+    if (step.kind !== "done") throw new Error(step.kind);
+    expect(Buffer.from(step.password).toString()).not.toContain("secret-token");
+    expect(parseBearerForm(step.password)).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(step.bearer).toBe("secret-token");
+    expect(JSON.parse(Buffer.from(step.failureChallenge!).toString())).toEqual({ status: "invalid_token" });
+    const x = new BearerExchange("XOAUTH2").step(Buffer.from("user=demo\x01auth=Bearer t\x01\x01"));
+    expect(x.kind === "done" && JSON.parse(Buffer.from(x.failureChallenge!).toString())).toEqual({ status: "401", schemes: "bearer" });
+  });
+});
+
+describe("checkpassword's bearer decision (authenticateWithBearer)", () => {
+  const request = (password: Uint8Array) => ({ login: Buffer.from("demo"), password, timestamp: Buffer.from("<1@h>"), raw: new Uint8Array(0) });
+  const config = { userdb: "/nonexistent.cdb", minUid: 0, apopSecretsFile: undefined, shadowFile: "/etc/shadow" };
+  const env = { euid: 0, today: 20000 };
+
+  test("the form without the token beside it (PASS {OAUTHBEARER}..., a foreign popup), or with another token: refused", async () => {
+    const vars = { POPPIN_OAUTH_JWKS: jwt.jwksFile };
+    const token = await mint(signers[0]);
+    const never = () => { throw new Error("password path taken"); };
+    await expect(authenticateWithBearer(request(formatBearerForm(token)), config, env, vars, undefined, never)).rejects.toThrow("no bearer token matches");
+    await expect(authenticateWithBearer(request(formatBearerForm(token)), config, env, vars, `${token}x`, never)).rejects.toThrow("no bearer token matches");
+    await expect(authenticateWithBearer(request(formatBearerForm(token)), config, env, {}, token, never)).rejects.toThrow("no bearer token matches");
+  });
+
+  test("an ordinary password goes the password way, untouched", async () => {
+    let called = false;
+    await authenticateWithBearer(request(Buffer.from("plain password")), config, env, {}, undefined, () => {
+      called = true;
+      return { account: { login: "demo", uid: 1, gid: 1, home: "/", shell: "", hash: undefined, source: "virtual" }, method: "password" };
+    });
+    expect(called).toBe(true);
+  });
+});

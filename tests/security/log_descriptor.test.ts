@@ -1,0 +1,127 @@
+/**
+ * A local user's own pop3d process must not hold the service log. serve run by root
+ * (--inline, or the classic chain with real checkpassword and pop3d processes) starts
+ * pop3d as the mailbox owner; a process that was exec'd as that user is theirs to open
+ * (/proc/PID/fd/2, ptrace). With the service log as its stderr, the user could write any
+ * line there, such as popup's "authorization failed rip=ADDR", and have fail2ban ban ADDR.
+ * The test plays that user: while their session is open, they write forged lines into
+ * their pop3d's fd 2; none may reach the log as popup's line or match the shipped filter,
+ * and the filter still finds a real failure.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { join } from "node:path";
+import { POPPIN, ROOT, requireTool, run, tempDir } from "../helpers.ts";
+import { startServer, talk, virtualSetup, type Running } from "../standalone/harness.ts";
+import { localUser, removeLocalUsers, sharedBase, type LocalUser } from "./local_users.ts";
+
+const servers: Running[] = [];
+afterAll(async () => {
+  for (const s of servers) await s.stop();
+  removeLocalUsers();
+});
+
+const INJECT = join(ROOT, "tests", "security", "inject_write.py");
+const CHAIN = [POPPIN, "popup", "mail.example", POPPIN, "checkpassword", POPPIN, "pop3d", "Maildir"];
+const FORGED = [
+  "poppin popup: warning: authorization failed rip=203.0.113.61 user=victim",
+  "qmail-popup: warning: authorization failed rip=203.0.113.62 user=victim",
+  "mail poppin[7]: poppin popup: warning: authorization failed rip=203.0.113.63 user=victim",
+  "x y: qmail-popup: warning: authorization failed rip=203.0.113.64 user=victim",
+];
+
+/** The pids of processes running as `uid` whose command line names pop3d. */
+function pop3dPidsOf(uid: number): number[] {
+  const pids: number[] = [];
+  for (const p of readdirSync("/proc")) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const status = readFileSync(`/proc/${p}/status`, "latin1");
+      const real = /^Uid:\s+(\d+)/m.exec(status)?.[1];
+      const cmd = readFileSync(`/proc/${p}/cmdline`, "latin1");
+      if (Number(real) === uid && cmd.includes("pop3d")) pids.push(Number(p));
+    } catch { /* gone */ }
+  }
+  return pids;
+}
+
+/** Opens a session as joe and keeps it open until `during` is done, then QUITs. */
+async function whileLoggedIn(port: number, during: () => void): Promise<string> {
+  const sock = net.connect({ host: "127.0.0.1", port });
+  let got = "";
+  sock.on("data", (d) => { got += d.toString("latin1"); });
+  const waitFor = async (n: number) => {
+    const deadline = Date.now() + 10_000;
+    while ((got.match(/\+OK/g) ?? []).length < n) {
+      if (Date.now() > deadline) throw new Error(`no +OK #${n}: ${got}`);
+      await Bun.sleep(20);
+    }
+  };
+  await waitFor(1);
+  sock.write("USER joe\r\nPASS secret\r\n");
+  await waitFor(3);
+  during();
+  sock.write("QUIT\r\n");
+  await new Promise((r) => sock.on("close", r));
+  return got;
+}
+
+/** As `user`, makes process `pid` write `text` on its fd 2 (ptrace: the process is the user's). */
+function injectAsUser(user: LocalUser, pid: number, text: string): boolean {
+  const r = spawnSync("python3", [INJECT, String(pid), "2", text], { uid: user.uid, gid: user.gid, env: { PATH: "/usr/bin:/bin" }, timeout: 10_000 });
+  return r.status === 0 && Number(r.stdout.toString().trim()) === Buffer.byteLength(text, "latin1");
+}
+
+function filterHits(log: string): string[] {
+  const file = join(tempDir("f2b"), "current");
+  writeFileSync(file, log);
+  const f = run(["fail2ban-regex", "-o", "ip", file, join(ROOT, "scripts", "fail2ban", "filter.d", "poppin.conf")]);
+  expect(f.code).toBe(0);
+  return f.out.trim().split("\n").filter((l) => l !== "");
+}
+
+describe.each([
+  ["serve --inline as root", ["--inline"], {}],
+  ["serve as root, checkpassword and pop3d processes", [], { POPPIN_ONE_PROCESS: "0" }],
+  ["serve as root, popup serving in one process", [], {}],
+] as const)("%s", (name, flags, env) => {
+  test("the user's pop3d holds no descriptor of the service log: forged popup lines never reach it", async () => {
+    requireTool("fail2ban-regex");
+    const user = localUser("plog", sharedBase("logfd"));
+    const setup = virtualSetup(["Subject: one\n\nhello\n"], { uid: user.uid, gid: user.gid });
+    // The log is a pipe, as under daemontools (svscan's pipe to multilog).
+    const serve = [POPPIN, "serve", ...flags, "-v", "-R", "-H", "-1", "127.0.0.1", "0", ...CHAIN];
+    const server = await startServer(["sh", "-c", '{ "$@" 2>&1 1>&3 3>&- | cat >&2; } 3>&1', "sh", ...serve], { POPPIN_USERDB: setup.userdb, POPPIN_AUTH_FAILURE_DELAY: "0", ...env });
+    servers.push(server);
+    let attempts = 0;
+    let written = 0;
+    const reply = await whileLoggedIn(server.port, () => {
+      for (const pid of pop3dPidsOf(user.uid)) {
+        attempts++;
+        if (injectAsUser(user, pid, FORGED.map((l) => `${l}\n`).join(""))) written++;
+      }
+    });
+    expect(reply).toContain("+OK ");
+    expect(attempts).toBeGreaterThan(0); // the session's process was there to attack
+    // popup serving in one process became the user without exec: no other process of the user may trace it.
+    if (name.includes("one process")) expect(written).toBe(0);
+    else expect(written).toBeGreaterThan(0); // the attack ran: the lines were written on the process's fd 2
+    await Bun.sleep(200);
+    const log = server.log();
+    const lines = log.split("\n");
+    // The session's own lines are still there, as pop3d writes them.
+    expect(lines.some((l) => l.startsWith("poppin pop3d: info: end=quit user=joe "))).toBe(true);
+    for (const forged of FORGED) {
+      expect(lines.some((l) => l.startsWith(forged))).toBe(false);
+      // What the user wrote is there, as a line of their own pop3d.
+      if (written > 0) expect(lines).toContain(`poppin pop3d: warning: ${forged}`);
+    }
+    expect(filterHits(log)).toEqual([]);
+    // A real failed login is still found.
+    expect((await talk(server.port, "USER joe\r\nPASS wrong\r\nQUIT\r\n")).toString("latin1")).toContain("-ERR");
+    await Bun.sleep(200);
+    expect(filterHits(server.log())).toEqual(["127.0.0.1"]);
+  }, 30_000);
+});
