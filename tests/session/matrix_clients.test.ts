@@ -11,16 +11,9 @@ import { execAsync, requireTool, tempDir } from "../helpers.ts";
 import { canonical, curlFetch, fetchmailFetch, getmailFetch, mpopFetch, poplibFetch } from "../integration/clients.ts";
 import { MAIL_GID, MAIL_UID } from "../standalone/harness.ts";
 import { corpus, makeCertificate } from "../tls/harness.ts";
-import { AccountPool, gate, MATRIX, PASSWORD, knownGap, type Account, type KnownGap } from "./modes.ts";
+import { AccountPool, gate, MATRIX, PASSWORD, type Account } from "./modes.ts";
 
-/**
- * Cases that fail in a combination today. Each still runs there and asserts today's behaviour;
- * empty this list when the fix lands (the test then holds the combination to the expectation).
- */
-export const KNOWN_GAPS: readonly KnownGap[] = (["stls", "implicit-tls", "curl-tls"] as const).map((id) => ({
-  mode: "inline" as const, kind: "system" as const, case: id,
-  now: "serve --inline as root refuses TLS sessions of system users: PASS is answered -ERR (curl: exit 67, login denied), the log says \"TLS sessions of system users are not served by --inline as root\"",
-}));
+
 
 for (const tool of ["python3", "curl", "fetchmail", "mpop", "getmail"]) requireTool(tool);
 const pool = new AccountPool("matrix-clients");
@@ -94,13 +87,6 @@ describe.each(MATRIX)("$name", (combo) => {
       const out = await poplibTls(server.port, acct, how);
       if (how === "stls") expect(out).toContain("capa-stls True\n");
       expect(out).toMatch(/^tls TLSv1\.[23]$/m);
-      if (knownGap(KNOWN_GAPS, combo, how)) {
-        expect(out).toMatch(/^refused -ERR /m);
-        await Bun.sleep(100);
-        expect(server.log()).toContain("TLS sessions of system users are not served by --inline as root");
-        expect(count(acct)).toBe(MESSAGES.length);
-        return;
-      }
       expect(out).not.toContain("refused");
       expect(out).toContain("To: demo@example.org\nSubject: plain\n\nHello over TLS.\n"); // message 1, as delivered
       expect(count(acct)).toBe(MESSAGES.length - 1);
@@ -111,14 +97,8 @@ describe.each(MATRIX)("$name", (combo) => {
     const stls = await pool.shared(combo, "stls", { env: { CERTFILE: cert.cert, KEYFILE: cert.key } });
     const implicit = await pool.shared(combo, "implicit-tls", { env: { CERTFILE: cert.cert, KEYFILE: cert.key }, serveFlags: ["--tls"] });
     const acct = pool.account(combo.kind, MESSAGES);
-    const gap = knownGap(KNOWN_GAPS, combo, "curl-tls");
     for (const [i, url] of [`pop3://localhost:${stls.port}/1`, `pop3s://localhost:${implicit.port}/2`].entries()) {
       const r = await execAsync(["curl", "-sS", "--max-time", "20", "--ssl-reqd", "--cacert", cert.cert, "--user", `${acct.login}:${PASSWORD}`, url]);
-      if (gap) {
-        expect(r.code).toBe(67);
-        expect(r.err).toBe("curl: (67) Login denied\n");
-        continue;
-      }
       expect(r.err).toBe("");
       expect(canonical(Buffer.from(r.out, "latin1"))).toBe(canonical(MESSAGES[i]!));
     }

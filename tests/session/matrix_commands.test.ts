@@ -28,6 +28,8 @@ const answersOnly = (text: string) => text.split("\r\n").filter((l) => /^(\+OK|-
 interface Case {
   name: string;
   messages: (string | Uint8Array)[];
+  /** Compare with the classic chain serving the same kind of user (the answer differs by kind: SASL SCRAM needs a virtual user's keys). */
+  referenceByKind?: boolean;
   /** pop3d's arguments, when not just Maildir (the case then has a server of its own per combination). */
   pop3dArgs?: string[];
   run(server: Running, acct: Account): Promise<string>;
@@ -74,6 +76,7 @@ const CASES: Case[] = [
   {
     name: "CAPA before and after login: TOP UIDL USER RESP-CODES PIPELINING SASL PLAIN",
     messages: [],
+    referenceByKind: true,
     run: async (s, a) => blankTimestamp((await talk(s.port, ["CAPA", `USER ${a.login}`, `PASS ${PASSWORD}`, "CAPA", "QUIT", ""].join("\r\n"))).toString("latin1")),
     check(text) {
       const capas = text.split(/\r\n\.\r\n/);
@@ -82,7 +85,7 @@ const CASES: Case[] = [
         for (const word of ["TOP", "UIDL", "RESP-CODES", "PIPELINING"]) expect(capa).toContain(`\r\n${word}\r\n`);
       }
       expect(capas[0]).toContain("\r\nUSER\r\n");
-      expect(capas[0]).toContain("\r\nSASL PLAIN\r\n");
+      expect(capas[0]).toMatch(/\r\nSASL PLAIN( [^\r]*)?\r\n/);
       expect(capas[0]).not.toContain("STLS"); // no certificate
     },
   },
@@ -161,7 +164,8 @@ describe.each(MATRIX)("$name", (combo) => {
       const acct = pool.account(combo.kind, c.messages);
       const text = await c.run(server, acct);
       c.check(text, acct);
-      const want = await reference(pool, c.name, c.run, c.messages, REFERENCE, opts);
+      const ref = c.referenceByKind ? MATRIX.find((m) => m.mode === REFERENCE.mode && m.kind === combo.kind)! : REFERENCE;
+      const want = await reference(pool, c.name, c.run, c.messages, ref, opts);
       expect(text).toBe(want);
     }));
   }
