@@ -1,7 +1,8 @@
 /**
  * A real Dovecot (Debian's dovecot-core + dovecot-pop3d) for benchmarks: its own
  * base_dir under a temporary root, POP3 on a loopback port, users from a passwd-file
- * with the same crypt(3) hashes poppin checks (yescrypt), Maildirs at ~/Maildir, UIDLs
+ * with the same crypt(3) hashes poppin checks (yescrypt), or the system's accounts
+ * (passdb shadow, userdb passwd), Maildirs at ~/Maildir, UIDLs
  * as qmail's (%f). Run as root (Dovecot's master needs it); mail is served as each
  * user's uid, as Dovecot always does.
  */
@@ -69,7 +70,8 @@ export interface DovecotUser {
 export interface DovecotOptions {
   root: string;
   port: number;
-  users: DovecotUser[];
+  /** Virtual users in a passwd-file; or "system": the system's accounts (passdb shadow, userdb passwd). */
+  users: DovecotUser[] | "system";
   /** auth_cache_size (Dovecot's verified-credential cache): 0 = off (Dovecot's default). */
   authCacheSize?: string;
   /** Sessions to allow at once (process and client limits). */
@@ -97,11 +99,29 @@ export async function startDovecot(o: DovecotOptions): Promise<DovecotServer> {
   const max = o.maxSessions ?? 1000;
   for (const sub of ["run", "state"]) mkdirSync(join(o.root, sub), { recursive: true });
   const passwd = join(o.root, "passwd");
-  writeFileSync(passwd, o.users.map((u) => `${u.login}:${u.password ?? `{CRYPT}${u.hash}`}:${u.uid}:${u.gid}::${u.home}::\n`).join(""), { mode: 0o640 });
-  // Dovecot's auth process runs as its internal user ("dovecot"): it reads the file through the group.
-  const group = /^dovecot:[^:]*:(\d+):/m.exec(readFileSync("/etc/group", "utf8"))?.[1];
-  if (group !== undefined) chownSync(passwd, 0, Number(group));
-  else chmodSync(passwd, 0o644);
+  if (o.users !== "system") {
+    writeFileSync(passwd, o.users.map((u) => `${u.login}:${u.password ?? `{CRYPT}${u.hash}`}:${u.uid}:${u.gid}::${u.home}::\n`).join(""), { mode: 0o640 });
+    // Dovecot's auth process runs as its internal user ("dovecot"): it reads the file through the group.
+    const group = /^dovecot:[^:]*:(\d+):/m.exec(readFileSync("/etc/group", "utf8"))?.[1];
+    if (group !== undefined) chownSync(passwd, 0, Number(group));
+    else chmodSync(passwd, 0o644);
+  }
+  // System accounts: the shadow passdb runs in Dovecot's auth-worker, as root; crypt(3) checks the hash.
+  const databases = o.users === "system" ? `
+passdb {
+  driver = shadow
+}
+userdb {
+  driver = passwd
+}` : `
+passdb {
+  driver = passwd-file
+  args = scheme=CRYPT username_format=%u ${passwd}
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%u ${passwd}
+}`;
   const conf = join(o.root, "dovecot.conf");
   writeFileSync(conf, `
 base_dir = ${o.root}/run
@@ -121,19 +141,7 @@ auth_cache_ttl = 1 hour
 default_process_limit = ${max + 100}
 default_client_limit = ${max * 2 + 100}
 default_vsz_limit = 1G
-${o.system ? `passdb {
-  driver = shadow
-}
-userdb {
-  driver = passwd
-}` : `passdb {
-  driver = passwd-file
-  args = scheme=CRYPT username_format=%u ${passwd}
-}
-userdb {
-  driver = passwd-file
-  args = username_format=%u ${passwd}
-}`}
+${databases}
 service pop3-login {
   inet_listener pop3 {
     address = 127.0.0.1

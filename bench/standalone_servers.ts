@@ -1,6 +1,7 @@
 /**
  * The poppin side of the standalone benchmarks: `poppin serve` with the classic chain
- * or with --inline, virtual users in a user database, -u/-g the mail uid; and the memory
+ * or with --inline, virtual users in a user database (-u/-g the mail uid) or system
+ * accounts (serve as root); and the memory
  * of a server's whole process tree (RSS and PSS from /proc/PID/smaps_rollup).
  */
 import { readFileSync } from "node:fs";
@@ -14,14 +15,18 @@ export interface PoppinServer {
 
 export type PoppinMode = "classic" | "inline";
 
+/**
+ * Virtual users: `userdb` (POPPIN_USERDB) and serve's -u/-g `uid`/`gid`. System users (no
+ * userdb): serve stays root, checkpassword reads /etc/shadow, each session runs as its owner.
+ */
 export async function startPoppin(o: {
-  /** userdb and uid/gid undefined: system users, serve stays root (sessions run as each user). */
-  poppin: string; mode: PoppinMode; port: number; userdb: string | undefined; uid: number | undefined; gid: number | undefined; limit: number;
+  poppin: string; mode: PoppinMode; port: number; userdb?: string; uid?: number; gid?: number; limit: number;
   popupOptions?: string[]; env?: Record<string, string>;
 }): Promise<PoppinServer> {
   const chain = [o.poppin, "popup", ...(o.popupOptions ?? []), "bench.example", o.poppin, "checkpassword", o.poppin, "pop3d", "Maildir"];
+  const ids = o.uid === undefined ? [] : ["-u", String(o.uid), "-g", String(o.gid ?? o.uid)];
   const argv = [o.poppin, "serve", ...(o.mode === "inline" ? ["--inline"] : []), "-q", "-R", "-H", "-l", "bench.example",
-    "-c", String(o.limit), "-b", "1024", ...(o.uid === undefined ? [] : ["-u", String(o.uid), "-g", String(o.gid)]), "127.0.0.1", String(o.port), ...chain];
+    "-c", String(o.limit), "-b", "1024", ...ids, "127.0.0.1", String(o.port), ...chain];
   const proc = Bun.spawn(argv, {
     env: { PATH: "/usr/bin:/bin", ...(o.userdb === undefined ? {} : { POPPIN_USERDB: o.userdb }), ...o.env },
     stdout: "ignore", stderr: process.env.BENCH_SERVER_STDERR ? "inherit" : "ignore", stdin: "ignore",
