@@ -3,8 +3,9 @@
  * deliver` names them), the median of a few rounds, and a pre-authenticated POP3 session
  * (pipelined commands on a pipe, answers counted from a pipe) for pop3d and Dovecot's pop3.
  */
-import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import net from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ALIASES } from "../mod/cli/applet_table.ts";
 
@@ -90,4 +91,39 @@ export async function stopProcess(proc: { kill(signal?: NodeJS.Signals): void; e
 export function appletLinks(poppin: string, dir: string): void {
   mkdirSync(dir, { recursive: true });
   for (const { name } of ALIASES) symlinkSync(poppin, join(dir, name));
+}
+
+/**
+ * The start every server bench shares: the binary must exist (exit 1 with the hint), and the
+ * bench runs as root (the mail uid switch, Dovecot's master) or says why it is skipped (exit 0).
+ */
+export function requireBinaryAndRoot(poppin: string, bench: string, why: string): void {
+  if (!existsSync(poppin)) {
+    console.error(`${poppin} missing: run npm run build (or set POPPIN_BIN)`);
+    process.exit(1);
+  }
+  if (process.getuid?.() !== 0) {
+    console.log(`${bench} bench: needs root (${why}); skipped`);
+    process.exit(0);
+  }
+}
+
+/** A fresh directory for a bench's files, on /dev/shm where there is one, that every uid may enter. */
+export function benchRoot(name: string): string {
+  const root = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), `poppin-bench-${name}-`));
+  chmodSync(root, 0o755);
+  return root;
+}
+
+/** Ports one after another from a random base (servers of one bench run must not collide). */
+export function portCounter(): () => number {
+  const base = 21000 + Math.floor(Math.random() * 20000);
+  let serial = 0;
+  return () => base + serial++;
+}
+
+/** chown -R `path` to `uid`:`gid`. */
+export function chownTree(path: string, uid: number, gid: number): void {
+  chownSync(path, uid, gid);
+  if (statSync(path).isDirectory()) for (const n of readdirSync(path)) chownTree(join(path, n), uid, gid);
 }

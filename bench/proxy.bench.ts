@@ -13,10 +13,9 @@
  * behind a backend with --proxy --proxy-from 127.0.0.1 (so its logs see the client).
  * Needs root (the mail uid); uses dist/poppin or $POPPIN_BIN.
  */
-import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, chownSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { fillMaildir, median, stopProcess, waitForPort } from "./fixtures.ts";
+import { benchRoot, chownTree, fillMaildir, median, portCounter, requireBinaryAndRoot, stopProcess, waitForPort } from "./fixtures.ts";
 import { Pop3Connection, retrAll } from "./standalone_client.ts";
 import { processTree, treeMemory } from "./standalone_servers.ts";
 
@@ -34,25 +33,11 @@ const UID = 65534;
 const GID = 65534;
 const PASSWORD = "bench-password";
 
-if (!existsSync(POPPIN)) {
-  console.error(`${POPPIN} missing: run npm run build (or set POPPIN_BIN)`);
-  process.exit(1);
-}
-if (process.getuid?.() !== 0) {
-  console.log("proxy bench: needs root (the mail uid); skipped");
-  process.exit(0);
-}
+requireBinaryAndRoot(POPPIN, "proxy", "the mail uid");
 
-const root = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "poppin-bench-proxy-"));
-chmodSync(root, 0o755);
-const basePort = 21000 + Math.floor(Math.random() * 20000);
-let portSerial = 0;
-const nextPort = () => basePort + portSerial++;
+const root = benchRoot("proxy");
+const nextPort = portCounter();
 
-function chownTree(path: string): void {
-  chownSync(path, UID, GID);
-  if (statSync(path).isDirectory()) for (const n of readdirSync(path)) chownTree(join(path, n));
-}
 
 // ---------- users: one per login client, one with the RETR mailbox, one per idle session
 // (a Maildir serves one session at a time). The idle users share one hash, added as text lines.
@@ -75,7 +60,7 @@ for (let i = 0; i < IDLE; i++) {
 appendFileSync(userdb, idleLines.join(""));
 const compiled = Bun.spawnSync([POPPIN, "users", "-f", userdb, "compile"]);
 if (compiled.exitCode !== 0) throw new Error(`users compile: ${compiled.stderr.toString()}`);
-chownTree(join(root, "homes"));
+chownTree(join(root, "homes"), UID, GID);
 chownSync(`${userdb}.cdb`, UID, GID);
 
 // ---------- servers

@@ -5,12 +5,12 @@
  * ES256 JWT against the yescrypt USER/PASS login rate of the same server. Needs root
  * (Dovecot's master, the mail uid switch); uses dist/poppin or $POPPIN_BIN.
  */
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { join, resolve } from "node:path";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { dovecotAvailable, startDovecot } from "./dovecot_harness.ts";
-import { fillMaildir, median } from "./fixtures.ts";
+import { benchRoot, chownTree, fillMaildir, median, portCounter, requireBinaryAndRoot } from "./fixtures.ts";
 import { mechanismLoginRate, type Mechanism } from "./sasl_client.ts";
 import { startPoppin } from "./standalone_servers.ts";
 import { randomBytes } from "node:crypto";
@@ -26,27 +26,13 @@ const UID = 65534;
 const GID = 65534;
 const PASSWORD = "bench-password";
 
-if (!existsSync(POPPIN)) {
-  console.error(`${POPPIN} missing: run npm run build (or set POPPIN_BIN)`);
-  process.exit(1);
-}
-if (process.getuid?.() !== 0) {
-  console.log("sasl bench: needs root (Dovecot's master and the mail uid switch); skipped");
-  process.exit(0);
-}
+requireBinaryAndRoot(POPPIN, "sasl", "Dovecot's master and the mail uid switch");
 const haveDovecot = dovecotAvailable();
 if (!haveDovecot) console.log("Dovecot not installed (apt-get install dovecot-core dovecot-pop3d): poppin figures only");
 
-const root = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "poppin-bench-sasl-"));
-chmodSync(root, 0o755);
-const basePort = 21000 + Math.floor(Math.random() * 20000);
-let serial = 0;
-const nextPort = () => basePort + serial++;
+const root = benchRoot("sasl");
+const nextPort = portCounter();
 
-function chownTree(path: string): void {
-  chownSync(path, UID, GID);
-  if (statSync(path).isDirectory()) for (const n of readdirSync(path)) chownTree(join(path, n));
-}
 
 const home = join(root, "homes", "login");
 mkdirSync(home, { recursive: true });
@@ -54,7 +40,7 @@ const userdb = join(root, "users");
 const added = Bun.spawnSync([POPPIN, "users", "-f", userdb, "add", "login", String(UID), String(GID), home], { stdin: Buffer.from(`${PASSWORD}\n`) });
 if (added.exitCode !== 0) throw new Error(`users add: ${added.stderr}`);
 fillMaildir(join(home, "Maildir"), 3, () => 2000);
-chownTree(join(root, "homes"));
+chownTree(join(root, "homes"), UID, GID);
 chownSync(userdb, UID, GID);
 chownSync(`${userdb}.cdb`, UID, GID);
 const line = readFileSync(userdb, "utf8").split("\n").find((l) => l.startsWith("login:"))!;

@@ -17,12 +17,12 @@
  * idle Dovecot sessions too (10,000 processes: several GB). Needs root (Dovecot's master,
  * the mail uid switch); uses dist/poppin or $POPPIN_BIN.
  */
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { chownSync, cpSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { cpus, tmpdir } from "node:os";
+import { cpus } from "node:os";
 import { join, resolve } from "node:path";
 import { dovecotAvailable, startDovecot, type DovecotServer } from "./dovecot_harness.ts";
-import { fillMaildir, median } from "./fixtures.ts";
+import { benchRoot, chownTree, fillMaildir, median, portCounter, requireBinaryAndRoot } from "./fixtures.ts";
 import { deleAll, loginRate, openIdle, retrAll, statTimes, type Pop3Connection } from "./standalone_client.ts";
 import { processTree, startPoppin, treeMemory, type PoppinServer } from "./standalone_servers.ts";
 
@@ -39,14 +39,7 @@ const UID = 65534;
 const GID = 65534;
 const PASSWORD = "bench-password";
 
-if (!existsSync(POPPIN)) {
-  console.error(`${POPPIN} missing: run npm run build (or set POPPIN_BIN)`);
-  process.exit(1);
-}
-if (process.getuid?.() !== 0) {
-  console.log("standalone bench: needs root (Dovecot's master and the mail uid switch); skipped");
-  process.exit(0);
-}
+requireBinaryAndRoot(POPPIN, "standalone", "Dovecot's master and the mail uid switch");
 // 10,000 idle sessions need 10,000 descriptors in the server and as many here: raise the soft
 // limit up to the hard one and run again under it (servers started from here inherit it).
 const NOFILE_NEEDED = IDLE_LARGE_WANTED + 1000;
@@ -68,18 +61,11 @@ if (IDLE_LARGE < IDLE_LARGE_WANTED) console.log(`descriptor limit ${softNofile}:
 const haveDovecot = dovecotAvailable();
 if (!haveDovecot) console.log("Dovecot not installed (apt-get install dovecot-core dovecot-pop3d): poppin figures only");
 
-const root = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "poppin-bench-standalone-"));
-chmodSync(root, 0o755);
-const basePort = 21000 + Math.floor(Math.random() * 20000);
-let portSerial = 0;
-const nextPort = () => basePort + portSerial++;
+const root = benchRoot("standalone");
+const nextPort = portCounter();
 
 // ---------- mail and users
 
-function chownTree(path: string): void {
-  chownSync(path, UID, GID);
-  if (statSync(path).isDirectory()) for (const n of readdirSync(path)) chownTree(join(path, n));
-}
 
 const homes = join(root, "homes");
 mkdirSync(homes);
@@ -106,7 +92,7 @@ if (wanted("big")) fillMaildir(join(bigHome, "Maildir"), BIG, (i) => 600 + (i % 
 const deleHome = addUser("dele");
 const deleTemplate = join(root, "dele-template");
 fillMaildir(deleTemplate, 1000, () => 2000);
-chownTree(homes);
+chownTree(homes, UID, GID);
 chownSync(userdb, UID, GID);
 console.log(`made users and ${(1000 + 20_000 + BIG + 1006).toLocaleString("en")} messages in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
@@ -158,9 +144,10 @@ async function poppin(mode: "classic" | "inline", limit: number, env: Record<str
   return s;
 }
 async function dovecot(cache: boolean, maxSessions: number): Promise<DovecotServer> {
-  const dir = join(root, `dovecot-${portSerial}`);
+  const port = nextPort();
+  const dir = join(root, `dovecot-${port}`);
   mkdirSync(dir);
-  const s = await startDovecot({ root: dir, port: nextPort(), users, authCacheSize: cache ? "10M" : "0", maxSessions });
+  const s = await startDovecot({ root: dir, port, users, authCacheSize: cache ? "10M" : "0", maxSessions });
   running.push(s);
   return s;
 }
@@ -265,7 +252,7 @@ try {
       const md = join(deleHome, "Maildir");
       rmSync(md, { recursive: true, force: true });
       cpSync(deleTemplate, md, { recursive: true });
-      chownTree(md);
+      chownTree(md, UID, GID);
       const got = await deleAll(ports[n], "dele", PASSWORD, 1000);
       if (!got.quit.startsWith("+OK")) throw new Error(`${n} QUIT: ${got.quit}`);
       if (readdirSync(join(md, "cur")).length !== 0) throw new Error(`${n} left messages after DELE + QUIT`);
