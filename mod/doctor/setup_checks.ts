@@ -55,10 +55,13 @@ export function checkUserdbAccess(userdb: string, account: RunAccount): CheckRes
     `give it a group the account is in: poppin users -f ${userdb.replace(/\.cdb$/, "")} --group GROUP compile (mode 640), or run the service as root.`);
 }
 
-/** The pid svstat shows for `dir`, or undefined. */
-function upPid(run: (cmd: string[]) => { code: number; out: string }, dir: string): number | undefined {
-  const m = /: up \(pid (\d+)\)/.exec(run(["svstat", dir]).out);
-  return m ? Number(m[1]) : undefined;
+/** What svstat shows for `dir`: the pid when up; otherwise for how many seconds it has been down. */
+function serviceState(run: (cmd: string[]) => { code: number; out: string }, dir: string): { pid?: number; downSeconds?: number } {
+  const out = run(["svstat", dir]).out;
+  const up = /: up \(pid (\d+)\)/.exec(out);
+  if (up) return { pid: Number(up[1]) };
+  const down = /: down (\d+) seconds?/.exec(out);
+  return { downSeconds: down ? Number(down[1]) : undefined };
 }
 
 /**
@@ -68,11 +71,14 @@ function upPid(run: (cmd: string[]) => { code: number; out: string }, dir: strin
  */
 export async function checkLogger(info: ServiceInfo, run: (cmd: string[]) => { code: number; out: string }): Promise<CheckResult> {
   const logDir = join(info.dir, "log");
-  const first = upPid(run, logDir);
+  const first = serviceState(run, logDir);
   await Bun.sleep(1500);
-  const second = upPid(run, logDir);
-  if (first !== undefined && first === second) return pass("logger", `the logger (pid ${first}) stays up.`);
-  if (first === undefined && second === undefined) {
+  const second = serviceState(run, logDir);
+  if (first.pid !== undefined && first.pid === second.pid) return pass("logger", `the logger (pid ${first.pid}) stays up.`);
+  // A logger whose program fails at once is up for a moment each second: svstat mostly shows it
+  // down for 0 or 1 seconds. Down for longer in both looks: it is stopped, not restarting.
+  const restarting = (state: { pid?: number; downSeconds?: number }) => state.pid !== undefined || (state.downSeconds ?? 2) <= 1;
+  if (!restarting(first) && !restarting(second)) {
     return failure("logger", `the logger in ${logDir} is not up.`, `svc -u ${logDir}, and check that svscan (or supervise) runs it.`);
   }
   // Its own words: log/run with no input ends at once when it works, or fails with the reason.
