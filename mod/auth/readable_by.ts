@@ -26,9 +26,14 @@ function allowed(st: Stats, uid: number, gids: Set<number>, bit: number): boolea
   return (st.mode & bit) !== 0;
 }
 
-/** Why `account` cannot read `path` (a directory on the way it cannot enter, or the file), or undefined. */
-export function readProblem(path: string, account: RunAccount): string | undefined {
-  const gids = groupsOf(account);
+/** What stops an account on the way to a file: a missing entry, a directory it cannot enter, or the file. */
+export interface Refusal { path: string; st?: Stats; kind: "missing" | "directory" | "file" }
+
+/**
+ * Walks the way to `path` as a lookup does (every directory from / down, then the file) and
+ * returns the first refusal: `canEnter` judges each directory, `canUse` the file.
+ */
+export function firstRefusal(path: string, canEnter: (st: Stats) => boolean, canUse: (st: Stats) => boolean): Refusal | undefined {
   const dirs: string[] = [];
   for (let d = dirname(path); ; d = dirname(d)) {
     dirs.unshift(d);
@@ -36,12 +41,21 @@ export function readProblem(path: string, account: RunAccount): string | undefin
   }
   for (const dir of dirs) {
     let st: Stats;
-    try { st = statSync(dir); } catch { return `${dir} does not exist`; }
-    if (!allowed(st, account.uid, gids, 1)) return `${dir} (mode ${(st.mode & 0o7777).toString(8)}, owner ${st.uid}:${st.gid}) cannot be entered`;
+    try { st = statSync(dir); } catch { return { path: dir, kind: "missing" }; }
+    if (!canEnter(st)) return { path: dir, st, kind: "directory" };
   }
   let st: Stats;
-  try { st = statSync(path); } catch { return `${path} does not exist`; }
-  if (!allowed(st, account.uid, gids, 4)) return `${path} has mode ${(st.mode & 0o7777).toString(8)}, owner ${st.uid}:${st.gid}`;
-  return undefined;
+  try { st = statSync(path); } catch { return { path, kind: "missing" }; }
+  return canUse(st) ? undefined : { path, st, kind: "file" };
 }
 
+/** Why `account` cannot read `path` (a directory on the way it cannot enter, or the file), or undefined. */
+export function readProblem(path: string, account: RunAccount): string | undefined {
+  const gids = groupsOf(account);
+  const refused = firstRefusal(path, (st) => allowed(st, account.uid, gids, 1), (st) => allowed(st, account.uid, gids, 4));
+  if (refused === undefined) return undefined;
+  const { st } = refused;
+  if (st === undefined) return `${refused.path} does not exist`;
+  if (refused.kind === "directory") return `${refused.path} (mode ${(st.mode & 0o7777).toString(8)}, owner ${st.uid}:${st.gid}) cannot be entered`;
+  return `${refused.path} has mode ${(st.mode & 0o7777).toString(8)}, owner ${st.uid}:${st.gid}`;
+}

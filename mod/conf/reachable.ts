@@ -5,8 +5,8 @@
  * executable. A binary in a clone under /root (mode 0700) is the usual miss: the logger
  * then restarts every second and every login fails.
  */
-import { statSync, type Stats } from "node:fs";
-import { dirname } from "node:path";
+import type { Stats } from "node:fs";
+import { firstRefusal } from "../auth/readable_by.ts";
 
 function modeOf(st: Stats): string {
   return (st.mode & 0o7777).toString(8);
@@ -14,18 +14,11 @@ function modeOf(st: Stats): string {
 
 /** Why other accounts cannot run `path` (a directory on the way, or the file), or undefined. */
 export function runProblemForOthers(path: string): string | undefined {
-  const dirs: string[] = [];
-  for (let d = dirname(path); ; d = dirname(d)) {
-    dirs.unshift(d);
-    if (d === dirname(d)) break;
-  }
-  for (const dir of dirs) {
-    let st: Stats;
-    try { st = statSync(dir); } catch { return `${dir} does not exist`; }
-    if ((st.mode & 0o001) === 0) return `${dir} (mode ${modeOf(st)}) cannot be entered by other accounts`;
-  }
-  let st: Stats;
-  try { st = statSync(path); } catch { return `${path} does not exist`; }
-  if ((st.mode & 0o001) === 0) return `${path} (mode ${modeOf(st)}) cannot be run by other accounts`;
-  return undefined;
+  const forOthers = (st: Stats) => (st.mode & 0o001) !== 0;
+  const refused = firstRefusal(path, forOthers, forOthers);
+  if (refused === undefined) return undefined;
+  if (refused.st === undefined) return `${refused.path} does not exist`;
+  return refused.kind === "directory"
+    ? `${refused.path} (mode ${modeOf(refused.st)}) cannot be entered by other accounts`
+    : `${refused.path} (mode ${modeOf(refused.st)}) cannot be run by other accounts`;
 }
