@@ -10,6 +10,7 @@ import net from "node:net";
 import { POPPIN, startPortServer, type PortServer } from "../helpers.ts";
 import { makeCertificate } from "../tls/harness.ts";
 import { MAIL_GID, MAIL_UID, virtualSetup } from "../standalone/harness.ts";
+import { asNobody } from "./as_nobody.ts";
 
 const setup = virtualSetup(["Subject: x\n\nx\n"]);
 const servers: PortServer[] = [];
@@ -17,24 +18,6 @@ afterAll(async () => {
   for (const s of servers) await s.stop();
 });
 
-/** What a process running as nobody can do to `pid`: open its mem and environ, attach with ptrace. */
-async function asNobody(pid: number): Promise<string> {
-  const p = Bun.spawn(["/usr/bin/python3", "-c", `
-import ctypes, os
-libc = ctypes.CDLL(None, use_errno=True)
-out = []
-for what in ("mem", "environ"):
-    try:
-        with open("/proc/${pid}/" + what, "rb") as f: f.read(1)
-        out.append(what + ":read")
-    except OSError as e: out.append(what + ":" + (os.strerror(e.errno) if e.errno else "error"))
-if libc.ptrace(16, ${pid}, None, None) == 0:
-    out.append("ptrace:attached"); os.waitpid(${pid}, 0x40000000); libc.ptrace(17, ${pid}, None, None)
-else: out.append("ptrace:" + os.strerror(ctypes.get_errno()))
-print(" ".join(out))
-`], { uid: MAIL_UID, gid: MAIL_GID, cwd: "/", stdout: "pipe", stderr: "inherit" });
-  return (await new Response(p.stdout).text()).trim();
-}
 
 const refused = "mem:Permission denied environ:Permission denied ptrace:Operation not permitted";
 

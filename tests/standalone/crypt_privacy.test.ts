@@ -9,6 +9,7 @@ import { afterAll, expect, test } from "bun:test";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { POPPIN } from "../helpers.ts";
 import { MAIL_GID, MAIL_UID, startServer, talk, virtualSetup, type Running } from "./harness.ts";
+import { asNobody } from "../security/as_nobody.ts";
 
 const setup = virtualSetup(["Subject: x\n\nx\n"]);
 const chain = [POPPIN, "popup", "mail.example", POPPIN, "checkpassword", POPPIN, "pop3d", "Maildir"];
@@ -32,25 +33,6 @@ function helpersOf(serverPid: number): number[] {
   return pids;
 }
 
-/** What a process running as nobody can do to `pid`: open its mem and environ, attach with ptrace. */
-async function asNobody(pid: number): Promise<string> {
-  // Debian's python3: the one on PATH may live where nobody cannot go.
-  const p = Bun.spawn(["/usr/bin/python3", "-c", `
-import ctypes, os
-libc = ctypes.CDLL(None, use_errno=True)
-out = []
-for what in ("mem", "environ"):
-    try:
-        with open("/proc/${pid}/" + what, "rb") as f: f.read(1)
-        out.append(what + ":read")
-    except OSError as e: out.append(what + ":" + (os.strerror(e.errno) if e.errno else "error"))
-if libc.ptrace(16, ${pid}, None, None) == 0:
-    out.append("ptrace:attached"); os.waitpid(${pid}, 0x40000000); libc.ptrace(17, ${pid}, None, None)
-else: out.append("ptrace:" + os.strerror(ctypes.get_errno()))
-print(" ".join(out))
-`], { uid: MAIL_UID, gid: MAIL_GID, cwd: "/", stdout: "pipe", stderr: "inherit" });
-  return (await new Response(p.stdout).text()).trim();
-}
 
 for (const mode of ["root", "-u nobody"] as const) {
   test(`helpers are unreadable by a process running as nobody: serve as ${mode}`, async () => {
