@@ -5,7 +5,7 @@
  * figures are the server's work, not this client's 4096 PBKDF2 rounds per login.
  */
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
-import { Pop3Connection } from "./standalone_client.ts";
+import { Pop3Connection, sessionRate } from "./standalone_client.ts";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const unb64 = (s: string) => Buffer.from(s, "base64").toString("utf8");
@@ -54,32 +54,7 @@ async function bearerLogin(c: Pop3Connection, user: string, token: string): Prom
 export type Mechanism = { kind: "scram"; password: string } | { kind: "bearer"; token: string } | { kind: "user"; password: string };
 
 /** connect, log in with `mech`, STAT, QUIT as fast as possible at `concurrency` for `durationMs`: sessions/s. */
-export async function mechanismLoginRate(port: number, user: string, mech: Mechanism, concurrency: number, durationMs: number): Promise<{ rate: number; errors: number; firstError?: string }> {
-  let done = 0;
-  let errors = 0;
-  let firstError: string | undefined;
-  const started = performance.now();
-  const end = started + durationMs;
-  const worker = async () => {
-    while (performance.now() < end) {
-      let c: Pop3Connection | undefined;
-      try {
-        c = await Pop3Connection.connect(port);
-        if (mech.kind === "scram") await scramLogin(c, user, mech.password);
-        else if (mech.kind === "bearer") await bearerLogin(c, user, mech.token);
-        else await c.login(user, mech.password);
-        const stat = await c.command("STAT");
-        if (!stat.startsWith("+OK")) throw new Error(stat);
-        await c.command("QUIT");
-        done++;
-      } catch (e) {
-        errors++;
-        firstError ??= (e as Error).message;
-      } finally {
-        c?.destroy();
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return { rate: done / ((performance.now() - started) / 1000), errors, firstError };
+export function mechanismLoginRate(port: number, user: string, mech: Mechanism, concurrency: number, durationMs: number): Promise<{ rate: number; errors: number; firstError?: string }> {
+  return sessionRate(port, (c) => mech.kind === "scram" ? scramLogin(c, user, mech.password)
+    : mech.kind === "bearer" ? bearerLogin(c, user, mech.token) : c.login(user, mech.password), concurrency, durationMs);
 }

@@ -129,10 +129,14 @@ export class Pop3Connection {
   }
 }
 
-/** connect, USER, PASS, STAT, QUIT as fast as possible at `concurrency` for `durationMs`: sessions/s. */
-export async function loginRate(port: number, user: string, password: string, concurrency: number, durationMs: number): Promise<{ rate: number; errors: number }> {
+/**
+ * connect, `login`, STAT, QUIT as fast as possible at `concurrency` for `durationMs`:
+ * sessions/s, the failed sessions and the first failure's message.
+ */
+export async function sessionRate(port: number, login: (c: Pop3Connection) => Promise<void>, concurrency: number, durationMs: number): Promise<{ rate: number; errors: number; firstError?: string }> {
   let done = 0;
   let errors = 0;
+  let firstError: string | undefined;
   const started = performance.now();
   const end = started + durationMs;
   const worker = async () => {
@@ -140,20 +144,26 @@ export async function loginRate(port: number, user: string, password: string, co
       let c: Pop3Connection | undefined;
       try {
         c = await Pop3Connection.connect(port);
-        await c.login(user, password);
+        await login(c);
         const stat = await c.command("STAT");
         if (!stat.startsWith("+OK")) throw new Error(stat);
         await c.command("QUIT");
         done++;
-      } catch {
+      } catch (e) {
         errors++;
+        firstError ??= (e as Error).message;
       } finally {
         c?.destroy();
       }
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return { rate: done / ((performance.now() - started) / 1000), errors };
+  return { rate: done / ((performance.now() - started) / 1000), errors, firstError };
+}
+
+/** connect, USER, PASS, STAT, QUIT as fast as possible at `concurrency` for `durationMs`: sessions/s. */
+export async function loginRate(port: number, user: string, password: string, concurrency: number, durationMs: number): Promise<{ rate: number; errors: number }> {
+  return sessionRate(port, (c) => c.login(user, password), concurrency, durationMs);
 }
 
 /** One session: RETR 1..count pipelined, then QUIT; milliseconds from the first RETR to the close. */
