@@ -14,7 +14,7 @@ import type { AuthConfig } from "./config.ts";
 import { AuthRefused, type CheckpasswordRequest } from "./request.ts";
 import { lookupSystemAccount, NSS, type SystemDatabases } from "./system_accounts.ts";
 import { lookupVirtualUser } from "./userdb.ts";
-import { checkHash, systemCrypt, type CryptFunction } from "./verify.ts";
+import { checkHash, completeDecoys, systemCrypt, type CryptFunction } from "./verify.ts";
 import { parseScramForm, verifyScramForm } from "../sasl/scram_form.ts";
 import { decoyKeys, type ScramKeySet } from "../sasl/scram_keys.ts";
 
@@ -137,7 +137,11 @@ export function authenticate(request: CheckpasswordRequest, config: AuthConfig, 
   found.apopSecret?.fill(0);
   if (account === undefined || method === undefined) throw new AuthRefused("wrong password or unknown user");
   const refusal = policyRefusal(account, config, env.euid);
-  if (refusal !== undefined) throw new AuthRefused(refusal);
+  if (refusal !== undefined) {
+    // A right password refused by a policy costs what a wrong one does: no oracle for refused accounts.
+    completeDecoys(request.password, method === "password" ? account.hash : undefined, crypt);
+    throw new AuthRefused(refusal);
+  }
   return { account, method };
 }
 

@@ -1,11 +1,14 @@
 /**
  * Password checks whose cost tells nothing: not whether the account exists, nor which kind
- * of hash it has. Every attempt runs crypt once for each kind and cost in DECOY_SETTINGS
- * (the kinds poppin writes and Debian systems hold, at their default costs): the account's
- * own hash takes the place of the decoy of its kind, and an unknown user, a locked
- * account or a refused login runs every decoy. So a wrong password for a sha512 account,
- * one for a yescrypt account and an unknown user all cost the same work. A hash of a kind
- * or cost outside the list costs its own check on top (see docs/security.md).
+ * of hash it has. Every refused attempt runs crypt once for each kind and cost in
+ * DECOY_SETTINGS (the kinds poppin writes and Debian systems hold, at their default costs):
+ * the account's own hash takes the place of the decoy of its kind, and an unknown user, a
+ * locked account or a refused login runs every decoy. So a wrong password for a sha512
+ * account, one for a yescrypt account and an unknown user all cost the same work. A right
+ * password skips the decoys (its +OK already tells the client what the timing could), unless
+ * the login is refused after all (a policy after the password): then the caller runs the
+ * rest with completeDecoys, so that refusal costs what a wrong password costs. A hash of a
+ * kind or cost outside the list costs its own check on top (see docs/security.md).
  */
 import { timingSafeEqual } from "../sys/constant_time.ts";
 import { cryptHash } from "../sys/crypt.ts";
@@ -79,9 +82,18 @@ export function checkHash(password: Uint8Array, hash: string | undefined, crypt:
     return false;
   }
   const computed = crypt(password, hash!);
-  runDecoys(password, crypt, costClass(hash!));
-  if (computed === undefined) return false;
-  const a = Buffer.from(computed, "latin1");
+  const a = Buffer.from(computed ?? "", "latin1");
   const b = Buffer.from(hash!, "latin1");
-  return a.length === b.length && timingSafeEqual(a, b);
+  const right = computed !== undefined && a.length === b.length && timingSafeEqual(a, b);
+  if (!right) runDecoys(password, crypt, costClass(hash!));
+  return right;
+}
+
+/**
+ * The decoys a right password skipped (checkHash), for a login refused after its password
+ * matched: that refusal then costs what a wrong password costs. `hash` undefined (a proof
+ * that ran no crypt, such as APOP): every decoy.
+ */
+export function completeDecoys(password: Uint8Array, hash: string | undefined, crypt: CryptFunction = systemCrypt): void {
+  runDecoys(password, crypt, hash === undefined ? undefined : costClass(hash));
 }

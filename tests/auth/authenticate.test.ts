@@ -73,11 +73,11 @@ function attempt(data: string, config: AuthConfig = SYSTEM, env: Partial<AuthEnv
 }
 
 describe("authenticate: system accounts", () => {
-  test("right password: the account; one crypt call against the stored hash, and the decoys of the other kinds", () => {
+  test("right password: the account; one crypt call against the stored hash, no decoys (the +OK tells what the timing could)", () => {
     const a = attempt("joe\0right\0");
     expect(a.result?.account).toMatchObject({ login: "joe", uid: 1001, home: "/home/joe", source: "system" });
     expect(a.result?.method).toBe("password");
-    expect(a.calls).toEqual(expectedCalls(hashOf("right")));
+    expect(a.calls).toEqual([hashOf("right")]);
   });
 
   test("every refusal costs the same crypt calls as a check (unknown user: every decoy)", () => {

@@ -59,16 +59,19 @@ describe("one attempt, one amount of work", () => {
   const db = join(dir, "users");
   writeFileSync(db, Object.entries(hashes).map(([name, h]) => `${name}:${h}:5000:5000:/var/mail/${name}\n`).join("") + `locked:!${hashes.sha512}:5000:5000:/var/mail/locked\n`);
   const config: AuthConfig = { userdb: db, minUid: 1000, apopSecretsFile: undefined, shadowFile: "/etc/shadow" };
-  const attempt = (data: string) => classesOf((crypt) => {
+  const attempt = (data: string, with_: AuthConfig = config) => classesOf((crypt) => {
     try {
-      authenticate(parseRequest(new Uint8Array(Buffer.from(data, "latin1"))), config, { euid: 0, today: 20000, crypt });
+      authenticate(parseRequest(new Uint8Array(Buffer.from(data, "latin1"))), with_, { euid: 0, today: 20000, crypt });
     } catch { /* refusals are what is measured */ }
   });
 
-  test("a wrong password for each kind, a right one, an unknown user, a locked account, a bad name: the same classes", () => {
-    for (const name of Object.keys(hashes)) {
+  test("a wrong password for each kind, a right one refused by a policy, an unknown user, a locked account, a bad name: the same classes", () => {
+    const outside: AuthConfig = { ...config, homeBase: "/srv/no-home-is-here" }; // every home is outside: refused after the password
+    for (const [name, hash] of Object.entries(hashes)) {
       expect(attempt(`${name}\0wrong\0`)).toEqual(EVERY_DECOY);
-      expect(attempt(`${name}\0right\0`)).toEqual(EVERY_DECOY);
+      expect(attempt(`${name}\0right\0`, outside)).toEqual(EVERY_DECOY);
+      // A right password that logs in skips the decoys: its +OK tells what the timing could.
+      expect(attempt(`${name}\0right\0`)).toEqual([costClass(hash)]);
     }
     expect(attempt("nosuch\0wrong\0")).toEqual(EVERY_DECOY);
     expect(attempt("locked\0right\0")).toEqual(EVERY_DECOY);
@@ -84,7 +87,7 @@ describe("one attempt, one amount of work", () => {
 
   test("a hash of a cost outside the list costs its own check on top of every decoy (documented)", () => {
     const slow = cryptHash(PASSWORD, "$6$rounds=6000$abcdefghijklmnop")!;
-    expect(classesOf((crypt) => checkHash(PASSWORD, slow, crypt))).toEqual([...EVERY_DECOY, "$6$rounds=6000"].sort());
+    expect(classesOf((crypt) => checkHash(new Uint8Array(Buffer.from("wrong")), slow, crypt))).toEqual([...EVERY_DECOY, "$6$rounds=6000"].sort());
   });
 });
 

@@ -18,7 +18,7 @@ import { AccountPool, gate, MATRIX, PASSWORD, type Account } from "./modes.ts";
 for (const tool of ["python3", "curl", "fetchmail", "mpop", "getmail"]) requireTool(tool);
 const pool = new AccountPool("matrix-clients");
 afterAll(() => pool.close());
-const limited = gate(8);
+const limited = gate(8, pool);
 const cert = makeCertificate();
 // 0600, the mail uid's: with -u the classic chain's popup runs as that uid and reads it itself
 // (--inline reads it before its uid switch; for system users serve and popup stay root).

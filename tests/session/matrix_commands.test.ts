@@ -13,7 +13,7 @@ import { AccountPool, gate, MATRIX, PASSWORD, REFERENCE, blankTimestamp, referen
 
 const pool = new AccountPool("matrix-cmd");
 afterAll(() => pool.close());
-const limited = gate(8);
+const limited = gate(8, pool);
 
 const MESSAGES = [
   "From: a@example.org\nSubject: one\n\nhello\n.dot line\n..two dots\n.\n",

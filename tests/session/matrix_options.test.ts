@@ -13,7 +13,7 @@ import { AccountPool, gate, MATRIX, PASSWORD, type Account } from "./modes.ts";
 
 const pool = new AccountPool("matrix-options");
 afterAll(() => pool.close());
-const limited = gate(8);
+const limited = gate(8, pool);
 
 const MESSAGES = ["Subject: one\n\nfirst\n", "Subject: two\n\nsecond\n", "Subject: three\n\nthird\n"];
 const login = (a: Account) => `USER ${a.login}\r\nPASS ${PASSWORD}\r\n`;

@@ -15,7 +15,7 @@ import { AccountPool, gate, MATRIX, PASSWORD, blankTimestamp, type Account } fro
 
 const pool = new AccountPool("matrix-policy");
 afterAll(() => pool.close());
-const limited = gate(8);
+const limited = gate(8, pool);
 
 const login = (a: Account) => `USER ${a.login}\r\nPASS ${PASSWORD}\r\n`;
 const answers = (b: Buffer) => b.toString("latin1").split("\r\n").filter((l) => /^(\+OK|-ERR)/.test(l));

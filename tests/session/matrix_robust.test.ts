@@ -21,7 +21,7 @@ export const KNOWN_GAPS: readonly KnownGap[] = [];
 
 const pool = new AccountPool("matrix-robust");
 afterAll(() => pool.close());
-const limited = gate(8);
+const limited = gate(8, pool);
 
 const MESSAGES = ["Subject: one\n\nfirst\n", "Subject: two\n\nsecond\n", "Subject: big\n\n" + `${"b".repeat(99)}\n`.repeat(30_000)];
 const count = (acct: Account) => ["new", "cur"].reduce((n, sub) => n + readdirSync(join(acct.maildir, sub)).length, 0);

@@ -149,6 +149,15 @@ export class AccountPool {
     return s;
   }
 
+  /**
+   * What this pool's servers logged beyond routine connection lines (status, pid, ok, end,
+   * done, login lines): printed with a failing case, so a crash or a refusal shows its cause.
+   */
+  unusualLog(): string {
+    const routine = /tcpserver: (status|pid|ok|end \d+ status 0$|done)|: (info|warning): (end=|login |mailbox in use|login delay)|^\s*$/;
+    return this.servers.flatMap((s) => s.log().split("\n").filter((l) => !routine.test(l))).slice(-60).join("\n");
+  }
+
   async close(): Promise<void> {
     for (const s of this.servers) if (s.proc.exitCode === null) await s.stop();
     for (const name of this.#systemUsers.splice(0)) Bun.spawnSync(["userdel", "-f", name]);
@@ -212,7 +221,7 @@ export function knownGap(gaps: readonly KnownGap[], combo: Combo, id: string): K
  * At most `n` cases of a file at once: the matrix starts dozens of servers (each a runtime, some
  * with crypt helpers), more than two shared cores serve well at a time.
  */
-export function gate(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
+export function gate(n: number, pool?: AccountPool): <T>(fn: () => Promise<T>) => Promise<T> {
   let running = 0;
   const waiting: (() => void)[] = [];
   return async <T>(fn: () => Promise<T>): Promise<T> => {
@@ -220,6 +229,9 @@ export function gate(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
     running++;
     try {
       return await fn();
+    } catch (e) {
+      if (pool !== undefined && e instanceof Error) e.message += `\n--- what the servers logged beyond routine lines:\n${pool.unusualLog()}`;
+      throw e;
     } finally {
       running--;
       waiting.shift()?.();

@@ -161,10 +161,10 @@ describe("crypt off the main thread", () => {
     const perCheck = DECOY_SETTINGS.length; // the account's yescrypt hash stands in for the yescrypt decoy
     const ok = await authenticateOffThread(request("joe", "secret"), config, env, { pool: counting, cache });
     expect(ok.account.login).toBe("joe");
-    expect(settings.length).toBe(perCheck);
-    expect(settings[0]).toBe(hash);
+    expect(settings).toEqual([hash]); // a right password: its own hash, no decoys
     await authenticateOffThread(request("joe", "secret"), config, env, { pool: counting, cache });
-    expect(settings.length).toBe(perCheck); // from the cache: no crypt, no decoys
+    expect(settings.length).toBe(1); // from the cache: no crypt, no decoys
+    settings.length = 0;
     const refusal = async (login: string, password: string) => {
       try {
         await authenticateOffThread(request(login, password), config, env, { pool: counting, cache });
@@ -176,8 +176,8 @@ describe("crypt off the main thread", () => {
     expect(await refusal("joe", "wrong")).toBe("refused");
     expect(await refusal("nobody-here", "secret")).toBe("refused");
     // A wrong password and an unknown user cost the same: one crypt per kind (the decoys for the unknown one).
-    expect(settings.slice(perCheck, 2 * perCheck).map(costClass).sort()).toEqual(settings.slice(2 * perCheck).map(costClass).sort());
-    expect(settings.slice(2 * perCheck)).toEqual([...DECOY_SETTINGS]);
+    expect(settings.slice(0, perCheck).map(costClass).sort()).toEqual(settings.slice(perCheck).map(costClass).sort());
+    expect(settings.slice(perCheck)).toEqual([...DECOY_SETTINGS]);
   });
 });
 
