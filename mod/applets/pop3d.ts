@@ -11,6 +11,7 @@ import { TEXT, err } from "../pop3/responses.ts";
 import { runMailboxSession } from "../session/mailbox_session.ts";
 import { fdTransactionChannel } from "../session/transaction_loop.ts";
 import { withPipelinedInput } from "../session/pipelined_input.ts";
+import { drainPendingInput } from "../sys/poll.ts";
 
 /** qmail-pop3d's die(): _exit(0) (qmail-1.03 qmail-pop3d.c), after its -ERR line. */
 const EXIT_QMAIL_POP3D_DIE = 0;
@@ -42,6 +43,7 @@ export const applet: Applet = {
     if (typeof parsed === "string") {
       // qmail-pop3d answers the client and exits 0 (its die_nomaildir); poppin pop3d exits 100.
       writeStdout(err(TEXT.noMaildir));
+      drainPendingInput(0);
       const name = ctx.classic ? ctx.calledAs : ctx.prefix;
       usage(ctx, `${name} [--compat=qmail|rfc] maildir | ${name} [mbox options] mbox:[spool]`);
       return ctx.classic ? EXIT_QMAIL_POP3D_DIE : EXIT_USAGE;
@@ -69,6 +71,9 @@ export const applet: Applet = {
     // Refused or failed, the client got its -ERR and exit 0 follows, as qmail-pop3d's die(): popup
     // (ours or qmail-popup) answers a non-zero status with an -ERR of its own, and the client
     // would get two answers to one PASS; the log line says what went wrong.
+    // What the client pipelined past our last answer (QUIT after a refused PASS) is read and
+    // dropped, so the connection ends after that answer instead of a reset that may discard it.
+    drainPendingInput(0);
     return EXIT_OK;
   },
 };

@@ -4,6 +4,7 @@ import { fatal, usage, warning } from "../cli/context.ts";
 import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError, describeSysError } from "../base/errors.ts";
 import { writeStdout } from "../base/io.ts";
 import { makeUndumpable } from "../sys/dumpable.ts";
+import { drainPendingInput } from "../sys/poll.ts";
 import { decoyCheck } from "../auth/verify.ts";
 import { runChain } from "./_run_chain.ts";
 import { timeoutWarning } from "../pop3/config.ts";
@@ -126,6 +127,8 @@ export const applet: Applet = {
       // Only poppin's checkpassword understands a bearer token beside fd 3.
       bearer: bearerConfigured(chainEnv) && chainRunsPoppinCheckpassword(chain, resolver),
     });
+    // Input the session left unread (pipelined past a refusal) is dropped before we exit: see pop3d.
+    drainPendingInput(0);
     return EXIT_OK;
   },
 };

@@ -19,6 +19,7 @@ const POLLERR = 0x008;
 const POLLHUP = 0x010;
 const POLLNVAL = 0x020;
 const MSG_PEEK = 0x2;
+const MSG_DONTWAIT = 0x40;
 const EINTR = constants.errno.EINTR;
 const EAGAIN = constants.errno.EAGAIN;
 
@@ -62,6 +63,26 @@ export function peekSocket(fd: number, buf: Uint8Array): number {
   const errno = lastErrno();
   if (errno === EAGAIN || errno === EINTR) return -1;
   throw new SysCallError("recv", errno);
+}
+
+/**
+ * Reads and drops what the peer already sent on socket `fd` (at most `limit` octets), without
+ * waiting. A process that ends with unread input makes close(2) reset the connection, and a
+ * reset throws away answers still queued to be sent (the -ERR to a PASS the client pipelined
+ * QUIT after): draining first lets the connection end with a FIN after the last answer.
+ * Does nothing on a pipe or a closed descriptor.
+ */
+export function drainPendingInput(fd: number, limit = 1 << 20): void {
+  const buf = new Uint8Array(16 * 1024);
+  for (let dropped = 0; dropped < limit;) {
+    const n = Number(libc().recv(fd, ptr(buf), buf.length, MSG_DONTWAIT));
+    if (n > 0) {
+      dropped += n;
+      continue;
+    }
+    if (n < 0 && lastErrno() === EINTR) continue;
+    return; // 0: the peer closed; EAGAIN: nothing more now; ENOTSOCK, EBADF: not a socket
+  }
 }
 
 export type PollOutcome = "ready" | "timeout" | "interrupted";

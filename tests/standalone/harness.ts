@@ -50,19 +50,31 @@ export function startServer(argv: string[], env: Record<string, string>): Promis
 }
 
 /** Sends `input` (pipelined) and returns all the server wrote until it closed (bounded by `timeoutMs`). */
-export function talk(port: number, input: string | Uint8Array, timeoutMs = 10_000): Promise<Buffer> {
+export async function talk(port: number, input: string | Uint8Array, timeoutMs = 10_000): Promise<Buffer> {
+  return (await talkToEnd(port, input, timeoutMs)).bytes;
+}
+
+/**
+ * As talk, and how the connection ended: `error` is the socket error seen (ECONNRESET when the
+ * server closed with input unread, a reset that may throw away its last answers), undefined
+ * for a clean end.
+ */
+export function talkToEnd(port: number, input: string | Uint8Array, timeoutMs = 10_000): Promise<{ bytes: Buffer; error?: string }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
+    let error: string | undefined;
     const sock = net.connect({ host: "127.0.0.1", port }, () => sock.write(input));
     const timer = setTimeout(() => {
       sock.destroy();
       reject(new Error(`no end of session within ${timeoutMs} ms; got: ${Buffer.concat(chunks).toString("latin1").slice(0, 500)}`));
     }, timeoutMs);
     sock.on("data", (c: Buffer) => chunks.push(c));
-    sock.on("error", () => {});
+    sock.on("error", (e: NodeJS.ErrnoException) => {
+      error = e.code ?? e.message;
+    });
     sock.on("close", () => {
       clearTimeout(timer);
-      resolve(Buffer.concat(chunks));
+      resolve({ bytes: Buffer.concat(chunks), error });
     });
   });
 }
