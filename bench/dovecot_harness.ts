@@ -160,7 +160,7 @@ protocol pop3 {
 `);
   const proc = Bun.spawn([DOVECOT, "-F", "-c", conf], { stdout: "ignore", stderr: "pipe", stdin: "ignore" });
   try {
-    await waitForPort(o.port, 15_000, "Dovecot");
+    await waitForPort(o.port, 15_000, "Dovecot", proc.exited);
   } catch (e) {
     proc.kill("SIGKILL");
     const log = existsSync(join(o.root, "dovecot.log")) ? readFileSync(join(o.root, "dovecot.log"), "utf8").slice(-2000) : "";

@@ -3,7 +3,7 @@
  * deliver` names them), the median of a few rounds, and a pre-authenticated POP3 session
  * (pipelined commands on a pipe, answers counted from a pipe) for pop3d and Dovecot's pop3.
  */
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -61,22 +61,59 @@ export function statAnswer(head: string): string {
   return head.split("\r\n").find((l) => /^\+OK \d+ \d+$/.test(l)) ?? head.slice(0, 80);
 }
 
-/** Resolves once something accepts connections on 127.0.0.1:`port`; rejects after `timeoutMs` naming `what`. */
-export function waitForPort(port: number, timeoutMs: number, what = "the server"): Promise<void> {
+/**
+ * Resolves once something accepts connections on 127.0.0.1:`port`; rejects after `timeoutMs`
+ * naming `what`, or as soon as `exited` settles (the server gave up, e.g. it could not bind),
+ * instead of waiting out the timeout.
+ */
+export function waitForPort(port: number, timeoutMs: number, what = "the server", exited?: Promise<number>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
+    let done = false;
+    void exited?.then((code) => {
+      if (!done) reject(new Error(`${what} exited (${code}) before it listened on ${port}`));
+      done = true;
+    });
     const attempt = () => {
+      if (done) return;
       const s = net.connect({ host: "127.0.0.1", port }, () => {
         s.destroy();
+        done = true;
         resolve();
       });
       s.on("error", () => {
-        if (Date.now() > deadline) reject(new Error(`${what} did not listen on ${port}`));
-        else setTimeout(attempt, 50);
+        if (done) return;
+        if (Date.now() > deadline) {
+          done = true;
+          reject(new Error(`${what} did not listen on ${port}`));
+        } else setTimeout(attempt, 50);
       });
     };
     attempt();
   });
+}
+
+/**
+ * Reads the port a server started with -1 (tcpserver's "print the local port") writes as its
+ * first line: the real sign it listens. Rejects if it exits first or prints nothing in `timeoutMs`.
+ */
+export async function printedPort(proc: { stdout: ReadableStream<Uint8Array>; exited: Promise<number> }, timeoutMs: number, what: string): Promise<number> {
+  const reader = proc.stdout.getReader();
+  let text = "";
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (!text.includes("\n")) {
+      const next = await Promise.race([reader.read(), Bun.sleep(Math.max(0, deadline - Date.now())).then(() => "timeout" as const)]);
+      if (next === "timeout") throw new Error(`${what} printed no port in ${timeoutMs / 1000} s`);
+      if (next.done) throw new Error(`${what} exited (${await proc.exited}) before it listened`);
+      text += Buffer.from(next.value).toString("latin1");
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const port = Number(text.slice(0, text.indexOf("\n")));
+  if (!Number.isInteger(port) || port <= 0) throw new Error(`${what} printed ${JSON.stringify(text)} instead of its port`);
+  return port;
 }
 
 /** SIGTERM, then SIGKILL if it is still running after `graceMs`; resolves once it exited. */
@@ -115,11 +152,34 @@ export function benchRoot(name: string): string {
   return root;
 }
 
-/** Ports one after another from a random base (servers of one bench run must not collide). */
+/** The kernel's range for ephemeral ports (the local port of every outgoing connection). */
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+    if (low > 0 && high >= low) return [low, high];
+  } catch {
+    // not Linux: the IANA dynamic range
+  }
+  return [49152, 65535];
+}
+
+/**
+ * Ports for servers that cannot pick their own (Dovecot; poppin takes -1 and port 0 instead):
+ * one after another from a random base *below* the kernel's ephemeral range, where no outgoing
+ * connection (the bench's own clients open thousands) can be holding the port and make the
+ * server's bind fail. Another user of the machine may still run a server on one: start with
+ * waitForPort(..., exited) and try the next port if the server exits.
+ */
 export function portCounter(): () => number {
-  const base = 21000 + Math.floor(Math.random() * 20000);
-  let serial = 0;
-  return () => base + serial++;
+  const [low] = ephemeralRange();
+  const floor = Math.max(1024, Math.min(10_000, low - 4096));
+  const span = Math.max(1, low - floor - 1024);
+  let next = floor + Math.floor(Math.random() * span);
+  return () => {
+    const port = next++;
+    if (next >= low) next = floor;
+    return port;
+  };
 }
 
 /** chown -R `path` to `uid`:`gid`. */

@@ -59,7 +59,7 @@ const oauthEnv = { POPPIN_OAUTH_JWKS: jwks, POPPIN_OAUTH_ISSUER: "https://issuer
 const running: { stop(): Promise<void> }[] = [];
 const servers: Record<string, number> = {};
 for (const mode of ["classic", "inline"] as const) {
-  const s = await startPoppin({ poppin: POPPIN, mode, port: nextPort(), userdb: `${userdb}.cdb`, uid: UID, gid: GID, limit: 200, popupOptions: ["--mailbox-lock=none"], env: oauthEnv });
+  const s = await startPoppin({ poppin: POPPIN, mode, userdb: `${userdb}.cdb`, uid: UID, gid: GID, limit: 200, popupOptions: ["--mailbox-lock=none"], env: oauthEnv });
   running.push(s);
   servers[mode] = s.port;
 }

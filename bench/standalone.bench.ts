@@ -139,17 +139,27 @@ const NAMES: Name[] = haveDovecot ? ["classic", "inline", "dovecot"] : ["classic
 const running: { stop(): Promise<void> }[] = [];
 const noLock = ["--mailbox-lock=none"]; // Dovecot's default (pop3_lock_session = no); concurrent sessions of one user
 async function poppin(mode: "classic" | "inline", limit: number, env: Record<string, string> = {}): Promise<PoppinServer> {
-  const s = await startPoppin({ poppin: POPPIN, mode, port: nextPort(), userdb, uid: UID, gid: GID, limit, popupOptions: noLock, env });
+  const s = await startPoppin({ poppin: POPPIN, mode, userdb, uid: UID, gid: GID, limit, popupOptions: noLock, env });
   running.push(s);
   return s;
 }
+/** Dovecot on the next port below the ephemeral range; the one after if another server holds it. */
+async function startDovecotOnFreePort(o: Omit<Parameters<typeof startDovecot>[0], "port" | "root">, label: string): Promise<DovecotServer> {
+  for (let attempt = 1; ; attempt++) {
+    const port = nextPort();
+    const dir = join(root, `dovecot-${label}-${port}`);
+    mkdirSync(dir);
+    try {
+      const s = await startDovecot({ ...o, root: dir, port });
+      running.push(s);
+      return s;
+    } catch (err) {
+      if (attempt >= 5 || !/exited .* before it listened/.test((err as Error).message)) throw err;
+    }
+  }
+}
 async function dovecot(cache: boolean, maxSessions: number): Promise<DovecotServer> {
-  const port = nextPort();
-  const dir = join(root, `dovecot-${port}`);
-  mkdirSync(dir);
-  const s = await startDovecot({ root: dir, port, users, authCacheSize: cache ? "10M" : "0", maxSessions });
-  running.push(s);
-  return s;
+  return startDovecotOnFreePort({ users, authCacheSize: cache ? "10M" : "0", maxSessions }, "virtual");
 }
 
 const table: string[] = [];
@@ -297,16 +307,12 @@ try {
     const sys = systemAccounts();
     const sysPorts: Record<Name, number> = {} as Record<Name, number>;
     for (const mode of ["classic", "inline"] as const) {
-      const s = await startPoppin({ poppin: POPPIN, mode, port: nextPort(), limit: mode === "inline" ? 20_000 : 200, popupOptions: noLock });
+      const s = await startPoppin({ poppin: POPPIN, mode, limit: mode === "inline" ? 20_000 : 200, popupOptions: noLock });
       running.push(s);
       sysPorts[mode] = s.port;
     }
     if (haveDovecot) {
-      const dir = join(root, "dovecot-system");
-      mkdirSync(dir);
-      const s = await startDovecot({ root: dir, port: nextPort(), users: "system", authCacheSize: "0", maxSessions: 1000 });
-      running.push(s);
-      sysPorts.dovecot = s.port;
+      sysPorts.dovecot = (await startDovecotOnFreePort({ users: "system", authCacheSize: "0", maxSessions: 1000 }, "system")).port;
     }
     for (const c of [8]) {
       const r = await rounds(NAMES, async (n) => {

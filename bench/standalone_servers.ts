@@ -5,7 +5,7 @@
  * of a server's whole process tree (RSS and PSS from /proc/PID/smaps_rollup).
  */
 import { readFileSync } from "node:fs";
-import { stopProcess, waitForPort } from "./fixtures.ts";
+import { printedPort, stopProcess } from "./fixtures.ts";
 
 export interface PoppinServer {
   port: number;
@@ -18,22 +18,30 @@ export type PoppinMode = "classic" | "inline";
 /**
  * Virtual users: `userdb` (POPPIN_USERDB) and serve's -u/-g `uid`/`gid`. System users (no
  * userdb): serve stays root, checkpassword reads /etc/shadow, each session runs as its owner.
+ * The server picks a free port itself (port 0, -1 prints it), as the tests do: a port chosen
+ * here could be held by one of the bench's own outgoing connections, and serve would exit.
  */
 export async function startPoppin(o: {
-  poppin: string; mode: PoppinMode; port: number; userdb?: string; uid?: number; gid?: number; limit: number;
+  poppin: string; mode: PoppinMode; userdb?: string; uid?: number; gid?: number; limit: number;
   popupOptions?: string[]; env?: Record<string, string>;
 }): Promise<PoppinServer> {
   const chain = [o.poppin, "popup", ...(o.popupOptions ?? []), "bench.example", o.poppin, "checkpassword", o.poppin, "pop3d", "Maildir"];
   const ids = o.uid === undefined ? [] : ["-u", String(o.uid), "-g", String(o.gid ?? o.uid)];
-  const argv = [o.poppin, "serve", ...(o.mode === "inline" ? ["--inline"] : []), "-q", "-R", "-H", "-l", "bench.example",
-    "-c", String(o.limit), "-b", "1024", ...ids, "127.0.0.1", String(o.port), ...chain];
+  const argv = [o.poppin, "serve", ...(o.mode === "inline" ? ["--inline"] : []), "-q", "-1", "-R", "-H", "-l", "bench.example",
+    "-c", String(o.limit), "-b", "1024", ...ids, "127.0.0.1", "0", ...chain];
   const proc = Bun.spawn(argv, {
     env: { PATH: "/usr/bin:/bin", ...(o.userdb === undefined ? {} : { POPPIN_USERDB: o.userdb }), ...o.env },
-    stdout: "ignore", stderr: process.env.BENCH_SERVER_STDERR ? "inherit" : "ignore", stdin: "ignore",
+    stdout: "pipe", stderr: process.env.BENCH_SERVER_STDERR ? "inherit" : "ignore", stdin: "ignore",
   });
-  await waitForPort(o.port, 15_000, "poppin");
+  let port: number;
+  try {
+    port = await printedPort(proc, 15_000, `poppin serve${o.mode === "inline" ? " --inline" : ""}`);
+  } catch (err) {
+    proc.kill("SIGKILL");
+    throw err;
+  }
   return {
-    port: o.port,
+    port,
     pid: proc.pid,
     stop: () => stopProcess(proc, 5_000),
   };

@@ -9,6 +9,15 @@ import { cdbGet } from "../cdb/get.ts";
 import { readCdbmakeInput } from "../cdb/make_input.ts";
 import { CdbReader } from "../cdb/reader.ts";
 import { CdbWriter } from "../cdb/writer.ts";
+import { closedAtStart } from "../sys/libc.ts";
+
+/**
+ * Standard input closed (`cdbmake x.cdb x.tmp <&-`): Bun puts /dev/null on fd 0, which would read
+ * as an empty input; say what freecdb says instead (and keep the old cdb).
+ */
+function requireOpenInput(what: string): void {
+  if (closedAtStart(0)) throw new TempError(`unable to read input: ${what}file descriptor not open`);
+}
 
 /** freecdb's usage lines (classic names): printed as is, with its blank line, exit 100. */
 const CLASSIC_USAGE: Record<string, string> = {
@@ -53,6 +62,7 @@ function stdoutSink(): { sink: ByteSink; flush: () => void } {
 function make(args: string[], ctx: AppletContext): number {
   if (args.length !== 2) return usageFail(ctx, "make");
   const [target, tmp] = args;
+  requireOpenInput("entry 1: ");
   const writer = CdbWriter.create(tmp);
   try {
     readCdbmakeInput(new ByteSource(0), writer);
@@ -72,6 +82,7 @@ function get(args: string[], ctx: AppletContext): number {
     if (!/^[0-9]*$/.test(args[1])) return usageFail(ctx, "get"); // freecdb reads "" as 0
     skip = BigInt(args[1] || "0");
   }
+  requireOpenInput("");
   const out = stdoutSink();
   try {
     const reader = CdbReader.fromFd(0);
@@ -87,6 +98,7 @@ function get(args: string[], ctx: AppletContext): number {
 
 function dump(args: string[], ctx: AppletContext): number {
   if (args.length !== 0) return usageFail(ctx, "dump");
+  requireOpenInput("");
   const out = stdoutSink();
   try {
     cdbDump(new ByteSource(0), out.sink);

@@ -6,6 +6,7 @@ import { ByteSource } from "../cdb/byte_source.ts";
 import { CdbReader } from "../cdb/reader.ts";
 import { rulesCheckReport } from "../rules/check.ts";
 import { compileRulesFile } from "../rules/compile.ts";
+import { closedAtStart } from "../sys/libc.ts";
 
 /** tcprules/tcprulescheck print their usage with their own prefix and exit 100. */
 const CLASSIC_USAGE: Record<string, string> = {
@@ -29,6 +30,9 @@ function usageFail(ctx: AppletContext, sub: "compile" | "check"): number {
  */
 function compile(args: string[], ctx: AppletContext): number {
   if (args.length < 2) return usageFail(ctx, "compile");
+  // `tcprules x.cdb x.tmp <&-` must not compile the empty input Bun puts on a closed fd 0 and
+  // replace the old cdb with an empty one: fail as Debian's tcprules does (111, old cdb kept).
+  if (closedAtStart(0)) throw new TempError("unable to read input: file descriptor not open");
   compileRulesFile(new ByteSource(0), args[0], args[1], ctx.classic ? "ucspi-tcp" : "ipv6");
   return EXIT_OK;
 }

@@ -183,3 +183,14 @@ export function restoreDefaultSignals(): void {
   for (const signal of [constants.signals.SIGPIPE, constants.signals.SIGXFSZ]) libc().signal(signal, SIG_DFL);
 }
 
+/**
+ * Whether `fd` (0, 1 or 2) was closed when this program was started (`prog <&-`). Bun then
+ * opens /dev/null on it before any of our code runs, so reading cannot tell; but it opens
+ * it close-on-exec, and a descriptor inherited through execve never carries that flag
+ * (it would have been closed), so the flag says the runtime put it there.
+ */
+export function closedAtStart(fd: number): boolean {
+  const flags = libc().fcntl(fd, F_GETFD, 0);
+  if (flags < 0) return true; // EBADF: not open at all
+  return (flags & FD_CLOEXEC) !== 0;
+}

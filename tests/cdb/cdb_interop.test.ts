@@ -223,6 +223,19 @@ describe("cdbmake/cdbget/cdbdump interop with Debian freecdb", () => {
       const ours = run(["bash", "-c", `${[applet(c[0]), ...c.slice(1)].map(sh).join(" ")} < /dev/null`]);
       expect({ c, code: ours.code, err: ours.stderr, out: ours.out }).toEqual({ c, code: theirs.code, err: theirs.stderr, out: theirs.out });
     }
+    // Standard input closed (`<&-`): freecdb's message and exit code, and cdbmake keeps the old cdb.
+    const work = tempDir("cdb-closed");
+    for (const [name, args] of [["cdbmake", ["mine.cdb", "mine.tmp"]], ["cdbget", ["a"]], ["cdbdump", []]] as const) {
+      const refArgs = name === "cdbmake" ? ["ref.cdb", "ref.tmp"] : args;
+      writeFileSync(join(work, "mine.cdb"), readFileSync(cdb));
+      writeFileSync(join(work, "ref.cdb"), readFileSync(cdb));
+      const theirs = run(["bash", "-c", `cd ${sh(work)} && ${[name, ...refArgs].map(sh).join(" ")} <&-`]);
+      const ours = run(["bash", "-c", `cd ${sh(work)} && ${[applet(name), ...args].map(sh).join(" ")} <&-`]);
+      expect({ name, code: ours.code, err: ours.stderr, out: ours.out }).toEqual({ name, code: theirs.code, err: theirs.stderr, out: theirs.out });
+      expect(ours.stderr).toEndWith("file descriptor not open\n");
+      expect(Buffer.compare(readFileSync(join(work, "mine.cdb")), readFileSync(cdb))).toBe(0);
+      expect(existsSync(join(work, "mine.tmp"))).toBe(false);
+    }
     // cdbget needs a seekable input: a pipe is "protocol error", as freecdb says.
     const theirs = run(["bash", "-c", `cat ${sh(cdb)} | cdbget a`]);
     const ours = run(["bash", "-c", `cat ${sh(cdb)} | ${sh(applet("cdbget"))} a`]);

@@ -160,6 +160,38 @@ describe("tcprules/tcprulescheck interop with Debian ucspi-tcp", () => {
     expect(poppin.stderr).toStartWith("poppin rules: fatal: unable to parse this line: x:y (line 1");
   });
 
+  test("standard input closed (`<&-`): 111 and Debian's message, the old cdb kept; /dev/null still compiles empty", () => {
+    const work = tempDir("rules-closed");
+    const cdb = join(work, "rules.cdb");
+    const tmp = join(work, "rules.tmp");
+    const refCdb = join(work, "ref.cdb");
+    const refTmp = join(work, "ref.tmp");
+    for (const [prog, out] of [[applet("tcprules"), cdb], ["tcprules", refCdb]]) {
+      expect(run([prog, out, `${out}.tmp`], { stdin: "1.2.3.4:allow\n" }).code).toBe(0);
+    }
+    const before = readFileSync(cdb);
+    const closed = (cmd: string[]) => run(["bash", "-c", `${cmd.map(sh).join(" ")} <&-`]);
+    const theirs = closed(["tcprules", refCdb, refTmp]);
+    const mine = closed([applet("tcprules"), cdb, tmp]);
+    expect(theirs.code).toBe(111);
+    expect({ code: mine.code, err: mine.stderr }).toEqual({ code: theirs.code, err: theirs.stderr });
+    expect(mine.stderr).toBe("tcprules: fatal: unable to read input: file descriptor not open\n");
+    expect(Buffer.compare(readFileSync(refCdb), before)).toBe(0);
+    expect(Buffer.compare(readFileSync(cdb), before)).toBe(0);
+    // Debian's leaves an empty rules.tmp behind; ours creates none.
+    expect(existsSync(tmp)).toBe(false);
+    const poppin = closed([applet("rules"), "compile", cdb, tmp]);
+    expect({ code: poppin.code, err: poppin.stderr }).toEqual({ code: 111, err: "poppin rules: fatal: unable to read input: file descriptor not open\n" });
+    expect(Buffer.compare(readFileSync(cdb), before)).toBe(0);
+    // An open but empty input is a valid (empty) rules file, for both.
+    const emptyTheirs = run(["bash", "-c", `tcprules ${sh(refCdb)} ${sh(refTmp)} < /dev/null`]);
+    const emptyMine = run(["bash", "-c", `${sh(applet("tcprules"))} ${sh(cdb)} ${sh(tmp)} < /dev/null`]);
+    expect({ code: emptyMine.code, err: emptyMine.stderr }).toEqual({ code: emptyTheirs.code, err: emptyTheirs.stderr });
+    expect(emptyMine.code).toBe(0);
+    expect(Buffer.compare(readFileSync(cdb), readFileSync(refCdb))).toBe(0);
+    expect(readFileSync(cdb).length).toBe(2048);
+  });
+
   test("usage, missing and corrupt files: the same text and exit codes as Debian's", () => {
     const work = tempDir("rules-usage");
     const truncated = join(work, "t.cdb");

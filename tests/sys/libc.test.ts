@@ -53,6 +53,26 @@ describe("libc through bun:ffi", () => {
     expect(r.out.trim().split("\n")).toHaveLength(4);
   });
 
+  test("closedAtStart: a closed fd 0, 1 or 2 (Bun puts /dev/null there) is told from an open one, /dev/null too", () => {
+    const probe = `import { closedAtStart } from ${JSON.stringify(join(import.meta.dir, "..", "..", "mod", "sys", "libc.ts"))};
+      require("node:fs").writeFileSync(${JSON.stringify("/dev/fd/3")}, [0, 1, 2].map((fd) => closedAtStart(fd) ? "closed" : "open").join(" "));`;
+    const dir = tempDir("closed-fds");
+    const script = join(dir, "probe.ts");
+    writeFileSync(script, probe);
+    const out = join(dir, "out");
+    const states = (redirections: string) => {
+      const r = run(["bash", "-c", `"$0" "$1" 3>"$2" ${redirections}`, process.execPath, script, out]);
+      expect(r.code).toBe(0);
+      return readFileSync(out, "latin1");
+    };
+    // Bun's own check: /proc/self/fd/0 of a closed stdin reads as /dev/null.
+    expect(run(["bash", "-c", `"$0" -e 'console.log(require("node:fs").readlinkSync("/proc/self/fd/0"))' <&-`, process.execPath]).out.trim()).toBe("/dev/null");
+    expect(states("<&-")).toBe("closed open open");
+    expect(states("</dev/null")).toBe("open open open");
+    expect(states("<<<'rules' >/dev/null 2>&-")).toBe("open open closed");
+    expect(states(">&-")).toBe("open closed open");
+  });
+
   test("execve failure is a LibcError with the errno name", () => {
     expect(() => execve("/nonexistent/prog", ["prog"], {})).toThrow(LibcError);
     try { execve("/etc", ["etc"], {}); } catch (err) { expect((err as LibcError).code).toBe("EACCES"); }
