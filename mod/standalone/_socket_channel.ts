@@ -12,15 +12,27 @@ const sharedChunk = new Uint8Array(MESSAGE_READ_CHUNK);
 
 export function socketTransactionChannel(input: SocketLines, out: SocketOutput): TransactionChannel {
   let mark = out.written;
+  const waitForNext = async (): Promise<Uint8Array | undefined> => {
+    if (!input.hasLine) await out.sent();
+    else await out.room(); // a client that pipelines and does not read is not read either
+    const piece = out.closed ? undefined : await input.next();
+    mark = out.written;
+    return piece;
+  };
   return {
     out,
     chunk: sharedChunk,
-    async next() {
-      if (!input.hasLine) await out.sent();
-      else await out.room(); // a client that pipelines and does not read is not read either
-      const piece = out.closed ? undefined : await input.next();
-      mark = out.written;
-      return piece;
+    next() {
+      // A pipelined command with room for its answer is taken at once: no promise, no trip
+      // through the microtask queue per command (a 4 KB RETR costs only a few microseconds).
+      if (!out.closed && out.hasRoom) {
+        const line = input.lineNow();
+        if (line !== undefined) {
+          mark = out.written;
+          return line;
+        }
+      }
+      return waitForNext();
     },
     piece() {
       if (out.written === mark) return !out.closed;
