@@ -90,12 +90,12 @@ export class MessageEncoder {
   #encodeWasm(wasm: NonNullable<ReturnType<typeof wasmEncoder>>, input: Uint8Array, out: Uint8Array, offset: number): number {
     let o = offset;
     for (let pos = 0; pos < input.length; pos += wasm.input.length) {
-      const piece = input.subarray(pos, Math.min(input.length, pos + wasm.input.length));
+      // (No new view when the input fits at once: making one costs about as much as encoding 1 KB.)
+      const piece = pos === 0 && input.length <= wasm.input.length ? input : input.subarray(pos, Math.min(input.length, pos + wasm.input.length));
       // A message read into the module's input area (messageChunk()) is there already.
       if (piece.buffer !== wasm.input.buffer || piece.byteOffset !== wasm.input.byteOffset) wasm.input.set(piece);
       const length = wasm.encode(piece.length, (this.#atLineStart ? 1 : 0) | (this.#prevCR ? 2 : 0));
-      out.set(wasm.output(length), o);
-      o += length;
+      o += wasm.copyOutput(out, o, length);
       const last = piece[piece.length - 1];
       this.#atLineStart = last === LF;
       this.#prevCR = last === CR;

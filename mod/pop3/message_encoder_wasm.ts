@@ -18,9 +18,12 @@ export interface WasmEncoder {
   readonly input: Uint8Array;
   /** Encodes input[0, n) (continuing a line as `state` says: bit 0 at a line's start, bit 1 after a CR); the output octets. */
   encode(n: number, state: number): number;
-  /** The output of the last encode. */
-  output(length: number): Uint8Array;
+  /** Copies the last encode's `length` octets of output into `out` at `offset`; returns `length`. */
+  copyOutput(out: Uint8Array, offset: number, length: number): number;
 }
+
+/** Buffer's copy on plain Uint8Arrays: a copy without making a view first (as in message_encoder.ts). */
+const copyBytes = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
 
 function instantiate(): WasmEncoder | undefined {
   if (MESSAGE_READ_CHUNK > OUTPUT_AT) return undefined;
@@ -32,7 +35,7 @@ function instantiate(): WasmEncoder | undefined {
     return {
       input: bytes.subarray(0, MESSAGE_READ_CHUNK),
       encode,
-      output: (length) => bytes.subarray(OUTPUT_AT, OUTPUT_AT + length),
+      copyOutput: (out, offset, length) => copyBytes.call(bytes, out, offset, OUTPUT_AT, OUTPUT_AT + length),
     };
   } catch {
     return undefined;
