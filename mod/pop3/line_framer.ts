@@ -12,6 +12,7 @@ export type FramedLine =
 
 const LF = 0x0a;
 const CR = 0x0d;
+const EMPTY = new Uint8Array(0);
 
 export class LineFramer {
   #pending: Uint8Array = new Uint8Array(0);
@@ -34,18 +35,20 @@ export class LineFramer {
 
   /** The next complete line (without its CRLF or LF), or undefined until more bytes come. */
   next(): FramedLine | undefined {
-    const lf = this.#pending.indexOf(LF);
+    const pending = this.#pending;
+    const lf = pending.indexOf(LF);
     if (lf < 0) return undefined;
-    const line = this.#pending.subarray(0, lf);
-    this.#pending = this.#pending.subarray(lf + 1);
+    // The last line held leaves nothing behind, and no view of it is made (a view of a new small
+    // array costs four times a copy of a command line).
+    this.#pending = lf + 1 === pending.length ? EMPTY : pending.subarray(lf + 1);
     if (this.#overflow || lf + 1 > this.#max) {
       this.#overflow = false;
       this.#trimOverflow();
       return { kind: "too-long" };
     }
     this.#trimOverflow();
-    const end = line.length > 0 && line[line.length - 1] === CR ? line.length - 1 : line.length;
-    return { kind: "line", bytes: line.slice(0, end) };
+    const end = lf > 0 && pending[lf - 1] === CR ? lf - 1 : lf;
+    return { kind: "line", bytes: pending.slice(0, end) };
   }
 
   /** Drops everything held (bytes from before a TLS upgrade must never be executed after it). */

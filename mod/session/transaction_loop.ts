@@ -9,6 +9,7 @@ import { ClientGone, ClientTimeout, OutputBuffer, type Channel } from "../pop3/f
 import { MESSAGE_READ_CHUNK, OUTPUT_CHUNK_OCTETS } from "../pop3/limits.ts";
 import type { Mailbox } from "../pop3/mailbox.ts";
 import { MessageEncoder } from "../pop3/message_encoder.ts";
+import { messageChunk } from "../pop3/message_encoder_wasm.ts";
 import { ok } from "../pop3/responses.ts";
 import { transactionSession } from "../pop3/session.ts";
 import { newTransactionState } from "../pop3/transaction.ts";
@@ -103,7 +104,7 @@ export async function runAsync<T>(loop: Generator<Promise<unknown>, T, unknown>)
 
 /** The channel over blocking reads and writes (fds 0 and 1): pop3d's. */
 export function fdTransactionChannel(channel: Channel): TransactionChannel {
-  const chunk = new Uint8Array(MESSAGE_READ_CHUNK);
+  const chunk = messageChunk(); // the encoder's input area: read there, encoded without a copy
   const out = new OutputBuffer(channel, Math.max(OUTPUT_CHUNK_OCTETS, MessageEncoder.maxOutput(chunk.length) + 1024));
   const input = new Uint8Array(16 * 1024);
   return {

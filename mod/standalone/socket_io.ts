@@ -77,6 +77,12 @@ export class SocketLines {
     return this.#buffer.indexOf(LF) >= 0;
   }
 
+  /** The next whole line with its LF when one is waiting (what next() would give at once), else undefined. */
+  lineNow(): Uint8Array | undefined {
+    const lf = this.#buffer.indexOf(LF);
+    return lf < 0 ? undefined : this.#take(lf + 1);
+  }
+
   /** How the input ended (undefined while it has not). */
   get ended(): ReadEnd | undefined {
     return this.#ended;
@@ -288,12 +294,17 @@ export class SocketOutput {
     if (this.socket.writableLength >= QUEUED_OUTPUT_OCTETS) await this.#clientTakes();
   }
 
+  /** Whether less than `queueBound` octets wait for the client: room() would not wait. */
+  get hasRoom(): boolean {
+    return this.socket.writableLength + this.length < this.queueBound;
+  }
+
   /**
    * Before the next command of a pipelined batch: while `queueBound` octets or more wait for
    * the client, waits for it to take them (the input is not read meanwhile).
    */
   async room(): Promise<void> {
-    if (this.socket.writableLength + this.length < this.queueBound) return;
+    if (this.hasRoom) return;
     this.flush(true);
     // Only what the kernel did not take waits in the socket's queue, and only then comes a "drain".
     if (this.socket.writableLength >= this.queueBound) await this.#clientTakes();
