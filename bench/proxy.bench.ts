@@ -14,6 +14,7 @@
  * Needs root (the mail uid); uses dist/poppin or $POPPIN_BIN.
  */
 import { appendFileSync, chownSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { benchRoot, chownTree, fillMaildir, median, portCounter, requireBinaryAndRoot, stopProcess, waitForPort } from "./fixtures.ts";
 import { Pop3Connection, retrAll } from "./standalone_client.ts";
@@ -149,6 +150,24 @@ async function loginRate(port: number): Promise<{ rate: number; errors: number; 
   return { rate: done / ((performance.now() - started) / 1000), errors, logins: done };
 }
 
+/**
+ * CPU of the whole path (this client, the backend, the proxy) per unit of work, in ms. The client,
+ * the proxy and the backend share this machine's CPUs: when they are all busy, the proxied path
+ * cannot go faster than the direct one's CPU over its own, whatever the proxy does with its time.
+ */
+function cpuPerUnit(before: { proxy: number; backend: number; client: NodeJS.CpuUsage }, p: { proxyPid?: number; backendPid: number }, units: number): number {
+  const client = process.cpuUsage(before.client);
+  const ms = (client.user + client.system) / 1000 + (cpuTicks(p.backendPid) - before.backend) * 10 + (p.proxyPid ? (cpuTicks(p.proxyPid) - before.proxy) * 10 : 0);
+  return units > 0 ? ms / units : 0;
+}
+
+/** The CPU accounting line: the ratio the machine allows when CPU-bound, and the load it ran at. */
+function cpuShare(unit: string, cpu: { direct: number[]; proxied: number[] }): void {
+  const d = median(cpu.direct);
+  const x = median(cpu.proxied);
+  console.log(`  CPU per ${unit}, client + backend (+ proxy), all on ${navigator.hardwareConcurrency} CPUs: direct ${fmt(d, 2)} ms, proxied ${fmt(x, 2)} ms; ratio this machine allows when CPU-bound ${ratio(d, x)}; load average ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+}
+
 const fmt = (n: number, digits = 0) => n.toFixed(digits);
 const ratio = (a: number, b: number) => (b === 0 ? "n/a" : (a / b).toFixed(2));
 
@@ -157,15 +176,17 @@ async function loginScenario(label: string, env: Record<string, string>): Promis
   const proxied: number[] = [];
   const proxyCpu: number[] = [];
   const backendCpu: number[] = [];
+  const cpu = { direct: [] as number[], proxied: [] as number[] };
   let errors = 0;
   for (let round = 0; round < ROUNDS; round++) {
     for (const viaProxy of round % 2 === 0 ? [false, true] : [true, false]) {
       const p = await path(viaProxy, env);
       await loginRate(p.port).catch(() => undefined); // warm-up (crypt helpers, caches)
-      const before = { proxy: p.proxyPid ? cpuTicks(p.proxyPid) : 0, backend: cpuTicks(p.backendPid) };
+      const before = { proxy: p.proxyPid ? cpuTicks(p.proxyPid) : 0, backend: cpuTicks(p.backendPid), client: process.cpuUsage() };
       const r = await loginRate(p.port);
       errors += r.errors;
       (viaProxy ? proxied : direct).push(r.rate);
+      (viaProxy ? cpu.proxied : cpu.direct).push(cpuPerUnit(before, p, r.logins));
       if (viaProxy) {
         proxyCpu.push(((cpuTicks(p.proxyPid!) - before.proxy) * 10) / r.logins);
         backendCpu.push(((cpuTicks(p.backendPid) - before.backend) * 10) / r.logins);
@@ -177,19 +198,22 @@ async function loginScenario(label: string, env: Record<string, string>): Promis
   const x = median(proxied);
   console.log(`login rate, ${label} (c=${CONCURRENCY}, ${LOGIN_WINDOW_MS} ms windows): direct ${fmt(d, 1)}/s, through the proxy ${fmt(x, 1)}/s, ratio proxy/direct ${ratio(x, d)}${errors ? ` (${errors} errors)` : ""}`);
   console.log(`  CPU per proxied login: proxy ${fmt(median(proxyCpu), 2)} ms, backend ${fmt(median(backendCpu), 2)} ms (the backend's includes the password check)`);
+  cpuShare("login", cpu);
 }
 
 async function retrScenario(): Promise<void> {
   const direct: number[] = [];
   const proxied: number[] = [];
   const proxyCpu: number[] = [];
+  const cpu = { direct: [] as number[], proxied: [] as number[] };
   for (let round = 0; round < ROUNDS; round++) {
     for (const viaProxy of round % 2 === 0 ? [false, true] : [true, false]) {
       const p = await path(viaProxy, {});
-      const before = p.proxyPid ? cpuTicks(p.proxyPid) : 0;
+      const before = { proxy: p.proxyPid ? cpuTicks(p.proxyPid) : 0, backend: cpuTicks(p.backendPid), client: process.cpuUsage() };
       const r = await retrAll(p.port, "retr", PASSWORD, RETR_COUNT);
       (viaProxy ? proxied : direct).push(r.octets / 1e6 / (r.ms / 1000));
-      if (viaProxy) proxyCpu.push(((cpuTicks(p.proxyPid!) - before) * 10) / (r.octets / 1e6));
+      (viaProxy ? cpu.proxied : cpu.direct).push(cpuPerUnit(before, p, r.octets / 1e6));
+      if (viaProxy) proxyCpu.push(((cpuTicks(p.proxyPid!) - before.proxy) * 10) / (r.octets / 1e6));
       await p.stop();
     }
   }
@@ -197,6 +221,7 @@ async function retrScenario(): Promise<void> {
   const x = median(proxied);
   console.log(`RETR ${RETR_COUNT} x ${RETR_OCTETS / 1000} KB in one session: direct ${fmt(d, 1)} MB/s, through the proxy ${fmt(x, 1)} MB/s, ratio proxy/direct ${ratio(x, d)}`);
   console.log(`  CPU on the proxy per MB relayed: ${fmt(median(proxyCpu), 2)} ms`);
+  cpuShare("MB", cpu);
 }
 
 /** Opens IDLE logged-in sessions through the proxy (16 logins at a time); memory per session on each tier. */

@@ -8,6 +8,7 @@
 import type net from "node:net";
 import { describeSysError } from "../base/errors.ts";
 import { nodeNet, nodeTls } from "../sys/builtins.ts";
+import { setTcpQuickAck } from "../sys/fd.ts";
 import type { Backend } from "./routes.ts";
 
 /** RFC 1939 section 3: responses up to 512 octets with the CRLF; allow some slack for extensions. */
@@ -165,21 +166,42 @@ function loginCommands(user: Uint8Array, password: Uint8Array, mechanism: LoginM
   return [concat(ascii("USER "), user, CRLF), concat(ascii("PASS "), password, CRLF)];
 }
 
+/** The socket's descriptor (Bun's node:net keeps it on the handle); undefined for TLS or when it is not there. */
+function socketFd(socket: net.Socket): number | undefined {
+  const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  return typeof fd === "number" && fd >= 0 ? fd : undefined;
+}
+
 export async function loginAtBackend(req: BackendLoginRequest): Promise<BackendLogin> {
   let socket: net.Socket | undefined;
   const commands = loginCommands(req.user, req.password, req.mechanism);
   try {
     const raw = await connect(req.backend, req.timeoutMs);
     socket = raw;
-    raw.write(req.header);
-    if (req.tls) socket = await startTls(raw, req.backend, req.tls.ca, req.timeoutMs);
+    // The login is pipelined (RFC 2449 section 6.6; the backend reads its input line by line,
+    // as poppin does): on a plain connection the PROXY header and the login commands go in one
+    // write, over TLS the commands go in one write after the handshake. One round trip for the
+    // whole login instead of one per command. A copy: the originals are wiped once the login is over.
+    if (req.tls) {
+      raw.write(req.header);
+      socket = await startTls(raw, req.backend, req.tls.ca, req.timeoutMs);
+      socket.write(Buffer.concat(commands));
+    } else {
+      socket.write(Buffer.concat([req.header, ...commands]));
+    }
+    // The backend may answer the commands in separate small writes with Nagle on (as tcpserver
+    // leaves it): each one waits for our ACK of the one before. Linux delays that ACK (40 ms)
+    // on a connection that sent data right after connecting; ask for immediate ACKs instead.
+    const fd = socketFd(raw);
+    if (fd !== undefined) setTcpQuickAck(fd);
     const answers = new AnswerReader(socket);
     const greeting = await answers.line(req.timeoutMs);
-    if (!isOk(greeting)) return { kind: "unavailable", detail: `greeting ${Buffer.from(greeting).toString("latin1").trimEnd()}` };
+    if (!isOk(greeting)) {
+      for (const c of commands) c.fill(0);
+      socket.destroy();
+      return { kind: "unavailable", detail: `greeting ${Buffer.from(greeting).toString("latin1").trimEnd()}` };
+    }
     for (const command of commands) {
-      // One command at a time: the backend's serve leaves Nagle on (as tcpserver does), so two
-      // answers to pipelined commands would wait for our delayed ACK (40 ms) between them.
-      socket.write(Buffer.from(command)); // a copy: the originals are wiped once the login is over
       const answer = await answers.line(req.timeoutMs);
       if (!isOk(answer)) {
         for (const c of commands) c.fill(0);

@@ -60,6 +60,16 @@ export function setTcpNoDelay(fd: number, on: boolean): boolean {
   return libc().setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, value, 4) === 0;
 }
 
+const TCP_QUICKACK = 12;
+
+/**
+ * TCP_QUICKACK: acknowledge what arrives next at once instead of delaying the ACK (Linux turns
+ * it off again by itself once the connection looks interactive, so it is set where it matters).
+ */
+export function setTcpQuickAck(fd: number): boolean {
+  return libc().setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, new Int32Array([1]), 4) === 0;
+}
+
 const SIOCOUTQ = 0x5411; // Linux: TIOCOUTQ; octets in a TCP socket's send queue not yet acknowledged
 const outq = new Int32Array(1);
 

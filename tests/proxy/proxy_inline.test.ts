@@ -115,3 +115,44 @@ describe("serve --inline proxy", () => {
     expect(await poplibFrom("127.0.0.9", proxy.port, "bob", "bob pw")).toContain("only bob reads this");
   });
 });
+
+describe("the proxy's login at the backend", () => {
+  test("the PROXY header, USER and PASS arrive together (one round trip); a backend whose greeting is not +OK is a temporary failure and its connection is closed", async () => {
+    // A backend that says nothing until it has the whole login, then refuses with its greeting.
+    const received: Buffer[] = [];
+    let closed = false;
+    const { createServer } = await import("node:net");
+    const fake = createServer((sock) => {
+      let got = Buffer.alloc(0);
+      sock.on("data", (chunk: Buffer) => {
+        got = Buffer.concat([got, chunk]);
+        if (got.includes("PASS ")) {
+          received.push(got);
+          sock.write("-ERR [SYS/TEMP] not now\r\n");
+        }
+      });
+      sock.on("error", () => {});
+      sock.on("close", () => {
+        closed = true;
+      });
+    });
+    await new Promise<void>((resolve) => fake.listen(0, "127.0.0.4", resolve));
+    const port = (fake.address() as { port: number }).port;
+    const proxy = await startProxy("127.0.0.1", 0, routesCdb(`*:127.0.0.4:${port}\n`), { inline: true, env: { ...QUICK, POPPIN_BACKEND_TIMEOUT: "3" } });
+    try {
+      expect(await poplibFrom("127.0.0.5", proxy.port, "alice", "alice pw")).toStartWith("error: -ERR [SYS/TEMP]");
+      expect(received.length).toBe(1);
+      const login = received[0]!;
+      // PROXY v2 signature, then the commands right after the header
+      expect(login.subarray(0, 12).equals(Buffer.from("0d0a0d0a000d0a515549540a", "hex"))).toBe(true);
+      expect(login.toString("latin1")).toEndWith("USER alice\r\nPASS alice pw\r\n");
+      await waitForLog(proxy.log, "backend unavailable");
+      expect(proxy.log()).toMatch(/backend unavailable user=alice rip=127\.0\.0\.5 backend=127\.0\.0\.4:\d+ why=greeting%20-ERR%20\[SYS\/TEMP\]%20not%20now/);
+      for (let i = 0; i < 100 && !closed; i++) await Bun.sleep(20);
+      expect(closed).toBe(true);
+    } finally {
+      await proxy.stop();
+      fake.close();
+    }
+  });
+});
