@@ -127,8 +127,9 @@ export async function runInline(o: ServeOptions, ctx: AppletContext): Promise<nu
   const privilegeError = dropPrivileges(o.gid, o.uid);
   if (privilegeError) return fail(privilegeError);
   setup.euid = process.geteuid?.() ?? 0;
-  // Still root: system users' sessions run in mail workers started now, ahead of any login.
-  const workers = startMailWorkers(setup.euid, ctx, chain.pop3dPrefix, (line) => writeStderr(logLine(line)));
+  // Still root: system users' sessions run in mail workers started now, ahead of any login
+  // (a proxy node serves no mailbox: none there).
+  const workers = typeof proxied === "string" ? startMailWorkers(setup.euid, ctx, chain.pop3dPrefix, (line) => writeStderr(logLine(line))) : undefined;
   setup.workers = workers;
   if (o.printPort) writeStdout(`${listener.port}\n`);
   detachStdio();

@@ -55,6 +55,10 @@ describe("serve --inline proxy", () => {
     // serve's own lines: one process (the pid of every session is serve's)
     const pids = new Set([...proxy.log().matchAll(/tcpserver: pid (\d+) from/g)].map((m) => m[1]));
     expect(pids.size).toBe(1);
+    // A proxy node serves no mailbox: run as root, it starts no mail workers (nor crypt helpers: it checks no password).
+    const children = run(["pgrep", "-a", "-P", String(proxy.proc.pid)]).out;
+    expect(children).not.toContain("--mail-worker");
+    expect(children).not.toContain("--crypt-helper");
   });
 
   test("a client that closes its side after QUIT still gets every answer", async () => {
