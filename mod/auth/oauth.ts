@@ -15,7 +15,6 @@
  *   POPPIN_OAUTH_TIMEOUT         seconds for an introspection request (default 5)
  */
 import { ENV, envStrict, envValue } from "../base/env.ts";
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet } from "jose";
 import { TempError, UsageError, describeSysError } from "../base/errors.ts";
@@ -71,7 +70,7 @@ export function bearerConfigured(env: NodeJS.ProcessEnv): boolean {
 
 /** How a token is named on fd 3 (never the token itself): base64url SHA-256. */
 export function tokenDigest(token: Uint8Array | string): string {
-  return createHash("sha256").update(token).digest("base64url");
+  return new Bun.CryptoHasher("sha256").update(token).digest().toString("base64url");
 }
 
 function claimUser(claims: Record<string, unknown>, claim: string): string {
