@@ -7,7 +7,8 @@
  * built-ins the bundle imports at its top level.
  */
 import { describe, expect, test } from "bun:test";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
 
 const ROOT = join(import.meta.dir, "..", "..");
 
@@ -27,5 +28,33 @@ describe("start cost", () => {
     for (const m of text.matchAll(/^import\s[^;]*?\sfrom\s+"([^"]+)";?$/gm)) imported.add(m[1]!.replace(/^node:/, ""));
     expect(imported.has("fs")).toBe(true); // the pattern finds the imports that are there
     expect([...imported].filter((name) => !CHEAP.has(name)).sort()).toEqual([]);
+  });
+});
+
+/** Files under mod/ that `from` reaches through static value imports (not `import type`, not `import()`). */
+function staticallyReached(from: string): Set<string> {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const text = readFileSync(file, "utf8");
+    for (const m of text.matchAll(/^\s*(import|export)\s+(?!type\s)[^;]*?\bfrom\s+"(\.{1,2}\/[^"]+)"/gm)) visit(resolve(dirname(file), m[2]!));
+    for (const m of text.matchAll(/^\s*import\s+"(\.{1,2}\/[^"]+)"/gm)) visit(resolve(dirname(file), m[1]!));
+  };
+  visit(from);
+  return seen;
+}
+
+describe("start cost: one applet per start", () => {
+  test("main.ts reaches no applet module statically: each is loaded when it runs", () => {
+    const reached = [...staticallyReached(join(ROOT, "main.ts"))].map((f) => relative(ROOT, f));
+    expect(reached).toContain("mod/cli/applet_table.ts"); // the walk follows imports
+    expect(reached.filter((f) => f.startsWith("mod/applets/"))).toEqual([]);
+  });
+
+  test("popup does not statically reach serve, the proxy, convert, conf or doctor", () => {
+    const reached = [...staticallyReached(join(ROOT, "mod", "applets", "popup.ts"))].map((f) => relative(ROOT, f));
+    expect(reached).toContain("mod/applets/pop3d.ts"); // one-process mode runs pop3d in popup
+    expect(reached.filter((f) => /^mod\/(applets\/(serve|proxy|convert|conf|doctor|users)\.ts|proxy\/|convert\/|conf\/|doctor\/)/.test(f))).toEqual([]);
   });
 });
