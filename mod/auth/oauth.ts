@@ -16,7 +16,7 @@
  */
 import { ENV, envStrict, envValue } from "../base/env.ts";
 import { readFileSync } from "node:fs";
-import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet } from "jose";
+import type { JSONWebKeySet } from "jose";
 import { TempError, UsageError, describeSysError } from "../base/errors.ts";
 import { AuthRefused } from "./request.ts";
 
@@ -88,6 +88,9 @@ function readJwks(path: string): JSONWebKeySet {
 }
 
 async function verifyJwt(token: string, config: OAuthConfig): Promise<string> {
+  // jose is loaded by the first token it checks: a start that checks none (the classic chain's
+  // popup for every USER/PASS, APOP or SCRAM login) does not evaluate it.
+  const { createLocalJWKSet, errors, jwtVerify } = await import("jose");
   const keys = createLocalJWKSet(readJwks(config.jwksFile!));
   try {
     const { payload } = await jwtVerify(token, keys, {

@@ -52,8 +52,11 @@ describe("start cost: one applet per start", () => {
     expect(reached.filter((f) => f.startsWith("mod/applets/"))).toEqual([]);
   });
 
-  test("popup does not statically reach serve, the proxy, convert, conf or doctor", () => {
-    const reached = [...staticallyReached(join(ROOT, "mod", "applets", "popup.ts"))].map((f) => relative(ROOT, f));
+  test("popup does not statically reach serve, the proxy, convert, conf, doctor or jose (loaded by the first bearer token)", () => {
+    const files = [...staticallyReached(join(ROOT, "mod", "applets", "popup.ts"))];
+    const reached = files.map((f) => relative(ROOT, f));
+    expect(reached).toContain("mod/auth/oauth.ts");
+    expect(files.filter((f) => /^\s*import\s+(?!type\s)[^;]*?\bfrom\s+"jose"/m.test(readFileSync(f, "utf8"))).map((f) => relative(ROOT, f))).toEqual([]);
     expect(reached).toContain("mod/applets/pop3d.ts"); // one-process mode runs pop3d in popup
     expect(reached.filter((f) => /^mod\/(applets\/(serve|proxy|convert|conf|doctor|users)\.ts|proxy\/|convert\/|conf\/|doctor\/)/.test(f))).toEqual([]);
   });
