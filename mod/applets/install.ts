@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { nodeUtil } from "../sys/builtins.ts";
 import type { Applet } from "../cli/applet.ts";
 import { UsageError, EXIT_OK } from "../base/errors.ts";
 import { install, manSourceFor } from "../cli/install.ts";
@@ -32,7 +32,7 @@ export function makeInstallApplet(names: () => InstallNames): Applet {
     async run(args, ctx) {
       let parsed;
       try {
-        parsed = parseArgs({ args, options: { prefix: { type: "string" }, force: { type: "boolean" } }, strict: true, allowPositionals: false });
+        parsed = nodeUtil().parseArgs({ args, options: { prefix: { type: "string" }, force: { type: "boolean" } }, strict: true, allowPositionals: false });
       } catch (err) {
         throw new UsageError(`poppin ${SYNOPSIS} (${(err as Error).message})`);
       }

@@ -15,9 +15,8 @@
  *   POPPIN_OAUTH_TIMEOUT         seconds for an introspection request (default 5)
  */
 import { ENV, envStrict, envValue } from "../base/env.ts";
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet } from "jose";
+import type { JSONWebKeySet } from "jose";
 import { TempError, UsageError, describeSysError } from "../base/errors.ts";
 import { AuthRefused } from "./request.ts";
 
@@ -71,7 +70,7 @@ export function bearerConfigured(env: NodeJS.ProcessEnv): boolean {
 
 /** How a token is named on fd 3 (never the token itself): base64url SHA-256. */
 export function tokenDigest(token: Uint8Array | string): string {
-  return createHash("sha256").update(token).digest("base64url");
+  return new Bun.CryptoHasher("sha256").update(token).digest().toString("base64url");
 }
 
 function claimUser(claims: Record<string, unknown>, claim: string): string {
@@ -89,6 +88,9 @@ function readJwks(path: string): JSONWebKeySet {
 }
 
 async function verifyJwt(token: string, config: OAuthConfig): Promise<string> {
+  // jose is loaded by the first token it checks: a start that checks none (the classic chain's
+  // popup for every USER/PASS, APOP or SCRAM login) does not evaluate it.
+  const { createLocalJWKSet, errors, jwtVerify } = await import("jose");
   const keys = createLocalJWKSet(readJwks(config.jwksFile!));
   try {
     const { payload } = await jwtVerify(token, keys, {

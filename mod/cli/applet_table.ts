@@ -3,41 +3,56 @@
  * `poppin install` makes a symlink for every classic name in ALIASES.
  */
 import type { Applet, AppletAlias } from "./applet.ts";
-import { applet as cdb } from "../applets/cdb.ts";
-import { applet as checkpassword } from "../applets/checkpassword.ts";
-import { applet as convert } from "../applets/convert.ts";
-import { applet as deliver } from "../applets/deliver.ts";
-import { makeInstallApplet } from "../applets/install.ts";
-import { applet as log } from "../applets/log.ts";
-import { applet as maildirmake } from "../applets/maildirmake.ts";
-import { applet as pop3d } from "../applets/pop3d.ts";
-import { applet as popup } from "../applets/popup.ts";
-import { applet as rules } from "../applets/rules.ts";
-import { applet as serve } from "../applets/serve.ts";
-import { applet as tai64n } from "../applets/tai64n.ts";
-import { applet as tai64nlocal } from "../applets/tai64nlocal.ts";
-import { applet as users } from "../applets/users.ts";
-import { applet as conf } from "../applets/conf.ts";
-import { applet as setuidgid } from "../applets/setuidgid.ts";
-import { applet as envuidgid } from "../applets/envuidgid.ts";
-import { applet as softlimit } from "../applets/softlimit.ts";
-import { applet as envdir } from "../applets/envdir.ts";
-import { applet as qmqpd } from "../applets/qmqpd.ts";
-import { applet as doctor } from "../applets/doctor.ts";
-import { applet as config } from "../applets/config.ts";
-import { applet as routes } from "../applets/routes.ts";
-import { applet as proxy } from "../applets/proxy.ts";
 
-const install = makeInstallApplet(() => ({
-  classic: ALIASES.filter((a) => a.classic).map((a) => a.name),
-  generic: ALIASES.filter((a) => !a.classic).map((a) => a.name),
-}));
+/**
+ * An applet by name; its module is loaded when the applet runs (or its usage is asked
+ * for). Each applet's module is imported dynamically, so a start evaluates only the
+ * applet it runs and what that imports: the classic chain starts popup once per login,
+ * and need not evaluate serve, the proxy, convert, doctor ... (tests/cli/start_cost.test.ts).
+ */
+export interface AppletEntry {
+  /** Canonical short name: `poppin NAME` (the loaded applet's `name`). */
+  readonly name: string;
+  load(): Promise<Applet>;
+}
 
-export const APPLETS: readonly Applet[] = [
-  serve, rules, popup, checkpassword, pop3d, log, tai64n, tai64nlocal,
-  maildirmake, deliver, cdb, users, install,
-  conf, setuidgid, envuidgid, softlimit, envdir, qmqpd, doctor, convert,
-  routes, proxy, config,
+function lazy(name: string, load: () => Promise<Applet>): AppletEntry {
+  let loaded: Promise<Applet> | undefined;
+  return { name, load: () => (loaded ??= load()) };
+}
+
+function installNames() {
+  return {
+    classic: ALIASES.filter((a) => a.classic).map((a) => a.name),
+    generic: ALIASES.filter((a) => !a.classic).map((a) => a.name),
+  };
+}
+
+export const APPLETS: readonly AppletEntry[] = [
+  lazy("serve", async () => (await import("../applets/serve.ts")).applet),
+  lazy("rules", async () => (await import("../applets/rules.ts")).applet),
+  lazy("popup", async () => (await import("../applets/popup.ts")).applet),
+  lazy("checkpassword", async () => (await import("../applets/checkpassword.ts")).applet),
+  lazy("pop3d", async () => (await import("../applets/pop3d.ts")).applet),
+  lazy("log", async () => (await import("../applets/log.ts")).applet),
+  lazy("tai64n", async () => (await import("../applets/tai64n.ts")).applet),
+  lazy("tai64nlocal", async () => (await import("../applets/tai64nlocal.ts")).applet),
+  lazy("maildirmake", async () => (await import("../applets/maildirmake.ts")).applet),
+  lazy("deliver", async () => (await import("../applets/deliver.ts")).applet),
+  lazy("cdb", async () => (await import("../applets/cdb.ts")).applet),
+  lazy("users", async () => (await import("../applets/users.ts")).applet),
+  lazy("install", async () => (await import("../applets/install.ts")).makeInstallApplet(installNames)),
+  lazy("conf", async () => (await import("../applets/conf.ts")).applet),
+  lazy("setuidgid", async () => (await import("../applets/setuidgid.ts")).applet),
+  lazy("envuidgid", async () => (await import("../applets/envuidgid.ts")).applet),
+  lazy("softlimit", async () => (await import("../applets/softlimit.ts")).applet),
+  lazy("envdir", async () => (await import("../applets/envdir.ts")).applet),
+  lazy("qmqpd", async () => (await import("../applets/qmqpd.ts")).applet),
+  lazy("doctor", async () => (await import("../applets/doctor.ts")).applet),
+  lazy("convert", async () => (await import("../applets/convert.ts")).applet),
+  lazy("routes", async () => (await import("../applets/routes.ts")).applet),
+  lazy("proxy", async () => (await import("../applets/proxy.ts")).applet),
+  lazy("config", async () => (await import("../applets/config.ts")).applet),
 ];
 
 function short(name: string): AppletAlias {
@@ -77,6 +92,6 @@ export function findAlias(name: string): AppletAlias | undefined {
   return ALIASES.find((a) => a.name === name) ?? ARGUMENT_ONLY.find((a) => a.name === name);
 }
 
-export function findApplet(name: string): Applet | undefined {
+export function findApplet(name: string): AppletEntry | undefined {
   return APPLETS.find((a) => a.name === name);
 }

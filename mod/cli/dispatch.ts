@@ -23,9 +23,11 @@ export interface Invocation {
   env: NodeJS.ProcessEnv;
 }
 
-export function overview(): string {
-  const width = Math.max(...APPLETS.map((a) => a.name.length));
-  const lines = APPLETS.map((a) => `  ${a.name.padEnd(width)}  ${a.summary}`);
+/** The list of applets with their summaries (loads every applet: only for help). */
+export async function overview(): Promise<string> {
+  const applets = await Promise.all(APPLETS.map((a) => a.load()));
+  const width = Math.max(...applets.map((a) => a.name.length));
+  const lines = applets.map((a) => `  ${a.name.padEnd(width)}  ${a.summary}`);
   const names = ALIASES.filter((a) => a.classic).map((a) => a.name).join(", ");
   return [
     `poppin ${VERSION}: a POP3 mail-pickup service as small tools, in one binary`,
@@ -47,10 +49,11 @@ export function overview(): string {
  * through poppin (`poppin help NAME`, `poppin NAME --help`) as `poppin APPLET`, unless NAME is a
  * classic name of its own (`poppin help tcprules`: tcprules' usage).
  */
-function appletHelp(name: string, viaPoppin: boolean): string | undefined {
+async function appletHelp(name: string, viaPoppin: boolean): Promise<string | undefined> {
   const alias = findAlias(name);
-  const applet = alias && findApplet(alias.applet);
-  if (!applet) return undefined;
+  const entry = alias && findApplet(alias.applet);
+  if (!entry) return undefined;
+  const applet = await entry.load();
   const called = alias.classic && !(viaPoppin && alias.name === applet.name) ? alias.name : `poppin ${applet.name}`;
   if (alias.leadingArgs.length > 0) {
     // `cdbmake` is `cdb make`: show only that form of the usage, under the called name.
@@ -77,7 +80,7 @@ export async function dispatch(inv: Invocation): Promise<number> {
     }
     const first = args[0];
     if (first === undefined || first === "--help" || first === "-h") {
-      writeStdout(overview());
+      writeStdout(await overview());
       return EXIT_OK;
     }
     if (first === "--version" || first === "-V") {
@@ -85,7 +88,7 @@ export async function dispatch(inv: Invocation): Promise<number> {
       return EXIT_OK;
     }
     if (first === "help") {
-      const text = args[1] === undefined ? overview() : appletHelp(args[1], true);
+      const text = args[1] === undefined ? await overview() : await appletHelp(args[1], true);
       if (text === undefined) {
         writeStderr(`poppin: fatal: unknown applet ${args[1]}; known: ${knownNames()}\n`);
         return EXIT_USAGE;
@@ -102,21 +105,22 @@ export async function dispatch(inv: Invocation): Promise<number> {
     viaPoppin = true;
   }
   const alias = findAlias(calledAs)!;
-  const applet = findApplet(alias.applet)!;
   if (args.length === 1 && args[0] === "--help") {
-    writeStdout(appletHelp(calledAs, viaPoppin)!);
+    writeStdout((await appletHelp(calledAs, viaPoppin))!);
     return EXIT_OK;
   }
   const classic = alias.classic && !viaPoppin;
+  const entry = findApplet(alias.applet)!;
   const ctx: AppletContext = {
-    applet: applet.name,
+    applet: entry.name,
     calledAs,
     classic,
-    prefix: classic ? calledAs : `poppin ${alias.classic ? alias.name : applet.name}`,
+    prefix: classic ? calledAs : `poppin ${alias.classic ? alias.name : entry.name}`,
     execPath: inv.execPath,
     env: inv.env,
   };
   try {
+    const applet = await entry.load();
     return await applet.run([...alias.leadingArgs, ...args], ctx);
   } catch (err) {
     if (err instanceof UsageError) {

@@ -8,7 +8,6 @@
  * sessions (the message's own name), so a client that leaves mail on the server never
  * downloads it twice and never sees a reply line split by a hostile name.
  */
-import { createHash } from "node:crypto";
 
 /** RFC 1939 section 7: "between 1 and 70 characters", each "in the range 0x21 to 0x7E". */
 export const UIDL_MAX_CHARACTERS = 70;
@@ -24,7 +23,7 @@ export function isValidUidl(text: string): boolean {
 
 /** The stand-in for a key: 40 hex digits (160 bits of SHA-256 over the key's UTF-8 octets). */
 export function hashedUidl(key: string): string {
-  return createHash("sha256").update(key, "utf8").digest("hex").slice(0, 40);
+  return new Bun.CryptoHasher("sha256").update(key, "utf8").digest("hex").slice(0, 40);
 }
 
 export interface UidlProposal {

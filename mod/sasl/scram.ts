@@ -4,7 +4,10 @@
  * are scram_keys.ts. Every parser is strict: a message that does not follow the ABNF is
  * refused, never guessed at.
  */
-import { createHash, createHmac, pbkdf2Sync } from "node:crypto";
+// H() and HMAC() run at every SCRAM login, in popup too: Bun.CryptoHasher (BoringSSL, like
+// node:crypto) needs no node:crypto load at start (mod/sys/builtins.ts); Hi() runs only when
+// keys are made (`poppin users`), through node:crypto loaded then.
+import { nodeCrypto } from "../sys/builtins.ts";
 
 export type ScramHash = "sha1" | "sha256";
 
@@ -20,15 +23,15 @@ export function hashLength(hash: ScramHash): number {
 
 /** RFC 5802 section 2.2: H(), HMAC(), Hi() (Hi is PBKDF2 with HMAC-H and dkLen = the hash length). */
 export function h(hash: ScramHash, data: Uint8Array): Buffer {
-  return createHash(hash).update(data).digest();
+  return new Bun.CryptoHasher(hash).update(data).digest();
 }
 
 export function hmac(hash: ScramHash, key: Uint8Array, data: Uint8Array | string): Buffer {
-  return createHmac(hash, key).update(data).digest();
+  return new Bun.CryptoHasher(hash, key).update(data).digest();
 }
 
 export function hi(hash: ScramHash, password: Uint8Array, salt: Uint8Array, iterations: number): Buffer {
-  return pbkdf2Sync(password, salt, iterations, hashLength(hash), hash);
+  return nodeCrypto().pbkdf2Sync(password, salt, iterations, hashLength(hash), hash);
 }
 
 /**

@@ -11,7 +11,6 @@
  * timestamp popup put on fd 3 (`<pid.time@host>`, new for every connection) and the
  * check needs the two to agree. A form with no timestamp is refused.
  */
-import { createHash } from "node:crypto";
 import { authMessage, parseClientFinal, parseClientFirst, parseServerFirst, proofMatches, type ScramHash } from "./scram.ts";
 import type { ScramKeys } from "./scram_keys.ts";
 
@@ -21,7 +20,7 @@ const TAG_CHARS = 16;
 
 /** The tag every server nonce ends with: base64url of SHA-256 of the fd-3 timestamp, 16 characters. */
 export function nonceTag(timestamp: string): string {
-  return createHash("sha256").update(`poppin scram nonce\0${timestamp}`).digest("base64url").slice(0, TAG_CHARS);
+  return new Bun.CryptoHasher("sha256").update(`poppin scram nonce\0${timestamp}`).digest().toString("base64url").slice(0, TAG_CHARS);
 }
 
 export function formatScramForm(hash: ScramHash, clientFirstBare: string, serverFirst: string, clientFinal: string): Uint8Array {

@@ -7,10 +7,10 @@
  * StoredKey and ServerKey let the server check a login but are not the password; a
  * stolen pair still lets its holder pose as the server, so the file stays mode 0600.
  */
-import { createHmac, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { decodeBase64, deriveKeys, hashLength, type ScramHash } from "./scram.ts";
+import { decodeBase64, deriveKeys, hashLength, hmac, type ScramHash } from "./scram.ts";
+import { randomBytes } from "../sys/random.ts";
 
 /** RFC 7677 section 4: at least 4096 iterations; Dovecot's default too. */
 export const DEFAULT_ITERATIONS = 4096;
@@ -89,7 +89,7 @@ function hostSecret(): Buffer {
     } catch {
       seed = hostname();
     }
-    decoySecret = createHmac("sha256", "poppin scram decoy").update(seed).digest();
+    decoySecret = hmac("sha256", Buffer.from("poppin scram decoy"), seed);
   }
   return decoySecret;
 }
@@ -101,7 +101,7 @@ function hostSecret(): Buffer {
  * any user and fails there, like a wrong password.
  */
 export function decoyKeys(hash: ScramHash, user: string): ScramKeys {
-  const mac = createHmac("sha256", hostSecret()).update(`${hash}\0${user}`).digest();
+  const mac = hmac("sha256", hostSecret(), `${hash}\0${user}`);
   const len = hashLength(hash);
   return {
     iterations: DEFAULT_ITERATIONS,

@@ -10,7 +10,7 @@
  * like a wrong password and after the same work. Channel binding (the -PLUS names) is
  * checked here, since only the host holding the TLS connection can compute it.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes } from "../sys/random.ts";
 import {
   authMessage, CHANNEL_BINDING_TYPES, formatServerFirst, parseClientFinal, parseClientFirst, proofMatches,
   serverSignature, type ChannelBindingType, type ClientFirst, type ScramHash,

@@ -12,8 +12,7 @@ import { basename, isAbsolute, join } from "node:path";
 import { EXIT_TEMP, PoppinError } from "../base/errors.ts";
 import type { maildirScan } from "../maildir/scan.ts";
 import { maildirTmpCleanup } from "../maildir/clean.ts";
-import { SpoolBusy } from "../mbox/mbox_mailbox.ts";
-import { openSpoolMailbox } from "../mbox/open_spool_mailbox.ts";
+import { SpoolBusy } from "../mbox/spool_lock.ts";
 import { defaultMboxSettings, type MboxSettings } from "../mbox/options.ts";
 import { isMboxArgument, spoolPathFor } from "../mbox/spool_path.ts";
 import { RETRIEVAL_RECORD_NAME } from "../pop3/expire.ts";
@@ -103,6 +102,9 @@ export async function runMailboxSession(spec: MailboxSessionSpec, host: SessionH
     let mailbox: Mailbox;
     try {
       if (isMbox) {
+        // The mbox code is loaded for the first mbox session: a Maildir session (popup's, once
+        // per login in the classic chain) does not evaluate it.
+        const { openSpoolMailbox } = await import("../mbox/open_spool_mailbox.ts");
         mailbox = openSpoolMailbox(dir, mbox, { user: env.USER, home: env.HOME, cwd }, (m) => host.log("warning", `${m} ${who}`));
       } else {
         try {

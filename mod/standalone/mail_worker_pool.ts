@@ -17,7 +17,8 @@
  */
 import { ENV, envValue } from "../base/env.ts";
 import { readFileSync } from "node:fs";
-import net from "node:net";
+import type net from "node:net";
+import { nodeNet } from "../sys/builtins.ts";
 import { availableParallelism } from "node:os";
 import type { Account } from "../auth/account.ts";
 import { describeSysError } from "../base/errors.ts";
@@ -214,7 +215,7 @@ export class MailWorkerPool {
     }
     closeDescriptor(theirs);
     this.#started++;
-    const channel = net.connect({ fd: control } as unknown as net.NetConnectOpts);
+    const channel = nodeNet().connect({ fd: control } as unknown as net.NetConnectOpts);
     const worker = new Worker(proc, control, channel, exited, this.pop3dPrefix, this.log, (w, code) => this.#ended(w, { exitCode: code, signalCode: null }));
     // Its last lines first (bounded: a process the user left behind may hold the socket).
     void exited.then(async (end) => {

@@ -7,7 +7,8 @@
  * what it wrote is passed on and TLS is closed; when the client closes, the process reads
  * end of file.
  */
-import net from "node:net";
+import type net from "node:net";
+import { nodeNet } from "../sys/builtins.ts";
 import { SOCK_STREAM, closeDescriptor, socketPair } from "../sys/fd_passing.ts";
 
 export interface PlainRelay {
@@ -27,7 +28,7 @@ export interface PlainRelay {
 /** Starts relaying between `secure` and a new socket pair. Throws SysCallError. */
 export function relayPlaintext(secure: net.Socket): PlainRelay {
   const [mine, theirs] = socketPair(SOCK_STREAM);
-  const plain = net.connect({ fd: mine } as unknown as net.NetConnectOpts);
+  const plain = nodeNet().connect({ fd: mine } as unknown as net.NetConnectOpts);
   let closed = false;
   const done = new Promise<void>((resolve) => {
     const finish = () => {

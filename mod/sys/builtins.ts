@@ -1,6 +1,6 @@
 /**
  * Node built-ins that take milliseconds to load (net, tls, crypto, child_process, dns, tty and
- * zlib bring in the stream machinery), loaded on first use. Every applet is in one binary, so a static import
+ * zlib bring in the stream machinery; util about half a millisecond), loaded on first use. Every applet is in one binary, so a static import
  * anywhere would load them at every start: popup, started once per login by the classic chain,
  * needs none of them on its usual path. Types still come from `import type`.
  */
@@ -10,6 +10,7 @@ let crypto: typeof import("node:crypto") | undefined;
 let childProcess: typeof import("node:child_process") | undefined;
 let dns: typeof import("node:dns/promises") | undefined;
 let tty: typeof import("node:tty") | undefined;
+let util: typeof import("node:util") | undefined;
 
 export function nodeNet(): typeof import("node:net") {
   return (net ??= require("node:net") as typeof import("node:net"));
@@ -34,4 +35,8 @@ export function nodeDns(): typeof import("node:dns/promises") {
 /** isatty(3) through node:tty, loaded on first use. */
 export function isatty(fd: number): boolean {
   return (tty ??= require("node:tty") as typeof import("node:tty")).isatty(fd);
+}
+
+export function nodeUtil(): typeof import("node:util") {
+  return (util ??= require("node:util") as typeof import("node:util"));
 }

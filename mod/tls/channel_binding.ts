@@ -7,7 +7,7 @@
  * Bun's TLSSocket offers both exportKeyingMaterial() and getCertificate().raw.
  */
 import { ENV } from "../base/env.ts";
-import { createHash } from "node:crypto";
+import { nodeCrypto } from "../sys/builtins.ts";
 import type tls from "node:tls";
 import type { ChannelBindingType } from "../sasl/scram.ts";
 
@@ -55,7 +55,7 @@ export function channelBindingData(socket: tls.TLSSocket, type: ChannelBindingTy
     }
     const raw = socket.getCertificate() as { raw?: Buffer } | null;
     if (!raw?.raw) return undefined;
-    return new Uint8Array(createHash(endPointHash(raw.raw)).update(raw.raw).digest());
+    return new Uint8Array(nodeCrypto().createHash(endPointHash(raw.raw)).update(raw.raw).digest());
   } catch {
     return undefined;
   }

@@ -1,0 +1,63 @@
+/**
+ * What every start of the binary loads. The classic chain starts a poppin process per
+ * connection, so a Node built-in imported statically anywhere (every applet is in the one
+ * bundle) is paid at every login: net, tls, crypto, child_process, dns, tty, zlib, stream
+ * and util cost about 0.5-2 ms each on a 2-core machine. They are loaded on first use
+ * (mod/sys/builtins.ts); this test bundles main.ts as `npm run build` does and lists the
+ * built-ins the bundle imports at its top level.
+ */
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+
+const ROOT = join(import.meta.dir, "..", "..");
+
+/** Built-ins cheap enough to load at every start (measured: under 0.2 ms each, fs about 0.6 ms and needed by every applet). */
+const CHEAP = new Set(["fs", "path", "os", "bun:ffi"]);
+
+async function bundleText(): Promise<string> {
+  const out = await Bun.build({ entrypoints: [join(ROOT, "main.ts")], target: "bun", format: "esm" });
+  if (!out.success) throw new Error(out.logs.map(String).join("\n"));
+  return await out.outputs[0]!.text();
+}
+
+describe("start cost", () => {
+  test("the bundle imports no costly Node built-in at its top level", async () => {
+    const text = await bundleText();
+    const imported = new Set<string>();
+    for (const m of text.matchAll(/^import\s[^;]*?\sfrom\s+"([^"]+)";?$/gm)) imported.add(m[1]!.replace(/^node:/, ""));
+    expect(imported.has("fs")).toBe(true); // the pattern finds the imports that are there
+    expect([...imported].filter((name) => !CHEAP.has(name)).sort()).toEqual([]);
+  });
+});
+
+/** Files under mod/ that `from` reaches through static value imports (not `import type`, not `import()`). */
+function staticallyReached(from: string): Set<string> {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const text = readFileSync(file, "utf8");
+    for (const m of text.matchAll(/^\s*(import|export)\s+(?!type\s)[^;]*?\bfrom\s+"(\.{1,2}\/[^"]+)"/gm)) visit(resolve(dirname(file), m[2]!));
+    for (const m of text.matchAll(/^\s*import\s+"(\.{1,2}\/[^"]+)"/gm)) visit(resolve(dirname(file), m[1]!));
+  };
+  visit(from);
+  return seen;
+}
+
+describe("start cost: one applet per start", () => {
+  test("main.ts reaches no applet module statically: each is loaded when it runs", () => {
+    const reached = [...staticallyReached(join(ROOT, "main.ts"))].map((f) => relative(ROOT, f));
+    expect(reached).toContain("mod/cli/applet_table.ts"); // the walk follows imports
+    expect(reached.filter((f) => f.startsWith("mod/applets/"))).toEqual([]);
+  });
+
+  test("popup does not statically reach serve, the proxy, convert, conf, doctor or jose (loaded by the first bearer token)", () => {
+    const files = [...staticallyReached(join(ROOT, "mod", "applets", "popup.ts"))];
+    const reached = files.map((f) => relative(ROOT, f));
+    expect(reached).toContain("mod/auth/oauth.ts");
+    expect(files.filter((f) => /^\s*import\s+(?!type\s)[^;]*?\bfrom\s+"jose"/m.test(readFileSync(f, "utf8"))).map((f) => relative(ROOT, f))).toEqual([]);
+    expect(reached).toContain("mod/applets/pop3d.ts"); // one-process mode runs pop3d in popup
+    expect(reached.filter((f) => /^mod\/(applets\/(serve|proxy|convert|conf|doctor|users)\.ts|proxy\/|convert\/|conf\/|doctor\/)/.test(f))).toEqual([]);
+  });
+});
