@@ -11,8 +11,8 @@
  */
 import { afterAll, expect, test } from "bun:test";
 import { tempDir } from "../helpers.ts";
-import { makeFaultBox, removeFaultBox, type FaultBox, type UserKind } from "./chain_fixture.ts";
-import { runKillRounds } from "./kill_harness.ts";
+import { descendants, makeFaultBox, removeFaultBox, SocketClient, type FaultBox, type UserKind } from "./chain_fixture.ts";
+import { argvOf, runKillRounds, startInline } from "./kill_harness.ts";
 
 const boxes: FaultBox[] = [];
 afterAll(() => boxes.splice(0).forEach(removeFaultBox));
@@ -60,3 +60,33 @@ for (const kind of ["virtual", "system"] as const) {
     expect(stats.messagesDeleted).toBeGreaterThan(0);
   }, 60_000);
 }
+
+// Found by the campaign: a password-check helper killed while idle took the next login with it
+// (-ERR [SYS/TEMP]) when that login's check was sent before serve saw the helper's end.
+test("serve --inline as root: password-check helpers killed while idle, the next login right after is answered +OK", async () => {
+  const b = box("system", "killhelper");
+  const server = await startInline(b, { PATH: process.env.PATH ?? "/usr/bin:/bin" });
+  const login = async () => {
+    const c = await SocketClient.connect(server.port);
+    c.send(`USER ${b.login}`);
+    c.send(`PASS ${b.password}`);
+    c.send("QUIT");
+    const answers = await c.waitFrom(0, /^\+OK[^\n]*\n[+-][^\n]*\n([+-][^\n]*\n)([+-][^\n]*\n)/, 10_000);
+    c.closeInput();
+    return answers?.[1] ?? c.text;
+  };
+  try {
+    expect(await login()).toStartWith("+OK");
+    for (let i = 0; i < 5; i++) {
+      const helpers = descendants(server.pid).filter((p) => argvOf(p).includes("--crypt-helper"));
+      expect(helpers.length).toBeGreaterThan(0);
+      for (const p of helpers) process.kill(p, "SIGKILL");
+      expect(await login()).toStartWith("+OK");
+    }
+  } finally {
+    const left = descendants(server.pid);
+    server.proc.kill("SIGKILL");
+    await server.proc.exited;
+    for (const p of left) try { process.kill(p, "SIGKILL"); } catch { /* gone */ }
+  }
+}, 60_000);

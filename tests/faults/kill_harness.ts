@@ -16,10 +16,11 @@ import { applet, POPPIN } from "../helpers.ts";
 import { alive, chownBox, deliverId, descendants, idByUidl, idsOnDisk, PipeClient, SocketClient, type FaultBox } from "./chain_fixture.ts";
 import { prng as seededRandom } from "../prng.ts";
 
-/** serve --inline on a free port, for the inline mode; `stop` kills it. */
-interface InlineServer { pid: number; port: number; proc: ReturnType<typeof Bun.spawn> }
+/** serve --inline on a free port, for the inline mode. */
+export interface InlineServer { pid: number; port: number; proc: ReturnType<typeof Bun.spawn> }
 
-async function startInline(box: FaultBox, env: Record<string, string>): Promise<InlineServer> {
+/** Starts serve --inline (as the harness's user: root in CI) serving `box` with `env`. */
+export async function startInline(box: FaultBox, env: Record<string, string>): Promise<InlineServer> {
   const proc = Bun.spawn([POPPIN, "serve", "--inline", "-1", "-R", "-H", "-c", "20", "127.0.0.1", "0",
     POPPIN, "popup", "pop.example.org", POPPIN, "checkpassword", POPPIN, "pop3d", "Maildir"], {
     cwd: box.home, env, stdin: "ignore", stdout: "pipe", stderr: "ignore",
@@ -80,7 +81,7 @@ function census(box: FaultBox): Map<string, number> {
   return counts;
 }
 
-function argvOf(pid: number): string[] {
+export function argvOf(pid: number): string[] {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0");
   } catch {
@@ -89,7 +90,7 @@ function argvOf(pid: number): string[] {
 }
 
 /** serve --inline's password-check helpers and its mail workers (all of them, busy or not). */
-function isServeHelper(pid: number): boolean {
+export function isServeHelper(pid: number): boolean {
   const argv = argvOf(pid);
   return argv.includes("--crypt-helper") || argv.includes("--mail-worker");
 }
@@ -151,6 +152,8 @@ export async function runKillRounds(box: FaultBox, rounds: number, seed: number,
   const chain = [applet("qmail-popup"), "pop.example.org", applet("checkpassword"), applet("qmail-pop3d"), "Maildir"];
   const inline = opts.mode === "inline";
   let server: InlineServer | undefined;
+  /** What the round before killed (its effects may reach this round: a helper, a server). */
+  let killedBefore = "nothing";
 
   for (let round = 0; round < rounds; round++) {
     const where = `round ${round} (seed ${seed}, ${opts.mode ?? "classic"}, ${box.kind} user)`;
@@ -339,10 +342,11 @@ export async function runKillRounds(box: FaultBox, rounds: number, seed: number,
       }
     }
     if (stats.violations.length > violationsBefore) {
-      stats.violations.push(`${where}: script ${JSON.stringify(script.map((l) => l.replace(/^PASS .*/, "PASS ...")))}, kill before command ${killAt} (+${killDelayMs.toFixed(1)} ms)${secondKillAt >= 0 ? ` and before ${secondKillAt}` : ""}, killed: ${killedWhat.join(", ") || "nothing"}, transcript ${JSON.stringify(client.text.slice(-600))}, stderr ${JSON.stringify(client instanceof PipeClient ? (await client.stderr).slice(-400) : "(serve --inline: not kept)")}`);
+      stats.violations.push(`${where}: script ${JSON.stringify(script.map((l) => l.replace(/^PASS .*/, "PASS ...")))}, kill before command ${killAt} (+${killDelayMs.toFixed(1)} ms)${secondKillAt >= 0 ? ` and before ${secondKillAt}` : ""}, killed: ${killedWhat.join(", ") || "nothing"} (the round before: ${killedBefore}), transcript ${JSON.stringify(client.text.slice(-600))}, stderr ${JSON.stringify(client instanceof PipeClient ? (await client.stderr).slice(-400) : "(serve --inline: not kept)")}`);
     }
     if (process.env.FAULT_DEBUG) console.error(`${where}: ${Date.now() - roundStart} ms, kill at ${killAt}/${script.length} killed ${killedWhat.join(", ") || "nothing"}, ${JSON.stringify(client.text.slice(-80))}`);
     if (quitAnswered) stats.quitsAnswered++;
+    killedBefore = killedWhat.join(", ") || "nothing";
     stats.rounds++;
     opts.onRound?.(round, stats);
   }
