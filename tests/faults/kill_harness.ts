@@ -56,11 +56,13 @@ export interface KillStats {
   messagesDelivered: number;
   /** Sessions where popup answered "-ERR ... child crashed" in the middle of TRANSACTION. */
   childCrashReplies: number;
+  /** Rounds with at least one violation (each is listed in `violations`, then the round's details). */
+  violatingRounds: number;
   violations: string[];
 }
 
 export function emptyStats(): KillStats {
-  return { rounds: 0, kills: 0, killedRoot: 0, killedSession: 0, killedHelper: 0, quitsAnswered: 0, quitsLost: 0, quitsCutMidUpdate: 0, messagesDeleted: 0, messagesDelivered: 0, childCrashReplies: 0, violations: [] };
+  return { rounds: 0, kills: 0, killedRoot: 0, killedSession: 0, killedHelper: 0, quitsAnswered: 0, quitsLost: 0, quitsCutMidUpdate: 0, messagesDeleted: 0, messagesDelivered: 0, childCrashReplies: 0, violatingRounds: 0, violations: [] };
 }
 
 /** Adds `more` into `total`. */
@@ -342,6 +344,7 @@ export async function runKillRounds(box: FaultBox, rounds: number, seed: number,
       }
     }
     if (stats.violations.length > violationsBefore) {
+      stats.violatingRounds++;
       stats.violations.push(`${where}: script ${JSON.stringify(script.map((l) => l.replace(/^PASS .*/, "PASS ...")))}, kill before command ${killAt} (+${killDelayMs.toFixed(1)} ms)${secondKillAt >= 0 ? ` and before ${secondKillAt}` : ""}, killed: ${killedWhat.join(", ") || "nothing"} (the round before: ${killedBefore}), transcript ${JSON.stringify(client.text.slice(-600))}, stderr ${JSON.stringify(client instanceof PipeClient ? (await client.stderr).slice(-400) : "(serve --inline: not kept)")}`);
     }
     if (process.env.FAULT_DEBUG) console.error(`${where}: ${Date.now() - roundStart} ms, kill at ${killAt}/${script.length} killed ${killedWhat.join(", ") || "nothing"}, ${JSON.stringify(client.text.slice(-80))}`);
