@@ -5,19 +5,23 @@
  * a fresh account, removed after its chunk). Prints the totals and every violation.
  *
  *   POPPIN_BIN=$PWD/dist/poppin bun scripts/fuzz/kill_campaign.ts [--rounds N] [--seed S]
- *     [--mode classic|one-process|inline]... [--user system|virtual]...
+ *     [--mode classic|one-process|inline]... [--user system|virtual|virtual-u]...
  *
- * System users need root (useradd, chpasswd); popup and serve then run as root, as in production.
+ * System users need root (useradd, chpasswd); popup and serve then run as root, as in production,
+ * and so they do for "virtual" (a user database entry with its own uid). "virtual-u": the same
+ * virtual user with popup and serve run as its uid (serve -u/-g: sessions in serve's own process).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { makeFaultBox, removeFaultBox, type FaultBox, type UserKind } from "../../tests/faults/chain_fixture.ts";
+import { makeFaultBox, removeFaultBox, type FaultBox } from "../../tests/faults/chain_fixture.ts";
 import { addStats, emptyStats, runKillRounds, type KillMode } from "../../tests/faults/kill_harness.ts";
 
 const MODES: readonly KillMode[] = ["classic", "one-process", "inline"];
-const USERS: readonly UserKind[] = ["system", "virtual"];
+/** "virtual-u": virtual users with popup and serve running as their uid (serve -u/-g), not as root. */
+const USERS = ["system", "virtual", "virtual-u"] as const;
+type CampaignUser = (typeof USERS)[number];
 const { values } = parseArgs({
   options: {
     rounds: { type: "string", default: "1000" },
@@ -29,9 +33,9 @@ const { values } = parseArgs({
 const rounds = Number(values.rounds);
 const seed = Number(values.seed);
 const modes = (values.mode ?? [...MODES]) as KillMode[];
-const users = (values.user ?? [...USERS]) as UserKind[];
+const users = (values.user ?? [...USERS]) as CampaignUser[];
 for (const m of modes) if (!MODES.includes(m)) throw new Error(`--mode: ${m}: not one of ${MODES.join(", ")}`);
-for (const u of users) if (!USERS.includes(u)) throw new Error(`--user: ${u}: not one of ${USERS.join(", ")}`);
+for (const u of users) if (!(USERS as readonly string[]).includes(u)) throw new Error(`--user: ${u}: not one of ${USERS.join(", ")}`);
 if (!Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(seed)) throw new Error("--rounds and --seed take whole numbers");
 if (users.includes("system") && process.getuid!() !== 0) throw new Error("--user system needs root (useradd)");
 
@@ -55,8 +59,8 @@ for (const user of users) {
     for (let done = 0, s = seed; done < rounds; done += CHUNK, s++) {
       current = { root: mkdtempSync(join(tmpdir(), "poppin-killcampaign-")) };
       try {
-        current.box = makeFaultBox(current.root, user);
-        addStats(total, await runKillRounds(current.box, Math.min(CHUNK, rounds - done), s, { mode }));
+        current.box = makeFaultBox(current.root, user === "system" ? "system" : "virtual");
+        addStats(total, await runKillRounds(current.box, Math.min(CHUNK, rounds - done), s, { mode, asMailUid: user === "virtual-u" }));
       } finally {
         cleanUp();
       }

@@ -60,6 +60,11 @@ export function makeFaultBox(root: string, kind: UserKind = "virtual"): FaultBox
     const added = run([applet("users"), "-f", userdb, "add", "--sha512", LOGIN, String(uid), String(uid), home], { stdin: `${PASSWORD}\n` });
     if (added.code !== 0) throw new Error(`users add: ${added.stderr}`);
     box = { kind, login: LOGIN, password: PASSWORD, home, maildir, userdb: `${userdb}.cdb`, uid, gid: uid };
+    // Readable by the mail uid too, for a serve or chain that runs as it (-u).
+    if (process.getuid!() === 0) {
+      chownSync(box.userdb!, 0, uid);
+      chmodSync(box.userdb!, 0o640);
+    }
   }
   chownBox(box);
   return box;

@@ -6,7 +6,8 @@
  * serve running as root: the classic chain (qmail-popup, checkpassword, qmail-pop3d as
  * separate processes, POPPIN_ONE_PROCESS=0), popup's default (poppin's own chain served in its
  * own process where it can), and serve --inline over TCP (as root, each session in a mail
- * worker switched to the user: the worker is killed as well as the server). The campaign
+ * worker switched to the user: the worker is killed as well as the server), and serve --inline
+ * -u/-g the mail uid for virtual users (sessions in serve's own process). The campaign
  * (scripts/fuzz/kill_campaign.ts) runs 1,000 and more per mode and kind of user.
  */
 import { afterAll, expect, test } from "bun:test";
@@ -60,6 +61,15 @@ for (const kind of ["virtual", "system"] as const) {
     expect(stats.messagesDeleted).toBeGreaterThan(0);
   }, 60_000);
 }
+
+test("serve --inline -u/-g the mail uid (virtual users' sessions in serve's own process), 20 rounds: the same invariant", async () => {
+  const stats = await runKillRounds(box("virtual", "killinlineu"), 20, 779, { mode: "inline", asMailUid: true });
+  expect(stats.violations).toEqual([]);
+  expect(stats.kills).toBeGreaterThan(2);
+  expect(stats.killedRoot).toBeGreaterThan(0); // the server, which serves the session itself
+  expect(stats.quitsAnswered).toBeGreaterThan(0);
+  expect(stats.messagesDeleted).toBeGreaterThan(0);
+}, 60_000);
 
 // Found by the campaign: a password-check helper killed while idle took the next login with it
 // (-ERR [SYS/TEMP]) when that login's check was sent before serve saw the helper's end.

@@ -20,8 +20,9 @@ import { prng as seededRandom } from "../prng.ts";
 export interface InlineServer { pid: number; port: number; proc: ReturnType<typeof Bun.spawn> }
 
 /** Starts serve --inline (as the harness's user: root in CI) serving `box` with `env`. */
-export async function startInline(box: FaultBox, env: Record<string, string>): Promise<InlineServer> {
-  const proc = Bun.spawn([POPPIN, "serve", "--inline", "-1", "-R", "-H", "-c", "20", "127.0.0.1", "0",
+export async function startInline(box: FaultBox, env: Record<string, string>, asMailUid = false): Promise<InlineServer> {
+  const drop = asMailUid ? ["-u", String(box.uid), "-g", String(box.gid)] : [];
+  const proc = Bun.spawn([POPPIN, "serve", "--inline", ...drop, "-1", "-R", "-H", "-c", "20", "127.0.0.1", "0",
     POPPIN, "popup", "pop.example.org", POPPIN, "checkpassword", POPPIN, "pop3d", "Maildir"], {
     cwd: box.home, env, stdin: "ignore", stdout: "pipe", stderr: "ignore",
   });
@@ -138,6 +139,12 @@ export interface KillOptions {
    * the user, in a mail worker under serve --inline).
    */
   mode?: KillMode;
+  /**
+   * Virtual users sharing one mail uid, as they are usually served: serve drops to the user's
+   * uid and gid (-u/-g) and serves the sessions in its own process; the chain runs under that
+   * uid (setpriv, as tcpserver -u would start it).
+   */
+  asMailUid?: boolean;
   onRound?: (round: number, stats: KillStats) => void;
 }
 
@@ -151,14 +158,16 @@ export async function runKillRounds(box: FaultBox, rounds: number, seed: number,
   // A system user is looked up in /etc/passwd and /etc/shadow: no user database.
   if (box.userdb !== undefined) env.POPPIN_USERDB = box.userdb;
   if ((opts.mode ?? "classic") === "classic") env.POPPIN_ONE_PROCESS = "0";
-  const chain = [applet("qmail-popup"), "pop.example.org", applet("checkpassword"), applet("qmail-pop3d"), "Maildir"];
+  const asMailUid = opts.asMailUid === true;
+  const setpriv = asMailUid ? ["setpriv", `--reuid=${box.uid}`, `--regid=${box.gid}`, "--clear-groups"] : [];
+  const chain = [...setpriv, applet("qmail-popup"), "pop.example.org", applet("checkpassword"), applet("qmail-pop3d"), "Maildir"];
   const inline = opts.mode === "inline";
   let server: InlineServer | undefined;
   /** What the round before killed (its effects may reach this round: a helper, a server). */
   let killedBefore = "nothing";
 
   for (let round = 0; round < rounds; round++) {
-    const where = `round ${round} (seed ${seed}, ${opts.mode ?? "classic"}, ${box.kind} user)`;
+    const where = `round ${round} (seed ${seed}, ${opts.mode ?? "classic"}, ${box.kind} user${asMailUid ? " under its uid" : ""})`;
     while (present.size < (opts.target ?? 6)) {
       const id = `s${seed}m${nextId++}`;
       if (deliverId(box, id, "x".repeat(Math.floor(random() * 3000))) !== 0) throw new Error(`${where}: deliver failed`);
@@ -175,7 +184,7 @@ export async function runKillRounds(box: FaultBox, rounds: number, seed: number,
     if (inline) {
       let socket: SocketClient | undefined;
       for (let attempt = 0; socket === undefined; attempt++) {
-        if (server === undefined || !alive(server.pid)) server = await startInline(box, env);
+        if (server === undefined || !alive(server.pid)) server = await startInline(box, env, asMailUid);
         try {
           socket = await SocketClient.connect(server.port);
         } catch (e) {
@@ -248,7 +257,11 @@ export async function runKillRounds(box: FaultBox, rounds: number, seed: number,
     const marked = new Set<string>();
     let quitSent = false;
     let quitAnswered = false;
-    for (let i = 0; i < script.length; i++) {
+    // The greeting first: a command sent before it would take the greeting as its answer, and every
+    // answer after it would be the one of the command before (a QUIT "answered" by a NOOP's +OK).
+    const greeting = await client.waitFrom(0, /^\+OK[^\n]*\n/, 10_000);
+    if (greeting === null) stats.violations.push(`${where}: no greeting: ${JSON.stringify(client.text.slice(-200))}`);
+    for (let i = 0; greeting !== null && i < script.length; i++) {
       if (i === killAt) killLater(killDelayMs);
       if (i === secondKillAt) killLater(killDelayMs + secondDelayMs);
       let line = script[i]!;
