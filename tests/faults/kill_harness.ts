@@ -98,7 +98,7 @@ export function isServeHelper(pid: number): boolean {
   return argv.includes("--crypt-helper") || argv.includes("--mail-worker");
 }
 
-/** Whether `pid`'s fd 0 is a socket (a mail worker serving a session has the connection there; a waiting or kept one has /dev/null). */
+/** Whether `pid`'s fd 0 is a socket. */
 function servesConnection(pid: number): boolean {
   try {
     return readlinkSync(`/proc/${pid}/fd/0`).startsWith("socket:");
@@ -113,10 +113,12 @@ type Kind = "root" | "session" | "helper";
 function kindOf(pid: number, rootPid: number, inline: boolean): Kind {
   if (pid === rootPid) return "root";
   if (!inline) return "session";
+  // A password-check helper, or a child serve has forked and not yet exec'd (still serve's argv).
   const argv = argvOf(pid);
-  if (argv.includes("--crypt-helper")) return "helper";
-  if (argv.includes("--mail-worker")) return servesConnection(pid) ? "session" : "helper";
-  return "session"; // a pop3d started for the session (no worker was free)
+  if (argv.includes("--crypt-helper") || argv.includes("--inline")) return "helper";
+  // The mail worker serving the session, or a pop3d started for it (no worker was free), has the
+  // connection on fd 0; a worker waiting or kept has /dev/null.
+  return servesConnection(pid) ? "session" : "helper";
 }
 
 /** How often each kind is chosen when it has a live process (the session's processes are the point). */
