@@ -11,6 +11,7 @@
  * (scripts/fuzz/kill_campaign.ts) runs 1,000 and more per mode and kind of user.
  */
 import { afterAll, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { tempDir } from "../helpers.ts";
 import { descendants, makeFaultBox, removeFaultBox, SocketClient, type FaultBox, type UserKind } from "./chain_fixture.ts";
 import { argvOf, runKillRounds, startInline } from "./kill_harness.ts";
@@ -92,6 +93,52 @@ test("serve --inline as root: password-check helpers killed while idle, the next
       expect(helpers.length).toBeGreaterThan(0);
       for (const p of helpers) process.kill(p, "SIGKILL");
       expect(await login()).toStartWith("+OK");
+    }
+  } finally {
+    const left = descendants(server.pid);
+    server.proc.kill("SIGKILL");
+    await server.proc.exited;
+    for (const p of left) try { process.kill(p, "SIGKILL"); } catch { /* gone */ }
+  }
+}, 60_000);
+
+// Found by the campaign: a session handed to a mail worker that was dying (killed while it was
+// kept for the user's next session) was lost with it: the client's PASS was never answered.
+// Played exactly: the user's kept worker is stopped, so the hand-over waits unread in its control
+// socket, then killed; serve must give the session to another worker.
+test("serve --inline as root: a mail worker killed after the hand-over but before it took the connection; the session is served by another", async () => {
+  const b = box("system", "killhandover");
+  const server = await startInline(b, { PATH: process.env.PATH ?? "/usr/bin:/bin" });
+  const uidOf = (p: number) => Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/status`, "latin1"))?.[1] ?? -1);
+  const kept = () => descendants(server.pid).filter((p) => argvOf(p).includes("--mail-worker") && uidOf(p) === b.uid);
+  const session = async (beforePass: () => Promise<void> = async () => {}, afterPass: () => Promise<void> = async () => {}) => {
+    const c = await SocketClient.connect(server.port);
+    expect(await c.waitFrom(0, /^\+OK[^\n]*\n/, 10_000)).not.toBeNull();
+    let from = c.text.length;
+    c.send(`USER ${b.login}`);
+    await c.waitFrom(from, /\n/, 10_000);
+    await beforePass();
+    from = c.text.length;
+    c.send(`PASS ${b.password}`);
+    await afterPass();
+    const pass = await c.waitFrom(from, /^[^\n]*\n/, 10_000);
+    from = c.text.length;
+    c.send("QUIT");
+    const quit = await c.waitFrom(from, /^[^\n]*\n/, 10_000);
+    c.closeInput();
+    await c.waitClosed(5_000);
+    return `${pass?.[0] ?? "(no answer)"}${quit?.[0] ?? "(no answer)"}`;
+  };
+  try {
+    for (let i = 0; i < 3; i++) {
+      expect(await session()).toBe("+OK \r\n+OK \r\n");
+      const [worker] = kept();
+      expect(worker).toBeDefined();
+      const answers = await session(async () => void process.kill(worker!, "SIGSTOP"), async () => {
+        await Bun.sleep(300); // the hand-over is in the stopped worker's socket by now
+        process.kill(worker!, "SIGKILL");
+      });
+      expect(answers).toBe("+OK \r\n+OK \r\n");
     }
   } finally {
     const left = descendants(server.pid);
