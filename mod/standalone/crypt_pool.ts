@@ -6,15 +6,22 @@
  * (after -u, that uid; as root, root): passwords and hashes pass through them, so they must
  * share a uid with no process that is not already trusted with those (nobody, shared by
  * many daemons, could read them). Each makes itself non-dumpable before it reads anything
- * (crypt_helper.ts). A helper that dies fails its one check and is replaced.
+ * (crypt_helper.ts). A helper that dies is replaced, and takes no check with it: the check it
+ * was given (running, or sent to it after it died but before its end was seen) goes to the
+ * new helper, once; a second helper's death fails it, so an input that kills helpers cannot loop.
  */
 import type { Subprocess } from "bun";
 import { availableParallelism } from "node:os";
 import { ANSWER_HEADER, CRYPT_HELPER_FLAG, MAX_FIELD, REFUSED, REQUEST_HEADER } from "./crypt_helper.ts";
 
+/** How many helpers one check may be given (a death before its answer hands it to the next). */
+const MAX_TRIES = 2;
+
 interface Job {
   id: number;
+  /** Kept (serve's own memory) until the check is answered, for a retry; zeroed then. */
   password: Uint8Array;
+  tries: number;
   setting: string;
   resolve(hash: string | undefined): void;
   reject(err: Error): void;
@@ -77,6 +84,7 @@ export class CryptPool {
           pending = pending.subarray(ANSWER_HEADER + hashLength);
           const job = slot.job;
           slot.job = undefined;
+          job?.password.fill(0);
           if (job?.id === id) job.resolve(hash);
           else job?.reject(new Error("crypt helper answered out of turn"));
           this.#dispatch();
@@ -89,7 +97,14 @@ export class CryptPool {
     if (slot.proc === proc) slot.proc = undefined;
     const job = slot.job;
     slot.job = undefined;
-    job?.reject(new Error(`crypt helper ${proc.pid} ended (${proc.signalCode ?? `exit ${proc.exitCode}`})`));
+    if (job !== undefined) {
+      if (job.tries < MAX_TRIES && !this.#closed) {
+        this.#queue.unshift(job);
+      } else {
+        job.password.fill(0);
+        job.reject(new Error(`crypt helper ${proc.pid} ended (${proc.signalCode ?? `exit ${proc.exitCode}`})`));
+      }
+    }
     if (!this.#closed) this.#dispatch();
   }
 
@@ -106,6 +121,7 @@ export class CryptPool {
         continue;
       }
       slot.job = job;
+      job.tries++;
       const setting = Buffer.from(job.setting, "latin1");
       const request = new Uint8Array(REQUEST_HEADER + job.password.length + setting.length);
       const view = new DataView(request.buffer);
@@ -114,7 +130,6 @@ export class CryptPool {
       view.setUint16(6, setting.length, true);
       request.set(job.password, REQUEST_HEADER);
       request.set(setting, REQUEST_HEADER + job.password.length);
-      job.password.fill(0);
       try {
         proc.stdin.write(request);
         proc.stdin.flush();
@@ -131,7 +146,7 @@ export class CryptPool {
     if (this.#closed) return Promise.reject(new Error("crypt pool closed"));
     if (password.length > MAX_FIELD || setting.length > MAX_FIELD) return Promise.resolve(undefined);
     return new Promise((resolve, reject) => {
-      this.#queue.push({ id: this.#nextId++, password: password.slice(), setting, resolve, reject });
+      this.#queue.push({ id: this.#nextId++, password: password.slice(), tries: 0, setting, resolve, reject });
       this.#dispatch();
     });
   }

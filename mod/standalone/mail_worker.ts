@@ -75,6 +75,12 @@ function sameAccount(a: MailWorkerJob["account"], b: MailWorkerJob["account"]): 
 
 /** The end-of-session record on the control socket: NUL, "end", pop3d's exit status, LF. */
 export const END_RECORD = /^\0end (\d{1,3})$/;
+/**
+ * The worker's first word after a hand-over: it holds the connection now. Until serve reads it,
+ * serve keeps its own copy, so a worker that dies before taking a session (killed while it
+ * waited, say) loses nothing: serve hands the session to another.
+ */
+export const TOOK_RECORD = /^\0took$/;
 
 /** This process's descriptors, each with what it refers to (device and inode). */
 function openDescriptors(): Map<number, string> {
@@ -132,6 +138,11 @@ export async function runMailWorker(): Promise<number> {
       return EXIT_TEMP;
     }
     const client = got.fd;
+    try {
+      writeAll(MAIL_WORKER_CONTROL_FD, "\0took\n");
+    } catch {
+      // serve is gone: the session is ours alone
+    }
     const refuse = (text: string): number => {
       // Only writing to the socket serve gave us: no path is touched.
       try {

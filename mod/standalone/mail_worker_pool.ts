@@ -7,8 +7,10 @@
  * good: it may be handed that same account's next session (no process start at all then),
  * and is let go after KEEP_MS unused; at most 2 x `size` such workers are kept. Workers that die while idle are replaced (after a pause when they die young, so
  * a broken binary is not restarted in a loop); one that is still root HANDOVER_TIMEOUT_MS
- * after a hand-over (stopped, hung) is killed. A session that finds no worker is served the
- * old way (a process started for it, counted as a fallback). Busy workers are sessions: -c
+ * after a hand-over (stopped, hung) is killed. A worker says when it holds a session's
+ * connection (TOOK_RECORD); one that ends before (it was dying when it was handed the session)
+ * reports the session as not taken, and the caller, which kept its copy, hands it on. A session
+ * that finds no worker is served the old way (a process started for it, counted as a fallback). Busy workers are sessions: -c
  * bounds them.
  *
  * Everything a worker sends is untrusted (after its switch the user owns it): lines are
@@ -23,9 +25,16 @@ import { availableParallelism } from "node:os";
 import type { Account } from "../auth/account.ts";
 import { describeSysError } from "../base/errors.ts";
 import { sendWithDescriptor, socketPair, closeDescriptor, SOCK_SEQPACKET } from "../sys/fd_passing.ts";
-import { END_RECORD, MAIL_WORKER_FLAG, encodeJob, type MailWorkerJob } from "./mail_worker.ts";
+import { END_RECORD, MAIL_WORKER_FLAG, TOOK_RECORD, encodeJob, type MailWorkerJob } from "./mail_worker.ts";
 import { MAX_USER_LOG_LINE, MAX_USER_LOG_LINES, userLogLine } from "./user_log.ts";
-import type { UserProcessStart } from "./user_process.ts";
+
+/** A session handed to a worker: `taken` is false when the worker ended before it took the connection (serve's copy then serves on). */
+export interface WorkerStart {
+  kind: "started";
+  pid: number;
+  exited: Promise<End>;
+  taken: Promise<boolean>;
+}
 
 /** Most idle workers a pool keeps, whatever POPPIN_MAIL_WORKERS says. */
 export const MAIL_WORKERS_MAX = 64;
@@ -62,8 +71,8 @@ function accountKey(a: Pick<Account, "login" | "uid" | "gid" | "home" | "source"
 class Worker {
   /** The account it switched to (undefined: still root, never handed a session). */
   key: string | undefined;
-  /** The session it serves now. */
-  session: { done(end: End): void; lines: number } | undefined;
+  /** The session it serves now (`taken`: whether the worker said it holds the connection). */
+  session: { done(end: End): void; taken(yes: boolean): void; lines: number } | undefined;
   keepTimer: ReturnType<typeof setTimeout> | undefined;
   readonly startedAt = Date.now();
   #pending = new Uint8Array(0);
@@ -91,6 +100,10 @@ class Worker {
 
   #line(bytes: Uint8Array): void {
     const text = Buffer.from(bytes).toString("latin1");
+    if (TOOK_RECORD.test(text)) {
+      this.session?.taken(true);
+      return;
+    }
     const end = END_RECORD.exec(text);
     if (end !== null) {
       this.onEnd(this, Number(end[1]));
@@ -233,6 +246,7 @@ export class MailWorkerPool {
     if (session === undefined) return; // an end record with no session: ignored
     worker.session = undefined;
     this.#busy.delete(worker);
+    session.taken(true);
     session.done(end);
     if (this.#closed || this.#keptCount >= this.keptMax) {
       worker.close();
@@ -253,6 +267,7 @@ export class MailWorkerPool {
       const session = worker.session;
       worker.session = undefined;
       this.#busy.delete(worker);
+      session.taken(false); // (no change when it had taken it)
       session.done(end);
       return;
     }
@@ -300,7 +315,7 @@ export class MailWorkerPool {
    * undefined when none could take it (the caller then starts a process for it). The
    * caller keeps its own copy of `fd`.
    */
-  start(fd: number, job: MailWorkerJob): UserProcessStart | undefined {
+  start(fd: number, job: MailWorkerJob): WorkerStart | undefined {
     if (this.#closed) return undefined;
     const message = encodeJob(job);
     if (typeof message === "string") {
@@ -336,7 +351,7 @@ export class MailWorkerPool {
     }
   }
 
-  #hand(worker: Worker, message: Uint8Array, fd: number): UserProcessStart | undefined {
+  #hand(worker: Worker, message: Uint8Array, fd: number): WorkerStart | undefined {
     try {
       sendWithDescriptor(worker.control, message, fd);
     } catch {
@@ -348,8 +363,10 @@ export class MailWorkerPool {
     }
     this.#handed++;
     this.#busy.add(worker);
-    const exited = new Promise<End>((done) => (worker.session = { done, lines: 0 }));
-    return { kind: "started", pid: worker.proc.pid, exited };
+    let taken!: (yes: boolean) => void;
+    const took = new Promise<boolean>((resolve) => (taken = resolve));
+    const exited = new Promise<End>((done) => (worker.session = { done, taken, lines: 0 }));
+    return { kind: "started", pid: worker.proc.pid, exited, taken: took };
   }
 
   /** Stops the waiting workers (they exit on their control socket's close) and starts no more. */

@@ -11,6 +11,7 @@ import { SysCallError, lastErrno, libcFunctions } from "./ffi.ts";
 const libc = libcFunctions({
   dup: { args: ["i32"], returns: "i32" },
   dup2: { args: ["i32", "i32"], returns: "i32" },
+  fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
   close: { args: ["i32"], returns: "i32" },
   listen: { args: ["i32", "i32"], returns: "i32" },
   setsockopt: { args: ["i32", "i32", "i32", "ptr", "u32"], returns: "i32" },
@@ -25,6 +26,14 @@ function failed(call: string): SysCallError {
 export function dup(fd: number): number {
   const copy = libc().dup(fd);
   if (copy < 0) throw failed("dup");
+  return copy;
+}
+
+/** fcntl(F_DUPFD_CLOEXEC): a new descriptor for the same open file that no spawned program inherits. */
+export function dupCloseOnExec(fd: number): number {
+  const F_DUPFD_CLOEXEC = 1030;
+  const copy = libc().fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) throw failed("fcntl");
   return copy;
 }
 

@@ -1,47 +1,97 @@
 /**
- * A virtual user with a Maildir whose messages carry an identity header, for the fault
- * tests: deliver, list what is on disk, and drive the classic chain
+ * A mailbox whose messages carry an identity header, for the fault tests: a virtual user (a
+ * userdb entry) or a system user (a real account: useradd, a sha512 hash in /etc/shadow,
+ * ~/Maildir its own); deliver, list what is on disk, and drive the classic chain
  * (qmail-popup HOST checkpassword qmail-pop3d Maildir) over pipes, every wait bounded.
  */
 import { chownSync, mkdirSync, readdirSync, readFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "node:net";
+import { randomBytes } from "node:crypto";
 import { applet, run } from "../helpers.ts";
 
 export const LOGIN = "fault";
 export const PASSWORD = "Fault-Pass-7c1e";
 
+/** "virtual": an entry of a poppin user database; "system": an account in /etc/passwd and /etc/shadow. */
+export type UserKind = "virtual" | "system";
+
 export interface FaultBox {
+  kind: UserKind;
+  login: string;
+  password: string;
   home: string;
   maildir: string;
-  userdb: string;
+  /** The user database (virtual users only). */
+  userdb?: string;
   uid: number;
+  gid: number;
 }
 
-/** A home with a Maildir and a userdb (sha512: the harness logs in thousands of times). */
-export function makeFaultBox(root: string): FaultBox {
+/**
+ * A home with a Maildir, and its user: a userdb entry (virtual) or an account made with
+ * useradd (system, root only). Both with a sha512 hash, not yescrypt: the harness logs in
+ * thousands of times. A system user is removed by removeFaultBox.
+ */
+export function makeFaultBox(root: string, kind: UserKind = "virtual"): FaultBox {
   chmodSync(root, 0o755);
   const home = join(root, "home");
   mkdirSync(home);
-  const uid = process.getuid!() === 0 ? 23456 : process.getuid!();
   const maildir = join(home, "Maildir");
   const made = run([applet("maildirmake"), maildir]);
   if (made.code !== 0) throw new Error(`maildirmake: ${made.stderr}`);
-  const userdb = join(root, "users");
-  const added = run([applet("users"), "-f", userdb, "add", "--sha512", LOGIN, String(uid), String(uid), home], { stdin: `${PASSWORD}\n` });
-  if (added.code !== 0) throw new Error(`users add: ${added.stderr}`);
-  const box = { home, maildir, userdb: `${userdb}.cdb`, uid };
+  let box: FaultBox;
+  if (kind === "system") {
+    if (process.getuid!() !== 0) throw new Error("system users need root (useradd)");
+    const login = `pfk${randomBytes(4).toString("hex")}`;
+    const password = `Sys-${randomBytes(6).toString("hex")}`;
+    mustRun(["useradd", "-M", "-d", home, "-s", "/usr/sbin/nologin", "-U", login], "useradd");
+    try {
+      mustRun(["chpasswd", "-c", "SHA512"], "chpasswd", `${login}:${password}\n`);
+    } catch (e) {
+      Bun.spawnSync(["userdel", "-f", login]);
+      throw e;
+    }
+    const id = (flag: string) => Number(run(["id", flag, login]).out.trim());
+    box = { kind, login, password, home, maildir, uid: id("-u"), gid: id("-g") };
+  } else {
+    const uid = process.getuid!() === 0 ? 23456 : process.getuid!();
+    const userdb = join(root, "users");
+    const added = run([applet("users"), "-f", userdb, "add", "--sha512", LOGIN, String(uid), String(uid), home], { stdin: `${PASSWORD}\n` });
+    if (added.code !== 0) throw new Error(`users add: ${added.stderr}`);
+    box = { kind, login: LOGIN, password: PASSWORD, home, maildir, userdb: `${userdb}.cdb`, uid, gid: uid };
+    // Readable by the mail uid too, for a serve or chain that runs as it (-u).
+    if (process.getuid!() === 0) {
+      chownSync(box.userdb!, 0, uid);
+      chmodSync(box.userdb!, 0o640);
+    }
+  }
   chownBox(box);
   return box;
+}
+
+/** Removes a system user's account (its files go with the temporary directory). */
+export function removeFaultBox(box: FaultBox): void {
+  if (box.kind === "system") Bun.spawnSync(["userdel", "-f", box.login]);
+}
+
+/** useradd and chpasswd lock /etc/passwd and /etc/shadow: another program may hold them a moment. */
+function mustRun(argv: string[], what: string, stdin?: string): void {
+  for (let attempt = 0; ; attempt++) {
+    const r = run(argv, { stdin });
+    if (r.code === 0) return;
+    if (attempt >= 20) throw new Error(`${what}: ${r.stderr}`);
+    Bun.sleepSync(100);
+  }
 }
 
 export function chownBox(box: FaultBox): void {
   if (process.getuid!() !== 0) return;
   const walk = (dir: string) => {
-    chownSync(dir, box.uid, box.uid);
+    chownSync(dir, box.uid, box.gid);
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       if (e.isDirectory()) walk(join(dir, e.name));
-      else chownSync(join(dir, e.name), box.uid, box.uid);
+      else chownSync(join(dir, e.name), box.uid, box.gid);
     }
   };
   walk(box.home);
@@ -198,6 +248,8 @@ export class SocketClient {
   #text = "";
   #ended = false;
   #wake: (() => void) | undefined;
+  /** The far end closed (FIN or reset). */
+  #farEnd = false;
   readonly #socket: import("node:net").Socket;
 
   private constructor(socket: import("node:net").Socket) {
@@ -210,8 +262,15 @@ export class SocketClient {
       this.#ended = true;
       this.#wake?.();
     };
+    socket.on("end", () => {
+      this.#farEnd = true;
+      end();
+    });
     socket.on("close", end);
-    socket.on("error", end);
+    socket.on("error", () => {
+      this.#farEnd = true; // a reset: the far end is gone too
+      end();
+    });
   }
 
   static connect(port: number, timeoutMs = 10_000): Promise<SocketClient> {
@@ -239,7 +298,22 @@ export class SocketClient {
 
   closeInput(): void {
     this.#socket.end();
-    setTimeout(() => this.#socket.destroy(), 2_000).unref();
+    setTimeout(() => this.#socket.destroy(), 6_000).unref(); // after waitClosed's 5 s
+  }
+
+  /** Waits until the far end closed the connection too; false when `timeoutMs` passed first. */
+  async waitClosed(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.#farEnd && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(1, deadline - Date.now()));
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    return this.#farEnd;
   }
 
   waitFrom(from: number, pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray | null> {
