@@ -9,7 +9,7 @@
  */
 import { authenticate, type AuthEnvironment, type AuthResult } from "../auth/authenticate.ts";
 import type { AuthConfig } from "../auth/config.ts";
-import type { CheckpasswordRequest } from "../auth/request.ts";
+import { AuthRefused, type CheckpasswordRequest } from "../auth/request.ts";
 import type { CredentialCache } from "./credential_cache.ts";
 import type { CryptPool } from "./crypt_pool.ts";
 import { DECOY_SETTINGS } from "../auth/verify.ts";
@@ -39,10 +39,11 @@ export async function authenticateOffThread(
   // authenticate() calls crypt once per decoy kind too (mod/auth/verify.ts): each setting is computed on the pool once.
   const answered = new Map<string, string | undefined>();
   let fromCache = false;
+  let useCache = cacheKey !== undefined;
   const crypt = (password: Uint8Array, setting: string): string | undefined => {
     if (answered.has(setting)) return answered.get(setting);
     // A cached entry holds the very hash it matched: crypt(password, hash) === hash.
-    if (cacheKey !== undefined && tools.cache!.verified(cacheKey, setting)) {
+    if (useCache && tools.cache!.verified(cacheKey!, setting)) {
       fromCache = true;
       return setting;
     }
@@ -58,6 +59,15 @@ export async function authenticateOffThread(
       }
       return result;
     } catch (err) {
+      if (err instanceof AuthRefused && fromCache) {
+        // A cached right password refused after all (a policy changed since it was cached):
+        // checked again without the cache, so that refusal costs what a wrong password's does
+        // (its own hash and every other decoy), not an HMAC: a quick -ERR would say "right password".
+        useCache = false;
+        fromCache = false;
+        round = -1;
+        continue;
+      }
       if (!(err instanceof CryptNeeded) || round > MAX_CRYPT_SETTINGS) throw err;
       answered.set(err.setting, await tools.pool.crypt(err.password, err.setting));
       err.password.fill(0);

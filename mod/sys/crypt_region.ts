@@ -10,7 +10,7 @@
  * whole region before it reads any of it, so a kept region changes no hash (the tests
  * compare every scheme with and without).
  *
- * Only one region is kept, and only libcrypt's calls are redirected. Anything unexpected
+ * Only one region is kept (the last one unmapped, of 8 to 64 MiB), and only libcrypt's calls are redirected. Anything unexpected
  * (another architecture, a libcrypt without these relocations, a GOT entry that does not
  * hold libc's function) leaves libcrypt as it was: keepYescryptRegion() returns false and
  * checks run as before. The kept region holds the last check's yescrypt state until the
@@ -22,6 +22,12 @@ import { readFileSync } from "node:fs";
 
 /** Mappings at least this large are kept (yescrypt's default region is 16 MiB; libcrypt maps nothing else this big). */
 const KEEP_AT_LEAST = 8 << 20;
+/**
+ * ... and at most this large: a hash with a high cost (a 128 MiB, 1 GiB or larger region) is
+ * unmapped as before, so one such hash in the user database neither pins its region in the
+ * helper for the life of the process nor takes the kept region's place from the usual ones.
+ */
+const KEEP_AT_MOST = 64 << 20;
 
 const RTLD_NOW = 2;
 const RTLD_DI_LINKMAP = 2;
@@ -170,7 +176,7 @@ export function keepYescryptRegion(): boolean {
       return region.addr;
     }
     const got = Number(libc.mmap(addr, n, prot, flags, fd, offset));
-    if (got !== -1 && fd === -1 && n >= KEEP_AT_LEAST) live.set(got, { addr: got, length: n, prot, flags });
+    if (got !== -1 && fd === -1 && n >= KEEP_AT_LEAST && n <= KEEP_AT_MOST) live.set(got, { addr: got, length: n, prot, flags });
     return got;
   }, { args: ["ptr", "u64", "i32", "i32", "i32", "i64"], returns: "i64" });
   const munmapHook = new JSCallback((addr: Pointer | null, length: number | bigint): number => {
@@ -178,7 +184,9 @@ export function keepYescryptRegion(): boolean {
     const n = Number(length);
     const mapping = live.get(at);
     if (mapping !== undefined) live.delete(at);
-    if (mapping !== undefined && mapping.length === n && kept === undefined) {
+    if (mapping !== undefined && mapping.length === n) {
+      // The last one is kept: a region of another size kept before is given back.
+      if (kept !== undefined) libc.munmap(kept.addr as Pointer, kept.length);
       kept = mapping;
       regionFigures.kept++;
       return 0;

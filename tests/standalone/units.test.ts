@@ -198,6 +198,19 @@ describe("crypt off the main thread", () => {
     // A wrong password and an unknown user cost the same: one crypt per kind (the decoys for the unknown one).
     expect(settings.slice(0, perCheck).map(costClass).sort()).toEqual(settings.slice(perCheck).map(costClass).sort());
     expect(settings.slice(perCheck)).toEqual([...DECOY_SETTINGS]);
+    // A right password in the cache, refused by a policy since (here POPPIN_HOME_BASE): it costs
+    // what a wrong password costs, not an HMAC; a quick -ERR would tell the password was right.
+    const wrongClasses = settings.slice(0, perCheck).map(costClass).sort();
+    settings.length = 0;
+    const refusedConfig = { ...config, homeBase: "/srv/no-home-is-here" };
+    let refusedCached = "accepted";
+    try {
+      await authenticateOffThread(request("joe", "secret"), refusedConfig, env, { pool: counting, cache });
+    } catch (e) {
+      refusedCached = e instanceof AuthRefused ? "refused" : String(e);
+    }
+    expect(refusedCached).toBe("refused");
+    expect(settings.map(costClass).sort()).toEqual(wrongClasses);
   });
 });
 
