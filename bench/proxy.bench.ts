@@ -11,6 +11,13 @@
  *
  * Direct clients talk to a backend without --proxy; the proxied path to the same Maildirs
  * behind a backend with --proxy --proxy-from 127.0.0.1 (so its logs see the client).
+ *
+ * Two placements, each measured (BENCH_PROXY_CPUS=shared|separate|both, default both):
+ * "shared": client, proxy and backend on every CPU of this machine, so the proxy's CPU is
+ * taken from the backend's; "separate" (a proxy tier on machines of its own, as deployed):
+ * the client and the backend pinned to the first half of the CPUs (taskset), the proxy to
+ * the other half, in both the direct and the proxied rounds. The goal is the separate one's:
+ * the tier's cost to a site is what it adds to a session on its own machines.
  * Needs root (the mail uid); uses dist/poppin or $POPPIN_BIN.
  */
 import { appendFileSync, chownSync, mkdirSync, readFileSync, rmSync } from "node:fs";
@@ -35,6 +42,22 @@ const GID = 65534;
 const PASSWORD = "bench-password";
 
 requireBinaryAndRoot(POPPIN, "proxy", "the mail uid");
+
+// ---------- placement: which CPUs the client and backend, and the proxy, may use
+
+const CPUS = navigator.hardwareConcurrency;
+const PLACEMENTS = (process.env.BENCH_PROXY_CPUS ?? "both") === "both" ? ["shared", "separate"] : [process.env.BENCH_PROXY_CPUS!];
+const canSeparate = CPUS >= 2 && Bun.which("taskset") !== null;
+const half = Math.floor(CPUS / 2);
+const SITE_CPUS = `0-${half - 1}`;
+const PROXY_CPUS = `${half}-${CPUS - 1}`;
+/** Whether the rounds being run place the proxy on CPUs of its own (false: every CPU for everyone). */
+let separate = false;
+const pinned = (cpus: string, argv: string[]) => (separate ? ["taskset", "-c", cpus, ...argv] : argv);
+function pinClient(): void {
+  const r = Bun.spawnSync(["taskset", "-a", "-p", "-c", separate ? SITE_CPUS : `0-${CPUS - 1}`, String(process.pid)]);
+  if (r.exitCode !== 0) throw new Error(`taskset: ${r.stderr.toString()}`);
+}
 
 const root = benchRoot("proxy");
 const nextPort = portCounter();
@@ -89,14 +112,14 @@ const backendChain = [POPPIN, "popup", "bench.example", POPPIN, "checkpassword",
 
 async function backend(proxied: boolean, env: Record<string, string>): Promise<Server> {
   const extra = ["-u", String(UID), "-g", String(GID), ...(proxied ? ["--proxy", "--proxy-from", "127.0.0.1"] : [])];
-  return start((port) => serve(port, extra, backendChain), env);
+  return start((port) => pinned(SITE_CPUS, serve(port, extra, backendChain)), env);
 }
 
 async function proxyNode(backendPort: number): Promise<Server> {
   const routes = join(root, `routes-${backendPort}`);
   const r = Bun.spawnSync([POPPIN, "routes", "compile", `${routes}.cdb`, `${routes}.tmp`], { stdin: Buffer.from(`*:127.0.0.1:${backendPort}\n`) });
   if (r.exitCode !== 0) throw new Error(`routes compile: ${r.stderr.toString()}`);
-  return start((port) => serve(port, ["-u", String(UID), "-g", String(GID)], [POPPIN, "popup", "proxy.example", POPPIN, "proxy", `${routes}.cdb`]));
+  return start((port) => pinned(PROXY_CPUS, serve(port, ["-u", String(UID), "-g", String(GID)], [POPPIN, "popup", "proxy.example", POPPIN, "proxy", `${routes}.cdb`])));
 }
 
 /** Direct: a backend alone. Proxied: a --proxy backend and a proxy node in front. */
@@ -165,9 +188,11 @@ function cpuPerUnit(before: { proxy: number; backend: number; client: NodeJS.Cpu
 function cpuShare(unit: string, cpu: { direct: number[]; proxied: number[] }): void {
   const d = median(cpu.direct);
   const x = median(cpu.proxied);
-  console.log(`  CPU per ${unit}, client + backend (+ proxy), all on ${navigator.hardwareConcurrency} CPUs: direct ${fmt(d, 2)} ms, proxied ${fmt(x, 2)} ms; ratio this machine allows when CPU-bound ${ratio(d, x)}; load average ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+  const where = separate ? `client + backend on CPUs ${SITE_CPUS}, proxy on ${PROXY_CPUS}` : `client + backend (+ proxy), all on ${CPUS} CPUs`;
+  console.log(`  CPU per ${unit}, ${where}: direct ${fmt(d, 2)} ms, proxied ${fmt(x, 2)} ms${separate ? "" : `; ratio this machine allows when CPU-bound ${ratio(d, x)}`}; load average ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
 }
 
+const placement = () => (separate ? "proxy on CPUs of its own" : "proxy sharing the CPUs");
 const fmt = (n: number, digits = 0) => n.toFixed(digits);
 const ratio = (a: number, b: number) => (b === 0 ? "n/a" : (a / b).toFixed(2));
 
@@ -196,7 +221,7 @@ async function loginScenario(label: string, env: Record<string, string>): Promis
   }
   const d = median(direct);
   const x = median(proxied);
-  console.log(`login rate, ${label} (c=${CONCURRENCY}, ${LOGIN_WINDOW_MS} ms windows): direct ${fmt(d, 1)}/s, through the proxy ${fmt(x, 1)}/s, ratio proxy/direct ${ratio(x, d)}${errors ? ` (${errors} errors)` : ""}`);
+  console.log(`login rate, ${label} (c=${CONCURRENCY}, ${LOGIN_WINDOW_MS} ms windows, ${placement()}): direct ${fmt(d, 1)}/s, through the proxy ${fmt(x, 1)}/s, ratio proxy/direct ${ratio(x, d)}${errors ? ` (${errors} errors)` : ""}`);
   console.log(`  CPU per proxied login: proxy ${fmt(median(proxyCpu), 2)} ms, backend ${fmt(median(backendCpu), 2)} ms (the backend's includes the password check)`);
   cpuShare("login", cpu);
 }
@@ -219,7 +244,7 @@ async function retrScenario(): Promise<void> {
   }
   const d = median(direct);
   const x = median(proxied);
-  console.log(`RETR ${RETR_COUNT} x ${RETR_OCTETS / 1000} KB in one session: direct ${fmt(d, 1)} MB/s, through the proxy ${fmt(x, 1)} MB/s, ratio proxy/direct ${ratio(x, d)}`);
+  console.log(`RETR ${RETR_COUNT} x ${RETR_OCTETS / 1000} KB in one session (${placement()}): direct ${fmt(d, 1)} MB/s, through the proxy ${fmt(x, 1)} MB/s, ratio proxy/direct ${ratio(x, d)}`);
   console.log(`  CPU on the proxy per MB relayed: ${fmt(median(proxyCpu), 2)} ms`);
   cpuShare("MB", cpu);
 }
@@ -259,10 +284,20 @@ async function idleScenario(): Promise<void> {
 }
 
 try {
-  console.log(`proxy bench: poppin ${POPPIN}, ${navigator.hardwareConcurrency} CPUs`);
-  if (wanted("login")) await loginScenario("a yescrypt check per login", {});
-  if (wanted("cache")) await loginScenario("backend credential cache on", { POPPIN_AUTH_CACHE_TTL: "300" });
-  if (wanted("retr")) await retrScenario();
+  console.log(`proxy bench: poppin ${POPPIN}, ${CPUS} CPUs`);
+  for (const p of PLACEMENTS) {
+    if (p === "separate" && !canSeparate) {
+      console.log("proxy on CPUs of its own: skipped (needs 2 CPUs or more and taskset)");
+      continue;
+    }
+    separate = p === "separate";
+    pinClient();
+    if (wanted("login")) await loginScenario("a yescrypt check per login", {});
+    if (wanted("cache")) await loginScenario("backend credential cache on", { POPPIN_AUTH_CACHE_TTL: "300" });
+    if (wanted("retr")) await retrScenario();
+  }
+  separate = false;
+  pinClient();
   if (wanted("idle")) await idleScenario();
 } finally {
   rmSync(root, { recursive: true, force: true });
