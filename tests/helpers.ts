@@ -167,3 +167,16 @@ export async function startServiceDir(dir: string): Promise<ServiceDir> {
   await waitFor("tcpserver: status: 0/", 10_000);
   return { log: () => log, waitFor, stop: () => proc.kill("SIGTERM") };
 }
+
+/**
+ * Runs an account tool (useradd, chpasswd, userdel) until it succeeds: they lock /etc/passwd and
+ * /etc/shadow, which another program (another test file's tool) may hold a moment. Throws after 20 tries.
+ */
+export function runAccountTool(argv: string[], what: string, stdin?: string): void {
+  for (let attempt = 0; ; attempt++) {
+    const r = run(argv, { stdin });
+    if (r.code === 0) return;
+    if (attempt >= 20) throw new Error(`${what}: ${r.stderr}`);
+    Bun.sleepSync(100);
+  }
+}

@@ -8,7 +8,7 @@ import { chownSync, mkdirSync, readdirSync, readFileSync, chmodSync } from "node
 import { join } from "node:path";
 import { connect } from "node:net";
 import { randomBytes } from "node:crypto";
-import { applet, run } from "../helpers.ts";
+import { applet, run, runAccountTool } from "../helpers.ts";
 
 export const LOGIN = "fault";
 export const PASSWORD = "Fault-Pass-7c1e";
@@ -75,15 +75,7 @@ export function removeFaultBox(box: FaultBox): void {
   if (box.kind === "system") Bun.spawnSync(["userdel", "-f", box.login]);
 }
 
-/** useradd and chpasswd lock /etc/passwd and /etc/shadow: another program may hold them a moment. */
-function mustRun(argv: string[], what: string, stdin?: string): void {
-  for (let attempt = 0; ; attempt++) {
-    const r = run(argv, { stdin });
-    if (r.code === 0) return;
-    if (attempt >= 20) throw new Error(`${what}: ${r.stderr}`);
-    Bun.sleepSync(100);
-  }
-}
+const mustRun = runAccountTool;
 
 export function chownBox(box: FaultBox): void {
   if (process.getuid!() !== 0) return;

@@ -63,6 +63,15 @@ for (const kind of ["virtual", "system"] as const) {
   }, 60_000);
 }
 
+
+/** Kills a serve --inline started by startInline and everything below it (helpers, workers). */
+async function killServerTree(server: { pid: number; proc: ReturnType<typeof Bun.spawn> }): Promise<void> {
+  const left = descendants(server.pid);
+  server.proc.kill("SIGKILL");
+  await server.proc.exited;
+  for (const p of left) try { process.kill(p, "SIGKILL"); } catch { /* gone */ }
+}
+
 test("serve --inline -u/-g the mail uid (virtual users' sessions in serve's own process), 20 rounds: the same invariant", async () => {
   const stats = await runKillRounds(box("virtual", "killinlineu"), 20, 779, { mode: "inline", asMailUid: true });
   expect(stats.violations).toEqual([]);
@@ -95,10 +104,7 @@ test("serve --inline as root: password-check helpers killed while idle, the next
       expect(await login()).toStartWith("+OK");
     }
   } finally {
-    const left = descendants(server.pid);
-    server.proc.kill("SIGKILL");
-    await server.proc.exited;
-    for (const p of left) try { process.kill(p, "SIGKILL"); } catch { /* gone */ }
+    await killServerTree(server);
   }
 }, 60_000);
 
@@ -141,9 +147,6 @@ test("serve --inline as root: a mail worker killed after the hand-over but befor
       expect(answers).toBe("+OK \r\n+OK \r\n");
     }
   } finally {
-    const left = descendants(server.pid);
-    server.proc.kill("SIGKILL");
-    await server.proc.exited;
-    for (const p of left) try { process.kill(p, "SIGKILL"); } catch { /* gone */ }
+    await killServerTree(server);
   }
 }, 60_000);

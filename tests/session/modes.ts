@@ -8,7 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { appendFileSync, chmodSync, chownSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { POPPIN, run, tempDir } from "../helpers.ts";
+import { POPPIN, run, runAccountTool, tempDir } from "../helpers.ts";
 import { makeMaildir } from "../pop3/conversation.ts";
 import { MAIL_GID, MAIL_UID, startServer, type Running } from "../standalone/harness.ts";
 
@@ -171,15 +171,7 @@ export interface StartOptions {
   env?: Record<string, string>;
 }
 
-function mustRun(argv: string[], what: string, stdin?: string): void {
-  // useradd and chpasswd lock /etc/passwd and /etc/shadow: another program may hold them a moment.
-  for (let attempt = 0; ; attempt++) {
-    const r = run(argv, { stdin });
-    if (r.code === 0) return;
-    if (attempt >= 20) throw new Error(`${what}: ${r.stderr}`);
-    Bun.sleepSync(100);
-  }
-}
+const mustRun = runAccountTool;
 
 /** The greeting's timestamp blanked (it differs per session). */
 export function blankTimestamp(text: string): string {

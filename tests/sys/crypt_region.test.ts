@@ -4,6 +4,15 @@ import { hashPassword, makeSetting } from "../../mod/sys/crypt.ts";
 
 const b = (s: string) => Buffer.from(s, "latin1");
 
+/** Hashes `settings` in a child with the region kept (the change lasts for the life of a process); what it saw. */
+function inChild(settings: string[]) {
+  const child = Bun.spawnSync([process.execPath, join(import.meta.dir, "fixtures", "crypt_region_child.ts"), JSON.stringify(settings)]);
+  expect(child.stderr.toString()).toBe("");
+  const got = JSON.parse(child.stdout.toString());
+  expect(got.installed).toBe(true);
+  return got;
+}
+
 // In a child process: the change to libcrypt lasts for the life of the process.
 test("yescrypt's region kept between checks: every scheme gives the same hashes as before, and later checks reuse the one region", () => {
   const settings = [
@@ -13,10 +22,7 @@ test("yescrypt's region kept between checks: every scheme gives the same hashes 
     "$6$saltstring", "$5$saltstring", "$1$saltsalt$", "$2b$05$CCCCCCCCCCCCCCCCCCCCC.",
     "!", "$y$",
   ];
-  const child = Bun.spawnSync([process.execPath, join(import.meta.dir, "fixtures", "crypt_region_child.ts"), JSON.stringify(settings)]);
-  expect(child.stderr.toString()).toBe("");
-  const got = JSON.parse(child.stdout.toString());
-  expect(got.installed).toBe(true);
+  const got = inChild(settings);
   expect(got.again).toBe(true);
   expect(got.before[0]).toBe(settings[0]);
   expect(got.before[1]).not.toBe(settings[0]);
@@ -35,10 +41,7 @@ test("yescrypt's region kept between checks: every scheme gives the same hashes 
 test("yescrypt's kept region: a 128 MiB region is not kept, a kept region of another size gives way to the last one", () => {
   const salt = "5Qk/5Qk/5Qk/5Qk/5Qk/5Qk/5Qk/5Qk/5Qk/5Qk/5Q.";
   const settings = ["$y$jCT$", "$y$jAT$", "$y$j9T$", "$y$j9T$", "$y$j9T$"].map((s) => s + salt);
-  const child = Bun.spawnSync([process.execPath, join(import.meta.dir, "fixtures", "crypt_region_child.ts"), JSON.stringify(settings)]);
-  expect(child.stderr.toString()).toBe("");
-  const got = JSON.parse(child.stdout.toString());
-  expect(got.installed).toBe(true);
+  const got = inChild(settings);
   expect(got.before.every((h: string | null) => h !== null)).toBe(true);
   expect(got.after[0]).toEqual(got.before);
   expect(got.after[1]).toEqual(got.before);
@@ -53,10 +56,7 @@ test("yescrypt's kept region: a 128 MiB region is not kept, a kept region of ano
 test("yescrypt's kept region: yescrypt at other costs, gost-yescrypt and scrypt give the same hashes as without", () => {
   const salt = "5Qk/5Qk/5Qk/5Qk/5Qk/5Qk/5Qk/5Qk/5Qk/5Qk/5Q.";
   const settings = ["$y$j9T$", "$gy$j9T$", "$7$CU..../....", "$y$jAT$", "$y$j9T$", "$y$j7T$", "$gy$jAT$", "$7$BU..../....", "$y$j9T$"].map((s) => s + salt);
-  const child = Bun.spawnSync([process.execPath, join(import.meta.dir, "fixtures", "crypt_region_child.ts"), JSON.stringify(settings)]);
-  expect(child.stderr.toString()).toBe("");
-  const got = JSON.parse(child.stdout.toString());
-  expect(got.installed).toBe(true);
+  const got = inChild(settings);
   expect(got.before.every((h: string | null) => h !== null)).toBe(true);
   expect(got.after[0]).toEqual(got.before);
   expect(got.after[1]).toEqual(got.before);
