@@ -104,12 +104,16 @@ export async function runAsync<T>(loop: Generator<Promise<unknown>, T, unknown>)
 
 /** The channel over blocking reads and writes (fds 0 and 1): pop3d's. */
 export function fdTransactionChannel(channel: Channel): TransactionChannel {
-  const chunk = messageChunk(); // the encoder's input area: read there, encoded without a copy
-  const out = new OutputBuffer(channel, Math.max(OUTPUT_CHUNK_OCTETS, MessageEncoder.maxOutput(chunk.length) + 1024));
+  const out = new OutputBuffer(channel, SESSION_OUTPUT_OCTETS);
   const input = new Uint8Array(16 * 1024);
+  let chunk: Uint8Array | undefined;
   return {
     out,
-    chunk,
+    // The encoder's input area (read there, encoded without a copy), made at the first RETR or
+    // TOP: instantiating the WebAssembly module costs about 1 ms, a session without one skips it.
+    get chunk() {
+      return (chunk ??= messageChunk());
+    },
     next() {
       out.flush();
       const n = channel.read(input);
