@@ -83,6 +83,35 @@ describe("serve extras", () => {
     expect(log).toContain("tcpserver: warning: dropping connection, bad PROXY header from 127.0.0.1: connection closed before the PROXY header ended");
   });
 
+  test("--proxy: a header that arrives in pieces is read whole, and not one byte past it; one cut short and closed is dropped", async () => {
+    const s = await startServer(applet("tcpserver"), ["-v", "-HR", "-l", "lb", "--proxy", "--proxy-from", "127.0.0.1", "127.0.0.1", "0", ...ENV_LINE]);
+    const piecewise = (pieces: (string | Uint8Array)[], end = false) => new Promise<{ out: string; closed: boolean }>((resolve) => {
+      const sock = net.connect({ port: s.port, host: "127.0.0.1" });
+      let out = "";
+      const timer = setTimeout(() => { sock.destroy(); resolve({ out, closed: false }); }, 5000);
+      sock.on("connect", async () => {
+        for (const piece of pieces) {
+          sock.write(piece);
+          await Bun.sleep(30);
+        }
+        if (end) sock.end();
+      });
+      sock.on("data", (d) => { out += d.toString("latin1"); });
+      sock.on("error", () => {});
+      sock.on("close", () => { clearTimeout(timer); resolve({ out, closed: true }); });
+    });
+    const sig = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
+    const v2 = new Uint8Array([...sig, 0x21, 0x11, 0, 12, 192, 0, 2, 8, 198, 51, 100, 1, 0xc3, 0x50, 0, 110]);
+    // cut inside the signature, inside the fixed part and inside the addresses, the program's line behind the last piece
+    const pieces = [v2.subarray(0, 3), v2.subarray(3, 14), v2.subarray(14, 20), new Uint8Array([...v2.subarray(20), ...new TextEncoder().encode("after\n")])];
+    expect((await piecewise(pieces)).out).toBe("192.0.2.8 50000 198.51.100.1 110 TCP [after] none\n");
+    expect((await piecewise(["PRO", "XY TCP4 192.0.2.9 198.51.100.1 5", "1000 110\r", "\nv1\n"])).out).toBe("192.0.2.9 51000 198.51.100.1 110 TCP [v1] none\n");
+    expect(await piecewise([v2.subarray(0, 10), v2.subarray(10, 22)], true)).toEqual({ out: "", closed: true });
+    await waitFor(() => s.stderr().includes("connection closed before the PROXY header ended"));
+    await s.stop();
+    expect(s.stderr()).toContain("tcpserver: warning: dropping connection, bad PROXY header from 127.0.0.1: connection closed before the PROXY header ended");
+  });
+
   test("--proxy: a peer that connects and closes without a header is logged as closed, in both modes", async () => {
     for (const inline of [false, true]) {
       const s = await startServer(applet("tcpserver"), [...(inline ? ["--inline"] : []), "-v", "-HR", "--proxy", "--proxy-from", "127.0.0.1", "127.0.0.1", "0", ...(inline
