@@ -155,6 +155,8 @@ describe("HAProxy -> two proxy nodes -> two backends", () => {
   });
 
   test("a proxy node killed with -9 costs only its own sessions; HAProxy sends new ones to the other node", async () => {
+    const ends = (user: string) => [backendA, backendB].reduce((n, b) => n + b.log().split(`qmail-pop3d: info: end=`).filter((l) => l.includes(` user=${user} `)).length, 0);
+    const endsBefore = new Map(["alice", "bob", "carol", "dave"].map((u) => [u, ends(u)]));
     const sessions = [new OpenSession(front), new OpenSession(front), new OpenSession(front), new OpenSession(front)];
     // four users (a Maildir serves one session at a time): round robin puts two on each node
     for (const [i, user] of ["alice", "bob", "carol", "dave"].entries()) await sessions[i]!.login(user, `${user} pw`);
@@ -173,9 +175,15 @@ describe("HAProxy -> two proxy nodes -> two backends", () => {
         expect(await s.stat()).toBe(true);
       }
     }
-    for (let i = 0; i < 4; i++) expect(await poplibFrom(CLIENT, front, "alice", "alice pw")).toContain("only alice reads this");
+    // New sessions all get served (erin: the one user of backend A with no session open, so
+    // no [IN-USE] whichever node holds the others).
+    for (let i = 0; i < 4; i++) expect(await poplibFrom(CLIENT, front, "erin", "erin pw")).toContain("only erin reads this");
     for (const s of sessions) s.sock.destroy();
-    await Bun.sleep(200); // the backends see the ends and let the Maildirs go
+    // The backends see the four sessions end and let their Maildirs go (the next test logs in as carol and dave).
+    const deadline = Date.now() + 10_000;
+    const allEnded = () => [...endsBefore].every(([u, n]) => ends(u) > n);
+    while (!allEnded() && Date.now() < deadline) await Bun.sleep(25);
+    expect(allEnded()).toBe(true);
   });
 
   test("fetchmail, mpop and curl through the whole path get every message byte-identical", async () => {
