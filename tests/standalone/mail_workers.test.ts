@@ -104,6 +104,18 @@ async function waitFor(what: string, check: () => boolean, ms = 10_000): Promise
 }
 
 /** A TLS session (implicit, or STLS after the greeting): everything the server said in plaintext. */
+/** `user` logged in on a connection held open; the one process of serve's that serves it (the one with the user's uid). */
+async function heldSession(server: Running, user: LocalUser): Promise<{ sock: net.Socket; serving: number; said: string }> {
+  const sock = net.connect({ host: "127.0.0.1", port: server.port });
+  let said = "";
+  sock.on("data", (d: Buffer) => (said += d.toString("latin1")));
+  sock.write(`USER ${user.name}\r\nPASS ${PASSWORD}\r\n`);
+  await waitFor("the login", () => (said.match(/\r\n/g) ?? []).length >= 3);
+  const serving = children(server.proc.pid).filter((p) => { try { return uidOf(p) === user.uid; } catch { return false; } });
+  expect(serving.length).toBe(1);
+  return { sock, serving: serving[0]!, said };
+}
+
 function talkTls(port: number, input: string, how: "implicit" | "stls"): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = "";
@@ -152,14 +164,7 @@ describe("system users through mail workers (serve --inline as root)", () => {
     expect(again.toString("latin1")).toContain("0123456789abcdef\r\n".repeat(10));
 
     // A session held open: the process serving it is one of the workers that waited before it.
-    const sock = net.connect({ host: "127.0.0.1", port: ours.port });
-    let said = "";
-    sock.on("data", (d: Buffer) => (said += d.toString("latin1")));
-    sock.write(`USER ${bob.name}\r\nPASS ${PASSWORD}\r\n`);
-    await waitFor("the login", () => (said.match(/\r\n/g) ?? []).length >= 3);
-    const serving = children(ours.proc.pid).filter((p) => { try { return uidOf(p) === bob.uid; } catch { return false; } });
-    expect(serving.length).toBe(1);
-    const pid = serving[0]!;
+    const { sock, serving: pid } = await heldSession(ours, bob);
     expect(isWorker(pid)).toBe(true);
     const st = status(pid);
     expect(st).toMatch(new RegExp(`^Uid:\\s+${bob.uid}\\s+${bob.uid}\\s+${bob.uid}\\s+${bob.uid}$`, "m"));
@@ -199,19 +204,13 @@ describe("system users through mail workers (serve --inline as root)", () => {
     let first: number | undefined;
     for (let i = 0; i < 4; i++) {
       const before = children(ours.proc.pid).sort();
-      const sock = net.connect({ host: "127.0.0.1", port: ours.port });
+      const { sock, serving, said } = await heldSession(ours, alice);
       try {
-        let said = "";
-        sock.on("data", (d: Buffer) => (said += d.toString("latin1")));
-        sock.write(`USER ${alice.name}\r\nPASS ${PASSWORD}\r\n`);
-        await waitFor("the login", () => (said.match(/\r\n/g) ?? []).length >= 3);
         expect(said).toMatch(/^\+OK [^\r]*\r\n\+OK \r\n\+OK \r\n$/);
-        const serving = children(ours.proc.pid).filter((p) => { try { return uidOf(p) === alice.uid; } catch { return false; } });
-        expect(serving.length).toBe(1);
         // Started before this connection (a waiting worker, or the one that served alice before).
-        expect(before).toContain(serving[0]!);
-        if (i === 0) first = serving[0];
-        else expect(serving[0]).toBe(first!);
+        expect(before).toContain(serving);
+        if (i === 0) first = serving;
+        else expect(serving).toBe(first!);
         sock.write("QUIT\r\n");
         await new Promise((r) => sock.on("close", r));
       } finally {
@@ -234,14 +233,8 @@ describe("system users through mail workers (serve --inline as root)", () => {
     const classic = await serve([], false);
     await Bun.sleep(300);
     expect(children(ours.proc.pid).filter(isWorker)).toEqual([]);
-    const sock = net.connect({ host: "127.0.0.1", port: ours.port });
-    let said = "";
-    sock.on("data", (d: Buffer) => (said += d.toString("latin1")));
-    sock.write(`USER ${bob.name}\r\nPASS ${PASSWORD}\r\n`);
-    await waitFor("the login", () => (said.match(/\r\n/g) ?? []).length >= 3);
-    const serving = children(ours.proc.pid).filter((p) => { try { return uidOf(p) === bob.uid; } catch { return false; } });
-    expect(serving.length).toBe(1);
-    expect(readFileSync(`/proc/${serving[0]}/cmdline`, "latin1")).toContain("pop3d");
+    const { sock, serving } = await heldSession(ours, bob);
+    expect(readFileSync(`/proc/${serving}/cmdline`, "latin1")).toContain("pop3d");
     sock.write("QUIT\r\n");
     await new Promise((r) => sock.on("close", r));
     expect(withoutTimestamp(await talk(ours.port, session(bob)))).toBe(withoutTimestamp(await talk(classic.port, session(bob))));
