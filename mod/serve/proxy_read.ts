@@ -7,7 +7,8 @@
  * length: two system calls whatever the header's version and length.
  */
 import { PROXY_HEADER_TIMEOUT_MS, PROXY_V2_MAX, parseProxyHeader, type ProxiedAddresses } from "./proxy_protocol.ts";
-import { peekSocket, readInto } from "../sys/fd.ts";
+import { readSync } from "node:fs";
+import { peekSocket } from "../sys/poll.ts";
 
 /** How often to look again while the peer has not sent the header yet. */
 const PROXY_POLL_MS = 2;
@@ -43,7 +44,7 @@ export function readProxyHeader(fd: number, timeoutMs = PROXY_HEADER_TIMEOUT_MS,
       while (have < upTo) {
         let got: number;
         try {
-          got = readInto(fd, buf.subarray(have), upTo - have);
+          got = readSync(fd, buf, have, upTo - have, null);
         } catch (err) {
           const code = (err as { code?: string }).code;
           resolve(code === "EBADF" ? closed : { ok: false, reason: `read failed: ${code ?? String(err)}` });
@@ -64,8 +65,10 @@ export function readProxyHeader(fd: number, timeoutMs = PROXY_HEADER_TIMEOUT_MS,
         peeked = peekSocket(fd, buf.subarray(have));
       } catch (err) {
         const code = (err as { code?: string }).code;
-        if (code === "EBADF") return resolve(closed);
-        if (code !== "EAGAIN" && code !== "EWOULDBLOCK") return resolve({ ok: false, reason: `read failed: ${code ?? String(err)}` });
+        return resolve(code === "EBADF" ? closed : { ok: false, reason: `read failed: ${code ?? String(err)}` });
+      }
+      if (peeked < 0) {
+        // Nothing sent yet.
         if (Date.now() >= deadline) return resolve({ ok: false, reason: "timed out waiting for the PROXY header" });
         setTimeout(step, PROXY_POLL_MS);
         return;

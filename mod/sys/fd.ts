@@ -16,8 +16,6 @@ const libc = libcFunctions({
   listen: { args: ["i32", "i32"], returns: "i32" },
   setsockopt: { args: ["i32", "i32", "i32", "ptr", "u32"], returns: "i32" },
   ioctl: { args: ["i32", "u64", "ptr"], returns: "i32" },
-  recv: { args: ["i32", "ptr", "u64", "i32"], returns: "i64" },
-  read: { args: ["i32", "ptr", "u64"], returns: "i64" },
 }).symbols;
 
 function failed(call: string): SysCallError {
@@ -98,24 +96,4 @@ const SO_RCVBUF = 8;
  */
 export function setReceiveBuffer(fd: number, octets: number): boolean {
   return libc().setsockopt(fd, SOL_SOCKET, SO_RCVBUF, new Int32Array([octets]), 4) === 0;
-}
-
-const MSG_PEEK = 0x2;
-const MSG_DONTWAIT = 0x40;
-
-/**
- * recv(MSG_PEEK|MSG_DONTWAIT): copies what the socket holds (at most buf.length octets)
- * without taking it; 0 once the peer has closed. Throws SysCallError (EAGAIN: nothing yet).
- */
-export function peekSocket(fd: number, buf: Uint8Array): number {
-  const n = Number(libc().recv(fd, buf, buf.length, MSG_PEEK | MSG_DONTWAIT));
-  if (n < 0) throw failed("recv");
-  return n;
-}
-
-/** read(2) of at most `octets` octets into the start of `buf`. Throws SysCallError. */
-export function readInto(fd: number, buf: Uint8Array, octets: number): number {
-  const n = Number(libc().read(fd, buf, Math.min(octets, buf.length)));
-  if (n < 0) throw failed("read");
-  return n;
 }

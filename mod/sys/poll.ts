@@ -53,12 +53,12 @@ export function pollFd(fd: number, events: number, timeoutMs: number): PollResul
 }
 
 /**
- * recv(fd, buf, MSG_PEEK): copies pending socket bytes into `buf` without consuming them.
- * Returns the count (0 at end of stream), or -1 when none are pending yet (EAGAIN/EINTR).
- * Throws on other errors.
+ * recv(fd, buf, MSG_PEEK|MSG_DONTWAIT): copies pending socket bytes into `buf` without
+ * consuming them, never waiting. Returns the count (0 at end of stream), or -1 when none are
+ * pending yet (EAGAIN/EINTR). Throws SysCallError on other errors (EBADF, ENOTSOCK ...).
  */
 export function peekSocket(fd: number, buf: Uint8Array): number {
-  const n = Number(libc().recv(fd, ptr(buf), buf.length, MSG_PEEK));
+  const n = Number(libc().recv(fd, ptr(buf), buf.length, MSG_PEEK | MSG_DONTWAIT));
   if (n >= 0) return n;
   const errno = lastErrno();
   if (errno === EAGAIN || errno === EINTR) return -1;
