@@ -10,7 +10,7 @@
  */
 import { closeSync, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, openSync, readSync, readdirSync, renameSync, unlinkSync, type Stats } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { nodeCrypto } from "../sys/builtins.ts";
+import { randomBytes } from "../sys/random.ts";
 import { createExclusive } from "../sys/owned_file.ts";
 import { journalPresent, recoverJournal, replayJournal, trustedOwners, writeAll, writeJournal } from "./journal.ts";
 import { segmentsFrom, type RewritePlan, type Segment } from "./plan.ts";
@@ -126,7 +126,7 @@ function fsyncDir(dir: string): void {
 /** Writes the new spool beside the old and renames it over. Returns false when the directory does not allow it. */
 export function rewriteByRename(spool: string, spoolFd: number, plan: RewritePlan, st: Stats, mustSucceed: boolean): boolean {
   // A fresh name, created exclusively: never a file someone else left at a guessable name.
-  const tmp = join(dirname(spool), `${renameTempPrefix(spool)}${process.pid}.${nodeCrypto().randomBytes(6).toString("hex")}`);
+  const tmp = join(dirname(spool), `${renameTempPrefix(spool)}${process.pid}.${randomBytes(6).toString("hex")}`);
   let fd: number;
   try {
     fd = createExclusive(tmp, st.mode & 0o7777);

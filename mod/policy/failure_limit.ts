@@ -10,7 +10,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { nodeCrypto } from "../sys/builtins.ts";
+import { randomBytes } from "../sys/random.ts";
 
 /** A count file is a few dozen octets: more is not ours. */
 const COUNT_MAX_OCTETS = 64;
@@ -60,7 +60,7 @@ export function recordFailure(ip: string, opts: FailureLimitOptions): void {
   const now = opts.now?.() ?? Math.floor(Date.now() / 1000);
   const file = fileFor(opts.dir, ip);
   const { count, start } = readCount(file, now, opts.windowSeconds);
-  const tmp = `${file}.${process.pid}.${nodeCrypto().randomBytes(4).toString("hex")}`;
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}`;
   try {
     const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
