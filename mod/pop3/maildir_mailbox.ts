@@ -32,28 +32,51 @@ export interface MaildirMailboxOptions {
 const OPEN_MESSAGE = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
 
 /**
- * A delivered message never changes (Maildir), so the size fstat gave at open is where it ends:
- * once that much is read, the end is reported without another read(2) (one system call less per
- * message: 20,000 x 4 KB RETR about 10% faster here). A file that turns out shorter ends where its
- * read does.
+ * A delivered message never changes (Maildir), and the listing knows its size: the first read(2)
+ * asks for one octet more than that, and a file that gives exactly the listed size has ended,
+ * without an fstat(2) or another read(2) (two system calls less per message than fstat-then-read:
+ * a 4 KB RETR is open, read, close). Anything else is checked before a byte of it is sent: a
+ * first read that is neither the listed size nor a full buffer is followed by an fstat, and
+ * what is not a regular file (a FIFO, a directory: EISDIR) is refused (EFTYPE), so the
+ * message gets -ERR. A file longer than listed is read to its end; a shorter one ends where
+ * its read does.
  */
 class FileReader implements MessageReader {
   readonly #fd: number;
-  #left: number;
-  constructor(path: string) {
+  readonly #path: string;
+  /** Octets still asked for: the listed size plus one, then unbounded once the file proved longer. */
+  #want: number;
+  #first = true;
+  #done = false;
+  constructor(path: string, listedSize: number) {
     this.#fd = openSync(path, OPEN_MESSAGE);
-    const st = fstatSync(this.#fd);
-    if (!st.isFile()) {
-      closeSync(this.#fd);
-      throw Object.assign(new Error(`${path}: not a regular file`), { code: "EFTYPE" });
-    }
-    this.#left = st.size;
+    this.#path = path;
+    this.#want = listedSize + 1;
   }
   read(buf: Uint8Array): number {
-    if (this.#left <= 0) return 0;
-    const n = readSync(this.#fd, buf, 0, Math.min(buf.length, this.#left), null);
-    this.#left = n === 0 ? 0 : this.#left - n;
+    if (this.#done) return 0;
+    const asked = Math.min(buf.length, this.#want);
+    let n: number;
+    try {
+      n = readSync(this.#fd, buf, 0, asked, null);
+    } catch (e) {
+      if (this.#first && (e as { code?: string }).code === "EISDIR") throw this.#notRegular();
+      throw e;
+    }
+    if (this.#first) {
+      this.#first = false;
+      if (n !== this.#want - 1 && n !== asked && !fstatSync(this.#fd).isFile()) throw this.#notRegular();
+    }
+    if (n < asked) {
+      this.#done = true; // a short read of a regular file: its end
+      return n;
+    }
+    this.#want -= n;
+    if (this.#want === 0) this.#want = Infinity; // longer than listed: read to the end
     return n;
+  }
+  #notRegular(): Error {
+    return Object.assign(new Error(`${this.#path}: not a regular file`), { code: "EFTYPE" });
   }
   close(): void {
     closeSync(this.#fd);
@@ -96,13 +119,13 @@ export class MaildirMailbox implements Mailbox {
   open(index: number): MessageReader {
     const entry = this.#entries[index]!;
     try {
-      return new FileReader(entry.path);
+      return new FileReader(entry.path, entry.fileSize);
     } catch (e) {
       if ((e as { code?: string }).code !== "ENOENT") throw e;
       // Moved (new/ to cur/) or renamed (a flag changed) by another program since the listing.
       const now = this.#whereNow(entry);
       if (now === undefined) throw e;
-      return new FileReader(now);
+      return new FileReader(now, entry.fileSize);
     }
   }
 

@@ -27,19 +27,29 @@ export interface MessageSink {
  */
 export function* streamMessage(mailbox: Mailbox, action: Retrieve, out: MessageSink, chunk: Uint8Array, stats: Pop3dStats): Generator<void, void, void> {
   let reader;
+  let n: number;
   try {
     reader = mailbox.open(action.index);
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code !== "ENOENT") stats.problems.push(`unable to open message ${action.index + 1}: ${code ?? String(e)}`);
-    out.put(err(TEXT.noSuch));
+    refuse(e, "open", action, out, stats);
     return;
   }
   try {
+    // The first piece is read before +OK: a message that cannot be read at all (or is not a
+    // regular file) gets -ERR as one that cannot be opened, not a +OK and nothing.
+    try {
+      n = reader.read(chunk);
+    } catch (e) {
+      refuse(e, "read", action, out, stats);
+      return;
+    }
     out.put(ok(`${action.size} octets`));
     const encoder = new MessageEncoder(action.bodyLines);
-    while (!encoder.done) {
-      let n: number;
+    while (n > 0 && !encoder.done) {
+      out.reserve(MessageEncoder.maxOutput(n)); // writes out only when this piece might not fit
+      out.length = encoder.encode(chunk.subarray(0, n), out.buf, out.length);
+      yield;
+      if (encoder.done) break;
       try {
         n = reader.read(chunk);
       } catch (e) {
@@ -47,10 +57,6 @@ export function* streamMessage(mailbox: Mailbox, action: Retrieve, out: MessageS
         stats.problems.push(`unable to read message ${action.index + 1}: ${(e as { code?: string }).code ?? String(e)}`);
         break;
       }
-      if (n === 0) break;
-      out.reserve(MessageEncoder.maxOutput(n)); // writes out only when this piece might not fit
-      out.length = encoder.encode(chunk.subarray(0, n), out.buf, out.length);
-      yield;
     }
     out.reserve(8);
     out.length = encoder.finish(out.buf, out.length);
@@ -60,4 +66,11 @@ export function* streamMessage(mailbox: Mailbox, action: Retrieve, out: MessageS
   } finally {
     reader.close();
   }
+}
+
+/** -ERR for a message that vanished (ENOENT: another session took it) or cannot be opened or read (noted as a problem). */
+function refuse(e: unknown, what: "open" | "read", action: Retrieve, out: MessageSink, stats: Pop3dStats): void {
+  const code = (e as { code?: string }).code;
+  if (code !== "ENOENT") stats.problems.push(`unable to ${what} message ${action.index + 1}: ${code ?? String(e)}`);
+  out.put(err(TEXT.noSuch));
 }
