@@ -38,6 +38,7 @@ import { PIPELINED_FD_VARIABLE, PIPELINED_VARIABLE, pipelinedValue } from "../se
 import { sealedFile } from "../sys/sealed_file.ts";
 import type { SessionCounters, SessionState } from "./session_counters.ts";
 import { LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput } from "./socket_io.ts";
+import { peekSocket } from "../sys/poll.ts";
 import type { MailWorkerPool } from "./mail_worker_pool.ts";
 import { serveByWorker } from "./mail_worker_session.ts";
 import { startUserProcess, startUserProcessOverTls } from "./user_process.ts";
@@ -141,6 +142,16 @@ async function startTls(io: SessionIo, stls: NonNullable<InlineSetup["stls"]>, t
   io.fd = undefined;
 }
 
+const peekByte = new Uint8Array(1);
+/** Whether input waits in the kernel for socket `fd` (one recv with MSG_PEEK|MSG_DONTWAIT). */
+function kernelHasInput(fd: number): boolean {
+  try {
+    return peekSocket(fd, peekByte) > 0;
+  } catch {
+    return false;
+  }
+}
+
 /** checkpassword's chdir(home), without changing our directory: the same failure, the same words. */
 function checkHome(account: Account): void {
   try {
@@ -157,10 +168,18 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
   const { policy } = resolved;
   let account: Account | undefined;
   // Reads and writes go to whatever io holds now (the TLS socket after STLS).
+  let firstRead = true;
   const channel: PopupChannel = {
     readToLineEnd: async (buf) => {
       if (io.out.closed) return 0; // the client is gone: what it pipelined is not answered
-      if (!io.input.hasLine) await io.out.sent();
+      // A client that sent its login before the greeting (a proxy tier's pipelined USER and
+      // PASS) gets the greeting with the answers to them, in one write: the greeting is held
+      // back while the kernel has input for us that the socket has not passed on yet.
+      const pipelinedAhead = firstRead && !io.input.hasLine && io.fd !== undefined && kernelHasInput(io.fd);
+      firstRead = false;
+      if (pipelinedAhead) {
+        // nothing written yet: answers follow in order
+      } else if (!io.input.hasLine) await io.out.sent();
       else await io.out.room(); // bounded output: a client that pipelines and does not read is not read either
       return io.input.readToLineEnd(buf);
     },
@@ -208,7 +227,8 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
     scramKeys: userdb === undefined ? undefined : userdbScramKeys(userdb),
     bearer: bearerConfigured(env),
   });
-  io.out.flush();
+  // After a login, what is gathered goes out with the mailbox session's first answer.
+  if (end !== "served") io.out.flush();
   return end === "served" ? account : undefined;
 }
 
@@ -217,8 +237,11 @@ async function servePop3dInline(io: SessionIo, account: Account, base: NodeJS.Pr
   const { chain } = setup;
   const prefix = chain.pop3dPrefix;
   const env = sessionEnvironment(base, account);
-  io.out.flush();
   const out = new SocketOutput(io.socket, SESSION_OUTPUT_OCTETS, io.timeoutMs, io.fd);
+  // The login's last answers (the greeting and USER's +OK of a pipelined login) go out with
+  // the session's first write, in order (a socket still holding earlier output keeps them behind it).
+  out.put(io.out.buf.subarray(0, io.out.length));
+  io.out.length = 0;
   const log = (kind: string, text: string) => setup.log(`${prefix}: ${kind}: ${text}\n`);
   const compat = compatFrom(chain.compatOption, env);
   if (compat === undefined) {
