@@ -142,11 +142,16 @@ async function startTls(io: SessionIo, stls: NonNullable<InlineSetup["stls"]>, t
   io.fd = undefined;
 }
 
-const peekByte = new Uint8Array(1);
-/** Whether input waits in the kernel for socket `fd` (one recv with MSG_PEEK|MSG_DONTWAIT). */
-function kernelHasInput(fd: number): boolean {
+const peekBuffer = new Uint8Array(1024);
+/**
+ * Whether a whole command line waits in the kernel for socket `fd` (one recv with
+ * MSG_PEEK|MSG_DONTWAIT): then reading it never waits for the client. A piece of a line (or
+ * a TLS ClientHello sent to the plain port) does not count: such a client is greeted at once.
+ */
+function kernelHasLine(fd: number): boolean {
   try {
-    return peekSocket(fd, peekByte) > 0;
+    const n = peekSocket(fd, peekBuffer);
+    return n > 0 && peekBuffer.subarray(0, n).includes(0x0a);
   } catch {
     return false;
   }
@@ -174,8 +179,8 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
       if (io.out.closed) return 0; // the client is gone: what it pipelined is not answered
       // A client that sent its login before the greeting (a proxy tier's pipelined USER and
       // PASS) gets the greeting with the answers to them, in one write: the greeting is held
-      // back while the kernel has input for us that the socket has not passed on yet.
-      const pipelinedAhead = firstRead && !io.input.hasLine && io.fd !== undefined && kernelHasInput(io.fd);
+      // back while the kernel has a whole line for us that the socket has not passed on yet.
+      const pipelinedAhead = firstRead && !io.input.hasLine && io.fd !== undefined && kernelHasLine(io.fd);
       firstRead = false;
       if (pipelinedAhead) {
         // nothing written yet: answers follow in order

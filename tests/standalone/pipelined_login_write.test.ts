@@ -59,3 +59,31 @@ test("a wrong password sent before the greeting is answered in order, after the 
   const chunks = await chunksOfPipelinedLogin(server, "USER joe\r\nPASS wrong\r\nQUIT\r\n");
   expect(chunks.join("")).toMatch(/^\+OK [^\r\n]*\r\n\+OK \r\n-ERR \[AUTH\][^\r\n]*\r\n\+OK[^\r\n]*\r\n$/);
 });
+
+test("a piece of a line sent before the greeting (no LF yet) does not hold the greeting back", async () => {
+  const server = await startServer([POPPIN, "serve", "--inline", "-v", "-R", "-H", "-1", "-u", String(MAIL_UID), "-g", String(MAIL_GID), "127.0.0.1", "0", ...chain],
+    { POPPIN_USERDB: setup.userdb });
+  servers.push(server);
+  process.kill(server.proc.pid, "SIGSTOP");
+  const sock = net.connect(server.port, "127.0.0.1");
+  const received: string[] = [];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      sock.once("connect", resolve);
+      sock.once("error", reject);
+    });
+    sock.on("data", (d: Buffer) => received.push(d.toString("latin1")));
+    await new Promise<void>((resolve) => sock.write("USER jo", () => resolve()));
+    await Bun.sleep(100);
+  } finally {
+    process.kill(server.proc.pid, "SIGCONT");
+  }
+  const deadline = Date.now() + 5000;
+  while (received.length === 0 && Date.now() < deadline) await Bun.sleep(20);
+  expect(received.join("")).toMatch(/^\+OK [^\r\n]*\r\n$/);
+  // The rest of the line completes the command as usual.
+  sock.write("e\r\nQUIT\r\n");
+  await Promise.race([new Promise((resolve) => sock.once("close", resolve)), Bun.sleep(5000)]);
+  sock.destroy();
+  expect(received.join("")).toMatch(/^\+OK [^\r\n]*\r\n\+OK \r\n\+OK[^\r\n]*\r\n$/);
+});
