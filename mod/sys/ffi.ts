@@ -8,10 +8,12 @@
 import { dlopen, read, type FFIFunction } from "bun:ffi";
 import { constants } from "node:os";
 
-const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
+/** Made at the first failed call: building it from node:os's table costs a process start about a millisecond. */
+let errnoNames: Map<number, string> | undefined;
 
 export function errnoName(errno: number): string {
-  return ERRNO_NAMES.get(errno) ?? `E${errno}`;
+  errnoNames ??= new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
+  return errnoNames.get(errno) ?? `E${errno}`;
 }
 
 /** A failed libc call: `code` is the errno name, `call` the function. */
