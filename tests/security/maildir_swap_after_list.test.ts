@@ -7,7 +7,7 @@
  * serve --inline (the shared process) keeps no descriptor after many such RETRs.
  */
 import { afterAll, expect, test } from "bun:test";
-import { chmodSync, chownSync, closeSync, constants, mkdirSync, openSync, readdirSync, renameSync, truncateSync, writeFileSync, writeSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, constants, mkdirSync, openSync, readdirSync, renameSync, symlinkSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { POPPIN, applet, run, tempDir } from "../helpers.ts";
@@ -31,6 +31,8 @@ const NAMES = [
   "1700000005.M5P1.host,S=5:2,", // a directory
   "1700000006.M6P1.host,S=12:2,", // grows
   "1700000007.M7P1.host,S=12:2,", // shrinks
+  "1700000008.M8P1.host,S=5:2,", // a symlink to a file of the owner's outside the Maildir
+  "1700000009.M9P1.host,S=5:2,", // a unix socket
 ];
 
 function populate(maildir: string): void {
@@ -42,6 +44,8 @@ function populate(maildir: string): void {
   writeFileSync(join(cur, NAMES[4]!), "x\n\ny\n");
   writeFileSync(join(cur, NAMES[5]!), "Subject: f\n\n");
   writeFileSync(join(cur, NAMES[6]!), "Subject: g\n\n");
+  writeFileSync(join(cur, NAMES[7]!), "x\n\ny\n");
+  writeFileSync(join(cur, NAMES[8]!), "x\n\ny\n");
 }
 
 /** What the owner does between LIST and RETR. */
@@ -68,16 +72,26 @@ function swap(maildir: string, uid: number, gid: number): void {
   chownSync(dir, uid, gid);
   writeFileSync(join(cur, NAMES[5]!), "Subject: f\n\ngrown after the listing\n");
   truncateSync(join(cur, NAMES[6]!), 5);
+  const secret = join(maildir, "..", "secret");
+  writeFileSync(secret, `${FIFO_BYTES}\n`);
+  const link = join(tmp, "link");
+  symlinkSync(secret, link);
+  renameSync(link, join(cur, NAMES[7]!));
+  const socket = join(tmp, "socket");
+  expect(run(["python3", "-c", "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", socket]).code).toBe(0);
+  chownSync(socket, uid, gid);
+  renameSync(socket, join(cur, NAMES[8]!));
 }
 
-const AFTER = "RETR 1\r\nRETR 2\r\nRETR 3\r\nRETR 4\r\nRETR 5\r\nTOP 2 0\r\nTOP 3 1\r\nTOP 4 0\r\nTOP 5 0\r\nRETR 6\r\nRETR 7\r\nQUIT\r\n";
+const AFTER = "RETR 1\r\nRETR 2\r\nRETR 3\r\nRETR 4\r\nRETR 5\r\nTOP 2 0\r\nTOP 3 1\r\nTOP 4 0\r\nTOP 5 0\r\nRETR 6\r\nRETR 7\r\nRETR 8\r\nTOP 8 0\r\nRETR 9\r\nTOP 9 0\r\nQUIT\r\n";
 
 function checkAnswers(after: string): void {
   expect(after).not.toContain("FIFO-BYTES");
   const lines = after.split("\r\n");
-  // RETR 1, then 8 refusals (RETR 2..5, TOP 2..5), then RETR 6 and 7, then QUIT.
+  // RETR 1, then 8 refusals (RETR 2..5, TOP 2..5), RETR 6 and 7, 4 refusals (8 and 9), QUIT.
   expect(lines[0]).toBe("+OK 26 octets");
-  expect(lines.filter((l) => l.startsWith("-ERR")).length).toBe(8);
+  expect(lines.filter((l) => l.startsWith("-ERR")).length).toBe(12);
+  expect(after).toEndWith(`Subje\r\n.\r\n${"-ERR unable to open that message\r\n".repeat(4)}+OK \r\n`);
   expect(after).toContain("+OK 14 octets\r\nSubject: f\r\n\r\ngrown after the listing\r\n.\r\n");
   expect(after).toContain("+OK 14 octets\r\nSubje\r\n.\r\n");
   expect(after).toEndWith("+OK \r\n");
