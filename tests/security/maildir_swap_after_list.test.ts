@@ -7,7 +7,7 @@
  * serve --inline (the shared process) keeps no descriptor after many such RETRs.
  */
 import { afterAll, expect, test } from "bun:test";
-import { chmodSync, chownSync, closeSync, constants, mkdirSync, openSync, readdirSync, renameSync, symlinkSync, truncateSync, writeFileSync, writeSync } from "node:fs";
+import { appendFileSync, chmodSync, chownSync, closeSync, constants, mkdirSync, openSync, readdirSync, renameSync, symlinkSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { POPPIN, applet, run, tempDir } from "../helpers.ts";
@@ -173,3 +173,21 @@ test("serve --inline: the same swaps, repeated, leave no descriptor behind in th
   await Bun.sleep(100);
   expect(fds()).toBeLessThanOrEqual(before);
 });
+
+test("pop3d: a message the owner keeps appending to while RETR sends it ends at the size it had when RETR began", async () => {
+  const home = tempDir("grow");
+  const maildir = join(home, "Maildir");
+  for (const sub of ["tmp", "new", "cur"]) mkdirSync(join(maildir, sub), { recursive: true });
+  const file = join(maildir, "cur", "1700000001.M1P1.host,S=10,W=12:2,"); // listed (without a stat) shorter than it is
+  const line = "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmno\n";
+  writeFileSync(file, `Subject: big\n\n${line.repeat(4000)}`); // 400 KB: more than a pipe and a read chunk hold
+  // pop3d writes into a pipe nobody reads for a second: it blocks mid-message, then the owner appends.
+  const script = `printf 'RETR 1\\r\\nQUIT\\r\\n' | "$0" Maildir | { sleep 1; cat; }`;
+  const proc = Bun.spawn(["sh", "-c", script, applet("qmail-pop3d")], { cwd: home, stdin: "ignore", stdout: "pipe", stderr: "ignore" });
+  await Bun.sleep(500);
+  appendFileSync(file, "APPENDED-AFTER-RETR-BEGAN\n".repeat(200_000)); // 5 MB
+  const out = await new Response(proc.stdout).text();
+  await proc.exited;
+  expect(out).not.toContain("APPENDED");
+  expect(out).toEndWith(`${line.slice(0, -1)}\r\n.\r\n+OK \r\n`);
+}, 20_000);
