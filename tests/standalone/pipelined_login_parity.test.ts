@@ -8,6 +8,7 @@
  * PROXY v2 header before the login (--proxy --proxy-from 127.0.0.1).
  */
 import { afterAll, expect, test } from "bun:test";
+import { readdirSync } from "node:fs";
 import net from "node:net";
 import { POPPIN } from "../helpers.ts";
 import { MAIL_GID, MAIL_UID, startServer, virtualSetup, type Running } from "./harness.ts";
@@ -120,4 +121,35 @@ test("a PROXY v2 header and a login sent before the greeting: --inline --proxy a
   const a = await beforeGreeting(classic, input);
   expect(a).toMatch(/^\+OK (<>)?\r\n\+OK \r\n\+OK \r\n\+OK 1 \d+\r\n\+OK[^\r\n]*\r\n$/);
   expect(await beforeGreeting(inline, input)).toBe(a);
+}, 20_000);
+
+test("clients that send a login and RETR before the greeting and close at once leave no descriptor in serve --inline", async () => {
+  const server = await start(true);
+  const fds = () => readdirSync(`/proc/${server.proc.pid}/fd`).length;
+  const burst = async () => {
+    process.kill(server.proc.pid, "SIGSTOP");
+    try {
+      for (let i = 0; i < 15; i++) {
+        const sock = net.connect(server.port, "127.0.0.1");
+        sock.on("error", () => {});
+        await new Promise<void>((resolve) => sock.once("connect", () => resolve()));
+        await new Promise<void>((resolve) => sock.write(`${LOGIN}RETR 1\r\nQUIT\r\n`, () => resolve()));
+        if (i % 2 === 0) sock.destroy();
+        else sock.resetAndDestroy();
+      }
+      await Bun.sleep(100);
+    } finally {
+      process.kill(server.proc.pid, "SIGCONT");
+    }
+  };
+  // The first burst lets the password-check helpers grow to what concurrent logins need.
+  await burst();
+  await Bun.sleep(1000);
+  const before = fds();
+  await burst();
+  const deadline = Date.now() + 8000;
+  while (fds() > before && Date.now() < deadline) await Bun.sleep(50);
+  expect(fds()).toBeLessThanOrEqual(before);
+  // The server still serves: a login pipelined before the greeting gets the whole session.
+  expect(await beforeGreeting(server, text(`${LOGIN}STAT\r\nQUIT\r\n`))).toMatch(/^\+OK (<>)?\r\n\+OK \r\n\+OK \r\n\+OK 1 \d+\r\n\+OK[^\r\n]*\r\n$/);
 }, 20_000);
