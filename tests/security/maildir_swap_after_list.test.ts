@@ -191,3 +191,23 @@ test("pop3d: a message the owner keeps appending to while RETR sends it ends at 
   expect(out).not.toContain("APPENDED");
   expect(out).toEndWith(`${line.slice(0, -1)}\r\n.\r\n+OK \r\n`);
 }, 20_000);
+
+test("pop3d: sizes in a name that are absurd, or wrong either way, list as named and send the file as it is; a 0-octet message too", () => {
+  const home = tempDir("sizes");
+  const cur = join(home, "Maildir", "cur");
+  for (const sub of ["tmp", "new", "cur"]) mkdirSync(join(home, "Maildir", sub), { recursive: true });
+  writeFileSync(join(cur, "1700000001.M1P1.host,S=99999999999999,W=99999999999999:2,"), "Subject: a\n\nhuge\n");
+  writeFileSync(join(cur, "1700000002.M2P1.host,S=999999999999999999999999,W=3:2,"), "Subject: b\n\nhuger\n");
+  writeFileSync(join(cur, "1700000003.M3P1.host,S=2,W=2:2,"), "Subject: c\n\nlonger than named\n");
+  writeFileSync(join(cur, "1700000004.M4P1.host:2,"), "");
+  const r = run([applet("qmail-pop3d"), "Maildir"], { cwd: home, stdin: "LIST\r\nRETR 1\r\nRETR 2\r\nTOP 3 0\r\nRETR 3\r\nRETR 4\r\nTOP 4 1\r\nQUIT\r\n", timeoutMs: 10_000 });
+  expect(r.code).toBe(0);
+  expect(r.out).toBe(
+    "+OK \r\n+OK \r\n1 99999999999999\r\n2 3\r\n3 2\r\n4 0\r\n.\r\n" +
+      "+OK 99999999999999 octets\r\nSubject: a\r\n\r\nhuge\r\n.\r\n" +
+      "+OK 3 octets\r\nSubject: b\r\n\r\nhuger\r\n.\r\n" +
+      "+OK 2 octets\r\nSubject: c\r\n\r\n.\r\n" +
+      "+OK 2 octets\r\nSubject: c\r\n\r\nlonger than named\r\n.\r\n" +
+      "+OK 0 octets\r\n.\r\n+OK 0 octets\r\n.\r\n+OK \r\n",
+  );
+});
