@@ -32,47 +32,59 @@ export interface MaildirMailboxOptions {
 const OPEN_MESSAGE = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
 
 /**
- * A delivered message never changes (Maildir), and the listing knows its size: the first read(2)
+ * A delivered message never changes (Maildir), and the listing knows its size: the first read
  * asks for one octet more than that, and a file that gives exactly the listed size has ended,
- * without an fstat(2) or another read(2) (two system calls less per message than fstat-then-read:
- * a 4 KB RETR is open, read, close). Anything else is checked before a byte of it is sent: a
- * first read that is neither the listed size nor a full buffer is followed by an fstat, and
- * what is not a regular file (a FIFO, a directory: EISDIR) is refused (EFTYPE), so the
- * message gets -ERR. A file longer than listed is read to its end; a shorter one ends where
- * its read does.
+ * without an fstat(2) or another read (two system calls less per message than fstat-then-read:
+ * a 4 KB RETR is open, pread, close). Anything else is checked before a byte of it is sent:
+ * reads are positional (pread(2)), so a FIFO (or socket) put in the message's place after the
+ * listing fails at once (ESPIPE) and a directory with EISDIR, and a first read of any other
+ * length (a file longer or shorter than listed, a full buffer of a big message) is followed
+ * by an fstat: what is not a regular file is refused (EFTYPE), so the message gets -ERR, and a
+ * regular file is read up to the size fstat gave (a file still growing is not followed); a
+ * shorter one ends where its read does.
  */
 class FileReader implements MessageReader {
   readonly #fd: number;
   readonly #path: string;
-  /** Octets still asked for: the listed size plus one, then unbounded once the file proved longer. */
-  #want: number;
+  readonly #listed: number;
+  /** Octets still to read: the listed size plus one until the first read, then what fstat said is left. */
+  #left: number;
+  /** Where the next pread starts. */
+  #offset = 0;
   #first = true;
-  #done = false;
   constructor(path: string, listedSize: number) {
     this.#fd = openSync(path, OPEN_MESSAGE);
     this.#path = path;
-    this.#want = listedSize + 1;
+    this.#listed = listedSize;
+    this.#left = listedSize + 1;
   }
   read(buf: Uint8Array): number {
-    if (this.#done) return 0;
-    const asked = Math.min(buf.length, this.#want);
+    if (this.#left <= 0) return 0;
+    const asked = Math.min(buf.length, this.#left);
     let n: number;
     try {
-      n = readSync(this.#fd, buf, 0, asked, null);
+      n = readSync(this.#fd, buf, 0, asked, this.#offset);
     } catch (e) {
-      if (this.#first && (e as { code?: string }).code === "EISDIR") throw this.#notRegular();
+      const code = (e as { code?: string }).code;
+      if (this.#first && (code === "EISDIR" || code === "ESPIPE")) throw this.#notRegular();
       throw e;
+    }
+    this.#offset += n;
+    if (n < asked) {
+      // A short read: the file's end. Unchecked only when it gave exactly the listed size.
+      if (this.#first && n !== this.#listed && !fstatSync(this.#fd).isFile()) throw this.#notRegular();
+      this.#first = false;
+      this.#left = 0;
+      return n;
     }
     if (this.#first) {
       this.#first = false;
-      if (n !== this.#want - 1 && n !== asked && !fstatSync(this.#fd).isFile()) throw this.#notRegular();
-    }
-    if (n < asked) {
-      this.#done = true; // a short read of a regular file: its end
+      const st = fstatSync(this.#fd);
+      if (!st.isFile()) throw this.#notRegular();
+      this.#left = st.size - this.#offset;
       return n;
     }
-    this.#want -= n;
-    if (this.#want === 0) this.#want = Infinity; // longer than listed: read to the end
+    this.#left -= n;
     return n;
   }
   #notRegular(): Error {
