@@ -30,6 +30,15 @@ export function writeStdout(data: Uint8Array | string): void {
   writeAll(1, data);
 }
 
+/**
+ * Writes a log or diagnostic line on fd 2. A log that cannot be written (its reader gone: EPIPE;
+ * fd 2 closed: EBADF) loses the line and nothing else: as djb's programs, which ignore write
+ * errors on their log, the program goes on (a server keeps serving and still stops on SIGTERM).
+ */
 export function writeStderr(data: Uint8Array | string): void {
-  writeAll(2, data);
+  try {
+    writeAll(2, data);
+  } catch {
+    // nowhere left to say it
+  }
 }

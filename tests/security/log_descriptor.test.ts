@@ -19,9 +19,58 @@ import { localUser, removeLocalUsers, sharedBase, type LocalUser } from "./local
 
 const servers: Running[] = [];
 afterAll(async () => {
-  for (const s of servers) await s.stop();
+  // The servers run under `sh -c` (their log is a pipe to cat): SIGTERM to sh would leave serve
+  // running. Stop what runs under each sh first, then the sh.
+  for (const s of servers) {
+    const below = descendantsOf(s.proc.pid);
+    for (const pid of below) killQuietly(pid, "SIGTERM");
+    for (let waited = 0; waited < 5000 && below.some(alive); waited += 50) await Bun.sleep(50);
+    for (const pid of below.filter(alive)) killQuietly(pid, "SIGKILL");
+    await s.stop();
+  }
   removeLocalUsers();
 });
+
+/** Every process below `root` (children, their children ...), from /proc. */
+function descendantsOf(root: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      parentOf.set(Number(name), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    const pid = queue.shift()!;
+    for (const [child, parent] of parentOf) if (parent === pid) {
+      out.push(child);
+      queue.push(child);
+    }
+  }
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function killQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
 
 const INJECT = join(ROOT, "tests", "security", "inject_write.py");
 const CHAIN = [POPPIN, "popup", "mail.example", POPPIN, "checkpassword", POPPIN, "pop3d", "Maildir"];
