@@ -15,7 +15,7 @@
  *   POPPIN_OAUTH_TIMEOUT         seconds for an introspection request (default 5)
  */
 import { ENV, envStrict, envValue } from "../base/env.ts";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import type { JSONWebKeySet } from "jose";
 import { TempError, UsageError, describeSysError } from "../base/errors.ts";
 import { AuthRefused } from "./request.ts";
@@ -87,11 +87,31 @@ function readJwks(path: string): JSONWebKeySet {
   }
 }
 
+type LocalKeys = ReturnType<typeof import("jose").createLocalJWKSet>;
+/**
+ * The JWKS last read, with the file's identity then (device, inode, size, change times): a
+ * long-running server (serve --inline) imports each public key once instead of at every token,
+ * and picks up a new key set as soon as the file is replaced or rewritten.
+ */
+let jwksCache: { identity: string; keys: LocalKeys } | undefined;
+
+function localKeys(path: string, create: (jwks: JSONWebKeySet) => LocalKeys): LocalKeys {
+  let identity: string;
+  try {
+    const st = statSync(path, { bigint: true });
+    identity = `${path}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch (err) {
+    throw new TempError(`unable to read JWKS ${path}: ${describeSysError(err)}`);
+  }
+  if (jwksCache?.identity !== identity) jwksCache = { identity, keys: create(readJwks(path)) };
+  return jwksCache.keys;
+}
+
 async function verifyJwt(token: string, config: OAuthConfig): Promise<string> {
   // jose is loaded by the first token it checks: a start that checks none (the classic chain's
   // popup for every USER/PASS, APOP or SCRAM login) does not evaluate it.
   const { createLocalJWKSet, errors, jwtVerify } = await import("jose");
-  const keys = createLocalJWKSet(readJwks(config.jwksFile!));
+  const keys = localKeys(config.jwksFile!, createLocalJWKSet);
   try {
     const { payload } = await jwtVerify(token, keys, {
       algorithms: ALGORITHMS, issuer: config.issuer, audience: config.audience, clockTolerance: CLOCK_TOLERANCE, requiredClaims: ["exp"],

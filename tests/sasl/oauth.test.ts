@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { bearerTokenUser, IntrospectionCache, oauthConfigFromEnv, type OAuthConfig } from "../../mod/auth/oauth.ts";
 import { authenticateWithBearer } from "../../mod/auth/bearer_login.ts";
 import { BearerExchange, formatBearerForm, parseBearerForm, parseOAuthBearer, parseXOAuth2 } from "../../mod/sasl/oauthbearer.ts";
@@ -44,6 +44,27 @@ describe("bearer tokens as JWTs against a local JWKS", () => {
     const parts = (await mint(s)).split(".");
     const confused = `${Buffer.from(JSON.stringify({ alg: "HS256", kid: "ec1" })).toString("base64url")}.${parts[1]}.${parts[2]}`;
     await expect(bearerTokenUser(confused, jwt)).rejects.toThrow(/token refused/);
+  });
+
+  test("a key set replaced (renamed over) or rewritten in place is used from the next token on", async () => {
+    const dir = tempDir("jwks-rotate");
+    const [a, b] = [await makeSigner("ES256", "old"), await makeSigner("ES256", "new")];
+    const config = oauthConfigFromEnv({ POPPIN_OAUTH_JWKS: writeJwks(dir, [a]), POPPIN_OAUTH_ISSUER: ISSUER, POPPIN_OAUTH_AUDIENCE: AUDIENCE })!;
+    const [tokenA, tokenB] = [await mint(a), await mint(b)];
+    expect(await bearerTokenUser(tokenA, config)).toBe("demo");
+    await expect(bearerTokenUser(tokenB, config)).rejects.toThrow(/token refused/);
+    // Rotated by a rename (a new inode): only the new key is trusted.
+    const fresh = writeJwks(tempDir("jwks-next"), [b]);
+    renameSync(fresh, config.jwksFile!);
+    expect(await bearerTokenUser(tokenB, config)).toBe("demo");
+    await expect(bearerTokenUser(tokenA, config)).rejects.toThrow(/token refused/);
+    // Rewritten in place (the same inode): read again too.
+    writeFileSync(config.jwksFile!, JSON.stringify({ keys: [a.jwk] }));
+    expect(await bearerTokenUser(tokenA, config)).toBe("demo");
+    await expect(bearerTokenUser(tokenB, config)).rejects.toThrow(/token refused/);
+    // Gone: a temporary failure, not a refusal.
+    unlinkSync(config.jwksFile!);
+    await expect(bearerTokenUser(tokenA, config)).rejects.toThrow(/unable to read JWKS/);
   });
 
   test("settings: an http:// endpoint and a bad timeout are usage errors; nothing set means no OAuth", () => {
