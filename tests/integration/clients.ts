@@ -137,9 +137,13 @@ export async function getmailFetch(a: Account, work: string): Promise<Buffer[]> 
     `username = ${a.user}`, `password = ${a.password}`, "",
     // getmail refuses to deliver as root: then deliver as nobody into a Maildir nobody owns.
     "[destination]", "type = Maildir", `path = ${md}/`, ...(root ? ["user = nobody"] : []), "",
-    "[options]", "delete = true", "read_all = true", "received = false", "delivered_to = false", "message_log_verbose = false", "verbose = 0", "",
+    "[options]", "delete = true", "read_all = true", "received = false", "delivered_to = false", "message_log_verbose = false", "verbose = 2", "",
   ].join("\n"));
-  const r = await exec(["getmail", `--getmaildir=${gdir}`, `--rcfile=${rc}`], { cwd: work });
+  // Should getmail ever stall, SIGABRT at 50 s (before exec's SIGKILL at 60 s) makes Python print
+  // where it waits (faulthandler): in the POP3 exchange or in its own delivery.
+  const r = await exec(["timeout", "-s", "ABRT", "50", "getmail", `--getmaildir=${gdir}`, `--rcfile=${rc}`], {
+    cwd: work, env: { PYTHONFAULTHANDLER: "1", PYTHONUNBUFFERED: "1" },
+  });
   if (r.code !== 0) throw new Error(`getmail failed (${r.code}): ${r.err}${r.out}`);
   // getmail6 puts a Return-Path: line first.
   return readMaildir(md).map((m) => Buffer.from(m.toString("latin1").replace(/^Return-Path: <[^>]*>\n/, ""), "latin1"));
