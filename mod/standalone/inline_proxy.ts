@@ -19,7 +19,7 @@ import { RouteTable } from "../proxy/routes.ts";
 import { acceptTls } from "../tls/handshake.ts";
 import { matchApplet, parsePolicyChainHead, type PopupChain, type Resolver } from "../serve/chain_spec.ts";
 import { inlinePolicy, type InlineSetup } from "./inline_session.ts";
-import { SocketLines, SocketOutput } from "./socket_io.ts";
+import { LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput, socketLoginRead } from "./socket_io.ts";
 
 /** The proxy's part of the command line. */
 export interface ProxyChain {
@@ -65,12 +65,9 @@ export function inlineProxySession(proxy: ProxyChain, config: ProxyConfig) {
     const { policy } = resolved;
     const chainEnv: NodeJS.ProcessEnv = { ...env, ...policyEnv(resolved.settings) };
     const timeout = policy.timeoutMs;
-    const io = { socket, input: new SocketLines(socket, timeout), out: new SocketOutput(socket, 4096, timeout) };
+    const io = { socket, input: new SocketLines(socket, timeout), out: new SocketOutput(socket, 4096, timeout, undefined, LOGIN_QUEUED_OUTPUT_OCTETS) };
     const channel: PopupChannel = {
-      readToLineEnd: async (buf) => {
-        if (!io.input.hasLine) await io.out.sent();
-        return io.input.readToLineEnd(buf);
-      },
+      readToLineEnd: socketLoginRead(io),
       write: (bytes) => io.out.put(bytes),
     };
     const implicitTls = (env.SSL_PROTOCOL ?? "") !== "";
@@ -92,7 +89,7 @@ export function inlineProxySession(proxy: ProxyChain, config: ProxyConfig) {
           secure.on("error", () => {});
           io.socket = secure;
           io.input = new SocketLines(secure, timeout);
-          io.out = new SocketOutput(secure, 4096, timeout);
+          io.out = new SocketOutput(secure, 4096, timeout, undefined, LOGIN_QUEUED_OUTPUT_OCTETS);
           return channel;
         },
         decoy: undefined,

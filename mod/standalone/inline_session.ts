@@ -37,8 +37,7 @@ import type { ListingCache } from "./listing_cache.ts";
 import { PIPELINED_FD_VARIABLE, PIPELINED_VARIABLE, pipelinedValue } from "../session/pipelined_input.ts";
 import { sealedFile } from "../sys/sealed_file.ts";
 import type { SessionCounters, SessionState } from "./session_counters.ts";
-import { LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput } from "./socket_io.ts";
-import { peekSocket } from "../sys/poll.ts";
+import { LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput, socketLoginRead } from "./socket_io.ts";
 import type { MailWorkerPool } from "./mail_worker_pool.ts";
 import { serveByWorker } from "./mail_worker_session.ts";
 import { startUserProcess, startUserProcessOverTls } from "./user_process.ts";
@@ -142,21 +141,6 @@ async function startTls(io: SessionIo, stls: NonNullable<InlineSetup["stls"]>, t
   io.fd = undefined;
 }
 
-const peekBuffer = new Uint8Array(1024);
-/**
- * Whether a whole command line waits in the kernel for socket `fd` (one recv with
- * MSG_PEEK|MSG_DONTWAIT): then reading it never waits for the client. A piece of a line (or
- * a TLS ClientHello sent to the plain port) does not count: such a client is greeted at once.
- */
-function kernelHasLine(fd: number): boolean {
-  try {
-    const n = peekSocket(fd, peekBuffer);
-    return n > 0 && peekBuffer.subarray(0, n).includes(0x0a);
-  } catch {
-    return false;
-  }
-}
-
 /** checkpassword's chdir(home), without changing our directory: the same failure, the same words. */
 function checkHome(account: Account): void {
   try {
@@ -173,21 +157,8 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
   const { policy } = resolved;
   let account: Account | undefined;
   // Reads and writes go to whatever io holds now (the TLS socket after STLS).
-  let firstRead = true;
   const channel: PopupChannel = {
-    readToLineEnd: async (buf) => {
-      if (io.out.closed) return 0; // the client is gone: what it pipelined is not answered
-      // A client that sent its login before the greeting (a proxy tier's pipelined USER and
-      // PASS) gets the greeting with the answers to them, in one write: the greeting is held
-      // back while the kernel has a whole line for us that the socket has not passed on yet.
-      const pipelinedAhead = firstRead && !io.input.hasLine && io.fd !== undefined && kernelHasLine(io.fd);
-      firstRead = false;
-      if (pipelinedAhead) {
-        // nothing written yet: answers follow in order
-      } else if (!io.input.hasLine) await io.out.sent();
-      else await io.out.room(); // bounded output: a client that pipelines and does not read is not read either
-      return io.input.readToLineEnd(buf);
-    },
+    readToLineEnd: socketLoginRead(io),
     write: (bytes) => io.out.put(bytes),
     channelBinding: (type) => (io.socket as { encrypted?: boolean }).encrypted === true ? channelBindingData(io.socket as tls.TLSSocket, type) : undefined,
   };

@@ -8,6 +8,7 @@
 import { writeSync } from "node:fs";
 import type net from "node:net";
 import { unsentOctets } from "../sys/fd.ts";
+import { peekSocket } from "../sys/poll.ts";
 import { MAX_COMMAND_OCTETS } from "../pop3/limits.ts";
 
 const LF = 0x0a;
@@ -356,4 +357,49 @@ export class SocketOutput {
       this.socket.on("close", done);
     });
   }
+}
+
+const peekBuffer = new Uint8Array(1024);
+/**
+ * Whether a whole command line waits in the kernel for socket `fd` (one recv with
+ * MSG_PEEK|MSG_DONTWAIT): then reading it never waits for the client. A piece of a line (or
+ * a TLS ClientHello sent to the plain port) does not count: such a client is greeted at once.
+ */
+function kernelHasLine(fd: number): boolean {
+  try {
+    const n = peekSocket(fd, peekBuffer);
+    return n > 0 && peekBuffer.subarray(0, n).includes(LF);
+  } catch {
+    return false;
+  }
+}
+
+/** The connection of a session in its AUTHORIZATION state; `input` and `out` are replaced after STLS. */
+export interface LoginIo {
+  input: SocketLines;
+  out: SocketOutput;
+  /** The plain socket's descriptor (undefined over TLS). */
+  fd?: number;
+}
+
+/**
+ * popup's byte-exact line read over a socket of serve's event loop, as the login loop
+ * (mod/session's servePopup) reads: what is gathered is written out when the client has no
+ * further command waiting, and a client that pipelines without reading is not read either
+ * (bounded output). A client that sent its login before the greeting (a proxy tier's pipelined
+ * USER and PASS) gets the greeting with the answers to them, in one write: at the first read
+ * the greeting is held back while the kernel has a whole line that the socket has not passed on yet.
+ */
+export function socketLoginRead(io: LoginIo): (buf: Uint8Array) => Promise<number> {
+  let firstRead = true;
+  return async (buf) => {
+    if (io.out.closed) return 0; // the client is gone: what it pipelined is not answered
+    const pipelinedAhead = firstRead && !io.input.hasLine && io.fd !== undefined && kernelHasLine(io.fd);
+    firstRead = false;
+    if (!pipelinedAhead) {
+      if (!io.input.hasLine) await io.out.sent();
+      else await io.out.room();
+    }
+    return io.input.readToLineEnd(buf);
+  };
 }

@@ -9,7 +9,8 @@ import { afterAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import net from "node:net";
 import tls from "node:tls";
-import { POPPIN } from "../helpers.ts";
+import { join } from "node:path";
+import { POPPIN, run } from "../helpers.ts";
 import { makeCertificate } from "../tls/harness.ts";
 import { MAIL_GID, MAIL_UID, startServer, talk, virtualSetup, type Running } from "./harness.ts";
 
@@ -120,4 +121,27 @@ test("over TLS (--tls) too: a UIDL flood that never reads holds bounded memory",
   const growthMb = (peak - before) / 1024;
   console.log(`TLS: RSS before ${before} kB, peak ${peak} kB, growth ${growthMb.toFixed(1)} MB with a UIDL flood`);
   expect(growthMb).toBeLessThan(120); // unbounded, about 2 GB in 5 s
+}, 30_000);
+
+test("a proxy node (popup NAME proxy ROUTES.cdb under --inline): CAPA floods that never read hold bounded memory", async () => {
+  const routes = join(setup.root, "routes");
+  const compiled = run([POPPIN, "routes", "compile", `${routes}.cdb`, `${routes}.tmp`], { stdin: "*:127.0.0.1:9\n" });
+  expect(compiled.code).toBe(0);
+  const s = await startServer([POPPIN, "serve", "--inline", "-R", "-H", "-1", "-u", String(MAIL_UID), "-g", String(MAIL_GID), "127.0.0.1", "0",
+    POPPIN, "popup", "proxy.example", POPPIN, "proxy", `${routes}.cdb`], { POPPIN_TIMEOUT: "30", POPPIN_STOP_SECONDS: "0" });
+  servers.push(s);
+  const pid = s.proc.pid;
+  expect((await talk(s.port, "CAPA\r\nQUIT\r\n")).toString()).toContain("\r\nUSER\r\n");
+  const before = rssKb(pid);
+  const capa = hostileClients(s.port, 10, "", "CAPA\r\n", 4);
+  let peak = before;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssKb(pid))), 100);
+  await Bun.sleep(1000);
+  const polite = (await talk(s.port, "CAPA\r\nQUIT\r\n", 5000).catch(() => Buffer.alloc(0))).toString();
+  await capa.exited;
+  clearInterval(sampler);
+  const growthMb = (peak - before) / 1024;
+  console.log(`proxy node: RSS before ${before} kB, peak ${peak} kB, growth ${growthMb.toFixed(1)} MB with 10 CAPA floods`);
+  expect(growthMb).toBeLessThan(120);
+  expect(polite).toContain("\r\nUSER\r\n");
 }, 30_000);
