@@ -91,8 +91,8 @@ export interface PortServer {
   proc: ReturnType<typeof Bun.spawn>;
   /** Everything it wrote on stderr so far. */
   log(): string;
-  /** SIGTERM, SIGKILL after 10 s if still running; the exit code (null after a signal). */
-  stop(): Promise<number | null>;
+  /** SIGTERM, SIGKILL after `graceMs` (10 s) if still running; the exit code (null after a signal). */
+  stop(graceMs?: number): Promise<number | null>;
 }
 
 /** Runs `argv` (a command line with -1 and port 0) and waits for the port it prints. */
@@ -116,9 +116,9 @@ export async function startPortServer(argv: string[], opts: { env?: Record<strin
     port: Number(text.trim()),
     proc,
     log: () => log,
-    async stop() {
+    async stop(graceMs = 10_000) {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
-      const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+      const timer = setTimeout(() => proc.kill("SIGKILL"), graceMs);
       const code = await proc.exited;
       clearTimeout(timer);
       return proc.signalCode === null ? code : null;

@@ -159,9 +159,9 @@ export class AccountPool {
   }
 
   async close(): Promise<void> {
-    // All at once: a server still serving a session gets SIGKILL after its grace time, and every
-    // server is gone before the test process ends (none left running as an orphan).
-    await Promise.all(this.servers.filter((s) => s.proc.exitCode === null).map((s) => s.stop()));
+    // All at once, and SIGKILL after 2 s: a server still serving a session would wait up to 60 s
+    // for it after SIGTERM, longer than the test file's cleanup lasts, and stay as an orphan.
+    await Promise.all(this.servers.filter((s) => s.proc.exitCode === null).map((s) => s.stop(2_000)));
     for (const name of this.#systemUsers.splice(0)) Bun.spawnSync(["userdel", "-f", name]);
   }
 }

@@ -334,4 +334,29 @@ describe("system users through mail workers (serve --inline as root)", () => {
     }
     expect((await talk(ours.port, session(bob))).toString("latin1")).toContain("bob's own mail");
   }, 30_000);
+
+  test("serve killed with -9: its idle workers end at once; a serving one finishes its session (as tcpserver's children do) and then ends", async () => {
+    const ours = await serve();
+    await waitFor("two idle workers", () => idleWorkers(ours).length === 2);
+    const sock = net.connect(ours.port, "127.0.0.1");
+    let heard = "";
+    sock.on("data", (d) => (heard += d.toString("latin1")));
+    sock.on("error", () => {});
+    const closed = new Promise((r) => sock.on("close", r));
+    sock.write(`USER ${bob.name}\r\nPASS ${PASSWORD}\r\nSTAT\r\n`);
+    await waitFor("bob's login", () => /\+OK 1 \d+\r\n/.test(heard));
+    const serving = children(ours.proc.pid).filter((p) => isWorker(p) && uidOf(p) === bob.uid);
+    expect(serving.length).toBe(1);
+    await waitFor("the pool refilled", () => idleWorkers(ours).length === 2);
+    const idle = idleWorkers(ours);
+    process.kill(ours.proc.pid, "SIGKILL");
+    await ours.proc.exited;
+    await waitFor("the idle workers gone", () => idle.every((p) => !isWorker(p)));
+    expect(isWorker(serving[0]!)).toBe(true);
+    sock.write("RETR 1\r\nQUIT\r\n");
+    await closed;
+    expect(heard).toContain("bob's own mail");
+    expect(heard.endsWith("+OK \r\n")).toBe(true);
+    await waitFor("the serving worker gone after its session", () => !isWorker(serving[0]!));
+  }, 30_000);
 });
