@@ -202,6 +202,7 @@ async function loginScenario(label: string, env: Record<string, string>): Promis
   const proxyCpu: number[] = [];
   const backendCpu: number[] = [];
   const backendDirectCpu: number[] = [];
+  const clientCpu = { direct: [] as number[], proxied: [] as number[] };
   const cpu = { direct: [] as number[], proxied: [] as number[] };
   let errors = 0;
   for (let round = 0; round < ROUNDS; round++) {
@@ -214,6 +215,8 @@ async function loginScenario(label: string, env: Record<string, string>): Promis
       (viaProxy ? proxied : direct).push(r.rate);
       (viaProxy ? cpu.proxied : cpu.direct).push(cpuPerUnit(before, p, r.logins));
       const backendMs = ((cpuTicks(p.backendPid) - before.backend) * 10) / r.logins;
+      const client = process.cpuUsage(before.client);
+      (viaProxy ? clientCpu.proxied : clientCpu.direct).push((client.user + client.system) / 1000 / r.logins);
       if (viaProxy) {
         proxyCpu.push(((cpuTicks(p.proxyPid!) - before.proxy) * 10) / r.logins);
         backendCpu.push(backendMs);
@@ -226,7 +229,7 @@ async function loginScenario(label: string, env: Record<string, string>): Promis
   const d = median(direct);
   const x = median(proxied);
   console.log(`login rate, ${label} (c=${CONCURRENCY}, ${LOGIN_WINDOW_MS} ms windows, ${placement()}): direct ${fmt(d, 1)}/s, through the proxy ${fmt(x, 1)}/s, ratio proxy/direct ${ratio(x, d)}${errors ? ` (${errors} errors)` : ""}`);
-  console.log(`  CPU per proxied login: proxy ${fmt(median(proxyCpu), 2)} ms, backend ${fmt(median(backendCpu), 2)} ms (direct login: backend ${fmt(median(backendDirectCpu), 2)} ms; the backend's includes the password check)`);
+  console.log(`  CPU per proxied login: proxy ${fmt(median(proxyCpu), 2)} ms, backend ${fmt(median(backendCpu), 2)} ms (direct login: backend ${fmt(median(backendDirectCpu), 2)} ms; the backend's includes the password check); the client's: direct ${fmt(median(clientCpu.direct), 2)} ms, proxied ${fmt(median(clientCpu.proxied), 2)} ms`);
   cpuShare("login", cpu);
 }
 
