@@ -10,6 +10,7 @@ import { MAX_AUTH_FAILURES } from "./limits.ts";
 import { TEXT, err, ok } from "./responses.ts";
 import { offeredMechanisms, type SaslHost } from "../sasl/mechanisms.ts";
 import { decodePlain } from "./sasl_plain.ts";
+import { langCommand } from "./lang.ts";
 import { saslContinue, saslStart } from "./sasl_exchange.ts";
 import type { CommandTable, Handler, Outcome } from "./table.ts";
 import { TRANSACTION_TABLE } from "./transaction.ts";
@@ -105,6 +106,7 @@ const handlers = new Map<string, Handler<AuthorizationState>>([
   ["auth", auth],
   ["stls", stls],
   ["utf8", utf8],
+  ["lang", (_state, arg) => langCommand(arg)],
   ["quit", quit],
   ["noop", noop],
 ]);

@@ -47,6 +47,7 @@ export function capabilityLines(authorization: VerbSet, transaction: VerbSet, no
   if (now.stls && authorization.handlers.has("stls")) lines.push("STLS");
   // RFC 6856: UTF-8 mail is sent as it is; USER: user names and passwords may be UTF-8 (RFC 8265 names in the user database).
   if (authorization.handlers.has("utf8")) lines.push("UTF8 USER");
+  if (authorization.handlers.has("lang") && transaction.handlers.has("lang")) lines.push("LANG");
   if (now.loginDelay !== undefined) lines.push(`LOGIN-DELAY ${now.loginDelay}`);
   if (now.expire !== undefined) lines.push(`EXPIRE ${now.expire === "never" ? "NEVER" : now.expire}`);
   if (!now.shy) lines.push(`IMPLEMENTATION poppin-${VERSION}`);

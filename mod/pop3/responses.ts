@@ -56,6 +56,10 @@ export const TEXT = {
   nulInLine: "NUL octet in command line",
   tooManyBad: "too many bad commands, closing connection",
   capaFollows: "capability list follows",
+  // LANG (RFC 6856 section 3)
+  langListing: "Language listing follows:",
+  langChanged: "Language changed",
+  langUnsupported: "unsupported language",
 } as const;
 
 /** LOGIN-DELAY (RFC 2449 section 8.1.2): the answer while the delay since the last login runs. */

@@ -7,6 +7,7 @@
  */
 import { parseNumber, splitArgs } from "./command.ts";
 import { TEXT, err, ok } from "./responses.ts";
+import { langCommand } from "./lang.ts";
 import type { CommandTable, Handler, Outcome } from "./table.ts";
 
 export interface MessageInfo {
@@ -157,6 +158,7 @@ export const TRANSACTION_TABLE: CommandTable<TransactionState> = {
     ["noop", noop],
     ["rset", rset],
     ["last", last],
+    ["lang", (_state, arg) => langCommand(arg)],
     ["quit", quit],
   ]),
   unknown: () => ({ reply: err(TEXT.unimplemented), bad: true }),

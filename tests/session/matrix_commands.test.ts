@@ -82,7 +82,7 @@ const CASES: Case[] = [
       const capas = text.split(/\r\n\.\r\n/);
       expect(capas.length).toBe(3);
       for (const capa of capas.slice(0, 2)) {
-        for (const word of ["TOP", "UIDL", "RESP-CODES", "PIPELINING"]) expect(capa).toContain(`\r\n${word}\r\n`);
+        for (const word of ["TOP", "UIDL", "RESP-CODES", "PIPELINING", "LANG"]) expect(capa).toContain(`\r\n${word}\r\n`);
       }
       expect(capas[0]).toContain("\r\nUSER\r\n");
       expect(capas[0]).toMatch(/\r\nSASL PLAIN( [^\r]*)?\r\n/);
@@ -140,6 +140,16 @@ const CASES: Case[] = [
     run: async (s, a) => blankTimestamp((await talk(s.port, [`USER ${a.login}`, "PASS wrong", "USER nosuchuser", `PASS ${PASSWORD}`, `USER ${a.login}`, `PASS ${PASSWORD}`, "STAT", "QUIT", ""].join("\r\n"))).toString("latin1")),
     check(text) {
       expect(answersOnly(text).slice(1)).toEqual(["+OK ", "-ERR [AUTH] authorization failed", "+OK ", "-ERR [AUTH] authorization failed", "+OK ", "+OK ", "+OK 0 0", "+OK "]);
+    },
+  },
+  {
+    name: "LANG (RFC 6856): announced in CAPA, lists its languages and selects one by lookup, before and after login",
+    messages: MESSAGES,
+    run: async (s, a) => blankTimestamp((await talk(s.port, ["LANG", "LANG en-GB", "LANG de", `USER ${a.login}`, `PASS ${PASSWORD}`, "LANG *", "LANG en_GB", "LANG", "STAT", "QUIT", ""].join("\r\n"))).toString("latin1")),
+    check(text) {
+      const listing = "+OK Language listing follows:\r\ni-default Default language\r\nen English\r\n.\r\n";
+      expect(text).toBe(`+OK <>\r\n${listing}+OK en Language changed\r\n-ERR unsupported language\r\n+OK \r\n+OK \r\n` +
+        `+OK i-default Language changed\r\n-ERR syntax error\r\n${listing}+OK 3 ${text.match(/\+OK 3 (\d+)/)?.[1]}\r\n+OK \r\n`);
     },
   },
   {
