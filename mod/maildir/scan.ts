@@ -123,6 +123,15 @@ function collect(dir: string, sub: string, trustNames: boolean, warn: (m: string
  * (missing cur/ or new/) and TempError when it cannot be read; skips, and reports through
  * `onWarning`, entries that cannot be used. A message deleted meanwhile is silently left out.
  */
+/** Octets read at a time to count a message's CRLF size. */
+const COUNT_BUFFER_OCTETS = 256 * 1024;
+/**
+ * The buffer messages are counted in, made at the first file that needs counting and kept (a
+ * scan is synchronous): a scan whose sizes all come from names or the size cache, as a login's
+ * usually are, allocates none (a zeroed 256 KB buffer per scan was a twentieth of an --inline login's CPU).
+ */
+let countBuffer: Uint8Array | undefined;
+
 export function maildirScan(dir: string, opts: ScanOptions = {}): MaildirEntry[] {
   const warn = opts.onWarning ?? (() => {});
   const moveNew = opts.moveNew ?? true;
@@ -144,7 +153,6 @@ export function maildirScan(dir: string, opts: ScanOptions = {}): MaildirEntry[]
   const ordered = opts.order === "qmail" ? sortLikeQmail(found) : sortByDelivery(found);
 
   const cache = opts.sizeCache ?? true ? SizeCache.load(dir, warn) : undefined;
-  const buffer = new Uint8Array(256 * 1024);
   const entries: MaildirEntry[] = [];
   for (const f of ordered) {
     const uidl = uidlOf(f.name);
@@ -157,7 +165,7 @@ export function maildirScan(dir: string, opts: ScanOptions = {}): MaildirEntry[]
       crlfSize = cache?.get(uidl, f.fileSize, f.mtimeMs);
       if (crlfSize === undefined) {
         try {
-          const counted = crlfSizeOfFile(f.path, buffer);
+          const counted = crlfSizeOfFile(f.path, (countBuffer ??= new Uint8Array(COUNT_BUFFER_OCTETS)));
           if (counted.fileSize !== f.fileSize) {
             // Changed between stat and read: take what was read, do not cache a guess.
             f.fileSize = counted.fileSize;
