@@ -3,10 +3,11 @@
  * text file and its cdb (FILE.cdb) atomically, under an exclusive lock (FILE.lock,
  * flock) so two admins never lose each other's change.
  */
-import { chmodSync, chownSync, closeSync, openSync, readFileSync, statSync } from "node:fs";
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, lstatSync, openSync, readFileSync } from "node:fs";
 import { PermError, TempError, describeSysError } from "../base/errors.ts";
 import { CdbWriter } from "../cdb/writer.ts";
 import { flockExclusive } from "../sys/locks.ts";
+import { openOwnedAppend } from "../sys/owned_file.ts";
 import { createPrivateTemp, writeFileAtomic } from "./atomic_file.ts";
 import { prepareUsername } from "./username.ts";
 import { formatUserFile, formatUserValue, parseUserFile, UserLineError, type UserFile, type VirtualUser } from "./userdb_text.ts";
@@ -108,6 +109,23 @@ export function groupId(group: string): number {
 }
 
 /**
+ * Changes the owner and mode of the file at `path` itself, through a descriptor opened
+ * without following a link: whoever else can write in the directory may have put a link
+ * there since it was written, and root must not give a file of its own away through it.
+ */
+function setOwnerAndMode(path: string, uid: number, gid: number, mode: number): void {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.nlink !== 1) throw new Error(st.isFile() ? `it has ${st.nlink} links` : "it is not a regular file");
+    fchownSync(fd, uid, gid);
+    fchmodSync(fd, mode);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
  * Makes both files readable by group `gid` (mode 0640): a service whose account is in the
  * group (serve -u, qmqpd's account) can read them; nobody else can. Changes later keep it,
  * as every rewrite keeps the old file's owner and mode.
@@ -115,10 +133,10 @@ export function groupId(group: string): number {
 export function shareWithGroup(paths: UserStorePaths, gid: number): void {
   for (const path of [paths.text, paths.cdb]) {
     try {
-      chownSync(path, statSync(path).uid, gid);
-      chmodSync(path, 0o640);
+      setOwnerAndMode(path, lstatSync(path).uid, gid, 0o640);
     } catch (err) {
-      throw new TempError(`unable to give ${path} to group ${gid}: ${describeSysError(err)}`);
+      const why = (err as { code?: string }).code === "ELOOP" ? "it is a symbolic link" : describeSysError(err);
+      throw new TempError(`unable to give ${path} to group ${gid}: ${why}`);
     }
   }
 }
@@ -127,11 +145,11 @@ export function shareWithGroup(paths: UserStorePaths, gid: number): void {
 export function cdbLikeText(paths: UserStorePaths, cdbExisted: boolean): void {
   if (cdbExisted) return;
   try {
-    const st = statSync(paths.text);
-    chownSync(paths.cdb, st.uid, st.gid);
-    chmodSync(paths.cdb, st.mode & 0o7777);
+    const st = lstatSync(paths.text);
+    if (!st.isFile()) return;
+    setOwnerAndMode(paths.cdb, st.uid, st.gid, st.mode & 0o7777);
   } catch {
-    // no text file (compile of a missing one) or not root: the cdb stays 0600, which is safe
+    // no text file (compile of a missing one), not root, or no longer the file written: the cdb stays 0600, which is safe
   }
 }
 
@@ -140,9 +158,10 @@ export function withStoreLock<T>(paths: UserStorePaths, edit: () => T): T {
   const lockPath = `${paths.text}.lock`;
   let fd: number;
   try {
-    fd = openSync(lockPath, "a", 0o600);
+    // Never through a link nor a FIFO another account put there, and only a lock file of our own.
+    fd = openOwnedAppend(lockPath, 0o600, process.geteuid?.() ?? 0);
   } catch (err) {
-    throw new TempError(`unable to open ${lockPath}: ${describeSysError(err)}`);
+    throw new TempError(`unable to open ${lockPath}: ${err instanceof TempError ? err.message : describeSysError(err)}`);
   }
   try {
     try {
