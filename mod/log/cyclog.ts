@@ -6,25 +6,31 @@
  * pauses and retries (nothing is dropped); startup failures throw TempError.
  */
 import {
-  chmodSync, closeSync, fchmodSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync,
-  renameSync, statSync, unlinkSync, writeSync, constants as fsc, type Stats,
+  closeSync, fchmodSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync,
+  renameSync, unlinkSync, writeSync, constants as fsc, type Stats,
 } from "node:fs";
 import { TempError } from "../base/errors.ts";
 import { lockExclusiveNonBlocking } from "../sys/locks.ts";
 import { LABEL_LENGTH, formatLabel } from "../tai64/label.ts";
 import { djbErrorText } from "./djb_errors.ts";
 import { pause, type LogHooks } from "./hooks.ts";
+import { openLogFile } from "./log_file.ts";
 import { runProcessor } from "./processor.ts";
 import type { DirSpec } from "./script.ts";
 
-/** daemontools open_append: O_WRONLY|O_NDELAY|O_APPEND|O_CREAT, mode 600. */
-const APPEND = fsc.O_WRONLY | fsc.O_NONBLOCK | fsc.O_APPEND | fsc.O_CREAT;
-/** daemontools open_trunc: O_WRONLY|O_NDELAY|O_TRUNC|O_CREAT, mode 644. */
-export const TRUNC = fsc.O_WRONLY | fsc.O_NONBLOCK | fsc.O_TRUNC | fsc.O_CREAT;
+/**
+ * daemontools open_append: O_WRONLY|O_NDELAY|O_APPEND|O_CREAT, mode 600; and O_NOFOLLOW: a
+ * multilog running as root in a directory another account owns must not append to, truncate,
+ * chmod or create a file of root's through a link that account put at one of its names.
+ */
+const APPEND = fsc.O_WRONLY | fsc.O_NONBLOCK | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW;
+/** daemontools open_trunc: O_WRONLY|O_NDELAY|O_TRUNC|O_CREAT, mode 644 (and O_NOFOLLOW). */
+export const TRUNC = fsc.O_WRONLY | fsc.O_NONBLOCK | fsc.O_TRUNC | fsc.O_CREAT | fsc.O_NOFOLLOW;
 
+/** The file itself (lstat): a link at `current` is not a clean stop's complete file. */
 function statOrNull(path: string): Stats | null {
   try {
-    return statSync(path);
+    return lstatSync(path);
   } catch (err) {
     if ((err as { code?: string }).code === "ENOENT") return null;
     throw err;
@@ -82,7 +88,7 @@ export class Cyclog {
       this.fatal(`unable to open directory ${this.dir}`, err);
     }
     try {
-      this.fdLock = openSync(this.path("lock"), APPEND, 0o600);
+      this.fdLock = openLogFile(this.path("lock"), APPEND, 0o600);
       lockExclusiveNonBlocking(this.fdLock);
     } catch (err) {
       this.fatal(`unable to lock directory ${this.dir}`, err);
@@ -91,7 +97,7 @@ export class Cyclog {
     try { current = statOrNull(this.path("current")); } catch (err) { this.fatal(`unable to stat ${this.path("current")}`, err); }
     if (current !== null && (current.mode & 0o100) !== 0) {
       // Clean stop: carry on appending to current.
-      try { this.fdCurrent = openSync(this.path("current"), APPEND, 0o600); } catch (err) { this.fatal(`unable to append to ${this.path("current")}`, err); }
+      try { this.fdCurrent = openLogFile(this.path("current"), APPEND, 0o600); } catch (err) { this.fatal(`unable to append to ${this.path("current")}`, err); }
       try { fchmodSync(this.fdCurrent, 0o644); } catch (err) { this.fatal(`unable to set mode of ${this.path("current")}`, err); }
       this.bytes = current.size;
       return;
@@ -108,8 +114,8 @@ export class Cyclog {
       this.finish("previous", "u");
     }
     this.finish("current", "u");
-    try { closeSync(openSync(this.path("state"), TRUNC, 0o644)); } catch (err) { this.fatal(`unable to write to ${this.path("state")}`, err); }
-    try { this.fdCurrent = openSync(this.path("current"), APPEND, 0o600); } catch (err) { this.fatal(`unable to write to ${this.path("current")}`, err); }
+    try { closeSync(openLogFile(this.path("state"), TRUNC, 0o644)); } catch (err) { this.fatal(`unable to write to ${this.path("state")}`, err); }
+    try { this.fdCurrent = openLogFile(this.path("current"), APPEND, 0o600); } catch (err) { this.fatal(`unable to write to ${this.path("current")}`, err); }
     try { fchmodSync(this.fdCurrent, 0o644); } catch (err) { this.fatal(`unable to set mode of ${this.path("current")}`, err); }
     this.bytes = 0;
   }
@@ -187,21 +193,25 @@ export class Cyclog {
     closeSync(this.fdCurrent);
     this.retry(`unable to rename current to previous in directory ${this.dir}`, () =>
       renameSync(this.path("current"), this.path("previous")));
-    this.fdCurrent = this.retry(`unable to create ${this.path("current")}`, () => openSync(this.path("current"), APPEND, 0o600));
+    this.fdCurrent = this.retry(`unable to create ${this.path("current")}`, () => openLogFile(this.path("current"), APPEND, 0o600));
     this.bytes = 0;
     this.retry(`unable to set mode of ${this.path("current")}`, () => fchmodSync(this.fdCurrent, 0o644));
-    this.retry(`unable to set mode of ${this.path("previous")}`, () => chmodSync(this.path("previous"), 0o744));
+    this.retry(`unable to set mode of ${this.path("previous")}`, () => {
+      // Through a descriptor of the file itself: the name may be a link by now.
+      const fd = openLogFile(this.path("previous"), fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOFOLLOW, 0);
+      try { fchmodSync(fd, 0o744); } finally { closeSync(fd); }
+    });
     ignoreErrors(() => fsyncSync(this.fdDir));
     if (this.processor === null) {
       this.finish("previous", "s");
       return;
     }
     runProcessor(this.dir, this.processor, this.hooks);
-    const processed = this.retry(`unable to create ${this.path("processed")}`, () => openSync(this.path("processed"), APPEND, 0o600));
+    const processed = this.retry(`unable to create ${this.path("processed")}`, () => openLogFile(this.path("processed"), APPEND, 0o600));
     this.retry(`unable to write ${this.path("processed")} to disk`, () => fsyncSync(processed));
     this.retry(`unable to set mode of ${this.path("processed")}`, () => fchmodSync(processed, 0o744));
     closeSync(processed);
-    const newstate = this.retry(`unable to create ${this.path("newstate")}`, () => openSync(this.path("newstate"), APPEND, 0o600));
+    const newstate = this.retry(`unable to create ${this.path("newstate")}`, () => openLogFile(this.path("newstate"), APPEND, 0o600));
     this.retry(`unable to write ${this.path("newstate")} to disk`, () => fsyncSync(newstate));
     closeSync(newstate);
     this.retry(`unable to remove ${this.path("previous")}`, () => unlinkSync(this.path("previous")));
