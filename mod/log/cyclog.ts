@@ -95,7 +95,9 @@ export class Cyclog {
     }
     let current: Stats | null;
     try { current = statOrNull(this.path("current")); } catch (err) { this.fatal(`unable to stat ${this.path("current")}`, err); }
-    if (current !== null && (current.mode & 0o100) !== 0) {
+    // Only a regular file is a cleanly stopped current; anything else (a link put there) is set
+    // aside as an unclean one, and a new current is made.
+    if (current !== null && current.isFile() && (current.mode & 0o100) !== 0) {
       // Clean stop: carry on appending to current.
       try { this.fdCurrent = openLogFile(this.path("current"), APPEND, 0o600); } catch (err) { this.fatal(`unable to append to ${this.path("current")}`, err); }
       try { fchmodSync(this.fdCurrent, 0o644); } catch (err) { this.fatal(`unable to set mode of ${this.path("current")}`, err); }
@@ -106,7 +108,7 @@ export class Cyclog {
     ignoreErrors(() => unlinkSync(this.path("newstate")));
     let processed: Stats | null;
     try { processed = statOrNull(this.path("processed")); } catch (err) { this.fatal(`unable to stat ${this.path("processed")}`, err); }
-    if (processed !== null && (processed.mode & 0o100) !== 0) {
+    if (processed !== null && processed.isFile() && (processed.mode & 0o100) !== 0) {
       ignoreErrors(() => unlinkSync(this.path("previous")));
       this.finish("processed", "s");
     } else {

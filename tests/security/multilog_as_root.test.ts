@@ -34,13 +34,15 @@ function scriptUnchanged(script: string): void {
 }
 
 describe("multilog as root in a directory of another account's", () => {
-  test("current a link to a root script (mode 755, a clean stop to multilog): no line appended, mode kept", () => {
+  test("current a link to a root script (mode 755, a clean stop to multilog): no line appended, mode kept; the log goes on in a new current", () => {
     const s = setting("mlog-current");
     symlinkAs(s.user, s.script, join(s.main, "current"));
     const r = run([POPPIN, "log", "t", s.main], { stdin: LINE });
     scriptUnchanged(s.script);
-    expect(r.code).toBe(111);
-    expect(r.stderr).toContain("current");
+    expect(r.code).toBe(0);
+    const current = lstatSync(join(s.main, "current"));
+    expect(current.isFile()).toBe(true);
+    expect(readFileSync(join(s.main, "current"), "latin1")).toContain("user=$(id>/tmp/owned)");
   });
 
   test("lock a link to a missing root path: nothing is created there", () => {
