@@ -28,8 +28,11 @@ function existing(path: string): Stats | undefined {
   }
 }
 
-/** Creates the temporary file (exclusively, never through a link) and returns it open, with its name. */
-function openPrivateTemp(path: string): { tmp: string; fd: number } {
+/**
+ * Creates the temporary file for `path` (exclusively, never through a link) with the old
+ * file's mode and owner (or 0600), and returns it open for writing, with its name.
+ */
+export function openPrivateTemp(path: string): { tmp: string; fd: number } {
   const tmp = tempPathFor(path);
   const old = existing(path);
   try { unlinkSync(tmp); } catch { /* left by nobody */ }
@@ -46,17 +49,6 @@ function openPrivateTemp(path: string): { tmp: string; fd: number } {
     throw new TempError(`unable to chown ${tmp}: ${describeSysError(err)}`);
   }
   return { tmp, fd };
-}
-
-/**
- * Creates the temporary file for `path` with the old file's mode and owner (or 0600,
- * as it holds password hashes and APOP secrets); returns its name. Callers write it
- * (CdbWriter.create reopens it without following links and checks what it opened).
- */
-export function createPrivateTemp(path: string): string {
-  const { tmp, fd } = openPrivateTemp(path);
-  closeSync(fd);
-  return tmp;
 }
 
 /** Writes `data` to `path` atomically and durably, through the descriptor that created the temporary file. */

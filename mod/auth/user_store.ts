@@ -8,7 +8,7 @@ import { PermError, TempError, describeSysError } from "../base/errors.ts";
 import { CdbWriter } from "../cdb/writer.ts";
 import { flockExclusive } from "../sys/locks.ts";
 import { openOwnedAppend } from "../sys/owned_file.ts";
-import { createPrivateTemp, writeFileAtomic } from "./atomic_file.ts";
+import { openPrivateTemp, writeFileAtomic } from "./atomic_file.ts";
 import { prepareUsername } from "./username.ts";
 import { formatUserFile, formatUserValue, parseUserFile, UserLineError, type UserFile, type VirtualUser } from "./userdb_text.ts";
 
@@ -72,8 +72,10 @@ export function deleteUser(file: UserFile, login: string): void {
 
 /** Writes the cdb of `file` (key: login, value: the rest of the line) atomically, mode 0600. */
 export function compileUserFile(file: UserFile, cdbPath: string): number {
-  const tmp = createPrivateTemp(cdbPath);
-  const writer = CdbWriter.create(tmp);
+  // Written through the descriptor that created it: never reopened by name, so neither a link
+  // put at the name nor the old file's owner (given to the new file) gets in the way.
+  const { tmp, fd } = openPrivateTemp(cdbPath);
+  const writer = CdbWriter.fromDescriptor(tmp, fd);
   try {
     for (const { user } of file.lines) {
       if (user) writer.add(Buffer.from(user.login, "utf8"), Buffer.from(formatUserValue(user), "utf8"));
@@ -141,7 +143,7 @@ export function shareWithGroup(paths: UserStorePaths, gid: number): void {
   }
 }
 
-/** A cdb made for the first time takes the text file's owner, group and mode (createPrivateTemp gives 0600). */
+/** A cdb made for the first time takes the text file's owner, group and mode (openPrivateTemp gives 0600). */
 export function cdbLikeText(paths: UserStorePaths, cdbExisted: boolean): void {
   if (cdbExisted) return;
   try {

@@ -66,6 +66,13 @@ export class CdbWriter {
     return writer;
   }
 
+  /** Takes a temporary file this process has just created exclusively (O_EXCL) and still holds open for writing. */
+  static fromDescriptor(tmpPath: string, fd: number): CdbWriter {
+    const writer = new CdbWriter(tmpPath, fd);
+    writer.#write(new Uint8Array(CDB_HEADER_SIZE));
+    return writer;
+  }
+
   get recordCount(): number {
     return this.#count;
   }

@@ -122,3 +122,21 @@ describe("users as root in another account's directory", () => {
   });
 
 });
+
+describe("users as root on files another account owns (the text file and its cdb kept by vmail)", () => {
+  test("every rewrite keeps the account as their owner, and works again and again", () => {
+    const s = setting("cdb-users-owned");
+    const text = join(s.dir, "users");
+    plantAs(s.user, text, "", 0o640);
+    expect(addUser(text).code).toBe(0);
+    expect(lstatSync(`${text}.cdb`).uid).toBe(s.user.uid);
+    const again = run([POPPIN, "users", "-f", text, "add", "ann", "2001", "2001", "/home/ann"], { stdin: "secret\nsecret\n" });
+    expect(again.stderr).toBe("");
+    expect(again.code).toBe(0);
+    for (const f of [text, `${text}.cdb`]) {
+      expect(lstatSync(f).uid).toBe(s.user.uid);
+      expect(lstatSync(f).mode & 0o777).toBe(0o640);
+    }
+    expect(run([POPPIN, "users", "-f", text, "list"]).out).toContain("ann\t2001");
+  });
+});
