@@ -7,7 +7,7 @@ import { closeSync, constants, fchmodSync, fchownSync, fstatSync, lstatSync, ope
 import { PermError, TempError, describeSysError } from "../base/errors.ts";
 import { CdbWriter } from "../cdb/writer.ts";
 import { flockExclusive } from "../sys/locks.ts";
-import { openOwnedAppend } from "../sys/owned_file.ts";
+import { lstatOrUndefined, openOwnedAppend } from "../sys/owned_file.ts";
 import { openPrivateTemp, writeFileAtomic } from "./atomic_file.ts";
 import { prepareUsername } from "./username.ts";
 import { formatUserFile, formatUserValue, parseUserFile, UserLineError, type UserFile, type VirtualUser } from "./userdb_text.ts";
@@ -160,8 +160,11 @@ export function withStoreLock<T>(paths: UserStorePaths, edit: () => T): T {
   const lockPath = `${paths.text}.lock`;
   let fd: number;
   try {
-    // Never through a link nor a FIFO another account put there, and only a lock file of our own.
-    fd = openOwnedAppend(lockPath, 0o600, process.geteuid?.() ?? 0);
+    // Never through a link nor a FIFO another account put there, and only a lock file of ours
+    // or of the text file's owner (who may run users too).
+    const euid = process.geteuid?.() ?? 0;
+    const text = lstatOrUndefined(paths.text);
+    fd = openOwnedAppend(lockPath, 0o600, text?.isFile() ? [euid, text.uid] : [euid]);
   } catch (err) {
     throw new TempError(`unable to open ${lockPath}: ${err instanceof TempError ? err.message : describeSysError(err)}`);
   }

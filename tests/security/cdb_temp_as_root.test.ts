@@ -128,6 +128,8 @@ describe("users as root on files another account owns (the text file and its cdb
     const s = setting("cdb-users-owned");
     const text = join(s.dir, "users");
     plantAs(s.user, text, "", 0o640);
+    // The account runs users itself too: the lock file is theirs.
+    plantAs(s.user, `${text}.lock`, "", 0o600);
     expect(addUser(text).code).toBe(0);
     expect(lstatSync(`${text}.cdb`).uid).toBe(s.user.uid);
     const again = run([POPPIN, "users", "-f", text, "add", "ann", "2001", "2001", "/home/ann"], { stdin: "secret\nsecret\n" });
