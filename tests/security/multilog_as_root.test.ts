@@ -6,10 +6,10 @@
  * mode, or creates a file where the link points. Played by a real second local user.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { chownSync, existsSync, lstatSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { POPPIN, run, tempDir } from "../helpers.ts";
-import { localUser, removeLocalUsers, sharedBase, symlinkAs, type LocalUser } from "./local_users.ts";
+import { asUser, localUser, removeLocalUsers, sharedBase, symlinkAs, type LocalUser } from "./local_users.ts";
 
 afterAll(removeLocalUsers);
 
@@ -52,6 +52,35 @@ describe("multilog as root in a directory of another account's", () => {
     const r = run([POPPIN, "log", "t", s.main], { stdin: LINE });
     expect(existsSync(target)).toBe(false);
     expect(r.code).toBe(111);
+  });
+
+  test("the log directory a link the other account made to a root directory: refused, nothing created there", () => {
+    const s = setting("mlog-dirlink");
+    const link = join(s.user.home, "linked");
+    symlinkAs(s.user, s.rootDir, link);
+    const r = run([POPPIN, "log", "t", link], { stdin: LINE });
+    expect(r.code).toBe(111);
+    expect(r.stderr).toContain("symbolic link");
+    expect(readdirSync(s.rootDir)).toEqual(["cron-daily"]);
+  });
+
+  test("the log directory renamed and replaced by a link while multilog runs: rotations stay in the directory opened", async () => {
+    const s = setting("mlog-swap");
+    const proc = Bun.spawn([POPPIN, "log", "s4096", s.main], { stdin: "pipe", stdout: "ignore", stderr: "pipe", env: { PATH: "/usr/bin:/bin" } });
+    proc.stdin.write("first\n");
+    await proc.stdin.flush();
+    for (let i = 0; i < 300 && !existsSync(join(s.main, "current")); i++) await Bun.sleep(10);
+    const swap = asUser(s.user, ["sh", "-c", 'mv "$1" "$1.old" && ln -s "$2" "$1"', "sh", s.main, s.rootDir]);
+    expect(swap.code).toBe(0);
+    proc.stdin.write("x".repeat(99) + "\n".repeat(1) + (LINE).repeat(100));
+    proc.stdin.end();
+    const code = await Promise.race([proc.exited, Bun.sleep(15_000).then(() => "stuck")]);
+    if (code === "stuck") proc.kill(9);
+    expect(readdirSync(s.rootDir)).toEqual(["cron-daily"]);
+    expect(code).toBe(0);
+    const kept = readdirSync(`${s.main}.old`);
+    expect(kept.filter((n) => n.startsWith("@")).length).toBeGreaterThan(0);
+    expect(readFileSync(join(`${s.main}.old`, "current"), "latin1").length).toBeGreaterThan(0);
   });
 
   test("root's own log directory works as before", () => {
