@@ -27,8 +27,21 @@ export function storePaths(name: string): UserStorePaths {
 export function loadUserFile(path: string): UserFile {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    // A link another account made (to a users file only root may read) is not followed:
+    // what is read here is written back beside it, and --group shares it. Root's own link
+    // (an administrator's) is; the rewrite replaces it with a file anyway. Never a FIFO.
+    const link = lstatOrUndefined(path);
+    const euid = process.geteuid?.() ?? 0;
+    if (link?.isSymbolicLink() && link.uid !== 0 && link.uid !== euid) throw new TempError(`unable to read ${path}: it is a symbolic link of uid ${link.uid}`);
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | (link?.isSymbolicLink() ? 0 : constants.O_NOFOLLOW));
+    try {
+      if (!fstatSync(fd).isFile()) throw new TempError(`unable to read ${path}: it is not a regular file`);
+      text = readFileSync(fd, "utf8");
+    } finally {
+      closeSync(fd);
+    }
   } catch (err) {
+    if (err instanceof TempError) throw err;
     if ((err as { code?: string }).code === "ENOENT") return { lines: [] };
     throw new TempError(`unable to read ${path}: ${describeSysError(err)}`);
   }

@@ -123,6 +123,22 @@ describe("users as root in another account's directory", () => {
 
 });
 
+describe("users as root: the users file itself a link another account made", () => {
+  test("to a root-only users file: not read into a file that account can read (--group), nothing written", () => {
+    const s = setting("cdb-users-textlink");
+    const secret = join(s.rootDir, "users");
+    writeFileSync(secret, "admin:$6$salt$roothash:3000:3000:/home/admin\n", { mode: 0o600 });
+    const text = join(s.dir, "users");
+    symlinkAs(s.user, secret, text);
+    const r = run([POPPIN, "users", "-f", text, "--group", String(s.user.gid), "add", "joe", "2000", "2000", "/home/joe"], { stdin: "secret\nsecret\n" });
+    expect(r.code).toBe(111);
+    expect(r.stderr).toContain("symbolic link");
+    expect(lstatSync(text).isSymbolicLink()).toBe(true);
+    expect(existsSync(`${text}.cdb`)).toBe(false);
+    expect(readFileSync(secret, "latin1")).toContain("roothash");
+  });
+});
+
 describe("users as root on files another account owns (the text file and its cdb kept by vmail)", () => {
   test("every rewrite keeps the account as their owner, and works again and again", () => {
     const s = setting("cdb-users-owned");
