@@ -101,3 +101,39 @@ export function becomeOwnerOf(path: string, kind: "file" | "directory"): FileOwn
   becomeOwner(owner);
   return owner;
 }
+
+/**
+ * Root about to write its own mail at `path` (a Maildir that `convert` makes or fills for a
+ * spool of root's): the path must be root's all the way, as for a root-owned target of
+ * becomeOwnerOf: no link on it that root did not make, every directory up to / root's and
+ * not open to others without the sticky bit. Otherwise a user owning a directory on the way
+ * could rename the Maildir while root writes and have root create files where they choose.
+ * Does nothing unless root; a target that exists but is not root's is left to the caller's
+ * own check. Throws TempError.
+ */
+export function checkRootDestination(path: string): void {
+  if ((process.geteuid?.() ?? 1) !== 0) return;
+  const full = resolve(path);
+  let target;
+  try {
+    target = lstatSync(full);
+  } catch {
+    target = undefined;
+  }
+  if (target?.isSymbolicLink()) throw new TempError(`${path} is a symbolic link: give the real directory (root follows no link a user may have made)`);
+  if (target !== undefined && target.uid !== 0) return;
+  // Links on the path as given: only root's.
+  const parts = full.split("/").filter(Boolean);
+  for (let i = 1; i < parts.length; i++) {
+    const prefix = `/${parts.slice(0, i).join("/")}`;
+    const st = lstatSync(prefix);
+    if (st.isSymbolicLink() && st.uid !== 0) throw new TempError(`${path}: ${prefix} on its path is a symbolic link of uid ${st.uid}: give the real path`);
+  }
+  if (target !== undefined) refuseSharedDirectory(path, full, target);
+  for (let dir = realpathSync(dirname(full)); ; dir = dirname(dir)) {
+    const st = lstatSync(dir);
+    if (st.uid !== 0) throw new TempError(`${path} would be root's but ${dir} on its path belongs to uid ${st.uid}: run this as that user, or choose a directory of root's`);
+    refuseSharedDirectory(path, dir, st);
+    if (dir === dirname(dir)) break;
+  }
+}
