@@ -171,3 +171,30 @@ describe("root's Maildir in a directory others may write in (group-writable, not
     expect(readdirSync(join(maildir, "new")).length).toBe(1);
   });
 });
+
+describe("root's Maildir named through a link a user made on its path", () => {
+  test("deliver ~user/link/Maildir (link -> a root directory): refused, nothing delivered", () => {
+    const base = sharedBase("deliver-root-midlink");
+    const mallory = localUser("pfm", base);
+    const rootDir = join(base, "rootdir");
+    mkdirSync(rootDir, { mode: 0o755 });
+    const maildir = join(rootDir, "Maildir");
+    expect(asRoot(["maildirmake", maildir]).code).toBe(0);
+    symlinkAs(mallory, rootDir, join(mallory.home, "link"));
+    const r = asRoot(["deliver", join(mallory.home, "link", "Maildir")], MESSAGE);
+    expect(r.code).toBe(111);
+    expect(r.stderr).toContain("symbolic link");
+    expect(readdirSync(join(maildir, "new"))).toEqual([]);
+  });
+
+  test("maildirmake ~user/link/Maildir (link -> a root directory): refused, nothing made", () => {
+    const base = sharedBase("maildirmake-root-midlink");
+    const mallory = localUser("pfm", base);
+    const rootDir = join(base, "rootdir");
+    mkdirSync(rootDir, { mode: 0o755 });
+    symlinkAs(mallory, rootDir, join(mallory.home, "link"));
+    const r = asRoot(["maildirmake", join(mallory.home, "link", "Maildir")]);
+    expect(r.code).toBe(111);
+    expect(readdirSync(rootDir)).toEqual([]);
+  });
+});
