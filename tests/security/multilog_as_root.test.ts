@@ -83,6 +83,16 @@ describe("multilog as root in a directory of another account's", () => {
     expect(readFileSync(join(`${s.main}.old`, "current"), "latin1").length).toBeGreaterThan(0);
   });
 
+  test("an =status file a link to a root script: its first 1001 bytes are not overwritten", () => {
+    const s = setting("mlog-status");
+    const status = join(s.main, "status");
+    symlinkAs(s.user, s.script, status);
+    const r = run([POPPIN, "log", "-*", "+*authorization*", `=${status}`], { stdin: LINE });
+    scriptUnchanged(s.script);
+    expect(r.code).toBe(111);
+    expect(r.stderr).toContain("symbolic link");
+  });
+
   test("root's own log directory works as before", () => {
     const dir = join(tempDir("mlog-own"), "main");
     const r = run([POPPIN, "log", "t", dir], { stdin: "one\ntwo\n" });
