@@ -2,7 +2,7 @@ import { isatty } from "../sys/builtins.ts";
 import type { Applet } from "../cli/applet.ts";
 import { fatal, info, usage, warning } from "../cli/context.ts";
 import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, TempError, describeSysError } from "../base/errors.ts";
-import { becomeOwnerOf } from "../sys/become_owner.ts";
+import { becomeOwnerOf, checkRootDestination } from "../sys/become_owner.ts";
 import { writeStderr } from "../base/io.ts";
 import { convertMboxToMaildir } from "../convert/mbox_to_maildir.ts";
 import { ProgressThrottle, progressText } from "../convert/progress.ts";
@@ -43,6 +43,8 @@ export const applet: Applet = {
       try {
         const owner = becomeOwnerOf(spool, "file");
         if (owner !== undefined) home = owner.home;
+        // Still root (root's own spool): the Maildir must be reached through root's directories only.
+        else checkRootDestination(maildir);
       } catch (e) {
         if (e instanceof PoppinError) throw e;
         throw new TempError(`unable to open ${spool}: ${describeSysError(e)}`);

@@ -1,6 +1,6 @@
 import type { Applet } from "../cli/applet.ts";
 import { EXIT_OK, PoppinError, TempError, UsageError, describeSysError } from "../base/errors.ts";
-import { becomeOwnerOf } from "../sys/become_owner.ts";
+import { becomeOwnerOf, checkRootDestination } from "../sys/become_owner.ts";
 import { maildirDeliver } from "../maildir/deliver.ts";
 
 export const applet: Applet = {
@@ -13,7 +13,8 @@ export const applet: Applet = {
     // with lstat so a link never lends root's rights. Prints nothing on success; errors
     // become "poppin deliver: fatal: ..." with exit 100 or 111.
     try {
-      becomeOwnerOf(args[0], "directory");
+      // Still root (root's own Maildir): no link a user made on its path either.
+      if (becomeOwnerOf(args[0], "directory") === undefined) checkRootDestination(args[0]);
     } catch (e) {
       if (e instanceof PoppinError) throw e;
       const code = (e as { code?: string }).code;

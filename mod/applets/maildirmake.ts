@@ -2,7 +2,7 @@ import type { Applet } from "../cli/applet.ts";
 import { usage } from "../cli/context.ts";
 import { EXIT_OK, EXIT_PERM, EXIT_USAGE } from "../base/errors.ts";
 import { maildirMake } from "../maildir/make.ts";
-import { becomeOwnerOf } from "../sys/become_owner.ts";
+import { becomeOwnerOf, checkRootDestination } from "../sys/become_owner.ts";
 import { realpathSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 
@@ -25,7 +25,9 @@ export const applet: Applet = {
     } catch {
       // no parent: maildirMake reports it in qmail's words
     }
-    if (parent !== undefined) becomeOwnerOf(parent, "directory");
+    // Still root (root's directory): the new Maildir's path must be root's all the way, with no
+    // link a user made on it (realpath above looked through those).
+    if (parent !== undefined && becomeOwnerOf(parent, "directory") === undefined) checkRootDestination(dir);
     maildirMake(dir);
     return EXIT_OK;
   },

@@ -3,7 +3,7 @@
  * (mode 0600 unless the old file had another), fsync, rename over the target, fsync
  * the directory. Readers see the old file or the new one, never a partial one.
  */
-import { closeSync, fchownSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from "node:fs";
+import { closeSync, fchownSync, fsyncSync, lstatSync, openSync, renameSync, unlinkSync, writeSync, type Stats } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { TempError, describeSysError } from "../base/errors.ts";
 import { fsyncDirectory } from "../cdb/writer.ts";
@@ -13,9 +13,15 @@ export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp.${process.pid}`);
 }
 
+/**
+ * The file at `path` itself (lstat), when it is a regular file: only its mode and owner are
+ * kept. A symbolic link is replaced by the rename, not followed: its target's owner (a file
+ * of whoever made the link) must not become the new file's owner.
+ */
 function existing(path: string): Stats | undefined {
   try {
-    return statSync(path);
+    const st = lstatSync(path);
+    return st.isFile() ? st : undefined;
   } catch (err) {
     if ((err as { code?: string }).code === "ENOENT") return undefined;
     throw new TempError(`unable to stat ${path}: ${describeSysError(err)}`);
@@ -23,10 +29,10 @@ function existing(path: string): Stats | undefined {
 }
 
 /**
- * Creates the temporary file for `path` with the old file's mode and owner (or 0600,
- * as it holds password hashes and APOP secrets); returns its name. Callers write it.
+ * Creates the temporary file for `path` (exclusively, never through a link) with the old
+ * file's mode and owner (or 0600), and returns it open for writing, with its name.
  */
-export function createPrivateTemp(path: string): string {
+export function openPrivateTemp(path: string): { tmp: string; fd: number } {
   const tmp = tempPathFor(path);
   const old = existing(path);
   try { unlinkSync(tmp); } catch { /* left by nobody */ }
@@ -39,18 +45,16 @@ export function createPrivateTemp(path: string): string {
   try {
     if (old && process.geteuid?.() === 0) fchownSync(fd, old.uid, old.gid);
   } catch (err) {
-    throw new TempError(`unable to chown ${tmp}: ${describeSysError(err)}`);
-  } finally {
     closeSync(fd);
+    throw new TempError(`unable to chown ${tmp}: ${describeSysError(err)}`);
   }
-  return tmp;
+  return { tmp, fd };
 }
 
-/** Writes `data` to `path` atomically and durably. */
+/** Writes `data` to `path` atomically and durably, through the descriptor that created the temporary file. */
 export function writeFileAtomic(path: string, data: Uint8Array): void {
-  const tmp = createPrivateTemp(path);
+  const { tmp, fd } = openPrivateTemp(path);
   try {
-    const fd = openSync(tmp, "w");
     try {
       let done = 0;
       while (done < data.length) done += writeSync(fd, data, done, data.length - done);

@@ -3,11 +3,12 @@
  * text file and its cdb (FILE.cdb) atomically, under an exclusive lock (FILE.lock,
  * flock) so two admins never lose each other's change.
  */
-import { chmodSync, chownSync, closeSync, openSync, readFileSync, statSync } from "node:fs";
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, lstatSync, openSync, readFileSync } from "node:fs";
 import { PermError, TempError, describeSysError } from "../base/errors.ts";
 import { CdbWriter } from "../cdb/writer.ts";
 import { flockExclusive } from "../sys/locks.ts";
-import { createPrivateTemp, writeFileAtomic } from "./atomic_file.ts";
+import { lstatOrUndefined, openOwnedAppend } from "../sys/owned_file.ts";
+import { openPrivateTemp, writeFileAtomic } from "./atomic_file.ts";
 import { prepareUsername } from "./username.ts";
 import { formatUserFile, formatUserValue, parseUserFile, UserLineError, type UserFile, type VirtualUser } from "./userdb_text.ts";
 
@@ -26,8 +27,21 @@ export function storePaths(name: string): UserStorePaths {
 export function loadUserFile(path: string): UserFile {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    // A link another account made (to a users file only root may read) is not followed:
+    // what is read here is written back beside it, and --group shares it. Root's own link
+    // (an administrator's) is; the rewrite replaces it with a file anyway. Never a FIFO.
+    const link = lstatOrUndefined(path);
+    const euid = process.geteuid?.() ?? 0;
+    if (link?.isSymbolicLink() && link.uid !== 0 && link.uid !== euid) throw new TempError(`unable to read ${path}: it is a symbolic link of uid ${link.uid}`);
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | (link?.isSymbolicLink() ? 0 : constants.O_NOFOLLOW));
+    try {
+      if (!fstatSync(fd).isFile()) throw new TempError(`unable to read ${path}: it is not a regular file`);
+      text = readFileSync(fd, "utf8");
+    } finally {
+      closeSync(fd);
+    }
   } catch (err) {
+    if (err instanceof TempError) throw err;
     if ((err as { code?: string }).code === "ENOENT") return { lines: [] };
     throw new TempError(`unable to read ${path}: ${describeSysError(err)}`);
   }
@@ -71,8 +85,10 @@ export function deleteUser(file: UserFile, login: string): void {
 
 /** Writes the cdb of `file` (key: login, value: the rest of the line) atomically, mode 0600. */
 export function compileUserFile(file: UserFile, cdbPath: string): number {
-  const tmp = createPrivateTemp(cdbPath);
-  const writer = CdbWriter.create(tmp);
+  // Written through the descriptor that created it: never reopened by name, so neither a link
+  // put at the name nor the old file's owner (given to the new file) gets in the way.
+  const { tmp, fd } = openPrivateTemp(cdbPath);
+  const writer = CdbWriter.fromDescriptor(tmp, fd);
   try {
     for (const { user } of file.lines) {
       if (user) writer.add(Buffer.from(user.login, "utf8"), Buffer.from(formatUserValue(user), "utf8"));
@@ -108,6 +124,23 @@ export function groupId(group: string): number {
 }
 
 /**
+ * Changes the owner and mode of the file at `path` itself, through a descriptor opened
+ * without following a link: whoever else can write in the directory may have put a link
+ * there since it was written, and root must not give a file of its own away through it.
+ */
+function setOwnerAndMode(path: string, uid: number, gid: number, mode: number): void {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.nlink !== 1) throw new Error(st.isFile() ? `it has ${st.nlink} links` : "it is not a regular file");
+    fchownSync(fd, uid, gid);
+    fchmodSync(fd, mode);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
  * Makes both files readable by group `gid` (mode 0640): a service whose account is in the
  * group (serve -u, qmqpd's account) can read them; nobody else can. Changes later keep it,
  * as every rewrite keeps the old file's owner and mode.
@@ -115,23 +148,23 @@ export function groupId(group: string): number {
 export function shareWithGroup(paths: UserStorePaths, gid: number): void {
   for (const path of [paths.text, paths.cdb]) {
     try {
-      chownSync(path, statSync(path).uid, gid);
-      chmodSync(path, 0o640);
+      setOwnerAndMode(path, lstatSync(path).uid, gid, 0o640);
     } catch (err) {
-      throw new TempError(`unable to give ${path} to group ${gid}: ${describeSysError(err)}`);
+      const why = (err as { code?: string }).code === "ELOOP" ? "it is a symbolic link" : describeSysError(err);
+      throw new TempError(`unable to give ${path} to group ${gid}: ${why}`);
     }
   }
 }
 
-/** A cdb made for the first time takes the text file's owner, group and mode (createPrivateTemp gives 0600). */
+/** A cdb made for the first time takes the text file's owner, group and mode (openPrivateTemp gives 0600). */
 export function cdbLikeText(paths: UserStorePaths, cdbExisted: boolean): void {
   if (cdbExisted) return;
   try {
-    const st = statSync(paths.text);
-    chownSync(paths.cdb, st.uid, st.gid);
-    chmodSync(paths.cdb, st.mode & 0o7777);
+    const st = lstatSync(paths.text);
+    if (!st.isFile()) return;
+    setOwnerAndMode(paths.cdb, st.uid, st.gid, st.mode & 0o7777);
   } catch {
-    // no text file (compile of a missing one) or not root: the cdb stays 0600, which is safe
+    // no text file (compile of a missing one), not root, or no longer the file written: the cdb stays 0600, which is safe
   }
 }
 
@@ -140,9 +173,13 @@ export function withStoreLock<T>(paths: UserStorePaths, edit: () => T): T {
   const lockPath = `${paths.text}.lock`;
   let fd: number;
   try {
-    fd = openSync(lockPath, "a", 0o600);
+    // Never through a link nor a FIFO another account put there, and only a lock file of ours
+    // or of the text file's owner (who may run users too).
+    const euid = process.geteuid?.() ?? 0;
+    const text = lstatOrUndefined(paths.text);
+    fd = openOwnedAppend(lockPath, 0o600, text?.isFile() ? [euid, text.uid] : [euid]);
   } catch (err) {
-    throw new TempError(`unable to open ${lockPath}: ${describeSysError(err)}`);
+    throw new TempError(`unable to open ${lockPath}: ${err instanceof TempError ? err.message : describeSysError(err)}`);
   }
   try {
     try {

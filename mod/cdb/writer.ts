@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { untrustedReason } from "../sys/owned_file.ts";
 import { dirname } from "node:path";
 import { describeSysError, PermError, TempError } from "../base/errors.ts";
 import { CDB_HEADER_SIZE, CDB_MAX_SIZE, cdbHash } from "./hash.ts";
@@ -38,16 +39,37 @@ export class CdbWriter {
     this.#fd = fd;
   }
 
-  /** Creates (or truncates) the temporary file, mode 0644 as djb's open_trunc. */
+  /**
+   * Creates (or truncates) the temporary file, mode 0644 as djb's open_trunc, but never through
+   * a symbolic link, never blocking on a FIFO, and truncating only a regular file with one link
+   * owned by this process's user (a leftover of an interrupted run): root compiling in a
+   * directory another account can write in must not overwrite a file that account points it at.
+   */
   static create(tmpPath: string): CdbWriter {
     let fd: number;
     try {
-      fd = openSync(tmpPath, "w", 0o644);
+      fd = openSync(tmpPath, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o644);
     } catch (err) {
-      throw new TempError(`unable to create ${tmpPath}: ${describeSysError(err)}`);
+      const why = (err as { code?: string }).code === "ELOOP" ? "is a symbolic link" : describeSysError(err);
+      throw new TempError(`unable to create ${tmpPath}: ${why}`);
+    }
+    try {
+      const why = untrustedReason(fstatSync(fd), [process.geteuid?.() ?? 0]);
+      if (why !== undefined) throw new TempError(`unable to create ${tmpPath}: it ${why}`);
+      ftruncateSync(fd, 0);
+    } catch (err) {
+      closeSync(fd);
+      throw err instanceof TempError ? err : new TempError(`unable to create ${tmpPath}: ${describeSysError(err)}`);
     }
     const writer = new CdbWriter(tmpPath, fd);
     writer.#write(new Uint8Array(CDB_HEADER_SIZE)); // room for the header, written last
+    return writer;
+  }
+
+  /** Takes a temporary file this process has just created exclusively (O_EXCL) and still holds open for writing. */
+  static fromDescriptor(tmpPath: string, fd: number): CdbWriter {
+    const writer = new CdbWriter(tmpPath, fd);
+    writer.#write(new Uint8Array(CDB_HEADER_SIZE));
     return writer;
   }
 

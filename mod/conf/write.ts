@@ -9,6 +9,7 @@ import { ByteSource } from "../cdb/byte_source.ts";
 import { TempError } from "../base/errors.ts";
 import { djbErrorText } from "../log/djb_errors.ts";
 import { compileRulesFile } from "../rules/compile.ts";
+import { checkRootDestination } from "../sys/become_owner.ts";
 import type { PlanEntry, ServicePlan } from "./plan.ts";
 
 function fail(what: string, path: string, err: unknown): never {
@@ -58,6 +59,9 @@ function compileRules(dir: string): void {
 }
 
 export function writePlan(plan: ServicePlan): void {
+  // svscan runs DIR/run as root: a directory of a user's on DIR's path (or a link a user made,
+  // or one open to others without the sticky bit) lets that user put their own run there.
+  checkRootDestination(plan.dir);
   attempt("unable to create", plan.dir, () => mkdirSync(plan.dir, 0o700));
   attempt("unable to set mode of", plan.dir, () => chmodSync(plan.dir, plan.dirMode));
   for (const entry of plan.entries) makeEntry(plan.dir, entry);

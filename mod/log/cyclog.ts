@@ -6,25 +6,31 @@
  * pauses and retries (nothing is dropped); startup failures throw TempError.
  */
 import {
-  chmodSync, closeSync, fchmodSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync,
-  renameSync, statSync, unlinkSync, writeSync, constants as fsc, type Stats,
+  closeSync, fchmodSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync,
+  renameSync, unlinkSync, writeSync, constants as fsc, type Stats,
 } from "node:fs";
 import { TempError } from "../base/errors.ts";
 import { lockExclusiveNonBlocking } from "../sys/locks.ts";
 import { LABEL_LENGTH, formatLabel } from "../tai64/label.ts";
 import { djbErrorText } from "./djb_errors.ts";
 import { pause, type LogHooks } from "./hooks.ts";
+import { openLogFile } from "./log_file.ts";
 import { runProcessor } from "./processor.ts";
 import type { DirSpec } from "./script.ts";
 
-/** daemontools open_append: O_WRONLY|O_NDELAY|O_APPEND|O_CREAT, mode 600. */
-const APPEND = fsc.O_WRONLY | fsc.O_NONBLOCK | fsc.O_APPEND | fsc.O_CREAT;
-/** daemontools open_trunc: O_WRONLY|O_NDELAY|O_TRUNC|O_CREAT, mode 644. */
-export const TRUNC = fsc.O_WRONLY | fsc.O_NONBLOCK | fsc.O_TRUNC | fsc.O_CREAT;
+/**
+ * daemontools open_append: O_WRONLY|O_NDELAY|O_APPEND|O_CREAT, mode 600; and O_NOFOLLOW: a
+ * multilog running as root in a directory another account owns must not append to, truncate,
+ * chmod or create a file of root's through a link that account put at one of its names.
+ */
+const APPEND = fsc.O_WRONLY | fsc.O_NONBLOCK | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW;
+/** daemontools open_trunc: O_WRONLY|O_NDELAY|O_TRUNC|O_CREAT, mode 644 (and O_NOFOLLOW). */
+export const TRUNC = fsc.O_WRONLY | fsc.O_NONBLOCK | fsc.O_TRUNC | fsc.O_CREAT | fsc.O_NOFOLLOW;
 
+/** The file itself (lstat): a link at `current` is not a clean stop's complete file. */
 function statOrNull(path: string): Stats | null {
   try {
-    return statSync(path);
+    return lstatSync(path);
   } catch (err) {
     if ((err as { code?: string }).code === "ENOENT") return null;
     throw err;
@@ -55,8 +61,18 @@ export class Cyclog {
     this.processor = spec.processor;
   }
 
+  /** A file's name as messages give it. */
   private path(name: string): string {
     return `${this.dir}/${name}`;
+  }
+
+  /**
+   * The name every operation uses: through the directory opened at the start
+   * (/proc/self/fd/N), so the directory renamed and replaced by a link while multilog runs
+   * (by whoever owns the directory above it) never moves root's writes elsewhere.
+   */
+  private at(name: string): string {
+    return this.fdDir < 0 ? this.path(name) : `/proc/self/fd/${this.fdDir}${name === "" ? "" : `/${name}`}`;
   }
 
   private retry<T>(message: string, action: () => T): T {
@@ -77,39 +93,45 @@ export class Cyclog {
   open(): void {
     try { mkdirSync(this.dir, 0o700); } catch { /* exists, or the open below says why */ }
     try {
+      // Root follows a link to its log directory only when root made it (an admin's link to
+      // another disk), never one another account put there.
+      const link = lstatSync(this.dir);
+      if (link.isSymbolicLink() && (process.geteuid?.() ?? 0) === 0 && link.uid !== 0) throw new Error(`is a symbolic link of uid ${link.uid}`);
       this.fdDir = openSync(this.dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
     } catch (err) {
       this.fatal(`unable to open directory ${this.dir}`, err);
     }
     try {
-      this.fdLock = openSync(this.path("lock"), APPEND, 0o600);
+      this.fdLock = openLogFile(this.at("lock"), APPEND, 0o600);
       lockExclusiveNonBlocking(this.fdLock);
     } catch (err) {
       this.fatal(`unable to lock directory ${this.dir}`, err);
     }
     let current: Stats | null;
-    try { current = statOrNull(this.path("current")); } catch (err) { this.fatal(`unable to stat ${this.path("current")}`, err); }
-    if (current !== null && (current.mode & 0o100) !== 0) {
+    try { current = statOrNull(this.at("current")); } catch (err) { this.fatal(`unable to stat ${this.path("current")}`, err); }
+    // Only a regular file is a cleanly stopped current; anything else (a link put there) is set
+    // aside as an unclean one, and a new current is made.
+    if (current !== null && current.isFile() && (current.mode & 0o100) !== 0) {
       // Clean stop: carry on appending to current.
-      try { this.fdCurrent = openSync(this.path("current"), APPEND, 0o600); } catch (err) { this.fatal(`unable to append to ${this.path("current")}`, err); }
+      try { this.fdCurrent = openLogFile(this.at("current"), APPEND, 0o600); } catch (err) { this.fatal(`unable to append to ${this.path("current")}`, err); }
       try { fchmodSync(this.fdCurrent, 0o644); } catch (err) { this.fatal(`unable to set mode of ${this.path("current")}`, err); }
       this.bytes = current.size;
       return;
     }
-    ignoreErrors(() => unlinkSync(this.path("state")));
-    ignoreErrors(() => unlinkSync(this.path("newstate")));
+    ignoreErrors(() => unlinkSync(this.at("state")));
+    ignoreErrors(() => unlinkSync(this.at("newstate")));
     let processed: Stats | null;
-    try { processed = statOrNull(this.path("processed")); } catch (err) { this.fatal(`unable to stat ${this.path("processed")}`, err); }
-    if (processed !== null && (processed.mode & 0o100) !== 0) {
-      ignoreErrors(() => unlinkSync(this.path("previous")));
+    try { processed = statOrNull(this.at("processed")); } catch (err) { this.fatal(`unable to stat ${this.path("processed")}`, err); }
+    if (processed !== null && processed.isFile() && (processed.mode & 0o100) !== 0) {
+      ignoreErrors(() => unlinkSync(this.at("previous")));
       this.finish("processed", "s");
     } else {
-      ignoreErrors(() => unlinkSync(this.path("processed")));
+      ignoreErrors(() => unlinkSync(this.at("processed")));
       this.finish("previous", "u");
     }
     this.finish("current", "u");
-    try { closeSync(openSync(this.path("state"), TRUNC, 0o644)); } catch (err) { this.fatal(`unable to write to ${this.path("state")}`, err); }
-    try { this.fdCurrent = openSync(this.path("current"), APPEND, 0o600); } catch (err) { this.fatal(`unable to write to ${this.path("current")}`, err); }
+    try { closeSync(openLogFile(this.at("state"), TRUNC, 0o644)); } catch (err) { this.fatal(`unable to write to ${this.path("state")}`, err); }
+    try { this.fdCurrent = openLogFile(this.at("current"), APPEND, 0o600); } catch (err) { this.fatal(`unable to write to ${this.path("current")}`, err); }
     try { fchmodSync(this.fdCurrent, 0o644); } catch (err) { this.fatal(`unable to set mode of ${this.path("current")}`, err); }
     this.bytes = 0;
   }
@@ -145,7 +167,7 @@ export class Cyclog {
   private finish(file: string, code: "s" | "u"): void {
     let st: Stats | null;
     for (;;) {
-      try { st = statOrNull(this.path(file)); break; } catch (err) {
+      try { st = statOrNull(this.at(file)); break; } catch (err) {
         pause(this.hooks, `unable to stat ${this.path(file)}`, djbErrorText(err));
       }
     }
@@ -154,7 +176,7 @@ export class Cyclog {
       for (;;) {
         const name = `${this.nextLabel()}.${code}`;
         try {
-          linkSync(this.path(file), this.path(name));
+          linkSync(this.at(file), this.at(name));
           break;
         } catch (err) {
           if ((err as { code?: string }).code === "EEXIST") continue;
@@ -162,12 +184,12 @@ export class Cyclog {
         }
       }
     }
-    this.retry(`unable to remove ${this.path(file)}`, () => unlinkSync(this.path(file)));
+    this.retry(`unable to remove ${this.path(file)}`, () => unlinkSync(this.at(file)));
     ignoreErrors(() => fsyncSync(this.fdDir));
     for (;;) {
       let names: string[];
       try {
-        names = readdirSync(this.dir);
+        names = readdirSync(this.at(""));
       } catch (err) {
         pause(this.hooks, `unable to read ${this.dir}`, djbErrorText(err));
         continue;
@@ -177,7 +199,7 @@ export class Cyclog {
       let oldest = "@z";
       for (const n of old) if (n < oldest) oldest = n.slice(0, 25);
       const victim = old.find((n) => n.startsWith(oldest));
-      if (victim !== undefined) ignoreErrors(() => unlinkSync(this.path(victim)));
+      if (victim !== undefined) ignoreErrors(() => unlinkSync(this.at(victim)));
     }
   }
 
@@ -186,27 +208,31 @@ export class Cyclog {
     this.retry(`unable to write ${this.path("current")} to disk`, () => fsyncSync(this.fdCurrent));
     closeSync(this.fdCurrent);
     this.retry(`unable to rename current to previous in directory ${this.dir}`, () =>
-      renameSync(this.path("current"), this.path("previous")));
-    this.fdCurrent = this.retry(`unable to create ${this.path("current")}`, () => openSync(this.path("current"), APPEND, 0o600));
+      renameSync(this.at("current"), this.at("previous")));
+    this.fdCurrent = this.retry(`unable to create ${this.path("current")}`, () => openLogFile(this.at("current"), APPEND, 0o600));
     this.bytes = 0;
     this.retry(`unable to set mode of ${this.path("current")}`, () => fchmodSync(this.fdCurrent, 0o644));
-    this.retry(`unable to set mode of ${this.path("previous")}`, () => chmodSync(this.path("previous"), 0o744));
+    this.retry(`unable to set mode of ${this.path("previous")}`, () => {
+      // Through a descriptor of the file itself: the name may be a link by now.
+      const fd = openLogFile(this.at("previous"), fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOFOLLOW, 0);
+      try { fchmodSync(fd, 0o744); } finally { closeSync(fd); }
+    });
     ignoreErrors(() => fsyncSync(this.fdDir));
     if (this.processor === null) {
       this.finish("previous", "s");
       return;
     }
-    runProcessor(this.dir, this.processor, this.hooks);
-    const processed = this.retry(`unable to create ${this.path("processed")}`, () => openSync(this.path("processed"), APPEND, 0o600));
+    runProcessor(this.at(""), this.processor, this.hooks);
+    const processed = this.retry(`unable to create ${this.path("processed")}`, () => openLogFile(this.at("processed"), APPEND, 0o600));
     this.retry(`unable to write ${this.path("processed")} to disk`, () => fsyncSync(processed));
     this.retry(`unable to set mode of ${this.path("processed")}`, () => fchmodSync(processed, 0o744));
     closeSync(processed);
-    const newstate = this.retry(`unable to create ${this.path("newstate")}`, () => openSync(this.path("newstate"), APPEND, 0o600));
+    const newstate = this.retry(`unable to create ${this.path("newstate")}`, () => openLogFile(this.at("newstate"), APPEND, 0o600));
     this.retry(`unable to write ${this.path("newstate")} to disk`, () => fsyncSync(newstate));
     closeSync(newstate);
-    this.retry(`unable to remove ${this.path("previous")}`, () => unlinkSync(this.path("previous")));
+    this.retry(`unable to remove ${this.path("previous")}`, () => unlinkSync(this.at("previous")));
     this.retry(`unable to rename newstate to state in directory ${this.dir}`, () =>
-      renameSync(this.path("newstate"), this.path("state")));
+      renameSync(this.at("newstate"), this.at("state")));
     this.finish("processed", "s");
   }
 

@@ -2,7 +2,8 @@
  * A multilog `=file`: after each selected line the file holds that line (its first
  * 1000 bytes) padded with newlines to 1001 bytes, written in place at offset 0.
  */
-import { closeSync, openSync, writeSync, constants as fsc } from "node:fs";
+import { closeSync, writeSync, constants as fsc } from "node:fs";
+import { openLogFile } from "./log_file.ts";
 import { TempError } from "../base/errors.ts";
 import { djbErrorText } from "./djb_errors.ts";
 import { pause, type LogHooks } from "./hooks.ts";
@@ -21,12 +22,13 @@ export class StatusFile {
   /** multilog's f_init: create the file if need be (mode 600), open it for writing. */
   open(): void {
     try {
-      closeSync(openSync(this.path, fsc.O_WRONLY | fsc.O_NONBLOCK | fsc.O_APPEND | fsc.O_CREAT, 0o600));
+      closeSync(openLogFile(this.path, fsc.O_WRONLY | fsc.O_NONBLOCK | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600));
     } catch (err) {
       throw new TempError(`unable to create ${this.path}: ${djbErrorText(err)}`);
     }
     try {
-      this.fd = openSync(this.path, fsc.O_WRONLY | fsc.O_NONBLOCK);
+      // Never through a link (root overwrote the first 1001 bytes of the link's target).
+      this.fd = openLogFile(this.path, fsc.O_WRONLY | fsc.O_NONBLOCK | fsc.O_NOFOLLOW, 0);
     } catch (err) {
       throw new TempError(`unable to write ${this.path}: ${djbErrorText(err)}`);
     }

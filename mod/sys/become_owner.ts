@@ -5,7 +5,7 @@
  * as the recipient. Bun's setuid applies to every thread and cannot be undone, which is
  * what a one-shot applet wants: nothing it does afterwards has more rights than the owner.
  */
-import { lstatSync, realpathSync, statSync } from "node:fs";
+import { lstatSync, realpathSync, statSync, type Stats } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { TempError, describeSysError } from "../base/errors.ts";
 import { getpwuid } from "./libc.ts";
@@ -49,6 +49,19 @@ export function becomeOwner(owner: FileOwner): void {
 }
 
 /**
+ * Throws when directory `dir` (stat `st`), on the way to root's own `path`, may have its
+ * entries renamed by someone other than root: writable by others, or by a group other than
+ * root's, without the sticky bit (with it, only an entry's owner may rename it).
+ */
+function refuseSharedDirectory(path: string, dir: string, st: Stats): void {
+  if (!st.isDirectory() || (st.mode & 0o1000) !== 0) return;
+  const who = (st.mode & 0o002) !== 0 ? "others" : (st.mode & 0o020) !== 0 && st.gid !== 0 ? `group ${st.gid}` : undefined;
+  if (who === undefined) return;
+  const where = dir === path ? "" : `, ${dir} on its path,`;
+  throw new TempError(`${path} belongs to root but${where} is writable by ${who} without the sticky bit: they could swap it while root works there: chmod go-w ${dir}, or run this as the mailbox's owner`);
+}
+
+/**
  * As root, becomes the owner of `path` (seen by lstat: a link's own owner, so a link a user
  * made never lends root's rights to its target) unless that owner is root; as anyone else,
  * does nothing. `kind` is what path must be: a directory (never a link to one) or a
@@ -71,9 +84,15 @@ export function becomeOwnerOf(path: string, kind: "file" | "directory"): FileOwn
     // and replaced by a link just the same.
     const parent = statSync(dirname(resolve(path)));
     if (parent.uid !== 0) throw new TempError(`${path} belongs to root but is in a directory of uid ${parent.uid}: chown it to that user`);
+    // Likewise a root directory that others may write in without the sticky bit (a group's
+    // shared directory, root:vmail 2775): they may rename root's entries in it and put a
+    // tree of theirs in the place, while root is working there.
+    if (kind === "directory") refuseSharedDirectory(path, path, st);
+    refuseSharedDirectory(path, dirname(resolve(path)), parent);
     for (let dir = dirname(realpathSync(dirname(resolve(path)))); ; dir = dirname(dir)) {
       const st = lstatSync(dir);
       if (st.uid !== 0) throw new TempError(`${path} belongs to root but ${dir} on its path belongs to uid ${st.uid}: move it, or chown it to that user`);
+      refuseSharedDirectory(path, dir, st);
       if (dir === dirname(dir)) break;
     }
     return undefined;
@@ -81,4 +100,40 @@ export function becomeOwnerOf(path: string, kind: "file" | "directory"): FileOwn
   const owner = fileOwner(st.uid, st.gid);
   becomeOwner(owner);
   return owner;
+}
+
+/**
+ * Root about to write its own mail at `path` (a Maildir that `convert` makes or fills for a
+ * spool of root's): the path must be root's all the way, as for a root-owned target of
+ * becomeOwnerOf: no link on it that root did not make, every directory up to / root's and
+ * not open to others without the sticky bit. Otherwise a user owning a directory on the way
+ * could rename the Maildir while root writes and have root create files where they choose.
+ * Does nothing unless root; a target that exists but is not root's is left to the caller's
+ * own check. Throws TempError.
+ */
+export function checkRootDestination(path: string): void {
+  if ((process.geteuid?.() ?? 1) !== 0) return;
+  const full = resolve(path);
+  let target;
+  try {
+    target = lstatSync(full);
+  } catch {
+    target = undefined;
+  }
+  if (target?.isSymbolicLink()) throw new TempError(`${path} is a symbolic link: give the real directory (root follows no link a user may have made)`);
+  if (target !== undefined && target.uid !== 0) return;
+  // Links on the path as given: only root's.
+  const parts = full.split("/").filter(Boolean);
+  for (let i = 1; i < parts.length; i++) {
+    const prefix = `/${parts.slice(0, i).join("/")}`;
+    const st = lstatSync(prefix);
+    if (st.isSymbolicLink() && st.uid !== 0) throw new TempError(`${path}: ${prefix} on its path is a symbolic link of uid ${st.uid}: give the real path`);
+  }
+  if (target !== undefined) refuseSharedDirectory(path, full, target);
+  for (let dir = realpathSync(dirname(full)); ; dir = dirname(dir)) {
+    const st = lstatSync(dir);
+    if (st.uid !== 0) throw new TempError(`${path} would be root's but ${dir} on its path belongs to uid ${st.uid}: run this as that user, or choose a directory of root's`);
+    refuseSharedDirectory(path, dir, st);
+    if (dir === dirname(dir)) break;
+  }
 }

@@ -70,9 +70,9 @@ export function createExclusive(path: string, mode: number): number {
 
 /**
  * Opens `path` for appending, creating it (with `mode`) when missing, never through a
- * symbolic link, and checks the result is a regular file with one link owned by `owner`.
+ * symbolic link, and checks the result is a regular file with one link owned by `owner` (or one of them).
  */
-export function openOwnedAppend(path: string, mode: number, owner: number): number {
+export function openOwnedAppend(path: string, mode: number, owner: number | readonly number[]): number {
   let fd: number;
   try {
     fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, mode);
@@ -80,7 +80,7 @@ export function openOwnedAppend(path: string, mode: number, owner: number): numb
     if (code(e) === "ELOOP") throw new UntrustedFile(path, "is a symbolic link");
     throw e;
   }
-  const why = untrustedReason(fstatSync(fd), [owner]);
+  const why = untrustedReason(fstatSync(fd), typeof owner === "number" ? [owner] : owner);
   if (why !== undefined) {
     closeSync(fd);
     throw new UntrustedFile(path, why);

@@ -115,3 +115,48 @@ describe("convert mbox as root on a user's files", () => {
     expect(after.out).toBe(before.out);
   });
 });
+
+describe("convert mbox as root on root's own spool", () => {
+  test("into a Maildir in a user's directory: refused before anything is made (the user could swap it while root writes)", () => {
+    const base = sharedBase("conv-root-own-dest");
+    const mallory = localUser("pfm", base);
+    const rootDir = join(base, "rootmail");
+    mkdirSync(rootDir, { mode: 0o700 });
+    const spool = join(rootDir, "root");
+    const text = mbox("Subject: for root\n\nroot's secret\n");
+    writeFileSync(spool, text, { mode: 0o600 });
+    const maildir = join(mallory.home, "Maildir");
+    const r = convertAsRoot(spool, maildir);
+    expect(r.code).toBe(111);
+    expect(r.stderr).toContain(`belongs to uid ${mallory.uid}`);
+    expect(readdirSync(mallory.home)).toEqual([]);
+    expect(readFileSync(spool, "latin1")).toBe(text);
+  });
+
+  test("into a Maildir named through a link the user made: refused", () => {
+    const base = sharedBase("conv-root-own-link");
+    const mallory = localUser("pfm", base);
+    const rootDir = join(base, "rootmail");
+    mkdirSync(rootDir, { mode: 0o755 });
+    writeFileSync(join(rootDir, "root"), mbox("Subject: for root\n\nroot's secret\n"), { mode: 0o600 });
+    // The user's link to root's directory: the Maildir named through it could be moved by
+    // retargeting the link while root writes.
+    symlinkAs(mallory, rootDir, join(mallory.home, "mail"));
+    const viaLink = convertAsRoot(join(rootDir, "root"), join(mallory.home, "mail", "Maildir"));
+    expect(viaLink.code).toBe(111);
+    expect(viaLink.stderr).toContain("symbolic link");
+    expect(readdirSync(rootDir)).toEqual(["root"]);
+  });
+
+  test("into root's own directory: converted as before", () => {
+    const base = sharedBase("conv-root-own-ok");
+    const rootDir = join(base, "rootmail");
+    mkdirSync(rootDir, { mode: 0o700 });
+    const spool = join(rootDir, "root");
+    writeFileSync(spool, mbox("Subject: one\n\n1\n", "Subject: two\n\n2\n"), { mode: 0o600 });
+    const r = convertAsRoot(spool, join(rootDir, "Maildir"));
+    expect(r.stderr).not.toContain("fatal");
+    expect(r.code).toBe(0);
+    expect(readdirSync(join(rootDir, "Maildir", "new")).length + readdirSync(join(rootDir, "Maildir", "cur")).length).toBe(2);
+  });
+});

@@ -4,7 +4,7 @@
  * directory is the user's, and a link the user made never lends root's rights to its target.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { POPPIN, run } from "../helpers.ts";
 import { asUser, localUser, sharedBase, symlinkAs, removeLocalUsers } from "./local_users.ts";
@@ -109,5 +109,92 @@ describe("maildirmake as root", () => {
     const maildir = join(base, "Maildir");
     expect(asRoot(["maildirmake", maildir]).code).toBe(0);
     expect(statSync(join(maildir, "new")).uid).toBe(0);
+  });
+});
+
+describe("root's Maildir in a directory others may write in (group-writable, not sticky)", () => {
+  /** A root directory whose group is `user`'s own (0775): that user may rename what is in it. */
+  function groupWritable(label: string) {
+    const base = sharedBase(label);
+    const mallory = localUser("pfg", base);
+    const shared = join(base, "shared");
+    mkdirSync(shared, { mode: 0o775 });
+    chmodSync(shared, 0o775);
+    chownSync(shared, 0, mallory.gid);
+    const target = join(base, "root-only");
+    mkdirSync(target, { mode: 0o755 });
+    return { base, mallory, shared, target };
+  }
+
+  test("deliver: the Maildir swapped for the user's tree while the message is read: refused before, nothing lands in root's directory", async () => {
+    const s = groupWritable("deliver-root-swap");
+    const maildir = join(s.shared, "Maildir");
+    // Made while the directory was root's alone (as an older maildirmake would make it there too).
+    chmodSync(s.shared, 0o755);
+    expect(asRoot(["maildirmake", maildir]).code).toBe(0);
+    chmodSync(s.shared, 0o775);
+    const proc = Bun.spawn([POPPIN, "deliver", maildir], { stdin: "pipe", stdout: "pipe", stderr: "pipe", cwd: "/", env: { PATH: "/usr/bin:/bin" } });
+    proc.stdin.write("From: a@example.org\nSubject: * * * * * root id\n\n");
+    await proc.stdin.flush();
+    // Wait until deliver reads the message (its temporary file exists), or it has refused.
+    for (let i = 0; i < 200 && readdirSync(join(maildir, "tmp")).length === 0 && proc.exitCode === null; i++) await Bun.sleep(10);
+    // The swap: the real Maildir moved aside; in its place the user's tree whose tmp/ is the
+    // real tmp/ and whose new/ is root's directory.
+    const swap = asUser(s.mallory, ["sh", "-c", 'mv "$1/Maildir" "$1/real" && mkdir "$1/Maildir" && ln -s "$1/real/tmp" "$1/Maildir/tmp" && ln -s "$2" "$1/Maildir/new"', "sh", s.shared, s.target]);
+    proc.stdin.write("body\n");
+    proc.stdin.end();
+    const code = await proc.exited;
+    const err = await new Response(proc.stderr).text();
+    expect(readdirSync(s.target)).toEqual([]);
+    // Refused at the start: the directory holding root's Maildir may be changed by others.
+    expect(code).toBe(111);
+    expect(err).toContain("writable by group");
+    // Refused before it read the message: the swap found the Maildir untouched (or the user made it, harmlessly).
+    expect(swap.code).toBe(0);
+  });
+
+  test("maildirmake as root there: refused, nothing made", () => {
+    const s = groupWritable("maildirmake-root-gw");
+    const r = asRoot(["maildirmake", join(s.shared, "Maildir")]);
+    expect(r.code).toBe(111);
+    expect(r.stderr).toContain("writable by group");
+  });
+
+  test("a sticky world-writable directory (/tmp style) holding root's Maildir is still fine", () => {
+    const base = sharedBase("deliver-root-sticky");
+    const sticky = join(base, "sticky");
+    mkdirSync(sticky);
+    chmodSync(sticky, 0o1777);
+    const maildir = join(sticky, "Maildir");
+    expect(asRoot(["maildirmake", maildir]).code).toBe(0);
+    expect(asRoot(["deliver", maildir], MESSAGE).code).toBe(0);
+    expect(readdirSync(join(maildir, "new")).length).toBe(1);
+  });
+});
+
+describe("root's Maildir named through a link a user made on its path", () => {
+  test("deliver ~user/link/Maildir (link -> a root directory): refused, nothing delivered", () => {
+    const base = sharedBase("deliver-root-midlink");
+    const mallory = localUser("pfm", base);
+    const rootDir = join(base, "rootdir");
+    mkdirSync(rootDir, { mode: 0o755 });
+    const maildir = join(rootDir, "Maildir");
+    expect(asRoot(["maildirmake", maildir]).code).toBe(0);
+    symlinkAs(mallory, rootDir, join(mallory.home, "link"));
+    const r = asRoot(["deliver", join(mallory.home, "link", "Maildir")], MESSAGE);
+    expect(r.code).toBe(111);
+    expect(r.stderr).toContain("symbolic link");
+    expect(readdirSync(join(maildir, "new"))).toEqual([]);
+  });
+
+  test("maildirmake ~user/link/Maildir (link -> a root directory): refused, nothing made", () => {
+    const base = sharedBase("maildirmake-root-midlink");
+    const mallory = localUser("pfm", base);
+    const rootDir = join(base, "rootdir");
+    mkdirSync(rootDir, { mode: 0o755 });
+    symlinkAs(mallory, rootDir, join(mallory.home, "link"));
+    const r = asRoot(["maildirmake", join(mallory.home, "link", "Maildir")]);
+    expect(r.code).toBe(111);
+    expect(readdirSync(rootDir)).toEqual([]);
   });
 });
