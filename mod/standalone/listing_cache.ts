@@ -2,9 +2,9 @@
  * serve --inline keeps the listings of big Maildirs between sessions, as Dovecot keeps its
  * index: a session whose Maildir's cur/ and new/ have not changed since the listing was made
  * gets it without reading the directories again. Any delivery, move, flag change or deletion
- * changes a directory's mtime, and so makes a fresh scan. A listing is kept only when neither
- * directory changed while it was made and both were last changed more than STABLE_MS before
- * (a change within the same timestamp tick could otherwise go unseen). Bounded in entries.
+ * changes a directory's mtime, and so makes a fresh scan. A listing is kept only when both
+ * directories were last changed more than STABLE_MS before its scan started (so neither changed
+ * while it was made, and a change within the same timestamp tick cannot go unseen). Bounded in entries.
  */
 import { statSync } from "node:fs";
 import { join } from "node:path";
@@ -45,20 +45,26 @@ export class ListingCache {
   /** maildirScan, answered from the cache when the Maildir has not changed. */
   readonly scan = (dir: string, opts: ScanOptions = {}): MaildirEntry[] => {
     const key = `${opts.order ?? "delivery"}\0${opts.sizeCache ?? true}\0${dir}`;
-    const before = stampOf(dir);
+    const started = this.now();
     const kept = this.#kept.get(key);
-    if (kept !== undefined && before !== undefined && kept.stamp.cur === before.cur && kept.stamp.new === before.new) {
-      this.#kept.delete(key);
-      this.#kept.set(key, kept); // most recently used last
-      this.hits++;
-      return kept.entries;
+    if (kept !== undefined) {
+      const stamp = stampOf(dir);
+      if (stamp !== undefined && kept.stamp.cur === stamp.cur && kept.stamp.new === stamp.new) {
+        this.#kept.delete(key);
+        this.#kept.set(key, kept); // most recently used last
+        this.hits++;
+        return kept.entries;
+      }
+      this.#forget(key, kept);
     }
-    if (kept !== undefined) this.#forget(key, kept);
     const entries = maildirScan(dir, opts);
+    // A small listing is never kept, so its directories are not even stat'ed (a login's common case).
+    if (entries.length < MIN_CACHED_ENTRIES) return entries;
+    // Kept only if both directories were last changed STABLE_MS before the scan started: a change
+    // during the scan (or one the scan made, moving new/ to cur/) gives a later mtime.
     const after = stampOf(dir);
-    const stableBefore = BigInt(Math.floor(this.now() - STABLE_MS)) * 1_000_000n;
-    if (entries.length >= MIN_CACHED_ENTRIES && before !== undefined && after !== undefined &&
-      before.cur === after.cur && before.new === after.new && after.cur < stableBefore && after.new < stableBefore) {
+    const stableBefore = BigInt(Math.floor(started - STABLE_MS)) * 1_000_000n;
+    if (after !== undefined && after.cur < stableBefore && after.new < stableBefore) {
       this.#kept.set(key, { stamp: after, entries });
       this.#entries += entries.length;
       for (const [k, v] of this.#kept) {

@@ -268,4 +268,26 @@ describe("listing cache (--inline)", () => {
     cache.scan(md, {});
     expect(cache.size.listings).toBe(0);
   });
+
+  test("kept only when both directories were last changed STABLE_MS before the scan started (a change during a long scan is never kept)", () => {
+    const md = join(tempDir("listing"), "Maildir");
+    for (const sub of ["tmp", "new", "cur"]) mkdirSync(join(md, sub), { recursive: true });
+    for (let i = 0; i < 1000; i++) writeFileSync(join(md, "cur", `${1600000000 + i}.M${i}P1.host,S=2,W=3:2,S`), "x\n");
+    const started = Date.now() - 60_000;
+    // The scan "started" a minute ago; new/ changed 1 s after that (during the scan): not kept.
+    utimesSync(join(md, "cur"), new Date(started - 5_000), new Date(started - 5_000));
+    utimesSync(join(md, "new"), new Date(started + 1_000), new Date(started + 1_000));
+    const cache = new ListingCache(() => started);
+    expect(cache.scan(md, {}).length).toBe(1000);
+    expect(cache.size.listings).toBe(0);
+    // Changed 1 s before the start, within STABLE_MS: not kept either; 3 s before: kept.
+    utimesSync(join(md, "new"), new Date(started - 1_000), new Date(started - 1_000));
+    cache.scan(md, {});
+    expect(cache.size.listings).toBe(0);
+    utimesSync(join(md, "new"), new Date(started - 3_000), new Date(started - 3_000));
+    cache.scan(md, {});
+    expect(cache.size.listings).toBe(1);
+    expect(cache.scan(md, {}).length).toBe(1000);
+    expect(cache.hits).toBe(1);
+  });
 });
