@@ -1,7 +1,7 @@
 /** The same scenarios against Debian's /usr/bin/tcpserver and poppin's, compared. */
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { applet, requireTool, run, tempDir } from "../helpers.ts";
 import { implementations, maskLog, startServer, talk, waitFor } from "./harness.ts";
 
@@ -137,6 +137,33 @@ describe("serve against Debian tcpserver", () => {
     expect(r.poppin[0]).toBe("");
     expect(r.poppin[1]).toContain(`NAME: warning: dropping connection, unable to read ${missing}: file does not exist`);
     expect(r.poppin[2]).toBe("hi\n");
+    expect(r.poppin).toEqual(r.debian);
+  });
+
+  test("the program is found as pathexec finds it: in serve's own PATH, not a rule's; a file without x bits is 'access denied'", async () => {
+    const dir = tempDir("serve-path");
+    for (const sub of ["noexec", "rulepath"]) mkdirSync(join(dir, sub));
+    writeFileSync(join(dir, "noexec", "prog"), "#!/bin/sh\necho noexec\n", { mode: 0o644 });
+    writeFileSync(join(dir, "rulepath", "prog"), "#!/bin/sh\necho rulepath\n", { mode: 0o755 });
+    const cdb = join(dir, "rules.cdb");
+    const rules = `:allow,PATH="${join(dir, "rulepath")}:/usr/bin:/bin"\n`;
+    expect(run([requireTool("tcprules"), cdb, join(dir, "rules.tmp")], { stdin: rules }).code).toBe(0);
+    const env = { ...(process.env as Record<string, string>), PATH: `${join(dir, "noexec")}:/usr/bin:/bin` };
+    const r = await both(async (bin) => {
+      const outs: string[] = [];
+      for (const extra of [[], ["-x", cdb]]) {
+        const s = await startServer(bin, ["-v", "-HR", "-l", "h", ...extra, "127.0.0.1", "0", "prog"], env);
+        const { out } = await talk(s.port);
+        await waitFor(() => s.stderr().includes(" end "));
+        await s.stop();
+        outs.push(`${out}|${maskLog(s.stderr(), s.proc.pid)}`);
+      }
+      return outs;
+    });
+    for (const out of r.poppin) {
+      expect(out).toStartWith("|");
+      expect(out).toContain("tcpserver: warning: dropping connection, unable to run prog: access denied\n");
+    }
     expect(r.poppin).toEqual(r.debian);
   });
 
