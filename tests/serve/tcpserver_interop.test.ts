@@ -255,7 +255,9 @@ describe("serve against Debian tcpserver", () => {
   });
 
   test("usage errors, unknown ports and bind conflicts: same words, same exit codes", async () => {
-    const cases = [["-z"], ["-c"], [], ["0", "0"], ["0", "nosuchservice", "true"], ["192.0.2.1", "0", "true"], ["-q", "192.0.2.1", "0", "true"]];
+    const cases = [["-z"], ["-c"], [], ["0", "0"], ["0", "nosuchservice", "true"], ["192.0.2.1", "0", "true"], ["-q", "192.0.2.1", "0", "true"],
+      // Numeric hosts as djbdns reads them: no address in "127.1", "1.2.3" or "2130706433"; 300 is 44.
+      ["127.1", "0", "true"], ["1.2.3", "0", "true"], ["2130706433", "0", "true"], ["300.1.1.1", "0", "true"]];
     for (const args of cases) {
       const d = run([requireTool("tcpserver"), ...args]);
       const p = run([applet("tcpserver"), ...args]);
@@ -270,6 +272,20 @@ describe("serve against Debian tcpserver", () => {
     } finally {
       await holder.stop();
     }
+  });
+
+  test("numeric hosts as djbdns reads them: \"[127.0.0.1]\", \"127.0.0.1.\" and \"127.000.0.1\" bind 127.0.0.1", async () => {
+    const r = await both(async (bin) => {
+      const outs: string[] = [];
+      for (const host of ["[127.0.0.1]", "127.0.0.1.", "127.000.0.1"]) {
+        const s = await startServer(bin, ["-HR", "-l", "h", host, "0", "sh", "-c", "echo $TCPLOCALIP"]);
+        outs.push((await talk(s.port)).out);
+        await s.stop();
+      }
+      return outs;
+    });
+    expect(r.poppin).toEqual(["127.0.0.1\n", "127.0.0.1\n", "127.0.0.1\n"]);
+    expect(r.poppin).toEqual(r.debian);
   });
 
   test("-u and -g: the program runs as that user and group", async () => {
