@@ -1,7 +1,9 @@
 /**
  * tcpserver's command line, parsed as ucspi-tcp 0.88 parses it (djb's getopt with the
  * option string "dDvqQhHrR1UXx:t:u:g:l:b:B:c:pPoO", numbers read by scan_ulong), plus
- * poppin's long options, which djb's getopt would have refused, so no old script uses them.
+ * poppin's long options. djb's getopt takes any argument starting with "--" as the end of the
+ * options (and drops it), so "--word" before HOST did nothing there; here it is a long option
+ * or a usage error (docs/serve.md lists this difference).
  */
 
 /** tcpserver's defaults (ucspi-tcp 0.88 tcpserver.c). */
