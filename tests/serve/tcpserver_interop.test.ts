@@ -73,6 +73,28 @@ describe("serve against Debian tcpserver", () => {
     }
   });
 
+  test("8-bit bytes: a UTF-8 ident answer reaches TCPREMOTEINFO as sent, the ok line has one ? per byte (-l too)", async () => {
+    const identd = Bun.listen({
+      hostname: "127.0.0.6",
+      port: 113,
+      socket: { data(sock, data) { sock.write(`${data.toString().trim()} : USERID : UNIX : j\u00f6rg\r\n`); sock.end(); } },
+    });
+    try {
+      const r = await both(async (bin) => {
+        const s = await startServer(bin, ["-v", "-H", "-l", "h\u00e9", "0", "0", "sh", "-c", "printf '%s' \"$TCPREMOTEINFO\" | od -An -tx1"]);
+        const { out } = await talk(s.port, { localAddress: "127.0.0.6" });
+        await waitFor(() => s.stderr().includes(" end "));
+        await s.stop();
+        return out + maskLog(s.stderr());
+      });
+      expect(r.poppin).toStartWith(" 6a c3 b6 72 67\n");
+      expect(r.poppin).toContain("tcpserver: ok PID h??:127.0.0.1:PORT :127.0.0.6:j??rg:PORT");
+      expect(r.poppin).toBe(r.debian);
+    } finally {
+      identd.stop(true);
+    }
+  });
+
   test("-v log lines for an allowed and a denied connection (pids and ports masked)", async () => {
     const dir = tempDir("serve");
     const cdb = join(dir, "rules.cdb");
