@@ -310,6 +310,23 @@ describe("serve against Debian tcpserver", () => {
     expect(r.poppin).toEqual(r.debian);
   });
 
+  test("-u and -g with a name: tcpserver runs the program as root without a word; serve refuses to start", async () => {
+    const debian = await startServer(requireTool("tcpserver"), ["-HR", "-u", "nobody", "-g", "nogroup", "127.0.0.1", "0", "sh", "-c", "id -u; id -g"]);
+    const { out } = await talk(debian.port);
+    await debian.stop();
+    expect(out).toBe("0\n0\n");
+    for (const [args, message] of [
+      [["-u", "nobody"], "tcpserver: fatal: -u takes a numeric uid, not 'nobody' (tcpserver would run the program as root); envuidgid or -U gives numbers for a name\n"],
+      [["-gnogroup"], "tcpserver: fatal: -g takes a numeric gid, not 'nogroup' (tcpserver would keep root's group); envuidgid or -U gives numbers for a name\n"],
+      [["-u", "1000x"], "tcpserver: fatal: -u takes a numeric uid, not '1000x' (tcpserver would read it as 1000); envuidgid or -U gives numbers for a name\n"],
+    ] as const) {
+      const p = run([applet("tcpserver"), ...args, "127.0.0.1", "0", "true"]);
+      expect(p.code).toBe(100);
+      expect(p.stderr).toStartWith(message);
+      expect(p.stderr).toContain("tcpserver: usage: tcpserver ");
+    }
+  });
+
   test("-u and -g: the program runs as that user and group", async () => {
     const r = await both(async (bin) => {
       const s = await startServer(bin, ["-HR", "-u", "65534", "-g", "65534", "127.0.0.1", "0", "sh", "-c", "id -u; id -g; id -G"]);
