@@ -4,6 +4,8 @@
  * malformed fd-3 data), 100 usage errors and permanent failures, 111 temporary failure.
  * Under a classic name an applet exits with the original's code instead where it differs.
  */
+import { errnoText } from "./errno_text.ts";
+
 export const EXIT_OK = 0;
 export const EXIT_AUTH_FAILED = 1;
 /** Usage errors of `poppin APPLET`, as djb's tools exit on a bad flag. */
@@ -44,31 +46,17 @@ export class UsageError extends PoppinError {
   }
 }
 
-/** Turns a Node system error into the few words djb's tools print after "unable to ...: ". */
+/**
+ * Turns a Node system error into the few words djb's tools print after "unable to ...: "
+ * (error_str's text; a code it does not name is shown in lower case, which says more than
+ * its "unknown error").
+ */
 export function describeSysError(err: unknown): string {
   const code = (err as { code?: string } | null)?.code;
-  switch (code) {
-    case "ENOENT": return "file does not exist";
-    case "EACCES": return "access denied";
-    case "EPERM": return "permission denied";
-    case "EEXIST": return "file already exists";
-    case "ENOSPC": return "out of disk space";
-    case "EDQUOT": return "disk quota exceeded";
-    case "EISDIR": return "is a directory";
-    case "ENOTDIR": return "not a directory";
-    case "EROFS": return "read-only file system";
-    case "EADDRINUSE": return "address already used";
-    case "EADDRNOTAVAIL": return "address not available";
-    case "ECONNREFUSED": return "connection refused";
-    case "ENOMEM": return "out of memory";
-    case "EMFILE": case "ENFILE": return "too many open files";
-    case "EIO": return "input/output error";
-    case "ETIMEDOUT": return "timed out";
-    default: {
-      const message = (err as { message?: string } | null)?.message;
-      return code ? `${code.toLowerCase()}` : message ?? String(err);
-    }
-  }
+  const text = errnoText(code);
+  if (text !== undefined) return text;
+  const message = (err as { message?: string } | null)?.message;
+  return code ? code.toLowerCase() : message ?? String(err);
 }
 
 /** Whether a system error is temporary in djb's sense (the same call may work later). */

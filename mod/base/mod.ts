@@ -1,6 +1,6 @@
 /**
  * base — what every layer uses, with nothing of poppin's below it: djb's exit codes and the
- * error classes (errors.ts), whole writes to fds 1 and 2 (io.ts), log escaping (log_value.ts),
+ * error classes (errors.ts), djb's words for each errno (errno_text.ts), whole writes to fds 1 and 2 (io.ts), log escaping (log_value.ts),
  * every POPPIN_* variable with its parser and default (env.ts), and the version (version.ts).
  */
 export * from "./errors.ts";

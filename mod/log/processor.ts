@@ -36,7 +36,9 @@ export function runProcessor(dir: string, processor: string, hooks: LogHooks): v
       continue;
     }
     const [previous, processed, state, newstate] = fds;
+    // multilog execs /bin/sh with argv[0] "sh": the processor's $0 and sh's own messages say sh.
     const result = nodeChildProcess().spawnSync("/bin/sh", ["-c", processor], {
+      argv0: "sh",
       cwd: dir,
       stdio: [previous, processed, "inherit", "ignore", state, newstate],
     });

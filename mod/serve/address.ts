@@ -12,12 +12,38 @@ export interface BindAddress {
   family: 4 | 6;
 }
 
+/**
+ * djbdns's dns_ip4 (in ucspi-tcp) for a HOST made only of digits, dots and brackets: no
+ * lookup; each dot-separated field is one byte (its value mod 256), brackets are skipped, and
+ * only whole groups of four bytes count. So "[127.0.0.1]" and "127.0.0.1." are 127.0.0.1,
+ * while "127.1" or "2130706433" are no address at all (the C library would read 127.0.0.1).
+ * Undefined: HOST is a name (or IPv6) and goes to the resolver.
+ */
+export function djbNumericIp4(host: string): string[] | undefined {
+  if (!/^[0-9.[\]]*$/.test(host)) return undefined;
+  const bytes: number[] = [];
+  let code = 0;
+  for (const ch of `${host}.`) {
+    if (ch === "[" || ch === "]") continue;
+    if (ch === ".") {
+      bytes.push(code);
+      code = 0;
+    } else code = (code * 10 + ch.charCodeAt(0) - 48) & 0xff;
+  }
+  const addresses: string[] = [];
+  for (let i = 0; i + 4 <= bytes.length; i += 4) addresses.push(bytes.slice(i, i + 4).join("."));
+  return addresses;
+}
+
 /** Resolves tcpserver's HOST argument; throws TempError with tcpserver's wording. */
 export async function resolveBindHost(host: string): Promise<BindAddress> {
   if (host === "" || host === "0") return { address: "0.0.0.0", family: 4 };
-  const literal = nodeNet().isIP(host);
-  if (literal === 4) return { address: host, family: 4 };
-  if (literal === 6) return { address: host, family: 6 };
+  const numeric = djbNumericIp4(host);
+  if (numeric !== undefined) {
+    if (numeric.length === 0) throw new TempError(`no IP address for ${host}`);
+    return { address: numeric[0], family: 4 };
+  }
+  if (nodeNet().isIP(host) === 6) return { address: host, family: 6 };
   let found: { address: string; family: number }[];
   try {
     found = await nodeDns().lookup(host, { all: true });

@@ -4,6 +4,7 @@
  * handshake here and relays the program's pipes through TLS. serve --inline's handler
  * (mod/standalone/inline_handler.ts) serves poppin's chain in this process instead.
  */
+import { pathCandidates } from "../auth/session.ts";
 import { ENV } from "../base/env.ts";
 import { describeSysError } from "../base/errors.ts";
 import type { TlsContextHolder } from "../tls/context.ts";
@@ -14,6 +15,32 @@ import { DROP_STATUS, type Admitted, type ConnectionHandler } from "./server.ts"
 
 /** Variables that choose popup's certificate files (mod/policy/options.ts). */
 const TLS_SOURCE_VARIABLES = ["CERTFILE", "KEYFILE", ENV.config.name] as const;
+
+/**
+ * Starts argv[0] as tcpserver's pathexec_run finds it: a name without a slash is looked up in
+ * serve's own PATH (tcpserver reads PATH before a rule's variables apply, so a rule's PATH
+ * does not choose the program); ENOENT moves on to the next directory; EACCES, EPERM and
+ * EISDIR are remembered and move on; anything else stops. Throws the error to report (a
+ * program found only without execute permission: "access denied", as tcpserver says).
+ */
+function spawnAsPathexec<T>(name: string, path: string | undefined, spawn: (file: string) => T): T {
+  let saved: unknown;
+  for (const candidate of pathCandidates(name, path)) {
+    try {
+      // An empty PATH entry is the current directory: "./name", or spawn would search PATH itself.
+      return spawn(candidate.includes("/") ? candidate : `./${candidate}`);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === "ENOENT") {
+        saved ??= err;
+        continue;
+      }
+      saved = err;
+      if (code !== "EACCES" && code !== "EPERM" && code !== "EISDIR") break;
+    }
+  }
+  throw saved;
+}
 
 /**
  * The program with the socket as fds 0 and 1. `stlsMaterial`: poppin's popup with STLS gets
@@ -41,14 +68,15 @@ export function spawnProgram(program: readonly string[], stlsMaterial?: TlsConte
       let child;
       try {
         const material = materialFd(conn);
-        child = Bun.spawn([...program], {
+        child = spawnAsPathexec(program[0], baseEnv.PATH, (file) => Bun.spawn([file, ...program.slice(1)], {
+          argv0: program[0],
           stdio: material === undefined ? [fd, fd, "inherit"] : [fd, fd, "inherit", material],
           env: material === undefined ? env : { ...env, [TLS_FD_VARIABLE]: "3" },
           onExit: (_proc, exitCode, signalCode) => {
             const signal = signalCode === null || signalCode === undefined ? null : String(signalCode);
             conn.ended(waitStatus(exitCode, signalCode ?? null), { code: exitCode, signal });
           },
-        });
+        }));
       } catch (err) {
         conn.started(conn.ownPid);
         sock.destroy();

@@ -9,10 +9,12 @@ import { nodeNet } from "../sys/builtins.ts";
 /** remoteinfo.c stops collecting after this many characters (and counts the answer as good). */
 const IDENT_INFO_MAX = 256;
 
+const utf8 = new TextDecoder();
+
 /** Sans-I/O reader of one ident answer. */
 export class IdentReply {
   private colons = 0;
-  private info = "";
+  private readonly info: number[] = [];
   private finished = false;
 
   /** Feeds bytes; returns the info when the answer is complete, else undefined. */
@@ -25,10 +27,12 @@ export class IdentReply {
         if (byte === 0x3a) this.colons++;
         continue;
       }
-      this.info += String.fromCharCode(byte);
+      this.info.push(byte);
       if (this.info.length > IDENT_INFO_MAX) this.finished = true;
     }
-    return this.finished ? this.info : undefined;
+    // As UTF-8, the encoding of the program's environment and of the rules' info@ip keys, so
+    // a UTF-8 name reaches both as the bytes identd sent (invalid bytes become U+FFFD).
+    return this.finished ? utf8.decode(Uint8Array.from(this.info)) : undefined;
   }
 }
 

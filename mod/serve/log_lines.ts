@@ -9,13 +9,19 @@ const PREFIX = "tcpserver: ";
 /** tcpserver's safecats copies at most 100 characters of a field, then writes "...". */
 const SAFE_FIELD_MAX = 100;
 
-/** tcpserver's safecats: unprintable bytes, '%' (logger stupidity, says djb) and ':' become '?'. */
+const encoder = new TextEncoder();
+
+/**
+ * tcpserver's safecats: unprintable bytes, '%' (logger stupidity, says djb) and ':' become '?'.
+ * It works on the bytes (as UTF-8, the way the program gets the value), so "é" is "??" as there.
+ */
 export function safeField(text: string): string {
+  const bytes = encoder.encode(text);
   let out = "";
-  for (let i = 0; i < text.length; i++) {
+  for (let i = 0; i < bytes.length; i++) {
     if (i === SAFE_FIELD_MAX) return `${out}...`;
-    const c = text.charCodeAt(i);
-    out += c < 33 || c > 126 || c === 0x25 || c === 0x3a ? "?" : text[i];
+    const c = bytes[i];
+    out += c < 33 || c > 126 || c === 0x25 || c === 0x3a ? "?" : String.fromCharCode(c);
   }
   return out;
 }

@@ -1,7 +1,9 @@
 /**
  * tcpserver's command line, parsed as ucspi-tcp 0.88 parses it (djb's getopt with the
  * option string "dDvqQhHrR1UXx:t:u:g:l:b:B:c:pPoO", numbers read by scan_ulong), plus
- * poppin's long options, which djb's getopt would have refused, so no old script uses them.
+ * poppin's long options. djb's getopt takes any argument starting with "--" as the end of the
+ * options (and drops it), so "--word" before HOST did nothing there; here it is a long option
+ * or a usage error (docs/serve.md lists this difference).
  */
 
 /** tcpserver's defaults (ucspi-tcp 0.88 tcpserver.c). */
@@ -117,7 +119,24 @@ function applyFlag(o: ServeOptions, flag: string, env: Record<string, string | u
   }
 }
 
-function applyValue(o: ServeOptions, flag: string, value: string): void {
+/**
+ * -u and -g take numbers. tcpserver reads "-u nobody" as uid 0 and runs the program as root
+ * without a word; serve refuses a value that is not all digits instead.
+ */
+function idComplaint(flag: string, value: string): string | undefined {
+  if (value !== "" && scanUlong(value).used === value.length) return undefined;
+  const what = flag === "u" ? "uid" : "gid";
+  const read = scanUlong(value).value;
+  const quirk = read !== 0 ? `read it as ${read}` : flag === "u" ? "run the program as root" : "keep root's group";
+  return `fatal: -${flag} takes a numeric ${what}, not '${value}' (tcpserver would ${quirk}); envuidgid or -U gives numbers for a name`;
+}
+
+/** Applies an option's value; returns a usage complaint when the value cannot be taken. */
+function applyValue(o: ServeOptions, flag: string, value: string): string | undefined {
+  if (flag === "u" || flag === "g") {
+    const complaint = idComplaint(flag, value);
+    if (complaint !== undefined) return complaint;
+  }
   switch (flag) {
     case "x": o.rulesPath = value; break;
     case "t": o.timeout = scanUlong(value).value; break;
@@ -153,7 +172,8 @@ export function parseServeArgs(args: readonly string[], env: Record<string, stri
       if (LONG_WITH_ARGUMENT.has(name)) {
         const value = eq >= 0 ? arg.slice(eq + 1) : args[++i];
         if (value === undefined) return { kind: "usage", complaint: `option requires an argument -- ${name}`, silent: false };
-        applyValue(o, name, value);
+        const complaint = applyValue(o, name, value);
+        if (complaint !== undefined) return { kind: "usage", complaint, silent: false };
         continue;
       }
       return { kind: "usage", complaint: `illegal option -- ${arg.slice(2) || "-"}`, silent: false };
@@ -166,7 +186,8 @@ export function parseServeArgs(args: readonly string[], env: Record<string, stri
       const rest = arg.slice(j + 1);
       const value = rest !== "" ? rest : args[++i];
       if (value === undefined) return { kind: "usage", complaint: `option requires an argument -- ${flag}`, silent: false };
-      applyValue(o, flag, value);
+      const complaint = applyValue(o, flag, value);
+      if (complaint !== undefined) return { kind: "usage", complaint, silent: false };
       break;
     }
   }

@@ -4,6 +4,7 @@
  * relays through the TLS session, and it finds SSL_PROTOCOL and SSL_CIPHER in its
  * environment. A plaintext client fails the handshake and is dropped.
  */
+import { describeSysError } from "../base/errors.ts";
 import { nodeChildProcess } from "../sys/builtins.ts";
 import type net from "node:net";
 import type tls from "node:tls";
@@ -41,14 +42,14 @@ export async function runOverTls(
     child = nodeChildProcess().spawn(program[0]!, program.slice(1), { stdio: ["pipe", "pipe", "inherit"], env: { ...env, ...tlsEnvironment(secure) } });
   } catch (e) {
     secure.destroy();
-    hooks.dropped(`unable to run ${program[0]}: ${(e as { code?: string }).code ?? String(e)}`);
+    hooks.dropped(`unable to run ${program[0]}: ${describeSysError(e)}`);
     return;
   }
   let spawnFailed = false;
   child.on("error", (e: Error & { code?: string }) => {
     spawnFailed = true;
     secure.destroy();
-    hooks.dropped(`unable to run ${program[0]}: ${e.code ?? e.message}`);
+    hooks.dropped(`unable to run ${program[0]}: ${describeSysError(e)}`);
   });
   if (child.pid !== undefined) hooks.started(child.pid);
   const end = await relayChild(secure, child, new Uint8Array(0));

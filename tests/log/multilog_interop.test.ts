@@ -79,6 +79,11 @@ describe("multilog interop: directory contents", () => {
     expect(first.content.startsWith("begin\n")).toBe(true);
   });
 
+  test("processor: run as sh -c with argv[0] \"sh\" (its $0 and the shell's own messages say sh, as multilog's)", () => {
+    const r = compare("proc-argv0", ["s4096", "n3", '!echo "[$0]" >&2; cat', "./m"], corpus(8, 120));
+    expect(r.o.stderr).toStartWith("[sh]\n");
+  });
+
   test("an empty processor (!) leaves empty .s files, as multilog does", () => {
     compare("emptyproc", ["s4096", "n3", "!", "./m"], corpus(4, 200));
   });

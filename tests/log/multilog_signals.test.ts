@@ -102,3 +102,23 @@ describe.each(IMPLEMENTATIONS)("multilog signals (%s)", (label, bin) => {
     expect(readFileSync(join(dir, "d", "current"), "latin1")).toBe("new\n");
   });
 });
+
+describe("multilog e with its stderr pipe gone (a deliberate difference)", () => {
+  // The reader of stderr exits at once; 5 lines follow, 0.2 s apart, each copied to stderr by e.
+  const shell = `python3 -c 'import time
+for i in range(5): print("line", i, flush=True); time.sleep(0.2)' | { "$LOG" e ./d 2>&1; echo "rc=$?" >&3; } 3>&2 | head -c 1 > /dev/null`;
+  const runWith = (label: string, bin: string) => {
+    const dir = join(base, `epipe-${label}`);
+    mkdirSync(dir);
+    const r = Bun.spawnSync(["bash", "-c", shell], { cwd: dir, env: { ...process.env, LOG: bin }, stderr: "pipe", timeout: 30_000 });
+    const rc = r.stderr.toString().split("\n").find((l) => l.startsWith("rc=")); // python reports its own broken pipe
+    return { rc, lines: readFileSync(join(dir, "d", "current"), "latin1").split("\n").length - 1 };
+  };
+
+  test("Debian's multilog dies of SIGPIPE; ours keeps every line in the directory and exits 0", () => {
+    const theirs = runWith("debian", debianMultilog());
+    expect(theirs.rc).toBe("rc=141");
+    expect(theirs.lines).toBeLessThan(5);
+    expect(runWith("ours", ourMultilog())).toEqual({ rc: "rc=0", lines: 5 });
+  });
+});

@@ -5,7 +5,7 @@
  * in-process; a sample goes through the compiled binary under the classic names.
  */
 import { describe, expect, test } from "bun:test";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { applet, requireTool, run, tempDir } from "../helpers.ts";
 import { ByteSource } from "../../mod/cdb/byte_source.ts";
@@ -158,6 +158,30 @@ describe("tcprules/tcprulescheck interop with Debian ucspi-tcp", () => {
     const poppin = run([applet("rules"), "compile", cdb, join(work, "rules.tmp")], { stdin: "x:y\n" });
     expect(poppin.code).toBe(100);
     expect(poppin.stderr).toStartWith("poppin rules: fatal: unable to parse this line: x:y (line 1");
+  });
+
+  test("rules.tmp on another file system than rules.cdb: Debian's words (cross-device link), 111, the old cdb kept", () => {
+    const work = tempDir("rules-xdev");
+    // /dev/shm is its own tmpfs: rename(2) from the temporary directory to it fails with EXDEV.
+    const other = mkdtempSync("/dev/shm/poppin-rules-xdev-");
+    try {
+      expect(statSync(other).dev).not.toBe(statSync(work).dev);
+      const cdbs = { theirs: join(other, "ref.cdb"), mine: join(other, "rules.cdb") };
+      for (const cdb of Object.values(cdbs)) expect(run(["tcprules", cdb, `${cdb}.tmp`], { stdin: ":allow\n" }).code).toBe(0);
+      const before = readFileSync(cdbs.theirs);
+      const runs = {
+        theirs: run(["tcprules", cdbs.theirs, join(work, "ref.tmp")], { stdin: "1.2.3.4:deny\n" }),
+        mine: run([applet("tcprules"), cdbs.mine, join(work, "rules.tmp")], { stdin: "1.2.3.4:deny\n" }),
+      };
+      expect(runs.theirs.stderr).toBe(`tcprules: fatal: unable to move ${join(work, "ref.tmp")} to ${cdbs.theirs}: cross-device link\n`);
+      expect({ code: runs.mine.code, err: runs.mine.stderr.replace("rules.", "ref.").replace("rules.", "ref.") })
+        .toEqual({ code: runs.theirs.code, err: runs.theirs.stderr });
+      expect(runs.mine.code).toBe(111);
+      expect(Buffer.compare(readFileSync(cdbs.mine), before)).toBe(0);
+      expect(Buffer.compare(readFileSync(cdbs.theirs), before)).toBe(0);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
   });
 
   test("standard input closed (`<&-`): 111 and Debian's message, the old cdb kept; /dev/null still compiles empty", () => {

@@ -1,7 +1,7 @@
 /** The same scenarios against Debian's /usr/bin/tcpserver and poppin's, compared. */
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { applet, requireTool, run, tempDir } from "../helpers.ts";
 import { implementations, maskLog, startServer, talk, waitFor } from "./harness.ts";
 
@@ -73,6 +73,28 @@ describe("serve against Debian tcpserver", () => {
     }
   });
 
+  test("8-bit bytes: a UTF-8 ident answer reaches TCPREMOTEINFO as sent, the ok line has one ? per byte (-l too)", async () => {
+    const identd = Bun.listen({
+      hostname: "127.0.0.6",
+      port: 113,
+      socket: { data(sock, data) { sock.write(`${data.toString().trim()} : USERID : UNIX : j\u00f6rg\r\n`); sock.end(); } },
+    });
+    try {
+      const r = await both(async (bin) => {
+        const s = await startServer(bin, ["-v", "-H", "-l", "h\u00e9", "0", "0", "sh", "-c", "printf '%s' \"$TCPREMOTEINFO\" | od -An -tx1"]);
+        const { out } = await talk(s.port, { localAddress: "127.0.0.6" });
+        await waitFor(() => s.stderr().includes(" end "));
+        await s.stop();
+        return out + maskLog(s.stderr());
+      });
+      expect(r.poppin).toStartWith(" 6a c3 b6 72 67\n");
+      expect(r.poppin).toContain("tcpserver: ok PID h??:127.0.0.1:PORT :127.0.0.6:j??rg:PORT");
+      expect(r.poppin).toBe(r.debian);
+    } finally {
+      identd.stop(true);
+    }
+  });
+
   test("-v log lines for an allowed and a denied connection (pids and ports masked)", async () => {
     const dir = tempDir("serve");
     const cdb = join(dir, "rules.cdb");
@@ -137,6 +159,33 @@ describe("serve against Debian tcpserver", () => {
     expect(r.poppin[0]).toBe("");
     expect(r.poppin[1]).toContain(`NAME: warning: dropping connection, unable to read ${missing}: file does not exist`);
     expect(r.poppin[2]).toBe("hi\n");
+    expect(r.poppin).toEqual(r.debian);
+  });
+
+  test("the program is found as pathexec finds it: in serve's own PATH, not a rule's; a file without x bits is 'access denied'", async () => {
+    const dir = tempDir("serve-path");
+    for (const sub of ["noexec", "rulepath"]) mkdirSync(join(dir, sub));
+    writeFileSync(join(dir, "noexec", "prog"), "#!/bin/sh\necho noexec\n", { mode: 0o644 });
+    writeFileSync(join(dir, "rulepath", "prog"), "#!/bin/sh\necho rulepath\n", { mode: 0o755 });
+    const cdb = join(dir, "rules.cdb");
+    const rules = `:allow,PATH="${join(dir, "rulepath")}:/usr/bin:/bin"\n`;
+    expect(run([requireTool("tcprules"), cdb, join(dir, "rules.tmp")], { stdin: rules }).code).toBe(0);
+    const env = { ...(process.env as Record<string, string>), PATH: `${join(dir, "noexec")}:/usr/bin:/bin` };
+    const r = await both(async (bin) => {
+      const outs: string[] = [];
+      for (const extra of [[], ["-x", cdb]]) {
+        const s = await startServer(bin, ["-v", "-HR", "-l", "h", ...extra, "127.0.0.1", "0", "prog"], env);
+        const { out } = await talk(s.port);
+        await waitFor(() => s.stderr().includes(" end "));
+        await s.stop();
+        outs.push(`${out}|${maskLog(s.stderr(), s.proc.pid)}`);
+      }
+      return outs;
+    });
+    for (const out of r.poppin) {
+      expect(out).toStartWith("|");
+      expect(out).toContain("tcpserver: warning: dropping connection, unable to run prog: access denied\n");
+    }
     expect(r.poppin).toEqual(r.debian);
   });
 
@@ -228,7 +277,9 @@ describe("serve against Debian tcpserver", () => {
   });
 
   test("usage errors, unknown ports and bind conflicts: same words, same exit codes", async () => {
-    const cases = [["-z"], ["-c"], [], ["0", "0"], ["0", "nosuchservice", "true"], ["192.0.2.1", "0", "true"], ["-q", "192.0.2.1", "0", "true"]];
+    const cases = [["-z"], ["-c"], [], ["0", "0"], ["0", "nosuchservice", "true"], ["192.0.2.1", "0", "true"], ["-q", "192.0.2.1", "0", "true"],
+      // Numeric hosts as djbdns reads them: no address in "127.1", "1.2.3" or "2130706433"; 300 is 44.
+      ["127.1", "0", "true"], ["1.2.3", "0", "true"], ["2130706433", "0", "true"], ["300.1.1.1", "0", "true"]];
     for (const args of cases) {
       const d = run([requireTool("tcpserver"), ...args]);
       const p = run([applet("tcpserver"), ...args]);
@@ -242,6 +293,37 @@ describe("serve against Debian tcpserver", () => {
       expect({ code: p.code, stderr: p.stderr }).toEqual({ code: d.code, stderr: d.stderr });
     } finally {
       await holder.stop();
+    }
+  });
+
+  test("numeric hosts as djbdns reads them: \"[127.0.0.1]\", \"127.0.0.1.\" and \"127.000.0.1\" bind 127.0.0.1", async () => {
+    const r = await both(async (bin) => {
+      const outs: string[] = [];
+      for (const host of ["[127.0.0.1]", "127.0.0.1.", "127.000.0.1"]) {
+        const s = await startServer(bin, ["-HR", "-l", "h", host, "0", "sh", "-c", "echo $TCPLOCALIP"]);
+        outs.push((await talk(s.port)).out);
+        await s.stop();
+      }
+      return outs;
+    });
+    expect(r.poppin).toEqual(["127.0.0.1\n", "127.0.0.1\n", "127.0.0.1\n"]);
+    expect(r.poppin).toEqual(r.debian);
+  });
+
+  test("-u and -g with a name: tcpserver runs the program as root without a word; serve refuses to start", async () => {
+    const debian = await startServer(requireTool("tcpserver"), ["-HR", "-u", "nobody", "-g", "nogroup", "127.0.0.1", "0", "sh", "-c", "id -u; id -g"]);
+    const { out } = await talk(debian.port);
+    await debian.stop();
+    expect(out).toBe("0\n0\n");
+    for (const [args, message] of [
+      [["-u", "nobody"], "tcpserver: fatal: -u takes a numeric uid, not 'nobody' (tcpserver would run the program as root); envuidgid or -U gives numbers for a name\n"],
+      [["-gnogroup"], "tcpserver: fatal: -g takes a numeric gid, not 'nogroup' (tcpserver would keep root's group); envuidgid or -U gives numbers for a name\n"],
+      [["-u", "1000x"], "tcpserver: fatal: -u takes a numeric uid, not '1000x' (tcpserver would read it as 1000); envuidgid or -U gives numbers for a name\n"],
+    ] as const) {
+      const p = run([applet("tcpserver"), ...args, "127.0.0.1", "0", "true"]);
+      expect(p.code).toBe(100);
+      expect(p.stderr).toStartWith(message);
+      expect(p.stderr).toContain("tcpserver: usage: tcpserver ");
     }
   });
 

@@ -122,6 +122,20 @@ describe("interop with Debian's tai64nlocal", () => {
     }
   });
 
+  test("closed stdin or stdout: exit codes as daemontools' (111 when a read or a write fails, 0 when nothing was to be written)", () => {
+    const cases = [["<&-", ""], ["<&- >&-", ""], [">&-", "a line\n"], [">&-", ""], [">&-", "@400000006b117c2211294d8c labelled\n"]];
+    for (const name of ["tai64n", "tai64nlocal"]) {
+      for (const [redirect, input] of cases) {
+        const shell = (bin: string) => run(["bash", "-c", `${bin} ${redirect}`], { stdin: input });
+        const theirs = shell(requireTool(name));
+        const mine = shell(applet(name));
+        expect({ name, redirect, input, code: mine.code, err: mine.stderr }).toEqual({ name, redirect, input, code: theirs.code, err: theirs.stderr });
+      }
+    }
+    expect(run(["bash", "-c", `${applet("tai64n")} <&-`]).code).toBe(111);
+    expect(run(["bash", "-c", `${applet("tai64n")} >&-`], { stdin: "x\n" }).code).toBe(111);
+  });
+
   test("Debian's tai64nlocal reads our tai64n output; the shape matches Debian's tai64n", () => {
     const input = "first\n\nthird line\nno newline";
     const ours = run([applet("tai64n")], { stdin: input });
