@@ -6,14 +6,11 @@
  */
 import { ENV } from "../base/env.ts";
 import { BEARER_VARIABLE } from "../sasl/oauthbearer.ts";
-import { join } from "node:path";
 import { TempError, describeSysError } from "../base/errors.ts";
-import { execve, LibcError, restoreDefaultSignals } from "../sys/libc.ts";
+import { execve, LibcError, pathexecCandidates, pathexecTriesNext, restoreDefaultSignals } from "../sys/libc.ts";
 import type { Account } from "./account.ts";
 import { AuthRefused } from "./request.ts";
 
-/** pathexec_run's PATH when the environment has none. */
-const DEFAULT_PATH = "/bin:/usr/bin";
 
 /** Node's process.initgroups (Bun has it; its type declarations do not). */
 interface ProcessWithInitgroups {
@@ -71,24 +68,20 @@ export function enterHome(account: Account): void {
   }
 }
 
-/** Candidate paths for `name`: itself when it has a slash, else each PATH entry (empty entry: the current directory). */
-export function pathCandidates(name: string, path: string | undefined): string[] {
-  if (name.includes("/")) return [name];
-  return (path ?? DEFAULT_PATH).split(":").map((dir) => (dir === "" ? name : join(dir, name)));
-}
-
 /** Runs PROG in place of this process; returns only by throwing TempError ("unable to run"). */
 export function execProgram(argv: readonly string[], env: Record<string, string>): never {
   const name = argv[0];
   let failure: LibcError | undefined;
   restoreDefaultSignals();
-  for (const candidate of pathCandidates(name, env.PATH)) {
+  for (const candidate of pathexecCandidates(name, env.PATH)) {
     try {
       execve(candidate, argv, env);
     } catch (err) {
       if (!(err instanceof LibcError)) throw err;
-      // pathexec_run: ENOENT moves on to the next directory; any other error is remembered.
+      // pathexec_run: ENOENT moves on to the next directory; EACCES, EPERM, EISDIR are remembered
+      // and it moves on; any other error (ENOEXEC: not a program) stops the search there.
       if (err.code !== "ENOENT" || failure === undefined) failure = err;
+      if (!pathexecTriesNext(err.code)) break;
     }
   }
   const why = failure ? describeSysError(failure) : "file does not exist";

@@ -6,9 +6,8 @@
  */
 import { ptr, read } from "bun:ffi";
 import { constants } from "node:os";
-import { join } from "node:path";
 import { SysCallError, lastErrno, libcFunctions } from "../sys/ffi.ts";
-import { cBytes } from "../sys/libc.ts";
+import { cBytes, pathexecCandidates } from "../sys/libc.ts";
 
 const libc = libcFunctions({
   execve: { args: ["ptr", "ptr", "ptr"], returns: "i32" },
@@ -33,15 +32,7 @@ export function getrlimit(resource: number): Limit {
   return { soft: r[0], hard: r[1] };
 }
 
-/** pathexec_run's PATH when the environment has none. */
-const DEFAULT_PATH = "/bin:/usr/bin";
 const E = constants.errno;
-
-/** Candidate file names for argv[0], in djb's pathexec_run order. */
-export function execCandidates(name: string, path: string | undefined): string[] {
-  if (name.includes("/")) return [name];
-  return (path ?? DEFAULT_PATH).split(":").map((dir) => (dir === "" ? name : join(dir, name)));
-}
 
 function pointerArray(values: readonly string[]): { array: BigUint64Array; keep: Buffer[] } {
   const keep = values.map(cBytes);
@@ -59,7 +50,7 @@ export interface PreparedLimit { resource: number; value: BigUint64Array }
  * throwing SysCallError (setrlimit or execve), after putting the old limits back.
  */
 export function execWithLimits(argv: readonly string[], env: Record<string, string>, limits: readonly PreparedLimit[] = []): never {
-  const files = execCandidates(argv[0], env.PATH).map(cBytes);
+  const files = pathexecCandidates(argv[0], env.PATH).map(cBytes);
   const args = pointerArray(argv);
   const envp = pointerArray(Object.entries(env).map(([k, v]) => `${k}=${v}`));
   const saved = limits.map(({ resource }) => {

@@ -8,7 +8,7 @@
 import { ENV, envValue } from "../base/env.ts";
 import { realpathSync } from "node:fs";
 import { basename } from "node:path";
-import { pathCandidates } from "../auth/session.ts";
+import { pathexecCandidates } from "../sys/libc.ts";
 import { parsePolicyFlags } from "../policy/resolve.ts";
 
 /** The part of the chain after popup: `checkpassword ... pop3d ...`. */
@@ -45,7 +45,7 @@ const POPPIN_NAMES = new Set(["poppin"]);
 
 /** The real path `name` would run (PATH search as pathexec), or undefined when nothing is found. */
 function resolveProgram(name: string, resolver: Resolver): string | undefined {
-  for (const candidate of pathCandidates(name, resolver.path)) {
+  for (const candidate of pathexecCandidates(name, resolver.path)) {
     try {
       return realpathSync(candidate);
     } catch {

@@ -4,7 +4,7 @@
  * handshake here and relays the program's pipes through TLS. serve --inline's handler
  * (mod/standalone/inline_handler.ts) serves poppin's chain in this process instead.
  */
-import { pathCandidates } from "../auth/session.ts";
+import { pathexecCandidates } from "../sys/libc.ts";
 import { ENV } from "../base/env.ts";
 import { describeSysError } from "../base/errors.ts";
 import type { TlsContextHolder } from "../tls/context.ts";
@@ -25,7 +25,7 @@ const TLS_SOURCE_VARIABLES = ["CERTFILE", "KEYFILE", ENV.config.name] as const;
  */
 function spawnAsPathexec<T>(name: string, path: string | undefined, spawn: (file: string) => T): T {
   let saved: unknown;
-  for (const candidate of pathCandidates(name, path)) {
+  for (const candidate of pathexecCandidates(name, path)) {
     try {
       // An empty PATH entry is the current directory: "./name", or spawn would search PATH itself.
       return spawn(candidate.includes("/") ? candidate : `./${candidate}`);

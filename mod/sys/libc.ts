@@ -152,6 +152,23 @@ function cStringArray(values: readonly (Uint8Array | string)[]): { array: BigUin
  * Only fds without close-on-exec survive: Bun opens its own files close-on-exec,
  * so the program gets 0, 1, 2 (and any fd passed to clearCloseOnExec).
  */
+/** pathexec_run's PATH when the environment has none. */
+const DEFAULT_PATH = "/bin:/usr/bin";
+
+/**
+ * The files djb's pathexec_run tries for `name`, in order: itself when it has a slash, else each
+ * PATH entry (an empty entry is the current directory).
+ */
+export function pathexecCandidates(name: string, path: string | undefined): string[] {
+  if (name.includes("/")) return [name];
+  return (path ?? DEFAULT_PATH).split(":").map((dir) => (dir === "" ? name : `${dir}/${name}`));
+}
+
+/** Whether pathexec_run goes on to the next PATH entry after execve failed with `code` (ENOENT, EACCES, EPERM, EISDIR). */
+export function pathexecTriesNext(code: string | undefined): boolean {
+  return code === "ENOENT" || code === "EACCES" || code === "EPERM" || code === "EISDIR";
+}
+
 export function execve(path: string, argv: readonly string[], env: Readonly<Record<string, string>>): never {
   const file = cBytes(path);
   const args = cStringArray(argv);

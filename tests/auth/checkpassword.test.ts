@@ -179,6 +179,23 @@ describe("checkpassword: system accounts", () => {
     expect(p.stderr).toBe(`checkpassword: fatal: unable to run /nonexistent/prog${tag}: file does not exist\n`);
   });
 
+  test("PROG found as djb's pathexec finds it: past a PATH entry where it is missing or not executable, stopping at one that is not a program", async () => {
+    const dirs = ["missing", "noexec", "garbage", "good"].map((d) => join(base, `path-${d}`));
+    for (const d of dirs) mkdirSync(d, { recursive: true, mode: 0o755 });
+    chmodSync(base, 0o755);
+    const name = `prog${tag}`;
+    writeFileSync(join(dirs[1]!, name), "#!/bin/sh\necho noexec\n", { mode: 0o644 }); // EACCES: the next entry
+    writeFileSync(join(dirs[2]!, name), "\x7fELF garbage\n", { mode: 0o755 }); // ENOEXEC: the search stops
+    writeFileSync(join(dirs[3]!, name), "#!/bin/sh\necho good\n", { mode: 0o755 });
+    const past = await check(request(U.yes, PW.yes), [name], { PATH: [dirs[0], dirs[1], dirs[3]].join(":") });
+    expect(past.stdout).toBe("good\n");
+    expect(past.code).toBe(0);
+    const stopped = await check(request(U.yes, PW.yes), [name], { PATH: [dirs[0], dirs[1], dirs[2], dirs[3]].join(":") });
+    expect(stopped.code).toBe(111);
+    expect(stopped.stdout).toBe("");
+    expect(stopped.stderr).toBe(`checkpassword: fatal: unable to run ${name}: exec format error\n`);
+  });
+
   test("not root: shadow cannot be read, which is temporary trouble (111)", async () => {
     const r = await check(request(U.yes, PW.yes), PROBE, {}, { uid: uids[U.yes], gid: uids[U.yes] });
     expect(r.code).toBe(111);
