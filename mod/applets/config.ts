@@ -56,7 +56,7 @@ export const applet: Applet = {
       // One word can only be DIR (a command line has HOST PORT PROGRAM): name what is wrong with it.
       if (args.length === 1 && notDirectory(args[0]!) !== undefined) {
         fatal(ctx, `unable to read service directory ${args[0]}: ${notDirectory(args[0]!)}`);
-        return EXIT_TEMP;
+        return EXIT_USAGE;
       }
       if (args.length === 1) {
         const dir = args[0]!;

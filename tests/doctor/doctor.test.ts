@@ -151,6 +151,18 @@ describe("poppin doctor", () => {
     }
   }, 30_000);
 
+  test("a mistyped --service or --port: one line naming it, exit 100, no cascade of ✗", () => {
+    const missing = join(work, "pop3-typo");
+    const r = run([POPPIN, "doctor", "--service", missing, "joe"], { stdin: "" });
+    expect(r.stderr).toBe(`poppin doctor: fatal: unable to read service directory ${missing}: file does not exist\n`);
+    expect(r.out).toBe("");
+    expect(r.code).toBe(100);
+    const port = run([POPPIN, "doctor", "--port", "abc"]);
+    expect(port.stderr).toStartWith("poppin doctor: usage: bad port abc\n");
+    expect(port.code).toBe(100);
+    expect(run([POPPIN, "doctor", "--rules"]).stderr).toStartWith("poppin doctor: usage: --rules needs a value\n");
+  });
+
   test("service down", async () => {
     expect(run([requireTool("svc"), "-d", service]).code).toBe(0);
     await until("the service down", () => !svstatUp(service));

@@ -107,11 +107,11 @@ describe("poppin config", () => {
     expect(l.get("pop3d.mailbox")?.[0]).toBe("Maildir");
   });
 
-  test("a service directory that does not exist (a typo) is named, exit 111", () => {
+  test("a service directory that does not exist (a typo) is named, exit 100 (a wrong argument)", () => {
     const missing = join(tempDir("config"), "pop3d");
     const r = run([POPPIN, "config", missing]);
     expect(r.stderr).toBe(`poppin config: fatal: unable to read service directory ${missing}: file does not exist\n`);
-    expect(r.code).toBe(111);
+    expect(r.code).toBe(100);
     expect(r.out).toBe("");
     const file = join(tempDir("config"), "run");
     writeFileSync(file, "#!/bin/sh\n");
