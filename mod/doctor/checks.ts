@@ -55,7 +55,11 @@ export function findUser(login: string, config: AuthConfig): { user?: MailUser; 
     try {
       v = lookupVirtualUser(config.userdb, Buffer.from(login));
     } catch (err) {
-      return { result: failure("user", `the user database ${config.userdb} cannot be read: ${(err as Error).message}.`, "fix the file's permissions or rebuild it with poppin users.") };
+      const why = (err as Error).message.replace(`unable to read ${config.userdb}: `, "");
+      const missing = why.endsWith("file does not exist");
+      return { result: failure("user", `the user database ${config.userdb} cannot be read: ${why}.`,
+        missing ? `check the name (POPPIN_USERDB, --userdb), or make it with poppin users -f ${config.userdb} add ${login} UID GID HOME.`
+          : "fix the file's permissions or rebuild it with poppin users.") };
     }
     if (!v) return { result: failure("user", `no virtual user ${login} in ${config.userdb}.`, `add one: poppin users -f ${config.userdb} add ${login} UID GID HOME.`) };
     return { user: { login, uid: v.uid, gid: v.gid, home: v.home, source: "virtual" }, result: pass("user", `virtual user ${login} (uid ${v.uid}, home ${v.home}) in ${config.userdb}.`) };

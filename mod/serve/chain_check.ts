@@ -73,7 +73,9 @@ export function checkUserDatabase(path: string): string | undefined {
     try {
       reader = CdbReader.open(path);
     } catch (e) {
-      return `unable to read user database ${path}: ${(e as Error).message}`;
+      // CdbReader's message already says "unable to read PATH: why": say it once.
+      const why = (e as Error).message.replace(`unable to read ${path}: `, "");
+      return `unable to read user database ${path}: ${why}`;
     }
     try {
       reader.find(new Uint8Array([0])); // reads the header and one table: a truncated file fails here

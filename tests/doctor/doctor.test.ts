@@ -163,6 +163,16 @@ describe("poppin doctor", () => {
     expect(run([POPPIN, "doctor", "--rules"]).stderr).toStartWith("poppin doctor: usage: --rules needs a value\n");
   });
 
+  test("a user database that does not exist: named once, and the fix is the name, not permissions", () => {
+    const typo = join(work, "usres.cdb");
+    const r = run([POPPIN, "doctor", "--json", "--port", "1", "--userdb", typo, "demo"], { stdin: "" });
+    const user = (JSON.parse(r.out) as { checks: { id: string; ok: boolean; detail: string; fix: string }[] }).checks.find((c) => c.id === "user")!;
+    expect(user.ok).toBe(false);
+    expect(user.detail).toBe(`the user database ${typo} cannot be read: file does not exist.`);
+    expect(user.fix).toBe(`check the name (POPPIN_USERDB, --userdb), or make it with poppin users -f ${typo} add demo UID GID HOME.`);
+    expect(r.code).toBe(1);
+  });
+
   test("service down", async () => {
     expect(run([requireTool("svc"), "-d", service]).code).toBe(0);
     await until("the service down", () => !svstatUp(service));

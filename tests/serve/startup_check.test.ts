@@ -95,7 +95,7 @@ for (const [name, mode] of MODES) {
     test("the user database: missing cdb, a text file with a bad line (named), a mistyped --userdb", async () => {
       const missing = await startFails(mode, chain([]), { POPPIN_USERDB: "/nonexistent/users.cdb" });
       expect(missing.code).toBe(111);
-      expect(missing.stderr).toContain("checkpassword: unable to read user database /nonexistent/users.cdb");
+      expect(missing.stderr).toContain("checkpassword: unable to read user database /nonexistent/users.cdb: file does not exist\n");
       expect(missing.portRefused).toBe(true);
       const text = join(tempDir("userdb"), "users");
       writeFileSync(text, "# users\njoe:$6$x$y:1000:1000:/home/joe\nbroken line\n");
