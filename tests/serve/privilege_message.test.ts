@@ -1,10 +1,10 @@
 /**
  * serve -u/-g started by an account that is not root: tcpserver's words ("unable to set gid:
  * permission denied", exit 111), then the cause a newcomer needs (serve must start as root),
- * under both names and for --inline. Runs a copy of the binary as nobody.
+ * under both names and for --inline; and a port below 1024. Runs a copy of the binary as nobody.
  */
 import { describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, symlinkSync } from "node:fs";
+import { chmodSync, copyFileSync, readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { POPPIN, requireTool, run, tempDir } from "../helpers.ts";
 
@@ -29,5 +29,16 @@ describe("serve -u/-g without root", () => {
       join(dir, "qmail-popup"), "h", join(dir, "checkpassword"), join(dir, "qmail-pop3d"), "Maildir"]);
     expect(inline.stderr).toBe(`poppin serve: fatal: unable to set gid: permission denied ${hint}\n`);
     expect(inline.code).toBe(111);
+    // A privileged port without root: tcpserver's "access denied", then why. Containers may
+    // open every port to everyone (ip_unprivileged_port_start 0): then there is no such port.
+    const firstOpen = Number(readFileSync("/proc/sys/net/ipv4/ip_unprivileged_port_start", "utf8"));
+    const low = Math.min(firstOpen, 1024) - 1;
+    if (low >= 1) {
+      for (const argv of [[binary, "serve", "127.0.0.1", String(low), "true"], [join(dir, "tcpserver"), "127.0.0.1", String(low), "true"]]) {
+        const r = asNobody(argv);
+        expect(r.stderr).toEndWith(`fatal: unable to bind: access denied (port ${low} is below 1024: start serve as root; -u and -g drop root after binding)\n`);
+        expect(r.code).toBe(111);
+      }
+    } else expect(firstOpen).toBe(0);
   }, 30_000);
 });
