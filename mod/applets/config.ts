@@ -54,11 +54,11 @@ export const applet: Applet = {
     const knobs = new Map<string, string>();
     try {
       // One word can only be DIR (a command line has HOST PORT PROGRAM): name what is wrong with it.
-      if (args.length === 1 && notDirectory(args[0]!) !== undefined) {
+      if (args.length === 1 && !args[0]!.startsWith("-") && notDirectory(args[0]!) !== undefined) {
         fatal(ctx, `unable to read service directory ${args[0]}: ${notDirectory(args[0]!)}`);
         return EXIT_USAGE;
       }
-      if (args.length === 1) {
+      if (args.length === 1 && notDirectory(args[0]!) === undefined) {
         const dir = args[0]!;
         // Under supervise the chain sees svscan's small environment plus env/; relative names are in DIR.
         const found = serviceCommand(dir, { PATH: ctx.env.PATH });
