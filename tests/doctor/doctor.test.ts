@@ -85,7 +85,7 @@ describe("poppin doctor", () => {
     expect(r.out).not.toContain("✗");
     expect([...r.lines.keys()]).toEqual(["listener", "rules-allow", "rules-fresh", "config", "user", "home", "maildir", "password", "session", "supervisor", "log", "logger"]);
     expect(r.lines.get("listener")).toMatch(new RegExp(`^✓ listener: port ${port} \\(127\\.0\\.0\\.1\\) is held by pid \\d+ \\(${POPPIN} serve -vDHR`));
-    expect(r.lines.get("session")).toContain("USER, PASS, STAT, LIST, TOP and QUIT answered +OK (1 messages)");
+    expect(r.lines.get("session")).toContain("USER, PASS, STAT, LIST, TOP and QUIT answered +OK (1 message)");
     expect(r.lines.get("log")).toBe(`✓ log: the log is ${service}/log/main/current (read it with tai64nlocal < ${service}/log/main/current).`);
     expect(r.code).toBe(0);
     const j = run([POPPIN, "doctor", "--json", "--service", service, "demo"], { stdin: "right\n", timeoutMs: 30_000 });
