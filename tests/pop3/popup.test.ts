@@ -94,7 +94,7 @@ describe("qmail-popup as a process", () => {
     const typo = join(home, "bin", "checkpassword");
     const named = run([applet("qmail-popup"), "h", typo, applet("qmail-pop3d"), "Maildir"], { stdin: "USER a\r\nPASS b\r\nQUIT\r\n", env });
     expect(named.out).toBe("+OK \r\n+OK \r\n-ERR [SYS/TEMP] temporary authorization failure, try again later\r\n+OK \r\n");
-    expect(named.stderr).toContain(`why=unable%20to%20run%20${typo}`);
+    expect(named.stderr).toContain(`why=unable%20to%20run%20${typo}:%20file%20does%20not%20exist`);
   });
 
   test("a user name with control octets is logged escaped, on one line", () => {
