@@ -86,6 +86,8 @@ describe("poppin doctor", () => {
     expect([...r.lines.keys()]).toEqual(["listener", "rules-allow", "rules-fresh", "config", "user", "home", "maildir", "password", "session", "supervisor", "log", "logger"]);
     expect(r.lines.get("listener")).toMatch(new RegExp(`^✓ listener: port ${port} \\(127\\.0\\.0\\.1\\) is held by pid \\d+ \\(${POPPIN} serve -vDHR`));
     expect(r.lines.get("session")).toContain("USER, PASS, STAT, LIST, TOP and QUIT answered +OK (1 message)");
+    // A virtual user owns nothing under its own name: the owner is its uid.
+    expect(r.lines.get("maildir")).toBe(`✓ maildir: ${maildir} has cur/, new/ and tmp/, owned by uid ${NOBODY} (demo's), not writable by others.`);
     expect(r.lines.get("log")).toBe(`✓ log: the log is ${service}/log/main/current (read it with tai64nlocal < ${service}/log/main/current).`);
     expect(r.code).toBe(0);
     const j = run([POPPIN, "doctor", "--json", "--service", service, "demo"], { stdin: "right\n", timeoutMs: 30_000 });
@@ -106,7 +108,8 @@ describe("poppin doctor", () => {
     renameSync(maildir, `${maildir}.away`);
     try {
       const r = doctor("right");
-      expect(r.lines.get("maildir")).toBe(`✗ maildir: ${maildir} does not exist. Fix: run maildirmake ${maildir} as demo (setuidgid demo maildirmake ${maildir}).`);
+      // demo is a virtual user: setuidgid needs the system account of its uid (setuidgid demo: unknown account).
+      expect(r.lines.get("maildir")).toBe(`✗ maildir: ${maildir} does not exist. Fix: run maildirmake ${maildir} as nobody, the account of uid ${NOBODY} (setuidgid nobody maildirmake ${maildir}).`);
       expect(r.code).toBe(1);
     } finally {
       renameSync(`${maildir}.away`, maildir);
