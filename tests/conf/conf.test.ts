@@ -56,6 +56,13 @@ describe("arguments and refusals", () => {
     expect(open.stderr).toBe("");
   });
 
+  test("a CHECKPASSWORD path that does not exist: the service is made, with a warning naming it", () => {
+    const r = run([applet("qmail-pop3d-conf"), "/nonexistent/checkpassword", "nobody", join(work, "no-checkpassword")]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toStartWith("qmail-pop3d-conf: warning: /nonexistent/checkpassword does not exist: the service will not start until it does");
+    expect(readFileSync(join(work, "no-checkpassword", "run"), "utf8")).toContain("/nonexistent/checkpassword");
+  });
+
   test("an existing directory is refused and left as it was", () => {
     const dir = join(work, "exists");
     mkdirSync(dir);
