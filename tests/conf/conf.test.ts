@@ -23,6 +23,9 @@ describe("arguments and refusals", () => {
     expect(b.code).toBe(100);
     const c = run([POPPIN, "conf", "pop4d"]);
     expect(c.stderr).toStartWith("poppin conf: usage: poppin conf [--systemd]");
+    const relative = run([POPPIN, "conf", "pop3d", "/bin/true", "nobody", "pop3d"]);
+    expect(relative.stderr).toStartWith("poppin conf: the directory must be an absolute path, not pop3d\npoppin conf: usage: poppin conf [--systemd]");
+    expect(relative.code).toBe(100);
     expect(c.code).toBe(100);
   });
 
