@@ -114,7 +114,7 @@ poppin demo: listening on 127.0.0.1:${actual} (PORT=N npm start for another port
   user "${user}", password "${password}", Maildir ${home}/Maildir
   list:     curl --user ${user}:${password} pop3://127.0.0.1:${actual}/
   fetch 1:  curl --user ${user}:${password} pop3://127.0.0.1:${actual}/1
-  by hand:  nc 127.0.0.1 ${actual}     (USER ${user} / PASS ${password} / STAT / RETR 1 / QUIT)
+  by hand:  nc -C 127.0.0.1 ${actual}  (USER ${user} / PASS ${password} / STAT / RETR 1 / QUIT; nc: apt-get install netcat-openbsd)
   deliver:  echo 'Subject: hi' | ${asRoot ? `${bin}/setuidgid nobody ` : ""}${self} deliver ${home}/Maildir
 Ctrl-C stops the service${ownTree ? ` and removes ${demo}` : ""}.
 `);

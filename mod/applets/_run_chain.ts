@@ -7,6 +7,7 @@
  * mailbox owner, who must not get a descriptor of the service log.
  */
 import { nodeChildProcess } from "../sys/builtins.ts";
+import { describeSysError } from "../base/errors.ts";
 import { statSync } from "node:fs";
 import { basename } from "node:path";
 import type { Readable, Writable } from "node:stream";
@@ -72,11 +73,11 @@ export function runChain(argv: readonly string[], data: Uint8Array, env: NodeJS.
     try {
       child = nodeChildProcess().spawn(argv[0]!, argv.slice(1), { stdio: [0, 1, "pipe", "pipe"], env });
     } catch (e) {
-      finish({ kind: "failed", failure: "temporary", detail: `unable to run ${argv[0]}: ${(e as { code?: string }).code ?? String(e)}` });
+      finish({ kind: "failed", failure: "temporary", detail: `unable to run ${argv[0]}: ${describeSysError(e)}` });
       return;
     }
     child.on("error", (e: Error & { code?: string }) => {
-      finish({ kind: "failed", failure: "temporary", detail: `unable to run ${argv[0]}: ${e.code ?? e.message}` });
+      finish({ kind: "failed", failure: "temporary", detail: `unable to run ${argv[0]}: ${describeSysError(e)}` });
     });
     const log = child.stdio[2] as Readable | null;
     if (log) forwarded = forwardUserLog(log, chainLogNames(argv), (line) => writeStderr(line), LOG_DRAIN_MS);

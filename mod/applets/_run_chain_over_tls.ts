@@ -5,6 +5,7 @@
  * mod/applets/_run_chain.ts: 0 served, 1 refused, else temporary.
  */
 import { nodeChildProcess } from "../sys/builtins.ts";
+import { describeSysError } from "../base/errors.ts";
 import type { Writable } from "node:stream";
 import type { ChainResult } from "../session/login_loop.ts";
 import { tlsEnvironment } from "../tls/context.ts";
@@ -25,10 +26,10 @@ export async function runChainOverTls(argv: readonly string[], data: Uint8Array,
   try {
     child = nodeChildProcess().spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe", "pipe"], env: { ...env, ...tlsEnvironment(channel.socket) } });
   } catch (e) {
-    return { kind: "failed", failure: "temporary", detail: `unable to run ${argv[0]}: ${(e as { code?: string }).code ?? String(e)}` };
+    return { kind: "failed", failure: "temporary", detail: `unable to run ${argv[0]}: ${describeSysError(e)}` };
   }
   let spawnError: string | undefined;
-  child.on("error", (e: Error & { code?: string }) => { spawnError = `unable to run ${argv[0]}: ${e.code ?? e.message}`; });
+  child.on("error", (e: Error & { code?: string }) => { spawnError = `unable to run ${argv[0]}: ${describeSysError(e)}`; });
   const pipe = child.stdio[3] as Writable | null;
   if (pipe) {
     pipe.on("error", () => { /* the program did not read fd 3: its exit status tells */ });

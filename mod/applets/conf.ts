@@ -64,6 +64,12 @@ export const applet: Applet = {
     const req = parsed.request;
     const plan = req.systemd ? systemdPlan(req, ctx.execPath) : daemontoolsPlan(req, ctx.execPath);
     writePlan(plan);
+    // qmail-conf takes CHECKPASSWORD on trust; serve would refuse to start (unable to run ...):
+    // say so now, while the sysadmin is looking. Bare names are found on $PATH when run.
+    if (req.checkpassword?.includes("/") && !existsSync(req.checkpassword)) {
+      writeStderr(logLine(`${ctx.prefix}: warning: ${req.checkpassword} does not exist: the service will not start until it does ` +
+        "(poppin install makes poppin's, PREFIX/bin/checkpassword)\n"));
+    }
     const problem = runProblemForOthers(ctx.execPath);
     if (problem !== undefined) {
       writeStderr(logLine(`${ctx.prefix}: warning: the service runs ${ctx.execPath} as the log account and as each mail user, ` +

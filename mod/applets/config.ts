@@ -2,7 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Applet } from "../cli/applet.ts";
 import { fatal } from "../cli/context.ts";
-import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError } from "../base/errors.ts";
+import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, describeSysError } from "../base/errors.ts";
 import { writeStderr, writeStdout } from "../base/io.ts";
 import { serviceCommand } from "../conf/service_command.ts";
 import { checkChain } from "../serve/chain_check.ts";
@@ -23,11 +23,12 @@ The checks are those serve makes before it listens (config files, certificate an
 user database, pop3d's arguments). -n: only the values that are not defaults.
 Exit 0 when the configuration is usable, 111 with one line per problem when not.`;
 
-function isDirectory(path: string): boolean {
+/** Why `path` is not a directory (undefined: it is one). */
+function notDirectory(path: string): string | undefined {
   try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
+    return statSync(path).isDirectory() ? undefined : "not a directory";
+  } catch (e) {
+    return describeSysError(e);
   }
 }
 
@@ -52,7 +53,12 @@ export const applet: Applet = {
     let env: Readonly<Record<string, string | undefined>> = ctx.env;
     const knobs = new Map<string, string>();
     try {
-      if (args.length === 1 && isDirectory(args[0]!)) {
+      // One word can only be DIR (a command line has HOST PORT PROGRAM): name what is wrong with it.
+      if (args.length === 1 && !args[0]!.startsWith("-") && notDirectory(args[0]!) !== undefined) {
+        fatal(ctx, `unable to read service directory ${args[0]}: ${notDirectory(args[0]!)}`);
+        return EXIT_USAGE;
+      }
+      if (args.length === 1 && notDirectory(args[0]!) === undefined) {
         const dir = args[0]!;
         // Under supervise the chain sees svscan's small environment plus env/; relative names are in DIR.
         const found = serviceCommand(dir, { PATH: ctx.env.PATH });

@@ -25,7 +25,8 @@ export const applet: Applet = {
       if (arg === "--keep") keep = true;
       else if (arg.startsWith("--")) {
         const name = arg.split("=")[0];
-        if (name === "--spool-dir" || name === "--hash-spool" || name === "--home-dir-mail" || name === "--no-status-update") bad = true;
+        // pop3d's spool-finding and session options mean nothing to convert: refused, not ignored.
+        if (name === "--spool-dir" || name === "--hash-spool" || name === "--home-dir-mail" || name === "--no-status-update" || name === "--no-cache") bad = true;
         else if (applyMboxOption(settings, arg) !== "ok") bad = true;
       } else rest.push(arg);
     }

@@ -1,6 +1,8 @@
 import { isatty } from "../sys/builtins.ts";
 import type { Applet } from "../cli/applet.ts";
-import { EXIT_OK, UsageError } from "../base/errors.ts";
+import { statSync } from "node:fs";
+import { fatal } from "../cli/context.ts";
+import { EXIT_OK, EXIT_USAGE, UsageError, describeSysError } from "../base/errors.ts";
 import { writeStderr, writeStdout } from "../base/io.ts";
 import { readSecretLine } from "../doctor/secret.ts";
 import { formatJson, formatText } from "../doctor/report.ts";
@@ -26,14 +28,14 @@ function parseArgs(args: string[]) {
     const a = args[i];
     const value = () => {
       const v = args[++i];
-      if (v === undefined) throw new UsageError(`poppin doctor: ${a} needs a value`);
+      if (v === undefined) throw new UsageError(`${a} needs a value`);
       return v;
     };
     if (a === "--json") opts.json = true;
     else if (a === "--service") opts.service = value();
     else if (a === "--port") {
       const v = value();
-      if (!/^\d{1,5}$/.test(v)) throw new UsageError(`poppin doctor: bad port ${v}`);
+      if (!/^\d{1,5}$/.test(v)) throw new UsageError(`bad port ${v}`);
       opts.port = Number(v);
     } else if (a === "--rules") opts.rules = value();
     else if (a === "--userdb") opts.userdb = value();
@@ -50,6 +52,19 @@ export const applet: Applet = {
   usage: USAGE,
   async run(args, ctx) {
     const opts = parseArgs(args);
+    // A mistyped --service would fail every check that reads DIR: say so once instead.
+    if (opts.service !== undefined) {
+      let why: string | undefined;
+      try {
+        if (!statSync(opts.service).isDirectory()) why = "not a directory";
+      } catch (e) {
+        why = describeSysError(e);
+      }
+      if (why !== undefined) {
+        fatal(ctx, `unable to read service directory ${opts.service}: ${why}`);
+        return EXIT_USAGE;
+      }
+    }
     const results = await runRoadmap({
       user: opts.user,
       serviceDir: opts.service,

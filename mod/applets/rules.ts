@@ -1,5 +1,6 @@
 import type { Applet } from "../cli/applet.ts";
 import type { AppletContext } from "../cli/context.ts";
+import { warning } from "../cli/context.ts";
 import { EXIT_OK, EXIT_PERM, TempError, UsageError } from "../base/errors.ts";
 import { writeStderr, writeStdout } from "../base/io.ts";
 import { ByteSource } from "../cdb/byte_source.ts";
@@ -33,7 +34,11 @@ function compile(args: string[], ctx: AppletContext): number {
   // `tcprules x.cdb x.tmp <&-` must not compile the empty input Bun puts on a closed fd 0 and
   // replace the old cdb with an empty one: fail as Debian's tcprules does (111, old cdb kept).
   if (closedAtStart(0)) throw new TempError("unable to read input: file descriptor not open");
-  compileRulesFile(new ByteSource(0), args[0], args[1], ctx.classic ? "ucspi-tcp" : "ipv6");
+  // tcprules skips a line without a colon in silence (and so does the classic name, byte for
+  // byte); `poppin rules compile` says so, since such a line is a typo ("127.0.0.1 allow").
+  const onIgnored = ctx.classic ? undefined : (lineNumber: number, line: Uint8Array) =>
+    warning(ctx, `line ${lineNumber} has no colon and is ignored, as tcprules ignores it: ${JSON.stringify(Buffer.from(line).toString("latin1"))}`);
+  compileRulesFile(new ByteSource(0), args[0], args[1], ctx.classic ? "ucspi-tcp" : "ipv6", onIgnored);
   return EXIT_OK;
 }
 

@@ -1,6 +1,6 @@
 import type { Applet } from "../cli/applet.ts";
 import { warning } from "../cli/context.ts";
-import { EXIT_OK, PermError, UsageError } from "../base/errors.ts";
+import { EXIT_OK, PermError, TempError, UsageError } from "../base/errors.ts";
 import { writeStderr, writeStdout } from "../base/io.ts";
 import { defaultSecretSource } from "../auth/secret_input.ts";
 import { parseUsersArgs, USERS_USAGE } from "../auth/users_args.ts";
@@ -47,6 +47,11 @@ export const applet: Applet = {
 async function change(parsed: UsersCommand, ctx: AppletContext): Promise<number> {
   const paths = storePaths(parsed.file);
   const secrets = () => defaultSecretSource(writeStderr);
+  // Only add makes the file: a mistyped -f or POPPIN_USERDB must not list nothing, compile an
+  // empty cdb or say "no such user" as if the database had been read.
+  if (parsed.command !== "add" && !existsSync(paths.text)) {
+    throw new TempError(`unable to read ${paths.text}: file does not exist (poppin users -f ${paths.text} add ... makes it)`);
+  }
   switch (parsed.command) {
     case "list": {
       const file = loadUserFile(paths.text);

@@ -15,7 +15,7 @@ export type UsersCommand =
   | Common & { command: "add"; login: string; uid: number; gid: number; home: string; apop: boolean; hashKind: NewHashKind };
 
 export const USERS_USAGE =
-  "users [-f FILE] [--group GROUP] add [--apop] [--sha512] LOGIN UID GID HOME | passwd [--sha512] LOGIN | apop LOGIN | del LOGIN | list | compile";
+  "users [-f FILE] [--group GROUP] add [--apop] [--sha512|--yescrypt] LOGIN UID GID HOME | passwd [--sha512|--yescrypt] LOGIN | apop LOGIN | del LOGIN | list | compile";
 
 function id(text: string | undefined, what: string): number {
   if (text === undefined || !/^[0-9]{1,10}$/.test(text) || Number(text) > 0xfffffffe) throw new UsageError(`${what} must be a number`);

@@ -88,6 +88,11 @@ export const ALIASES: readonly AppletAlias[] = [
 /** Names that select an applet only as `poppin NAME` (never symlinked). */
 const ARGUMENT_ONLY: readonly AppletAlias[] = [short("install"), short("config")];
 
+/** Every name `poppin NAME` answers to: the aliases, then the argument-only applets. */
+export function callableNames(): string[] {
+  return [...ALIASES, ...ARGUMENT_ONLY].map((a) => a.name);
+}
+
 export function findAlias(name: string): AppletAlias | undefined {
   return ALIASES.find((a) => a.name === name) ?? ARGUMENT_ONLY.find((a) => a.name === name);
 }

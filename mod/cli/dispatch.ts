@@ -1,7 +1,7 @@
 import { basename } from "node:path";
 import type { AppletContext } from "./context.ts";
 import { fatal } from "./context.ts";
-import { APPLETS, ALIASES, findAlias, findApplet } from "./applet_table.ts";
+import { APPLETS, ALIASES, callableNames, findAlias, findApplet } from "./applet_table.ts";
 import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../base/errors.ts";
 import { writeStderr, writeStdout } from "../base/io.ts";
 import { VERSION } from "../base/version.ts";
@@ -65,7 +65,7 @@ async function appletHelp(name: string, viaPoppin: boolean): Promise<string | un
 }
 
 function knownNames(): string {
-  return [...ALIASES.map((a) => a.name), "install"].join(" ");
+  return callableNames().join(" ");
 }
 
 /** Picks the applet by argv[0] (busybox style) or, for `poppin`, by the first argument; returns the exit code. */

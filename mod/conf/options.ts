@@ -70,7 +70,9 @@ export function parseConfArgs(args: readonly string[], defaultHost: string): Con
   const kind = positional.shift() as ConfKind | undefined;
   if (kind !== "pop3d" && kind !== "pop3s" && kind !== "qmqpd") return { ok: false, usage: true };
   const [first, logacct, dir, ip] = positional;
-  if (!first || !logacct || !dir || !dir.startsWith("/")) return { ok: false, usage: true, kind };
+  if (!first || !logacct || !dir) return { ok: false, usage: true, kind };
+  // qmail-conf's generators want an absolute DIR (run scripts and units name it); say why.
+  if (!dir.startsWith("/")) return { ok: false, usage: true, kind, why: `the directory must be an absolute path, not ${dir}` };
   const port = values.get("--port") ?? DEFAULT_PORT[kind];
   if (!/^[0-9]{1,5}$/.test(port) || Number(port) > 65535) return { ok: false, usage: true, kind, why: `bad port ${port}` };
   const spoolDir = values.get("--spool-dir");

@@ -9,7 +9,7 @@ import type { AuthConfig } from "../auth/config.ts";
 import { daysSinceEpoch } from "../auth/shadow_policy.ts";
 import { lookupVirtualUser } from "../auth/userdb.ts";
 import { rulesLookup } from "../rules/lookup.ts";
-import { getpwnam } from "../sys/libc.ts";
+import { getpwnam, getpwuid } from "../sys/libc.ts";
 import { holders, listenersOn } from "./listener.ts";
 import { failure, pass, type CheckResult } from "./report.ts";
 import type { ServiceInfo } from "./service.ts";
@@ -55,7 +55,11 @@ export function findUser(login: string, config: AuthConfig): { user?: MailUser; 
     try {
       v = lookupVirtualUser(config.userdb, Buffer.from(login));
     } catch (err) {
-      return { result: failure("user", `the user database ${config.userdb} cannot be read: ${(err as Error).message}.`, "fix the file's permissions or rebuild it with poppin users.") };
+      const why = (err as Error).message.replace(`unable to read ${config.userdb}: `, "");
+      const missing = why.endsWith("file does not exist");
+      return { result: failure("user", `the user database ${config.userdb} cannot be read: ${why}.`,
+        missing ? `check the name (POPPIN_USERDB, --userdb), or make it with poppin users -f ${config.userdb} add ${login} UID GID HOME.`
+          : "fix the file's permissions or rebuild it with poppin users.") };
     }
     if (!v) return { result: failure("user", `no virtual user ${login} in ${config.userdb}.`, `add one: poppin users -f ${config.userdb} add ${login} UID GID HOME.`) };
     return { user: { login, uid: v.uid, gid: v.gid, home: v.home, source: "virtual" }, result: pass("user", `virtual user ${login} (uid ${v.uid}, home ${v.home}) in ${config.userdb}.`) };
@@ -67,6 +71,28 @@ export function findUser(login: string, config: AuthConfig): { user?: MailUser; 
   return { user, result: pass("user", `system account ${login} (uid ${pw.uid}, home ${pw.dir}).`) };
 }
 
+/** Who owns the user's files, in words: the login of a system account; a virtual user's uid. */
+function ownerText(user: MailUser): string {
+  return user.source === "system" ? user.login : `uid ${user.uid} (${user.login}'s)`;
+}
+
+/**
+ * The command that makes `maildir` as its owner. setuidgid takes an account name: a virtual
+ * user has none of its own, so it is the system account of its uid (the shared vmail account).
+ */
+function maildirmakeCommand(user: MailUser, maildir: string): string {
+  if (user.source === "system") return `run maildirmake ${maildir} as ${user.login} (setuidgid ${user.login} maildirmake ${maildir})`;
+  let account: string | undefined;
+  try {
+    account = getpwuid(user.uid)?.name;
+  } catch {
+    account = undefined;
+  }
+  return account !== undefined
+    ? `run maildirmake ${maildir} as ${account}, the account of uid ${user.uid} (setuidgid ${account} maildirmake ${maildir})`
+    : `run maildirmake ${maildir}, then chown -R ${user.uid}:${user.gid} ${maildir}`;
+}
+
 function ownerProblem(st: Stats, user: MailUser): string | undefined {
   if (st.uid !== user.uid) return `is owned by uid ${st.uid}, not ${user.login}'s ${user.uid}`;
   if (st.mode & 0o022) return `has mode ${(st.mode & 0o7777).toString(8)}, writable by others`;
@@ -76,10 +102,10 @@ function ownerProblem(st: Stats, user: MailUser): string | undefined {
 export function checkHome(user: MailUser): CheckResult {
   let st: Stats;
   try { st = statSync(user.home); } catch { return failure("home", `home directory ${user.home} does not exist.`, `mkdir ${user.home} and chown ${user.uid}:${user.gid} ${user.home}.`); }
-  if (!st.isDirectory()) return failure("home", `${user.home} is not a directory.`, `make ${user.home} a directory owned by ${user.login}.`);
+  if (!st.isDirectory()) return failure("home", `${user.home} is not a directory.`, `make ${user.home} a directory owned by ${ownerText(user)}.`);
   const problem = ownerProblem(st, user);
   if (problem) return failure("home", `${user.home} ${problem}.`, `chown ${user.uid}:${user.gid} ${user.home} and chmod go-w ${user.home}.`);
-  return pass("home", `${user.home} exists, owned by ${user.login}, not writable by others.`);
+  return pass("home", `${user.home} exists, owned by ${ownerText(user)}, not writable by others.`);
 }
 
 export function checkMaildir(user: MailUser, name: string): CheckResult {
@@ -88,13 +114,13 @@ export function checkMaildir(user: MailUser, name: string): CheckResult {
     const path = sub ? join(maildir, sub) : maildir;
     let st: Stats;
     try { st = statSync(path); } catch {
-      return failure("maildir", `${path} does not exist.`, sub ? `run maildirmake ${maildir} as ${user.login} (or make ${sub}/ with mode 700).` : `run maildirmake ${maildir} as ${user.login} (setuidgid ${user.login} maildirmake ${maildir}).`);
+      return failure("maildir", `${path} does not exist.`, sub ? `make ${sub}/ with mode 700, owned by ${ownerText(user)}.` : `${maildirmakeCommand(user, maildir)}.`);
     }
     if (!st.isDirectory()) return failure("maildir", `${path} is not a directory.`, `move it away and run maildirmake ${maildir}.`);
     const problem = ownerProblem(st, user);
     if (problem) return failure("maildir", `${path} ${problem}.`, `chown -R ${user.uid}:${user.gid} ${maildir} and chmod -R go-w ${maildir}.`);
   }
-  return pass("maildir", `${maildir} has cur/, new/ and tmp/, owned by ${user.login}, not writable by others.`);
+  return pass("maildir", `${maildir} has cur/, new/ and tmp/, owned by ${ownerText(user)}, not writable by others.`);
 }
 
 export function checkPassword(login: string, password: Uint8Array | undefined, config: AuthConfig): CheckResult {

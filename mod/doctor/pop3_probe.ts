@@ -63,7 +63,7 @@ export async function pop3Probe(host: string, port: number, user: string, passwo
     await step("LIST", "LIST", true);
     if (messages > 0) await step("TOP", "TOP 1 0", true);
     await step("QUIT", "QUIT");
-    return { ok: true, step: "QUIT", detail: `USER, PASS, STAT, LIST${messages > 0 ? ", TOP" : ""} and QUIT answered +OK (${messages} messages)`, messages };
+    return { ok: true, step: "QUIT", detail: `USER, PASS, STAT, LIST${messages > 0 ? ", TOP" : ""} and QUIT answered +OK (${messages} ${messages === 1 ? "message" : "messages"})`, messages };
   } catch (err) {
     return { ok: false, step: (err as { step?: string }).step ?? "?", detail: (err as Error).message };
   } finally {

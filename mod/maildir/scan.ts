@@ -53,7 +53,8 @@ function listDir(dir: string, sub: string): string[] {
     return readdirSync(join(dir, sub));
   } catch (err) {
     const why = describeSysError(err);
-    if (isGone(err)) throw new PermError(`unable to scan ${join(dir, sub)}: ${why}: not a Maildir`);
+    // The log line a sysadmin reads when a user has no Maildir yet: say what makes one.
+    if (isGone(err)) throw new PermError(`unable to scan ${join(dir, sub)}: ${why} (not a Maildir; maildirmake, run as the user, makes one)`);
     throw new TempError(`unable to scan ${join(dir, sub)}: ${why}`);
   }
 }

@@ -2,7 +2,7 @@ import { TempError } from "../base/errors.ts";
 import type { ByteSource } from "../cdb/byte_source.ts";
 import { CdbWriter } from "../cdb/writer.ts";
 import { AddressError, ruleKeys } from "./address.ts";
-import { parseRuleLine, RulesParseError, stripRuleLine, type AddressSyntax } from "./parse.ts";
+import { isIgnoredText, parseRuleLine, RulesParseError, stripRuleLine, type AddressSyntax } from "./parse.ts";
 
 /** A rules file line longer than this is refused (tcprules would try to allocate it; we say so). */
 export const MAX_RULE_LINE = 1 << 24;
@@ -43,14 +43,20 @@ function join(parts: Uint8Array[], length: number): Uint8Array {
   return out;
 }
 
+/** Told about a line tcprules skips although it is not blank or a comment (its number and text). */
+export type IgnoredLine = (lineNumber: number, line: Uint8Array) => void;
+
 /** Adds the rules of `lines` to `writer` in order, as tcprules does; returns the number of keys. */
-export function compileRules(lines: Iterable<Uint8Array>, writer: CdbWriter, syntax: AddressSyntax = "ipv6"): number {
+export function compileRules(lines: Iterable<Uint8Array>, writer: CdbWriter, syntax: AddressSyntax = "ipv6", onIgnored?: IgnoredLine): number {
   let lineNumber = 0;
   let keys = 0;
   for (const raw of lines) {
     lineNumber++;
     const rule = parseRuleLine(raw, lineNumber, syntax);
-    if (rule === null) continue;
+    if (rule === null) {
+      if (onIgnored && isIgnoredText(raw)) onIgnored(lineNumber, stripRuleLine(raw));
+      continue;
+    }
     let expanded: Uint8Array[];
     try {
       expanded = ruleKeys(rule.address);
@@ -68,10 +74,10 @@ export function compileRules(lines: Iterable<Uint8Array>, writer: CdbWriter, syn
  * tcprules: compiles rules from `source` into `tmpPath`, then renames it over `cdbPath`.
  * On any error the temporary file is removed and `cdbPath` is left as it was.
  */
-export function compileRulesFile(source: ByteSource, cdbPath: string, tmpPath: string, syntax: AddressSyntax = "ipv6"): number {
+export function compileRulesFile(source: ByteSource, cdbPath: string, tmpPath: string, syntax: AddressSyntax = "ipv6", onIgnored?: IgnoredLine): number {
   const writer = CdbWriter.create(tmpPath);
   try {
-    const keys = compileRules(ruleLines(source), writer, syntax);
+    const keys = compileRules(ruleLines(source), writer, syntax, onIgnored);
     writer.commit(cdbPath);
     return keys;
   } catch (err) {

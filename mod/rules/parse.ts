@@ -45,6 +45,18 @@ export function stripRuleLine(raw: Uint8Array): Uint8Array {
 }
 
 /**
+ * Whether tcprules skips `raw` although it holds a rule-like text: no colon, not empty, not a
+ * comment ("127.0.0.1 allow", "10.0.0.1=deny"): almost always a typo that tcprules drops
+ * without a word, so the client falls through to a broader rule (or to "allow").
+ */
+export function isIgnoredText(raw: Uint8Array): boolean {
+  const line = stripRuleLine(raw);
+  let at = 0;
+  while (at < line.length && (line[at] === SPACE || line[at] === TAB)) at++;
+  return at < line.length && line[at] !== HASH && line.indexOf(COLON) < 0;
+}
+
+/**
  * How a rule line's address ends:
  *  - "ucspi-tcp": at the first colon, as tcprules 0.88 (Debian's ucspi-tcp): an address
  *    never holds a colon, so "::allow" and "a:b:allow" are lines it cannot parse;

@@ -8,7 +8,7 @@
  * The same facts make `poppin config`'s listing. Every problem is one line that names the
  * program and, for a file, the file and the line.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { ENV, envValue } from "../base/env.ts";
 import { authConfigFromEnv, DEFAULT_MIN_UID, type AuthConfig } from "../auth/config.ts";
@@ -73,7 +73,9 @@ export function checkUserDatabase(path: string): string | undefined {
     try {
       reader = CdbReader.open(path);
     } catch (e) {
-      return `unable to read user database ${path}: ${(e as Error).message}`;
+      // CdbReader's message already says "unable to read PATH: why": say it once.
+      const why = (e as Error).message.replace(`unable to read ${path}: `, "");
+      return `unable to read user database ${path}: ${why}`;
     }
     try {
       reader.find(new Uint8Array([0])); // reads the header and one table: a truncated file fails here
@@ -201,8 +203,20 @@ function checkPop3d(argv: readonly string[], prefix: string, env: Env, out: Chai
  * `env`; `runAs`: the account serve switches to (-u), which must be able to read the user
  * database. Never throws for a configuration problem: they are in `problems`.
  */
+/**
+ * A program named by a path that is not there (a typo in the run script, a checkpassword
+ * that is not installed): every login would fail, so serve says so before it listens. Bare
+ * names are left to $PATH at exec time.
+ */
+function missingProgram(word: string | undefined, who: string, out: ChainCheck): boolean {
+  if (word === undefined || !word.includes("/") || existsSync(word)) return false;
+  out.problems.push(`${who}unable to run ${word}: file does not exist`);
+  return true;
+}
+
 export function checkChain(program: readonly string[], env: Env, resolver: Resolver, runAs?: RunAccount): ChainCheck {
   const out: ChainCheck = { problems: [], snapshotEnv: {} };
+  if (missingProgram(program[0], "", out)) return out;
   const popup = matchApplet(program, 0, "popup", "qmail-popup", resolver);
   if (typeof popup === "string") {
     // `poppin qmqpd` and the like: another applet of ours, not a POP3 chain.
@@ -212,6 +226,7 @@ export function checkChain(program: readonly string[], env: Env, resolver: Resol
   }
   const afterPopup = checkPopup(program, popup.words, popup.prefix, env, out);
   if (afterPopup === undefined) return out;
+  if (missingProgram(afterPopup[0], `${popup.prefix}: `, out)) return out;
   const check = matchApplet(afterPopup, 0, "checkpassword", "checkpassword", resolver);
   if (typeof check === "string") {
     out.foreign = check;
@@ -223,6 +238,7 @@ export function checkChain(program: readonly string[], env: Env, resolver: Resol
     out.problems.push(`${check.prefix}: unknown option ${afterCheck[0]} (checkpassword takes only --userdb=FILE before its program)`);
     return out;
   }
+  if (missingProgram(afterCheck[0], `${check.prefix}: `, out)) return out;
   const pop3d = matchApplet(afterCheck, 0, "pop3d", "qmail-pop3d", resolver);
   if (typeof pop3d === "string") {
     out.foreign = pop3d;

@@ -81,6 +81,9 @@ export function matchApplet(
   }
   const real = resolveProgram(word, resolver);
   if (real !== undefined && real !== resolver.self) return `${word} is ${real}, not this poppin binary (${resolver.self})`;
+  // A path that is not there is nobody's program: running it would fail, so it is not ours to
+  // stand in for (popup's one-process login must not serve a chain whose exec would fail).
+  if (real === undefined && word.includes("/")) return `${word} does not exist`;
   return { words, prefix };
 }
 

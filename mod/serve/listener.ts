@@ -60,7 +60,11 @@ export class Listener {
     try {
       await listenOn(server, { host: address, port, backlog, exclusive: true, ipv6Only: false });
     } catch (err) {
-      throw new TempError(`unable to bind: ${describeSysError(err)}`);
+      // tcpserver's words; for a low port refused to an unprivileged serve, then the cause
+      // (a port in use keeps tcpserver's exact line: scripts and the interop test match it).
+      const code = (err as { code?: string }).code;
+      const hint = code === "EACCES" && port < 1024 ? ` (port ${port} is below 1024: start serve as root; -u and -g drop root after binding)` : "";
+      throw new TempError(`unable to bind: ${describeSysError(err)}${hint}`);
     }
     const listener = Listener.adopt(server, onConnection);
     listener.backlog = backlog;

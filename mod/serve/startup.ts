@@ -41,21 +41,28 @@ export async function listenAsTold(o: ServeOptions, env: NodeJS.ProcessEnv, star
   }
 }
 
-/** tcpserver's prot_gid and prot_uid: after bind, before accepting. The complaint, or undefined. */
-export function dropPrivileges(gid: number, uid: number): string | undefined {
+/**
+ * tcpserver's prot_gid and prot_uid: after bind, before accepting. The complaint, or undefined:
+ * tcpserver's words, then, when the cause is that serve was not started as root, that cause.
+ */
+export function dropPrivileges(gid: number, uid: number, startedAs: number = process.getuid?.() ?? 0): string | undefined {
+  const why = (err: unknown): string => {
+    const text = describeSysError(err);
+    return startedAs !== 0 && (err as { code?: string }).code === "EPERM" ? `${text} (-g and -u need serve started as root; it runs as uid ${startedAs})` : text;
+  };
   if (gid) {
     try {
       process.setgroups?.([gid]);
       process.setgid?.(gid);
     } catch (err) {
-      return `unable to set gid: ${describeSysError(err)}`;
+      return `unable to set gid: ${why(err)}`;
     }
   }
   if (uid) {
     try {
       process.setuid?.(uid);
     } catch (err) {
-      return `unable to set uid: ${describeSysError(err)}`;
+      return `unable to set uid: ${why(err)}`;
     }
   }
   return undefined;

@@ -112,6 +112,23 @@ describe("poppin users", () => {
     expect(none.stderr).toBe("poppin users: usage: no user file: give -f FILE or set POPPIN_USERDB\n");
   });
 
+  test("a user file that does not exist is named (a mistyped -f), and only add makes it", () => {
+    const dir = tempDir("users");
+    const file = join(dir, "typo");
+    for (const args of [["list"], ["compile"], ["del", "joe"], ["passwd", "joe"], ["apop", "joe"]]) {
+      const r = users(file, args, "pw\n");
+      expect(r.stderr).toBe(`poppin users: fatal: unable to read ${file}: file does not exist (poppin users -f ${file} add ... makes it)\n`);
+      expect(r.code).toBe(111);
+      expect(r.out).toBe("");
+    }
+    expect(readdirSync(dir)).toEqual([]);
+    const viaCdb = users("", ["list"], undefined, { POPPIN_USERDB: `${file}.cdb` });
+    expect(viaCdb.code).toBe(111);
+    expect(viaCdb.stderr).toContain(`unable to read ${file}: file does not exist`);
+    expect(users(file, ["add", "joe", "5000", "5000", "/h"], "pw\n").code).toBe(0);
+    expect(users(file, ["list"]).out).toBe("joe\t5000\t5000\t/h\tscram\n");
+  });
+
   test("a malformed text file is reported with its line number", () => {
     const dir = tempDir("users");
     const file = join(dir, "users");

@@ -32,6 +32,24 @@ describe("declared once", () => {
     expect(uses(/\.POPPIN_[A-Z]|\[["'`]POPPIN_|["'`]POPPIN_[A-Z_]*["'`$]/, "base/env.ts")).toEqual([]);
   });
 
+  test("docs/configuration.md names every declared variable, and every POPPIN_* the docs name exists", () => {
+    const docs = join(import.meta.dir, "..", "..", "docs");
+    const page = readFileSync(join(docs, "configuration.md"), "utf8");
+    expect(Object.values(ENV).map((v) => v.name).filter((name) => !page.includes(`\`${name}\``))).toEqual([]);
+    // A variable a page names is declared in env.ts or is a login-policy option's variable.
+    const known = new Set([...Object.values(ENV).map((v) => v.name), ...OPTION_SPECS.map((o) => o.env)]);
+    const pages = readdirSync(docs).filter((f) => f.endsWith(".md")).map((f) => join(docs, f))
+      .concat(readdirSync(join(docs, "man")).filter((f) => f.endsWith(".scd")).map((f) => join(docs, "man", f)));
+    const unknown: string[] = [];
+    for (const file of pages) {
+      for (const m of readFileSync(file, "utf8").matchAll(/POPPIN_[A-Z0-9_]*[A-Z0-9]\b/g)) {
+        // POPPIN_NAME is the pattern's placeholder; POPPIN_BIN belongs to the scripts (bench, fuzz).
+        if (!known.has(m[0]) && m[0] !== "POPPIN_NAME" && m[0] !== "POPPIN_BIN") unknown.push(`${relative(docs, file)}: ${m[0]}`);
+      }
+    }
+    expect(unknown).toEqual([]);
+  });
+
   test("every response code text ([IN-USE], [LOGIN-DELAY], [SYS/...], [AUTH]) is in mod/pop3/responses.ts only", () => {
     expect(uses(/["'`]\[(IN-USE|LOGIN-DELAY|SYS\/TEMP|SYS\/PERM|AUTH|UTF8)\]/, "pop3/responses.ts")).toEqual([]);
   });

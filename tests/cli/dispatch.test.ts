@@ -23,6 +23,11 @@ describe("dispatch", () => {
     expect(r.code).toBe(100);
     expect(r.stderr).toContain("unknown applet frobnicate");
     expect(r.stderr).toContain("tcprules");
+    // Every applet `poppin --help` lists is among the known names (config was missing).
+    const known = r.stderr.split("; known: ")[1]!.trim().split(" ");
+    const listed = [...run([POPPIN]).out.matchAll(/^  ([a-z0-9]+) /gm)].map((m) => m[1]!);
+    expect(listed.length).toBeGreaterThan(20);
+    expect(listed.filter((name) => !known.includes(name))).toEqual([]);
   });
 
   test("unknown symlink name is a usage error", () => {

@@ -13,15 +13,30 @@ import { buildManPages, MAN_SOURCE } from "../../scripts/man.ts";
 
 /**
  * The options a usage text names, in its usage lines and its indented option lines (not in the
- * prose): -c, --per-ip, and each letter of a cluster such as -1UXpP. Upper-case words such as
- * --NAME are placeholders.
+ * prose): -c, --per-ip, and each letter of a cluster such as -1UXpP. Upper-case long words such
+ * as --NAME are placeholders; a single upper-case letter (-B, -U) is an option.
  */
 export function usageOptions(help: string): string[] {
   const found = new Set<string>();
   const lines = help.split("\n").filter((line) => line.startsWith("usage:") || /^\s/.test(line));
   for (const m of lines.join("\n").matchAll(/(?<=^|[\s[(,|])(--?)([A-Za-z0-9][A-Za-z0-9-]*)/g)) {
     const [, dashes, word] = m;
-    if (/^[A-Z][A-Z-]*$/.test(word!)) continue;
+    if (dashes === "--" && /^[A-Z][A-Z-]*$/.test(word!)) continue;
+    if (dashes === "--") found.add(`--${word}`);
+    else for (const letter of word!) found.add(`-${letter}`);
+  }
+  return [...found];
+}
+
+/**
+ * The options a man page documents: bold words at the start of a line or after "[" in its
+ * SYNOPSIS and OPTIONS sections (*-f* _FILE_, [*--keep*], *--lock=*_M_), not the prose.
+ */
+export function pageOptions(source: string): string[] {
+  const sections = source.split(/\n# /).filter((s) => s.startsWith("SYNOPSIS") || s.startsWith("OPTIONS")).join("\n");
+  const found = new Set<string>();
+  for (const m of sections.matchAll(/(?:^|\[)\*(--?)([A-Za-z0-9][A-Za-z0-9-]*)/gm)) {
+    const [, dashes, word] = m;
     if (dashes === "--") found.add(`--${word}`);
     else for (const letter of word!) found.add(`-${letter}`);
   }
@@ -34,7 +49,8 @@ function escape(text: string): string {
 
 describe("man pages", () => {
   test("the option extractor reads clusters, long options and options with values", () => {
-    expect(usageOptions("usage: x [ -1Uv ] [ -c limit ] [--per-ip n] [--compat=qmail|rfc] [--NAME=V] name-with-dash\nprose: ln -s\n  --force  text")).toEqual(["-1", "-U", "-v", "-c", "--per-ip", "--compat", "--force"]);
+    expect(usageOptions("usage: x [ -1Uv ] [ -c limit ] [ -B banner ] [--per-ip n] [--compat=qmail|rfc] [--NAME=V] name-with-dash\nprose: ln -s\n  --force  text")).toEqual(["-1", "-U", "-v", "-c", "-B", "--per-ip", "--compat", "--force"]);
+    expect(pageOptions("poppin-x(8)\n\n# SYNOPSIS\n\n*x* [*-f* _FILE_] [*-1Uv*] [*--keep*]\n\n# OPTIONS\n\n*--lock=*_M_\n\t*-ERR* in prose\n\n# EXIT STATUS\n\n*--not-here*\n")).toEqual(["-f", "-1", "-U", "-v", "--keep", "--lock"]);
   });
 
   for (const a of APPLETS) {
@@ -47,6 +63,11 @@ describe("man pages", () => {
       const help = run([POPPIN, a.name, "--help"]).out;
       const missing = usageOptions(help).filter((option) => !new RegExp(`\\*${escape(option)}(?![A-Za-z0-9-])`).test(source));
       expect(missing).toEqual([]);
+      // And the other way: an option the page documents is one --help lists (else the page
+      // describes an option the applet does not take, or --help hides one it does).
+      const listed = new Set(usageOptions(help));
+      const unlisted = pageOptions(source).filter((option) => !listed.has(option));
+      expect(unlisted).toEqual([]);
       // poppin(8) lists the applet.
       expect(readFileSync(join(MAN_SOURCE, "poppin.8.scd"), "utf8")).toContain(`*poppin-${a.name}*(8)`);
     });

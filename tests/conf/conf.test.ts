@@ -23,6 +23,9 @@ describe("arguments and refusals", () => {
     expect(b.code).toBe(100);
     const c = run([POPPIN, "conf", "pop4d"]);
     expect(c.stderr).toStartWith("poppin conf: usage: poppin conf [--systemd]");
+    const relative = run([POPPIN, "conf", "pop3d", "/bin/true", "nobody", "pop3d"]);
+    expect(relative.stderr).toStartWith("poppin conf: the directory must be an absolute path, not pop3d\npoppin conf: usage: poppin conf [--systemd]");
+    expect(relative.code).toBe(100);
     expect(c.code).toBe(100);
   });
 
@@ -54,6 +57,13 @@ describe("arguments and refusals", () => {
     const open = run([POPPIN, "conf", "pop3d", "/bin/true", "nobody", join(work, "from-open")]);
     expect(open.code).toBe(0);
     expect(open.stderr).toBe("");
+  });
+
+  test("a CHECKPASSWORD path that does not exist: the service is made, with a warning naming it", () => {
+    const r = run([applet("qmail-pop3d-conf"), "/nonexistent/checkpassword", "nobody", join(work, "no-checkpassword")]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toStartWith("qmail-pop3d-conf: warning: /nonexistent/checkpassword does not exist: the service will not start until it does");
+    expect(readFileSync(join(work, "no-checkpassword", "run"), "utf8")).toContain("/nonexistent/checkpassword");
   });
 
   test("an existing directory is refused and left as it was", () => {

@@ -115,5 +115,12 @@ describe("convert mbox", () => {
     const r = convert(["onlyone"], dir);
     expect(r.code).toBe(100);
     expect(r.stderr).toStartWith("poppin convert: usage: poppin convert mbox");
+    // pop3d's options that convert's usage does not list are refused, not silently ignored.
+    for (const option of ["--no-cache", "--no-status-update", "--spool-dir=/var/mail", "--bogus"]) {
+      writeFileSync(join(dir, "spool"), "");
+      const o = convert([option, join(dir, "spool"), join(dir, "Maildir")], dir);
+      expect(o.code).toBe(100);
+      expect(o.stderr).toStartWith("poppin convert: usage: poppin convert mbox");
+    }
   });
 });

@@ -85,7 +85,9 @@ describe("poppin doctor", () => {
     expect(r.out).not.toContain("✗");
     expect([...r.lines.keys()]).toEqual(["listener", "rules-allow", "rules-fresh", "config", "user", "home", "maildir", "password", "session", "supervisor", "log", "logger"]);
     expect(r.lines.get("listener")).toMatch(new RegExp(`^✓ listener: port ${port} \\(127\\.0\\.0\\.1\\) is held by pid \\d+ \\(${POPPIN} serve -vDHR`));
-    expect(r.lines.get("session")).toContain("USER, PASS, STAT, LIST, TOP and QUIT answered +OK (1 messages)");
+    expect(r.lines.get("session")).toContain("USER, PASS, STAT, LIST, TOP and QUIT answered +OK (1 message)");
+    // A virtual user owns nothing under its own name: the owner is its uid.
+    expect(r.lines.get("maildir")).toBe(`✓ maildir: ${maildir} has cur/, new/ and tmp/, owned by uid ${NOBODY} (demo's), not writable by others.`);
     expect(r.lines.get("log")).toBe(`✓ log: the log is ${service}/log/main/current (read it with tai64nlocal < ${service}/log/main/current).`);
     expect(r.code).toBe(0);
     const j = run([POPPIN, "doctor", "--json", "--service", service, "demo"], { stdin: "right\n", timeoutMs: 30_000 });
@@ -106,7 +108,8 @@ describe("poppin doctor", () => {
     renameSync(maildir, `${maildir}.away`);
     try {
       const r = doctor("right");
-      expect(r.lines.get("maildir")).toBe(`✗ maildir: ${maildir} does not exist. Fix: run maildirmake ${maildir} as demo (setuidgid demo maildirmake ${maildir}).`);
+      // demo is a virtual user: setuidgid needs the system account of its uid (setuidgid demo: unknown account).
+      expect(r.lines.get("maildir")).toBe(`✗ maildir: ${maildir} does not exist. Fix: run maildirmake ${maildir} as nobody, the account of uid ${NOBODY} (setuidgid nobody maildirmake ${maildir}).`);
       expect(r.code).toBe(1);
     } finally {
       renameSync(`${maildir}.away`, maildir);
@@ -150,6 +153,28 @@ describe("poppin doctor", () => {
       expect(run([requireTool("make"), "-B"], { cwd: service }).code).toBe(0);
     }
   }, 30_000);
+
+  test("a mistyped --service or --port: one line naming it, exit 100, no cascade of ✗", () => {
+    const missing = join(work, "pop3-typo");
+    const r = run([POPPIN, "doctor", "--service", missing, "joe"], { stdin: "" });
+    expect(r.stderr).toBe(`poppin doctor: fatal: unable to read service directory ${missing}: file does not exist\n`);
+    expect(r.out).toBe("");
+    expect(r.code).toBe(100);
+    const port = run([POPPIN, "doctor", "--port", "abc"]);
+    expect(port.stderr).toStartWith("poppin doctor: usage: bad port abc\n");
+    expect(port.code).toBe(100);
+    expect(run([POPPIN, "doctor", "--rules"]).stderr).toStartWith("poppin doctor: usage: --rules needs a value\n");
+  });
+
+  test("a user database that does not exist: named once, and the fix is the name, not permissions", () => {
+    const typo = join(work, "usres.cdb");
+    const r = run([POPPIN, "doctor", "--json", "--port", "1", "--userdb", typo, "demo"], { stdin: "" });
+    const user = (JSON.parse(r.out) as { checks: { id: string; ok: boolean; detail: string; fix: string }[] }).checks.find((c) => c.id === "user")!;
+    expect(user.ok).toBe(false);
+    expect(user.detail).toBe(`the user database ${typo} cannot be read: file does not exist.`);
+    expect(user.fix).toBe(`check the name (POPPIN_USERDB, --userdb), or make it with poppin users -f ${typo} add demo UID GID HOME.`);
+    expect(r.code).toBe(1);
+  });
 
   test("service down", async () => {
     expect(run([requireTool("svc"), "-d", service]).code).toBe(0);

@@ -99,7 +99,7 @@ describe("doctor on what conf makes", () => {
     const r = doctor(pop3s, "secret");
     expect(r.out).not.toContain("✗");
     expect(r.lines.get("session")).toContain("a POP3S (TLS) session on 127.0.0.1:");
-    expect(r.lines.get("session")).toContain("(1 messages)");
+    expect(r.lines.get("session")).toContain("(1 message)");
     expect(r.lines.get("logger")).toMatch(/^✓ logger: the logger \(pid \d+\) stays up\.$/);
     expect(r.code).toBe(0);
   }, 30_000);

@@ -126,7 +126,7 @@ describe("maildirScan", () => {
   test("a missing Maildir or a missing cur/ is a PermError naming the directory; nothing is created", () => {
     const base = tempDir("nomd");
     expect(() => maildirScan(join(base, "nope"))).toThrow(PermError);
-    expect(() => maildirScan(join(base, "nope"))).toThrow(/unable to scan .*nope\/new: file does not exist/);
+    expect(() => maildirScan(join(base, "nope"))).toThrow(`unable to scan ${join(base, "nope")}/new: file does not exist (not a Maildir; maildirmake, run as the user, makes one)`);
     const half = join(base, "half");
     mkdirSync(join(half, "new"), { recursive: true });
     expect(() => maildirScan(half, { moveNew: false })).toThrow(/unable to scan .*half\/cur/);

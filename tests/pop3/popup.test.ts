@@ -89,6 +89,12 @@ describe("qmail-popup as a process", () => {
     expect(r.stderr).toContain("authorization temporary failure rip=192.0.2.7 user=temp");
     const missing = run([applet("qmail-popup"), "h", join(home, "no-such-program")], { stdin: "USER a\r\nPASS b\r\nQUIT\r\n", env });
     expect(missing.out).toBe("+OK \r\n+OK \r\n-ERR [SYS/TEMP] temporary authorization failure, try again later\r\n+OK \r\n");
+    // Named checkpassword but not there (a typo in the run script): popup must not stand in for
+    // it with its own one-process login; the chain's exec fails, as it would for any program.
+    const typo = join(home, "bin", "checkpassword");
+    const named = run([applet("qmail-popup"), "h", typo, applet("qmail-pop3d"), "Maildir"], { stdin: "USER a\r\nPASS b\r\nQUIT\r\n", env });
+    expect(named.out).toBe("+OK \r\n+OK \r\n-ERR [SYS/TEMP] temporary authorization failure, try again later\r\n+OK \r\n");
+    expect(named.stderr).toContain(`why=unable%20to%20run%20${typo}:%20file%20does%20not%20exist`);
   });
 
   test("a user name with control octets is logged escaped, on one line", () => {

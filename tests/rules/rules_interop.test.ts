@@ -229,6 +229,25 @@ describe("tcprules/tcprulescheck interop with Debian ucspi-tcp", () => {
     }
   });
 
+  test("a rule line without a colon (a typo): skipped as tcprules skips it; tcprules silent, poppin rules compile warns", () => {
+    const work = tempDir("rules-typo");
+    const text = "# clients\n127.0.0.1 allow\n  # indented comment\n\n   \n192.0.2.=deny\n:deny\n";
+    const compile = (cmd: string[], name: string) => {
+      const r = run([...cmd, join(work, `${name}.cdb`), join(work, `${name}.tmp`)], { stdin: text });
+      return { code: r.code, stderr: r.stderr, cdb: readFileSync(join(work, `${name}.cdb`)) };
+    };
+    const theirs = compile([requireTool("tcprules")], "theirs");
+    expect(theirs.code).toBe(0);
+    expect(theirs.stderr).toBe("");
+    expect(compile([applet("tcprules")], "classic")).toEqual(theirs);
+    const mine = compile([applet("rules"), "compile"], "mine");
+    expect(mine.code).toBe(0);
+    expect(mine.cdb).toEqual(theirs.cdb);
+    expect(mine.stderr).toBe(
+      'poppin rules: warning: line 2 has no colon and is ignored, as tcprules ignores it: "127.0.0.1 allow"\n' +
+      'poppin rules: warning: line 6 has no colon and is ignored, as tcprules ignores it: "192.0.2.=deny"\n');
+  });
+
   test("`rules check CDB IP HOST INFO` takes the connection from arguments", () => {
     const n = files.findIndex((f) => !f.badLine && f.queries.some((q) => q.host && q.info));
     const q = files[n].queries.find((x) => x.host && x.info)!;

@@ -107,6 +107,17 @@ describe("poppin config", () => {
     expect(l.get("pop3d.mailbox")?.[0]).toBe("Maildir");
   });
 
+  test("a service directory that does not exist (a typo) is named, exit 100 (a wrong argument)", () => {
+    const missing = join(tempDir("config"), "pop3d");
+    const r = run([POPPIN, "config", missing]);
+    expect(r.stderr).toBe(`poppin config: fatal: unable to read service directory ${missing}: file does not exist\n`);
+    expect(r.code).toBe(100);
+    expect(r.out).toBe("");
+    const file = join(tempDir("config"), "run");
+    writeFileSync(file, "#!/bin/sh\n");
+    expect(run([POPPIN, "config", "-n", file]).stderr).toBe(`poppin config: fatal: unable to read service directory ${file}: not a directory\n`);
+  });
+
   test("not a command line: exit 100 (usage) with the reason", () => {
     const r = run([POPPIN, "config", "-z", "0", "110", "x"]);
     expect(r.code).toBe(100);

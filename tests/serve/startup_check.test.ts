@@ -65,6 +65,20 @@ for (const [name, mode] of MODES) {
       expect(r.portRefused).toBe(true);
     });
 
+    test("a program path that is not there (a typo, a checkpassword not installed): exit 111 naming it", async () => {
+      const missing = join(tempDir("noprog"), "checkpassword");
+      const noCheck = await startFails(mode, [applet("qmail-popup"), "pop.example.org", missing, applet("qmail-pop3d"), "Maildir"]);
+      expect(noCheck.stderr).toContain(`tcpserver: fatal: qmail-popup: unable to run ${missing}: file does not exist\n`);
+      expect(noCheck.code).toBe(111);
+      expect(noCheck.portRefused).toBe(true);
+      const noPop3d = await startFails(mode, [applet("qmail-popup"), "pop.example.org", applet("checkpassword"), "/nonexistent/qmail-pop3d", "Maildir"]);
+      expect(noPop3d.stderr).toContain("tcpserver: fatal: checkpassword: unable to run /nonexistent/qmail-pop3d: file does not exist\n");
+      expect(noPop3d.code).toBe(111);
+      const noPopup = await startFails(mode, ["/nonexistent/qmail-popup", "pop.example.org", applet("checkpassword"), applet("qmail-pop3d"), "Maildir"]);
+      expect(noPopup.stderr).toContain("tcpserver: fatal: unable to run /nonexistent/qmail-popup: file does not exist\n");
+      expect(noPopup.code).toBe(111);
+    });
+
     test("POPPIN_CONFIG names a file that cannot be read: exit 111 naming it", async () => {
       const r = await startFails(mode, chain([]), { POPPIN_CONFIG: "/nonexistent/poppin.conf" });
       expect(r.code).toBe(111);
@@ -95,7 +109,7 @@ for (const [name, mode] of MODES) {
     test("the user database: missing cdb, a text file with a bad line (named), a mistyped --userdb", async () => {
       const missing = await startFails(mode, chain([]), { POPPIN_USERDB: "/nonexistent/users.cdb" });
       expect(missing.code).toBe(111);
-      expect(missing.stderr).toContain("checkpassword: unable to read user database /nonexistent/users.cdb");
+      expect(missing.stderr).toContain("checkpassword: unable to read user database /nonexistent/users.cdb: file does not exist\n");
       expect(missing.portRefused).toBe(true);
       const text = join(tempDir("userdb"), "users");
       writeFileSync(text, "# users\njoe:$6$x$y:1000:1000:/home/joe\nbroken line\n");
