@@ -160,6 +160,23 @@ export class SocketLines {
   }
 }
 
+/**
+ * Closes a connection whose session is over: our answers and FIN go out (end), and what the
+ * client still sends is read and dropped, so that its close or reset is seen and the socket
+ * freed. A socket left paused (a client that flooded input) is never told the peer went away
+ * and would hold its descriptor in serve's process for good. A client that neither closes nor
+ * takes what is left is dropped after `timeoutMs` (qmail's timeoutwrite).
+ */
+export function closeWhenDone(socket: net.Socket, timeoutMs: number): void {
+  if (socket.destroyed) return;
+  socket.removeAllListeners("data");
+  socket.on("data", () => {});
+  socket.end();
+  socket.resume();
+  const timer = setTimeout(() => socket.destroy(), timeoutMs);
+  socket.once("close", () => clearTimeout(timer));
+}
+
 /** A session's first output buffer; it grows as answers need (up to the SocketOutput's capacity). */
 const FIRST_BUFFER_OCTETS = 4096;
 
