@@ -8,8 +8,10 @@
 import { afterAll, expect, test } from "bun:test";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import net from "node:net";
+import tls from "node:tls";
 import { join } from "node:path";
 import { POPPIN, run } from "../helpers.ts";
+import { makeCertificate } from "../tls/harness.ts";
 import { MAIL_GID, MAIL_UID, startServer, talk, virtualSetup, type Running } from "./harness.ts";
 
 const setup = virtualSetup(["Subject: one\n\nfirst\n"]);
@@ -39,27 +41,58 @@ function tcpSockets(pid: number): number {
   return n;
 }
 
-/** Sends `first`, then keeps sending `flood` (never reading) until the connection is gone or `ms` passed; then resets it. */
-function flooder(port: number, first: string, flood: Buffer, ms: number): Promise<void> {
+/**
+ * Sends `first`, then keeps sending `flood` (never reading) until the connection is gone or `ms`
+ * passed; then resets it. `tls`: after STLS, or from the first byte (--tls).
+ */
+function flooder(port: number, first: string, flood: Buffer, ms: number, tlsMode?: "stls" | "implicit"): Promise<void> {
   return new Promise((resolve) => {
-    const sock = net.connect({ host: "127.0.0.1", port }, async () => {
+    const raw = net.connect({ host: "127.0.0.1", port }, () => {
+      if (tlsMode === undefined) return void send(raw);
+      const secure = () => {
+        const t = tls.connect({ socket: raw, rejectUnauthorized: false }, () => void send(t));
+        t.on("data", () => {});
+        t.on("error", () => {});
+      };
+      if (tlsMode === "implicit") return secure();
+      raw.once("data", () => {
+        raw.write("STLS\r\n");
+        raw.once("data", secure);
+      });
+    });
+    async function send(sock: net.Socket): Promise<void> {
       sock.write(first);
       const until = Date.now() + ms;
       while (!sock.destroyed && Date.now() < until) {
         if (!sock.write(flood)) await Promise.race([new Promise((r) => sock.once("drain", r)), Bun.sleep(200)]);
         if (sock.writableLength > 4 << 20) await Bun.sleep(50);
       }
-      sock.resetAndDestroy();
-    });
-    sock.on("data", () => {});
-    sock.on("error", () => {});
-    sock.on("close", () => resolve());
+      raw.resetAndDestroy();
+    }
+    raw.on("data", () => {});
+    raw.on("error", () => {});
+    raw.on("close", () => resolve());
   });
 }
 
+/** Waits (up to 3 s) until `pid` holds no more TCP sockets than `listening`; returns how many it holds. */
+async function settled(pid: number, listening: number): Promise<number> {
+  let held = tcpSockets(pid);
+  for (let i = 0; i < 30 && held > listening; i++) {
+    await Bun.sleep(100);
+    held = tcpSockets(pid);
+  }
+  return held;
+}
+
+const EMPTY_LINES = Buffer.from("\r\n".repeat(64 * 1024)); // 21 empty lines end a session (too many bad commands)
+const NOOPS = Buffer.from("NOOP\r\n".repeat(16 * 1024));
+const LOGIN_QUIT = "USER joe\r\nPASS secret\r\nQUIT\r\n";
+const chain = [POPPIN, "popup", "mail.example", POPPIN, "checkpassword", POPPIN, "pop3d", "Maildir"];
+
 test("sessions the server ends while the client floods input leave no descriptor in serve --inline; it still serves", async () => {
   const s = await startServer(
-    [POPPIN, "serve", "--inline", "-1", "-c", "5", "-u", String(MAIL_UID), "-g", String(MAIL_GID), "127.0.0.1", "0", POPPIN, "popup", "mail.example", POPPIN, "checkpassword", POPPIN, "pop3d", "Maildir"],
+    [POPPIN, "serve", "--inline", "-1", "-c", "5", "-u", String(MAIL_UID), "-g", String(MAIL_GID), "127.0.0.1", "0", ...chain],
     { POPPIN_USERDB: setup.userdb, POPPIN_AUTH_FAILURE_DELAY: "0" },
   );
   servers.push(s);
@@ -67,19 +100,12 @@ test("sessions the server ends while the client floods input leave no descriptor
   expect((await talk(s.port, "USER joe\r\nPASS secret\r\nSTAT\r\nQUIT\r\n")).toString("latin1")).toMatch(/\+OK 1 \d+\r\n\+OK[^\r]*\r\n$/);
   await Bun.sleep(300);
   const listening = tcpSockets(s.proc.pid); // the listener (its descriptor and a copy)
-  const emptyLines = Buffer.from("\r\n".repeat(64 * 1024)); // 21 empty lines end a session (too many bad commands)
-  const noops = Buffer.from("NOOP\r\n".repeat(16 * 1024));
   const rounds = [
-    ...Array.from({ length: 6 }, () => flooder(s.port, "", emptyLines, 1500)), // before login
-    ...Array.from({ length: 6 }, () => flooder(s.port, "USER joe\r\nPASS secret\r\nQUIT\r\n", noops, 1500)), // after QUIT (or [IN-USE])
+    ...Array.from({ length: 6 }, () => () => flooder(s.port, "", EMPTY_LINES, 1500)), // before login
+    ...Array.from({ length: 6 }, () => () => flooder(s.port, LOGIN_QUIT, NOOPS, 1500)), // after QUIT (or [IN-USE])
   ];
-  for (let i = 0; i < rounds.length; i += 4) await Promise.all(rounds.slice(i, i + 4));
-  let held = tcpSockets(s.proc.pid);
-  for (let i = 0; i < 30 && held > listening; i++) {
-    await Bun.sleep(100);
-    held = tcpSockets(s.proc.pid);
-  }
-  expect(held).toBe(listening);
+  for (let i = 0; i < rounds.length; i += 4) await Promise.all(rounds.slice(i, i + 4).map((start) => start()));
+  expect(await settled(s.proc.pid, listening)).toBe(listening);
   expect((await talk(s.port, "USER joe\r\nPASS secret\r\nSTAT\r\nQUIT\r\n")).toString("latin1")).toMatch(/\+OK 1 \d+\r\n\+OK[^\r]*\r\n$/);
 }, 30_000);
 
@@ -91,18 +117,24 @@ test("the same for a proxy node (popup NAME proxy ROUTES.cdb under --inline)", a
   expect((await talk(s.port, "CAPA\r\nQUIT\r\n")).toString()).toContain("\r\nUSER\r\n");
   await Bun.sleep(300);
   const listening = tcpSockets(s.proc.pid);
-  const emptyLines = Buffer.from("\r\n".repeat(64 * 1024));
-  const capaQuit = Buffer.from("CAPA\r\n".repeat(8 * 1024));
-  const rounds = [
-    ...Array.from({ length: 4 }, () => flooder(s.port, "", emptyLines, 1500)),
-    ...Array.from({ length: 4 }, () => flooder(s.port, "QUIT\r\n", capaQuit, 1500)),
-  ];
-  for (let i = 0; i < rounds.length; i += 4) await Promise.all(rounds.slice(i, i + 4));
-  let held = tcpSockets(s.proc.pid);
-  for (let i = 0; i < 30 && held > listening; i++) {
-    await Bun.sleep(100);
-    held = tcpSockets(s.proc.pid);
-  }
-  expect(held).toBe(listening);
+  const capas = Buffer.from("CAPA\r\n".repeat(8 * 1024));
+  await Promise.all([...Array.from({ length: 4 }, () => flooder(s.port, "", EMPTY_LINES, 1500)), ...Array.from({ length: 4 }, () => flooder(s.port, "QUIT\r\n", capas, 1500))]);
+  expect(await settled(s.proc.pid, listening)).toBe(listening);
   expect((await talk(s.port, "CAPA\r\nQUIT\r\n")).toString()).toContain("\r\nUSER\r\n");
+}, 30_000);
+
+test("the same over TLS: after STLS and under --tls", async () => {
+  const cert = makeCertificate();
+  for (const how of ["stls", "implicit"] as const) {
+    const s = await startServer(
+      [POPPIN, "serve", "--inline", ...(how === "implicit" ? ["--tls"] : []), "-1", "-c", "5", "-u", String(MAIL_UID), "-g", String(MAIL_GID), "127.0.0.1", "0", ...chain],
+      { POPPIN_USERDB: setup.userdb, POPPIN_AUTH_FAILURE_DELAY: "0", CERTFILE: cert.cert, KEYFILE: cert.key },
+    );
+    servers.push(s);
+    await Bun.sleep(300);
+    const listening = tcpSockets(s.proc.pid);
+    await Promise.all([flooder(s.port, "", EMPTY_LINES, 1500, how), flooder(s.port, "", EMPTY_LINES, 1500, how), flooder(s.port, LOGIN_QUIT, NOOPS, 1500, how), flooder(s.port, LOGIN_QUIT, NOOPS, 1500, how)]);
+    expect(await settled(s.proc.pid, listening), how).toBe(listening);
+    await s.stop(2_000);
+  }
 }, 30_000);
