@@ -43,11 +43,12 @@ function tcpSockets(pid: number): number {
 
 /**
  * Sends `first`, then keeps sending `flood` (never reading) until the connection is gone or `ms`
- * passed; then resets it. `tls`: after STLS, or from the first byte (--tls).
+ * passed; then resets it. `tls`: after STLS, or from the first byte (--tls). `halfOpen`: the
+ * server's FIN does not stop it.
  */
-function flooder(port: number, first: string, flood: Buffer, ms: number, tlsMode?: "stls" | "implicit"): Promise<void> {
+function flooder(port: number, first: string, flood: Buffer, ms: number, tlsMode?: "stls" | "implicit", halfOpen = false): Promise<void> {
   return new Promise((resolve) => {
-    const raw = net.connect({ host: "127.0.0.1", port }, () => {
+    const raw = net.connect({ host: "127.0.0.1", port, allowHalfOpen: halfOpen }, () => {
       if (tlsMode === undefined) return void send(raw);
       const secure = () => {
         const t = tls.connect({ socket: raw, rejectUnauthorized: false }, () => void send(t));
@@ -137,4 +138,16 @@ test("the same over TLS: after STLS and under --tls", async () => {
     expect(await settled(s.proc.pid, listening), how).toBe(listening);
     await s.stop(2_000);
   }
+}, 30_000);
+
+test("a client that keeps sending after its session ended is cut off, not read on for the timeout", async () => {
+  const s = await startServer(
+    [POPPIN, "serve", "--inline", "-1", "-c", "5", "-u", String(MAIL_UID), "-g", String(MAIL_GID), "127.0.0.1", "0", ...chain],
+    { POPPIN_USERDB: setup.userdb, POPPIN_AUTH_FAILURE_DELAY: "0" },
+  );
+  servers.push(s);
+  const started = Date.now();
+  // 21 empty lines end the session; the flood after them would go on for 8 s if serve read it.
+  await Promise.all([flooder(s.port, "\r\n".repeat(21), EMPTY_LINES, 8000, undefined, true), flooder(s.port, LOGIN_QUIT, NOOPS, 8000, undefined, true)]);
+  expect(Date.now() - started).toBeLessThan(4000);
 }, 30_000);
