@@ -19,7 +19,7 @@ import { RouteTable } from "../proxy/routes.ts";
 import { acceptTls } from "../tls/handshake.ts";
 import { matchApplet, parsePolicyChainHead, type PopupChain, type Resolver } from "../serve/chain_spec.ts";
 import { inlinePolicy, type InlineSetup } from "./inline_session.ts";
-import { LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput, socketLoginRead } from "./socket_io.ts";
+import { closeWhenDone, LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput, socketLoginRead } from "./socket_io.ts";
 
 /** The proxy's part of the command line. */
 export interface ProxyChain {
@@ -127,7 +127,7 @@ export function inlineProxySession(proxy: ProxyChain, config: ProxyConfig) {
     } finally {
       counters.leave(state);
       io.out.flush();
-      if (!io.socket.destroyed) io.socket.end();
+      closeWhenDone(io.socket, timeout);
     }
   };
 }

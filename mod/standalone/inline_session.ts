@@ -37,7 +37,7 @@ import type { ListingCache } from "./listing_cache.ts";
 import { PIPELINED_FD_VARIABLE, PIPELINED_VARIABLE, pipelinedValue } from "../session/pipelined_input.ts";
 import { sealedFile } from "../sys/sealed_file.ts";
 import type { SessionCounters, SessionState } from "./session_counters.ts";
-import { LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput, socketLoginRead } from "./socket_io.ts";
+import { closeWhenDone, LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput, socketLoginRead } from "./socket_io.ts";
 import type { MailWorkerPool } from "./mail_worker_pool.ts";
 import { serveByWorker } from "./mail_worker_session.ts";
 import { startUserProcess, startUserProcessOverTls } from "./user_process.ts";
@@ -126,7 +126,7 @@ export async function runInlineSession(socket: net.Socket, fd: number | undefine
   } finally {
     counters.leave(state);
     io.out.flush();
-    if (!io.socket.destroyed) io.socket.end();
+    closeWhenDone(io.socket, io.timeoutMs);
   }
 }
 

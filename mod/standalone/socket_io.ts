@@ -160,6 +160,30 @@ export class SocketLines {
   }
 }
 
+/**
+ * Closes a connection whose session is over: our answers and FIN go out (end), and what the
+ * client still sends is read and dropped, so that its close or reset is seen and the socket
+ * freed. A socket left paused (a client that flooded input) is never told the peer went away
+ * and would hold its descriptor in serve's process for good. A client that sends more than
+ * MAX_UNREAD_INPUT_OCTETS after the end is cut off at once (as the kernel resets a connection
+ * whose process exited), one that neither closes nor takes what is left after `timeoutMs`
+ * (qmail's timeoutwrite): a finished session no longer counts against -c, so neither may cost
+ * serve more than that.
+ */
+export function closeWhenDone(socket: net.Socket, timeoutMs: number): void {
+  if (socket.destroyed) return;
+  socket.removeAllListeners("data");
+  let dropped = 0;
+  socket.on("data", (chunk: Uint8Array) => {
+    dropped += chunk.length;
+    if (dropped > MAX_UNREAD_INPUT_OCTETS) socket.destroy();
+  });
+  socket.end();
+  socket.resume();
+  const timer = setTimeout(() => socket.destroy(), timeoutMs);
+  socket.once("close", () => clearTimeout(timer));
+}
+
 /** A session's first output buffer; it grows as answers need (up to the SocketOutput's capacity). */
 const FIRST_BUFFER_OCTETS = 4096;
 
