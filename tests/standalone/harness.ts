@@ -3,7 +3,7 @@
  * the mail uid), a server started with -1 (its port read from stdout), and a raw POP3
  * client that sends pipelined commands and returns every byte the server answered.
  */
-import { chmodSync, chownSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { POPPIN, run, startPortServer, tempDir, type PortServer } from "../helpers.ts";
@@ -95,4 +95,25 @@ export function connectIdle(port: number, timeoutMs = 10_000): Promise<net.Socke
 /** The greeting's timestamp differs per session and program: blank it for comparisons. */
 export function withoutTimestamp(bytes: Buffer): string {
   return bytes.toString("latin1").replace(/^\+OK <[^>]*>/, "+OK <>");
+}
+
+/** The descriptors of `pid` that are TCP sockets (listener and connections); its helpers' socket pairs are not counted. */
+export function tcpSockets(pid: number): number {
+  const tcp = new Set<string>();
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    for (const line of readFileSync(table, "latin1").split("\n").slice(1)) {
+      const inode = line.trim().split(/\s+/)[9];
+      if (inode !== undefined && inode !== "0") tcp.add(inode);
+    }
+  }
+  let n = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m && tcp.has(m[1])) n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
 }

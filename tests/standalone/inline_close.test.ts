@@ -6,40 +6,18 @@
  * and with them every later client's connection.
  */
 import { afterAll, expect, test } from "bun:test";
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import net from "node:net";
 import tls from "node:tls";
 import { join } from "node:path";
 import { POPPIN, run } from "../helpers.ts";
 import { makeCertificate } from "../tls/harness.ts";
-import { MAIL_GID, MAIL_UID, startServer, talk, virtualSetup, type Running } from "./harness.ts";
+import { MAIL_GID, MAIL_UID, startServer, talk, tcpSockets, virtualSetup, type Running } from "./harness.ts";
 
 const setup = virtualSetup(["Subject: one\n\nfirst\n"]);
 const servers: Running[] = [];
 afterAll(async () => {
   for (const s of servers) if (s.proc.exitCode === null) await s.stop(2_000);
 });
-
-/** The descriptors of `pid` that are TCP sockets (listener and connections); its helpers' socket pairs are not counted. */
-function tcpSockets(pid: number): number {
-  const tcp = new Set<string>();
-  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    for (const line of readFileSync(table, "latin1").split("\n").slice(1)) {
-      const inode = line.trim().split(/\s+/)[9];
-      if (inode !== undefined && inode !== "0") tcp.add(inode);
-    }
-  }
-  let n = 0;
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (m && tcp.has(m[1])) n++;
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return n;
-}
 
 /**
  * Sends `first`, then keeps sending `flood` (never reading) until the connection is gone or `ms`

@@ -2,7 +2,7 @@
 import { expect, test } from "bun:test";
 import tls from "node:tls";
 import { join } from "node:path";
-import { writeFileSync } from "node:fs";
+import { unlinkSync, writeFileSync } from "node:fs";
 import { applet, startPortServer, tempDir } from "../helpers.ts";
 import { makeCertificate } from "./harness.ts";
 
@@ -16,15 +16,19 @@ function handshakeAndWait(port: number): Promise<void> {
   });
 }
 
-test("serve --tls: a missing program and one without execute permission get djb's words, not errno names", async () => {
+test("serve --tls: a program gone since the start and one without execute permission get djb's words, not errno names", async () => {
   const cert = makeCertificate();
   const dir = tempDir("tls-run");
   const noexec = join(dir, "noexec");
   writeFileSync(noexec, "#!/bin/sh\necho hi\n", { mode: 0o644 });
-  for (const [program, why] of [[join(dir, "missing"), "file does not exist"], [noexec, "access denied"]]) {
+  const gone = join(dir, "gone");
+  writeFileSync(gone, "#!/bin/sh\necho hi\n", { mode: 0o755 });
+  for (const [program, why] of [[gone, "file does not exist"], [noexec, "access denied"]]) {
     const s = await startPortServer([applet("tcpserver"), "-1", "-v", "-HR", "-l", "h", "--tls", "127.0.0.1", "0", program], {
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin", CERTFILE: cert.cert, KEYFILE: cert.key },
     });
+    // (A program missing at the start is refused before serve listens: tests/serve/startup_check.test.ts.)
+    if (program === gone) unlinkSync(gone);
     try {
       await handshakeAndWait(s.port);
       const deadline = Date.now() + 5000;
