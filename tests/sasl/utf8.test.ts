@@ -37,6 +37,22 @@ describe("UTF8 (RFC 6856)", () => {
   });
 });
 
+describe("AUTH PLAIN's authzid (RFC 4616) names the authcid's user as the user database compares names", () => {
+  const plain = (authzid: string, authcid: string) => `AUTH PLAIN ${Buffer.from(`${authzid}\0${authcid}\0pw`, "utf8").toString("base64")}`;
+  test("the same octets, another case or a decomposed spelling of the same name: the login is the authcid's", () => {
+    expect(talk([plain("jörg", "jörg")])).toBe("[login jörg]");
+    expect(talk([plain("JO\u0308RG", "jörg")])).toBe("[login jörg]");
+    expect(talk([plain("", "jörg")])).toBe("[login jörg]");
+  });
+  test("another user, or octets that are not UTF-8 and differ: refused as acting as another user", () => {
+    for (const [authzid, authcid] of [["bob", "jörg"], ["jörgen", "jörg"]]) {
+      expect(talk([plain(authzid, authcid)])).toBe("-ERR [AUTH] invalid PLAIN response: acting as another user (authzid) is not supported\r\n");
+    }
+    const latin1 = `AUTH PLAIN ${Buffer.concat([Buffer.from([0xc4]), Buffer.from("\0\xe4\0pw", "latin1")]).toString("base64")}`;
+    expect(talk([latin1])).toContain("acting as another user");
+  });
+});
+
 describe("UTF-8 user names (RFC 8265 UsernameCaseMapped)", () => {
   test("case, width and composition map to one name", () => {
     const stored = "jörg";
