@@ -65,10 +65,14 @@ export class Pop3Connection {
       }
       if (this.#closed) throw new Error(`connection closed; pending: ${this.#buf.subarray(0, 200).toString("latin1")}`);
       if (Date.now() > deadline) throw new Error("answer timed out");
+      // The timer goes with the wait: one left pending (up to 10 minutes for a big Maildir's PASS)
+      // kept the bench process alive that long after its last line.
+      let timer: ReturnType<typeof setTimeout> | undefined;
       await new Promise<void>((resolve) => {
         this.#wake = resolve;
-        setTimeout(resolve, Math.max(1, deadline - Date.now()));
+        timer = setTimeout(resolve, Math.max(1, deadline - Date.now()));
       });
+      clearTimeout(timer);
     }
   }
 
