@@ -1,10 +1,7 @@
 import type { Applet } from "../cli/applet.ts";
-import { EXIT_OK, EXIT_TEMP } from "../base/errors.ts";
-import { writeAll } from "../base/io.ts";
 import { localTime } from "../sys/localtime.ts";
 import { LabelLocalizer } from "../tai64/local.ts";
-import { readChunk } from "../tai64/read_input.ts";
-import { closedAtStart } from "../sys/libc.ts";
+import { filterStdin } from "../tai64/read_input.ts";
 
 /**
  * daemontools' tai64nlocal: TAI64N labels at line starts to local time (TZ honoured),
@@ -16,20 +13,6 @@ export const applet: Applet = {
   usage: "tai64nlocal < input",
   async run(_args, _ctx) {
     const localizer = new LabelLocalizer(localTime);
-    const buf = new Uint8Array(1 << 16);
-    // Bun puts /dev/null on a closed fd 0 or 1; daemontools' read or write gets EBADF and exits
-    // 111, so `tai64n <&-` fails and `tai64n >&-` fails once there is a line to write.
-    if (closedAtStart(0)) return EXIT_TEMP;
-    const outputClosed = closedAtStart(1);
-    try {
-      for (;;) {
-        const n = readChunk(0, buf);
-        if (n === 0) return EXIT_OK;
-        if (outputClosed) return EXIT_TEMP;
-        writeAll(1, localizer.feed(buf.subarray(0, n)));
-      }
-    } catch {
-      return EXIT_TEMP;
-    }
+    return filterStdin((chunk) => localizer.feed(chunk));
   },
 };

@@ -1,5 +1,8 @@
 /** Blocking chunk reads from an inherited fd that may have been left non-blocking by whoever shares it. */
 import { readSync } from "node:fs";
+import { EXIT_OK, EXIT_TEMP } from "../base/errors.ts";
+import { writeAll } from "../base/io.ts";
+import { closedAtStart } from "../sys/libc.ts";
 import { pollReadable } from "../sys/poll.ts";
 
 /** Reads what is available (up to buf.length); 0 at end of input; throws on read errors. */
@@ -16,5 +19,27 @@ export function readChunk(fd: number, buf: Uint8Array): number {
       if (code === "EINTR") continue;
       throw err;
     }
+  }
+}
+
+/**
+ * daemontools' filter loop (tai64n, tai64nlocal): each chunk of stdin through `convert` to
+ * stdout until the end of input (0); a read or write error exits 111 silently, as the
+ * originals do. Bun puts /dev/null on a closed fd 0 or 1, where the originals' read or write
+ * gets EBADF: `<&-` fails at once, `>&-` once there is something to write.
+ */
+export function filterStdin(convert: (chunk: Uint8Array) => Uint8Array): number {
+  if (closedAtStart(0)) return EXIT_TEMP;
+  const outputClosed = closedAtStart(1);
+  const buf = new Uint8Array(1 << 16);
+  try {
+    for (;;) {
+      const n = readChunk(0, buf);
+      if (n === 0) return EXIT_OK;
+      if (outputClosed) return EXIT_TEMP;
+      writeAll(1, convert(buf.subarray(0, n)));
+    }
+  } catch {
+    return EXIT_TEMP;
   }
 }
