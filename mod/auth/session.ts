@@ -7,7 +7,7 @@
 import { ENV } from "../base/env.ts";
 import { BEARER_VARIABLE } from "../sasl/oauthbearer.ts";
 import { TempError, describeSysError } from "../base/errors.ts";
-import { execve, LibcError, pathexecCandidates, pathexecTriesNext, restoreDefaultSignals } from "../sys/libc.ts";
+import { execve, LibcError, pathexecRun, restoreDefaultSignals } from "../sys/libc.ts";
 import type { Account } from "./account.ts";
 import { AuthRefused } from "./request.ts";
 
@@ -71,19 +71,11 @@ export function enterHome(account: Account): void {
 /** Runs PROG in place of this process; returns only by throwing TempError ("unable to run"). */
 export function execProgram(argv: readonly string[], env: Record<string, string>): never {
   const name = argv[0];
-  let failure: LibcError | undefined;
   restoreDefaultSignals();
-  for (const candidate of pathexecCandidates(name, env.PATH)) {
-    try {
-      execve(candidate, argv, env);
-    } catch (err) {
-      if (!(err instanceof LibcError)) throw err;
-      // pathexec_run: ENOENT moves on to the next directory; EACCES, EPERM, EISDIR are remembered
-      // and it moves on; any other error (ENOEXEC: not a program) stops the search there.
-      if (err.code !== "ENOENT" || failure === undefined) failure = err;
-      if (!pathexecTriesNext(err.code)) break;
-    }
+  try {
+    return pathexecRun(name, env.PATH, (file) => execve(file, argv, env));
+  } catch (err) {
+    if (!(err instanceof LibcError)) throw err;
+    throw new TempError(`unable to run ${name}: ${describeSysError(err)}`);
   }
-  const why = failure ? describeSysError(failure) : "file does not exist";
-  throw new TempError(`unable to run ${name}: ${why}`);
 }

@@ -7,7 +7,7 @@
 import { ptr, read } from "bun:ffi";
 import { constants } from "node:os";
 import { SysCallError, lastErrno, libcFunctions } from "../sys/ffi.ts";
-import { cBytes, pathexecCandidates } from "../sys/libc.ts";
+import { cBytes, pathexecCandidates, PATHEXEC_TRIES_NEXT } from "../sys/libc.ts";
 
 const libc = libcFunctions({
   execve: { args: ["ptr", "ptr", "ptr"], returns: "i32" },
@@ -33,6 +33,8 @@ export function getrlimit(resource: number): Limit {
 }
 
 const E = constants.errno;
+/** PATHEXEC_TRIES_NEXT as errno numbers, made before the exec loop (which must not allocate). */
+const TRIES_NEXT = new Set(PATHEXEC_TRIES_NEXT.map((name) => E[name as keyof typeof E]));
 
 function pointerArray(values: readonly string[]): { array: BigUint64Array; keep: Buffer[] } {
   const keep = values.map(cBytes);
@@ -77,7 +79,7 @@ export function execWithLimits(argv: readonly string[], env: Record<string, stri
       code = errno();
       if (code === E.ENOENT) continue;
       savedCode = code;
-      if (code !== E.EACCES && code !== E.EPERM && code !== E.EISDIR) break;
+      if (!TRIES_NEXT.has(code)) break;
     }
     if (savedCode !== 0) code = savedCode;
   }

@@ -4,7 +4,7 @@
  * handshake here and relays the program's pipes through TLS. serve --inline's handler
  * (mod/standalone/inline_handler.ts) serves poppin's chain in this process instead.
  */
-import { pathexecCandidates } from "../sys/libc.ts";
+import { pathexecRun } from "../sys/libc.ts";
 import { ENV } from "../base/env.ts";
 import { describeSysError } from "../base/errors.ts";
 import type { TlsContextHolder } from "../tls/context.ts";
@@ -17,29 +17,14 @@ import { DROP_STATUS, type Admitted, type ConnectionHandler } from "./server.ts"
 const TLS_SOURCE_VARIABLES = ["CERTFILE", "KEYFILE", ENV.config.name] as const;
 
 /**
- * Starts argv[0] as tcpserver's pathexec_run finds it: a name without a slash is looked up in
- * serve's own PATH (tcpserver reads PATH before a rule's variables apply, so a rule's PATH
- * does not choose the program); ENOENT moves on to the next directory; EACCES, EPERM and
- * EISDIR are remembered and move on; anything else stops. Throws the error to report (a
- * program found only without execute permission: "access denied", as tcpserver says).
+ * Starts argv[0] as tcpserver's pathexec_run finds it (pathexecRun): a name without a slash is
+ * looked up in serve's own PATH (tcpserver reads PATH before a rule's variables apply, so a
+ * rule's PATH does not choose the program). Throws the error to report (a program found only
+ * without execute permission: "access denied", as tcpserver says).
  */
 function spawnAsPathexec<T>(name: string, path: string | undefined, spawn: (file: string) => T): T {
-  let saved: unknown;
-  for (const candidate of pathexecCandidates(name, path)) {
-    try {
-      // An empty PATH entry is the current directory: "./name", or spawn would search PATH itself.
-      return spawn(candidate.includes("/") ? candidate : `./${candidate}`);
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === "ENOENT") {
-        saved ??= err;
-        continue;
-      }
-      saved = err;
-      if (code !== "EACCES" && code !== "EPERM" && code !== "EISDIR") break;
-    }
-  }
-  throw saved;
+  // An empty PATH entry is the current directory: "./name", or spawn would search PATH itself.
+  return pathexecRun(name, path, (candidate) => spawn(candidate.includes("/") ? candidate : `./${candidate}`));
 }
 
 /**

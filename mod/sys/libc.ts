@@ -164,9 +164,30 @@ export function pathexecCandidates(name: string, path: string | undefined): stri
   return (path ?? DEFAULT_PATH).split(":").map((dir) => (dir === "" ? name : `${dir}/${name}`));
 }
 
-/** Whether pathexec_run goes on to the next PATH entry after execve failed with `code` (ENOENT, EACCES, EPERM, EISDIR). */
-export function pathexecTriesNext(code: string | undefined): boolean {
-  return code === "ENOENT" || code === "EACCES" || code === "EPERM" || code === "EISDIR";
+/**
+ * The execve errors after which pathexec_run goes on to the next PATH entry (ENOENT silently;
+ * the others are remembered); any other error stops the search there.
+ */
+export const PATHEXEC_TRIES_NEXT: readonly string[] = ["ENOENT", "EACCES", "EPERM", "EISDIR"];
+
+/**
+ * djb's pathexec_run around `attempt` (an execve, or a spawn): tries each candidate file for
+ * `name` in PATH order and returns what the first that works returns. Past ENOENT it moves
+ * on; EACCES, EPERM and EISDIR are remembered and it moves on; any other error stops there.
+ * Throws the error to report: the last one remembered, else the first ENOENT.
+ */
+export function pathexecRun<T>(name: string, path: string | undefined, attempt: (file: string) => T): T {
+  let failure: unknown;
+  for (const candidate of pathexecCandidates(name, path)) {
+    try {
+      return attempt(candidate);
+    } catch (err) {
+      const code = (err as { code?: string } | null)?.code;
+      if (code !== "ENOENT" || failure === undefined) failure = err;
+      if (code === undefined || !PATHEXEC_TRIES_NEXT.includes(code)) break;
+    }
+  }
+  throw failure;
 }
 
 export function execve(path: string, argv: readonly string[], env: Readonly<Record<string, string>>): never {
