@@ -1,10 +1,10 @@
-import { existsSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Applet } from "../cli/applet.ts";
 import { fatal } from "../cli/context.ts";
-import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, describeSysError } from "../base/errors.ts";
+import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError } from "../base/errors.ts";
 import { writeStderr, writeStdout } from "../base/io.ts";
-import { serviceCommand } from "../conf/service_command.ts";
+import { serviceCommand, serviceDirectoryProblem } from "../conf/service_command.ts";
 import { checkChain } from "../serve/chain_check.ts";
 import { configListing } from "../serve/config_listing.ts";
 import { parseServeArgs, type ServeOptions } from "../serve/options.ts";
@@ -22,15 +22,6 @@ give the same words as the serve or popup command line, in the environment it ru
 The checks are those serve makes before it listens (config files, certificate and key,
 user database, pop3d's arguments). -n: only the values that are not defaults.
 Exit 0 when the configuration is usable, 111 with one line per problem when not.`;
-
-/** Why `path` is not a directory (undefined: it is one). */
-function notDirectory(path: string): string | undefined {
-  try {
-    return statSync(path).isDirectory() ? undefined : "not a directory";
-  } catch (e) {
-    return describeSysError(e);
-  }
-}
 
 /** A popup program word (poppin popup, qmail-popup): the chain itself, not a serve command line. */
 function startsWithPopup(args: readonly string[]): boolean {
@@ -53,13 +44,15 @@ export const applet: Applet = {
     let env: Readonly<Record<string, string | undefined>> = ctx.env;
     const knobs = new Map<string, string>();
     try {
+      const oneWord = args.length === 1 ? args[0]! : undefined;
+      const dirProblem = oneWord === undefined ? undefined : serviceDirectoryProblem(oneWord);
       // One word can only be DIR (a command line has HOST PORT PROGRAM): name what is wrong with it.
-      if (args.length === 1 && !args[0]!.startsWith("-") && notDirectory(args[0]!) !== undefined) {
-        fatal(ctx, `unable to read service directory ${args[0]}: ${notDirectory(args[0]!)}`);
+      if (oneWord !== undefined && dirProblem !== undefined && !oneWord.startsWith("-")) {
+        fatal(ctx, dirProblem);
         return EXIT_USAGE;
       }
-      if (args.length === 1 && notDirectory(args[0]!) === undefined) {
-        const dir = args[0]!;
+      if (oneWord !== undefined && dirProblem === undefined) {
+        const dir = oneWord;
         // Under supervise the chain sees svscan's small environment plus env/; relative names are in DIR.
         const found = serviceCommand(dir, { PATH: ctx.env.PATH });
         args = found.args;

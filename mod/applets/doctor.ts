@@ -1,8 +1,8 @@
 import { isatty } from "../sys/builtins.ts";
 import type { Applet } from "../cli/applet.ts";
-import { statSync } from "node:fs";
+import { serviceDirectoryProblem } from "../conf/service_command.ts";
 import { fatal } from "../cli/context.ts";
-import { EXIT_OK, EXIT_USAGE, UsageError, describeSysError } from "../base/errors.ts";
+import { EXIT_OK, EXIT_USAGE, UsageError } from "../base/errors.ts";
 import { writeStderr, writeStdout } from "../base/io.ts";
 import { readSecretLine } from "../doctor/secret.ts";
 import { formatJson, formatText } from "../doctor/report.ts";
@@ -53,17 +53,10 @@ export const applet: Applet = {
   async run(args, ctx) {
     const opts = parseArgs(args);
     // A mistyped --service would fail every check that reads DIR: say so once instead.
-    if (opts.service !== undefined) {
-      let why: string | undefined;
-      try {
-        if (!statSync(opts.service).isDirectory()) why = "not a directory";
-      } catch (e) {
-        why = describeSysError(e);
-      }
-      if (why !== undefined) {
-        fatal(ctx, `unable to read service directory ${opts.service}: ${why}`);
-        return EXIT_USAGE;
-      }
+    const dirProblem = opts.service === undefined ? undefined : serviceDirectoryProblem(opts.service);
+    if (dirProblem !== undefined) {
+      fatal(ctx, dirProblem);
+      return EXIT_USAGE;
     }
     const results = await runRoadmap({
       user: opts.user,

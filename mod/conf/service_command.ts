@@ -4,10 +4,21 @@
  * /bin/sh would split them, with `$VAR` taken from DIR/env (envdir) and `sh -c '...'`
  * looked into. Enough for the files conf writes; not a shell.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { TempError, describeSysError } from "../base/errors.ts";
 import { readEnvdir } from "../daemontools/envdir.ts";
+
+/** What is wrong with `dir` as a service directory ("unable to read service directory DIR: WHY"), or undefined when it is a directory. */
+export function serviceDirectoryProblem(dir: string): string | undefined {
+  let why: string | undefined;
+  try {
+    if (!statSync(dir).isDirectory()) why = "not a directory";
+  } catch (e) {
+    why = describeSysError(e);
+  }
+  return why === undefined ? undefined : `unable to read service directory ${dir}: ${why}`;
+}
 
 /** The variables DIR/env gives the chain (envdir: an empty file removes the variable). */
 export function serviceEnv(dir: string, base: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
