@@ -14,18 +14,9 @@ import { lockExclusiveNonBlocking } from "../sys/locks.ts";
 import { LABEL_LENGTH, formatLabel } from "../tai64/label.ts";
 import { djbErrorText } from "./djb_errors.ts";
 import { pause, type LogHooks } from "./hooks.ts";
-import { openLogFile } from "./log_file.ts";
+import { APPEND, READ, TRUNC, openLogFile } from "./log_file.ts";
 import { runProcessor } from "./processor.ts";
 import type { DirSpec } from "./script.ts";
-
-/**
- * daemontools open_append: O_WRONLY|O_NDELAY|O_APPEND|O_CREAT, mode 600; and O_NOFOLLOW: a
- * multilog running as root in a directory another account owns must not append to, truncate,
- * chmod or create a file of root's through a link that account put at one of its names.
- */
-const APPEND = fsc.O_WRONLY | fsc.O_NONBLOCK | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW;
-/** daemontools open_trunc: O_WRONLY|O_NDELAY|O_TRUNC|O_CREAT, mode 644 (and O_NOFOLLOW). */
-export const TRUNC = fsc.O_WRONLY | fsc.O_NONBLOCK | fsc.O_TRUNC | fsc.O_CREAT | fsc.O_NOFOLLOW;
 
 /** The file itself (lstat): a link at `current` is not a clean stop's complete file. */
 function statOrNull(path: string): Stats | null {
@@ -214,7 +205,7 @@ export class Cyclog {
     this.retry(`unable to set mode of ${this.path("current")}`, () => fchmodSync(this.fdCurrent, 0o644));
     this.retry(`unable to set mode of ${this.path("previous")}`, () => {
       // Through a descriptor of the file itself: the name may be a link by now.
-      const fd = openLogFile(this.at("previous"), fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOFOLLOW, 0);
+      const fd = openLogFile(this.at("previous"), READ, 0);
       try { fchmodSync(fd, 0o744); } finally { closeSync(fd); }
     });
     ignoreErrors(() => fsyncSync(this.fdDir));

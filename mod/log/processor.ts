@@ -4,17 +4,15 @@
  * fd 4 and `newstate` (truncated) on fd 5; until it exits 0, warn, pause and run it again.
  */
 import { nodeChildProcess } from "../sys/builtins.ts";
-import { closeSync, constants as fsc } from "node:fs";
-import { openLogFile } from "./log_file.ts";
+import { closeSync } from "node:fs";
+import { READ, TRUNC, openLogFile } from "./log_file.ts";
 import { djbErrorText } from "./djb_errors.ts";
 import { pause, sleepSync, type LogHooks } from "./hooks.ts";
-
-const TRUNC = fsc.O_WRONLY | fsc.O_NONBLOCK | fsc.O_TRUNC | fsc.O_CREAT | fsc.O_NOFOLLOW;
 
 /** Opens the processor's four files; on failure says which, as the forked multilog child would. */
 function openFiles(dir: string): number[] {
   const fds: number[] = [];
-  const steps: Array<[string, number]> = [["previous", fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOFOLLOW], ["processed", TRUNC], ["state", fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOFOLLOW], ["newstate", TRUNC]];
+  const steps: Array<[string, number]> = [["previous", READ], ["processed", TRUNC], ["state", READ], ["newstate", TRUNC]];
   try {
     for (const [name, flags] of steps) fds.push(openLogFile(`${dir}/${name}`, flags, 0o644));
     return fds;

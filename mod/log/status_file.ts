@@ -2,8 +2,8 @@
  * A multilog `=file`: after each selected line the file holds that line (its first
  * 1000 bytes) padded with newlines to 1001 bytes, written in place at offset 0.
  */
-import { closeSync, writeSync, constants as fsc } from "node:fs";
-import { openLogFile } from "./log_file.ts";
+import { closeSync, writeSync } from "node:fs";
+import { APPEND, WRITE, openLogFile } from "./log_file.ts";
 import { TempError } from "../base/errors.ts";
 import { djbErrorText } from "./djb_errors.ts";
 import { pause, type LogHooks } from "./hooks.ts";
@@ -22,13 +22,13 @@ export class StatusFile {
   /** multilog's f_init: create the file if need be (mode 600), open it for writing. */
   open(): void {
     try {
-      closeSync(openLogFile(this.path, fsc.O_WRONLY | fsc.O_NONBLOCK | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600));
+      closeSync(openLogFile(this.path, APPEND, 0o600));
     } catch (err) {
       throw new TempError(`unable to create ${this.path}: ${djbErrorText(err)}`);
     }
     try {
       // Never through a link (root overwrote the first 1001 bytes of the link's target).
-      this.fd = openLogFile(this.path, fsc.O_WRONLY | fsc.O_NONBLOCK | fsc.O_NOFOLLOW, 0);
+      this.fd = openLogFile(this.path, WRITE, 0);
     } catch (err) {
       throw new TempError(`unable to write ${this.path}: ${djbErrorText(err)}`);
     }
