@@ -14,17 +14,18 @@ export const LANGUAGES: readonly (readonly [string, string])[] = [
   ["en", "English"],
 ];
 
+const OFFERED = new Set(LANGUAGES.map(([tag]) => tag));
+
 /** RFC 4647 section 2.1: a basic language range (1*8ALPHA *("-" 1*8alphanum)) or "*". */
 const BASIC_RANGE = /^(\*|[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*)$/;
 
 /** The offered tag that RFC 4647 lookup (section 3.4) finds for `range`, or undefined. */
 export function lookupLanguage(range: string): string | undefined {
   if (range === "*") return LANGUAGES[0]![0];
-  const offered = new Set(LANGUAGES.map(([tag]) => tag));
   const subtags = range.toLowerCase().split("-");
   while (subtags.length > 0) {
     const candidate = subtags.join("-");
-    if (offered.has(candidate)) return candidate;
+    if (OFFERED.has(candidate)) return candidate;
     subtags.pop();
     // A single-letter subtag left at the end is dropped with the one after it (RFC 4647 3.4 step 4).
     if (subtags.length > 0 && subtags[subtags.length - 1]!.length === 1) subtags.pop();
