@@ -4,6 +4,7 @@ import { EXIT_OK, UsageError } from "../base/errors.ts";
 import { writeAll } from "../base/io.ts";
 import { wallClock } from "../sys/clock.ts";
 import { runMultilog, type LogSignals } from "../log/multilog.ts";
+import { longRunning } from "../sys/jit.ts";
 
 /** multilog's deepsleep(5) after each failure before trying again. */
 const PAUSE_MS = 5000;
@@ -20,6 +21,7 @@ export const applet: Applet = {
   async run(args, ctx) {
     if (args.length === 0 && !ctx.classic) throw new UsageError("poppin log script");
     process.umask(0o022);
+    longRunning();
     const signals: LogSignals = { exitSoon: false, rotateNow: false };
     process.on("SIGTERM", () => { signals.exitSoon = true; });
     process.on("SIGALRM", () => { signals.rotateNow = true; });

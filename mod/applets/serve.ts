@@ -15,6 +15,7 @@ import { KEY_READER_FLAG, runKeyReader } from "../tls/key_reader.ts";
 import { parsePopupCommand, selfResolver } from "../serve/chain_spec.ts";
 import { resolvePolicy } from "../policy/resolve.ts";
 import { logLine } from "../base/log_value.ts";
+import { longRunning } from "../sys/jit.ts";
 
 const USAGE = `serve [ -1UXpPhHrRoOdDqQv ] [ -c limit ] [ -x rules.cdb ] [ -B banner ] [ -g gid ] [ -u uid ] [ -b backlog ] [ -l localname ] [ -t timeout ] [ --per-ip n ] [ --proxy [ --proxy-from addr,... ] ] host port program [ arg ... ]
        serve [ options ] --systemd program [ arg ... ]   (socket from systemd: LISTEN_FDS/LISTEN_PID)
@@ -126,6 +127,7 @@ export const applet: Applet = {
     if (o.printPort) writeStdout(`${listener.port}\n`);
     detachStdio();
     server.announce();
+    longRunning();
     return new Promise<number>(() => {});
   },
 };

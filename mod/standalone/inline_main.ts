@@ -28,6 +28,7 @@ import type { InlineSetup } from "./inline_session.ts";
 import { parseHostPort, startMetrics, type MetricsEndpoint } from "./metrics_server.ts";
 import { SessionCounters, prometheusText, statusText } from "./session_counters.ts";
 import { logLine } from "../base/log_value.ts";
+import { longRunning } from "../sys/jit.ts";
 
 /** Status line period (the issue: every minute). */
 export const STATUS_INTERVAL_MS: number = ENV.statusSeconds.fallback * 1000;
@@ -134,6 +135,7 @@ export async function runInline(o: ServeOptions, ctx: AppletContext): Promise<nu
   if (o.printPort) writeStdout(`${listener.port}\n`);
   detachStdio();
   server.announce();
+  longRunning();
 
   const status = setInterval(() => {
     writeStderr(`${ctx.prefix}: info: ${statusText(counters, counters.loginRate(), o.limit)}\n`);

@@ -23,6 +23,7 @@ import { isMboxArgument } from "../mbox/spool_path.ts";
 import { makeUndumpable } from "../sys/dumpable.ts";
 import { dup2 } from "../sys/fd.ts";
 import { closeDescriptor, receiveWithDescriptor } from "../sys/fd_passing.ts";
+import { longRunning } from "../sys/jit.ts";
 
 /** serve's argument that starts a mail worker (not a tcpserver option). */
 export const MAIL_WORKER_FLAG = "--mail-worker";
@@ -115,6 +116,7 @@ export async function runMailWorker(): Promise<number> {
     fatal("a mail worker is started by serve --inline as root");
     return EXIT_TEMP;
   }
+  longRunning();
   const nothing = openSync("/dev/null", "r+");
   const buffer = new Uint8Array(MAIL_WORKER_MESSAGE_MAX + 1);
   let account: MailWorkerJob["account"] | undefined;
