@@ -14,6 +14,7 @@ import type { Readable, Writable } from "node:stream";
 import { writeStderr } from "../base/io.ts";
 import { forwardUserLog } from "../standalone/user_log.ts";
 import type { ChainResult } from "../session/login_loop.ts";
+import { isPoppinName } from "../base/self_name.ts";
 
 /** How long popup still copies the chain's log lines after it exited (a process it left behind may hold the pipe). */
 const LOG_DRAIN_MS = 1000;
@@ -24,7 +25,7 @@ const PARENT_NAMES: ReadonlySet<string> = new Set(["qmail-popup", "poppin qmail-
 /** The names a program at `path` (first argument `next`) may log with: its own, or "poppin APPLET". */
 function programNames(path: string, next: string | undefined): string[] {
   const name = basename(path);
-  if (name === "poppin") return next === undefined ? [] : [`poppin ${next}`];
+  if (isPoppinName(name)) return next === undefined ? [] : [`poppin ${next}`];
   return [name, `poppin ${name}`];
 }
 
@@ -48,7 +49,7 @@ function namesProgram(arg: string): boolean {
 export function chainLogNames(argv: readonly string[]): string[] {
   if (argv.length === 0) return [];
   const names = programNames(argv[0]!, argv[1]);
-  let i = basename(argv[0]!) === "poppin" ? 2 : 1;
+  let i = isPoppinName(basename(argv[0]!)) ? 2 : 1;
   while (i < argv.length && argv[i]!.startsWith("-")) i++;
   if (i < argv.length && namesProgram(argv[i]!)) names.unshift(...programNames(argv[i]!, argv[i + 1]));
   return names.filter((n) => !PARENT_NAMES.has(n));

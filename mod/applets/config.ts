@@ -9,6 +9,7 @@ import { checkChain } from "../serve/chain_check.ts";
 import { configListing } from "../serve/config_listing.ts";
 import { parseServeArgs, type ServeOptions } from "../serve/options.ts";
 import { selfResolver } from "../serve/chain_spec.ts";
+import { isPoppinName } from "../base/self_name.ts";
 
 const USAGE = `config [-n] DIR
        config [-n] [serve|tcpserver] [serve options] HOST PORT popup ... checkpassword ... pop3d ...
@@ -25,8 +26,8 @@ Exit 0 when the configuration is usable, 111 with one line per problem when not.
 
 /** A popup program word (poppin popup, qmail-popup): the chain itself, not a serve command line. */
 function startsWithPopup(args: readonly string[]): boolean {
-  const first = args[0]?.split("/").pop();
-  return first === "qmail-popup" || first === "popup" || (first === "poppin" && args[1] === "popup");
+  const first = args[0]?.split("/").pop() ?? "";
+  return first === "qmail-popup" || first === "popup" || (isPoppinName(first) && args[1] === "popup");
 }
 
 export const applet: Applet = {
@@ -70,7 +71,7 @@ export const applet: Applet = {
       return EXIT_TEMP;
     }
     if (args[0] === "serve" || args[0]?.split("/").pop() === "tcpserver") args.shift();
-    else if (args[0]?.split("/").pop() === "poppin" && args[1] === "serve") args.splice(0, 2);
+    else if (isPoppinName(args[0]?.split("/").pop() ?? "") && args[1] === "serve") args.splice(0, 2);
     let serve: { options: ServeOptions; inline: boolean } | undefined;
     let program: string[];
     if (startsWithPopup(args)) {

@@ -5,13 +5,14 @@ import { APPLETS, ALIASES, callableNames, findAlias, findApplet } from "./applet
 import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../base/errors.ts";
 import { writeStderr, writeStdout } from "../base/io.ts";
 import { VERSION } from "../base/version.ts";
+import { isPoppinName } from "../base/self_name.ts";
 
-/** Names under which we are poppin itself rather than one of its applets. */
-const SELF_NAMES = new Set(["poppin", "bun", "node", "main.ts"]);
+/** Names under which we run from source (`bun main.ts`): poppin itself too. */
+const SOURCE_NAMES = new Set(["bun", "node", "main.ts"]);
 
-/** poppin itself, also under a versioned or staged file name (poppin-0.1.0, poppin.new). */
+/** poppin itself (also under a versioned or staged file name), or run from source. */
 function isSelfName(name: string): boolean {
-  return SELF_NAMES.has(name) || /^poppin[-.]/.test(name);
+  return isPoppinName(name) || SOURCE_NAMES.has(name);
 }
 
 export interface Invocation {

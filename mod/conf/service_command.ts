@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { TempError, describeSysError } from "../base/errors.ts";
 import { readEnvdir } from "../daemontools/envdir.ts";
+import { isPoppinName } from "../base/self_name.ts";
 
 /** What is wrong with `dir` as a service directory ("unable to read service directory DIR: WHY"), or undefined when it is a directory. */
 export function serviceDirectoryProblem(dir: string): string | undefined {
@@ -111,7 +112,7 @@ export function serveArguments(words: readonly string[], env: Readonly<Record<st
   for (let i = 0; i < words.length; i++) {
     const base = basename(words[i]!);
     if (base === "tcpserver") return words.slice(i + 1);
-    if (base === "serve" && i > 0 && basename(words[i - 1]!) === "poppin") return words.slice(i + 1);
+    if (base === "serve" && i > 0 && isPoppinName(basename(words[i - 1]!))) return words.slice(i + 1);
     if ((base === "sh" || base === "bash") && words[i + 1] === "-c" && words[i + 2] !== undefined) {
       return serveArguments(shellWords(words[i + 2]!, env), env);
     }

@@ -22,6 +22,7 @@ import { CONFIG_CHECKED_VARIABLE, parsePolicyFlags, policyEnv, resolvePolicy, ty
 import { readUserList } from "../policy/user_policy.ts";
 import { matchApplet, type Resolver } from "./chain_spec.ts";
 import { loadTlsContext } from "../tls/context.ts";
+import { isPoppinName } from "../base/self_name.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -220,7 +221,7 @@ export function checkChain(program: readonly string[], env: Env, resolver: Resol
   const popup = matchApplet(program, 0, "popup", "qmail-popup", resolver);
   if (typeof popup === "string") {
     // `poppin qmqpd` and the like: another applet of ours, not a POP3 chain.
-    const other = basename(program[0] ?? "") === "poppin" && program[1] !== undefined ? `poppin ${program[1]} is not a POP3 chain` : undefined;
+    const other = isPoppinName(basename(program[0] ?? "")) && program[1] !== undefined ? `poppin ${program[1]} is not a POP3 chain` : undefined;
     out.foreign = other ?? popup;
     return out;
   }

@@ -10,6 +10,7 @@ import { realpathSync } from "node:fs";
 import { basename } from "node:path";
 import { pathexecCandidates } from "../sys/libc.ts";
 import { parsePolicyFlags } from "../policy/resolve.ts";
+import { isPoppinName } from "../base/self_name.ts";
 
 /** The part of the chain after popup: `checkpassword ... pop3d ...`. */
 export interface LoginChain {
@@ -41,8 +42,6 @@ export interface Resolver {
   path: string | undefined;
 }
 
-const POPPIN_NAMES = new Set(["poppin"]);
-
 /** The real path `name` would run (PATH search as pathexec), or undefined when nothing is found. */
 function resolveProgram(name: string, resolver: Resolver): string | undefined {
   for (const candidate of pathexecCandidates(name, resolver.path)) {
@@ -67,7 +66,7 @@ export function matchApplet(
   const base = basename(word);
   let words: number;
   let prefix: string;
-  if (POPPIN_NAMES.has(base) && argv[at + 1] === applet) {
+  if (isPoppinName(base) && argv[at + 1] === applet) {
     words = 2;
     prefix = `poppin ${applet}`;
   } else if (base === classicName) {
