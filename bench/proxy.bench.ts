@@ -2,7 +2,7 @@
  * The proxy tier's cost: the same backend (`serve --inline`, virtual users, yescrypt) reached
  * directly and through `serve --inline ... popup HOST proxy ROUTES.cdb`, in the same run.
  * Scenarios: login rate (connect, USER, PASS, STAT, QUIT; one user per client) at
- * concurrency 8, with each login's yescrypt check and with the backend's credential cache
+ * concurrency 8 (BENCH_PROXY_C=N for another), with each login's yescrypt check and with the backend's credential cache
  * on (so the proxy's own cost is not hidden behind crypt); RETR throughput (one session,
  * 1,000 x 100 KB); memory of idle proxied sessions on the proxy (and of idle sessions on the
  * backend); CPU per login on the proxy and on the backend. Medians of 3 rounds, direct and
@@ -30,7 +30,7 @@ import { processTree, treeMemory } from "./standalone_servers.ts";
 const POPPIN = process.env.POPPIN_BIN ?? resolve(import.meta.dir, "..", "dist", "poppin");
 const ROUNDS = 3;
 const LOGIN_WINDOW_MS = 2000;
-const CONCURRENCY = 8;
+const CONCURRENCY = Number(process.env.BENCH_PROXY_C ?? 8);
 const RETR_COUNT = 1000;
 const RETR_OCTETS = 100_000;
 const IDLE = Number(process.env.BENCH_PROXY_IDLE ?? 2000);
@@ -230,6 +230,8 @@ async function loginScenario(label: string, env: Record<string, string>): Promis
   const x = median(proxied);
   console.log(`login rate, ${label} (c=${CONCURRENCY}, ${LOGIN_WINDOW_MS} ms windows, ${placement()}): direct ${fmt(d, 1)}/s, through the proxy ${fmt(x, 1)}/s, ratio proxy/direct ${ratio(x, d)}${errors ? ` (${errors} errors)` : ""}`);
   console.log(`  CPU per proxied login: proxy ${fmt(median(proxyCpu), 2)} ms, backend ${fmt(median(backendCpu), 2)} ms (direct login: backend ${fmt(median(backendDirectCpu), 2)} ms; the backend's includes the password check); the client's: direct ${fmt(median(clientCpu.direct), 2)} ms, proxied ${fmt(median(clientCpu.proxied), 2)} ms`);
+  // Where clients are other machines (as in production), a backend's login capacity is its CPU over its CPU per login.
+  console.log(`  backend login capacity through the proxy (its CPU per direct login over its CPU per proxied login): ${ratio(median(backendDirectCpu), median(backendCpu))}`);
   cpuShare("login", cpu);
 }
 
