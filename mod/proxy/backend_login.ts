@@ -62,12 +62,15 @@ class AnswerReader {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const nl = this.#buffer.indexOf(0x0a);
+      // The bound holds however the answer arrives (in pieces or in one read with its end of line).
+      if (nl >= MAX_ANSWER_OCTETS || (nl < 0 && this.#buffer.length > MAX_ANSWER_OCTETS)) {
+        throw new BackendGone(`answer longer than ${MAX_ANSWER_OCTETS} octets`);
+      }
       if (nl >= 0) {
         const line = this.#buffer.slice(0, nl + 1);
         this.#buffer = this.#buffer.slice(nl + 1);
         return line;
       }
-      if (this.#buffer.length > MAX_ANSWER_OCTETS) throw new BackendGone(`answer longer than ${MAX_ANSWER_OCTETS} octets`);
       if (this.#closed !== undefined) throw new BackendGone(this.#closed);
       const left = deadline - Date.now();
       if (left <= 0) throw new BackendGone(`no answer within ${Math.round(timeoutMs / 1000)} s`);
@@ -133,7 +136,14 @@ function startTls(raw: net.Socket, backend: Backend, ca: Buffer | undefined, tim
   });
 }
 
-const isOk = (line: Uint8Array) => line[0] === 0x2b && line[1] === 0x4f && line[2] === 0x4b; // "+OK"
+/** Whether `line` starts with `status` followed by a space or the end of the line (RFC 1939 section 3). */
+function hasStatus(line: Uint8Array, status: string): boolean {
+  for (let i = 0; i < status.length; i++) if (line[i] !== status.charCodeAt(i)) return false;
+  const after = line[status.length];
+  return after === 0x20 || after === 0x0d || after === 0x0a;
+}
+const isOk = (line: Uint8Array) => hasStatus(line, "+OK");
+const isErr = (line: Uint8Array) => hasStatus(line, "-ERR");
 
 /** -ERR [SYS/...] and [IN-USE] (RFC 3206, RFC 2449) say "later", anything else "no". */
 function temporaryAnswer(line: Uint8Array): boolean {
@@ -203,7 +213,14 @@ export async function loginAtBackend(req: BackendLoginRequest): Promise<BackendL
     }
     for (const command of commands) {
       const answer = await answers.line(req.timeoutMs);
-      if (!isOk(answer)) {
+      if (!isOk(answer) && !isErr(answer)) {
+        // Neither +OK nor -ERR: a broken backend, not a wrong password (which would count
+        // against the user in popup's and fail2ban's eyes). Dovecot's proxy fails it the same way.
+        for (const c of commands) c.fill(0);
+        socket.destroy();
+        return { kind: "unavailable", detail: `answer ${Buffer.from(answer).toString("latin1").trimEnd()}` };
+      }
+      if (isErr(answer)) {
         for (const c of commands) c.fill(0);
         socket.end("QUIT\r\n");
         socket.destroySoon?.();
