@@ -176,6 +176,35 @@ function loginCommands(user: Uint8Array, password: Uint8Array, mechanism: LoginM
   return [concat(ascii("USER "), user, CRLF), concat(ascii("PASS "), password, CRLF)];
 }
 
+/**
+ * What a backend that does not expect the PROXY header looks like: it reads the header's
+ * signature as lines ("\r\n", "\r\n", "\0\r\n", "QUIT\n": RFC-style, so that such a
+ * server closes) and answers those, not the login; the proxy would take its -ERR to the
+ * empty line for the user's wrong password, and popup and fail2ban would hold it against the user.
+ */
+/** How long a refused login waits for the answer to QUIT: the backend's answers are all on their way already. */
+const QUIT_ANSWER_MS = 2000;
+
+const NOT_PROXY_AWARE = "the backend answered the PROXY header as commands (start it with --proxy --proxy-from, naming this proxy)";
+
+/**
+ * After a -ERR to the login: reads the answers to the commands still pipelined, then says QUIT,
+ * whose answer (RFC 1939 section 5: always +OK in the AUTHORIZATION state) shows that the
+ * backend's answers were to our commands. False when the answer to QUIT is not +OK, which is
+ * what a backend reading the PROXY header as commands gives; a backend that closes or stays
+ * silent instead is taken at its word (true). One round trip; bounded by QUIT_ANSWER_MS in all.
+ */
+async function quitsCleanly(socket: net.Socket, answers: AnswerReader, unanswered: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + Math.min(timeoutMs, QUIT_ANSWER_MS);
+  socket.write("QUIT\r\n");
+  try {
+    for (let i = 0; i < unanswered; i++) await answers.line(Math.max(1, deadline - Date.now()));
+    return !isErr(await answers.line(Math.max(1, deadline - Date.now())));
+  } catch {
+    return true;
+  }
+}
+
 /** The socket's descriptor (Bun's node:net keeps it on the handle); undefined for TLS or when it is not there. */
 function socketFd(socket: net.Socket): number | undefined {
   const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
@@ -222,10 +251,14 @@ export async function loginAtBackend(req: BackendLoginRequest): Promise<BackendL
       }
       if (isErr(answer)) {
         for (const c of commands) c.fill(0);
-        socket.end("QUIT\r\n");
-        socket.destroySoon?.();
-        setTimeout(() => socket?.destroy(), 1000).unref();
-        return { kind: "refused", reply: answer, temporary: temporaryAnswer(answer) };
+        const temporary = temporaryAnswer(answer);
+        const unanswered = commands.length - 1 - commands.indexOf(command);
+        if (!temporary && !(await quitsCleanly(socket, answers, unanswered, req.timeoutMs))) {
+          socket.destroy();
+          return { kind: "unavailable", detail: NOT_PROXY_AWARE };
+        }
+        socket.destroy();
+        return { kind: "refused", reply: answer, temporary };
       }
       if (command === commands[commands.length - 1]) {
         for (const c of commands) c.fill(0);

@@ -93,7 +93,8 @@ export async function proxyLogin(data: Uint8Array, env: NodeJS.ProcessEnv, setup
     warn(`backend refused the login ${who} reply=${reply}`);
     return { kind: "failed", failure: result.temporary ? "temporary" : "rejected", detail: "backend -ERR" };
   }
-  warn(`backend unavailable ${who} why=${logValue(result.detail)}`);
+  // A backend's answer is in `detail` as latin1 text: logged as the octets it sent.
+  warn(`backend unavailable ${who} why=${logValue(Buffer.from(result.detail, "latin1"))}`);
   return { kind: "failed", failure: "temporary", detail: result.detail };
 }
 

@@ -7,6 +7,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import net from "node:net";
 import type { PortServer } from "../helpers.ts";
+import { applet, startPortServer } from "../helpers.ts";
 import { routesCdb, startProxy, talk, waitForLog } from "./topology.ts";
 
 const QUICK = { POPPIN_AUTH_FAILURE_DELAY: "0" };
@@ -104,9 +105,12 @@ describe.each(hosts)("proxy ($name) against a hostile client or a broken backend
 
   test("an answer that is neither +OK nor -ERR is a broken backend ([SYS/TEMP]), not a wrong password; a -ERR is logged as the backend's own octets", async () => {
     const fake = await fakeBackend((sock, index) => {
-      if (index === 0) sock.write("+OK \r\n\x00\x01 garbage\r\n+OK \r\n");
+      if (index === 0) sock.write(Buffer.from("+OK \r\n\x00\x01 garbage\xff\r\n+OK \r\n", "latin1"));
       else if (index === 1) sock.write("+OK \r\n+OKAY\r\n+OK \r\n");
-      else sock.write(Buffer.concat([Buffer.from("+OK \r\n+OK \r\n-ERR [AUTH] f"), Buffer.from([0xc3, 0xbf]), Buffer.from("r\r\n")]));
+      else {
+        sock.write(Buffer.concat([Buffer.from("+OK \r\n+OK \r\n-ERR [AUTH] f"), Buffer.from([0xc3, 0xbf]), Buffer.from("r\r\n")]));
+        sock.on("data", (c: Buffer) => c.includes("QUIT\r\n") && sock.end("+OK bye\r\n"));
+      }
     });
     const proxy = await proxyTo(fake);
     for (const user of ["garbage", "okay"]) {
@@ -114,10 +118,28 @@ describe.each(hosts)("proxy ($name) against a hostile client or a broken backend
     }
     expect(await talk("127.0.0.5", "127.0.0.1", proxy.port, "USER wrong\r\nPASS y\r\nQUIT\r\n")).toBe("+OK \r\n+OK \r\n-ERR [AUTH] authorization failed\r\n+OK \r\n");
     await waitForLog(proxy.log, "user=wrong rip");
-    expect(proxy.log()).toMatch(/backend unavailable user=garbage rip=127\.0\.0\.5 backend=127\.0\.0\.4:\d+ why=answer%20%00%01%20garbage\n/);
+    expect(proxy.log()).toMatch(/backend unavailable user=garbage rip=127\.0\.0\.5 backend=127\.0\.0\.4:\d+ why=answer%20%00%01%20garbage%FF\n/);
     expect(proxy.log()).toMatch(/backend unavailable user=okay rip=127\.0\.0\.5 backend=127\.0\.0\.4:\d+ why=answer%20\+OKAY\n/);
     expect(proxy.log()).not.toMatch(/authorization failed rip=127\.0\.0\.5 user=(garbage|okay)/);
     expect(proxy.log()).toMatch(/backend refused the login user=wrong rip=127\.0\.0\.5 backend=127\.0\.0\.4:\d+ reply=-ERR%20\[AUTH\]%20f%C3%BFr\n/);
+  });
+
+  test("a backend that does not take the PROXY header (no --proxy) is a temporary failure, not the user's wrong password", async () => {
+    // A real backend, started without --proxy: it reads the header's signature as commands.
+    const backend = await startPortServer([
+      applet("tcpserver"), "-1", "-v", "-HR", "127.0.0.4", "0",
+      applet("qmail-popup"), "backend.example.org", applet("checkpassword"), applet("qmail-pop3d"), "Maildir",
+    ], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...QUICK } });
+    const proxy = await proxyTo({ port: backend.port, closedAt: [], written: [], close: () => backend.stop() });
+    const plain = Buffer.from("\0joe\0pw").toString("base64");
+    for (const login of ["USER joe\r\nPASS pw\r\n", `AUTH PLAIN ${plain}\r\n`]) {
+      const out = await talk("127.0.0.5", "127.0.0.1", proxy.port, `${login}QUIT\r\n`);
+      expect(out).toEndWith(`${FAILED_TEMP}+OK \r\n`);
+    }
+    await waitForLog(proxy.log, /mech=PLAIN why=/);
+    const unavailable = proxy.log().match(/backend unavailable user=joe rip=127\.0\.0\.5 backend=127\.0\.0\.4:\d+ why=the%20backend%20answered%20the%20PROXY%20header%20as%20commands/g);
+    expect(unavailable?.length).toBe(2);
+    expect(proxy.log()).not.toContain("authorization failed rip=127.0.0.5 user=joe");
   });
 
   test("a client that never reads stops the proxy reading from the backend (bounded by the socket buffers)", async () => {
