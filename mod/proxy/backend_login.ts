@@ -205,6 +205,29 @@ async function quitsCleanly(socket: net.Socket, answers: AnswerReader, unanswere
   }
 }
 
+/**
+ * `line` with every occurrence of a secret (the password, the AUTH PLAIN message) replaced by
+ * `*`: a backend that echoes the command it refused ("-ERR bad command PASS ...") must not put
+ * the password into the proxy's log.
+ */
+function withoutSecrets(line: Uint8Array, secrets: readonly Uint8Array[]): Uint8Array {
+  let out = Buffer.from(line);
+  for (const secret of secrets) {
+    if (secret.length === 0) continue;
+    for (let at = out.indexOf(secret); at >= 0; at = out.indexOf(secret, at + 1)) {
+      out = Buffer.concat([out.subarray(0, at), Buffer.from("*"), out.subarray(at + secret.length)]);
+    }
+  }
+  return out;
+}
+
+/** What of the login commands is secret: the password, and the AUTH PLAIN message (base64) when that was sent. */
+function secretsOf(commands: readonly Uint8Array[], password: Uint8Array): Uint8Array[] {
+  const first = commands[0]!;
+  const plain = Buffer.from(first).subarray(0, 11).toString("latin1") === "AUTH PLAIN ";
+  return plain ? [Buffer.from(first.subarray(11, first.length - 2)), password] : [new Uint8Array(0), password];
+}
+
 /** The socket's descriptor (Bun's node:net keeps it on the handle); undefined for TLS or when it is not there. */
 function socketFd(socket: net.Socket): number | undefined {
   const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
@@ -214,6 +237,11 @@ function socketFd(socket: net.Socket): number | undefined {
 export async function loginAtBackend(req: BackendLoginRequest): Promise<BackendLogin> {
   let socket: net.Socket | undefined;
   const commands = loginCommands(req.user, req.password, req.mechanism);
+  const secrets = secretsOf(commands, req.password);
+  const wipe = () => {
+    for (const c of commands) c.fill(0);
+    secrets[0]!.fill(0); // the copy of the AUTH PLAIN message (the password itself is the caller's to wipe)
+  };
   try {
     const raw = await connect(req.backend, req.timeoutMs);
     socket = raw;
@@ -236,21 +264,24 @@ export async function loginAtBackend(req: BackendLoginRequest): Promise<BackendL
     const answers = new AnswerReader(socket);
     const greeting = await answers.line(req.timeoutMs);
     if (!isOk(greeting)) {
-      for (const c of commands) c.fill(0);
+      const shown = withoutSecrets(greeting, secrets);
+      wipe();
       socket.destroy();
-      return { kind: "unavailable", detail: `greeting ${Buffer.from(greeting).toString("latin1").trimEnd()}` };
+      return { kind: "unavailable", detail: `greeting ${Buffer.from(shown).toString("latin1").trimEnd()}` };
     }
     for (const command of commands) {
       const answer = await answers.line(req.timeoutMs);
       if (!isOk(answer) && !isErr(answer)) {
         // Neither +OK nor -ERR: a broken backend, not a wrong password (which would count
         // against the user in popup's and fail2ban's eyes). Dovecot's proxy fails it the same way.
-        for (const c of commands) c.fill(0);
+        const shown = withoutSecrets(answer, secrets);
+        wipe();
         socket.destroy();
-        return { kind: "unavailable", detail: `answer ${Buffer.from(answer).toString("latin1").trimEnd()}` };
+        return { kind: "unavailable", detail: `answer ${Buffer.from(shown).toString("latin1").trimEnd()}` };
       }
       if (isErr(answer)) {
-        for (const c of commands) c.fill(0);
+        const shown = withoutSecrets(answer, secrets);
+        wipe();
         const temporary = temporaryAnswer(answer);
         const unanswered = commands.length - 1 - commands.indexOf(command);
         if (!temporary && !(await quitsCleanly(socket, answers, unanswered, req.timeoutMs))) {
@@ -258,17 +289,17 @@ export async function loginAtBackend(req: BackendLoginRequest): Promise<BackendL
           return { kind: "unavailable", detail: NOT_PROXY_AWARE };
         }
         socket.destroy();
-        return { kind: "refused", reply: answer, temporary };
+        return { kind: "refused", reply: shown, temporary };
       }
       if (command === commands[commands.length - 1]) {
-        for (const c of commands) c.fill(0);
+        wipe();
         return { kind: "ok", socket, reply: answer, leftover: answers.detach() };
       }
     }
     return { kind: "unavailable", detail: "no login command" };
   } catch (err) {
     socket?.destroy();
-    for (const c of commands) c.fill(0);
+    wipe();
     const why = err instanceof BackendGone ? err.message : describeSysError(err);
     return { kind: "unavailable", detail: why };
   }

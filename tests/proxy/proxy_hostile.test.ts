@@ -21,7 +21,7 @@ interface Fake {
   close(): void;
 }
 
-/** A backend that waits for the whole pipelined login (header, USER, PASS), then does `onLogin`. */
+/** A backend that waits for the whole pipelined login (header, USER and PASS or AUTH PLAIN), then does `onLogin`. */
 async function fakeBackend(onLogin: (sock: net.Socket, index: number, fake: Fake) => void): Promise<Fake> {
   const fake: Fake = { port: 0, closedAt: [], written: [], close: () => server.close() };
   let count = 0;
@@ -36,7 +36,7 @@ async function fakeBackend(onLogin: (sock: net.Socket, index: number, fake: Fake
     let done = false;
     sock.on("data", (chunk: Buffer) => {
       got += chunk.toString("latin1");
-      if (!done && got.includes("PASS ") && got.endsWith("\r\n")) {
+      if (!done && (got.includes("PASS ") || got.includes("AUTH PLAIN ")) && got.endsWith("\r\n")) {
         done = true;
         onLogin(sock, index, fake);
       }
@@ -140,6 +140,24 @@ describe.each(hosts)("proxy ($name) against a hostile client or a broken backend
     const unavailable = proxy.log().match(/backend unavailable user=joe rip=127\.0\.0\.5 backend=127\.0\.0\.4:\d+ why=the%20backend%20answered%20the%20PROXY%20header%20as%20commands/g);
     expect(unavailable?.length).toBe(2);
     expect(proxy.log()).not.toContain("authorization failed rip=127.0.0.5 user=joe");
+  });
+
+  test("a backend that echoes the refused command does not put the password into the proxy's log", async () => {
+    const fake = await fakeBackend((sock, index) => {
+      const echo = (index === 0 ? "-ERR bad command PASS s3cr3t pw, s3cr3t pw again" : `-ERR bad AUTH PLAIN ${Buffer.from("\0joe\0s3cr3t pw").toString("base64")}`);
+      sock.write(`+OK \r\n${index === 0 ? "+OK \r\n" : ""}${echo}\r\n`);
+      sock.on("data", (c: Buffer) => c.includes("QUIT\r\n") && sock.end("+OK bye\r\n"));
+    });
+    const proxy = await proxyTo(fake);
+    const plain = Buffer.from("\0joe\0s3cr3t pw").toString("base64");
+    for (const login of ["USER joe\r\nPASS s3cr3t pw\r\n", `AUTH PLAIN ${plain}\r\n`]) {
+      expect(await talk("127.0.0.5", "127.0.0.1", proxy.port, `${login}QUIT\r\n`)).toEndWith("-ERR [AUTH] authorization failed\r\n+OK \r\n");
+    }
+    await waitForLog(proxy.log, /mech=PLAIN/);
+    expect(proxy.log()).toMatch(/backend refused the login user=joe rip=127\.0\.0\.5 backend=\S+ reply=-ERR%20bad%20command%20PASS%20\*,%20\*%20again\n/);
+    expect(proxy.log()).toMatch(/backend refused the login user=joe rip=127\.0\.0\.5 backend=\S+ reply=-ERR%20bad%20AUTH%20PLAIN%20\*\n/);
+    expect(proxy.log()).not.toContain("s3cr3t");
+    expect(proxy.log()).not.toContain(plain);
   });
 
   test("a client that never reads stops the proxy reading from the backend (bounded by the socket buffers)", async () => {
