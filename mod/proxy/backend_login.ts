@@ -164,12 +164,34 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 const CRLF = new Uint8Array([0x0d, 0x0a]);
 const ascii = (text: string) => Buffer.from(text, "latin1");
 
+const BASE64 = ascii("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+
+/**
+ * `AUTH PLAIN base64(message)\r\n`, encoded straight into the command's own bytes: a base64
+ * string (or a pooled Buffer) would keep a copy of the password that nothing can wipe.
+ */
+function authPlainCommand(message: Uint8Array): Uint8Array {
+  const prefix = ascii("AUTH PLAIN ");
+  const out = new Uint8Array(prefix.length + 4 * Math.ceil(message.length / 3) + 2);
+  out.set(prefix, 0);
+  let at = prefix.length;
+  for (let i = 0; i < message.length; i += 3) {
+    const n = (message[i]! << 16) | ((message[i + 1] ?? 0) << 8) | (message[i + 2] ?? 0);
+    out[at++] = BASE64[(n >> 18) & 63]!;
+    out[at++] = BASE64[(n >> 12) & 63]!;
+    out[at++] = i + 1 < message.length ? BASE64[(n >> 6) & 63]! : 0x3d;
+    out[at++] = i + 2 < message.length ? BASE64[n & 63]! : 0x3d;
+  }
+  out.set(CRLF, at);
+  return out;
+}
+
 /** The commands that log in, as the client could have sent them (PASS cannot carry CR or LF: then AUTH PLAIN). */
 function loginCommands(user: Uint8Array, password: Uint8Array, mechanism: LoginMechanism): Uint8Array[] {
   const needsPlain = mechanism === "plain" || password.includes(0x0a) || password.includes(0x0d);
   if (needsPlain) {
     const message = concat(new Uint8Array([0]), user, new Uint8Array([0]), password);
-    const command = concat(ascii("AUTH PLAIN "), ascii(Buffer.from(message).toString("base64")), CRLF);
+    const command = authPlainCommand(message);
     message.fill(0);
     return [command];
   }
@@ -224,7 +246,7 @@ function withoutSecrets(line: Uint8Array, secrets: readonly Uint8Array[]): Uint8
 /** What of the login commands is secret: the password, and the AUTH PLAIN message (base64) when that was sent. */
 function secretsOf(commands: readonly Uint8Array[], password: Uint8Array): Uint8Array[] {
   const first = commands[0]!;
-  const plain = Buffer.from(first).subarray(0, 11).toString("latin1") === "AUTH PLAIN ";
+  const plain = Buffer.from(first.buffer, first.byteOffset, Math.min(11, first.length)).toString("latin1") === "AUTH PLAIN "; // a view, not a copy
   return plain ? [Buffer.from(first.subarray(11, first.length - 2)), password] : [new Uint8Array(0), password];
 }
 
@@ -248,14 +270,14 @@ export async function loginAtBackend(req: BackendLoginRequest): Promise<BackendL
     // The login is pipelined (RFC 2449 section 6.6; the backend reads its input line by line,
     // as poppin does): on a plain connection the PROXY header and the login commands go in one
     // write, over TLS the commands go in one write after the handshake. One round trip for the
-    // whole login instead of one per command. A copy: the originals are wiped once the login is over.
+    // whole login instead of one per command. The originals are wiped once the login is over,
+    // the copy written here once the socket has sent it (the write's callback).
+    const wire = req.tls ? Buffer.concat(commands) : Buffer.concat([req.header, ...commands]);
     if (req.tls) {
       raw.write(req.header);
       socket = await startTls(raw, req.backend, req.tls.ca, req.timeoutMs);
-      socket.write(Buffer.concat(commands));
-    } else {
-      socket.write(Buffer.concat([req.header, ...commands]));
     }
+    socket.write(wire, () => wire.fill(0));
     // The backend may answer the commands in separate small writes with Nagle on (as tcpserver
     // leaves it): each one waits for our ACK of the one before. Linux delays that ACK (40 ms)
     // on a connection that sent data right after connecting; ask for immediate ACKs instead.
