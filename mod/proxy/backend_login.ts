@@ -28,7 +28,7 @@ export interface BackendLoginRequest {
 
 export type BackendLogin =
   | { kind: "ok"; socket: net.Socket; reply: Uint8Array; leftover: Uint8Array }
-  /** The backend said -ERR; `temporary` when its answer carries a [SYS/...] or [IN-USE] code. */
+  /** The backend said -ERR; `temporary` when its answer carries a [SYS/...], [IN-USE] or [LOGIN-DELAY] code. */
   | { kind: "refused"; reply: Uint8Array; temporary: boolean }
   | { kind: "unavailable"; detail: string };
 
@@ -145,10 +145,13 @@ function hasStatus(line: Uint8Array, status: string): boolean {
 const isOk = (line: Uint8Array) => hasStatus(line, "+OK");
 const isErr = (line: Uint8Array) => hasStatus(line, "-ERR");
 
-/** -ERR [SYS/...] and [IN-USE] (RFC 3206, RFC 2449) say "later", anything else "no". */
+/**
+ * -ERR [SYS/...], [IN-USE] and [LOGIN-DELAY] (RFC 3206, RFC 2449 section 8.1) say "later", anything
+ * else "no": a user who polls too soon has the right password, and must not count as a failed login.
+ */
 function temporaryAnswer(line: Uint8Array): boolean {
   const text = Buffer.from(line).toString("latin1");
-  return /^-ERR \[(SYS\/|IN-USE)/i.test(text);
+  return /^-ERR \[(SYS\/|IN-USE\]|LOGIN-DELAY\])/i.test(text);
 }
 
 function concat(...parts: Uint8Array[]): Uint8Array {

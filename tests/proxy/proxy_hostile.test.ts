@@ -8,7 +8,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import net from "node:net";
 import type { PortServer } from "../helpers.ts";
 import { applet, startPortServer } from "../helpers.ts";
-import { routesCdb, startProxy, talk, waitForLog } from "./topology.ts";
+import { makeUsers, routesCdb, startBackend, startProxy, talk, waitForLog } from "./topology.ts";
 
 const QUICK = { POPPIN_AUTH_FAILURE_DELAY: "0" };
 
@@ -158,6 +158,17 @@ describe.each(hosts)("proxy ($name) against a hostile client or a broken backend
     expect(proxy.log()).toMatch(/backend refused the login user=joe rip=127\.0\.0\.5 backend=\S+ reply=-ERR%20bad%20AUTH%20PLAIN%20\*\n/);
     expect(proxy.log()).not.toContain("s3cr3t");
     expect(proxy.log()).not.toContain(plain);
+  });
+
+  test("a backend's -ERR [LOGIN-DELAY] (the user polls too soon) is temporary, not a failed login", async () => {
+    const users = makeUsers({ lou: "lou pw" }, () => []);
+    const backend = await startBackend("127.0.0.4", 0, users, { ...QUICK, POPPIN_ANNOUNCE_LOGIN_DELAY: "600" });
+    const proxy = await proxyTo({ port: backend.port, closedAt: [], written: [], close: () => backend.stop() });
+    expect(await talk("127.0.0.5", "127.0.0.1", proxy.port, "USER lou\r\nPASS lou pw\r\nQUIT\r\n")).toMatch(/^\+OK [^\r]*\r\n\+OK [^\r]*\r\n\+OK [^\r]*\r\n\+OK/);
+    expect(await talk("127.0.0.5", "127.0.0.1", proxy.port, "USER lou\r\nPASS lou pw\r\nQUIT\r\n")).toEndWith(`${FAILED_TEMP}+OK \r\n`);
+    await waitForLog(proxy.log, "LOGIN-DELAY");
+    expect(proxy.log()).toMatch(/backend refused the login user=lou rip=127\.0\.0\.5 backend=\S+ reply=-ERR%20\[LOGIN-DELAY\]/);
+    expect(proxy.log()).not.toContain("authorization failed rip=127.0.0.5 user=lou");
   });
 
   test("a client that never reads stops the proxy reading from the backend (bounded by the socket buffers)", async () => {
