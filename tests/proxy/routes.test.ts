@@ -120,6 +120,22 @@ describe("routes: odd tables and logins", () => {
   });
 });
 
+describe("routes compile into the table itself", () => {
+  test("naming the table as the temporary file is refused before anything is truncated: the table stays, even for a malformed input", () => {
+    const dir = tempDir("routes");
+    expect(compile(dir, TABLE).code).toBe(0);
+    const cdb = join(dir, "routes.cdb");
+    const before = readFileSync(cdb);
+    for (const [text, tmp] of [["bad line\n", cdb], ["carol:127.0.0.2:110\n", cdb], ["bad line\n", `${dir}/./routes.cdb`]] as const) {
+      const r = run([POPPIN, "routes", "compile", cdb, tmp], { stdin: text });
+      expect(r.code).toBe(111);
+      expect(r.stderr).toBe(`poppin routes: fatal: unable to create ${tmp}: it is ${cdb} itself (name a temporary file beside it)\n`);
+      expect(Buffer.compare(readFileSync(cdb), before)).toBe(0);
+    }
+    expect(run([POPPIN, "routes", "check", cdb, "alice"]).out).toBe("alice: 127.0.0.2:1110 (exact)\n");
+  });
+});
+
 describe("rendezvous placement", () => {
   const backend = (t: string) => parseBackend(t) as Backend;
   const two = [backend("10.0.0.1:110"), backend("10.0.0.2:110")];
