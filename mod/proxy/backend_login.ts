@@ -58,8 +58,8 @@ class AnswerReader {
     this.#waiting?.();
   }
 
-  async line(timeoutMs: number): Promise<Uint8Array> {
-    const deadline = Date.now() + timeoutMs;
+  /** The next answer, by `deadline` (ms since the epoch); `budgetMs` names the whole login's bound in the error. */
+  async line(deadline: number, budgetMs: number): Promise<Uint8Array> {
     for (;;) {
       const nl = this.#buffer.indexOf(0x0a);
       // The bound holds however the answer arrives (in pieces or in one read with its end of line).
@@ -73,7 +73,7 @@ class AnswerReader {
       }
       if (this.#closed !== undefined) throw new BackendGone(this.#closed);
       const left = deadline - Date.now();
-      if (left <= 0) throw new BackendGone(`no answer within ${Math.round(timeoutMs / 1000)} s`);
+      if (left <= 0) throw new BackendGone(`no answer within ${Math.round(budgetMs / 1000)} s`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.#waiting = () => {
@@ -223,8 +223,8 @@ async function quitsCleanly(socket: net.Socket, answers: AnswerReader, unanswere
   const deadline = Date.now() + Math.min(timeoutMs, QUIT_ANSWER_MS);
   socket.write("QUIT\r\n");
   try {
-    for (let i = 0; i < unanswered; i++) await answers.line(Math.max(1, deadline - Date.now()));
-    return !isErr(await answers.line(Math.max(1, deadline - Date.now())));
+    for (let i = 0; i < unanswered; i++) await answers.line(deadline, timeoutMs);
+    return !isErr(await answers.line(deadline, timeoutMs));
   } catch {
     return true;
   }
@@ -268,6 +268,10 @@ export async function loginAtBackend(req: BackendLoginRequest): Promise<BackendL
     secrets[0]!.fill(0); // the copy of the AUTH PLAIN message (the password itself is the caller's to wipe)
   };
   try {
+    // One bound for the whole login (connect, TLS, greeting, answers), as Dovecot's proxy_timeout:
+    // a backend that drips its answers costs the client no more than one that says nothing.
+    const deadline = Date.now() + req.timeoutMs;
+    const left = () => Math.max(1, deadline - Date.now());
     const raw = await connect(req.backend, req.timeoutMs);
     socket = raw;
     // The login is pipelined (RFC 2449 section 6.6; the backend reads its input line by line,
@@ -278,7 +282,7 @@ export async function loginAtBackend(req: BackendLoginRequest): Promise<BackendL
     const wire = req.tls ? Buffer.concat(commands) : Buffer.concat([req.header, ...commands]);
     if (req.tls) {
       raw.write(req.header);
-      socket = await startTls(raw, req.backend, req.tls.ca, req.timeoutMs);
+      socket = await startTls(raw, req.backend, req.tls.ca, left());
     }
     socket.write(wire, () => wire.fill(0));
     // The backend may answer the commands in separate small writes with Nagle on (as tcpserver
@@ -287,7 +291,7 @@ export async function loginAtBackend(req: BackendLoginRequest): Promise<BackendL
     const fd = socketFd(raw);
     if (fd !== undefined) setTcpQuickAck(fd);
     const answers = new AnswerReader(socket);
-    const greeting = await answers.line(req.timeoutMs);
+    const greeting = await answers.line(deadline, req.timeoutMs);
     if (!isOk(greeting)) {
       const shown = withoutSecrets(greeting, secrets);
       wipe();
@@ -295,7 +299,7 @@ export async function loginAtBackend(req: BackendLoginRequest): Promise<BackendL
       return { kind: "unavailable", detail: `greeting ${Buffer.from(shown).toString("latin1").trimEnd()}` };
     }
     for (const command of commands) {
-      const answer = await answers.line(req.timeoutMs);
+      const answer = await answers.line(deadline, req.timeoutMs);
       if (!isOk(answer) && !isErr(answer)) {
         // Neither +OK nor -ERR: a broken backend, not a wrong password (which would count
         // against the user in popup's and fail2ban's eyes). Dovecot's proxy fails it the same way.

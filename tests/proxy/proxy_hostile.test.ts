@@ -171,6 +171,19 @@ describe.each(hosts)("proxy ($name) against a hostile client or a broken backend
     expect(proxy.log()).not.toContain("authorization failed rip=127.0.0.5 user=lou");
   });
 
+  test("POPPIN_BACKEND_TIMEOUT bounds the whole login: a backend that drips its answers, each in time, is [SYS/TEMP] at the bound", async () => {
+    const fake = await fakeBackend((sock) => {
+      let n = 0;
+      const drip = setInterval(() => (sock.destroyed || ++n > 3 ? clearInterval(drip) : sock.write("+OK \r\n")), 1500);
+    });
+    const proxy = await proxyTo(fake, { POPPIN_BACKEND_TIMEOUT: "2" });
+    const started = Date.now();
+    expect(await talk("127.0.0.5", "127.0.0.1", proxy.port, "USER drip\r\nPASS pw\r\nQUIT\r\n")).toEndWith(`${FAILED_TEMP}+OK \r\n`);
+    expect(Date.now() - started).toBeLessThan(4000);
+    await waitForLog(proxy.log, "backend unavailable");
+    expect(proxy.log()).toMatch(/backend unavailable user=drip rip=127\.0\.0\.5 backend=\S+ why=no%20answer%20within%202%20s/);
+  });
+
   test("a client that never reads stops the proxy reading from the backend (bounded by the socket buffers)", async () => {
     const CHUNK = Buffer.alloc(64 * 1024, 0x41);
     const fake = await fakeBackend((sock, index, f) => {
