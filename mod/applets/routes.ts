@@ -22,7 +22,8 @@ function check(args: string[]): number {
   let route;
   try {
     reader = CdbReader.open(path);
-    route = findRoute(reader, Buffer.from(login, "latin1"));
+    // The login as its octets on the command line (UTF-8), as a client sends it: compile keeps the file's octets.
+    route = findRoute(reader, Buffer.from(login, "utf8"));
   } catch (err) {
     const message = (err as Error).message;
     throw new TempError(message.startsWith("unable to read ") ? message : `unable to read ${path}: ${message}`);

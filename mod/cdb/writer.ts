@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { untrustedReason } from "../sys/owned_file.ts";
 import { dirname } from "node:path";
 import { describeSysError, PermError, TempError } from "../base/errors.ts";
@@ -21,6 +21,16 @@ export class CdbTooLargeError extends PermError {
  * temporary file; finish() fsyncs it, commit() renames it over the target and fsyncs
  * the directory, so readers see the old file or the new one, never a partial one.
  */
+/** Whether `path` exists and is the file `st` describes. */
+function isSameFile(st: { dev: number; ino: number }, path: string): boolean {
+  try {
+    const other = statSync(path);
+    return other.dev === st.dev && other.ino === st.ino;
+  } catch {
+    return false;
+  }
+}
+
 export class CdbWriter {
   readonly tmpPath: string;
   #fd: number;
@@ -44,8 +54,11 @@ export class CdbWriter {
    * a symbolic link, never blocking on a FIFO, and truncating only a regular file with one link
    * owned by this process's user (a leftover of an interrupted run): root compiling in a
    * directory another account can write in must not overwrite a file that account points it at.
+   * `target`: the file the temporary one will be renamed over; naming it as the temporary file
+   * too (`compile table.cdb table.cdb`) is refused before anything is truncated, so that a
+   * malformed input still leaves the table in place.
    */
-  static create(tmpPath: string): CdbWriter {
+  static create(tmpPath: string, target?: string): CdbWriter {
     let fd: number;
     try {
       fd = openSync(tmpPath, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o644);
@@ -54,8 +67,10 @@ export class CdbWriter {
       throw new TempError(`unable to create ${tmpPath}: ${why}`);
     }
     try {
-      const why = untrustedReason(fstatSync(fd), [process.geteuid?.() ?? 0]);
+      const st = fstatSync(fd);
+      const why = untrustedReason(st, [process.geteuid?.() ?? 0]);
       if (why !== undefined) throw new TempError(`unable to create ${tmpPath}: it ${why}`);
+      if (target !== undefined && isSameFile(st, target)) throw new TempError(`unable to create ${tmpPath}: it is ${target} itself (name a temporary file beside it)`);
       ftruncateSync(fd, 0);
     } catch (err) {
       closeSync(fd);

@@ -28,7 +28,7 @@ export interface BackendLoginRequest {
 
 export type BackendLogin =
   | { kind: "ok"; socket: net.Socket; reply: Uint8Array; leftover: Uint8Array }
-  /** The backend said -ERR; `temporary` when its answer carries a [SYS/...] or [IN-USE] code. */
+  /** The backend said -ERR; `temporary` when its answer carries a [SYS/...], [IN-USE] or [LOGIN-DELAY] code. */
   | { kind: "refused"; reply: Uint8Array; temporary: boolean }
   | { kind: "unavailable"; detail: string };
 
@@ -58,19 +58,22 @@ class AnswerReader {
     this.#waiting?.();
   }
 
-  async line(timeoutMs: number): Promise<Uint8Array> {
-    const deadline = Date.now() + timeoutMs;
+  /** The next answer, by `deadline` (ms since the epoch); `budgetMs` names the whole login's bound in the error. */
+  async line(deadline: number, budgetMs: number): Promise<Uint8Array> {
     for (;;) {
       const nl = this.#buffer.indexOf(0x0a);
+      // The bound holds however the answer arrives (in pieces or in one read with its end of line).
+      if (nl >= MAX_ANSWER_OCTETS || (nl < 0 && this.#buffer.length > MAX_ANSWER_OCTETS)) {
+        throw new BackendGone(`answer longer than ${MAX_ANSWER_OCTETS} octets`);
+      }
       if (nl >= 0) {
         const line = this.#buffer.slice(0, nl + 1);
         this.#buffer = this.#buffer.slice(nl + 1);
         return line;
       }
-      if (this.#buffer.length > MAX_ANSWER_OCTETS) throw new BackendGone(`answer longer than ${MAX_ANSWER_OCTETS} octets`);
       if (this.#closed !== undefined) throw new BackendGone(this.#closed);
       const left = deadline - Date.now();
-      if (left <= 0) throw new BackendGone(`no answer within ${Math.round(timeoutMs / 1000)} s`);
+      if (left <= 0) throw new BackendGone(`no answer within ${Math.round(budgetMs / 1000)} s`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.#waiting = () => {
@@ -133,12 +136,22 @@ function startTls(raw: net.Socket, backend: Backend, ca: Buffer | undefined, tim
   });
 }
 
-const isOk = (line: Uint8Array) => line[0] === 0x2b && line[1] === 0x4f && line[2] === 0x4b; // "+OK"
+/** Whether `line` starts with `status` followed by a space or the end of the line (RFC 1939 section 3). */
+function hasStatus(line: Uint8Array, status: string): boolean {
+  for (let i = 0; i < status.length; i++) if (line[i] !== status.charCodeAt(i)) return false;
+  const after = line[status.length];
+  return after === 0x20 || after === 0x0d || after === 0x0a;
+}
+const isOk = (line: Uint8Array) => hasStatus(line, "+OK");
+const isErr = (line: Uint8Array) => hasStatus(line, "-ERR");
 
-/** -ERR [SYS/...] and [IN-USE] (RFC 3206, RFC 2449) say "later", anything else "no". */
+/**
+ * -ERR [SYS/...], [IN-USE] and [LOGIN-DELAY] (RFC 3206, RFC 2449 section 8.1) say "later", anything
+ * else "no": a user who polls too soon has the right password, and must not count as a failed login.
+ */
 function temporaryAnswer(line: Uint8Array): boolean {
   const text = Buffer.from(line).toString("latin1");
-  return /^-ERR \[(SYS\/|IN-USE)/i.test(text);
+  return /^-ERR \[(SYS\/|IN-USE\]|LOGIN-DELAY\])/i.test(text);
 }
 
 function concat(...parts: Uint8Array[]): Uint8Array {
@@ -154,16 +167,90 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 const CRLF = new Uint8Array([0x0d, 0x0a]);
 const ascii = (text: string) => Buffer.from(text, "latin1");
 
+const BASE64 = ascii("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+
+/**
+ * `AUTH PLAIN base64(message)\r\n`, encoded straight into the command's own bytes: a base64
+ * string (or a pooled Buffer) would keep a copy of the password that nothing can wipe.
+ */
+function authPlainCommand(message: Uint8Array): Uint8Array {
+  const prefix = ascii("AUTH PLAIN ");
+  const out = new Uint8Array(prefix.length + 4 * Math.ceil(message.length / 3) + 2);
+  out.set(prefix, 0);
+  let at = prefix.length;
+  for (let i = 0; i < message.length; i += 3) {
+    const n = (message[i]! << 16) | ((message[i + 1] ?? 0) << 8) | (message[i + 2] ?? 0);
+    out[at++] = BASE64[(n >> 18) & 63]!;
+    out[at++] = BASE64[(n >> 12) & 63]!;
+    out[at++] = i + 1 < message.length ? BASE64[(n >> 6) & 63]! : 0x3d;
+    out[at++] = i + 2 < message.length ? BASE64[n & 63]! : 0x3d;
+  }
+  out.set(CRLF, at);
+  return out;
+}
+
 /** The commands that log in, as the client could have sent them (PASS cannot carry CR or LF: then AUTH PLAIN). */
 function loginCommands(user: Uint8Array, password: Uint8Array, mechanism: LoginMechanism): Uint8Array[] {
   const needsPlain = mechanism === "plain" || password.includes(0x0a) || password.includes(0x0d);
   if (needsPlain) {
     const message = concat(new Uint8Array([0]), user, new Uint8Array([0]), password);
-    const command = concat(ascii("AUTH PLAIN "), ascii(Buffer.from(message).toString("base64")), CRLF);
+    const command = authPlainCommand(message);
     message.fill(0);
     return [command];
   }
   return [concat(ascii("USER "), user, CRLF), concat(ascii("PASS "), password, CRLF)];
+}
+
+/**
+ * What a backend that does not expect the PROXY header looks like: it reads the header's
+ * signature as lines ("\r\n", "\r\n", "\0\r\n", "QUIT\n": RFC-style, so that such a
+ * server closes) and answers those, not the login; the proxy would take its -ERR to the
+ * empty line for the user's wrong password, and popup and fail2ban would hold it against the user.
+ */
+/** How long a refused login waits for the answer to QUIT: the backend's answers are all on their way already. */
+const QUIT_ANSWER_MS = 2000;
+
+const NOT_PROXY_AWARE = "the backend answered the PROXY header as commands (start it with --proxy --proxy-from, naming this proxy)";
+
+/**
+ * After a -ERR to the login: reads the answers to the commands still pipelined, then says QUIT,
+ * whose answer (RFC 1939 section 5: always +OK in the AUTHORIZATION state) shows that the
+ * backend's answers were to our commands. False when the answer to QUIT is not +OK, which is
+ * what a backend reading the PROXY header as commands gives; a backend that closes or stays
+ * silent instead is taken at its word (true). One round trip; bounded by QUIT_ANSWER_MS in all.
+ */
+async function quitsCleanly(socket: net.Socket, answers: AnswerReader, unanswered: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + Math.min(timeoutMs, QUIT_ANSWER_MS);
+  socket.write("QUIT\r\n");
+  try {
+    for (let i = 0; i < unanswered; i++) await answers.line(deadline, timeoutMs);
+    return !isErr(await answers.line(deadline, timeoutMs));
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * `line` with every occurrence of a secret (the password, the AUTH PLAIN message) replaced by
+ * `*`: a backend that echoes the command it refused ("-ERR bad command PASS ...") must not put
+ * the password into the proxy's log.
+ */
+function withoutSecrets(line: Uint8Array, secrets: readonly Uint8Array[]): Uint8Array {
+  let out = Buffer.from(line);
+  for (const secret of secrets) {
+    if (secret.length === 0) continue;
+    for (let at = out.indexOf(secret); at >= 0; at = out.indexOf(secret, at + 1)) {
+      out = Buffer.concat([out.subarray(0, at), Buffer.from("*"), out.subarray(at + secret.length)]);
+    }
+  }
+  return out;
+}
+
+/** What of the login commands is secret: the password, and the AUTH PLAIN message (base64) when that was sent. */
+function secretsOf(commands: readonly Uint8Array[], password: Uint8Array): Uint8Array[] {
+  const first = commands[0]!;
+  const plain = Buffer.from(first.buffer, first.byteOffset, Math.min(11, first.length)).toString("latin1") === "AUTH PLAIN "; // a view, not a copy
+  return plain ? [Buffer.from(first.subarray(11, first.length - 2)), password] : [new Uint8Array(0), password];
 }
 
 /** The socket's descriptor (Bun's node:net keeps it on the handle); undefined for TLS or when it is not there. */
@@ -175,50 +262,73 @@ function socketFd(socket: net.Socket): number | undefined {
 export async function loginAtBackend(req: BackendLoginRequest): Promise<BackendLogin> {
   let socket: net.Socket | undefined;
   const commands = loginCommands(req.user, req.password, req.mechanism);
+  const secrets = secretsOf(commands, req.password);
+  const wipe = () => {
+    for (const c of commands) c.fill(0);
+    secrets[0]!.fill(0); // the copy of the AUTH PLAIN message (the password itself is the caller's to wipe)
+  };
   try {
+    // One bound for the whole login (connect, TLS, greeting, answers), as Dovecot's proxy_timeout:
+    // a backend that drips its answers costs the client no more than one that says nothing.
+    const deadline = Date.now() + req.timeoutMs;
+    const left = () => Math.max(1, deadline - Date.now());
     const raw = await connect(req.backend, req.timeoutMs);
     socket = raw;
     // The login is pipelined (RFC 2449 section 6.6; the backend reads its input line by line,
     // as poppin does): on a plain connection the PROXY header and the login commands go in one
     // write, over TLS the commands go in one write after the handshake. One round trip for the
-    // whole login instead of one per command. A copy: the originals are wiped once the login is over.
+    // whole login instead of one per command. The originals are wiped once the login is over,
+    // the copy written here once the socket has sent it (the write's callback).
+    const wire = req.tls ? Buffer.concat(commands) : Buffer.concat([req.header, ...commands]);
     if (req.tls) {
       raw.write(req.header);
-      socket = await startTls(raw, req.backend, req.tls.ca, req.timeoutMs);
-      socket.write(Buffer.concat(commands));
-    } else {
-      socket.write(Buffer.concat([req.header, ...commands]));
+      socket = await startTls(raw, req.backend, req.tls.ca, left());
     }
+    socket.write(wire, () => wire.fill(0));
     // The backend may answer the commands in separate small writes with Nagle on (as tcpserver
     // leaves it): each one waits for our ACK of the one before. Linux delays that ACK (40 ms)
     // on a connection that sent data right after connecting; ask for immediate ACKs instead.
     const fd = socketFd(raw);
     if (fd !== undefined) setTcpQuickAck(fd);
     const answers = new AnswerReader(socket);
-    const greeting = await answers.line(req.timeoutMs);
+    const greeting = await answers.line(deadline, req.timeoutMs);
     if (!isOk(greeting)) {
-      for (const c of commands) c.fill(0);
+      const shown = withoutSecrets(greeting, secrets);
+      wipe();
       socket.destroy();
-      return { kind: "unavailable", detail: `greeting ${Buffer.from(greeting).toString("latin1").trimEnd()}` };
+      return { kind: "unavailable", detail: `greeting ${Buffer.from(shown).toString("latin1").trimEnd()}` };
     }
     for (const command of commands) {
-      const answer = await answers.line(req.timeoutMs);
-      if (!isOk(answer)) {
-        for (const c of commands) c.fill(0);
-        socket.end("QUIT\r\n");
-        socket.destroySoon?.();
-        setTimeout(() => socket?.destroy(), 1000).unref();
-        return { kind: "refused", reply: answer, temporary: temporaryAnswer(answer) };
+      const answer = await answers.line(deadline, req.timeoutMs);
+      if (!isOk(answer) && !isErr(answer)) {
+        // Neither +OK nor -ERR: a broken backend, not a wrong password (which would count
+        // against the user in popup's and fail2ban's eyes). Dovecot's proxy fails it the same way.
+        const shown = withoutSecrets(answer, secrets);
+        wipe();
+        socket.destroy();
+        return { kind: "unavailable", detail: `answer ${Buffer.from(shown).toString("latin1").trimEnd()}` };
+      }
+      if (isErr(answer)) {
+        const shown = withoutSecrets(answer, secrets);
+        wipe();
+        const temporary = temporaryAnswer(answer);
+        const unanswered = commands.length - 1 - commands.indexOf(command);
+        if (!temporary && !(await quitsCleanly(socket, answers, unanswered, req.timeoutMs))) {
+          socket.destroy();
+          return { kind: "unavailable", detail: NOT_PROXY_AWARE };
+        }
+        socket.destroy();
+        return { kind: "refused", reply: shown, temporary };
       }
       if (command === commands[commands.length - 1]) {
-        for (const c of commands) c.fill(0);
+        wipe();
         return { kind: "ok", socket, reply: answer, leftover: answers.detach() };
       }
     }
     return { kind: "unavailable", detail: "no login command" };
   } catch (err) {
     socket?.destroy();
-    for (const c of commands) c.fill(0);
+    wipe();
     const why = err instanceof BackendGone ? err.message : describeSysError(err);
     return { kind: "unavailable", detail: why };
   }

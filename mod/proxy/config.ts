@@ -1,8 +1,8 @@
 /**
  * The proxy's settings from the environment, declared once:
- *   POPPIN_BACKEND_TIMEOUT  seconds for the backend to accept the connection and for each
- *                           of its answers during the login (default 15); after the login
- *                           the session's own idle timeout (POPPIN_TIMEOUT) applies
+ *   POPPIN_BACKEND_TIMEOUT  seconds for the whole login at the backend: connection, TLS,
+ *                           greeting and answers (default 15); after the login the
+ *                           session's own idle timeout (POPPIN_TIMEOUT) applies
  *   POPPIN_BACKEND_CA       PEM file of the certificates that sign the backends' (with
  *                           --backend-tls; unset: the system's trusted authorities)
  */
@@ -16,7 +16,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 export const DEFAULT_BACKEND_TIMEOUT_SECONDS: number = ENV.backendTimeout.fallback;
 
 export interface ProxyConfig {
-  /** Connect and each login answer, in milliseconds. */
+  /** The whole login at the backend (connect to last answer), in milliseconds. */
   backendTimeoutMs: number;
   /** No byte either way for this long ends a relayed session (POPPIN_TIMEOUT, qmail's 1200 s). */
   idleTimeoutMs: number;

@@ -87,11 +87,14 @@ export async function proxyLogin(data: Uint8Array, env: NodeJS.ProcessEnv, setup
   });
   if (result.kind === "ok") return { kind: "served", socket: result.socket, reply: result.reply, leftover: result.leftover, who, backend: route.backend };
   if (result.kind === "refused") {
-    const reply = logValue(Buffer.from(result.reply).toString("latin1").trimEnd());
+    let end = result.reply.length;
+    while (end > 0 && (result.reply[end - 1] === 0x0a || result.reply[end - 1] === 0x0d)) end--;
+    const reply = logValue(result.reply.subarray(0, end)); // the backend's own octets, escaped
     warn(`backend refused the login ${who} reply=${reply}`);
     return { kind: "failed", failure: result.temporary ? "temporary" : "rejected", detail: "backend -ERR" };
   }
-  warn(`backend unavailable ${who} why=${logValue(result.detail)}`);
+  // A backend's answer is in `detail` as latin1 text: logged as the octets it sent.
+  warn(`backend unavailable ${who} why=${logValue(Buffer.from(result.detail, "latin1"))}`);
   return { kind: "failed", failure: "temporary", detail: result.detail };
 }
 

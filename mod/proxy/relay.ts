@@ -106,6 +106,14 @@ export function relaySession(ends: RelayEnds): Promise<RelayStats> {
       if (!ended) stop("backend-closed");
       else finish();
     });
+    // Either side may have gone while the backend login ran (a host's login reader saw the
+    // client's end or reset, the login's reader the backend's): their events are past, so
+    // the state says it, or the other side would be held until the idle timeout.
+    if (clientIn.destroyed || clientIn.errored) stop("client-error", true);
+    else if (clientIn.readableEnded) stop("client-closed");
+    if (backend.destroyed || backend.errored) stop("backend-error", true);
+    else if (backend.readableEnded) stop("backend-closed");
+    if (finished) return;
     clientIn.resume();
     backend.resume();
   });

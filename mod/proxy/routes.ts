@@ -145,7 +145,7 @@ export function compileRoutes(lines: Iterable<Uint8Array>, writer: CdbWriter): n
 
 /** routes compile: from `source` into `tmpPath`, renamed over `cdbPath`; on error the old cdb stays. */
 export function compileRoutesFile(source: ByteSource, cdbPath: string, tmpPath: string): number {
-  const writer = CdbWriter.create(tmpPath);
+  const writer = CdbWriter.create(tmpPath, cdbPath);
   try {
     const records = compileRoutes(ruleLines(source), writer);
     writer.commit(cdbPath);

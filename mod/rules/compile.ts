@@ -75,7 +75,7 @@ export function compileRules(lines: Iterable<Uint8Array>, writer: CdbWriter, syn
  * On any error the temporary file is removed and `cdbPath` is left as it was.
  */
 export function compileRulesFile(source: ByteSource, cdbPath: string, tmpPath: string, syntax: AddressSyntax = "ipv6", onIgnored?: IgnoredLine): number {
-  const writer = CdbWriter.create(tmpPath);
+  const writer = CdbWriter.create(tmpPath, cdbPath);
   try {
     const keys = compileRules(ruleLines(source), writer, syntax, onIgnored);
     writer.commit(cdbPath);

@@ -75,6 +75,67 @@ describe("routes compile", () => {
   });
 });
 
+describe("routes: odd tables and logins", () => {
+  const check = (cdb: string, login: string) => {
+    const r = run([POPPIN, "routes", "check", cdb, login]);
+    return { code: r.code, out: Buffer.from(r.stdout).toString("utf8") };
+  };
+  test("routes check finds a UTF-8 login where the proxy does (the login's octets, as the client sends them)", () => {
+    const dir = tempDir("routes");
+    expect(compile(dir, "jürgen@example.org:127.0.0.9:110\n*:127.0.0.3:110,127.0.0.4:110\n").code).toBe(0);
+    const cdb = join(dir, "routes.cdb");
+    const exact = check(cdb, "jürgen@example.org");
+    expect(exact.code).toBe(0);
+    expect(exact.out).toBe("jürgen@example.org: 127.0.0.9:110 (exact)\n");
+    // ASCII letters only are folded: a locale never moves a user
+    expect(check(cdb, "JüRGEN@example.org").out).toBe("JüRGEN@example.org: 127.0.0.9:110 (exact)\n");
+    const reader = CdbReader.open(cdb);
+    try {
+      for (const login of ["zoë", "ñandú@example.org", "müller", "café", "Łukasz"]) {
+        const lib = findRoute(reader, Buffer.from(login, "utf8"))!;
+        expect(check(cdb, login).out).toBe(`${login}: ${formatBackend(lib.backend)} (hashed over 2 backends)\n`);
+      }
+    } finally {
+      reader.close();
+    }
+  });
+
+  test("an empty table routes nobody; a * line with no backend, an empty one or a repeated one is an error", () => {
+    const dir = tempDir("routes");
+    expect(compile(dir, "").code).toBe(0);
+    expect(run([POPPIN, "routes", "check", join(dir, "routes.cdb"), "joe"]).code).toBe(100);
+    const before = readFileSync(join(dir, "routes.cdb"));
+    for (const [bad, why] of [
+      ["*:\n", "is not HOST:PORT"],
+      ["*:127.0.0.3:110,\n", "is not HOST:PORT"],
+      ["*:127.0.0.3:110,127.0.0.3:110\n", "listed twice"],
+      ["joe:127.0.0.3:110\0\n", "is not 1-65535"],
+    ] as const) {
+      const r = compile(dir, `# routes\n${bad}`);
+      expect(r.code).toBe(100);
+      expect(r.stderr).toContain("(line 2: ");
+      expect(r.stderr).toContain(why);
+      expect(Buffer.compare(readFileSync(join(dir, "routes.cdb")), before)).toBe(0);
+    }
+  });
+});
+
+describe("routes compile into the table itself", () => {
+  test("naming the table as the temporary file is refused before anything is truncated: the table stays, even for a malformed input", () => {
+    const dir = tempDir("routes");
+    expect(compile(dir, TABLE).code).toBe(0);
+    const cdb = join(dir, "routes.cdb");
+    const before = readFileSync(cdb);
+    for (const [text, tmp] of [["bad line\n", cdb], ["carol:127.0.0.2:110\n", cdb], ["bad line\n", `${dir}/./routes.cdb`]] as const) {
+      const r = run([POPPIN, "routes", "compile", cdb, tmp], { stdin: text });
+      expect(r.code).toBe(111);
+      expect(r.stderr).toBe(`poppin routes: fatal: unable to create ${tmp}: it is ${cdb} itself (name a temporary file beside it)\n`);
+      expect(Buffer.compare(readFileSync(cdb), before)).toBe(0);
+    }
+    expect(run([POPPIN, "routes", "check", cdb, "alice"]).out).toBe("alice: 127.0.0.2:1110 (exact)\n");
+  });
+});
+
 describe("rendezvous placement", () => {
   const backend = (t: string) => parseBackend(t) as Backend;
   const two = [backend("10.0.0.1:110"), backend("10.0.0.2:110")];
