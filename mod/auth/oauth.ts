@@ -147,6 +147,34 @@ export class IntrospectionCache {
 
 const sharedCache = new IntrospectionCache();
 
+/**
+ * The body of `response`, read until `limit` octets at most: a larger answer (announced or
+ * sent) is refused as soon as it passes the limit, never held whole (serve --inline is one
+ * process for every connection).
+ */
+async function boundedText(response: Response, limit: number): Promise<string> {
+  const tooLarge = () => new TempError(`introspection answer larger than ${limit} octets`);
+  if (Number(response.headers.get("content-length") ?? 0) > limit) {
+    await response.body?.cancel();
+    throw tooLarge();
+  }
+  const reader = response.body?.getReader();
+  if (reader === undefined) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > limit) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 async function introspect(token: string, config: OAuthConfig, cache: IntrospectionCache, now: number): Promise<string> {
   const digest = tokenDigest(token);
   const cached = cache.get(digest, now);
@@ -163,10 +191,13 @@ async function introspect(token: string, config: OAuthConfig, cache: Introspecti
       signal: AbortSignal.timeout(config.timeoutMs), redirect: "error",
       ...(ca === undefined ? {} : { tls: { ca } }),
     } as RequestInit);
-    const body = await response.text();
-    if (!response.ok) throw new TempError(`introspection endpoint answered ${response.status}`);
-    if (body.length > MAX_ANSWER) throw new TempError("introspection answer too large");
-    answer = JSON.parse(body) as Record<string, unknown>;
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new TempError(`introspection endpoint answered ${response.status}`);
+    }
+    const parsed: unknown = JSON.parse(await boundedText(response, MAX_ANSWER));
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new TempError("introspection answer is not a JSON object");
+    answer = parsed as Record<string, unknown>;
   } catch (err) {
     if (err instanceof TempError) throw err;
     const name = (err as Error)?.name;

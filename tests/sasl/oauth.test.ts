@@ -89,6 +89,22 @@ describe("bearer tokens by RFC 7662 introspection over HTTPS", () => {
         const token = form.get("token") ?? "";
         hits.push(`${req.headers.get("authorization")} ${token}`);
         if (token === "slow") await Bun.sleep(3000);
+        if (token === "huge" || token === "drip") {
+          // "huge": 70 KB at once, then nothing more (the connection stays open); "drip": a few octets every 100 ms, for ever.
+          let timer: ReturnType<typeof setInterval> | undefined;
+          const body = new ReadableStream({
+            start(ctl) {
+              if (token === "huge") ctl.enqueue(new TextEncoder().encode(`{"active":true,"username":"demo","pad":"${"x".repeat(70_000)}`));
+              else timer = setInterval(() => ctl.enqueue(new TextEncoder().encode("    ")), 100);
+            },
+            cancel() {
+              clearInterval(timer);
+            },
+          });
+          return new Response(body, { headers: { "content-type": "application/json" } });
+        }
+        if (token === "null") return new Response("null", { headers: { "content-type": "application/json" } });
+        if (token === "announced") return new Response(`{"active":true,"username":"demo"}${" ".repeat(70_000)}`, { headers: { "content-type": "application/json" } });
         const now = Math.floor(Date.now() / 1000);
         const answers: Record<string, object> = {
           good: { active: true, username: "demo", exp: now + 600, aud: AUDIENCE, iss: ISSUER },
@@ -129,6 +145,18 @@ describe("bearer tokens by RFC 7662 introspection over HTTPS", () => {
     const started = Date.now();
     await expect(bearerTokenUser("slow", config, new IntrospectionCache())).rejects.toThrow("did not answer within 0.5 s");
     expect(Date.now() - started).toBeLessThan(2500);
+  });
+
+  test("a hostile endpoint: an answer over 64 KB is refused as soon as it passes the limit, a dripping one at the timeout, a non-object as a temporary failure", async () => {
+    const slowConfig = { ...config, timeoutMs: 3000 };
+    let started = Date.now();
+    await expect(bearerTokenUser("huge", slowConfig, new IntrospectionCache())).rejects.toThrow("introspection answer larger than 65536 octets");
+    expect(Date.now() - started).toBeLessThan(2500);
+    await expect(bearerTokenUser("announced", config, new IntrospectionCache())).rejects.toThrow("introspection answer larger than 65536 octets");
+    started = Date.now();
+    await expect(bearerTokenUser("drip", config, new IntrospectionCache())).rejects.toThrow("did not answer within 0.5 s");
+    expect(Date.now() - started).toBeLessThan(2500);
+    await expect(bearerTokenUser("null", config, new IntrospectionCache())).rejects.toThrow("introspection answer is not a JSON object");
   });
 
   test("an endpoint whose certificate is not trusted is refused (temporary)", async () => {
