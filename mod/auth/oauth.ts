@@ -6,8 +6,8 @@
  * WebCrypto only, maintained by an author of the JOSE specifications): no hand-written
  * signature code here. Settings come from the environment, like all of checkpassword's:
  *   POPPIN_OAUTH_JWKS            JWKS file (JSON), for JWT validation
- *   POPPIN_OAUTH_ISSUER          required `iss` (JWT)
- *   POPPIN_OAUTH_AUDIENCE        required `aud` (JWT and introspection, when the answer names one)
+ *   POPPIN_OAUTH_ISSUER          required `iss` (JWT: must be set; introspection: when the answer names one)
+ *   POPPIN_OAUTH_AUDIENCE        required `aud` (JWT: must be set; introspection: when the answer names one)
  *   POPPIN_OAUTH_USER_CLAIM      the claim naming the user (default: email for JWTs, username for introspection)
  *   POPPIN_OAUTH_INTROSPECTION_URL   https:// endpoint (RFC 7662)
  *   POPPIN_OAUTH_CLIENT_ID, POPPIN_OAUTH_CLIENT_SECRET   HTTP basic credentials for it
@@ -49,6 +49,14 @@ export function oauthConfigFromEnv(env: NodeJS.ProcessEnv): OAuthConfig | undefi
   if (jwksFile === undefined && introspectionUrl === undefined) return undefined;
   if (introspectionUrl !== undefined && !introspectionUrl.startsWith("https://")) {
     throw new UsageError(`${ENV.oauthIntrospectionUrl.name} must be ${ENV.oauthIntrospectionUrl.expected}, not ${introspectionUrl}`);
+  }
+  // RFC 9068 section 4: a JWT access token is ours only if its iss is our issuer's and its aud
+  // names us. Keys alone do not say it: an issuer signs the tokens of all its clients (and, for
+  // a multi-tenant one, of all its tenants) with the same keys.
+  if (jwksFile !== undefined) {
+    for (const needed of [ENV.oauthIssuer, ENV.oauthAudience]) {
+      if (envValue(env, needed) === undefined) throw new UsageError(`${needed.name} must be set with ${ENV.oauthJwks.name}: without it a token issued to another client would log in`);
+    }
   }
   const timeout = envStrict(env, ENV.oauthTimeout);
   return {

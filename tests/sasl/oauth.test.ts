@@ -70,7 +70,63 @@ describe("bearer tokens as JWTs against a local JWKS", () => {
   test("settings: an http:// endpoint and a bad timeout are usage errors; nothing set means no OAuth", () => {
     expect(oauthConfigFromEnv({})).toBeUndefined();
     expect(() => oauthConfigFromEnv({ POPPIN_OAUTH_INTROSPECTION_URL: "http://x/" })).toThrow("https://");
-    expect(() => oauthConfigFromEnv({ POPPIN_OAUTH_JWKS: "/x", POPPIN_OAUTH_TIMEOUT: "soon" })).toThrow("POPPIN_OAUTH_TIMEOUT");
+    expect(() => oauthConfigFromEnv({ POPPIN_OAUTH_JWKS: "/x", POPPIN_OAUTH_ISSUER: ISSUER, POPPIN_OAUTH_AUDIENCE: AUDIENCE, POPPIN_OAUTH_TIMEOUT: "soon" })).toThrow("POPPIN_OAUTH_TIMEOUT");
+  });
+});
+
+/** An RS256 token signed with signers[0] whatever its header and claims say (jose's signer refuses some on purpose). */
+async function rawRs256(header: object, claims: object): Promise<string> {
+  const input = `${Buffer.from(JSON.stringify(header)).toString("base64url")}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}`;
+  const signature = await crypto.subtle.sign("RSASSA-PKCS1-v1_5", signers[0].privateKey, new TextEncoder().encode(input));
+  return `${input}.${Buffer.from(signature).toString("base64url")}`;
+}
+
+describe("hostile token issuers and clients (JWT)", () => {
+  test("a JWKS without a required issuer and audience is a usage error: a token issued to another client of the same issuer would log in", async () => {
+    expect(() => oauthConfigFromEnv({ POPPIN_OAUTH_JWKS: jwt.jwksFile, POPPIN_OAUTH_ISSUER: ISSUER })).toThrow("POPPIN_OAUTH_AUDIENCE must be set with POPPIN_OAUTH_JWKS");
+    expect(() => oauthConfigFromEnv({ POPPIN_OAUTH_JWKS: jwt.jwksFile, POPPIN_OAUTH_AUDIENCE: AUDIENCE })).toThrow("POPPIN_OAUTH_ISSUER must be set with POPPIN_OAUTH_JWKS");
+    // Introspection alone needs neither (the endpoint answers for its own tokens).
+    expect(oauthConfigFromEnv({ POPPIN_OAUTH_INTROSPECTION_URL: "https://idp.example/introspect" })?.audience).toBeUndefined();
+  });
+
+  test("alg none, a real HS256 signature keyed with the public key, an unknown crit header, a nested JWT, kid confusion: refused", async () => {
+    const s = signers[0];
+    const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const now = Math.floor(Date.now() / 1000);
+    const claims = enc({ email: "demo", iss: ISSUER, aud: AUDIENCE, exp: now + 600 });
+    const none = `${enc({ alg: "none" })}.${claims}.`;
+    const { createHmac } = await import("node:crypto");
+    const hsInput = `${enc({ alg: "HS256", kid: "rsa1" })}.${claims}`;
+    const hs = `${hsInput}.${createHmac("sha256", JSON.stringify(s.jwk)).update(hsInput).digest("base64url")}`;
+    const { SignJWT } = await import("jose");
+    const sign = (header: Record<string, unknown>, signer = s) => new SignJWT({ email: "demo" }).setProtectedHeader({ alg: signer.alg, kid: signer.kid, ...header })
+      .setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime(now + 600).sign(signer.privateKey);
+    const crit = await rawRs256({ alg: "RS256", kid: "rsa1", crit: ["x-must"], "x-must": 1 }, { email: "demo", iss: ISSUER, aud: AUDIENCE, exp: now + 600 });
+    const nested = await sign({ cty: "JWT" });
+    // kid naming the RSA key, signed with the EdDSA key.
+    const confused = await sign({ kid: "rsa1" }, signers[2]);
+    for (const [name, token] of [["none", none], ["HS256", hs], ["crit", crit], ["confused kid", confused]] as const) {
+      await expect(bearerTokenUser(token, jwt), name).rejects.toThrow(/token refused/);
+    }
+    // A nested JWT is only its outer token: its payload is the claims, and the user must be in them.
+    expect(await bearerTokenUser(nested, jwt)).toBe("demo");
+  });
+
+  test("exp and nbf at the edge of the 30 s tolerance; iss and aud arrays; a user claim that is not a non-empty string", async () => {
+    const s = signers[1];
+    const now = Math.floor(Date.now() / 1000);
+    expect(await bearerTokenUser(await mint(s, {}, { exp: now - 20 }), jwt)).toBe("demo");
+    await expect(bearerTokenUser(await mint(s, {}, { exp: now - 40 }), jwt)).rejects.toThrow(/token refused/);
+    expect(await bearerTokenUser(await mint(s, {}, { nbf: now + 20 }), jwt)).toBe("demo");
+    await expect(bearerTokenUser(await mint(s, {}, { nbf: now + 40 }), jwt)).rejects.toThrow(/token refused/);
+    const claims = (over: object) => rawRs256({ alg: "RS256", kid: "rsa1" }, { email: "demo", iss: ISSUER, aud: AUDIENCE, exp: now + 600, ...over });
+    expect(await bearerTokenUser(await claims({ aud: ["other.example", AUDIENCE] }), jwt)).toBe("demo");
+    await expect(bearerTokenUser(await claims({ aud: ["other.example"] }), jwt)).rejects.toThrow(/token refused/);
+    await expect(bearerTokenUser(await claims({ iss: [ISSUER] }), jwt)).rejects.toThrow(/token refused/);
+    await expect(bearerTokenUser(await claims({ exp: undefined }), jwt)).rejects.toThrow(/token refused/);
+    for (const email of [42, ["demo"], "", { user: "demo" }]) {
+      await expect(bearerTokenUser(await mint(s, { email }), jwt), JSON.stringify(email)).rejects.toThrow("no email claim");
+    }
   });
 });
 
@@ -192,7 +248,7 @@ describe("checkpassword's bearer decision (authenticateWithBearer)", () => {
   const env = { euid: 0, today: 20000 };
 
   test("the form without the token beside it (PASS {OAUTHBEARER}..., a foreign popup), or with another token: refused", async () => {
-    const vars = { POPPIN_OAUTH_JWKS: jwt.jwksFile };
+    const vars = { POPPIN_OAUTH_JWKS: jwt.jwksFile, POPPIN_OAUTH_ISSUER: ISSUER, POPPIN_OAUTH_AUDIENCE: AUDIENCE };
     const token = await mint(signers[0]);
     const never = () => { throw new Error("password path taken"); };
     await expect(authenticateWithBearer(request(formatBearerForm(token)), config, env, vars, undefined, never)).rejects.toThrow("no bearer token matches");
