@@ -24,6 +24,12 @@ function decodeResponse(line: Uint8Array): Uint8Array | "cancel" | undefined {
 
 function outcomeOf(state: AuthorizationState, exchange: SaslExchange, step: SaslStep): Outcome {
   const mechanism = exchange.mechanism;
+  // Whatever a mechanism lets through, a NUL in the user name would split checkpassword's fd-3
+  // data (user\0password\0timestamp\0) somewhere else than where it was meant to.
+  if ("user" in step && step.user.includes(0)) {
+    if (step.kind === "done") step.password.fill(0);
+    return { reply: err(`${TEXT.saslBadExchange}: NUL in the user name`), bad: true };
+  }
   switch (step.kind) {
     case "challenge":
       state.exchange = exchange;

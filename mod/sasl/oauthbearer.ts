@@ -45,6 +45,9 @@ function fromAuth(kvpairs: string[], user: string | undefined): ParsedBearer {
   }
   if (token === undefined) return { ok: false, why: "no auth=Bearer" };
   if (user === undefined || user === "") return { ok: false, why: "no user name (a=USER)" };
+  // saslname (RFC 5801) has no NUL; in the fd-3 data it would end the user name and make the
+  // rest of it a password (a=joe\0secret logged in as joe by password under a bearer mechanism).
+  if (user.includes("\0")) return { ok: false, why: "NUL in the user name" };
   return { ok: true, value: { user, token } };
 }
 
