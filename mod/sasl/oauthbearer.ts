@@ -20,6 +20,7 @@ export const BEARER_MECHANISMS: readonly BearerMechanism[] = ["OAUTHBEARER", "XO
 export const BEARER_VARIABLE: string = ENV.saslBearer.name;
 
 const SOH = "\x01";
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 /** RFC 6750 section 2.1: b64token. */
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 const FORM_PREFIX = "{OAUTHBEARER}";
@@ -92,7 +93,12 @@ export class BearerExchange {
   step(response: Uint8Array): SaslStep {
     if (this.#over) return { kind: "malformed", why: "exchange is over" };
     this.#over = true;
-    const text = Buffer.from(response).toString("utf8");
+    let text: string;
+    try {
+      text = strictUtf8.decode(response);
+    } catch {
+      return { kind: "malformed", why: "not UTF-8" };
+    }
     const parsed = this.mechanism === "OAUTHBEARER" ? parseOAuthBearer(text) : parseXOAuth2(text);
     if (!parsed.ok) return { kind: "malformed", why: parsed.why };
     const { user, token } = parsed.value;

@@ -56,6 +56,7 @@ export type SaslStep =
   | { kind: "malformed"; why: string };
 
 const SERVER_NONCE_OCTETS = 18;
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 export class ScramExchange {
   readonly mechanism: string;
@@ -82,8 +83,17 @@ export class ScramExchange {
   step(response: Uint8Array): SaslStep {
     const stage = this.#stage;
     this.#stage = "over";
-    if (stage === "first") return this.#first(Buffer.from(response).toString("utf8"));
-    if (stage === "final") return this.#final(Buffer.from(response).toString("utf8"));
+    if (stage === "first" || stage === "final") {
+      // RFC 5802's messages are UTF-8: a lossy decoding would name a user (and hash an
+      // AuthMessage) other than the octets the client sent.
+      let text: string;
+      try {
+        text = strictUtf8.decode(response);
+      } catch {
+        return stage === "first" ? { kind: "malformed", why: "not UTF-8" } : { kind: "refused", user: this.#user(), why: "not UTF-8" };
+      }
+      return stage === "first" ? this.#first(text) : this.#final(text);
+    }
     if (stage === "ack") {
       const user = this.#user();
       if (response.length !== 0) return { kind: "refused", user, why: "unexpected data after the server signature" };
