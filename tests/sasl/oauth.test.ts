@@ -159,6 +159,10 @@ describe("bearer tokens by RFC 7662 introspection over HTTPS", () => {
           });
           return new Response(body, { headers: { "content-type": "application/json" } });
         }
+        if (token === "redirect") return Response.redirect(`https://localhost:${server.port}/elsewhere`, 302);
+        if (token === "status") return new Response("down", { status: 503 });
+        if (token === "html") return new Response("<html>", { headers: { "content-type": "text/html" } });
+        if (token === "nouser") return Response.json({ active: true, exp: Math.floor(Date.now() / 1000) + 600 });
         if (token === "null") return new Response("null", { headers: { "content-type": "application/json" } });
         if (token === "announced") return new Response(`{"active":true,"username":"demo"}${" ".repeat(70_000)}`, { headers: { "content-type": "application/json" } });
         const now = Math.floor(Date.now() / 1000);
@@ -213,6 +217,14 @@ describe("bearer tokens by RFC 7662 introspection over HTTPS", () => {
     await expect(bearerTokenUser("drip", config, new IntrospectionCache())).rejects.toThrow("did not answer within 0.5 s");
     expect(Date.now() - started).toBeLessThan(2500);
     await expect(bearerTokenUser("null", config, new IntrospectionCache())).rejects.toThrow("introspection answer is not a JSON object");
+    await expect(bearerTokenUser("html", config, new IntrospectionCache())).rejects.toThrow("introspection answer is not JSON");
+    await expect(bearerTokenUser("status", config, new IntrospectionCache())).rejects.toThrow("introspection endpoint answered 503");
+    // A redirect is not followed (the token would go to another URL).
+    hits.length = 0;
+    await expect(bearerTokenUser("redirect", config, new IntrospectionCache())).rejects.toThrow("introspection failed");
+    expect(hits.length).toBe(1);
+    // active without the user claim: a refusal, not a login of nobody.
+    await expect(bearerTokenUser("nouser", config, new IntrospectionCache())).rejects.toThrow("token has no username claim");
   });
 
   test("an endpoint whose certificate is not trusted is refused (temporary)", async () => {
