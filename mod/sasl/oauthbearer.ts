@@ -7,7 +7,8 @@
  * `user\0{OAUTHBEARER}DIGEST\0timestamp\0` (DIGEST: base64url SHA-256 of the token,
  * which is too long for djb's 512 octets) and the token itself travels beside it in
  * POPPIN_SASL_BEARER, in the environment popup gives checkpassword. On failure the
- * client first gets the RFC 7628 error JSON as a challenge, answers it (^A), then -ERR.
+ * client first gets the RFC 7628 error JSON as a challenge, answers it (^A), then -ERR; a
+ * malformed message gets the same, with the status invalid_request.
  */
 import { ENV } from "../base/env.ts";
 import { tokenDigest } from "../auth/oauth.ts";
@@ -80,31 +81,49 @@ export function parseBearerForm(password: Uint8Array): string | undefined {
   return text.startsWith(FORM_PREFIX) && /^[A-Za-z0-9_-]{43}$/.test(text.slice(FORM_PREFIX.length)) ? text.slice(FORM_PREFIX.length) : undefined;
 }
 
-/** The challenge a client gets before the -ERR of a failed bearer login. */
-export function bearerErrorChallenge(mechanism: BearerMechanism): Uint8Array {
-  const json = mechanism === "OAUTHBEARER" ? { status: "invalid_token" } : { status: "401", schemes: "bearer" };
+/**
+ * The challenge a client gets before the -ERR of a failed bearer login (RFC 7628 section 3.2.2;
+ * status codes of RFC 6750 section 3.1, XOAUTH2 with the HTTP status as Google's does):
+ * `invalid_token` for a token refused, `invalid_request` for a message that is not one.
+ */
+export function bearerErrorChallenge(mechanism: BearerMechanism, error: "invalid_token" | "invalid_request" = "invalid_token"): Uint8Array {
+  const json = mechanism === "OAUTHBEARER" ? { status: error } : { status: error === "invalid_token" ? "401" : "400", schemes: "bearer" };
   return new Uint8Array(Buffer.from(JSON.stringify(json), "utf8"));
 }
 
 export class BearerExchange {
   constructor(readonly mechanism: BearerMechanism) {}
-  #over = false;
+  #stage: "message" | "error-sent" | "over" = "message";
+  #why = "";
 
   step(response: Uint8Array): SaslStep {
-    if (this.#over) return { kind: "malformed", why: "exchange is over" };
-    this.#over = true;
-    let text: string;
-    try {
-      text = strictUtf8.decode(response);
-    } catch {
-      return { kind: "malformed", why: "not UTF-8" };
+    const stage = this.#stage;
+    this.#stage = "over";
+    // The client's answer to the error JSON (RFC 7628 section 3.2.3: ^A) ends the exchange.
+    if (stage === "error-sent") return { kind: "malformed", why: this.#why };
+    if (stage === "over") return { kind: "malformed", why: "exchange is over" };
+    const parsed = this.#parse(response);
+    if (!parsed.ok) {
+      // A message that is not one fails as RFC 7628 says every failure does: the error JSON
+      // (invalid_request) as a challenge, the client's dummy answer, then the -ERR.
+      this.#stage = "error-sent";
+      this.#why = parsed.why;
+      return { kind: "challenge", data: bearerErrorChallenge(this.mechanism, "invalid_request") };
     }
-    const parsed = this.mechanism === "OAUTHBEARER" ? parseOAuthBearer(text) : parseXOAuth2(text);
-    if (!parsed.ok) return { kind: "malformed", why: parsed.why };
     const { user, token } = parsed.value;
     return {
       kind: "done", user: new Uint8Array(Buffer.from(user, "utf8")), password: formatBearerForm(token),
       bearer: token, failureChallenge: bearerErrorChallenge(this.mechanism),
     };
+  }
+
+  #parse(response: Uint8Array): ParsedBearer {
+    let text: string;
+    try {
+      text = strictUtf8.decode(response);
+    } catch {
+      return { ok: false, why: "not UTF-8" };
+    }
+    return this.mechanism === "OAUTHBEARER" ? parseOAuthBearer(text) : parseXOAuth2(text);
   }
 }

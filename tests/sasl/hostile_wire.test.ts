@@ -13,6 +13,8 @@ import { AUDIENCE, ISSUER, makeSigner, writeJwks } from "./oauth_fixtures.ts";
 const b64 = (s: string) => Buffer.from(s, "latin1").toString("base64");
 const TOKEN = "hostile-opaque-token.abc";
 const JSON_CHALLENGE = `+ ${b64('{"status":"invalid_token"}')}\r\n`;
+const INVALID_REQUEST = `+ ${b64('{"status":"invalid_request"}')}\r\n`;
+const XOAUTH2_400 = `+ ${b64('{"status":"400","schemes":"bearer"}')}\r\n`;
 
 const services: Record<string, Service> = {};
 
@@ -52,10 +54,25 @@ async function everywhere(lines: string[]): Promise<string> {
 
 describe("hostile AUTH exchanges, byte-identical in every host", () => {
   test("a NUL in an OAUTHBEARER or XOAUTH2 user name is refused: it must not turn into a password login (a=demo NUL password)", async () => {
-    const bearer = await everywhere([`AUTH OAUTHBEARER ${b64(`n,a=${USER}\0${PASSWORD},\x01auth=Bearer ${TOKEN}\x01\x01`)}`, "STAT"]);
-    expect(bearer).toBe("+OK \r\n-ERR [AUTH] invalid SASL response: NUL in the user name\r\n-ERR authorization first\r\n+OK \r\n");
-    const xoauth2 = await everywhere([`AUTH XOAUTH2 ${b64(`user=${USER}\0${PASSWORD}\x01auth=Bearer ${TOKEN}\x01\x01`)}`, "STAT"]);
-    expect(xoauth2).toBe(bearer);
+    const bearer = await everywhere([`AUTH OAUTHBEARER ${b64(`n,a=${USER}\0${PASSWORD},\x01auth=Bearer ${TOKEN}\x01\x01`)}`, "AQ==", "STAT"]);
+    expect(bearer).toBe(`+OK \r\n${INVALID_REQUEST}-ERR [AUTH] invalid SASL response: NUL in the user name\r\n-ERR authorization first\r\n+OK \r\n`);
+    const xoauth2 = await everywhere([`AUTH XOAUTH2 ${b64(`user=${USER}\0${PASSWORD}\x01auth=Bearer ${TOKEN}\x01\x01`)}`, "AQ==", "STAT"]);
+    expect(xoauth2).toBe(bearer.replace(INVALID_REQUEST, XOAUTH2_400));
+  });
+
+  test("a malformed OAUTHBEARER or XOAUTH2 message fails as RFC 7628 asks (as Dovecot does): the error JSON with invalid_request, the client's ^A, then -ERR", async () => {
+    const answer = await everywhere([
+      `AUTH OAUTHBEARER ${b64(`n,,\x01auth=Bearer ${TOKEN}\x01\x01`)}`, "AQ==",
+      "AUTH OAUTHBEARER", b64(`n,a=${USER},\x01auth=Basic eA==\x01\x01`), "",
+      `AUTH XOAUTH2 ${b64(`auth=Bearer ${TOKEN}\x01\x01`)}`, "*",
+    ]);
+    expect(answer).toBe([
+      "+OK ",
+      INVALID_REQUEST + "-ERR [AUTH] invalid SASL response: no user name (a=USER)",
+      `+ \r\n${INVALID_REQUEST}-ERR [AUTH] invalid SASL response: auth is not Bearer TOKEN`,
+      XOAUTH2_400 + "-ERR [AUTH] authentication cancelled",
+      "+OK ",
+    ].join("\r\n") + "\r\n");
   });
 
   test("RFC 5034 framing: cancel at each step, empty and invalid responses, no or unknown mechanism, AUTH after USER and after a failure", async () => {
