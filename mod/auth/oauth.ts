@@ -15,7 +15,7 @@
  *   POPPIN_OAUTH_TIMEOUT         seconds for an introspection request (default 5)
  */
 import { ENV, envStrict, envValue } from "../base/env.ts";
-import { readFileSync, statSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import type { JSONWebKeySet } from "jose";
 import { TempError, UsageError, describeSysError } from "../base/errors.ts";
 import { AuthRefused } from "./request.ts";
@@ -87,14 +87,6 @@ function claimUser(claims: Record<string, unknown>, claim: string): string {
   return user;
 }
 
-function readJwks(path: string): JSONWebKeySet {
-  try {
-    return JSON.parse(readFileSync(path, "utf8")) as JSONWebKeySet;
-  } catch (err) {
-    throw new TempError(`unable to read JWKS ${path}: ${err instanceof SyntaxError ? "not JSON" : describeSysError(err)}`);
-  }
-}
-
 type LocalKeys = ReturnType<typeof import("jose").createLocalJWKSet>;
 /**
  * The JWKS last read, with the file's identity then (device, inode, size, change times): a
@@ -102,24 +94,49 @@ type LocalKeys = ReturnType<typeof import("jose").createLocalJWKSet>;
  * and picks up a new key set as soon as the file is replaced or rewritten.
  */
 let jwksCache: { identity: string; keys: LocalKeys } | undefined;
+/** Bound on a JWKS file (a key set is a few KB). */
+const MAX_JWKS = 1 << 20;
 
-function localKeys(path: string, create: (jwks: JSONWebKeySet) => LocalKeys): LocalKeys {
-  let identity: string;
+/**
+ * Whoever can write the key set can sign a token for any user: checkpassword (root) trusts
+ * the file only when it is a regular file owned by root or by us and writable by nobody else,
+ * as it does the APOP secrets; otherwise every token is a temporary failure that names why.
+ * Opened once, checked and read through the same descriptor.
+ */
+function localKeys(path: string, create: (jwks: JSONWebKeySet) => LocalKeys, euid: number): LocalKeys {
+  let fd: number;
   try {
-    const st = statSync(path, { bigint: true });
-    identity = `${path}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    fd = openSync(path, "r");
   } catch (err) {
     throw new TempError(`unable to read JWKS ${path}: ${describeSysError(err)}`);
   }
-  if (jwksCache?.identity !== identity) jwksCache = { identity, keys: create(readJwks(path)) };
-  return jwksCache.keys;
+  try {
+    const st = fstatSync(fd, { bigint: true });
+    if (!st.isFile()) throw new TempError(`refusing JWKS ${path}: not a regular file`);
+    if ((Number(st.mode) & 0o022) !== 0) throw new TempError(`refusing JWKS ${path}: mode ${(Number(st.mode) & 0o777).toString(8).padStart(4, "0")}, writable by group or others`);
+    if (Number(st.uid) !== euid && st.uid !== 0n) throw new TempError(`refusing JWKS ${path}: owned by uid ${st.uid}`);
+    if (st.size > BigInt(MAX_JWKS)) throw new TempError(`refusing JWKS ${path}: larger than ${MAX_JWKS} bytes`);
+    const identity = `${path}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    if (jwksCache?.identity !== identity) {
+      let jwks: JSONWebKeySet;
+      try {
+        jwks = JSON.parse(readFileSync(fd, "utf8")) as JSONWebKeySet;
+      } catch (err) {
+        throw new TempError(`unable to read JWKS ${path}: ${err instanceof SyntaxError ? "not JSON" : describeSysError(err)}`);
+      }
+      jwksCache = { identity, keys: create(jwks) };
+    }
+    return jwksCache.keys;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 async function verifyJwt(token: string, config: OAuthConfig): Promise<string> {
   // jose is loaded by the first token it checks: a start that checks none (the classic chain's
   // popup for every USER/PASS, APOP or SCRAM login) does not evaluate it.
   const { createLocalJWKSet, errors, jwtVerify } = await import("jose");
-  const keys = localKeys(config.jwksFile!, createLocalJWKSet);
+  const keys = localKeys(config.jwksFile!, createLocalJWKSet, process.geteuid?.() ?? 0);
   try {
     const { payload } = await jwtVerify(token, keys, {
       algorithms: ALGORITHMS, issuer: config.issuer, audience: config.audience, clockTolerance: CLOCK_TOLERANCE, requiredClaims: ["exp"],

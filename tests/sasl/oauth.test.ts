@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { bearerTokenUser, IntrospectionCache, oauthConfigFromEnv, type OAuthConfig } from "../../mod/auth/oauth.ts";
 import { authenticateWithBearer } from "../../mod/auth/bearer_login.ts";
 import { BearerExchange, formatBearerForm, parseBearerForm, parseOAuthBearer, parseXOAuth2 } from "../../mod/sasl/oauthbearer.ts";
@@ -65,6 +65,26 @@ describe("bearer tokens as JWTs against a local JWKS", () => {
     // Gone: a temporary failure, not a refusal.
     unlinkSync(config.jwksFile!);
     await expect(bearerTokenUser(tokenA, config)).rejects.toThrow(/unable to read JWKS/);
+  });
+
+  test("a key set another user could write is not trusted (whoever writes it signs for anyone): a temporary failure naming why", async () => {
+    const dir = tempDir("jwks-perm");
+    const config = oauthConfigFromEnv({ POPPIN_OAUTH_JWKS: writeJwks(dir, signers), POPPIN_OAUTH_ISSUER: ISSUER, POPPIN_OAUTH_AUDIENCE: AUDIENCE })!;
+    const token = await mint(signers[0]);
+    chmodSync(config.jwksFile!, 0o644);
+    expect(await bearerTokenUser(token, config)).toBe("demo");
+    chmodSync(config.jwksFile!, 0o664);
+    await expect(bearerTokenUser(token, config)).rejects.toThrow(`refusing JWKS ${config.jwksFile}: mode 0664, writable by group or others`);
+    chmodSync(config.jwksFile!, 0o646);
+    await expect(bearerTokenUser(token, config)).rejects.toThrow("writable by group or others");
+    chmodSync(config.jwksFile!, 0o644);
+    const other = process.geteuid!() === 0 ? 12345 : undefined;
+    if (other !== undefined) {
+      chownSync(config.jwksFile!, other, other);
+      await expect(bearerTokenUser(token, config)).rejects.toThrow(`refusing JWKS ${config.jwksFile}: owned by uid ${other}`);
+      chownSync(config.jwksFile!, 0, 0);
+    }
+    await expect(bearerTokenUser(token, { ...config, jwksFile: dir })).rejects.toThrow("not a regular file");
   });
 
   test("settings: an http:// endpoint and a bad timeout are usage errors; nothing set means no OAuth", () => {
