@@ -98,38 +98,49 @@ let jwksCache: { identity: string; keys: LocalKeys } | undefined;
 const MAX_JWKS = 1 << 20;
 
 /**
- * Whoever can write the key set can sign a token for any user: checkpassword (root) trusts
- * the file only when it is a regular file owned by root or by us and writable by nobody else,
- * as it does the APOP secrets; otherwise every token is a temporary failure that names why.
- * Opened once, checked and read through the same descriptor.
+ * A file checkpassword (root) trusts for logins, read through one descriptor after checking it:
+ * a regular file owned by root or by us, writable by nobody else, at most `max` octets (as the
+ * APOP secrets). Whoever can write the key set signs tokens for any user; whoever can write the
+ * trust anchors can answer for the introspection endpoint. Otherwise a TempError names why.
+ * `use` gets the file's identity and reads the text only if it needs to (it may hold that version).
  */
-function localKeys(path: string, create: (jwks: JSONWebKeySet) => LocalKeys, euid: number): LocalKeys {
+function readTrustedFile<T>(path: string, what: string, euid: number, max: number, use: (read: () => string, identity: string) => T): T {
   let fd: number;
   try {
     fd = openSync(path, "r");
   } catch (err) {
-    throw new TempError(`unable to read JWKS ${path}: ${describeSysError(err)}`);
+    throw new TempError(`unable to read ${what} ${path}: ${describeSysError(err)}`);
   }
   try {
     const st = fstatSync(fd, { bigint: true });
-    if (!st.isFile()) throw new TempError(`refusing JWKS ${path}: not a regular file`);
-    if ((Number(st.mode) & 0o022) !== 0) throw new TempError(`refusing JWKS ${path}: mode ${(Number(st.mode) & 0o777).toString(8).padStart(4, "0")}, writable by group or others`);
-    if (Number(st.uid) !== euid && st.uid !== 0n) throw new TempError(`refusing JWKS ${path}: owned by uid ${st.uid}`);
-    if (st.size > BigInt(MAX_JWKS)) throw new TempError(`refusing JWKS ${path}: larger than ${MAX_JWKS} bytes`);
+    if (!st.isFile()) throw new TempError(`refusing ${what} ${path}: not a regular file`);
+    if ((Number(st.mode) & 0o022) !== 0) throw new TempError(`refusing ${what} ${path}: mode ${(Number(st.mode) & 0o777).toString(8).padStart(4, "0")}, writable by group or others`);
+    if (Number(st.uid) !== euid && st.uid !== 0n) throw new TempError(`refusing ${what} ${path}: owned by uid ${st.uid}`);
+    if (st.size > BigInt(max)) throw new TempError(`refusing ${what} ${path}: larger than ${max} bytes`);
     const identity = `${path}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    return use(() => readFileSync(fd, "utf8"), identity);
+  } catch (err) {
+    if (err instanceof TempError) throw err;
+    throw new TempError(`unable to read ${what} ${path}: ${describeSysError(err)}`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function localKeys(path: string, create: (jwks: JSONWebKeySet) => LocalKeys, euid: number): LocalKeys {
+  return readTrustedFile(path, "JWKS", euid, MAX_JWKS, (read, identity) => {
     if (jwksCache?.identity !== identity) {
+      const text = read();
       let jwks: JSONWebKeySet;
       try {
-        jwks = JSON.parse(readFileSync(fd, "utf8")) as JSONWebKeySet;
-      } catch (err) {
-        throw new TempError(`unable to read JWKS ${path}: ${err instanceof SyntaxError ? "not JSON" : describeSysError(err)}`);
+        jwks = JSON.parse(text) as JSONWebKeySet;
+      } catch {
+        throw new TempError(`unable to read JWKS ${path}: not JSON`);
       }
       jwksCache = { identity, keys: create(jwks) };
     }
     return jwksCache.keys;
-  } finally {
-    closeSync(fd);
-  }
+  });
 }
 
 async function verifyJwt(token: string, config: OAuthConfig): Promise<string> {
@@ -210,7 +221,7 @@ async function introspect(token: string, config: OAuthConfig, cache: Introspecti
   }
   let answer: Record<string, unknown>;
   try {
-    const ca = config.caFile === undefined ? undefined : readFileSync(config.caFile, "utf8");
+    const ca = config.caFile === undefined ? undefined : readTrustedFile(config.caFile, "trust anchors", process.geteuid?.() ?? 0, MAX_JWKS, (read) => read());
     const response = await fetch(config.introspectionUrl!, {
       method: "POST", headers, body: new URLSearchParams({ token, token_type_hint: "access_token" }).toString(),
       signal: AbortSignal.timeout(config.timeoutMs), redirect: "error",

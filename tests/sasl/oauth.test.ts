@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { bearerTokenUser, IntrospectionCache, oauthConfigFromEnv, type OAuthConfig } from "../../mod/auth/oauth.ts";
 import { authenticateWithBearer } from "../../mod/auth/bearer_login.ts";
 import { BearerExchange, formatBearerForm, parseBearerForm, parseOAuthBearer, parseXOAuth2 } from "../../mod/sasl/oauthbearer.ts";
@@ -245,6 +246,16 @@ describe("bearer tokens by RFC 7662 introspection over HTTPS", () => {
     expect(hits.length).toBe(1);
     // active without the user claim: a refusal, not a login of nobody.
     await expect(bearerTokenUser("nouser", config, new IntrospectionCache())).rejects.toThrow("token has no username claim");
+  });
+
+  test("trust anchors another user could write are refused (they could answer for the endpoint)", async () => {
+    const dir = tempDir("ca-perm");
+    const ca = join(dir, "ca.pem");
+    writeFileSync(ca, readFileSync(config.caFile!));
+    chmodSync(ca, 0o666);
+    await expect(bearerTokenUser("good", { ...config, caFile: ca }, new IntrospectionCache())).rejects.toThrow(`refusing trust anchors ${ca}: mode 0666, writable by group or others`);
+    chmodSync(ca, 0o644);
+    expect(await bearerTokenUser("good", { ...config, caFile: ca }, new IntrospectionCache())).toBe("demo");
   });
 
   test("an endpoint whose certificate is not trusted is refused (temporary)", async () => {
