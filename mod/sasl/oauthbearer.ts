@@ -35,10 +35,14 @@ export type ParsedBearer = { ok: true; value: BearerMessage } | { ok: false; why
 
 function fromAuth(kvpairs: string[], user: string | undefined): ParsedBearer {
   let token: string | undefined;
+  const seen = new Set<string>();
   for (const pair of kvpairs) {
     const eq = pair.indexOf("=");
     if (eq <= 0 || !/^[A-Za-z]+$/.test(pair.slice(0, eq))) return { ok: false, why: "bad key=value pair" };
     const key = pair.slice(0, eq);
+    // Two auth= (or user=) would let a proxy in front and poppin read different tokens or users.
+    if (seen.has(key)) return { ok: false, why: `${key}= given twice` };
+    seen.add(key);
     if (key === "auth") {
       const m = /^Bearer (.+)$/i.exec(pair.slice(eq + 1));
       if (!m || !B64TOKEN.test(m[1])) return { ok: false, why: "auth is not Bearer TOKEN" };
@@ -66,8 +70,9 @@ export function parseOAuthBearer(message: string): ParsedBearer {
 export function parseXOAuth2(message: string): ParsedBearer {
   if (!message.endsWith(`${SOH}${SOH}`)) return { ok: false, why: "bad XOAUTH2 message" };
   const pairs = message.slice(0, -2).split(SOH);
-  const userPair = pairs.find((p) => p.startsWith("user="));
-  return fromAuth(pairs.filter((p) => !p.startsWith("user=")), userPair?.slice(5));
+  const users = pairs.filter((p) => p.startsWith("user="));
+  if (users.length > 1) return { ok: false, why: "user= given twice" };
+  return fromAuth(pairs.filter((p) => !p.startsWith("user=")), users[0]?.slice(5));
 }
 
 export function formatBearerForm(token: string): Uint8Array {

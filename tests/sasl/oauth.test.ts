@@ -271,6 +271,10 @@ describe("OAUTHBEARER and XOAUTH2 messages", () => {
       expect(parseOAuthBearer(bad).ok).toBe(false);
     }
     expect(parseXOAuth2("user=demo\x01auth=Bearer tok\x01").ok).toBe(false);
+    // A key twice: a proxy in front might read the other one.
+    expect(parseOAuthBearer("n,a=demo,\x01auth=Bearer one\x01auth=Bearer two\x01\x01")).toEqual({ ok: false, why: "auth= given twice" });
+    expect(parseXOAuth2("user=demo\x01user=root\x01auth=Bearer tok\x01\x01")).toEqual({ ok: false, why: "user= given twice" });
+    expect(parseXOAuth2("user=demo\x01auth=Bearer one\x01auth=Bearer two\x01\x01")).toEqual({ ok: false, why: "auth= given twice" });
   });
 
   test("the fd-3 form names the token by digest, never the token; the failure challenge is RFC 7628's JSON", () => {
