@@ -75,7 +75,7 @@ describe("hostile AUTH exchanges, byte-identical in every host", () => {
     ].join("\r\n") + "\r\n");
   });
 
-  test("RFC 5034 framing: cancel at each step, empty and invalid responses, no or unknown mechanism, AUTH after USER and after a failure", async () => {
+  test("RFC 5034 framing: cancel at each step, empty (= only initially) and invalid responses, no or unknown mechanism, AUTH after USER and after a failure", async () => {
     const answer = await everywhere([
       "AUTH",
       "AUTH X-UNKNOWN",
@@ -86,6 +86,8 @@ describe("hostile AUTH exchanges, byte-identical in every host", () => {
       "AUTH PLAIN AGRlbW8A d3Jvbmc=", // whitespace inside
       "AUTH PLAIN AGRlbW8Ad3Jvbmc", // no padding
       "AUTH SCRAM-SHA-256 =",
+      "AUTH SCRAM-SHA-256", "=", // "=" is the empty response only as the initial one (RFC 5034; Dovecot: invalid base64)
+      "AUTH PLAIN", "=",
       `USER ${USER}`,
       `AUTH PLAIN ${b64(`\0${USER}\0wrong`)}`,
       `AUTH OAUTHBEARER ${b64(`n,a=${USER},\x01auth=Bearer ${TOKEN}\x01\x01`)}`, "\x01",
@@ -102,6 +104,8 @@ describe("hostile AUTH exchanges, byte-identical in every host", () => {
       "-ERR [AUTH] invalid base64 in the response",
       "-ERR [AUTH] invalid base64 in the response",
       "-ERR [AUTH] invalid SASL response: bad gs2 header",
+      "+ ", "-ERR [AUTH] invalid base64 in the response",
+      "+ ", "-ERR [AUTH] invalid base64 in the response",
       "+OK ",
       "-ERR [AUTH] authorization failed",
       JSON_CHALLENGE.slice(0, -2), "-ERR [AUTH] authorization failed",
