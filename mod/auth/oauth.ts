@@ -84,6 +84,9 @@ export function tokenDigest(token: Uint8Array | string): string {
 function claimUser(claims: Record<string, unknown>, claim: string): string {
   const user = claims[claim];
   if (typeof user !== "string" || user === "") throw new AuthRefused(`token has no ${claim} claim`);
+  // OpenID Connect: an issuer that lets users type their own address says so with
+  // email_verified false; such an address names nobody (it may be someone else's).
+  if (claim === "email" && claims.email_verified === false) throw new AuthRefused("token's email is not verified");
   return user;
 }
 

@@ -145,6 +145,10 @@ describe("hostile token issuers and clients (JWT)", () => {
     await expect(bearerTokenUser(await claims({ aud: ["other.example"] }), jwt)).rejects.toThrow(/token refused/);
     await expect(bearerTokenUser(await claims({ iss: [ISSUER] }), jwt)).rejects.toThrow(/token refused/);
     await expect(bearerTokenUser(await claims({ exp: undefined }), jwt)).rejects.toThrow(/token refused/);
+    // An address the issuer says it has not verified names nobody; true or absent is fine.
+    await expect(bearerTokenUser(await mint(s, { email_verified: false }), jwt)).rejects.toThrow("email is not verified");
+    expect(await bearerTokenUser(await mint(s, { email_verified: true }), jwt)).toBe("demo");
+    expect(await bearerTokenUser(await mint(s, { email_verified: false, preferred_username: "ann" }), { ...jwt, userClaim: "preferred_username" })).toBe("ann");
     for (const email of [42, ["demo"], "", { user: "demo" }]) {
       await expect(bearerTokenUser(await mint(s, { email }), jwt), JSON.stringify(email)).rejects.toThrow("no email claim");
     }
