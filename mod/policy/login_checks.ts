@@ -25,7 +25,8 @@ export function loginChecks(policy: Policy, remoteIp: string): LoginChecks {
       try {
         return admitUser(attempt.user, policy);
       } catch (e) {
-        return { refused: (e as Error).message };
+        // An unreadable auth-file or nonauth-file: [SYS/TEMP], not counted against the client (fail2ban would ban every user).
+        return { refused: (e as Error).message, temporary: true };
       }
     },
     failed(user, failure, detail, mechanism) {

@@ -10,7 +10,8 @@ import { TempError, describeSysError } from "../base/errors.ts";
 import type { Policy } from "./resolve.ts";
 import { prepareUsername } from "../auth/username.ts";
 
-export type Admission = { user: Uint8Array } | { refused: string };
+/** A refusal is the policy's verdict, or (temporary) the policy could not be read: the server's trouble, not the client's. */
+export type Admission = { user: Uint8Array } | { refused: string; temporary?: boolean };
 
 /** The user name as the policy wants it checked (downcased, domain trimmed). */
 export function normaliseUser(user: Uint8Array, policy: Pick<Policy, "downcaseUser" | "trimDomain">): Uint8Array {

@@ -34,7 +34,7 @@ export interface ScramServices {
    * the client's first message: a refused user still gets a salt and fails at the proof, so a
    * blocked client never gets a server signature and cannot tell a refusal from a wrong password.
    */
-  admit?(user: string): { user: string } | { refused: string };
+  admit?(user: string): { user: string } | { refused: string; temporary?: boolean };
 }
 
 export type SaslStep =
@@ -129,6 +129,7 @@ export class ScramExchange {
     // goes on like any other and fails at the proof, without a server signature: stopping here
     // would tell a client which names the lists admit.
     const verdict = this.#services.admit?.(client.user) ?? { user: client.user };
+    if ("refused" in verdict && verdict.temporary) return { kind: "temporary", user, why: verdict.refused };
     const name = "refused" in verdict ? client.user : verdict.user;
     if ("refused" in verdict) this.#refusal = verdict.refused;
     try {

@@ -54,7 +54,7 @@ export interface PopupOptions {
    * name (downcase, trim the domain). Returns the user to log in, or the reason to refuse
    * (answered exactly as a wrong password, so nobody learns whether the user exists).
    */
-  admit?(attempt: LoginAttempt): { user: Uint8Array } | { refused: string };
+  admit?(attempt: LoginAttempt): { user: Uint8Array } | { refused: string; temporary?: boolean };
   /**
    * The password check's work for a login `admit` refused (mod/auth/verify.ts decoyCheck),
    * so a refusal by the policy costs what checking the password would: timing must not tell
@@ -139,7 +139,7 @@ export async function servePopup(first: PopupChannel, opts: PopupOptions): Promi
         if ("refused" in verdict) {
           // A password's refusal costs a crypt; a SCRAM proof or a bearer token's costs none.
           if (action.mechanism === undefined || PASSWORD_MECHANISMS.has(action.mechanism)) await opts.decoy?.(action.password);
-          result = { kind: "failed", failure: "rejected", detail: verdict.refused };
+          result = { kind: "failed", failure: verdict.temporary ? "temporary" : "rejected", detail: verdict.refused };
         } else if (action.failed !== undefined) {
           result = { kind: "failed", ...action.failed };
         } else {

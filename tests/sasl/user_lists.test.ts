@@ -4,7 +4,7 @@
  * in by typing the name another way, with any mechanism, in the classic chain or --inline.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "node:net";
 import { admitUser } from "../../mod/policy/user_policy.ts";
@@ -14,6 +14,8 @@ import { ownTempDirs } from "../auth/temp.ts";
 const tempDir = ownTempDirs();
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const services: Record<string, Service> = {};
+/** The same hosts with an auth-file that disappears once they run. */
+const broken: Record<string, Service> = {};
 
 beforeAll(async () => {
   const box = makeBox(); // the user "demo"
@@ -22,10 +24,15 @@ beforeAll(async () => {
   const popupArgs = [`--nonauth-file=${denied}`];
   services.classic = await startService(box, { popupArgs });
   services.inline = await startService(box, { popupArgs, serveArgs: ["--inline"] });
+  const allowed = join(box.root, "allowed");
+  writeFileSync(allowed, "demo\n");
+  broken.classic = await startService(box, { popupArgs: [`--auth-file=${allowed}`] });
+  broken.inline = await startService(box, { popupArgs: [`--auth-file=${allowed}`], serveArgs: ["--inline"] });
+  unlinkSync(allowed);
 });
 
 afterAll(async () => {
-  for (const s of Object.values(services)) await s.stop();
+  for (const s of [...Object.values(services), ...Object.values(broken)]) await s.stop();
 });
 
 function exchange(port: number, lines: string[]): Promise<string> {
@@ -59,5 +66,17 @@ describe("nonauth-file and the names the user database resolves", () => {
     for (const name of ["jörg", "JÖRG", "jo\u0308rg", "ann", "ANN", "Ａnn"]) expect(admit(name), name).toEqual({ refused: `listed in nonauth-file ${file}` });
     for (const name of ["joerg", "anne"]) expect("user" in admit(name), name).toBe(true);
     expect("user" in admit(new Uint8Array([0x6a, 0xf6, 0x72, 0x67]))).toBe(true); // latin-1 "jörg": another name
+  });
+
+  test("an auth-file that cannot be read is the server's trouble: [SYS/TEMP] with every mechanism, a temporary-failure line fail2ban does not match", async () => {
+    const scramFirst = b64("n,,n=demo,r=abcdefghijklmnop");
+    for (const [host, s] of Object.entries(broken)) {
+      const answer = await exchange(s.port, [`USER demo`, `PASS ${PASSWORD}`, `AUTH PLAIN ${b64(`\0demo\0${PASSWORD}`)}`, `AUTH SCRAM-SHA-256 ${scramFirst}`]);
+      const temp = "-ERR [SYS/TEMP] temporary authorization failure, try again later\r\n";
+      expect(answer, host).toBe(`+OK \r\n+OK \r\n${temp}${temp}${temp}+OK \r\n`);
+      const log = s.log();
+      for (const mech of ["USER", "PLAIN", "SCRAM-SHA-256"]) expect(log).toMatch(new RegExp(`warning: authorization temporary failure rip=127\\.0\\.0\\.1 user=demo mech=${mech} why=unable%20to%20read%20user%20list%20`));
+      expect(log).not.toContain("authorization failed");
+    }
   });
 });
