@@ -260,6 +260,19 @@ async function introspect(token: string, config: OAuthConfig, cache: Introspecti
 }
 
 /**
+ * The work of checking `token` for a login the policy refused, its verdict unused: the refusal
+ * then takes as long as a token's would, so timing does not tell which users a list admits.
+ */
+export async function bearerDecoy(token: string, env: NodeJS.ProcessEnv): Promise<void> {
+  try {
+    const config = oauthConfigFromEnv(env);
+    if (config !== undefined) await bearerTokenUser(token, config);
+  } catch {
+    // refused whatever the token says
+  }
+}
+
+/**
  * The user a bearer token speaks for. Throws AuthRefused (invalid, expired, wrong issuer
  * or audience, bad signature, unknown key, inactive) or TempError (endpoint unreachable).
  */

@@ -21,7 +21,7 @@ export function loginChecks(policy: Policy, remoteIp: string): LoginChecks {
     : { dir: policy.failureDir, limit: policy.failureLimit, windowSeconds: policy.failureWindowSeconds };
   return {
     admit(attempt) {
-      if (limiter !== undefined && addressBlocked(remoteIp, limiter)) return { refused: "too many failed logins from this address" };
+      if (limiter !== undefined && addressBlocked(remoteIp, limiter)) return { refused: "too many failed logins from this address", address: true };
       try {
         return admitUser(attempt.user, policy);
       } catch (e) {

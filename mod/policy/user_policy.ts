@@ -10,8 +10,11 @@ import { TempError, describeSysError } from "../base/errors.ts";
 import type { Policy } from "./resolve.ts";
 import { prepareUsername } from "../auth/username.ts";
 
-/** A refusal is the policy's verdict, or (temporary) the policy could not be read: the server's trouble, not the client's. */
-export type Admission = { user: Uint8Array } | { refused: string; temporary?: boolean };
+/**
+ * A refusal is the policy's verdict, or (temporary) the policy could not be read: the server's
+ * trouble, not the client's; `address`: the address is over its failure limit (nothing about the user).
+ */
+export type Admission = { user: Uint8Array } | { refused: string; temporary?: boolean; address?: boolean };
 
 /** The user name as the policy wants it checked (downcased, domain trimmed). */
 export function normaliseUser(user: Uint8Array, policy: Pick<Policy, "downcaseUser" | "trimDomain">): Uint8Array {
