@@ -14,7 +14,7 @@ import { TEXT, err } from "../pop3/responses.ts";
 import { oneProcessLogin } from "./_one_process_login.ts";
 import { runLogin } from "../session/login.ts";
 import { chainRunsPoppinCheckpassword, chainUserdb, selfResolver } from "../serve/chain_spec.ts";
-import { bearerConfigured } from "../auth/oauth.ts";
+import { bearerConfigured, bearerDecoy } from "../auth/oauth.ts";
 import { loginEnvironment } from "../sasl/login_env.ts";
 import { userdbScramKeys } from "../sasl/scram_userdb.ts";
 import type { ChannelBindingType } from "../sasl/scram.ts";
@@ -114,7 +114,7 @@ export const applet: Applet = {
       policy,
       env: ctx.env,
       timestamp: `<${process.pid}.${Math.floor(Date.now() / 1000)}@${hostname}>`,
-      decoy: (password) => decoyCheck(password),
+      decoy: (password, login) => (login?.bearer !== undefined ? bearerDecoy(login.bearer, chainEnv) : decoyCheck(password)),
       startTls: context === undefined ? undefined : () => upgradeStdio(context, policy.tlsHandshakeTimeoutMs, policy.timeoutMs),
       // poppin's own checkpassword and pop3d: checked and served in this process (_one_process_login.ts).
       authenticate: (data, channel, login) => {

@@ -21,3 +21,20 @@ export function usernameRefusal(name: string): string | undefined {
   if (/[\s\p{Cc}\p{Cf}]/u.test(name)) return "space or control character";
   return undefined;
 }
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Whether a SASL authzid names the authcid's own user: the same octets, or (both UTF-8) the
+ * same name once prepared as above ("Jörg" decomposed, "JÖRG"), as the user database compares
+ * names. PLAIN and SCRAM log in as the authcid then; any other authzid (acting as another
+ * user) is refused.
+ */
+export function sameUserName(authzid: Uint8Array, authcid: Uint8Array): boolean {
+  if (Buffer.compare(authzid, authcid) === 0) return true;
+  try {
+    return prepareUsername(strictUtf8.decode(authzid)) === prepareUsername(strictUtf8.decode(authcid));
+  } catch {
+    return false; // not UTF-8: only the same octets name the same user
+  }
+}

@@ -21,11 +21,12 @@ export function loginChecks(policy: Policy, remoteIp: string): LoginChecks {
     : { dir: policy.failureDir, limit: policy.failureLimit, windowSeconds: policy.failureWindowSeconds };
   return {
     admit(attempt) {
-      if (limiter !== undefined && addressBlocked(remoteIp, limiter)) return { refused: "too many failed logins from this address" };
+      if (limiter !== undefined && addressBlocked(remoteIp, limiter)) return { refused: "too many failed logins from this address", address: true };
       try {
         return admitUser(attempt.user, policy);
       } catch (e) {
-        return { refused: (e as Error).message };
+        // An unreadable auth-file or nonauth-file: [SYS/TEMP], not counted against the client (fail2ban would ban every user).
+        return { refused: (e as Error).message, temporary: true };
       }
     },
     failed(user, failure, detail, mechanism) {

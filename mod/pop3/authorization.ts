@@ -132,6 +132,8 @@ export const AUTHORIZATION_TABLE: CommandTable<AuthorizationState> = {
     if (!state.saslPending) return undefined;
     state.saslPending = false;
     if (line === undefined) return { reply: err(TEXT.lineTooLong), bad: true };
+    // "=" (the empty response) belongs to AUTH's initial response only (RFC 5034 section 4).
+    if (line.length === 1 && line[0] === 0x3d) return { reply: err(TEXT.saslBadBase64), bad: true };
     return plainResponse(state, line);
   },
 };

@@ -14,16 +14,27 @@ import type { Outcome } from "./table.ts";
 
 const encoder = new TextEncoder();
 
-function decodeResponse(line: Uint8Array): Uint8Array | "cancel" | undefined {
+/**
+ * A client response. "=" is the empty response only as AUTH's initial response (RFC 5034
+ * section 4); on a continuation line the empty response is the empty line, and "=" is invalid
+ * base64 there (as Dovecot answers it).
+ */
+function decodeResponse(line: Uint8Array, initial: boolean): Uint8Array | "cancel" | undefined {
   const text = Buffer.from(line).toString("latin1");
   if (text === "*") return "cancel";
-  if (text === "=" || text === "") return new Uint8Array(0);
+  if (text === "" || (initial && text === "=")) return new Uint8Array(0);
   const bytes = decodeBase64(text);
   return bytes === undefined ? undefined : new Uint8Array(bytes);
 }
 
 function outcomeOf(state: AuthorizationState, exchange: SaslExchange, step: SaslStep): Outcome {
   const mechanism = exchange.mechanism;
+  // Whatever a mechanism lets through, a NUL in the user name would split checkpassword's fd-3
+  // data (user\0password\0timestamp\0) somewhere else than where it was meant to.
+  if ("user" in step && step.user.includes(0)) {
+    if (step.kind === "done") step.password.fill(0);
+    return { reply: err(`${TEXT.saslBadExchange}: NUL in the user name`), bad: true };
+  }
   switch (step.kind) {
     case "challenge":
       state.exchange = exchange;
@@ -47,7 +58,7 @@ export function saslStart(state: AuthorizationState, mechanism: string, initial:
     state.exchange = exchange;
     return { reply: encoder.encode("+ \r\n") };
   }
-  const response = decodeResponse(initial);
+  const response = decodeResponse(initial, true);
   if (response === "cancel") return { reply: err(TEXT.saslCancelled) };
   if (response === undefined) return { reply: err(TEXT.saslBadBase64), bad: true };
   return outcomeOf(state, exchange, exchange.step(response));
@@ -58,7 +69,7 @@ export function saslContinue(state: AuthorizationState, line: Uint8Array | undef
   const exchange = state.exchange!;
   state.exchange = undefined;
   if (line === undefined) return { reply: err(TEXT.lineTooLong), bad: true };
-  const response = decodeResponse(line);
+  const response = decodeResponse(line, false);
   if (response === "cancel") return { reply: err(TEXT.saslCancelled) };
   if (response === undefined) return { reply: err(TEXT.saslBadBase64), bad: true };
   return outcomeOf(state, exchange, exchange.step(response));

@@ -9,23 +9,7 @@ export type PlainResult =
   | { kind: "bad-base64" }
   | { kind: "bad-message"; why: string };
 
-import { prepareUsername } from "../auth/username.ts";
-
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
-
-/**
- * Whether authzid names the authcid's own user: the same octets, or (both UTF-8) the same name
- * once RFC 8265 prepares them, as the user database compares names ("Jörg" decomposed, "JÖRG").
- * The login is then the authcid's, whose password is checked; any other authzid is refused.
- */
-function sameUser(authzid: Uint8Array, authcid: Uint8Array): boolean {
-  if (Buffer.compare(authzid, authcid) === 0) return true;
-  try {
-    return prepareUsername(strictUtf8.decode(authzid)) === prepareUsername(strictUtf8.decode(authcid));
-  } catch {
-    return false; // not UTF-8: only the same octets name the same user
-  }
-}
+import { sameUserName } from "../auth/username.ts";
 
 const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -44,7 +28,7 @@ export function decodePlain(line: Uint8Array): PlainResult {
   const authzid = bytes.subarray(0, first);
   const user = bytes.slice(first + 1, second);
   const password = bytes.slice(second + 1);
-  const proxy = authzid.length > 0 && !sameUser(authzid, user);
+  const proxy = authzid.length > 0 && !sameUserName(authzid, user);
   bytes.fill(0);
   if (proxy) {
     password.fill(0);

@@ -23,7 +23,7 @@ export interface SaslHost {
   /** Bearer tokens are accepted (OAuth is configured for checkpassword). */
   bearer?: boolean;
   /** popup's checks before a login, run before a SCRAM exchange reveals anything (scram_server.ts). */
-  admit?(user: string): { user: string } | { refused: string };
+  admit?(user: string): { user: string } | { refused: string; temporary?: boolean };
 }
 
 /** One running exchange: the handler feeds it each decoded client response. */

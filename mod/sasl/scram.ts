@@ -8,6 +8,7 @@
 // node:crypto) needs no node:crypto load at start (mod/sys/builtins.ts); Hi() runs only when
 // keys are made (`poppin users`), through node:crypto loaded then.
 import { nodeCrypto } from "../sys/builtins.ts";
+import { sameUserName } from "../auth/username.ts";
 
 export type ScramHash = "sha1" | "sha256";
 
@@ -104,7 +105,6 @@ const fail = (why: string): { ok: false; why: string } => ({ ok: false, why });
 export function parseClientFirst(message: string): Parsed<ClientFirst> {
   const m = /^(n|y|p=([A-Za-z0-9.-]+)),(a=[^,]*)?,(.*)$/s.exec(message);
   if (!m) return fail("bad gs2 header");
-  if (m[3] !== undefined) return fail("acting as another user (authzid) is not supported");
   const gs2Header = message.slice(0, message.length - m[4].length);
   const bare = m[4];
   const fields = bare.split(",");
@@ -112,6 +112,12 @@ export function parseClientFirst(message: string): Parsed<ClientFirst> {
   if (fields.length < 2 || !fields[0].startsWith("n=") || !fields[1].startsWith("r=")) return fail("expected n=user,r=nonce");
   const user = decodeSaslName(fields[0].slice(2));
   if (user === undefined) return fail("bad user name");
+  // An authzid that names the user itself (as PLAIN's) is the user's own login; any other is refused.
+  if (m[3] !== undefined) {
+    const authzid = decodeSaslName(m[3].slice(2));
+    if (authzid === undefined) return fail("bad authorization identity");
+    if (!sameUserName(Buffer.from(authzid, "utf8"), Buffer.from(user, "utf8"))) return fail("acting as another user (authzid) is not supported");
+  }
   const clientNonce = fields[1].slice(2);
   if (!NONCE.test(clientNonce) || clientNonce.length > MAX_CLIENT_NONCE) return fail("bad nonce");
   for (const ext of fields.slice(2)) if (!/^[A-Za-z]=/.test(ext)) return fail("bad extension");

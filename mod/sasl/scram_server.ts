@@ -30,11 +30,11 @@ export interface ScramServices {
   /** The -PLUS mechanisms are offered now (TLS is active and binding data is available). */
   plusOffered: boolean;
   /**
-   * popup's checks before a login (per-address limit, allowed users, name rewriting): run
-   * before the exchange goes on, so a blocked client never gets a server signature that
-   * would confirm a guessed password.
+   * popup's checks before a login (per-address limit, allowed users, name rewriting), run at
+   * the client's first message: a refused user still gets a salt and fails at the proof, so a
+   * blocked client never gets a server signature and cannot tell a refusal from a wrong password.
    */
-  admit?(user: string): { user: string } | { refused: string };
+  admit?(user: string): { user: string } | { refused: string; temporary?: boolean };
 }
 
 export type SaslStep =
@@ -56,6 +56,7 @@ export type SaslStep =
   | { kind: "malformed"; why: string };
 
 const SERVER_NONCE_OCTETS = 18;
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 export class ScramExchange {
   readonly mechanism: string;
@@ -69,6 +70,8 @@ export class ScramExchange {
   #keys: ScramKeys | undefined;
   #cbData: Uint8Array | undefined;
   #form: Uint8Array | undefined;
+  /** Why the policy refused the user (the exchange still runs to the proof). */
+  #refusal: string | undefined;
 
   constructor(mechanism: string, hash: ScramHash, plus: boolean, services: ScramServices) {
     this.mechanism = mechanism;
@@ -80,8 +83,17 @@ export class ScramExchange {
   step(response: Uint8Array): SaslStep {
     const stage = this.#stage;
     this.#stage = "over";
-    if (stage === "first") return this.#first(Buffer.from(response).toString("utf8"));
-    if (stage === "final") return this.#final(Buffer.from(response).toString("utf8"));
+    if (stage === "first" || stage === "final") {
+      // RFC 5802's messages are UTF-8: a lossy decoding would name a user (and hash an
+      // AuthMessage) other than the octets the client sent.
+      let text: string;
+      try {
+        text = strictUtf8.decode(response);
+      } catch {
+        return stage === "first" ? { kind: "malformed", why: "not UTF-8" } : { kind: "refused", user: this.#user(), why: "not UTF-8" };
+      }
+      return stage === "first" ? this.#first(text) : this.#final(text);
+    }
     if (stage === "ack") {
       const user = this.#user();
       if (response.length !== 0) return { kind: "refused", user, why: "unexpected data after the server signature" };
@@ -113,10 +125,15 @@ export class ScramExchange {
       // RFC 5802 section 6: the client thinks we do not bind, but we offered -PLUS: a downgrade.
       return { kind: "refused", user, why: "channel binding downgrade (y flag while -PLUS is offered)" };
     }
+    // A user the policy refuses (not in auth-file, in nonauth-file, the address over its limit)
+    // goes on like any other and fails at the proof, without a server signature: stopping here
+    // would tell a client which names the lists admit.
     const verdict = this.#services.admit?.(client.user) ?? { user: client.user };
-    if ("refused" in verdict) return { kind: "refused", user, why: verdict.refused };
+    if ("refused" in verdict && verdict.temporary) return { kind: "temporary", user, why: verdict.refused };
+    const name = "refused" in verdict ? client.user : verdict.user;
+    if ("refused" in verdict) this.#refusal = verdict.refused;
     try {
-      this.#keys = this.#services.keys(verdict.user, this.#hash) ?? decoyKeys(this.#hash, verdict.user);
+      this.#keys = this.#services.keys(name, this.#hash) ?? decoyKeys(this.#hash, name);
     } catch (e) {
       return { kind: "temporary", user, why: (e as Error).message };
     }
@@ -139,6 +156,7 @@ export class ScramExchange {
     if (final.nonce !== this.#nonce) return { kind: "refused", user, why: "nonce mismatch" };
     const expected = Buffer.concat([Buffer.from(client.gs2Header, "utf8"), this.#cbData ?? new Uint8Array(0)]);
     if (Buffer.compare(expected, final.channelBinding) !== 0) return { kind: "refused", user, why: "channel binding mismatch" };
+    if (this.#refusal !== undefined) return { kind: "refused", user, why: this.#refusal };
     if (!proven) return { kind: "refused", user, why: "wrong password or unknown user" };
     const form = formatScramForm(this.#hash, client.bare, this.#serverFirst, message);
     // checkpassword takes at most 512 octets (user NUL form NUL timestamp NUL): refuse now rather

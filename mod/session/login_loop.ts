@@ -54,13 +54,14 @@ export interface PopupOptions {
    * name (downcase, trim the domain). Returns the user to log in, or the reason to refuse
    * (answered exactly as a wrong password, so nobody learns whether the user exists).
    */
-  admit?(attempt: LoginAttempt): { user: Uint8Array } | { refused: string };
+  admit?(attempt: LoginAttempt): { user: Uint8Array } | { refused: string; temporary?: boolean; address?: boolean };
   /**
-   * The password check's work for a login `admit` refused (mod/auth/verify.ts decoyCheck),
-   * so a refusal by the policy costs what checking the password would: timing must not tell
+   * The password check's work for a login `admit` refused (mod/auth/verify.ts decoyCheck), or
+   * for a bearer login (`login.bearer`) the token check's (mod/auth/oauth.ts bearerDecoy), so a
+   * refusal by the policy costs what checking the password or token would: timing must not tell
    * which users a list admits.
    */
-  decoy?(password: Uint8Array): void | Promise<void>;
+  decoy?(password: Uint8Array, login?: LoginMeans): void | Promise<void>;
   /** After STLS: negotiates TLS on the connection and returns the encrypted channel (throws when it fails). */
   startTls?(): Promise<PopupChannel>;
   /** Milliseconds before the answer to a failed login (Dovecot's auth_failure_delay). */
@@ -137,9 +138,13 @@ export async function servePopup(first: PopupChannel, opts: PopupOptions): Promi
         const verdict = opts.admit?.({ user: action.user, apop: action.apop }) ?? { user: action.user };
         let result: ChainResult;
         if ("refused" in verdict) {
-          // A password's refusal costs a crypt; a SCRAM proof or a bearer token's costs none.
-          if (action.mechanism === undefined || PASSWORD_MECHANISMS.has(action.mechanism)) await opts.decoy?.(action.password);
-          result = { kind: "failed", failure: "rejected", detail: verdict.refused };
+          // A password's refusal costs a crypt and a token's its check (not for an address over its
+          // limit: that says nothing about the user, and would keep asking the issuer for it); a
+          // SCRAM exchange did its work already.
+          if (action.bearer !== undefined) {
+            if (!verdict.address && !verdict.temporary) await opts.decoy?.(action.password, { mechanism: action.mechanism, bearer: action.bearer });
+          } else if (action.mechanism === undefined || PASSWORD_MECHANISMS.has(action.mechanism)) await opts.decoy?.(action.password);
+          result = { kind: "failed", failure: verdict.temporary ? "temporary" : "rejected", detail: verdict.refused };
         } else if (action.failed !== undefined) {
           result = { kind: "failed", ...action.failed };
         } else {

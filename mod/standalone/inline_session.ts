@@ -43,7 +43,7 @@ import { serveByWorker } from "./mail_worker_session.ts";
 import { startUserProcess, startUserProcessOverTls } from "./user_process.ts";
 import { channelBindingData } from "../tls/channel_binding.ts";
 import { userdbScramKeys } from "../sasl/scram_userdb.ts";
-import { bearerConfigured } from "../auth/oauth.ts";
+import { bearerConfigured, bearerDecoy } from "../auth/oauth.ts";
 import { loginEnvironment, MECHANISM_VARIABLE } from "../sasl/login_env.ts";
 
 export interface InlineSetup {
@@ -173,7 +173,8 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
       await startTls(io, stls, policy.timeoutMs);
       return channel;
     },
-    async decoy(password) {
+    async decoy(password, login) {
+      if (login?.bearer !== undefined) return bearerDecoy(login.bearer, env);
       for (const setting of DECOY_SETTINGS) await setup.tools.pool.crypt(password, setting);
     },
     async authenticate(data, _channel, login) {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { bearerTokenUser, IntrospectionCache, oauthConfigFromEnv, type OAuthConfig } from "../../mod/auth/oauth.ts";
 import { authenticateWithBearer } from "../../mod/auth/bearer_login.ts";
 import { BearerExchange, formatBearerForm, parseBearerForm, parseOAuthBearer, parseXOAuth2 } from "../../mod/sasl/oauthbearer.ts";
@@ -67,10 +68,90 @@ describe("bearer tokens as JWTs against a local JWKS", () => {
     await expect(bearerTokenUser(tokenA, config)).rejects.toThrow(/unable to read JWKS/);
   });
 
+  test("a key set another user could write is not trusted (whoever writes it signs for anyone): a temporary failure naming why", async () => {
+    const dir = tempDir("jwks-perm");
+    const config = oauthConfigFromEnv({ POPPIN_OAUTH_JWKS: writeJwks(dir, signers), POPPIN_OAUTH_ISSUER: ISSUER, POPPIN_OAUTH_AUDIENCE: AUDIENCE })!;
+    const token = await mint(signers[0]);
+    chmodSync(config.jwksFile!, 0o644);
+    expect(await bearerTokenUser(token, config)).toBe("demo");
+    chmodSync(config.jwksFile!, 0o664);
+    await expect(bearerTokenUser(token, config)).rejects.toThrow(`refusing JWKS ${config.jwksFile}: mode 0664, writable by group or others`);
+    chmodSync(config.jwksFile!, 0o646);
+    await expect(bearerTokenUser(token, config)).rejects.toThrow("writable by group or others");
+    chmodSync(config.jwksFile!, 0o644);
+    const other = process.geteuid!() === 0 ? 12345 : undefined;
+    if (other !== undefined) {
+      chownSync(config.jwksFile!, other, other);
+      await expect(bearerTokenUser(token, config)).rejects.toThrow(`refusing JWKS ${config.jwksFile}: owned by uid ${other}`);
+      chownSync(config.jwksFile!, 0, 0);
+    }
+    await expect(bearerTokenUser(token, { ...config, jwksFile: dir })).rejects.toThrow("not a regular file");
+  });
+
   test("settings: an http:// endpoint and a bad timeout are usage errors; nothing set means no OAuth", () => {
     expect(oauthConfigFromEnv({})).toBeUndefined();
     expect(() => oauthConfigFromEnv({ POPPIN_OAUTH_INTROSPECTION_URL: "http://x/" })).toThrow("https://");
-    expect(() => oauthConfigFromEnv({ POPPIN_OAUTH_JWKS: "/x", POPPIN_OAUTH_TIMEOUT: "soon" })).toThrow("POPPIN_OAUTH_TIMEOUT");
+    expect(() => oauthConfigFromEnv({ POPPIN_OAUTH_JWKS: "/x", POPPIN_OAUTH_ISSUER: ISSUER, POPPIN_OAUTH_AUDIENCE: AUDIENCE, POPPIN_OAUTH_TIMEOUT: "soon" })).toThrow("POPPIN_OAUTH_TIMEOUT");
+  });
+});
+
+/** An RS256 token signed with signers[0] whatever its header and claims say (jose's signer refuses some on purpose). */
+async function rawRs256(header: object, claims: object): Promise<string> {
+  const input = `${Buffer.from(JSON.stringify(header)).toString("base64url")}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}`;
+  const signature = await crypto.subtle.sign("RSASSA-PKCS1-v1_5", signers[0].privateKey, new TextEncoder().encode(input));
+  return `${input}.${Buffer.from(signature).toString("base64url")}`;
+}
+
+describe("hostile token issuers and clients (JWT)", () => {
+  test("a JWKS without a required issuer and audience is a usage error: a token issued to another client of the same issuer would log in", async () => {
+    expect(() => oauthConfigFromEnv({ POPPIN_OAUTH_JWKS: jwt.jwksFile, POPPIN_OAUTH_ISSUER: ISSUER })).toThrow("POPPIN_OAUTH_AUDIENCE must be set with POPPIN_OAUTH_JWKS");
+    expect(() => oauthConfigFromEnv({ POPPIN_OAUTH_JWKS: jwt.jwksFile, POPPIN_OAUTH_AUDIENCE: AUDIENCE })).toThrow("POPPIN_OAUTH_ISSUER must be set with POPPIN_OAUTH_JWKS");
+    // Introspection alone needs neither (the endpoint answers for its own tokens).
+    expect(oauthConfigFromEnv({ POPPIN_OAUTH_INTROSPECTION_URL: "https://idp.example/introspect" })?.audience).toBeUndefined();
+  });
+
+  test("alg none, a real HS256 signature keyed with the public key, an unknown crit header, a nested JWT, kid confusion: refused", async () => {
+    const s = signers[0];
+    const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const now = Math.floor(Date.now() / 1000);
+    const claims = enc({ email: "demo", iss: ISSUER, aud: AUDIENCE, exp: now + 600 });
+    const none = `${enc({ alg: "none" })}.${claims}.`;
+    const { createHmac } = await import("node:crypto");
+    const hsInput = `${enc({ alg: "HS256", kid: "rsa1" })}.${claims}`;
+    const hs = `${hsInput}.${createHmac("sha256", JSON.stringify(s.jwk)).update(hsInput).digest("base64url")}`;
+    const { SignJWT } = await import("jose");
+    const sign = (header: Record<string, unknown>, signer = s) => new SignJWT({ email: "demo" }).setProtectedHeader({ alg: signer.alg, kid: signer.kid, ...header })
+      .setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime(now + 600).sign(signer.privateKey);
+    const crit = await rawRs256({ alg: "RS256", kid: "rsa1", crit: ["x-must"], "x-must": 1 }, { email: "demo", iss: ISSUER, aud: AUDIENCE, exp: now + 600 });
+    const nested = await sign({ cty: "JWT" });
+    // kid naming the RSA key, signed with the EdDSA key.
+    const confused = await sign({ kid: "rsa1" }, signers[2]);
+    for (const [name, token] of [["none", none], ["HS256", hs], ["crit", crit], ["confused kid", confused]] as const) {
+      await expect(bearerTokenUser(token, jwt), name).rejects.toThrow(/token refused/);
+    }
+    // A nested JWT is only its outer token: its payload is the claims, and the user must be in them.
+    expect(await bearerTokenUser(nested, jwt)).toBe("demo");
+  });
+
+  test("exp and nbf at the edge of the 30 s tolerance; iss and aud arrays; a user claim that is not a non-empty string", async () => {
+    const s = signers[1];
+    const now = Math.floor(Date.now() / 1000);
+    expect(await bearerTokenUser(await mint(s, {}, { exp: now - 20 }), jwt)).toBe("demo");
+    await expect(bearerTokenUser(await mint(s, {}, { exp: now - 40 }), jwt)).rejects.toThrow(/token refused/);
+    expect(await bearerTokenUser(await mint(s, {}, { nbf: now + 20 }), jwt)).toBe("demo");
+    await expect(bearerTokenUser(await mint(s, {}, { nbf: now + 40 }), jwt)).rejects.toThrow(/token refused/);
+    const claims = (over: object) => rawRs256({ alg: "RS256", kid: "rsa1" }, { email: "demo", iss: ISSUER, aud: AUDIENCE, exp: now + 600, ...over });
+    expect(await bearerTokenUser(await claims({ aud: ["other.example", AUDIENCE] }), jwt)).toBe("demo");
+    await expect(bearerTokenUser(await claims({ aud: ["other.example"] }), jwt)).rejects.toThrow(/token refused/);
+    await expect(bearerTokenUser(await claims({ iss: [ISSUER] }), jwt)).rejects.toThrow(/token refused/);
+    await expect(bearerTokenUser(await claims({ exp: undefined }), jwt)).rejects.toThrow(/token refused/);
+    // An address the issuer says it has not verified names nobody; true or absent is fine.
+    await expect(bearerTokenUser(await mint(s, { email_verified: false }), jwt)).rejects.toThrow("email is not verified");
+    expect(await bearerTokenUser(await mint(s, { email_verified: true }), jwt)).toBe("demo");
+    expect(await bearerTokenUser(await mint(s, { email_verified: false, preferred_username: "ann" }), { ...jwt, userClaim: "preferred_username" })).toBe("ann");
+    for (const email of [42, ["demo"], "", { user: "demo" }]) {
+      await expect(bearerTokenUser(await mint(s, { email }), jwt), JSON.stringify(email)).rejects.toThrow("no email claim");
+    }
   });
 });
 
@@ -89,6 +170,26 @@ describe("bearer tokens by RFC 7662 introspection over HTTPS", () => {
         const token = form.get("token") ?? "";
         hits.push(`${req.headers.get("authorization")} ${token}`);
         if (token === "slow") await Bun.sleep(3000);
+        if (token === "huge" || token === "drip") {
+          // "huge": 70 KB at once, then nothing more (the connection stays open); "drip": a few octets every 100 ms, for ever.
+          let timer: ReturnType<typeof setInterval> | undefined;
+          const body = new ReadableStream({
+            start(ctl) {
+              if (token === "huge") ctl.enqueue(new TextEncoder().encode(`{"active":true,"username":"demo","pad":"${"x".repeat(70_000)}`));
+              else timer = setInterval(() => ctl.enqueue(new TextEncoder().encode("    ")), 100);
+            },
+            cancel() {
+              clearInterval(timer);
+            },
+          });
+          return new Response(body, { headers: { "content-type": "application/json" } });
+        }
+        if (token === "redirect") return Response.redirect(`https://localhost:${server.port}/elsewhere`, 302);
+        if (token === "status") return new Response("down", { status: 503 });
+        if (token === "html") return new Response("<html>", { headers: { "content-type": "text/html" } });
+        if (token === "nouser") return Response.json({ active: true, exp: Math.floor(Date.now() / 1000) + 600 });
+        if (token === "null") return new Response("null", { headers: { "content-type": "application/json" } });
+        if (token === "announced") return new Response(`{"active":true,"username":"demo"}${" ".repeat(70_000)}`, { headers: { "content-type": "application/json" } });
         const now = Math.floor(Date.now() / 1000);
         const answers: Record<string, object> = {
           good: { active: true, username: "demo", exp: now + 600, aud: AUDIENCE, iss: ISSUER },
@@ -131,6 +232,36 @@ describe("bearer tokens by RFC 7662 introspection over HTTPS", () => {
     expect(Date.now() - started).toBeLessThan(2500);
   });
 
+  test("a hostile endpoint: an answer over 64 KB is refused as soon as it passes the limit, a dripping one at the timeout, a non-object as a temporary failure", async () => {
+    const slowConfig = { ...config, timeoutMs: 3000 };
+    let started = Date.now();
+    await expect(bearerTokenUser("huge", slowConfig, new IntrospectionCache())).rejects.toThrow("introspection answer larger than 65536 octets");
+    expect(Date.now() - started).toBeLessThan(2500);
+    await expect(bearerTokenUser("announced", config, new IntrospectionCache())).rejects.toThrow("introspection answer larger than 65536 octets");
+    started = Date.now();
+    await expect(bearerTokenUser("drip", config, new IntrospectionCache())).rejects.toThrow("did not answer within 0.5 s");
+    expect(Date.now() - started).toBeLessThan(2500);
+    await expect(bearerTokenUser("null", config, new IntrospectionCache())).rejects.toThrow("introspection answer is not a JSON object");
+    await expect(bearerTokenUser("html", config, new IntrospectionCache())).rejects.toThrow("introspection answer is not JSON");
+    await expect(bearerTokenUser("status", config, new IntrospectionCache())).rejects.toThrow("introspection endpoint answered 503");
+    // A redirect is not followed (the token would go to another URL).
+    hits.length = 0;
+    await expect(bearerTokenUser("redirect", config, new IntrospectionCache())).rejects.toThrow("introspection failed");
+    expect(hits.length).toBe(1);
+    // active without the user claim: a refusal, not a login of nobody.
+    await expect(bearerTokenUser("nouser", config, new IntrospectionCache())).rejects.toThrow("token has no username claim");
+  });
+
+  test("trust anchors another user could write are refused (they could answer for the endpoint)", async () => {
+    const dir = tempDir("ca-perm");
+    const ca = join(dir, "ca.pem");
+    writeFileSync(ca, readFileSync(config.caFile!));
+    chmodSync(ca, 0o666);
+    await expect(bearerTokenUser("good", { ...config, caFile: ca }, new IntrospectionCache())).rejects.toThrow(`refusing trust anchors ${ca}: mode 0666, writable by group or others`);
+    chmodSync(ca, 0o644);
+    expect(await bearerTokenUser("good", { ...config, caFile: ca }, new IntrospectionCache())).toBe("demo");
+  });
+
   test("an endpoint whose certificate is not trusted is refused (temporary)", async () => {
     await expect(bearerTokenUser("good", { ...config, caFile: undefined }, new IntrospectionCache())).rejects.toThrow("introspection failed");
   });
@@ -144,6 +275,10 @@ describe("OAUTHBEARER and XOAUTH2 messages", () => {
       expect(parseOAuthBearer(bad).ok).toBe(false);
     }
     expect(parseXOAuth2("user=demo\x01auth=Bearer tok\x01").ok).toBe(false);
+    // A key twice: a proxy in front might read the other one.
+    expect(parseOAuthBearer("n,a=demo,\x01auth=Bearer one\x01auth=Bearer two\x01\x01")).toEqual({ ok: false, why: "auth= given twice" });
+    expect(parseXOAuth2("user=demo\x01user=root\x01auth=Bearer tok\x01\x01")).toEqual({ ok: false, why: "user= given twice" });
+    expect(parseXOAuth2("user=demo\x01auth=Bearer one\x01auth=Bearer two\x01\x01")).toEqual({ ok: false, why: "auth= given twice" });
   });
 
   test("the fd-3 form names the token by digest, never the token; the failure challenge is RFC 7628's JSON", () => {
@@ -164,7 +299,7 @@ describe("checkpassword's bearer decision (authenticateWithBearer)", () => {
   const env = { euid: 0, today: 20000 };
 
   test("the form without the token beside it (PASS {OAUTHBEARER}..., a foreign popup), or with another token: refused", async () => {
-    const vars = { POPPIN_OAUTH_JWKS: jwt.jwksFile };
+    const vars = { POPPIN_OAUTH_JWKS: jwt.jwksFile, POPPIN_OAUTH_ISSUER: ISSUER, POPPIN_OAUTH_AUDIENCE: AUDIENCE };
     const token = await mint(signers[0]);
     const never = () => { throw new Error("password path taken"); };
     await expect(authenticateWithBearer(request(formatBearerForm(token)), config, env, vars, undefined, never)).rejects.toThrow("no bearer token matches");

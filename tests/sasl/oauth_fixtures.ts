@@ -1,5 +1,5 @@
 /** Test keys, a JWKS file and token minting for the OAuth tests (jose, the library checkpassword uses). */
-import { writeFileSync } from "node:fs";
+import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 
@@ -16,7 +16,8 @@ export async function makeSigner(alg: Signer["alg"], kid: string): Promise<Signe
 
 export function writeJwks(dir: string, signers: Signer[]): string {
   const path = join(dir, "jwks.json");
-  writeFileSync(path, JSON.stringify({ keys: signers.map((s) => s.jwk) }));
+  writeFileSync(path, JSON.stringify({ keys: signers.map((s) => s.jwk) }), { mode: 0o644 });
+  chmodSync(path, 0o644); // whatever the umask: checkpassword refuses a key set others can write
   return path;
 }
 

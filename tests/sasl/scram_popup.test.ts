@@ -200,8 +200,8 @@ describe("SCRAM over POP3 AUTH (popup and checkpassword)", () => {
       admit: () => ({ refused: "too many failed logins from this address" }),
     });
     expect(blocked.end).toBe("quit");
-    // Refused at the client-first message: no salt, no server signature to confirm a guess.
-    expect(blocked.output).toBe("+OK \r\n-ERR [AUTH] authorization failed\r\n+OK \r\n");
+    // The exchange runs to the proof like any other and fails there: no server signature to confirm a guess.
+    expect(blocked.output).toMatch(/^\+OK \r\n\+ [A-Za-z0-9+/=]+\r\n-ERR \[AUTH\] authorization failed\r\n\+OK \r\n$/);
     expect(blocked.seen).toEqual([]);
     expect(blocked.failures[0]).toContain("too many failed logins");
     const started = Date.now();
@@ -237,5 +237,51 @@ describe("SCRAM over POP3 AUTH (popup and checkpassword)", () => {
     const lines = ["AUTH SCRAM-SHA-256", "*", "AUTH SCRAM-SHA-256 !!!", "AUTH SCRAM-MD5", "QUIT"];
     const s = await session(db, (line) => (line.startsWith("+") || line.startsWith("-ERR") ? lines.shift() : undefined));
     expect(s.output).toBe("+OK \r\n+ \r\n-ERR [AUTH] authentication cancelled\r\n-ERR [AUTH] invalid base64 in the response\r\n-ERR [AUTH] unsupported mechanism\r\n+OK \r\n");
+  });
+
+  test("a user the lists refuse gets the salt and fails at the proof, exactly as a wrong password: the exchange does not tell who is listed", async () => {
+    // auth-file lists joe only: ann (who exists, with keys) is refused by the policy.
+    const onlyJoe = { admit: (a: { user: Uint8Array }) => (Buffer.from(a.user).toString() === "joe" ? { user: a.user } : { refused: "not in auth-file" }) };
+    const transcript = async (user: string, password: string) => {
+      const client = new ScramClient("sha256", user, password, { nonce: "fixednonce" });
+      let stage = 0;
+      const s = await session(db, (line) => {
+        if (stage === 0 && line.startsWith("+OK")) return (stage = 1), `AUTH SCRAM-SHA-256 ${b64(client.first())}`;
+        if (stage === 1 && line.startsWith("+ ")) return (stage = 2), b64(client.final(unb64(line.slice(2))));
+        if (line.startsWith("-ERR")) return "QUIT";
+        return undefined;
+      }, undefined, false, onlyJoe);
+      return { ...s, shape: s.output.replace(/^\+ \S+$/m, "+ CHALLENGE") };
+    };
+    const wrong = await transcript("joe", "guess");
+    const refusedRight = await transcript("ann", "ann pw");
+    const refusedWrong = await transcript("ann", "guess");
+    expect(wrong.shape).toBe("+OK \r\n+ CHALLENGE\r\n-ERR [AUTH] authorization failed\r\n+OK \r\n");
+    expect(refusedRight.shape).toBe(wrong.shape);
+    expect(refusedWrong.shape).toBe(wrong.shape);
+    // ann's right password gets no server signature, and nothing reaches checkpassword; the log says why.
+    expect(refusedRight.seen).toEqual([]);
+    expect(refusedRight.failures).toEqual(["ann rejected not in auth-file mech=SCRAM-SHA-256"]);
+  });
+
+  test("an authzid (a=) naming the user itself is the user's own login, as with PLAIN; another user's is refused", async () => {
+    for (const authzid of ["joe", "JOE"]) {
+      const s = await session(db, scramScript(new ScramClient("sha256", "joe", "joe's password", { gs2: `n,a=${authzid},` }), "SCRAM-SHA-256"));
+      expect(s.end).toBe("served");
+      expect(s.seen[0].split("\0")[0]).toBe("joe");
+    }
+    for (const [gs2, why] of [["n,a=ann,", "acting as another user (authzid) is not supported"], ["n,a=,", "bad authorization identity"], ["n,a=j=4Foe,", "bad authorization identity"]]) {
+      const lines = [`AUTH SCRAM-SHA-256 ${b64(new ScramClient("sha256", "joe", "joe's password", { gs2 }).first())}`, "QUIT"];
+      const s = await session(db, (line) => (line.startsWith("+OK") || line.startsWith("-ERR") ? lines.shift() : undefined));
+      expect(s.output).toBe(`+OK \r\n-ERR [AUTH] invalid SASL response: ${why}\r\n+OK \r\n`);
+      expect(s.seen).toEqual([]);
+    }
+  });
+
+  test("a first message that is not UTF-8 is refused before any salt (a lossy decoding would look up another name)", async () => {
+    const lines = [`AUTH SCRAM-SHA-256 ${Buffer.from("n,,n=j\xf6rg,r=abcdefgh", "latin1").toString("base64")}`, `AUTH OAUTHBEARER ${Buffer.from("n,a=j\xf6rg,\x01auth=Bearer t\x01\x01", "latin1").toString("base64")}`, "AQ==", "QUIT"];
+    const s = await session(db, (line) => (line.startsWith("+") || line.startsWith("-ERR") ? lines.shift() : undefined), undefined, false, { bearer: true });
+    const invalidRequest = `+ ${Buffer.from('{"status":"invalid_request"}').toString("base64")}`;
+    expect(s.output).toBe(`+OK \r\n-ERR [AUTH] invalid SASL response: not UTF-8\r\n${invalidRequest}\r\n-ERR [AUTH] invalid SASL response: not UTF-8\r\n+OK \r\n`);
   });
 });

@@ -58,7 +58,7 @@ export const scramMessages: FuzzTarget = {
   },
 };
 
-const bearerish = fc.array(fc.constantFrom("n", ",", "a=", "user=", "demo", "\x01", "auth=", "Bearer ", "bearer ", "tok.en", "host=x", "=2C", "=", " ", "p=tls-exporter"), { maxLength: 20 }).map((a) => a.join(""));
+const bearerish = fc.array(fc.constantFrom("n", ",", "a=", "user=", "demo", "\x01", "auth=", "Bearer ", "bearer ", "tok.en", "host=x", "=2C", "=", " ", "p=tls-exporter", "\0"), { maxLength: 20 }).map((a) => a.join(""));
 
 export const oauthBearerMessages: FuzzTarget = {
   name: "sasl-oauthbearer",
@@ -67,11 +67,20 @@ export const oauthBearerMessages: FuzzTarget = {
   check(numRuns, seed) {
     fc.assert(fc.property(fc.oneof(bearerish, fc.string({ maxLength: 120 })), (text) => {
       for (const parsed of [parseOAuthBearer(text), parseXOAuth2(text)]) {
-        if (parsed.ok && (parsed.value.user === "" || !/^[A-Za-z0-9\-._~+/]+=*$/.test(parsed.value.token))) fail(`accepted ${JSON.stringify(text)}`);
+        if (parsed.ok && (parsed.value.user === "" || parsed.value.user.includes("\0") || !/^[A-Za-z0-9\-._~+/]+=*$/.test(parsed.value.token))) fail(`accepted ${JSON.stringify(text)}`);
       }
       for (const mech of ["OAUTHBEARER", "XOAUTH2"] as const) {
-        const step = new BearerExchange(mech).step(bytesOf(text));
-        if (step.kind !== "done" && step.kind !== "malformed") fail(`${step.kind}`);
+        const exchange = new BearerExchange(mech);
+        const step = exchange.step(bytesOf(text));
+        if (step.kind !== "done" && step.kind !== "challenge") fail(`${step.kind}`);
+        // A malformed message gets the error JSON (RFC 7628 section 3.2.2); the client's answer ends it.
+        if (step.kind === "challenge") {
+          const status = JSON.parse(latin1(step.data)).status;
+          if (status !== (mech === "OAUTHBEARER" ? "invalid_request" : "400")) fail(`error status ${status}`);
+          if (exchange.step(bytesOf("\x01")).kind !== "malformed") fail("exchange went on after the error JSON");
+        }
+        // A NUL in the user would split fd 3's user\0password\0timestamp\0 elsewhere.
+        if (step.kind === "done" && step.user.includes(0)) fail("NUL in the user name accepted");
         // fd 3 never carries the token, only its digest.
         if (step.kind === "done" && (parseBearerForm(step.password) === undefined || latin1(step.password).includes(step.bearer!))) fail("token on fd 3");
       }
