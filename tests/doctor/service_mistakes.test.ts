@@ -1,0 +1,85 @@
+/**
+ * doctor --service on the mistakes a sysadmin makes around a conf'd service: the port held by
+ * another program (serve cannot bind it), a certificate that expired, a key that is not the
+ * certificate's; and no false alarm for a good certificate.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import * as net from "node:net";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { applet, POPPIN, requireTool, run, tempDir } from "../helpers.ts";
+
+const work = tempDir("doctor-mistakes");
+const openssl = requireTool("openssl");
+
+function doctorLines(dir: string): Map<string, string> {
+  const r = run([POPPIN, "doctor", "--service", dir], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, timeoutMs: 30_000 });
+  const lines = new Map<string, string>();
+  for (const line of Buffer.from(r.stdout).toString("utf8").split("\n")) {
+    const m = /^([✓✗]) ([a-z-]+): /.exec(line);
+    if (m) lines.set(m[2]!, line);
+  }
+  expect(r.code).toBe(1); // no supervisor runs these services
+  return lines;
+}
+
+function key(name: string): string {
+  const path = join(work, name);
+  expect(run([openssl, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", path]).code).toBe(0);
+  return path;
+}
+
+/** A self-signed certificate for `keyFile`, valid from `start` to `end` (openssl ca's YYYYMMDDHHMMSSZ). */
+function certificate(name: string, keyFile: string, start: string, end: string): string {
+  const ca = join(work, `${name}.ca`);
+  run(["mkdir", "-p", ca]);
+  writeFileSync(join(ca, "ca.cnf"), "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\ndefault_md = sha256\npolicy = p\nserial = serial\n[p]\ncommonName = supplied\n");
+  writeFileSync(join(ca, "index.txt"), "");
+  writeFileSync(join(ca, "serial"), "01\n");
+  expect(run([openssl, "req", "-new", "-key", keyFile, "-subj", `/CN=${name}.example`, "-out", join(ca, "r.csr")]).code).toBe(0);
+  const out = join(work, `${name}.pem`);
+  const r = run([openssl, "ca", "-batch", "-config", "ca.cnf", "-selfsign", "-keyfile", keyFile, "-in", "r.csr", "-startdate", start, "-enddate", end, "-out", out], { cwd: ca });
+  expect(r.stderr).not.toContain("error");
+  expect(r.code).toBe(0);
+  return out;
+}
+
+function pop3s(name: string, cert: string, keyFile: string, port: number): string {
+  const dir = join(work, name);
+  const r = run([POPPIN, "conf", "pop3s", "--cert", cert, "--key", keyFile, "--port", String(port), applet("checkpassword"), "nobody", dir, "127.0.0.1"]);
+  expect(r.code).toBe(0);
+  return dir;
+}
+
+let squatter: net.Server | undefined;
+afterAll(() => squatter?.close());
+
+describe("doctor --service: a sysadmin's mistakes", () => {
+  test("the service's port held by another program is a failure that names it (serve cannot bind)", async () => {
+    squatter = net.createServer();
+    await new Promise<void>((r) => squatter!.listen(0, "127.0.0.1", () => r()));
+    const port = (squatter.address() as net.AddressInfo).port;
+    const dir = join(work, "pop3d");
+    expect(run([POPPIN, "conf", "pop3d", "--port", String(port), applet("checkpassword"), "nobody", dir, "127.0.0.1"]).code).toBe(0);
+    const listener = doctorLines(dir).get("listener")!;
+    expect(listener).toStartWith(`✗ listener: port ${port} (127.0.0.1) is held by pid ${process.pid} (`);
+    expect(listener).toContain(`not by the service in ${dir}: its serve cannot bind the port. Fix: stop that program`);
+    expect(listener).toContain(`${dir}/env/PORT, then svc -t ${dir}.`);
+  });
+
+  test("certificate: expired, not yet valid, key of another certificate; a good pair passes", () => {
+    const k1 = key("k1.pem");
+    const k2 = key("k2.pem");
+    const expired = certificate("expired", k1, "20200101000000Z", "20210101000000Z");
+    const future = certificate("future", k1, "20990101000000Z", "20991231000000Z");
+    const good = certificate("good", k1, "20200101000000Z", "20900101000000Z");
+    expect(doctorLines(pop3s("expired", expired, k1, 1)).get("certificate")).toBe(
+      `✗ certificate: the certificate in ${expired} (CN=expired.example) expired on 2021-01-01: clients refuse it. Fix: renew it (certbot renew), then svc -h the service (or systemctl reload) so serve reads the new one.`);
+    expect(doctorLines(pop3s("future", future, k1, 1)).get("certificate")).toStartWith(
+      `✗ certificate: the certificate in ${future} (CN=future.example) is valid only from 2099-01-01: clients refuse it until then.`);
+    expect(doctorLines(pop3s("mismatch", good, k2, 1)).get("certificate")).toStartWith(
+      `✗ certificate: the private key in ${k2} does not belong to the certificate in ${good} (CN=good.example), so serve refuses to start.`);
+    expect(doctorLines(pop3s("good", good, k1, 1)).get("certificate")).toBe(
+      `✓ certificate: ${good} (CN=good.example) is valid until 2090-01-01, and ${k1} is its key.`);
+  });
+});
