@@ -82,4 +82,19 @@ describe("doctor --service: a sysadmin's mistakes", () => {
     expect(doctorLines(pop3s("good", good, k1, 1)).get("certificate")).toBe(
       `✓ certificate: ${good} (CN=good.example) is valid until 2090-01-01, and ${k1} is its key.`);
   });
+
+  test("serve's own refusal of a bad pair says which file is wrong, in words (not only OpenSSL's reason code)", () => {
+    const k1 = join(work, "k1.pem");
+    const k2 = join(work, "k2.pem");
+    const good = join(work, "good.pem");
+    const encrypted = join(work, "enc.pem");
+    expect(run([openssl, "pkey", "-in", k1, "-aes256", "-passout", "pass:x", "-out", encrypted]).code).toBe(0);
+    const serve = (cert: string, keyFile: string) => run([POPPIN, "serve", "--tls", "127.0.0.1", "0", "/bin/cat"], { env: { CERTFILE: cert, KEYFILE: keyFile }, timeoutMs: 10_000 });
+    const mismatch = serve(good, k2);
+    expect(mismatch.code).toBe(111);
+    expect(mismatch.stderr).toBe(`poppin serve: fatal: unable to use certificate ${good} with key ${k2}: the key in ${k2} does not belong to the certificate in ${good} (KEY_VALUES_MISMATCH)\n`);
+    expect(serve(good, encrypted).stderr).toContain(`: the key in ${encrypted} is encrypted with a passphrase, which no one can type for a service (decrypt it: openssl pkey -in KEY -out PLAIN.pem, mode 600)`);
+    expect(serve(k1, k1).stderr).toContain(`: ${k1} holds no PEM certificate (-----BEGIN CERTIFICATE-----) (NO_START_LINE)\n`);
+    expect(serve(good, good).stderr).toContain(`: ${good} holds no PEM private key (-----BEGIN PRIVATE KEY-----) (NO_START_LINE)\n`);
+  });
 });
