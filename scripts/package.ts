@@ -53,6 +53,55 @@ const EXAMPLE_CONF = `# /etc/poppin/pop3.conf: poppin's POP3 policies (Qpopper's
 # set statistics
 `;
 
+/**
+ * The maintainer scripts, as dh_installsystemd writes them for a unit that is not enabled by
+ * default: an upgrade restarts a running serve on the new binary (KillMode=process: sessions in
+ * progress finish on the old one); remove stops the socket and the service, so nothing listens
+ * on port 110 for a binary that is gone; purge removes the enable links systemctl made.
+ * ${DPKG_ROOT} as dpkg sets it for an installation into another root.
+ */
+const UNITS = "poppin-pop3.socket poppin-pop3.service";
+const SYSTEMD_RUNS = 'if [ -d "${DPKG_ROOT:-}/run/systemd/system" ]; then';
+export const POSTINST = `#!/bin/sh
+set -e
+${SYSTEMD_RUNS}
+  systemctl --system daemon-reload >/dev/null || true
+  if [ "$1" = configure ] && [ -n "$2" ]; then
+    deb-systemd-invoke try-restart poppin-pop3.service >/dev/null || true
+  fi
+fi
+`;
+export const PRERM = `#!/bin/sh
+set -e
+if [ "$1" = remove ]; then
+  ${SYSTEMD_RUNS}
+    deb-systemd-invoke stop ${UNITS} >/dev/null || true
+  fi
+fi
+`;
+export const POSTRM = `#!/bin/sh
+set -e
+${SYSTEMD_RUNS}
+  systemctl --system daemon-reload >/dev/null || true
+fi
+if [ "$1" = purge ]; then
+  # systemctl enable's links (sockets.target.wants/...) would dangle once the units are gone.
+  find "\${DPKG_ROOT:-}/etc/systemd/system" -type l \\( -name poppin-pop3.socket -o -name poppin-pop3.service \\) -delete 2>/dev/null || true
+  if command -v deb-systemd-helper >/dev/null; then deb-systemd-helper purge ${UNITS} >/dev/null || true; fi
+  rmdir "\${DPKG_ROOT:-}/etc/poppin" 2>/dev/null || true
+fi
+`;
+
+/** Directories 0755 and nothing writable by group or others, whatever the umask was. */
+function chmodTree(dir: string): void {
+  chmodSync(dir, 0o755);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) chmodTree(path);
+    else chmodSync(path, statSync(path).mode & 0o755);
+  }
+}
+
 function sizeKiB(dir: string): number {
   let total = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -110,9 +159,12 @@ export function buildPackage(opts: PackageOptions): string {
     ].join("\n");
     put(stage, "DEBIAN/control", control);
     put(stage, "DEBIAN/conffiles", conffiles.join("\n") + "\n");
-    const reload = "if [ -d /run/systemd/system ]; then systemctl daemon-reload >/dev/null || true; fi\n";
-    put(stage, "DEBIAN/postinst", `#!/bin/sh\nset -e\n${reload}`, 0o755);
-    put(stage, "DEBIAN/postrm", `#!/bin/sh\nset -e\n${reload}if [ "$1" = purge ]; then rmdir /etc/poppin 2>/dev/null || true; fi\n`, 0o755);
+    put(stage, "DEBIAN/postinst", POSTINST, 0o755);
+    put(stage, "DEBIAN/prerm", PRERM, 0o755);
+    put(stage, "DEBIAN/postrm", POSTRM, 0o755);
+    // Modes must not depend on the builder's umask (077 made 0700 directories: dpkg-deb
+    // refuses such a DEBIAN/, and /usr/share/doc/poppin would be root's only).
+    chmodTree(stage);
     const deb = join(opts.outDir, `poppin_${opts.version}_${opts.arch}.deb`);
     const r = Bun.spawnSync(["dpkg-deb", "--root-owner-group", "-Zgzip", "-z6", "--build", stage, deb], { stdout: "pipe", stderr: "pipe" });
     if (r.exitCode !== 0) throw new Error(`dpkg-deb failed: ${r.stderr.toString().trim()}`);
