@@ -9,11 +9,12 @@ import { nodeUtil } from "../sys/builtins.ts";
 import type { Applet } from "../cli/applet.ts";
 import { UsageError, EXIT_OK } from "../base/errors.ts";
 import { install, manSourceFor } from "../cli/install.ts";
+import { uninstall } from "../cli/uninstall.ts";
 import { writeStdout } from "../base/io.ts";
 
 export const DEFAULT_PREFIX = "/usr/local";
 
-const SYNOPSIS = "install [--prefix PREFIX] [--force]";
+const SYNOPSIS = "install [--prefix PREFIX] [--force] [--uninstall]";
 
 export interface InstallNames {
   /** Linked beside the binary: tcpserver, qmail-popup ... */
@@ -28,11 +29,12 @@ export function makeInstallApplet(names: () => InstallNames): Applet {
     summary: "install the binary, its classic names and man pages (default under /usr/local)",
     usage: `${SYNOPSIS}\n` +
       "  --prefix PREFIX  install into PREFIX/bin and PREFIX/share/man (default /usr/local; made if missing)\n" +
-      "  --force          replace files that are not poppin's (and say so)",
+      "  --force          replace files that are not poppin's (and say so); with --uninstall, remove a binary still running\n" +
+      "  --uninstall      remove what install put under PREFIX: the links to poppin, bin/poppin, share/man/man*/poppin*",
     async run(args, ctx) {
       let parsed;
       try {
-        parsed = nodeUtil().parseArgs({ args, options: { prefix: { type: "string" }, force: { type: "boolean" } }, strict: true, allowPositionals: false });
+        parsed = nodeUtil().parseArgs({ args, options: { prefix: { type: "string" }, force: { type: "boolean" }, uninstall: { type: "boolean" } }, strict: true, allowPositionals: false });
       } catch (err) {
         throw new UsageError(`poppin ${SYNOPSIS} (${(err as Error).message})`);
       }
@@ -41,6 +43,12 @@ export function makeInstallApplet(names: () => InstallNames): Applet {
       const prefix = parsed.values.prefix ?? DEFAULT_PREFIX;
       if (prefix === "") throw new UsageError(`poppin ${SYNOPSIS} (empty prefix)`);
       const { classic, generic } = names();
+      if (parsed.values.uninstall) {
+        const { removed } = uninstall({ prefix, names: [...classic, ...generic], force: parsed.values.force ?? false });
+        for (const path of removed) writeStdout(`removed ${path}\n`);
+        writeStdout(removed.length > 0 ? `${removed.length} removed from ${prefix}\n` : `nothing of poppin's in ${prefix}\n`);
+        return EXIT_OK;
+      }
       const report = install({
         binary,
         prefix,

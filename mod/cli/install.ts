@@ -113,7 +113,7 @@ function sameFile(a: string, b: string): boolean {
 }
 
 /** Whether `path` is a symlink to `target` or one an earlier poppin install made (it names a file called poppin). */
-function isOurLink(path: string, target: string): "same" | "older" | false {
+export function isOurLink(path: string, target: string): "same" | "older" | false {
   let link: string;
   try {
     link = readlinkSync(path);

@@ -4,9 +4,10 @@
  * key its pair. serve refuses a mismatched pair at start but takes an expired certificate,
  * which every client then refuses (fetchmail: "certificate has expired").
  */
-import { X509Certificate, createPrivateKey } from "node:crypto";
+import type { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describeSysError } from "../base/errors.ts";
+import { nodeCrypto } from "../sys/builtins.ts";
 import { failure, pass, type CheckResult } from "./report.ts";
 
 const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/;
@@ -34,7 +35,7 @@ export function checkCertificate(certFile: string, keyFile: string | undefined, 
   let cert: X509Certificate;
   try {
     if (!block) throw new Error("no BEGIN CERTIFICATE block");
-    cert = new X509Certificate(block[0]);
+    cert = new (nodeCrypto().X509Certificate)(block[0]);
   } catch (e) {
     return failure("certificate", `${certFile} holds no PEM certificate (${(e as Error).message}).`, "give CERTFILE the certificate in PEM form (fullchain.pem).");
   }
@@ -44,7 +45,7 @@ export function checkCertificate(certFile: string, keyFile: string | undefined, 
   if (!keyBlock) return failure("certificate", `${keyPath} holds no PEM private key.`, "give KEYFILE the private key in PEM form (privkey.pem).");
   let matches: boolean;
   try {
-    matches = cert.checkPrivateKey(createPrivateKey(keyBlock[0]));
+    matches = cert.checkPrivateKey(nodeCrypto().createPrivateKey(keyBlock[0]));
   } catch (e) {
     return failure("certificate", `the private key in ${keyPath} cannot be used: ${(e as Error).message}.`, "give KEYFILE an unencrypted PEM private key.");
   }
