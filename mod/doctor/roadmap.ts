@@ -8,7 +8,7 @@ import { checkCertificate } from "./certificate.ts";
 import { resolvePolicy } from "../policy/resolve.ts";
 import { failure, pass, type CheckResult } from "./report.ts";
 import { inspectService } from "./service.ts";
-import { checkLogger, checkSpool, checkUserdbAccess, runAccount } from "./setup_checks.ts";
+import { checkLogDirectory, checkLogger, checkSpool, checkUserdbAccess, runAccount } from "./setup_checks.ts";
 import { parsePop3dArgs } from "../session/pop3d_args.ts";
 import { selfResolver } from "../serve/chain_spec.ts";
 import { checkChain } from "../serve/chain_check.ts";
@@ -97,7 +97,11 @@ export async function runRoadmap(opts: DoctorOptions): Promise<CheckResult[]> {
     }
   }
   if (info) results.push(...checkSupervisor(info, opts.run));
-  if (info?.kind === "daemontools") results.push(await checkLogger(info, opts.run));
+  if (info?.kind === "daemontools") {
+    const logDir = checkLogDirectory(info);
+    if (logDir !== undefined) results.push(logDir);
+    results.push(await checkLogger(info, opts.run));
+  }
   return results;
 }
 

@@ -5,10 +5,11 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import * as net from "node:net";
-import { writeFileSync } from "node:fs";
+import { chmodSync, chownSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { applet, POPPIN, requireTool, run, tempDir } from "../helpers.ts";
 
+const NOBODY = 65534;
 const work = tempDir("doctor-mistakes");
 const openssl = requireTool("openssl");
 
@@ -96,5 +97,26 @@ describe("doctor --service: a sysadmin's mistakes", () => {
     expect(serve(good, encrypted).stderr).toContain(`: the key in ${encrypted} is encrypted with a passphrase, which no one can type for a service (decrypt it: openssl pkey -in KEY -out PLAIN.pem, mode 600)`);
     expect(serve(k1, k1).stderr).toContain(`: ${k1} holds no PEM certificate (-----BEGIN CERTIFICATE-----) (NO_START_LINE)\n`);
     expect(serve(good, good).stderr).toContain(`: ${good} holds no PEM private key (-----BEGIN PRIVATE KEY-----) (NO_START_LINE)\n`);
+  });
+
+  test("log-dir: the log account must be able to write log/main and the files in it; conf's own layout passes", () => {
+    const dir = join(work, "logged");
+    expect(run([POPPIN, "conf", "pop3d", "--port", "1", applet("checkpassword"), "nobody", dir, "127.0.0.1"]).code).toBe(0);
+    const main = join(dir, "log", "main");
+    chmodSync(work, 0o700);
+    expect(doctorLines(dir).get("log-dir")).toBe(`✗ log-dir: nobody, the log account, cannot write the log: ${work} (mode 700, owner 0:0) cannot be entered. ` +
+      `Fix: let the log account through: chmod o+x ${work} (or move the service out of it), then svc -t ${dir}/log.`);
+    chmodSync(work, 0o755);
+    const fix = `Fix: chown -R nobody ${main} (it must own the directory and every file in it), then svc -t ${dir}/log.`;
+    expect(doctorLines(dir).get("log-dir")).toBe(`✓ log-dir: nobody, the log account, can write ${main}.`);
+    chownSync(main, 0, 0);
+    expect(doctorLines(dir).get("log-dir")).toBe(`✗ log-dir: nobody, the log account, cannot write the log: ${main} (mode 2755, owner 0:0) cannot be written. ${fix}`);
+    chownSync(main, NOBODY, NOBODY);
+    writeFileSync(join(main, "current"), ""); // left by a multilog tried as root
+    expect(doctorLines(dir).get("log-dir")).toBe(`✗ log-dir: nobody, the log account, cannot write the log: ${main}/current (mode 644, owner 0:${NOBODY}) cannot be written. ${fix}`);
+    chownSync(join(main, "current"), NOBODY, NOBODY);
+    expect(doctorLines(dir).get("log-dir")).toStartWith("✓ log-dir: ");
+    rmSync(main, { recursive: true });
+    expect(doctorLines(dir).get("log-dir")).toBe(`✗ log-dir: nobody, the log account, cannot write the log: ${main} does not exist. Fix: mkdir ${main} && chown nobody ${main} && chmod 2755 ${main}, then svc -t ${dir}/log.`);
   });
 });
