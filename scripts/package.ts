@@ -92,6 +92,44 @@ if [ "$1" = purge ]; then
 fi
 `;
 
+const MAINTAINER = "poppin developers <poppin@localhost>";
+
+const COPYRIGHT = `Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+Upstream-Name: poppin
+
+Files: *
+Copyright: 2026 poppin developers
+License: ISC
+ Permission to use, copy, modify, and/or distribute this software for any
+ purpose with or without fee is hereby granted, provided that the above
+ copyright notice and this permission notice appear in all copies.
+ .
+ THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+`;
+
+/** The changelog a native package carries (Debian Policy 12.7), one entry for this build. */
+function changelog(version: string): string {
+  const date = new Date().toUTCString().replace(/GMT$/, "+0000").replace(/^(\w{3}), (\d{2}) (\w{3}) (\d{4})/, "$1, $2 $3 $4");
+  return `poppin (${version}) unstable; urgency=medium\n\n  * Release ${version}.\n\n -- ${MAINTAINER}  ${date}\n`;
+}
+
+/**
+ * What lintian reports that is the nature of a Bun binary: the runtime (with its own image
+ * libraries) is compiled in, and strip would cut off the program appended to it.
+ */
+const LINTIAN_OVERRIDES = `# Bun's compiled binary: the runtime and the program are one file; strip removes the program.
+poppin: unstripped-binary-or-object [usr/bin/poppin]
+poppin: embedded-library libjpeg [usr/bin/poppin]
+poppin: hardening-no-pie [usr/bin/poppin]
+poppin: hardening-no-relro [usr/bin/poppin]
+`;
+
 /** Directories 0755 and nothing writable by group or others, whatever the umask was. */
 function chmodTree(dir: string): void {
   chmodSync(dir, 0o755);
@@ -135,7 +173,9 @@ export function buildPackage(opts: PackageOptions): string {
     put(stage, "etc/fail2ban/jail.d/poppin.conf", readFileSync(join(fail2ban, "jail.d", "poppin.conf")));
     put(stage, "etc/poppin/pop3.conf", EXAMPLE_CONF);
     const doc = "usr/share/doc/poppin";
-    put(stage, `${doc}/copyright`, `Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nUpstream-Name: poppin\n\nFiles: *\nLicense: ISC\n`);
+    put(stage, `${doc}/copyright`, COPYRIGHT);
+    put(stage, `${doc}/changelog.gz`, gzipSync(changelog(opts.version), { level: 9 }));
+    put(stage, "usr/share/lintian/overrides/poppin", LINTIAN_OVERRIDES);
     put(stage, `${doc}/README.md.gz`, gzipSync(readFileSync(join(ROOT, "README.md")), { level: 9 }));
     put(stage, `${doc}/examples/pop3.conf`, EXAMPLE_CONF);
     put(stage, `${doc}/examples/run`, "#!/bin/sh\n# A daemontools run script for the classic chain (poppin install makes the classic names).\nexec 2>&1\nexec tcpserver -v -HR -c 31 -x /etc/tcp.pop3.cdb 0 110 \\\n  qmail-popup mail.example.org checkpassword qmail-pop3d Maildir\n");
@@ -144,7 +184,7 @@ export function buildPackage(opts: PackageOptions): string {
       "Package: poppin",
       `Version: ${opts.version}`,
       `Architecture: ${opts.arch}`,
-      "Maintainer: poppin developers <poppin@localhost>",
+      `Maintainer: ${MAINTAINER}`,
       `Installed-Size: ${sizeKiB(stage)}`,
       "Depends: libc6, libcrypt1",
       "Suggests: ucspi-tcp, daemontools, fail2ban",

@@ -1,13 +1,10 @@
 /**
- * Which Debian package a file belongs to, as `dpkg -S` answers, read from dpkg's database
- * (/var/lib/dpkg/info/PKG.list) so install needs no dpkg run. A file another package
- * diverted away (dpkg-divert --rename) no longer belongs to it: the name is free. With
- * Debian's merged /usr, /bin/x and /usr/bin/x are one file listed under either name.
+ * Which Debian package a file belongs to, as the sysadmin would ask: `dpkg-query -S PATH`
+ * (dpkg's own answer; its database is not ours to read). A name the sysadmin diverted
+ * (dpkg-divert --local) is free: dpkg installs the package's file elsewhere. A name another
+ * package diverted belongs to that package. With Debian's merged /usr, /bin/x and /usr/bin/x
+ * are one file that dpkg may list under either name. No dpkg (not Debian): no owners.
  */
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-
-export const DPKG_ADMIN_DIR = "/var/lib/dpkg";
 
 /** The names dpkg may list `path` under: itself and its /usr-merged twin. */
 function listedNames(path: string): string[] {
@@ -17,46 +14,38 @@ function listedNames(path: string): string[] {
   return u ? [path, u[1]!] : [path];
 }
 
-/** Paths dpkg-divert moved away (the first line of each three-line entry of `diversions`). */
-function diverted(adminDir: string): Set<string> {
-  let lines: string[];
-  try {
-    lines = readFileSync(join(adminDir, "diversions"), "utf8").split("\n");
-  } catch {
-    return new Set();
-  }
-  const out = new Set<string>();
-  for (let i = 0; i + 2 < lines.length; i += 3) if (lines[i]) out.add(lines[i]!);
-  return out;
-}
-
-/** The package that owns each of `paths` (those it finds); empty when there is no dpkg database. */
-export function dpkgOwners(paths: readonly string[], adminDir: string = DPKG_ADMIN_DIR): Map<string, string> {
+/**
+ * The package that owns each of `paths` (those it finds). `adminDir`: dpkg's database
+ * directory (dpkg-query --admindir), for another root.
+ */
+export function dpkgOwners(paths: readonly string[], adminDir?: string): Map<string, string> {
   const owners = new Map<string, string>();
-  if (paths.length === 0) return owners;
-  const info = join(adminDir, "info");
-  let lists: string[];
+  const names = [...new Set(paths.flatMap(listedNames))].filter((n) => !/[*?[\\]/.test(n));
+  if (names.length === 0) return owners;
+  let out: string;
   try {
-    lists = readdirSync(info).filter((f) => f.endsWith(".list"));
+    const r = Bun.spawnSync(["dpkg-query", ...(adminDir === undefined ? [] : [`--admindir=${adminDir}`]), "-S", ...names], {
+      stdin: "ignore", stdout: "pipe", stderr: "ignore", env: { PATH: "/usr/bin:/bin", LC_ALL: "C" },
+    });
+    out = r.stdout.toString();
   } catch {
-    return owners;
+    return owners; // no dpkg-query: not a Debian system
   }
-  const away = diverted(adminDir);
-  const wanted = new Map<string, string[]>();
+  const local = new Set<string>();
+  const byName = new Map<string, string>();
+  for (const line of out.split("\n")) {
+    if (line.startsWith("local diversion from: ")) { local.add(line.slice("local diversion from: ".length)); continue; }
+    const diverted = /^diversion by (\S+) from: (.*)$/.exec(line);
+    if (diverted) { byName.set(diverted[2]!, diverted[1]!); continue; }
+    if (/^(local )?diversion /.test(line)) continue;
+    const m = /^([^:]+(?::[^:\s]+)?(?:, [^:]+(?::[^:\s]+)?)*): (\/.*)$/.exec(line);
+    if (m && !byName.has(m[2]!)) byName.set(m[2]!, m[1]!.split(", ")[0]!.replace(/:.*$/, ""));
+  }
   for (const path of paths) {
-    const names = listedNames(path);
-    if (names.some((n) => away.has(n))) continue;
-    for (const n of names) wanted.set(n, [...(wanted.get(n) ?? []), path]);
-  }
-  if (wanted.size === 0) return owners;
-  for (const list of lists) {
-    let text: string;
-    try { text = readFileSync(join(info, list), "utf8"); } catch { continue; }
-    for (const line of text.split("\n")) {
-      for (const path of wanted.get(line) ?? []) {
-        if (!owners.has(path)) owners.set(path, list.slice(0, -".list".length).replace(/:.*$/, ""));
-      }
-    }
+    const aliases = listedNames(path);
+    if (aliases.some((n) => local.has(n))) continue;
+    const owner = aliases.map((n) => byName.get(n)).find((o) => o !== undefined);
+    if (owner !== undefined) owners.set(path, owner);
   }
   return owners;
 }

@@ -31,7 +31,7 @@ export interface InstallPlan {
   /** Where compiled man pages are (a directory holding man5/, man8/ or *.5/*.8 files), if anywhere. */
   manSource?: string;
   force: boolean;
-  /** dpkg's database (default /var/lib/dpkg): files a Debian package owns are never replaced. */
+  /** dpkg's database directory (dpkg-query --admindir; default dpkg's own): files a Debian package owns are never replaced. */
   dpkgAdminDir?: string;
 }
 

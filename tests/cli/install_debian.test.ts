@@ -11,6 +11,20 @@ import { POPPIN, requireTool, run, tempDir } from "../helpers.ts";
 import { install } from "../../mod/cli/install.ts";
 import { dpkgOwners } from "../../mod/cli/dpkg_owner.ts";
 
+/** A dpkg database of its own (dpkg-query --admindir): `owned` maps each package to the paths it lists. */
+function fakeDpkg(owned: Record<string, string[]>): string {
+  const admin = tempDir("dpkg");
+  mkdirSync(join(admin, "info"));
+  mkdirSync(join(admin, "updates"));
+  let status = "";
+  for (const [pkg, paths] of Object.entries(owned)) {
+    status += `Package: ${pkg}\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\nMaintainer: x <x@example.org>\nDescription: x\n\n`;
+    writeFileSync(join(admin, "info", `${pkg}.list`), `/.\n${paths.join("\n")}\n`);
+  }
+  writeFileSync(join(admin, "status"), status);
+  return admin;
+}
+
 describe("poppin install on Debian", () => {
   test("under umask 077 the binary, bin/, the man directories and pages still get 0755/0644", () => {
     const build = tempDir("build");
@@ -46,10 +60,7 @@ describe("poppin install on Debian", () => {
     mkdirSync(join(prefix, "bin"));
     const tcpserver = join(prefix, "bin", "tcpserver");
     writeFileSync(tcpserver, "#!/bin/sh\necho ucspi-tcp\n", { mode: 0o755 });
-    const admin = tempDir("dpkg");
-    mkdirSync(join(admin, "info"));
-    writeFileSync(join(admin, "info", "ucspi-tcp.list"), `/.\n${prefix}\n${prefix}/bin\n${tcpserver}\n`);
-    writeFileSync(join(admin, "info", "other:amd64.list"), "/usr/bin/other\n");
+    const admin = fakeDpkg({ "ucspi-tcp": [prefix, `${prefix}/bin`, tcpserver], other: ["/usr/bin/other"] });
     return { prefix, admin, tcpserver };
   }
 
@@ -69,8 +80,10 @@ describe("poppin install on Debian", () => {
     }
   });
 
-  test("once dpkg-divert moved it aside (a diversions entry), --force takes the name", () => {
+  test("once dpkg-divert --local moved it aside, --force takes the name; a package's diversion does not free it", () => {
     const { prefix, admin, tcpserver } = packagedPrefix();
+    writeFileSync(join(admin, "diversions"), `${tcpserver}\n${tcpserver}.distrib\nother\n`);
+    expect(() => install(plan(prefix, admin, true))).toThrow(`refusing to replace ${tcpserver} (package other): `);
     writeFileSync(join(admin, "diversions"), `${tcpserver}\n${tcpserver}.distrib\n:\n`);
     expect(() => install(plan(prefix, admin, false))).toThrow("(use --force)");
     const report = install(plan(prefix, admin, true));
@@ -83,9 +96,7 @@ describe("poppin install on Debian", () => {
     const prefix = tempDir("prefix");
     mkdirSync(join(prefix, "bin"));
     writeFileSync(join(prefix, "bin", "poppin"), "packaged poppin");
-    const admin = tempDir("dpkg");
-    mkdirSync(join(admin, "info"));
-    writeFileSync(join(admin, "info", "poppin.list"), `${prefix}/bin/poppin\n`);
+    const admin = fakeDpkg({ poppin: [`${prefix}/bin/poppin`] });
     expect(() => install({ binary: POPPIN, prefix, names: ["tcpserver"], force: true, dpkgAdminDir: admin }))
       .toThrow(`refusing to replace ${prefix}/bin/poppin: it belongs to the Debian package poppin (upgrade that with dpkg -i, or install under /usr/local)`);
     expect(readFileSync(join(prefix, "bin", "poppin"), "utf8")).toBe("packaged poppin");

@@ -30,6 +30,20 @@ function installed(): string {
   return prefix;
 }
 
+/** A dpkg database of its own (dpkg-query --admindir): `owned` maps each package to the paths it lists. */
+function fakeDpkg(owned: Record<string, string[]>): string {
+  const admin = tempDir("dpkg");
+  mkdirSync(join(admin, "info"));
+  mkdirSync(join(admin, "updates"));
+  let status = "";
+  for (const [pkg, paths] of Object.entries(owned)) {
+    status += `Package: ${pkg}\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\nMaintainer: x <x@example.org>\nDescription: x\n\n`;
+    writeFileSync(join(admin, "info", `${pkg}.list`), `/.\n${paths.join("\n")}\n`);
+  }
+  writeFileSync(join(admin, "status"), status);
+  return admin;
+}
+
 describe("poppin install --uninstall", () => {
   test("removes the links, the binary and the man pages, says each, leaves other programs' files; again: nothing to do", () => {
     const prefix = installed();
@@ -87,9 +101,7 @@ describe("poppin install --uninstall", () => {
     const prefix = tempDir("prefix");
     mkdirSync(join(prefix, "bin"));
     writeFileSync(join(prefix, "bin", "poppin"), "packaged");
-    const admin = tempDir("dpkg");
-    mkdirSync(join(admin, "info"));
-    writeFileSync(join(admin, "info", "poppin.list"), `${prefix}/bin/poppin\n`);
+    const admin = fakeDpkg({ poppin: [`${prefix}/bin/poppin`] });
     expect(() => uninstall({ prefix, names: CLASSIC, force: true, dpkgAdminDir: admin }))
       .toThrow(`refusing to remove ${prefix}/bin/poppin: it belongs to the Debian package poppin (remove that with dpkg -r poppin)`);
     expect(readFileSync(join(prefix, "bin", "poppin"), "utf8")).toBe("packaged");
