@@ -9,7 +9,7 @@ import { nodeUtil } from "../sys/builtins.ts";
 import type { Applet } from "../cli/applet.ts";
 import { UsageError, EXIT_OK } from "../base/errors.ts";
 import { install, manSourceFor } from "../cli/install.ts";
-import { uninstall } from "../cli/uninstall.ts";
+import { processesRunning, uninstall } from "../cli/uninstall.ts";
 import { writeStdout } from "../base/io.ts";
 
 export const DEFAULT_PREFIX = "/usr/local";
@@ -59,6 +59,15 @@ export function makeInstallApplet(names: () => InstallNames): Applet {
       });
       const bin = report.binaryPath.replace(/\/poppin$/, "");
       if (report.binary !== "unchanged") writeStdout(`${report.binary === "created" ? "installed" : "replaced"} ${report.binaryPath}\n`);
+      if (report.binary === "replaced") {
+        // They keep the replaced file (deleted, still theirs) until restarted: say which.
+        const old = processesRunning(`${report.binaryPath} (deleted)`);
+        if (old.length > 0) {
+          const who = old.slice(0, 3).map((p) => `pid ${p.pid} (${p.command.slice(0, 100)})`).join(", ");
+          writeStdout(`${old.length} process${old.length === 1 ? "" : "es"} still run${old.length === 1 ? "s" : ""} the previous binary: ${who}${old.length > 3 ? ", ..." : ""}; ` +
+            "restart serve (svc -t DIR, systemctl restart NAME) to move it to this one; sessions in progress finish either way\n");
+        }
+      }
       for (const name of report.links.replaced) writeStdout(`replaced ${bin}/${name}\n`);
       for (const name of report.removed) writeStdout(`removed ${bin}/${name} (an older install's link; use poppin ${name})\n`);
       writeStdout(`${report.links.created.length} created, ${report.links.replaced.length} replaced, ${report.links.unchanged.length} already in place in ${bin}\n`);

@@ -96,3 +96,24 @@ for (const mode of ["classic", "inline"] as const) {
     }, 30_000);
   });
 }
+
+test("install over a binary a serve still runs says which processes keep the previous one", async () => {
+  const { prefix } = setup();
+  const bin = join(prefix, "bin");
+  const port = await freePort();
+  const child = spawn(join(bin, "tcpserver"), ["-v", "127.0.0.1", String(port), "/bin/cat"], { stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  child.stderr!.on("data", (d: Buffer) => { log += d.toString(); });
+  try {
+    const deadline = Date.now() + 10_000;
+    while (!log.includes("status: 0/") && Date.now() < deadline) await Bun.sleep(50);
+    const again = run([POPPIN, "install", "--prefix", prefix]);
+    expect(again.code).toBe(0);
+    expect(again.out).toContain(`replaced ${bin}/poppin\n1 process still runs the previous binary: pid ${child.pid} (${bin}/tcpserver -v 127.0.0.1 ${port} /bin/cat); ` +
+      "restart serve (svc -t DIR, systemctl restart NAME) to move it to this one; sessions in progress finish either way\n");
+    const unchanged = run([join(bin, "poppin"), "install", "--prefix", prefix]);
+    expect(unchanged.out).not.toContain("previous binary");
+  } finally {
+    child.kill("SIGKILL");
+  }
+});
