@@ -33,6 +33,8 @@ export async function listenAsTold(o: ServeOptions, env: NodeJS.ProcessEnv, star
     if (o.systemd) return await start({ inheritedFd: inheritedListenFd(env, process.pid) });
     const port = resolvePort(o.port);
     if (port === undefined) return `unable to figure out port number for ${o.port}`;
+    // tcpserver keeps the low 16 bits: PORT=99999 would listen on 34463 without a word.
+    if (/^[0-9]+$/.test(o.port) && Number(o.port) > 0xffff) return `port ${o.port} is out of range (0 to 65535; tcpserver would listen on ${port})`;
     const bind = await resolveBindHost(o.host);
     return await start({ address: bind.address, port, backlog: o.backlog });
   } catch (err) {

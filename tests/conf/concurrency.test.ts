@@ -1,7 +1,8 @@
 /**
  * A typo in env/CONCURRENCY (conf's run script passes it as -c): tcpserver reads "-c abc" or
  * "-c 0" as a limit of 0 and then serves no one and says nothing (serve spun a core doing
- * so). serve refuses it at start, in the log, with the value, under either name.
+ * so). serve refuses it at start, in the log, with the value, under either name. Likewise a
+ * port over 65535 (env/PORT=99999), which tcpserver cuts to 16 bits and listens elsewhere.
  */
 import { expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
@@ -28,4 +29,13 @@ test("conf's run script with env/CONCURRENCY=abc stops with the reason in its ou
   const r = run(["./run"], { cwd: dir, timeoutMs: 5000 });
   expect(r.code).toBe(100);
   expect(r.out).toContain("poppin serve: fatal: -c takes the number of simultaneous connections, 1 or more, not 'abc'");
+});
+
+test("a port over 65535: refused naming it and where tcpserver would have listened, in both modes", () => {
+  for (const inline of [false, true]) {
+    const chain = inline ? [applet("qmail-popup"), "h", applet("checkpassword"), applet("qmail-pop3d"), "Maildir"] : ["/bin/true"];
+    const r = run([POPPIN, "serve", ...(inline ? ["--inline"] : []), "127.0.0.1", "99999", ...chain], { timeoutMs: 5000 });
+    expect(r.code).toBe(111);
+    expect(r.stderr).toBe("poppin serve: fatal: port 99999 is out of range (0 to 65535; tcpserver would listen on 34463)\n");
+  }
 });
