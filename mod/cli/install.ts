@@ -51,7 +51,30 @@ const COPY_CHUNK = 1 << 20;
 function tempBeside(path: string): string {
   const tmp = join(dirname(path), `.${basename(path)}.poppin-install.${process.pid}`);
   try { unlinkSync(tmp); } catch { /* not there */ }
+  removeStaleTemporaries(path);
   return tmp;
+}
+
+/**
+ * Temporary copies an install killed halfway left beside `path` (a whole binary each,
+ * .poppin.poppin-install.PID): removed once their process is gone.
+ */
+function removeStaleTemporaries(path: string): void {
+  const prefix = `.${basename(path)}.poppin-install.`;
+  let names: string[];
+  try { names = readdirSync(dirname(path)); } catch { return; }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length));
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+      continue; // another install is running
+    } catch (err) {
+      if ((err as { code?: string }).code === "EPERM") continue;
+    }
+    try { unlinkSync(join(dirname(path), name)); } catch { /* gone already */ }
+  }
 }
 
 /**

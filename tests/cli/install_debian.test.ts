@@ -101,4 +101,17 @@ describe("poppin install on Debian", () => {
       .toThrow(`refusing to replace ${prefix}/bin/poppin: it belongs to the Debian package poppin (upgrade that with dpkg -i, or install under /usr/local)`);
     expect(readFileSync(join(prefix, "bin", "poppin"), "utf8")).toBe("packaged poppin");
   });
+
+  test("a copy an install killed halfway left (a whole binary) is removed by the next install; a running install's is not", () => {
+    const prefix = tempDir("prefix");
+    mkdirSync(join(prefix, "bin"));
+    const dead = join(prefix, "bin", ".poppin.poppin-install.999999999");
+    const alive = join(prefix, "bin", `.poppin.poppin-install.${process.pid}`);
+    writeFileSync(dead, "half a binary");
+    writeFileSync(alive, "another install, still running");
+    const r = run([POPPIN, "install", "--prefix", prefix]);
+    expect(r.code).toBe(0);
+    expect(existsSync(dead)).toBe(false);
+    expect(readFileSync(alive, "utf8")).toBe("another install, still running");
+  });
 });
