@@ -5,6 +5,7 @@ import { authConfigFromEnv } from "../auth/config.ts";
 import { checkHome, checkListener, checkMaildir, checkPassword, checkRules, checkSupervisor, findUser } from "./checks.ts";
 import { pop3Probe } from "./pop3_probe.ts";
 import { checkCertificate } from "./certificate.ts";
+import { withS6Status } from "./supervise_status.ts";
 import { resolvePolicy } from "../policy/resolve.ts";
 import { failure, pass, type CheckResult } from "./report.ts";
 import { inspectService } from "./service.ts";
@@ -96,11 +97,13 @@ export async function runRoadmap(opts: DoctorOptions): Promise<CheckResult[]> {
       password.fill(0);
     }
   }
-  if (info) results.push(...checkSupervisor(info, opts.run));
+  // svstat, or s6-svstat for a directory s6-svscan runs.
+  const run = withS6Status(opts.run);
+  if (info) results.push(...checkSupervisor(info, run));
   if (info?.kind === "daemontools") {
     const logDir = checkLogDirectory(info);
     if (logDir !== undefined) results.push(logDir);
-    results.push(await checkLogger(info, opts.run));
+    results.push(await checkLogger(info, run));
   }
   return results;
 }
