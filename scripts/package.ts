@@ -53,6 +53,93 @@ const EXAMPLE_CONF = `# /etc/poppin/pop3.conf: poppin's POP3 policies (Qpopper's
 # set statistics
 `;
 
+/**
+ * The maintainer scripts, as dh_installsystemd writes them for a unit that is not enabled by
+ * default: an upgrade restarts a running serve on the new binary (KillMode=process: sessions in
+ * progress finish on the old one); remove stops the socket and the service, so nothing listens
+ * on port 110 for a binary that is gone; purge removes the enable links systemctl made.
+ * ${DPKG_ROOT} as dpkg sets it for an installation into another root.
+ */
+const UNITS = "poppin-pop3.socket poppin-pop3.service";
+const SYSTEMD_RUNS = 'if [ -d "${DPKG_ROOT:-}/run/systemd/system" ]; then';
+export const POSTINST = `#!/bin/sh
+set -e
+${SYSTEMD_RUNS}
+  systemctl --system daemon-reload >/dev/null || true
+  if [ "$1" = configure ] && [ -n "$2" ]; then
+    deb-systemd-invoke try-restart poppin-pop3.service >/dev/null || true
+  fi
+fi
+`;
+export const PRERM = `#!/bin/sh
+set -e
+if [ "$1" = remove ]; then
+  ${SYSTEMD_RUNS}
+    deb-systemd-invoke stop ${UNITS} >/dev/null || true
+  fi
+fi
+`;
+export const POSTRM = `#!/bin/sh
+set -e
+${SYSTEMD_RUNS}
+  systemctl --system daemon-reload >/dev/null || true
+fi
+if [ "$1" = purge ]; then
+  # systemctl enable's links (sockets.target.wants/...) would dangle once the units are gone.
+  find "\${DPKG_ROOT:-}/etc/systemd/system" -type l \\( -name poppin-pop3.socket -o -name poppin-pop3.service \\) -delete 2>/dev/null || true
+  if command -v deb-systemd-helper >/dev/null; then deb-systemd-helper purge ${UNITS} >/dev/null || true; fi
+  rmdir "\${DPKG_ROOT:-}/etc/poppin" 2>/dev/null || true
+fi
+`;
+
+const MAINTAINER = "poppin developers <poppin@localhost>";
+
+const COPYRIGHT = `Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+Upstream-Name: poppin
+
+Files: *
+Copyright: 2026 poppin developers
+License: ISC
+ Permission to use, copy, modify, and/or distribute this software for any
+ purpose with or without fee is hereby granted, provided that the above
+ copyright notice and this permission notice appear in all copies.
+ .
+ THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+`;
+
+/** The changelog a native package carries (Debian Policy 12.7), one entry for this build. */
+function changelog(version: string): string {
+  const date = new Date().toUTCString().replace(/GMT$/, "+0000").replace(/^(\w{3}), (\d{2}) (\w{3}) (\d{4})/, "$1, $2 $3 $4");
+  return `poppin (${version}) unstable; urgency=medium\n\n  * Release ${version}.\n\n -- ${MAINTAINER}  ${date}\n`;
+}
+
+/**
+ * What lintian reports that is the nature of a Bun binary: the runtime (with its own image
+ * libraries) is compiled in, and strip would cut off the program appended to it.
+ */
+const LINTIAN_OVERRIDES = `# Bun's compiled binary: the runtime and the program are one file; strip removes the program.
+poppin: unstripped-binary-or-object [usr/bin/poppin]
+poppin: embedded-library libjpeg [usr/bin/poppin]
+poppin: hardening-no-pie [usr/bin/poppin]
+poppin: hardening-no-relro [usr/bin/poppin]
+`;
+
+/** Directories 0755 and nothing writable by group or others, whatever the umask was. */
+function chmodTree(dir: string): void {
+  chmodSync(dir, 0o755);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) chmodTree(path);
+    else chmodSync(path, statSync(path).mode & 0o755);
+  }
+}
+
 function sizeKiB(dir: string): number {
   let total = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -86,7 +173,9 @@ export function buildPackage(opts: PackageOptions): string {
     put(stage, "etc/fail2ban/jail.d/poppin.conf", readFileSync(join(fail2ban, "jail.d", "poppin.conf")));
     put(stage, "etc/poppin/pop3.conf", EXAMPLE_CONF);
     const doc = "usr/share/doc/poppin";
-    put(stage, `${doc}/copyright`, `Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nUpstream-Name: poppin\n\nFiles: *\nLicense: ISC\n`);
+    put(stage, `${doc}/copyright`, COPYRIGHT);
+    put(stage, `${doc}/changelog.gz`, gzipSync(changelog(opts.version), { level: 9 }));
+    put(stage, "usr/share/lintian/overrides/poppin", LINTIAN_OVERRIDES);
     put(stage, `${doc}/README.md.gz`, gzipSync(readFileSync(join(ROOT, "README.md")), { level: 9 }));
     put(stage, `${doc}/examples/pop3.conf`, EXAMPLE_CONF);
     put(stage, `${doc}/examples/run`, "#!/bin/sh\n# A daemontools run script for the classic chain (poppin install makes the classic names).\nexec 2>&1\nexec tcpserver -v -HR -c 31 -x /etc/tcp.pop3.cdb 0 110 \\\n  qmail-popup mail.example.org checkpassword qmail-pop3d Maildir\n");
@@ -95,7 +184,7 @@ export function buildPackage(opts: PackageOptions): string {
       "Package: poppin",
       `Version: ${opts.version}`,
       `Architecture: ${opts.arch}`,
-      "Maintainer: poppin developers <poppin@localhost>",
+      `Maintainer: ${MAINTAINER}`,
       `Installed-Size: ${sizeKiB(stage)}`,
       "Depends: libc6, libcrypt1",
       "Suggests: ucspi-tcp, daemontools, fail2ban",
@@ -110,9 +199,12 @@ export function buildPackage(opts: PackageOptions): string {
     ].join("\n");
     put(stage, "DEBIAN/control", control);
     put(stage, "DEBIAN/conffiles", conffiles.join("\n") + "\n");
-    const reload = "if [ -d /run/systemd/system ]; then systemctl daemon-reload >/dev/null || true; fi\n";
-    put(stage, "DEBIAN/postinst", `#!/bin/sh\nset -e\n${reload}`, 0o755);
-    put(stage, "DEBIAN/postrm", `#!/bin/sh\nset -e\n${reload}if [ "$1" = purge ]; then rmdir /etc/poppin 2>/dev/null || true; fi\n`, 0o755);
+    put(stage, "DEBIAN/postinst", POSTINST, 0o755);
+    put(stage, "DEBIAN/prerm", PRERM, 0o755);
+    put(stage, "DEBIAN/postrm", POSTRM, 0o755);
+    // Modes must not depend on the builder's umask (077 made 0700 directories: dpkg-deb
+    // refuses such a DEBIAN/, and /usr/share/doc/poppin would be root's only).
+    chmodTree(stage);
     const deb = join(opts.outDir, `poppin_${opts.version}_${opts.arch}.deb`);
     const r = Bun.spawnSync(["dpkg-deb", "--root-owner-group", "-Zgzip", "-z6", "--build", stage, deb], { stdout: "pipe", stderr: "pipe" });
     if (r.exitCode !== 0) throw new Error(`dpkg-deb failed: ${r.stderr.toString().trim()}`);

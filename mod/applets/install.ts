@@ -9,11 +9,12 @@ import { nodeUtil } from "../sys/builtins.ts";
 import type { Applet } from "../cli/applet.ts";
 import { UsageError, EXIT_OK } from "../base/errors.ts";
 import { install, manSourceFor } from "../cli/install.ts";
+import { processesRunning, uninstall } from "../cli/uninstall.ts";
 import { writeStdout } from "../base/io.ts";
 
 export const DEFAULT_PREFIX = "/usr/local";
 
-const SYNOPSIS = "install [--prefix PREFIX] [--force]";
+const SYNOPSIS = "install [--prefix PREFIX] [--force] [--uninstall]";
 
 export interface InstallNames {
   /** Linked beside the binary: tcpserver, qmail-popup ... */
@@ -28,11 +29,12 @@ export function makeInstallApplet(names: () => InstallNames): Applet {
     summary: "install the binary, its classic names and man pages (default under /usr/local)",
     usage: `${SYNOPSIS}\n` +
       "  --prefix PREFIX  install into PREFIX/bin and PREFIX/share/man (default /usr/local; made if missing)\n" +
-      "  --force          replace files that are not poppin's (and say so)",
+      "  --force          replace files that are not poppin's (and say so); with --uninstall, remove a binary still running\n" +
+      "  --uninstall      remove what install put under PREFIX: the links to poppin, bin/poppin, share/man/man*/poppin*",
     async run(args, ctx) {
       let parsed;
       try {
-        parsed = nodeUtil().parseArgs({ args, options: { prefix: { type: "string" }, force: { type: "boolean" } }, strict: true, allowPositionals: false });
+        parsed = nodeUtil().parseArgs({ args, options: { prefix: { type: "string" }, force: { type: "boolean" }, uninstall: { type: "boolean" } }, strict: true, allowPositionals: false });
       } catch (err) {
         throw new UsageError(`poppin ${SYNOPSIS} (${(err as Error).message})`);
       }
@@ -41,6 +43,12 @@ export function makeInstallApplet(names: () => InstallNames): Applet {
       const prefix = parsed.values.prefix ?? DEFAULT_PREFIX;
       if (prefix === "") throw new UsageError(`poppin ${SYNOPSIS} (empty prefix)`);
       const { classic, generic } = names();
+      if (parsed.values.uninstall) {
+        const { removed } = uninstall({ prefix, names: [...classic, ...generic], force: parsed.values.force ?? false });
+        for (const path of removed) writeStdout(`removed ${path}\n`);
+        writeStdout(removed.length > 0 ? `${removed.length} removed from ${prefix}\n` : `nothing of poppin's in ${prefix}\n`);
+        return EXIT_OK;
+      }
       const report = install({
         binary,
         prefix,
@@ -51,6 +59,15 @@ export function makeInstallApplet(names: () => InstallNames): Applet {
       });
       const bin = report.binaryPath.replace(/\/poppin$/, "");
       if (report.binary !== "unchanged") writeStdout(`${report.binary === "created" ? "installed" : "replaced"} ${report.binaryPath}\n`);
+      if (report.binary === "replaced") {
+        // They keep the replaced file (deleted, still theirs) until restarted: say which.
+        const old = processesRunning(`${report.binaryPath} (deleted)`);
+        if (old.length > 0) {
+          const who = old.slice(0, 3).map((p) => `pid ${p.pid} (${p.command.slice(0, 100)})`).join(", ");
+          writeStdout(`${old.length} process${old.length === 1 ? "" : "es"} still run${old.length === 1 ? "s" : ""} the previous binary: ${who}${old.length > 3 ? ", ..." : ""}; ` +
+            "restart serve (svc -t DIR, systemctl restart NAME) to move it to this one; sessions in progress finish either way\n");
+        }
+      }
       for (const name of report.links.replaced) writeStdout(`replaced ${bin}/${name}\n`);
       for (const name of report.removed) writeStdout(`removed ${bin}/${name} (an older install's link; use poppin ${name})\n`);
       writeStdout(`${report.links.created.length} created, ${report.links.replaced.length} replaced, ${report.links.unchanged.length} already in place in ${bin}\n`);

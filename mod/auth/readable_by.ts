@@ -59,3 +59,25 @@ export function readProblem(path: string, account: RunAccount): string | undefin
   if (refused.kind === "directory") return `${refused.path} (mode ${(st.mode & 0o7777).toString(8)}, owner ${st.uid}:${st.gid}) cannot be entered`;
   return `${refused.path} has mode ${(st.mode & 0o7777).toString(8)}, owner ${st.uid}:${st.gid}`;
 }
+
+/**
+ * Why `account` cannot write in directory `dir` (create, rename and remove files there, as
+ * multilog does) or write each of `files` in it: a directory on the way it cannot enter, `dir`
+ * itself, or a file; undefined when it can.
+ */
+export function writeProblem(dir: string, files: readonly string[], account: RunAccount): string | undefined {
+  const gids = groupsOf(account);
+  const describe = (r: Refusal): string => {
+    if (r.st === undefined) return `${r.path} does not exist`;
+    const what = `${r.path} (mode ${(r.st.mode & 0o7777).toString(8)}, owner ${r.st.uid}:${r.st.gid})`;
+    return r.kind === "directory" ? `${what} cannot be entered` : `${what} cannot be written`;
+  };
+  const refused = firstRefusal(dir, (st) => allowed(st, account.uid, gids, 1), (st) => allowed(st, account.uid, gids, 2) && allowed(st, account.uid, gids, 1));
+  if (refused !== undefined) return describe(refused);
+  for (const file of files) {
+    let st: Stats;
+    try { st = statSync(file); } catch { continue; } // made by the account when needed
+    if (!allowed(st, account.uid, gids, 2)) return describe({ path: file, st, kind: "file" });
+  }
+  return undefined;
+}

@@ -5,12 +5,13 @@
  * old installation or the new one.
  */
 import {
-  closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, readdirSync,
+  chmodSync, closeSync, existsSync, fchmodSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, readdirSync,
   readlinkSync, realpathSync, renameSync, statSync, symlinkSync, unlinkSync, writeSync,
 } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { TempError, PermError, describeSysError } from "../base/errors.ts";
 import { fsyncDirectory } from "../cdb/writer.ts";
+import { dpkgOwners } from "./dpkg_owner.ts";
 
 export interface InstallResult {
   created: string[];
@@ -30,6 +31,8 @@ export interface InstallPlan {
   /** Where compiled man pages are (a directory holding man5/, man8/ or *.5/*.8 files), if anywhere. */
   manSource?: string;
   force: boolean;
+  /** dpkg's database directory (dpkg-query --admindir; default dpkg's own): files a Debian package owns are never replaced. */
+  dpkgAdminDir?: string;
 }
 
 export interface InstallReport {
@@ -48,14 +51,48 @@ const COPY_CHUNK = 1 << 20;
 function tempBeside(path: string): string {
   const tmp = join(dirname(path), `.${basename(path)}.poppin-install.${process.pid}`);
   try { unlinkSync(tmp); } catch { /* not there */ }
+  removeStaleTemporaries(path);
   return tmp;
 }
 
+/**
+ * Temporary copies an install killed halfway left beside `path` (a whole binary each,
+ * .poppin.poppin-install.PID): removed once their process is gone.
+ */
+function removeStaleTemporaries(path: string): void {
+  const prefix = `.${basename(path)}.poppin-install.`;
+  let names: string[];
+  try { names = readdirSync(dirname(path)); } catch { return; }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length));
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+      continue; // another install is running
+    } catch (err) {
+      if ((err as { code?: string }).code === "EPERM") continue;
+    }
+    try { unlinkSync(join(dirname(path), name)); } catch { /* gone already */ }
+  }
+}
+
+/**
+ * Makes `dir` and its missing parents with mode 0755 whatever the umask (as install -d does):
+ * under root's umask 077 a 0700 PREFIX/bin would keep the log account and every mail user
+ * from running the binary.
+ */
 function makeDir(dir: string): void {
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o755 });
-  } catch (err) {
-    throw new TempError(`unable to create ${dir}: ${describeSysError(err)}`);
+  const missing: string[] = [];
+  for (let d = resolve(dir); !existsSync(d); d = dirname(d)) missing.unshift(d);
+  for (const d of missing) {
+    try {
+      mkdirSync(d, 0o755);
+      chmodSync(d, 0o755);
+    } catch (err) {
+      if ((err as { code?: string }).code === "EEXIST") continue;
+      throw new TempError(`unable to create ${d}: ${describeSysError(err)}`);
+    }
   }
   if (!statSync(dir).isDirectory()) throw new TempError(`unable to install into ${dir}: not a directory`);
 }
@@ -68,6 +105,7 @@ export function copyAtomically(src: string, dest: string, mode: number): void {
   try {
     inFd = openSync(src, "r");
     outFd = openSync(tmp, "wx", mode);
+    fchmodSync(outFd, mode); // the umask must not take the binary from other accounts
     const buf = Buffer.allocUnsafe(COPY_CHUNK);
     for (;;) {
       const n = readSync(inFd, buf, 0, buf.length, null);
@@ -98,7 +136,7 @@ function sameFile(a: string, b: string): boolean {
 }
 
 /** Whether `path` is a symlink to `target` or one an earlier poppin install made (it names a file called poppin). */
-function isOurLink(path: string, target: string): "same" | "older" | false {
+export function isOurLink(path: string, target: string): "same" | "older" | false {
   let link: string;
   try {
     link = readlinkSync(path);
@@ -117,7 +155,7 @@ function isOurLink(path: string, target: string): "same" | "older" | false {
  * a link to the binary nor one an older install made is refused unless `force`, and then
  * replaced atomically (new symlink under a temporary name, renamed over the old).
  */
-export function installSymlinks(binary: string, dir: string, names: readonly string[], force: boolean, linkText: string = binary): InstallResult {
+export function installSymlinks(binary: string, dir: string, names: readonly string[], force: boolean, linkText: string = binary, dpkgAdminDir?: string): InstallResult {
   const result: InstallResult = { created: [], unchanged: [], replaced: [] };
   const conflicts: string[] = [];
   for (const name of names) {
@@ -131,11 +169,9 @@ export function installSymlinks(binary: string, dir: string, names: readonly str
     }
     const ours = exists ? isOurLink(path, binary) : false;
     if (ours === "same" && readlinkSync(path) === linkText) result.unchanged.push(name);
-    else if (exists && !ours && !force) conflicts.push(path);
+    else if (exists && !ours) conflicts.push(path);
   }
-  if (conflicts.length > 0) {
-    throw new PermError(`refusing to replace ${conflicts.join(", ")}: not a symlink to ${binary} (use --force)`);
-  }
+  refuseConflicts(conflicts, binary, force, dpkgAdminDir);
   for (const name of names) {
     if (result.unchanged.includes(name)) continue;
     const path = join(dir, name);
@@ -183,16 +219,20 @@ export function install(plan: InstallPlan): InstallReport {
     existing = st.isFile() || st.isSymbolicLink() ? "file" : "other";
   } catch { /* not there */ }
   if (existing === "other") throw new PermError(`refusing to replace ${binaryPath}: not a file`);
+  const packaged = existing === "file" ? dpkgOwners([binaryPath], plan.dpkgAdminDir).get(binaryPath) : undefined;
   let binaryState: InstallReport["binary"];
   if (existing === "file" && sameFile(plan.binary, binaryPath) && !lstatSync(binaryPath).isSymbolicLink()) {
     binaryState = "unchanged";
   } else {
+    if (packaged !== undefined) {
+      throw new PermError(`refusing to replace ${binaryPath}: it belongs to the Debian package ${packaged} (upgrade that with dpkg -i, or install under /usr/local)`);
+    }
     // Check the links before touching anything, so a refusal changes nothing.
-    installSymlinksDryRun(binaryPath, binDir, plan.names, plan.force);
+    installSymlinksDryRun(binaryPath, binDir, plan.names, plan.force, plan.dpkgAdminDir);
     copyAtomically(plan.binary, binaryPath, 0o755);
     binaryState = existing === "file" ? "replaced" : "created";
   }
-  const links = installSymlinks(binaryPath, binDir, plan.names, plan.force, "poppin");
+  const links = installSymlinks(binaryPath, binDir, plan.names, plan.force, "poppin", plan.dpkgAdminDir);
   const removed: string[] = [];
   for (const name of plan.staleNames ?? []) {
     const path = join(binDir, name);
@@ -220,13 +260,28 @@ export function install(plan: InstallPlan): InstallReport {
   return { binaryPath, binary: binaryState, links, removed, manPages, manDir };
 }
 
-function installSymlinksDryRun(binary: string, dir: string, names: readonly string[], force: boolean): void {
-  if (force) return;
+function installSymlinksDryRun(binary: string, dir: string, names: readonly string[], force: boolean, dpkgAdminDir?: string): void {
   const conflicts = names.map((n) => join(dir, n)).filter((path) => {
     try { lstatSync(path); } catch { return false; }
     return !isOurLink(path, binary);
   });
-  if (conflicts.length > 0) throw new PermError(`refusing to replace ${conflicts.join(", ")}: not a symlink to ${binary} (use --force)`);
+  refuseConflicts(conflicts, binary, force, dpkgAdminDir);
+}
+
+/**
+ * Files in the way: a Debian package's are refused even with --force (dpkg would put its file
+ * back at the package's next upgrade, and dpkg -V would report it changed); others without it.
+ */
+function refuseConflicts(conflicts: readonly string[], binary: string, force: boolean, dpkgAdminDir?: string): void {
+  if (conflicts.length === 0) return;
+  const owned = dpkgOwners(conflicts, dpkgAdminDir);
+  if (owned.size > 0) {
+    const list = [...owned].map(([path, pkg]) => `${path} (package ${pkg})`).join(", ");
+    throw new PermError(`refusing to replace ${list}: a Debian package's file, which its next upgrade would put back; ` +
+      "install under /usr/local (the default, ahead of /usr/bin in PATH), or move the package's file aside first: " +
+      `dpkg-divert --local --rename --add ${[...owned.keys()][0]}`);
+  }
+  if (!force) throw new PermError(`refusing to replace ${conflicts.join(", ")}: not a symlink to ${binary} (use --force)`);
 }
 
 /**

@@ -2,6 +2,7 @@
  * Arguments of `poppin conf`: the kind of service, qmail-conf's positional arguments,
  * and poppin's few extras (--systemd, --port, --host, --cert/--key, --name).
  */
+import { nodeNet } from "../sys/builtins.ts";
 import { getpwnam, type PasswdEntry } from "../sys/libc.ts";
 
 export type ConfKind = "pop3d" | "pop3s" | "qmqpd";
@@ -47,6 +48,21 @@ export type ConfParse =
 
 const WITH_VALUE = new Set(["--port", "--host", "--cert", "--key", "--name", "--spool-dir"]);
 
+/**
+ * What is wrong with the IP argument, or undefined. serve (as tcpserver) also takes a host
+ * name there, but a systemd socket unit's ListenStream= takes only an address; and a dotted
+ * quad out of range (300.1.1.1) is a typo either way, which qmail-conf wrote on trust and
+ * left for the service to fail on.
+ */
+function ipProblem(ip: string, systemd: boolean): string | undefined {
+  if (ip === "0") return undefined;
+  const isAddress = nodeNet().isIP(ip) !== 0;
+  if (isAddress) return undefined;
+  if (systemd) return `--systemd needs an IP address (ListenStream=), not ${ip}`;
+  if (/^[0-9.]+$/.test(ip) || !/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(ip)) return `bad IP address ${ip}`;
+  return undefined;
+}
+
 export function parseConfArgs(args: readonly string[], defaultHost: string): ConfParse {
   const positional: string[] = [];
   const values = new Map<string, string>();
@@ -73,6 +89,10 @@ export function parseConfArgs(args: readonly string[], defaultHost: string): Con
   if (!first || !logacct || !dir) return { ok: false, usage: true, kind };
   // qmail-conf's generators want an absolute DIR (run scripts and units name it); say why.
   if (!dir.startsWith("/")) return { ok: false, usage: true, kind, why: `the directory must be an absolute path, not ${dir}` };
+  if (ip !== undefined) {
+    const why = ipProblem(ip, systemd);
+    if (why !== undefined) return { ok: false, usage: true, kind, why };
+  }
   const port = values.get("--port") ?? DEFAULT_PORT[kind];
   if (!/^[0-9]{1,5}$/.test(port) || Number(port) > 65535) return { ok: false, usage: true, kind, why: `bad port ${port}` };
   const spoolDir = values.get("--spool-dir");

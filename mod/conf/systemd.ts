@@ -62,12 +62,12 @@ const COMMON_HARDENING = [
   "SystemCallArchitectures=native",
 ];
 
-export function serviceUnit(req: ConfRequest, poppin: string): string {
-  const name = unitName(req);
-  const who = req.kind === "qmqpd"
+/** The [Service] lines that fence a unit of this kind in (comments included): conf's units and the package's use the same. */
+export function hardening(kind: ConfRequest["kind"], qmqpdAccount = "QMQPDACCT"): string[] {
+  const who = kind === "qmqpd"
     ? [
       "# qmqpd starts as root and splits itself: it reads the client as the QMQPD account",
-      `# (${req.runAccount!.name}, through envuidgid) and writes each copy as its recipient, so`,
+      `# (${qmqpdAccount}, through envuidgid) and writes each copy as its recipient, so`,
       "# User= does not fit. A qmail-queue in $QMAILQUEUE may be setuid: NoNewPrivileges stays off.",
       "CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_CHOWN CAP_FOWNER",
     ]
@@ -77,6 +77,11 @@ export function serviceUnit(req: ConfRequest, poppin: string): string {
       "NoNewPrivileges=yes",
       "CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_CHOWN CAP_FOWNER",
     ];
+  return [...who, ...COMMON_HARDENING];
+}
+
+export function serviceUnit(req: ConfRequest, poppin: string): string {
+  const name = unitName(req);
   return [
     "[Unit]",
     `Description=poppin ${req.kind} (made by poppin conf ${req.kind} --systemd in ${req.dir})`,
@@ -100,8 +105,7 @@ export function serviceUnit(req: ConfRequest, poppin: string): string {
     "KillMode=process",
     "Restart=always",
     "RestartSec=1",
-    ...who,
-    ...COMMON_HARDENING,
+    ...hardening(req.kind, req.runAccount?.name),
     "",
     "[Install]",
     `Also=${name}.socket`,

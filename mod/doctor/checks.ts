@@ -3,7 +3,8 @@
  * listener, rules, user, home and Maildir, password, live session, supervisor, log.
  */
 import { existsSync, statSync, type Stats } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { isPoppinName } from "../base/self_name.ts";
 import { authenticate } from "../auth/authenticate.ts";
 import type { AuthConfig } from "../auth/config.ts";
 import { daysSinceEpoch } from "../auth/shadow_policy.ts";
@@ -16,12 +17,31 @@ import type { ServiceInfo } from "./service.ts";
 
 export interface MailUser { login: string; uid: number; gid: number; home: string; source: "system" | "virtual" }
 
-export function checkListener(port: number): CheckResult {
+/** Whether `command` (a /proc cmdline) is a server that may hold a service's port: serve, tcpserver, or systemd's socket. */
+function isServiceHolder(command: string, systemd: boolean): boolean {
+  const program = basename(command.split(" ")[0] ?? "");
+  if (program === "tcpserver" || program === "sslserver" || isPoppinName(program)) return true;
+  return systemd && (program === "systemd" || program === "init");
+}
+
+/**
+ * Who holds `port`. With a service directory, a port held by another program (Dovecot's
+ * pop3, an old tcpserver run script's inetd) is the failure: serve cannot bind it and
+ * supervise restarts it every second, with "unable to bind: address already used" in its log.
+ */
+export function checkListener(port: number, service?: ServiceInfo): CheckResult {
   const listeners = listenersOn(port);
   if (listeners.length === 0) return failure("listener", `nothing listens on port ${port}.`, "start the service (svc -u DIR, or systemctl start NAME.socket) and look at its log for why it stopped.");
   const who = holders(new Set(listeners.map((l) => l.inode)));
   const by = who.length ? who.map((h) => `pid ${h.pid} (${h.command.slice(0, 100)})`).join(", ") : "a process we cannot see";
-  return pass("listener", `port ${port} (${listeners.map((l) => l.address).join(", ")}) is held by ${by}.`);
+  const where = `port ${port} (${listeners.map((l) => l.address).join(", ")})`;
+  if (service !== undefined && who.length > 0 && !who.some((h) => isServiceHolder(h.command, service.kind === "systemd"))) {
+    return failure("listener", `${where} is held by ${by}, not by the service in ${service.dir}: its serve cannot bind the port.`,
+      service.kind === "systemd"
+        ? `stop that program (or move it to another port), or give the service another port (ListenStream= in ${service.dir}/${service.unit}.socket).`
+        : `stop that program (or move it to another port), or give the service another port in ${service.dir}/env/PORT, then svc -t ${service.dir}.`);
+  }
+  return pass("listener", `${where} is held by ${by}.`);
 }
 
 function mtime(path: string): number | undefined {

@@ -4,9 +4,12 @@ import { join } from "node:path";
 import { authConfigFromEnv } from "../auth/config.ts";
 import { checkHome, checkListener, checkMaildir, checkPassword, checkRules, checkSupervisor, findUser } from "./checks.ts";
 import { pop3Probe } from "./pop3_probe.ts";
+import { checkCertificate } from "./certificate.ts";
+import { withS6Status } from "./supervise_status.ts";
+import { resolvePolicy } from "../policy/resolve.ts";
 import { failure, pass, type CheckResult } from "./report.ts";
 import { inspectService } from "./service.ts";
-import { checkLogger, checkSpool, checkUserdbAccess, runAccount } from "./setup_checks.ts";
+import { checkLogDirectory, checkLogger, checkSpool, checkUserdbAccess, runAccount } from "./setup_checks.ts";
 import { parsePop3dArgs } from "../session/pop3d_args.ts";
 import { selfResolver } from "../serve/chain_spec.ts";
 import { checkChain } from "../serve/chain_check.ts";
@@ -21,6 +24,19 @@ export interface DoctorOptions {
   password: () => Uint8Array | undefined;
   env: NodeJS.ProcessEnv;
   run: (cmd: string[]) => { code: number; out: string };
+  /** The clock the certificate's dates are checked against. */
+  now?: () => Date;
+}
+
+/** The certificate and key the service's chain is given (CERTFILE/KEYFILE or its config file), if any. */
+function certificateFiles(env: NodeJS.ProcessEnv): { certFile: string; keyFile: string | undefined } | undefined {
+  try {
+    const { policy } = resolvePolicy([], env);
+    return policy.certFile ? { certFile: policy.certFile, keyFile: policy.keyFile || undefined } : undefined;
+  } catch {
+    // An unreadable config file: the config check above says so.
+    return env.CERTFILE ? { certFile: env.CERTFILE, keyFile: env.KEYFILE || undefined } : undefined;
+  }
 }
 
 export const DEFAULT_PORT = 110;
@@ -29,7 +45,7 @@ export async function runRoadmap(opts: DoctorOptions): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   const info = opts.serviceDir ? inspectService(opts.serviceDir) : undefined;
   const port = opts.port ?? info?.port ?? DEFAULT_PORT;
-  results.push(checkListener(port));
+  results.push(checkListener(port, info));
 
   const cdb = opts.rules ?? (info ? join(info.dir, "tcp.cdb") : undefined);
   if (cdb) {
@@ -52,6 +68,10 @@ export async function runRoadmap(opts: DoctorOptions): Promise<CheckResult[]> {
     results.push(chain.problems.length === 0
       ? pass("config", `the chain's configuration checks out (poppin config ${info.dir} lists it).`)
       : failure("config", `serve refuses to start with this configuration: ${chain.problems.join("; ")}.`, `fix it, then svc -t ${info.dir} (poppin config ${info.dir} shows every value and where it came from).`));
+  }
+  if (info !== undefined) {
+    const tls = certificateFiles(env);
+    if (tls !== undefined) results.push(checkCertificate(tls.certFile, tls.keyFile, (opts.now ?? (() => new Date()))()));
   }
   const account = info ? runAccount(info) : undefined;
   if (account !== undefined && config.userdb !== undefined) results.push(checkUserdbAccess(config.userdb, account));
@@ -77,8 +97,14 @@ export async function runRoadmap(opts: DoctorOptions): Promise<CheckResult[]> {
       password.fill(0);
     }
   }
-  if (info) results.push(...checkSupervisor(info, opts.run));
-  if (info?.kind === "daemontools") results.push(await checkLogger(info, opts.run));
+  // svstat, or s6-svstat for a directory s6-svscan runs.
+  const run = withS6Status(opts.run);
+  if (info) results.push(...checkSupervisor(info, run));
+  if (info?.kind === "daemontools") {
+    const logDir = checkLogDirectory(info);
+    if (logDir !== undefined) results.push(logDir);
+    results.push(await checkLogger(info, run));
+  }
   return results;
 }
 

@@ -4,11 +4,11 @@
  * supervise restarts every second (with the reason: what its run script says when run).
  */
 import { readFileSync, statSync, type Stats } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { MboxSettings } from "../mbox/options.ts";
 import { spoolPathFor } from "../mbox/spool_path.ts";
 import { getpwnam } from "../sys/libc.ts";
-import { readProblem, type RunAccount } from "../auth/readable_by.ts";
+import { readProblem, writeProblem, type RunAccount } from "../auth/readable_by.ts";
 import type { MailUser } from "./checks.ts";
 import { failure, pass, type CheckResult } from "./report.ts";
 import type { ServiceInfo } from "./service.ts";
@@ -100,4 +100,40 @@ export async function checkLogger(info: ServiceInfo, run: (cmd: string[]) => { c
   const reason = said ?? `./run exited ${tried.code}`;
   return failure("logger", `supervise restarts the logger in ${logDir} every second: it cannot run its program (${reason}).`,
     "make the program and log/main reachable for the log account (the binary outside a 0700 directory such as /root, e.g. poppin install), then svc -t the log.");
+}
+
+/**
+ * The log directory as log/run's account sees it (setuidgid ACCOUNT ... log t ./main): the
+ * account must create, rename and write files in it. A log/main left to root (made by hand,
+ * or a `multilog t ./main` tried as root leaving a root-owned current or lock) keeps the
+ * logger from starting, whether or not supervise runs yet.
+ */
+export function checkLogDirectory(info: ServiceInfo): CheckResult | undefined {
+  const logDir = join(info.dir, "log");
+  let text: string;
+  try {
+    text = readFileSync(join(logDir, "run"), "utf8");
+  } catch {
+    return undefined;
+  }
+  const line = text.split("\n").find((l) => /\bsetuidgid\s+\S+/.test(l) && /\b(log|multilog)\b/.test(l));
+  if (line === undefined) return undefined;
+  const name = /\bsetuidgid\s+(\S+)/.exec(line)![1]!;
+  const last = line.trim().split(/\s+/).pop()!;
+  if (!/^\.?\.?\//.test(last)) return undefined;
+  const main = resolve(logDir, last);
+  const pw = getpwnam(name);
+  if (pw === undefined) {
+    return failure("log-dir", `${join(logDir, "run")} runs the logger as ${name}, an unknown account.`, `create the account (useradd --system ${name}) or name another in ${join(logDir, "run")}.`);
+  }
+  const account = { name: pw.name, uid: pw.uid, gid: pw.gid };
+  const problem = writeProblem(main, ["current", "lock", "state", "newstate"].map((f) => join(main, f)), account);
+  if (problem === undefined) return pass("log-dir", `${name}, the log account, can write ${main}.`);
+  const blocked = /^(.*) \(mode [0-7]+, owner \d+:\d+\) cannot be entered$/.exec(problem)?.[1];
+  const fix = problem === `${main} does not exist`
+    ? `mkdir ${main} && chown ${name} ${main} && chmod 2755 ${main}, then svc -t ${logDir}.`
+    : blocked !== undefined
+      ? `let the log account through: chmod o+x ${blocked} (or move the service out of it), then svc -t ${logDir}.`
+      : `chown -R ${name} ${main} (it must own the directory and every file in it), then svc -t ${logDir}.`;
+  return failure("log-dir", `${name}, the log account, cannot write the log: ${problem}.`, fix);
 }

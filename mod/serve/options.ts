@@ -131,10 +131,24 @@ function idComplaint(flag: string, value: string): string | undefined {
   return `fatal: -${flag} takes a numeric ${what}, not '${value}' (tcpserver would ${quirk}); envuidgid or -U gives numbers for a name`;
 }
 
+/**
+ * -c takes a positive number. tcpserver reads "-c abc" or "-c 0" as a limit of 0 and then
+ * waits forever, serving no one and saying nothing (a typo in env/CONCURRENCY does it).
+ */
+function limitComplaint(value: string): string | undefined {
+  const scanned = scanUlong(value);
+  if (value !== "" && scanned.used === value.length && scanned.value > 0) return undefined;
+  return `fatal: -c takes the number of simultaneous connections, 1 or more, not '${value}' (tcpserver would read it as ${scanned.value} and ${scanned.value === 0 ? "serve no one" : `allow ${scanned.value}`})`;
+}
+
 /** Applies an option's value; returns a usage complaint when the value cannot be taken. */
 function applyValue(o: ServeOptions, flag: string, value: string): string | undefined {
   if (flag === "u" || flag === "g") {
     const complaint = idComplaint(flag, value);
+    if (complaint !== undefined) return complaint;
+  }
+  if (flag === "c") {
+    const complaint = limitComplaint(value);
     if (complaint !== undefined) return complaint;
   }
   switch (flag) {

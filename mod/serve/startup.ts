@@ -33,6 +33,8 @@ export async function listenAsTold(o: ServeOptions, env: NodeJS.ProcessEnv, star
     if (o.systemd) return await start({ inheritedFd: inheritedListenFd(env, process.pid) });
     const port = resolvePort(o.port);
     if (port === undefined) return `unable to figure out port number for ${o.port}`;
+    // tcpserver keeps the low 16 bits: PORT=99999 would listen on 34463 without a word.
+    if (/^[0-9]+$/.test(o.port) && Number(o.port) > 0xffff) return `port ${o.port} is out of range (0 to 65535; tcpserver would listen on ${port})`;
     const bind = await resolveBindHost(o.host);
     return await start({ address: bind.address, port, backlog: o.backlog });
   } catch (err) {
@@ -76,6 +78,22 @@ export function detachStdio(): void {
 }
 
 /**
+ * svc -a, -1 and -2 (SIGALRM, SIGUSR1, SIGUSR2) mean something to multilog, not to serve;
+ * tcpserver dies of them, which under --inline would end every session in progress (they
+ * live in this process), and in either mode restarts serve for nothing. Aimed at the service
+ * instead of its log (svc -a /service/*), they are ignored and said so, in both modes.
+ */
+const STRAY_SIGNALS = ["SIGALRM", "SIGUSR1", "SIGUSR2"] as const;
+
+function ignoreStraySignals(ctx: AppletContext, quiet: boolean): void {
+  for (const signal of STRAY_SIGNALS) {
+    process.on(signal, () => {
+      if (!quiet) writeStderr(`${ctx.prefix}: warning: ${signal} ignored: serve has no use for it (svc -a, -1 and -2 are for a log service: svc -a DIR/log rotates its current file)\n`);
+    });
+  }
+}
+
+/**
  * Checks the chain's configuration (mod/serve/chain_check.ts): exit 111 naming each
  * problem, or the environment the chain runs with; SIGHUP checks again and keeps the old
  * configuration when the new one is broken. Shared by serve and serve --inline.
@@ -91,6 +109,7 @@ export function startupCheck(program: readonly string[], ctx: AppletContext, qui
   const chainEnv = new ChainEnvironment(ctx.env, first.snapshotEnv);
   // A foreign program: nothing of ours to re-check; SIGHUP keeps tcpserver's meaning.
   if (first.popup === undefined) return chainEnv;
+  ignoreStraySignals(ctx, quiet);
   process.on("SIGHUP", () => {
     const again = checkChain(program, ctx.env, resolver, runAs);
     if (again.problems.length > 0) {

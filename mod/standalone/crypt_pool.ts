@@ -59,6 +59,7 @@ export class CryptPool {
 
   #spawn(slot: Slot): NonNullable<Slot["proc"]> {
     const proc = Bun.spawn([this.execPath, "serve", CRYPT_HELPER_FLAG], {
+      argv0: "poppin", // the applet by name, whatever the path (/proc/self/exe)
       stdin: "pipe", stdout: "pipe", stderr: "inherit",
       env: { PATH: "/usr/bin:/bin" },
     });

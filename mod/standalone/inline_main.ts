@@ -3,6 +3,7 @@
  * poppin checkpassword poppin pop3d Maildir`: the classic command line plus one word;
  * the chain must be poppin's own (it is served in this process, not run).
  */
+import { selfImage } from "../sys/self_image.ts";
 import { ENV, envValue } from "../base/env.ts";
 import type { AppletContext } from "../cli/context.ts";
 import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError, describeSysError } from "../base/errors.ts";
@@ -82,10 +83,12 @@ export async function runInline(o: ServeOptions, ctx: AppletContext): Promise<nu
   const ttl = credentialCacheTtlMs(ctx.env);
   const cache = ttl === undefined ? undefined : new CredentialCache(ttl);
   // The crypt helpers start on the first login, after the uid switch below.
-  const pool = new CryptPool(ctx.execPath);
+  // Helpers and sessions' processes run this very image, even once install replaced the binary.
+  const image = selfImage(ctx.execPath);
+  const pool = new CryptPool(image);
   const listings = envValue(ctx.env, ENV.listingCache) ? new ListingCache() : undefined;
   const log = (line: string) => writeStderr(logLine(line));
-  const setup: InlineSetup = { chain, tools: { pool, cache }, euid: 0, execPath: ctx.execPath, counters, listings, log };
+  const setup: InlineSetup = { chain, tools: { pool, cache }, euid: 0, execPath: image, counters, listings, log };
   if (typeof proxied !== "string") {
     try {
       setup.serveSession = inlineProxySession(proxied.proxy, proxyConfig(ctx.env, proxied.proxy.backendTls));
@@ -124,13 +127,13 @@ export async function runInline(o: ServeOptions, ctx: AppletContext): Promise<nu
       return fail(`unable to serve metrics on ${o.metrics}: ${describeSysError(err)}`);
     }
   }
-  keepKeyReaders([serveTls, setup.stls], ctx.execPath, o.uid !== 0 || o.gid !== 0, warn);
+  keepKeyReaders([serveTls, setup.stls], image, o.uid !== 0 || o.gid !== 0, warn);
   const privilegeError = dropPrivileges(o.gid, o.uid);
   if (privilegeError) return fail(privilegeError);
   setup.euid = process.geteuid?.() ?? 0;
   // Still root: system users' sessions run in mail workers started now, ahead of any login
   // (a proxy node serves no mailbox: none there).
-  const workers = typeof proxied === "string" ? startMailWorkers(setup.euid, ctx, chain.pop3dPrefix, (line) => writeStderr(logLine(line))) : undefined;
+  const workers = typeof proxied === "string" ? startMailWorkers(setup.euid, ctx, chain.pop3dPrefix, (line) => writeStderr(logLine(line)), image) : undefined;
   setup.workers = workers;
   if (o.printPort) writeStdout(`${listener.port}\n`);
   detachStdio();

@@ -7,11 +7,11 @@ import type { AppletContext } from "../cli/context.ts";
 import { MailWorkerPool, mailWorkerCount, type MailWorkerFigures } from "./mail_worker_pool.ts";
 
 /** The pool, filled now; undefined when not root or POPPIN_MAIL_WORKERS=0. */
-export function startMailWorkers(euid: number, ctx: AppletContext, pop3dPrefix: string, log: (line: string) => void): MailWorkerPool | undefined {
+export function startMailWorkers(euid: number, ctx: AppletContext, pop3dPrefix: string, log: (line: string) => void, execPath: string = ctx.execPath): MailWorkerPool | undefined {
   if (euid !== 0) return undefined;
   const size = mailWorkerCount(ctx.env);
   if (size === 0) return undefined;
-  const pool = new MailWorkerPool(ctx.execPath, size, pop3dPrefix, log);
+  const pool = new MailWorkerPool(execPath, size, pop3dPrefix, log);
   pool.fill();
   return pool;
 }

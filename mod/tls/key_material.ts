@@ -58,8 +58,25 @@ export function contextFromMaterial(material: Buffer, files: TlsFiles): tls.Secu
       honorCipherOrder: true,
     });
   } catch (e) {
-    throw new TempError(`unable to use certificate ${files.certFile} with key ${files.keyFile ?? files.certFile}: ${(e as Error).message}`);
+    throw new TempError(`unable to use certificate ${files.certFile} with key ${files.keyFile ?? files.certFile}: ${materialProblem(material, files, (e as Error).message)}`);
   }
+}
+
+/**
+ * OpenSSL's reason in a sysadmin's words, the reason itself kept at the end for searching:
+ * "error:0b000074:X.509 certificate routines:OPENSSL_internal:KEY_VALUES_MISMATCH" says
+ * nothing about which file to fix.
+ */
+export function materialProblem(material: Buffer, files: TlsFiles, openssl: string): string {
+  const reason = /:([A-Z0-9_]+)$/.exec(openssl)?.[1];
+  const keyFile = files.keyFile ?? files.certFile;
+  const text = material.toString("latin1");
+  let plain: string | undefined;
+  if (reason === "KEY_VALUES_MISMATCH") plain = `the key in ${keyFile} does not belong to the certificate in ${files.certFile}`;
+  else if (reason === "BAD_DECRYPT" || /ENCRYPTED/.test(text)) plain = `the key in ${keyFile} is encrypted with a passphrase, which no one can type for a service (decrypt it: openssl pkey -in KEY -out PLAIN.pem, mode 600)`;
+  else if (!text.includes("-----BEGIN CERTIFICATE-----")) plain = `${files.certFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`;
+  else if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) plain = `${keyFile} holds no PEM private key (-----BEGIN PRIVATE KEY-----)`;
+  return plain === undefined ? openssl : `${plain} (${reason ?? openssl})`;
 }
 
 /**

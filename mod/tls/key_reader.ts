@@ -69,6 +69,7 @@ export class KeyReader {
   /** Starts the helper with our present (root) rights. */
   static start(execPath: string, certFile: string, keyFile: string | undefined): KeyReader {
     const proc = Bun.spawn([execPath, "serve", KEY_READER_FLAG, certFile, ...(keyFile === undefined ? [] : [keyFile])], {
+      argv0: "poppin", // the applet by name, whatever the path (/proc/self/exe)
       stdin: "pipe", stdout: "pipe", stderr: "inherit", env: { PATH: "/usr/bin:/bin" },
     });
     proc.unref();

@@ -83,7 +83,7 @@ describe("poppin doctor", () => {
   test("a healthy service: every check ✓, exit 0; --json says the same", () => {
     const r = doctor("right");
     expect(r.out).not.toContain("✗");
-    expect([...r.lines.keys()]).toEqual(["listener", "rules-allow", "rules-fresh", "config", "user", "home", "maildir", "password", "session", "supervisor", "log", "logger"]);
+    expect([...r.lines.keys()]).toEqual(["listener", "rules-allow", "rules-fresh", "config", "user", "home", "maildir", "password", "session", "supervisor", "log", "log-dir", "logger"]);
     expect(r.lines.get("listener")).toMatch(new RegExp(`^✓ listener: port ${port} \\(127\\.0\\.0\\.1\\) is held by pid \\d+ \\(${POPPIN} serve -vDHR`));
     expect(r.lines.get("session")).toContain("USER, PASS, STAT, LIST, TOP and QUIT answered +OK (1 message)");
     // A virtual user owns nothing under its own name: the owner is its uid.
