@@ -60,4 +60,13 @@ describe("start cost: one applet per start", () => {
     expect(reached).toContain("mod/applets/pop3d.ts"); // one-process mode runs pop3d in popup
     expect(reached.filter((f) => /^mod\/(applets\/(serve|proxy|convert|conf|doctor|users)\.ts|proxy\/|convert\/|conf\/|doctor\/)/.test(f))).toEqual([]);
   });
+
+  test("popup does not statically reach mod/tls or the chain spawner: a plain-text one-process login loads neither", () => {
+    const reached = [...staticallyReached(join(ROOT, "mod", "applets", "popup.ts"))].map((f) => relative(ROOT, f));
+    expect(reached).toContain("mod/pop3/fd_channel.ts"); // the walk follows imports
+    expect(reached.filter((f) => f.startsWith("mod/tls/") || /^mod\/applets\/_(run_chain|run_chain_over_tls|popup_tls)\.ts$/.test(f))).toEqual([]);
+    // ...and they are still there to load when TLS or a foreign chain is in play
+    const lazy = [...staticallyReached(join(ROOT, "mod", "applets", "_popup_tls.ts"))].map((f) => relative(ROOT, f));
+    expect(lazy).toEqual(expect.arrayContaining(["mod/tls/stdio_tls.ts", "mod/tls/channel_binding.ts", "mod/applets/_run_chain_over_tls.ts", "mod/applets/_run_chain.ts"]));
+  });
 });
