@@ -69,4 +69,10 @@ describe("start cost: one applet per start", () => {
     const lazy = [...staticallyReached(join(ROOT, "mod", "applets", "_popup_tls.ts"))].map((f) => relative(ROOT, f));
     expect(lazy).toEqual(expect.arrayContaining(["mod/tls/stdio_tls.ts", "mod/tls/channel_binding.ts", "mod/applets/_run_chain_over_tls.ts", "mod/applets/_run_chain.ts"]));
   });
+
+  test("popup reaches of mod/mbox only the option parsing: the spool and its locks load with the first mbox session", () => {
+    const reached = [...staticallyReached(join(ROOT, "mod", "applets", "popup.ts"))].map((f) => relative(ROOT, f));
+    expect(reached).toContain("mod/session/mailbox_session.ts"); // the walk reaches pop3d's session
+    expect(reached.filter((f) => f.startsWith("mod/mbox/")).sort()).toEqual(["mod/mbox/lock_names.ts", "mod/mbox/options.ts", "mod/mbox/spool_path.ts"]);
+  });
 });
