@@ -13,7 +13,7 @@ import { TEXT, err } from "../pop3/responses.ts";
 import { oneProcessLogin } from "./_one_process_login.ts";
 import { runLogin } from "../session/login.ts";
 import { chainRunsPoppinCheckpassword, chainUserdb, selfResolver } from "../serve/chain_spec.ts";
-import { bearerConfigured } from "../auth/oauth.ts";
+import { bearerConfigured } from "../sasl/bearer_names.ts";
 import { loginEnvironment } from "../sasl/login_env.ts";
 import { userdbScramKeys } from "../sasl/scram_userdb.ts";
 import type { ChannelBindingType } from "../sasl/scram.ts";
@@ -106,6 +106,8 @@ export const applet: Applet = {
     const stdio = Object.assign(new FdChannel(0, 1, policy.timeoutMs), {
       channelBinding: (type: ChannelBindingType) => (implicitTls ? tls!.channelBindingFromEnv(ctx.env, type) : undefined),
     });
+    // Only poppin's checkpassword understands a bearer token beside fd 3; the OAuth code loads only then.
+    const bearer = bearerConfigured(chainEnv) && chainRunsPoppinCheckpassword(chain, resolver) ? (await import("../sasl/oauthbearer.ts")).bearerExchange : undefined;
     await runLogin(stdio, {
       policy,
       env: ctx.env,
@@ -121,8 +123,7 @@ export const applet: Applet = {
       },
       warn: (text) => warning(ctx, text),
       scramKeys: userdb === undefined ? undefined : userdbScramKeys(userdb),
-      // Only poppin's checkpassword understands a bearer token beside fd 3.
-      bearer: bearerConfigured(chainEnv) && chainRunsPoppinCheckpassword(chain, resolver),
+      bearer,
     });
     // Input the session left unread (pipelined past a refusal) is dropped before we exit: see pop3d.
     drainPendingInput(0);

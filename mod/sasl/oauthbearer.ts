@@ -9,20 +9,15 @@
  * POPPIN_SASL_BEARER, in the environment popup gives checkpassword. On failure the
  * client first gets the RFC 7628 error JSON as a challenge, answers it (^A), then -ERR.
  */
-import { ENV } from "../base/env.ts";
 import { tokenDigest } from "../auth/oauth.ts";
+import { FORM_PREFIX, type BearerMechanism } from "./bearer_names.ts";
 import type { SaslStep } from "./scram_server.ts";
 
-export type BearerMechanism = "OAUTHBEARER" | "XOAUTH2";
-export const BEARER_MECHANISMS: readonly BearerMechanism[] = ["OAUTHBEARER", "XOAUTH2"];
-
-/** The environment variable carrying the token from popup to checkpassword. */
-export const BEARER_VARIABLE: string = ENV.saslBearer.name;
+export { BEARER_MECHANISMS, BEARER_VARIABLE, parseBearerForm, type BearerMechanism } from "./bearer_names.ts";
 
 const SOH = "\x01";
 /** RFC 6750 section 2.1: b64token. */
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
-const FORM_PREFIX = "{OAUTHBEARER}";
 
 export interface BearerMessage {
   user: string;
@@ -69,17 +64,15 @@ export function formatBearerForm(token: string): Uint8Array {
   return new Uint8Array(Buffer.from(`${FORM_PREFIX}${tokenDigest(token)}`, "latin1"));
 }
 
-/** The token digest in a password field, or undefined for an ordinary password. */
-export function parseBearerForm(password: Uint8Array): string | undefined {
-  if (password.length !== FORM_PREFIX.length + 43 || password[0] !== 0x7b) return undefined;
-  const text = Buffer.from(password).toString("latin1");
-  return text.startsWith(FORM_PREFIX) && /^[A-Za-z0-9_-]{43}$/.test(text.slice(FORM_PREFIX.length)) ? text.slice(FORM_PREFIX.length) : undefined;
-}
-
 /** The challenge a client gets before the -ERR of a failed bearer login. */
 export function bearerErrorChallenge(mechanism: BearerMechanism): Uint8Array {
   const json = mechanism === "OAUTHBEARER" ? { status: "invalid_token" } : { status: "401", schemes: "bearer" };
   return new Uint8Array(Buffer.from(JSON.stringify(json), "utf8"));
+}
+
+/** Starts an exchange: what a host that accepts bearer tokens gives the mechanisms (SaslHost's bearer). */
+export function bearerExchange(mechanism: BearerMechanism): BearerExchange {
+  return new BearerExchange(mechanism);
 }
 
 export class BearerExchange {

@@ -55,7 +55,7 @@ describe("start cost: one applet per start", () => {
   test("popup does not statically reach serve, the proxy, convert, conf, doctor or jose (loaded by the first bearer token)", () => {
     const files = [...staticallyReached(join(ROOT, "mod", "applets", "popup.ts"))];
     const reached = files.map((f) => relative(ROOT, f));
-    expect(reached).toContain("mod/auth/oauth.ts");
+    expect(reached).toContain("mod/auth/authenticate.ts");
     expect(files.filter((f) => /^\s*import\s+(?!type\s)[^;]*?\bfrom\s+"jose"/m.test(readFileSync(f, "utf8"))).map((f) => relative(ROOT, f))).toEqual([]);
     expect(reached).toContain("mod/applets/pop3d.ts"); // one-process mode runs pop3d in popup
     expect(reached.filter((f) => /^mod\/(applets\/(serve|proxy|convert|conf|doctor|users)\.ts|proxy\/|convert\/|conf\/|doctor\/)/.test(f))).toEqual([]);
@@ -74,5 +74,11 @@ describe("start cost: one applet per start", () => {
     const reached = [...staticallyReached(join(ROOT, "mod", "applets", "popup.ts"))].map((f) => relative(ROOT, f));
     expect(reached).toContain("mod/session/mailbox_session.ts"); // the walk reaches pop3d's session
     expect(reached.filter((f) => f.startsWith("mod/mbox/")).sort()).toEqual(["mod/mbox/lock_names.ts", "mod/mbox/options.ts", "mod/mbox/spool_path.ts"]);
+  });
+
+  test("popup does not statically reach the OAuth code: it loads where OAuth is configured or a bearer token is checked", () => {
+    const reached = [...staticallyReached(join(ROOT, "mod", "applets", "popup.ts"))].map((f) => relative(ROOT, f));
+    expect(reached).toContain("mod/sasl/mechanisms.ts"); // the walk reaches the SASL mechanisms
+    expect(reached.filter((f) => /^mod\/(auth\/(oauth|bearer_login)|sasl\/oauthbearer)\.ts$/.test(f))).toEqual([]);
   });
 });
