@@ -81,4 +81,13 @@ describe("start cost: one applet per start", () => {
     expect(reached).toContain("mod/sasl/mechanisms.ts"); // the walk reaches the SASL mechanisms
     expect(reached.filter((f) => /^mod\/(auth\/(oauth|bearer_login)|sasl\/oauthbearer)\.ts$/.test(f))).toEqual([]);
   });
+
+  // JavaScriptCore compiles a built-in from source at its first call in each process: Array.from
+  // costs a start about 0.4 ms, find() and reduce() about 0.1 ms. Loops cost nothing to compile.
+  test("nothing popup loads calls Array.from, and the applet lookup calls no find()", () => {
+    const files = [...staticallyReached(join(ROOT, "mod", "applets", "popup.ts"))];
+    expect(files.map((f) => relative(ROOT, f))).toContain("mod/maildir/order.ts"); // the walk reaches the Maildir scan
+    expect(files.filter((f) => /(?<![\w.])Array\.from\(/.test(readFileSync(f, "utf8"))).map((f) => relative(ROOT, f))).toEqual([]);
+    expect(readFileSync(join(ROOT, "mod", "cli", "applet_table.ts"), "utf8")).not.toMatch(/\.find\(/);
+  });
 });
