@@ -90,4 +90,10 @@ describe("start cost: one applet per start", () => {
     expect(files.filter((f) => /(?<![\w.])Array\.from\(/.test(readFileSync(f, "utf8"))).map((f) => relative(ROOT, f))).toEqual([]);
     expect(readFileSync(join(ROOT, "mod", "cli", "applet_table.ts"), "utf8")).not.toMatch(/\.find\(/);
   });
+
+  test("nothing popup loads imports node:os: a session needs it only after a failure (errno names), through nodeOs()", () => {
+    const files = [...staticallyReached(join(ROOT, "mod", "applets", "popup.ts")), ...staticallyReached(join(ROOT, "main.ts"))];
+    expect(files.map((f) => relative(ROOT, f))).toContain("mod/sys/ffi.ts"); // the walk reaches the libc layer
+    expect(files.filter((f) => /^\s*import\s[^;]*?\bfrom\s+"(node:)?os"/m.test(readFileSync(f, "utf8"))).map((f) => relative(ROOT, f))).toEqual([]);
+  });
 });
