@@ -12,10 +12,9 @@
  * This is applet glue (it prints as checkpassword would), used by popup only.
  */
 import { ENV, envValue } from "../base/env.ts";
-import { BEARER_VARIABLE } from "../sasl/oauthbearer.ts";
+import { BEARER_VARIABLE, parseBearerForm } from "../sasl/bearer_names.ts";
 import { applet as pop3dApplet } from "./pop3d.ts";
 import { authenticate } from "../auth/authenticate.ts";
-import { authenticateWithBearer } from "../auth/bearer_login.ts";
 import { becomeAccount, enterHome, sessionEnvironment } from "../auth/session.ts";
 import type { AppletContext } from "../cli/context.ts";
 import { EXIT_OK } from "../base/errors.ts";
@@ -45,8 +44,9 @@ async function loginAndServe(data: Uint8Array, chain: LoginChain, ctx: AppletCon
     userdbOption: chain.userdbOption,
     checkpasswordPrefix: chain.checkpasswordPrefix,
     euid,
-    decide: (request, config, authEnv) => authenticateWithBearer(request, config, authEnv, base, base[BEARER_VARIABLE],
-      () => authenticate(request, config, authEnv)),
+    // The OAuth code is loaded only for a password field that names a bearer token.
+    decide: async (request, config, authEnv) => parseBearerForm(request.password) === undefined ? authenticate(request, config, authEnv)
+      : (await import("../auth/bearer_login.ts")).authenticateWithBearer(request, config, authEnv, base, base[BEARER_VARIABLE], () => authenticate(request, config, authEnv)),
     // checkpassword's steps after the password: groups, gid, uid, then chdir(home).
     enter(account) {
       becomeAccount(account, euid);

@@ -6,7 +6,6 @@ import { writeStdout } from "../base/io.ts";
 import { makeUndumpable } from "../sys/dumpable.ts";
 import { drainPendingInput } from "../sys/poll.ts";
 import { decoyCheck } from "../auth/verify.ts";
-import { runChain } from "./_run_chain.ts";
 import { timeoutWarning } from "../pop3/config.ts";
 import { FdChannel } from "../pop3/fd_channel.ts";
 import { logValue } from "../base/log_value.ts";
@@ -14,18 +13,13 @@ import { TEXT, err } from "../pop3/responses.ts";
 import { oneProcessLogin } from "./_one_process_login.ts";
 import { runLogin } from "../session/login.ts";
 import { chainRunsPoppinCheckpassword, chainUserdb, selfResolver } from "../serve/chain_spec.ts";
-import { bearerConfigured, bearerDecoy } from "../auth/oauth.ts";
+import { bearerConfigured } from "../sasl/bearer_names.ts";
 import { loginEnvironment } from "../sasl/login_env.ts";
 import { userdbScramKeys } from "../sasl/scram_userdb.ts";
 import type { ChannelBindingType } from "../sasl/scram.ts";
-import { channelBindingFromEnv } from "../tls/channel_binding.ts";
 import { policyEnv, resolvePolicy, type Resolved } from "../policy/resolve.ts";
 import { OPTION_SPECS, type OptionSpec } from "../policy/options.ts";
-import { runChainOverTls } from "./_run_chain_over_tls.ts";
-import { loadTlsContext } from "../tls/context.ts";
-import { TLS_FD_VARIABLE, contextFromMaterial, materialFromEnv } from "../tls/key_material.ts";
-import { upgradeStdio } from "../tls/stdio_tls.ts";
-import { TlsChannel } from "../tls/tls_channel.ts";
+import { ENV } from "../base/env.ts";
 
 /** qmail-popup exits 1 on a usage error (its die()). */
 const EXIT_POPUP_USAGE = 1;
@@ -87,13 +81,15 @@ export const applet: Applet = {
     const remoteIp = ctx.env.TCPREMOTEIP ?? "unknown";
     const rip = logValue(remoteIp);
     const implicitTls = (ctx.env.SSL_PROTOCOL ?? "") !== "";
+    // mod/tls is loaded only where TLS is in play: a plain-text session never pays for it.
+    const tls = implicitTls || policy.certFile !== undefined || (ctx.env[ENV.tlsFd.name] ?? "") !== "" ? await import("./_popup_tls.ts") : undefined;
     let context: SecureContext | undefined;
     try {
       // serve hands us the material it read (POPPIN_TLS_FD): we never read the key ourselves then.
       // Under implicit TLS, STLS is never offered: no key is read at all.
-      const material = materialFromEnv(ctx.env);
+      const material = tls?.materialFromEnv(ctx.env);
       const files = policy.certFile === undefined ? undefined : { certFile: policy.certFile, keyFile: policy.keyFile, minVersion: policy.tlsMinVersion, ciphers: policy.tlsCiphers };
-      if (files !== undefined && !implicitTls) context = material !== undefined ? contextFromMaterial(material, files) : loadTlsContext(files);
+      if (tls !== undefined && files !== undefined && !implicitTls) context = material !== undefined ? tls.contextFromMaterial(material, files) : tls.loadTlsContext(files);
       material?.fill(0);
     } catch (e) {
       if (!(e instanceof PoppinError)) throw e;
@@ -102,30 +98,37 @@ export const applet: Applet = {
       return EXIT_TEMP;
     }
     const chainEnv = loginEnvironment({ ...ctx.env, ...policyEnv(settings) }, undefined);
-    delete chainEnv[TLS_FD_VARIABLE];
+    delete chainEnv[ENV.tlsFd.name];
     const oneProcess = oneProcessLogin(chain, ctx, chainEnv);
     const resolver = selfResolver(ctx.execPath, chainEnv.PATH);
     const userdb = chainUserdb(chain, resolver, chainEnv);
     // Behind serve --tls, popup sees plain text; serve passed the binding data along.
     const stdio = Object.assign(new FdChannel(0, 1, policy.timeoutMs), {
-      channelBinding: (type: ChannelBindingType) => (implicitTls ? channelBindingFromEnv(ctx.env, type) : undefined),
+      channelBinding: (type: ChannelBindingType) => (implicitTls ? tls!.channelBindingFromEnv(ctx.env, type) : undefined),
     });
+    // Only poppin's checkpassword understands a bearer token beside fd 3; the OAuth code loads only then.
+    const bearer = bearerConfigured(chainEnv) && chainRunsPoppinCheckpassword(chain, resolver) ? (await import("../sasl/oauthbearer.ts")).bearerExchange : undefined;
     await runLogin(stdio, {
       policy,
       env: ctx.env,
       timestamp: `<${process.pid}.${Math.floor(Date.now() / 1000)}@${hostname}>`,
-      decoy: (password, login) => (login?.bearer !== undefined ? bearerDecoy(login.bearer, chainEnv) : decoyCheck(password)),
-      startTls: context === undefined ? undefined : () => upgradeStdio(context, policy.tlsHandshakeTimeoutMs, policy.timeoutMs),
+      // A bearer login's decoy checks the token: OAuth's code is loaded only then (bearer_names.ts).
+      decoy: async (password, login) => {
+        if (login?.bearer === undefined) return decoyCheck(password);
+        const { bearerDecoy } = await import("../auth/oauth.ts");
+        return bearerDecoy(login.bearer, chainEnv);
+      },
+      startTls: context === undefined ? undefined : () => tls!.upgradeStdio(context, policy.tlsHandshakeTimeoutMs, policy.timeoutMs),
       // poppin's own checkpassword and pop3d: checked and served in this process (_one_process_login.ts).
       authenticate: (data, channel, login) => {
         const env = loginEnvironment(chainEnv, login);
-        return channel instanceof TlsChannel ? runChainOverTls(chain, data, env, channel)
-          : oneProcess !== undefined ? oneProcess(data, env) : runChain(chain, data, env);
+        // A TLS channel exists only where mod/tls was loaded; a foreign chain loads the spawning code when it runs.
+        return tls !== undefined && channel instanceof tls.TlsChannel ? tls.runChainOverTls(chain, data, env, channel)
+          : oneProcess !== undefined ? oneProcess(data, env) : import("./_run_chain.ts").then(({ runChain }) => runChain(chain, data, env));
       },
       warn: (text) => warning(ctx, text),
       scramKeys: userdb === undefined ? undefined : userdbScramKeys(userdb),
-      // Only poppin's checkpassword understands a bearer token beside fd 3.
-      bearer: bearerConfigured(chainEnv) && chainRunsPoppinCheckpassword(chain, resolver),
+      bearer,
     });
     // Input the session left unread (pipelined past a refusal) is dropped before we exit: see pop3d.
     drainPendingInput(0);

@@ -91,7 +91,7 @@ function policyRefusal(account: Account, config: AuthConfig, euid: number): stri
  */
 export function loginRefusal(login: Uint8Array): string | undefined {
   if (login.length === 0) return "empty login";
-  for (const c of login) if (c < 0x20 || c === 0x7f) return "control character in the login";
+  for (let i = 0; i < login.length; i++) if (login[i]! < 0x20 || login[i] === 0x7f) return "control character in the login";
   if (login.includes(0x2f)) return "'/' in the login";
   for (let i = 0; i + 1 < login.length; i++) if (login[i] === 0x2e && login[i + 1] === 0x2e) return "'..' in the login";
   return undefined;

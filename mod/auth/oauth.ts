@@ -71,10 +71,7 @@ export function oauthConfigFromEnv(env: NodeJS.ProcessEnv): OAuthConfig | undefi
   };
 }
 
-/** Whether OAuth is configured at all (OAUTHBEARER and XOAUTH2 are then offered). */
-export function bearerConfigured(env: NodeJS.ProcessEnv): boolean {
-  return envValue(env, ENV.oauthJwks) !== undefined || envValue(env, ENV.oauthIntrospectionUrl) !== undefined;
-}
+export { bearerConfigured } from "../sasl/bearer_names.ts";
 
 /** How a token is named on fd 3 (never the token itself): base64url SHA-256. */
 export function tokenDigest(token: Uint8Array | string): string {

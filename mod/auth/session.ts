@@ -5,7 +5,7 @@
  * PATH as djb's pathexec does. Nothing of checkpassword stays alive.
  */
 import { ENV } from "../base/env.ts";
-import { BEARER_VARIABLE } from "../sasl/oauthbearer.ts";
+import { BEARER_VARIABLE } from "../sasl/bearer_names.ts";
 import { TempError, describeSysError } from "../base/errors.ts";
 import { execve, LibcError, pathexecRun, restoreDefaultSignals } from "../sys/libc.ts";
 import type { Account } from "./account.ts";

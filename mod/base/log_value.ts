@@ -11,12 +11,23 @@
  * as %XX, so a crafted user name or file name cannot forge or split log lines.
  */
 export function logValue(value: Uint8Array | string): string {
+  // Indexed loops, no iterator: this runs in every session, popup's included, whose start cost counts.
+  if (typeof value === "string" && value.length > 0) {
+    let i = 0;
+    while (i < value.length && printable(value.charCodeAt(i))) i++;
+    if (i === value.length) return value; // printable ASCII (an address, most user names): its own UTF-8
+  }
   const bytes = typeof value === "string" ? Buffer.from(value, "utf8") : value;
   let out = "";
-  for (const c of bytes) {
-    out += c > 0x20 && c < 0x7f && c !== 0x25 ? String.fromCharCode(c) : `%${c.toString(16).toUpperCase().padStart(2, "0")}`;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i]!;
+    out += printable(c) ? String.fromCharCode(c) : `%${c.toString(16).toUpperCase().padStart(2, "0")}`;
   }
   return out.length > 0 ? out : "-";
+}
+
+function printable(c: number): boolean {
+  return c > 0x20 && c < 0x7f && c !== 0x25;
 }
 
 /** C0 controls, DEL, and the Unicode line breaks (NEL, LS, PS) some log readers also split on. */

@@ -93,10 +93,14 @@ export function callableNames(): string[] {
   return [...ALIASES, ...ARGUMENT_ONLY].map((a) => a.name);
 }
 
+// Loops rather than find(): its first call costs every start of the binary (JavaScriptCore compiles it then).
 export function findAlias(name: string): AppletAlias | undefined {
-  return ALIASES.find((a) => a.name === name) ?? ARGUMENT_ONLY.find((a) => a.name === name);
+  for (const a of ALIASES) if (a.name === name) return a;
+  for (const a of ARGUMENT_ONLY) if (a.name === name) return a;
+  return undefined;
 }
 
 export function findApplet(name: string): AppletEntry | undefined {
-  return APPLETS.find((a) => a.name === name);
+  for (const a of APPLETS) if (a.name === name) return a;
+  return undefined;
 }

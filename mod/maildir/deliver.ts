@@ -5,7 +5,7 @@
  * A failure at any step removes what was made, so new/ never holds a partial message.
  */
 import { closeSync, fsyncSync, linkSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
-import { hostname } from "node:os";
+import { nodeOs } from "../sys/builtins.ts";
 import { join } from "node:path";
 import { PermError, TempError, describeSysError } from "../base/errors.ts";
 import { checkRealDirectory, UntrustedFile } from "../sys/owned_file.ts";
@@ -69,7 +69,7 @@ function sleepMs(ms: number): void {
 }
 
 function nextUnique(opts: DeliverOptions): string {
-  return uniqueName((opts.now ?? clockNow)(), opts.pid ?? process.pid, opts.host ?? hostname());
+  return uniqueName((opts.now ?? clockNow)(), opts.pid ?? process.pid, opts.host ?? nodeOs().hostname());
 }
 
 /** Opens tmp/UNIQUE with O_EXCL, waiting for a new microsecond on a clash. */

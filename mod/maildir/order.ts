@@ -64,7 +64,8 @@ export function sortByDelivery<T extends Orderable>(items: T[]): T[] {
       usec[i] = microseconds(name, lead.end);
     }
   }
-  const order = Array.from({ length: n }, (_, i) => i);
+  const order: number[] = [];
+  for (let i = 0; i < n; i++) order.push(i); // not Array.from: its first call costs a process start about 0.4 ms
   order.sort((a, b) => {
     const d = sec[a] - sec[b] || usec[a] - usec[b] || items[a].mtimeMs - items[b].mtimeMs;
     if (d !== 0) return d;

@@ -13,9 +13,9 @@
 import { closeSync, constants, linkSync, lstatSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { DEFAULT_STALE_SECONDS } from "./lock_names.ts";
 
-/** liblockfile's default: a lock untouched for 5 minutes is stale. */
-export const DEFAULT_STALE_SECONDS = 300;
+export { DEFAULT_STALE_SECONDS } from "./lock_names.ts";
 
 /** What our lock files hold after the pid: tells another poppin the holder is a POP session or convert. */
 const OUR_MARK = "poppin";

@@ -12,8 +12,7 @@
  *   --lock-timeout=SECONDS  how long to wait for a delivery's lock (default 10)
  *   --lock-stale=SECONDS    a dot-lock older than this is broken (default 300)
  */
-import { DEFAULT_STALE_SECONDS } from "./dot_lock.ts";
-import { DEFAULT_LOCK_METHODS, parseLockMethods, type LockMethod } from "./spool_lock.ts";
+import { DEFAULT_LOCK_METHODS, DEFAULT_STALE_SECONDS, parseLockMethods, type LockMethod } from "./lock_names.ts";
 import { DEFAULT_SPOOL_DIR, type SpoolLayout } from "./spool_path.ts";
 import type { UpdateMode } from "./write_spool.ts";
 

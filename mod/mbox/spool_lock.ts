@@ -9,8 +9,9 @@ import { TempError, describeSysError } from "../base/errors.ts";
 import { DotLockError, dotLock } from "./dot_lock.ts";
 import { fcntlLock, fcntlUnlock, flockLock, flockUnlock, lockBusy } from "../sys/locks.ts";
 
-export type LockMethod = "dotlock" | "fcntl" | "flock";
-export const DEFAULT_LOCK_METHODS: readonly LockMethod[] = ["dotlock", "fcntl"];
+import { SpoolBusy, type LockMethod } from "./lock_names.ts";
+
+export { DEFAULT_LOCK_METHODS, SpoolBusy, parseLockMethods, type LockMethod } from "./lock_names.ts";
 
 export interface SpoolLockOptions {
   methods: readonly LockMethod[];
@@ -24,16 +25,6 @@ export interface SpoolLockOptions {
    * alone, that is a failure (TempError): the spool is never used unlocked.
    */
   onDotLockUnavailable?: (why: string) => void;
-}
-
-/** The spool is locked by someone else beyond the wait: POP3's [IN-USE]. */
-export class SpoolBusy extends Error {
-  readonly byPoppin: boolean;
-  constructor(message: string, byPoppin: boolean) {
-    super(message);
-    this.name = "SpoolBusy";
-    this.byPoppin = byPoppin;
-  }
 }
 
 export interface SpoolLock {
@@ -78,11 +69,4 @@ export function lockSpool(spool: string, fd: number, mode: "read" | "write", opt
     throw e;
   }
   return { release };
-}
-
-/** Parses "dotlock,fcntl,flock" (any subset, at least one). */
-export function parseLockMethods(text: string): LockMethod[] | undefined {
-  const parts = text.split(",").filter((p) => p !== "");
-  if (parts.length === 0 || !parts.every((p) => p === "dotlock" || p === "fcntl" || p === "flock")) return undefined;
-  return [...new Set(parts as LockMethod[])];
 }

@@ -7,7 +7,7 @@
  * Neither is taken from popup's own environment: they describe this login only.
  */
 import { ENV } from "../base/env.ts";
-import { BEARER_VARIABLE } from "./oauthbearer.ts";
+import { BEARER_VARIABLE } from "./bearer_names.ts";
 
 export const MECHANISM_VARIABLE: string = ENV.authMechanism.name;
 

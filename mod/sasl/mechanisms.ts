@@ -7,7 +7,7 @@
 import { CHANNEL_BINDING_TYPES, SCRAM_MECHANISMS, type ChannelBindingType } from "./scram.ts";
 import type { ScramKeys } from "./scram_keys.ts";
 import { ScramExchange, type SaslStep } from "./scram_server.ts";
-import { BEARER_MECHANISMS, BearerExchange, type BearerMechanism } from "./oauthbearer.ts";
+import { BEARER_MECHANISMS, type BearerMechanism } from "./bearer_names.ts";
 import type { ScramHash } from "./scram.ts";
 
 export type { SaslStep } from "./scram_server.ts";
@@ -20,8 +20,11 @@ export interface SaslHost {
   channelBinding?(type: ChannelBindingType): Uint8Array | undefined;
   /** The fd-3 timestamp of this connection. */
   timestamp: string;
-  /** Bearer tokens are accepted (OAuth is configured for checkpassword). */
-  bearer?: boolean;
+  /**
+   * Bearer tokens are accepted (OAuth is configured for checkpassword): starts an OAUTHBEARER
+   * or XOAUTH2 exchange (oauthbearer.ts's bearerExchange, which the host loads only then).
+   */
+  bearer?: (mechanism: BearerMechanism) => SaslExchange;
   /** popup's checks before a login, run before a SCRAM exchange reveals anything (scram_server.ts). */
   admit?(user: string): { user: string } | { refused: string; temporary?: boolean };
 }
@@ -49,14 +52,14 @@ export function offeredMechanisms(host: SaslHost | undefined, tls: boolean, clea
       names.push(name);
     }
   }
-  if (host?.bearer && clearText) names.push(...BEARER_MECHANISMS);
+  if (host?.bearer !== undefined && clearText) names.push(...BEARER_MECHANISMS);
   return names;
 }
 
 /** Starts `name` (upper case), or undefined when it is not offered now. */
 export function startExchange(name: string, host: SaslHost | undefined, tls: boolean, clearText = true): SaslExchange | undefined {
   if (host === undefined || !offeredMechanisms(host, tls, clearText).includes(name)) return undefined;
-  if ((BEARER_MECHANISMS as readonly string[]).includes(name)) return new BearerExchange(name as BearerMechanism);
+  if ((BEARER_MECHANISMS as readonly string[]).includes(name)) return host.bearer?.(name as BearerMechanism);
   const lookup = host.scramKeys;
   if (lookup === undefined) return undefined;
   const plus = name.endsWith("-PLUS");

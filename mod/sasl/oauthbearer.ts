@@ -10,21 +10,16 @@
  * client first gets the RFC 7628 error JSON as a challenge, answers it (^A), then -ERR; a
  * malformed message gets the same, with the status invalid_request.
  */
-import { ENV } from "../base/env.ts";
 import { tokenDigest } from "../auth/oauth.ts";
+import { FORM_PREFIX, type BearerMechanism } from "./bearer_names.ts";
 import type { SaslStep } from "./scram_server.ts";
 
-export type BearerMechanism = "OAUTHBEARER" | "XOAUTH2";
-export const BEARER_MECHANISMS: readonly BearerMechanism[] = ["OAUTHBEARER", "XOAUTH2"];
-
-/** The environment variable carrying the token from popup to checkpassword. */
-export const BEARER_VARIABLE: string = ENV.saslBearer.name;
+export { BEARER_MECHANISMS, BEARER_VARIABLE, parseBearerForm, type BearerMechanism } from "./bearer_names.ts";
 
 const SOH = "\x01";
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 /** RFC 6750 section 2.1: b64token. */
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
-const FORM_PREFIX = "{OAUTHBEARER}";
 
 export interface BearerMessage {
   user: string;
@@ -79,13 +74,6 @@ export function formatBearerForm(token: string): Uint8Array {
   return new Uint8Array(Buffer.from(`${FORM_PREFIX}${tokenDigest(token)}`, "latin1"));
 }
 
-/** The token digest in a password field, or undefined for an ordinary password. */
-export function parseBearerForm(password: Uint8Array): string | undefined {
-  if (password.length !== FORM_PREFIX.length + 43 || password[0] !== 0x7b) return undefined;
-  const text = Buffer.from(password).toString("latin1");
-  return text.startsWith(FORM_PREFIX) && /^[A-Za-z0-9_-]{43}$/.test(text.slice(FORM_PREFIX.length)) ? text.slice(FORM_PREFIX.length) : undefined;
-}
-
 /**
  * The challenge a client gets before the -ERR of a failed bearer login (RFC 7628 section 3.2.2;
  * status codes of RFC 6750 section 3.1, XOAUTH2 with the HTTP status as Google's does):
@@ -94,6 +82,11 @@ export function parseBearerForm(password: Uint8Array): string | undefined {
 export function bearerErrorChallenge(mechanism: BearerMechanism, error: "invalid_token" | "invalid_request" = "invalid_token"): Uint8Array {
   const json = mechanism === "OAUTHBEARER" ? { status: error } : { status: error === "invalid_token" ? "401" : "400", schemes: "bearer" };
   return new Uint8Array(Buffer.from(JSON.stringify(json), "utf8"));
+}
+
+/** Starts an exchange: what a host that accepts bearer tokens gives the mechanisms (SaslHost's bearer). */
+export function bearerExchange(mechanism: BearerMechanism): BearerExchange {
+  return new BearerExchange(mechanism);
 }
 
 export class BearerExchange {

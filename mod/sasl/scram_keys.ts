@@ -8,7 +8,7 @@
  * stolen pair still lets its holder pose as the server, so the file stays mode 0600.
  */
 import { readFileSync } from "node:fs";
-import { hostname } from "node:os";
+import { nodeOs } from "../sys/builtins.ts";
 import { decodeBase64, deriveKeys, hashLength, hmac, type ScramHash } from "./scram.ts";
 import { randomBytes } from "../sys/random.ts";
 
@@ -87,7 +87,7 @@ function hostSecret(): Buffer {
     try {
       seed = readFileSync("/etc/machine-id", "utf8").trim();
     } catch {
-      seed = hostname();
+      seed = nodeOs().hostname();
     }
     decoySecret = hmac("sha256", Buffer.from("poppin scram decoy"), seed);
   }

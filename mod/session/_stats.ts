@@ -13,8 +13,15 @@ export type { Pop3dServeOptions, Pop3dStats };
 export function newPop3dStats(mailbox: Mailbox): Pop3dStats {
   return {
     messages: mailbox.messages.length, end: "eof", retrieved: 0, octetsSent: 0, deleted: 0, unremoved: 0, problems: [],
-    deletedOctets: 0, leftMessages: mailbox.messages.length, leftOctets: mailbox.messages.reduce((t, m) => t + m.size, 0),
+    deletedOctets: 0, leftMessages: mailbox.messages.length, leftOctets: octetsOf(mailbox.messages),
   };
+}
+
+/** The size of `messages`: a loop rather than reduce(), whose first call costs the process about 0.1 ms. */
+function octetsOf(messages: readonly { size: number }[]): number {
+  let octets = 0;
+  for (let i = 0; i < messages.length; i++) octets += messages[i]!.size;
+  return octets;
 }
 
 /** The UPDATE state: removes the marked messages and records it in `stats`; returns how many could not be removed. */
@@ -25,7 +32,7 @@ export function removeMarked(mailbox: Mailbox, deleted: readonly number[], stats
   stats.problems.push(...removed.problems);
   if (removed.unremoved === 0) {
     const all = [...deleted, ...(removed.alsoRemoved ?? [])];
-    const octets = all.reduce((t, i) => t + mailbox.messages[i]!.size, 0);
+    const octets = octetsOf(all.map((i) => mailbox.messages[i]!));
     stats.deletedOctets = octets;
     stats.leftMessages = mailbox.messages.length - all.length;
     stats.leftOctets = (stats.leftOctets ?? 0) - octets;

@@ -39,8 +39,8 @@ export interface LoginSpec {
   failed?(failure: AuthFailure): void;
   /** SCRAM's stored keys (a user database that has them). */
   scramKeys?: PopupOptions["scramKeys"];
-  /** Bearer tokens (OAUTHBEARER, XOAUTH2) can be checked. */
-  bearer?: boolean;
+  /** Bearer tokens (OAUTHBEARER, XOAUTH2) can be checked: starts their exchange (see SaslHost). */
+  bearer?: PopupOptions["bearer"];
 }
 
 /** popup's AUTHORIZATION state on `channel`, with the policy's rules; how it ended. */

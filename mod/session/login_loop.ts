@@ -70,8 +70,8 @@ export interface PopupOptions {
   onFailure?(user: Uint8Array, failure: AuthFailure, detail: string, mechanism?: string): void;
   /** The SCRAM keys of the user database (offered only where one is in use): see mod/sasl. */
   scramKeys?: SaslHost["scramKeys"];
-  /** OAuth is configured for checkpassword: OAUTHBEARER and XOAUTH2 are offered (with clear-text passwords). */
-  bearer?: boolean;
+  /** OAuth is configured for checkpassword: OAUTHBEARER and XOAUTH2 are offered (with clear-text passwords) and started by this. */
+  bearer?: SaslHost["bearer"];
 }
 
 const PLUS = 0x2b;

@@ -12,7 +12,7 @@ import { basename, isAbsolute, join } from "node:path";
 import { EXIT_TEMP, PoppinError } from "../base/errors.ts";
 import type { maildirScan } from "../maildir/scan.ts";
 import { maildirTmpCleanup } from "../maildir/clean.ts";
-import { SpoolBusy } from "../mbox/spool_lock.ts";
+import { SpoolBusy } from "../mbox/lock_names.ts";
 import { defaultMboxSettings, type MboxSettings } from "../mbox/options.ts";
 import { isMboxArgument, spoolPathFor } from "../mbox/spool_path.ts";
 import { RETRIEVAL_RECORD_NAME } from "../pop3/expire.ts";

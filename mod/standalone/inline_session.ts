@@ -44,6 +44,7 @@ import { startUserProcess, startUserProcessOverTls } from "./user_process.ts";
 import { channelBindingData } from "../tls/channel_binding.ts";
 import { userdbScramKeys } from "../sasl/scram_userdb.ts";
 import { bearerConfigured, bearerDecoy } from "../auth/oauth.ts";
+import { bearerExchange } from "../sasl/oauthbearer.ts";
 import { loginEnvironment, MECHANISM_VARIABLE } from "../sasl/login_env.ts";
 
 export interface InlineSetup {
@@ -202,7 +203,7 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
       else counters.loginsTemporaryFailure++;
     },
     scramKeys: userdb === undefined ? undefined : userdbScramKeys(userdb),
-    bearer: bearerConfigured(env),
+    bearer: bearerConfigured(env) ? bearerExchange : undefined,
   });
   // After a login, what is gathered goes out with the mailbox session's first answer.
   if (end !== "served") io.out.flush();

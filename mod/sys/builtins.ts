@@ -11,6 +11,7 @@ let childProcess: typeof import("node:child_process") | undefined;
 let dns: typeof import("node:dns/promises") | undefined;
 let tty: typeof import("node:tty") | undefined;
 let util: typeof import("node:util") | undefined;
+let os: typeof import("node:os") | undefined;
 
 export function nodeNet(): typeof import("node:net") {
   return (net ??= require("node:net") as typeof import("node:net"));
@@ -35,6 +36,11 @@ export function nodeDns(): typeof import("node:dns/promises") {
 /** isatty(3) through node:tty, loaded on first use. */
 export function isatty(fd: number): boolean {
   return (tty ??= require("node:tty") as typeof import("node:tty")).isatty(fd);
+}
+
+/** node:os is cheap (about 0.1 ms), but a classic session needs it only after a failure (errno names) or not at all. */
+export function nodeOs(): typeof import("node:os") {
+  return (os ??= require("node:os") as typeof import("node:os"));
 }
 
 export function nodeUtil(): typeof import("node:util") {

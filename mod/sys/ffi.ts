@@ -6,13 +6,13 @@
  * djb-style messages word them alike.
  */
 import { dlopen, read, type FFIFunction } from "bun:ffi";
-import { constants } from "node:os";
+import { nodeOs } from "./builtins.ts";
 
 /** Made at the first failed call: building it from node:os's table costs a process start about a millisecond. */
 let errnoNames: Map<number, string> | undefined;
 
 export function errnoName(errno: number): string {
-  errnoNames ??= new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
+  errnoNames ??= new Map<number, string>(Object.entries(nodeOs().constants.errno).map(([name, n]) => [n, name]));
   return errnoNames.get(errno) ?? `E${errno}`;
 }
 

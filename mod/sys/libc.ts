@@ -6,7 +6,7 @@
  */
 import { CString, ptr, read, type Pointer } from "bun:ffi";
 import { SysCallError as LibcError, lastErrno, libcFunctions } from "./ffi.ts";
-import { constants } from "node:os";
+import { nodeOs } from "./builtins.ts";
 
 const libcFns = libcFunctions({
   getpwnam_r: { args: ["ptr", "ptr", "ptr", "u64", "ptr"], returns: "i32" },
@@ -78,7 +78,7 @@ function nssLookup(call: string, fn: NssCall, name: Uint8Array | string, entry: 
     if (NOT_FOUND.has(err.code)) return { found: false, keep: buf };
     throw err;
   }
-  throw new LibcError(call, constants.errno.ERANGE);
+  throw new LibcError(call, nodeOs().constants.errno.ERANGE);
 }
 
 /** getpwnam_r: the user from every NSS source; undefined when unknown; throws LibcError on trouble. */
@@ -218,7 +218,8 @@ export function clearCloseOnExec(fd: number): void {
  */
 export function restoreDefaultSignals(): void {
   const SIG_DFL = null;
-  for (const signal of [constants.signals.SIGPIPE, constants.signals.SIGXFSZ]) libc().signal(signal, SIG_DFL);
+  const { signals } = nodeOs().constants;
+  for (const signal of [signals.SIGPIPE, signals.SIGXFSZ]) libc().signal(signal, SIG_DFL);
 }
 
 /**

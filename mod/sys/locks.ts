@@ -8,7 +8,7 @@
  * to the process and vanish when any of its descriptors for the file closes.
  */
 import { ptr } from "bun:ffi";
-import { constants } from "node:os";
+import { nodeOs } from "./builtins.ts";
 import { SysCallError, lastErrno, libcFunctions } from "./ffi.ts";
 
 const libc = libcFunctions({
@@ -50,7 +50,7 @@ function retry(call: string, timeoutMs: number, attempt: () => number): void {
   for (;;) {
     if (attempt() === 0) return;
     const err = new SysCallError(call, lastErrno());
-    if (err.errno === constants.errno.EINTR) continue;
+    if (err.errno === nodeOs().constants.errno.EINTR) continue;
     if (!lockBusy(err) || Date.now() >= deadline) throw err;
     sleepMs(RETRY_MS);
   }

@@ -5,7 +5,6 @@
  * byte after the authorizing command to the program it runs).
  */
 import { ptr } from "bun:ffi";
-import { constants } from "node:os";
 import { SysCallError, lastErrno, libcFunctions } from "./ffi.ts";
 
 const libc = libcFunctions({
@@ -20,8 +19,9 @@ const POLLHUP = 0x010;
 const POLLNVAL = 0x020;
 const MSG_PEEK = 0x2;
 const MSG_DONTWAIT = 0x40;
-const EINTR = constants.errno.EINTR;
-const EAGAIN = constants.errno.EAGAIN;
+// Linux's errno values, as the flags above are Linux's (<asm-generic/errno-base.h>).
+const EINTR = 4;
+const EAGAIN = 11;
 
 /** What waiting for an fd gave: ready (or hung up / in error: the next read or write tells), or timed out. */
 export type PollResult = "ready" | "timeout";

@@ -55,9 +55,45 @@ describe("start cost: one applet per start", () => {
   test("popup does not statically reach serve, the proxy, convert, conf, doctor or jose (loaded by the first bearer token)", () => {
     const files = [...staticallyReached(join(ROOT, "mod", "applets", "popup.ts"))];
     const reached = files.map((f) => relative(ROOT, f));
-    expect(reached).toContain("mod/auth/oauth.ts");
+    expect(reached).toContain("mod/auth/authenticate.ts");
     expect(files.filter((f) => /^\s*import\s+(?!type\s)[^;]*?\bfrom\s+"jose"/m.test(readFileSync(f, "utf8"))).map((f) => relative(ROOT, f))).toEqual([]);
     expect(reached).toContain("mod/applets/pop3d.ts"); // one-process mode runs pop3d in popup
     expect(reached.filter((f) => /^mod\/(applets\/(serve|proxy|convert|conf|doctor|users)\.ts|proxy\/|convert\/|conf\/|doctor\/)/.test(f))).toEqual([]);
+  });
+
+  test("popup does not statically reach mod/tls or the chain spawner: a plain-text one-process login loads neither", () => {
+    const reached = [...staticallyReached(join(ROOT, "mod", "applets", "popup.ts"))].map((f) => relative(ROOT, f));
+    expect(reached).toContain("mod/pop3/fd_channel.ts"); // the walk follows imports
+    expect(reached.filter((f) => f.startsWith("mod/tls/") || /^mod\/applets\/_(run_chain|run_chain_over_tls|popup_tls)\.ts$/.test(f))).toEqual([]);
+    // ...and they are still there to load when TLS or a foreign chain is in play
+    const lazy = [...staticallyReached(join(ROOT, "mod", "applets", "_popup_tls.ts"))].map((f) => relative(ROOT, f));
+    expect(lazy).toEqual(expect.arrayContaining(["mod/tls/stdio_tls.ts", "mod/tls/channel_binding.ts", "mod/applets/_run_chain_over_tls.ts", "mod/applets/_run_chain.ts"]));
+  });
+
+  test("popup reaches of mod/mbox only the option parsing: the spool and its locks load with the first mbox session", () => {
+    const reached = [...staticallyReached(join(ROOT, "mod", "applets", "popup.ts"))].map((f) => relative(ROOT, f));
+    expect(reached).toContain("mod/session/mailbox_session.ts"); // the walk reaches pop3d's session
+    expect(reached.filter((f) => f.startsWith("mod/mbox/")).sort()).toEqual(["mod/mbox/lock_names.ts", "mod/mbox/options.ts", "mod/mbox/spool_path.ts"]);
+  });
+
+  test("popup does not statically reach the OAuth code: it loads where OAuth is configured or a bearer token is checked", () => {
+    const reached = [...staticallyReached(join(ROOT, "mod", "applets", "popup.ts"))].map((f) => relative(ROOT, f));
+    expect(reached).toContain("mod/sasl/mechanisms.ts"); // the walk reaches the SASL mechanisms
+    expect(reached.filter((f) => /^mod\/(auth\/(oauth|bearer_login)|sasl\/oauthbearer)\.ts$/.test(f))).toEqual([]);
+  });
+
+  // JavaScriptCore compiles a built-in from source at its first call in each process: Array.from
+  // costs a start about 0.4 ms, find() and reduce() about 0.1 ms. Loops cost nothing to compile.
+  test("nothing popup loads calls Array.from, and the applet lookup calls no find()", () => {
+    const files = [...staticallyReached(join(ROOT, "mod", "applets", "popup.ts"))];
+    expect(files.map((f) => relative(ROOT, f))).toContain("mod/maildir/order.ts"); // the walk reaches the Maildir scan
+    expect(files.filter((f) => /(?<![\w.])Array\.from\(/.test(readFileSync(f, "utf8"))).map((f) => relative(ROOT, f))).toEqual([]);
+    expect(readFileSync(join(ROOT, "mod", "cli", "applet_table.ts"), "utf8")).not.toMatch(/\.find\(/);
+  });
+
+  test("nothing popup loads imports node:os: a session needs it only after a failure (errno names), through nodeOs()", () => {
+    const files = [...staticallyReached(join(ROOT, "mod", "applets", "popup.ts")), ...staticallyReached(join(ROOT, "main.ts"))];
+    expect(files.map((f) => relative(ROOT, f))).toContain("mod/sys/ffi.ts"); // the walk reaches the libc layer
+    expect(files.filter((f) => /^\s*import\s[^;]*?\bfrom\s+"(node:)?os"/m.test(readFileSync(f, "utf8"))).map((f) => relative(ROOT, f))).toEqual([]);
   });
 });

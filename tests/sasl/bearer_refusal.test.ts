@@ -10,6 +10,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "node:net";
 import { servePopup, type PopupChannel } from "../../mod/session/login_loop.ts";
+import { bearerExchange } from "../../mod/sasl/oauthbearer.ts";
 import { makeBox, makeCertificate, startService, type Service } from "../tls/harness.ts";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
@@ -85,7 +86,7 @@ describe("a bearer login the policy refuses", () => {
         },
       };
       await servePopup(channel, {
-        timestamp: "<1.2@test>", offerApop: false, bearer: true,
+        timestamp: "<1.2@test>", offerApop: false, bearer: bearerExchange,
         admit: () => verdict,
         decoy: (_password, login) => void decoys.push(login?.bearer ?? "password"),
         authenticate: async () => ({ kind: "served" }),

@@ -1,7 +1,8 @@
 /**
  * mpop logs in with OAUTHBEARER and XOAUTH2 (the token as its password) and downloads the
  * mailbox, through the classic chain (popup -> a separate checkpassword, the token beside
- * fd 3) and serve --inline; a bad token gets RFC 7628's error JSON, then -ERR [AUTH].
+ * fd 3), the classic chain in one process (popup checks the token itself) and serve --inline;
+ * a bad token gets RFC 7628's error JSON, then -ERR [AUTH].
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync } from "node:fs";
@@ -29,6 +30,7 @@ beforeAll(async () => {
   const uid = process.getuid!() === 0 ? ["-u", "12345", "-g", "12345"] : [];
   if (uid.length > 0) chmodSync(box.userdb, 0o644);
   services.classic = await startService(box, { env: { ...env, POPPIN_ONE_PROCESS: "0" } });
+  services["one-process"] = await startService(box, { env });
   services.inline = await startService(box, { serveArgs: ["--inline", ...uid], env });
 });
 
@@ -40,7 +42,7 @@ function mpop(port: number, auth: string, token: string, starttls = false): Prom
   return runMpop({ port, auth, user: USER, password: token, tls: starttls ? "starttls" : "off", trustFile: cert.cert });
 }
 
-for (const host of ["classic", "inline"] as const) {
+for (const host of ["classic", "one-process", "inline"] as const) {
   describe(`mpop with bearer tokens through the ${host} chain`, () => {
     for (const [auth, mech] of [["oauthbearer", "OAUTHBEARER"], ["xoauth2", "XOAUTH2"]] as const) {
       test(`${auth}: a valid JWT downloads every message byte-identical`, async () => {

@@ -10,6 +10,7 @@ import { authConfigFromEnv } from "../../mod/auth/config.ts";
 import { parseRequest } from "../../mod/auth/request.ts";
 import { servePopup, type ChainResult, type PopupChannel, type PopupOptions } from "../../mod/session/login_loop.ts";
 import { userdbScramKeys } from "../../mod/sasl/scram_userdb.ts";
+import { bearerExchange } from "../../mod/sasl/oauthbearer.ts";
 import type { ChannelBindingType } from "../../mod/sasl/scram.ts";
 import { POPPIN, run } from "../helpers.ts";
 import { ownTempDirs } from "../auth/temp.ts";
@@ -218,11 +219,11 @@ describe("SCRAM over POP3 AUTH (popup and checkpassword)", () => {
 
   test("OAUTHBEARER and XOAUTH2 are offered only where clear-text passwords are (a token is sent as it is)", async () => {
     const capa = (line: string) => (line.startsWith("+OK ") && !line.includes("capability") ? "CAPA" : line === "." ? "QUIT" : undefined);
-    const open = await session(db, capa, undefined, false, { bearer: true });
+    const open = await session(db, capa, undefined, false, { bearer: bearerExchange });
     expect(open.output).toContain("SASL PLAIN SCRAM-SHA-256 SCRAM-SHA-1 OAUTHBEARER XOAUTH2\r\n");
     const tlsOnly = { clearTextRefusal: (tls: boolean) => (tls ? undefined : "[AUTH] clear-text passwords need TLS: send STLS first"), stls: true };
     const lines = ["CAPA", "AUTH OAUTHBEARER", "QUIT"];
-    const closed = await session(db, (line) => (line.startsWith("+OK ") && !line.includes("capability") || line === "." || line.startsWith("-ERR") ? lines.shift() : undefined), undefined, false, { bearer: true, policy: tlsOnly });
+    const closed = await session(db, (line) => (line.startsWith("+OK ") && !line.includes("capability") || line === "." || line.startsWith("-ERR") ? lines.shift() : undefined), undefined, false, { bearer: bearerExchange, policy: tlsOnly });
     expect(closed.output).toContain("SASL SCRAM-SHA-256 SCRAM-SHA-1\r\n");
     expect(closed.output).toContain("-ERR [AUTH] unsupported mechanism\r\n");
   });
@@ -280,7 +281,7 @@ describe("SCRAM over POP3 AUTH (popup and checkpassword)", () => {
 
   test("a first message that is not UTF-8 is refused before any salt (a lossy decoding would look up another name)", async () => {
     const lines = [`AUTH SCRAM-SHA-256 ${Buffer.from("n,,n=j\xf6rg,r=abcdefgh", "latin1").toString("base64")}`, `AUTH OAUTHBEARER ${Buffer.from("n,a=j\xf6rg,\x01auth=Bearer t\x01\x01", "latin1").toString("base64")}`, "AQ==", "QUIT"];
-    const s = await session(db, (line) => (line.startsWith("+") || line.startsWith("-ERR") ? lines.shift() : undefined), undefined, false, { bearer: true });
+    const s = await session(db, (line) => (line.startsWith("+") || line.startsWith("-ERR") ? lines.shift() : undefined), undefined, false, { bearer: bearerExchange });
     const invalidRequest = `+ ${Buffer.from('{"status":"invalid_request"}').toString("base64")}`;
     expect(s.output).toBe(`+OK \r\n-ERR [AUTH] invalid SASL response: not UTF-8\r\n${invalidRequest}\r\n-ERR [AUTH] invalid SASL response: not UTF-8\r\n+OK \r\n`);
   });
