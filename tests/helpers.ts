@@ -180,3 +180,12 @@ export function runAccountTool(argv: string[], what: string, stdin?: string): vo
     Bun.sleepSync(100);
   }
 }
+
+/** Waits until `probe()` holds, polling every 100 ms; throws naming `what` after `timeoutMs`. */
+export async function until(what: string, probe: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(100);
+  }
+}

@@ -8,22 +8,9 @@ import { describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { POPPIN, requireTool, run, tempDir } from "../helpers.ts";
+import { fakeDpkg } from "./fake_dpkg.ts";
 import { install } from "../../mod/cli/install.ts";
 import { dpkgOwners } from "../../mod/cli/dpkg_owner.ts";
-
-/** A dpkg database of its own (dpkg-query --admindir): `owned` maps each package to the paths it lists. */
-function fakeDpkg(owned: Record<string, string[]>): string {
-  const admin = tempDir("dpkg");
-  mkdirSync(join(admin, "info"));
-  mkdirSync(join(admin, "updates"));
-  let status = "";
-  for (const [pkg, paths] of Object.entries(owned)) {
-    status += `Package: ${pkg}\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\nMaintainer: x <x@example.org>\nDescription: x\n\n`;
-    writeFileSync(join(admin, "info", `${pkg}.list`), `/.\n${paths.join("\n")}\n`);
-  }
-  writeFileSync(join(admin, "status"), status);
-  return admin;
-}
 
 describe("poppin install on Debian", () => {
   test("under umask 077 the binary, bin/, the man directories and pages still get 0755/0644", () => {

@@ -8,6 +8,7 @@ import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { POPPIN, run, tempDir } from "../helpers.ts";
+import { fakeDpkg } from "./fake_dpkg.ts";
 import { ALIASES } from "../../mod/cli/applet_table.ts";
 import { uninstall } from "../../mod/cli/uninstall.ts";
 import { freePort, Pop3Client } from "../conf/pop3_client.ts";
@@ -28,20 +29,6 @@ function installed(): string {
   expect(run([join(build, "poppin"), "install", "--prefix", prefix]).code).toBe(0);
   rmSync(build, { recursive: true, force: true });
   return prefix;
-}
-
-/** A dpkg database of its own (dpkg-query --admindir): `owned` maps each package to the paths it lists. */
-function fakeDpkg(owned: Record<string, string[]>): string {
-  const admin = tempDir("dpkg");
-  mkdirSync(join(admin, "info"));
-  mkdirSync(join(admin, "updates"));
-  let status = "";
-  for (const [pkg, paths] of Object.entries(owned)) {
-    status += `Package: ${pkg}\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\nMaintainer: x <x@example.org>\nDescription: x\n\n`;
-    writeFileSync(join(admin, "info", `${pkg}.list`), `/.\n${paths.join("\n")}\n`);
-  }
-  writeFileSync(join(admin, "status"), status);
-  return admin;
 }
 
 describe("poppin install --uninstall", () => {

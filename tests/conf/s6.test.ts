@@ -8,7 +8,7 @@ import { afterAll, expect, test } from "bun:test";
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
-import { applet, POPPIN, requireTool, run, tempDir } from "../helpers.ts";
+import { applet, POPPIN, requireTool, run, tempDir, until } from "../helpers.ts";
 import { freePort, Pop3Client } from "./pop3_client.ts";
 
 const work = tempDir("conf-s6");
@@ -22,14 +22,6 @@ afterAll(async () => {
   await Bun.sleep(500);
   svscan?.kill("SIGKILL");
 });
-
-async function until(what: string, probe: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
-}
 
 function doctor(): { code: number; lines: string[] } {
   const r = run([POPPIN, "doctor", "--service", service], { timeoutMs: 30_000 });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, chownSync, mkdirSync, renameSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { applet, POPPIN, requireTool, run, tempDir } from "../helpers.ts";
+import { applet, POPPIN, requireTool, run, tempDir, until as untilHolds } from "../helpers.ts";
 import { freePort } from "../conf/pop3_client.ts";
 
 const NOBODY = 65534;
@@ -35,13 +35,7 @@ function svstatUp(dir: string): boolean {
   return /: up \(pid \d+\)/.test(run([requireTool("svstat"), dir]).out);
 }
 
-async function until(what: string, probe: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
-}
+const until = (what: string, probe: () => boolean, timeoutMs = 10_000) => untilHolds(what, probe, timeoutMs);
 
 async function listening(port: number): Promise<boolean> {
   const { connect } = await import("node:net");

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { applet, POPPIN, requireTool, run, tempDir } from "../helpers.ts";
+import { applet, POPPIN, requireTool, run, tempDir, until } from "../helpers.ts";
 import { freePort } from "../conf/pop3_client.ts";
 
 const NOBODY = 65534;
@@ -29,14 +29,6 @@ function doctor(dir: string, password: string | undefined, env: Record<string, s
     if (m) lines.set(m[2]!, Buffer.from(line, "latin1").toString("utf8"));
   }
   return { code: r.code, out: Buffer.from(r.stdout).toString("utf8"), lines };
-}
-
-async function until(what: string, probe: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
 }
 
 const up = (dir: string) => /: up \(pid \d+\) [1-9]/.test(run([requireTool("svstat"), dir]).out);

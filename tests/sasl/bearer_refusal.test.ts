@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect } from "node:net";
+import { exchange } from "./wire.ts";
 import { servePopup, type PopupChannel } from "../../mod/session/login_loop.ts";
 import { bearerExchange } from "../../mod/sasl/oauthbearer.ts";
 import { makeBox, makeCertificate, startService, type Service } from "../tls/harness.ts";
@@ -42,17 +42,6 @@ afterAll(async () => {
   for (const s of Object.values(services)) await s.stop();
   endpoint?.stop(true);
 });
-
-function exchange(port: number, lines: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = connect(port, "127.0.0.1");
-    let out = "";
-    const timer = setTimeout(() => (sock.destroy(), reject(new Error(`no end; got ${JSON.stringify(out)}`))), 8000);
-    sock.on("data", (d) => (out += d.toString("latin1")));
-    sock.on("close", () => (clearTimeout(timer), resolve(out)));
-    sock.write([...lines, "QUIT"].map((l) => `${l}\r\n`).join(""));
-  });
-}
 
 describe("a bearer login the policy refuses", () => {
   test("an unlisted user's token is still checked with the issuer, then refused exactly as an invalid token is, in both hosts", async () => {

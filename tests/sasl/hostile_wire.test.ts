@@ -6,7 +6,7 @@
  * login must leave one escaped log line with mech= and never the password or the token.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { connect } from "node:net";
+import { exchange as exchangeLines } from "./wire.ts";
 import { makeBox, startService, PASSWORD, USER, type Service } from "../tls/harness.ts";
 import { AUDIENCE, ISSUER, makeSigner, writeJwks } from "./oauth_fixtures.ts";
 
@@ -31,18 +31,8 @@ afterAll(async () => {
   for (const s of Object.values(services)) await s.stop();
 });
 
-/** Sends `lines` at once, then QUIT; returns everything the server said until it closed. */
-function exchange(port: number, lines: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = connect(port, "127.0.0.1");
-    let out = "";
-    const timer = setTimeout(() => (sock.destroy(), reject(new Error(`no end; got ${JSON.stringify(out)}`))), 8000);
-    sock.on("data", (d) => (out += d.toString("latin1")));
-    sock.on("error", reject);
-    sock.on("close", () => (clearTimeout(timer), resolve(out.replace(/<[^>]*>/g, "<TS>"))));
-    sock.write([...lines, "QUIT"].map((l) => `${l}\r\n`).join(""));
-  });
-}
+/** Sends `lines` at once, then QUIT; everything the server said until it closed, APOP timestamps masked. */
+const exchange = (port: number, lines: string[]) => exchangeLines(port, lines, { maskTimestamps: true });
 
 async function everywhere(lines: string[]): Promise<string> {
   const answers: Record<string, string> = {};

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect } from "node:net";
+import { exchange } from "./wire.ts";
 import { admitUser } from "../../mod/policy/user_policy.ts";
 import { makeBox, startService, PASSWORD, type Service } from "../tls/harness.ts";
 import { ownTempDirs } from "../auth/temp.ts";
@@ -34,17 +34,6 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const s of [...Object.values(services), ...Object.values(broken)]) await s.stop();
 });
-
-function exchange(port: number, lines: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = connect(port, "127.0.0.1");
-    let out = "";
-    const timer = setTimeout(() => (sock.destroy(), reject(new Error(`no end; got ${JSON.stringify(out)}`))), 8000);
-    sock.on("data", (d) => (out += d.toString("latin1")));
-    sock.on("close", () => (clearTimeout(timer), resolve(out)));
-    sock.write([...lines, "QUIT"].map((l) => `${l}\r\n`).join(""));
-  });
-}
 
 describe("nonauth-file and the names the user database resolves", () => {
   test("a listed user is refused whichever case it types, with USER/PASS and PLAIN, in both hosts", async () => {
