@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { applet, POPPIN, requireTool, run, tempDir, until } from "../helpers.ts";
-import { freePort, Pop3Client } from "./pop3_client.ts";
+import { makeService, oneLoggedSession } from "./supervised.ts";
 
 const work = tempDir("conf-runit");
 chmodSync(work, 0o755);
@@ -26,19 +26,11 @@ afterAll(async () => {
 
 test("conf's directory under runsv: served, logged, sv alarm rotates, doctor content", async () => {
   const sv = requireTool("sv");
-  const port = await freePort();
-  expect(run([POPPIN, "conf", "pop3d", "--port", String(port), applet("checkpassword"), "nobody", service, "127.0.0.1"]).stderr).toBe("");
-  expect(run(["./add-client", "127.0.0.1"], { cwd: service }).code).toBe(0);
-  expect(run([requireTool("make"), "-s"], { cwd: service }).code).toBe(0);
+  const port = await makeService(service);
   runsv = spawn(requireTool("runsv"), [service], { stdio: "ignore" });
   const status = () => run([sv, "status", service]).out;
   await until("sv status up", () => /^run: .*\(pid \d+\) \d+s; run: log: \(pid \d+\)/.test(status()));
-  const main = join(service, "log", "main");
-  await until("serve's status line", () => { try { return readFileSync(join(main, "current"), "latin1").includes("tcpserver: status: 0/40"); } catch { return false; } });
-  const client = await Pop3Client.open(port);
-  expect(await client.line()).toStartWith("+OK");
-  expect(await client.command("QUIT")).toStartWith("+OK");
-  client.close();
+  const main = await oneLoggedSession(service, port);
   await until("the ok line", () => /tcpserver: ok \d+ 0:127\.0\.0\.1:\d+ :127\.0\.0\.1::\d+/.test(readFileSync(join(main, "current"), "latin1")));
   const tai = run([requireTool("tai64nlocal")], { stdin: readFileSync(join(main, "current")) });
   expect(tai.out).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ tcpserver: status: 0\/40\n/);

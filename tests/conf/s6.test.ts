@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { applet, POPPIN, requireTool, run, tempDir, until } from "../helpers.ts";
-import { freePort, Pop3Client } from "./pop3_client.ts";
+import { makeService, oneLoggedSession } from "./supervised.ts";
 
 const work = tempDir("conf-s6");
 chmodSync(work, 0o755);
@@ -30,20 +30,12 @@ function doctor(): { code: number; lines: string[] } {
 
 test("conf's directory under s6-svscan: served, logged, rotated; doctor reads s6-svstat", async () => {
   const s6svstat = requireTool("s6-svstat");
-  const port = await freePort();
-  expect(run([POPPIN, "conf", "pop3d", "--port", String(port), applet("checkpassword"), "nobody", service, "127.0.0.1"]).stderr).toBe("");
-  expect(run(["./add-client", "127.0.0.1"], { cwd: service }).code).toBe(0);
-  expect(run([requireTool("make"), "-s"], { cwd: service }).code).toBe(0);
+  const port = await makeService(service);
   mkdirSync(scan);
   symlinkSync(service, join(scan, "pop3d"));
   svscan = spawn(requireTool("s6-svscan"), [scan], { stdio: "ignore" });
   await until("s6-svstat up", () => /^up \(pid \d+\) [1-9]/.test(run([s6svstat, service]).out) && /^up /.test(run([s6svstat, join(service, "log")]).out));
-  const main = join(service, "log", "main");
-  await until("serve's status line", () => { try { return readFileSync(join(main, "current"), "latin1").includes("tcpserver: status: 0/40"); } catch { return false; } });
-  const client = await Pop3Client.open(port);
-  expect(await client.line()).toStartWith("+OK");
-  expect(await client.command("QUIT")).toStartWith("+OK");
-  client.close();
+  const main = await oneLoggedSession(service, port);
   await until("the end line", () => /tcpserver: end \d+ status 0/.test(readFileSync(join(main, "current"), "latin1")));
   expect(run([requireTool("s6-svc"), "-a", join(service, "log")]).code).toBe(0);
   await until("a rotated file", () => readdirSync(main).some((f) => /^@[0-9a-f]{24}\.s$/.test(f)));
