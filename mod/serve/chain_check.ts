@@ -23,6 +23,7 @@ import { readUserList } from "../policy/user_policy.ts";
 import { matchApplet, type Resolver } from "./chain_spec.ts";
 import { loadTlsContext } from "../tls/context.ts";
 import { isPoppinName } from "../base/self_name.ts";
+import { oauthConfigFromEnv } from "../auth/oauth.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -176,6 +177,13 @@ function checkCheckpassword(argv: readonly string[], words: number, prefix: stri
     } catch (e) {
       out.problems.push(`${prefix}: unable to read APOP secrets ${facts.config.apopSecretsFile}: ${describeSysError(e)}`);
     }
+  }
+  // OAuth's settings as checkpassword reads them at a bearer login: a JWKS without its issuer
+  // and audience, or an introspection URL that is not https://, would refuse every token.
+  try {
+    oauthConfigFromEnv(env as NodeJS.ProcessEnv);
+  } catch (e) {
+    out.problems.push(`${prefix}: ${errorText(e)}`);
   }
   return argv.slice(i);
 }

@@ -65,6 +65,21 @@ for (const [name, mode] of MODES) {
       expect(r.portRefused).toBe(true);
     });
 
+    test("OAuth settings that would refuse every token (a JWKS without issuer or audience, an http:// endpoint): exit 111 naming them", async () => {
+      const jwks = join(tempDir("jwks"), "jwks.json");
+      writeFileSync(jwks, '{"keys":[]}');
+      const noIssuer = await startFails(mode, chain([]), { POPPIN_OAUTH_JWKS: jwks, POPPIN_OAUTH_AUDIENCE: "pop.example.org" });
+      expect(noIssuer.code).toBe(111);
+      expect(noIssuer.stderr).toContain("tcpserver: fatal: checkpassword: POPPIN_OAUTH_ISSUER must be set with POPPIN_OAUTH_JWKS");
+      expect(noIssuer.portRefused).toBe(true);
+      const noAudience = await startFails(mode, chain([]), { POPPIN_OAUTH_JWKS: jwks, POPPIN_OAUTH_ISSUER: "https://issuer.example" });
+      expect(noAudience.stderr).toContain("tcpserver: fatal: checkpassword: POPPIN_OAUTH_AUDIENCE must be set with POPPIN_OAUTH_JWKS");
+      expect(noAudience.code).toBe(111);
+      const plainHttp = await startFails(mode, chain([]), { POPPIN_OAUTH_INTROSPECTION_URL: "http://issuer.example/introspect" });
+      expect(plainHttp.stderr).toContain("tcpserver: fatal: checkpassword: POPPIN_OAUTH_INTROSPECTION_URL must be an https:// URL");
+      expect(plainHttp.code).toBe(111);
+    });
+
     test("a program path that is not there (a typo, a checkpassword not installed): exit 111 naming it", async () => {
       const missing = join(tempDir("noprog"), "checkpassword");
       const noCheck = await startFails(mode, [applet("qmail-popup"), "pop.example.org", missing, applet("qmail-pop3d"), "Maildir"]);
