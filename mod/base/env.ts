@@ -86,6 +86,8 @@ export const ENV = {
   saslBearer: variable<string | undefined>("POPPIN_SASL_BEARER", "a token", undefined, text),
   /** popup -> checkpassword -> pop3d: how the user logged in (USER, APOP, PLAIN, SCRAM-SHA-256 ...). */
   authMechanism: variable<string | undefined>("POPPIN_AUTH_MECH", "a mechanism name", undefined, text),
+  /** popup -> pop3d: the SASL mechanisms CAPA announced when the user logged in ("none": no SASL line), so CAPA after the login announces the same (RFC 2449 section 5). */
+  saslOffered: variable<string | undefined>("POPPIN_SASL_OFFERED", "SASL mechanism names or none", undefined, text),
   /** serve --tls -> popup: the TLS channel binding data (base64) for SCRAM-*-PLUS. */
   tlsExporter: variable<string | undefined>("POPPIN_TLS_EXPORTER", "base64", undefined, text),
   tlsServerEndPoint: variable<string | undefined>("POPPIN_TLS_SERVER_END_POINT", "base64", undefined, text),

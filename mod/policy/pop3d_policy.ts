@@ -65,14 +65,20 @@ export async function startSession(dir: string, policy: Policy, env: Env, holdLo
 }
 
 /** servePop3d's options from the policy. */
-export function sessionOptions(policy: Policy, base: Pop3dServeOptions): Pop3dServeOptions {
-  const extras = policy.loginDelaySeconds !== undefined || policy.expire !== undefined || policy.shy;
+export function sessionOptions(policy: Policy, base: Pop3dServeOptions, offered?: readonly string[]): Pop3dServeOptions {
+  const extras = policy.loginDelaySeconds !== undefined || policy.expire !== undefined || policy.shy || offered !== undefined;
+  // USER and SASL as CAPA announced them before the login (RFC 2449 section 5: the same in both
+  // states); without word from popup, USER and SASL PLAIN as a plain chain offers them.
+  const clearText = offered === undefined || offered.includes("PLAIN");
   return {
     ...base,
     autoDelete: policy.autoDelete || policy.expire === 0,
     updateOnAbort: policy.updateOnAbort,
     capabilities: extras
-      ? capabilityLines(AUTHORIZATION_TABLE, TRANSACTION_TABLE, { clearText: true, stls: false, loginDelay: policy.loginDelaySeconds, expire: policy.expire, shy: policy.shy })
+      ? capabilityLines(AUTHORIZATION_TABLE, TRANSACTION_TABLE, {
+        clearText, stls: false, loginDelay: policy.loginDelaySeconds, expire: policy.expire, shy: policy.shy,
+        saslMechanisms: offered?.filter((m) => m !== "PLAIN"),
+      })
       : undefined,
   };
 }

@@ -111,6 +111,12 @@ const handlers = new Map<string, Handler<AuthorizationState>>([
   ["noop", noop],
 ]);
 
+/** The mechanisms CAPA's SASL line names now, PLAIN first where clear-text passwords are allowed. */
+export function offeredSaslNames(state: AuthorizationState): string[] {
+  const clearText = state.policy.clearTextRefusal(state.tls) === undefined;
+  return [...(clearText ? ["PLAIN"] : []), ...offeredMechanisms(state.sasl, state.tls, clearText)];
+}
+
 function capaContext(state: AuthorizationState): CapaContext {
   const p = state.policy;
   return {

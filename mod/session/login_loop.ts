@@ -6,7 +6,7 @@
  * chain. After STLS the driver swaps in the TLS channel `startTls` gives it and
  * forgets everything it had received before (RFC 2595 section 4).
  */
-import { authenticationFailed, newAuthorizationState, tlsStarted, type AuthFailure, type LoginPolicy } from "../pop3/authorization.ts";
+import { authenticationFailed, newAuthorizationState, offeredSaslNames, tlsStarted, type AuthFailure, type LoginPolicy } from "../pop3/authorization.ts";
 import { ClientGone, ClientTimeout } from "../pop3/fd_channel.ts";
 import { MAX_COMMAND_OCTETS } from "../pop3/limits.ts";
 import { ok } from "../pop3/responses.ts";
@@ -31,6 +31,8 @@ export interface LoginMeans {
   mechanism?: string;
   /** A bearer token for checkpassword (OAUTHBEARER, XOAUTH2), passed beside fd 3. */
   bearer?: string;
+  /** The SASL mechanisms CAPA announced when the login came (pop3d's CAPA announces the same). */
+  offered?: readonly string[];
 }
 
 /** A login to check before the chain runs: the user as sent (possibly rewritten by the policy). */
@@ -150,7 +152,7 @@ export async function servePopup(first: PopupChannel, opts: PopupOptions): Promi
         } else {
           const data = checkpasswordData(verdict.user, action.password, opts.timestamp);
           action.password.fill(0);
-          result = await opts.authenticate(data, channel, { mechanism: action.mechanism, bearer: action.bearer });
+          result = await opts.authenticate(data, channel, { mechanism: action.mechanism, bearer: action.bearer, offered: offeredSaslNames(state) });
           data.fill(0);
         }
         action.password.fill(0);

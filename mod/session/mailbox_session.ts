@@ -21,6 +21,7 @@ import type { Mailbox } from "../pop3/mailbox.ts";
 import { MaildirMailbox, type Compat } from "../pop3/maildir_mailbox.ts";
 import { TEXT, err } from "../pop3/responses.ts";
 import { mailboxWithExpire, pop3dPolicy, sessionOptions, sessionStatistics, startSession } from "../policy/pop3d_policy.ts";
+import { offeredFromEnvironment } from "../sasl/login_env.ts";
 import type { Pop3dStats } from "./_stats.ts";
 import { runAsync, transactionLoop, type TransactionChannel } from "./transaction_loop.ts";
 
@@ -126,7 +127,7 @@ export async function runMailboxSession(spec: MailboxSessionSpec, host: SessionH
       host.log("fatal", `${e.message} ${who}`);
       return { kind: "failed", exitCode: e.exitCode };
     }
-    const stats = await runAsync(transactionLoop(host.channel(), mailbox, sessionOptions(policy, { qmailLast: spec.compat === "qmail" })));
+    const stats = await runAsync(transactionLoop(host.channel(), mailbox, sessionOptions(policy, { qmailLast: spec.compat === "qmail" }, offeredFromEnvironment(env))));
     await host.sent?.();
     for (const problem of stats.problems) host.log("warning", `${problem} ${who}`);
     const statistics = sessionStatistics(policy, stats, env);

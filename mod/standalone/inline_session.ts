@@ -45,7 +45,7 @@ import { channelBindingData } from "../tls/channel_binding.ts";
 import { userdbScramKeys } from "../sasl/scram_userdb.ts";
 import { bearerConfigured, bearerDecoy } from "../auth/oauth.ts";
 import { bearerExchange } from "../sasl/oauthbearer.ts";
-import { loginEnvironment, MECHANISM_VARIABLE } from "../sasl/login_env.ts";
+import { loginEnvironment, MECHANISM_VARIABLE, OFFERED_VARIABLE } from "../sasl/login_env.ts";
 
 export interface InlineSetup {
   chain: PopupChain;
@@ -192,7 +192,8 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
       });
       if (result.kind === "ok") {
         account = result.account;
-        if (login?.mechanism !== undefined) env[MECHANISM_VARIABLE] = login.mechanism;
+        // What popup would tell its chain about the login: the mechanism, and what CAPA offered.
+        for (const key of [MECHANISM_VARIABLE, OFFERED_VARIABLE]) if (loginEnv[key] !== undefined) env[key] = loginEnv[key];
         return { kind: "served" };
       }
       return result;

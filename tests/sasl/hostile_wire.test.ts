@@ -118,3 +118,13 @@ describe("hostile AUTH exchanges, byte-identical in every host", () => {
     }
   });
 });
+
+describe("CAPA in both states", () => {
+  test("after the login CAPA announces USER and the SASL mechanisms as before it (RFC 2449 section 5), in every host", async () => {
+    const answer = await everywhere(["CAPA", `USER ${USER}`, `PASS ${PASSWORD}`, "CAPA"]);
+    const lists = answer.split("+OK capability list follows\r\n").slice(1).map((l) => l.slice(0, l.indexOf(".\r\n")).split("\r\n").filter((x) => x === "USER" || x.startsWith("SASL ")));
+    expect(lists).toHaveLength(2);
+    expect(lists[0]).toEqual(["USER", "SASL PLAIN SCRAM-SHA-256 SCRAM-SHA-1 OAUTHBEARER XOAUTH2"]);
+    expect(lists[1]).toEqual(lists[0]!);
+  });
+});
