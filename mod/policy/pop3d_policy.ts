@@ -77,7 +77,7 @@ export function sessionOptions(policy: Policy, base: Pop3dServeOptions, offered?
     capabilities: extras
       ? capabilityLines(AUTHORIZATION_TABLE, TRANSACTION_TABLE, {
         clearText, stls: false, loginDelay: policy.loginDelaySeconds, expire: policy.expire, shy: policy.shy,
-        saslMechanisms: offered?.filter((m) => m !== "PLAIN"),
+        saslMechanisms: offered,
       })
       : undefined,
   };

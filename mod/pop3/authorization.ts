@@ -125,7 +125,7 @@ function capaContext(state: AuthorizationState): CapaContext {
     loginDelay: p.loginDelay,
     expire: p.expire,
     shy: p.shy,
-    saslMechanisms: offeredMechanisms(state.sasl, state.tls, p.clearTextRefusal(state.tls) === undefined),
+    saslMechanisms: offeredSaslNames(state),
   };
 }
 

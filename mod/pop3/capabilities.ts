@@ -24,7 +24,7 @@ export interface CapaContext {
   readonly expire?: number | "never";
   /** Leave out IMPLEMENTATION and its version (Qpopper's shy). */
   readonly shy?: boolean;
-  /** SASL mechanisms offered besides PLAIN (SCRAM where a user database is in use). */
+  /** The SASL line's mechanisms, PLAIN included where offered; unset: PLAIN where clear text is allowed. */
   readonly saslMechanisms?: readonly string[];
 }
 
@@ -35,7 +35,7 @@ export function capabilityLines(authorization: VerbSet, transaction: VerbSet, no
   if (transaction.handlers.has("top")) lines.push("TOP");
   if (now.clearText && authorization.handlers.has("user") && authorization.handlers.has("pass")) lines.push("USER");
   if (authorization.handlers.has("auth")) {
-    const mechanisms = [...(now.clearText ? ["PLAIN"] : []), ...(now.saslMechanisms ?? [])];
+    const mechanisms = now.saslMechanisms ?? (now.clearText ? ["PLAIN"] : []);
     if (mechanisms.length > 0) lines.push(`SASL ${mechanisms.join(" ")}`);
   }
   if (transaction.handlers.has("uidl")) lines.push("UIDL");

@@ -8,7 +8,7 @@
  *                        so pop3d's CAPA announces the same (RFC 2449 section 5)
  * None is taken from popup's own environment: they describe this login only.
  */
-import { ENV } from "../base/env.ts";
+import { ENV, envValue } from "../base/env.ts";
 import { BEARER_VARIABLE } from "./bearer_names.ts";
 
 export const MECHANISM_VARIABLE: string = ENV.authMechanism.name;
@@ -27,7 +27,7 @@ export function loginEnvironment(base: NodeJS.ProcessEnv, login: { mechanism?: s
 
 /** What POPPIN_SASL_OFFERED says (undefined: not told, e.g. behind another popup). */
 export function offeredFromEnvironment(env: Readonly<Record<string, string | undefined>>): string[] | undefined {
-  const value = env[OFFERED_VARIABLE];
-  if (value === undefined || value === "") return undefined;
+  const value = envValue(env, ENV.saslOffered);
+  if (value === undefined) return undefined;
   return value === "none" ? [] : value.split(" ").filter((m) => /^[A-Z0-9_-]{1,20}$/.test(m));
 }
