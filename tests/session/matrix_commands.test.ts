@@ -87,6 +87,9 @@ const CASES: Case[] = [
       expect(capas[0]).toContain("\r\nUSER\r\n");
       expect(capas[0]).toMatch(/\r\nSASL PLAIN( [^\r]*)?\r\n/);
       expect(capas[0]).not.toContain("STLS"); // no certificate
+      // RFC 2449 section 5: USER and SASL are announced in both states, with no differences.
+      const loginLines = (capa: string) => capa.split("\r\n").filter((l) => l === "USER" || l.startsWith("SASL "));
+      expect(loginLines(capas[1]!)).toEqual(loginLines(capas[0]!));
     },
   },
   {
