@@ -31,12 +31,17 @@ export interface DotLockOptions {
   host?: string;
 }
 
-export type DotLockFailure = { kind: "busy"; holder: "poppin" | "other" } | { kind: "error"; code: string };
+/**
+ * busy: held (live) at the deadline; error: our lock could not be made; stuck: the lock is
+ * stale but not ours to remove (another user's, in a sticky directory).
+ */
+export type DotLockFailure = { kind: "busy"; holder: "poppin" | "other" } | { kind: "error"; code: string } | { kind: "stuck"; code: string; owner: number };
 
 export class DotLockError extends Error {
   readonly failure: DotLockFailure;
   constructor(path: string, failure: DotLockFailure) {
-    super(failure.kind === "busy" ? `${path}: locked by ${failure.holder === "poppin" ? "another poppin session" : "another program"}` : `${path}: ${failure.code}`);
+    super(failure.kind === "busy" ? `${path}: locked by ${failure.holder === "poppin" ? "another poppin session" : "another program"}`
+      : failure.kind === "stuck" ? `${path}: stale, and not ours to remove (owner uid ${failure.owner}): ${failure.code}` : `${path}: ${failure.code}`);
     this.name = "DotLockError";
     this.failure = failure;
   }
@@ -60,7 +65,7 @@ export function processGone(pid: number): boolean {
   }
 }
 
-interface Holder { poppin: boolean; stale: boolean; ino: number; mtimeMs: number }
+interface Holder { poppin: boolean; stale: boolean; ino: number; mtimeMs: number; uid: number }
 
 /** What a lock file's first line says: its pid, our mark, its host (each may be missing). */
 export function parseLockText(text: string): { pid: number; poppin: boolean; host?: string } {
@@ -89,10 +94,12 @@ function inspect(lockPath: string, staleSeconds: number, nowMs: number, host: st
   let text: string;
   let mtimeMs: number;
   let ino: number;
+  let uid: number;
   try {
     const st = lstatSync(lockPath);
     mtimeMs = st.mtimeMs;
     ino = st.ino;
+    uid = st.uid;
     text = st.isFile() ? readHead(lockPath) : "";
   } catch {
     return undefined; // gone meanwhile: try again
@@ -100,7 +107,7 @@ function inspect(lockPath: string, staleSeconds: number, nowMs: number, host: st
   const holder = parseLockText(text);
   // The pid is checked only where it means something: on this host, in a lock that says so.
   const deadOwner = holder.pid > 1 && holder.host === host && processGone(holder.pid);
-  return { poppin: holder.poppin, stale: deadOwner || nowMs - mtimeMs > staleSeconds * 1000, ino, mtimeMs };
+  return { poppin: holder.poppin, stale: deadOwner || nowMs - mtimeMs > staleSeconds * 1000, ino, mtimeMs, uid };
 }
 
 /** Takes SPOOL.lock; throws DotLockError. Returns the function that removes it. */
@@ -154,7 +161,9 @@ export function dotLock(spool: string, opts: DotLockOptions): () => void {
         const again = lstatSync(lockPath);
         if (again.ino === holder.ino && again.mtimeMs === holder.mtimeMs) unlinkSync(lockPath);
       } catch (e) {
-        // Gone already: try again. Not ours to remove (another user's lock in a sticky directory): it holds.
+        // Gone already: try again. Not ours to remove (another user's lock in a sticky
+        // directory): waiting would not end it, so the caller decides (kernel locks, or refuse).
+        if (code(e) === "EPERM" || code(e) === "EACCES") throw new DotLockError(lockPath, { kind: "stuck", code: code(e), owner: holder.uid });
         broken = code(e) === "ENOENT";
       }
       if (broken) continue;

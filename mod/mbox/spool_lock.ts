@@ -20,8 +20,9 @@ export interface SpoolLockOptions {
   /** Asked when another poppin holds the dot-lock: true to fail at once (it is rewriting the spool). */
   failFastWhen?: () => boolean;
   /**
-   * The dot-lock could not be made (the spool directory is not writable for us) while a
-   * kernel lock was requested too: warn and go on with the kernel locks. With the dot-lock
+   * The dot-lock could not be made (the spool directory is not writable for us, or another
+   * user's stale lock in a sticky directory is not ours to remove) while a kernel lock was
+   * requested too: warn and go on with the kernel locks. With the dot-lock
    * alone, that is a failure (TempError): the spool is never used unlocked.
    */
   onDotLockUnavailable?: (why: string) => void;
@@ -46,11 +47,17 @@ export function lockSpool(spool: string, fd: number, mode: "read" | "write", opt
       } catch (e) {
         if (!(e instanceof DotLockError)) throw e;
         if (e.failure.kind === "busy") throw new SpoolBusy(e.message, e.failure.holder === "poppin");
-        if (e.failure.code !== "EACCES" && e.failure.code !== "EPERM" && e.failure.code !== "EROFS") throw new TempError(`unable to make ${spool}.lock: ${describeSysError({ code: e.failure.code })}`);
+        // Another user's stale lock in a sticky directory (planted, or left by a crashed
+        // program of theirs) would keep the mailbox locked for good; a directory we cannot
+        // write in lets us make none. Delivery agents take fcntl too (procmail, exim,
+        // postfix, dovecot-lda), so a kernel lock still keeps them out; with the dot-lock
+        // alone the session is refused, never run unlocked.
+        const why = e.failure.kind === "stuck" ? e.message : `unable to make ${spool}.lock: ${e.failure.code}`;
+        if (e.failure.kind === "error" && e.failure.code !== "EACCES" && e.failure.code !== "EPERM" && e.failure.code !== "EROFS") throw new TempError(`unable to make ${spool}.lock: ${describeSysError({ code: e.failure.code })}`);
         if (!opts.methods.includes("fcntl") && !opts.methods.includes("flock")) {
-          throw new TempError(`unable to make ${spool}.lock: ${describeSysError({ code: e.failure.code })}, and no other lock was requested`);
+          throw new TempError(`${e.failure.kind === "stuck" ? e.message : `unable to make ${spool}.lock: ${describeSysError({ code: e.failure.code })}`}, and no other lock was requested`);
         }
-        opts.onDotLockUnavailable?.(`unable to make ${spool}.lock: ${e.failure.code}; relying on kernel locks`);
+        opts.onDotLockUnavailable?.(`${why}; relying on kernel locks`);
       }
     }
     if (opts.methods.includes("fcntl")) {

@@ -127,11 +127,30 @@ describe("files planted beside a spool in a shared directory", () => {
     expect(readFileSync(s.spool, "latin1")).toBe(rest);
   });
 
-  test("another user's stale dot-lock that cannot be removed (sticky directory): [IN-USE] after the timeout, no endless loop", () => {
+  test("another user's stale dot-lock that cannot be removed (sticky directory): served on the kernel lock, or refused at once with --lock=dotlock", () => {
     const s = scene("mbox-stuck-lock");
     plantAs(s.mallory, `${s.spool}.lock`, "1\n");
     const old = (Date.now() - 3_600_000) / 1000;
     utimesSync(`${s.spool}.lock`, old, old);
+    // The default dotlock,fcntl: the session runs on fcntl and says why in the log.
+    const started = Date.now();
+    const r = asUser(s.joe, ["timeout", "20", POPPIN, "pop3d", "--lock-timeout=10", `mbox:${s.spool}`], "STAT\r\nDELE 1\r\nQUIT\r\n");
+    expect(r.out.split("\r\n")[1]).toBe(`+OK 2 ${STAT_OCTETS}`);
+    expect(r.err).toContain(`${s.spool}.lock: stale, and not ours to remove (owner uid ${s.mallory.uid})`);
+    expect(r.err).toContain("relying on kernel locks");
+    expect(Date.now() - started).toBeLessThan(8_000); // not the 10 s lock timeout
+    expect(readFileSync(s.spool, "latin1")).toBe(SPOOL.slice(SPOOL.indexOf("From b@")));
+    expect(statSync(`${s.spool}.lock`).uid).toBe(s.mallory.uid); // not ours: left alone
+    // The dot-lock alone: refused with one answer at once, never served unlocked.
+    const alone = asUser(s.joe, ["timeout", "20", POPPIN, "pop3d", "--lock=dotlock", "--lock-timeout=10", `mbox:${s.spool}`], "STAT\r\nDELE 1\r\nQUIT\r\n");
+    expect(alone.out).toBe("-ERR [SYS/TEMP] unable to read the mail spool\r\n");
+    expect(alone.code).toBe(0);
+    expect(readFileSync(s.spool, "latin1")).toBe(SPOOL.slice(SPOOL.indexOf("From b@")));
+  });
+
+  test("another user's live dot-lock (recent) is honoured: [IN-USE] after the timeout, the spool untouched", () => {
+    const s = scene("mbox-live-foreign-lock");
+    plantAs(s.mallory, `${s.spool}.lock`, "1\n");
     const started = Date.now();
     const r = asUser(s.joe, ["timeout", "20", POPPIN, "pop3d", "--lock-timeout=1", `mbox:${s.spool}`], "STAT\r\nQUIT\r\n");
     expect(r.out).toStartWith("-ERR [IN-USE]");
