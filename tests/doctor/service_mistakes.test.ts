@@ -79,7 +79,12 @@ describe("doctor --service: a sysadmin's mistakes", () => {
     expect(doctorLines(pop3s("future", future, k1, 1)).get("certificate")).toStartWith(
       `✗ certificate: the certificate in ${future} (CN=future.example) is valid only from 2099-01-01: clients refuse it until then.`);
     expect(doctorLines(pop3s("mismatch", good, k2, 1)).get("certificate")).toStartWith(
-      `✗ certificate: the private key in ${k2} does not belong to the certificate in ${good} (CN=good.example), so serve refuses to start.`);
+      `✗ certificate: unable to use certificate ${good} with key ${k2}: the key in ${k2} does not belong to the certificate in ${good} (KEY_VALUES_MISMATCH): serve refuses to start.`);
+    // The pair is judged by serve's own code: the same words as serve's refusal.
+    const encrypted = join(work, "doctor-enc.pem");
+    expect(run([openssl, "pkey", "-in", k1, "-aes256", "-passout", "pass:x", "-out", encrypted]).code).toBe(0);
+    expect(doctorLines(pop3s("encrypted", good, encrypted, 1)).get("certificate")).toContain(
+      `the key in ${encrypted} is encrypted with a passphrase, which no one can type for a service`);
     expect(doctorLines(pop3s("good", good, k1, 1)).get("certificate")).toBe(
       `✓ certificate: ${good} (CN=good.example) is valid until 2090-01-01, and ${k1} is its key.`);
   });
