@@ -6,9 +6,10 @@
  * keeps qmail's lock-free behaviour (the second session may see messages the first
  * deletes; a vanished message is then reported as such).
  */
-import { closeSync, openSync } from "node:fs";
+import { closeSync } from "node:fs";
 import { TempError, describeSysError } from "../base/errors.ts";
 import { lockBusy, lockExclusiveNonBlocking } from "../sys/locks.ts";
+import { openDirectory } from "../sys/owned_file.ts";
 
 export class MailboxInUse extends Error {
   constructor(dir: string) {
@@ -24,7 +25,8 @@ export class MailboxInUse extends Error {
 export function lockMailboxSession(dir: string): number | undefined {
   let fd: number;
   try {
-    fd = openSync(dir, "r");
+    // O_DIRECTORY: a FIFO the owner put at the Maildir's name fails (ENOTDIR) instead of blocking.
+    fd = openDirectory(dir);
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === "ENOENT" || code === "ENOTDIR") return undefined;
