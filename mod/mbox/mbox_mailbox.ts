@@ -58,17 +58,16 @@ function fieldCrlfSize(fd: number, m: MboxMessage): number {
 
 /**
  * Reads [from, to) of the spool, leaving out the hidden ranges (relative to `from`, in order).
- * At the end, `intact` is asked whether the message is still where it was: no lock is held
+ * Once it is sent, `intact` tells whether the message is still where it was: no lock is held
  * while a message is sent, and another session's (or a mail reader's) rewrite in place moves
- * the bytes under the reader; a message read across such a rewrite is a mix of two, and is
- * refused (ESTALE) rather than ended as if it were whole.
+ * the bytes under the reader; a message read across such a rewrite is a mix of two, and must
+ * not be ended as if it were whole.
  */
 class RangeReader implements MessageReader {
   #pos: number;
   #skip = 0;
-  #checked = false;
   constructor(private readonly fd: number, private readonly from: number, private readonly to: number, private readonly hidden: readonly (readonly [number, number])[] = [],
-    private readonly intact: () => boolean = () => true) {
+    readonly intact: () => boolean = () => true) {
     this.#pos = from;
   }
   read(buf: Uint8Array): number {
@@ -81,11 +80,7 @@ class RangeReader implements MessageReader {
       break;
     }
     const want = Math.min(buf.length, stop - this.#pos);
-    if (want <= 0) {
-      if (!this.#checked && !this.intact()) throw Object.assign(new Error("the spool was rewritten while the message was sent"), { code: "ESTALE" });
-      this.#checked = true;
-      return 0;
-    }
+    if (want <= 0) return 0;
     const n = readSync(this.fd, buf, 0, want, this.#pos);
     this.#pos += n;
     return n;

@@ -70,6 +70,8 @@ export function* streamMessage(mailbox: Mailbox, action: Retrieve, out: MessageS
         throw new MessageReadFailed(`unable to read message ${action.index + 1}: ${(e as { code?: string }).code ?? String(e)}`);
       }
     }
+    // A message that moved while it was read (an mbox rewritten in place) is a mix: no terminator.
+    if (reader.intact?.() === false) throw new MessageReadFailed(`unable to read message ${action.index + 1}: ESTALE (the mailbox was rewritten while it was sent)`);
     out.reserve(8);
     out.length = encoder.finish(out.buf, out.length);
     stats.retrieved++;

@@ -6,7 +6,7 @@
  * message from the next one's bytes, then the terminating dot. The client stored a mix of two
  * messages as if it were whole, and could DELE the real one. Now the message is checked again
  * at its end (its From_ line, and the next one, still in place): a message read across a
- * rewrite ends the session without the dot (end=read-error), and nothing is removed.
+ * rewrite ends the session without the dot (end=read-error), and nothing is removed. TOP too.
  */
 import { describe, expect, test } from "bun:test";
 import { closeSync, constants, openSync, readFileSync, readSync, writeFileSync } from "node:fs";
@@ -17,7 +17,7 @@ const FIRST = "From a@example.org Mon Jan  1 00:00:01 2024\nSubject: first\n\nfi
 const SECOND = `From b@example.org Mon Jan  1 00:00:02 2024\nSubject: second\n\n${"second message line ........................................\n".repeat(80_000)}\n`;
 const THIRD = `From c@example.org Mon Jan  1 00:00:03 2024\nSubject: third\n\n${"THIRD-MESSAGE-BYTES\n".repeat(2000)}\n`;
 
-describe("an mbox rewritten in place during RETR", () => {
+describe.each(["RETR 2", "TOP 2 70000"])("an mbox rewritten in place during %s", (command) => {
   test("the session ends without the terminating dot instead of sending a mix of two messages", async () => {
     const dir = tempDir("mbox-rewrite");
     const spool = join(dir, "spool");
@@ -30,7 +30,7 @@ describe("an mbox rewritten in place during RETR", () => {
     const sink = openSync(fifo, constants.O_WRONLY);
     const reader = Bun.spawn([POPPIN, "pop3d", "--update=inplace", "mbox:spool"], { cwd: dir, env, stdin: "pipe", stdout: sink, stderr: "pipe" });
     closeSync(sink);
-    reader.stdin.write("RETR 2\r\nDELE 2\r\nQUIT\r\n");
+    reader.stdin.write(`${command}\r\nDELE 2\r\nQUIT\r\n`);
     await reader.stdin.end();
     // Blocked in write(2) on the full FIFO, in the middle of message 2.
     const blocked = () => readFileSync(`/proc/${reader.pid}/wchan`, "latin1").includes("pipe_write");
