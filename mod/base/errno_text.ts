@@ -68,6 +68,8 @@ const TEXT: Readonly<Record<string, string>> = {
   ETOOMANYREFS: "too many references",
   ECONNREFUSED: "connection refused",
   ELOOP: "symbolic link loop",
+  // Not a Linux errno: what poppin says of a FIFO, device or directory where a file should be (BSD's name).
+  EFTYPE: "not a regular file",
   ENAMETOOLONG: "file name too long",
   EHOSTDOWN: "host down",
   EHOSTUNREACH: "host unreachable",

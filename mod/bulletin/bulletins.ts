@@ -7,10 +7,11 @@
  * gets only the newest `max-bulletins`. A name with a third element, `NUMBER.GROUP.name`,
  * is a group bulletin: only members of the Unix group GROUP get it.
  */
-import { readFileSync, readdirSync, renameSync, writeFileSync } from "node:fs";
+import { closeSync, constants, fsyncSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { TempError, describeSysError } from "../base/errors.ts";
 import { maildirDeliver } from "../maildir/deliver.ts";
+import { openRegularFile, readHead } from "../sys/owned_file.ts";
 
 export const SEEN_FILE = ".popbull";
 /** Bulletins larger than this are skipped (they are notices, not archives). */
@@ -58,12 +59,56 @@ function groupMembers(text: string): Map<string, { gid: number; members: string[
   return out;
 }
 
+/** `.popbull` holds one number: more than this is not one of ours. */
+const SEEN_FILE_MAX_OCTETS = 64;
+
+/**
+ * The number in `.popbull`, read without waiting (a FIFO the owner put there fails at once) and
+ * at most SEEN_FILE_MAX_OCTETS of it: the file is the user's, so it is never trusted to be small.
+ */
 function readSeen(maildir: string): number | undefined {
   try {
-    const n = Number(readFileSync(join(maildir, SEEN_FILE), "latin1").trim());
-    return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+    const { fd } = openRegularFile(join(maildir, SEEN_FILE), "read");
+    try {
+      const n = Number(readHead(fd, SEEN_FILE_MAX_OCTETS).toString("latin1").trim());
+      return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+    } finally {
+      closeSync(fd);
+    }
   } catch {
     return undefined;
+  }
+}
+
+/** Replaces `.popbull`: a new file made exclusively (never through what is at the temporary name), then renamed. */
+function writeSeen(file: string, newest: number): void {
+  const tmp = `${file}.tmp`;
+  try { unlinkSync(tmp); } catch { /* none left over */ }
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    const bytes = Buffer.from(`${newest}\n`, "latin1");
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+}
+
+/** A bulletin's bytes, or undefined when it is not a regular file or is over MAX_BULLETIN_OCTETS (checked before reading). */
+function readBulletin(file: string): Buffer | undefined {
+  let opened;
+  try {
+    opened = openRegularFile(file, "read");
+  } catch {
+    return undefined; // removed meanwhile, or not a file
+  }
+  try {
+    if (opened.stat.size > MAX_BULLETIN_OCTETS) return undefined;
+    return readHead(opened.fd, opened.stat.size);
+  } finally {
+    closeSync(opened.fd);
   }
 }
 
@@ -89,21 +134,15 @@ export async function deliverBulletins(bulletinDir: string, maildir: string, max
   const due = seen === undefined ? allowed.slice(Math.max(0, allowed.length - maxForNewUsers)) : allowed.filter((b) => b.number > seen);
   let delivered = 0;
   for (const b of due) {
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(b.file);
-    } catch {
-      continue; // removed meanwhile
-    }
-    if (bytes.length > MAX_BULLETIN_OCTETS) continue;
+    const bytes = readBulletin(b.file);
+    if (bytes === undefined) continue;
     await maildirDeliver(maildir, new Uint8Array(stripFromLine(bytes)));
     delivered++;
   }
   if (seen === undefined || newest > seen) {
     const file = join(maildir, SEEN_FILE);
     try {
-      writeFileSync(`${file}.tmp`, `${newest}\n`);
-      renameSync(`${file}.tmp`, file);
+      writeSeen(file, newest);
     } catch (e) {
       throw new TempError(`unable to write ${file}: ${describeSysError(e)}`);
     }

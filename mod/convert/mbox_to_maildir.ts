@@ -24,7 +24,7 @@ import { planIsNoop, planRewrite } from "../mbox/plan.ts";
 import { scanMbox } from "../mbox/scan.ts";
 import { lockSpool, type SpoolLockOptions } from "../mbox/spool_lock.ts";
 import { journalPath, recoverRewrite, removeStaleRenameTemps, rewriteByRename, rewriteInPlace, type UpdateMode } from "../mbox/write_spool.ts";
-import { checkRealDirectory, effectiveUid, openOwnedFile } from "../sys/owned_file.ts";
+import { checkRealDirectory, effectiveUid, openDirectory, openOwnedFile } from "../sys/owned_file.ts";
 import { openSpoolFile } from "../mbox/spool_file.ts";
 import { placementFor } from "./flags.ts";
 
@@ -66,7 +66,7 @@ export interface ConvertResult {
 const DEFAULT_BATCH = 256;
 
 function fsyncDir(dir: string): void {
-  const fd = openSync(dir, "r");
+  const fd = openDirectory(dir);
   try { fsyncSync(fd); } finally { closeSync(fd); }
 }
 

@@ -3,7 +3,8 @@
  * bare LF (one not preceded by CR) costs one more octet. Dot-stuffing is not
  * counted (RFC 1939 section 11), which is also Dovecot's `,W=` ("virtual size").
  */
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, readSync } from "node:fs";
+import { openRegularFile } from "../sys/owned_file.ts";
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -44,9 +45,13 @@ export function crlfSizeOf(bytes: Uint8Array): number {
 
 const READ_CHUNK = 256 * 1024;
 
-/** Reads a file once, streaming, and returns its file size and CRLF size. Throws the system error. */
+/**
+ * Reads a file once, streaming, and returns its file size and CRLF size. Throws the system error
+ * (EFTYPE for anything but a regular file, ELOOP for a symbolic link: a message is opened as
+ * RETR opens it, so a FIFO swapped in after the listing's stat cannot block the count).
+ */
 export function crlfSizeOfFile(path: string, buffer: Uint8Array = new Uint8Array(READ_CHUNK)): { fileSize: number; crlfSize: number } {
-  const fd = openSync(path, "r");
+  const { fd } = openRegularFile(path, "read", { follow: false });
   try {
     const counter = new CrlfCounter();
     for (;;) {

@@ -8,7 +8,7 @@ import { closeSync, fsyncSync, linkSync, openSync, readSync, renameSync, statSyn
 import { nodeOs } from "../sys/builtins.ts";
 import { join } from "node:path";
 import { PermError, TempError, describeSysError } from "../base/errors.ts";
-import { checkRealDirectory, UntrustedFile } from "../sys/owned_file.ts";
+import { checkRealDirectory, openDirectory, UntrustedFile } from "../sys/owned_file.ts";
 import { CrlfCounter } from "./crlf.ts";
 import { type NameClock, clockNow, uniqueName, withSizes } from "./name.ts";
 
@@ -200,7 +200,7 @@ export async function maildirDeliver(dir: string, source: MessageSource, opts: D
         throw sysFailure(`unable to link ${tmpPath} to ${candidate}`, err);
       }
     }
-    const dfd = openSync(join(dir, "new"), "r");
+    const dfd = openDirectory(join(dir, "new"));
     try {
       fsyncSync(dfd);
     } finally {

@@ -11,9 +11,10 @@
  *   end <entries> <crc32 of every line above, hex>
  * A file that does not parse, or whose trailer does not match, is ignored and rebuilt.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { describeSysError } from "../base/errors.ts";
+import { openDirectory, openRegularFile, readHead } from "../sys/owned_file.ts";
 
 export const SIZE_CACHE_FILE = "poppin-sizes";
 const HEADER = "poppin-sizes 1\n";
@@ -77,35 +78,36 @@ export function formatSizeCache(entries: Map<string, CacheEntry>): string {
   return `${body}end ${count} ${Bun.hash.crc32(Buffer.from(body, "utf8")).toString(16)}\n`;
 }
 
+/**
+ * The cache's text: a regular file read without waiting (the Maildir's owner may put a FIFO at
+ * the name: open(2) would block the session for good) and not through a symbolic link.
+ */
 function readSmallFile(path: string): string | undefined {
-  let fd: number;
+  let opened;
   try {
-    fd = openSync(path, "r");
+    opened = openRegularFile(path, "read", { follow: false });
   } catch {
     return undefined;
   }
   try {
-    const size = fstatSync(fd).size;
-    if (size > SIZE_CACHE_MAX_BYTES) return undefined;
-    const buf = Buffer.allocUnsafe(size);
-    let off = 0;
-    while (off < size) {
-      const got = readSync(fd, buf, off, size - off, off);
-      if (got === 0) break;
-      off += got;
-    }
-    return buf.toString("utf8", 0, off);
+    if (opened.stat.size > SIZE_CACHE_MAX_BYTES) return undefined;
+    return readHead(opened.fd, opened.stat.size).toString("utf8");
   } catch {
     return undefined;
   } finally {
-    closeSync(fd);
+    closeSync(opened.fd);
   }
 }
 
-/** Writes `data` to `path` durably: temporary name in the same directory, fsync, rename, fsync the directory. */
+/**
+ * Writes `data` to `path` durably: temporary name in the same directory, fsync, rename, fsync the
+ * directory. The temporary file is made exclusively, never through what is at its name (a FIFO
+ * there, a name a process serving many sessions of one user keeps, would block the open).
+ */
 export function writeFileAtomic(dir: string, name: string, data: Uint8Array): void {
   const tmp = join(dir, `${name}.tmp.${process.pid}`);
-  const fd = openSync(tmp, "w", 0o600);
+  try { unlinkSync(tmp); } catch { /* none left over */ }
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
     let off = 0;
     while (off < data.length) off += writeSync(fd, data, off, data.length - off);
@@ -122,7 +124,7 @@ export function writeFileAtomic(dir: string, name: string, data: Uint8Array): vo
     try { unlinkSync(tmp); } catch { /* already gone */ }
     throw err;
   }
-  const dfd = openSync(dir, "r");
+  const dfd = openDirectory(dir);
   try {
     fsyncSync(dfd);
   } finally {

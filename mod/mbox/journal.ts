@@ -11,10 +11,10 @@
  * can be repeated), a "done" one removed. Mail appended beyond E after a crash (only if
  * a delivery agent broke our lock as stale first) is kept after the replayed part.
  */
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, readSync, unlinkSync, writeSync, openSync, type Stats } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, readSync, unlinkSync, writeSync, type Stats } from "node:fs";
 import { dirname } from "node:path";
 import { TempError } from "../base/errors.ts";
-import { createExclusive, effectiveUid, openOwnedFile, UntrustedFile } from "../sys/owned_file.ts";
+import { createExclusive, effectiveUid, openDirectory, openOwnedFile, UntrustedFile } from "../sys/owned_file.ts";
 
 /**
  * Header sizes: PMJ2 (this version) names the spool by device and inode; PMJ1 (earlier
@@ -83,7 +83,7 @@ function setState(fd: number, h: JournalHeader, state: State): void {
 }
 
 function fsyncDir(path: string): void {
-  const fd = openSync(dirname(path), "r");
+  const fd = openDirectory(dirname(path));
   try { fsyncSync(fd); } finally { closeSync(fd); }
 }
 

@@ -56,11 +56,18 @@ function fieldCrlfSize(fd: number, m: MboxMessage): number {
   return size;
 }
 
-/** Reads [from, to) of the spool, leaving out the hidden ranges (relative to `from`, in order). */
+/**
+ * Reads [from, to) of the spool, leaving out the hidden ranges (relative to `from`, in order).
+ * Once it is sent, `intact` tells whether the message is still where it was: no lock is held
+ * while a message is sent, and another session's (or a mail reader's) rewrite in place moves
+ * the bytes under the reader; a message read across such a rewrite is a mix of two, and must
+ * not be ended as if it were whole.
+ */
 class RangeReader implements MessageReader {
   #pos: number;
   #skip = 0;
-  constructor(private readonly fd: number, private readonly from: number, private readonly to: number, private readonly hidden: readonly (readonly [number, number])[] = []) {
+  constructor(private readonly fd: number, private readonly from: number, private readonly to: number, private readonly hidden: readonly (readonly [number, number])[] = [],
+    readonly intact: () => boolean = () => true) {
     this.#pos = from;
   }
   read(buf: Uint8Array): number {
@@ -138,9 +145,8 @@ export class MboxMailbox implements Mailbox {
     return lockSpool(this.#opts.spool, fd, mode, { ...this.#opts.lock, failFastWhen: failFast ? rewriting : undefined });
   }
 
-  /** Opens message `index`, after checking it is still where the scan found it (another session may have rewritten the spool). */
-  open(index: number): MessageReader {
-    const m = this.#records[index]!;
+  /** Whether message `m` is still where the scan found it: its From_ line at its offset, the next From_ line (or the end) after it. */
+  #inPlace(m: MboxMessage): boolean {
     const fd = this.#fd!;
     const size = fstatSync(fd).size;
     const probe = Buffer.alloc(m.fromLine.length);
@@ -150,8 +156,14 @@ export class MboxMailbox implements Mailbox {
       const five = Buffer.alloc(5);
       nextOk = readSync(fd, five, 0, 5, m.next) === 5 && five.toString("latin1") === "From ";
     }
-    if (!here || !nextOk) throw Object.assign(new Error("the spool changed under the session"), { code: "ENOENT" });
-    return new RangeReader(fd, m.start, m.end, m.hiddenFields);
+    return here && nextOk;
+  }
+
+  /** Opens message `index`, after checking it is still where the scan found it (another session may have rewritten the spool); checked again at its end. */
+  open(index: number): MessageReader {
+    const m = this.#records[index]!;
+    if (!this.#inPlace(m)) throw Object.assign(new Error("the spool changed under the session"), { code: "ENOENT" });
+    return new RangeReader(this.#fd!, m.start, m.end, m.hiddenFields, () => this.#inPlace(m));
   }
 
   retrieved(index: number): void {

@@ -8,10 +8,10 @@
  *   journal kept in the temp directory (journal.ts).
  * "auto" renames when the directory lets us keep the spool's owner, else goes in place.
  */
-import { closeSync, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, openSync, readSync, readdirSync, renameSync, unlinkSync, type Stats } from "node:fs";
+import { closeSync, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, readSync, readdirSync, renameSync, unlinkSync, type Stats } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { randomBytes } from "../sys/random.ts";
-import { createExclusive } from "../sys/owned_file.ts";
+import { createExclusive, openDirectory } from "../sys/owned_file.ts";
 import { journalPresent, recoverJournal, replayJournal, trustedOwners, writeAll, writeJournal } from "./journal.ts";
 import { segmentsFrom, type RewritePlan, type Segment } from "./plan.ts";
 
@@ -119,7 +119,7 @@ function readSyncFull(fd: number, buf: Buffer, n: number, pos: number): number {
 }
 
 function fsyncDir(dir: string): void {
-  const fd = openSync(dir, "r");
+  const fd = openDirectory(dir);
   try { fsyncSync(fd); } finally { closeSync(fd); }
 }
 

@@ -3,26 +3,39 @@
  * modification time of a small file in the Maildir; a login sooner than the delay
  * after it is refused with -ERR [LOGIN-DELAY] and does not count as a login.
  */
-import { closeSync, openSync, statSync, utimesSync } from "node:fs";
+import { closeSync, futimesSync } from "node:fs";
 import { join } from "node:path";
+import { openRegularFile } from "../sys/owned_file.ts";
 
 export const LAST_LOGIN_FILE = ".poppin-last-login";
 
 /** Seconds the client still has to wait, or 0 when it may log in (and then the login is recorded). */
 export function checkLoginDelay(dir: string, delaySeconds: number, nowMs = Date.now()): number {
   const file = join(dir, LAST_LOGIN_FILE);
+  // One descriptor, opened without waiting (a FIFO the owner put at the name fails: ENXIO or
+  // EFTYPE, never a hang) and not through a link; the time is read and set through it.
+  let opened;
+  let first = false;
   try {
-    const last = statSync(file).mtimeMs;
-    const wait = Math.ceil((last + delaySeconds * 1000 - nowMs) / 1000);
-    if (wait > 0 && last <= nowMs) return wait;
-  } catch {
-    // first login
+    opened = openRegularFile(file, "append", { follow: false });
+  } catch (e) {
+    if ((e as { code?: string }).code !== "ENOENT") return 0; // unrecordable: the delay cannot be enforced, the login goes on
+    try {
+      opened = openRegularFile(file, "append", { follow: false, create: 0o600 });
+      first = true;
+    } catch {
+      return 0;
+    }
   }
   try {
-    closeSync(openSync(file, "a", 0o600));
-    utimesSync(file, nowMs / 1000, nowMs / 1000);
+    const last = opened.stat.mtimeMs;
+    const wait = Math.ceil((last + delaySeconds * 1000 - nowMs) / 1000);
+    if (!first && wait > 0 && last <= nowMs) return wait;
+    futimesSync(opened.fd, nowMs / 1000, nowMs / 1000);
   } catch {
-    // unrecordable: the delay cannot be enforced, the login goes on
+    // unrecordable: as above
+  } finally {
+    closeSync(opened.fd);
   }
   return 0;
 }

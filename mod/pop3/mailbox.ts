@@ -8,6 +8,11 @@ import type { MessageInfo } from "./transaction.ts";
 /** An open message: read(buf) fills buf from the start and returns the count, 0 at the end. */
 export interface MessageReader {
   read(buf: Uint8Array): number;
+  /**
+   * Asked once what was read went out (RETR and TOP alike), before the terminating dot: whether
+   * the message was still where the listing found it the whole time (absent: always).
+   */
+  intact?(): boolean;
   close(): void;
 }
 

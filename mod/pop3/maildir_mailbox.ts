@@ -7,6 +7,7 @@ import { closeSync, constants as fsConstants, fstatSync, openSync, readdirSync, 
 import { basename, dirname, join } from "node:path";
 import { maildirDeleteMany } from "../maildir/clean.ts";
 import { uidlOf } from "../maildir/name.ts";
+import { recordQuotaRemoval } from "../maildir/quota.ts";
 import { maildirScan, type MaildirEntry } from "../maildir/scan.ts";
 import { readUidlMap } from "../maildir/uidl_map.ts";
 import type { Mailbox, MessageReader, RemoveResult } from "./mailbox.ts";
@@ -156,12 +157,17 @@ export class MaildirMailbox implements Mailbox {
     const byPath = new Map(indices.map((i) => [this.#entries[i]!.path, this.#entries[i]!]));
     const goneEntries = result.alreadyGone.map((p) => byPath.get(p)!).filter((e) => !this.#sharedUniques.has(e.uidl));
     const found = goneEntries.length === 0 ? new Map<string, string>() : findByUnique(this.#dir, goneEntries.map((e) => e.uidl));
-    const moved = goneEntries.map((e) => found.get(e.uidl)).filter((p): p is string => p !== undefined);
-    const second = maildirDeleteMany(moved);
+    const movedEntries = goneEntries.filter((e) => found.has(e.uidl));
+    const second = maildirDeleteMany(movedEntries.map((e) => found.get(e.uidl)!));
+    // Maildir++ quota: what this session removed (not what another program had removed already).
+    const unlinked = [...result.deleted.map((p) => byPath.get(p)!), ...second.deleted.map((p) => movedEntries.find((e) => found.get(e.uidl) === p)!)];
+    let bytes = 0;
+    for (const e of unlinked) bytes += e.fileSize;
+    const quota = recordQuotaRemoval(this.#dir, bytes, unlinked.length);
     return {
       removed: result.deleted.length + result.alreadyGone.length - second.failed.length,
       unremoved: result.failed.length + second.failed.length,
-      problems: [...result.failed, ...second.failed].map((f) => f.message),
+      problems: [...[...result.failed, ...second.failed].map((f) => f.message), ...(quota === undefined ? [] : [quota])],
     };
   }
 }

@@ -20,7 +20,11 @@ export interface MessageInfo {
 export interface TransactionOptions {
   /** qmail-pop3d's LAST: only DELE raises it. Otherwise RETR and DELE do (RFC 1460). */
   readonly qmailLast?: boolean;
-  /** Qpopper's auto-delete (and EXPIRE 0): RETR marks the message deleted. */
+  /**
+   * Qpopper's auto-delete (and EXPIRE 0): a RETR that sent the whole message marks it deleted
+   * (the session's loop marks it once the message went out: one that could not be opened or
+   * read, or whose client went away, stays).
+   */
   readonly autoDelete?: boolean;
   /** The CAPA lines when the policy changes them (LOGIN-DELAY, EXPIRE, shy); default the session's list. */
   readonly capabilities?: readonly string[];
@@ -30,7 +34,8 @@ export interface TransactionOptions {
 export interface Pop3dStats {
   messages: number;
   /** How the session ended. */
-  end: "quit" | "eof" | "timeout" | "bad-commands";
+  /** read-error: a message could not be read after its +OK; the session stopped there, without the terminator. */
+  end: "quit" | "eof" | "timeout" | "bad-commands" | "read-error";
   retrieved: number;
   octetsSent: number;
   deleted: number;
@@ -112,7 +117,6 @@ const retr: Handler<TransactionState> = (state, arg) => {
   const index = messageIndex(state, args[0]);
   if (typeof index !== "number") return index;
   if (!state.options.qmailLast) touch(state, index);
-  if (state.options.autoDelete) state.deleted[index] = 1;
   return { action: { kind: "retrieve", index, bodyLines: undefined, size: state.messages[index]!.size } };
 };
 

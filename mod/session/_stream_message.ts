@@ -10,6 +10,18 @@ import type { Pop3Action } from "../pop3/table.ts";
 
 export type Retrieve = Extract<Pop3Action, { kind: "retrieve" }>;
 
+/**
+ * A message could not be read after its +OK went out: the session ends there, without the
+ * terminating dot, as qmail-pop3d dies, so the client sees a broken transfer instead of a
+ * shorter message it would take for whole (and DELE); nothing is removed without a QUIT.
+ */
+export class MessageReadFailed extends Error {
+  constructor(readonly problem: string) {
+    super(problem);
+    this.name = "MessageReadFailed";
+  }
+}
+
 /** What a message is encoded into: pop3d's OutputBuffer or --inline's SocketOutput. */
 export interface MessageSink {
   buf: Uint8Array;
@@ -23,16 +35,17 @@ export interface MessageSink {
  * Puts `+OK N octets`, the message (CRLF line ends, dot-stuffed) and its terminator into
  * `out`, reading `chunk`-sized pieces; yields after each piece so an asynchronous writer can
  * wait for the client, and may be stopped there with return() (the file is closed and the
- * message is not counted as retrieved). A message that cannot be opened gets -ERR.
+ * message is not counted as retrieved). A message that cannot be opened gets -ERR. Returns
+ * whether the whole message went into `out` (auto-delete marks only such a message).
  */
-export function* streamMessage(mailbox: Mailbox, action: Retrieve, out: MessageSink, chunk: Uint8Array, stats: Pop3dStats): Generator<void, void, void> {
+export function* streamMessage(mailbox: Mailbox, action: Retrieve, out: MessageSink, chunk: Uint8Array, stats: Pop3dStats): Generator<void, boolean, void> {
   let reader;
   let n: number;
   try {
     reader = mailbox.open(action.index);
   } catch (e) {
     refuse(e, "open", action, out, stats);
-    return;
+    return false;
   }
   try {
     // The first piece is read before +OK: a message that cannot be read at all (or is not a
@@ -41,7 +54,7 @@ export function* streamMessage(mailbox: Mailbox, action: Retrieve, out: MessageS
       n = reader.read(chunk);
     } catch (e) {
       refuse(e, "read", action, out, stats);
-      return;
+      return false;
     }
     out.put(ok(`${action.size} octets`));
     const encoder = new MessageEncoder(action.bodyLines);
@@ -53,16 +66,18 @@ export function* streamMessage(mailbox: Mailbox, action: Retrieve, out: MessageS
       try {
         n = reader.read(chunk);
       } catch (e) {
-        // Already answered +OK: end the message where the read failed, as qmail-pop3d would die.
-        stats.problems.push(`unable to read message ${action.index + 1}: ${(e as { code?: string }).code ?? String(e)}`);
-        break;
+        // Already answered +OK: no terminator (the client would take the piece for the message).
+        throw new MessageReadFailed(`unable to read message ${action.index + 1}: ${(e as { code?: string }).code ?? String(e)}`);
       }
     }
+    // A message that moved while it was read (an mbox rewritten in place) is a mix: no terminator.
+    if (reader.intact?.() === false) throw new MessageReadFailed(`unable to read message ${action.index + 1}: ESTALE (the mailbox was rewritten while it was sent)`);
     out.reserve(8);
     out.length = encoder.finish(out.buf, out.length);
     stats.retrieved++;
     if (action.bodyLines === undefined) mailbox.retrieved?.(action.index);
     stats.octetsSent += encoder.octets;
+    return true;
   } finally {
     reader.close();
   }

@@ -14,7 +14,7 @@ import { ok } from "../pop3/responses.ts";
 import { transactionSession } from "../pop3/session.ts";
 import { newTransactionState } from "../pop3/transaction.ts";
 import { concludeAnswer, endWithoutQuit, newPop3dStats, type Pop3dServeOptions, type Pop3dStats } from "./_stats.ts";
-import { streamMessage, type MessageSink } from "./_stream_message.ts";
+import { MessageReadFailed, streamMessage, type MessageSink } from "./_stream_message.ts";
 
 /** Output gathered before a write: large enough for many small messages, bounded per session. */
 export const SESSION_OUTPUT_OCTETS = Math.max(OUTPUT_CHUNK_OCTETS, MessageEncoder.maxOutput(MESSAGE_READ_CHUNK) + 1024);
@@ -59,20 +59,35 @@ export function* transactionLoop(channel: TransactionChannel, mailbox: Mailbox, 
       const action = outcome.action;
       if (action?.kind === "retrieve") {
         const pieces = streamMessage(mailbox, action, out, channel.chunk, stats);
-        while (!pieces.next().done) {
-          if (channel.piece === undefined) continue;
-          let more = channel.piece();
-          if (more instanceof Promise) more = (yield more) as boolean;
-          if (!more) {
-            pieces.return();
-            break;
+        let step = pieces.next();
+        while (!step.done) {
+          if (channel.piece !== undefined) {
+            let more = channel.piece();
+            if (more instanceof Promise) more = (yield more) as boolean;
+            if (!more) {
+              pieces.return(false);
+              break;
+            }
           }
+          step = pieces.next();
         }
+        // Auto-delete marks a message only once all of it went out (RETR, not TOP).
+        if (step.done === true && step.value && action.bodyLines === undefined && opts.autoDelete) session.state.deleted[action.index] = 1;
       }
       if (concludeAnswer(outcome, out, mailbox, stats)) return stats;
     }
   } catch (e) {
     if (e instanceof ClientTimeout) return abort("timeout");
+    if (e instanceof MessageReadFailed) {
+      // What went before (earlier answers, the piece of this message) goes out; the terminator never does.
+      stats.problems.push(e.problem);
+      try {
+        out.flush();
+      } catch {
+        // the client is gone too
+      }
+      return abort("read-error");
+    }
     // Deletions after QUIT were done before the answer; otherwise the session broke off.
     if (e instanceof ClientGone) return stats.end === "quit" ? stats : abort("eof");
     throw e;

@@ -6,7 +6,7 @@
  * owner and its link count, so a planted file, a hard link to someone else's file or a
  * file swapped in between a check and the open is refused.
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, type Stats } from "node:fs";
 import { TempError } from "../base/errors.ts";
 
 /** A file that is there but may not be trusted (wrong owner, wrong type, linked elsewhere). */
@@ -61,6 +61,45 @@ export function openOwnedFile(path: string, mode: OpenMode, owners: readonly num
     throw new UntrustedFile(path, why);
   }
   return { fd, stat };
+}
+
+/**
+ * Opens an existing regular file of the session's own (a file in the user's Maildir or home,
+ * read by a process running as that user) without ever waiting: O_NONBLOCK, so a FIFO put at
+ * the name cannot hang the process in open(2) (a FIFO opened for writing with no reader fails
+ * with ENXIO), and with `follow: false` not through a symbolic link (ELOOP). Anything but a
+ * regular file is closed again and thrown as an error with code EFTYPE.
+ */
+export function openRegularFile(path: string, mode: OpenMode, opts: { follow?: boolean; create?: number } = {}): { fd: number; stat: Stats } {
+  const create = opts.create === undefined ? 0 : constants.O_CREAT;
+  const follow = opts.follow === false ? constants.O_NOFOLLOW : 0;
+  const fd = openSync(path, MODE_FLAGS[mode] | constants.O_NONBLOCK | follow | create, opts.create ?? 0o600);
+  const stat = fstatSync(fd);
+  if (!stat.isFile()) {
+    closeSync(fd);
+    throw Object.assign(new Error(`${path}: not a regular file`), { code: "EFTYPE" });
+  }
+  return { fd, stat };
+}
+
+/** Reads at most `max` octets from the start of an open file (a file of a user's is never read whole on trust). */
+export function readHead(fd: number, max: number): Buffer {
+  const buf = Buffer.allocUnsafe(max);
+  let off = 0;
+  while (off < max) {
+    const got = readSync(fd, buf, off, max - off, off);
+    if (got === 0) break;
+    off += got;
+  }
+  return buf.subarray(0, off);
+}
+
+/**
+ * Opens a directory (to fsync or lock it) without ever waiting on what was swapped in at its
+ * name: O_DIRECTORY makes a FIFO or a file there fail with ENOTDIR instead of blocking in open(2).
+ */
+export function openDirectory(path: string): number {
+  return openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NONBLOCK);
 }
 
 /** Creates `path` exclusively (never an existing file, never through a link), read-write. */
