@@ -6,6 +6,7 @@ import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../base
 import { writeStderr, writeStdout } from "../base/io.ts";
 import { VERSION } from "../base/version.ts";
 import { isPoppinName } from "../base/self_name.ts";
+import { isJitUnavailable, jitUnavailableError } from "../sys/memory_limit.ts";
 
 /** Names under which we run from source (`bun main.ts`): poppin itself too. */
 const SOURCE_NAMES = new Set(["bun", "node", "main.ts"]);
@@ -132,7 +133,9 @@ export async function dispatch(inv: Invocation): Promise<number> {
       fatal(ctx, err.message);
       return err.exitCode;
     }
-    fatal(ctx, `internal error: ${(err as Error)?.stack ?? String(err)}`);
+    // A memory limit kept the JIT from starting and bun:ffi refuses: say which limit, not a stack.
+    if (isJitUnavailable(err)) fatal(ctx, jitUnavailableError().message);
+    else fatal(ctx, `internal error: ${(err as Error)?.stack ?? String(err)}`);
     return EXIT_TEMP;
   }
 }
