@@ -66,6 +66,15 @@ async function appletHelp(name: string, viaPoppin: boolean): Promise<string | un
   return `usage: ${called} ${applet.usage.replace(/^\S+\s*/, "")}\n`;
 }
 
+/**
+ * A usage text that names the applet bare ("rules check rules.cdb | rules compile ..."), as
+ * `poppin rules` must be typed: each form gets "poppin " so the line can be copied as it is.
+ */
+function usageAsCalled(text: string, name: string, classic: boolean): string {
+  if (classic) return text;
+  return text.replace(new RegExp(`(^|\\| )${name}(?= )`, "g"), `$1poppin ${name}`);
+}
+
 function knownNames(): string {
   return callableNames().join(" ");
 }
@@ -126,7 +135,7 @@ export async function dispatch(inv: Invocation): Promise<number> {
     return await applet.run([...alias.leadingArgs, ...args], ctx);
   } catch (err) {
     if (err instanceof UsageError) {
-      writeStderr(`${ctx.prefix}: usage: ${err.message}\n`);
+      writeStderr(`${ctx.prefix}: usage: ${usageAsCalled(err.message, entry.name, classic)}\n`);
       return err.exitCode;
     }
     if (err instanceof PoppinError) {
