@@ -14,6 +14,8 @@ import { getpwnam, getpwuid } from "../sys/libc.ts";
 import { holders, listenersOn } from "./listener.ts";
 import { failure, pass, type CheckResult } from "./report.ts";
 import type { ServiceInfo } from "./service.ts";
+import { memoryLimitsBeforeServe, serviceWords, unitMemoryLimits, type MemoryLimit } from "../conf/service_command.ts";
+import { RUNTIME_MIN_MEMORY_LIMIT } from "../sys/memory_limit.ts";
 
 export interface MailUser { login: string; uid: number; gid: number; home: string; source: "system" | "virtual" }
 
@@ -176,4 +178,29 @@ export function checkSupervisor(info: ServiceInfo, run: (cmd: string[]) => { cod
     ? pass("log", `the log is ${current} (read it with tai64nlocal < ${current}).`)
     : failure("log", `${current} does not exist yet.`, `check that ${join(info.dir, "log")} is supervised too (svstat ${join(info.dir, "log")}).`));
   return out;
+}
+
+/**
+ * A memory limit the service puts on serve (a qmail run script's `softlimit -m 2000000`,
+ * a unit's LimitAS=) below what the runtime needs: serve then dies at start, before it can
+ * log a word, and supervise restarts it every second. Undefined when no limit is set.
+ */
+export function checkMemoryLimit(dir: string): CheckResult | undefined {
+  let limits: MemoryLimit[];
+  let source: string;
+  try {
+    const found = serviceWords(dir, { PATH: process.env.PATH });
+    limits = [...memoryLimitsBeforeServe(found.words, found.env), ...(found.unit === undefined ? [] : unitMemoryLimits(found.unit))];
+    source = found.source;
+  } catch {
+    return undefined;
+  }
+  if (limits.length === 0) return undefined;
+  const small = limits.find((l) => l.bytes < RUNTIME_MIN_MEMORY_LIMIT);
+  if (small === undefined) return pass("memory-limit", `${source} limits serve to ${limits.map((l) => l.option).join(", ")}, enough for poppin.`);
+  return failure(
+    "memory-limit",
+    `${source} starts serve under ${small.option}: poppin's runtime needs a data and address-space limit of at least ${RUNTIME_MIN_MEMORY_LIMIT} bytes and dies at start below it, before it can log why.`,
+    `remove ${small.option} (or raise it to at least ${RUNTIME_MIN_MEMORY_LIMIT}), then restart the service (svc -t ${dir}, or systemctl daemon-reload and restart).`,
+  );
 }

@@ -2,7 +2,7 @@
 import { ENV } from "../base/env.ts";
 import { join } from "node:path";
 import { authConfigFromEnv } from "../auth/config.ts";
-import { checkHome, checkListener, checkMaildir, checkPassword, checkRules, checkSupervisor, findUser } from "./checks.ts";
+import { checkHome, checkListener, checkMemoryLimit, checkMaildir, checkPassword, checkRules, checkSupervisor, findUser } from "./checks.ts";
 import { pop3Probe } from "./pop3_probe.ts";
 import { checkCertificate } from "./certificate.ts";
 import { withS6Status } from "./supervise_status.ts";
@@ -46,6 +46,8 @@ export async function runRoadmap(opts: DoctorOptions): Promise<CheckResult[]> {
   const info = opts.serviceDir ? inspectService(opts.serviceDir) : undefined;
   const port = opts.port ?? info?.port ?? DEFAULT_PORT;
   results.push(checkListener(port, info));
+  const memory = info ? checkMemoryLimit(info.dir) : undefined;
+  if (memory !== undefined) results.push(memory);
 
   const cdb = opts.rules ?? (info ? join(info.dir, "tcp.cdb") : undefined);
   if (cdb) {
