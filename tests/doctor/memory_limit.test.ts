@@ -50,5 +50,8 @@ test("the run script's words: limits before serve only, bundled and separate val
     { option: "softlimit -d 300", bytes: 300n }, { option: "softlimit -a 5", bytes: 5n },
   ]);
   expect(memoryLimitsBeforeServe(shellWords("envdir ./env sh -c 'exec softlimit -m 2000000 poppin serve 0 110 x'", env), env)).toEqual([{ option: "softlimit -m 2000000", bytes: 2000000n }]);
-  expect(unitMemoryLimits("[Service]\nLimitDATA=2048M\nLimitAS=infinity\n")).toEqual([{ option: "LimitDATA=2048M", bytes: 2048n * 1024n * 1024n }]);
+  // qmail-conf's form: the value from env/DATALIMIT, with its default.
+  expect(memoryLimitsBeforeServe(shellWords(`envuidgid qmaild softlimit -d"\${DATALIMIT-3000000}" tcpserver -v 0 110 x`, {}), {})).toEqual([{ option: "softlimit -d 3000000", bytes: 3000000n }]);
+  expect(memoryLimitsBeforeServe(shellWords(`softlimit \${DATALIMIT+"-d$DATALIMIT"} tcpserver 0 110 x`, {}), {})).toEqual([]);
+    expect(unitMemoryLimits("[Service]\nLimitDATA=2048M\nLimitAS=infinity\n")).toEqual([{ option: "LimitDATA=2048M", bytes: 2048n * 1024n * 1024n }]);
 });
