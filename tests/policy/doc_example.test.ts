@@ -8,6 +8,7 @@ import { expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { POPPIN, ROOT, requireTool, run, tempDir } from "../helpers.ts";
+import { OPTION_SPECS } from "../../mod/policy/options.ts";
 
 test("the configuration file of docs/configuration.md works as written", () => {
   const page = readFileSync(join(ROOT, "docs", "configuration.md"), "utf8");
@@ -29,4 +30,16 @@ test("the configuration file of docs/configuration.md works as written", () => {
   expect(r.out).toMatch(/popup\.shy = 1 /);
   expect(r.out).toMatch(/popup\.statistics = 0 /);
   expect(r.out).toContain("popup.log-login = login %0 from %2");
+});
+
+test("poppin.conf(5): every option is listed, and its example works as written", () => {
+  const page = readFileSync(join(ROOT, "docs", "man", "poppin.conf.5.scd"), "utf8");
+  const options = page.split("\n# OPTIONS\n")[1]!.split("\n# ")[0]!;
+  for (const spec of OPTION_SPECS) expect([spec.name, options.includes(spec.name)]).toEqual([spec.name, true]);
+  const example = /# EXAMPLE\n\n```\n([\s\S]*?)```/.exec(page)![1]!;
+  const dir = tempDir("conf5");
+  expect(run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=pop.example.org", "-keyout", join(dir, "pop.key"), "-out", join(dir, "pop.pem")]).code).toBe(0);
+  writeFileSync(join(dir, "pop3.conf"), example.replaceAll("/etc/ssl/", `${dir}/`));
+  const r = run([POPPIN, "config", "-n", "popup", "-f", join(dir, "pop3.conf"), "pop.example.org", "checkpassword", "qmail-pop3d", "Maildir"]);
+  expect([r.code, r.stderr]).toEqual([0, ""]);
 });
