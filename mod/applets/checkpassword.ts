@@ -1,11 +1,11 @@
 import { BEARER_VARIABLE } from "../sasl/oauthbearer.ts";
 import type { Applet } from "../cli/applet.ts";
-import { fatal, usage } from "../cli/context.ts";
+import { fatal, usage, warning } from "../cli/context.ts";
 import { EXIT_MISUSE, EXIT_USAGE, PoppinError } from "../base/errors.ts";
 import { authenticate } from "../auth/authenticate.ts";
 import { authenticateWithBearer } from "../auth/bearer_login.ts";
 import { authConfigFromEnv } from "../auth/config.ts";
-import { AuthRefused, MalformedRequest, parseRequest, readRequestFd } from "../auth/request.ts";
+import { AccountRefused, AuthRefused, MalformedRequest, accountRefusedLine, parseRequest, readRequestFd } from "../auth/request.ts";
 import { inheritedFds, passThrough } from "../auth/inherited_fds.ts";
 import { makeUndumpable } from "../sys/dumpable.ts";
 import { becomeAccount, enterHome, execProgram, sessionEnvironment } from "../auth/session.ts";
@@ -58,6 +58,7 @@ export const applet: Applet = {
       passThrough(inherited);
       execProgram(args, sessionEnvironment(ctx.env, result.account));
     } catch (err) {
+      if (err instanceof AccountRefused) warning(ctx, accountRefusedLine(err, ctx.env.TCPREMOTEIP));
       if (err instanceof AuthRefused || err instanceof MalformedRequest) return err.exitCode;
       if (err instanceof PoppinError) {
         fatal(ctx, err.message);

@@ -46,6 +46,8 @@ export const applet: Applet = {
       drainPendingInput(0);
       const name = ctx.classic ? ctx.calledAs : ctx.prefix;
       usage(ctx, `${name} [--compat=qmail|rfc] maildir | ${name} [mbox options] mbox:[spool]`);
+      // More than a missing argument: say which (a bad --compat, a Dovecot %u in the Maildir).
+      if (args.length > 0) fatal(ctx, parsed);
       return ctx.classic ? EXIT_QMAIL_POP3D_DIE : EXIT_USAGE;
     }
     if (ctx.env[ENTER_HOME_VARIABLE] !== undefined) {

@@ -48,7 +48,7 @@ export const applet: Applet = {
       args = args.slice(1);
     }
     if (args.length !== 1 || args[0] === "" || args[0]!.startsWith("-")) {
-      writeStderr(`${ctx.prefix}: usage: ${USAGE}\n`);
+      writeStderr(`${ctx.prefix}: usage: poppin ${USAGE}\n`);
       return EXIT_USAGE;
     }
     const log = (line: string) => writeStderr(line);

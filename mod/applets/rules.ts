@@ -6,6 +6,7 @@ import { writeStderr, writeStdout } from "../base/io.ts";
 import { ByteSource } from "../cdb/byte_source.ts";
 import { CdbReader } from "../cdb/reader.ts";
 import { rulesCheckReport } from "../rules/check.ts";
+import { rulesTextHint } from "../rules/lookup.ts";
 import { compileRulesFile } from "../rules/compile.ts";
 import { closedAtStart } from "../sys/libc.ts";
 
@@ -59,7 +60,9 @@ function check(args: string[], ctx: AppletContext): number {
     report = rulesCheckReport(reader, ip, host, info);
   } catch (err) {
     const message = (err as Error).message;
-    throw new TempError(message.startsWith("unable to read ") ? message : `unable to read ${path}: ${message}`);
+    // A file that opened but does not parse as a cdb: tcprulescheck's words, then what it is.
+    const hint = reader !== undefined ? rulesTextHint(path) : "";
+    throw new TempError(`${message.startsWith("unable to read ") ? message : `unable to read ${path}: ${message}`}${hint}`);
   } finally {
     reader?.close();
   }

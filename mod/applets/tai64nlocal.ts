@@ -1,7 +1,8 @@
 import type { Applet } from "../cli/applet.ts";
 import { localTime } from "../sys/localtime.ts";
 import { LabelLocalizer } from "../tai64/local.ts";
-import { filterStdin } from "../tai64/read_input.ts";
+import { filterStdin, ignoredFileWarnings } from "../tai64/read_input.ts";
+import { warning } from "../cli/context.ts";
 
 /**
  * daemontools' tai64nlocal: TAI64N labels at line starts to local time (TZ honoured),
@@ -11,7 +12,8 @@ export const applet: Applet = {
   name: "tai64nlocal",
   summary: "convert TAI64N labels at line starts to local time",
   usage: "tai64nlocal < input",
-  async run(_args, _ctx) {
+  async run(args, ctx) {
+    for (const text of ignoredFileWarnings(ctx.classic ? ctx.calledAs : `poppin ${ctx.applet}`, args)) warning(ctx, text);
     const localizer = new LabelLocalizer(localTime);
     return filterStdin((chunk) => localizer.feed(chunk));
   },

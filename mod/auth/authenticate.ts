@@ -11,7 +11,7 @@ import type { Account } from "./account.ts";
 import { isLockedHash, VIRTUAL_SHELL } from "./account.ts";
 import { looksLikeApopDigest, lookupApopSecretFile, verifyApop } from "./apop.ts";
 import type { AuthConfig } from "./config.ts";
-import { AuthRefused, type CheckpasswordRequest } from "./request.ts";
+import { AccountRefused, AuthRefused, type CheckpasswordRequest } from "./request.ts";
 import { lookupSystemAccount, NSS, type SystemDatabases } from "./system_accounts.ts";
 import { lookupVirtualUser } from "./userdb.ts";
 import { checkHash, completeDecoys, systemCrypt, type CryptFunction } from "./verify.ts";
@@ -123,7 +123,7 @@ export function authenticate(request: CheckpasswordRequest, config: AuthConfig, 
     const proven = verifyScramForm(scram, keys ?? decoyKeys(scram.hash, login), request.timestamp);
     if (account === undefined || !usable || keys === undefined || !proven) throw new AuthRefused("wrong password or unknown user");
     const refusal = policyRefusal(account, config, env.euid);
-    if (refusal !== undefined) throw new AuthRefused(refusal);
+    if (refusal !== undefined) throw new AccountRefused(refusal, request.login);
     return { account, method: "scram" };
   }
   if (usable && request.timestamp.length > 0 && looksLikeApopDigest(request.password)) {
@@ -140,7 +140,7 @@ export function authenticate(request: CheckpasswordRequest, config: AuthConfig, 
   if (refusal !== undefined) {
     // A right password refused by a policy costs what a wrong one does: no oracle for refused accounts.
     completeDecoys(request.password, method === "password" ? account.hash : undefined, crypt);
-    throw new AuthRefused(refusal);
+    throw new AccountRefused(refusal, request.login);
   }
   return { account, method };
 }
@@ -157,6 +157,6 @@ export function authenticateProven(login: Uint8Array, config: AuthConfig, env: A
   const account = found.account;
   if (account === undefined || isLockedHash(account.hash)) throw new AuthRefused("unknown user or locked account");
   const refusal = policyRefusal(account, config, env.euid);
-  if (refusal !== undefined) throw new AuthRefused(refusal);
+  if (refusal !== undefined) throw new AccountRefused(refusal, login);
   return { account, method };
 }

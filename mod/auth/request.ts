@@ -5,6 +5,7 @@
  * bytes are accepted. The timestamp (and its NUL) may be missing.
  */
 import { readSync, closeSync, fstatSync } from "node:fs";
+import { logValue } from "../base/log_value.ts";
 import { EXIT_AUTH_FAILED, EXIT_MISUSE, PoppinError, TempError, describeSysError } from "../base/errors.ts";
 
 /** checkpassword.c: `static char up[513]`; filling it is "oversized data", exit 1. */
@@ -25,6 +26,25 @@ export class AuthRefused extends PoppinError {
   constructor(reason: string) {
     super(reason, EXIT_AUTH_FAILED);
   }
+}
+
+/**
+ * The proof was right but a policy refuses the account (an expired or locked shadow entry,
+ * a uid below POPPIN_MIN_UID, a home outside POPPIN_HOME_BASE): still exit 1 and the same
+ * answer and cost as a wrong password, but the administrator gets one line saying why, since
+ * "authorization failed" alone hides a setting to change (a Dovecot first_valid_uid of 500).
+ */
+export class AccountRefused extends AuthRefused {
+  readonly login: Uint8Array;
+  constructor(reason: string, login: Uint8Array) {
+    super(reason);
+    this.login = Uint8Array.from(login);
+  }
+}
+
+/** The warning's text (after "warning: ") for an AccountRefused: never the password. */
+export function accountRefusedLine(err: AccountRefused, remoteIp: string | undefined): string {
+  return `account refused user=${logValue(err.login)} rip=${logValue(remoteIp ?? "unknown")} why=${logValue(err.message)}`;
 }
 
 /** Data on fd 3 that does not follow the interface: exit 2. */

@@ -31,6 +31,9 @@ export class UserLineError extends Error {
 }
 
 const ID = /^(0|[1-9][0-9]{0,9})$/;
+const USER_LINE = "login:hash:uid:gid:home[:apop-secret]";
+/** Dovecot's schemes whose hash after the {PREFIX} is crypt(3)'s own. */
+const DOVECOT_CRYPT_SCHEMES = new Set(["CRYPT", "DES-CRYPT", "MD5-CRYPT", "SHA256-CRYPT", "SHA512-CRYPT", "BLF-CRYPT"]);
 /** Bound on a line: keeps a cdb value and a popup login sane. */
 export const MAX_LINE = 4096;
 
@@ -49,10 +52,21 @@ export function parseUserValue(login: string, value: string, line = 0): VirtualU
   const fields = value.split(":");
   if (fields.length < 4) throw new UserLineError(line, "expected login:hash:uid:gid:home[:apop-secret]");
   const [hashField, uid, gid, home] = fields;
-  if (!home.startsWith("/")) throw new UserLineError(line, "home must be an absolute path");
+  if (!home.startsWith("/")) {
+    // user:password:uid:gid:gecos:home:shell:extra, as Dovecot's passwd-file (and /etc/passwd) writes it.
+    if (fields[4]?.startsWith("/")) throw new UserLineError(line, `home must be an absolute path: this line has Dovecot's passwd-file layout (user:password:uid:gid:gecos:home:shell:extra); poppin's is ${USER_LINE}: remove the gecos field and the fields after home`);
+    throw new UserLineError(line, "home must be an absolute path");
+  }
   const apop = fields.length > 4 ? fields.slice(4).join(":") : undefined;
+  // Dovecot's empty shell and extra fields left after home would make ":" an APOP secret anyone can use.
+  if (apop !== undefined && apop !== "" && /^:+$/.test(apop)) throw new UserLineError(line, `empty fields after home (Dovecot's shell and extra fields?): remove them; ${USER_LINE} takes one field after home, the APOP secret`);
   const { hash, scram, extra } = splitHashField(hashField);
   if (extra.length > 0) throw new UserLineError(line, "bad SCRAM keys after the hash");
+  const scheme = /^\{([A-Za-z0-9._-]+)\}/.exec(hash)?.[1];
+  if (scheme !== undefined) {
+    if (DOVECOT_CRYPT_SCHEMES.has(scheme.toUpperCase())) throw new UserLineError(line, `Dovecot's {${scheme}} prefix before the hash: remove it (the crypt(3) hash after it works as it is)`);
+    throw new UserLineError(line, `{${scheme}} is a Dovecot password scheme that crypt(3) cannot check: set the password again (poppin users passwd ${login})`);
+  }
   return {
     login,
     hash,

@@ -6,6 +6,7 @@ import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError } from "../base
 import { writeStderr, writeStdout } from "../base/io.ts";
 import { VERSION } from "../base/version.ts";
 import { isPoppinName } from "../base/self_name.ts";
+import { isJitUnavailable, jitUnavailableError } from "../sys/memory_limit.ts";
 
 /** Names under which we run from source (`bun main.ts`): poppin itself too. */
 const SOURCE_NAMES = new Set(["bun", "node", "main.ts"]);
@@ -63,6 +64,15 @@ async function appletHelp(name: string, viaPoppin: boolean): Promise<string | un
     if (part) return `usage: ${called}${part.slice(form.length)}\n`;
   }
   return `usage: ${called} ${applet.usage.replace(/^\S+\s*/, "")}\n`;
+}
+
+/**
+ * A usage text that names the applet bare ("rules check rules.cdb | rules compile ..."), as
+ * `poppin rules` must be typed: each form gets "poppin " so the line can be copied as it is.
+ */
+function usageAsCalled(text: string, name: string, classic: boolean): string {
+  if (classic) return text;
+  return text.replace(new RegExp(`(^|\\| )${name}(?= )`, "g"), `$1poppin ${name}`);
 }
 
 function knownNames(): string {
@@ -125,14 +135,16 @@ export async function dispatch(inv: Invocation): Promise<number> {
     return await applet.run([...alias.leadingArgs, ...args], ctx);
   } catch (err) {
     if (err instanceof UsageError) {
-      writeStderr(`${ctx.prefix}: usage: ${err.message}\n`);
+      writeStderr(`${ctx.prefix}: usage: ${usageAsCalled(err.message, entry.name, classic)}\n`);
       return err.exitCode;
     }
     if (err instanceof PoppinError) {
       fatal(ctx, err.message);
       return err.exitCode;
     }
-    fatal(ctx, `internal error: ${(err as Error)?.stack ?? String(err)}`);
+    // A memory limit kept the JIT from starting and bun:ffi refuses: say which limit, not a stack.
+    if (isJitUnavailable(err)) fatal(ctx, jitUnavailableError().message);
+    else fatal(ctx, `internal error: ${(err as Error)?.stack ?? String(err)}`);
     return EXIT_TEMP;
   }
 }

@@ -9,6 +9,7 @@ import { basename, join } from "node:path";
 import { TempError, describeSysError } from "../base/errors.ts";
 import { readEnvdir } from "../daemontools/envdir.ts";
 import { isPoppinName } from "../base/self_name.ts";
+import { sgetopt } from "../daemontools/sgetopt.ts";
 
 /** What is wrong with `dir` as a service directory ("unable to read service directory DIR: WHY"), or undefined when it is a directory. */
 export function serviceDirectoryProblem(dir: string): string | undefined {
@@ -120,19 +121,61 @@ export function serveArguments(words: readonly string[], env: Readonly<Record<st
   return undefined;
 }
 
-/** The serve arguments of service directory `dir` and the environment its chain gets. */
-export function serviceCommand(dir: string, base: Readonly<Record<string, string | undefined>>): { args: string[]; env: Record<string, string | undefined>; source: string } {
+/** A data or address-space limit set before serve starts: the option as written, its bytes. */
+export interface MemoryLimit { option: string; bytes: bigint }
+
+/** softlimit's options that take a value (daemontools 0.76). */
+const SOFTLIMIT_SPEC = "a:c:d:f:l:m:o:p:r:s:t:";
+
+/**
+ * The data and address-space limits `softlimit -m/-d/-a` puts on the serve command in `words`
+ * (looking into `sh -c '...'`), in order, up to serve itself.
+ */
+export function memoryLimitsBeforeServe(words: readonly string[], env: Readonly<Record<string, string | undefined>>): MemoryLimit[] {
+  const found: MemoryLimit[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const base = basename(words[i]!);
+    if (base === "tcpserver" || (base === "serve" && i > 0 && isPoppinName(basename(words[i - 1]!)))) break;
+    if ((base === "sh" || base === "bash") && words[i + 1] === "-c" && words[i + 2] !== undefined) {
+      found.push(...memoryLimitsBeforeServe(shellWords(words[i + 2]!, env), env));
+      break;
+    }
+    if (base !== "softlimit") continue;
+    const got = sgetopt(words.slice(i + 1), SOFTLIMIT_SPEC);
+    if (!got.ok) break;
+    for (const { flag, value } of got.parsed.options) {
+      if ((flag === "m" || flag === "d" || flag === "a") && /^[0-9]+$/.test(value)) found.push({ option: `softlimit -${flag} ${value}`, bytes: BigInt(value) });
+    }
+    i = words.length - got.parsed.rest.length - 1;
+  }
+  return found;
+}
+
+/** systemd's LimitDATA= and LimitAS= in a unit (K, M, G, T suffixes are powers of 1024). */
+export function unitMemoryLimits(unit: string): MemoryLimit[] {
+  const found: MemoryLimit[] = [];
+  for (const m of unit.matchAll(/^(Limit(?:DATA|AS))=([0-9]+)([KMGT]?)\s*$/gm)) {
+    const scale = 1024n ** BigInt(" KMGT".indexOf(m[3] || " "));
+    found.push({ option: `${m[1]}=${m[2]}${m[3]}`, bytes: BigInt(m[2]!) * scale });
+  }
+  return found;
+}
+
+/** The words of the service's command (run's text or the unit's ExecStart=), the environment its chain gets, and where they came from. */
+export function serviceWords(dir: string, base: Readonly<Record<string, string | undefined>>): { words: string[]; env: Record<string, string | undefined>; source: string; unit?: string } {
   const env = serviceEnv(dir, base);
   let source = join(dir, "run");
   let text: string;
+  let unit: string | undefined;
   try {
     if (existsSync(source)) {
       text = readFileSync(source, "utf8").split("\n").filter((l) => !l.trimStart().startsWith("#")).join("\n");
     } else {
-      const unit = readdirSync(dir).find((f) => f.endsWith(".service"));
-      if (unit === undefined) throw new TempError(`${dir} has neither run nor a .service unit`);
-      source = join(dir, unit);
-      const line = readFileSync(source, "utf8").split("\n").find((l) => l.startsWith("ExecStart="));
+      const name = readdirSync(dir).find((f) => f.endsWith(".service"));
+      if (name === undefined) throw new TempError(`${dir} has neither run nor a .service unit`);
+      source = join(dir, name);
+      unit = readFileSync(source, "utf8");
+      const line = unit.split("\n").find((l) => l.startsWith("ExecStart="));
       if (line === undefined) throw new TempError(`${source} has no ExecStart=`);
       text = line.slice("ExecStart=".length).replace(/%%/g, "%");
     }
@@ -140,7 +183,13 @@ export function serviceCommand(dir: string, base: Readonly<Record<string, string
     if (e instanceof TempError) throw e;
     throw new TempError(`unable to read ${source}: ${describeSysError(e)}`);
   }
-  const args = serveArguments(shellWords(text, env), env);
+  return { words: shellWords(text, env), env, source, unit };
+}
+
+/** The serve arguments of service directory `dir` and the environment its chain gets. */
+export function serviceCommand(dir: string, base: Readonly<Record<string, string | undefined>>): { args: string[]; env: Record<string, string | undefined>; source: string } {
+  const { words, env, source } = serviceWords(dir, base);
+  const args = serveArguments(words, env);
   if (args === undefined) throw new TempError(`${source} runs no serve (tcpserver) command`);
   return { args, env, source };
 }

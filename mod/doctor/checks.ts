@@ -14,6 +14,8 @@ import { getpwnam, getpwuid } from "../sys/libc.ts";
 import { holders, listenersOn } from "./listener.ts";
 import { failure, pass, type CheckResult } from "./report.ts";
 import type { ServiceInfo } from "./service.ts";
+import { memoryLimitsBeforeServe, serviceWords, unitMemoryLimits, type MemoryLimit } from "../conf/service_command.ts";
+import { RUNTIME_MIN_MEMORY_LIMIT } from "../sys/memory_limit.ts";
 
 export interface MailUser { login: string; uid: number; gid: number; home: string; source: "system" | "virtual" }
 
@@ -48,12 +50,18 @@ function mtime(path: string): number | undefined {
   try { return statSync(path).mtimeMs; } catch { return undefined; }
 }
 
-export function checkRules(cdb: string, source: string | undefined, where: string): CheckResult[] {
+/**
+ * The rules cdb: it lets 127.0.0.1 in (doctor's own POP3 session comes from there) and is newer
+ * than its text. `loopback` false (a QMQP service, whose clients are the relays that send mail):
+ * only that it reads, since 127.0.0.1 need not be let in and doctor opens no session there.
+ */
+export function checkRules(cdb: string, source: string | undefined, where: string, loopback = true): CheckResult[] {
   if (!existsSync(cdb)) return [failure("rules-allow", `${cdb} does not exist.`, `run make in ${where} to compile it.`)];
   const out: CheckResult[] = [];
   try {
     const verdict = rulesLookup(cdb, { ip: "127.0.0.1" });
-    out.push(verdict.allow
+    if (!loopback) out.push(pass("rules-allow", `${cdb} reads (a QMQP service needs no rule for 127.0.0.1).`));
+    else out.push(verdict.allow
       ? pass("rules-allow", `${cdb} lets 127.0.0.1 in (rule "${verdict.matchedKey ?? ""}").`)
       : failure("rules-allow", `${cdb} denies 127.0.0.1 (rule "${verdict.matchedKey ?? ""}").`, `run ./add-client 127.0.0.1 and then make in ${where}.`));
   } catch (err) {
@@ -176,4 +184,29 @@ export function checkSupervisor(info: ServiceInfo, run: (cmd: string[]) => { cod
     ? pass("log", `the log is ${current} (read it with tai64nlocal < ${current}).`)
     : failure("log", `${current} does not exist yet.`, `check that ${join(info.dir, "log")} is supervised too (svstat ${join(info.dir, "log")}).`));
   return out;
+}
+
+/**
+ * A memory limit the service puts on serve (a qmail run script's `softlimit -m 2000000`,
+ * a unit's LimitAS=) below what the runtime needs: serve then dies at start, before it can
+ * log a word, and supervise restarts it every second. Undefined when no limit is set.
+ */
+export function checkMemoryLimit(dir: string): CheckResult | undefined {
+  let limits: MemoryLimit[];
+  let source: string;
+  try {
+    const found = serviceWords(dir, { PATH: process.env.PATH });
+    limits = [...memoryLimitsBeforeServe(found.words, found.env), ...(found.unit === undefined ? [] : unitMemoryLimits(found.unit))];
+    source = found.source;
+  } catch {
+    return undefined;
+  }
+  if (limits.length === 0) return undefined;
+  const small = limits.find((l) => l.bytes < RUNTIME_MIN_MEMORY_LIMIT);
+  if (small === undefined) return pass("memory-limit", `${source} limits serve to ${limits.map((l) => l.option).join(", ")}, enough for poppin.`);
+  return failure(
+    "memory-limit",
+    `${source} starts serve under ${small.option}: poppin's runtime needs a data and address-space limit of at least ${RUNTIME_MIN_MEMORY_LIMIT} bytes and dies at start below it, before it can log why.`,
+    `remove ${small.option} (or raise it to at least ${RUNTIME_MIN_MEMORY_LIMIT}), then restart the service (svc -t ${dir}, or systemctl daemon-reload and restart).`,
+  );
 }

@@ -1,8 +1,9 @@
 /** The whole checklist in the Q-cards' order, from the options doctor was given. */
 import { ENV } from "../base/env.ts";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { isPoppinName } from "../base/self_name.ts";
 import { authConfigFromEnv } from "../auth/config.ts";
-import { checkHome, checkListener, checkMaildir, checkPassword, checkRules, checkSupervisor, findUser } from "./checks.ts";
+import { checkHome, checkListener, checkMemoryLimit, checkMaildir, checkPassword, checkRules, checkSupervisor, findUser } from "./checks.ts";
 import { pop3Probe } from "./pop3_probe.ts";
 import { checkCertificate } from "./certificate.ts";
 import { withS6Status } from "./supervise_status.ts";
@@ -46,11 +47,13 @@ export async function runRoadmap(opts: DoctorOptions): Promise<CheckResult[]> {
   const info = opts.serviceDir ? inspectService(opts.serviceDir) : undefined;
   const port = opts.port ?? info?.port ?? DEFAULT_PORT;
   results.push(checkListener(port, info));
+  const memory = info ? checkMemoryLimit(info.dir) : undefined;
+  if (memory !== undefined) results.push(memory);
 
   const cdb = opts.rules ?? (info ? join(info.dir, "tcp.cdb") : undefined);
   if (cdb) {
     const source = cdb.endsWith(".cdb") ? cdb.slice(0, -4) : undefined;
-    results.push(...checkRules(cdb, source, info?.dir ?? "the rules' directory"));
+    results.push(...checkRules(cdb, source, info?.dir ?? "the rules' directory", !runsQmqpd(info?.serve?.program)));
   }
 
   // The chain's settings: the service's env/ first (what envdir gives it), then ours.
@@ -116,4 +119,10 @@ function sessionFix(step: string, earlier: readonly CheckResult[]): string {
   if (step === "greeting") return "the rules or the server dropped the connection: read the service's log.";
   if (step === "PASS") return "the chain refused the login: check the checkpassword program named in the run script and the service's env/.";
   return "read the service's log for the error the server gave.";
+}
+
+/** Whether serve's program is qmqpd (qmail-qmqpd, qmqpd, poppin qmqpd): a QMQP service, not POP3. */
+function runsQmqpd(program: readonly string[] | undefined): boolean {
+  const first = basename(program?.[0] ?? "");
+  return first === "qmail-qmqpd" || first === "qmqpd" || (program?.[1] === "qmqpd" && isPoppinName(first));
 }

@@ -55,6 +55,9 @@ function readInput(fd: number, buf: Uint8Array, length: number): ReadOutcome {
 export async function runMultilog(options: MultilogOptions): Promise<void> {
   const { hooks, signals, input } = options;
   const script = parseScript(options.script);
+  // After multilog's own behaviour (the word is ignored), a line that says so: the logs it
+  // was meant to hold would otherwise vanish without a trace.
+  for (const word of script.mistypedDirs) hooks.warn(`ignoring ${word}: not an action; a directory must start with . or / (./${word})`);
   const status = script.statusFiles.map((path) => new StatusFile(path, hooks));
   for (const file of status) file.open();
   const logs = script.dirs.map((spec) => new Cyclog(spec, hooks));

@@ -35,7 +35,15 @@ export interface Script {
   dirs: DirSpec[];
   /** Paths of the `=file` actions, in script order. */
   statusFiles: string[];
+  /**
+   * Ignored words that look like a directory written without `./` (`main`, `log/main`):
+   * multilog drops every line it would have kept there without a word, so the applet warns.
+   */
+  mistypedDirs: string[];
 }
+
+/** A word multilog ignores that reads as a relative path: a name of two or more characters, or one with a slash. */
+const PATH_LIKE = /^[A-Za-z0-9_][A-Za-z0-9_.@-]*(?:\/.*)?$/;
 
 /** djb's scan_ulong: leading decimal digits, wrapping modulo 2^64 as unsigned long does; 0 when none. */
 export function scanUlong(text: string): bigint {
@@ -54,11 +62,11 @@ function clamp(value: bigint, low: number, high: number): number {
 }
 
 export function parseScript(args: readonly string[]): Script {
-  const script: Script = { timestamp: args.length > 0 && args[0].startsWith("t"), actions: [], dirs: [], statusFiles: [] };
+  const script: Script = { timestamp: args.length > 0 && args[0].startsWith("t"), actions: [], dirs: [], statusFiles: [], mistypedDirs: [] };
   let size = DEFAULT_SIZE;
   let num = DEFAULT_NUM;
   let processor: string | null = null;
-  for (const arg of args) {
+  for (const [index, arg] of args.entries()) {
     const rest = arg.slice(1);
     switch (arg[0]) {
       case "+": script.actions.push({ kind: "select", pattern: Buffer.from(rest, "utf8") }); break;
@@ -76,7 +84,9 @@ export function parseScript(args: readonly string[]): Script {
         script.actions.push({ kind: "dir", dir: script.dirs.length });
         script.dirs.push({ path: arg, size, num, processor });
         break;
-      default: break; // multilog ignores what it does not know (including `t` after the first action)
+      default: // multilog ignores what it does not know (including `t` after the first action)
+        if (!(index === 0 && script.timestamp) && (arg.length > 1 || arg.includes("/")) && PATH_LIKE.test(arg)) script.mistypedDirs.push(arg);
+        break;
     }
   }
   return script;

@@ -24,6 +24,23 @@ export type Settings = Map<string, string>;
 /** Where each setting came from ("FILE line N"), for `poppin config`. */
 export type Origins = Map<string, string>;
 
+const REMOVE = "remove the line";
+/**
+ * Qpopper options a qpopper.config carries that are not configuration-file options here: what
+ * to do instead, said after "unknown option" so a migrated file's error tells the way.
+ */
+const QPOPPER_ONLY: Readonly<Record<string, string>> = {
+  "tls-support": `STLS is offered whenever a certificate is set (tls-server-cert-file), and implicit TLS (Qpopper's alternate-port) is serve --tls: ${REMOVE}`,
+  "spool-dir": `give pop3d --spool-dir=DIR in the chain instead and ${REMOVE}`,
+  "hash-spool": `give pop3d --hash-spool=N in the chain instead and ${REMOVE}`,
+  "home-dir-mail": `give pop3d --home-dir-mail=NAME in the chain instead and ${REMOVE}`,
+  "temp-dir": `give pop3d --temp-dir=DIR in the chain instead and ${REMOVE}`,
+  "fast-update": `pop3d's --update=rename is Qpopper's fast-update: give it in the chain and ${REMOVE}`,
+  "update-status-headers": `pop3d writes Status: headers unless given --no-status-update: ${REMOVE}`,
+  "server-mode": `pop3d always works in server mode (the spool is locked only while read and rewritten): ${REMOVE}`,
+  "reverse-lookup": `serve decides host-name lookups (-H: none, -h: TCPREMOTEHOST): ${REMOVE}`,
+};
+
 function fail(file: string, line: number, why: string): never {
   throw new PermError(`${file} line ${line}: ${why}`);
 }
@@ -79,7 +96,10 @@ function applyLine(raw: string, file: string, line: number, into: Settings, dept
   const name = (w[1] ?? "").toLowerCase();
   if (name === "") fail(file, line, `${verb} needs an option name`);
   const spec = optionSpec(name);
-  if (spec === undefined) fail(file, line, `unknown option ${JSON.stringify(w[1])}`);
+  if (spec === undefined) {
+    const instead = Object.hasOwn(QPOPPER_ONLY, name) ? `: Qpopper's option; ${QPOPPER_ONLY[name]}` : "";
+    fail(file, line, `unknown option ${JSON.stringify(w[1])}${instead}`);
+  }
   let value: string;
   if (verb === "reset") {
     if (w.length !== 2) fail(file, line, `reset takes only an option name`);

@@ -19,6 +19,7 @@
 import { statSync, unlinkSync } from "node:fs";
 import { dlopen } from "bun:ffi";
 import { PermError, TempError, describeSysError } from "../base/errors.ts";
+import { openUnderLimits } from "../sys/memory_limit.ts";
 import { ANSWER, netstring, okAnswer } from "./answers.ts";
 import type { QmqpdConfig } from "./config.ts";
 import { deliverLocally, type LocalDeliverer, type Outcome } from "./handle.ts";
@@ -57,7 +58,7 @@ export function networkIdsFromEnv(env: NodeJS.ProcessEnv): Ids {
 }
 
 function openPrctl() {
-  return dlopen("libc.so.6", { prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" } });
+  return openUnderLimits(() => dlopen("libc.so.6", { prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" } }));
 }
 let prctlHandle: ReturnType<typeof openPrctl> | undefined;
 const PR_SET_DUMPABLE = 4;

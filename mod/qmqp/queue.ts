@@ -6,10 +6,11 @@
 import { closeSync, writeSync } from "node:fs";
 import { dlopen } from "bun:ffi";
 import { TempError } from "../base/errors.ts";
+import { openUnderLimits } from "../sys/memory_limit.ts";
 import { queueExitAnswer } from "./answers.ts";
 
 function openLibc() {
-  return dlopen("libc.so.6", { pipe2: { args: ["ptr", "i32"], returns: "i32" } });
+  return openUnderLimits(() => dlopen("libc.so.6", { pipe2: { args: ["ptr", "i32"], returns: "i32" } }));
 }
 
 let handle: ReturnType<typeof openLibc> | undefined;

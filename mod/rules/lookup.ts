@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync } from "node:fs";
 import { TempError } from "../base/errors.ts";
 import { CdbReader } from "../cdb/reader.ts";
 import { CdbIoError } from "../cdb/errors.ts";
@@ -54,8 +55,29 @@ export function rulesLookup(cdbPath: string, query: RulesQuery): RulesVerdict {
     return rulesVerdict(match.data, decoder.decode(match.key));
   } catch (err) {
     const code = (err as { code?: string }).code;
-    throw new RulesReadError(`unable to read ${cdbPath}: ${(err as Error).message}`, code);
+    // -x /etc/tcp.pop3 for /etc/tcp.pop3.cdb: after djb's words, what the file really is.
+    throw new RulesReadError(`unable to read ${cdbPath}: ${(err as Error).message}${rulesTextHint(cdbPath)}`, code);
   } finally {
     reader.close();
+  }
+}
+
+/** After djb's words for a cdb that does not parse: " (it holds rules text ...)" when it is tcprules' input, else "". */
+export function rulesTextHint(path: string): string {
+  return isRulesText(path) ? " (it holds rules text, not a cdb: give the .cdb that tcprules makes from it)" : "";
+}
+
+/** Whether the start of `path` reads as tcprules' input (lines such as 127.0.0.1:allow), not a cdb. */
+function isRulesText(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    const head = Buffer.alloc(512);
+    const text = head.subarray(0, readSync(fd, head, 0, head.length, 0)).toString("latin1");
+    return !text.includes("\0") && /^[^#\n]*:(?:allow|deny)/m.test(text);
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }

@@ -7,7 +7,7 @@ export interface ParsedRule {
   data: Uint8Array;
 }
 
-const COLON = 0x3a, COMMA = 0x2c, EQUALS = 0x3d, HASH = 0x23, NEWLINE = 0x0a, SPACE = 0x20, TAB = 0x09;
+const COLON = 0x3a, COMMA = 0x2c, EQUALS = 0x3d, HASH = 0x23, NEWLINE = 0x0a, SPACE = 0x20, TAB = 0x09, CARRIAGE_RETURN = 0x0d;
 const DENY = new TextEncoder().encode("deny");
 const ALLOW = new TextEncoder().encode("allow");
 const decoder = new TextDecoder();
@@ -98,6 +98,8 @@ export function parseRuleLine(raw: Uint8Array, lineNumber: number, syntax: Addre
     bad("expected allow or deny after the colon");
   }
   while (x < line.length) {
+    // A file saved with DOS line ends: every line fails on its CR, and %0D alone does not say why.
+    if (line[x] === CARRIAGE_RETURN) bad(`a carriage return at column ${x + 1}: the file has DOS line ends; remove them with sed -i 's/\\r$//' FILE`);
     if (line[x] !== COMMA) bad(`unexpected character at column ${x + 1}`);
     const eq = line.indexOf(EQUALS, x);
     if (eq < 0) bad("environment instruction without =");

@@ -10,7 +10,7 @@
 import type { Account } from "../auth/account.ts";
 import type { AuthEnvironment, AuthResult } from "../auth/authenticate.ts";
 import { authConfigFromEnv, type AuthConfig } from "../auth/config.ts";
-import { AuthRefused, CHECKPASSWORD_MAX_DATA, MalformedRequest, parseRequest, type CheckpasswordRequest } from "../auth/request.ts";
+import { AccountRefused, AuthRefused, CHECKPASSWORD_MAX_DATA, MalformedRequest, accountRefusedLine, parseRequest, type CheckpasswordRequest } from "../auth/request.ts";
 import { daysSinceEpoch } from "../auth/shadow_policy.ts";
 import { PoppinError } from "../base/errors.ts";
 import type { AuthFailure } from "../pop3/authorization.ts";
@@ -98,6 +98,8 @@ export async function checkLogin(data: Uint8Array, env: NodeJS.ProcessEnv, spec:
     spec.enter(result.account);
     return { kind: "ok", account: result.account };
   } catch (err) {
+    // As checkpassword itself: a policy's refusal of a right password gets its line (same words in every host).
+    if (err instanceof AccountRefused) spec.log(`${who}: warning: ${accountRefusedLine(err, env.TCPREMOTEIP)}\n`);
     if (err instanceof AuthRefused) return { kind: "failed", failure: "rejected", detail: `${who} exit 1` };
     if (err instanceof MalformedRequest) return { kind: "failed", failure: "temporary", detail: `${who} exit ${err.exitCode}` };
     if (err instanceof PoppinError) {

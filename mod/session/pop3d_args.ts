@@ -10,6 +10,9 @@ import type { Compat } from "../pop3/maildir_mailbox.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/** Dovecot's mail_location variables (%u, %n, %d, %h, %Lu, %{user} ...). */
+const DOVECOT_VARIABLE = /%(?:L?[undh]|\{[a-z.]+\})/;
+
 export interface Pop3dArgs {
   /** The Maildir (relative to the user's home unless absolute) or the `mbox:` argument. */
   mailbox: string;
@@ -40,5 +43,12 @@ export function parsePop3dArgs(args: readonly string[], env: Env): Pop3dArgs | s
   const isMbox = isMboxArgument(mailbox);
   if (mboxOptions > 0 && !isMbox) return `pop3d option ${args.find((a) => a.startsWith("--") && !a.startsWith("--compat="))} is not valid for a Maildir`;
   if (/[\0\n]/.test(mailbox)) return "the Maildir name holds a NUL or newline";
+  // A Dovecot mail_location carried over (maildir:~/Maildir, /var/vmail/%u/Maildir): nothing
+  // expands these, so every login would fail, or every user would share one literal directory.
+  if (!isMbox) {
+    const variable = DOVECOT_VARIABLE.exec(mailbox)?.[0];
+    if (variable !== undefined) return `the Maildir ${mailbox} holds ${variable}, a Dovecot variable nothing expands here: pop3d opens the Maildir in each user's home (write Maildir for ~/Maildir)`;
+    if (mailbox.startsWith("~")) return `the Maildir ${mailbox} starts with ~, which no shell expanded: pop3d opens the Maildir in each user's home (write Maildir for ~/Maildir)`;
+  }
   return { mailbox, isMbox, compat, compatOption, mbox };
 }

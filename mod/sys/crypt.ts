@@ -6,12 +6,13 @@
  */
 import { dlopen, CString } from "bun:ffi";
 import { cBytes } from "./libc.ts";
+import { openUnderLimits } from "./memory_limit.ts";
 
 function openLibcrypt() {
-  return dlopen("libcrypt.so.1", {
+  return openUnderLimits(() => dlopen("libcrypt.so.1", {
     crypt_r: { args: ["ptr", "ptr", "ptr"], returns: "ptr" },
     crypt_gensalt_rn: { args: ["ptr", "u64", "ptr", "i32", "ptr", "i32"], returns: "ptr" },
-  });
+  }));
 }
 
 let handle: ReturnType<typeof openLibcrypt> | undefined;

@@ -19,6 +19,7 @@
  */
 import { JSCallback, dlopen, read, toArrayBuffer, type Pointer } from "bun:ffi";
 import { readFileSync } from "node:fs";
+import { openUnderLimits } from "./memory_limit.ts";
 
 /** Mappings at least this large are kept (yescrypt's default region is 16 MiB; libcrypt maps nothing else this big). */
 const KEEP_AT_LEAST = 8 << 20;
@@ -37,7 +38,7 @@ const GOT_RELOCATIONS: Record<string, readonly number[]> = { x64: [6, 7], arm64:
 const PROT: Record<string, number> = { r: 1, w: 2, x: 4 };
 
 function openLibc() {
-  return dlopen("libc.so.6", {
+  return openUnderLimits(() => dlopen("libc.so.6", {
     dlopen: { args: ["ptr", "i32"], returns: "ptr" },
     dlinfo: { args: ["ptr", "i32", "ptr"], returns: "i32" },
     dlsym: { args: ["ptr", "ptr"], returns: "i64" },
@@ -45,7 +46,7 @@ function openLibc() {
     mmap: { args: ["ptr", "u64", "i32", "i32", "i32", "i64"], returns: "i64" },
     munmap: { args: ["ptr", "u64"], returns: "i32" },
     getpagesize: { args: [], returns: "i32" },
-  }).symbols;
+  })).symbols;
 }
 
 interface Mapping {

@@ -7,6 +7,7 @@
  */
 import { dlopen, read, type FFIFunction } from "bun:ffi";
 import { nodeOs } from "./builtins.ts";
+import { openUnderLimits } from "./memory_limit.ts";
 
 /** Made at the first failed call: building it from node:os's table costs a process start about a millisecond. */
 let errnoNames: Map<number, string> | undefined;
@@ -34,7 +35,7 @@ export class SysCallError extends Error {
 let errnoLibrary: ReturnType<typeof openErrno> | undefined;
 
 function openErrno() {
-  return dlopen("libc.so.6", { __errno_location: { args: [], returns: "ptr" } });
+  return openUnderLimits(() => dlopen("libc.so.6", { __errno_location: { args: [], returns: "ptr" } }));
 }
 
 /** errno of the calling thread, as the last failed libc call left it. */
@@ -47,5 +48,5 @@ export function lastErrno(): number {
 /** Lazily opened libc functions `fns`: call `symbols()` to reach them (libc opens on first use). */
 export function libcFunctions<Fns extends Record<string, FFIFunction>>(fns: Fns): { symbols: () => ReturnType<typeof dlopen<Fns>>["symbols"] } {
   let library: ReturnType<typeof dlopen<Fns>> | undefined;
-  return { symbols: () => (library ??= dlopen("libc.so.6", fns)).symbols };
+  return { symbols: () => (library ??= openUnderLimits(() => dlopen("libc.so.6", fns))).symbols };
 }

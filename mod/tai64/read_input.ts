@@ -1,5 +1,5 @@
 /** Blocking chunk reads from an inherited fd that may have been left non-blocking by whoever shares it. */
-import { readSync } from "node:fs";
+import { readSync, statSync } from "node:fs";
 import { EXIT_OK, EXIT_TEMP } from "../base/errors.ts";
 import { writeAll } from "../base/io.ts";
 import { closedAtStart } from "../sys/libc.ts";
@@ -42,4 +42,19 @@ export function filterStdin(convert: (chunk: Uint8Array) => Uint8Array): number 
   } catch {
     return EXIT_TEMP;
   }
+}
+
+/**
+ * The originals ignore their arguments and read standard input, so `tai64nlocal current`
+ * (for `tai64nlocal < current`) waits on the terminal and looks hung. For each argument that
+ * names a file, the warning to print before reading as they do.
+ */
+export function ignoredFileWarnings(program: string, args: readonly string[]): string[] {
+  const warnings: string[] = [];
+  for (const arg of args) {
+    try {
+      if (statSync(arg).isFile()) warnings.push(`ignoring ${arg}: ${program} reads standard input only (${program} < ${arg})`);
+    } catch { /* not a file: nothing to say */ }
+  }
+  return warnings;
 }

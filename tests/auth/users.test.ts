@@ -102,7 +102,7 @@ describe("poppin users", () => {
       const r = users(file, args, stdin);
       expect(r.code).toBe(code);
       if (stderr) expect(r.stderr).toBe(stderr);
-      else expect(r.stderr).toStartWith("poppin users: usage: users [-f FILE]");
+      else expect(r.stderr).toStartWith("poppin users: usage: poppin users [-f FILE]");
       expect(Buffer.compare(readFileSync(file), text)).toBe(0);
       expect(Buffer.compare(readFileSync(`${file}.cdb`), cdb)).toBe(0);
     }

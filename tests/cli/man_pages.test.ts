@@ -10,6 +10,10 @@ import { join } from "node:path";
 import { POPPIN, ROOT, requireTool, run, tempDir } from "../helpers.ts";
 import { APPLETS } from "../../mod/cli/applet_table.ts";
 import { buildManPages, MAN_SOURCE } from "../../scripts/man.ts";
+import { ENV } from "../../mod/base/env.ts";
+import { SIZE_CACHE_FILE } from "../../mod/maildir/size_cache.ts";
+import { UIDL_MAP_NAME } from "../../mod/maildir/uidl_map.ts";
+import { SEEN_FILE } from "../../mod/bulletin/bulletins.ts";
 
 /**
  * The options a usage text names, in its usage lines and its indented option lines (not in the
@@ -72,6 +76,35 @@ describe("man pages", () => {
       expect(readFileSync(join(MAN_SOURCE, "poppin.8.scd"), "utf8")).toContain(`*poppin-${a.name}*(8)`);
     });
   }
+
+  test("environment: each variable of configuration.md's table is in the page of every applet that reads it, and every POPPIN_* variable is in the table", () => {
+    const page = readFileSync(join(ROOT, "docs", "configuration.md"), "utf8");
+    const section = page.split("## Environment variables")[1]!.split("\n## ")[0]!;
+    const missing: string[] = [];
+    for (const row of section.split("\n").filter((line) => line.startsWith("| `"))) {
+      const [names, readers] = row.slice(1).split("|").map((cell) => cell.trim());
+      if (readers!.startsWith("set by")) continue; // popup sets them for its chain
+      const applets = readers!.match(/\b(popup|pop3d|checkpassword|serve|users|qmqpd|doctor|proxy)\b/g) ?? [];
+      for (const name of names!.match(/`([A-Z_]+)`/g)!.map((n) => n.slice(1, -1))) {
+        for (const applet of applets) {
+          if (!readFileSync(join(MAN_SOURCE, `poppin-${applet}.8.scd`), "utf8").includes(name)) missing.push(`${name} in poppin-${applet}(8)`);
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+    const undocumented = Object.values(ENV).map((v) => v.name).filter((name) => !section.includes(`\`${name}\``));
+    expect(undocumented).toEqual([]);
+  });
+
+  test("FILES: what pop3d and convert leave in a Maildir, and what conf makes, are named in their pages", () => {
+    const files = (applet: string) => readFileSync(join(MAN_SOURCE, `poppin-${applet}.8.scd`), "utf8").split("\n# FILES\n")[1]?.split("\n# ")[0] ?? "";
+    for (const name of [SIZE_CACHE_FILE, UIDL_MAP_NAME, SEEN_FILE, ".poppin-cache", ".poppin-journal"]) expect(files("pop3d")).toContain(name);
+    expect(files("convert")).toContain(UIDL_MAP_NAME);
+    // conf: every file it makes in a fresh service directory.
+    const dir = join(tempDir("conffiles"), "pop3d");
+    expect(run([POPPIN, "conf", "pop3d", "/bin/true", "nobody", dir]).code).toBe(0);
+    for (const name of readdirSync(dir)) expect([name, files("conf").includes(`_DIR_/${name}`)]).toEqual([name, true]);
+  });
 
   test("every page compiles with scdoc and renders with man; man poppin-serve works after poppin install", () => {
     requireTool("scdoc");

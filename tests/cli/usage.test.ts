@@ -32,6 +32,22 @@ describe("poppin APPLET", () => {
     });
   }
 
+  test("a usage error names the command as it is typed: poppin rules check ..., not rules check ... (a line to copy)", () => {
+    const cases: [string, string[], string][] = [
+      ["rules", ["frob"], "poppin rules: usage: poppin rules compile rules.cdb rules.tmp < rules.txt | poppin rules check rules.cdb [IP [HOST [INFO]]]\n"],
+      ["rules", ["check"], "poppin rules: usage: poppin rules check rules.cdb [IP [HOST [INFO]]]\n"],
+      ["cdb", ["get"], "poppin cdb: usage: poppin cdb get KEY [SKIP] < CDB\n"],
+      ["routes", [], "poppin routes: usage: poppin routes compile ROUTES.cdb ROUTES.tmp < routes | poppin routes check ROUTES.cdb LOGIN\n"],
+      ["proxy", [], "poppin proxy: usage: poppin proxy [--backend-tls] ROUTES.cdb\n"],
+    ];
+    for (const [name, args, message] of cases) {
+      const r = run([POPPIN, name, ...args], { stdin: "" });
+      expect([name, r.code, r.stderr]).toEqual([name, 100, message]);
+    }
+    // Under the classic name the original's line, unchanged.
+    expect(run([applet("tcprules")], { stdin: "" }).stderr).toBe("tcprules: usage: tcprules rules.cdb rules.tmp\n");
+  });
+
   test("help texts are written for users: no internal names (doctor's once named the Q-cards)", () => {
     const texts = [run([POPPIN, "--help"]).out, ...APPLETS.map((a) => run([POPPIN, a.name, "--help"]).out)];
     for (const text of texts) expect(text).not.toMatch(/Q-cards?\b/);

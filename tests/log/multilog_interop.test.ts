@@ -169,6 +169,20 @@ describe("multilog interop: messages and exit codes", () => {
     }
   });
 
+  test("a directory without ./ (`multilog t main`): both ignore it and keep nothing; ours says so on stderr", () => {
+    const { deb, ours } = pair(base, "no-dot");
+    for (const script of [["t", "main"], ["t", "s4096", "log/main", "./kept"]]) {
+      const d = runLogger(debianMultilog(), deb, script, "a line\n");
+      const o = runLogger(ourMultilog(), ours, script, "a line\n");
+      expect([o.code, d.code, d.stderr]).toEqual([0, 0, ""]);
+      const word = script.find((w) => w === "main" || w === "log/main")!;
+      expect(o.stderr).toBe(`multilog: warning: ignoring ${word}: not an action; a directory must start with . or / (./${word})\n`);
+      expect(snapshot(ours)).toEqual(snapshot(deb));
+    }
+    expect(existsSync(join(ours, "main"))).toBe(false);
+    expect(existsSync(join(ours, "kept", "current"))).toBe(true);
+  });
+
   test("called as poppin log: same wording with our prefix; no script is a usage error", () => {
     const { ours } = pair(base, "prefix");
     const poppin = process.env.POPPIN_BIN ?? join(import.meta.dir, "..", "..", "dist", "poppin");

@@ -60,6 +60,21 @@ describe("config file (Qpopper syntax)", () => {
     expect(() => readConfigFile(chain[0]!)).toThrow(/config-file chain deeper than 8/);
   });
 
+  test("a qpopper.config's options that are not file options here say what to do instead", () => {
+    expect(refusal("# qpopper.config\nset tls-support = stls\n")).toBe(`FILE line 2: unknown option "tls-support": Qpopper's option; STLS is offered whenever a certificate is set (tls-server-cert-file), and implicit TLS (Qpopper's alternate-port) is serve --tls: remove the line`);
+    expect(refusal("set spool-dir = /var/mail")).toBe(`FILE line 1: unknown option "spool-dir": Qpopper's option; give pop3d --spool-dir=DIR in the chain instead and remove the line`);
+    expect(refusal("set fast-update")).toContain(`unknown option "fast-update": Qpopper's option; pop3d's --update=rename is Qpopper's fast-update`);
+    expect(refusal("reset reverse-lookup")).toContain(`unknown option "reverse-lookup": Qpopper's option; serve decides host-name lookups`);
+    // Through popup as the chain runs it: exit 111 with the same sentence, nothing served.
+    const dir = tempDir("qpopper-conf");
+    writeFileSync(join(dir, "qpopper.config"), "set server-mode = true\n");
+    const r = run([applet("qmail-popup"), "-f", join(dir, "qpopper.config"), "h", "/bin/true"], { stdin: "" });
+    expect(r.code).toBe(111);
+    expect(r.stderr).toContain(`line 1: unknown option "server-mode": Qpopper's option; pop3d always works in server mode`);
+    // An option nobody knows keeps the plain words; an Object prototype name is no Qpopper option.
+    expect(refusal("set constructor = 1")).toBe('FILE line 1: unknown option "constructor"');
+  });
+
   test("errors name the file and the line", () => {
     expect(refusal("set shy\nset no-such-option = 1\n")).toBe('FILE line 2: unknown option "no-such-option"');
     expect(refusal("set timeout = soon")).toBe('FILE line 1: timeout wants a whole number from 1 to 999999999, not "soon"');

@@ -50,6 +50,9 @@ describe("rule lines", () => {
     expect(bad("1.2.3.4:allow,X\n")).toBe("unable to parse this line: 1.2.3.4:allow,X (line 7: environment instruction without =)");
     expect(bad(`1.2.3.4:allow,X="a\n`)).toContain("(line 7: value not closed by its quote character)");
     expect(bad(`1.2.3.4:allow ,X="a"\n`)).toContain("(line 7: unexpected character at column 14)");
+    // A rules file saved with DOS line ends: say so (tcprules' words come first, unchanged).
+    expect(bad("1.2.3.4:allow\r\n")).toBe("unable to parse this line: 1.2.3.4:allow\r (line 7: a carriage return at column 14: the file has DOS line ends; remove them with sed -i 's/\\r$//' FILE)");
+    expect(bad(`1.2.3.4:deny,X="a"\r\n`)).toContain("(line 7: a carriage return at column 19: the file has DOS line ends;");
     expect(bad("1.2.3.4:allow,X\0Y\n")).toBe("unable to parse this line: 1.2.3.4:allow,X (line 7: environment instruction without =)");
   });
 });
