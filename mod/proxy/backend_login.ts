@@ -40,6 +40,13 @@ class AnswerReader {
   #waiting: (() => void) | undefined;
   #closed: string | undefined;
   readonly #onData = (chunk: Buffer) => {
+    if (this.#buffer.length === 0) {
+      // The usual case: the answers arrive in one read. A plain view (not a Buffer, whose
+      // slice would be a view too): the lines taken from it below are copies.
+      this.#buffer = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
+      this.#waiting?.();
+      return;
+    }
     const next = new Uint8Array(this.#buffer.length + chunk.length);
     next.set(this.#buffer, 0);
     next.set(chunk, this.#buffer.length);
