@@ -36,7 +36,7 @@ class BackendGone extends Error {}
 
 /** Reads CRLF-terminated answers from the backend, bounded in length and time. */
 class AnswerReader {
-  #buffer = new Uint8Array(0);
+  #buffer: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
   #waiting: (() => void) | undefined;
   #closed: string | undefined;
   readonly #onData = (chunk: Buffer) => {
