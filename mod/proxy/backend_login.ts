@@ -27,7 +27,8 @@ export interface BackendLoginRequest {
 }
 
 export type BackendLogin =
-  | { kind: "ok"; socket: net.Socket; reply: Uint8Array; leftover: Uint8Array }
+  /** `fd`: the plain connection's descriptor (undefined over TLS). */
+  | { kind: "ok"; socket: net.Socket; reply: Uint8Array; leftover: Uint8Array; fd: number | undefined }
   /** The backend said -ERR; `temporary` when its answer carries a [SYS/...], [IN-USE] or [LOGIN-DELAY] code. */
   | { kind: "refused"; reply: Uint8Array; temporary: boolean }
   | { kind: "unavailable"; detail: string };
@@ -329,7 +330,7 @@ export async function loginAtBackend(req: BackendLoginRequest): Promise<BackendL
       }
       if (command === commands[commands.length - 1]) {
         wipe();
-        return { kind: "ok", socket, reply: answer, leftover: answers.detach() };
+        return { kind: "ok", socket, reply: answer, leftover: answers.detach(), fd: req.tls ? undefined : fd };
       }
     }
     return { kind: "unavailable", detail: "no login command" };

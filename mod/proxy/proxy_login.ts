@@ -35,7 +35,7 @@ export interface ProxySetup {
 }
 
 export type ProxyLoginResult =
-  | { kind: "served"; socket: net.Socket; reply: Uint8Array; leftover: Uint8Array; who: string; backend: Backend }
+  | { kind: "served"; socket: net.Socket; backendFd: number | undefined; reply: Uint8Array; leftover: Uint8Array; who: string; backend: Backend }
   | { kind: "failed"; failure: "rejected" | "temporary"; detail: string };
 
 /** The client's and our addresses from the UCSPI environment; null when they are not there. */
@@ -101,7 +101,7 @@ export async function proxyLogin(data: Uint8Array, env: NodeJS.ProcessEnv, setup
     timeoutMs: setup.config.backendTimeoutMs,
     tls: setup.config.backendTls,
   });
-  if (result.kind === "ok") return { kind: "served", socket: result.socket, reply: result.reply, leftover: result.leftover, who, backend: route.backend };
+  if (result.kind === "ok") return { kind: "served", socket: result.socket, backendFd: result.fd, reply: result.reply, leftover: result.leftover, who, backend: route.backend };
   if (result.kind === "refused") {
     let end = result.reply.length;
     while (end > 0 && (result.reply[end - 1] === 0x0a || result.reply[end - 1] === 0x0d)) end--;
