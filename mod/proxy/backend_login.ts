@@ -27,7 +27,8 @@ export interface BackendLoginRequest {
 }
 
 export type BackendLogin =
-  | { kind: "ok"; socket: net.Socket; reply: Uint8Array; leftover: Uint8Array }
+  /** `fd`: the plain connection's descriptor (undefined over TLS). */
+  | { kind: "ok"; socket: net.Socket; reply: Uint8Array; leftover: Uint8Array; fd: number | undefined }
   /** The backend said -ERR; `temporary` when its answer carries a [SYS/...], [IN-USE] or [LOGIN-DELAY] code. */
   | { kind: "refused"; reply: Uint8Array; temporary: boolean }
   | { kind: "unavailable"; detail: string };
@@ -36,10 +37,17 @@ class BackendGone extends Error {}
 
 /** Reads CRLF-terminated answers from the backend, bounded in length and time. */
 class AnswerReader {
-  #buffer = new Uint8Array(0);
+  #buffer: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
   #waiting: (() => void) | undefined;
   #closed: string | undefined;
   readonly #onData = (chunk: Buffer) => {
+    if (this.#buffer.length === 0) {
+      // The usual case: the answers arrive in one read. A plain view (not a Buffer, whose
+      // slice would be a view too): the lines taken from it below are copies.
+      this.#buffer = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
+      this.#waiting?.();
+      return;
+    }
     const next = new Uint8Array(this.#buffer.length + chunk.length);
     next.set(this.#buffer, 0);
     next.set(chunk, this.#buffer.length);
@@ -322,7 +330,7 @@ export async function loginAtBackend(req: BackendLoginRequest): Promise<BackendL
       }
       if (command === commands[commands.length - 1]) {
         wipe();
-        return { kind: "ok", socket, reply: answer, leftover: answers.detach() };
+        return { kind: "ok", socket, reply: answer, leftover: answers.detach(), fd: req.tls ? undefined : fd };
       }
     }
     return { kind: "unavailable", detail: "no login command" };

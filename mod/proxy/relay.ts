@@ -4,6 +4,7 @@
  * at most a socket buffer per direction), until either side closes or nothing moves for
  * the idle timeout. Counts the octets each way for the session's log line.
  */
+import { writeSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
 
 export type RelayEnd = "client-closed" | "backend-closed" | "client-error" | "backend-error" | "timeout";
@@ -29,6 +30,42 @@ export interface RelayEnds {
   graceMs?: number;
   /** Called once at the end (to close the client's side: the socket, or fds 0/1). */
   closeClient(): void;
+  /**
+   * The plain sockets' descriptors, when known: a piece is then written straight to the
+   * descriptor while the socket has nothing queued (one write(2), no trip through the
+   * stream's queue); what the kernel does not take at once is queued on the socket as before.
+   */
+  clientFd?: number;
+  backendFd?: number;
+}
+
+/**
+ * Writes `chunk` to `fd` as far as the kernel takes it at once; returns the octets taken, or
+ * -1 when the connection failed (the stream's own write then reports it).
+ */
+function writeDirect(fd: number, chunk: Uint8Array): number {
+  let sent = 0;
+  while (sent < chunk.length) {
+    try {
+      sent += writeSync(fd, chunk, sent, chunk.length - sent);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === "EAGAIN") return sent;
+      if (code === "EINTR") continue;
+      return -1;
+    }
+  }
+  return sent;
+}
+
+/** Sends `chunk` on `to` (straight to `fd` when nothing is queued); false when the caller must wait for "drain". */
+function send(to: Writable, fd: number | undefined, chunk: Buffer): boolean {
+  if (fd !== undefined && to.writableLength === 0 && !to.destroyed) {
+    const sent = writeDirect(fd, chunk);
+    if (sent === chunk.length) return true;
+    if (sent > 0) chunk = chunk.subarray(sent);
+  }
+  return to.write(chunk);
 }
 
 const DEFAULT_GRACE_MS = 5_000;
@@ -77,7 +114,7 @@ export function relaySession(ends: RelayEnds): Promise<RelayStats> {
     const fromClient = (chunk: Buffer) => {
       stats.fromClient += chunk.length;
       armIdle();
-      if (!backend.write(chunk)) {
+      if (!send(backend, ends.backendFd, chunk)) {
         clientIn.pause();
         backend.once("drain", () => clientIn.resume());
       }
@@ -86,7 +123,7 @@ export function relaySession(ends: RelayEnds): Promise<RelayStats> {
       stats.toClient += chunk.length;
       armIdle();
       grace?.refresh(); // the client closed its side but still downloads: the grace counts from the last byte
-      if (!clientOut.write(chunk)) {
+      if (!send(clientOut, ends.clientFd, chunk)) {
         backend.pause();
         clientOut.once("drain", () => backend.resume());
       }

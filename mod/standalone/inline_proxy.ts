@@ -56,7 +56,7 @@ let sessionSerial = 0;
 /** The session runner serve --inline calls per connection; resolves to the chain's wait status. */
 export function inlineProxySession(proxy: ProxyChain, config: ProxyConfig) {
   const routes = new RouteTable(proxy.routesPath);
-  return async (socket: net.Socket, _fd: number | undefined, env: NodeJS.ProcessEnv, setup: InlineSetup): Promise<number> => {
+  return async (socket: net.Socket, fd: number | undefined, env: NodeJS.ProcessEnv, setup: InlineSetup): Promise<number> => {
     const { chain, counters } = setup;
     // Half-open: a client that closes its side after its last command still gets the answers.
     (socket as { allowHalfOpen: boolean }).allowHalfOpen = true;
@@ -121,6 +121,8 @@ export function inlineProxySession(proxy: ProxyChain, config: ProxyConfig) {
       const stats = await relaySession({
         clientIn: client, clientOut: client, backend: served.socket, pending, backendPending: served.leftover,
         idleTimeoutMs: config.idleTimeoutMs, closeClient: () => client.end(),
+        clientFd: client === socket ? fd : undefined, // after STLS the client's side is TLS
+        backendFd: served.backendFd,
       });
       setup.log(proxySessionLine(proxy.proxyPrefix, served.who, stats, startedAt, Date.now()));
       return EXIT_OK;

@@ -94,6 +94,38 @@ export function talk(from: string, host: string, port: number, script: string, t
   });
 }
 
+/**
+ * Logs in with `login`, and once the three answers (greeting, USER, PASS) are in, sends `rest`
+ * and closes its sending side at once (as `nc -N` does after its input), still reading. Resolves
+ * with everything received and the milliseconds from that half-close to the server's close.
+ */
+export function halfCloseAfterLogin(from: string, host: string, port: number, login: string, rest: string, timeoutMs = 15_000): Promise<{ out: string; closeMs: number }> {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    let halfClosedAt = 0;
+    const sock = net.connect({ host, port, localAddress: from, allowHalfOpen: true }, () => sock.write(login));
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`no close within ${timeoutMs} ms; got ${out}`));
+    }, timeoutMs);
+    sock.on("data", (c: Buffer) => {
+      out += c.toString("latin1");
+      if (halfClosedAt === 0 && /^(\+OK[^\n]*\n){3}/.test(out)) {
+        halfClosedAt = performance.now();
+        sock.end(rest);
+      }
+    });
+    sock.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    sock.on("close", () => {
+      clearTimeout(timer);
+      resolve({ out, closeMs: halfClosedAt === 0 ? -1 : performance.now() - halfClosedAt });
+    });
+  });
+}
+
 /** Waits until `log()` contains `text` (up to `ms`). */
 export async function waitForLog(log: () => string, text: string | RegExp, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms;
