@@ -18,7 +18,13 @@ export class TlsHandshakeError extends Error {
 export function acceptTls(raw: Duplex, context: tls.SecureContext, timeoutMs: number): Promise<tls.TLSSocket> {
   // A plain socket's own data listeners would see ciphertext: take them off first.
   raw.removeAllListeners("data");
+  // Half-open, in every host: a client that sends its last commands and then close_notify
+  // and FIN (TLS 1.3 lets a side close its sending half only) still gets every answer; the
+  // session closes the connection when it is done. Otherwise the socket ended our side at
+  // the client's end and the answers were lost (serve --tls: even the greeting).
+  (raw as { allowHalfOpen?: boolean }).allowHalfOpen = true;
   const sock = new (nodeTls().TLSSocket)(raw as never, { isServer: true, secureContext: context });
+  (sock as { allowHalfOpen: boolean }).allowHalfOpen = true;
   return new Promise((resolve, reject) => {
     const fail = (why: string) => {
       clearTimeout(timer);

@@ -19,7 +19,9 @@ export async function upgradeStdio(context: tls.SecureContext, handshakeTimeoutM
     socket = false;
   }
   if (!socket) throw new TlsHandshakeError("STLS needs the client connection on fd 0 to be a socket");
-  const raw = nodeNet().connect({ fd: 0 } as net.NetConnectOpts);
+  // Half-open: a client that sends its last commands, then close_notify and FIN (TLS 1.3
+  // lets it close its sending side only), still gets every answer, as in serve --inline.
+  const raw = nodeNet().connect({ fd: 0, allowHalfOpen: true } as net.NetConnectOpts);
   raw.on("error", () => { /* reported through the TLS socket */ });
   const sock = await acceptTls(raw, context, handshakeTimeoutMs);
   return new TlsChannel(sock, readTimeoutMs);
