@@ -151,6 +151,12 @@ export function parsePopupCommand(argv: readonly string[], resolver: Resolver): 
   }
 }
 
+/** Whether `argv` starts this binary (any applet, under any name): a poppin program started per connection. */
+export function runsThisBinary(argv: readonly string[], resolver: Resolver): boolean {
+  const word = argv[0];
+  return word !== undefined && resolveProgram(word, resolver) === resolver.self;
+}
+
 /** The resolver for this process: our own real path and PATH. */
 export function selfResolver(execPath: string, path: string | undefined): Resolver {
   let self = execPath;
