@@ -4,7 +4,7 @@
  * after it is refused with -ERR [LOGIN-DELAY] and does not count as a login.
  */
 import { closeSync, openSync, statSync, utimesSync } from "node:fs";
-import { join } from "node:path";
+import { join } from "../base/posix_path.ts";
 
 export const LAST_LOGIN_FILE = ".poppin-last-login";
 

@@ -7,7 +7,7 @@
  */
 import { ENV, envValue } from "../base/env.ts";
 import { realpathSync } from "node:fs";
-import { basename } from "node:path";
+import { basename } from "../base/posix_path.ts";
 import { pathexecCandidates } from "../sys/libc.ts";
 import { parsePolicyFlags } from "../policy/resolve.ts";
 import { isPoppinName } from "../base/self_name.ts";
