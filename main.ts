@@ -1,5 +1,5 @@
 // Dispatch only: pick the applet from argv[0] or the first argument (see mod/cli/dispatch.ts).
-import { basename } from "node:path";
+import { basename } from "./mod/base/posix_path.ts";
 import { dispatch } from "./mod/cli/dispatch.ts";
 
 // Compiled: argv = ["bun", "/$bunfs/root/poppin", ...args] and argv0 is the name we were called by.

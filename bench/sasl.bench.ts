@@ -3,7 +3,9 @@
  * stored by `poppin users`) on poppin's classic chain and serve --inline against Dovecot
  * with the very same stored keys (passwd-file, {SCRAM-SHA-256}); and OAUTHBEARER with an
  * ES256 JWT against the yescrypt USER/PASS login rate of the same server. Needs root
- * (Dovecot's master, the mail uid switch); uses dist/poppin or $POPPIN_BIN.
+ * (Dovecot's master, the mail uid switch); uses dist/poppin or $POPPIN_BIN. BENCH_ONLY=scram-classic
+ * (or a list of scram-classic, scram-inline, bearer-classic, bearer-inline, refusal) runs only
+ * those cases; BENCH_ROUNDS sets the number of interleaved rounds (3).
  */
 import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -20,7 +22,10 @@ import { userdbScramKeys } from "../mod/sasl/scram_userdb.ts";
 const POPPIN = process.env.POPPIN_BIN ?? resolve(import.meta.dir, "..", "dist", "poppin");
 const FULL = process.argv.includes("--full") || process.env.BENCH_FULL === "1";
 const WINDOW_MS = FULL ? 5000 : 1500;
-const ROUNDS = 3;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** BENCH_ONLY=scram-classic,scram-inline,bearer-classic,bearer-inline,refusal runs only the cases named. */
+const ONLY = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
+const wanted = (name: string) => ONLY === undefined || ONLY.includes(name);
 const C = 8;
 const UID = 65534;
 const GID = 65534;
@@ -93,38 +98,42 @@ console.log(`login rates, c=${C}, ${ROUNDS} interleaved rounds of ${WINDOW_MS / 
 try {
   const scram: Mechanism = { kind: "scram", password: PASSWORD };
   for (const mode of ["classic", "inline"] as const) {
+    if (!wanted(`scram-${mode}`)) continue;
     const [ours, dovecot] = await rates([{ port: servers[mode]!, mech: scram }, ...(haveDovecot ? [{ port: servers.dovecot!, mech: scram }] : [])]);
     console.log(`SCRAM-SHA-256 (4096) ${mode.padEnd(8)} ${ours!.toFixed(1).padStart(8)} /s` +
       (dovecot === undefined ? "" : `   Dovecot ${dovecot.toFixed(1).padStart(8)} /s   ratio ${(ours! / dovecot).toFixed(2)}`));
   }
   for (const mode of ["classic", "inline"] as const) {
+    if (!wanted(`bearer-${mode}`)) continue;
     const [jwt, yescrypt] = await rates([{ port: servers[mode]!, mech: { kind: "bearer", token } }, { port: servers[mode]!, mech: { kind: "user", password: PASSWORD } }]);
     console.log(`OAUTHBEARER (ES256 JWT) ${mode.padEnd(8)} ${jwt!.toFixed(1).padStart(8)} /s   yescrypt USER/PASS ${yescrypt!.toFixed(1).padStart(8)} /s   ratio ${(jwt! / yescrypt!).toFixed(2)}`);
   }
   // Refusal timing: a known user with a wrong password against a user with no keys (decoy
   // keys), and against a known user the lists refuse (auth-file): the same work, so the ratios
   // should be 1 within noise. In process, exchange by exchange.
-  const keysOf = userdbScramKeys(`${userdb}.cdb`);
-  const refusal = (user: string, listed = true) => {
-    const admit = listed ? undefined : () => ({ refused: "not listed in auth-file" });
-    const ex = new ScramExchange("SCRAM-SHA-256", "sha256", false, { keys: keysOf, timestamp: "<1.2@bench>", plusOffered: false, admit });
-    const nonce = randomBytes(18).toString("base64");
-    const sf = Buffer.from((ex.step(Buffer.from(`n,,n=${user},r=${nonce}`)) as { data: Uint8Array }).data).toString();
-    const r = /r=([^,]+)/.exec(sf)![1];
-    const step = ex.step(Buffer.from(`c=biws,r=${r},p=${randomBytes(32).toString("base64")}`));
-    if (step.kind !== "refused") throw new Error(step.kind);
-  };
-  for (let i = 0; i < 500; i++) refusal(i % 2 === 0 ? "login" : `warm${i}`);
-  const totals = { known: 0, unknown: 0, unlisted: 0 };
-  for (let i = 0; i < 2000; i++) {
-    for (const [name, user] of [["known", "login"], ["unknown", `ghost${i}`], ["unlisted", "login"]] as const) {
-      const t0 = performance.now();
-      refusal(user, name !== "unlisted");
-      totals[name] += performance.now() - t0;
+  if (wanted("refusal")) {
+    const keysOf = userdbScramKeys(`${userdb}.cdb`);
+    const refusal = (user: string, listed = true) => {
+      const admit = listed ? undefined : () => ({ refused: "not listed in auth-file" });
+      const ex = new ScramExchange("SCRAM-SHA-256", "sha256", false, { keys: keysOf, timestamp: "<1.2@bench>", plusOffered: false, admit });
+      const nonce = randomBytes(18).toString("base64");
+      const sf = Buffer.from((ex.step(Buffer.from(`n,,n=${user},r=${nonce}`)) as { data: Uint8Array }).data).toString();
+      const r = /r=([^,]+)/.exec(sf)![1];
+      const step = ex.step(Buffer.from(`c=biws,r=${r},p=${randomBytes(32).toString("base64")}`));
+      if (step.kind !== "refused") throw new Error(step.kind);
+    };
+    for (let i = 0; i < 500; i++) refusal(i % 2 === 0 ? "login" : `warm${i}`);
+    const totals = { known: 0, unknown: 0, unlisted: 0 };
+    for (let i = 0; i < 2000; i++) {
+      for (const [name, user] of [["known", "login"], ["unknown", `ghost${i}`], ["unlisted", "login"]] as const) {
+        const t0 = performance.now();
+        refusal(user, name !== "unlisted");
+        totals[name] += performance.now() - t0;
+      }
     }
+    console.log(`SCRAM refusal, known user wrong proof ${(totals.known / 2).toFixed(1).padStart(6)} us   unknown user ${(totals.unknown / 2).toFixed(1).padStart(6)} us   ratio ${(totals.known / totals.unknown).toFixed(2)}`
+      + `   refused by auth-file ${(totals.unlisted / 2).toFixed(1).padStart(6)} us   ratio ${(totals.known / totals.unlisted).toFixed(2)}`);
   }
-  console.log(`SCRAM refusal, known user wrong proof ${(totals.known / 2).toFixed(1).padStart(6)} us   unknown user ${(totals.unknown / 2).toFixed(1).padStart(6)} us   ratio ${(totals.known / totals.unknown).toFixed(2)}`
-    + `   refused by auth-file ${(totals.unlisted / 2).toFixed(1).padStart(6)} us   ratio ${(totals.known / totals.unlisted).toFixed(2)}`);
 } finally {
   for (const s of running) await s.stop();
   rmSync(root, { recursive: true, force: true });

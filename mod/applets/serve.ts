@@ -12,10 +12,11 @@ import { MAIL_WORKER_FLAG, runMailWorker } from "../standalone/mail_worker.ts";
 import { CRYPT_HELPER_FLAG, runCryptHelper } from "../standalone/crypt_helper.ts";
 import { keepKeyReaders, policyTls, setupServeTls, type ServeTls } from "../tls/serve_tls.ts";
 import { KEY_READER_FLAG, runKeyReader } from "../tls/key_reader.ts";
-import { parsePopupCommand, selfResolver } from "../serve/chain_spec.ts";
+import { parsePopupCommand, runsThisBinary, selfResolver } from "../serve/chain_spec.ts";
 import { resolvePolicy } from "../policy/resolve.ts";
 import { logLine } from "../base/log_value.ts";
 import { longRunning } from "../sys/jit.ts";
+import { withShortProcessEnv } from "../sys/short_process.ts";
 
 const USAGE = `serve [ -1UXpPhHrRoOdDqQv ] [ -c limit ] [ -x rules.cdb ] [ -B banner ] [ -g gid ] [ -u uid ] [ -b backlog ] [ -l localname ] [ -t timeout ] [ --per-ip n ] [ --proxy [ --proxy-from addr,... ] ] host port program [ arg ... ]
        serve [ options ] --systemd program [ arg ... ]   (socket from systemd: LISTEN_FDS/LISTEN_PID)
@@ -91,7 +92,8 @@ export const applet: Applet = {
     }
     // poppin's popup offering STLS gets its key material from us (never the files), so it may
     // run as a uid that cannot read the key. Unreadable here: popup reads the files itself and says why.
-    const popup = o.tls ? undefined : parsePopupCommand(o.program, selfResolver(ctx.execPath, ctx.env.PATH));
+    const resolver = selfResolver(ctx.execPath, ctx.env.PATH);
+    const popup = o.tls ? undefined : parsePopupCommand(o.program, resolver);
     if (popup !== undefined) {
       try {
         stls = policyTls(resolvePolicy(popup.popupOptions, chain.env).policy, "STLS certificate", warn);
@@ -100,11 +102,14 @@ export const applet: Applet = {
         warn(`popup's STLS certificate: ${err.message}`);
       }
     }
+    // A poppin program lives for one connection: it starts with the runtime settings for that
+    // (mod/sys/short_process.ts). A foreign program's environment stays tcpserver's.
+    const childEnv = runsThisBinary(o.program, resolver) ? withShortProcessEnv : undefined;
     const server = new Server(o, chain.env, {
       log: (line) => writeStderr(logLine(line)),
       drop: (reason) => writeStderr(logLine(`${ctx.prefix}: warning: dropping connection, ${reason}\n`)),
       warn: (message) => writeStderr(logLine(`${ctx.prefix}: warning: ${message}\n`)),
-    }, process.pid, tls ? relayOverTls(o.program, tls) : spawnProgram(o.program, stls?.holder, chain.env), counters);
+    }, process.pid, tls ? relayOverTls(o.program, tls, childEnv) : spawnProgram(o.program, stls?.holder, chain.env, childEnv), counters);
     let metrics: MetricsEndpoint | undefined;
     process.on("SIGTERM", () => {
       void server.stop();

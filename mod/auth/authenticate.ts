@@ -6,7 +6,7 @@
  * tells neither whether the login exists nor why it was refused.
  */
 import { realpathSync } from "node:fs";
-import { isAbsolute, relative, resolve } from "node:path";
+import { isAbsolute, relative, resolve } from "../base/posix_path.ts";
 import type { Account } from "./account.ts";
 import { isLockedHash, VIRTUAL_SHELL } from "./account.ts";
 import { looksLikeApopDigest, lookupApopSecretFile, verifyApop } from "./apop.ts";

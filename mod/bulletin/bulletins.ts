@@ -8,7 +8,7 @@
  * is a group bulletin: only members of the Unix group GROUP get it.
  */
 import { closeSync, constants, fsyncSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { join } from "../base/posix_path.ts";
 import { TempError, describeSysError } from "../base/errors.ts";
 import { maildirDeliver } from "../maildir/deliver.ts";
 import { openRegularFile, readHead } from "../sys/owned_file.ts";

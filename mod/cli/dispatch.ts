@@ -1,4 +1,4 @@
-import { basename } from "node:path";
+import { basename } from "../base/posix_path.ts";
 import type { AppletContext } from "./context.ts";
 import { fatal } from "./context.ts";
 import { APPLETS, ALIASES, callableNames, findAlias, findApplet } from "./applet_table.ts";

@@ -4,7 +4,7 @@
  * from new/ to cur/ (qmail-pop3d's QUIT for messages it listed from new/).
  */
 import { readdirSync, renameSync, statSync, unlinkSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join } from "../base/posix_path.ts";
 import { TempError, describeSysError } from "../base/errors.ts";
 import { logValue } from "../base/log_value.ts";
 import { curNameFor } from "./name.ts";

@@ -6,7 +6,7 @@
  */
 import { closeSync, fsyncSync, linkSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { nodeOs } from "../sys/builtins.ts";
-import { join } from "node:path";
+import { join } from "../base/posix_path.ts";
 import { PermError, TempError, describeSysError } from "../base/errors.ts";
 import { checkRealDirectory, openDirectory, UntrustedFile } from "../sys/owned_file.ts";
 import { CrlfCounter } from "./crlf.ts";

@@ -9,7 +9,7 @@
  * over quota meanwhile. A Maildir without the file has no quota: nothing is created.
  */
 import { closeSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { join } from "../base/posix_path.ts";
 import { describeSysError } from "../base/errors.ts";
 import { logValue } from "../base/log_value.ts";
 import { openRegularFile } from "../sys/owned_file.ts";

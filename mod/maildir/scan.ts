@@ -4,7 +4,7 @@
  * The CRLF size comes from the name (`,W=`), the size cache, or one streaming read.
  */
 import { readdirSync, renameSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { join } from "../base/posix_path.ts";
 import { PermError, TempError, describeSysError } from "../base/errors.ts";
 import { logValue } from "../base/log_value.ts";
 import { crlfSizeOfFile } from "./crlf.ts";

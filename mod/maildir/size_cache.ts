@@ -12,7 +12,7 @@
  * A file that does not parse, or whose trailer does not match, is ignored and rebuilt.
  */
 import { closeSync, constants, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { join } from "../base/posix_path.ts";
 import { describeSysError } from "../base/errors.ts";
 import { openDirectory, openRegularFile, readHead } from "../sys/owned_file.ts";
 

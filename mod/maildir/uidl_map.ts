@@ -6,7 +6,7 @@
  * files that no longer exist are ignored.
  */
 import { closeSync, fsyncSync, readFileSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { join } from "../base/posix_path.ts";
 import { TempError, describeSysError } from "../base/errors.ts";
 import { effectiveUid, openOwnedAppend, openOwnedFile } from "../sys/owned_file.ts";
 

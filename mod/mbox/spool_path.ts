@@ -7,7 +7,7 @@
  * Anything not starting with "mbox:" is a Maildir, as for qmail-pop3d; a Maildir really
  * named "mbox:x" is reached as "./mbox:x".
  */
-import { isAbsolute, join } from "node:path";
+import { isAbsolute, join } from "../base/posix_path.ts";
 
 export const MBOX_PREFIX = "mbox:";
 /** Debian's (and Qpopper's usual) spool directory. */

@@ -9,7 +9,7 @@
  * a temporary file created exclusively (never through a link left at its name), then renamed.
  */
 import { closeSync, constants, fstatSync, openSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { join } from "../base/posix_path.ts";
 import { randomBytes } from "../sys/random.ts";
 
 /** A count file is a few dozen octets: more is not ours. */

@@ -4,7 +4,7 @@
  * after it is refused with -ERR [LOGIN-DELAY] and does not count as a login.
  */
 import { closeSync, futimesSync } from "node:fs";
-import { join } from "node:path";
+import { join } from "../base/posix_path.ts";
 import { openRegularFile } from "../sys/owned_file.ts";
 
 export const LAST_LOGIN_FILE = ".poppin-last-login";

@@ -11,7 +11,7 @@
  * a vanished message is then reported as such).
  */
 import { closeSync, constants, fchmodSync, fstatSync, openSync } from "node:fs";
-import { join } from "node:path";
+import { join } from "../base/posix_path.ts";
 import { TempError, describeSysError } from "../base/errors.ts";
 import { lockBusy, lockExclusiveNonBlocking } from "../sys/locks.ts";
 import { effectiveUid, openDirectory } from "../sys/owned_file.ts";

@@ -9,7 +9,7 @@
  * Works over any Mailbox (Maildir, mbox): the hosts wrap the mailbox they opened.
  */
 import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join } from "../base/posix_path.ts";
 import { describeSysError } from "../base/errors.ts";
 import { logValue } from "../base/log_value.ts";
 import type { Mailbox, MessageReader, RemoveResult } from "./mailbox.ts";

@@ -4,7 +4,7 @@
  * file sizes (LF) and order (mtime heap). UIDLs are qmail-pop3d's in both.
  */
 import { closeSync, constants as fsConstants, fstatSync, openSync, readdirSync, readSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join } from "../base/posix_path.ts";
 import { maildirDeleteMany } from "../maildir/clean.ts";
 import { uidlOf } from "../maildir/name.ts";
 import { recordQuotaRemoval } from "../maildir/quota.ts";

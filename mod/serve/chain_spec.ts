@@ -7,7 +7,7 @@
  */
 import { ENV, envValue } from "../base/env.ts";
 import { realpathSync } from "node:fs";
-import { basename } from "node:path";
+import { basename } from "../base/posix_path.ts";
 import { pathexecCandidates } from "../sys/libc.ts";
 import { parsePolicyFlags } from "../policy/resolve.ts";
 import { isPoppinName } from "../base/self_name.ts";
@@ -149,6 +149,12 @@ export function parsePopupCommand(argv: readonly string[], resolver: Resolver): 
   } catch {
     return undefined; // popup itself says what is wrong with its options
   }
+}
+
+/** Whether `argv` starts this binary (any applet, under any name): a poppin program started per connection. */
+export function runsThisBinary(argv: readonly string[], resolver: Resolver): boolean {
+  const word = argv[0];
+  return word !== undefined && resolveProgram(word, resolver) === resolver.self;
 }
 
 /** The resolver for this process: our own real path and PATH. */

@@ -13,6 +13,11 @@ import { TLS_FD_VARIABLE } from "../tls/key_material.ts";
 import { waitStatus } from "./log_lines.ts";
 import { DROP_STATUS, type Admitted, type ConnectionHandler } from "./server.ts";
 
+/** The environment a connection's program gets: the connection's own, or with settings added (mod/sys/short_process.ts). */
+export type ChildEnv = (env: Record<string, string>) => Record<string, string>;
+
+const asIs: ChildEnv = (env) => env;
+
 /** Variables that choose popup's certificate files (mod/policy/options.ts). */
 const TLS_SOURCE_VARIABLES = ["CERTFILE", "KEYFILE", ENV.config.name] as const;
 
@@ -30,9 +35,9 @@ function spawnAsPathexec<T>(name: string, path: string | undefined, spawn: (file
 /**
  * The program with the socket as fds 0 and 1. `stlsMaterial`: poppin's popup with STLS gets
  * the key material serve read (from `baseEnv`'s files), as fd 3 named by POPPIN_TLS_FD
- * (mod/tls/key_material.ts).
+ * (mod/tls/key_material.ts). `childEnv` makes the program's environment from the connection's.
  */
-export function spawnProgram(program: readonly string[], stlsMaterial?: TlsContextHolder, baseEnv: Readonly<Record<string, string | undefined>> = {}): ConnectionHandler {
+export function spawnProgram(program: readonly string[], stlsMaterial?: TlsContextHolder, baseEnv: Readonly<Record<string, string | undefined>> = {}, childEnv: ChildEnv = asIs): ConnectionHandler {
   /**
    * The material's descriptor; undefined (popup reads the files itself) when there is none, when
    * it cannot be made, or when the connection's variables (a rule in -x) name other certificate
@@ -56,7 +61,7 @@ export function spawnProgram(program: readonly string[], stlsMaterial?: TlsConte
         child = spawnAsPathexec(program[0], baseEnv.PATH, (file) => Bun.spawn([file, ...program.slice(1)], {
           argv0: program[0],
           stdio: material === undefined ? [fd, fd, "inherit"] : [fd, fd, "inherit", material],
-          env: material === undefined ? env : { ...env, [TLS_FD_VARIABLE]: "3" },
+          env: material === undefined ? childEnv(env) : { ...childEnv(env), [TLS_FD_VARIABLE]: "3" },
           onExit: (_proc, exitCode, signalCode) => {
             const signal = signalCode === null || signalCode === undefined ? null : String(signalCode);
             conn.ended(waitStatus(exitCode, signalCode ?? null), { code: exitCode, signal });
@@ -77,10 +82,10 @@ export function spawnProgram(program: readonly string[], stlsMaterial?: TlsConte
 }
 
 /** --tls: the handshake, then the program on pipes relayed through TLS (mod/tls/implicit.ts). */
-export function relayOverTls(program: readonly string[], tls: { holder: TlsContextHolder; handshakeTimeoutMs: number }): ConnectionHandler {
+export function relayOverTls(program: readonly string[], tls: { holder: TlsContextHolder; handshakeTimeoutMs: number }, childEnv: ChildEnv = asIs): ConnectionHandler {
   return {
     serve(conn) {
-      void runOverTls(conn.sock, tls.holder.context, tls.handshakeTimeoutMs, program, conn.env, {
+      void runOverTls(conn.sock, tls.holder.context, tls.handshakeTimeoutMs, program, childEnv(conn.env), {
         dropped: (reason) => conn.dropped(reason),
         started: (pid) => conn.started(pid),
         ended: (code, signal) => conn.ended(waitStatus(code, signal), { code, signal }),

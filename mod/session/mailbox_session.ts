@@ -8,7 +8,7 @@
  * The session lock is released when the session ends, whoever hosts it.
  */
 import { closeSync } from "node:fs";
-import { basename, isAbsolute, join } from "node:path";
+import { basename, isAbsolute, join } from "../base/posix_path.ts";
 import { EXIT_TEMP, PoppinError } from "../base/errors.ts";
 import type { maildirScan } from "../maildir/scan.ts";
 import { maildirTmpCleanup } from "../maildir/clean.ts";

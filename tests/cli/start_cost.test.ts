@@ -91,6 +91,12 @@ describe("start cost: one applet per start", () => {
     expect(readFileSync(join(ROOT, "mod", "cli", "applet_table.ts"), "utf8")).not.toMatch(/\.find\(/);
   });
 
+  test("nothing popup or main.ts loads imports node:path: they use mod/base/posix_path.ts (node:path compiles from source, about 0.3 ms a start)", () => {
+    const files = [...staticallyReached(join(ROOT, "mod", "applets", "popup.ts")), ...staticallyReached(join(ROOT, "main.ts"))];
+    expect(files.map((f) => relative(ROOT, f))).toContain("mod/base/posix_path.ts"); // the walk reaches the replacement
+    expect(files.filter((f) => /^\s*import\s[^;]*?\bfrom\s+"(node:)?path"/m.test(readFileSync(f, "utf8"))).map((f) => relative(ROOT, f))).toEqual([]);
+  });
+
   test("nothing popup loads imports node:os: a session needs it only after a failure (errno names), through nodeOs()", () => {
     const files = [...staticallyReached(join(ROOT, "mod", "applets", "popup.ts")), ...staticallyReached(join(ROOT, "main.ts"))];
     expect(files.map((f) => relative(ROOT, f))).toContain("mod/sys/ffi.ts"); // the walk reaches the libc layer

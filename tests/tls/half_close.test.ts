@@ -31,7 +31,7 @@ function exchange(port: number, stls: boolean, maxVersion: tls.SecureVersion): P
     let out = "";
     const timer = setTimeout(() => resolve(`timeout: ${JSON.stringify(out)}`), 10_000);
     const secure = (raw?: net.Socket) => {
-      const t = tls.connect({ ...(raw ? { socket: raw } : { port, host: "127.0.0.1" }), rejectUnauthorized: false, maxVersion, allowHalfOpen: true } as tls.ConnectionOptions, () => {
+      const t = tls.connect({ ...(raw ? { socket: raw } : { port, host: "127.0.0.1" }), rejectUnauthorized: false, maxVersion, allowHalfOpen: true } as unknown as tls.ConnectionOptions, () => {
         t.write(COMMANDS);
         t.end(); // close_notify, then FIN: our sending side only
       });
