@@ -12,12 +12,14 @@
  * Direct clients talk to a backend without --proxy; the proxied path to the same Maildirs
  * behind a backend with --proxy --proxy-from 127.0.0.1 (so its logs see the client).
  *
- * Two placements, each measured (BENCH_PROXY_CPUS=shared|separate|both, default both):
- * "shared": client, proxy and backend on every CPU of this machine, so the proxy's CPU is
- * taken from the backend's; "separate" (a proxy tier on machines of its own, as deployed):
- * the client and the backend pinned to the first half of the CPUs (taskset), the proxy to
- * the other half, in both the direct and the proxied rounds. The goal is the separate one's:
- * the tier's cost to a site is what it adds to a session on its own machines.
+ * Three placements (BENCH_PROXY_CPUS=shared|separate|backend, a comma list, "both" for shared
+ * and separate (the default), or "all"): "shared": client, proxy and backend on every CPU of
+ * this machine, so the proxy's CPU is taken from the backend's; "separate" (a proxy tier on
+ * machines of its own, as deployed): the client and the backend pinned to the first half of
+ * the CPUs (taskset), the proxy to the other half, in both the direct and the proxied rounds;
+ * "backend" (clients and proxies are other machines, the backend is the resource compared):
+ * the backend alone on the first half, the client and the proxy on the other. The goal is the
+ * separate one's: the tier's cost to a site is what it adds to a session on its own machines.
  * Needs root (the mail uid); uses dist/poppin or $POPPIN_BIN.
  */
 import { appendFileSync, chownSync, mkdirSync, readFileSync, rmSync } from "node:fs";
@@ -46,16 +48,34 @@ requireBinaryAndRoot(POPPIN, "proxy", "the mail uid");
 // ---------- placement: which CPUs the client and backend, and the proxy, may use
 
 const CPUS = navigator.hardwareConcurrency;
-const PLACEMENTS = (process.env.BENCH_PROXY_CPUS ?? "both") === "both" ? ["shared", "separate"] : [process.env.BENCH_PROXY_CPUS!];
+type Placement = "shared" | "separate" | "backend";
+const PLACEMENT_NAMES: readonly Placement[] = ["shared", "separate", "backend"];
+const placementsAsked = process.env.BENCH_PROXY_CPUS ?? "both";
+const PLACEMENTS: Placement[] = placementsAsked === "both" ? ["shared", "separate"]
+  : placementsAsked === "all" ? [...PLACEMENT_NAMES]
+  : placementsAsked.split(",").map((p) => p.trim() as Placement);
+for (const p of PLACEMENTS) if (!PLACEMENT_NAMES.includes(p)) throw new Error(`BENCH_PROXY_CPUS: ${p} is not shared, separate, backend, both or all`);
 const canSeparate = CPUS >= 2 && Bun.which("taskset") !== null;
 const half = Math.floor(CPUS / 2);
-const SITE_CPUS = `0-${half - 1}`;
-const PROXY_CPUS = `${half}-${CPUS - 1}`;
-/** Whether the rounds being run place the proxy on CPUs of its own (false: every CPU for everyone). */
-let separate = false;
-const pinned = (cpus: string, argv: string[]) => (separate ? ["taskset", "-c", cpus, ...argv] : argv);
+const FIRST_HALF = `0-${half - 1}`;
+const SECOND_HALF = `${half}-${CPUS - 1}`;
+const ALL_CPUS = `0-${CPUS - 1}`;
+/** The placement of the rounds being run. */
+let placing: Placement = "shared";
+/**
+ * Which CPUs each party may use. "separate": the client and the backend on the first half,
+ * the proxy on the other. "backend": the backend alone on the first half, the client and
+ * the proxy on the other (clients and proxies are other machines; the backend is the
+ * resource compared).
+ */
+function cpusOf(role: "client" | "backend" | "proxy"): string {
+  if (placing === "shared") return ALL_CPUS;
+  if (placing === "separate") return role === "proxy" ? SECOND_HALF : FIRST_HALF;
+  return role === "backend" ? FIRST_HALF : SECOND_HALF;
+}
+const pinned = (role: "backend" | "proxy", argv: string[]) => (placing === "shared" ? argv : ["taskset", "-c", cpusOf(role), ...argv]);
 function pinClient(): void {
-  const r = Bun.spawnSync(["taskset", "-a", "-p", "-c", separate ? SITE_CPUS : `0-${CPUS - 1}`, String(process.pid)]);
+  const r = Bun.spawnSync(["taskset", "-a", "-p", "-c", cpusOf("client"), String(process.pid)]);
   if (r.exitCode !== 0) throw new Error(`taskset: ${r.stderr.toString()}`);
 }
 
@@ -112,14 +132,14 @@ const backendChain = [POPPIN, "popup", "bench.example", POPPIN, "checkpassword",
 
 async function backend(proxied: boolean, env: Record<string, string>): Promise<Server> {
   const extra = ["-u", String(UID), "-g", String(GID), ...(proxied ? ["--proxy", "--proxy-from", "127.0.0.1"] : [])];
-  return start((port) => pinned(SITE_CPUS, serve(port, extra, backendChain)), env);
+  return start((port) => pinned("backend", serve(port, extra, backendChain)), env);
 }
 
 async function proxyNode(backendPort: number): Promise<Server> {
   const routes = join(root, `routes-${backendPort}`);
   const r = Bun.spawnSync([POPPIN, "routes", "compile", `${routes}.cdb`, `${routes}.tmp`], { stdin: Buffer.from(`*:127.0.0.1:${backendPort}\n`) });
   if (r.exitCode !== 0) throw new Error(`routes compile: ${r.stderr.toString()}`);
-  return start((port) => pinned(PROXY_CPUS, serve(port, ["-u", String(UID), "-g", String(GID)], [POPPIN, "popup", "proxy.example", POPPIN, "proxy", `${routes}.cdb`])));
+  return start((port) => pinned("proxy", serve(port, ["-u", String(UID), "-g", String(GID)], [POPPIN, "popup", "proxy.example", POPPIN, "proxy", `${routes}.cdb`])));
 }
 
 /** Direct: a backend alone. Proxied: a --proxy backend and a proxy node in front. */
@@ -188,11 +208,13 @@ function cpuPerUnit(before: { proxy: number; backend: number; client: NodeJS.Cpu
 function cpuShare(unit: string, cpu: { direct: number[]; proxied: number[] }): void {
   const d = median(cpu.direct);
   const x = median(cpu.proxied);
-  const where = separate ? `client + backend on CPUs ${SITE_CPUS}, proxy on ${PROXY_CPUS}` : `client + backend (+ proxy), all on ${CPUS} CPUs`;
-  console.log(`  CPU per ${unit}, ${where}: direct ${fmt(d, 2)} ms, proxied ${fmt(x, 2)} ms${separate ? "" : `; ratio this machine allows when CPU-bound ${ratio(d, x)}`}; load average ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+  const where = placing === "separate" ? `client + backend on CPUs ${FIRST_HALF}, proxy on ${SECOND_HALF}`
+    : placing === "backend" ? `backend on CPUs ${FIRST_HALF}, client + proxy on ${SECOND_HALF}`
+    : `client + backend (+ proxy), all on ${CPUS} CPUs`;
+  console.log(`  CPU per ${unit}, ${where}: direct ${fmt(d, 2)} ms, proxied ${fmt(x, 2)} ms${placing === "shared" ? `; ratio this machine allows when CPU-bound ${ratio(d, x)}` : ""}; load average ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
 }
 
-const placement = () => (separate ? "proxy on CPUs of its own" : "proxy sharing the CPUs");
+const placement = () => ({ shared: "proxy sharing the CPUs", separate: "proxy on CPUs of its own", backend: "backend on CPUs of its own, client and proxy on the others" })[placing];
 const fmt = (n: number, digits = 0) => n.toFixed(digits);
 const ratio = (a: number, b: number) => (b === 0 ? "n/a" : (a / b).toFixed(2));
 
@@ -295,17 +317,17 @@ async function idleScenario(): Promise<void> {
 try {
   console.log(`proxy bench: poppin ${POPPIN}, ${CPUS} CPUs`);
   for (const p of PLACEMENTS) {
-    if (p === "separate" && !canSeparate) {
-      console.log("proxy on CPUs of its own: skipped (needs 2 CPUs or more and taskset)");
+    if (p !== "shared" && !canSeparate) {
+      console.log(`placement ${p}: skipped (needs 2 CPUs or more and taskset)`);
       continue;
     }
-    separate = p === "separate";
+    placing = p;
     pinClient();
     if (wanted("login")) await loginScenario("a yescrypt check per login", {});
     if (wanted("cache")) await loginScenario("backend credential cache on", { POPPIN_AUTH_CACHE_TTL: "300" });
     if (wanted("retr")) await retrScenario();
   }
-  separate = false;
+  placing = "shared";
   pinClient();
   if (wanted("idle")) await idleScenario();
 } finally {

@@ -7,7 +7,7 @@ import { EXIT_AUTH_FAILED, EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError } from ".
 import { writeStderr } from "../base/io.ts";
 import { AuthRefused, MalformedRequest, readRequestFd } from "../auth/request.ts";
 import { proxyConfig } from "../proxy/config.ts";
-import { proxyLogin, proxySessionLine } from "../proxy/proxy_login.ts";
+import { proxyLogin, proxySessionLine, socketAddresses } from "../proxy/proxy_login.ts";
 import { relaySession } from "../proxy/relay.ts";
 import { RouteTable } from "../proxy/routes.ts";
 import { nodeNet } from "../sys/builtins.ts";
@@ -57,7 +57,7 @@ export const applet: Applet = {
       const config = proxyConfig(ctx.env, backendTls);
       raw = readRequestFd(3);
       const startedAt = Date.now();
-      const result = await proxyLogin(raw, ctx.env, { routes: new RouteTable(args[0]!), config, log, prefix: ctx.prefix });
+      const result = await proxyLogin(raw, ctx.env, { routes: new RouteTable(args[0]!), config, log, prefix: ctx.prefix, connectionAddresses: () => socketAddresses(0) });
       raw.fill(0);
       if (result.kind === "failed") return result.failure === "rejected" ? EXIT_AUTH_FAILED : EXIT_TEMP;
       const { clientIn, clientOut } = clientSide();

@@ -36,10 +36,17 @@ class BackendGone extends Error {}
 
 /** Reads CRLF-terminated answers from the backend, bounded in length and time. */
 class AnswerReader {
-  #buffer = new Uint8Array(0);
+  #buffer: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
   #waiting: (() => void) | undefined;
   #closed: string | undefined;
   readonly #onData = (chunk: Buffer) => {
+    if (this.#buffer.length === 0) {
+      // The usual case: the answers arrive in one read. A plain view (not a Buffer, whose
+      // slice would be a view too): the lines taken from it below are copies.
+      this.#buffer = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
+      this.#waiting?.();
+      return;
+    }
     const next = new Uint8Array(this.#buffer.length + chunk.length);
     next.set(this.#buffer, 0);
     next.set(chunk, this.#buffer.length);

@@ -11,6 +11,7 @@ import { describeSysError } from "../base/errors.ts";
 import { logValue } from "../base/log_value.ts";
 import { MECHANISM_VARIABLE } from "../sasl/login_env.ts";
 import { encodeProxyV2, type ProxiedAddresses } from "../serve/proxy_protocol.ts";
+import { connectionEnds } from "../sys/socket_name.ts";
 import { loginAtBackend, type LoginMechanism } from "./backend_login.ts";
 import type { ProxyConfig } from "./config.ts";
 import type { RelayStats } from "./relay.ts";
@@ -24,6 +25,13 @@ export interface ProxySetup {
   /** Writes one finished log line. */
   log(line: string): void;
   prefix: string;
+  /**
+   * Where the client's addresses come from when the environment has none (no TCPREMOTEIP:
+   * started by inetd or systemd's socket activation rather than serve): the connection
+   * itself, or null when there is no TCP connection to ask (then the backend gets PROXY v2
+   * LOCAL and takes the connection's own addresses).
+   */
+  connectionAddresses?: () => ProxiedAddresses | null;
 }
 
 export type ProxyLoginResult =
@@ -40,6 +48,13 @@ export function clientAddresses(env: NodeJS.ProcessEnv): ProxiedAddresses | null
   return { sourceIp: TCPREMOTEIP, sourcePort, destinationIp: TCPLOCALIP, destinationPort };
 }
 
+/** The client's and our end of the connection on `fd` as the PROXY header carries them; null when it is no TCP connection. */
+export function socketAddresses(fd: number): ProxiedAddresses | null {
+  const ends = connectionEnds(fd);
+  if (ends === null) return null;
+  return { sourceIp: ends.remote.ip, sourcePort: ends.remote.port, destinationIp: ends.local.ip, destinationPort: ends.local.port };
+}
+
 /** How the client logged in (popup's POPPIN_AUTH_MECH; unset from a foreign popup: USER/PASS). */
 function mechanismOf(env: NodeJS.ProcessEnv): LoginMechanism | "apop" | "other" {
   const value = (env[MECHANISM_VARIABLE] ?? "").toUpperCase();
@@ -50,7 +65,8 @@ function mechanismOf(env: NodeJS.ProcessEnv): LoginMechanism | "apop" | "other" 
 /** Logs in at the user's backend; `data` is checkpassword's fd-3 data (wiped by the caller). */
 export async function proxyLogin(data: Uint8Array, env: NodeJS.ProcessEnv, setup: ProxySetup): Promise<ProxyLoginResult> {
   const request = parseRequest(data);
-  const rip = logValue(env.TCPREMOTEIP ?? "unknown");
+  const addresses = clientAddresses(env) ?? (env.TCPREMOTEIP ? null : setup.connectionAddresses?.() ?? null);
+  const rip = logValue(addresses?.sourceIp ?? env.TCPREMOTEIP ?? "unknown");
   const user = logValue(request.login);
   const warn = (text: string) => setup.log(`${setup.prefix}: warning: ${text}\n`);
   const mechanism = mechanismOf(env);
@@ -78,7 +94,7 @@ export async function proxyLogin(data: Uint8Array, env: NodeJS.ProcessEnv, setup
   const who = `user=${user} rip=${rip} backend=${logValue(backend)}`;
   const result = await loginAtBackend({
     backend: route.backend,
-    header: encodeProxyV2(clientAddresses(env)),
+    header: encodeProxyV2(addresses),
     user: request.login,
     password: request.password,
     mechanism,

@@ -164,6 +164,7 @@ export function rendezvousScore(backend: string, login: Uint8Array): number {
 
 /** The backend of `login` among `backends` (the first listed wins a tie). */
 export function rendezvousPick(backends: readonly Backend[], login: Uint8Array): Backend {
+  if (backends.length === 1) return backends[0]!; // the only candidate wins whatever its score
   let best = backends[0]!;
   let bestScore = -1;
   for (const b of backends) {
@@ -186,14 +187,22 @@ function parseStored(data: Uint8Array): Backend[] {
   return out;
 }
 
-/** The route of `login` (any case), or undefined when the table has none for it. */
-export function findRoute(reader: CdbReader, login: Uint8Array): Route | undefined {
+/** The `*` line's backends, or null when the table has none. */
+function defaultBackends(reader: CdbReader): Backend[] | null {
+  const list = reader.find(DEFAULT_KEY);
+  return list === null ? null : parseStored(list);
+}
+
+/**
+ * The route of `login` (any case), or undefined when the table has none for it. `defaults`:
+ * the `*` line's backends when the caller already read them from this reader.
+ */
+export function findRoute(reader: CdbReader, login: Uint8Array, defaults?: Backend[] | null): Route | undefined {
   const key = routeLogin(login);
   const exact = reader.find(exactKey(key));
   if (exact !== null) return { kind: "exact", backend: parseStored(exact)[0]! };
-  const list = reader.find(DEFAULT_KEY);
-  if (list === null) return undefined;
-  const backends = parseStored(list);
+  const backends = defaults === undefined ? defaultBackends(reader) : defaults;
+  if (backends === null) return undefined;
   return { kind: "hashed", backend: rendezvousPick(backends, key), backends: backends.length };
 }
 
@@ -204,6 +213,8 @@ export function findRoute(reader: CdbReader, login: Uint8Array): Route | undefin
  */
 export class RouteTable {
   #reader: CdbReader | undefined;
+  /** The `*` line of the open table, parsed once per table rather than once per login. */
+  #defaults: Backend[] | null | Error = null;
   #identity = "";
 
   constructor(readonly path: string) {}
@@ -217,8 +228,15 @@ export class RouteTable {
       this.#reader = undefined;
       this.#reader = CdbReader.open(this.path);
       this.#identity = identity;
+      try {
+        this.#defaults = defaultBackends(this.#reader);
+      } catch (err) {
+        this.#defaults = err instanceof Error ? err : new Error(String(err)); // thrown by the logins that need it, as before
+      }
     }
-    return findRoute(this.#reader, login);
+    const defaults = this.#defaults;
+    if (defaults instanceof Error) return findRoute(this.#reader, login); // rereads and throws for a hashed login only
+    return findRoute(this.#reader, login, defaults);
   }
 
   close(): void {
