@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
-import { applet, requireTool, startPortServer, tempDir } from "../helpers.ts";
+import { applet, requireTool, ROOT, run, startPortServer, tempDir } from "../helpers.ts";
 import { makeUsers, type Users } from "../proxy/topology.ts";
 
 const UCSPI = /^(PROTO|TCP6?(LOCAL|REMOTE)(IP|PORT|HOST|INFO))=/;
@@ -130,6 +130,13 @@ describe("popup under socket activation (Accept=yes, inetd style)", () => {
       // pop3d, the last program of the chain, names the client too.
       await waitFor("pop3d's line", () => /qmail-pop3d: info: end=quit user=alice rip=127\.0\.0\.6 /.test(a.log()));
       expect(a.log()).not.toContain("rip=unknown");
+      // fail2ban's filter, on the log as multilog would have stamped it, bans the client's address.
+      const stamped = run([applet("tai64n")], { stdin: a.log() }).out;
+      const logPath = join(dir, "current");
+      writeFileSync(logPath, stamped);
+      const f2b = run([requireTool("fail2ban-regex"), "-o", "ip", logPath, join(ROOT, "scripts", "fail2ban", "filter.d", "poppin.conf")], { timeoutMs: 60_000 });
+      expect(f2b.code).toBe(0);
+      expect(f2b.out.trim().split("\n")).toEqual(["127.0.0.5", "127.0.0.5"]);
     } finally {
       await a.stop();
     }
