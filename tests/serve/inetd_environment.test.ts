@@ -232,4 +232,15 @@ describe("popup under socket activation (Accept=yes, inetd style)", () => {
     expect(err).toContain("authorization failed rip=unknown user=alice");
     expect(recorded()).toEqual([]);
   });
+
+  test("the Accept=yes units in docs/serve.md pass systemd-analyze verify", () => {
+    const doc = readFileSync(join(ROOT, "docs", "serve.md"), "utf8");
+    const units = [...doc.matchAll(/```\n# (pop3-inetd\S*)\n([\s\S]*?)```/g)];
+    expect(units.map((m) => m[1])).toEqual(["pop3-inetd.socket", "pop3-inetd@.service"]);
+    for (const m of units) writeFileSync(join(dir, m[1]!), m[2]!);
+    expect(units[1]![2]).toMatch(/^StandardError=journal$/m); // not inherit: stderr would reach the client
+    const r = run([requireTool("systemd-analyze"), "verify", "--man=no", join(dir, "pop3-inetd.socket"), join(dir, "pop3-inetd@.service")]);
+    // The only complaint allowed is that poppin is not installed on this machine.
+    expect(`${r.out}${r.stderr}`.split("\n").filter((l) => l !== "" && !l.includes("is not executable"))).toEqual([]);
+  });
 });
