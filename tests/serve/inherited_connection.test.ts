@@ -23,7 +23,7 @@ function fdOf(sock: net.Socket): number {
 }
 
 /** A connection to a server on `listen` from `from`; resolves with the server side's fd. */
-function connected(listen: net.ListenOptions, connect: net.NetConnectOpts): Promise<Pair> {
+function connected(listen: net.ListenOptions, connect: { host?: string; localAddress?: string; path?: string }): Promise<Pair> {
   return new Promise((resolve, reject) => {
     const server = net.createServer((accepted) => {
       resolve({ fd: fdOf(accepted), client, close: () => { accepted.destroy(); client.destroy(); server.close(); } });
@@ -32,7 +32,7 @@ function connected(listen: net.ListenOptions, connect: net.NetConnectOpts): Prom
     server.on("error", reject);
     server.listen(listen, () => {
       const address = server.address();
-      client = typeof address === "string" ? net.connect({ path: address }) : net.connect({ ...connect, port: address!.port } as net.NetConnectOpts);
+      client = typeof address === "string" ? net.connect({ path: address }) : net.connect({ host: connect.host, localAddress: connect.localAddress, port: address!.port });
       client.on("error", reject);
     });
   });
@@ -44,7 +44,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe("fillFromInheritedConnection", () => {
   test("an IPv4 connection: tcpserver's five variables, our end and the client's", async () => {
-    const c = await connected({ host: "127.0.0.1", port: 0 }, { host: "127.0.0.1", localAddress: "127.0.0.5" } as net.NetConnectOpts);
+    const c = await connected({ host: "127.0.0.1", port: 0 }, { host: "127.0.0.1", localAddress: "127.0.0.5" });
     try {
       await new Promise((r) => (c.client.remotePort ? r(null) : c.client.once("connect", r)));
       const env: Record<string, string | undefined> = { PATH: "/bin" };
