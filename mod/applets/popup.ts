@@ -76,6 +76,9 @@ export const applet: Applet = {
       usage(ctx, usageLine);
       return ctx.classic ? EXIT_POPUP_USAGE : EXIT_USAGE;
     }
+    // Started by inetd or socket activation (no tcpserver): the connection itself says who the
+    // client is, as tcpserver would have. The ffi code loads only then: under serve it costs nothing.
+    if (ctx.env.TCPREMOTEIP === undefined) (await import("../serve/inherited_connection.ts")).fillFromInheritedConnection(ctx.env, 0);
     const badTimeout = timeoutWarning(ctx.env);
     if (badTimeout !== undefined) warning(ctx, badTimeout);
     const remoteIp = ctx.env.TCPREMOTEIP ?? "unknown";

@@ -3,7 +3,6 @@
  * ucspi-tcp-ipv6 for IPv6 sockets): PROTO, TCPLOCAL*, TCPREMOTE*, each set or unset exactly
  * as tcpserver does, then the variables of the matching rule.
  */
-import { nodeNet } from "../sys/builtins.ts";
 import type { RulesEnvInstruction } from "../rules/lookup.ts";
 
 /** What serve knows of one connection when it starts the program. */
@@ -41,7 +40,9 @@ export function childEnvironment(
   for (const name of SOCKET_ACTIVATION_VARIABLES) delete env[name];
   const localPort = String(facts.localPort);
   const remotePort = String(facts.remotePort);
-  put(env, "PROTO", nodeNet().isIP(facts.remoteIp) === 6 ? "TCP6" : "TCP");
+  // remoteIp is an address serve or the socket gave (IPv4 dotted, IPv4-mapped already unmapped):
+  // a colon means IPv6. (No node:net here: popup under inetd loads this module at every start.)
+  put(env, "PROTO", facts.remoteIp.includes(":") ? "TCP6" : "TCP");
   put(env, "TCPLOCALIP", facts.localIp);
   put(env, "TCPLOCALPORT", localPort);
   put(env, "TCPLOCALHOST", facts.localHost);

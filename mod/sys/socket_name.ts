@@ -58,20 +58,24 @@ export function parseSockaddr(raw: Uint8Array, length: number): SocketEnd | null
   return null;
 }
 
-function socketEnd(call: "getpeername" | "getsockname", fd: number): SocketEnd | null {
+function socketEnd(call: "getpeername" | "getsockname", fd: number): (SocketEnd & { ipv6Family: boolean }) | null {
   const raw = new Uint8Array(SOCKADDR_STORAGE);
   const length = new Uint32Array([SOCKADDR_STORAGE]);
   if (libc()[call](fd, raw, length) !== 0) return null; // ENOTSOCK (a pipe, a file), ENOTCONN, EBADF
-  return parseSockaddr(raw, length[0]!);
+  const end = parseSockaddr(raw, length[0]!);
+  return end === null ? null : { ...end, ipv6Family: (raw[0]! | (raw[1]! << 8)) === AF_INET6 };
 }
 
 /**
  * The client's and our end of the TCP connection on `fd`; null when `fd` is not a
- * connected IPv4 or IPv6 socket (a pipe, a terminal, a Unix socket).
+ * connected IPv4 or IPv6 socket (a pipe, a terminal, a Unix socket). `ipv6Socket`: the
+ * socket is an IPv6 one (even when its client is IPv4, shown as a.b.c.d), as tcpserver's
+ * listening socket decides which variables it sets.
  */
-export function connectionEnds(fd: number): { remote: SocketEnd; local: SocketEnd } | null {
+export function connectionEnds(fd: number): { remote: SocketEnd; local: SocketEnd; ipv6Socket: boolean } | null {
   const remote = socketEnd("getpeername", fd);
   if (remote === null) return null;
   const local = socketEnd("getsockname", fd);
-  return local === null ? null : { remote, local };
+  if (local === null) return null;
+  return { remote: { ip: remote.ip, port: remote.port }, local: { ip: local.ip, port: local.port }, ipv6Socket: local.ipv6Family };
 }

@@ -102,4 +102,12 @@ describe("start cost: one applet per start", () => {
     expect(files.map((f) => relative(ROOT, f))).toContain("mod/sys/ffi.ts"); // the walk reaches the libc layer
     expect(files.filter((f) => /^\s*import\s[^;]*?\bfrom\s+"(node:)?os"/m.test(readFileSync(f, "utf8"))).map((f) => relative(ROOT, f))).toEqual([]);
   });
+
+  test("popup does not statically reach the socket-address code: it loads only without TCPREMOTEIP (inetd, socket activation)", () => {
+    const reached = [...staticallyReached(join(ROOT, "mod", "applets", "popup.ts"))].map((f) => relative(ROOT, f));
+    expect(reached).toContain("mod/sys/ffi.ts"); // the walk reaches mod/sys
+    expect(reached.filter((f) => f === "mod/sys/socket_name.ts" || f === "mod/serve/inherited_connection.ts")).toEqual([]);
+    const lazy = [...staticallyReached(join(ROOT, "mod", "serve", "inherited_connection.ts"))].map((f) => relative(ROOT, f));
+    expect(lazy).toContain("mod/sys/socket_name.ts");
+  });
 });
