@@ -2,6 +2,7 @@
 import { chmodSync, chownSync, mkdirSync, readdirSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
+import { expect } from "bun:test";
 import { applet, run, startPortServer, tempDir, type PortServer } from "../helpers.ts";
 
 export const MAIL_UID = process.getuid!() === 0 ? 12345 : process.getuid!();
@@ -162,4 +163,20 @@ except poplib.error_proto as e:
   clearTimeout(timer);
   if ((await p.exited) !== 0) throw new Error(`poplib: ${err}`);
   return out;
+}
+
+/**
+ * bob (127.0.0.5) logs in through the proxy at `port`, then sends STAT (+ QUIT) and closes
+ * his sending side: every answer and the close arrive within 2 s (far above the tens of
+ * milliseconds this takes, far below the relay's 5 s grace period), with and without QUIT.
+ */
+export async function expectPromptHalfClose(port: number): Promise<void> {
+  const quit = await halfCloseAfterLogin("127.0.0.5", "127.0.0.1", port, "USER bob\r\nPASS bob pw\r\n", "STAT\r\nQUIT\r\n");
+  expect(quit.out).toMatch(/^(\+OK[^\r]*\r\n){3}\+OK 1 \d+\r\n\+OK[^\r]*\r\n$/);
+  expect(quit.closeMs).toBeGreaterThanOrEqual(0);
+  expect(quit.closeMs).toBeLessThan(2000);
+  const noQuit = await halfCloseAfterLogin("127.0.0.5", "127.0.0.1", port, "USER bob\r\nPASS bob pw\r\n", "STAT\r\n");
+  expect(noQuit.out).toMatch(/^(\+OK[^\r]*\r\n){3}\+OK 1 \d+\r\n$/);
+  expect(noQuit.closeMs).toBeGreaterThanOrEqual(0);
+  expect(noQuit.closeMs).toBeLessThan(2000);
 }
