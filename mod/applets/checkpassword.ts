@@ -39,6 +39,9 @@ export const applet: Applet = {
       usage(ctx, "poppin checkpassword [--userdb=FILE] PROG [ARGS...]");
       return EXIT_USAGE;
     }
+    // Behind a foreign qmail-popup started by inetd or socket activation, nobody set
+    // tcpserver's variables: the connection on fd 0 says who the client is (loaded only then).
+    if (ctx.env.TCPREMOTEIP === undefined) (await import("../serve/inherited_connection.ts")).fillFromInheritedConnection(ctx.env, 0);
     const inherited = inheritedFds(3);
     try {
       const config = authConfigFromEnv(ctx.env, userdb);

@@ -70,6 +70,8 @@ export const applet: Applet = {
         return EXIT_TEMP;
       }
     }
+    // Started by inetd or socket activation: the connection says who the client is, as tcpserver would have.
+    if (ctx.env.TCPREMOTEIP === undefined) (await import("../serve/inherited_connection.ts")).fillFromInheritedConnection(ctx.env, 0);
     const rip = ctx.env.TCPREMOTEIP ?? "unknown";
     const log = (level: string, text: string) => writeStderr(logLine(`${ctx.prefix}: ${level}: ${text} rip=${logValue(rip)}\n`));
     const parser = new QmqpParser(config.limits);

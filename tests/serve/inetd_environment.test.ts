@@ -220,6 +220,52 @@ describe("popup under socket activation (Accept=yes, inetd style)", () => {
     }
   });
 
+  test("a foreign popup: poppin's checkpassword fills the variables for the program it runs", async () => {
+    // A stand-in for a foreign qmail-popup: hands alice's login on fd 3, runs the rest.
+    const sub = join(dir, "foreign");
+    mkdirSync(sub);
+    chmodSync(sub, 0o1777);
+    const login = join(sub, "login");
+    writeFileSync(login, "alice\0alice pw\0\0", { mode: 0o644 });
+    const out = join(sub, "env.out");
+    const record = join(sub, "record");
+    writeFileSync(record, `#!/bin/sh\nenv > ${out}\n`, { mode: 0o755 });
+    const popup = join(sub, "popup");
+    writeFileSync(popup, `#!/bin/sh\nexec 3<${login}\nexec "$@"\n`, { mode: 0o755 });
+    const a = await activate("127.0.0.1", [popup, applet("checkpassword"), record], { POPPIN_USERDB: users.userdb });
+    try {
+      const r = await pop("127.0.0.1", a.port, "127.0.0.5", []);
+      await waitFor("the program's environment", () => {
+        try {
+          return readFileSync(out, "utf8").includes("TCPREMOTEPORT=");
+        } catch {
+          return false;
+        }
+      });
+      const seen = readFileSync(out, "utf8").split("\n").filter((l) => UCSPI.test(l)).sort();
+      expect(seen).toEqual(["PROTO=TCP", "TCPLOCALIP=127.0.0.1", `TCPLOCALPORT=${a.port}`, "TCPREMOTEIP=127.0.0.5", `TCPREMOTEPORT=${r.localPort}`]);
+    } finally {
+      await a.stop();
+    }
+  });
+
+  test("qmqpd under socket activation names the client in its log line", async () => {
+    const a = await activate("127.0.0.1", [applet("qmail-qmqpd")], { POPPIN_USERDB: users.userdb, UID: "65534", GID: "65534" });
+    try {
+      const sock = net.connect({ host: "127.0.0.1", port: a.port, localAddress: "127.0.0.5" });
+      let answer = "";
+      sock.on("data", (c: Buffer) => (answer += c.toString("latin1")));
+      sock.on("error", () => {});
+      await new Promise<void>((r) => sock.on("connect", () => r()));
+      sock.end("garbage");
+      await new Promise<void>((r) => sock.on("close", () => r()));
+      expect(answer).toContain("Dsorry, that is not a valid QMQP request");
+      await waitFor("qmqpd's line", () => a.log().includes("qmail-qmqpd: warning: refused: a netstring length is not a number rip=127.0.0.5\n"));
+    } finally {
+      await a.stop();
+    }
+  });
+
   test("stdin a pipe: nothing is set, the log says rip=unknown as before", async () => {
     const proc = Bun.spawn([applet("qmail-popup"), "pop.example.org", recorder], {
       stdin: new TextEncoder().encode("USER alice\r\nPASS x\r\nQUIT\r\n"),
