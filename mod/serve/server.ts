@@ -12,7 +12,7 @@ import { describeSysError } from "../base/errors.ts";
 import { acceptedEndpoints, describeConnection, proxiedEndpoints, type Endpoints } from "./connection.ts";
 import type { ConnectionFacts } from "./environment.ts";
 import { ConnectionLimits } from "./limits.ts";
-import { DescriptorBudget } from "./descriptor_budget.ts";
+import { DescriptorBudget, openDescriptors } from "./descriptor_budget.ts";
 import { Listener } from "./listener.ts";
 import { endLine, pidLine, statusLine, verdictLine, waitStatus } from "./log_lines.ts";
 import type { ServeOptions } from "./options.ts";
@@ -106,6 +106,12 @@ export class Server {
   /** The first status line, written once the socket is ready (as tcpserver does after listen). */
   announce(): void {
     this.status();
+    // Each connection holds a descriptor of serve's (the socket under --inline, the program's
+    // pidfd in the classic chain): a -c above the descriptor limit is met only in part.
+    const room = this.#descriptors.limit - this.#descriptors.reserve - (openDescriptors() ?? 0);
+    if (this.options.verbosity >= 1 && this.limits.limit > room) {
+      this.out.warn(`-c ${this.limits.limit} needs more descriptors than ulimit -n ${this.#descriptors.limit} allows: about ${Math.max(0, room)} connections at a time; raise ulimit -n (LimitNOFILE=)`);
+    }
   }
 
   /** Connections being served now (for --metrics). */
