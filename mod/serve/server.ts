@@ -12,6 +12,7 @@ import { describeSysError } from "../base/errors.ts";
 import { acceptedEndpoints, describeConnection, proxiedEndpoints, type Endpoints } from "./connection.ts";
 import type { ConnectionFacts } from "./environment.ts";
 import { ConnectionLimits } from "./limits.ts";
+import { DescriptorBudget, openDescriptors } from "./descriptor_budget.ts";
 import { Listener } from "./listener.ts";
 import { endLine, pidLine, statusLine, verdictLine, waitStatus } from "./log_lines.ts";
 import type { ServeOptions } from "./options.ts";
@@ -76,6 +77,9 @@ export class Server {
   private stopping = false;
   readonly #open = new Set<net.Socket>();
   #idle: (() => void) | undefined;
+  /** Accepting stopped because serve is close to its descriptor limit (descriptor_budget.ts). */
+  readonly #descriptors = new DescriptorBudget();
+  #descriptorWait: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     private readonly options: ServeOptions,
@@ -102,6 +106,12 @@ export class Server {
   /** The first status line, written once the socket is ready (as tcpserver does after listen). */
   announce(): void {
     this.status();
+    // Each connection holds a descriptor of serve's (the socket under --inline, the program's
+    // pidfd in the classic chain): a -c above the descriptor limit is met only in part.
+    const room = this.#descriptors.limit - this.#descriptors.reserve - (openDescriptors() ?? 0);
+    if (this.options.verbosity >= 1 && this.limits.limit > room) {
+      this.out.warn(`-c ${this.limits.limit} needs more descriptors than ulimit -n ${this.#descriptors.limit} allows: about ${Math.max(0, room)} connections at a time; raise ulimit -n (LimitNOFILE=)`);
+    }
   }
 
   /** Connections being served now (for --metrics). */
@@ -115,6 +125,8 @@ export class Server {
    */
   async stop(deadlineMs = 0): Promise<void> {
     this.stopping = true;
+    clearInterval(this.#descriptorWait);
+    this.#descriptorWait = undefined;
     this.listener?.close();
     if (this.#open.size === 0) return;
     const idle = new Promise<void>((resolve) => (this.#idle = resolve));
@@ -143,9 +155,30 @@ export class Server {
       if (this.#open.size === 0) this.#idle?.();
       return;
     }
-    if (!this.limits.full && this.listener && !this.listener.accepting) {
+    this.resumeAccepting();
+  }
+
+  private resumeAccepting(): void {
+    if (!this.limits.full && this.#descriptorWait === undefined && this.listener && !this.listener.accepting) {
       this.listener.resume().catch((err) => this.out.drop(`unable to accept: ${describeSysError(err)}`));
     }
+  }
+
+  /**
+   * Close to the descriptor limit: accept nothing (clients wait in the backlog) and look ten
+   * times a second whether enough descriptors were freed; finished sessions free theirs
+   * without a release() (a closing socket no longer counts against -c).
+   */
+  private descriptorsTight(): void {
+    if (this.#descriptorWait !== undefined || this.stopping) return;
+    this.listener?.pause();
+    if (this.options.verbosity >= 1) this.out.warn(`${this.#descriptors.limit} descriptors allowed (ulimit -n) and nearly all in use: not accepting until some are free`);
+    this.#descriptorWait = setInterval(() => {
+      if (!this.#descriptors.roomAgain()) return;
+      clearInterval(this.#descriptorWait);
+      this.#descriptorWait = undefined;
+      this.resumeAccepting();
+    }, 100);
   }
 
   /** A connection that gets no program: the pid, warning and end lines tcpserver's short-lived child would have caused. */
@@ -177,6 +210,7 @@ export class Server {
         return;
       }
       ends = peer;
+      if (this.#descriptors.tight(peer.fd)) this.descriptorsTight();
       this.handler.accepted?.(peer.fd);
       if (this.options.proxy) {
         const proxied = await proxiedEndpoints(this.options, peer, sock);
