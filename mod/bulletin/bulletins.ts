@@ -7,10 +7,11 @@
  * gets only the newest `max-bulletins`. A name with a third element, `NUMBER.GROUP.name`,
  * is a group bulletin: only members of the Unix group GROUP get it.
  */
-import { closeSync, constants, fsyncSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "../base/posix_path.ts";
 import { TempError, describeSysError } from "../base/errors.ts";
 import { maildirDeliver } from "../maildir/deliver.ts";
+import { writeFileAtomic } from "../maildir/size_cache.ts";
 import { openRegularFile, readHead } from "../sys/owned_file.ts";
 
 export const SEEN_FILE = ".popbull";
@@ -80,22 +81,6 @@ function readSeen(maildir: string): number | undefined {
   }
 }
 
-/** Replaces `.popbull`: a new file made exclusively (never through what is at the temporary name), then renamed. */
-function writeSeen(file: string, newest: number): void {
-  const tmp = `${file}.tmp`;
-  try { unlinkSync(tmp); } catch { /* none left over */ }
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-  try {
-    const bytes = Buffer.from(`${newest}\n`, "latin1");
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-}
-
 /** A bulletin's bytes, or undefined when it is not a regular file or is over MAX_BULLETIN_OCTETS (checked before reading). */
 function readBulletin(file: string): Buffer | undefined {
   let opened;
@@ -142,7 +127,8 @@ export async function deliverBulletins(bulletinDir: string, maildir: string, max
   if (seen === undefined || newest > seen) {
     const file = join(maildir, SEEN_FILE);
     try {
-      writeSeen(file, newest);
+      // Durably replaced: a temporary file made exclusively (never through what is at its name), renamed over it.
+      writeFileAtomic(maildir, SEEN_FILE, Buffer.from(`${newest}\n`, "latin1"));
     } catch (e) {
       throw new TempError(`unable to write ${file}: ${describeSysError(e)}`);
     }
