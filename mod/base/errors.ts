@@ -46,13 +46,18 @@ export class UsageError extends PoppinError {
   }
 }
 
+/** A system error's code (ENOENT ...), or undefined for anything else. */
+export function sysErrorCode(err: unknown): string | undefined {
+  return (err as { code?: string } | null)?.code;
+}
+
 /**
  * Turns a Node system error into the few words djb's tools print after "unable to ...: "
  * (error_str's text; a code it does not name is shown in lower case, which says more than
  * its "unknown error").
  */
 export function describeSysError(err: unknown): string {
-  const code = (err as { code?: string } | null)?.code;
+  const code = sysErrorCode(err);
   const text = errnoText(code);
   if (text !== undefined) return text;
   const message = (err as { message?: string } | null)?.message;
@@ -61,6 +66,6 @@ export function describeSysError(err: unknown): string {
 
 /** Whether a system error is temporary in djb's sense (the same call may work later). */
 export function isTemporarySysError(err: unknown): boolean {
-  const code = (err as { code?: string } | null)?.code;
+  const code = sysErrorCode(err);
   return code !== "ENOENT" && code !== "ENOTDIR" && code !== "EINVAL";
 }

@@ -13,6 +13,7 @@
 import { closeSync, constants, linkSync, lstatSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { sysErrorCode } from "../base/errors.ts";
 import { DEFAULT_STALE_SECONDS } from "./lock_names.ts";
 
 export { DEFAULT_STALE_SECONDS } from "./lock_names.ts";
@@ -48,7 +49,7 @@ export class DotLockError extends Error {
 }
 
 function code(e: unknown): string {
-  return (e as { code?: string } | null)?.code ?? String(e);
+  return sysErrorCode(e) ?? String(e);
 }
 
 function sleepMs(ms: number): void {

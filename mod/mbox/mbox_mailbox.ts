@@ -8,7 +8,7 @@
  */
 import { accessSync, closeSync, constants, fstatSync, readSync, statSync, type Stats } from "node:fs";
 import { dirname } from "node:path";
-import { TempError, describeSysError } from "../base/errors.ts";
+import { TempError, describeSysError, sysErrorCode } from "../base/errors.ts";
 import type { Mailbox, MessageReader, RemoveResult } from "../pop3/mailbox.ts";
 import type { MessageInfo } from "../pop3/transaction.ts";
 import type { MboxMessage } from "./message.ts";
@@ -36,10 +36,6 @@ export interface MboxMailboxOptions {
 }
 
 export { SpoolBusy };
-
-function code(e: unknown): string | undefined {
-  return (e as { code?: string } | null)?.code;
-}
 
 function sameFile(a: Stats, b: Stats): boolean {
   return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
@@ -93,8 +89,8 @@ function openSpool(path: string): { fd: number; writable: boolean } | undefined 
   try {
     return { fd: openSpoolFile(path, "readwrite"), writable: true };
   } catch (e) {
-    if (code(e) === "ENOENT") return undefined;
-    if (code(e) !== "EACCES" && code(e) !== "EROFS") throw e;
+    if (sysErrorCode(e) === "ENOENT") return undefined;
+    if (sysErrorCode(e) !== "EACCES" && sysErrorCode(e) !== "EROFS") throw e;
   }
   return { fd: openSpoolFile(path, "read"), writable: false };
 }

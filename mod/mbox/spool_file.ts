@@ -10,10 +10,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { effectiveUid, UntrustedFile } from "../sys/owned_file.ts";
-
-function code(e: unknown): string | undefined {
-  return (e as { code?: string } | null)?.code;
-}
+import { sysErrorCode } from "../base/errors.ts";
 
 /** Opens `path` read-only or read-write (O_NONBLOCK: a FIFO never hangs the session), checked as above. Throws UntrustedFile, or the system error. */
 export function openSpoolFile(path: string, mode: "read" | "readwrite"): number {
@@ -27,7 +24,7 @@ export function openSpoolFile(path: string, mode: "read" | "readwrite"): number 
   try {
     fd = openSync(path, (mode === "read" ? constants.O_RDONLY : constants.O_RDWR) | constants.O_NONBLOCK | noFollow);
   } catch (e) {
-    if (code(e) === "ELOOP" && noFollow !== 0) throw new UntrustedFile(path, "is a symbolic link in a directory that is not the user's");
+    if (sysErrorCode(e) === "ELOOP" && noFollow !== 0) throw new UntrustedFile(path, "is a symbolic link in a directory that is not the user's");
     throw e;
   }
   const st = fstatSync(fd);

@@ -14,14 +14,11 @@ import { randomBytes } from "../sys/random.ts";
 import { createExclusive, openDirectory } from "../sys/owned_file.ts";
 import { journalPresent, recoverJournal, replayJournal, trustedOwners, writeAll, writeJournal } from "./journal.ts";
 import { segmentsFrom, type RewritePlan, type Segment } from "./plan.ts";
+import { sysErrorCode } from "../base/errors.ts";
 
 export type UpdateMode = "auto" | "rename" | "inplace";
 
 const CHUNK = 1 << 20;
-
-function code(e: unknown): string | undefined {
-  return (e as { code?: string } | null)?.code;
-}
 
 /** The temporary name of a spool being written beside the old one. */
 export function renameTempPrefix(spool: string): string {
@@ -131,7 +128,7 @@ export function rewriteByRename(spool: string, spoolFd: number, plan: RewritePla
   try {
     fd = createExclusive(tmp, st.mode & 0o7777);
   } catch (e) {
-    if (!mustSucceed && (code(e) === "EACCES" || code(e) === "EPERM" || code(e) === "EROFS")) return false;
+    if (!mustSucceed && (sysErrorCode(e) === "EACCES" || sysErrorCode(e) === "EPERM" || sysErrorCode(e) === "EROFS")) return false;
     throw e;
   }
   try {
@@ -139,7 +136,7 @@ export function rewriteByRename(spool: string, spoolFd: number, plan: RewritePla
       fchownSync(fd, st.uid, st.gid);
       fchmodSync(fd, st.mode & 0o7777);
     } catch (e) {
-      if (!mustSucceed && (code(e) === "EPERM" || code(e) === "EACCES")) {
+      if (!mustSucceed && (sysErrorCode(e) === "EPERM" || sysErrorCode(e) === "EACCES")) {
         closeSync(fd);
         unlinkSync(tmp);
         return false;

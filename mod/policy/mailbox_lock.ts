@@ -12,7 +12,7 @@
  */
 import { closeSync, constants, fchmodSync, fstatSync, openSync } from "node:fs";
 import { join } from "../base/posix_path.ts";
-import { TempError, describeSysError } from "../base/errors.ts";
+import { TempError, describeSysError, sysErrorCode } from "../base/errors.ts";
 import { lockBusy, lockExclusiveNonBlocking } from "../sys/locks.ts";
 import { effectiveUid, openDirectory } from "../sys/owned_file.ts";
 
@@ -25,10 +25,6 @@ export class MailboxInUse extends Error {
   }
 }
 
-function code(e: unknown): string | undefined {
-  return (e as { code?: string } | null)?.code;
-}
-
 /**
  * The session lock file, opened (made 0600 when missing) without following a link or waiting
  * on a FIFO; undefined when the Maildir is missing ("missing"), or when the file cannot be our
@@ -39,7 +35,7 @@ function openLockFile(dir: string): number | "missing" | "unusable" {
   try {
     fd = openSync(join(dir, SESSION_LOCK_FILE), constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600);
   } catch (e) {
-    const c = code(e);
+    const c = sysErrorCode(e);
     if (c === "ENOENT" || c === "ENOTDIR") return "missing";
     if (c === "EACCES" || c === "EPERM" || c === "EROFS" || c === "ELOOP" || c === "ENXIO" || c === "EISDIR") return "unusable";
     throw new TempError(`unable to open ${join(dir, SESSION_LOCK_FILE)}: ${describeSysError(e)}`);
@@ -68,7 +64,7 @@ export function lockMailboxSession(dir: string): number | undefined {
       // O_DIRECTORY: a FIFO the owner put at the Maildir's name fails (ENOTDIR) instead of blocking.
       fd = openDirectory(dir);
     } catch (e) {
-      const c = code(e);
+      const c = sysErrorCode(e);
       if (c === "ENOENT" || c === "ENOTDIR") return undefined;
       throw new TempError(`unable to open ${dir} to lock it: ${describeSysError(e)}`);
     }

@@ -6,6 +6,7 @@
  */
 import { fstatSync, readSync, writeSync } from "node:fs";
 import { POLLIN, POLLOUT, peekSocket, pollFd } from "../sys/poll.ts";
+import { sysErrorCode } from "../base/errors.ts";
 
 /** The client sent nothing (or took nothing) for the whole timeout. */
 export class ClientTimeout extends Error {
@@ -21,10 +22,6 @@ export class ClientGone extends Error {
     super(why);
     this.name = "ClientGone";
   }
-}
-
-function errCode(err: unknown): string | undefined {
-  return (err as { code?: string } | null)?.code;
 }
 
 const LF = 0x0a;
@@ -69,7 +66,7 @@ export class FdChannel implements Channel {
       try {
         return readSync(this.#in, buf, 0, buf.length, null);
       } catch (err) {
-        const code = errCode(err);
+        const code = sysErrorCode(err);
         if (code === "EAGAIN" || code === "EINTR") continue;
         if (code === "ECONNRESET" || code === "ETIMEDOUT" || code === "EPIPE") return 0;
         throw err;
@@ -92,7 +89,7 @@ export class FdChannel implements Channel {
       try {
         peeked = peekSocket(this.#in, buf);
       } catch (err) {
-        const code = errCode(err);
+        const code = sysErrorCode(err);
         if (code === "ECONNRESET" || code === "ETIMEDOUT" || code === "EPIPE") return 0;
         throw err;
       }
@@ -118,7 +115,7 @@ export class FdChannel implements Channel {
       try {
         n = writeSync(this.#out, rest);
       } catch (err) {
-        const code = errCode(err);
+        const code = sysErrorCode(err);
         if (code === "EAGAIN" || code === "EINTR") {
           if (pollFd(this.#out, POLLOUT, this.#timeoutMs) === "timeout") throw new ClientTimeout();
           continue;

@@ -7,7 +7,7 @@
  * file swapped in between a check and the open is refused.
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, type Stats } from "node:fs";
-import { TempError } from "../base/errors.ts";
+import { TempError, sysErrorCode } from "../base/errors.ts";
 
 /** A file that is there but may not be trusted (wrong owner, wrong type, linked elsewhere). */
 export class UntrustedFile extends TempError {
@@ -16,10 +16,6 @@ export class UntrustedFile extends TempError {
     super(`${path} ${why}`);
     this.path = path;
   }
-}
-
-function code(e: unknown): string | undefined {
-  return (e as { code?: string } | null)?.code;
 }
 
 export type OpenMode = "read" | "readwrite" | "append";
@@ -51,7 +47,7 @@ export function openOwnedFile(path: string, mode: OpenMode, owners: readonly num
   try {
     fd = openSync(path, MODE_FLAGS[mode] | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (e) {
-    if (code(e) === "ELOOP") throw new UntrustedFile(path, "is a symbolic link");
+    if (sysErrorCode(e) === "ELOOP") throw new UntrustedFile(path, "is a symbolic link");
     throw e;
   }
   const stat = fstatSync(fd);
@@ -116,7 +112,7 @@ export function openOwnedAppend(path: string, mode: number, owner: number | read
   try {
     fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, mode);
   } catch (e) {
-    if (code(e) === "ELOOP") throw new UntrustedFile(path, "is a symbolic link");
+    if (sysErrorCode(e) === "ELOOP") throw new UntrustedFile(path, "is a symbolic link");
     throw e;
   }
   const why = untrustedReason(fstatSync(fd), typeof owner === "number" ? [owner] : owner);
@@ -132,7 +128,7 @@ export function lstatOrUndefined(path: string): Stats | undefined {
   try {
     return lstatSync(path);
   } catch (e) {
-    if (code(e) === "ENOENT") return undefined;
+    if (sysErrorCode(e) === "ENOENT") return undefined;
     throw e;
   }
 }
