@@ -10,6 +10,7 @@ import { inheritedFds, passThrough } from "../auth/inherited_fds.ts";
 import { makeUndumpable } from "../sys/dumpable.ts";
 import { becomeAccount, enterHome, execProgram, sessionEnvironment } from "../auth/session.ts";
 import { daysSinceEpoch } from "../auth/shadow_policy.ts";
+import { clientAddressKnown } from "../base/ucspi_env.ts";
 
 const USERDB_OPTION = "--userdb=";
 
@@ -41,7 +42,7 @@ export const applet: Applet = {
     }
     // Behind a foreign qmail-popup started by inetd or socket activation, nobody set
     // tcpserver's variables: the connection on fd 0 says who the client is (loaded only then).
-    if (ctx.env.TCPREMOTEIP === undefined) (await import("../serve/inherited_connection.ts")).fillFromInheritedConnection(ctx.env, 0);
+    if (!clientAddressKnown(ctx.env)) (await import("../serve/inherited_connection.ts")).fillFromInheritedConnection(ctx.env, 0);
     const inherited = inheritedFds(3);
     try {
       const config = authConfigFromEnv(ctx.env, userdb);

@@ -4,6 +4,7 @@ import { EXIT_OK, EXIT_USAGE, describeSysError } from "../base/errors.ts";
 import { ENTER_HOME_VARIABLE } from "../auth/session.ts";
 import { writeStdout } from "../base/io.ts";
 import { logValue } from "../base/log_value.ts";
+import { clientAddressKnown } from "../base/ucspi_env.ts";
 import { timeoutMs, timeoutWarning } from "../pop3/config.ts";
 import { parsePop3dArgs } from "../session/pop3d_args.ts";
 import { FdChannel } from "../pop3/fd_channel.ts";
@@ -39,6 +40,8 @@ export const applet: Applet = {
     "  --lock-stale=S         a dot-lock older than this is broken (default 300)",
   ].join("\n"),
   async run(args, ctx) {
+    // An empty TCPREMOTEIP (a broken environment, never tcpserver) counts as unset: rip=unknown.
+    clientAddressKnown(ctx.env);
     const parsed = parsePop3dArgs(args, ctx.env);
     if (typeof parsed === "string") {
       // qmail-pop3d answers the client and exits 0 (its die_nomaildir); poppin pop3d exits 100.

@@ -20,6 +20,7 @@ import type { ChannelBindingType } from "../sasl/scram.ts";
 import { policyEnv, resolvePolicy, type Resolved } from "../policy/resolve.ts";
 import { OPTION_SPECS, type OptionSpec } from "../policy/options.ts";
 import { ENV } from "../base/env.ts";
+import { clientAddressKnown } from "../base/ucspi_env.ts";
 
 /** qmail-popup exits 1 on a usage error (its die()). */
 const EXIT_POPUP_USAGE = 1;
@@ -78,7 +79,7 @@ export const applet: Applet = {
     }
     // Started by inetd or socket activation (no tcpserver): the connection itself says who the
     // client is, as tcpserver would have. The ffi code loads only then: under serve it costs nothing.
-    if (ctx.env.TCPREMOTEIP === undefined) (await import("../serve/inherited_connection.ts")).fillFromInheritedConnection(ctx.env, 0);
+    if (!clientAddressKnown(ctx.env)) (await import("../serve/inherited_connection.ts")).fillFromInheritedConnection(ctx.env, 0);
     const badTimeout = timeoutWarning(ctx.env);
     if (badTimeout !== undefined) warning(ctx, badTimeout);
     const remoteIp = ctx.env.TCPREMOTEIP ?? "unknown";

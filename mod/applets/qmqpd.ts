@@ -12,6 +12,7 @@ import {
 import { QmqpParser, QmqpProtocolError } from "../qmqp/parser.ts";
 import type { QmqpdConfig } from "../qmqp/config.ts";
 import { logLine, logValue } from "../base/log_value.ts";
+import { clientAddressKnown } from "../base/ucspi_env.ts";
 
 const USAGE = `qmqpd   (under serve: qmail-qmqpd's place, reading one QMQP request on fd 0)
 
@@ -71,7 +72,7 @@ export const applet: Applet = {
       }
     }
     // Started by inetd or socket activation: the connection says who the client is, as tcpserver would have.
-    if (ctx.env.TCPREMOTEIP === undefined) (await import("../serve/inherited_connection.ts")).fillFromInheritedConnection(ctx.env, 0);
+    if (!clientAddressKnown(ctx.env)) (await import("../serve/inherited_connection.ts")).fillFromInheritedConnection(ctx.env, 0);
     const rip = ctx.env.TCPREMOTEIP ?? "unknown";
     const log = (level: string, text: string) => writeStderr(logLine(`${ctx.prefix}: ${level}: ${text} rip=${logValue(rip)}\n`));
     const parser = new QmqpParser(config.limits);

@@ -9,6 +9,7 @@
 import { parseRequest } from "../auth/request.ts";
 import { describeSysError } from "../base/errors.ts";
 import { logValue } from "../base/log_value.ts";
+import { clientAddressKnown } from "../base/ucspi_env.ts";
 import { MECHANISM_VARIABLE } from "../sasl/login_env.ts";
 import { encodeProxyV2, type ProxiedAddresses } from "../serve/proxy_protocol.ts";
 import { connectionEnds } from "../sys/socket_name.ts";
@@ -38,10 +39,11 @@ export type ProxyLoginResult =
   | { kind: "served"; socket: net.Socket; backendFd: number | undefined; reply: Uint8Array; leftover: Uint8Array; who: string; backend: Backend }
   | { kind: "failed"; failure: "rejected" | "temporary"; detail: string };
 
-/** The client's and our addresses from the UCSPI environment; null when they are not there. */
+/** The client's and our addresses from the UCSPI environment; null when they are not there (an empty value is none: mod/base/ucspi_env.ts). */
 export function clientAddresses(env: NodeJS.ProcessEnv): ProxiedAddresses | null {
+  if (!clientAddressKnown(env)) return null;
   const { TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP, TCPLOCALPORT } = env;
-  if (!TCPREMOTEIP || !TCPLOCALIP || !TCPREMOTEPORT || !TCPLOCALPORT) return null;
+  if (TCPREMOTEIP === undefined || TCPLOCALIP === undefined || TCPREMOTEPORT === undefined || TCPLOCALPORT === undefined) return null;
   const sourcePort = Number(TCPREMOTEPORT);
   const destinationPort = Number(TCPLOCALPORT);
   if (!Number.isInteger(sourcePort) || !Number.isInteger(destinationPort)) return null;
@@ -65,7 +67,7 @@ function mechanismOf(env: NodeJS.ProcessEnv): LoginMechanism | "apop" | "other" 
 /** Logs in at the user's backend; `data` is checkpassword's fd-3 data (wiped by the caller). */
 export async function proxyLogin(data: Uint8Array, env: NodeJS.ProcessEnv, setup: ProxySetup): Promise<ProxyLoginResult> {
   const request = parseRequest(data);
-  const addresses = clientAddresses(env) ?? (env.TCPREMOTEIP ? null : setup.connectionAddresses?.() ?? null);
+  const addresses = clientAddresses(env) ?? (clientAddressKnown(env) ? null : setup.connectionAddresses?.() ?? null);
   const rip = logValue(addresses?.sourceIp ?? env.TCPREMOTEIP ?? "unknown");
   const user = logValue(request.login);
   const warn = (text: string) => setup.log(`${setup.prefix}: warning: ${text}\n`);

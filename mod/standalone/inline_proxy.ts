@@ -60,7 +60,7 @@ export function inlineProxySession(proxy: ProxyChain, config: ProxyConfig) {
     const { chain, counters } = setup;
     // Half-open: a client that closes its side after its last command still gets the answers.
     (socket as { allowHalfOpen: boolean }).allowHalfOpen = true;
-    const resolved = inlinePolicy(socket, env, setup);
+    const resolved = inlinePolicy(socket, fd, env, setup);
     if (typeof resolved === "number") return resolved;
     const { policy } = resolved;
     const chainEnv: NodeJS.ProcessEnv = { ...env, ...policyEnv(resolved.settings) };

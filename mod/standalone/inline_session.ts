@@ -46,6 +46,8 @@ import { userdbScramKeys } from "../sasl/scram_userdb.ts";
 import { bearerConfigured, bearerDecoy } from "../auth/oauth.ts";
 import { bearerExchange } from "../sasl/oauthbearer.ts";
 import { loginEnvironment, MECHANISM_VARIABLE, OFFERED_VARIABLE } from "../sasl/login_env.ts";
+import { clientAddressKnown } from "../base/ucspi_env.ts";
+import { fillFromInheritedConnection } from "../serve/inherited_connection.ts";
 
 export interface InlineSetup {
   chain: PopupChain;
@@ -80,11 +82,15 @@ interface SessionIo {
 }
 
 /**
- * popup's policy for a session served here (its options, the environment); when it cannot be
- * had, the client's -ERR, popup's warning or fatal line and the wait status popup would exit with.
+ * popup's first step for a session served here: the connection's variables as popup reads them
+ * (an empty TCPREMOTEIP, set by a rule, counts as unset and the socket on `fd` says who the
+ * client is: mod/base/ucspi_env.ts), then its policy (its options, the environment); when that
+ * cannot be had, the client's -ERR, popup's warning or fatal line and the wait status popup
+ * would exit with.
  */
-export function inlinePolicy(socket: net.Socket, env: NodeJS.ProcessEnv, setup: InlineSetup): Resolved | number {
+export function inlinePolicy(socket: net.Socket, fd: number | undefined, env: NodeJS.ProcessEnv, setup: InlineSetup): Resolved | number {
   const { chain } = setup;
+  if (!clientAddressKnown(env) && fd !== undefined) fillFromInheritedConnection(env, fd);
   try {
     return resolvePolicy(chain.popupOptions, env);
   } catch (e) {
@@ -101,7 +107,7 @@ export function inlinePolicy(socket: net.Socket, env: NodeJS.ProcessEnv, setup: 
  */
 export async function runInlineSession(socket: net.Socket, fd: number | undefined, env: NodeJS.ProcessEnv, setup: InlineSetup): Promise<number> {
   const { counters, chain } = setup;
-  const resolved = inlinePolicy(socket, env, setup);
+  const resolved = inlinePolicy(socket, fd, env, setup);
   if (typeof resolved === "number") return resolved;
   const chainEnv: NodeJS.ProcessEnv = { ...env, ...policyEnv(resolved.settings) };
   const timeout = resolved.policy.timeoutMs;
