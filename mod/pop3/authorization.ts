@@ -11,7 +11,7 @@ import { TEXT, err, ok } from "./responses.ts";
 import { offeredMechanisms, type SaslHost } from "../sasl/mechanisms.ts";
 import { decodePlain } from "./sasl_plain.ts";
 import { langCommand } from "./lang.ts";
-import { saslContinue, saslStart } from "./sasl_exchange.ts";
+import { authCancelled, saslContinue, saslStart } from "./sasl_exchange.ts";
 import type { CommandTable, Handler, Outcome } from "./table.ts";
 import { TRANSACTION_TABLE } from "./transaction.ts";
 import { OPEN_POLICY, type AuthorizationState, type LoginPolicy } from "./authorization_state.ts";
@@ -64,7 +64,7 @@ const stls: Handler<AuthorizationState> = (state) => {
 };
 
 function plainResponse(state: AuthorizationState, response: Uint8Array): Outcome {
-  if (response.length === 1 && response[0] === 0x2a) return { reply: err(TEXT.saslCancelled) }; // "*"
+  if (response.length === 1 && response[0] === 0x2a) return authCancelled(state); // "*"
   const decoded = decodePlain(response);
   if (decoded.kind === "bad-base64") return { reply: err(TEXT.saslBadBase64), bad: true };
   if (decoded.kind === "bad-message") return { reply: err(`${TEXT.saslBadMessage}: ${decoded.why}`), bad: true };

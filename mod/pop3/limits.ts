@@ -14,7 +14,7 @@ export const MAX_SASL_LINE_OCTETS = 8192;
 /** Unknown or malformed commands tolerated in one session before the connection is dropped (robustness; not in qmail). */
 export const MAX_BAD_COMMANDS = 20;
 
-/** Failed logins tolerated in one popup session (qmail-popup allows one: it exits after a failure). */
+/** Failed or cancelled logins (AUTH answered "*") tolerated in one popup session (qmail-popup allows one: it exits after a failure). */
 export const MAX_AUTH_FAILURES = 5;
 
 /** qmail-popup and qmail-pop3d's read and write timeout: 1200 seconds (timeoutread(1200, ...)). */

@@ -9,6 +9,7 @@
 import { startExchange, type SaslExchange, type SaslStep } from "../sasl/mechanisms.ts";
 import { decodeBase64 } from "../sasl/scram.ts";
 import type { AuthorizationState } from "./authorization_state.ts";
+import { MAX_AUTH_FAILURES } from "./limits.ts";
 import { TEXT, err } from "./responses.ts";
 import type { Outcome } from "./table.ts";
 
@@ -25,6 +26,18 @@ function decodeResponse(line: Uint8Array, initial: boolean): Uint8Array | "cance
   if (text === "" || (initial && text === "=")) return new Uint8Array(0);
   const bytes = decodeBase64(text);
   return bytes === undefined ? undefined : new Uint8Array(bytes);
+}
+
+/**
+ * The answer to "*" (RFC 5034 section 4: the server MUST reject the AUTH command with -ERR).
+ * A cancelled AUTH is a login attempt that did not succeed: it counts toward MAX_AUTH_FAILURES
+ * like a failed one (as Dovecot counts every AUTH it begins as an attempt), so a client cannot
+ * loop AUTH / "*" for ever. It gets no failure delay and no failure log line: no password was
+ * tried.
+ */
+export function authCancelled(state: AuthorizationState): Outcome {
+  state.failures++;
+  return { reply: err(TEXT.saslCancelled), close: state.failures >= MAX_AUTH_FAILURES };
 }
 
 function outcomeOf(state: AuthorizationState, exchange: SaslExchange, step: SaslStep): Outcome {
@@ -59,7 +72,7 @@ export function saslStart(state: AuthorizationState, mechanism: string, initial:
     return { reply: encoder.encode("+ \r\n") };
   }
   const response = decodeResponse(initial, true);
-  if (response === "cancel") return { reply: err(TEXT.saslCancelled) };
+  if (response === "cancel") return authCancelled(state);
   if (response === undefined) return { reply: err(TEXT.saslBadBase64), bad: true };
   return outcomeOf(state, exchange, exchange.step(response));
 }
@@ -70,7 +83,7 @@ export function saslContinue(state: AuthorizationState, line: Uint8Array | undef
   state.exchange = undefined;
   if (line === undefined) return { reply: err(TEXT.lineTooLong), bad: true };
   const response = decodeResponse(line, false);
-  if (response === "cancel") return { reply: err(TEXT.saslCancelled) };
+  if (response === "cancel") return authCancelled(state);
   if (response === undefined) return { reply: err(TEXT.saslBadBase64), bad: true };
   return outcomeOf(state, exchange, exchange.step(response));
 }
