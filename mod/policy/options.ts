@@ -54,7 +54,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   opt({ name: "statistics", kind: "bool", fallback: "0", help: "log one statistics line per session" }),
   opt({ name: "bulletins", kind: "string", fallback: "", help: "bulletin directory" }),
   opt({ name: "max-bulletins", kind: "number", fallback: "1", min: 0, max: 1000000, help: "bulletins a new user gets (the newest)" }),
-  opt({ name: "auth-failure-delay", kind: "number", fallback: "2", min: 0, max: 600, fraction: true, help: "seconds before the answer to a failed login" }),
+  opt({ name: "auth-failure-delay", kind: "number", fallback: "2", min: 0, max: 600, fraction: true, help: "seconds from a failed login to its answer (the check's own time counts)" }),
   opt({ name: "auth-failure-dir", kind: "string", fallback: "", help: "directory of per-address failure counts (enables the limit)" }),
   opt({ name: "auth-failure-limit", kind: "number", fallback: "10", min: 1, max: 1000000, help: "failed logins from one address per window" }),
   opt({ name: "auth-failure-window", kind: "number", fallback: "600", min: 1, max: 86400 * 30, help: "seconds the per-address count lasts" }),

@@ -66,8 +66,18 @@ export interface PopupOptions {
   decoy?(password: Uint8Array, login?: LoginMeans): void | Promise<void>;
   /** After STLS: negotiates TLS on the connection and returns the encrypted channel (throws when it fails). */
   startTls?(): Promise<PopupChannel>;
-  /** Milliseconds before the answer to a failed login (Dovecot's auth_failure_delay). */
+  /**
+   * Milliseconds from the login (PASS, APOP, the AUTH exchange's last line) to the answer
+   * when it failed (Dovecot's auth_failure_delay). The time the check itself took counts:
+   * a check that ran for 1.5 s of a 2 s delay is followed by a 0.5 s wait, so the client
+   * waits one delay whether the refusal came from crypt, a slow checkpassword or a backend
+   * behind the proxy that served its own delay already (see failureWaitMs).
+   */
   failureDelayMs?: number;
+  /** The clock the failure delay is measured with (milliseconds, monotonic); performance.now() by default. */
+  now?(): number;
+  /** How the failure delay is waited out; setTimeout by default. */
+  sleep?(ms: number): Promise<void>;
   /** Told about each failed login (user as sent; never the password; the SASL mechanism if AUTH). */
   onFailure?(user: Uint8Array, failure: AuthFailure, detail: string, mechanism?: string): void;
   /** The SCRAM keys of the user database (offered only where one is in use): see mod/sasl. */
@@ -95,6 +105,18 @@ export function checkpasswordData(user: Uint8Array, password: Uint8Array, timest
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * What is left of the failure delay once the check has taken `elapsedMs`: the client waits
+ * max(delay, check) from its login to the -ERR, never delay + check. A backend that refuses
+ * a login through the proxy sleeps its own delay before its -ERR; adding ours on top would
+ * make every wrong password through the proxy cost two delays (Dovecot's login proxy
+ * relays the backend's failure and adds none). A backend with a shorter delay, or none,
+ * still gets the rest of ours, so going through the proxy never shortens it.
+ */
+export function failureWaitMs(delayMs: number, elapsedMs: number): number {
+  return Math.max(0, delayMs - Math.max(0, elapsedMs));
+}
 
 export async function servePopup(first: PopupChannel, opts: PopupOptions): Promise<PopupEnd> {
   let channel = first;
@@ -137,6 +159,7 @@ export async function servePopup(first: PopupChannel, opts: PopupOptions): Promi
         continue;
       }
       if (action?.kind === "authenticate") {
+        const loginAt = (opts.now ?? performance.now.bind(performance))();
         const verdict = opts.admit?.({ user: action.user, apop: action.apop }) ?? { user: action.user };
         let result: ChainResult;
         if ("refused" in verdict) {
@@ -158,7 +181,10 @@ export async function servePopup(first: PopupChannel, opts: PopupOptions): Promi
         action.password.fill(0);
         if (result.kind === "served") return "served";
         opts.onFailure?.(action.user, result.failure, result.detail, action.mechanism);
-        if (result.failure === "rejected" && (opts.failureDelayMs ?? 0) > 0) await sleep(opts.failureDelayMs!);
+        if (result.failure === "rejected" && (opts.failureDelayMs ?? 0) > 0) {
+          const wait = failureWaitMs(opts.failureDelayMs!, (opts.now ?? performance.now.bind(performance))() - loginAt);
+          if (wait > 0) await (opts.sleep ?? sleep)(wait);
+        }
         if (action.failureChallenge !== undefined && result.failure !== "crashed") {
           // RFC 7628 section 3.2.2: the error JSON as a challenge; the client answers (^A), then the -ERR.
           await channel.write(new TextEncoder().encode(`+ ${Buffer.from(action.failureChallenge).toString("base64")}\r\n`));
