@@ -82,11 +82,9 @@ interface SessionIo {
 }
 
 /**
- * popup's first step for a session served here: the connection's variables as popup reads them
- * (an empty TCPREMOTEIP, set by a rule, counts as unset and the socket on `fd` says who the
- * client is: mod/base/ucspi_env.ts), then its policy (its options, the environment); when that
- * cannot be had, the client's -ERR, popup's warning or fatal line and the wait status popup
- * would exit with.
+ * popup's start for a session served here: the connection's variables as popup reads them
+ * (mod/base/ucspi_env.ts), then its policy; when that cannot be had, the client's -ERR,
+ * popup's warning or fatal line and the wait status popup would exit with.
  */
 export function inlinePolicy(socket: net.Socket, fd: number | undefined, env: NodeJS.ProcessEnv, setup: InlineSetup): Resolved | number {
   const { chain } = setup;
