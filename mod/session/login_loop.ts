@@ -120,6 +120,7 @@ export function failureWaitMs(delayMs: number, elapsedMs: number): number {
 
 export async function servePopup(first: PopupChannel, opts: PopupOptions): Promise<PopupEnd> {
   let channel = first;
+  const now = opts.now ?? (() => performance.now());
   const sasl: SaslHost = {
     scramKeys: opts.scramKeys, bearer: opts.bearer, timestamp: opts.timestamp,
     channelBinding: (type) => channel.channelBinding?.(type),
@@ -159,7 +160,7 @@ export async function servePopup(first: PopupChannel, opts: PopupOptions): Promi
         continue;
       }
       if (action?.kind === "authenticate") {
-        const loginAt = (opts.now ?? performance.now.bind(performance))();
+        const loginAt = now();
         const verdict = opts.admit?.({ user: action.user, apop: action.apop }) ?? { user: action.user };
         let result: ChainResult;
         if ("refused" in verdict) {
@@ -182,7 +183,7 @@ export async function servePopup(first: PopupChannel, opts: PopupOptions): Promi
         if (result.kind === "served") return "served";
         opts.onFailure?.(action.user, result.failure, result.detail, action.mechanism);
         if (result.failure === "rejected" && (opts.failureDelayMs ?? 0) > 0) {
-          const wait = failureWaitMs(opts.failureDelayMs!, (opts.now ?? performance.now.bind(performance))() - loginAt);
+          const wait = failureWaitMs(opts.failureDelayMs!, now() - loginAt);
           if (wait > 0) await (opts.sleep ?? sleep)(wait);
         }
         if (action.failureChallenge !== undefined && result.failure !== "crashed") {
