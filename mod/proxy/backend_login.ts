@@ -9,7 +9,8 @@ import type net from "node:net";
 import { describeSysError } from "../base/errors.ts";
 import { nodeNet, nodeTls } from "../sys/builtins.ts";
 import { setTcpQuickAck } from "../sys/fd.ts";
-import { ConnectFailed, connectPlain, streamBackend, type BackendConnection } from "./backend_socket.ts";
+import { streamBackend } from "./_stream_backend.ts";
+import { ConnectFailed, connectPlain, type BackendConnection } from "./backend_socket.ts";
 import type { Backend } from "./routes.ts";
 
 /** RFC 1939 section 3: responses up to 512 octets with the CRLF; allow some slack for extensions. */
