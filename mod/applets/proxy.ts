@@ -66,7 +66,7 @@ export const applet: Applet = {
       clientOut.write(Buffer.from(result.reply));
       let flushed: Promise<void> = Promise.resolve();
       const stats = await relaySession({
-        clientIn, clientOut, backend: result.socket, backendFd: result.backendFd, backendPending: result.leftover, idleTimeoutMs: config.idleTimeoutMs,
+        clientIn, clientOut, backend: result.socket, backendPending: result.leftover, idleTimeoutMs: config.idleTimeoutMs,
         // Everything written must reach the client before we exit (bounded: a client that reads nothing).
         closeClient: () => {
           flushed = new Promise<void>((resolve) => {

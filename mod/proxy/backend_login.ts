@@ -9,6 +9,8 @@ import type net from "node:net";
 import { describeSysError } from "../base/errors.ts";
 import { nodeNet, nodeTls } from "../sys/builtins.ts";
 import { setTcpQuickAck } from "../sys/fd.ts";
+import { streamBackend } from "./_stream_backend.ts";
+import { ConnectFailed, connectPlain, type BackendConnection } from "./backend_socket.ts";
 import type { Backend } from "./routes.ts";
 
 /** RFC 1939 section 3: responses up to 512 octets with the CRLF; allow some slack for extensions. */
@@ -27,38 +29,39 @@ export interface BackendLoginRequest {
 }
 
 export type BackendLogin =
-  /** `fd`: the plain connection's descriptor (undefined over TLS). */
-  | { kind: "ok"; socket: net.Socket; reply: Uint8Array; leftover: Uint8Array; fd: number | undefined }
+  | { kind: "ok"; socket: BackendConnection; reply: Uint8Array; leftover: Uint8Array }
   /** The backend said -ERR; `temporary` when its answer carries a [SYS/...], [IN-USE] or [LOGIN-DELAY] code. */
   | { kind: "refused"; reply: Uint8Array; temporary: boolean }
   | { kind: "unavailable"; detail: string };
 
 class BackendGone extends Error {}
 
-/** Reads CRLF-terminated answers from the backend, bounded in length and time. */
+/**
+ * Reads CRLF-terminated answers from the backend, bounded in length and time. One timer for
+ * the whole login (its deadline), armed while an answer is awaited.
+ */
 class AnswerReader {
-  #buffer: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
+  #buffer: Uint8Array = new Uint8Array(0);
   #waiting: (() => void) | undefined;
   #closed: string | undefined;
-  readonly #onData = (chunk: Buffer) => {
-    if (this.#buffer.length === 0) {
-      // The usual case: the answers arrive in one read. A plain view (not a Buffer, whose
-      // slice would be a view too): the lines taken from it below are copies.
-      this.#buffer = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
-      this.#waiting?.();
-      return;
-    }
-    const next = new Uint8Array(this.#buffer.length + chunk.length);
-    next.set(this.#buffer, 0);
-    next.set(chunk, this.#buffer.length);
-    this.#buffer = next;
-    this.#waiting?.();
-  };
 
-  constructor(private readonly socket: net.Socket) {
-    socket.on("data", this.#onData);
-    socket.on("end", () => this.#close("connection closed by the backend"));
-    socket.on("error", (e) => this.#close(describeSysError(e)));
+  constructor(private readonly conn: BackendConnection) {
+    conn.attach({
+      data: (chunk) => {
+        if (this.#buffer.length === 0) {
+          this.#buffer = chunk; // the usual case: the answers arrive in one read
+        } else {
+          const next = new Uint8Array(this.#buffer.length + chunk.length);
+          next.set(this.#buffer, 0);
+          next.set(chunk, this.#buffer.length);
+          this.#buffer = next;
+        }
+        this.#waiting?.();
+      },
+      drain: () => {},
+      end: () => this.#close("connection closed by the backend"),
+      close: (error) => this.#close(error ?? "connection closed by the backend"),
+    });
   }
 
   #close(why: string): void {
@@ -75,8 +78,9 @@ class AnswerReader {
         throw new BackendGone(`answer longer than ${MAX_ANSWER_OCTETS} octets`);
       }
       if (nl >= 0) {
+        // Copies: the lines outlive the read they came in.
         const line = this.#buffer.slice(0, nl + 1);
-        this.#buffer = this.#buffer.slice(nl + 1);
+        this.#buffer = this.#buffer.subarray(nl + 1);
         return line;
       }
       if (this.#closed !== undefined) throw new BackendGone(this.#closed);
@@ -93,16 +97,15 @@ class AnswerReader {
     }
   }
 
-  /** Stops reading; returns what came after the last answer. */
+  /** Stops reading; returns (a copy of) what came after the last answer. */
   detach(): Uint8Array {
-    this.socket.removeListener("data", this.#onData);
-    this.socket.removeAllListeners("end");
-    this.socket.pause();
-    return this.#buffer;
+    this.conn.detach();
+    return this.#buffer.slice();
   }
 }
 
-function connect(backend: Backend, timeoutMs: number): Promise<net.Socket> {
+/** The plain connection made with node:net, for the TLS path (node:tls starts on it once the PROXY header is sent). */
+function connectStream(backend: Backend, timeoutMs: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const sock = nodeNet().connect({ host: backend.host, port: backend.port });
     const timer = setTimeout(() => {
@@ -227,9 +230,9 @@ const NOT_PROXY_AWARE = "the backend answered the PROXY header as commands (star
  * what a backend reading the PROXY header as commands gives; a backend that closes or stays
  * silent instead is taken at its word (true). One round trip; bounded by QUIT_ANSWER_MS in all.
  */
-async function quitsCleanly(socket: net.Socket, answers: AnswerReader, unanswered: number, timeoutMs: number): Promise<boolean> {
+async function quitsCleanly(socket: BackendConnection, answers: AnswerReader, unanswered: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + Math.min(timeoutMs, QUIT_ANSWER_MS);
-  socket.write("QUIT\r\n");
+  socket.send(ascii("QUIT\r\n"));
   try {
     for (let i = 0; i < unanswered; i++) await answers.line(deadline, timeoutMs);
     return !isErr(await answers.line(deadline, timeoutMs));
@@ -261,14 +264,35 @@ function secretsOf(commands: readonly Uint8Array[], password: Uint8Array): Uint8
   return plain ? [Buffer.from(first.subarray(11, first.length - 2)), password] : [new Uint8Array(0), password];
 }
 
-/** The socket's descriptor (Bun's node:net keeps it on the handle); undefined for TLS or when it is not there. */
-function socketFd(socket: net.Socket): number | undefined {
+/** A node:net socket's descriptor (Bun's node:net keeps it on the handle); undefined when it is not there. */
+function streamFd(socket: net.Socket): number | undefined {
   const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
   return typeof fd === "number" && fd >= 0 ? fd : undefined;
 }
 
+/** Connects, and over TLS sends the PROXY header in clear and shakes hands; `fd`: the TCP connection's descriptor. */
+async function open(req: BackendLoginRequest, deadline: number): Promise<{ socket: BackendConnection; fd: number | undefined }> {
+  if (!req.tls) {
+    try {
+      const socket = await connectPlain(req.backend.host, req.backend.port, req.timeoutMs);
+      return { socket, fd: socket.fd };
+    } catch (err) {
+      throw err instanceof ConnectFailed ? new BackendGone(err.message) : err;
+    }
+  }
+  const raw = await connectStream(req.backend, req.timeoutMs);
+  try {
+    raw.write(req.header);
+    const secure = await startTls(raw, req.backend, req.tls.ca, Math.max(1, deadline - Date.now()));
+    return { socket: streamBackend(secure), fd: streamFd(raw) };
+  } catch (err) {
+    raw.destroy();
+    throw err;
+  }
+}
+
 export async function loginAtBackend(req: BackendLoginRequest): Promise<BackendLogin> {
-  let socket: net.Socket | undefined;
+  let socket: BackendConnection | undefined;
   const commands = loginCommands(req.user, req.password, req.mechanism);
   const secrets = secretsOf(commands, req.password);
   const wipe = () => {
@@ -279,24 +303,19 @@ export async function loginAtBackend(req: BackendLoginRequest): Promise<BackendL
     // One bound for the whole login (connect, TLS, greeting, answers), as Dovecot's proxy_timeout:
     // a backend that drips its answers costs the client no more than one that says nothing.
     const deadline = Date.now() + req.timeoutMs;
-    const left = () => Math.max(1, deadline - Date.now());
-    const raw = await connect(req.backend, req.timeoutMs);
-    socket = raw;
+    const opened = await open(req, deadline);
+    socket = opened.socket;
     // The login is pipelined (RFC 2449 section 6.6; the backend reads its input line by line,
     // as poppin does): on a plain connection the PROXY header and the login commands go in one
     // write, over TLS the commands go in one write after the handshake. One round trip for the
     // whole login instead of one per command. The originals are wiped once the login is over,
-    // the copy written here once the socket has sent it (the write's callback).
+    // the copy written here once the socket has sent it.
     const wire = req.tls ? Buffer.concat(commands) : Buffer.concat([req.header, ...commands]);
-    if (req.tls) {
-      raw.write(req.header);
-      socket = await startTls(raw, req.backend, req.tls.ca, left());
-    }
-    socket.write(wire, () => wire.fill(0));
+    socket.send(wire, () => wire.fill(0));
     // The backend may answer the commands in separate small writes with Nagle on (as tcpserver
     // leaves it): each one waits for our ACK of the one before. Linux delays that ACK (40 ms)
     // on a connection that sent data right after connecting; ask for immediate ACKs instead.
-    const fd = socketFd(raw);
+    const fd = opened.fd;
     if (fd !== undefined) setTcpQuickAck(fd);
     const answers = new AnswerReader(socket);
     const greeting = await answers.line(deadline, req.timeoutMs);
@@ -330,7 +349,7 @@ export async function loginAtBackend(req: BackendLoginRequest): Promise<BackendL
       }
       if (command === commands[commands.length - 1]) {
         wipe();
-        return { kind: "ok", socket, reply: answer, leftover: answers.detach(), fd: req.tls ? undefined : fd };
+        return { kind: "ok", socket, reply: answer, leftover: answers.detach() };
       }
     }
     return { kind: "unavailable", detail: "no login command" };

@@ -14,10 +14,10 @@ import { MECHANISM_VARIABLE } from "../sasl/login_env.ts";
 import { encodeProxyV2, type ProxiedAddresses } from "../serve/proxy_protocol.ts";
 import { connectionEnds } from "../sys/socket_name.ts";
 import { loginAtBackend, type LoginMechanism } from "./backend_login.ts";
+import type { BackendConnection } from "./backend_socket.ts";
 import type { ProxyConfig } from "./config.ts";
 import type { RelayStats } from "./relay.ts";
 import { formatBackend, type Backend, type RouteTable } from "./routes.ts";
-import type net from "node:net";
 
 
 export interface ProxySetup {
@@ -36,7 +36,7 @@ export interface ProxySetup {
 }
 
 export type ProxyLoginResult =
-  | { kind: "served"; socket: net.Socket; backendFd: number | undefined; reply: Uint8Array; leftover: Uint8Array; who: string; backend: Backend }
+  | { kind: "served"; socket: BackendConnection; reply: Uint8Array; leftover: Uint8Array; who: string; backend: Backend }
   | { kind: "failed"; failure: "rejected" | "temporary"; detail: string };
 
 /** The client's and our addresses from the UCSPI environment; null when they are not there (an empty value is none: mod/base/ucspi_env.ts). */
@@ -103,7 +103,7 @@ export async function proxyLogin(data: Uint8Array, env: NodeJS.ProcessEnv, setup
     timeoutMs: setup.config.backendTimeoutMs,
     tls: setup.config.backendTls,
   });
-  if (result.kind === "ok") return { kind: "served", socket: result.socket, backendFd: result.fd, reply: result.reply, leftover: result.leftover, who, backend: route.backend };
+  if (result.kind === "ok") return { kind: "served", socket: result.socket, reply: result.reply, leftover: result.leftover, who, backend: route.backend };
   if (result.kind === "refused") {
     let end = result.reply.length;
     while (end > 0 && (result.reply[end - 1] === 0x0a || result.reply[end - 1] === 0x0d)) end--;

@@ -6,6 +6,7 @@
  */
 import { writeSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
+import type { BackendConnection } from "./backend_socket.ts";
 
 export type RelayEnd = "client-closed" | "backend-closed" | "client-error" | "backend-error" | "timeout";
 
@@ -20,7 +21,7 @@ export interface RelayStats {
 export interface RelayEnds {
   clientIn: Readable;
   clientOut: Writable;
-  backend: Readable & Writable & { destroy(): void };
+  backend: BackendConnection;
   /** Client bytes already read (pipelined after the login), sent to the backend first. */
   pending?: Uint8Array;
   /** Backend bytes already read (after its +OK), sent to the client first. */
@@ -31,12 +32,11 @@ export interface RelayEnds {
   /** Called once at the end (to close the client's side: the socket, or fds 0/1). */
   closeClient(): void;
   /**
-   * The plain sockets' descriptors, when known: a piece is then written straight to the
+   * The plain client socket's descriptor, when known: a piece is then written straight to the
    * descriptor while the socket has nothing queued (one write(2), no trip through the
    * stream's queue); what the kernel does not take at once is queued on the socket as before.
    */
   clientFd?: number;
-  backendFd?: number;
 }
 
 /**
@@ -59,7 +59,7 @@ function writeDirect(fd: number, chunk: Uint8Array): number {
 }
 
 /** Sends `chunk` on `to` (straight to `fd` when nothing is queued); false when the caller must wait for "drain". */
-function send(to: Writable, fd: number | undefined, chunk: Buffer): boolean {
+function send(to: Writable, fd: number | undefined, chunk: Uint8Array): boolean {
   if (fd !== undefined && to.writableLength === 0 && !to.destroyed) {
     const sent = writeDirect(fd, chunk);
     if (sent === chunk.length) return true;
@@ -83,13 +83,16 @@ export function relaySession(ends: RelayEnds): Promise<RelayStats> {
     };
     let backendClosed = false;
     let finished = false;
+    /** The client's side is paused until the backend takes what it holds back. */
+    let clientWaits = false;
     const finish = () => {
       if (finished) return;
       finished = true;
       clearTimeout(idle);
       clearTimeout(grace);
       clientIn.removeListener("data", fromClient);
-      backend.removeListener("data", fromBackend);
+      clientOut.removeListener("drain", clientDrained);
+      backend.detach();
       backend.destroy();
       ends.closeClient();
       resolve(stats);
@@ -108,50 +111,59 @@ export function relaySession(ends: RelayEnds): Promise<RelayStats> {
       ended = true;
       stats.end = how;
       if (now || backendClosed) return finish();
-      if (how === "client-closed") backend.end();
+      if (how === "client-closed") backend.shutdown();
       grace = setTimeout(finish, ends.graceMs ?? DEFAULT_GRACE_MS);
     };
     const fromClient = (chunk: Buffer) => {
       stats.fromClient += chunk.length;
       armIdle();
-      if (!send(backend, ends.backendFd, chunk)) {
+      if (!backend.send(chunk)) {
+        clientWaits = true;
         clientIn.pause();
-        backend.once("drain", () => clientIn.resume());
       }
     };
-    const fromBackend = (chunk: Buffer) => {
+    /** The client took what was queued for it: read from the backend again. */
+    const clientDrained = () => backend.resume();
+    const fromBackend = (chunk: Uint8Array) => {
       stats.toClient += chunk.length;
       armIdle();
       grace?.refresh(); // the client closed its side but still downloads: the grace counts from the last byte
       if (!send(clientOut, ends.clientFd, chunk)) {
         backend.pause();
-        clientOut.once("drain", () => backend.resume());
+        clientOut.once("drain", clientDrained);
       }
     };
+    const backendGone = (error: string | undefined) => {
+      backendClosed = true;
+      if (error !== undefined) stop("backend-error", true);
+      else if (!ended) stop("backend-closed");
+      else finish();
+    };
     armIdle();
-    if (ends.backendPending && ends.backendPending.length > 0) fromBackend(Buffer.from(ends.backendPending));
+    if (ends.backendPending && ends.backendPending.length > 0) fromBackend(ends.backendPending);
     if (ends.pending && ends.pending.length > 0) fromClient(Buffer.from(ends.pending));
     clientIn.on("data", fromClient);
-    backend.on("data", fromBackend);
     clientIn.once("end", () => stop("client-closed"));
     clientIn.once("error", () => stop("client-error", true));
     clientOut.once("error", () => stop("client-error", true));
-    backend.once("end", () => stop("backend-closed"));
-    backend.once("error", () => stop("backend-error", true));
-    backend.once("close", () => {
-      backendClosed = true;
-      if (!ended) stop("backend-closed");
-      else finish();
-    });
     // Either side may have gone while the backend login ran (a host's login reader saw the
     // client's end or reset, the login's reader the backend's): their events are past, so
     // the state says it, or the other side would be held until the idle timeout.
     if (clientIn.destroyed || clientIn.errored) stop("client-error", true);
     else if (clientIn.readableEnded) stop("client-closed");
-    if (backend.destroyed || backend.errored) stop("backend-error", true);
-    else if (backend.readableEnded) stop("backend-closed");
     if (finished) return;
-    clientIn.resume();
-    backend.resume();
+    backend.attach({
+      data: fromBackend,
+      drain: () => {
+        if (!clientWaits) return;
+        clientWaits = false;
+        clientIn.resume();
+      },
+      // The backend's FIN ends the relay as its close does: what it sent is on its way to the client.
+      end: () => backendGone(undefined),
+      close: backendGone,
+    });
+    if (finished) return;
+    if (!clientWaits) clientIn.resume();
   });
 }

@@ -53,6 +53,13 @@ export function parseProxyChain(argv: readonly string[], resolver: Resolver): { 
 
 let sessionSerial = 0;
 
+/**
+ * The login's output buffer: its answers are one line each (RFC 1939 section 3: 512 octets at
+ * most) or a CAPA list, and a buffer is taken per batch of answers, so a small one is less
+ * garbage per login (a longer batch is written in pieces).
+ */
+const LOGIN_OUTPUT_OCTETS = 1024;
+
 /** The session runner serve --inline calls per connection; resolves to the chain's wait status. */
 export function inlineProxySession(proxy: ProxyChain, config: ProxyConfig) {
   const routes = new RouteTable(proxy.routesPath);
@@ -65,7 +72,9 @@ export function inlineProxySession(proxy: ProxyChain, config: ProxyConfig) {
     const { policy } = resolved;
     const chainEnv: NodeJS.ProcessEnv = { ...env, ...policyEnv(resolved.settings) };
     const timeout = policy.timeoutMs;
-    const io = { socket, input: new SocketLines(socket, timeout), out: new SocketOutput(socket, 4096, timeout, undefined, LOGIN_QUEUED_OUTPUT_OCTETS) };
+    // Plain: the login's answers go straight to the descriptor (one write(2) each, no trip through
+    // the socket's write queue, whose wake-up to see it drained costs three more system calls).
+    const io = { socket, input: new SocketLines(socket, timeout), out: new SocketOutput(socket, LOGIN_OUTPUT_OCTETS, timeout, fd, LOGIN_QUEUED_OUTPUT_OCTETS) };
     const channel: PopupChannel = {
       readToLineEnd: socketLoginRead(io),
       write: (bytes) => io.out.put(bytes),
@@ -89,7 +98,7 @@ export function inlineProxySession(proxy: ProxyChain, config: ProxyConfig) {
           secure.on("error", () => {});
           io.socket = secure;
           io.input = new SocketLines(secure, timeout);
-          io.out = new SocketOutput(secure, 4096, timeout, undefined, LOGIN_QUEUED_OUTPUT_OCTETS);
+          io.out = new SocketOutput(secure, LOGIN_OUTPUT_OCTETS, timeout, undefined, LOGIN_QUEUED_OUTPUT_OCTETS);
           return channel;
         },
         decoy: undefined,
@@ -122,7 +131,6 @@ export function inlineProxySession(proxy: ProxyChain, config: ProxyConfig) {
         clientIn: client, clientOut: client, backend: served.socket, pending, backendPending: served.leftover,
         idleTimeoutMs: config.idleTimeoutMs, closeClient: () => client.end(),
         clientFd: client === socket ? fd : undefined, // after STLS the client's side is TLS
-        backendFd: served.backendFd,
       });
       setup.log(proxySessionLine(proxy.proxyPrefix, served.who, stats, startedAt, Date.now()));
       return EXIT_OK;

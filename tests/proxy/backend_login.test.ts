@@ -6,6 +6,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import net from "node:net";
 import { loginAtBackend, type LoginMechanism } from "../../mod/proxy/backend_login.ts";
+import type { BackendConnection } from "../../mod/proxy/backend_socket.ts";
 import { encodeProxyV2 } from "../../mod/serve/proxy_protocol.ts";
 
 /** A backend that records each connection's input as latin1 text and says +OK to every line. */
@@ -46,7 +47,7 @@ describe("loginAtBackend", () => {
       ["ann", "Secret-pw-4", "user"],
       ["bea", "Secret\r\npw-5", "user"], // PASS cannot carry CR LF: AUTH PLAIN
     ];
-    const sockets: net.Socket[] = [];
+    const sockets: BackendConnection[] = [];
     try {
       for (const [user, password, mechanism] of cases) {
         const pw = new TextEncoder().encode(password);

@@ -215,4 +215,42 @@ describe.each(hosts)("proxy ($name) against a hostile client or a broken backend
     expect(fake.written[0]!).toBeLessThan(64e6); // kernel buffers on three sockets, not 200 MB in the proxy
     sock.destroy();
   });
+
+  test("a backend that never reads stops the proxy reading from the client (bounded by the socket buffers)", async () => {
+    const fake = await fakeBackend((sock) => {
+      sock.write("+OK \r\n+OK \r\n+OK in\r\n");
+      sock.pause(); // reads nothing more
+    });
+    const proxy = await proxyTo(fake);
+    const sock = net.connect({ host: "127.0.0.1", port: proxy.port, localAddress: "127.0.0.5" });
+    sock.on("error", () => {});
+    let sent = 0;
+    let loggedIn = false;
+    const LINE = Buffer.from(`NOOP ${"x".repeat(1000)}\r\n`);
+    const CHUNK = Buffer.concat(Array.from({ length: 64 }, () => LINE));
+    const pump = () => {
+      while (sent < 200e6 && !sock.destroyed) {
+        sent += CHUNK.length;
+        if (!sock.write(CHUNK)) return void sock.once("drain", pump);
+      }
+    };
+    sock.on("data", (chunk: Buffer) => {
+      if (!loggedIn && chunk.toString("latin1").includes("+OK in")) {
+        loggedIn = true;
+        pump();
+      }
+    });
+    sock.on("connect", () => sock.write("USER stuck\r\nPASS pw\r\n"));
+    let last = -1;
+    let still = 0;
+    for (let i = 0; i < 40 && still < 4; i++) {
+      await Bun.sleep(250);
+      still = sent > 0 && sent === last ? still + 1 : 0; // the client is blocked: the proxy stopped reading it
+      last = sent;
+    }
+    expect(loggedIn).toBe(true);
+    expect(still).toBe(4);
+    expect(sent).toBeLessThan(64e6); // kernel buffers on three sockets, not 200 MB in the proxy
+    sock.destroy();
+  });
 });
