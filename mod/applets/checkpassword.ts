@@ -10,6 +10,7 @@ import { inheritedFds, passThrough } from "../auth/inherited_fds.ts";
 import { makeUndumpable } from "../sys/dumpable.ts";
 import { becomeAccount, enterHome, execProgram, sessionEnvironment } from "../auth/session.ts";
 import { daysSinceEpoch } from "../auth/shadow_policy.ts";
+import { timeoutMs } from "../pop3/config.ts";
 
 const USERDB_OPTION = "--userdb=";
 
@@ -57,7 +58,7 @@ export const applet: Applet = {
         raw.fill(0); // the password, as checkpassword.c clears up[]
       }
       becomeAccount(result.account, euid);
-      enterHome(result.account);
+      enterHome(result.account, timeoutMs(ctx.env));
       passThrough(inherited);
       execProgram(args, sessionEnvironment(ctx.env, result.account));
     } catch (err) {

@@ -5,6 +5,7 @@ import { ENTER_HOME_VARIABLE } from "../auth/session.ts";
 import { writeStdout } from "../base/io.ts";
 import { logValue } from "../base/log_value.ts";
 import { timeoutMs, timeoutWarning } from "../pop3/config.ts";
+import { armWatchdog } from "../sys/watchdog.ts";
 import { parsePop3dArgs } from "../session/pop3d_args.ts";
 import { FdChannel } from "../pop3/fd_channel.ts";
 import { TEXT, err } from "../pop3/responses.ts";
@@ -50,6 +51,9 @@ export const applet: Applet = {
       if (args.length > 0) fatal(ctx, parsed);
       return ctx.classic ? EXIT_QMAIL_POP3D_DIE : EXIT_USAGE;
     }
+    // This process serves one session: its own work between two exchanges with the client is
+    // timed too, so a Maildir on a filesystem that never answers ends it (mod/sys/watchdog.ts).
+    const watchdog = armWatchdog(timeoutMs(ctx.env));
     if (ctx.env[ENTER_HOME_VARIABLE] !== undefined) {
       // Started by serve --inline (root) in "/": into the home now, as the user (checkpassword's chdir).
       delete ctx.env[ENTER_HOME_VARIABLE];
@@ -68,7 +72,7 @@ export const applet: Applet = {
       log: (kind, text) => log[kind](ctx, text),
       refuse: (reply) => writeStdout(reply),
       // withPipelinedInput: commands serve --inline read before handing the connection over (mod/session/pipelined_input.ts).
-      channel: () => fdTransactionChannel(withPipelinedInput(new FdChannel(0, 1, timeoutMs(ctx.env)), ctx.env)),
+      channel: () => fdTransactionChannel(withPipelinedInput(new FdChannel(0, 1, timeoutMs(ctx.env), watchdog), ctx.env)),
     });
     // Refused or failed, the client got its -ERR and exit 0 follows, as qmail-pop3d's die(): popup
     // (ours or qmail-popup) answers a non-zero status with an -ERR of its own, and the client

@@ -8,6 +8,7 @@ import { ENV } from "../base/env.ts";
 import { BEARER_VARIABLE } from "../sasl/bearer_names.ts";
 import { TempError, describeSysError } from "../base/errors.ts";
 import { execve, LibcError, pathexecRun, restoreDefaultSignals } from "../sys/libc.ts";
+import { armWatchdog } from "../sys/watchdog.ts";
 import type { Account } from "./account.ts";
 import { AuthRefused } from "./request.ts";
 
@@ -60,7 +61,14 @@ export function becomeAccount(account: Account, euid: number): void {
  */
 export const ENTER_HOME_VARIABLE: string = ENV.enterHome.name;
 
-export function enterHome(account: Account): void {
+/**
+ * checkpassword's chdir(home), as the user, after the uid switch. The session's watchdog is
+ * armed first (mod/sys/watchdog.ts; `timeoutMs` is the session's read/write timeout): a home on
+ * a filesystem that never answers (a hung NFS server, a user's FUSE mount) ends this process
+ * instead of holding it, its connection and its slot in serve's -c for good.
+ */
+export function enterHome(account: Account, timeoutMs: number): void {
+  armWatchdog(timeoutMs);
   try {
     process.chdir(account.home);
   } catch (err) {
