@@ -36,6 +36,7 @@ import { socketTransactionChannel } from "./_socket_channel.ts";
 import type { ListingCache } from "./listing_cache.ts";
 import { PIPELINED_FD_VARIABLE, PIPELINED_VARIABLE, pipelinedValue } from "../session/pipelined_input.ts";
 import { sealedFile } from "../sys/sealed_file.ts";
+import { killedBy } from "../sys/watchdog.ts";
 import type { SessionCounters, SessionState } from "./session_counters.ts";
 import { closeWhenDone, LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput, socketLoginRead } from "./socket_io.ts";
 import type { MailWorkerPool } from "./mail_worker_pool.ts";
@@ -269,7 +270,7 @@ async function handOver(io: SessionIo, account: Account, env: NodeJS.ProcessEnv,
       input.socket.write(err(TEXT.authTemp));
       return waitStatus(EXIT_TEMP, null);
     }
-    return waitStatus(byWorker.exitCode, byWorker.signalCode);
+    return ended(byWorker, account, env, setup);
   }
   if (fd === undefined) {
     // TLS runs here (STLS or --tls): pop3d gets the plaintext through pipes; the key stays in serve.
@@ -279,8 +280,7 @@ async function handOver(io: SessionIo, account: Account, env: NodeJS.ProcessEnv,
       input.socket.write(err(TEXT.authTemp));
       return waitStatus(EXIT_TEMP, null);
     }
-    const { exitCode, signalCode } = await started.exited;
-    return waitStatus(exitCode, signalCode);
+    return ended(await started.exited, account, env, setup);
   }
   let extraFd: number | undefined;
   if (oversized) {
@@ -304,6 +304,13 @@ async function handOver(io: SessionIo, account: Account, env: NodeJS.ProcessEnv,
   }
   // Our copy of the connection goes now: the user's process holds it (never end(): that sends FIN).
   input.socket.destroy();
-  const { exitCode, signalCode } = await started.exited;
-  return waitStatus(exitCode, signalCode);
+  return ended(await started.exited, account, env, setup);
+}
+
+/** The wait status of a user process's session; one warning line when a signal ended it (its watchdog's says why). */
+function ended(end: { exitCode: number | null; signalCode: string | null }, account: Account, env: NodeJS.ProcessEnv, setup: InlineSetup): number {
+  if (end.signalCode !== null) {
+    setup.log(`${setup.chain.pop3dPrefix}: warning: session ${killedBy(end.signalCode)} user=${logValue(account.login)} rip=${logValue(env.TCPREMOTEIP ?? "unknown")}\n`);
+  }
+  return waitStatus(end.exitCode, end.signalCode);
 }

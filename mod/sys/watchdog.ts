@@ -64,3 +64,11 @@ export function armWatchdog(timeoutMs: number): Watchdog {
 export function stopWatchdog(): void {
   libc.symbols().alarm(0);
 }
+
+/**
+ * How a parent words the end of a session process by `signal`: the watchdog's signal says
+ * why (the session was stuck, most likely in a filesystem that does not answer).
+ */
+export function killedBy(signal: string): string {
+  return signal === "SIGALRM" ? "killed by SIGALRM: its watchdog ended it, stuck past the timeout (a filesystem that does not answer?)" : `killed by ${signal}`;
+}

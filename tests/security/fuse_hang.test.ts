@@ -52,14 +52,19 @@ describe.each(MODES)("%s, system users, serve -c 1", (mode) => {
         env: { POPPIN_TIMEOUT: String(TIMEOUT_SECONDS) },
       });
       // The whole session ends on the server's side (it hung for good before).
-      const first = await talkToEnd(server.port, `${login(stuck)}STAT\r\n`, 25_000);
+      const first = await talkToEnd(server.port, `${login(stuck)}STAT\r\n`, 40_000);
       expect(first.bytes.toString("latin1")).not.toContain("+OK 1 ");
       // The one slot is free again: another user is served.
       const next = (await talk(server.port, `${login(other)}STAT\r\nQUIT\r\n`, 10_000)).toString("latin1");
       expect(next).toContain("+OK 1 ");
       expect(mount.said()).toContain("mounted");
+      // The end is logged; where a parent sees the session's process end (popup over the
+      // chain's processes, serve --inline over a mail worker), it says the watchdog ended it.
+      const log = server.log();
+      expect(log).toMatch(/tcpserver: end \d+ status/);
+      if (mode !== "classic") expect(log).toMatch(/killed(%20| )by(%20| )SIGALRM:(%20| )its(%20| )watchdog(%20| )ended(%20| )it/);
     } finally {
       await mount.remove();
     }
-  }, 60_000);
+  }, 90_000);
 });
