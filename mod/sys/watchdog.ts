@@ -8,8 +8,9 @@
  *
  * Only a process that serves one user's session and nothing else arms it (pop3d, the
  * checkpassword that becomes pop3d, a mail worker during a session), never serve: a kill
- * there would end every session it holds. The timer survives execve, so checkpassword's
- * arming covers the change to the home and pop3d's start until pop3d arms its own.
+ * there would end every session it holds. checkpassword arms it for the change to the home
+ * and stops it before it runs PROG (a timer survives execve, and PROG may be a program that
+ * knows nothing of it); poppin's pop3d arms its own before it touches the Maildir.
  *
  * What no signal ends: a FUSE request the filesystem's process has already read and never
  * answers (the kernel waits for the answer even after SIGKILL). Linux 6.14 and later end
