@@ -22,7 +22,6 @@ import { writeStderr } from "../base/io.ts";
 import { logLine } from "../base/log_value.ts";
 import type { ChainResult } from "../session/login_loop.ts";
 import { checkLogin } from "../session/login.ts";
-import { timeoutMs } from "../pop3/config.ts";
 import { parseLoginChain, selfResolver, type LoginChain } from "../serve/chain_spec.ts";
 
 /** `env`: the chain's environment for this login (popup's, with mod/sasl/login_env.ts's variables). */
@@ -51,7 +50,7 @@ async function loginAndServe(data: Uint8Array, chain: LoginChain, ctx: AppletCon
     // checkpassword's steps after the password: groups, gid, uid, then chdir(home).
     enter(account) {
       becomeAccount(account, euid);
-      enterHome(account, timeoutMs(base));
+      enterHome(account, base);
     },
     log: (line) => writeStderr(logLine(line)),
   });

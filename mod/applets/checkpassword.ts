@@ -10,7 +10,6 @@ import { inheritedFds, passThrough } from "../auth/inherited_fds.ts";
 import { makeUndumpable } from "../sys/dumpable.ts";
 import { becomeAccount, enterHome, execProgram, sessionEnvironment } from "../auth/session.ts";
 import { daysSinceEpoch } from "../auth/shadow_policy.ts";
-import { timeoutMs } from "../pop3/config.ts";
 import { stopWatchdog } from "../sys/watchdog.ts";
 
 const USERDB_OPTION = "--userdb=";
@@ -59,7 +58,7 @@ export const applet: Applet = {
         raw.fill(0); // the password, as checkpassword.c clears up[]
       }
       becomeAccount(result.account, euid);
-      enterHome(result.account, timeoutMs(ctx.env));
+      enterHome(result.account, ctx.env);
       // The watchdog timed the change to the home; PROG may be any program (qmail-pop3d knows
       // nothing of it and would be ended mid-session), so it does not outlive the exec.
       // poppin's pop3d arms its own before it touches the Maildir.

@@ -1,6 +1,9 @@
 import type { Applet } from "../cli/applet.ts";
 import { fatal, info, usage, warning } from "../cli/context.ts";
-import { EXIT_OK, EXIT_USAGE, describeSysError } from "../base/errors.ts";
+import { EXIT_OK, EXIT_USAGE, PoppinError, describeSysError } from "../base/errors.ts";
+import { AuthRefused } from "../auth/request.ts";
+import { checkRealHome } from "../auth/home_base.ts";
+import { ENV, envValue } from "../base/env.ts";
 import { ENTER_HOME_VARIABLE } from "../auth/session.ts";
 import { writeStdout } from "../base/io.ts";
 import { logValue } from "../base/log_value.ts";
@@ -54,14 +57,18 @@ export const applet: Applet = {
     // This process serves one session: its own work between two exchanges with the client is
     // timed too, so a Maildir on a filesystem that never answers ends it (mod/sys/watchdog.ts).
     const watchdog = armWatchdog(timeoutMs(ctx.env));
-    if (ctx.env[ENTER_HOME_VARIABLE] !== undefined) {
-      // Started by serve --inline (root) in "/": into the home now, as the user (checkpassword's chdir).
+    const enter = ctx.env[ENTER_HOME_VARIABLE];
+    if (enter !== undefined) {
+      // Started by serve --inline (root) in "/": into the home now, as the user (checkpassword's
+      // chdir), and where it led checked here (POPPIN_HOME_BASE; the value is the account's kind).
       delete ctx.env[ENTER_HOME_VARIABLE];
       try {
         process.chdir(ctx.env.HOME ?? "");
+        checkRealHome({ login: ctx.env.USER ?? "", home: ctx.env.HOME ?? "", source: enter === "virtual" ? "virtual" : "system" }, process.cwd(), envValue(ctx.env, ENV.homeBase));
       } catch (e) {
         writeStdout(err(TEXT.authTemp));
-        fatal(ctx, `unable to chdir to ${logValue(ctx.env.HOME ?? "")}: ${describeSysError(e)} user=${logValue(ctx.env.USER ?? "-")} rip=${logValue(ctx.env.TCPREMOTEIP ?? "unknown")}`);
+        const why = e instanceof PoppinError || e instanceof AuthRefused ? logValue(e.message) : `unable to chdir to ${logValue(ctx.env.HOME ?? "")}: ${describeSysError(e)}`;
+        fatal(ctx, `${why} user=${logValue(ctx.env.USER ?? "-")} rip=${logValue(ctx.env.TCPREMOTEIP ?? "unknown")}`);
         return EXIT_OK; // answered: see below
       }
     }

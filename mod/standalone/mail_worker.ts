@@ -25,7 +25,6 @@ import { dup2 } from "../sys/fd.ts";
 import { closeDescriptor, receiveWithDescriptor } from "../sys/fd_passing.ts";
 import { longRunning } from "../sys/jit.ts";
 import { stopWatchdog } from "../sys/watchdog.ts";
-import { timeoutMs } from "../pop3/config.ts";
 
 /** serve's argument that starts a mail worker (not a tcpserver option). */
 export const MAIL_WORKER_FLAG = "--mail-worker";
@@ -180,7 +179,7 @@ export async function runMailWorker(): Promise<number> {
     }
     // From here on nothing has more rights than the mailbox owner.
     try {
-      enterHome({ ...account, hash: undefined }, timeoutMs(job.env));
+      enterHome({ ...account, hash: undefined }, job.env);
       dup2(client, 0);
       dup2(client, 1);
       if (client > 2) closeDescriptor(client);

@@ -2,6 +2,8 @@
 
 Mounted by that user (fusermount3 is setuid root) over a directory of theirs:
     python3 hung_fs.py MOUNTPOINT
+or by root for everyone, as a home on an NFS server that stopped answering:
+    python3 hung_fs.py MOUNTPOINT --allow-other UID GID
 Its root's attributes are answered (an empty directory); every other request waits for ever.
 It serves one request at a time (as a FUSE server stuck on a dead network does): once a first
 request waits (`stat -f MOUNTPOINT`, which holds no directory lock in the kernel), every later
@@ -27,7 +29,7 @@ class Hung(Operations):
 
     def getattr(self, path, fh=None):
         if path == "/":
-            return dict(st_mode=stat.S_IFDIR | 0o700, st_nlink=2, st_uid=os.getuid(), st_gid=os.getgid())
+            return dict(st_mode=stat.S_IFDIR | 0o700, st_nlink=2, st_uid=OWNER[0], st_gid=OWNER[1])
         say("blocked " + path)
         threading.Event().wait()
 
@@ -38,4 +40,10 @@ class Hung(Operations):
         threading.Event().wait()
 
 
-FUSE(Hung(), sys.argv[1], foreground=True, nothreads=True, nonempty=True)
+# Attributes are never cached: every look at the mount is a request (none answered once one waits).
+if sys.argv[2:3] == ["--allow-other"]:
+    OWNER = (int(sys.argv[3]), int(sys.argv[4]))
+    FUSE(Hung(), sys.argv[1], foreground=True, nothreads=True, nonempty=True, allow_other=True, attr_timeout=0, entry_timeout=0)
+else:
+    OWNER = (os.getuid(), os.getgid())
+    FUSE(Hung(), sys.argv[1], foreground=True, nothreads=True, nonempty=True, attr_timeout=0, entry_timeout=0)

@@ -58,11 +58,14 @@ async function waitFor(what: string, probe: () => boolean, ms = 10_000): Promise
  * their processes wait on it (`stat -f PATH`): from then on every request to it, the
  * session's included, waits in the kernel's queue.
  */
-export async function hungMount(owner: Owner, path: string): Promise<HungMount> {
+export async function hungMount(owner: Owner, path: string, opts: { byRoot?: boolean } = {}): Promise<HungMount> {
   requireFuse();
   const env = { PATH: "/usr/bin:/bin", HOME: owner.home };
   let out = "";
-  const fs: Subprocess = Bun.spawn([PYTHON, FS_SCRIPT, path], { uid: owner.uid, gid: owner.gid, env, cwd: owner.home, stdout: "pipe", stderr: "pipe" });
+  // byRoot: mounted by root for every uid (allow_other), as an NFS home whose server stopped answering.
+  const ids = opts.byRoot ? { uid: 0, gid: 0 } : { uid: owner.uid, gid: owner.gid };
+  const argv = opts.byRoot ? [PYTHON, FS_SCRIPT, path, "--allow-other", String(owner.uid), String(owner.gid)] : [PYTHON, FS_SCRIPT, path];
+  const fs: Subprocess = Bun.spawn(argv, { ...ids, env, cwd: "/", stdout: "pipe", stderr: "pipe" });
   void (async () => {
     const decoder = new TextDecoder();
     for await (const chunk of fs.stdout as ReadableStream<Uint8Array>) out += decoder.decode(chunk);
@@ -77,7 +80,7 @@ export async function hungMount(owner: Owner, path: string): Promise<HungMount> 
   };
   try {
     await waitFor(`the FUSE mount on ${path}`, () => mounted(path) && said().includes("mounted"));
-    blocker = Bun.spawn(["stat", "-f", path], { uid: owner.uid, gid: owner.gid, env, cwd: owner.home, stdout: "ignore", stderr: "ignore" });
+    blocker = Bun.spawn(["stat", "-f", path], { ...ids, env, cwd: "/", stdout: "ignore", stderr: "ignore" });
     await waitFor("the first request to hang", () => said().includes("blocked statfs"));
   } catch (e) {
     const err = fs.exitCode === null ? "" : await new Response(fs.stderr as ReadableStream<Uint8Array>).text();
