@@ -9,7 +9,7 @@
  * stuck session ends after its timeout plus 10 s.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { POPPIN, run } from "../helpers.ts";
 import { startServer, talk, talkToEnd, type Running } from "../standalone/harness.ts";
@@ -56,4 +56,28 @@ describe.each(MODES)("%s, serve as root, virtual users under POPPIN_HOME_BASE", 
     const end = await stuck;
     expect(end.bytes.toString("latin1")).not.toContain("+OK 0 0");
   }, 90_000);
+
+  test.concurrent("a home that leads out of the base through its owner's link: refused, nothing served from it", async () => {
+    const shared = sharedBase("hung-home");
+    const owner = localUser("phl", shared);
+    const base = join(shared, "vmail");
+    const outside = join(shared, "outside");
+    for (const sub of ["tmp", "new", "cur"]) mkdirSync(join(outside, "Maildir", sub), { recursive: true });
+    writeFileSync(join(outside, "Maildir", "new", "1700000000.M1P1.host"), "Subject: outside\n\nnot under the base\n");
+    mkdirSync(base, { recursive: true });
+    symlinkSync(outside, join(base, "linked"));
+    run(["chown", "-R", "-h", `${owner.uid}:${owner.gid}`, base, outside]);
+    const userdb = join(shared, "users");
+    expect(run([POPPIN, "users", "-f", userdb, "add", "linked", String(owner.uid), String(owner.gid), join(base, "linked")], { stdin: "secret\n" }).code).toBe(0);
+    const server = await startServer([POPPIN, "serve", ...(mode === "inline" ? ["--inline"] : []), "-v", "-R", "-H", "-1", "127.0.0.1", "0", ...CHAIN], {
+      POPPIN_USERDB: userdb, POPPIN_HOME_BASE: base, POPPIN_AUTH_FAILURE_DELAY: "0",
+      ...(mode === "processes" ? { POPPIN_ONE_PROCESS: "0" } : {}),
+    });
+    servers.push(server);
+    const reply = (await talk(server.port, "USER linked\r\nPASS secret\r\nSTAT\r\nRETR 1\r\nQUIT\r\n", 10_000)).toString("latin1");
+    expect(reply).not.toContain("not under the base");
+    expect(reply).not.toMatch(/\+OK 1 \d+/);
+    await Bun.sleep(200);
+    expect(decodeURIComponent(server.log())).toContain("is outside POPPIN_HOME_BASE");
+  }, 30_000);
 });
