@@ -50,7 +50,7 @@ async function loginAndServe(data: Uint8Array, chain: LoginChain, ctx: AppletCon
     // checkpassword's steps after the password: groups, gid, uid, then chdir(home).
     enter(account) {
       becomeAccount(account, euid);
-      enterHome(account);
+      enterHome(account, base);
     },
     log: (line) => writeStderr(logLine(line)),
   });

@@ -6,6 +6,7 @@
  * copies to its own (mod/standalone/user_log.ts): the program ends up running as the
  * mailbox owner, who must not get a descriptor of the service log.
  */
+import { killedBy } from "../sys/watchdog.ts";
 import { nodeChildProcess } from "../sys/builtins.ts";
 import { describeSysError } from "../base/errors.ts";
 import { statSync } from "node:fs";
@@ -83,7 +84,7 @@ export function runChain(argv: readonly string[], data: Uint8Array, env: NodeJS.
     const log = child.stdio[2] as Readable | null;
     if (log) forwarded = forwardUserLog(log, chainLogNames(argv), (line) => writeStderr(line), LOG_DRAIN_MS);
     child.on("exit", (code, signal) => {
-      if (signal !== null) exitedWith({ kind: "failed", failure: "crashed", detail: `${argv[0]} killed by ${signal}` });
+      if (signal !== null) exitedWith({ kind: "failed", failure: "crashed", detail: `${argv[0]} ${killedBy(signal)}` });
       else if (code === 0) exitedWith({ kind: "served" });
       else if (code === 1) exitedWith({ kind: "failed", failure: "rejected", detail: `${argv[0]} exit 1` });
       else exitedWith({ kind: "failed", failure: "temporary", detail: `${argv[0]} exit ${code}` });

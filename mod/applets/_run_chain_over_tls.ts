@@ -4,6 +4,7 @@
  * speaks TLS), fd 3 as always, and ucspi-ssl's SSL_* variables. Exit status as in
  * mod/applets/_run_chain.ts: 0 served, 1 refused, else temporary.
  */
+import { killedBy } from "../sys/watchdog.ts";
 import { nodeChildProcess } from "../sys/builtins.ts";
 import { describeSysError } from "../base/errors.ts";
 import type { Writable } from "node:stream";
@@ -44,7 +45,7 @@ export async function runChainOverTls(argv: readonly string[], data: Uint8Array,
   }
   if (end.signal !== null) {
     channel.attach(new Uint8Array(0));
-    return { kind: "failed", failure: "crashed", detail: `${argv[0]} killed by ${end.signal}` };
+    return { kind: "failed", failure: "crashed", detail: `${argv[0]} ${killedBy(end.signal)}` };
   }
   if (end.code === 0) {
     await channel.close();

@@ -11,6 +11,7 @@ import { makeUndumpable } from "../sys/dumpable.ts";
 import { becomeAccount, enterHome, execProgram, sessionEnvironment } from "../auth/session.ts";
 import { daysSinceEpoch } from "../auth/shadow_policy.ts";
 import { clientAddressKnown } from "../base/ucspi_env.ts";
+import { stopWatchdog } from "../sys/watchdog.ts";
 
 const USERDB_OPTION = "--userdb=";
 
@@ -58,7 +59,11 @@ export const applet: Applet = {
         raw.fill(0); // the password, as checkpassword.c clears up[]
       }
       becomeAccount(result.account, euid);
-      enterHome(result.account);
+      enterHome(result.account, ctx.env);
+      // The watchdog timed the change to the home; PROG may be any program (qmail-pop3d knows
+      // nothing of it and would be ended mid-session), so it does not outlive the exec.
+      // poppin's pop3d arms its own before it touches the Maildir.
+      stopWatchdog();
       passThrough(inherited);
       execProgram(args, sessionEnvironment(ctx.env, result.account));
     } catch (err) {

@@ -1,11 +1,15 @@
 import type { Applet } from "../cli/applet.ts";
 import { fatal, info, usage, warning } from "../cli/context.ts";
-import { EXIT_OK, EXIT_USAGE, describeSysError } from "../base/errors.ts";
+import { EXIT_OK, EXIT_USAGE, PoppinError, describeSysError } from "../base/errors.ts";
+import { AuthRefused } from "../auth/request.ts";
+import { checkRealHome } from "../auth/home_base.ts";
+import { ENV, envValue } from "../base/env.ts";
 import { ENTER_HOME_VARIABLE } from "../auth/session.ts";
 import { writeStdout } from "../base/io.ts";
 import { logValue } from "../base/log_value.ts";
 import { clientAddressKnown } from "../base/ucspi_env.ts";
 import { timeoutMs, timeoutWarning } from "../pop3/config.ts";
+import { armWatchdog } from "../sys/watchdog.ts";
 import { parsePop3dArgs } from "../session/pop3d_args.ts";
 import { FdChannel } from "../pop3/fd_channel.ts";
 import { TEXT, err } from "../pop3/responses.ts";
@@ -53,14 +57,21 @@ export const applet: Applet = {
       if (args.length > 0) fatal(ctx, parsed);
       return ctx.classic ? EXIT_QMAIL_POP3D_DIE : EXIT_USAGE;
     }
-    if (ctx.env[ENTER_HOME_VARIABLE] !== undefined) {
-      // Started by serve --inline (root) in "/": into the home now, as the user (checkpassword's chdir).
+    // This process serves one session: its own work between two exchanges with the client is
+    // timed too, so a Maildir on a filesystem that never answers ends it (mod/sys/watchdog.ts).
+    const watchdog = armWatchdog(timeoutMs(ctx.env));
+    const enter = ctx.env[ENTER_HOME_VARIABLE];
+    if (enter !== undefined) {
+      // Started by serve --inline (root) in "/": into the home now, as the user (checkpassword's
+      // chdir), and where it led checked here (POPPIN_HOME_BASE; the value is the account's kind).
       delete ctx.env[ENTER_HOME_VARIABLE];
       try {
         process.chdir(ctx.env.HOME ?? "");
+        checkRealHome({ login: ctx.env.USER ?? "", home: ctx.env.HOME ?? "", source: enter === "virtual" ? "virtual" : "system" }, process.cwd(), envValue(ctx.env, ENV.homeBase));
       } catch (e) {
         writeStdout(err(TEXT.authTemp));
-        fatal(ctx, `unable to chdir to ${logValue(ctx.env.HOME ?? "")}: ${describeSysError(e)} user=${logValue(ctx.env.USER ?? "-")} rip=${logValue(ctx.env.TCPREMOTEIP ?? "unknown")}`);
+        const why = e instanceof PoppinError || e instanceof AuthRefused ? logValue(e.message) : `unable to chdir to ${logValue(ctx.env.HOME ?? "")}: ${describeSysError(e)}`;
+        fatal(ctx, `${why} user=${logValue(ctx.env.USER ?? "-")} rip=${logValue(ctx.env.TCPREMOTEIP ?? "unknown")}`);
         return EXIT_OK; // answered: see below
       }
     }
@@ -71,7 +82,7 @@ export const applet: Applet = {
       log: (kind, text) => log[kind](ctx, text),
       refuse: (reply) => writeStdout(reply),
       // withPipelinedInput: commands serve --inline read before handing the connection over (mod/session/pipelined_input.ts).
-      channel: () => fdTransactionChannel(withPipelinedInput(new FdChannel(0, 1, timeoutMs(ctx.env)), ctx.env)),
+      channel: () => fdTransactionChannel(withPipelinedInput(new FdChannel(0, 1, timeoutMs(ctx.env), watchdog), ctx.env)),
     });
     // Refused or failed, the client got its -ERR and exit 0 follows, as qmail-pop3d's die(): popup
     // (ours or qmail-popup) answers a non-zero status with an -ERR of its own, and the client

@@ -5,9 +5,8 @@
  * and the refusals that do not depend on the password come after it, so timing
  * tells neither whether the login exists nor why it was refused.
  */
-import { realpathSync } from "node:fs";
-import { isAbsolute, relative, resolve } from "../base/posix_path.ts";
 import type { Account } from "./account.ts";
+import { homeInsideByName } from "./home_base.ts";
 import { isLockedHash, VIRTUAL_SHELL } from "./account.ts";
 import { looksLikeApopDigest, lookupApopSecretFile, verifyApop } from "./apop.ts";
 import type { AuthConfig } from "./config.ts";
@@ -53,31 +52,13 @@ function apopSecretFor(login: Uint8Array, found: { account?: Account; apopSecret
   return config.apopSecretsFile === undefined ? undefined : lookupApopSecretFile(config.apopSecretsFile, login, euid);
 }
 
-/** Whether `home` lies strictly inside `base`, as written and once symlinks are resolved (where they exist). */
-function homeInside(home: string, base: string): boolean {
-  const inside = (h: string, b: string) => {
-    const rel = relative(b, h);
-    return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
-  };
-  if (!isAbsolute(home) || !isAbsolute(base) || home.split("/").includes("..")) return false;
-  if (!inside(resolve(home), resolve(base))) return false;
-  let real: string;
-  let realBase: string;
-  try {
-    real = realpathSync(home);
-    realBase = realpathSync(base);
-  } catch {
-    return true; // a missing home fails at chdir, with checkpassword's own message
-  }
-  return inside(real, realBase);
-}
-
 /** Why a matching account may still not log in (checked only after the password). */
 function policyRefusal(account: Account, config: AuthConfig, euid: number): string | undefined {
   if (account.refusal) return account.refusal;
   if (account.source === "system" && account.uid < config.minUid) return `uid ${account.uid} below POPPIN_MIN_UID ${config.minUid}`;
   if (account.source === "virtual" && account.uid === 0 && config.minUid > 0) return "uid 0 refused";
-  if (account.source === "virtual" && config.homeBase !== undefined && !homeInside(account.home, config.homeBase)) {
+  // By its words only: where its links lead is checked by the user's own process (home_base.ts).
+  if (account.source === "virtual" && config.homeBase !== undefined && !homeInsideByName(account.home, config.homeBase)) {
     return `home ${account.home} is outside POPPIN_HOME_BASE ${config.homeBase}`;
   }
   if (euid !== 0 && account.uid !== euid) return `uid ${account.uid} is not ours (${euid}) and we are not root`;

@@ -4,10 +4,13 @@
  * (TCPREMOTEIP and the rest stay), and replace this process with PROG, found on
  * PATH as djb's pathexec does. Nothing of checkpassword stays alive.
  */
-import { ENV } from "../base/env.ts";
+import { ENV, envValue } from "../base/env.ts";
 import { BEARER_VARIABLE } from "../sasl/bearer_names.ts";
 import { TempError, describeSysError } from "../base/errors.ts";
 import { execve, LibcError, pathexecRun, restoreDefaultSignals } from "../sys/libc.ts";
+import { armWatchdog } from "../sys/watchdog.ts";
+import { timeoutMs } from "../pop3/config.ts";
+import { checkRealHome } from "./home_base.ts";
 import type { Account } from "./account.ts";
 import { AuthRefused } from "./request.ts";
 
@@ -60,12 +63,21 @@ export function becomeAccount(account: Account, euid: number): void {
  */
 export const ENTER_HOME_VARIABLE: string = ENV.enterHome.name;
 
-export function enterHome(account: Account): void {
+/**
+ * checkpassword's chdir(home), as the user, after the uid switch. The session's watchdog is
+ * armed first (mod/sys/watchdog.ts, with the session's read/write timeout from `env`): a home
+ * on a filesystem that never answers (a hung NFS server, a user's FUSE mount) ends this process
+ * instead of holding it, its connection and its slot in serve's -c for good. Then, for a
+ * virtual user under POPPIN_HOME_BASE, where the home led (home_base.ts).
+ */
+export function enterHome(account: Account, env: NodeJS.ProcessEnv): void {
+  armWatchdog(timeoutMs(env));
   try {
     process.chdir(account.home);
   } catch (err) {
     throw new TempError(`unable to chdir to ${account.home}: ${describeSysError(err)}`);
   }
+  checkRealHome(account, process.cwd(), envValue(env, ENV.homeBase));
 }
 
 /** Runs PROG in place of this process; returns only by throwing TempError ("unable to run"). */

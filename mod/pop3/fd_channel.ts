@@ -7,6 +7,7 @@
 import { fstatSync, readSync, writeSync } from "node:fs";
 import { POLLIN, POLLOUT, peekSocket, pollFd } from "../sys/poll.ts";
 import { sysErrorCode } from "../base/errors.ts";
+import type { Watchdog } from "../sys/watchdog.ts";
 
 /** The client sent nothing (or took nothing) for the whole timeout. */
 export class ClientTimeout extends Error {
@@ -41,11 +42,17 @@ export class FdChannel implements Channel {
   readonly #out: number;
   readonly #timeoutMs: number;
   readonly #inIsSocket: boolean;
+  readonly #watchdog: Watchdog | undefined;
 
-  constructor(inFd: number, outFd: number, timeoutMs: number) {
+  /**
+   * `watchdog`: the session process's (mod/sys/watchdog.ts), restarted before and after each
+   * exchange with the client, so only the session's own work between two exchanges is timed.
+   */
+  constructor(inFd: number, outFd: number, timeoutMs: number, watchdog?: Watchdog) {
     this.#in = inFd;
     this.#out = outFd;
     this.#timeoutMs = timeoutMs;
+    this.#watchdog = watchdog;
     let socket = false;
     try {
       socket = fstatSync(inFd).isSocket();
@@ -56,7 +63,9 @@ export class FdChannel implements Channel {
   }
 
   #waitReadable(): void {
+    this.#watchdog?.kick();
     if (pollFd(this.#in, POLLIN, this.#timeoutMs) === "timeout") throw new ClientTimeout();
+    this.#watchdog?.kick();
   }
 
   /** Reads what is there (up to buf.length); 0 means the client closed the connection. */
@@ -117,6 +126,7 @@ export class FdChannel implements Channel {
       } catch (err) {
         const code = sysErrorCode(err);
         if (code === "EAGAIN" || code === "EINTR") {
+          this.#watchdog?.kick();
           if (pollFd(this.#out, POLLOUT, this.#timeoutMs) === "timeout") throw new ClientTimeout();
           continue;
         }
@@ -124,6 +134,7 @@ export class FdChannel implements Channel {
       }
       rest = rest.subarray(n);
     }
+    this.#watchdog?.kick();
   }
 }
 

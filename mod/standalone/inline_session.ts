@@ -13,7 +13,7 @@ import type tls from "node:tls";
 import type { Account } from "../auth/account.ts";
 import { sessionEnvironment } from "../auth/session.ts";
 import { DECOY_SETTINGS } from "../auth/verify.ts";
-import { accessSync, closeSync, constants as fsConstants, statSync } from "node:fs";
+import { accessSync, closeSync, constants as fsConstants, realpathSync, statSync } from "node:fs";
 import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, TempError, UsageError, describeSysError } from "../base/errors.ts";
 import { checkLogin, runLogin } from "../session/login.ts";
 import { runMailboxSession } from "../session/mailbox_session.ts";
@@ -36,6 +36,8 @@ import { socketTransactionChannel } from "./_socket_channel.ts";
 import type { ListingCache } from "./listing_cache.ts";
 import { PIPELINED_FD_VARIABLE, PIPELINED_VARIABLE, pipelinedValue } from "../session/pipelined_input.ts";
 import { sealedFile } from "../sys/sealed_file.ts";
+import { checkRealHome } from "../auth/home_base.ts";
+import { killedBy } from "../sys/watchdog.ts";
 import type { SessionCounters, SessionState } from "./session_counters.ts";
 import { closeWhenDone, LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput, socketLoginRead } from "./socket_io.ts";
 import type { MailWorkerPool } from "./mail_worker_pool.ts";
@@ -146,14 +148,20 @@ async function startTls(io: SessionIo, stls: NonNullable<InlineSetup["stls"]>, t
   io.fd = undefined;
 }
 
-/** checkpassword's chdir(home), without changing our directory: the same failure, the same words. */
-function checkHome(account: Account): void {
+/**
+ * checkpassword's chdir(home), without changing our directory: the same failure, the same words;
+ * then where the home leads (POPPIN_HOME_BASE). Only under -u, where we run as the owner's uid.
+ */
+function checkHome(account: Account, env: NodeJS.ProcessEnv): void {
+  let real: string;
   try {
     if (!statSync(account.home).isDirectory()) throw Object.assign(new Error("not a directory"), { code: "ENOTDIR" });
     accessSync(account.home, fsConstants.X_OK);
+    real = realpathSync(account.home);
   } catch (err) {
     throw new TempError(`unable to chdir to ${account.home}: ${describeSysError(err)}`);
   }
+  checkRealHome(account, real, envValue(env, ENV.homeBase));
 }
 
 /** popup's loop (mod/session); the account once a login succeeded, undefined when the session ended before. */
@@ -191,7 +199,7 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
         decide: (request, config, authEnv) => authenticateWithBearer(request, config, authEnv, loginEnv, login?.bearer,
           () => authenticateOffThread(request, config, authEnv, setup.tools)),
         // Only root may switch uids (authenticate() refused any other uid when we are not root).
-        enter: (found) => setup.euid !== 0 && checkHome(found),
+        enter: (found) => setup.euid !== 0 && checkHome(found, env),
         log: setup.log,
       });
       if (result.kind === "ok") {
@@ -273,7 +281,7 @@ async function handOver(io: SessionIo, account: Account, env: NodeJS.ProcessEnv,
       input.socket.write(err(TEXT.authTemp));
       return waitStatus(EXIT_TEMP, null);
     }
-    return waitStatus(byWorker.exitCode, byWorker.signalCode);
+    return ended(byWorker, account, env, setup);
   }
   if (fd === undefined) {
     // TLS runs here (STLS or --tls): pop3d gets the plaintext through pipes; the key stays in serve.
@@ -283,8 +291,7 @@ async function handOver(io: SessionIo, account: Account, env: NodeJS.ProcessEnv,
       input.socket.write(err(TEXT.authTemp));
       return waitStatus(EXIT_TEMP, null);
     }
-    const { exitCode, signalCode } = await started.exited;
-    return waitStatus(exitCode, signalCode);
+    return ended(await started.exited, account, env, setup);
   }
   let extraFd: number | undefined;
   if (oversized) {
@@ -308,6 +315,13 @@ async function handOver(io: SessionIo, account: Account, env: NodeJS.ProcessEnv,
   }
   // Our copy of the connection goes now: the user's process holds it (never end(): that sends FIN).
   input.socket.destroy();
-  const { exitCode, signalCode } = await started.exited;
-  return waitStatus(exitCode, signalCode);
+  return ended(await started.exited, account, env, setup);
+}
+
+/** The wait status of a user process's session; one warning line when a signal ended it (its watchdog's says why). */
+function ended(end: { exitCode: number | null; signalCode: string | null }, account: Account, env: NodeJS.ProcessEnv, setup: InlineSetup): number {
+  if (end.signalCode !== null) {
+    setup.log(`${setup.chain.pop3dPrefix}: warning: session ${killedBy(end.signalCode)} user=${logValue(account.login)} rip=${logValue(env.TCPREMOTEIP ?? "unknown")}\n`);
+  }
+  return waitStatus(end.exitCode, end.signalCode);
 }

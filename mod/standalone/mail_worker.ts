@@ -24,6 +24,7 @@ import { makeUndumpable } from "../sys/dumpable.ts";
 import { dup2 } from "../sys/fd.ts";
 import { closeDescriptor, receiveWithDescriptor } from "../sys/fd_passing.ts";
 import { longRunning } from "../sys/jit.ts";
+import { stopWatchdog } from "../sys/watchdog.ts";
 
 /** serve's argument that starts a mail worker (not a tcpserver option). */
 export const MAIL_WORKER_FLAG = "--mail-worker";
@@ -178,7 +179,7 @@ export async function runMailWorker(): Promise<number> {
     }
     // From here on nothing has more rights than the mailbox owner.
     try {
-      enterHome({ ...account, hash: undefined });
+      enterHome({ ...account, hash: undefined }, job.env);
       dup2(client, 0);
       dup2(client, 1);
       if (client > 2) closeDescriptor(client);
@@ -204,6 +205,8 @@ export async function runMailWorker(): Promise<number> {
     closeSessionFiles(before);
     dup2(nothing, 0);
     dup2(nothing, 1);
+    // Between sessions the worker waits for serve, as long as it takes: no watchdog.
+    stopWatchdog();
     if (job.pop3dArgs.some(isMboxArgument)) return code;
     try {
       writeAll(MAIL_WORKER_CONTROL_FD, `\0end ${code}\n`);

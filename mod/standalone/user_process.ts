@@ -42,7 +42,7 @@ export function startUserProcess(fd: number, account: Account, env: NodeJS.Proce
       argv0: classic ? "qmail-pop3d" : "poppin",
       stdio: extraFd === undefined ? [fd, fd, "pipe"] : [fd, fd, "pipe", extraFd],
       cwd: "/",
-      env: { ...sessionEnvironment(env, account), [ENTER_HOME_VARIABLE]: "1" },
+      env: { ...sessionEnvironment(env, account), [ENTER_HOME_VARIABLE]: account.source },
       // As root: the user's uid and gid. Otherwise the account is ours already (login admits no other uid).
       ...(process.geteuid?.() === 0 ? { uid: account.uid, gid: account.gid } : {}),
       onExit: (_proc, exitCode, signalCode) => resolveExit({ exitCode, signalCode: signalCode === null ? null : String(signalCode) }),
@@ -70,7 +70,7 @@ export function startUserProcessOverTls(secure: tls.TLSSocket, first: Uint8Array
       argv0: classic ? "qmail-pop3d" : "poppin",
       stdio: ["pipe", "pipe", "pipe"],
       cwd: "/",
-      env: { ...sessionEnvironment({ ...env, ...tlsEnvironment(secure) }, account), [ENTER_HOME_VARIABLE]: "1" },
+      env: { ...sessionEnvironment({ ...env, ...tlsEnvironment(secure) }, account), [ENTER_HOME_VARIABLE]: account.source },
       ...(process.geteuid?.() === 0 ? { uid: account.uid, gid: account.gid } : {}),
     });
   } catch (err) {

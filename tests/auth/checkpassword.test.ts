@@ -143,6 +143,13 @@ describe("checkpassword: system accounts", () => {
     }
   });
 
+  test("PROG starts with no alarm pending: the watchdog that timed the change to the home stops before the exec", async () => {
+    // A pending alarm(2) survives execve: a PROG that knows nothing of it (qmail-pop3d) would be killed mid-session.
+    const r = await check(request(U.yes, PW.yes), ["/usr/bin/python3", "-c", "import signal; print('alarm', signal.alarm(0))"], { POPPIN_TIMEOUT: "5" });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("alarm 0\n");
+  });
+
   test("locked account (usermod -L), expired account (chage -E): 1 with the right password", async () => {
     expect((await check(request(U.locked, PW.other))).code).toBe(1);
     expect((await check(request(U.old, PW.other))).code).toBe(1);

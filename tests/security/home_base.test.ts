@@ -1,14 +1,16 @@
 /**
- * POPPIN_HOME_BASE: when set, a virtual user whose home is not inside it (lexically, and
- * once symlinks are resolved) is refused with the right password; unset, homes are not
+ * POPPIN_HOME_BASE: when set, a virtual user whose home is not inside it (by its words at the
+ * password check, and once links are resolved by the user's own process where the home is
+ * entered) is refused with the right password; unset, homes are not
  * checked (the previous behaviour). (Relative homes never get this far: the user database refuses them.)
  */
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { authenticate } from "../../mod/auth/authenticate.ts";
 import { authConfigFromEnv } from "../../mod/auth/config.ts";
-import { AuthRefused, parseRequest } from "../../mod/auth/request.ts";
+import { AccountRefused, AuthRefused, parseRequest } from "../../mod/auth/request.ts";
+import { checkRealHome } from "../../mod/auth/home_base.ts";
 import { tempDir } from "../helpers.ts";
 
 const root = tempDir("homebase");
@@ -37,12 +39,22 @@ function login(name: string, env: Record<string, string>) {
 }
 
 describe("POPPIN_HOME_BASE", () => {
-  test("homes inside the base log in; outside, through '..', a longer prefix, via a symlink, or the base itself: refused", () => {
+  test("homes inside the base log in; outside, through '..', a longer prefix, or the base itself: refused by their words", () => {
     const env = { POPPIN_HOME_BASE: base };
     expect(login("joe", env)().account.home).toBe(homes.joe);
-    for (const name of ["dotdot", "outside", "prefix", "sneaky", "itself"]) {
+    for (const name of ["dotdot", "outside", "prefix", "itself"]) {
       expect(login(name, env)).toThrow(AuthRefused);
     }
+  });
+
+  test("a home that leads out of the base through a link: refused where the home is entered, not by the password check (root follows no link of the user's)", () => {
+    const env = { POPPIN_HOME_BASE: base };
+    const sneaky = login("sneaky", env)().account;
+    expect(() => checkRealHome(sneaky, realpathSync(sneaky.home), base)).toThrow(AccountRefused);
+    const joe = login("joe", env)().account;
+    expect(() => checkRealHome(joe, realpathSync(joe.home), base)).not.toThrow();
+    // System accounts are not under the base.
+    expect(() => checkRealHome({ ...sneaky, source: "system" }, realpathSync(sneaky.home), base)).not.toThrow();
   });
 
   test("unset: homes are not checked", () => {
