@@ -8,7 +8,7 @@
 import type net from "node:net";
 import { nodeNet } from "../sys/builtins.ts";
 import { TempError, describeSysError } from "../base/errors.ts";
-import { closeFd, dup, setListenBacklog } from "../sys/fd.ts";
+import { closeFd, dup, setDeferAccept, setListenBacklog } from "../sys/fd.ts";
 
 export type ConnectionHandler = (socket: net.Socket) => void;
 
@@ -112,6 +112,15 @@ export class Listener {
     if (this.backlog !== undefined) setListenBacklog(this.anchorFd, this.backlog);
     // Paused again while listening was under way: stop this server too.
     if (this.server !== server) server.close();
+  }
+
+  /**
+   * Connections are handed over once their first data arrived (TCP_DEFER_ACCEPT): for --proxy,
+   * whose peers always send the header first. The option belongs to the socket, so the
+   * duplicates listened on after a pause keep it. False if the kernel refused it.
+   */
+  deferAcceptUntilData(seconds: number): boolean {
+    return setDeferAccept(this.anchorFd, seconds);
   }
 
   get accepting(): boolean {

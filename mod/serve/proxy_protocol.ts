@@ -13,6 +13,14 @@ export const PROXY_V1_MAX = 107;
 export const PROXY_V2_MAX = 16 + 2048;
 /** How long a peer may take to send the header; HAProxy sends it at once. */
 export const PROXY_HEADER_TIMEOUT_MS = 5_000;
+/**
+ * With --proxy the peer speaks first (the header), so the listening socket defers accepting
+ * until data arrives (TCP_DEFER_ACCEPT, as nginx's `deferred` and HAProxy's `defer-accept`):
+ * the connection and its header then come in one wake-up, and the header is there to read at
+ * once. A peer that sends nothing is handed over about this long after its handshake, and
+ * PROXY_HEADER_TIMEOUT_MS counts from then.
+ */
+export const PROXY_DEFER_ACCEPT_SECONDS = 1;
 
 const V1_PREFIX = new TextEncoder().encode("PROXY ");
 const V2_SIGNATURE = new Uint8Array([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);

@@ -172,6 +172,15 @@ export class SocketLines {
  */
 export function closeWhenDone(socket: net.Socket, timeoutMs: number): void {
   if (socket.destroyed) return;
+  // A plain connection with nothing left to send and nothing unread (the usual end, after
+  // QUIT): closed at once. The kernel still sends what it holds, then the FIN (close(2) resets
+  // only a connection with unread input), and the client's own close then ends at the kernel's
+  // socket instead of waking this process once more per connection, with a timer to bound it.
+  const fd = plainDescriptor(socket);
+  if (fd !== undefined && socket.writableLength === 0 && nothingUnread(fd)) {
+    socket.destroy();
+    return;
+  }
   socket.removeAllListeners("data");
   let dropped = 0;
   socket.on("data", (chunk: Uint8Array) => {
@@ -182,6 +191,23 @@ export function closeWhenDone(socket: net.Socket, timeoutMs: number): void {
   socket.resume();
   const timer = setTimeout(() => socket.destroy(), timeoutMs);
   socket.once("close", () => clearTimeout(timer));
+}
+
+/** The descriptor of a plain (not TLS) socket; undefined for TLS, whose end says close_notify first. */
+function plainDescriptor(socket: net.Socket): number | undefined {
+  if ((socket as { encrypted?: boolean }).encrypted === true) return undefined;
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  return typeof fd === "number" && fd >= 0 ? fd : undefined;
+}
+
+const oneOctet = new Uint8Array(1);
+/** Whether the kernel holds no input for socket `fd` (its end of input counts as none); false when it cannot tell. */
+function nothingUnread(fd: number): boolean {
+  try {
+    return peekSocket(fd, oneOctet) <= 0;
+  } catch {
+    return false;
+  }
 }
 
 /** A session's first output buffer; it grows as answers need (up to the SocketOutput's capacity). */

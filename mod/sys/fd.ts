@@ -4,7 +4,8 @@
  * queueing connections in the backlog, as tcpserver's -c does), and setsockopt for
  * tcpserver's IP-options kill (-O) and TCP_NODELAY (-d/-D), and ioctl(SIOCOUTQ) for how much
  * of what was written a TCP peer has not yet taken, and SO_RCVBUF to bound what the kernel
- * accepts from a peer that is not being read. Works inside the compiled binary.
+ * accepts from a peer that is not being read, and TCP_DEFER_ACCEPT for listeners whose
+ * clients always speak first. Works inside the compiled binary.
  */
 import { SysCallError, lastErrno, libcFunctions } from "./ffi.ts";
 
@@ -15,6 +16,7 @@ const libc = libcFunctions({
   close: { args: ["i32"], returns: "i32" },
   listen: { args: ["i32", "i32"], returns: "i32" },
   setsockopt: { args: ["i32", "i32", "i32", "ptr", "u32"], returns: "i32" },
+  getsockopt: { args: ["i32", "i32", "i32", "ptr", "ptr"], returns: "i32" },
   ioctl: { args: ["i32", "u64", "ptr"], returns: "i32" },
 }).symbols;
 
@@ -67,6 +69,24 @@ const TCP_NODELAY = 1;
 export function setTcpNoDelay(fd: number, on: boolean): boolean {
   const value = new Int32Array([on ? 1 : 0]);
   return libc().setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, value, 4) === 0;
+}
+
+const TCP_DEFER_ACCEPT = 9;
+
+/**
+ * TCP_DEFER_ACCEPT on a listening socket: the kernel hands over a connection only once its
+ * first data has arrived (or, for a peer that sends nothing, about `seconds` after the
+ * handshake), so accepting it and reading what it sent take one wake-up instead of two.
+ */
+export function setDeferAccept(fd: number, seconds: number): boolean {
+  return libc().setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, new Int32Array([seconds]), 4) === 0;
+}
+
+/** The listening socket's TCP_DEFER_ACCEPT (0: off; Linux reports it rounded up to its SYN-ACK retransmission times); undefined if the kernel does not say. */
+export function deferAcceptSeconds(fd: number): number | undefined {
+  const value = new Int32Array(1);
+  const length = new Uint32Array([4]);
+  return libc().getsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, value, length) < 0 ? undefined : value[0];
 }
 
 const TCP_QUICKACK = 12;

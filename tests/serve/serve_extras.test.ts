@@ -128,6 +128,29 @@ describe("serve extras", () => {
     }
   });
 
+  test("--proxy: a connection is taken from the kernel once its header arrives (TCP_DEFER_ACCEPT), not at the handshake, in both modes", async () => {
+    for (const inline of [false, true]) {
+      const s = await startServer(applet("tcpserver"), [...(inline ? ["--inline"] : []), "-v", "-HR", "--proxy", "--proxy-from", "127.0.0.1", "127.0.0.1", "0", ...(inline
+        ? [applet("qmail-popup"), "h", applet("checkpassword"), applet("qmail-pop3d"), "Maildir"] : ENV_LINE)]);
+      const sock = net.connect({ port: s.port, host: "127.0.0.1" });
+      sock.on("error", () => {});
+      let out = "";
+      sock.on("data", (d) => { out += d.toString("latin1"); });
+      await new Promise<void>((resolve) => sock.once("connect", () => resolve()));
+      // Accepting a connection prints its status line; a silent peer is not handed over for about a second.
+      await Bun.sleep(400);
+      const beforeHeader = s.stderr();
+      sock.write(inline ? "PROXY TCP4 192.0.2.7 198.51.100.1 51000 110\r\nQUIT\r\n" : "PROXY TCP4 192.0.2.7 198.51.100.1 51000 110\r\nhello\n");
+      await waitFor(() => out.endsWith("\n") && s.stderr().includes(" end "));
+      sock.destroy();
+      await s.stop();
+      expect(beforeHeader).not.toContain("status: 1/");
+      expect(s.stderr()).toContain("status: 1/");
+      if (inline) expect(out).toMatch(/^\+OK .*\r\n\+OK.*\r\n$/);
+      else expect(out).toBe("192.0.2.7 51000 198.51.100.1 110 TCP [hello] none\n");
+    }
+  });
+
   test("--proxy: a peer that is not trusted (by --proxy-from or a PROXY_TRUSTED rule) is dropped", async () => {
     const s = await startServer(applet("tcpserver"), ["-HR", "--proxy", "--proxy-from", "10.0.0.0/8", "127.0.0.1", "0", ...ENV_LINE]);
     const r = await rawTalk(s.port, "PROXY TCP4 192.0.2.7 198.51.100.1 51000 110\r\nhello\n");

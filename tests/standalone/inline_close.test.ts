@@ -129,3 +129,44 @@ test("a client that keeps sending after its session ended is cut off, not read o
   await Promise.all([flooder(s.port, "\r\n".repeat(21), EMPTY_LINES, 8000, undefined, true), flooder(s.port, LOGIN_QUIT, NOOPS, 8000, undefined, true)]);
   expect(Date.now() - started).toBeLessThan(4000);
 }, 30_000);
+
+test("a session that ended with nothing left unread (QUIT) is closed at once: serve holds no descriptor while the client keeps its side open, and the client gets every answer and a FIN, no reset", async () => {
+  const s = await startServer(
+    [POPPIN, "serve", "--inline", "-1", "-c", "5", "-u", String(MAIL_UID), "-g", String(MAIL_GID), "127.0.0.1", "0", ...chain],
+    { POPPIN_USERDB: setup.userdb, POPPIN_AUTH_FAILURE_DELAY: "0" },
+  );
+  servers.push(s);
+  expect((await talk(s.port, "USER joe\r\nPASS secret\r\nQUIT\r\n")).toString("latin1")).toMatch(/\+OK[^\r]*\r\n$/);
+  await Bun.sleep(300);
+  const listening = tcpSockets(s.proc.pid);
+  // One command at a time (the client waits for each answer), as clients do; it never closes its side.
+  const sock = net.connect({ host: "127.0.0.1", port: s.port, allowHalfOpen: true });
+  let got = "";
+  let reset = false;
+  let ended = false;
+  sock.on("error", () => { reset = true; });
+  sock.on("end", () => { ended = true; });
+  const answers = (n: number) => new Promise<void>((resolve) => {
+    const check = () => {
+      if ((got.match(/\r\n/g) ?? []).length >= n) {
+        sock.off("data", onData);
+        resolve();
+      }
+    };
+    const onData = (d: Buffer) => { got += d.toString("latin1"); check(); };
+    sock.on("data", onData);
+    check();
+  });
+  await answers(1);
+  for (const [command, lines] of [["USER joe", 2], ["PASS secret", 3], ["STAT", 4], ["QUIT", 5]] as const) {
+    sock.write(`${command}\r\n`);
+    await answers(lines);
+  }
+  for (let i = 0; i < 30 && !ended; i++) await Bun.sleep(100);
+  const held = await settled(s.proc.pid, listening);
+  const open = !sock.destroyed;
+  sock.destroy();
+  expect(got).toMatch(/^\+OK[^\r]*\r\n\+OK[^\r]*\r\n\+OK[^\r]*\r\n\+OK 1 \d+\r\n\+OK[^\r]*\r\n$/);
+  expect({ ended, reset, open }).toEqual({ ended: true, reset: false, open: true });
+  expect(held).toBe(listening);
+}, 30_000);
