@@ -19,7 +19,7 @@ import { RouteTable } from "../proxy/routes.ts";
 import { acceptTls } from "../tls/handshake.ts";
 import { matchApplet, parsePolicyChainHead, type PopupChain, type Resolver } from "../serve/chain_spec.ts";
 import { inlinePolicy, type InlineSetup } from "./inline_session.ts";
-import { closeWhenDone, LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput, socketLoginRead } from "./socket_io.ts";
+import { closeWhenDone, LOGIN_OUTPUT_OCTETS, LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput, socketLoginRead } from "./socket_io.ts";
 
 /** The proxy's part of the command line. */
 export interface ProxyChain {
@@ -52,13 +52,6 @@ export function parseProxyChain(argv: readonly string[], resolver: Resolver): { 
 }
 
 let sessionSerial = 0;
-
-/**
- * The login's output buffer: its answers are one line each (RFC 1939 section 3: 512 octets at
- * most) or a CAPA list, and a buffer is taken per batch of answers, so a small one is less
- * garbage per login (a longer batch is written in pieces).
- */
-const LOGIN_OUTPUT_OCTETS = 1024;
 
 /** The session runner serve --inline calls per connection; resolves to the chain's wait status. */
 export function inlineProxySession(proxy: ProxyChain, config: ProxyConfig) {

@@ -39,7 +39,7 @@ import { sealedFile } from "../sys/sealed_file.ts";
 import { checkRealHome } from "../auth/home_base.ts";
 import { killedBy } from "../sys/watchdog.ts";
 import type { SessionCounters, SessionState } from "./session_counters.ts";
-import { closeWhenDone, LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput, socketLoginRead } from "./socket_io.ts";
+import { closeWhenDone, LOGIN_OUTPUT_OCTETS, LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput, socketLoginRead } from "./socket_io.ts";
 import type { MailWorkerPool } from "./mail_worker_pool.ts";
 import { serveByWorker } from "./mail_worker_session.ts";
 import { startUserProcess, startUserProcessOverTls } from "./user_process.ts";
@@ -111,7 +111,8 @@ export async function runInlineSession(socket: net.Socket, fd: number | undefine
   if (typeof resolved === "number") return resolved;
   const chainEnv: NodeJS.ProcessEnv = { ...env, ...policyEnv(resolved.settings) };
   const timeout = resolved.policy.timeoutMs;
-  const io: SessionIo = { socket, input: new SocketLines(socket, timeout), out: new SocketOutput(socket, 4096, timeout, undefined, LOGIN_QUEUED_OUTPUT_OCTETS), fd, timeoutMs: timeout };
+  // Plain: the login's answers go straight to the descriptor, as the transaction's do.
+  const io: SessionIo = { socket, input: new SocketLines(socket, timeout), out: new SocketOutput(socket, LOGIN_OUTPUT_OCTETS, timeout, fd, LOGIN_QUEUED_OUTPUT_OCTETS), fd, timeoutMs: timeout };
   let state: SessionState = "authorization";
   counters.enter(state);
   const move = (next: SessionState) => {
@@ -144,7 +145,7 @@ async function startTls(io: SessionIo, stls: NonNullable<InlineSetup["stls"]>, t
   const secure = await acceptTls(io.socket, stls.holder.context, stls.handshakeTimeoutMs);
   io.socket = secure;
   io.input = new SocketLines(secure, timeoutMs);
-  io.out = new SocketOutput(secure, 4096, timeoutMs, undefined, LOGIN_QUEUED_OUTPUT_OCTETS);
+  io.out = new SocketOutput(secure, LOGIN_OUTPUT_OCTETS, timeoutMs, undefined, LOGIN_QUEUED_OUTPUT_OCTETS);
   io.fd = undefined;
 }
 

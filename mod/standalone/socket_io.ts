@@ -224,6 +224,12 @@ export const QUEUED_OUTPUT_OCTETS = 1 << 20;
 
 /** The same bound before login, where no answer is longer than a CAPA list. */
 export const LOGIN_QUEUED_OUTPUT_OCTETS = 64 * 1024;
+/**
+ * The login's output buffer: its answers are one line each (RFC 1939 section 3: 512 octets at
+ * most) or a CAPA list, and a buffer is taken per batch of answers, so a small one is less
+ * garbage per login (a longer batch is written in pieces).
+ */
+export const LOGIN_OUTPUT_OCTETS = 1024;
 
 /**
  * The kernel's receive buffer of an --inline connection (SO_RCVBUF; Linux doubles it): what a
