@@ -5,10 +5,11 @@
  * log lines and the PROXY header a backend gets name the same client.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { applet, run, startPortServer, tempDir, type PortServer } from "../helpers.ts";
+import { foreignPopup } from "./foreign_popup.ts";
 import { makeUsers, routesCdb, startBackend, startProxy, talk, waitForLog, type Users } from "../proxy/topology.ts";
 
 const PATH = process.env.PATH ?? "/usr/bin:/bin";
@@ -68,16 +69,7 @@ describe("TCPREMOTEIP=\"\" is unset: the connection says who the client is", () 
   });
 
   test("checkpassword behind a foreign popup fills the variables for the program it runs", async () => {
-    const sub = join(dir, "foreign");
-    mkdirSync(sub);
-    chmodSync(sub, 0o1777);
-    const login = join(sub, "login");
-    writeFileSync(login, "alice\0alice pw\0\0", { mode: 0o644 });
-    const out = join(sub, "env.out");
-    const record = join(sub, "record");
-    writeFileSync(record, `#!/bin/sh\nenv > ${out}\n`, { mode: 0o755 });
-    const popup = join(sub, "popup");
-    writeFileSync(popup, `#!/bin/sh\nexec 3<${login}\nexec "$@"\n`, { mode: 0o755 });
+    const { popup, record, out } = foreignPopup(dir);
     const s = await serve([popup, applet("checkpassword"), record], { POPPIN_USERDB: users.userdb });
     await talk(CLIENT, "127.0.0.1", s.port, "");
     const seen = await recordedIn(out);

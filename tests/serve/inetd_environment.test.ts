@@ -10,6 +10,7 @@ import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:
 import net from "node:net";
 import { join } from "node:path";
 import { applet, requireTool, ROOT, run, startPortServer, tempDir } from "../helpers.ts";
+import { foreignPopup } from "./foreign_popup.ts";
 import { makeUsers, type Users } from "../proxy/topology.ts";
 
 const UCSPI = /^(PROTO|TCP6?(LOCAL|REMOTE)(IP|PORT|HOST|INFO))=/;
@@ -221,17 +222,7 @@ describe("popup under socket activation (Accept=yes, inetd style)", () => {
   });
 
   test("a foreign popup: poppin's checkpassword fills the variables for the program it runs", async () => {
-    // A stand-in for a foreign qmail-popup: hands alice's login on fd 3, runs the rest.
-    const sub = join(dir, "foreign");
-    mkdirSync(sub);
-    chmodSync(sub, 0o1777);
-    const login = join(sub, "login");
-    writeFileSync(login, "alice\0alice pw\0\0", { mode: 0o644 });
-    const out = join(sub, "env.out");
-    const record = join(sub, "record");
-    writeFileSync(record, `#!/bin/sh\nenv > ${out}\n`, { mode: 0o755 });
-    const popup = join(sub, "popup");
-    writeFileSync(popup, `#!/bin/sh\nexec 3<${login}\nexec "$@"\n`, { mode: 0o755 });
+    const { popup, record, out } = foreignPopup(dir);
     const a = await activate("127.0.0.1", [popup, applet("checkpassword"), record], { POPPIN_USERDB: users.userdb });
     try {
       const r = await pop("127.0.0.1", a.port, "127.0.0.5", []);
