@@ -5,6 +5,8 @@
  * end line the status the chain would have exited with.
  */
 import type tls from "node:tls";
+import { clientAddressKnown } from "../base/ucspi_env.ts";
+import { fillFromInheritedConnection } from "../serve/inherited_connection.ts";
 import type { ConnectionHandler } from "../serve/server.ts";
 import { DROP_STATUS } from "../serve/server.ts";
 import { setReceiveBuffer } from "../sys/fd.ts";
@@ -31,6 +33,9 @@ export function serveInline(setup: InlineSetup, tls?: ServeTls): ConnectionHandl
         }
         session.on("error", () => {});
         env = { ...env, ...tlsEnvironment(session as tls.TLSSocket) };
+        // The session cannot ask the TLS socket (no descriptor of its own): a client address a
+        // rule emptied is taken from the TCP connection under it now, as on a plain connection.
+        if (!clientAddressKnown(env)) fillFromInheritedConnection(env, conn.fd);
         fd = undefined;
       }
       conn.started(conn.ownPid);

@@ -7,8 +7,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { join } from "node:path";
 import { applet, run, startPortServer, tempDir, type PortServer } from "../helpers.ts";
+import { makeCertificate, type Certificate } from "../tls/harness.ts";
 import { foreignPopup } from "./foreign_popup.ts";
 import { makeUsers, routesCdb, startBackend, startProxy, talk, waitForLog, type Users } from "../proxy/topology.ts";
 
@@ -22,8 +24,8 @@ let users: Users;
 const servers: PortServer[] = [];
 
 /** serve -x RULES (the client's rule empties TCPREMOTEIP, TCPREMOTEPORT and TCPLOCALIP) running `argv`. */
-async function serve(argv: string[], env: Record<string, string> = {}, inline = false): Promise<PortServer> {
-  const s = await startPortServer([applet("tcpserver"), ...(inline ? ["--inline"] : []), "-1", "-HR", "-x", rules, "127.0.0.1", "0", ...argv], { env: { PATH, POPPIN_AUTH_FAILURE_DELAY: "0", ...env } });
+async function serve(argv: string[], env: Record<string, string> = {}, inline = false, flags: string[] = []): Promise<PortServer> {
+  const s = await startPortServer([applet("tcpserver"), ...(inline ? ["--inline"] : []), ...flags, "-1", "-HR", "-x", rules, "127.0.0.1", "0", ...argv], { env: { PATH, POPPIN_AUTH_FAILURE_DELAY: "0", ...env } });
   servers.push(s);
   return s;
 }
@@ -39,6 +41,24 @@ beforeAll(() => {
 afterAll(async () => {
   for (const s of servers) await s.stop();
 });
+
+let certificate: Certificate | undefined;
+function cert(): Certificate {
+  certificate ??= makeCertificate();
+  return certificate;
+}
+
+/** A TLS conversation from CLIENT: writes `text` once the handshake is done, returns all it got. */
+async function talkTls(port: number, text: string): Promise<string> {
+  const sock = tlsConnect({ socket: net.connect({ host: "127.0.0.1", port, localAddress: CLIENT }), rejectUnauthorized: false });
+  let got = "";
+  sock.on("data", (c: Buffer) => (got += c.toString("latin1")));
+  sock.on("error", () => {});
+  await new Promise<void>((r) => sock.on("secureConnect", () => r()));
+  sock.write(text);
+  await new Promise<void>((r) => sock.on("close", () => r()));
+  return got;
+}
 
 /** The UCSPI variables a program wrote with `env > FILE`, sorted, once it has written them. */
 async function recordedIn(file: string): Promise<string[]> {
@@ -91,6 +111,19 @@ describe("TCPREMOTEIP=\"\" is unset: the connection says who the client is", () 
     await waitForLog(s.log, "qmail-qmqpd: warning: refused");
     expect(s.log()).toContain(`qmail-qmqpd: warning: refused: a netstring length is not a number rip=${CLIENT}\n`);
   });
+
+  for (const tls of [false, true]) {
+    test(`serve --inline${tls ? " --tls" : ""}: the session's failure line names the client`, async () => {
+      const chain = [applet("qmail-popup"), "pop.example.org", applet("checkpassword"), applet("qmail-pop3d"), "Maildir"];
+      const env: Record<string, string> = { POPPIN_USERDB: users.userdb };
+      if (tls) Object.assign(env, { CERTFILE: cert().cert, KEYFILE: cert().key });
+      const s = await serve(chain, env, true, tls ? ["--tls", "-v"] : ["-v"]);
+      const answer = tls ? await talkTls(s.port, "USER alice\r\nPASS x\r\nQUIT\r\n") : await talk(CLIENT, "127.0.0.1", s.port, "USER alice\r\nPASS x\r\nQUIT\r\n");
+      expect(answer).toMatch(/-ERR \[AUTH\] authorization failed\r\n\+OK/);
+      await waitForLog(s.log, "authorization failed");
+      expect(s.log()).toContain(`qmail-popup: warning: authorization failed rip=${CLIENT} user=alice`);
+    });
+  }
 
   for (const inline of [false, true]) {
     test(`the proxy${inline ? " (--inline)" : ""}: popup, the proxy and the backend (PROXY header) name the same client`, async () => {
