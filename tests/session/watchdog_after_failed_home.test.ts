@@ -49,19 +49,22 @@ function keepAlive(port: number, login: string, ms: number): Promise<{ answers: 
   });
 }
 
+/** Long enough a read timeout that a NOOP every half second never misses it on a loaded machine. */
+const TIMEOUT_SECONDS = 3;
+
 describe("a failed change to the home in popup's one-process chain", () => {
-  for (const combo of MATRIX.filter((c) => c.mode === "classic")) {
-    test(`${combo.name}: the session goes on past timeout + 10 s, then QUIT is answered`, async () => {
-      const server = await pool.start(combo, { env: { POPPIN_TIMEOUT: "1" } });
+  const combos = MATRIX.filter((c) => c.mode === "classic");
+  test(`${combos.map((c) => c.name).join(", ")}: the session goes on past timeout + 10 s, then QUIT is answered`, () =>
+    Promise.all(combos.map(async (combo) => {
+      const server = await pool.start(combo, { env: { POPPIN_TIMEOUT: String(TIMEOUT_SECONDS) } });
       const acct = pool.account(combo.kind);
       rmSync(acct.home, { recursive: true, force: true });
-      const { answers, reset, quitSent } = await keepAlive(server.port, acct.login, 12_000);
-      expect(quitSent).toBe(true); // the connection was still there after 12 s
+      const { answers, reset, quitSent } = await keepAlive(server.port, acct.login, (TIMEOUT_SECONDS + 11) * 1000);
+      expect(quitSent).toBe(true); // the connection was still there past timeout + 10 s
       expect(answers[2]).toStartWith("-ERR [SYS/TEMP]");
       expect(answers.at(-1)).toBe("+OK ");
       expect(answers.slice(3, -1).every((a) => a === "+OK ")).toBe(true);
       expect(reset).toBe(false);
       expect(server.log()).not.toMatch(/status 14$/m);
-    }, 40_000);
-  }
+    })), 60_000);
 });
