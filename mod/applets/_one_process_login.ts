@@ -16,6 +16,7 @@ import { BEARER_VARIABLE, parseBearerForm } from "../sasl/bearer_names.ts";
 import { applet as pop3dApplet } from "./pop3d.ts";
 import { authenticate } from "../auth/authenticate.ts";
 import { becomeAccount, enterHome, sessionEnvironment } from "../auth/session.ts";
+import { stopWatchdog } from "../sys/watchdog.ts";
 import type { AppletContext } from "../cli/context.ts";
 import { EXIT_OK } from "../base/errors.ts";
 import { writeStderr } from "../base/io.ts";
@@ -54,7 +55,12 @@ async function loginAndServe(data: Uint8Array, chain: LoginChain, ctx: AppletCon
     },
     log: (line) => writeStderr(logLine(line)),
   });
-  if (login.kind === "failed") return login;
+  if (login.kind === "failed") {
+    // enterHome armed the session's watchdog for the change to the home; after a failure there
+    // popup's login loop goes on (its reads have their own timeout), and must not be ended by it.
+    stopWatchdog();
+    return login;
+  }
   const env = sessionEnvironment(base, login.account);
   // checkpassword would exec pop3d with exactly this environment.
   for (const key of Object.keys(process.env)) if (!(key in env)) delete process.env[key];

@@ -5,7 +5,7 @@
  * fast way; poll(2) makes every wait bounded and copes with non-blocking fds.
  */
 import { fstatSync, readSync, writeSync } from "node:fs";
-import { POLLIN, POLLOUT, peekSocket, pollFd } from "../sys/poll.ts";
+import { POLLIN, POLLOUT, peekSocket, pollFd, sendNow } from "../sys/poll.ts";
 import { sysErrorCode } from "../base/errors.ts";
 import type { Watchdog } from "../sys/watchdog.ts";
 
@@ -27,6 +27,14 @@ export class ClientGone extends Error {
 
 const LF = 0x0a;
 
+function isSocket(fd: number): boolean {
+  try {
+    return fstatSync(fd).isSocket();
+  } catch {
+    return false;
+  }
+}
+
 /** The client connection as the session drivers use it (FdChannel, or an in-memory one in tests). */
 export interface Channel {
   /** Reads what is there (up to buf.length); 0 at the end of the stream. */
@@ -42,6 +50,7 @@ export class FdChannel implements Channel {
   readonly #out: number;
   readonly #timeoutMs: number;
   readonly #inIsSocket: boolean;
+  readonly #outIsSocket: boolean;
   readonly #watchdog: Watchdog | undefined;
 
   /**
@@ -53,13 +62,8 @@ export class FdChannel implements Channel {
     this.#out = outFd;
     this.#timeoutMs = timeoutMs;
     this.#watchdog = watchdog;
-    let socket = false;
-    try {
-      socket = fstatSync(inFd).isSocket();
-    } catch {
-      socket = false;
-    }
-    this.#inIsSocket = socket;
+    this.#inIsSocket = isSocket(inFd);
+    this.#outIsSocket = isSocket(outFd);
   }
 
   #waitReadable(): void {
@@ -116,26 +120,34 @@ export class FdChannel implements Channel {
     }
   }
 
-  /** Writes all of `bytes`, waiting at most the timeout each time the peer does not take data. */
+  /**
+   * Writes all of `bytes`, waiting at most the timeout each time the peer takes nothing (qmail's
+   * timeoutwrite). On a socket each piece is sent without waiting (sendNow), also on the
+   * blocking socket tcpserver and serve hand over, where a write(2) of the whole piece would
+   * wait for the client out of the timeout's reach; every piece the client took restarts the
+   * watchdog, so a download that is slow but moving is never ended by it.
+   */
   write(bytes: Uint8Array): void {
     let rest = bytes;
     while (rest.length > 0) {
       let n: number;
       try {
-        n = writeSync(this.#out, rest);
+        n = this.#outIsSocket ? sendNow(this.#out, rest) : writeSync(this.#out, rest);
       } catch (err) {
         const code = sysErrorCode(err);
-        if (code === "EAGAIN" || code === "EINTR") {
-          this.#watchdog?.kick();
-          if (pollFd(this.#out, POLLOUT, this.#timeoutMs) === "timeout") throw new ClientTimeout();
-          continue;
-        }
-        throw new ClientGone(code ?? String(err));
+        if (code !== "EAGAIN" && code !== "EINTR") throw new ClientGone(code ?? String(err));
+        n = -1;
+      }
+      if (n < 0) {
+        this.#watchdog?.kick();
+        if (pollFd(this.#out, POLLOUT, this.#timeoutMs) === "timeout") throw new ClientTimeout();
+        continue;
       }
       rest = rest.subarray(n);
+      this.#watchdog?.kick();
     }
-    this.#watchdog?.kick();
   }
+
 }
 
 /**

@@ -176,8 +176,11 @@ export function closeWhenDone(socket: net.Socket, timeoutMs: number): void {
   // QUIT): closed at once. The kernel still sends what it holds, then the FIN (close(2) resets
   // only a connection with unread input), and the client's own close then ends at the kernel's
   // socket instead of waking this process once more per connection, with a timer to bound it.
+  // Only while the client has little left to take: input that arrives after close(2) makes the
+  // kernel reset the connection and throw away all it still holds for the client (the end of a
+  // RETR to a slow reader that sent a line after QUIT); such a connection is half-closed below.
   const fd = plainDescriptor(socket);
-  if (fd !== undefined && socket.writableLength === 0 && nothingUnread(fd)) {
+  if (fd !== undefined && socket.writableLength === 0 && nothingUnread(fd) && (unsentOctets(fd) ?? Infinity) <= CLOSE_AT_ONCE_UNSENT_OCTETS) {
     socket.destroy();
     return;
   }
@@ -192,6 +195,13 @@ export function closeWhenDone(socket: net.Socket, timeoutMs: number): void {
   const timer = setTimeout(() => socket.destroy(), timeoutMs);
   socket.once("close", () => clearTimeout(timer));
 }
+
+/**
+ * What the kernel may still hold for the client (sent, not yet acknowledged) when a finished
+ * connection is closed at once: the last answers of a session (QUIT's +OK, an -ERR), never a
+ * message a slow client is still taking, which a reset would cut off.
+ */
+export const CLOSE_AT_ONCE_UNSENT_OCTETS = 4096;
 
 /** The descriptor of a plain (not TLS) socket; undefined for TLS, whose end says close_notify first. */
 function plainDescriptor(socket: net.Socket): number | undefined {

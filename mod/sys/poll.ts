@@ -10,6 +10,7 @@ import { SysCallError, lastErrno, libcFunctions } from "./ffi.ts";
 const libc = libcFunctions({
   poll: { args: ["ptr", "u64", "i32"], returns: "i32" },
   recv: { args: ["i32", "ptr", "u64", "i32"], returns: "i64" },
+  send: { args: ["i32", "ptr", "u64", "i32"], returns: "i64" },
 }).symbols;
 
 export const POLLIN = 0x001;
@@ -19,6 +20,7 @@ const POLLHUP = 0x010;
 const POLLNVAL = 0x020;
 const MSG_PEEK = 0x2;
 const MSG_DONTWAIT = 0x40;
+const MSG_NOSIGNAL = 0x4000;
 // Linux's errno values, as the flags above are Linux's (<asm-generic/errno-base.h>).
 const EINTR = 4;
 const EAGAIN = 11;
@@ -63,6 +65,21 @@ export function peekSocket(fd: number, buf: Uint8Array): number {
   const errno = lastErrno();
   if (errno === EAGAIN || errno === EINTR) return -1;
   throw new SysCallError("recv", errno);
+}
+
+/**
+ * send(fd, buf, MSG_DONTWAIT|MSG_NOSIGNAL): what the kernel takes of `buf` at once, never
+ * waiting, even on a blocking socket (the one tcpserver and serve hand their programs): a
+ * blocking write(2) of a large piece would wait for a client that reads nothing, or very
+ * slowly, beyond every timeout. Returns the count, or -1 when the socket's buffer is full
+ * (EAGAIN/EINTR: poll for POLLOUT). Throws SysCallError on other errors (EPIPE, ECONNRESET).
+ */
+export function sendNow(fd: number, buf: Uint8Array): number {
+  const n = Number(libc().send(fd, ptr(buf), buf.length, MSG_DONTWAIT | MSG_NOSIGNAL));
+  if (n >= 0) return n;
+  const errno = lastErrno();
+  if (errno === EAGAIN || errno === EINTR) return -1;
+  throw new SysCallError("send", errno);
 }
 
 /**
