@@ -140,12 +140,13 @@ export class Server {
     clearTimeout(timer);
   }
 
-  private log(line: string): void {
-    if (this.options.verbosity >= 2) this.out.log(line);
+  /** Whether tcpserver's status, pid, ok/deny and end lines are written (-v): they are built only then. */
+  private get logs(): boolean {
+    return this.options.verbosity >= 2;
   }
 
   private status(): void {
-    this.log(statusLine(this.limits.children, this.limits.limit));
+    if (this.logs) this.out.log(statusLine(this.limits.children, this.limits.limit));
   }
 
   private release(sock: net.Socket, claimedIp: string | undefined): void {
@@ -188,9 +189,9 @@ export class Server {
   private dropped(sock: net.Socket, remoteIp: string, reason: string, claimedIp: string | undefined): void {
     sock.destroy();
     if (this.counters) this.counters.dropped++;
-    this.log(pidLine(this.ownPid, remoteIp));
+    if (this.logs) this.out.log(pidLine(this.ownPid, remoteIp));
     if (this.options.verbosity >= 1) this.out.drop(reason);
-    this.log(endLine(this.ownPid, DROP_STATUS));
+    if (this.logs) this.out.log(endLine(this.ownPid, DROP_STATUS));
     this.release(sock, claimedIp);
   }
 
@@ -238,8 +239,8 @@ export class Server {
         ownPid: this.ownPid,
         started: (started) => {
           pid = started;
-          this.log(pidLine(pid, outcome.facts.remoteIp));
-          this.log(verdictLine(true, pid, outcome.facts));
+          if (this.logs) this.out.log(pidLine(pid, outcome.facts.remoteIp));
+          if (this.logs) this.out.log(verdictLine(true, pid, outcome.facts));
         },
         dropped: (reason) => {
           this.dropped(sock, remoteIp, reason, claimed);
@@ -252,7 +253,7 @@ export class Server {
         },
         ended: (status, exit) => {
           if (exit !== undefined) this.counters?.exited?.(exit.code, exit.signal);
-          this.log(endLine(pid, status));
+          if (this.logs) this.out.log(endLine(pid, status));
           this.release(sock, claimed);
         },
       });
@@ -264,9 +265,9 @@ export class Server {
   private denied(sock: net.Socket, facts: ConnectionFacts, claimedIp: string | undefined): void {
     sock.destroy();
     if (this.counters) this.counters.denied++;
-    this.log(pidLine(this.ownPid, facts.remoteIp));
-    this.log(verdictLine(false, this.ownPid, facts));
-    this.log(endLine(this.ownPid, DENY_STATUS));
+    if (this.logs) this.out.log(pidLine(this.ownPid, facts.remoteIp));
+    if (this.logs) this.out.log(verdictLine(false, this.ownPid, facts));
+    if (this.logs) this.out.log(endLine(this.ownPid, DENY_STATUS));
     this.release(sock, claimedIp);
   }
 }
