@@ -67,6 +67,12 @@ export interface Admitted {
 export interface ConnectionHandler {
   /** Right after accept, before anything is read (socket options). */
   accepted?(fd: number): void;
+  /**
+   * The handler reads the connection in this process from its start (serve --inline without
+   * --tls): then, unless --proxy reads the header from the descriptor first, the socket is not
+   * paused on accept.
+   */
+  readsAtOnce?: boolean;
   serve(conn: Admitted): void | Promise<void>;
 }
 
@@ -97,9 +103,10 @@ export class Server {
   /** Binds (or adopts the inherited socket) and starts accepting; returns the listener (its port for -1). */
   async start(on: ListenOn): Promise<Listener> {
     const handler = (sock: net.Socket) => void this.accepted(sock);
+    const pauseOnConnect = this.handler.readsAtOnce !== true || this.options.proxy;
     this.listener = "inheritedFd" in on
-      ? await Listener.inherit(on.inheritedFd, handler)
-      : await Listener.bind(on.address, on.port, on.backlog, handler);
+      ? await Listener.inherit(on.inheritedFd, handler, pauseOnConnect)
+      : await Listener.bind(on.address, on.port, on.backlog, handler, pauseOnConnect);
     // Only a speed-up (one wake-up per connection instead of two): without it the header is polled for.
     if (this.options.proxy) this.listener.deferAcceptUntilData(PROXY_DEFER_ACCEPT_SECONDS);
     if (this.limits.full) this.listener.pause();
