@@ -8,7 +8,8 @@ import { writeAll } from "../base/io.ts";
 import { describeSysError } from "../base/errors.ts";
 import { rulesLookup, type RulesVerdict } from "../rules/lookup.ts";
 import { killIpOptions, setTcpNoDelay } from "../sys/fd.ts";
-import { addressMatches, unmapIp } from "./address.ts";
+import { connectionEnds } from "../sys/socket_name.ts";
+import { addressMatches } from "./address.ts";
 import { childEnvironment, type ConnectionFacts } from "./environment.ts";
 import { identLookup } from "./ident.ts";
 import type { ServeOptions } from "./options.ts";
@@ -33,17 +34,23 @@ export type Outcome =
   /** `reason` follows "dropping connection, " in the warning. */
   | { kind: "drop"; reason: string };
 
-/** The socket's endpoints, IPv4-mapped addresses shown as IPv4; undefined if the socket is already gone. */
+/**
+ * The socket's endpoints, IPv4-mapped addresses shown as IPv4; undefined if the socket is
+ * already gone. One getpeername and one getsockname (node:net's address getters ask the
+ * kernel again on every read: six system calls per connection).
+ */
 export function socketEndpoints(sock: net.Socket): Endpoints | undefined {
   const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (typeof fd !== "number" || fd < 0 || !sock.remoteAddress || !sock.localAddress) return undefined;
+  if (typeof fd !== "number" || fd < 0) return undefined;
+  const ends = connectionEnds(fd);
+  if (ends === null) return undefined;
   return {
     fd,
-    ipv6Socket: sock.localAddress.includes(":"),
-    localIp: unmapIp(sock.localAddress),
-    localPort: sock.localPort ?? 0,
-    remoteIp: unmapIp(sock.remoteAddress),
-    remotePort: sock.remotePort ?? 0,
+    ipv6Socket: ends.ipv6Socket,
+    localIp: ends.local.ip,
+    localPort: ends.local.port,
+    remoteIp: ends.remote.ip,
+    remotePort: ends.remote.port,
   };
 }
 

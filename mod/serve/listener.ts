@@ -42,21 +42,28 @@ export class Listener {
     readonly port: number,
     readonly ipv6: boolean,
     private readonly onConnection: ConnectionHandler,
+    private readonly pauseOnConnect: boolean,
     server: net.Server,
   ) {
     this.server = server;
   }
 
-  private static newServer(onConnection: ConnectionHandler): net.Server {
-    const server = nodeNet().createServer({ pauseOnConnect: true }, onConnection);
+  /**
+   * `pauseOnConnect`: a connection is not read until its handler resumes it (a program gets the
+   * descriptor, or the PROXY header is read from it). Off for a handler that reads it in this
+   * process from the start: resuming a paused socket costs three system calls (the runtime polls
+   * for writable as well, then uncorks and polls for readable only).
+   */
+  private static newServer(onConnection: ConnectionHandler, pauseOnConnect: boolean): net.Server {
+    const server = nodeNet().createServer({ pauseOnConnect }, onConnection);
     // accept(2) trouble (EMFILE, ECONNABORTED) is the kernel's to retry, as tcpserver ignores a failed accept.
     server.on("error", () => {});
     return server;
   }
 
   /** Binds HOST:PORT (SO_REUSEADDR, as tcpserver's socket_bind4_reuse) and listens; TempError "unable to bind: ..." on failure. */
-  static async bind(address: string, port: number, backlog: number, onConnection: ConnectionHandler): Promise<Listener> {
-    const server = Listener.newServer(onConnection);
+  static async bind(address: string, port: number, backlog: number, onConnection: ConnectionHandler, pauseOnConnect = true): Promise<Listener> {
+    const server = Listener.newServer(onConnection, pauseOnConnect);
     try {
       await listenOn(server, { host: address, port, backlog, exclusive: true, ipv6Only: false });
     } catch (err) {
@@ -66,7 +73,7 @@ export class Listener {
       const hint = code === "EACCES" && port < 1024 ? ` (port ${port} is below 1024: start serve as root; -u and -g drop root after binding)` : "";
       throw new TempError(`unable to bind: ${describeSysError(err)}${hint}`);
     }
-    const listener = Listener.adopt(server, onConnection);
+    const listener = Listener.adopt(server, onConnection, pauseOnConnect);
     listener.backlog = backlog;
     try {
       setListenBacklog(listener.anchorFd, backlog);
@@ -77,21 +84,21 @@ export class Listener {
   }
 
   /** Accepts on an inherited listening socket (systemd's fd 3). */
-  static async inherit(fd: number, onConnection: ConnectionHandler): Promise<Listener> {
-    const server = Listener.newServer(onConnection);
+  static async inherit(fd: number, onConnection: ConnectionHandler, pauseOnConnect = true): Promise<Listener> {
+    const server = Listener.newServer(onConnection, pauseOnConnect);
     try {
       await listenOn(server, { fd: dup(fd) } as net.ListenOptions);
     } catch (err) {
       throw new TempError(`unable to listen: ${describeSysError(err)}`);
     }
-    return Listener.adopt(server, onConnection);
+    return Listener.adopt(server, onConnection, pauseOnConnect);
   }
 
-  private static adopt(server: net.Server, onConnection: ConnectionHandler): Listener {
+  private static adopt(server: net.Server, onConnection: ConnectionHandler, pauseOnConnect: boolean): Listener {
     const bound = server.address();
     if (bound === null || typeof bound === "string") throw new TempError("unable to get local address: not a TCP socket");
     const anchor = dup(handleFd(server));
-    return new Listener(anchor, bound.address, bound.port, bound.family === "IPv6" || bound.family === (6 as unknown as string), onConnection, server);
+    return new Listener(anchor, bound.address, bound.port, bound.family === "IPv6" || bound.family === (6 as unknown as string), onConnection, pauseOnConnect, server);
   }
 
   /** Stops accepting; the kernel keeps queueing connections up to the backlog. */
@@ -106,7 +113,7 @@ export class Listener {
   async resume(): Promise<void> {
     if (!this.paused) return;
     this.paused = false;
-    const server = Listener.newServer(this.onConnection);
+    const server = Listener.newServer(this.onConnection, this.pauseOnConnect);
     this.server = server;
     await listenOn(server, { fd: dup(this.anchorFd) } as net.ListenOptions);
     if (this.backlog !== undefined) setListenBacklog(this.anchorFd, this.backlog);

@@ -67,6 +67,12 @@ export interface Admitted {
 export interface ConnectionHandler {
   /** Right after accept, before anything is read (socket options). */
   accepted?(fd: number): void;
+  /**
+   * The handler reads the connection in this process from its start (serve --inline without
+   * --tls): then, unless --proxy reads the header from the descriptor first, the socket is not
+   * paused on accept.
+   */
+  readsAtOnce?: boolean;
   serve(conn: Admitted): void | Promise<void>;
 }
 
@@ -97,9 +103,10 @@ export class Server {
   /** Binds (or adopts the inherited socket) and starts accepting; returns the listener (its port for -1). */
   async start(on: ListenOn): Promise<Listener> {
     const handler = (sock: net.Socket) => void this.accepted(sock);
+    const pauseOnConnect = this.handler.readsAtOnce !== true || this.options.proxy;
     this.listener = "inheritedFd" in on
-      ? await Listener.inherit(on.inheritedFd, handler)
-      : await Listener.bind(on.address, on.port, on.backlog, handler);
+      ? await Listener.inherit(on.inheritedFd, handler, pauseOnConnect)
+      : await Listener.bind(on.address, on.port, on.backlog, handler, pauseOnConnect);
     // Only a speed-up (one wake-up per connection instead of two): without it the header is polled for.
     if (this.options.proxy) this.listener.deferAcceptUntilData(PROXY_DEFER_ACCEPT_SECONDS);
     if (this.limits.full) this.listener.pause();
@@ -140,12 +147,13 @@ export class Server {
     clearTimeout(timer);
   }
 
-  private log(line: string): void {
-    if (this.options.verbosity >= 2) this.out.log(line);
+  /** Whether tcpserver's status, pid, ok/deny and end lines are written (-v): they are built only then. */
+  private get logs(): boolean {
+    return this.options.verbosity >= 2;
   }
 
   private status(): void {
-    this.log(statusLine(this.limits.children, this.limits.limit));
+    if (this.logs) this.out.log(statusLine(this.limits.children, this.limits.limit));
   }
 
   private release(sock: net.Socket, claimedIp: string | undefined): void {
@@ -188,9 +196,9 @@ export class Server {
   private dropped(sock: net.Socket, remoteIp: string, reason: string, claimedIp: string | undefined): void {
     sock.destroy();
     if (this.counters) this.counters.dropped++;
-    this.log(pidLine(this.ownPid, remoteIp));
+    if (this.logs) this.out.log(pidLine(this.ownPid, remoteIp));
     if (this.options.verbosity >= 1) this.out.drop(reason);
-    this.log(endLine(this.ownPid, DROP_STATUS));
+    if (this.logs) this.out.log(endLine(this.ownPid, DROP_STATUS));
     this.release(sock, claimedIp);
   }
 
@@ -238,8 +246,8 @@ export class Server {
         ownPid: this.ownPid,
         started: (started) => {
           pid = started;
-          this.log(pidLine(pid, outcome.facts.remoteIp));
-          this.log(verdictLine(true, pid, outcome.facts));
+          if (this.logs) this.out.log(pidLine(pid, outcome.facts.remoteIp));
+          if (this.logs) this.out.log(verdictLine(true, pid, outcome.facts));
         },
         dropped: (reason) => {
           this.dropped(sock, remoteIp, reason, claimed);
@@ -252,7 +260,7 @@ export class Server {
         },
         ended: (status, exit) => {
           if (exit !== undefined) this.counters?.exited?.(exit.code, exit.signal);
-          this.log(endLine(pid, status));
+          if (this.logs) this.out.log(endLine(pid, status));
           this.release(sock, claimed);
         },
       });
@@ -264,9 +272,9 @@ export class Server {
   private denied(sock: net.Socket, facts: ConnectionFacts, claimedIp: string | undefined): void {
     sock.destroy();
     if (this.counters) this.counters.denied++;
-    this.log(pidLine(this.ownPid, facts.remoteIp));
-    this.log(verdictLine(false, this.ownPid, facts));
-    this.log(endLine(this.ownPid, DENY_STATUS));
+    if (this.logs) this.out.log(pidLine(this.ownPid, facts.remoteIp));
+    if (this.logs) this.out.log(verdictLine(false, this.ownPid, facts));
+    if (this.logs) this.out.log(endLine(this.ownPid, DENY_STATUS));
     this.release(sock, claimedIp);
   }
 }

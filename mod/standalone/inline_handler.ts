@@ -20,6 +20,8 @@ import { RECEIVE_BUFFER_OCTETS } from "./socket_io.ts";
 export function serveInline(setup: InlineSetup, tls?: ServeTls): ConnectionHandler {
   return {
     accepted: (fd) => setReceiveBuffer(fd, RECEIVE_BUFFER_OCTETS),
+    // Plain connections are read here from the start; --tls hands the socket to the TLS layer first.
+    readsAtOnce: tls === undefined,
     async serve(conn) {
       const { sock } = conn;
       let session = sock;

@@ -122,7 +122,9 @@ export function inlineProxySession(proxy: ProxyChain, config: ProxyConfig) {
       const client = io.socket;
       const stats = await relaySession({
         clientIn: client, clientOut: client, backend: served.socket, pending, backendPending: served.leftover,
-        idleTimeoutMs: config.idleTimeoutMs, closeClient: () => client.end(),
+        // The connection is closed below (closeWhenDone): at once when nothing is left to send
+        // or read, so a shutdown(2) first would only cost a system call.
+        idleTimeoutMs: config.idleTimeoutMs, closeClient: () => {},
         clientFd: client === socket ? fd : undefined, // after STLS the client's side is TLS
       });
       setup.log(proxySessionLine(proxy.proxyPrefix, served.who, stats, startedAt, Date.now()));
