@@ -1,0 +1,14 @@
+/**
+ * A short fixed-seed run of the hosts' differential campaign (scripts/fuzz/parity_campaign.ts,
+ * run at length outside CI): generated mailboxes and hostile conversations against every
+ * mode x kind of user and the proxy tier, each transcript and Maildir equal to its reference's.
+ */
+import { expect, test } from "bun:test";
+import { runCampaign } from "../../scripts/fuzz/parity_campaign.ts";
+
+test("the parity campaign, 6 rounds from seed 424242: every host answers and leaves the Maildir as its reference does", async () => {
+  const lines: string[] = [];
+  const report = await runCampaign({ rounds: 6, seed: 424242, hosts: [] }, (line) => lines.push(line));
+  expect(report.conversations).toBe(60);
+  expect(report.divergences.map((d) => `seed ${d.seed} ${d.host}: ${d.what}`)).toEqual([]);
+}, 180_000);
