@@ -1,7 +1,8 @@
 /**
- * STLS under every mode x kind of user with plaintext pipelined after it (the injection of
- * CVE-2011-0411's class, or a client that does not wait): what the client sent before the +OK
- * is dropped and the TLS session starts afresh, in every host alike. The transcript (plain
+ * STLS under every mode x kind of user: with plaintext pipelined after it (the injection of
+ * CVE-2011-0411's class, or a client that does not wait) what the client sent before the +OK
+ * is dropped and the TLS session starts afresh, in every host alike; inside TLS a refused
+ * login leaves the commands pipelined after it to the session, as it does without TLS. The transcript (plain
  * part, then what came inside TLS) is compared byte for byte with the classic chain's.
  */
 import { afterAll, describe, expect, test } from "bun:test";
@@ -58,13 +59,14 @@ function stlsSession(port: number, injected: string, inside: string): Promise<st
 }
 
 const CASES = [
-  { name: "an injected USER is not remembered inside TLS", injected: (a: Account) => `USER ${a.login}\r\n`, inside: () => `PASS ${PASSWORD}\r\nQUIT\r\n` },
-  { name: "an injected login and DELE do not run; the client logs in inside TLS", injected: (a: Account) => `USER ${a.login}\r\nPASS ${PASSWORD}\r\nDELE 1\r\nQUIT\r\n`, inside: (a: Account) => `STAT\r\nUSER ${a.login}\r\nPASS ${PASSWORD}\r\nSTAT\r\nQUIT\r\n` },
+  { name: "inside TLS, a wrong password then the right one, pipelined with STAT and QUIT: every command answered", injected: () => "", inside: (a: Account) => `USER ${a.login}\r\nPASS wrong\r\nUSER ${a.login}\r\nPASS ${PASSWORD}\r\nSTAT\r\nQUIT\r\n`, logsIn: true },
+  { name: "plaintext pipelined after STLS is dropped and the handshake completes: an injected USER is not remembered inside TLS", injected: (a: Account) => `USER ${a.login}\r\n`, inside: () => `PASS ${PASSWORD}\r\nQUIT\r\n` },
+  { name: "plaintext pipelined after STLS is dropped and the handshake completes: an injected login and DELE do not run; the client logs in inside TLS", injected: (a: Account) => `USER ${a.login}\r\nPASS ${PASSWORD}\r\nDELE 1\r\nQUIT\r\n`, inside: (a: Account) => `STAT\r\nUSER ${a.login}\r\nPASS ${PASSWORD}\r\nSTAT\r\nQUIT\r\n` },
 ];
 
 describe.each(MATRIX)("$name", (combo) => {
   for (const c of CASES) {
-    test.concurrent(`plaintext pipelined after STLS is dropped and the handshake completes: ${c.name}`, () => limited(async () => {
+    test.concurrent(c.name, () => limited(async () => {
       const server = await pool.shared(combo, "tls", { env: TLS_ENV });
       const acct = pool.account(combo.kind, MESSAGES);
       const run = async (s: Running, a: Account) => (await stlsSession(s.port, c.injected(a), c.inside(a))).replaceAll(a.login, "LOGIN");
@@ -72,6 +74,7 @@ describe.each(MATRIX)("$name", (combo) => {
       expect(text).toContain("+OK Begin TLS negotiation\r\n[tls]");
       expect(text).not.toContain("not for the attacker");
       expect(text).not.toContain("message 1 deleted");
+      if ("logsIn" in c) expect(text).toMatch(/\[tls\]\+OK \r\n-ERR \[AUTH\] authorization failed\r\n\+OK \r\n\+OK \r\n\+OK 1 \d+\r\n\+OK \r\n\[closed\]$/);
       expect(text).toBe(await reference(pool, `${c.name}/${combo.kind}`, run, MESSAGES, { mode: "inline", kind: combo.kind, name: `inline x ${combo.kind}` }, { env: TLS_ENV }));
       await Bun.sleep(100);
       expect((await stlsSession(server.port, "", `USER ${acct.login}\r\nPASS ${PASSWORD}\r\nSTAT\r\nQUIT\r\n`))).toMatch(/\+OK 1 \d+\r\n/);
