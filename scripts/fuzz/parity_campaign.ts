@@ -51,7 +51,7 @@ interface Outcome {
 }
 
 async function runOn(hosts: Hosts, host: Host, round: Round): Promise<Outcome> {
-  const acct = hosts.account(host, round.messages);
+  const acct = hosts.account(host, round.messages, round.places);
   const t0 = performance.now();
   // The proxy tier's group: SCRAM is not relayed (docs/proxy.md), so its conversations ask for
   // a mechanism nobody offers instead, and the reference's CAPA is read without SCRAM's names.

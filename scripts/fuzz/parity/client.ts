@@ -5,6 +5,7 @@
  */
 import { existsSync, readdirSync } from "node:fs";
 import net from "node:net";
+import tls from "node:tls";
 import { join } from "node:path";
 import { fill, type Conversation } from "./generate.ts";
 
@@ -35,25 +36,31 @@ export function converse(t: Target, c: Conversation): Promise<Transcript> {
     let error: string | undefined;
     let closed = false;
     let finished = false;
-    const sock = net.connect({ host: "127.0.0.1", port: t.port, allowHalfOpen: true });
-    sock.on("data", (b: Buffer) => {
+    const plain = net.connect({ host: "127.0.0.1", port: t.port, allowHalfOpen: true });
+    let sock: net.Socket = plain;
+    const onData = (b: Buffer) => {
       chunks.push(b);
       lastData = performance.now();
-    });
-    sock.on("error", (e: NodeJS.ErrnoException) => {
-      error ??= e.code ?? e.message;
-    });
-    // The server's FIN (allowHalfOpen keeps the socket open until the client ends too).
-    sock.on("end", () => {
-      closed = true;
-    });
-    sock.on("close", () => {
-      closed = true;
-    });
+    };
+    const watch = (s: net.Socket) => {
+      s.on("data", onData);
+      s.on("error", (e: NodeJS.ErrnoException) => {
+        error ??= e.code ?? e.message;
+      });
+      // The server's FIN (allowHalfOpen keeps the socket open until the client ends too).
+      s.on("end", () => {
+        closed = true;
+      });
+      s.on("close", () => {
+        closed = true;
+      });
+    };
+    watch(plain);
     const done = () => {
       if (finished) return;
       finished = true;
       const raw = Buffer.concat(chunks).toString("latin1");
+      plain.destroy();
       const text = raw.replace(/^\+OK <[^>]*>/, "+OK <>").replaceAll(t.login, "{login}");
       resolve({ text, error, closed });
     };
@@ -77,6 +84,26 @@ export function converse(t: Target, c: Conversation): Promise<Transcript> {
       const greeting = Buffer.concat(chunks).toString("latin1");
       const timestamp = /<[^>]*>/.exec(greeting.split("\n")[0] ?? "")?.[0] ?? "";
       const creds = { login: t.login, password: t.password, apopSecret: t.apopSecret, timestamp };
+      if (c.stls !== undefined && !closed) {
+        // STLS first (with the plaintext a client or an attacker pipelines after it), then the
+        // handshake and the rest of the conversation inside TLS.
+        const sentAt = performance.now();
+        const expected = statusLines() + 1;
+        plain.write(fill(`STLS\r\n${c.stls}`, creds));
+        await quiet(sentAt, expected);
+        if (!closed && Buffer.concat(chunks).toString("latin1").endsWith("+OK Begin TLS negotiation\r\n")) {
+          plain.off("data", onData);
+          chunks.push(Buffer.from("[tls]"));
+          const secure = tls.connect({ socket: plain, rejectUnauthorized: false, allowHalfOpen: true } as tls.ConnectionOptions);
+          watch(secure);
+          sock = secure;
+          const deadline = performance.now() + BURST_MS;
+          let up = false;
+          secure.once("secureConnect", () => (up = true));
+          while (!up && !closed && performance.now() < deadline) await Bun.sleep(5);
+          if (!up) chunks.push(Buffer.from("[no handshake]"));
+        }
+      }
       for (const burst of c.bursts) {
         if (closed || sock.destroyed) break;
         const sentAt = performance.now();

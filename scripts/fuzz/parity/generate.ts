@@ -13,11 +13,15 @@ export interface Conversation {
   bursts: string[];
   /** How the client ends: QUIT is already in the last burst, or it half-closes, or it drops the connection. */
   ending: "wait" | "half-close" | "drop";
+  /** Set: the conversation starts with STLS, this plaintext pipelined after it, and goes on inside TLS. */
+  stls?: string;
 }
 
 export interface Round {
   seed: number;
   messages: Buffer[];
+  /** Where each message lies: new/, or cur/ with this info (":2,S" seen, ":2,T" trashed, "" none). */
+  places: string[];
   conversation: Conversation;
 }
 
@@ -25,6 +29,9 @@ export interface Round {
 const LOGIN = "\u0001L\u0001";
 const PASS = "\u0001P\u0001";
 const APOP = "\u0001A\u0001";
+const APOP_UPPER = "\u0001U\u0001";
+const AUTHZ_PLAIN = "\u0001Z\u0001";
+const UPPER_LOGIN = "\u0001C\u0001";
 const PLAIN = "\u0001B\u0001";
 const WRONG_PLAIN = "\u0001W\u0001";
 
@@ -42,6 +49,9 @@ export function fill(burst: string, c: Credentials): Buffer {
   const text = burst
     .replaceAll(LOGIN, c.login)
     .replaceAll(PASS, c.password)
+    .replaceAll(APOP_UPPER, createHash("md5").update(c.timestamp + c.apopSecret).digest("hex").toUpperCase())
+    .replaceAll(AUTHZ_PLAIN, b64(`${c.login}\0${c.login}\0${c.password}`))
+    .replaceAll(UPPER_LOGIN, c.login.toUpperCase())
     .replaceAll(APOP, createHash("md5").update(c.timestamp + c.apopSecret).digest("hex"))
     .replaceAll(PLAIN, b64(`\0${c.login}\0${c.password}`))
     .replaceAll(WRONG_PLAIN, b64(`\0${c.login}\0nope`));
@@ -50,8 +60,8 @@ export function fill(burst: string, c: Credentials): Buffer {
 
 /** A conversation in a readable form (placeholders named), for reports. */
 export function show(c: Conversation): string {
-  const named = (s: string) => s.replaceAll(LOGIN, "{login}").replaceAll(PASS, "{pass}").replaceAll(APOP, "{apop}").replaceAll(PLAIN, "{plain}").replaceAll(WRONG_PLAIN, "{wrongplain}");
-  return JSON.stringify({ bursts: c.bursts.map((b) => named(b.length > 400 ? `${b.slice(0, 200)}...(${b.length})...${b.slice(-100)}` : b)), ending: c.ending });
+  const named = (s: string) => s.replaceAll(APOP_UPPER, "{APOP}").replaceAll(AUTHZ_PLAIN, "{authzplain}").replaceAll(UPPER_LOGIN, "{LOGIN}").replaceAll(LOGIN, "{login}").replaceAll(PASS, "{pass}").replaceAll(APOP, "{apop}").replaceAll(PLAIN, "{plain}").replaceAll(WRONG_PLAIN, "{wrongplain}");
+  return JSON.stringify({ stls: c.stls === undefined ? undefined : named(c.stls), bursts: c.bursts.map((b) => named(b.length > 400 ? `${b.slice(0, 200)}...(${b.length})...${b.slice(-100)}` : b)), ending: c.ending });
 }
 
 type Rand = () => number;
@@ -95,13 +105,13 @@ function number(r: Rand, n: number): string {
 
 function argsFor(r: Rand, verb: string, n: number): string {
   switch (verb) {
-    case "USER": return pick(r, [` ${LOGIN}`, ` ${LOGIN}`, "", " ", ` ${LOGIN} extra`, ` nosuchuser`, `  ${LOGIN}`, `\t${LOGIN}`, ` ${"u".repeat(int(r, 240, 260))}`]);
+    case "USER": return pick(r, [` ${LOGIN}`, ` ${LOGIN}`, ` ${UPPER_LOGIN}`, " caf\xe9", ` ${LOGIN}@example.org`, "", " ", ` ${LOGIN} extra`, ` nosuchuser`, `  ${LOGIN}`, `\t${LOGIN}`, ` ${"u".repeat(int(r, 240, 260))}`]);
     case "PASS": return pick(r, [` ${PASS}`, ` ${PASS}`, " wrong", "", ` ${PASS} `, ` ${PASS}x`]);
-    case "APOP": return pick(r, [` ${LOGIN} ${APOP}`, ` ${LOGIN} ${APOP}`, ` ${LOGIN} 0123456789abcdef0123456789abcdef`, ` ${LOGIN}`, "", ` ${LOGIN} ${APOP} x`]);
+    case "APOP": return pick(r, [` ${LOGIN} ${APOP}`, ` ${LOGIN} ${APOP}`, ` ${LOGIN} ${APOP_UPPER}`, ` ${LOGIN}  ${APOP}`, ` ${LOGIN} 0123456789abcdef0123456789abcdef`, ` ${LOGIN}`, "", ` ${LOGIN} ${APOP} x`]);
     case "TOP": return ` ${number(r, n)}${r() < 0.8 ? ` ${pick(r, ["0", "1", "3", "-1", "x", "99999999999999999999", String(int(r, 0, 50))])}` : ""}`;
     case "LIST": case "UIDL": return r() < 0.4 ? "" : ` ${number(r, n)}`;
     case "RETR": case "DELE": return r() < 0.1 ? "" : ` ${number(r, n)}${r() < 0.1 ? " 2" : ""}`;
-    case "AUTH": return pick(r, ["", " PLAIN", ` PLAIN ${PLAIN}`, ` PLAIN ${PLAIN}`, ` PLAIN ${WRONG_PLAIN}`, " plain =", " LOGIN", " NOPE", " PLAIN *", " SCRAM-SHA-256"]);
+    case "AUTH": return pick(r, ["", " PLAIN", ` PLAIN ${AUTHZ_PLAIN}`, ` plain ${PLAIN}`, " PLAIN AGJvYgBwdw==", " PLAIN AAAA", " PLAIN " + "=".repeat(4), ` PLAIN ${PLAIN}`, ` PLAIN ${PLAIN}`, ` PLAIN ${WRONG_PLAIN}`, " plain =", " LOGIN", " NOPE", " PLAIN *", " SCRAM-SHA-256"]);
     case "LANG": return pick(r, ["", " en", " *", " xx"]);
     default: return r() < 0.85 ? "" : pick(r, [" 1", " x", "  ", "\t"]);
   }
@@ -148,6 +158,7 @@ export function makeRound(seed: number): Round {
   const r = prng(seed * 2654435761);
   const messages = Array.from({ length: r() < 0.06 ? 0 : int(r, 1, 6) }, () => message(r));
   const n = messages.length;
+  const places = messages.map(() => pick(r, ["new", "new", "new", "cur:2,", "cur:2,S", "cur:2,T", "cur:2,RS", "cur"]));
   const bursts: string[] = [];
   // Before login: a few commands in the wrong state, then (usually) a login.
   const pre = int(r, 0, 4);
@@ -172,5 +183,6 @@ export function makeRound(seed: number): Round {
   const end: Conversation["ending"] = c < 0.65 ? "wait" : c < 0.85 ? "half-close" : "drop";
   if (end === "wait" || r() < 0.3) bursts.push(r() < 0.9 ? "QUIT\r\n" : "quit\r\n");
   else if (end === "half-close" && r() < 0.3) bursts.push(pick(r, ["QUIT", "STAT", "DELE 1", "RETR 1", "QUIT\r", "NOOP\r\nQUIT"])); // a last line with no end, then EOF
-  return { seed, messages, conversation: { bursts, ending: end } };
+  const stls = r() < 0.2 ? pick(r, ["", "", "", `USER ${LOGIN}\r\n`, `USER ${LOGIN}\r\nPASS ${PASS}\r\nDELE 1\r\nQUIT\r\n`, "CAPA\r\n", "NOOP"]) : undefined;
+  return { seed, messages, places, conversation: { bursts, ending: end, ...(stls === undefined ? {} : { stls }) } };
 }

@@ -6,7 +6,8 @@
  * compared with a classic chain that has it off too; every host is compared with the classic
  * chain serving the same kind of user (SASL SCRAM needs a virtual user's keys).
  */
-import { rmSync } from "node:fs";
+import { chmodSync, renameSync, rmSync } from "node:fs";
+import { makeCertificate } from "../../../tests/tls/harness.ts";
 import { join } from "node:path";
 import { POPPIN, run, startPortServer, tempDir, type PortServer } from "../../../tests/helpers.ts";
 import { makeMaildir } from "../../../tests/pop3/conversation.ts";
@@ -28,7 +29,12 @@ export interface Host {
 }
 
 const ACCOUNTS_PER_HOST = 4;
-const NO_APOP = { POPPIN_APOP: "0" };
+/** A certificate for every host (STLS offered everywhere); made once per campaign. */
+function certificate(): Record<string, string> {
+  const c = makeCertificate();
+  chmodSync(c.key, 0o600);
+  return { CERTFILE: c.cert, KEYFILE: c.key };
+}
 
 export class Hosts {
   readonly pool = new AccountPool("parity");
@@ -36,10 +42,12 @@ export class Hosts {
 
   /** Starts the hosts named in `only` (all when empty). */
   async start(only: string[] = [], withDovecot = false): Promise<void> {
+    const tlsEnv = certificate();
+    const NO_APOP = { POPPIN_APOP: "0", ...tlsEnv };
     const want = (name: string) => only.length === 0 || only.some((o) => name.includes(o)) || MATRIX.some((c) => c.name === name && c.mode === "classic");
     for (const combo of MATRIX) {
       if (!want(combo.name)) continue;
-      const server = await this.pool.start(combo);
+      const server = await this.pool.start(combo, { env: tlsEnv });
       this.#add(combo.name, combo.kind, `classic x ${combo.kind}`, server.port, [server]);
     }
     for (const kind of ["virtual", "system"] as Kind[]) {
@@ -70,10 +78,14 @@ export class Hosts {
   }
 
   /** The host's next account, its Maildir made anew with `messages` (the same file names, so the same UIDLs, everywhere). */
-  account(host: Host, messages: Uint8Array[]): Account {
+  account(host: Host, messages: Uint8Array[], places: string[] = []): Account {
     const acct = host.accounts[host.next++ % host.accounts.length]!;
     rmSync(acct.maildir, { recursive: true, force: true });
-    makeMaildir(acct.home, messages);
+    const names = makeMaildir(acct.home, messages);
+    names.forEach((name, i) => {
+      const place = places[i] ?? "new";
+      if (place !== "new") renameSync(join(acct.maildir, "new", name), join(acct.maildir, "cur", `${name}${place.slice(3)}`));
+    });
     this.pool.chown(acct, acct.home);
     return acct;
   }
