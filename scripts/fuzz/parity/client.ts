@@ -104,15 +104,21 @@ export function converse(t: Target, c: Conversation): Promise<Transcript> {
           if (!up) chunks.push(Buffer.from("[no handshake]"));
         }
       }
-      for (const burst of c.bursts) {
+      for (const [i, burst] of c.bursts.entries()) {
         if (closed || sock.destroyed) break;
         const sentAt = performance.now();
+        if (c.ending === "half-close-now" && i === c.bursts.length - 1) {
+          // The last burst and the client's FIN at once (as `nc -N` or a script does).
+          sock.end(fill(burst, creds));
+          break;
+        }
         const expected = statusLines() + (burst.match(/\n/g) ?? []).length;
         sock.write(fill(burst, creds));
         await quiet(sentAt, expected);
       }
       if (!closed) {
         if (c.ending === "half-close") sock.end();
+        if (c.ending === "half-close-now" && c.bursts.length === 0) sock.end();
         if (c.ending === "drop") {
           await quiet(performance.now(), 0);
           sock.destroy();

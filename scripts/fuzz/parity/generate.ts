@@ -12,7 +12,7 @@ export interface Conversation {
   /** Sent one after the other; between two bursts the client waits until the server is quiet. */
   bursts: string[];
   /** How the client ends: QUIT is already in the last burst, or it half-closes, or it drops the connection. */
-  ending: "wait" | "half-close" | "drop";
+  ending: "wait" | "half-close" | "half-close-now" | "drop";
   /** Set: the conversation starts with STLS, this plaintext pipelined after it, and goes on inside TLS. */
   stls?: string;
 }
@@ -180,9 +180,9 @@ export function makeRound(seed: number): Round {
     bursts.splice(i, 1, bursts[i]!.slice(0, cut), bursts[i]!.slice(cut));
   }
   const c = r();
-  const end: Conversation["ending"] = c < 0.65 ? "wait" : c < 0.85 ? "half-close" : "drop";
+  const end: Conversation["ending"] = c < 0.55 ? "wait" : c < 0.72 ? "half-close" : c < 0.87 ? "half-close-now" : "drop";
   if (end === "wait" || r() < 0.3) bursts.push(r() < 0.9 ? "QUIT\r\n" : "quit\r\n");
-  else if (end === "half-close" && r() < 0.3) bursts.push(pick(r, ["QUIT", "STAT", "DELE 1", "RETR 1", "QUIT\r", "NOOP\r\nQUIT"])); // a last line with no end, then EOF
+  else if (end !== "drop" && r() < 0.3) bursts.push(pick(r, ["QUIT", "STAT", "DELE 1", "RETR 1", "QUIT\r", "NOOP\r\nQUIT"])); // a last line with no end, then EOF
   const stls = r() < 0.2 ? pick(r, ["", "", "", `USER ${LOGIN}\r\n`, `USER ${LOGIN}\r\nPASS ${PASS}\r\nDELE 1\r\nQUIT\r\n`, "CAPA\r\n", "NOOP"]) : undefined;
   return { seed, messages, places, conversation: { bursts, ending: end, ...(stls === undefined ? {} : { stls }) } };
 }
