@@ -123,6 +123,8 @@ export async function runCampaign(o: CampaignOptions, log: (line: string) => voi
       for (const out of outcomes) {
         const ref = outcomes.find((x) => x.host.name === out.host.reference);
         if (ref === undefined || ref === out) continue;
+        // Dovecot runs without TLS here: a conversation that says STLS means something else to it.
+        if (out.host.compare === "meaning" && /stls/i.test(JSON.stringify(round.conversation))) continue;
         if (out.host.compare === "meaning") {
           const what = compareMeaning(out, ref);
           if (what !== undefined) {
