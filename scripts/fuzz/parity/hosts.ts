@@ -56,11 +56,14 @@ export class Hosts {
       const plain = await this.pool.start(ref, { env: NO_APOP });
       this.#add(ref.name, kind, ref.name, plain.port, [plain]);
       const backend = await this.pool.start(ref, { env: NO_APOP, serveFlags: ["--proxy", "--proxy-from", "127.0.0.0/8"] });
-      const proxy = await startPortServer([
-        POPPIN, "serve", "--inline", "-v", "-R", "-H", "-1", "127.0.0.1", "0", POPPIN, "popup", "mail.example", POPPIN, "proxy", routes(backend.port),
-      ], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", POPPIN_AUTH_FAILURE_DELAY: "0", ...NO_APOP } });
-      this.pool.servers.push(proxy);
-      this.#add(`proxy x ${kind}`, kind, ref.name, proxy.port, [proxy, backend]);
+      // The proxy node under serve --inline, and (on virtual users' backend) as the classic chain's popup and proxy processes.
+      for (const inline of kind === "virtual" ? [true, false] : [true]) {
+        const proxy = await startPortServer([
+          POPPIN, "serve", ...(inline ? ["--inline"] : []), "-v", "-R", "-H", "-1", "127.0.0.1", "0", POPPIN, "popup", "mail.example", POPPIN, "proxy", routes(backend.port),
+        ], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", POPPIN_AUTH_FAILURE_DELAY: "0", ...NO_APOP } });
+        this.pool.servers.push(proxy);
+        this.#add(`${inline ? "proxy" : "proxy-classic"} x ${kind}`, kind, ref.name, proxy.port, [proxy, backend]);
+      }
     }
     if (withDovecot) {
       const accounts = Array.from({ length: ACCOUNTS_PER_HOST }, () => this.pool.account("virtual", []));
