@@ -37,20 +37,23 @@ export async function runChainOverTls(argv: readonly string[], data: Uint8Array,
     pipe.end(Buffer.from(data)); // a copy: popup zeroes `data` as soon as this returns
   }
   const logged = child.stderr === null ? undefined : forwardUserLog(child.stderr as unknown as AsyncIterable<Uint8Array>, chainLogNames(argv), writeStderr);
-  const end = await relayChild(channel.socket, child, channel.detach());
+  // A refused login leaves what the client pipelined after it unread, for popup to go on with,
+  // as the chain without TLS leaves it in the socket.
+  const end = await relayChild(channel.socket, child, channel.detach(), { keepUnanswered: true });
+  const unread = end.unread ?? new Uint8Array(0);
   await logged?.stop();
   if (spawnError !== undefined) {
-    channel.attach(new Uint8Array(0));
+    channel.attach(unread);
     return { kind: "failed", failure: "temporary", detail: spawnError };
   }
   if (end.signal !== null) {
-    channel.attach(new Uint8Array(0));
+    channel.attach(unread);
     return { kind: "failed", failure: "crashed", detail: `${argv[0]} ${killedBy(end.signal)}` };
   }
   if (end.code === 0) {
     await channel.close();
     return { kind: "served" };
   }
-  channel.attach(new Uint8Array(0));
+  channel.attach(unread);
   return { kind: "failed", failure: end.code === 1 ? "rejected" : "temporary", detail: `${argv[0]} exit ${end.code}` };
 }

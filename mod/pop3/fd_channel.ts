@@ -5,7 +5,7 @@
  * fast way; poll(2) makes every wait bounded and copes with non-blocking fds.
  */
 import { fstatSync, readSync, writeSync } from "node:fs";
-import { POLLIN, POLLOUT, peekSocket, pollFd, sendNow } from "../sys/poll.ts";
+import { POLLIN, POLLOUT, drainPendingInput, peekSocket, pollFd, sendNow } from "../sys/poll.ts";
 import { sysErrorCode } from "../base/errors.ts";
 import type { Watchdog } from "../sys/watchdog.ts";
 
@@ -118,6 +118,14 @@ export class FdChannel implements Channel {
       }
       return got;
     }
+  }
+
+  /**
+   * Drops what the peer already sent and readToLineEnd left unread (plaintext pipelined after
+   * STLS), without waiting; nothing on a pipe, which is never the client's own connection.
+   */
+  discardPending(): void {
+    if (this.#inIsSocket) drainPendingInput(this.#in);
   }
 
   /**

@@ -23,6 +23,12 @@ export interface PopupChannel {
   write(bytes: Uint8Array): void | Promise<void>;
   /** Channel-binding data when the channel is TLS (for SCRAM-...-PLUS). */
   channelBinding?(type: ChannelBindingType): Uint8Array | undefined;
+  /**
+   * Drops what the client already sent and nothing has read yet (a channel that reads exactly
+   * line by line leaves it in the kernel): plaintext pipelined after STLS. A channel that
+   * buffers drops its buffer when TLS starts instead.
+   */
+  discardPending?(): void;
 }
 
 /** How a login was made, for the chain's environment (mod/sasl/login_env.ts). */
@@ -146,8 +152,11 @@ export async function servePopup(first: PopupChannel, opts: PopupOptions): Promi
         session.push(input.subarray(0, n));
         continue;
       }
-      if (outcome.reply) await channel.write(outcome.reply);
       const action = outcome.action;
+      // STLS: what the client sent before our +OK is plaintext it pipelined (RFC 2595 section 4),
+      // dropped in every host before the handshake, which then starts from the client's hello.
+      if (action?.kind === "starttls" && opts.startTls !== undefined) channel.discardPending?.();
+      if (outcome.reply) await channel.write(outcome.reply);
       if (action?.kind === "starttls") {
         if (opts.startTls === undefined) return "closed";
         session.discardInput();

@@ -11,19 +11,41 @@ import type tls from "node:tls";
 export interface RelayEnd {
   code: number | null;
   signal: NodeJS.Signals | null;
+  /**
+   * With `keepUnanswered`: every byte given to the program, when it ended without writing a
+   * single one (checkpassword refusing a login reads nothing; its stdin is the pipelined rest
+   * of the conversation, which belongs to popup again); undefined once it wrote, or beyond
+   * MAX_KEPT_OCTETS.
+   */
+  unread?: Uint8Array;
 }
+
+/** What a relay keeps for a program that may give the conversation back: the login's pipelined commands fit easily. */
+const MAX_KEPT_OCTETS = 256 * 1024;
 
 /**
  * Relays until the child exits and its stdout is drained; `first` goes to the child
  * before anything else (bytes already read from the client). Removes its listeners
  * at the end, so the caller may take the socket back.
  */
-export function relayChild(sock: tls.TLSSocket, child: ChildProcess, first: Uint8Array): Promise<RelayEnd> {
+export function relayChild(sock: tls.TLSSocket, child: ChildProcess, first: Uint8Array, opts: { keepUnanswered?: boolean } = {}): Promise<RelayEnd> {
   const stdin = child.stdin as Writable;
   const stdout = child.stdout as Readable;
+  let kept: Buffer[] | undefined = opts.keepUnanswered === true ? [] : undefined;
+  let keptOctets = 0;
+  const keep = (chunk: Uint8Array) => {
+    if (kept === undefined) return;
+    keptOctets += chunk.length;
+    if (keptOctets > MAX_KEPT_OCTETS) kept = undefined;
+    else kept.push(Buffer.from(chunk));
+  };
   stdin.on("error", () => { /* the program stopped reading: its exit tells */ });
-  if (first.length > 0) stdin.write(first);
+  if (first.length > 0) {
+    keep(first);
+    stdin.write(first);
+  }
   const fromClient = (chunk: Buffer) => {
+    keep(chunk);
     if (!stdin.write(chunk)) sock.pause();
   };
   const clientEnded = () => stdin.end();
@@ -37,6 +59,7 @@ export function relayChild(sock: tls.TLSSocket, child: ChildProcess, first: Uint
   };
   const resumeClient = () => sock.resume();
   const toClient = (chunk: Buffer) => {
+    kept = undefined; // the program answered: it has read its input
     if (!sock.destroyed && !sock.write(chunk)) stdout.pause();
   };
   const resumeProgram = () => stdout.resume();
@@ -55,7 +78,7 @@ export function relayChild(sock: tls.TLSSocket, child: ChildProcess, first: Uint
       sock.removeListener("drain", resumeProgram);
       stdout.removeListener("data", toClient);
       if (!sock.destroyed) sock.pause();
-      resolve({ code, signal });
+      resolve({ code, signal, ...(kept === undefined ? {} : { unread: Buffer.concat(kept) }) });
     });
   });
 }

@@ -1,0 +1,83 @@
+/**
+ * STLS under every mode x kind of user: with plaintext pipelined after it (the injection of
+ * CVE-2011-0411's class, or a client that does not wait) what the client sent before the +OK
+ * is dropped and the TLS session starts afresh, in every host alike; inside TLS a refused
+ * login leaves the commands pipelined after it to the session, as it does without TLS. The transcript (plain
+ * part, then what came inside TLS) is compared byte for byte with the classic chain's.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { chmodSync } from "node:fs";
+import net from "node:net";
+import tls from "node:tls";
+import { makeCertificate } from "../tls/harness.ts";
+import type { Running } from "../standalone/harness.ts";
+import { AccountPool, gate, MATRIX, PASSWORD, blankTimestamp, reference, type Account } from "./modes.ts";
+
+const pool = new AccountPool("matrix-stls");
+afterAll(() => pool.close());
+const limited = gate(6, pool);
+const cert = makeCertificate();
+chmodSync(cert.key, 0o600);
+const TLS_ENV = { CERTFILE: cert.cert, KEYFILE: cert.key };
+const MESSAGES = ["Subject: secret\n\nnot for the attacker\n"];
+
+/** Sends STLS and `injected` in one write, waits for STLS's answer, then does the handshake and sends `inside` over TLS. */
+function stlsSession(port: number, injected: string, inside: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let plain = "";
+    let secure = "";
+    let started = false;
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`no end within 15 s; plain ${JSON.stringify(plain)}, tls ${JSON.stringify(secure)}`));
+    }, 15_000);
+    const end = (how: string) => {
+      clearTimeout(timer);
+      resolve(`${blankTimestamp(plain)}${started ? `[tls]${secure}` : ""}[${how}]`);
+    };
+    const sock = net.connect({ host: "127.0.0.1", port });
+    const onPlain = (b: Buffer) => {
+      plain += b.toString("latin1");
+      if (plain.split("\r\n").length === 2) sock.write(`STLS\r\n${injected}`);
+      if (plain.split("\r\n").length === 3 && !started) {
+        started = true;
+        sock.off("data", onPlain);
+        const t = tls.connect({ socket: sock, rejectUnauthorized: false }, () => t.write(inside));
+        t.on("data", (c: Buffer) => (secure += c.toString("latin1")));
+        t.on("error", () => end("tls error"));
+        t.on("close", () => end("closed"));
+      }
+    };
+    sock.on("data", onPlain);
+    sock.on("error", () => {
+      if (!started) end("error");
+    });
+    sock.on("close", () => {
+      if (!started) end("closed");
+    });
+  });
+}
+
+const CASES = [
+  { name: "inside TLS, a wrong password then the right one, pipelined with STAT and QUIT: every command answered", injected: () => "", inside: (a: Account) => `USER ${a.login}\r\nPASS wrong\r\nUSER ${a.login}\r\nPASS ${PASSWORD}\r\nSTAT\r\nQUIT\r\n`, logsIn: true },
+  { name: "plaintext pipelined after STLS is dropped and the handshake completes: an injected USER is not remembered inside TLS", injected: (a: Account) => `USER ${a.login}\r\n`, inside: () => `PASS ${PASSWORD}\r\nQUIT\r\n` },
+  { name: "plaintext pipelined after STLS is dropped and the handshake completes: an injected login and DELE do not run; the client logs in inside TLS", injected: (a: Account) => `USER ${a.login}\r\nPASS ${PASSWORD}\r\nDELE 1\r\nQUIT\r\n`, inside: (a: Account) => `STAT\r\nUSER ${a.login}\r\nPASS ${PASSWORD}\r\nSTAT\r\nQUIT\r\n` },
+];
+
+describe.each(MATRIX)("$name", (combo) => {
+  for (const c of CASES) {
+    test.concurrent(c.name, () => limited(async () => {
+      const server = await pool.shared(combo, "tls", { env: TLS_ENV });
+      const acct = pool.account(combo.kind, MESSAGES);
+      const run = async (s: Running, a: Account) => (await stlsSession(s.port, c.injected(a), c.inside(a))).replaceAll(a.login, "LOGIN");
+      const text = await run(server, acct);
+      expect(text).toContain("+OK Begin TLS negotiation\r\n[tls]");
+      expect(text).not.toContain("not for the attacker");
+      expect(text).not.toContain("message 1 deleted");
+      if ("logsIn" in c) expect(text).toMatch(/\[tls\]\+OK \r\n-ERR \[AUTH\] authorization failed\r\n\+OK \r\n\+OK \r\n\+OK 1 \d+\r\n\+OK \r\n\[closed\]$/);
+      expect(text).toBe(await reference(pool, `${c.name}/${combo.kind}`, run, MESSAGES, { mode: "inline", kind: combo.kind, name: `inline x ${combo.kind}` }, { env: TLS_ENV }));
+      await Bun.sleep(100);
+      expect((await stlsSession(server.port, "", `USER ${acct.login}\r\nPASS ${PASSWORD}\r\nSTAT\r\nQUIT\r\n`))).toMatch(/\+OK 1 \d+\r\n/);
+    }));
+  }
+});
