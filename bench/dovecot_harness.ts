@@ -82,6 +82,8 @@ export interface DovecotOptions {
   authMechanisms?: string;
   /** PEM certificate and key: STLS offered (ssl = yes); default ssl = no. */
   tls?: { cert: string; key: string };
+  /** auth_failure_delay (Dovecot's default 2 secs when unset). */
+  authFailureDelay?: string;
 }
 
 export interface DovecotServer {
@@ -133,6 +135,7 @@ listen = 127.0.0.1
 ${o.tls === undefined ? "ssl = no" : `ssl = yes\nssl_cert = <${o.tls.cert}\nssl_key = <${o.tls.key}`}
 disable_plaintext_auth = no
 auth_mechanisms = ${o.authMechanisms ?? "plain"}
+${o.authFailureDelay === undefined ? "" : `auth_failure_delay = ${o.authFailureDelay}`}
 mail_location = maildir:~/Maildir
 pop3_uidl_format = %f
 first_valid_uid = 1
