@@ -14,8 +14,8 @@ export interface RelayEnd {
   /**
    * With `keepUnanswered`: every byte given to the program, when it ended without writing a
    * single one (checkpassword refusing a login reads nothing; its stdin is the pipelined rest
-   * of the conversation, which belongs to popup again); undefined once it wrote, or beyond
-   * MAX_KEPT_OCTETS.
+   * of the conversation, which belongs to popup again), and what the client sent beyond
+   * MAX_KEPT_OCTETS, which waited for the program's first answer; undefined once it wrote.
    */
   unread?: Uint8Array;
 }
@@ -31,24 +31,37 @@ const MAX_KEPT_OCTETS = 256 * 1024;
 export function relayChild(sock: tls.TLSSocket, child: ChildProcess, first: Uint8Array, opts: { keepUnanswered?: boolean } = {}): Promise<RelayEnd> {
   const stdin = child.stdin as Writable;
   const stdout = child.stdout as Readable;
+  // keepUnanswered: what the program was given, while it has written nothing; at most
+  // MAX_KEPT_OCTETS of the client's input go to it before then, the rest waits here (held, the
+  // client paused, as it waits in the socket without TLS) and follows once the program answered.
   let kept: Buffer[] | undefined = opts.keepUnanswered === true ? [] : undefined;
   let keptOctets = 0;
-  const keep = (chunk: Uint8Array) => {
-    if (kept === undefined) return;
-    keptOctets += chunk.length;
-    if (keptOctets > MAX_KEPT_OCTETS) kept = undefined;
-    else kept.push(Buffer.from(chunk));
-  };
+  let held: Buffer[] = [];
+  let endHeld = false;
   stdin.on("error", () => { /* the program stopped reading: its exit tells */ });
   if (first.length > 0) {
-    keep(first);
+    if (kept !== undefined) {
+      kept.push(Buffer.from(first));
+      keptOctets += first.length;
+    }
     stdin.write(first);
   }
   const fromClient = (chunk: Buffer) => {
-    keep(chunk);
+    if (kept !== undefined) {
+      if (held.length > 0 || keptOctets + chunk.length > MAX_KEPT_OCTETS) {
+        held.push(Buffer.from(chunk));
+        sock.pause();
+        return;
+      }
+      kept.push(Buffer.from(chunk));
+      keptOctets += chunk.length;
+    }
     if (!stdin.write(chunk)) sock.pause();
   };
-  const clientEnded = () => stdin.end();
+  const clientEnded = () => {
+    if (held.length > 0) endHeld = true;
+    else stdin.end();
+  };
   // The connection is gone: nothing the program writes can reach anybody. Closing our end of
   // its stdout makes its next write fail (EPIPE), as a write to a closed socket does in the
   // chain without TLS, so a program blocked mid-RETR ends now instead of holding the
@@ -57,9 +70,20 @@ export function relayChild(sock: tls.TLSSocket, child: ChildProcess, first: Uint
     stdin.end();
     stdout.destroy();
   };
-  const resumeClient = () => sock.resume();
+  const resumeClient = () => {
+    if (held.length === 0) sock.resume();
+  };
   const toClient = (chunk: Buffer) => {
-    kept = undefined; // the program answered: it has read its input
+    if (kept !== undefined) {
+      // The program answered: it reads its input; what waited goes to it, in order.
+      kept = undefined;
+      const waiting = held;
+      held = [];
+      let room = true;
+      for (const piece of waiting) room = stdin.write(piece);
+      if (endHeld) stdin.end();
+      else if (room) sock.resume();
+    }
     if (!sock.destroyed && !sock.write(chunk)) stdout.pause();
   };
   const resumeProgram = () => stdout.resume();
@@ -78,7 +102,7 @@ export function relayChild(sock: tls.TLSSocket, child: ChildProcess, first: Uint
       sock.removeListener("drain", resumeProgram);
       stdout.removeListener("data", toClient);
       if (!sock.destroyed) sock.pause();
-      resolve({ code, signal, ...(kept === undefined ? {} : { unread: Buffer.concat(kept) }) });
+      resolve({ code, signal, ...(kept === undefined ? {} : { unread: Buffer.concat([...kept, ...held]) }) });
     });
   });
 }
