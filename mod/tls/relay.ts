@@ -82,7 +82,7 @@ export function relayChild(sock: tls.TLSSocket, child: ChildProcess, first: Uint
       let room = true;
       for (const piece of waiting) room = stdin.write(piece);
       if (endHeld) stdin.end();
-      else if (room) sock.resume();
+      else if (waiting.length > 0 && room) sock.resume(); // else stdin's drain resumes the client
     }
     if (!sock.destroyed && !sock.write(chunk)) stdout.pause();
   };
