@@ -19,7 +19,7 @@ import { RouteTable } from "../proxy/routes.ts";
 import { acceptTls } from "../tls/handshake.ts";
 import { matchApplet, parsePolicyChainHead, type PopupChain, type Resolver } from "../serve/chain_spec.ts";
 import { inlinePolicy, type InlineSetup } from "./inline_session.ts";
-import { closeWhenDone, LOGIN_OUTPUT_OCTETS, LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput, socketLoginRead } from "./socket_io.ts";
+import { closeWhenDone, discardPlainInput, LOGIN_OUTPUT_OCTETS, LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput, socketLoginRead } from "./socket_io.ts";
 
 /** The proxy's part of the command line. */
 export interface ProxyChain {
@@ -71,6 +71,7 @@ export function inlineProxySession(proxy: ProxyChain, config: ProxyConfig) {
     const channel: PopupChannel = {
       readToLineEnd: socketLoginRead(io),
       write: (bytes) => io.out.put(bytes),
+      discardPending: () => discardPlainInput(io.input, io.socket === socket ? fd : undefined),
     };
     const implicitTls = (env.SSL_PROTOCOL ?? "") !== "";
     const stls = policy.certFile !== undefined && !implicitTls ? setup.stls : undefined;

@@ -39,7 +39,7 @@ import { sealedFile } from "../sys/sealed_file.ts";
 import { checkRealHome } from "../auth/home_base.ts";
 import { killedBy } from "../sys/watchdog.ts";
 import type { SessionCounters, SessionState } from "./session_counters.ts";
-import { closeWhenDone, LOGIN_OUTPUT_OCTETS, LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput, socketLoginRead } from "./socket_io.ts";
+import { closeWhenDone, discardPlainInput, LOGIN_OUTPUT_OCTETS, LOGIN_QUEUED_OUTPUT_OCTETS, SocketLines, SocketOutput, socketLoginRead } from "./socket_io.ts";
 import type { MailWorkerPool } from "./mail_worker_pool.ts";
 import { serveByWorker } from "./mail_worker_session.ts";
 import { startUserProcess, startUserProcessOverTls } from "./user_process.ts";
@@ -174,6 +174,7 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
   const channel: PopupChannel = {
     readToLineEnd: socketLoginRead(io),
     write: (bytes) => io.out.put(bytes),
+    discardPending: () => discardPlainInput(io.input, io.fd),
     channelBinding: (type) => (io.socket as { encrypted?: boolean }).encrypted === true ? channelBindingData(io.socket as tls.TLSSocket, type) : undefined,
   };
   const userdb = chain.userdbOption ?? envValue(env, ENV.userdb);

@@ -8,7 +8,7 @@
 import { writeSync } from "node:fs";
 import type net from "node:net";
 import { unsentOctets } from "../sys/fd.ts";
-import { peekSocket } from "../sys/poll.ts";
+import { drainPendingInput, peekSocket } from "../sys/poll.ts";
 import { MAX_COMMAND_OCTETS } from "../pop3/limits.ts";
 
 const LF = 0x0a;
@@ -446,6 +446,16 @@ export interface LoginIo {
   out: SocketOutput;
   /** The plain socket's descriptor (undefined over TLS). */
   fd?: number;
+}
+
+/**
+ * STLS, before its +OK: drops what the client sent that the session has not read (plaintext it
+ * pipelined), from the lines' buffer, the runtime's read-ahead and the kernel (at most 1 MiB,
+ * without waiting), as popup on a descriptor does; the handshake then starts from the client's hello.
+ */
+export function discardPlainInput(input: SocketLines, fd: number | undefined): void {
+  input.detach();
+  if (fd !== undefined) drainPendingInput(fd);
 }
 
 /**

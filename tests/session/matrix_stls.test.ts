@@ -62,6 +62,7 @@ const CASES = [
   { name: "inside TLS, a wrong password then the right one, pipelined with STAT and QUIT: every command answered", injected: () => "", inside: (a: Account) => `USER ${a.login}\r\nPASS wrong\r\nUSER ${a.login}\r\nPASS ${PASSWORD}\r\nSTAT\r\nQUIT\r\n`, logsIn: true },
   // More than the TLS relay to checkpassword keeps (256 KiB): the rest waits, and all of it comes back to popup in order.
   { name: "inside TLS, a wrong password then 500 KB of USER pipelined, the right password, STAT and QUIT: every command answered", injected: () => "", inside: (a: Account) => `USER ${a.login}\r\nPASS wrong\r\n${`USER ${a.login}\r\n`.repeat(20000)}PASS ${PASSWORD}\r\nSTAT\r\nQUIT\r\n` },
+  { name: "200 KB of plaintext pipelined after STLS (more than a host reads ahead) is dropped and the handshake completes", injected: (a: Account) => `USER ${a.login}\r\n${"NOOP\r\n".repeat(33_000)}`, inside: (a: Account) => `USER ${a.login}\r\nPASS ${PASSWORD}\r\nSTAT\r\nQUIT\r\n` },
   { name: "plaintext pipelined after STLS is dropped and the handshake completes: an injected USER is not remembered inside TLS", injected: (a: Account) => `USER ${a.login}\r\n`, inside: () => `PASS ${PASSWORD}\r\nQUIT\r\n` },
   { name: "plaintext pipelined after STLS is dropped and the handshake completes: an injected login and DELE do not run; the client logs in inside TLS", injected: (a: Account) => `USER ${a.login}\r\nPASS ${PASSWORD}\r\nDELE 1\r\nQUIT\r\n`, inside: (a: Account) => `STAT\r\nUSER ${a.login}\r\nPASS ${PASSWORD}\r\nSTAT\r\nQUIT\r\n` },
 ];
