@@ -4,6 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync } from "node:fs";
+import net from "node:net";
+import tls from "node:tls";
 import type { PortServer } from "../helpers.ts";
 import { join } from "node:path";
 import { applet, run, tempDir } from "../helpers.ts";
@@ -22,6 +24,33 @@ function backendCertificate(): { cert: string; key: string } {
   if (r.code !== 0) throw new Error(`openssl req: ${r.stderr}`);
   chmodSync(key, 0o600);
   return { cert, key };
+}
+
+/** STLS with `injected` in the same write; after its +OK, the handshake and `inside` over TLS. What came in clear, then "[tls]" and what came inside. */
+function stlsWithInjection(port: number, injected: string, inside: string): Promise<string> {
+  return new Promise((resolve) => {
+    let plain = "";
+    let secure = "";
+    let started = false;
+    const sock = net.connect({ host: "127.0.0.1", port });
+    const end = (how: string) => resolve(`${plain}${started ? `[tls]${secure}` : ""}[${how}]`);
+    const timer = setTimeout(() => { sock.destroy(); end("timeout"); }, 15_000);
+    const onPlain = (b: Buffer) => {
+      plain += b.toString("latin1");
+      if (plain.split("\r\n").length === 2) sock.write(`STLS\r\n${injected}`);
+      if (plain.split("\r\n").length === 3 && !started) {
+        started = true;
+        sock.off("data", onPlain);
+        const t = tls.connect({ socket: sock, rejectUnauthorized: false }, () => t.write(inside));
+        t.on("data", (c: Buffer) => (secure += c.toString("latin1")));
+        t.on("error", () => { clearTimeout(timer); end("tls error"); });
+        t.on("close", () => { clearTimeout(timer); end("closed"); });
+      }
+    };
+    sock.on("data", onPlain);
+    sock.on("error", () => { if (!started) { clearTimeout(timer); end("error"); } });
+    sock.on("close", () => { if (!started) { clearTimeout(timer); end("closed"); } });
+  });
 }
 
 describe("serve --inline proxy", () => {
@@ -86,6 +115,13 @@ describe("serve --inline proxy", () => {
     const r = run([applet("routes"), "compile", routes, `${routes}.tmp`], { stdin: `*:127.0.0.2:${plainBackend.port}\n` });
     expect(r.code).toBe(0);
     expect(await poplibFrom("127.0.0.5", proxy.port, "alice", "alice pw")).toContain("only alice reads this");
+  });
+
+  test("200 KB of plaintext pipelined after STLS is dropped: the handshake completes and the login inside TLS reaches the backend", async () => {
+    const proxy = await startProxy("127.0.0.1", 0, routesCdb(`*:127.0.0.2:${plainBackend.port}\n`), { inline: true, env: { ...QUICK, ...tlsFiles } });
+    servers.push(proxy);
+    const text = await stlsWithInjection(proxy.port, `USER alice\r\n${"NOOP\r\n".repeat(33_000)}`, "USER bob\r\nPASS bob pw\r\nSTAT\r\nQUIT\r\n");
+    expect(text).toMatch(/\+OK Begin TLS negotiation\r\n\[tls\]\+OK[^\r]*\r\n\+OK[^\r]*\r\n\+OK 1 \d+\r\n\+OK[^\r]*\r\n\[closed\]$/);
   });
 
   test("STLS ends at the proxy; the backend gets plain text", async () => {
