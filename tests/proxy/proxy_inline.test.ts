@@ -4,11 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync } from "node:fs";
-import net from "node:net";
-import tls from "node:tls";
 import type { PortServer } from "../helpers.ts";
 import { join } from "node:path";
 import { applet, run, tempDir } from "../helpers.ts";
+import { stlsWithInjection } from "../tls/harness.ts";
 import { expectPromptHalfClose, makeUsers, poplibFrom, routesCdb, startBackend, startProxy, talk, waitForLog, type Users } from "./topology.ts";
 
 const QUICK = { POPPIN_AUTH_FAILURE_DELAY: "0" };
@@ -27,30 +26,9 @@ function backendCertificate(): { cert: string; key: string } {
 }
 
 /** STLS with `injected` in the same write; after its +OK, the handshake and `inside` over TLS. What came in clear, then "[tls]" and what came inside. */
-function stlsWithInjection(port: number, injected: string, inside: string): Promise<string> {
-  return new Promise((resolve) => {
-    let plain = "";
-    let secure = "";
-    let started = false;
-    const sock = net.connect({ host: "127.0.0.1", port });
-    const end = (how: string) => resolve(`${plain}${started ? `[tls]${secure}` : ""}[${how}]`);
-    const timer = setTimeout(() => { sock.destroy(); end("timeout"); }, 15_000);
-    const onPlain = (b: Buffer) => {
-      plain += b.toString("latin1");
-      if (plain.split("\r\n").length === 2) sock.write(`STLS\r\n${injected}`);
-      if (plain.split("\r\n").length === 3 && !started) {
-        started = true;
-        sock.off("data", onPlain);
-        const t = tls.connect({ socket: sock, rejectUnauthorized: false }, () => t.write(inside));
-        t.on("data", (c: Buffer) => (secure += c.toString("latin1")));
-        t.on("error", () => { clearTimeout(timer); end("tls error"); });
-        t.on("close", () => { clearTimeout(timer); end("closed"); });
-      }
-    };
-    sock.on("data", onPlain);
-    sock.on("error", () => { if (!started) { clearTimeout(timer); end("error"); } });
-    sock.on("close", () => { if (!started) { clearTimeout(timer); end("closed"); } });
-  });
+async function stlsWithInjectionText(port: number, injected: string, inside: string): Promise<string> {
+  const r = await stlsWithInjection(port, injected, inside);
+  return `${r.plain}${r.started ? `[tls]${r.secure}` : ""}[${r.how}]`;
 }
 
 describe("serve --inline proxy", () => {
@@ -120,7 +98,7 @@ describe("serve --inline proxy", () => {
   test("200 KB of plaintext pipelined after STLS is dropped: the handshake completes and the login inside TLS reaches the backend", async () => {
     const proxy = await startProxy("127.0.0.1", 0, routesCdb(`*:127.0.0.2:${plainBackend.port}\n`), { inline: true, env: { ...QUICK, ...tlsFiles } });
     servers.push(proxy);
-    const text = await stlsWithInjection(proxy.port, `USER alice\r\n${"NOOP\r\n".repeat(33_000)}`, "USER bob\r\nPASS bob pw\r\nSTAT\r\nQUIT\r\n");
+    const text = await stlsWithInjectionText(proxy.port, `USER alice\r\n${"NOOP\r\n".repeat(33_000)}`, "USER bob\r\nPASS bob pw\r\nSTAT\r\nQUIT\r\n");
     expect(text).toMatch(/\+OK Begin TLS negotiation\r\n\[tls\]\+OK[^\r]*\r\n\+OK[^\r]*\r\n\+OK 1 \d+\r\n\+OK[^\r]*\r\n\[closed\]$/);
   });
 

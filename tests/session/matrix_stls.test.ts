@@ -7,9 +7,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync } from "node:fs";
-import net from "node:net";
-import tls from "node:tls";
-import { makeCertificate } from "../tls/harness.ts";
+import { makeCertificate, stlsWithInjection } from "../tls/harness.ts";
 import type { Running } from "../standalone/harness.ts";
 import { AccountPool, gate, MATRIX, PASSWORD, blankTimestamp, reference, type Account } from "./modes.ts";
 
@@ -22,40 +20,10 @@ const TLS_ENV = { CERTFILE: cert.cert, KEYFILE: cert.key };
 const MESSAGES = ["Subject: secret\n\nnot for the attacker\n"];
 
 /** Sends STLS and `injected` in one write, waits for STLS's answer, then does the handshake and sends `inside` over TLS. */
-function stlsSession(port: number, injected: string, inside: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let plain = "";
-    let secure = "";
-    let started = false;
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new Error(`no end within 15 s; plain ${JSON.stringify(plain)}, tls ${JSON.stringify(secure)}`));
-    }, 15_000);
-    const end = (how: string) => {
-      clearTimeout(timer);
-      resolve(`${blankTimestamp(plain)}${started ? `[tls]${secure}` : ""}[${how}]`);
-    };
-    const sock = net.connect({ host: "127.0.0.1", port });
-    const onPlain = (b: Buffer) => {
-      plain += b.toString("latin1");
-      if (plain.split("\r\n").length === 2) sock.write(`STLS\r\n${injected}`);
-      if (plain.split("\r\n").length === 3 && !started) {
-        started = true;
-        sock.off("data", onPlain);
-        const t = tls.connect({ socket: sock, rejectUnauthorized: false }, () => t.write(inside));
-        t.on("data", (c: Buffer) => (secure += c.toString("latin1")));
-        t.on("error", () => end("tls error"));
-        t.on("close", () => end("closed"));
-      }
-    };
-    sock.on("data", onPlain);
-    sock.on("error", () => {
-      if (!started) end("error");
-    });
-    sock.on("close", () => {
-      if (!started) end("closed");
-    });
-  });
+async function stlsSession(port: number, injected: string, inside: string): Promise<string> {
+  const r = await stlsWithInjection(port, injected, inside);
+  if (r.how === "timeout") throw new Error(`no end within 15 s; plain ${JSON.stringify(r.plain)}, tls ${JSON.stringify(r.secure)}`);
+  return `${blankTimestamp(r.plain)}${r.started ? `[tls]${r.secure}` : ""}[${r.how}]`;
 }
 
 const CASES = [

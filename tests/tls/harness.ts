@@ -5,6 +5,7 @@
  */
 import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import net from "node:net";
 import tls from "node:tls";
 import { expect } from "bun:test";
 import { applet, requireTool, run, startPortServer, tempDir } from "../helpers.ts";
@@ -77,6 +78,42 @@ export async function startService(box: Box, opts: { tls?: boolean; env?: Record
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", POPPIN_USERDB: box.userdb, POPPIN_AUTH_FAILURE_DELAY: "0.1", ...opts.env },
   });
   return { port: s.port, pid: s.proc.pid, log: s.log, stop: async () => void (await s.stop()) };
+}
+
+/** What a client saw around STLS: in clear, whether TLS started, inside TLS, and how it ended ("closed", "error", "tls error", "timeout"). */
+export interface InjectedStls { plain: string; started: boolean; secure: string; how: string }
+
+/**
+ * Sends STLS and `injected` in one write once the greeting is in, waits for STLS's answer,
+ * then does the handshake and sends `inside` over TLS; gives up after `timeoutMs`.
+ */
+export function stlsWithInjection(port: number, injected: string, inside: string, timeoutMs = 15_000): Promise<InjectedStls> {
+  return new Promise((resolve) => {
+    let plain = "";
+    let secure = "";
+    let started = false;
+    const sock = net.connect({ host: "127.0.0.1", port });
+    const end = (how: string) => {
+      clearTimeout(timer);
+      resolve({ plain, started, secure, how });
+    };
+    const timer = setTimeout(() => { end("timeout"); sock.destroy(); }, timeoutMs);
+    const onPlain = (b: Buffer) => {
+      plain += b.toString("latin1");
+      if (plain.split("\r\n").length === 2) sock.write(`STLS\r\n${injected}`);
+      if (plain.split("\r\n").length === 3 && !started) {
+        started = true;
+        sock.off("data", onPlain);
+        const t = tls.connect({ socket: sock, rejectUnauthorized: false }, () => t.write(inside));
+        t.on("data", (c: Buffer) => (secure += c.toString("latin1")));
+        t.on("error", () => end("tls error"));
+        t.on("close", () => end("closed"));
+      }
+    };
+    sock.on("data", onPlain);
+    sock.on("error", () => { if (!started) end("error"); });
+    sock.on("close", () => { if (!started) end("closed"); });
+  });
 }
 
 /** A conversation over an established TLS socket. */
