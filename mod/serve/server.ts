@@ -246,8 +246,10 @@ export class Server {
         ownPid: this.ownPid,
         started: (started) => {
           pid = started;
-          if (this.logs) this.out.log(pidLine(pid, outcome.facts.remoteIp));
-          if (this.logs) this.out.log(verdictLine(true, pid, outcome.facts));
+          if (this.logs) {
+            this.out.log(pidLine(pid, outcome.facts.remoteIp));
+            this.out.log(verdictLine(true, pid, outcome.facts));
+          }
         },
         dropped: (reason) => {
           this.dropped(sock, remoteIp, reason, claimed);
@@ -272,9 +274,11 @@ export class Server {
   private denied(sock: net.Socket, facts: ConnectionFacts, claimedIp: string | undefined): void {
     sock.destroy();
     if (this.counters) this.counters.denied++;
-    if (this.logs) this.out.log(pidLine(this.ownPid, facts.remoteIp));
-    if (this.logs) this.out.log(verdictLine(false, this.ownPid, facts));
-    if (this.logs) this.out.log(endLine(this.ownPid, DENY_STATUS));
+    if (this.logs) {
+      this.out.log(pidLine(this.ownPid, facts.remoteIp));
+      this.out.log(verdictLine(false, this.ownPid, facts));
+      this.out.log(endLine(this.ownPid, DENY_STATUS));
+    }
     this.release(sock, claimedIp);
   }
 }
