@@ -5,13 +5,22 @@
  * extra descriptors a peer sends are closed, not leaked; a closed peer reads as 0 octets.
  */
 import { describe, expect, test } from "bun:test";
-import { closeSync, fstatSync, openSync, readFileSync, readdirSync, readSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, readdirSync, readlinkSync, readSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { ptr } from "bun:ffi";
 import { SOCK_SEQPACKET, SOCK_STREAM, closeDescriptor, receiveWithDescriptor, sendWithDescriptor, socketPair } from "../../mod/sys/fd_passing.ts";
 import { tempDir } from "../helpers.ts";
 
-const openFds = () => readdirSync("/proc/self/fd").length;
+/** This process's descriptors open on PATH (the test runner opens and closes its own
+ * descriptors meanwhile, so counting all of them is not a leak check). */
+const fdsOn = (path: string) =>
+  readdirSync("/proc/self/fd").filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === path;
+    } catch {
+      return false;
+    }
+  });
 
 describe("fd passing", () => {
   test("a file descriptor sent with a message arrives for the same open file, close-on-exec", () => {
@@ -54,11 +63,12 @@ describe("fd passing", () => {
 
   test("extra descriptors from a peer are closed, not leaked; a socket pair of the stream kind carries one too", () => {
     const [a, b] = socketPair(SOCK_STREAM);
-    const before = openFds();
+    const target = join(tempDir("fdpass-extra"), "passed");
+    writeFileSync(target, "");
     // A hand-packed message with three descriptors (a hostile peer).
-    const f1 = openSync("/dev/null", "r");
-    const f2 = openSync("/dev/null", "r");
-    const f3 = openSync("/dev/null", "r");
+    const f1 = openSync(target, "r");
+    const f2 = openSync(target, "r");
+    const f3 = openSync(target, "r");
     const control = new Uint8Array(16 + 16);
     const cv = new DataView(control.buffer);
     cv.setBigUint64(0, BigInt(16 + 12), true);
@@ -81,11 +91,14 @@ describe("fd passing", () => {
     const libc = dlopen("libc.so.6", { sendmsg: { args: ["i32", "ptr", "i32"], returns: "i64" } });
     expect(Number(libc.symbols.sendmsg(a, msg, 0))).toBe(1);
     for (const f of [f1, f2, f3]) closeSync(f);
+    expect(fdsOn(target)).toEqual([]);
     const got = receiveWithDescriptor(b, new Uint8Array(8));
     expect(got.length).toBe(1);
     expect(got.fd).toBeDefined();
+    // The first arrives as got.fd; the other two were closed by the receiver.
+    expect(fdsOn(target)).toEqual([String(got.fd)]);
     closeDescriptor(got.fd!);
-    expect(openFds()).toBe(before);
+    expect(fdsOn(target)).toEqual([]);
     closeDescriptor(a);
     closeDescriptor(b);
   });
