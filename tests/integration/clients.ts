@@ -8,6 +8,12 @@ import { execAsync } from "../helpers.ts";
 
 export interface Account { host: string; port: number; user: string; password: string }
 
+/**
+ * The command that runs Debian's getmail6 with the race in its wait for a delivery child taken
+ * out (see getmail_run.py; the POP3 side is getmail's own): prefix it to getmail's arguments.
+ */
+export const GETMAIL = ["/usr/bin/python3", join(import.meta.dir, "getmail_run.py")];
+
 function exec(cmd: string[], opts: { env?: Record<string, string>; cwd?: string; stdin?: string } = {}): Promise<{ code: number; out: string; err: string }> {
   return execAsync(cmd, { ...opts, timeoutMs: 60_000 });
 }
@@ -141,7 +147,7 @@ export async function getmailFetch(a: Account, work: string): Promise<Buffer[]> 
   ].join("\n"));
   // Should getmail ever stall, SIGABRT at 50 s (before exec's SIGKILL at 60 s) makes Python print
   // where it waits (faulthandler): in the POP3 exchange or in its own delivery.
-  const r = await exec(["timeout", "-s", "ABRT", "50", "getmail", `--getmaildir=${gdir}`, `--rcfile=${rc}`], {
+  const r = await exec(["timeout", "-s", "ABRT", "50", ...GETMAIL, `--getmaildir=${gdir}`, `--rcfile=${rc}`], {
     cwd: work, env: { PYTHONFAULTHANDLER: "1", PYTHONUNBUFFERED: "1" },
   });
   if (r.code !== 0) throw new Error(`getmail failed (${r.code}): ${r.err}${r.out}`);

@@ -8,6 +8,7 @@ import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, rmSync, wri
 import { join } from "node:path";
 import { applet, requireTool, run, tempDir } from "../helpers.ts";
 import { connectConversation, freePort, makeMaildir } from "./conversation.ts";
+import { GETMAIL } from "../integration/clients.ts";
 
 const FAKE = join(import.meta.dir, "fake_checkpassword.py");
 
@@ -237,12 +238,12 @@ describe("real POP3 clients from Debian through tcpserver", () => {
       "[destination]", "type = Maildir", `path = ${out}/`, ...(root ? ["user = nobody"] : []),
       "[options]", "read_all = true", "delete = true", "delivered_to = false", "received = false", "",
     ].join("\n"));
-    const r = run(["getmail", "--getmaildir", work, "--rcfile", rc, "--quiet"], { timeoutMs: 30_000 });
+    const r = run([...GETMAIL, "--getmaildir", work, "--rcfile", rc, "--quiet"], { timeoutMs: 30_000 });
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(stored(join(out, "new"), (m) => m.replace(/^Return-Path: <[^>]*>\n/, ""))).toEqual(sortedOriginals());
     expect(mailboxFiles()).toEqual([]);
-    const again = run(["getmail", "--getmaildir", work, "--rcfile", rc], { timeoutMs: 30_000 });
+    const again = run([...GETMAIL, "--getmaildir", work, "--rcfile", rc], { timeoutMs: 30_000 });
     expect(again.code).toBe(0);
     expect(again.out).toContain("0 messages");
   });
