@@ -7,9 +7,16 @@
  * popup may run as root while others can write in the directory: a count is read only from a
  * regular file, never through a link and never waiting on a FIFO; a new count is written to
  * a temporary file created exclusively (never through a link left at its name), then renamed.
+ *
+ * Bounded: an IPv6 client is counted per /64 (a host is given a whole /64 and may take any
+ * address in it, so counting single addresses let one client try without limit, a new address
+ * and a new file each time), and files whose window is over are removed now and then, so the
+ * directory holds about the addresses that failed within the last window, not every address
+ * that ever failed.
  */
-import { closeSync, constants, fstatSync, openSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "../base/posix_path.ts";
+import { isV4Mapped, parseIp6 } from "../rules/ip6.ts";
 import { randomBytes } from "../sys/random.ts";
 
 /** A count file is a few dozen octets: more is not ours. */
@@ -21,10 +28,60 @@ export interface FailureLimitOptions {
   windowSeconds: number;
   /** Seconds since the epoch (tests set it). */
   now?: () => number;
+  /** Whether this new count also removes expired files (default: one in PRUNE_ONE_IN; tests set it). */
+  prune?: () => boolean;
+}
+
+/** Bits of an IPv6 address that name one client (RFC 4291: a /64 is one link, one household or server). */
+export const IPV6_CLIENT_PREFIX_BITS = 64;
+
+/**
+ * One in this many new counts also removes the files whose window is over: every process that
+ * counts may do it (each popup of the classic chain is a process of its own), and a busy
+ * directory is listed only now and then.
+ */
+export const PRUNE_ONE_IN = 16;
+
+/** What a client is counted by: an IPv4 address, or the /64 of an IPv6 one ("2001:db8:1:2::/64"). */
+export function clientKey(ip: string): string {
+  const v6 = ip.includes(":") ? parseIp6(ip) : null;
+  if (v6 === null) return ip;
+  if (isV4Mapped(v6)) return `${v6[12]}.${v6[13]}.${v6[14]}.${v6[15]}`;
+  const groups: string[] = [];
+  for (let i = 0; i < IPV6_CLIENT_PREFIX_BITS / 8; i += 2) groups.push(((v6[i]! << 8) | v6[i + 1]!).toString(16));
+  return `${groups.join(":")}::/${IPV6_CLIENT_PREFIX_BITS}`;
 }
 
 function fileFor(dir: string, ip: string): string {
-  return join(dir, ip.replace(/[^0-9A-Za-z.:_-]/g, "_").replaceAll(":", "_") || "unknown");
+  return join(dir, clientKey(ip).replace(/[^0-9A-Za-z.:_-]/g, "_").replaceAll(":", "_") || "unknown");
+}
+
+/**
+ * Removes the files last written before the window now open began: their counts are over
+ * (a count starts no later than its file was written). Names are only lstat'ed and unlinked,
+ * neither of which follows a link; a file another account owns in a sticky directory stays.
+ */
+export function pruneExpired(dir: string, windowSeconds: number, nowMs = Date.now()): number {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  const before = nowMs - windowSeconds * 1000;
+  let removed = 0;
+  for (const name of names) {
+    const path = join(dir, name);
+    try {
+      const st = lstatSync(path);
+      if (st.mtimeMs >= before || !(st.isFile() || st.isSymbolicLink())) continue;
+      unlinkSync(path);
+      removed++;
+    } catch {
+      // gone meanwhile, or not ours to remove (best effort)
+    }
+  }
+  return removed;
 }
 
 /** The count file's text: "" when it is missing or not a regular file (a link, a FIFO ...). */
@@ -69,6 +126,7 @@ export function recordFailure(ip: string, opts: FailureLimitOptions): void {
       closeSync(fd);
     }
     renameSync(tmp, file);
+    if (count === 0 && (opts.prune ?? (() => Math.random() * PRUNE_ONE_IN < 1))()) pruneExpired(opts.dir, opts.windowSeconds);
   } catch {
     try { unlinkSync(tmp); } catch { /* not made, or gone */ }
     // best effort (see above)
