@@ -16,7 +16,7 @@
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "../base/posix_path.ts";
-import { isV4Mapped, parseIp6 } from "../rules/ip6.ts";
+import { clientKey } from "../rules/ip6.ts";
 import { randomBytes } from "../sys/random.ts";
 
 /** A count file is a few dozen octets: more is not ours. */
@@ -32,25 +32,12 @@ export interface FailureLimitOptions {
   prune?: () => boolean;
 }
 
-/** Bits of an IPv6 address that name one client (RFC 4291: a /64 is one link, one household or server). */
-export const IPV6_CLIENT_PREFIX_BITS = 64;
-
 /**
  * One in this many new counts also removes the files whose window is over: every process that
  * counts may do it (each popup of the classic chain is a process of its own), and a busy
  * directory is listed only now and then.
  */
 export const PRUNE_ONE_IN = 16;
-
-/** What a client is counted by: an IPv4 address, or the /64 of an IPv6 one ("2001:db8:1:2::/64"). */
-export function clientKey(ip: string): string {
-  const v6 = ip.includes(":") ? parseIp6(ip) : null;
-  if (v6 === null) return ip;
-  if (isV4Mapped(v6)) return `${v6[12]}.${v6[13]}.${v6[14]}.${v6[15]}`;
-  const groups: string[] = [];
-  for (let i = 0; i < IPV6_CLIENT_PREFIX_BITS / 8; i += 2) groups.push(((v6[i]! << 8) | v6[i + 1]!).toString(16));
-  return `${groups.join(":")}::/${IPV6_CLIENT_PREFIX_BITS}`;
-}
 
 function fileFor(dir: string, ip: string): string {
   return join(dir, clientKey(ip).replace(/[^0-9A-Za-z.:_-]/g, "_").replaceAll(":", "_") || "unknown");

@@ -8,7 +8,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { addressBlocked, clientKey, pruneExpired, recordFailure } from "../../mod/policy/failure_limit.ts";
+import { addressBlocked, pruneExpired, recordFailure } from "../../mod/policy/failure_limit.ts";
+import { clientKey } from "../../mod/rules/ip6.ts";
 import { ROOT, tempDir } from "../helpers.ts";
 import { localUser, removeLocalUsers, sharedBase } from "./local_users.ts";
 

@@ -56,8 +56,8 @@ async function whileLoggedIn(port: number, during: () => void): Promise<string> 
   return got;
 }
 
-describe.each([
-  { name: "serve as root, checkpassword and pop3d processes", flags: [] as string[], env: { POPPIN_ONE_PROCESS: "0" }, exec: true },
+describe.each<{ name: string; flags: string[]; env: Record<string, string>; exec: boolean }>([
+  { name: "serve as root, checkpassword and pop3d processes", flags: [], env: { POPPIN_ONE_PROCESS: "0" }, exec: true },
   { name: "serve as root, popup serving in one process", flags: [], env: {}, exec: false },
   { name: "serve --inline as root, a user process per session", flags: ["--inline"], env: { POPPIN_MAIL_WORKERS: "0" }, exec: true },
   { name: "serve --inline as root, mail workers", flags: ["--inline"], env: {}, exec: false },

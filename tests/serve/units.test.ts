@@ -98,5 +98,13 @@ describe("serve library", () => {
     expect(l.claimAddress("b")).toBe(true);
     l.releaseAddress("a");
     expect(l.claimAddress("a")).toBe(true);
+    // An IPv6 client is one /64: a new address of it for each connection gets no more.
+    const v6 = new ConnectionLimits(10, 2);
+    expect(v6.claimAddress("2001:db8:1:2::1")).toBe(true);
+    expect(v6.claimAddress("2001:db8:1:2:aaaa::7")).toBe(true);
+    expect(v6.claimAddress("2001:db8:1:2:ffff:ffff:ffff:ffff")).toBe(false);
+    expect(v6.claimAddress("2001:db8:1:3::1")).toBe(true);
+    v6.releaseAddress("2001:db8:1:2::1");
+    expect(v6.claimAddress("2001:db8:1:2::9")).toBe(true);
   });
 });
