@@ -47,9 +47,13 @@ export class IdentReply {
       this.info.push(byte);
       if (this.info.length > IDENT_INFO_MAX) this.finished = true;
     }
+    if (!this.finished) return undefined;
     // As UTF-8, the encoding of the program's environment and of the rules' info@ip keys, so
-    // a UTF-8 name reaches both as the bytes identd sent (invalid bytes become U+FFFD).
-    return this.finished ? utf8.decode(Uint8Array.from(this.info)) : undefined;
+    // a UTF-8 name reaches both as the bytes identd sent (invalid bytes become U+FFFD). Up to a
+    // NUL, as tcpserver's C string ends there (a NUL in an environment value would make the
+    // program's start fail, and the client's connection with it).
+    const nul = this.info.indexOf(0);
+    return utf8.decode(Uint8Array.from(nul < 0 ? this.info : this.info.slice(0, nul)));
   }
 }
 

@@ -88,6 +88,8 @@ describe("serve library", () => {
     const padded = new IdentReply();
     expect(padded.feed(new TextEncoder().encode(`1 , 2 : USERID : UNIX${" ".repeat(500)}: joe\r\n`))).toBe("joe");
     expect(padded.tooLong).toBe(false);
+    // A NUL ends the answer's text, as tcpserver's C string ends there.
+    expect(new IdentReply().feed(new Uint8Array([...new TextEncoder().encode("1,2:USERID:UNIX:jo"), 0, 0x65, 0x0d, 0x0a]))).toBe("jo");
   });
 
   test("limits: total and per address", () => {
