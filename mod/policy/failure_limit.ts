@@ -10,11 +10,11 @@
  *
  * Bounded: an IPv6 client is counted per /64 (a host is given a whole /64 and may take any
  * address in it, so counting single addresses let one client try without limit, a new address
- * and a new file each time), and files whose window is over are removed now and then, so the
+ * and a new file each time), and files whose window is over are removed a few times a window, so the
  * directory holds about the addresses that failed within the last window, not every address
  * that ever failed.
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, futimesSync, lstatSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "../base/posix_path.ts";
 import { clientKey } from "../rules/ip6.ts";
 import { randomBytes } from "../sys/random.ts";
@@ -28,19 +28,46 @@ export interface FailureLimitOptions {
   windowSeconds: number;
   /** Seconds since the epoch (tests set it). */
   now?: () => number;
-  /** Whether this new count also removes expired files (default: one in PRUNE_ONE_IN; tests set it). */
+  /** Whether this new count also removes expired files (default: pruneDue; tests set it). */
   prune?: () => boolean;
 }
 
-/**
- * One in this many new counts also removes the files whose window is over: every process that
- * counts may do it (each popup of the classic chain is a process of its own), and a busy
- * directory is listed only now and then.
- */
-export const PRUNE_ONE_IN = 16;
-
 function fileFor(dir: string, ip: string): string {
   return join(dir, clientKey(ip).replace(/[^0-9A-Za-z.:_-]/g, "_").replaceAll(":", "_") || "unknown");
+}
+
+/**
+ * Expired files are looked for at most this many times per window: listing a directory of
+ * thousands of counts takes tens of milliseconds, in serve --inline's one process among others.
+ */
+export const PRUNES_PER_WINDOW = 4;
+
+/** The file whose time says when the directory was last pruned. */
+export const PRUNE_MARK = ".pruned";
+
+/**
+ * Whether the directory is due for pruning, and if so marks it pruned now: every counting
+ * process may prune (each popup of the classic chain is one), the mark's time says when one
+ * last did. The mark is opened without following a link or waiting on a FIFO and must be a
+ * regular file; otherwise nothing is pruned (best effort, as the counts are).
+ */
+export function pruneDue(dir: string, windowSeconds: number, nowMs = Date.now()): boolean {
+  let fd: number;
+  try {
+    fd = openSync(join(dir, PRUNE_MARK), constants.O_RDONLY | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600);
+  } catch {
+    return false;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.mtimeMs > nowMs - (windowSeconds * 1000) / PRUNES_PER_WINDOW) return false;
+    futimesSync(fd, nowMs / 1000, nowMs / 1000);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -58,6 +85,7 @@ export function pruneExpired(dir: string, windowSeconds: number, nowMs = Date.no
   const before = nowMs - windowSeconds * 1000;
   let removed = 0;
   for (const name of names) {
+    if (name === PRUNE_MARK) continue;
     const path = join(dir, name);
     try {
       const st = lstatSync(path);
@@ -113,7 +141,7 @@ export function recordFailure(ip: string, opts: FailureLimitOptions): void {
       closeSync(fd);
     }
     renameSync(tmp, file);
-    if (count === 0 && (opts.prune ?? (() => Math.random() * PRUNE_ONE_IN < 1))()) pruneExpired(opts.dir, opts.windowSeconds);
+    if (count === 0 && (opts.prune ?? (() => pruneDue(opts.dir, opts.windowSeconds)))()) pruneExpired(opts.dir, opts.windowSeconds);
   } catch {
     try { unlinkSync(tmp); } catch { /* not made, or gone */ }
     // best effort (see above)

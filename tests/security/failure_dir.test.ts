@@ -8,7 +8,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { addressBlocked, pruneExpired, recordFailure } from "../../mod/policy/failure_limit.ts";
+import { addressBlocked, PRUNE_MARK, pruneDue, pruneExpired, recordFailure } from "../../mod/policy/failure_limit.ts";
 import { clientKey } from "../../mod/rules/ip6.ts";
 import { ROOT, tempDir } from "../helpers.ts";
 import { localUser, removeLocalUsers, sharedBase } from "./local_users.ts";
@@ -123,5 +123,32 @@ describe("auth-failure-dir stays bounded", () => {
     expect(most).toBeLessThanOrEqual(201);
     expect(pruneExpired(dir, 600)).toBeLessThanOrEqual(200);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  test("a directory is pruned a few times a window, not at every count: its mark says when; a link at the mark prunes nothing", () => {
+    const dir = tempDir("failure-dir");
+    const anHourAgo = (Date.now() - 3600_000) / 1000;
+    for (let i = 1; i <= 20; i++) {
+      writeFileSync(join(dir, `198.51.100.${i}`), "3 1000\n");
+      utimesSync(join(dir, `198.51.100.${i}`), anHourAgo, anHourAgo);
+    }
+    expect(pruneDue(dir, 600)).toBe(false); // a new mark: pruned "now"
+    expect(lstatSync(join(dir, PRUNE_MARK)).isFile()).toBe(true);
+    const opts = { dir, limit: 3, windowSeconds: 600 };
+    recordFailure("192.0.2.1", opts);
+    expect(readdirSync(dir).length).toBe(22); // not due: nothing listed
+    utimesSync(join(dir, PRUNE_MARK), anHourAgo, anHourAgo);
+    recordFailure("192.0.2.2", opts);
+    expect(readdirSync(dir).sort()).toEqual([PRUNE_MARK, "192.0.2.1", "192.0.2.2"]);
+    expect(pruneDue(dir, 600)).toBe(false); // just pruned
+    // Another writer of the directory puts a link at the mark: not followed, nothing pruned.
+    const target = join(tempDir("failure-target"), "root-file");
+    writeFileSync(target, "root's data\n");
+    utimesSync(target, anHourAgo, anHourAgo);
+    const other = tempDir("failure-dir");
+    symlinkSync(target, join(other, PRUNE_MARK));
+    expect(pruneDue(other, 600)).toBe(false);
+    expect(lstatSync(target).mtimeMs).toBe(anHourAgo * 1000);
+    expect(readFileSync(target, "latin1")).toBe("root's data\n");
   });
 });
