@@ -20,11 +20,20 @@ interface ProcessWithInitgroups {
   initgroups(user: string, extraGroup: number): void;
 }
 
-/** The environment PROG gets: ours, plus the account's USER, HOME and SHELL. */
+/**
+ * Secrets the login reads from the environment, which PROG never needs. PROG runs as the
+ * mailbox owner and, started by exec (pop3d in the chain, serve --inline's user process), is
+ * the owner's to read: /proc/PID/environ, as long as the session lasts.
+ */
+const LOGIN_SECRETS = [BEARER_VARIABLE, ENV.oauthClientSecret.name];
+
+/** The environment PROG gets: ours without the login's secrets, plus the account's USER, HOME and SHELL. */
 export function sessionEnvironment(base: NodeJS.ProcessEnv, account: Account): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(base)) if (value !== undefined) env[key] = value;
-  delete env[BEARER_VARIABLE]; // the token popup handed checkpassword (mod/sasl/oauthbearer.ts) goes no further
+  // The token popup handed checkpassword (mod/sasl/oauthbearer.ts), and the credentials
+  // checkpassword shows the introspection endpoint, go no further.
+  for (const name of LOGIN_SECRETS) delete env[name];
   env.USER = account.login;
   env.HOME = account.home;
   env.SHELL = account.shell;

@@ -101,3 +101,20 @@ export function canonicalRemoteIp(ip: string): string {
   if (isV4Mapped(bytes)) return `${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
   return formatIp6(bytes);
 }
+
+/** Bits of an IPv6 address that name one client (RFC 4291: a /64 is one link, one household or server). */
+export const IPV6_CLIENT_PREFIX_BITS = 64;
+
+/**
+ * What a client is counted by (failed logins, connections at once): an IPv4 address, or the
+ * /64 of an IPv6 one ("2001:db8:1:2::/64"). A host is given a whole /64 and may take any address
+ * in it, a new one for every connection, so counting single IPv6 addresses counts nothing.
+ */
+export function clientKey(ip: string): string {
+  const v6 = ip.includes(":") ? parseIp6(ip) : null;
+  if (v6 === null) return ip;
+  if (isV4Mapped(v6)) return `${v6[12]}.${v6[13]}.${v6[14]}.${v6[15]}`;
+  const groups: string[] = [];
+  for (let i = 0; i < IPV6_CLIENT_PREFIX_BITS / 8; i += 2) groups.push(((v6[i]! << 8) | v6[i + 1]!).toString(16));
+  return `${groups.join(":")}::/${IPV6_CLIENT_PREFIX_BITS}`;
+}

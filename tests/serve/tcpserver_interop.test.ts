@@ -95,6 +95,28 @@ describe("serve against Debian tcpserver", () => {
     }
   });
 
+  test("a NUL in the ident answer ends it, as in tcpserver's C string: the program runs with what came before", async () => {
+    const identd = Bun.listen({
+      hostname: "127.0.0.8",
+      port: 113,
+      socket: { data(sock, data) { sock.write(Buffer.concat([Buffer.from(`${data.toString().trim()} : USERID : UNIX : jo`), Buffer.from([0]), Buffer.from("e=x\x01\r\n", "latin1")])); sock.end(); } },
+    });
+    try {
+      const r = await both(async (bin) => {
+        const s = await startServer(bin, ["-v", "-H", "-l", "h", "0", "0", "sh", "-c", "printf '[%s]' \"$TCPREMOTEINFO\""]);
+        const { out } = await talk(s.port, { localAddress: "127.0.0.8" });
+        await waitFor(() => s.stderr().includes(" end "));
+        await s.stop();
+        return out + maskLog(s.stderr());
+      });
+      expect(r.poppin).toStartWith("[jo]");
+      expect(r.poppin).toContain("tcpserver: ok PID h:127.0.0.1:PORT :127.0.0.8:jo:PORT");
+      expect(r.poppin).toBe(r.debian);
+    } finally {
+      identd.stop(true);
+    }
+  });
+
   test("-v log lines for an allowed and a denied connection (pids and ports masked)", async () => {
     const dir = tempDir("serve");
     const cdb = join(dir, "rules.cdb");

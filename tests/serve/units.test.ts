@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { addressMatches, canonicalIp6, unmapIp } from "../../mod/serve/address.ts";
 import { childEnvironment } from "../../mod/serve/environment.ts";
-import { IdentReply } from "../../mod/serve/ident.ts";
+import { IDENT_REPLY_MAX, IdentReply } from "../../mod/serve/ident.ts";
 import { ConnectionLimits } from "../../mod/serve/limits.ts";
 import { safeField, verdictLine, waitStatus } from "../../mod/serve/log_lines.ts";
 import { parseServeArgs, scanUlong } from "../../mod/serve/options.ts";
@@ -70,6 +70,26 @@ describe("serve library", () => {
     expect(r.feed(new TextEncoder().encode(" stjohns \r\nmore"))).toBe("stjohns");
     expect(new IdentReply().feed(new TextEncoder().encode(`1,2:USERID:UNIX:${"a".repeat(300)}\n`))).toHaveLength(257);
     expect(new IdentReply().feed(new TextEncoder().encode("1,2:USERID:UNIX:j\u00f6rg\n"))).toBe("j\u00f6rg");
+
+    // An identd that streams octets with no newline (or never its three colons) gets no answer
+    // after IDENT_REPLY_MAX octets, instead of being read for the whole -t.
+    const endless = new IdentReply();
+    let fed = 0;
+    while (!endless.tooLong && fed < 10 * IDENT_REPLY_MAX) {
+      expect(endless.feed(new TextEncoder().encode("x".repeat(100)))).toBeUndefined();
+      fed += 100;
+    }
+    expect(endless.tooLong).toBe(true);
+    expect(fed).toBeLessThanOrEqual(IDENT_REPLY_MAX + 100);
+    const noColons = new IdentReply();
+    expect(noColons.feed(new TextEncoder().encode(`${"1".repeat(IDENT_REPLY_MAX + 1)}\n`))).toBeUndefined();
+    expect(noColons.tooLong).toBe(true);
+    // A long answer within the bound is still whole.
+    const padded = new IdentReply();
+    expect(padded.feed(new TextEncoder().encode(`1 , 2 : USERID : UNIX${" ".repeat(500)}: joe\r\n`))).toBe("joe");
+    expect(padded.tooLong).toBe(false);
+    // A NUL ends the answer's text, as tcpserver's C string ends there.
+    expect(new IdentReply().feed(new Uint8Array([...new TextEncoder().encode("1,2:USERID:UNIX:jo"), 0, 0x65, 0x0d, 0x0a]))).toBe("jo");
   });
 
   test("limits: total and per address", () => {
@@ -80,5 +100,13 @@ describe("serve library", () => {
     expect(l.claimAddress("b")).toBe(true);
     l.releaseAddress("a");
     expect(l.claimAddress("a")).toBe(true);
+    // An IPv6 client is one /64: a new address of it for each connection gets no more.
+    const v6 = new ConnectionLimits(10, 2);
+    expect(v6.claimAddress("2001:db8:1:2::1")).toBe(true);
+    expect(v6.claimAddress("2001:db8:1:2:aaaa::7")).toBe(true);
+    expect(v6.claimAddress("2001:db8:1:2:ffff:ffff:ffff:ffff")).toBe(false);
+    expect(v6.claimAddress("2001:db8:1:3::1")).toBe(true);
+    v6.releaseAddress("2001:db8:1:2::1");
+    expect(v6.claimAddress("2001:db8:1:2::9")).toBe(true);
   });
 });

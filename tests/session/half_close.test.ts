@@ -49,4 +49,17 @@ describe.each(MODES)("%s", (mode) => {
     const left = readdirSync(join(setup.maildir, "cur")).length + readdirSync(join(setup.maildir, "new")).length;
     expect(left).toBe(1);
   });
+
+  test("a QUIT without its end of line before the FIN (a cut-off connection) is no QUIT: nothing is deleted", async () => {
+    // qmail-pop3d runs only whole lines: the end of input in the middle of one ends the session.
+    const setup = virtualSetup(["Subject: one\n\nfirst\n"]);
+    const server = await startMode(mode, { POPPIN_USERDB: setup.userdb });
+    servers.push(server);
+    for (const cut of ["QUIT", "QUIT\r", "QUI"]) {
+      const out = withoutTimestamp(await sendThenHalfClose(server.port, `USER joe\r\nPASS secret\r\nDELE 1\r\n${cut}`));
+      expect(out).toBe("+OK \r\n+OK \r\n+OK \r\n+OK message 1 deleted\r\n");
+      const left = readdirSync(join(setup.maildir, "cur")).length + readdirSync(join(setup.maildir, "new")).length;
+      expect(left).toBe(1);
+    }
+  });
 });
