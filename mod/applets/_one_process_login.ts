@@ -44,6 +44,7 @@ async function loginAndServe(data: Uint8Array, chain: LoginChain, ctx: AppletCon
   const login = await checkLogin(data, base, {
     userdbOption: chain.userdbOption,
     checkpasswordPrefix: chain.checkpasswordPrefix,
+    checkpasswordLabel: chain.checkpasswordLabel,
     euid,
     // The OAuth code is loaded only for a password field that names a bearer token.
     decide: async (request, config, authEnv) => parseBearerForm(request.password) === undefined ? authenticate(request, config, authEnv)
@@ -69,5 +70,5 @@ async function loginAndServe(data: Uint8Array, chain: LoginChain, ctx: AppletCon
   const code = await pop3dApplet.run([...chain.pop3dArgs], {
     applet: "pop3d", calledAs: classic ? "qmail-pop3d" : "pop3d", classic, prefix: chain.pop3dPrefix, execPath: ctx.execPath, env: process.env,
   });
-  return code === EXIT_OK || code === undefined ? { kind: "served" } : { kind: "failed", failure: "temporary", detail: `${chain.pop3dPrefix} exit ${code}` };
+  return code === EXIT_OK || code === undefined ? { kind: "served" } : { kind: "failed", failure: "temporary", detail: `${chain.pop3dLabel} exit ${code}` };
 }

@@ -15,7 +15,7 @@ import type { Readable, Writable } from "node:stream";
 import { writeStderr } from "../base/io.ts";
 import { forwardUserLog } from "../standalone/user_log.ts";
 import type { ChainResult } from "../session/login_loop.ts";
-import { isPoppinName } from "../base/self_name.ts";
+import { isPoppinName, programLabel } from "../base/self_name.ts";
 
 /** How long popup still copies the chain's log lines after it exited (a process it left behind may hold the pipe). */
 const LOG_DRAIN_MS = 1000;
@@ -84,10 +84,10 @@ export function runChain(argv: readonly string[], data: Uint8Array, env: NodeJS.
     const log = child.stdio[2] as Readable | null;
     if (log) forwarded = forwardUserLog(log, chainLogNames(argv), (line) => writeStderr(line), LOG_DRAIN_MS);
     child.on("exit", (code, signal) => {
-      if (signal !== null) exitedWith({ kind: "failed", failure: "crashed", detail: `${argv[0]} ${killedBy(signal)}` });
+      if (signal !== null) exitedWith({ kind: "failed", failure: "crashed", detail: `${programLabel(argv)} ${killedBy(signal)}` });
       else if (code === 0) exitedWith({ kind: "served" });
-      else if (code === 1) exitedWith({ kind: "failed", failure: "rejected", detail: `${argv[0]} exit 1` });
-      else exitedWith({ kind: "failed", failure: "temporary", detail: `${argv[0]} exit ${code}` });
+      else if (code === 1) exitedWith({ kind: "failed", failure: "rejected", detail: `${programLabel(argv)} exit 1` });
+      else exitedWith({ kind: "failed", failure: "temporary", detail: `${programLabel(argv)} exit ${code}` });
     });
     const pipe = child.stdio[3] as Writable | null;
     if (pipe) {

@@ -4,6 +4,7 @@
  * speaks TLS), fd 3 as always, and ucspi-ssl's SSL_* variables. Exit status as in
  * mod/applets/_run_chain.ts: 0 served, 1 refused, else temporary.
  */
+import { programLabel } from "../base/self_name.ts";
 import { killedBy } from "../sys/watchdog.ts";
 import { nodeChildProcess } from "../sys/builtins.ts";
 import { describeSysError } from "../base/errors.ts";
@@ -48,12 +49,12 @@ export async function runChainOverTls(argv: readonly string[], data: Uint8Array,
   }
   if (end.signal !== null) {
     channel.attach(unread);
-    return { kind: "failed", failure: "crashed", detail: `${argv[0]} ${killedBy(end.signal)}` };
+    return { kind: "failed", failure: "crashed", detail: `${programLabel(argv)} ${killedBy(end.signal)}` };
   }
   if (end.code === 0) {
     await channel.close();
     return { kind: "served" };
   }
   channel.attach(unread);
-  return { kind: "failed", failure: end.code === 1 ? "rejected" : "temporary", detail: `${argv[0]} exit ${end.code}` };
+  return { kind: "failed", failure: end.code === 1 ? "rejected" : "temporary", detail: `${programLabel(argv)} exit ${end.code}` };
 }

@@ -10,7 +10,7 @@ import { realpathSync } from "node:fs";
 import { basename } from "../base/posix_path.ts";
 import { pathexecCandidates } from "../sys/libc.ts";
 import { parsePolicyFlags } from "../policy/resolve.ts";
-import { isPoppinName } from "../base/self_name.ts";
+import { isPoppinName, programLabel } from "../base/self_name.ts";
 
 /** The part of the chain after popup: `checkpassword ... pop3d ...`. */
 export interface LoginChain {
@@ -25,6 +25,9 @@ export interface LoginChain {
   /** Message prefixes the chain's programs would have used ("qmail-pop3d" or "poppin pop3d"). */
   checkpasswordPrefix: string;
   pop3dPrefix: string;
+  /** The programs as the chain names them (programLabel), for `why=... exit N`. */
+  checkpasswordLabel: string;
+  pop3dLabel: string;
 }
 
 export interface PopupChain extends LoginChain {
@@ -60,7 +63,7 @@ function resolveProgram(name: string, resolver: Resolver): string | undefined {
  */
 export function matchApplet(
   argv: readonly string[], at: number, applet: string, classicName: string, resolver: Resolver,
-): { words: number; prefix: string } | string {
+): { words: number; prefix: string; label: string } | string {
   const word = argv[at];
   if (word === undefined) return `${applet} is missing`;
   const base = basename(word);
@@ -83,7 +86,7 @@ export function matchApplet(
   // A path that is not there is nobody's program: running it would fail, so it is not ours to
   // stand in for (popup's one-process login must not serve a chain whose exec would fail).
   if (real === undefined && word.includes("/")) return `${word} does not exist`;
-  return { words, prefix };
+  return { words, prefix, label: programLabel(argv.slice(at, at + words)) };
 }
 
 /** Parses `checkpassword [--userdb=F] pop3d [--compat=M] Maildir`; a string says why it is not ours. */
@@ -105,7 +108,8 @@ export function parseLoginChain(argv: readonly string[], resolver: Resolver): Lo
     return !arg.startsWith("--");
   });
   if (rest.length !== 1 || rest[0] === "") return "pop3d must be given exactly one Maildir";
-  return { userdbOption, compatOption, maildir: rest[0]!, pop3dArgs, checkpasswordPrefix: check.prefix, pop3dPrefix: pop3d.prefix };
+  return { userdbOption, compatOption, maildir: rest[0]!, pop3dArgs, checkpasswordPrefix: check.prefix, pop3dPrefix: pop3d.prefix,
+    checkpasswordLabel: check.label, pop3dLabel: pop3d.label };
 }
 
 /** Parses `popup [OPTIONS] NAME` and returns the words after it (the login program's command line). */

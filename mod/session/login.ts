@@ -78,6 +78,8 @@ export interface CheckLoginSpec {
   userdbOption: string | undefined;
   /** "checkpassword" or "poppin checkpassword": the prefix of its fatal lines and the failure detail. */
   checkpasswordPrefix: string;
+  /** checkpassword as the chain names it (programLabel), for the failure's `exit N`. */
+  checkpasswordLabel: string;
   euid: number;
   /** mod/auth's authenticate(), in this thread or with crypt on a worker pool. */
   decide(request: CheckpasswordRequest, config: AuthConfig, env: Omit<AuthEnvironment, "crypt">): AuthResult | Promise<AuthResult>;
@@ -90,9 +92,10 @@ export interface CheckLoginSpec {
 /** Checks popup's fd-3 data (`user\0password\0timestamp\0`, wiped afterwards) as checkpassword would. */
 export async function checkLogin(data: Uint8Array, env: NodeJS.ProcessEnv, spec: CheckLoginSpec): Promise<LoginResult> {
   const who = spec.checkpasswordPrefix;
+  const program = spec.checkpasswordLabel;
   try {
     // checkpassword reads at most 512 octets and refuses more (exit 1).
-    if (data.length > CHECKPASSWORD_MAX_DATA) return { kind: "failed", failure: "rejected", detail: `${who} exit 1` };
+    if (data.length > CHECKPASSWORD_MAX_DATA) return { kind: "failed", failure: "rejected", detail: `${program} exit 1` };
     const config = authConfigFromEnv(env, spec.userdbOption);
     const result = await spec.decide(parseRequest(data), config, { euid: spec.euid, today: daysSinceEpoch(new Date()) });
     spec.enter(result.account);
@@ -100,14 +103,14 @@ export async function checkLogin(data: Uint8Array, env: NodeJS.ProcessEnv, spec:
   } catch (err) {
     // As checkpassword itself: a policy's refusal of a right password gets its line (same words in every host).
     if (err instanceof AccountRefused) spec.log(`${who}: warning: ${accountRefusedLine(err, env.TCPREMOTEIP)}\n`);
-    if (err instanceof AuthRefused) return { kind: "failed", failure: "rejected", detail: `${who} exit 1` };
-    if (err instanceof MalformedRequest) return { kind: "failed", failure: "temporary", detail: `${who} exit ${err.exitCode}` };
+    if (err instanceof AuthRefused) return { kind: "failed", failure: "rejected", detail: `${program} exit 1` };
+    if (err instanceof MalformedRequest) return { kind: "failed", failure: "temporary", detail: `${program} exit ${err.exitCode}` };
     if (err instanceof PoppinError) {
       spec.log(`${who}: fatal: ${err.message}\n`);
-      return { kind: "failed", failure: "temporary", detail: `${who} exit ${err.exitCode}` };
+      return { kind: "failed", failure: "temporary", detail: `${program} exit ${err.exitCode}` };
     }
     spec.log(`${who}: fatal: ${(err as Error)?.message ?? String(err)}\n`);
-    return { kind: "failed", failure: "temporary", detail: `${who} exit 111` };
+    return { kind: "failed", failure: "temporary", detail: `${program} exit 111` };
   } finally {
     data.fill(0);
   }

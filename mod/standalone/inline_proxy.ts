@@ -24,6 +24,8 @@ import { closeWhenDone, discardPlainInput, LOGIN_OUTPUT_OCTETS, LOGIN_QUEUED_OUT
 /** The proxy's part of the command line. */
 export interface ProxyChain {
   proxyPrefix: string;
+  /** The proxy as the chain names it (programLabel), for the failure's `exit N`. */
+  proxyLabel: string;
   routesPath: string;
   backendTls: boolean;
 }
@@ -47,8 +49,9 @@ export function parseProxyChain(argv: readonly string[], resolver: Resolver): { 
     hostname: head.hostname, popupPrefix: head.popupPrefix, popupOptions: head.popupOptions,
     userdbOption: undefined, compatOption: undefined, maildir: "", pop3dArgs: [],
     checkpasswordPrefix: proxy.prefix, pop3dPrefix: proxy.prefix,
+    checkpasswordLabel: proxy.label, pop3dLabel: proxy.label,
   };
-  return { chain, proxy: { proxyPrefix: proxy.prefix, routesPath: args[0]!, backendTls } };
+  return { chain, proxy: { proxyPrefix: proxy.prefix, proxyLabel: proxy.label, routesPath: args[0]!, backendTls } };
 }
 
 let sessionSerial = 0;
@@ -103,7 +106,7 @@ export function inlineProxySession(proxy: ProxyChain, config: ProxyConfig) {
             served = result;
             return { kind: "served" };
           }
-          return { kind: "failed", failure: result.failure, detail: `${proxy.proxyPrefix} exit ${result.failure === "rejected" ? 1 : 111}` };
+          return { kind: "failed", failure: result.failure, detail: `${proxy.proxyLabel} exit ${result.failure === "rejected" ? 1 : 111}` };
         },
         warn: (text) => setup.log(`${chain.popupPrefix}: warning: ${text}\n`),
         failed(failure) {

@@ -197,6 +197,7 @@ async function authorize(io: SessionIo, resolved: Resolved, env: NodeJS.ProcessE
       const result = await checkLogin(data, loginEnv, {
         userdbOption: chain.userdbOption,
         checkpasswordPrefix: chain.checkpasswordPrefix,
+        checkpasswordLabel: chain.checkpasswordLabel,
         euid: setup.euid,
         decide: (request, config, authEnv) => authenticateWithBearer(request, config, authEnv, loginEnv, login?.bearer,
           () => authenticateOffThread(request, config, authEnv, setup.tools)),

@@ -32,6 +32,7 @@ describe("chain recognition", () => {
     const a = parsePopupChain(["poppin", "popup", "mail.example", "poppin", "checkpassword", "--userdb=/etc/u.cdb", "poppin", "pop3d", "--compat=qmail", "Maildir"], resolver);
     expect(a).toEqual({
       hostname: "mail.example", popupPrefix: "poppin popup", popupOptions: [], checkpasswordPrefix: "poppin checkpassword", pop3dPrefix: "poppin pop3d",
+      checkpasswordLabel: "poppin checkpassword", pop3dLabel: "poppin pop3d",
       userdbOption: "/etc/u.cdb", compatOption: "qmail", maildir: "Maildir", pop3dArgs: ["--compat=qmail", "Maildir"],
     });
     const withOptions = parsePopupChain(["qmail-popup", "-f", "/etc/poppin.conf", "--auth-failure-delay=2", "h", "checkpassword", "qmail-pop3d", "Maildir"], resolver);
@@ -39,7 +40,14 @@ describe("chain recognition", () => {
     expect(parsePopupChain(["qmail-popup", "--no-such-option=1", "h", "checkpassword", "qmail-pop3d", "Maildir"], resolver)).toBe("popup: unknown option --no-such-option");
     const b = parsePopupChain(["qmail-popup", "h", "checkpassword", "qmail-pop3d", "./Maildir/"], resolver);
     expect(b).toMatchObject({ popupPrefix: "qmail-popup", checkpasswordPrefix: "checkpassword", pop3dPrefix: "qmail-pop3d", maildir: "./Maildir/" });
-    expect(parsePopupChain([self, "popup", "h", join(bin, "checkpassword"), join(bin, "qmail-pop3d"), "Maildir"], resolver)).toMatchObject({ maildir: "Maildir" });
+    expect(b).toMatchObject({ checkpasswordLabel: "checkpassword", pop3dLabel: "qmail-pop3d" });
+    expect(parsePopupChain([self, "popup", "h", join(bin, "checkpassword"), join(bin, "qmail-pop3d"), "Maildir"], resolver)).toMatchObject({
+      maildir: "Maildir", checkpasswordPrefix: "checkpassword", checkpasswordLabel: join(bin, "checkpassword"), pop3dLabel: join(bin, "qmail-pop3d"),
+    });
+    // As log lines name a program the chain runs: the applet after poppin itself.
+    expect(parsePopupChain(["qmail-popup", "h", self, "checkpassword", self, "pop3d", "Maildir"], resolver)).toMatchObject({
+      checkpasswordLabel: `${self} checkpassword`, pop3dLabel: `${self} pop3d`,
+    });
   });
 
   test("anything else is refused with the reason", () => {
