@@ -17,6 +17,9 @@ import { resolvePolicy } from "../policy/resolve.ts";
 import { logLine } from "../base/log_value.ts";
 import { longRunning } from "../sys/jit.ts";
 import { withShortProcessEnv } from "../sys/short_process.ts";
+import { stoppedSessionLimits, sweepStoppedSessions } from "../serve/stopped_sessions.ts";
+import { timeoutMs } from "../pop3/config.ts";
+import { WATCHDOG_GRACE_SECONDS } from "../sys/watchdog.ts";
 
 const USAGE = `serve [ -1UXpPhHrRoOdDqQv ] [ -c limit ] [ -x rules.cdb ] [ -B banner ] [ -g gid ] [ -u uid ] [ -b backlog ] [ -l localname ] [ -t timeout ] [ --per-ip n ] [ --proxy [ --proxy-from addr,... ] ] host port program [ arg ... ]
        serve [ options ] --systemd program [ arg ... ]   (socket from systemd: LISTEN_FDS/LISTEN_PID)
@@ -132,6 +135,11 @@ export const applet: Applet = {
     if (o.printPort) writeStdout(`${listener.port}\n`);
     detachStdio();
     server.announce();
+    // A session process its user keeps stopped would hold its slot for good (stopped_sessions.ts).
+    sweepStoppedSessions({
+      ...stoppedSessionLimits(timeoutMs(chain.env), WATCHDOG_GRACE_SECONDS),
+      warn: (message) => { if (!quiet) writeStderr(logLine(`${ctx.prefix}: warning: ${message}\n`)); },
+    });
     longRunning();
     return new Promise<number>(() => {});
   },
