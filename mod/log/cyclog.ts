@@ -213,7 +213,7 @@ export class Cyclog {
       this.finish("previous", "s");
       return;
     }
-    runProcessor(this.at(""), this.processor, this.hooks);
+    runProcessor(this.at(""), this.dir, this.processor, this.hooks);
     const processed = this.retry(`unable to create ${this.path("processed")}`, () => openLogFile(this.at("processed"), APPEND, 0o600));
     this.retry(`unable to write ${this.path("processed")} to disk`, () => fsyncSync(processed));
     this.retry(`unable to set mode of ${this.path("processed")}`, () => fchmodSync(processed, 0o744));
