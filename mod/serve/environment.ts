@@ -24,9 +24,18 @@ export interface ConnectionFacts {
 /** Variables of socket activation, which the program must not see (sd_listen_fds unsets them). */
 const SOCKET_ACTIVATION_VARIABLES = ["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"];
 
-function put(env: Record<string, string>, name: string, value: string | undefined): void {
-  if (value === undefined) delete env[name];
-  else env[name] = value;
+/**
+ * One change as ucspi-tcp's pathexec applies it to the environment it passes on: an existing
+ * entry is removed by moving the last entry into its place, and a value is appended. So the
+ * child's `env` lists the variables in the very order tcpserver's child sees them.
+ */
+function put(env: Array<[string, string]>, name: string, value: string | undefined): void {
+  const at = env.findIndex(([n]) => n === name);
+  if (at >= 0) {
+    const last = env.pop()!;
+    if (at < env.length) env[at] = last;
+  }
+  if (value !== undefined) env.push([name, value]);
 }
 
 /** The child's environment: a copy of `base` with the UCSPI variables and then the rule's variables applied. */
@@ -35,31 +44,29 @@ export function childEnvironment(
   facts: ConnectionFacts,
   ruleEnv: readonly RulesEnvInstruction[],
 ): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(base)) if (value !== undefined) env[name] = value;
-  for (const name of SOCKET_ACTIVATION_VARIABLES) delete env[name];
+  const env: Array<[string, string]> = [];
+  for (const [name, value] of Object.entries(base)) {
+    if (value !== undefined && !SOCKET_ACTIVATION_VARIABLES.includes(name)) env.push([name, value]);
+  }
   const localPort = String(facts.localPort);
   const remotePort = String(facts.remotePort);
   // remoteIp is an address serve or the socket gave (IPv4 dotted, IPv4-mapped already unmapped):
   // a colon means IPv6. (No node:net here: popup under inetd loads this module at every start.)
   put(env, "PROTO", facts.remoteIp.includes(":") ? "TCP6" : "TCP");
-  put(env, "TCPLOCALIP", facts.localIp);
-  put(env, "TCPLOCALPORT", localPort);
-  put(env, "TCPLOCALHOST", facts.localHost);
-  if (facts.ipv6Socket) {
-    put(env, "TCP6LOCALIP", facts.localIp);
-    put(env, "TCP6LOCALHOST", facts.localHost);
-    put(env, "TCP6LOCALPORT", localPort);
-  }
-  put(env, "TCPREMOTEIP", facts.remoteIp);
-  put(env, "TCPREMOTEPORT", remotePort);
-  put(env, "TCPREMOTEHOST", facts.remoteHost);
-  if (facts.ipv6Socket) {
-    put(env, "TCP6REMOTEIP", facts.remoteIp);
-    put(env, "TCP6REMOTEPORT", remotePort);
-    put(env, "TCP6REMOTEHOST", facts.remoteHost);
-  }
+  // ucspi-tcp-ipv6 sets each TCP6 copy right after its TCP variable (the order its child's env shows).
+  const v6 = facts.ipv6Socket;
+  const pair = (name: string, value: string | undefined) => {
+    put(env, `TCP${name}`, value);
+    if (v6) put(env, `TCP6${name}`, value);
+  };
+  pair("LOCALIP", facts.localIp);
+  pair("LOCALPORT", localPort);
+  pair("LOCALHOST", facts.localHost);
+  pair("REMOTEIP", facts.remoteIp);
+  pair("REMOTEPORT", remotePort);
+  pair("REMOTEHOST", facts.remoteHost);
   put(env, "TCPREMOTEINFO", facts.remoteInfo);
   for (const instruction of ruleEnv) put(env, instruction.name, instruction.value ?? undefined);
-  return env;
+  // Insertion order is the order the child's environ gets.
+  return Object.fromEntries(env);
 }

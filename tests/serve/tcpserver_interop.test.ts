@@ -142,6 +142,42 @@ describe("serve against Debian tcpserver", () => {
     expect(r.poppin).toEqual(r.debian);
   });
 
+  test("the child's whole environment, in order (env unsorted): inherited variables replaced by tcpserver's and a rule's as pathexec does", async () => {
+    const dir = tempDir("serve");
+    const cdb = join(dir, "rules.cdb");
+    const rules = ":allow,TCPREMOTEHOST=\"rulehost\",EMPTY=\"\",PATH=\"/rule/bin\",PROTO=\"FOO\",FIRST=\"new\",FRESH=\"1\"\n";
+    expect(run([requireTool("tcprules"), cdb, join(dir, "rules.tmp")], { stdin: rules }).code).toBe(0);
+    // Stale UCSPI values and variables the rule replaces, in the middle and at both ends.
+    const base = {
+      FIRST: "old", PATH: "/usr/bin:/bin", TCPREMOTEINFO: "stale", A: "1", TCPLOCALHOST: "stale", B: "2",
+      PROTO: "stale", C: "3", TCPREMOTEHOST: "stale", LAST: "z",
+    };
+    const r = await both(async (bin) => {
+      const s = await startServer(bin, ["-H", "-R", "-l", "here.example", "-x", cdb, "127.0.0.1", "0", "/usr/bin/env"], base);
+      const { out } = await talk(s.port);
+      await s.stop();
+      return maskPorts(out);
+    });
+    expect(r.poppin).toContain("TCPREMOTEHOST=rulehost\n");
+    expect(r.poppin).not.toContain("TCPREMOTEINFO");
+    expect(r.poppin).toBe(r.debian);
+  });
+
+  test("IPv6 (::1): the whole environment in ucspi-tcp-ipv6's tcpserver's order, each TCP6 copy after its TCP variable", async () => {
+    // ucspi-tcp-ipv6 conflicts with ucspi-tcp: .ci/run unpacks it into /opt.
+    const v6 = "/opt/ucspi-tcp-ipv6/usr/bin/tcpserver";
+    const base = { FIRST: "x", TCP6REMOTEIP: "stale", PROTO: "old", A: "1", TCPLOCALHOST: "stale", TCP6LOCALPORT: "stale", PATH: "/usr/bin:/bin" };
+    const outs: string[] = [];
+    for (const bin of [v6, applet("tcpserver")]) {
+      const s = await startServer(bin, ["-H", "-R", "-l", "h6", "::1", "0", "/usr/bin/env"], base);
+      const { out } = await talk(s.port, { host: "::1" });
+      await s.stop();
+      outs.push(maskPorts(out).replace(/^(TCP6LOCALPORT|TCP6REMOTEPORT)=\d+$/gm, "$1=PORT"));
+    }
+    expect(outs[1]).toContain("TCP6REMOTEIP=::1\n");
+    expect(outs[1]).toBe(outs[0]);
+  });
+
   test("missing rules cdb: dropped without -X, allowed with -X", async () => {
     const dir = tempDir("serve");
     const missing = join(dir, "none.cdb");
