@@ -82,6 +82,21 @@ describe("daemontools helpers match Debian's byte for byte", () => {
     expect(ours).toBe(debian);
   });
 
+  test("the environment they pass on, in order (env unsorted): as pathexec replaces, removes and appends", () => {
+    const dir = join(work, "ordered");
+    mkdirSync(dir, { recursive: true });
+    // Replaced, removed (empty file), new: each moves entries as pathexec does.
+    for (const [name, value] of [["HOME", "/home/x\n"], ["NEW1", "1\n"], ["KEEP", ""], ["ZED", "z\n"], ["GONE", ""], ["NEW2", "2\n"]]) writeFileSync(join(dir, name), value);
+    const env = { PATH: "/usr/bin:/bin", HOME: "/root", KEEP: "1", Q: "2", UID: "5", A: "1", GID: "7", B: "2" };
+    for (const args of [["envdir", "ordered", "/usr/bin/env"], ["envuidgid", "daemon", "/usr/bin/env"]]) {
+      const [name, ...rest] = args;
+      const d = run([requireTool(name), ...rest], { cwd: work, env });
+      const o = run([applet(name), ...rest], { cwd: work, env });
+      expect(o.code).toBe(0);
+      expect({ args, out: o.out }).toEqual({ args, out: d.out });
+    }
+  });
+
   test("a chain of helpers as in a run script", () => {
     chmodSync(work, 0o755);
         // softlimit last: a Bun program (any poppin applet) raises its own open-files soft limit at start.
