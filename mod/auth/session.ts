@@ -13,6 +13,7 @@ import { timeoutMs } from "../pop3/config.ts";
 import { checkRealHome } from "./home_base.ts";
 import type { Account } from "./account.ts";
 import { AuthRefused } from "./request.ts";
+import { pathexecEnvironment } from "../daemontools/pathexec.ts";
 
 
 /** Node's process.initgroups (Bun has it; its type declarations do not). */
@@ -20,15 +21,14 @@ interface ProcessWithInitgroups {
   initgroups(user: string, extraGroup: number): void;
 }
 
-/** The environment PROG gets: ours, plus the account's USER, HOME and SHELL. */
+/**
+ * The environment PROG gets: ours, plus the account's USER, HOME and SHELL, set in that
+ * order through pathexec as djb's checkpassword sets them (so `env` lists them as it does).
+ */
 export function sessionEnvironment(base: NodeJS.ProcessEnv, account: Account): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(base)) if (value !== undefined) env[key] = value;
-  delete env[BEARER_VARIABLE]; // the token popup handed checkpassword (mod/sasl/oauthbearer.ts) goes no further
-  env.USER = account.login;
-  env.HOME = account.home;
-  env.SHELL = account.shell;
-  return env;
+  // The token popup handed checkpassword (mod/sasl/oauthbearer.ts) goes no further.
+  const inherited: NodeJS.ProcessEnv = { ...base, [BEARER_VARIABLE]: undefined };
+  return pathexecEnvironment(inherited, [["USER", account.login], ["HOME", account.home], ["SHELL", account.shell]]);
 }
 
 /**
