@@ -100,6 +100,11 @@ export class Cyclog {
     }
     let current: Stats | null;
     try { current = statOrNull(this.at("current")); } catch (err) { this.fatal(`unable to stat ${this.path("current")}`, err); }
+    // A directory can be neither set aside nor removed: multilog stops here with its words (and
+    // exit 111) where setting it aside would pause and retry for ever.
+    if (current !== null && current.isDirectory()) {
+      this.fatal(`unable to append to ${this.path("current")}`, Object.assign(new Error("is a directory"), { code: "EISDIR" }));
+    }
     // Only a regular file is a cleanly stopped current; anything else (a link put there) is set
     // aside as an unclean one, and a new current is made.
     if (current !== null && current.isFile() && (current.mode & 0o100) !== 0) {

@@ -156,6 +156,12 @@ describe("multilog interop: messages and exit codes", () => {
     expect(existsSync(join(r.ours, "m"))).toBe(false); // = files are opened before any directory
   });
 
+  test("current is a directory (mkdir in the wrong place): multilog's fatal line and 111 at once, not a pause loop", () => {
+    const r = compare("current-dir", ["t", "./m"], "x\n", (dir) => mkdirSync(join(dir, "m", "current"), { recursive: true }));
+    expect(r.o.code).toBe(111);
+    expect(r.o.stderr).toBe("multilog: fatal: unable to append to ./m/current: is a directory\n");
+  });
+
   test("no script at all: stdin is read and nothing kept, exit 0", () => {
     const r = compare("noscript", [], "a\nb\n");
     expect(r.o.code).toBe(0);
