@@ -43,11 +43,18 @@ export async function listenAsTold(o: ServeOptions, env: NodeJS.ProcessEnv, star
   }
 }
 
+/** Bun's process.setgid and process.setuid refuse ids above 2^31 - 1 (ERR_OUT_OF_RANGE). */
+const RUNTIME_MAX_ID = 2147483647;
+
 /**
  * tcpserver's prot_gid and prot_uid: after bind, before accepting. The complaint, or undefined:
  * tcpserver's words, then, when the cause is that serve was not started as root, that cause.
  */
 export function dropPrivileges(gid: number, uid: number, startedAs: number = process.getuid?.() ?? 0): string | undefined {
+  // The runtime's setgid and setuid take signed 32-bit ids only; say so instead of its error code.
+  for (const [what, id] of [["gid", gid], ["uid", uid]] as const) {
+    if (id > RUNTIME_MAX_ID) return `unable to set ${what}: ${what} ${id} is above ${RUNTIME_MAX_ID}, the largest poppin can switch to`;
+  }
   const why = (err: unknown): string => {
     const text = describeSysError(err);
     return startedAs !== 0 && (err as { code?: string }).code === "EPERM" ? `${text} (-g and -u need serve started as root; it runs as uid ${startedAs})` : text;

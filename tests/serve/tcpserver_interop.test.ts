@@ -363,6 +363,22 @@ describe("serve against Debian tcpserver", () => {
     }
   });
 
+  test("-u and -g past 32 bits: tcpserver cuts the number (4294967296 is root); serve refuses it, and says which ids it cannot take", async () => {
+    const debian = await startServer(requireTool("tcpserver"), ["-HR", "-u", "4294967296", "127.0.0.1", "0", "sh", "-c", "id -u"]);
+    const { out } = await talk(debian.port);
+    await debian.stop();
+    expect(out).toBe("0\n");
+    const cut = run([applet("tcpserver"), "-u", "4294967296", "127.0.0.1", "0", "true"]);
+    expect(cut.code).toBe(100);
+    expect(cut.stderr).toStartWith("tcpserver: fatal: -u takes a numeric uid from 0 to 4294967294, not '4294967296' (tcpserver would cut it to 32 bits: 0)\n");
+    const none = run([applet("tcpserver"), "-g", "4294967295", "127.0.0.1", "0", "true"]);
+    expect(none.code).toBe(100);
+    expect(none.stderr).toStartWith("tcpserver: fatal: -g takes a numeric gid from 0 to 4294967294, not '4294967295' (tcpserver would cut it to 32 bits: 4294967295)\n");
+    // A real id above 2^31 - 1: the runtime cannot switch to it; one line that says so, not its error code.
+    const high = run([applet("tcpserver"), "-u", "2147483648", "127.0.0.1", "0", "true"]);
+    expect({ code: high.code, stderr: high.stderr }).toEqual({ code: 111, stderr: "tcpserver: fatal: unable to set uid: uid 2147483648 is above 2147483647, the largest poppin can switch to\n" });
+  });
+
   test("-u and -g: the program runs as that user and group", async () => {
     const r = await both(async (bin) => {
       const s = await startServer(bin, ["-HR", "-u", "65534", "-g", "65534", "127.0.0.1", "0", "sh", "-c", "id -u; id -g; id -G"]);
