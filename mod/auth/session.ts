@@ -14,6 +14,7 @@ import { checkRealHome } from "./home_base.ts";
 import type { Account } from "./account.ts";
 import { AuthRefused } from "./request.ts";
 import { pathexecEnvironment } from "../daemontools/pathexec.ts";
+import { idBeyondRuntime } from "../sys/id_range.ts";
 
 
 /** Node's process.initgroups (Bun has it; its type declarations do not). */
@@ -48,6 +49,8 @@ export function becomeAccount(account: Account, euid: number): void {
     throw new TempError(`unable to set groups for ${account.login}: ${describeSysError(err)}`);
   }
   // djb's prot_gid/prot_uid failing is exit 1; keep it.
+  const beyond = idBeyondRuntime("gid", account.gid) ?? idBeyondRuntime("uid", account.uid);
+  if (beyond !== undefined) throw new AuthRefused(`unable to switch to uid ${account.uid} gid ${account.gid}: ${beyond}`);
   try {
     process.setgid!(account.gid);
     process.setuid!(account.uid);

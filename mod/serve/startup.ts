@@ -8,6 +8,7 @@ import type { AppletContext } from "../cli/context.ts";
 import { describeSysError, EXIT_PERM, EXIT_TEMP, TempError } from "../base/errors.ts";
 import { writeStderr } from "../base/io.ts";
 import { dup2 } from "../sys/fd.ts";
+import { idBeyondRuntime } from "../sys/id_range.ts";
 import { selfResolver } from "./chain_spec.ts";
 import { checkChain, ChainEnvironment } from "./chain_check.ts";
 import type { Listener } from "./listener.ts";
@@ -43,17 +44,14 @@ export async function listenAsTold(o: ServeOptions, env: NodeJS.ProcessEnv, star
   }
 }
 
-/** Bun's process.setgid and process.setuid refuse ids above 2^31 - 1 (ERR_OUT_OF_RANGE). */
-const RUNTIME_MAX_ID = 2147483647;
-
 /**
  * tcpserver's prot_gid and prot_uid: after bind, before accepting. The complaint, or undefined:
  * tcpserver's words, then, when the cause is that serve was not started as root, that cause.
  */
 export function dropPrivileges(gid: number, uid: number, startedAs: number = process.getuid?.() ?? 0): string | undefined {
-  // The runtime's setgid and setuid take signed 32-bit ids only; say so instead of its error code.
   for (const [what, id] of [["gid", gid], ["uid", uid]] as const) {
-    if (id > RUNTIME_MAX_ID) return `unable to set ${what}: ${what} ${id} is above ${RUNTIME_MAX_ID}, the largest poppin can switch to`;
+    const beyond = idBeyondRuntime(what, id);
+    if (beyond !== undefined) return `unable to set ${what}: ${beyond}`;
   }
   const why = (err: unknown): string => {
     const text = describeSysError(err);
