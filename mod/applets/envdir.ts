@@ -3,7 +3,7 @@ import type { Applet } from "../cli/applet.ts";
 import { fatal } from "../cli/context.ts";
 import { EXIT_TEMP } from "../base/errors.ts";
 import { EnvdirError, readEnvdir } from "../daemontools/envdir.ts";
-import { execEnvironment } from "../daemontools/pathexec.ts";
+import { pathexecEnvironment } from "../daemontools/pathexec.ts";
 import { runChild, usageExit } from "../daemontools/run_child.ts";
 import { djbErrorText } from "../log/djb_errors.ts";
 
@@ -47,11 +47,6 @@ export const applet: Applet = {
       fatal(ctx, `unable to switch to starting directory: ${djbErrorText(err)}`);
       return EXIT_TEMP;
     }
-    const env = execEnvironment(ctx.env);
-    for (const [name, value] of changes) {
-      if (value === undefined) delete env[name];
-      else env[name] = value;
-    }
-    return runChild(ctx, child, env);
+    return runChild(ctx, child, pathexecEnvironment(ctx.env, changes));
   },
 };

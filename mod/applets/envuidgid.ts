@@ -1,6 +1,6 @@
 import type { Applet } from "../cli/applet.ts";
 import { accountAndChild, runChild } from "../daemontools/run_child.ts";
-import { execEnvironment } from "../daemontools/pathexec.ts";
+import { pathexecEnvironment } from "../daemontools/pathexec.ts";
 
 const SYNOPSIS = "envuidgid account child";
 
@@ -12,9 +12,8 @@ export const applet: Applet = {
     const found = accountAndChild(ctx, args, SYNOPSIS);
     if (typeof found === "number") return found;
     const { pw, child } = found;
-    const env = execEnvironment(ctx.env);
-    env.GID = String(pw.gid);
-    env.UID = String(pw.uid);
+    // GID first, then UID: envuidgid.c's order, which decides the order env prints them in.
+    const env = pathexecEnvironment(ctx.env, [["GID", String(pw.gid)], ["UID", String(pw.uid)]]);
     return runChild(ctx, child, env);
   },
 };

@@ -4,6 +4,7 @@ import { EXIT_TEMP } from "../base/errors.ts";
 import { accountAndChild, runChild } from "../daemontools/run_child.ts";
 import { execEnvironment } from "../daemontools/pathexec.ts";
 import { djbErrorText } from "../log/djb_errors.ts";
+import { idBeyondRuntime } from "../sys/id_range.ts";
 
 const SYNOPSIS = "setuidgid account child";
 
@@ -16,6 +17,12 @@ export const applet: Applet = {
     if (typeof found === "number") return found;
     const { pw, child } = found;
     // prot_gid: the group list becomes just the gid, then the gid; prot_uid: the uid.
+    for (const [call, what, id] of [["setgid", "gid", pw.gid], ["setuid", "uid", pw.uid]] as const) {
+      const beyond = idBeyondRuntime(what, id);
+      if (beyond === undefined) continue;
+      fatal(ctx, `unable to ${call}: ${beyond}`);
+      return EXIT_TEMP;
+    }
     try {
       process.setgroups!([pw.gid]);
       process.setgid!(pw.gid);

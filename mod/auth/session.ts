@@ -13,6 +13,8 @@ import { timeoutMs } from "../pop3/config.ts";
 import { checkRealHome } from "./home_base.ts";
 import type { Account } from "./account.ts";
 import { AuthRefused } from "./request.ts";
+import { pathexecEnvironment } from "../daemontools/pathexec.ts";
+import { idBeyondRuntime } from "../sys/id_range.ts";
 
 
 /** Node's process.initgroups (Bun has it; its type declarations do not). */
@@ -27,17 +29,17 @@ interface ProcessWithInitgroups {
  */
 const LOGIN_SECRETS = [BEARER_VARIABLE, ENV.oauthClientSecret.name];
 
-/** The environment PROG gets: ours without the login's secrets, plus the account's USER, HOME and SHELL. */
+/**
+ * The environment PROG gets: ours without the login's secrets, plus the account's USER, HOME
+ * and SHELL, set in that order through pathexec as djb's checkpassword sets them (so `env`
+ * lists them as it does).
+ */
 export function sessionEnvironment(base: NodeJS.ProcessEnv, account: Account): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(base)) if (value !== undefined) env[key] = value;
   // The token popup handed checkpassword (mod/sasl/oauthbearer.ts), and the credentials
   // checkpassword shows the introspection endpoint, go no further.
-  for (const name of LOGIN_SECRETS) delete env[name];
-  env.USER = account.login;
-  env.HOME = account.home;
-  env.SHELL = account.shell;
-  return env;
+  const inherited: NodeJS.ProcessEnv = { ...base };
+  for (const name of LOGIN_SECRETS) inherited[name] = undefined;
+  return pathexecEnvironment(inherited, [["USER", account.login], ["HOME", account.home], ["SHELL", account.shell]]);
 }
 
 /**
@@ -57,6 +59,8 @@ export function becomeAccount(account: Account, euid: number): void {
     throw new TempError(`unable to set groups for ${account.login}: ${describeSysError(err)}`);
   }
   // djb's prot_gid/prot_uid failing is exit 1; keep it.
+  const beyond = idBeyondRuntime("gid", account.gid) ?? idBeyondRuntime("uid", account.uid);
+  if (beyond !== undefined) throw new AuthRefused(`unable to switch to uid ${account.uid} gid ${account.gid}: ${beyond}`);
   try {
     process.setgid!(account.gid);
     process.setuid!(account.uid);

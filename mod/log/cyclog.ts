@@ -100,6 +100,11 @@ export class Cyclog {
     }
     let current: Stats | null;
     try { current = statOrNull(this.at("current")); } catch (err) { this.fatal(`unable to stat ${this.path("current")}`, err); }
+    // A directory can be neither set aside nor removed: multilog stops here with its words (and
+    // exit 111) where setting it aside would pause and retry for ever.
+    if (current !== null && current.isDirectory()) {
+      this.fatal(`unable to append to ${this.path("current")}`, Object.assign(new Error("is a directory"), { code: "EISDIR" }));
+    }
     // Only a regular file is a cleanly stopped current; anything else (a link put there) is set
     // aside as an unclean one, and a new current is made.
     if (current !== null && current.isFile() && (current.mode & 0o100) !== 0) {
@@ -213,7 +218,7 @@ export class Cyclog {
       this.finish("previous", "s");
       return;
     }
-    runProcessor(this.at(""), this.processor, this.hooks);
+    runProcessor(this.at(""), this.dir, this.processor, this.hooks);
     const processed = this.retry(`unable to create ${this.path("processed")}`, () => openLogFile(this.at("processed"), APPEND, 0o600));
     this.retry(`unable to write ${this.path("processed")} to disk`, () => fsyncSync(processed));
     this.retry(`unable to set mode of ${this.path("processed")}`, () => fchmodSync(processed, 0o744));

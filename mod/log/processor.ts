@@ -22,14 +22,18 @@ function openFiles(dir: string): number[] {
   }
 }
 
-export function runProcessor(dir: string, processor: string, hooks: LogHooks): void {
+/**
+ * `dir`: the directory as it is reached (through its open descriptor); `shown`: as the
+ * script named it, for the warnings (`processor failed in ./main, pausing`).
+ */
+export function runProcessor(dir: string, shown: string, processor: string, hooks: LogHooks): void {
   for (;;) {
     let fds: number[];
     try {
       fds = openFiles(dir);
     } catch (err) {
       hooks.warn(`unable to run ${processor}: ${djbErrorText(err)}`);
-      hooks.warn(`processor failed in ${dir}, pausing`);
+      hooks.warn(`processor failed in ${shown}, pausing`);
       sleepSync(hooks.pauseMs);
       continue;
     }
@@ -42,15 +46,15 @@ export function runProcessor(dir: string, processor: string, hooks: LogHooks): v
     });
     for (const fd of fds) closeSync(fd);
     if (result.error) {
-      pause(hooks, `unable to fork for processor in ${dir}`, djbErrorText(result.error));
+      pause(hooks, `unable to fork for processor in ${shown}`, djbErrorText(result.error));
       continue;
     }
     if (result.signal) {
-      pause(hooks, `processor crashed in ${dir}`, `killed by ${result.signal}`);
+      pause(hooks, `processor crashed in ${shown}`, `killed by ${result.signal}`);
       continue;
     }
     if (result.status === 0) return;
-    hooks.warn(`processor failed in ${dir}, pausing`);
+    hooks.warn(`processor failed in ${shown}, pausing`);
     sleepSync(hooks.pauseMs);
   }
 }

@@ -26,6 +26,7 @@ import { deliverLocally, type LocalDeliverer, type Outcome } from "./handle.ts";
 import { readRequest } from "./input.ts";
 import { deliverToAll, type Delivered, type LocalTarget } from "./local.ts";
 import { QmqpParser, type QmqpRequest } from "./parser.ts";
+import { idBeyondRuntime } from "../sys/id_range.ts";
 
 /** The helper's and the recipients' modes of the qmqpd applet (never given by a user). */
 export const HELPER_ARG = "--local-helper";
@@ -70,6 +71,8 @@ const PR_SET_DUMPABLE = 4;
  * database) or the client's message.
  */
 export function becomeIds(ids: Ids): void {
+  const beyond = idBeyondRuntime("gid", ids.gid) ?? idBeyondRuntime("uid", ids.uid);
+  if (beyond !== undefined) throw new TempError(`unable to switch to uid ${ids.uid} gid ${ids.gid}: ${beyond}`);
   try {
     process.setgroups!([ids.gid]);
     process.setgid!(ids.gid);

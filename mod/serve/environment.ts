@@ -4,6 +4,7 @@
  * as tcpserver does, then the variables of the matching rule.
  */
 import type { RulesEnvInstruction } from "../rules/lookup.ts";
+import { pathexecEnvironment } from "../daemontools/pathexec.ts";
 
 /** What serve knows of one connection when it starts the program. */
 export interface ConnectionFacts {
@@ -24,42 +25,35 @@ export interface ConnectionFacts {
 /** Variables of socket activation, which the program must not see (sd_listen_fds unsets them). */
 const SOCKET_ACTIVATION_VARIABLES = ["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"];
 
-function put(env: Record<string, string>, name: string, value: string | undefined): void {
-  if (value === undefined) delete env[name];
-  else env[name] = value;
-}
-
 /** The child's environment: a copy of `base` with the UCSPI variables and then the rule's variables applied. */
 export function childEnvironment(
   base: Readonly<Record<string, string | undefined>>,
   facts: ConnectionFacts,
   ruleEnv: readonly RulesEnvInstruction[],
 ): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(base)) if (value !== undefined) env[name] = value;
-  for (const name of SOCKET_ACTIVATION_VARIABLES) delete env[name];
+  const inherited: Record<string, string | undefined> = { ...base };
+  for (const name of SOCKET_ACTIVATION_VARIABLES) delete inherited[name];
+  const changes: Array<[string, string | undefined]> = [];
+  const put = (name: string, value: string | undefined) => changes.push([name, value]);
   const localPort = String(facts.localPort);
   const remotePort = String(facts.remotePort);
   // remoteIp is an address serve or the socket gave (IPv4 dotted, IPv4-mapped already unmapped):
   // a colon means IPv6. (No node:net here: popup under inetd loads this module at every start.)
-  put(env, "PROTO", facts.remoteIp.includes(":") ? "TCP6" : "TCP");
-  put(env, "TCPLOCALIP", facts.localIp);
-  put(env, "TCPLOCALPORT", localPort);
-  put(env, "TCPLOCALHOST", facts.localHost);
-  if (facts.ipv6Socket) {
-    put(env, "TCP6LOCALIP", facts.localIp);
-    put(env, "TCP6LOCALHOST", facts.localHost);
-    put(env, "TCP6LOCALPORT", localPort);
-  }
-  put(env, "TCPREMOTEIP", facts.remoteIp);
-  put(env, "TCPREMOTEPORT", remotePort);
-  put(env, "TCPREMOTEHOST", facts.remoteHost);
-  if (facts.ipv6Socket) {
-    put(env, "TCP6REMOTEIP", facts.remoteIp);
-    put(env, "TCP6REMOTEPORT", remotePort);
-    put(env, "TCP6REMOTEHOST", facts.remoteHost);
-  }
-  put(env, "TCPREMOTEINFO", facts.remoteInfo);
-  for (const instruction of ruleEnv) put(env, instruction.name, instruction.value ?? undefined);
-  return env;
+  put("PROTO", facts.remoteIp.includes(":") ? "TCP6" : "TCP");
+  // ucspi-tcp-ipv6 sets each TCP6 copy right after its TCP variable (the order its child's env shows).
+  const v6 = facts.ipv6Socket;
+  const pair = (name: string, value: string | undefined) => {
+    put(`TCP${name}`, value);
+    if (v6) put(`TCP6${name}`, value);
+  };
+  pair("LOCALIP", facts.localIp);
+  pair("LOCALPORT", localPort);
+  pair("LOCALHOST", facts.localHost);
+  pair("REMOTEIP", facts.remoteIp);
+  pair("REMOTEPORT", remotePort);
+  pair("REMOTEHOST", facts.remoteHost);
+  put("TCPREMOTEINFO", facts.remoteInfo);
+  for (const instruction of ruleEnv) put(instruction.name, instruction.value ?? undefined);
+  // Applied as tcpserver's pathexec applies them, so the child's env lists them in its order.
+  return pathexecEnvironment(inherited, changes);
 }

@@ -119,13 +119,19 @@ function applyFlag(o: ServeOptions, flag: string, env: Record<string, string | u
   }
 }
 
+/** The largest uid or gid: uid_t is 32 bits, and (uid_t)-1 is no id (setuid refuses it). */
+export const MAX_ID = 4294967294;
+
 /**
  * -u and -g take numbers. tcpserver reads "-u nobody" as uid 0 and runs the program as root
  * without a word; serve refuses a value that is not all digits instead.
  */
 function idComplaint(flag: string, value: string): string | undefined {
-  if (value !== "" && scanUlong(value).used === value.length) return undefined;
   const what = flag === "u" ? "uid" : "gid";
+  if (value !== "" && scanUlong(value).used === value.length) {
+    if (BigInt(value) <= BigInt(MAX_ID)) return undefined;
+    return `fatal: -${flag} takes a numeric ${what} from 0 to ${MAX_ID}, not '${value}' (tcpserver would cut it to 32 bits: ${BigInt.asUintN(32, BigInt(value))})`;
+  }
   const read = scanUlong(value).value;
   const quirk = read !== 0 ? `read it as ${read}` : flag === "u" ? "run the program as root" : "keep root's group";
   return `fatal: -${flag} takes a numeric ${what}, not '${value}' (tcpserver would ${quirk}); envuidgid or -U gives numbers for a name`;

@@ -8,6 +8,7 @@ import type { AppletContext } from "../cli/context.ts";
 import { describeSysError, EXIT_PERM, EXIT_TEMP, TempError } from "../base/errors.ts";
 import { writeStderr } from "../base/io.ts";
 import { dup2 } from "../sys/fd.ts";
+import { idBeyondRuntime } from "../sys/id_range.ts";
 import { selfResolver } from "./chain_spec.ts";
 import { checkChain, ChainEnvironment } from "./chain_check.ts";
 import type { Listener } from "./listener.ts";
@@ -48,6 +49,10 @@ export async function listenAsTold(o: ServeOptions, env: NodeJS.ProcessEnv, star
  * tcpserver's words, then, when the cause is that serve was not started as root, that cause.
  */
 export function dropPrivileges(gid: number, uid: number, startedAs: number = process.getuid?.() ?? 0): string | undefined {
+  for (const [what, id] of [["gid", gid], ["uid", uid]] as const) {
+    const beyond = idBeyondRuntime(what, id);
+    if (beyond !== undefined) return `unable to set ${what}: ${beyond}`;
+  }
   const why = (err: unknown): string => {
     const text = describeSysError(err);
     return startedAs !== 0 && (err as { code?: string }).code === "EPERM" ? `${text} (-g and -u need serve started as root; it runs as uid ${startedAs})` : text;

@@ -9,6 +9,7 @@ import { lstatSync, realpathSync, statSync, type Stats } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { TempError, describeSysError } from "../base/errors.ts";
 import { getpwuid } from "./libc.ts";
+import { idBeyondRuntime } from "./id_range.ts";
 
 export interface FileOwner {
   uid: number;
@@ -37,6 +38,8 @@ export function fileOwner(uid: number, fileGid: number): FileOwner {
 
 /** Switches this process to `owner` (groups, gid, uid); for root only. Throws TempError. */
 export function becomeOwner(owner: FileOwner): void {
+  const beyond = idBeyondRuntime("gid", owner.gid) ?? idBeyondRuntime("uid", owner.uid);
+  if (beyond !== undefined) throw new TempError(`unable to switch to uid ${owner.uid} gid ${owner.gid}: ${beyond}`);
   try {
     if (owner.name !== undefined) (process as unknown as ProcessWithInitgroups).initgroups(owner.name, owner.gid);
     else process.setgroups!([owner.gid]);

@@ -9,7 +9,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, chownSync, closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { POPPIN, run } from "../helpers.ts";
-import { admin, request, runCheckpassword } from "./checkpassword_helpers.ts";
+import { admin, BASE_ENV as BASE_ENV_FOR_ORDER, request, runCheckpassword } from "./checkpassword_helpers.ts";
 import { ownTempDirs } from "./temp.ts";
 
 const tempDir = ownTempDirs();
@@ -119,6 +119,25 @@ describe("checkpassword: system accounts", () => {
     expect(r.stdout).toBe(
       `uid=${uids[U.yes]} groups=${groups}\ncwd=${home(U.yes)}\nuser=${U.yes} home=${home(U.yes)} shell=/bin/sh rip=192.0.2.7\nfds:\n0\n1\n2\n`);
     expect(groups.startsWith(gid)).toBe(true);
+  });
+
+  test("USER, HOME and SHELL set as djb's checkpassword sets them (pathexec: a replaced variable's slot takes the last entry), so env prints the same order", async () => {
+    const inherited = { HOME: "/old", X: "1", USER: "old", Y: "2" };
+    const r = await check(request(U.yes, PW.yes, TS), ["/usr/bin/env"], inherited);
+    expect(r.code).toBe(0);
+    const names = r.stdout.split("\n").filter((l) => l !== "").map((l) => l.slice(0, l.indexOf("=")));
+    // checkpassword.c: pathexec_env USER, then HOME, then SHELL, over the environment it was given.
+    const expected: string[] = Object.keys({ ...BASE_ENV_FOR_ORDER, TCPREMOTEIP: "", ...inherited });
+    for (const name of ["USER", "HOME", "SHELL"]) {
+      const at = expected.indexOf(name);
+      if (at >= 0) {
+        const last = expected.pop()!;
+        if (at < expected.length) expected[at] = last;
+      }
+      expected.push(name);
+    }
+    expect(names).toEqual(expected);
+    expect(r.stdout).toContain(`\nHOME=${home(U.yes)}\nSHELL=/bin/sh\n`);
   });
 
   test("sha512-crypt account logs in; PROG found on PATH, its exit code is ours", async () => {

@@ -4,6 +4,7 @@
  * Both run under their classic name (ours through the symlink `poppin install` makes).
  */
 import { describe, expect, test } from "bun:test";
+import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { applet, binDir, POPPIN, requireTool, run, tempDir } from "../helpers.ts";
@@ -82,6 +83,21 @@ describe("daemontools helpers match Debian's byte for byte", () => {
     expect(ours).toBe(debian);
   });
 
+  test("the environment they pass on, in order (env unsorted): as pathexec replaces, removes and appends", () => {
+    const dir = join(work, "ordered");
+    mkdirSync(dir, { recursive: true });
+    // Replaced, removed (empty file), new: each moves entries as pathexec does.
+    for (const [name, value] of [["HOME", "/home/x\n"], ["NEW1", "1\n"], ["KEEP", ""], ["ZED", "z\n"], ["GONE", ""], ["NEW2", "2\n"]]) writeFileSync(join(dir, name), value);
+    const env = { PATH: "/usr/bin:/bin", HOME: "/root", KEEP: "1", Q: "2", UID: "5", A: "1", GID: "7", B: "2" };
+    for (const args of [["envdir", "ordered", "/usr/bin/env"], ["envuidgid", "daemon", "/usr/bin/env"]]) {
+      const [name, ...rest] = args;
+      const d = run([requireTool(name), ...rest], { cwd: work, env });
+      const o = run([applet(name), ...rest], { cwd: work, env });
+      expect(o.code).toBe(0);
+      expect({ args, out: o.out }).toEqual({ args, out: d.out });
+    }
+  });
+
   test("a chain of helpers as in a run script", () => {
     chmodSync(work, 0o755);
         // softlimit last: a Bun program (any poppin applet) raises its own open-files soft limit at start.
@@ -89,6 +105,24 @@ describe("daemontools helpers match Debian's byte for byte", () => {
     const { debian, ours } = both("setuidgid", args);
     expect(debian).toBe(`hello 1\n65534\n20\n||rc=0`);
     expect(ours).toBe(debian);
+  });
+});
+
+describe("an account whose uid is above 2^31 - 1 (valid on Linux, up to 2^32 - 2)", () => {
+  test("Debian's setuidgid runs the program as it; ours says why it cannot, in words, exit 111", () => {
+    const name = `dtbig${process.pid % 100000}`;
+    const uid = 3000000000;
+    execFileSync("useradd", ["-M", "-u", String(uid), "-s", "/bin/sh", name], { stdio: "ignore", env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
+    try {
+      const d = run([requireTool("setuidgid"), name, "id", "-u"], { env: { PATH: "/usr/bin:/bin" } });
+      expect({ code: d.code, out: d.out }).toEqual({ code: 0, out: `${uid}\n` });
+      const o = run([applet("setuidgid"), name, "id", "-u"], { env: { PATH: "/usr/bin:/bin" } });
+      expect({ code: o.code, out: o.out, stderr: o.stderr }).toEqual({
+        code: 111, out: "", stderr: `setuidgid: fatal: unable to setuid: uid ${uid} is above 2147483647, the largest poppin can switch to\n`,
+      });
+    } finally {
+      execFileSync("userdel", [name], { stdio: "ignore", env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
+    }
   });
 });
 

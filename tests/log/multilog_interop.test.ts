@@ -84,6 +84,14 @@ describe("multilog interop: directory contents", () => {
     expect(r.o.stderr).toStartWith("[sh]\n");
   });
 
+  test("a processor that fails: multilog's warning names the directory as the script does, then the next try's output is kept", () => {
+    // Fails on its first run only (a flag file beside the log directory), so the logger pauses once (5 s).
+    const proc = "!if [ -e ../failed-once ]; then cat; else touch ../failed-once; exit 1; fi";
+    const r = compare("proc-fails", ["s4096", "n3", proc, "./m"], corpus(9, 40));
+    expect(r.o.stderr).toBe("multilog: warning: processor failed in ./m, pausing\n");
+    expect(rotated(r.snapshot)).toBeGreaterThan(0);
+  });
+
   test("an empty processor (!) leaves empty .s files, as multilog does", () => {
     compare("emptyproc", ["s4096", "n3", "!", "./m"], corpus(4, 200));
   });
@@ -146,6 +154,12 @@ describe("multilog interop: messages and exit codes", () => {
     expect(r.o.code).toBe(111);
     expect(r.o.stderr).toBe("multilog: fatal: unable to create ./missing/status: file does not exist\n");
     expect(existsSync(join(r.ours, "m"))).toBe(false); // = files are opened before any directory
+  });
+
+  test("current is a directory (mkdir in the wrong place): multilog's fatal line and 111 at once, not a pause loop", () => {
+    const r = compare("current-dir", ["t", "./m"], "x\n", (dir) => mkdirSync(join(dir, "m", "current"), { recursive: true }));
+    expect(r.o.code).toBe(111);
+    expect(r.o.stderr).toBe("multilog: fatal: unable to append to ./m/current: is a directory\n");
   });
 
   test("no script at all: stdin is read and nothing kept, exit 0", () => {

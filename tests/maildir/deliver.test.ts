@@ -87,6 +87,17 @@ describe("deliver (applet)", () => {
     expect(readdirSync(base)).toEqual([]);
   });
 
+  test("root delivering into a Maildir of uid 3000000000 (beyond the runtime's setuid): exit 111 in words, nothing delivered", () => {
+    const md = join(tempDir("dlvbig"), "Maildir");
+    expect(run([POPPIN, "maildirmake", md]).code).toBe(0);
+    expect(run([requireTool("chown"), "-R", "3000000000:3000000000", md]).code).toBe(0);
+    const r = run([POPPIN, "deliver", md], { stdin: "Subject: x\n" });
+    expect({ code: r.code, stderr: r.stderr }).toEqual({
+      code: 111, stderr: "poppin deliver: fatal: unable to switch to uid 3000000000 gid 3000000000: gid 3000000000 is above 2147483647, the largest poppin can switch to\n",
+    });
+    expect([...readdirSync(join(md, "new")), ...readdirSync(join(md, "tmp"))]).toEqual([]);
+  });
+
   test("not a Maildir (a plain directory, or a file): exit 100", () => {
     const base = tempDir("dlvnot");
     mkdirSync(join(base, "plain"));

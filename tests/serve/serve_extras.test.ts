@@ -247,8 +247,8 @@ describe("serve extras", () => {
 describe("serve host names (system resolver)", () => {
   test("-h sets TCPREMOTEHOST to the address's name; -p keeps it only if the name resolves back", async () => {
     const dns = await import("node:dns/promises");
-    const names = await dns.reverse("127.0.0.1").catch(() => [] as string[]);
-    const name = names[0];
+    // The C library's name for the address (getent reads /etc/hosts, then DNS).
+    const name = run([requireTool("getent"), "hosts", "127.0.0.1"]).out.split(/\s+/)[1] || undefined;
     const back = name ? await dns.lookup(name, { all: true }).catch(() => []) : [];
     const paranoidName = back.some((a) => a.address === "127.0.0.1") ? name : undefined;
     const child = ["sh", "-c", "echo \"[${TCPREMOTEHOST-unset}]\""];

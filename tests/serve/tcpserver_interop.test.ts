@@ -164,6 +164,42 @@ describe("serve against Debian tcpserver", () => {
     expect(r.poppin).toEqual(r.debian);
   });
 
+  test("the child's whole environment, in order (env unsorted): inherited variables replaced by tcpserver's and a rule's as pathexec does", async () => {
+    const dir = tempDir("serve");
+    const cdb = join(dir, "rules.cdb");
+    const rules = ":allow,TCPREMOTEHOST=\"rulehost\",EMPTY=\"\",PATH=\"/rule/bin\",PROTO=\"FOO\",FIRST=\"new\",FRESH=\"1\"\n";
+    expect(run([requireTool("tcprules"), cdb, join(dir, "rules.tmp")], { stdin: rules }).code).toBe(0);
+    // Stale UCSPI values and variables the rule replaces, in the middle and at both ends.
+    const base = {
+      FIRST: "old", PATH: "/usr/bin:/bin", TCPREMOTEINFO: "stale", A: "1", TCPLOCALHOST: "stale", B: "2",
+      PROTO: "stale", C: "3", TCPREMOTEHOST: "stale", LAST: "z",
+    };
+    const r = await both(async (bin) => {
+      const s = await startServer(bin, ["-H", "-R", "-l", "here.example", "-x", cdb, "127.0.0.1", "0", "/usr/bin/env"], base);
+      const { out } = await talk(s.port);
+      await s.stop();
+      return maskPorts(out);
+    });
+    expect(r.poppin).toContain("TCPREMOTEHOST=rulehost\n");
+    expect(r.poppin).not.toContain("TCPREMOTEINFO");
+    expect(r.poppin).toBe(r.debian);
+  });
+
+  test("IPv6 (::1): the whole environment in ucspi-tcp-ipv6's tcpserver's order, each TCP6 copy after its TCP variable", async () => {
+    // ucspi-tcp-ipv6 conflicts with ucspi-tcp: .ci/run unpacks it into /opt.
+    const v6 = "/opt/ucspi-tcp-ipv6/usr/bin/tcpserver";
+    const base = { FIRST: "x", TCP6REMOTEIP: "stale", PROTO: "old", A: "1", TCPLOCALHOST: "stale", TCP6LOCALPORT: "stale", PATH: "/usr/bin:/bin" };
+    const outs: string[] = [];
+    for (const bin of [v6, applet("tcpserver")]) {
+      const s = await startServer(bin, ["-H", "-R", "-l", "h6", "::1", "0", "/usr/bin/env"], base);
+      const { out } = await talk(s.port, { host: "::1" });
+      await s.stop();
+      outs.push(maskPorts(out).replace(/^(TCP6LOCALPORT|TCP6REMOTEPORT)=\d+$/gm, "$1=PORT"));
+    }
+    expect(outs[1]).toContain("TCP6REMOTEIP=::1\n");
+    expect(outs[1]).toBe(outs[0]);
+  });
+
   test("missing rules cdb: dropped without -X, allowed with -X", async () => {
     const dir = tempDir("serve");
     const missing = join(dir, "none.cdb");
@@ -347,6 +383,22 @@ describe("serve against Debian tcpserver", () => {
       expect(p.stderr).toStartWith(message);
       expect(p.stderr).toContain("tcpserver: usage: tcpserver ");
     }
+  });
+
+  test("-u and -g past 32 bits: tcpserver cuts the number (4294967296 is root); serve refuses it, and says which ids it cannot take", async () => {
+    const debian = await startServer(requireTool("tcpserver"), ["-HR", "-u", "4294967296", "127.0.0.1", "0", "sh", "-c", "id -u"]);
+    const { out } = await talk(debian.port);
+    await debian.stop();
+    expect(out).toBe("0\n");
+    const cut = run([applet("tcpserver"), "-u", "4294967296", "127.0.0.1", "0", "true"]);
+    expect(cut.code).toBe(100);
+    expect(cut.stderr).toStartWith("tcpserver: fatal: -u takes a numeric uid from 0 to 4294967294, not '4294967296' (tcpserver would cut it to 32 bits: 0)\n");
+    const none = run([applet("tcpserver"), "-g", "4294967295", "127.0.0.1", "0", "true"]);
+    expect(none.code).toBe(100);
+    expect(none.stderr).toStartWith("tcpserver: fatal: -g takes a numeric gid from 0 to 4294967294, not '4294967295' (tcpserver would cut it to 32 bits: 4294967295)\n");
+    // A real id above 2^31 - 1: the runtime cannot switch to it; one line that says so, not its error code.
+    const high = run([applet("tcpserver"), "-u", "2147483648", "127.0.0.1", "0", "true"]);
+    expect({ code: high.code, stderr: high.stderr }).toEqual({ code: 111, stderr: "tcpserver: fatal: unable to set uid: uid 2147483648 is above 2147483647, the largest poppin can switch to\n" });
   });
 
   test("-u and -g: the program runs as that user and group", async () => {
