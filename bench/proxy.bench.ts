@@ -5,8 +5,10 @@
  * concurrency 8 (BENCH_PROXY_C=N for another), with each login's yescrypt check and with the backend's credential cache
  * on (so the proxy's own cost is not hidden behind crypt); RETR throughput (one session,
  * 1,000 x 100 KB); memory of idle proxied sessions on the proxy (and of idle sessions on the
- * backend); CPU per login on the proxy and on the backend. Medians of 3 rounds, direct and
- * proxied alternating, each login window after a warm-up of the same number of logins. Each
+ * backend); CPU per login on the proxy and on the backend. Logins: both paths up at once, after
+ * a warm-up of the same number of logins, then 6 pairs (BENCH_PROXY_PAIRS) of 2-second windows,
+ * a direct and a proxied one next to each other (their order alternating), the ratio being the
+ * median of the pairs'; RETR: medians of 3 rounds, direct and proxied alternating. Each
  * login scenario also says how busy the CPUs were in its windows (from /proc/stat) and how much
  * of that was the client's, the backend's and the proxy's: a path whose CPUs idle is held back
  * by its round trips, not its CPU. The "capacity" scenario repeats the cached login with enough
@@ -37,6 +39,8 @@ import { processTree, treeMemory } from "./standalone_servers.ts";
 
 const POPPIN = process.env.POPPIN_BIN ?? resolve(import.meta.dir, "..", "dist", "poppin");
 const ROUNDS = 3;
+/** Login windows per path, in pairs of a direct and a proxied one next to each other. */
+const PAIRS = Number(process.env.BENCH_PROXY_PAIRS ?? 6);
 const LOGIN_WINDOW_MS = 2000;
 /**
  * Logins before each measured window: JavaScriptCore still compiles the session's code for
@@ -329,6 +333,7 @@ const ratio = (a: number, b: number) => (b === 0 ? "n/a" : (a / b).toFixed(2));
 async function loginScenario(label: string, env: Record<string, string>, concurrency = CONCURRENCY): Promise<void> {
   const direct: number[] = [];
   const proxied: number[] = [];
+  const pairRatio: number[] = [];
   const proxyCpu: number[] = [];
   const backendCpu: number[] = [];
   const backendDirectCpu: number[] = [];
@@ -338,45 +343,51 @@ async function loginScenario(label: string, env: Record<string, string>, concurr
   const cpu = { direct: [] as number[], proxied: [] as number[] };
   const use = { direct: [] as WindowUse[], proxied: [] as WindowUse[] };
   let errors = 0;
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const viaProxy of round % 2 === 0 ? [false, true] : [true, false]) {
-      const p = await path(viaProxy, env);
-      // Warm-up (crypt helpers, caches, the JIT): the same number of logins on both paths, not the
-      // same time, or the slower path's window would carry more of the one-time compiling.
-      await loginRate(p.port, WARMUP_MAX_MS, WARMUP_LOGINS, undefined, concurrency).catch(() => undefined);
-      const before = { proxy: p.proxyPid ? cpuTicks(p.proxyPid) : 0, backend: cpuTicks(p.backendPid), client: process.cpuUsage() };
-      const watched = watchCpu(p);
-      const r = await loginRate(p.port, LOGIN_WINDOW_MS, Infinity, undefined, concurrency);
-      (viaProxy ? use.proxied : use.direct).push(watched());
-      errors += r.errors;
-      (viaProxy ? proxied : direct).push(r.rate);
-      (viaProxy ? cpu.proxied : cpu.direct).push(cpuPerUnit(before, p, r.logins));
-      const backendMs = ((cpuTicks(p.backendPid) - before.backend) * 10) / r.logins;
-      const client = process.cpuUsage(before.client);
-      (viaProxy ? clientCpu.proxied : clientCpu.direct).push((client.user + client.system) / 1000 / r.logins);
-      if (viaProxy) {
-        proxyCpu.push(((cpuTicks(p.proxyPid!) - before.proxy) * 10) / r.logins);
-        backendCpu.push(backendMs);
-      } else {
-        backendDirectCpu.push(backendMs);
+  // Both paths stay up for the whole scenario and their windows alternate: this machine's speed
+  // drifts over tens of seconds (a virtual machine shares its host, other work comes and goes),
+  // and a direct window next to a proxied one sees the same machine. The ratio is the median of
+  // the pairs' ratios.
+  const paths = { direct: await path(false, env), proxied: await path(true, env) };
+  try {
+    // Warm-up (crypt helpers, caches, the JIT): the same number of logins on both paths, not the
+    // same time, or the slower path's windows would carry more of the one-time compiling.
+    for (const p of [paths.direct, paths.proxied]) await loginRate(p.port, WARMUP_MAX_MS, WARMUP_LOGINS, undefined, concurrency).catch(() => undefined);
+    for (let pair = 0; pair < PAIRS; pair++) {
+      for (const viaProxy of pair % 2 === 0 ? [false, true] : [true, false]) {
+        const p = viaProxy ? paths.proxied : paths.direct;
+        const before = { proxy: p.proxyPid ? cpuTicks(p.proxyPid) : 0, backend: cpuTicks(p.backendPid), client: process.cpuUsage() };
+        const watched = watchCpu(p);
+        const r = await loginRate(p.port, LOGIN_WINDOW_MS, Infinity, undefined, concurrency);
+        (viaProxy ? use.proxied : use.direct).push(watched());
+        errors += r.errors;
+        (viaProxy ? proxied : direct).push(r.rate);
+        (viaProxy ? cpu.proxied : cpu.direct).push(cpuPerUnit(before, p, r.logins));
+        const backendMs = ((cpuTicks(p.backendPid) - before.backend) * 10) / r.logins;
+        const client = process.cpuUsage(before.client);
+        (viaProxy ? clientCpu.proxied : clientCpu.direct).push((client.user + client.system) / 1000 / r.logins);
+        if (viaProxy) {
+          proxyCpu.push(((cpuTicks(p.proxyPid!) - before.proxy) * 10) / r.logins);
+          backendCpu.push(backendMs);
+        } else {
+          backendDirectCpu.push(backendMs);
+        }
       }
-      await p.stop();
+      pairRatio.push(proxied[pair]! / direct[pair]!);
+      // The backend's CPU per login grows as its load falls (each wake-up serves fewer events), and
+      // the proxied windows load it less whenever the proxy's CPU or round trips set their rate: its
+      // capacity is compared at equal load with a direct window held to this pair's proxied rate.
+      const before = cpuTicks(paths.direct.backendPid);
+      const r = await loginRate(paths.direct.port, LOGIN_WINDOW_MS, Infinity, proxied[pair]!, concurrency);
+      errors += r.errors;
+      pacedRate.push(r.rate);
+      backendPacedCpu.push(((cpuTicks(paths.direct.backendPid) - before) * 10) / r.logins);
     }
-    // The backend's CPU per login grows as its load falls (each wake-up serves fewer events), and
-    // the proxied rounds load it less whenever the proxy's CPU or round trips set their rate: its
-    // capacity is compared at equal load with a direct round held to this round's proxied rate.
-    const p = await path(false, env);
-    await loginRate(p.port, WARMUP_MAX_MS, WARMUP_LOGINS, undefined, concurrency).catch(() => undefined);
-    const before = cpuTicks(p.backendPid);
-    const r = await loginRate(p.port, LOGIN_WINDOW_MS, Infinity, proxied[proxied.length - 1]!, concurrency);
-    errors += r.errors;
-    pacedRate.push(r.rate);
-    backendPacedCpu.push(((cpuTicks(p.backendPid) - before) * 10) / r.logins);
-    await p.stop();
+  } finally {
+    await paths.proxied.stop();
+    await paths.direct.stop();
   }
-  const d = median(direct);
-  const x = median(proxied);
-  console.log(`login rate, ${label} (c=${concurrency}, ${LOGIN_WINDOW_MS} ms windows, ${placement()}): direct ${fmt(d, 1)}/s, through the proxy ${fmt(x, 1)}/s, ratio proxy/direct ${ratio(x, d)}${errors ? ` (${errors} errors)` : ""}`);
+  const spread = `${fmt(Math.min(...pairRatio), 2)}-${fmt(Math.max(...pairRatio), 2)}`;
+  console.log(`login rate, ${label} (c=${concurrency}, ${PAIRS} pairs of ${LOGIN_WINDOW_MS} ms windows, ${placement()}): direct ${fmt(median(direct), 1)}/s, through the proxy ${fmt(median(proxied), 1)}/s, ratio proxy/direct ${fmt(median(pairRatio), 2)} (pairs ${spread})${errors ? ` (${errors} errors)` : ""}`);
   console.log(`  CPU per proxied login: proxy ${fmt(median(proxyCpu), 2)} ms, backend ${fmt(median(backendCpu), 2)} ms (direct login: backend ${fmt(median(backendDirectCpu), 2)} ms; the backend's includes the password check); the client's: direct ${fmt(median(clientCpu.direct), 2)} ms, proxied ${fmt(median(clientCpu.proxied), 2)} ms`);
   // Where clients are other machines (as in production), a backend's login capacity is its CPU over its CPU per login.
   console.log(`  backend login capacity through the proxy (its CPU per direct login over its CPU per proxied login): ${ratio(median(backendDirectCpu), median(backendCpu))}`);
