@@ -5,8 +5,15 @@
  * concurrency 8 (BENCH_PROXY_C=N for another), with each login's yescrypt check and with the backend's credential cache
  * on (so the proxy's own cost is not hidden behind crypt); RETR throughput (one session,
  * 1,000 x 100 KB); memory of idle proxied sessions on the proxy (and of idle sessions on the
- * backend); CPU per login on the proxy and on the backend. Medians of 3 rounds, direct and
- * proxied alternating, each login window after a warm-up of the same number of logins. Goal:
+ * backend); CPU per login on the proxy and on the backend. Logins: both paths up at once, after
+ * a warm-up of the same number of logins, then 6 pairs (BENCH_PROXY_PAIRS) of 2-second windows,
+ * a direct and a proxied one next to each other (their order alternating), the ratio being the
+ * median of the pairs'; RETR: medians of 3 rounds, direct and proxied alternating. Each
+ * login scenario also says how busy the CPUs were in its windows (from /proc/stat) and how much
+ * of that was the client's, the backend's and the proxy's: a path whose CPUs idle is held back
+ * by its round trips, not its CPU. The "capacity" scenario repeats the cached login with enough
+ * clients (BENCH_PROXY_CAPACITY_C, 32) to keep the client's and backend's CPUs busy on both
+ * paths, which is what a backend serving many clients sees. Goal:
  * the proxy costs at most 10% of login rate and RETR throughput, and an idle proxied session
  * at most 64 KB on the proxy.
  *
@@ -32,6 +39,8 @@ import { processTree, treeMemory } from "./standalone_servers.ts";
 
 const POPPIN = process.env.POPPIN_BIN ?? resolve(import.meta.dir, "..", "dist", "poppin");
 const ROUNDS = 3;
+/** Login windows per path, in pairs of a direct and a proxied one next to each other. */
+const PAIRS = Number(process.env.BENCH_PROXY_PAIRS ?? 6);
 const LOGIN_WINDOW_MS = 2000;
 /**
  * Logins before each measured window: JavaScriptCore still compiles the session's code for
@@ -40,10 +49,13 @@ const LOGIN_WINDOW_MS = 2000;
 const WARMUP_LOGINS = 3000;
 const WARMUP_MAX_MS = 8000;
 const CONCURRENCY = Number(process.env.BENCH_PROXY_C ?? 8);
+/** Clients of the capacity scenario: enough to keep the client's and the backend's CPUs busy on both paths. */
+const CAPACITY_CONCURRENCY = Number(process.env.BENCH_PROXY_CAPACITY_C ?? 32);
+const LOGIN_USERS = Math.max(CONCURRENCY, CAPACITY_CONCURRENCY);
 const RETR_COUNT = 1000;
 const RETR_OCTETS = 100_000;
 const IDLE = Number(process.env.BENCH_PROXY_IDLE ?? 2000);
-/** BENCH_ONLY=login,cache,retr,idle runs only the scenarios named. */
+/** BENCH_ONLY=login,cache,capacity,retr,idle runs only the scenarios named. */
 const ONLY = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
 const wanted = (scenario: string) => ONLY === undefined || ONLY.includes(scenario);
 const UID = 65534;
@@ -95,7 +107,7 @@ const nextPort = portCounter();
 
 const userdb = join(root, "users");
 const homeOf = (user: string) => join(root, "homes", user);
-for (const user of [...Array.from({ length: CONCURRENCY }, (_, i) => `login${i}`), "retr"]) {
+for (const user of [...Array.from({ length: LOGIN_USERS }, (_, i) => `login${i}`), "retr"]) {
   mkdirSync(homeOf(user), { recursive: true });
   fillMaildir(join(homeOf(user), "Maildir"), user === "retr" ? RETR_COUNT : 3, () => (user === "retr" ? RETR_OCTETS : 2000));
   const r = Bun.spawnSync([POPPIN, "users", "-f", userdb, "add", user, String(UID), String(GID), homeOf(user)], { stdin: Buffer.from(`${PASSWORD}\n`) });
@@ -173,11 +185,93 @@ function cpuTicks(pid: number): number {
   return ticks;
 }
 
+type Role = "client" | "backend" | "proxy";
+
+/** Busy and idle clock ticks of each CPU since boot (the cpuN lines of /proc/stat; idle counts iowait). */
+function cpuClocks(): { busy: number; idle: number }[] {
+  return readFileSync("/proc/stat", "utf8").split("\n").filter((l) => /^cpu\d/.test(l)).map((l) => {
+    const t = l.trim().split(/\s+/).slice(1, 9).map(Number); // user nice system idle iowait irq softirq steal
+    const idle = t[3]! + t[4]!;
+    return { busy: t.reduce((a, b) => a + b, 0) - idle, idle };
+  });
+}
+
+/** The CPUs of a taskset list such as "0-1" or "1". */
+function cpuList(list: string): number[] {
+  const [from, to] = list.split("-").map(Number);
+  return Array.from({ length: (to ?? from!) - from! + 1 }, (_, i) => from! + i);
+}
+
+/** Which parties run on which CPUs in this placement. */
+function cpuGroups(): { cpus: string; roles: Role[] }[] {
+  if (placing === "shared") return [{ cpus: ALL_CPUS, roles: ["client", "backend", "proxy"] }];
+  if (placing === "separate") return [{ cpus: FIRST_HALF, roles: ["client", "backend"] }, { cpus: SECOND_HALF, roles: ["proxy"] }];
+  return [{ cpus: FIRST_HALF, roles: ["backend"] }, { cpus: SECOND_HALF, roles: ["client", "proxy"] }];
+}
+
+/** CPU use over one window in percent of one CPU: each CPU group's busy time, and each party's (the proxy's 0 on the direct path). */
+interface WindowUse { busy: number[]; party: Record<Role, number> }
+
+/** Starts watching a window's CPU use; the function returned ends it. */
+function watchCpu(p: { proxyPid?: number; backendPid: number }): () => WindowUse {
+  const started = performance.now();
+  const clocks = cpuClocks();
+  const before = { proxy: p.proxyPid ? cpuTicks(p.proxyPid) : 0, backend: cpuTicks(p.backendPid), client: process.cpuUsage() };
+  return () => {
+    const ms = performance.now() - started;
+    const now = cpuClocks();
+    const busy = cpuGroups().map((g) => {
+      const cpus = cpuList(g.cpus);
+      const b = cpus.reduce((sum, c) => sum + now[c]!.busy - clocks[c]!.busy, 0);
+      const all = cpus.reduce((sum, c) => sum + now[c]!.busy + now[c]!.idle - clocks[c]!.busy - clocks[c]!.idle, 0);
+      return all > 0 ? (100 * cpus.length * b) / all : 0;
+    });
+    const client = process.cpuUsage(before.client);
+    return {
+      busy,
+      party: {
+        client: (client.user + client.system) / 10 / ms,
+        backend: ((cpuTicks(p.backendPid) - before.backend) * 10 * 100) / ms,
+        proxy: p.proxyPid ? ((cpuTicks(p.proxyPid) - before.proxy) * 10 * 100) / ms : 0,
+      },
+    };
+  };
+}
+
+/**
+ * The windows' CPU use, medians: how busy each group of CPUs was, and what of it was the
+ * client's, the backend's and the proxy's (the rest: other processes and interrupts). CPUs
+ * that idle while clients wait mean the rate is set by round trips, not by CPU. Then, for the
+ * group the direct path runs on when it is not shared with the proxy, the CPU its parties spend
+ * per login on either path, and the rate ratio that allows once that group is the limit.
+ */
+function cpuUseLines(use: { direct: WindowUse[]; proxied: WindowUse[] }, rates: { direct: number[]; proxied: number[] }): string[] {
+  const side = (uses: WindowUse[], proxied: boolean) => cpuGroups().map((g, i) => {
+    const roles = g.roles.filter((r) => proxied || r !== "proxy");
+    if (roles.length === 0) return undefined;
+    const busy = median(uses.map((u) => u.busy[i]!));
+    const parts = roles.map((r) => ({ r, v: median(uses.map((u) => u.party[r])) }));
+    const rest = Math.max(0, busy - parts.reduce((a, x) => a + x.v, 0));
+    return `CPUs ${g.cpus} ${fmt(busy)}% busy of ${cpuList(g.cpus).length * 100}% (${parts.map((x) => `${x.r} ${fmt(x.v)}%`).join(", ")}, the rest ${fmt(rest)}%)`;
+  }).filter((x) => x !== undefined).join(", ");
+  const lines = [`  CPU use in the windows (medians, % of one CPU; the rest is other processes and interrupts): direct: ${side(use.direct, false)}; proxied: ${side(use.proxied, true)}`];
+  if (placing !== "shared") {
+    const g = cpuGroups()[0]!;
+    const roles = g.roles.filter((r) => r !== "proxy");
+    // ms of the group's parties per login: their % of one CPU times 10 ms, over the logins a second
+    const perLogin = (uses: WindowUse[], rs: number[]) => median(uses.map((u, k) => (roles.reduce((a, r) => a + u.party[r], 0) * 10) / rs[k]!));
+    const d = perLogin(use.direct, rates.direct);
+    const x = perLogin(use.proxied, rates.proxied);
+    lines.push(`  CPU per login of the ${roles.join(" and the ")} (CPUs ${g.cpus}): direct ${fmt(d, 2)} ms, proxied ${fmt(x, 2)} ms; the ratio these CPUs allow when they are the limit: ${ratio(d, x)}`);
+  }
+  return lines;
+}
+
 /**
  * Logins for `windowMs`, or until `maxLogins` are done (the warm-up's bound); with `perSecond`,
  * started no faster than that many a second.
  */
-async function loginRate(port: number, windowMs = LOGIN_WINDOW_MS, maxLogins = Infinity, perSecond?: number): Promise<{ rate: number; errors: number; logins: number }> {
+async function loginRate(port: number, windowMs = LOGIN_WINDOW_MS, maxLogins = Infinity, perSecond?: number, concurrency = CONCURRENCY): Promise<{ rate: number; errors: number; logins: number }> {
   let done = 0;
   let errors = 0;
   let begun = 0;
@@ -207,7 +301,7 @@ async function loginRate(port: number, windowMs = LOGIN_WINDOW_MS, maxLogins = I
       }
     }
   };
-  await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => worker(i)));
+  await Promise.all(Array.from({ length: concurrency }, (_, i) => worker(i)));
   return { rate: done / ((performance.now() - started) / 1000), errors, logins: done };
 }
 
@@ -236,9 +330,10 @@ const placement = () => ({ shared: "proxy sharing the CPUs", separate: "proxy on
 const fmt = (n: number, digits = 0) => n.toFixed(digits);
 const ratio = (a: number, b: number) => (b === 0 ? "n/a" : (a / b).toFixed(2));
 
-async function loginScenario(label: string, env: Record<string, string>): Promise<void> {
+async function loginScenario(label: string, env: Record<string, string>, concurrency = CONCURRENCY): Promise<void> {
   const direct: number[] = [];
   const proxied: number[] = [];
+  const pairRatio: number[] = [];
   const proxyCpu: number[] = [];
   const backendCpu: number[] = [];
   const backendDirectCpu: number[] = [];
@@ -246,49 +341,62 @@ async function loginScenario(label: string, env: Record<string, string>): Promis
   const backendPacedCpu: number[] = [];
   const clientCpu = { direct: [] as number[], proxied: [] as number[] };
   const cpu = { direct: [] as number[], proxied: [] as number[] };
+  const use = { direct: [] as WindowUse[], proxied: [] as WindowUse[] };
   let errors = 0;
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const viaProxy of round % 2 === 0 ? [false, true] : [true, false]) {
-      const p = await path(viaProxy, env);
-      // Warm-up (crypt helpers, caches, the JIT): the same number of logins on both paths, not the
-      // same time, or the slower path's window would carry more of the one-time compiling.
-      await loginRate(p.port, WARMUP_MAX_MS, WARMUP_LOGINS).catch(() => undefined);
-      const before = { proxy: p.proxyPid ? cpuTicks(p.proxyPid) : 0, backend: cpuTicks(p.backendPid), client: process.cpuUsage() };
-      const r = await loginRate(p.port);
-      errors += r.errors;
-      (viaProxy ? proxied : direct).push(r.rate);
-      (viaProxy ? cpu.proxied : cpu.direct).push(cpuPerUnit(before, p, r.logins));
-      const backendMs = ((cpuTicks(p.backendPid) - before.backend) * 10) / r.logins;
-      const client = process.cpuUsage(before.client);
-      (viaProxy ? clientCpu.proxied : clientCpu.direct).push((client.user + client.system) / 1000 / r.logins);
-      if (viaProxy) {
-        proxyCpu.push(((cpuTicks(p.proxyPid!) - before.proxy) * 10) / r.logins);
-        backendCpu.push(backendMs);
-      } else {
-        backendDirectCpu.push(backendMs);
+  // Both paths stay up for the whole scenario and their windows alternate: this machine's speed
+  // drifts over tens of seconds (a virtual machine shares its host, other work comes and goes),
+  // and a direct window next to a proxied one sees the same machine. The ratio is the median of
+  // the pairs' ratios.
+  const paths = { direct: await path(false, env), proxied: await path(true, env) };
+  try {
+    // Warm-up (crypt helpers, caches, the JIT): the same number of logins on both paths, not the
+    // same time, or the slower path's windows would carry more of the one-time compiling.
+    for (const p of [paths.direct, paths.proxied]) await loginRate(p.port, WARMUP_MAX_MS, WARMUP_LOGINS, undefined, concurrency).catch(() => undefined);
+    for (let pair = 0; pair < PAIRS; pair++) {
+      for (const viaProxy of pair % 2 === 0 ? [false, true] : [true, false]) {
+        const p = viaProxy ? paths.proxied : paths.direct;
+        const before = { proxy: p.proxyPid ? cpuTicks(p.proxyPid) : 0, backend: cpuTicks(p.backendPid), client: process.cpuUsage() };
+        const watched = watchCpu(p);
+        const r = await loginRate(p.port, LOGIN_WINDOW_MS, Infinity, undefined, concurrency);
+        (viaProxy ? use.proxied : use.direct).push(watched());
+        errors += r.errors;
+        (viaProxy ? proxied : direct).push(r.rate);
+        (viaProxy ? cpu.proxied : cpu.direct).push(cpuPerUnit(before, p, r.logins));
+        const backendMs = ((cpuTicks(p.backendPid) - before.backend) * 10) / r.logins;
+        const client = process.cpuUsage(before.client);
+        (viaProxy ? clientCpu.proxied : clientCpu.direct).push((client.user + client.system) / 1000 / r.logins);
+        if (viaProxy) {
+          proxyCpu.push(((cpuTicks(p.proxyPid!) - before.proxy) * 10) / r.logins);
+          backendCpu.push(backendMs);
+        } else {
+          backendDirectCpu.push(backendMs);
+        }
       }
-      await p.stop();
+      pairRatio.push(proxied[pair]! / direct[pair]!);
+      // The backend's CPU per login grows as its load falls (each wake-up serves fewer events), and
+      // the proxied windows load it less whenever the proxy's CPU or round trips set their rate: its
+      // capacity is compared at equal load with a direct window held to this pair's proxied rate.
+      const before = cpuTicks(paths.direct.backendPid);
+      const r = await loginRate(paths.direct.port, LOGIN_WINDOW_MS, Infinity, proxied[pair]!, concurrency);
+      errors += r.errors;
+      pacedRate.push(r.rate);
+      backendPacedCpu.push(((cpuTicks(paths.direct.backendPid) - before) * 10) / r.logins);
+      // As many logins on the proxied path, not measured: the runtime's compiler still works for
+      // thousands of logins, and a backend that served fewer would still be paying for it.
+      await loginRate(paths.proxied.port, WARMUP_MAX_MS, r.logins, undefined, concurrency).catch(() => undefined);
     }
-    // The backend's CPU per login grows as its load falls (each wake-up serves fewer events), and
-    // the proxied rounds load it less whenever the proxy's CPU or round trips set their rate: its
-    // capacity is compared at equal load with a direct round held to this round's proxied rate.
-    const p = await path(false, env);
-    await loginRate(p.port, WARMUP_MAX_MS, WARMUP_LOGINS).catch(() => undefined);
-    const before = cpuTicks(p.backendPid);
-    const r = await loginRate(p.port, LOGIN_WINDOW_MS, Infinity, proxied[proxied.length - 1]!);
-    errors += r.errors;
-    pacedRate.push(r.rate);
-    backendPacedCpu.push(((cpuTicks(p.backendPid) - before) * 10) / r.logins);
-    await p.stop();
+  } finally {
+    await paths.proxied.stop();
+    await paths.direct.stop();
   }
-  const d = median(direct);
-  const x = median(proxied);
-  console.log(`login rate, ${label} (c=${CONCURRENCY}, ${LOGIN_WINDOW_MS} ms windows, ${placement()}): direct ${fmt(d, 1)}/s, through the proxy ${fmt(x, 1)}/s, ratio proxy/direct ${ratio(x, d)}${errors ? ` (${errors} errors)` : ""}`);
+  const spread = `${fmt(Math.min(...pairRatio), 2)}-${fmt(Math.max(...pairRatio), 2)}`;
+  console.log(`login rate, ${label} (c=${concurrency}, ${PAIRS} pairs of ${LOGIN_WINDOW_MS} ms windows, ${placement()}): direct ${fmt(median(direct), 1)}/s, through the proxy ${fmt(median(proxied), 1)}/s, ratio proxy/direct ${fmt(median(pairRatio), 2)} (pairs ${spread})${errors ? ` (${errors} errors)` : ""}`);
   console.log(`  CPU per proxied login: proxy ${fmt(median(proxyCpu), 2)} ms, backend ${fmt(median(backendCpu), 2)} ms (direct login: backend ${fmt(median(backendDirectCpu), 2)} ms; the backend's includes the password check); the client's: direct ${fmt(median(clientCpu.direct), 2)} ms, proxied ${fmt(median(clientCpu.proxied), 2)} ms`);
   // Where clients are other machines (as in production), a backend's login capacity is its CPU over its CPU per login.
   console.log(`  backend login capacity through the proxy (its CPU per direct login over its CPU per proxied login): ${ratio(median(backendDirectCpu), median(backendCpu))}`);
   console.log(`  the same at equal load: direct logins held to the proxied rate (${fmt(median(pacedRate), 1)}/s) cost the backend ${fmt(median(backendPacedCpu), 2)} ms each, capacity through the proxy ${ratio(median(backendPacedCpu), median(backendCpu))}`);
   cpuShare("login", cpu);
+  for (const line of cpuUseLines(use, { direct, proxied })) console.log(line);
 }
 
 async function retrScenario(): Promise<void> {
@@ -359,6 +467,7 @@ try {
     pinClient();
     if (wanted("login")) await loginScenario("a yescrypt check per login", {});
     if (wanted("cache")) await loginScenario("backend credential cache on", { POPPIN_AUTH_CACHE_TTL: "300" });
+    if (wanted("capacity")) await loginScenario("backend credential cache on, enough clients to keep the CPUs busy", { POPPIN_AUTH_CACHE_TTL: "300" }, CAPACITY_CONCURRENCY);
     if (wanted("retr")) await retrScenario();
   }
   placing = "shared";

@@ -6,6 +6,7 @@
  */
 import { writeSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
+import { peekSocket, sendNow } from "../sys/poll.ts";
 import type { BackendConnection } from "./backend_socket.ts";
 
 export type RelayEnd = "client-closed" | "backend-closed" | "client-error" | "backend-error" | "timeout";
@@ -41,12 +42,19 @@ export interface RelayEnds {
 
 /**
  * Writes `chunk` to `fd` as far as the kernel takes it at once; returns the octets taken, or
- * -1 when the connection failed (the stream's own write then reports it).
+ * -1 when the connection failed (the stream's own write then reports it). `last`: the
+ * connection is closed right after, so the piece goes with MSG_MORE and leaves with the FIN.
  */
-function writeDirect(fd: number, chunk: Uint8Array): number {
+function writeDirect(fd: number, chunk: Uint8Array, last: boolean): number {
   let sent = 0;
   while (sent < chunk.length) {
     try {
+      if (last) {
+        const n = sendNow(fd, chunk.subarray(sent), true);
+        if (n < 0) return sent;
+        sent += n;
+        continue;
+      }
       sent += writeSync(fd, chunk, sent, chunk.length - sent);
     } catch (e) {
       const code = (e as { code?: string }).code;
@@ -59,9 +67,9 @@ function writeDirect(fd: number, chunk: Uint8Array): number {
 }
 
 /** Sends `chunk` on `to` (straight to `fd` when nothing is queued); false when the caller must wait for "drain". */
-function send(to: Writable, fd: number | undefined, chunk: Uint8Array): boolean {
+function send(to: Writable, fd: number | undefined, chunk: Uint8Array, last = false): boolean {
   if (fd !== undefined && to.writableLength === 0 && !to.destroyed) {
-    const sent = writeDirect(fd, chunk);
+    const sent = writeDirect(fd, chunk, last);
     if (sent === chunk.length) return true;
     if (sent > 0) chunk = chunk.subarray(sent);
   }
@@ -69,6 +77,32 @@ function send(to: Writable, fd: number | undefined, chunk: Uint8Array): boolean 
 }
 
 const DEFAULT_GRACE_MS = 5_000;
+
+const QUIT = [0x51, 0x55, 0x49, 0x54]; // "QUIT"
+
+/** Whether the client's `chunk` ends with a QUIT command line (RFC 1939 section 6), CRLF or a bare LF. */
+function endsWithQuit(chunk: Uint8Array): boolean {
+  let end = chunk.length;
+  if (end > 0 && chunk[end - 1] === 0x0a) end--;
+  else return false;
+  if (end > 0 && chunk[end - 1] === 0x0d) end--;
+  const start = end - QUIT.length;
+  if (start < 0 || (start > 0 && chunk[start - 1] !== 0x0a)) return false;
+  for (let i = 0; i < QUIT.length; i++) if ((chunk[start + i]! & 0xdf) !== QUIT[i]) return false;
+  return true;
+}
+
+const peekOctet = new Uint8Array(1);
+
+/** Whether the backend's connection `fd` has nothing more to read but its end (one recv with MSG_PEEK). */
+function endPending(fd: number | undefined): boolean {
+  if (fd === undefined) return false;
+  try {
+    return peekSocket(fd, peekOctet) === 0;
+  } catch {
+    return false;
+  }
+}
 
 export function relaySession(ends: RelayEnds): Promise<RelayStats> {
   const { clientIn, clientOut, backend } = ends;
@@ -85,6 +119,8 @@ export function relaySession(ends: RelayEnds): Promise<RelayStats> {
     let finished = false;
     /** The client's side is paused until the backend takes what it holds back. */
     let clientWaits = false;
+    /** The client's last command was QUIT: the backend's answer to it is its last, and comes with its FIN. */
+    let quitSent = false;
     const finish = () => {
       if (finished) return;
       finished = true;
@@ -116,6 +152,7 @@ export function relaySession(ends: RelayEnds): Promise<RelayStats> {
     };
     const fromClient = (chunk: Buffer) => {
       stats.fromClient += chunk.length;
+      quitSent = endsWithQuit(chunk);
       armIdle();
       if (!backend.send(chunk)) {
         clientWaits = true;
@@ -128,9 +165,15 @@ export function relaySession(ends: RelayEnds): Promise<RelayStats> {
       stats.toClient += chunk.length;
       armIdle();
       grace?.refresh(); // the client closed its side but still downloads: the grace counts from the last byte
-      if (!send(clientOut, ends.clientFd, chunk)) {
+      // The answer to QUIT with the backend's FIN behind it (one look, once per session): it goes
+      // to the client with our FIN in one segment, and the relay ends now instead of at the
+      // next read, which would only find the end (one wake-up of the client and of this process less).
+      const last = quitSent && ends.clientFd !== undefined && endPending(backend.fd);
+      if (!send(clientOut, ends.clientFd, chunk, last)) {
         backend.pause();
         clientOut.once("drain", clientDrained);
+      } else if (last) {
+        backendGone(undefined);
       }
     };
     const backendGone = (error: string | undefined) => {

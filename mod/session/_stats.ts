@@ -54,13 +54,14 @@ export function endWithoutQuit(end: Pop3dStats["end"], state: TransactionState, 
  * What follows an answer (and its message, if it had one): QUIT's UPDATE state and its reply.
  * True when the session is over; what is gathered in `out` is then flushed.
  */
-export function concludeAnswer(outcome: Outcome, out: { put(bytes: Uint8Array): void; flush(): void }, mailbox: Mailbox, stats: Pop3dStats): boolean {
+export function concludeAnswer(outcome: Outcome, out: { put(bytes: Uint8Array): void; flush(): void; closing?(): void }, mailbox: Mailbox, stats: Pop3dStats): boolean {
   if (outcome.action?.kind === "update") {
     out.put(quitReply(removeMarked(mailbox, outcome.action.deleted, stats)));
     stats.end = "quit";
   }
   if (!outcome.close) return false;
   if (stats.end !== "quit") stats.end = "bad-commands";
+  out.closing?.(); // the last answer: an output that can sends it with the connection's FIN
   out.flush();
   return true;
 }

@@ -21,6 +21,7 @@ const POLLNVAL = 0x020;
 const MSG_PEEK = 0x2;
 const MSG_DONTWAIT = 0x40;
 const MSG_NOSIGNAL = 0x4000;
+const MSG_MORE = 0x8000;
 // Linux's errno values, as the flags above are Linux's (<asm-generic/errno-base.h>).
 const EINTR = 4;
 const EAGAIN = 11;
@@ -73,9 +74,11 @@ export function peekSocket(fd: number, buf: Uint8Array): number {
  * blocking write(2) of a large piece would wait for a client that reads nothing, or very
  * slowly, beyond every timeout. Returns the count, or -1 when the socket's buffer is full
  * (EAGAIN/EINTR: poll for POLLOUT). Throws SysCallError on other errors (EPIPE, ECONNRESET).
+ * `more` (MSG_MORE): the kernel holds a last partial segment back for what follows; only for
+ * a connection's last output, closed or shut down right after, whose FIN then goes with it.
  */
-export function sendNow(fd: number, buf: Uint8Array): number {
-  const n = Number(libc().send(fd, ptr(buf), buf.length, MSG_DONTWAIT | MSG_NOSIGNAL));
+export function sendNow(fd: number, buf: Uint8Array, more = false): number {
+  const n = Number(libc().send(fd, ptr(buf), buf.length, MSG_DONTWAIT | MSG_NOSIGNAL | (more ? MSG_MORE : 0)));
   if (n >= 0) return n;
   const errno = lastErrno();
   if (errno === EAGAIN || errno === EINTR) return -1;

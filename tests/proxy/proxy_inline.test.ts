@@ -75,6 +75,36 @@ describe("serve --inline proxy", () => {
     expect(out).toMatch(/^\+OK[^\r]*\r\n\+OK[^\r]*\r\n\+OK[^\r]*\r\n\+OK 1 \d+\r\n\+OK[^\r]*\r\n$/);
   });
 
+  // The answer to QUIT leaves the backend and the proxy together with their FIN (MSG_MORE, then
+  // the close): whatever the QUIT line looks like, and whatever follows it, the answer arrives.
+  test("the answer to QUIT arrives before the close: pipelined, lower case, a bare LF, or with input after it", async () => {
+    const proxy = await startProxy("127.0.0.1", 0, routesCdb(`*:127.0.0.2:${plainBackend.port}\n`), { inline: true, env: QUICK });
+    servers.push(proxy);
+    const login = "USER bob\r\nPASS bob pw\r\n";
+    expect(await talk("127.0.0.5", "127.0.0.1", proxy.port, `${login}STAT\r\nQUIT\r\n`)).toMatch(/^(\+OK[^\r]*\r\n){3}\+OK 1 \d+\r\n\+OK[^\r]*\r\n$/);
+    expect(await talk("127.0.0.5", "127.0.0.1", proxy.port, `${login}STAT\r\nquit\n`)).toMatch(/^(\+OK[^\r]*\r\n){3}\+OK 1 \d+\r\n\+OK[^\r]*\r\n$/);
+    // Input after QUIT: the backend leaves it unread and half-closes; the answer still comes first.
+    expect(await talk("127.0.0.5", "127.0.0.1", proxy.port, `${login}QUIT\r\nNOOP\r\n`)).toMatch(/^(\+OK[^\r]*\r\n){4}$/);
+    // QUIT on its own, after the answer to STAT came back (the relay sees it as one piece).
+    const client = await import("node:net").then((net) => net.connect({ host: "127.0.0.1", port: proxy.port, localAddress: "127.0.0.5" }));
+    const transcript = await new Promise<string>((resolve, reject) => {
+      let got = "";
+      let step = 0;
+      client.on("data", (c: Buffer) => {
+        got += c.toString("latin1");
+        const lines = got.split("\r\n").length - 1;
+        if (step === 0 && lines >= 1) (step = 1, client.write(login));
+        else if (step === 1 && lines >= 3) (step = 2, client.write("STAT\r\n"));
+        else if (step === 2 && lines >= 4) (step = 3, client.write("QUIT\r\n"));
+      });
+      client.on("error", reject);
+      client.on("close", () => resolve(got));
+    });
+    expect(transcript).toMatch(/^(\+OK[^\r]*\r\n){3}\+OK 1 \d+\r\n\+OK[^\r]*\r\n$/);
+    await waitForLog(proxy.log, /(end=backend-closed user=bob[^\n]*\n[^]*){4}/);
+    expect(proxy.log().match(/end=backend-closed user=bob/g)?.length).toBe(4);
+  });
+
   // The relay passes the client's end of input on to the backend and ends when the backend
   // closes: the answers and the close come at once, not after the relay's 5 s grace period.
   // (2 s: far above the tens of milliseconds this takes, far below the grace period.)
