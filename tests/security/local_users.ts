@@ -6,7 +6,8 @@
  * would belong to the first file only).
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import net from "node:net";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { POPPIN, run, tempDir } from "../helpers.ts";
@@ -84,4 +85,43 @@ export function pop3dAs(user: LocalUser, args: string[], commands: string): AsUs
 /** A rewrite journal in the format earlier versions wrote (and still replay): "ready", P N E and the spool's inode, then the N octets. */
 export function plantedJournal(p: number, e: number, ino: number, data: string): string {
   return `PMJ1 ready   ${p} ${data.length} ${e} ${ino}`.padEnd(63) + "\n" + data;
+}
+
+/** The processes whose real uid is `uid` (and whose command line passes `match`, when given). */
+export function processesOf(uid: number, match?: (cmdline: string) => boolean): number[] {
+  const pids: number[] = [];
+  for (const p of readdirSync("/proc")) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const real = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/status`, "latin1"))?.[1];
+      if (Number(real) !== uid) continue;
+      if (match === undefined || match(readFileSync(`/proc/${p}/cmdline`, "latin1"))) pids.push(Number(p));
+    } catch { /* gone */ }
+  }
+  return pids;
+}
+
+/**
+ * Opens a session, sends `commands` once the greeting is in, runs `during` once `answers`
+ * +OK lines have come (the session is then served by the user's process), then QUITs.
+ * Resolves with everything the server answered.
+ */
+export async function whileLoggedIn(port: number, commands: string, answers: number, during: () => void): Promise<string> {
+  const sock = net.connect({ host: "127.0.0.1", port });
+  let got = "";
+  sock.on("data", (d) => { got += d.toString("latin1"); });
+  const waitFor = async (n: number) => {
+    const deadline = Date.now() + 10_000;
+    while ((got.match(/\+OK/g) ?? []).length < n) {
+      if (Date.now() > deadline) throw new Error(`no +OK #${n}: ${got}`);
+      await Bun.sleep(20);
+    }
+  };
+  await waitFor(1);
+  sock.write(commands);
+  await waitFor(answers);
+  during();
+  sock.write("QUIT\r\n");
+  await new Promise((r) => sock.on("close", r));
+  return got;
 }

@@ -11,11 +11,10 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { join } from "node:path";
 import { POPPIN, ROOT, requireTool, run, tempDir } from "../helpers.ts";
 import { startServer, talk, virtualSetup, type Running } from "../standalone/harness.ts";
-import { localUser, removeLocalUsers, sharedBase, type LocalUser } from "./local_users.ts";
+import { localUser, processesOf, removeLocalUsers, sharedBase, whileLoggedIn, type LocalUser } from "./local_users.ts";
 
 const servers: Running[] = [];
 afterAll(async () => {
@@ -82,41 +81,8 @@ const FORGED = [
 ];
 
 /** The pids of processes running as `uid` whose command line names pop3d. */
-function pop3dPidsOf(uid: number): number[] {
-  const pids: number[] = [];
-  for (const p of readdirSync("/proc")) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const status = readFileSync(`/proc/${p}/status`, "latin1");
-      const real = /^Uid:\s+(\d+)/m.exec(status)?.[1];
-      const cmd = readFileSync(`/proc/${p}/cmdline`, "latin1");
-      // pop3d, or the mail worker serving the session under serve --inline as root.
-      if (Number(real) === uid && (cmd.includes("pop3d") || cmd.includes("--mail-worker"))) pids.push(Number(p));
-    } catch { /* gone */ }
-  }
-  return pids;
-}
-
-/** Opens a session as joe and keeps it open until `during` is done, then QUITs. */
-async function whileLoggedIn(port: number, during: () => void): Promise<string> {
-  const sock = net.connect({ host: "127.0.0.1", port });
-  let got = "";
-  sock.on("data", (d) => { got += d.toString("latin1"); });
-  const waitFor = async (n: number) => {
-    const deadline = Date.now() + 10_000;
-    while ((got.match(/\+OK/g) ?? []).length < n) {
-      if (Date.now() > deadline) throw new Error(`no +OK #${n}: ${got}`);
-      await Bun.sleep(20);
-    }
-  };
-  await waitFor(1);
-  sock.write("USER joe\r\nPASS secret\r\n");
-  await waitFor(3);
-  during();
-  sock.write("QUIT\r\n");
-  await new Promise((r) => sock.on("close", r));
-  return got;
-}
+/** pop3d, or the mail worker serving the session under serve --inline as root, of `uid`. */
+const pop3dPidsOf = (uid: number) => processesOf(uid, (cmd) => cmd.includes("pop3d") || cmd.includes("--mail-worker"));
 
 /** As `user`, makes process `pid` write `text` on its fd 2 (ptrace: the process is the user's). */
 function injectAsUser(user: LocalUser, pid: number, text: string): boolean {
@@ -147,7 +113,7 @@ describe.each([
     servers.push(server);
     let attempts = 0;
     let written = 0;
-    const reply = await whileLoggedIn(server.port, () => {
+    const reply = await whileLoggedIn(server.port, "USER joe\r\nPASS secret\r\n", 3, () => {
       for (const pid of pop3dPidsOf(user.uid)) {
         attempts++;
         if (injectAsUser(user, pid, FORGED.map((l) => `${l}\n`).join(""))) written++;

@@ -9,11 +9,9 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
-import net from "node:net";
 import { POPPIN } from "../helpers.ts";
 import { startServer, virtualSetup, type Running } from "../standalone/harness.ts";
-import { localUser, removeLocalUsers, sharedBase } from "./local_users.ts";
+import { localUser, processesOf, removeLocalUsers, sharedBase, whileLoggedIn } from "./local_users.ts";
 
 const SECRET = "client-secret-3f9a1c";
 const CHAIN = [POPPIN, "popup", "mail.example", POPPIN, "checkpassword", POPPIN, "pop3d", "Maildir"];
@@ -23,38 +21,6 @@ afterAll(async () => {
   for (const s of servers) await s.stop();
   removeLocalUsers();
 });
-
-function pidsOf(uid: number): number[] {
-  const pids: number[] = [];
-  for (const p of readdirSync("/proc")) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      if (Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/status`, "latin1"))?.[1]) === uid) pids.push(Number(p));
-    } catch { /* gone */ }
-  }
-  return pids;
-}
-
-/** Opens a session as joe, runs `during` while it is open, then QUITs. */
-async function whileLoggedIn(port: number, during: () => void): Promise<string> {
-  const sock = net.connect({ host: "127.0.0.1", port });
-  let got = "";
-  sock.on("data", (d) => { got += d.toString("latin1"); });
-  const waitFor = async (n: number) => {
-    const deadline = Date.now() + 10_000;
-    while ((got.match(/\+OK/g) ?? []).length < n) {
-      if (Date.now() > deadline) throw new Error(`no +OK #${n}: ${got}`);
-      await Bun.sleep(20);
-    }
-  };
-  await waitFor(1);
-  sock.write("USER joe\r\nPASS secret\r\nSTAT\r\n");
-  await waitFor(4);
-  during();
-  sock.write("QUIT\r\n");
-  await new Promise((r) => sock.on("close", r));
-  return got;
-}
 
 describe.each<{ name: string; flags: string[]; env: Record<string, string>; exec: boolean }>([
   { name: "serve as root, checkpassword and pop3d processes", flags: [], env: { POPPIN_ONE_PROCESS: "0" }, exec: true },
@@ -75,8 +41,8 @@ describe.each<{ name: string; flags: string[]; env: Record<string, string>; exec
     servers.push(server);
     const environments: string[] = [];
     let processes = 0;
-    const reply = await whileLoggedIn(server.port, () => {
-      for (const pid of pidsOf(user.uid)) {
+    const reply = await whileLoggedIn(server.port, "USER joe\r\nPASS secret\r\nSTAT\r\n", 4, () => {
+      for (const pid of processesOf(user.uid)) {
         processes++;
         const r = spawnSync("cat", [`/proc/${pid}/environ`], { uid: user.uid, gid: user.gid, timeout: 10_000 });
         if (r.status === 0) environments.push(r.stdout.toString("latin1"));
