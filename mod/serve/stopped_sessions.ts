@@ -73,10 +73,13 @@ function childrenOf(pid: number): number[] | undefined {
   return found;
 }
 
-/** Every process below `root`, found through the children files, or by reading each process's parent. */
-export function descendants(root: number): number[] {
+/**
+ * Every process below `root`, found through the children files, or (where the kernel has
+ * none, or with `viaParents`) by reading each process's parent.
+ */
+export function descendants(root: number, viaParents = false): number[] {
   const out: number[] = [];
-  const direct = childrenOf(root);
+  const direct = viaParents ? undefined : childrenOf(root);
   if (direct !== undefined) {
     const queue = [...direct];
     while (queue.length > 0) {

@@ -34,6 +34,9 @@ test("descendants: a child and its own child are found, and below the child only
   expect(grandchild).toBeDefined();
   expect(descendants(child.pid)).toEqual([grandchild!]);
   expect(descendants(grandchild!)).toEqual([]);
+  // The way taken where the kernel has no children files finds the same.
+  expect(descendants(child.pid, true)).toEqual([grandchild!]);
+  expect(descendants(process.pid, true)).toContain(grandchild!);
 });
 
 test("processState: a name with ') T (' in it does not read as stopped; a real stop does", async () => {
