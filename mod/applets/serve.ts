@@ -17,9 +17,7 @@ import { resolvePolicy } from "../policy/resolve.ts";
 import { logLine } from "../base/log_value.ts";
 import { longRunning } from "../sys/jit.ts";
 import { withShortProcessEnv } from "../sys/short_process.ts";
-import { stoppedSessionLimits, sweepStoppedSessions } from "../serve/stopped_sessions.ts";
-import { timeoutMs } from "../pop3/config.ts";
-import { WATCHDOG_GRACE_SECONDS } from "../sys/watchdog.ts";
+import { watchStoppedSessions } from "../serve/stopped_sessions.ts";
 
 const USAGE = `serve [ -1UXpPhHrRoOdDqQv ] [ -c limit ] [ -x rules.cdb ] [ -B banner ] [ -g gid ] [ -u uid ] [ -b backlog ] [ -l localname ] [ -t timeout ] [ --per-ip n ] [ --proxy [ --proxy-from addr,... ] ] host port program [ arg ... ]
        serve [ options ] --systemd program [ arg ... ]   (socket from systemd: LISTEN_FDS/LISTEN_PID)
@@ -136,10 +134,7 @@ export const applet: Applet = {
     detachStdio();
     server.announce();
     // A session process its user keeps stopped would hold its slot for good (stopped_sessions.ts).
-    sweepStoppedSessions({
-      ...stoppedSessionLimits(timeoutMs(chain.env), WATCHDOG_GRACE_SECONDS),
-      warn: (message) => { if (!quiet) writeStderr(logLine(`${ctx.prefix}: warning: ${message}\n`)); },
-    });
+    watchStoppedSessions(chain.env, warn);
     longRunning();
     return new Promise<number>(() => {});
   },

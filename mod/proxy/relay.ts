@@ -4,9 +4,8 @@
  * at most a socket buffer per direction), until either side closes or nothing moves for
  * the idle timeout. Counts the octets each way for the session's log line.
  */
-import { writeSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
-import { peekSocket, sendNow } from "../sys/poll.ts";
+import { peekSocket, writeAvailable } from "../sys/poll.ts";
 import type { BackendConnection } from "./backend_socket.ts";
 
 export type RelayEnd = "client-closed" | "backend-closed" | "client-error" | "backend-error" | "timeout";
@@ -40,36 +39,10 @@ export interface RelayEnds {
   clientFd?: number;
 }
 
-/**
- * Writes `chunk` to `fd` as far as the kernel takes it at once; returns the octets taken, or
- * -1 when the connection failed (the stream's own write then reports it). `last`: the
- * connection is closed right after, so the piece goes with MSG_MORE and leaves with the FIN.
- */
-function writeDirect(fd: number, chunk: Uint8Array, last: boolean): number {
-  let sent = 0;
-  while (sent < chunk.length) {
-    try {
-      if (last) {
-        const n = sendNow(fd, chunk.subarray(sent), true);
-        if (n < 0) return sent;
-        sent += n;
-        continue;
-      }
-      sent += writeSync(fd, chunk, sent, chunk.length - sent);
-    } catch (e) {
-      const code = (e as { code?: string }).code;
-      if (code === "EAGAIN") return sent;
-      if (code === "EINTR") continue;
-      return -1;
-    }
-  }
-  return sent;
-}
-
 /** Sends `chunk` on `to` (straight to `fd` when nothing is queued); false when the caller must wait for "drain". */
 function send(to: Writable, fd: number | undefined, chunk: Uint8Array, last = false): boolean {
   if (fd !== undefined && to.writableLength === 0 && !to.destroyed) {
-    const sent = writeDirect(fd, chunk, last);
+    const sent = writeAvailable(fd, chunk, last); // -1: the stream's own write reports the failure
     if (sent === chunk.length) return true;
     if (sent > 0) chunk = chunk.subarray(sent);
   }

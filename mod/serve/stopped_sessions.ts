@@ -10,6 +10,8 @@
  * run. A process stopped for a debugger (tracing stop) is left alone.
  */
 import { readdirSync, readFileSync } from "node:fs";
+import { timeoutMs } from "../pop3/config.ts";
+import { WATCHDOG_GRACE_SECONDS } from "../sys/watchdog.ts";
 
 export interface StoppedSweepOptions {
   /** How long a process may stay stopped before it is killed. */
@@ -153,4 +155,12 @@ export function sweepStoppedSessions(options: StoppedSweepOptions): () => void {
 export function stoppedSessionLimits(timeoutMs: number, graceSeconds: number): { limitMs: number; intervalMs: number } {
   const limitMs = timeoutMs + graceSeconds * 1000;
   return { limitMs, intervalMs: Math.max(1000, Math.min(30_000, Math.floor(limitMs / 2))) };
+}
+
+/**
+ * Starts the watch for serve (both hosts): the limit from the sessions' timeout in `env`
+ * (POPPIN_TIMEOUT) and the watchdog's grace; `warn` writes a warning line.
+ */
+export function watchStoppedSessions(env: Readonly<Record<string, string | undefined>>, warn: (message: string) => void): () => void {
+  return sweepStoppedSessions({ ...stoppedSessionLimits(timeoutMs(env), WATCHDOG_GRACE_SECONDS), warn });
 }

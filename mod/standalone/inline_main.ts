@@ -8,9 +8,8 @@ import { ENV, envValue } from "../base/env.ts";
 import type { AppletContext } from "../cli/context.ts";
 import { EXIT_OK, EXIT_TEMP, EXIT_USAGE, PoppinError, UsageError, describeSysError } from "../base/errors.ts";
 import { writeStderr, writeStdout } from "../base/io.ts";
-import { timeoutMs, timeoutWarning } from "../pop3/config.ts";
-import { stoppedSessionLimits, sweepStoppedSessions } from "../serve/stopped_sessions.ts";
-import { WATCHDOG_GRACE_SECONDS } from "../sys/watchdog.ts";
+import { timeoutWarning } from "../pop3/config.ts";
+import { watchStoppedSessions } from "../serve/stopped_sessions.ts";
 import { detachStdio, dropPrivileges, listenAsTold, startupCheck } from "../serve/startup.ts";
 import { isMboxArgument } from "../mbox/spool_path.ts";
 import { applyMboxOption, defaultMboxSettings } from "../mbox/options.ts";
@@ -141,10 +140,7 @@ export async function runInline(o: ServeOptions, ctx: AppletContext): Promise<nu
   detachStdio();
   server.announce();
   // Mail workers and user processes become their user's, who may stop them (stopped_sessions.ts).
-  sweepStoppedSessions({
-    ...stoppedSessionLimits(timeoutMs(checked.env), WATCHDOG_GRACE_SECONDS),
-    warn: (message) => { if (!quiet) writeStderr(logLine(`${ctx.prefix}: warning: ${message}\n`)); },
-  });
+  watchStoppedSessions(checked.env, warn);
   longRunning();
 
   const status = setInterval(() => {

@@ -5,10 +5,9 @@
  * for the TRANSACTION session (as popup's byte-exact reads leave it for pop3d).
  * Output is gathered and written in large chunks, once per batch of answers.
  */
-import { writeSync } from "node:fs";
 import type net from "node:net";
 import { unsentOctets } from "../sys/fd.ts";
-import { drainPendingInput, peekSocket, sendNow } from "../sys/poll.ts";
+import { drainPendingInput, peekSocket, writeAvailable } from "../sys/poll.ts";
 import { MAX_COMMAND_OCTETS } from "../pop3/limits.ts";
 
 const LF = 0x0a;
@@ -348,23 +347,10 @@ export class SocketOutput {
 
   /** write(2) on the non-blocking descriptor: octets taken (0 when the kernel's buffer is full), -1 once the connection failed. */
   #writeDirect(chunk: Uint8Array): number {
-    let sent = 0;
-    while (sent < chunk.length) {
-      try {
-        if (this.#closing) {
-          const n = sendNow(this.fd!, chunk.subarray(sent), true);
-          if (n < 0) return sent; // the socket's queue takes the rest
-          sent += n;
-          continue;
-        }
-        sent += writeSync(this.fd!, chunk, sent, chunk.length - sent);
-      } catch (e) {
-        if ((e as { code?: string }).code === "EAGAIN") return sent;
-        if ((e as { code?: string }).code === "EINTR") continue;
-        this.buf = EMPTY;
-        this.socket.destroy(); // EPIPE, ECONNRESET: the client is gone
-        return -1;
-      }
+    const sent = writeAvailable(this.fd!, chunk, this.#closing);
+    if (sent < 0) {
+      this.buf = EMPTY;
+      this.socket.destroy(); // EPIPE, ECONNRESET: the client is gone
     }
     return sent;
   }

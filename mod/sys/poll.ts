@@ -4,6 +4,7 @@
  * timeoutwrite), and peek at socket data without consuming it (popup must leave every
  * byte after the authorizing command to the program it runs).
  */
+import { writeSync } from "node:fs";
 import { ptr } from "bun:ffi";
 import { SysCallError, lastErrno, libcFunctions } from "./ffi.ts";
 
@@ -83,6 +84,33 @@ export function sendNow(fd: number, buf: Uint8Array, more = false): number {
   const errno = lastErrno();
   if (errno === EAGAIN || errno === EINTR) return -1;
   throw new SysCallError("send", errno);
+}
+
+/**
+ * Writes `chunk` to the non-blocking socket `fd` as far as the kernel takes it at once:
+ * returns the octets taken (fewer than asked when its buffer filled), or -1 once the
+ * connection failed (EPIPE, ECONNRESET). `last`: the connection is closed right after, so
+ * the piece goes with MSG_MORE (sendNow) and leaves with the FIN.
+ */
+export function writeAvailable(fd: number, chunk: Uint8Array, last = false): number {
+  let sent = 0;
+  while (sent < chunk.length) {
+    try {
+      if (last) {
+        const n = sendNow(fd, chunk.subarray(sent), true);
+        if (n < 0) return sent;
+        sent += n;
+        continue;
+      }
+      sent += writeSync(fd, chunk, sent, chunk.length - sent);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === "EAGAIN") return sent;
+      if (code === "EINTR") continue;
+      return -1;
+    }
+  }
+  return sent;
 }
 
 /**
