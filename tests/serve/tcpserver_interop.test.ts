@@ -16,6 +16,29 @@ async function both<T>(scenario: (bin: string, name: string) => Promise<T>): Pro
   return { debian: await scenario(debian.bin, debian.name), poppin: await scenario(poppin.bin, poppin.name) };
 }
 
+/**
+ * An identd on `address`:113 that answers each query with `answer(query)`, and `args` run by
+ * each tcpserver for a client from `address`: what the client got, then the log (masked).
+ */
+async function withIdentd(address: string, answer: (query: string) => string | Uint8Array, args: string[]): Promise<{ debian: string; poppin: string }> {
+  const identd = Bun.listen({
+    hostname: address,
+    port: 113,
+    socket: { data(sock, data) { sock.write(answer(data.toString().trim())); sock.end(); } },
+  });
+  try {
+    return await both(async (bin) => {
+      const s = await startServer(bin, args);
+      const { out } = await talk(s.port, { localAddress: address });
+      await waitFor(() => s.stderr().includes(" end "));
+      await s.stop();
+      return out + maskLog(s.stderr());
+    });
+  } finally {
+    identd.stop(true);
+  }
+}
+
 describe("serve against Debian tcpserver", () => {
   test("child environment, ident and DNS off, -l name", async () => {
     const r = await both(async (bin) => {
@@ -52,69 +75,28 @@ describe("serve against Debian tcpserver", () => {
   });
 
   test("ident answer becomes TCPREMOTEINFO (identd on 127.0.0.2:113)", async () => {
-    const identd = Bun.listen({
-      hostname: "127.0.0.2",
-      port: 113,
-      socket: { data(sock, data) { sock.write(`${data.toString().trim()} : USERID : UNIX : joe\t smith\r\n`); sock.end(); } },
-    });
-    try {
-      const r = await both(async (bin) => {
-        const s = await startServer(bin, ["-v", "-H", "-l", "h", "0", "0", "sh", "-c", "echo \"[$TCPREMOTEINFO]\""]);
-        const { out } = await talk(s.port, { localAddress: "127.0.0.2" });
-        await waitFor(() => s.stderr().includes(" end "));
-        await s.stop();
-        return out + maskLog(s.stderr());
-      });
-      expect(r.poppin).toStartWith("[joesmith]\n");
-      expect(r.poppin).toContain("tcpserver: ok PID h:127.0.0.1:PORT :127.0.0.2:joesmith:PORT");
-      expect(r.poppin).toBe(r.debian);
-    } finally {
-      identd.stop(true);
-    }
+    const r = await withIdentd("127.0.0.2", (query) => `${query} : USERID : UNIX : joe\t smith\r\n`,
+      ["-v", "-H", "-l", "h", "0", "0", "sh", "-c", "echo \"[$TCPREMOTEINFO]\""]);
+    expect(r.poppin).toStartWith("[joesmith]\n");
+    expect(r.poppin).toContain("tcpserver: ok PID h:127.0.0.1:PORT :127.0.0.2:joesmith:PORT");
+    expect(r.poppin).toBe(r.debian);
   });
 
   test("8-bit bytes: a UTF-8 ident answer reaches TCPREMOTEINFO as sent, the ok line has one ? per byte (-l too)", async () => {
-    const identd = Bun.listen({
-      hostname: "127.0.0.6",
-      port: 113,
-      socket: { data(sock, data) { sock.write(`${data.toString().trim()} : USERID : UNIX : j\u00f6rg\r\n`); sock.end(); } },
-    });
-    try {
-      const r = await both(async (bin) => {
-        const s = await startServer(bin, ["-v", "-H", "-l", "h\u00e9", "0", "0", "sh", "-c", "printf '%s' \"$TCPREMOTEINFO\" | od -An -tx1"]);
-        const { out } = await talk(s.port, { localAddress: "127.0.0.6" });
-        await waitFor(() => s.stderr().includes(" end "));
-        await s.stop();
-        return out + maskLog(s.stderr());
-      });
-      expect(r.poppin).toStartWith(" 6a c3 b6 72 67\n");
-      expect(r.poppin).toContain("tcpserver: ok PID h??:127.0.0.1:PORT :127.0.0.6:j??rg:PORT");
-      expect(r.poppin).toBe(r.debian);
-    } finally {
-      identd.stop(true);
-    }
+    const r = await withIdentd("127.0.0.6", (query) => `${query} : USERID : UNIX : j\u00f6rg\r\n`,
+      ["-v", "-H", "-l", "h\u00e9", "0", "0", "sh", "-c", "printf '%s' \"$TCPREMOTEINFO\" | od -An -tx1"]);
+    expect(r.poppin).toStartWith(" 6a c3 b6 72 67\n");
+    expect(r.poppin).toContain("tcpserver: ok PID h??:127.0.0.1:PORT :127.0.0.6:j??rg:PORT");
+    expect(r.poppin).toBe(r.debian);
   });
 
   test("a NUL in the ident answer ends it, as in tcpserver's C string: the program runs with what came before", async () => {
-    const identd = Bun.listen({
-      hostname: "127.0.0.8",
-      port: 113,
-      socket: { data(sock, data) { sock.write(Buffer.concat([Buffer.from(`${data.toString().trim()} : USERID : UNIX : jo`), Buffer.from([0]), Buffer.from("e=x\x01\r\n", "latin1")])); sock.end(); } },
-    });
-    try {
-      const r = await both(async (bin) => {
-        const s = await startServer(bin, ["-v", "-H", "-l", "h", "0", "0", "sh", "-c", "printf '[%s]' \"$TCPREMOTEINFO\""]);
-        const { out } = await talk(s.port, { localAddress: "127.0.0.8" });
-        await waitFor(() => s.stderr().includes(" end "));
-        await s.stop();
-        return out + maskLog(s.stderr());
-      });
-      expect(r.poppin).toStartWith("[jo]");
-      expect(r.poppin).toContain("tcpserver: ok PID h:127.0.0.1:PORT :127.0.0.8:jo:PORT");
-      expect(r.poppin).toBe(r.debian);
-    } finally {
-      identd.stop(true);
-    }
+    const r = await withIdentd("127.0.0.8",
+      (query) => Buffer.concat([Buffer.from(`${query} : USERID : UNIX : jo`), Buffer.from([0]), Buffer.from("e=x\x01\r\n", "latin1")]),
+      ["-v", "-H", "-l", "h", "0", "0", "sh", "-c", "printf '[%s]' \"$TCPREMOTEINFO\""]);
+    expect(r.poppin).toStartWith("[jo]");
+    expect(r.poppin).toContain("tcpserver: ok PID h:127.0.0.1:PORT :127.0.0.8:jo:PORT");
+    expect(r.poppin).toBe(r.debian);
   });
 
   test("-v log lines for an allowed and a denied connection (pids and ports masked)", async () => {
