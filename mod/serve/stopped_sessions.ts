@@ -12,6 +12,36 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { timeoutMs } from "../pop3/config.ts";
 import { WATCHDOG_GRACE_SECONDS } from "../sys/watchdog.ts";
+import { libcFunctions } from "../sys/ffi.ts";
+
+// pidfd_open(2) and pidfd_send_signal(2) by number (the same on every Linux architecture, and
+// no glibc version needed): a signal sent through a pidfd reaches that process or none.
+const SYS_PIDFD_SEND_SIGNAL = 424;
+const SYS_PIDFD_OPEN = 434;
+const SIGKILL = 9;
+const libc = libcFunctions({
+  syscall: { args: ["i64", "i64", "i64", "i64", "i64"], returns: "i64" },
+  close: { args: ["i32"], returns: "i32" },
+}).symbols;
+
+/**
+ * SIGKILL for `pid` only while it is the process seen stopped (the same start time, still
+ * stopped). serve runs as root: a pid the user's process freed and another process took
+ * meanwhile must never be hit. The pidfd names the process, not the number; the check after
+ * opening it rules out a number reused before. False when it was not sent (gone, changed, or
+ * a kernel without pidfds, older than 5.3: then nothing is killed).
+ */
+export function killIfStillStopped(pid: number, start: string): boolean {
+  const fd = Number(libc().syscall(SYS_PIDFD_OPEN, pid, 0, 0, 0));
+  if (fd < 0) return false;
+  try {
+    const now = processState(pid);
+    if (now === undefined || now.state !== "T" || now.start !== start) return false;
+    return Number(libc().syscall(SYS_PIDFD_SEND_SIGNAL, fd, SIGKILL, 0, 0)) === 0;
+  } finally {
+    libc().close(fd);
+  }
+}
 
 export interface StoppedSweepOptions {
   /** How long a process may stay stopped before it is killed. */
@@ -132,12 +162,8 @@ export function sweepStoppedSessions(options: StoppedSweepOptions): () => void {
       }
       if (now - since < options.limitMs) continue;
       const uid = uidOf(pid);
-      try {
-        process.kill(pid, "SIGKILL");
-        options.warn(`process ${pid} (uid ${uid}) stopped for over ${Math.round(options.limitMs / 1000)} s: killed`);
-      } catch {
-        // Gone meanwhile, or not ours to signal (serve runs as another uid): nothing to do.
-      }
+      // Not sent: gone or changed meanwhile, or not ours to signal (serve runs as another uid).
+      if (killIfStillStopped(pid, st.start)) options.warn(`process ${pid} (uid ${uid}) stopped for over ${Math.round(options.limitMs / 1000)} s: killed`);
       stoppedSince.delete(key);
     }
     for (const key of stoppedSince.keys()) if (!seen.has(key)) stoppedSince.delete(key);

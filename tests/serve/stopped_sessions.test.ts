@@ -8,7 +8,7 @@ import { afterAll, expect, test } from "bun:test";
 import { symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../helpers.ts";
-import { descendants, processState, stoppedSessionLimits } from "../../mod/serve/stopped_sessions.ts";
+import { descendants, killIfStillStopped, processState, stoppedSessionLimits } from "../../mod/serve/stopped_sessions.ts";
 
 const procs: { kill(): void }[] = [];
 afterAll(() => {
@@ -57,4 +57,20 @@ test("processState: a name with ') T (' in it does not read as stopped; a real s
   p.kill();
   await p.exited;
   expect(processState(p.pid)).toBeUndefined();
+});
+
+test("the kill reaches only the process seen stopped: not a running one, not one started at another time", async () => {
+  const p = Bun.spawn(["sleep", "30"]);
+  procs.push(p);
+  for (const deadline = Date.now() + 5_000; processState(p.pid)?.state !== "S" && Date.now() < deadline;) await Bun.sleep(20);
+  const start = processState(p.pid)!.start;
+  expect(killIfStillStopped(p.pid, start)).toBe(false); // running
+  process.kill(p.pid, "SIGSTOP");
+  for (const deadline = Date.now() + 5_000; processState(p.pid)?.state !== "T" && Date.now() < deadline;) await Bun.sleep(20);
+  // A pid whose process is not the one seen (another start time: the number was taken again).
+  expect(killIfStillStopped(p.pid, String(Number(start) + 1))).toBe(false);
+  expect(processState(p.pid)?.state).toBe("T");
+  expect(killIfStillStopped(p.pid, start)).toBe(true);
+  expect(await p.exited).toBe(137);
+  expect(p.signalCode).toBe("SIGKILL");
 });
