@@ -69,9 +69,13 @@ function usableName(name: string, dir: string, warn: (m: string) => void): boole
   return true;
 }
 
-/** Moves every message of new/ into cur/ with ":2," appended; a message another session moved first is skipped. */
-export function maildirMoveNew(dir: string, onWarning: (m: string) => void = () => {}): void {
-  for (const name of listDir(dir, "new")) {
+/**
+ * Moves every message of new/ into cur/ with ":2," appended; a message another session moved
+ * first is skipped. Returns how many entries new/ had (0: it was empty when listed).
+ */
+export function maildirMoveNew(dir: string, onWarning: (m: string) => void = () => {}): number {
+  const names = listDir(dir, "new");
+  for (const name of names) {
     if (!usableName(name, join(dir, "new"), onWarning)) continue;
     const from = join(dir, "new", name);
     try {
@@ -80,6 +84,7 @@ export function maildirMoveNew(dir: string, onWarning: (m: string) => void = () 
       if (!isGone(err)) onWarning(`unable to move ${logValue(from)} to cur: ${describeSysError(err)}`);
     }
   }
+  return names.length;
 }
 
 interface Found {
@@ -136,14 +141,17 @@ let countBuffer: Uint8Array | undefined;
 export function maildirScan(dir: string, opts: ScanOptions = {}): MaildirEntry[] {
   const warn = opts.onWarning ?? (() => {});
   const moveNew = opts.moveNew ?? true;
-  if (moveNew) maildirMoveNew(dir, warn);
+  // An empty new/ is not listed twice: a message delivered after the move's look is this
+  // session's no more than one delivered after the listing below would be (qmail-pop3d
+  // lists new/ once).
+  const newEntries = moveNew ? maildirMoveNew(dir, warn) : -1;
   const found: Found[] = [];
   const trustNames = (opts.trustNames ?? true) && opts.order !== "qmail";
   // qmail-pop3d lists new/ before cur/ (its heap sees them in that order). After a move, new/
   // still holds what could not be moved or arrived since: list those too, from new/.
   const fromNew: Found[] = [];
   const fromCur: Found[] = [];
-  collect(dir, "new", trustNames, warn, fromNew);
+  if (newEntries !== 0) collect(dir, "new", trustNames, warn, fromNew);
   collect(dir, "cur", trustNames, warn, fromCur);
   if (fromNew.length > 0) {
     // A message another session moved while we listed shows up in both: keep the cur/ one.
