@@ -1,8 +1,11 @@
 /**
  * The documented topology on loopback: Debian's HAProxy (send-proxy-v2, TCP health check)
- * in front of two `serve --inline ... popup HOST proxy ROUTES.cdb` nodes, in front of two
- * backends (`serve --proxy`) holding different users. Clients bind 127.0.0.5 so the
- * backends' logs can show that the real client address went through both hops.
+ * in front of two proxy nodes (`serve [--inline] ... popup HOST proxy ROUTES.cdb`), in front
+ * of two backends (`serve --proxy`) holding different users. Clients bind 127.0.0.5 so the
+ * backends' logs can show that the real client address went through both hops. The same
+ * cases run in two shapes: --inline proxy nodes before classic-chain backends with virtual
+ * users, and classic proxy nodes (a process per connection) before `serve --inline` backends
+ * run as root with system users (mail workers).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -10,7 +13,8 @@ import net from "node:net";
 import { join } from "node:path";
 import { ROOT, requireTool, tempDir, type PortServer } from "../helpers.ts";
 import { canonical, curlFetch, fetchmailFetch, mpopFetch } from "../integration/clients.ts";
-import { makeUsers, poplibFrom, routesCdb, startBackend, startProxy, waitForLog, type Users } from "./topology.ts";
+import { removeLocalUsers } from "../security/local_users.ts";
+import { makeSystemUsers, makeUsers, poplibFrom, routesCdb, startBackend, startProxy, waitForLog, type Users } from "./topology.ts";
 
 const QUICK = { POPPIN_AUTH_FAILURE_DELAY: "0" };
 const CLIENT = "127.0.0.5";
@@ -91,7 +95,19 @@ class OpenSession {
   }
 }
 
-describe("HAProxy -> two proxy nodes -> two backends", () => {
+interface Shape {
+  name: string;
+  inlineNodes: boolean;
+  inlineBackends: boolean;
+  users: (users: Record<string, string>, messages: (user: string) => Uint8Array[]) => Users;
+}
+const SHAPES: Shape[] = [
+  { name: "--inline proxy nodes, classic backends, virtual users", inlineNodes: true, inlineBackends: false, users: makeUsers },
+  { name: "classic proxy nodes, --inline backends, system users", inlineNodes: false, inlineBackends: true, users: makeSystemUsers },
+];
+afterAll(removeLocalUsers);
+
+for (const shape of SHAPES) describe(`HAProxy -> two proxy nodes -> two backends (${shape.name})`, () => {
   let usersA: Users;
   let usersB: Users;
   let backendA: PortServer;
@@ -101,19 +117,22 @@ describe("HAProxy -> two proxy nodes -> two backends", () => {
   let haproxy: ReturnType<typeof Bun.spawn> | undefined;
   let front = 0;
   let routes = "";
+  /** Each user's login (system accounts have a unique name). */
+  let L: Record<string, string> = {};
 
   beforeAll(async () => {
     requireTool("haproxy");
-    usersA = makeUsers({ alice: "alice pw", carol: "carol pw", erin: "erin pw" }, corpus);
-    usersB = makeUsers({ bob: "bob pw", dave: "dave pw" }, corpus);
-    backendA = await startBackend("127.0.0.2", 0, usersA, QUICK);
-    backendB = await startBackend("127.0.0.3", 0, usersB, QUICK);
+    usersA = shape.users({ alice: "alice pw", carol: "carol pw", erin: "erin pw" }, corpus);
+    usersB = shape.users({ bob: "bob pw", dave: "dave pw" }, corpus);
+    L = { ...usersA.logins, ...usersB.logins };
+    backendA = await startBackend("127.0.0.2", 0, usersA, QUICK, [], shape.inlineBackends);
+    backendB = await startBackend("127.0.0.3", 0, usersB, QUICK, [], shape.inlineBackends);
     backendBPort = backendB.port;
     routes = routesCdb([
-      `alice:127.0.0.2:${backendA.port}`, `carol:127.0.0.2:${backendA.port}`, `erin:127.0.0.2:${backendA.port}`,
-      `bob:127.0.0.3:${backendB.port}`, `dave:127.0.0.3:${backendB.port}`, "",
+      `${L.alice}:127.0.0.2:${backendA.port}`, `${L.carol}:127.0.0.2:${backendA.port}`, `${L.erin}:127.0.0.2:${backendA.port}`,
+      `${L.bob}:127.0.0.3:${backendB.port}`, `${L.dave}:127.0.0.3:${backendB.port}`, "",
     ].join("\n"));
-    const proxyOpts = { inline: true, serveArgs: ["--proxy", "--proxy-from", "127.0.0.0/8"], env: QUICK };
+    const proxyOpts = { inline: shape.inlineNodes, serveArgs: ["--proxy", "--proxy-from", "127.0.0.0/8"], env: QUICK };
     nodes.push(await startProxy("127.0.0.1", 0, routes, proxyOpts));
     nodes.push(await startProxy("127.0.0.4", 0, routes, proxyOpts));
     front = await freePort();
@@ -132,34 +151,37 @@ describe("HAProxy -> two proxy nodes -> two backends", () => {
   });
 
   test("each user reaches their own mailbox; the backends log the client's own address; a wrong password is [AUTH]", async () => {
-    const alice = await poplibFrom(CLIENT, front, "alice", "alice pw");
+    const alice = await poplibFrom(CLIENT, front, L.alice!, "alice pw");
     expect(alice).toContain("only alice reads this");
     expect(alice).not.toContain("only bob");
-    const bob = await poplibFrom(CLIENT, front, "bob", "bob pw");
+    const bob = await poplibFrom(CLIENT, front, L.bob!, "bob pw");
     expect(bob).toContain("only bob reads this");
-    await waitForLog(backendB.log, "user=bob rip=127.0.0.5");
-    expect(backendA.log()).toContain("qmail-pop3d: info: end=quit user=alice rip=127.0.0.5");
-    expect(backendB.log()).toContain("qmail-pop3d: info: end=quit user=bob rip=127.0.0.5");
-    expect(backendA.log()).not.toContain("user=bob");
-    expect(await poplibFrom(CLIENT, front, "alice", "bob pw")).toBe("error: -ERR [AUTH] authorization failed\n");
+    await waitForLog(backendB.log, `user=${L.bob} rip=127.0.0.5`);
+    expect(backendA.log()).toContain(`qmail-pop3d: info: end=quit user=${L.alice} rip=127.0.0.5`);
+    expect(backendB.log()).toContain(`qmail-pop3d: info: end=quit user=${L.bob} rip=127.0.0.5`);
+    expect(backendA.log()).not.toContain(`user=${L.bob}`);
+    expect(await poplibFrom(CLIENT, front, L.alice!, "bob pw")).toBe("error: -ERR [AUTH] authorization failed\n");
     // the proxy nodes saw the client's address through HAProxy's header too
-    expect(nodes.map((n) => n.log()).join("")).toMatch(/poppin proxy: info: end=\S+ user=alice rip=127\.0\.0\.5 backend=127\.0\.0\.2:/);
+    expect(nodes.map((n) => n.log()).join("")).toMatch(new RegExp(`poppin proxy: info: end=\\S+ user=${L.alice} rip=127\\.0\\.0\\.5 backend=127\\.0\\.0\\.2:`));
   });
 
   test("a stopped backend costs only its own users [SYS/TEMP]; restarting it restores them", async () => {
     await backendB.stop();
-    expect(await poplibFrom(CLIENT, front, "bob", "bob pw")).toStartWith("error: -ERR [SYS/TEMP]");
-    expect(await poplibFrom(CLIENT, front, "alice", "alice pw")).toContain("only alice reads this");
-    backendB = await startBackend("127.0.0.3", backendBPort, usersB, QUICK);
-    expect(await poplibFrom(CLIENT, front, "bob", "bob pw")).toContain("only bob reads this");
+    expect(await poplibFrom(CLIENT, front, L.bob!, "bob pw")).toStartWith("error: -ERR [SYS/TEMP]");
+    expect(await poplibFrom(CLIENT, front, L.alice!, "alice pw")).toContain("only alice reads this");
+    backendB = await startBackend("127.0.0.3", backendBPort, usersB, QUICK, [], shape.inlineBackends);
+    expect(await poplibFrom(CLIENT, front, L.bob!, "bob pw")).toContain("only bob reads this");
   });
 
-  test("a proxy node killed with -9 costs only its own sessions; HAProxy sends new ones to the other node", async () => {
-    const ends = (user: string) => [backendA, backendB].reduce((n, b) => n + b.log().split(`qmail-pop3d: info: end=`).filter((l) => l.includes(` user=${user} `)).length, 0);
+  // serve --inline holds its sessions in its one process: they end with it. A classic node's
+  // sessions are processes of their own, which outlive serve as they outlive tcpserver.
+  const killedSessions = shape.inlineNodes ? "costs only its own sessions" : "costs no session (each is a process of its own)";
+  test(`a proxy node killed with -9 ${killedSessions}; HAProxy sends new ones to the other node`, async () => {
+    const ends = (user: string) => [backendA, backendB].reduce((n, b) => n + b.log().split(`qmail-pop3d: info: end=`).filter((l) => l.includes(` user=${L[user]} `)).length, 0);
     const endsBefore = new Map(["alice", "bob", "carol", "dave"].map((u) => [u, ends(u)]));
     const sessions = [new OpenSession(front), new OpenSession(front), new OpenSession(front), new OpenSession(front)];
     // four users (a Maildir serves one session at a time): round robin puts two on each node
-    for (const [i, user] of ["alice", "bob", "carol", "dave"].entries()) await sessions[i]!.login(user, `${user} pw`);
+    for (const [i, user] of ["alice", "bob", "carol", "dave"].entries()) await sessions[i]!.login(L[user]!, `${user} pw`);
     const onNode = (s: OpenSession) => nodes.findIndex((n) => n.log().includes(`:${CLIENT}::${s.localPort}\n`));
     await Bun.sleep(100);
     const placed = sessions.map(onNode);
@@ -168,7 +190,7 @@ describe("HAProxy -> two proxy nodes -> two backends", () => {
     nodes[0]!.proc.kill("SIGKILL");
     await nodes[0]!.proc.exited;
     for (const [i, s] of sessions.entries()) {
-      if (placed[i] === 0) {
+      if (placed[i] === 0 && shape.inlineNodes) {
         await s.expect(/$^/, 2000); // waits for the close
         expect(s.closed).toBe(true);
       } else {
@@ -177,7 +199,7 @@ describe("HAProxy -> two proxy nodes -> two backends", () => {
     }
     // New sessions all get served (erin: the one user of backend A with no session open, so
     // no [IN-USE] whichever node holds the others).
-    for (let i = 0; i < 4; i++) expect(await poplibFrom(CLIENT, front, "erin", "erin pw")).toContain("only erin reads this");
+    for (let i = 0; i < 4; i++) expect(await poplibFrom(CLIENT, front, L.erin!, "erin pw")).toContain("only erin reads this");
     for (const s of sessions) s.sock.destroy();
     // The backends see the four sessions end and let their Maildirs go (the next test logs in as carol and dave).
     const deadline = Date.now() + 10_000;
@@ -189,9 +211,9 @@ describe("HAProxy -> two proxy nodes -> two backends", () => {
   test("fetchmail, mpop and curl through the whole path get every message byte-identical", async () => {
     const clients = [["carol", fetchmailFetch], ["dave", mpopFetch], ["erin", curlFetch]] as const;
     for (const [user, fetch] of clients) {
-      const got = await fetch({ host: "127.0.0.1", port: front, user, password: `${user} pw` }, tempDir(user));
+      const got = await fetch({ host: "127.0.0.1", port: front, user: L[user]!, password: `${user} pw` }, tempDir(user));
       expect(got.map(canonical).sort()).toEqual(corpus(user).map(canonical).sort());
-      expect(await poplibFrom(CLIENT, front, user, `${user} pw`)).toBe(""); // all deleted on the backend
+      expect(await poplibFrom(CLIENT, front, L[user]!, `${user} pw`)).toBe(""); // all deleted on the backend
     }
   });
 });

@@ -3,17 +3,26 @@ import { chmodSync, chownSync, mkdirSync, readdirSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { expect } from "bun:test";
-import { applet, run, startPortServer, tempDir, type PortServer } from "../helpers.ts";
+import { applet, run, runAccountTool, startPortServer, tempDir, type PortServer } from "../helpers.ts";
+import { asUser, localUser, sharedBase } from "../security/local_users.ts";
 
 export const MAIL_UID = process.getuid!() === 0 ? 12345 : process.getuid!();
 
 export interface Users {
-  userdb: string;
+  /** The virtual users' database; undefined for system users (checkpassword reads /etc/shadow). */
+  userdb?: string;
   homes: Record<string, string>;
+  /** The login of each user named in the test (system accounts get a unique name). */
+  logins: Record<string, string>;
+}
+
+/** Users of a user database (POPPIN_USERDB). */
+export interface VirtualUsers extends Users {
+  userdb: string;
 }
 
 /** Virtual users with a Maildir each, and `messages` delivered to every one of them. */
-export function makeUsers(users: Record<string, string>, messages: (user: string) => Uint8Array[]): Users {
+export function makeUsers(users: Record<string, string>, messages: (user: string) => Uint8Array[]): VirtualUsers {
   const root = tempDir("proxyusers");
   chmodSync(root, 0o755);
   const homes: Record<string, string> = {};
@@ -30,7 +39,32 @@ export function makeUsers(users: Record<string, string>, messages: (user: string
     chownTree(home);
     homes[user] = home;
   }
-  return { userdb: `${userdb}.cdb`, homes };
+  return { userdb: `${userdb}.cdb`, homes, logins: Object.fromEntries(Object.keys(users).map((u) => [u, u])) };
+}
+
+/**
+ * System users (useradd, a yescrypt hash in /etc/shadow, a ~/Maildir of their own with
+ * `messages` delivered as the user), named PREFIX + a random suffix; the caller removes them
+ * with removeLocalUsers (tests/security/local_users.ts).
+ */
+export function makeSystemUsers(users: Record<string, string>, messages: (user: string) => Uint8Array[]): Users {
+  const base = sharedBase("proxysys");
+  const homes: Record<string, string> = {};
+  const logins: Record<string, string> = {};
+  for (const [user, password] of Object.entries(users)) {
+    const account = localUser(`px${user.slice(0, 3)}`, base);
+    runAccountTool(["chpasswd", "-c", "YESCRYPT"], "chpasswd", `${account.name}:${password}\n`);
+    const maildir = join(account.home, "Maildir");
+    const made = asUser(account, [applet("maildirmake"), maildir]);
+    if (made.code !== 0) throw new Error(`maildirmake as ${account.name}: ${made.err}`);
+    for (const m of messages(user)) {
+      const delivered = asUser(account, [applet("deliver"), maildir], Buffer.from(m).toString("latin1"));
+      if (delivered.code !== 0) throw new Error(`deliver as ${account.name}: ${delivered.err}`);
+    }
+    homes[user] = account.home;
+    logins[user] = account.name;
+  }
+  return { homes, logins };
 }
 
 export function chownTree(dir: string): void {
@@ -45,12 +79,15 @@ export function chownTree(dir: string): void {
 
 const ENV = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
 
-/** A backend: the classic chain behind `serve --proxy --proxy-from 127.0.0.0/8`. */
-export function startBackend(ip: string, port: number, users: Users, env: Record<string, string> = {}, serveArgs: string[] = []): Promise<PortServer> {
+/**
+ * A backend: the classic chain behind `serve --proxy --proxy-from 127.0.0.0/8` (with
+ * `inline`, served by `serve --inline`: as root, system users' sessions run in mail workers).
+ */
+export function startBackend(ip: string, port: number, users: Users, env: Record<string, string> = {}, serveArgs: string[] = [], inline = false): Promise<PortServer> {
   return startPortServer([
-    applet("tcpserver"), "-1", "-v", "-HR", ...serveArgs, "--proxy", "--proxy-from", "127.0.0.0/8", ip, String(port),
+    applet("tcpserver"), ...(inline ? ["--inline"] : []), "-1", "-v", "-HR", ...serveArgs, "--proxy", "--proxy-from", "127.0.0.0/8", ip, String(port),
     applet("qmail-popup"), "backend.example.org", applet("checkpassword"), applet("qmail-pop3d"), "Maildir",
-  ], { env: { ...ENV, POPPIN_USERDB: users.userdb, ...env } });
+  ], { env: { ...ENV, ...(users.userdb !== undefined ? { POPPIN_USERDB: users.userdb } : {}), ...env } });
 }
 
 /** A proxy node: `serve [--inline] [SERVE-ARGS] IP PORT popup HOST proxy [PROXY-ARGS] ROUTES.cdb`. */

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { applet, run, startPortServer, tempDir, type PortServer } from "../helpers.ts";
 import { makeCertificate, type Certificate } from "../tls/harness.ts";
 import { foreignPopup } from "./foreign_popup.ts";
-import { makeUsers, routesCdb, startBackend, startProxy, talk, waitForLog, type Users } from "../proxy/topology.ts";
+import { makeUsers, routesCdb, startBackend, startProxy, talk, waitForLog, type VirtualUsers } from "../proxy/topology.ts";
 
 const PATH = process.env.PATH ?? "/usr/bin:/bin";
 const CLIENT = "127.0.0.5";
@@ -20,7 +20,7 @@ const UCSPI = /^(PROTO|TCP6?(LOCAL|REMOTE)(IP|PORT))=/;
 
 let dir: string;
 let rules: string;
-let users: Users;
+let users: VirtualUsers;
 const servers: PortServer[] = [];
 
 /** serve -x RULES (the client's rule empties TCPREMOTEIP, TCPREMOTEPORT and TCPLOCALIP) running `argv`. */

@@ -11,7 +11,7 @@ import net from "node:net";
 import { join } from "node:path";
 import { applet, requireTool, ROOT, run, startPortServer, tempDir } from "../helpers.ts";
 import { foreignPopup } from "./foreign_popup.ts";
-import { makeUsers, type Users } from "../proxy/topology.ts";
+import { makeUsers, type VirtualUsers } from "../proxy/topology.ts";
 
 const UCSPI = /^(PROTO|TCP6?(LOCAL|REMOTE)(IP|PORT|HOST|INFO))=/;
 const PATH = process.env.PATH ?? "/usr/bin:/bin";
@@ -88,7 +88,7 @@ async function waitFor(what: string, probe: () => boolean): Promise<void> {
 let dir: string;
 let envOut: string;
 let recorder: string;
-let users: Users;
+let users: VirtualUsers;
 
 /** The UCSPI variables the recording checkpassword saw, as sorted NAME=VALUE lines. */
 function recorded(): string[] {
