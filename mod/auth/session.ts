@@ -12,7 +12,7 @@ import { armWatchdog } from "../sys/watchdog.ts";
 import { timeoutMs } from "../pop3/config.ts";
 import { checkRealHome } from "./home_base.ts";
 import type { Account } from "./account.ts";
-import { AuthRefused } from "./request.ts";
+import { AccountRefused, AuthRefused } from "./request.ts";
 import { pathexecEnvironment } from "../daemontools/pathexec.ts";
 import { IdSwitchError, switchIds } from "../sys/switch_ids.ts";
 
@@ -52,8 +52,8 @@ export function becomeAccount(account: Account, euid: number): void {
   } catch (err) {
     if (!(err instanceof IdSwitchError)) throw err;
     if (err.step === "groups") throw new TempError(`unable to set groups for ${account.login}: ${describeSysError(err)}`);
-    // djb's prot_gid/prot_uid failing is exit 1; keep it.
-    throw new AuthRefused(`unable to switch to uid ${account.uid} gid ${account.gid}: ${describeSysError(err)}`);
+    // djb's prot_gid/prot_uid failing is exit 1; keep it, with a line for the administrator.
+    throw new AccountRefused(`unable to switch to uid ${account.uid} gid ${account.gid}: ${describeSysError(err)}`, Buffer.from(account.login));
   }
 }
 
