@@ -18,8 +18,8 @@ import { IdSwitchError, switchIds } from "../sys/switch_ids.ts";
 
 /**
  * Secrets the login reads from the environment, which PROG never needs. PROG runs as the
- * mailbox owner and, started by exec (pop3d in the chain, serve --inline's user process), is
- * the owner's to read: /proc/PID/environ, as long as the session lasts.
+ * mailbox owner and, started by exec after the switch (pop3d in the chain), is the owner's to
+ * read: /proc/PID/environ, as long as the session lasts.
  */
 const LOGIN_SECRETS = [BEARER_VARIABLE, ENV.oauthClientSecret.name];
 
