@@ -4,7 +4,7 @@ import { EXIT_OK, EXIT_USAGE, PoppinError, describeSysError } from "../base/erro
 import { AuthRefused } from "../auth/request.ts";
 import { checkRealHome } from "../auth/home_base.ts";
 import { ENV, envValue } from "../base/env.ts";
-import { ENTER_HOME_VARIABLE } from "../auth/session.ts";
+import { BECOME_VARIABLE, becomeStartedAccount, ENTER_HOME_VARIABLE } from "../auth/session.ts";
 import { writeStdout } from "../base/io.ts";
 import { logValue } from "../base/log_value.ts";
 import { clientAddressKnown } from "../base/ucspi_env.ts";
@@ -44,6 +44,19 @@ export const applet: Applet = {
     "  --lock-stale=S         a dot-lock older than this is broken (default 300)",
   ].join("\n"),
   async run(args, ctx) {
+    const become = ctx.env[BECOME_VARIABLE];
+    if (become !== undefined) {
+      // Started by serve --inline as root: the account's groups, gid and uid before anything
+      // else (its arguments and configuration are read with the user's rights, as after checkpassword).
+      delete ctx.env[BECOME_VARIABLE];
+      try {
+        becomeStartedAccount(become, ctx.env, process.geteuid?.() ?? 0);
+      } catch (e) {
+        writeStdout(err(TEXT.authTemp));
+        fatal(ctx, `${logValue(e instanceof PoppinError || e instanceof AuthRefused ? e.message : describeSysError(e))} user=${logValue(ctx.env.USER ?? "-")} rip=${logValue(ctx.env.TCPREMOTEIP ?? "unknown")}`);
+        return EXIT_OK; // answered: see below
+      }
+    }
     // An empty TCPREMOTEIP (a broken environment, never tcpserver) counts as unset: rip=unknown.
     clientAddressKnown(ctx.env);
     const parsed = parsePop3dArgs(args, ctx.env);

@@ -4,7 +4,7 @@ import { EXIT_TEMP } from "../base/errors.ts";
 import { accountAndChild, runChild } from "../daemontools/run_child.ts";
 import { execEnvironment } from "../daemontools/pathexec.ts";
 import { djbErrorText } from "../log/djb_errors.ts";
-import { idBeyondRuntime } from "../sys/id_range.ts";
+import { IdSwitchError, switchIds } from "../sys/switch_ids.ts";
 
 const SYNOPSIS = "setuidgid account child";
 
@@ -17,23 +17,12 @@ export const applet: Applet = {
     if (typeof found === "number") return found;
     const { pw, child } = found;
     // prot_gid: the group list becomes just the gid, then the gid; prot_uid: the uid.
-    for (const [call, what, id] of [["setgid", "gid", pw.gid], ["setuid", "uid", pw.uid]] as const) {
-      const beyond = idBeyondRuntime(what, id);
-      if (beyond === undefined) continue;
-      fatal(ctx, `unable to ${call}: ${beyond}`);
-      return EXIT_TEMP;
-    }
     try {
-      process.setgroups!([pw.gid]);
-      process.setgid!(pw.gid);
+      switchIds({ uid: pw.uid, gid: pw.gid, groups: { list: [pw.gid] } });
     } catch (err) {
-      fatal(ctx, `unable to setgid: ${djbErrorText(err)}`);
-      return EXIT_TEMP;
-    }
-    try {
-      process.setuid!(pw.uid);
-    } catch (err) {
-      fatal(ctx, `unable to setuid: ${djbErrorText(err)}`);
+      if (!(err instanceof IdSwitchError)) throw err;
+      // djb's words: prot_gid (groups and gid) is "setgid", prot_uid "setuid"; a reason in words when no errno says it.
+      fatal(ctx, `unable to ${err.step === "uid" ? "setuid" : "setgid"}: ${err.code === undefined ? err.message : djbErrorText(err)}`);
       return EXIT_TEMP;
     }
     return runChild(ctx, child, execEnvironment(ctx.env));

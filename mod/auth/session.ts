@@ -12,20 +12,14 @@ import { armWatchdog } from "../sys/watchdog.ts";
 import { timeoutMs } from "../pop3/config.ts";
 import { checkRealHome } from "./home_base.ts";
 import type { Account } from "./account.ts";
-import { AuthRefused } from "./request.ts";
+import { AccountRefused, AuthRefused } from "./request.ts";
 import { pathexecEnvironment } from "../daemontools/pathexec.ts";
-import { idBeyondRuntime } from "../sys/id_range.ts";
-
-
-/** Node's process.initgroups (Bun has it; its type declarations do not). */
-interface ProcessWithInitgroups {
-  initgroups(user: string, extraGroup: number): void;
-}
+import { IdSwitchError, switchIds } from "../sys/switch_ids.ts";
 
 /**
  * Secrets the login reads from the environment, which PROG never needs. PROG runs as the
- * mailbox owner and, started by exec (pop3d in the chain, serve --inline's user process), is
- * the owner's to read: /proc/PID/environ, as long as the session lasts.
+ * mailbox owner and, started by exec after the switch (pop3d in the chain), is the owner's to
+ * read: /proc/PID/environ, as long as the session lasts.
  */
 const LOGIN_SECRETS = [BEARER_VARIABLE, ENV.oauthClientSecret.name];
 
@@ -43,9 +37,10 @@ export function sessionEnvironment(base: NodeJS.ProcessEnv, account: Account): R
 }
 
 /**
- * Switches to the account. As root: supplementary groups (initgroups for system
- * accounts, just the gid for virtual ones), then gid, then uid. Not root: nothing
- * to switch; authenticate() already refused any other uid.
+ * Switches to the account. As root: supplementary groups (initgroups for system accounts,
+ * just the gid for virtual ones), then gid, then uid, through sys/switch_ids.ts (any id Linux
+ * allows, up to 4294967294). Not root: nothing to switch; authenticate() already refused any
+ * other uid.
  */
 export function becomeAccount(account: Account, euid: number): void {
   if (euid !== 0) {
@@ -53,19 +48,12 @@ export function becomeAccount(account: Account, euid: number): void {
     return;
   }
   try {
-    if (account.source === "system") (process as unknown as ProcessWithInitgroups).initgroups(account.login, account.gid);
-    else process.setgroups!([account.gid]);
+    switchIds({ uid: account.uid, gid: account.gid, groups: account.source === "system" ? { initgroupsFor: account.login } : { list: [account.gid] } });
   } catch (err) {
-    throw new TempError(`unable to set groups for ${account.login}: ${describeSysError(err)}`);
-  }
-  // djb's prot_gid/prot_uid failing is exit 1; keep it.
-  const beyond = idBeyondRuntime("gid", account.gid) ?? idBeyondRuntime("uid", account.uid);
-  if (beyond !== undefined) throw new AuthRefused(`unable to switch to uid ${account.uid} gid ${account.gid}: ${beyond}`);
-  try {
-    process.setgid!(account.gid);
-    process.setuid!(account.uid);
-  } catch (err) {
-    throw new AuthRefused(`unable to switch to uid ${account.uid} gid ${account.gid}: ${describeSysError(err)}`);
+    if (!(err instanceof IdSwitchError)) throw err;
+    if (err.step === "groups") throw new TempError(`unable to set groups for ${account.login}: ${describeSysError(err)}`);
+    // djb's prot_gid/prot_uid failing is exit 1; keep it, with a line for the administrator.
+    throw new AccountRefused(`unable to switch to uid ${account.uid} gid ${account.gid}: ${describeSysError(err)}`, Buffer.from(account.login));
   }
 }
 
@@ -75,6 +63,25 @@ export function becomeAccount(account: Account, euid: number): void {
  * switch (a process started in the home by root would be there even where the user may not go).
  */
 export const ENTER_HOME_VARIABLE: string = ENV.enterHome.name;
+
+/**
+ * Set by serve --inline (root) in the environment of a user process it starts as root: the
+ * account's "UID:GID". pop3d becomes that account first thing (becomeStartedAccount), with
+ * the same switch as checkpassword and the mail workers: the process never serves as root.
+ */
+export const BECOME_VARIABLE: string = ENV.become.name;
+
+/**
+ * pop3d started by serve --inline: becomes the account named by `value` ("UID:GID"), USER
+ * (the login, for initgroups) and ENTER_HOME_VARIABLE (the account's kind) in `env`. Not
+ * root: the account must be ours already. Throws AuthRefused or TempError.
+ */
+export function becomeStartedAccount(value: string, env: NodeJS.ProcessEnv, euid: number): void {
+  const m = /^([0-9]{1,10}):([0-9]{1,10})$/.exec(value);
+  if (m === null) throw new TempError(`${BECOME_VARIABLE} is not UID:GID: ${value}`);
+  const source = env[ENTER_HOME_VARIABLE] === "virtual" ? "virtual" : "system";
+  becomeAccount({ login: env.USER ?? "", uid: Number(m[1]), gid: Number(m[2]), home: env.HOME ?? "", shell: env.SHELL ?? "", source, hash: undefined }, euid);
+}
 
 /**
  * checkpassword's chdir(home), as the user, after the uid switch. The session's watchdog is

@@ -54,6 +54,8 @@ export const ENV = {
   tlsFd: variable<number | undefined>("POPPIN_TLS_FD", "a descriptor", undefined, whole(4)),
   /** serve --inline (root) -> pop3d: started in "/", change to $HOME as the user first. */
   enterHome: variable<string | undefined>("POPPIN_ENTER_HOME", "1", undefined, text),
+  /** serve --inline (root) -> pop3d: the account's "UID:GID", which pop3d (started as root) becomes before anything else. */
+  become: variable<string | undefined>("POPPIN_BECOME", "UID:GID", undefined, text),
   /** serve --inline -> pop3d: commands pipelined after PASS (base64). */
   pipelined: variable<string | undefined>("POPPIN_PIPELINED", "base64", undefined, text),
   /** serve --inline -> pop3d: a descriptor holding what was pipelined after PASS (more than fits in POPPIN_PIPELINED). */

@@ -8,9 +8,10 @@
 import { unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { lookupVirtualUser } from "../auth/userdb.ts";
-import { PermError, TempError } from "../base/errors.ts";
+import { PermError, TempError, describeSysError } from "../base/errors.ts";
 import { maildirDeliver } from "../maildir/deliver.ts";
 import { getpwnam } from "../sys/libc.ts";
+import { restoreRoot, switchEffectiveIds } from "../sys/switch_ids.ts";
 import { localDeliveryHeader } from "./received.ts";
 
 export interface LocalTarget {
@@ -61,15 +62,19 @@ export function resolveRecipient(recipient: Uint8Array, config: LocalConfig): Lo
  */
 async function asOwner<T>(target: LocalTarget, action: () => Promise<T>): Promise<T> {
   if (process.geteuid?.() !== 0) return action();
-  process.setgroups!([target.gid]);
-  process.setegid!(target.gid);
-  process.seteuid!(target.uid);
+  const switched = (step: () => void, what: string) => {
+    try {
+      step();
+    } catch (err) {
+      throw new TempError(`unable to ${what}: ${describeSysError(err)}`);
+    }
+  };
   try {
+    switched(() => switchEffectiveIds(target), `switch to uid ${target.uid} gid ${target.gid}`);
     return await action();
   } finally {
-    process.seteuid!(0);
-    process.setegid!(0);
-    process.setgroups!([0]);
+    // Root again (sys/switch_ids.ts checks it), or the error stops the delivery.
+    switched(restoreRoot, "switch back to root");
   }
 }
 

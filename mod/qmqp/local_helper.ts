@@ -26,7 +26,7 @@ import { deliverLocally, type LocalDeliverer, type Outcome } from "./handle.ts";
 import { readRequest } from "./input.ts";
 import { deliverToAll, type Delivered, type LocalTarget } from "./local.ts";
 import { QmqpParser, type QmqpRequest } from "./parser.ts";
-import { idBeyondRuntime } from "../sys/id_range.ts";
+import { switchIds } from "../sys/switch_ids.ts";
 
 /** The helper's and the recipients' modes of the qmqpd applet (never given by a user). */
 export const HELPER_ARG = "--local-helper";
@@ -65,23 +65,16 @@ let prctlHandle: ReturnType<typeof openPrctl> | undefined;
 const PR_SET_DUMPABLE = 4;
 
 /**
- * prot_gid then prot_uid: groups = [gid], gid, uid; checked afterwards. Then non-dumpable
+ * prot_gid then prot_uid: groups = [gid], gid, uid (sys/switch_ids.ts checks it took). Then non-dumpable
  * (the kernel's default after a switch from root, made explicit): processes of the same
  * uid can neither ptrace it nor read its memory, which may hold what root read (the user
  * database) or the client's message.
  */
 export function becomeIds(ids: Ids): void {
-  const beyond = idBeyondRuntime("gid", ids.gid) ?? idBeyondRuntime("uid", ids.uid);
-  if (beyond !== undefined) throw new TempError(`unable to switch to uid ${ids.uid} gid ${ids.gid}: ${beyond}`);
   try {
-    process.setgroups!([ids.gid]);
-    process.setgid!(ids.gid);
-    process.setuid!(ids.uid);
+    switchIds({ uid: ids.uid, gid: ids.gid, groups: { list: [ids.gid] } });
   } catch (err) {
     throw new TempError(`unable to switch to uid ${ids.uid} gid ${ids.gid}: ${describeSysError(err)}`);
-  }
-  if (process.getuid!() !== ids.uid || process.geteuid!() !== ids.uid || process.getgid!() !== ids.gid) {
-    throw new TempError(`unable to switch to uid ${ids.uid} gid ${ids.gid}`);
   }
   prctlHandle ??= openPrctl();
   if (prctlHandle.symbols.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) !== 0) throw new TempError("unable to make the process non-dumpable");

@@ -5,6 +5,7 @@
  * options (and drops it), so "--word" before HOST did nothing there; here it is a long option
  * or a usage error (docs/serve.md lists this difference).
  */
+import { MAX_ID } from "../sys/switch_ids.ts";
 
 /** tcpserver's defaults (ucspi-tcp 0.88 tcpserver.c). */
 export const DEFAULT_LIMIT = 40;
@@ -119,8 +120,8 @@ function applyFlag(o: ServeOptions, flag: string, env: Record<string, string | u
   }
 }
 
-/** The largest uid or gid: uid_t is 32 bits, and (uid_t)-1 is no id (setuid refuses it). */
-export const MAX_ID = 4294967294;
+/** The largest uid or gid (uid_t is 32 bits, and (uid_t)-1 is no id), declared with the switch itself. */
+export { MAX_ID };
 
 /**
  * -u and -g take numbers. tcpserver reads "-u nobody" as uid 0 and runs the program as root

@@ -8,7 +8,7 @@ import type { AppletContext } from "../cli/context.ts";
 import { describeSysError, EXIT_PERM, EXIT_TEMP, TempError } from "../base/errors.ts";
 import { writeStderr } from "../base/io.ts";
 import { dup2 } from "../sys/fd.ts";
-import { idBeyondRuntime } from "../sys/id_range.ts";
+import { IdSwitchError, switchGid, switchUid } from "../sys/switch_ids.ts";
 import { selfResolver } from "./chain_spec.ts";
 import { checkChain, ChainEnvironment } from "./chain_check.ts";
 import type { Listener } from "./listener.ts";
@@ -45,31 +45,21 @@ export async function listenAsTold(o: ServeOptions, env: NodeJS.ProcessEnv, star
 }
 
 /**
- * tcpserver's prot_gid and prot_uid: after bind, before accepting. The complaint, or undefined:
- * tcpserver's words, then, when the cause is that serve was not started as root, that cause.
+ * tcpserver's prot_gid and prot_uid: after bind, before accepting; any id up to 4294967294
+ * (sys/switch_ids.ts). The complaint, or undefined: tcpserver's words, then, when the cause
+ * is that serve was not started as root, that cause.
  */
 export function dropPrivileges(gid: number, uid: number, startedAs: number = process.getuid?.() ?? 0): string | undefined {
-  for (const [what, id] of [["gid", gid], ["uid", uid]] as const) {
-    const beyond = idBeyondRuntime(what, id);
-    if (beyond !== undefined) return `unable to set ${what}: ${beyond}`;
-  }
-  const why = (err: unknown): string => {
+  const why = (err: IdSwitchError): string => {
     const text = describeSysError(err);
-    return startedAs !== 0 && (err as { code?: string }).code === "EPERM" ? `${text} (-g and -u need serve started as root; it runs as uid ${startedAs})` : text;
+    return startedAs !== 0 && err.code === "EPERM" ? `${text} (-g and -u need serve started as root; it runs as uid ${startedAs})` : text;
   };
-  if (gid) {
+  for (const [what, step] of [["gid", () => gid && switchGid(gid, { list: [gid] })], ["uid", () => uid && switchUid(uid)]] as const) {
     try {
-      process.setgroups?.([gid]);
-      process.setgid?.(gid);
+      step();
     } catch (err) {
-      return `unable to set gid: ${why(err)}`;
-    }
-  }
-  if (uid) {
-    try {
-      process.setuid?.(uid);
-    } catch (err) {
-      return `unable to set uid: ${why(err)}`;
+      if (!(err instanceof IdSwitchError)) throw err;
+      return `unable to set ${what}: ${why(err)}`;
     }
   }
   return undefined;

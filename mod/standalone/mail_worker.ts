@@ -25,6 +25,7 @@ import { dup2 } from "../sys/fd.ts";
 import { closeDescriptor, receiveWithDescriptor } from "../sys/fd_passing.ts";
 import { longRunning } from "../sys/jit.ts";
 import { stopWatchdog } from "../sys/watchdog.ts";
+import { canRegainRoot } from "../sys/switch_ids.ts";
 
 /** serve's argument that starts a mail worker (not a tcpserver option). */
 export const MAIL_WORKER_FLAG = "--mail-worker";
@@ -58,16 +59,6 @@ function isJob(value: unknown): value is MailWorkerJob {
     typeof a.home === "string" && a.home.startsWith("/") && typeof a.shell === "string" && (a.source === "system" || a.source === "virtual") &&
     typeof j.env === "object" && j.env !== null && Object.values(j.env).every((v) => typeof v === "string") &&
     typeof j.pop3dPrefix === "string" && Array.isArray(j.pop3dArgs) && j.pop3dArgs.every((v) => typeof v === "string") && typeof j.execPath === "string";
-}
-
-/** Whether this process can no longer become root (setuid(0) must fail, and no id is 0). */
-function rootIsGone(): boolean {
-  try {
-    process.setuid!(0);
-  } catch {
-    return process.getuid!() !== 0 && process.geteuid!() !== 0 && process.getgid!() !== 0 && process.getegid!() !== 0;
-  }
-  return false;
 }
 
 /** Whether two hand-overs are for the same account (a worker serves one account only, ever). */
@@ -164,7 +155,7 @@ export async function runMailWorker(): Promise<number> {
       } catch (e) {
         return refuse(`unable to switch to uid ${switchTo.uid}: ${describeSysError(e)}`);
       }
-      if (process.getuid!() !== switchTo.uid || process.geteuid!() !== switchTo.uid || !rootIsGone()) {
+      if (process.getuid!() !== switchTo.uid || process.geteuid!() !== switchTo.uid || canRegainRoot()) {
         return refuse(`still able to become root after switching to uid ${switchTo.uid}: refusing to serve`);
       }
       // The user may not attach to it (ptrace, /proc/PID/mem): it will serve more sessions, and serve trusts its end records.

@@ -1,16 +1,16 @@
 /**
  * System users with their own uids: once the password is verified, serve (still root)
- * starts pop3d as a process of that user, with the connection as fds 0 and 1:
+ * starts pop3d for that user, with the connection as fds 0 and 1:
  * checkpassword's exec of pop3d, without a checkpassword process. It is started in "/" and
  * changes to the home itself, as the user (ENTER_HOME_VARIABLE): root's chdir would take it
- * into a home the user may not enter (a link they made into root's directories). Mail is
- * then read only with the user's own rights. The child gets the account's primary group
- * only (no initgroups: Bun's spawn sets the uid and gid it is given). Its stderr is a pipe
- * to serve, never the service log (user_log.ts): the user owns the process.
+ * into a home the user may not enter (a link they made into root's directories). pop3d
+ * becomes the user (groups, gid, uid, as checkpassword does) before it reads its arguments,
+ * so mail is read only with the user's own rights. Its stderr is a pipe to serve, never the
+ * service log (user_log.ts): the user owns the process.
  */
 import type tls from "node:tls";
 import type { Account } from "../auth/account.ts";
-import { ENTER_HOME_VARIABLE, sessionEnvironment } from "../auth/session.ts";
+import { BECOME_VARIABLE, ENTER_HOME_VARIABLE, sessionEnvironment } from "../auth/session.ts";
 import { describeSysError } from "../base/errors.ts";
 import { nodeChildProcess } from "../sys/builtins.ts";
 import { tlsEnvironment } from "../tls/context.ts";
@@ -31,6 +31,19 @@ export type UserProcessStart =
   | { kind: "started"; pid: number; exited: Promise<{ exitCode: number | null; signalCode: string | null }> }
   | { kind: "failed"; detail: string };
 
+/**
+ * pop3d's environment: the session's, plus the account's kind (it enters the home itself) and,
+ * as root, the account's ids, which pop3d switches to first thing (mod/auth/session.ts, through
+ * sys/switch_ids.ts, as checkpassword and the mail workers do). Not root: the account is ours
+ * already (login admits no other uid).
+ */
+function userEnvironment(session: Record<string, string>, account: Account): Record<string, string> {
+  const out: Record<string, string> = { ...session, [ENTER_HOME_VARIABLE]: account.source };
+  if (process.geteuid?.() === 0) out[BECOME_VARIABLE] = `${account.uid}:${account.gid}`;
+  else delete out[BECOME_VARIABLE];
+  return out;
+}
+
 /** `extraFd`: a descriptor the process gets as its fd 3 (commands pipelined after PASS, pipelined_input.ts). */
 export function startUserProcess(fd: number, account: Account, env: NodeJS.ProcessEnv, spec: UserProcessSpec, extraFd?: number): UserProcessStart {
   const classic = spec.pop3dPrefix === "qmail-pop3d";
@@ -42,9 +55,7 @@ export function startUserProcess(fd: number, account: Account, env: NodeJS.Proce
       argv0: classic ? "qmail-pop3d" : "poppin",
       stdio: extraFd === undefined ? [fd, fd, "pipe"] : [fd, fd, "pipe", extraFd],
       cwd: "/",
-      env: { ...sessionEnvironment(env, account), [ENTER_HOME_VARIABLE]: account.source },
-      // As root: the user's uid and gid. Otherwise the account is ours already (login admits no other uid).
-      ...(process.geteuid?.() === 0 ? { uid: account.uid, gid: account.gid } : {}),
+      env: userEnvironment(sessionEnvironment(env, account), account),
       onExit: (_proc, exitCode, signalCode) => resolveExit({ exitCode, signalCode: signalCode === null ? null : String(signalCode) }),
     });
     const logged = forwardUserLog(child.stderr, spec.pop3dPrefix, spec.log);
@@ -70,8 +81,7 @@ export function startUserProcessOverTls(secure: tls.TLSSocket, first: Uint8Array
       argv0: classic ? "qmail-pop3d" : "poppin",
       stdio: ["pipe", "pipe", "pipe"],
       cwd: "/",
-      env: { ...sessionEnvironment({ ...env, ...tlsEnvironment(secure) }, account), [ENTER_HOME_VARIABLE]: account.source },
-      ...(process.geteuid?.() === 0 ? { uid: account.uid, gid: account.gid } : {}),
+      env: userEnvironment(sessionEnvironment({ ...env, ...tlsEnvironment(secure) }, account), account),
     });
   } catch (err) {
     return { kind: "failed", detail: `unable to run pop3d as uid ${account.uid} in ${account.home}: ${describeSysError(err)}` };

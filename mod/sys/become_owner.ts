@@ -2,14 +2,14 @@
  * Root acting on a user's files does it as that user: a one-shot applet run by root on a
  * mailbox (convert, deliver, maildirmake) switches the whole process to the owner's
  * groups, gid and uid before it opens or creates anything there, as qmail-local runs
- * as the recipient. Bun's setuid applies to every thread and cannot be undone, which is
+ * as the recipient. The switch (switch_ids.ts) applies to every thread and cannot be undone, which is
  * what a one-shot applet wants: nothing it does afterwards has more rights than the owner.
  */
 import { lstatSync, realpathSync, statSync, type Stats } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { TempError, describeSysError } from "../base/errors.ts";
 import { getpwuid } from "./libc.ts";
-import { idBeyondRuntime } from "./id_range.ts";
+import { switchIds } from "./switch_ids.ts";
 
 export interface FileOwner {
   uid: number;
@@ -17,11 +17,6 @@ export interface FileOwner {
   /** The account name (for initgroups) and home, when the uid has a passwd entry. */
   name?: string;
   home?: string;
-}
-
-/** Node's process.initgroups (Bun has it; its type declarations do not). */
-interface ProcessWithInitgroups {
-  initgroups(user: string, extraGroup: number): void;
 }
 
 /** The account owning uid `uid`; `fileGid` (the file's group) when the uid has no passwd entry. */
@@ -36,19 +31,13 @@ export function fileOwner(uid: number, fileGid: number): FileOwner {
   return { uid, gid: pw.gid, name: pw.name, home: pw.dir };
 }
 
-/** Switches this process to `owner` (groups, gid, uid); for root only. Throws TempError. */
+/** Switches this process to `owner` (groups, gid, uid; switch_ids.ts checks it took); for root only. Throws TempError. */
 export function becomeOwner(owner: FileOwner): void {
-  const beyond = idBeyondRuntime("gid", owner.gid) ?? idBeyondRuntime("uid", owner.uid);
-  if (beyond !== undefined) throw new TempError(`unable to switch to uid ${owner.uid} gid ${owner.gid}: ${beyond}`);
   try {
-    if (owner.name !== undefined) (process as unknown as ProcessWithInitgroups).initgroups(owner.name, owner.gid);
-    else process.setgroups!([owner.gid]);
-    process.setgid!(owner.gid);
-    process.setuid!(owner.uid);
+    switchIds({ uid: owner.uid, gid: owner.gid, groups: owner.name !== undefined ? { initgroupsFor: owner.name } : { list: [owner.gid] } });
   } catch (e) {
     throw new TempError(`unable to switch to uid ${owner.uid} gid ${owner.gid}: ${describeSysError(e)}`);
   }
-  if (process.geteuid?.() !== owner.uid || process.getuid?.() !== owner.uid) throw new TempError(`unable to switch to uid ${owner.uid}`);
 }
 
 /**

@@ -3,11 +3,13 @@
  * arguments through both, the same stdout, stderr and exit code byte for byte.
  * Both run under their classic name (ours through the symlink `poppin install` makes).
  */
-import { describe, expect, test } from "bun:test";
-import { execFileSync } from "node:child_process";
+import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { applet, binDir, POPPIN, requireTool, run, tempDir } from "../helpers.ts";
+import { highAccount, removeHighAccounts } from "../sys/high_account.ts";
+
+afterAll(removeHighAccounts);
 
 const work = tempDir("dt");
 const envDir = join(work, "env");
@@ -108,22 +110,23 @@ describe("daemontools helpers match Debian's byte for byte", () => {
   });
 });
 
-describe("an account whose uid is above 2^31 - 1 (valid on Linux, up to 2^32 - 2)", () => {
-  test("Debian's setuidgid runs the program as it; ours says why it cannot, in words, exit 111", () => {
-    const name = `dtbig${process.pid % 100000}`;
-    const uid = 3000000000;
-    execFileSync("useradd", ["-M", "-u", String(uid), "-s", "/bin/sh", name], { stdio: "ignore", env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
-    try {
-      const d = run([requireTool("setuidgid"), name, "id", "-u"], { env: { PATH: "/usr/bin:/bin" } });
-      expect({ code: d.code, out: d.out }).toEqual({ code: 0, out: `${uid}\n` });
-      const o = run([applet("setuidgid"), name, "id", "-u"], { env: { PATH: "/usr/bin:/bin" } });
-      expect({ code: o.code, out: o.out, stderr: o.stderr }).toEqual({
-        code: 111, out: "", stderr: `setuidgid: fatal: unable to setuid: uid ${uid} is above 2147483647, the largest poppin can switch to\n`,
-      });
-    } finally {
-      execFileSync("userdel", [name], { stdio: "ignore", env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
-    }
-  });
+describe("an account whose uid and gid are above 2^31 - 1 (valid on Linux, up to 2^32 - 2)", () => {
+  const acct = highAccount("dtbig", { home: false });
+  const cases: [string, string[]][] = [
+    ["setuidgid", [acct.name, "sh", "-c", "id -u; id -g; id -G; cat /proc/self/status | grep -E '^(Uid|Gid|Groups):'; echo $KEEP"]],
+    ["setuidgid", [acct.name, "no-such-program"]],
+    ["envuidgid", [acct.name, "sh", "-c", "echo $UID $GID; id -u"]],
+    // The environment in pathexec's order (PATH differs: each side's own tools come first).
+    ["envuidgid", [acct.name, "sh", "-c", "env | grep -v ^PATH="]],
+  ];
+  for (const [name, args] of cases) {
+    test(`${name} ${args.join(" ")}: the same bytes as daemontools'`, () => {
+      const r = both(name, args);
+      expect(r.ours).toBe(r.debian);
+      if (name === "setuidgid" && args[1] === "sh") expect(r.ours).toStartWith(`${acct.uid}\n${acct.gid}\n${acct.gid}\nUid:\t${acct.uid}\t${acct.uid}\t${acct.uid}\t${acct.uid}\n`);
+      if (name === "envuidgid" && args[3] === "echo $UID $GID; id -u") expect(r.ours).toBe(`${acct.uid} ${acct.gid}\n0\n||rc=0`);
+    });
+  }
 });
 
 describe("as poppin APPLET", () => {
