@@ -1,5 +1,5 @@
 import type { Applet } from "../cli/applet.ts";
-import { EXIT_OK, PoppinError, TempError, UsageError, describeSysError } from "../base/errors.ts";
+import { EXIT_OK, PermError, PoppinError, TempError, UsageError, describeSysError } from "../base/errors.ts";
 import { becomeOwnerOf, checkRootDestination } from "../sys/become_owner.ts";
 import { maildirDeliver } from "../maildir/deliver.ts";
 
@@ -20,6 +20,8 @@ export const applet: Applet = {
       const code = (e as { code?: string }).code;
       // No such directory: maildirDeliver says so in its words ("no such Maildir").
       if (code !== "ENOENT" && code !== "ENOTDIR") throw new TempError(`unable to deliver to ${args[0]}: ${describeSysError(e)}`);
+      // Root says so itself: a Maildir (or a link on its path) made since was checked by nobody.
+      if ((process.geteuid?.() ?? 1) === 0) throw new PermError(`no such Maildir: ${args[0]}`);
     }
     await maildirDeliver(args[0], 0);
     return EXIT_OK;

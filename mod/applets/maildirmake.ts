@@ -1,6 +1,6 @@
 import type { Applet } from "../cli/applet.ts";
 import { usage } from "../cli/context.ts";
-import { EXIT_OK, EXIT_PERM, EXIT_USAGE } from "../base/errors.ts";
+import { EXIT_OK, EXIT_PERM, EXIT_USAGE, TempError, describeSysError } from "../base/errors.ts";
 import { maildirMake } from "../maildir/make.ts";
 import { becomeOwnerOf, checkRootDestination } from "../sys/become_owner.ts";
 import { realpathSync } from "node:fs";
@@ -22,8 +22,10 @@ export const applet: Applet = {
     let parent: string | undefined;
     try {
       parent = realpathSync(dirname(resolve(dir)));
-    } catch {
-      // no parent: maildirMake reports it in qmail's words
+    } catch (e) {
+      // No parent: maildirMake reports it in qmail's words. Root says so itself: a parent that
+      // appeared since (a user's directory, or a link a user made) was checked by nobody.
+      if ((process.geteuid?.() ?? 1) === 0) throw new TempError(`unable to mkdir ${dir}: ${describeSysError(e)}`);
     }
     // Still root (root's directory): the new Maildir's path must be root's all the way, with no
     // link a user made on it (realpath above looked through those).

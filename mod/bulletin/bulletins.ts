@@ -45,6 +45,12 @@ export function listBulletins(dir: string): Bulletin[] {
 export interface Membership {
   /** The user's name (group member lists). */
   user: string;
+  /**
+   * Whether `user` names the system account this session runs as; asked only when a group
+   * bulletin's member list would decide. A virtual user's name is no system account's, even
+   * when it is spelled like one listed in /etc/group: then only the gids count.
+   */
+  nameIsAccount?: () => boolean;
   /** The process's gids (pop3d runs as the user). */
   gids: readonly number[];
   /** /etc/group's text (tests pass their own). */
@@ -108,11 +114,16 @@ export async function deliverBulletins(bulletinDir: string, maildir: string, max
   const all = listBulletins(bulletinDir);
   if (all.length === 0) return 0;
   let groups: Map<string, { gid: number; members: string[] }> | undefined;
+  let byName: boolean | undefined;
   const allowed = all.filter((b) => {
     if (b.group === undefined) return true;
     groups ??= groupMembers(who.groupFile ?? readFileSafe("/etc/group"));
     const g = groups.get(b.group);
-    return g !== undefined && (who.gids.includes(g.gid) || g.members.includes(who.user));
+    if (g === undefined) return false;
+    if (who.gids.includes(g.gid)) return true;
+    if (!g.members.includes(who.user)) return false;
+    byName ??= who.nameIsAccount?.() ?? true;
+    return byName;
   });
   const seen = readSeen(maildir);
   const newest = all[all.length - 1]!.number;

@@ -105,9 +105,10 @@ export class Cyclog {
     if (current !== null && current.isDirectory()) {
       this.fatal(`unable to append to ${this.path("current")}`, Object.assign(new Error("is a directory"), { code: "EISDIR" }));
     }
-    // Only a regular file is a cleanly stopped current; anything else (a link put there) is set
-    // aside as an unclean one, and a new current is made.
-    if (current !== null && current.isFile() && (current.mode & 0o100) !== 0) {
+    // Only a regular file with one link is a cleanly stopped current; anything else (a symbolic
+    // link, or a hard link to a file elsewhere, put there) is set aside as an unclean one (a
+    // name with more links is only removed, never appended to), and a new current is made.
+    if (current !== null && current.isFile() && current.nlink === 1 && (current.mode & 0o100) !== 0) {
       // Clean stop: carry on appending to current.
       try { this.fdCurrent = openLogFile(this.at("current"), APPEND, 0o600); } catch (err) { this.fatal(`unable to append to ${this.path("current")}`, err); }
       try { fchmodSync(this.fdCurrent, 0o644); } catch (err) { this.fatal(`unable to set mode of ${this.path("current")}`, err); }

@@ -5,16 +5,20 @@
  */
 import { nodeChildProcess } from "../sys/builtins.ts";
 import { closeSync } from "node:fs";
-import { READ, TRUNC, openLogFile } from "./log_file.ts";
+import { READ, TRUNC, openLogFile, openOwnLogFile } from "./log_file.ts";
 import { djbErrorText } from "./djb_errors.ts";
 import { pause, sleepSync, type LogHooks } from "./hooks.ts";
 
 /** Opens the processor's four files; on failure says which, as the forked multilog child would. */
 function openFiles(dir: string): number[] {
   const fds: number[] = [];
-  const steps: Array<[string, number]> = [["previous", READ], ["processed", TRUNC], ["state", READ], ["newstate", TRUNC]];
+  // previous holds the log being processed: it must be the file rotated there. The others may
+  // start empty (state does after an unclean stop), so a link planted at one is replaced.
+  const steps: Array<[string, number, typeof openLogFile]> = [
+    ["previous", READ, openLogFile], ["processed", TRUNC, openOwnLogFile], ["state", READ, openOwnLogFile], ["newstate", TRUNC, openOwnLogFile],
+  ];
   try {
-    for (const [name, flags] of steps) fds.push(openLogFile(`${dir}/${name}`, flags, 0o644));
+    for (const [name, flags, open] of steps) fds.push(open(`${dir}/${name}`, flags, 0o644));
     return fds;
   } catch (err) {
     for (const fd of fds) closeSync(fd);

@@ -49,7 +49,7 @@ export const PRUNE_MARK = ".pruned";
  * Whether the directory is due for pruning, and if so marks it pruned now: every counting
  * process may prune (each popup of the classic chain is one), the mark's time says when one
  * last did. The mark is opened without following a link or waiting on a FIFO and must be a
- * regular file; otherwise nothing is pruned (best effort, as the counts are).
+ * regular file with one link; otherwise nothing is pruned (best effort, as the counts are).
  */
 export function pruneDue(dir: string, windowSeconds: number, nowMs = Date.now()): boolean {
   let fd: number;
@@ -60,7 +60,8 @@ export function pruneDue(dir: string, windowSeconds: number, nowMs = Date.now())
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile() || st.mtimeMs > nowMs - (windowSeconds * 1000) / PRUNES_PER_WINDOW) return false;
+    // One link: a hard link to a file elsewhere (a root file whose age means something) is not touched.
+    if (!st.isFile() || st.nlink !== 1 || st.mtimeMs > nowMs - (windowSeconds * 1000) / PRUNES_PER_WINDOW) return false;
     futimesSync(fd, nowMs / 1000, nowMs / 1000);
     return true;
   } catch {

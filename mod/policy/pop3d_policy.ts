@@ -5,6 +5,7 @@
  * statistics line for the log. The applet calls these and prints what they return.
  */
 import { deliverBulletins } from "../bulletin/bulletins.ts";
+import { getpwnam } from "../sys/libc.ts";
 import { capabilityLines } from "../pop3/capabilities.ts";
 import { ExpiringMailbox } from "../pop3/expire.ts";
 import type { Mailbox } from "../pop3/mailbox.ts";
@@ -54,7 +55,17 @@ export async function startSession(dir: string, policy: Policy, env: Env, holdLo
     const gids = [process.getgid?.() ?? -1, ...(process.getgroups?.() ?? [])];
     // A bulletin problem never stops the login: the mail matters more than the notice.
     try {
-      const n = await deliverBulletins(policy.bulletinDir, dir, policy.maxBulletins, { user: env.USER ?? "", gids });
+      const user = env.USER ?? "";
+      // A member list names system accounts: it counts for this session only when USER is the
+      // account it runs as (a system user), never for a virtual user who shares that name.
+      const nameIsAccount = () => {
+        try {
+          return getpwnam(user)?.uid === process.getuid?.();
+        } catch {
+          return false; // unknown: the gids alone decide
+        }
+      };
+      const n = await deliverBulletins(policy.bulletinDir, dir, policy.maxBulletins, { user, gids, nameIsAccount });
       if (n > 0) notes.push(`bulletins=${n}`);
     } catch (e) {
       warnings.push(`bulletins not delivered: ${(e as Error).message}`);

@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, linkSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { addressBlocked, PRUNE_MARK, pruneDue, pruneExpired, recordFailure } from "../../mod/policy/failure_limit.ts";
 import { clientKey } from "../../mod/rules/ip6.ts";
@@ -148,6 +148,19 @@ describe("auth-failure-dir stays bounded", () => {
     const other = tempDir("failure-dir");
     symlinkSync(target, join(other, PRUNE_MARK));
     expect(pruneDue(other, 600)).toBe(false);
+    expect(lstatSync(target).mtimeMs).toBe(anHourAgo * 1000);
+    expect(readFileSync(target, "latin1")).toBe("root's data\n");
+  });
+
+  test("a hard link at the mark (made where protected_hardlinks is off) to a root file: its time is not changed, nothing pruned", () => {
+    const anHourAgo = (Date.now() - 3600_000) / 1000;
+    // A root file whose time means something (a dot-lock judged stale by its age, a tcp.cdb make compares).
+    const dir = tempDir("failure-dir");
+    const target = join(dir, "root-file");
+    writeFileSync(target, "root's data\n");
+    utimesSync(target, anHourAgo, anHourAgo);
+    linkSync(target, join(dir, PRUNE_MARK));
+    expect(pruneDue(dir, 600)).toBe(false);
     expect(lstatSync(target).mtimeMs).toBe(anHourAgo * 1000);
     expect(readFileSync(target, "latin1")).toBe("root's data\n");
   });

@@ -6,7 +6,7 @@
  * mode, or creates a file where the link points. Played by a real second local user.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { POPPIN, run, tempDir } from "../helpers.ts";
 import { asUser, localUser, removeLocalUsers, sharedBase, symlinkAs, type LocalUser } from "./local_users.ts";
@@ -91,6 +91,55 @@ describe("multilog as root in a directory of another account's", () => {
     scriptUnchanged(s.script);
     expect(r.code).toBe(111);
     expect(r.stderr).toContain("symbolic link");
+  });
+
+  // Hard links: made here by root, as the account could where fs.protected_hardlinks is off (or
+  // to a root file it may read and write). The root file lives in the account's home: same file system.
+  function hardLinked(s: { user: LocalUser }, name: string, text: string, mode: number): string {
+    const rootFile = join(s.user.home, `root-${name}`);
+    writeFileSync(rootFile, text, { mode });
+    return rootFile;
+  }
+
+  test("current a hard link to a root script (mode 755, a clean stop to multilog): no line appended, mode kept; the log goes on in a new current", () => {
+    const s = setting("mlog-hard-current");
+    const rootFile = hardLinked(s, "cron", SCRIPT, 0o755);
+    linkSync(rootFile, join(s.main, "current"));
+    const r = run([POPPIN, "log", "t", s.main], { stdin: LINE });
+    scriptUnchanged(rootFile);
+    expect(r.code).toBe(0);
+    const current = lstatSync(join(s.main, "current"));
+    expect(current.nlink).toBe(1);
+    expect(readFileSync(join(s.main, "current"), "latin1")).toContain("user=$(id>/tmp/owned)");
+  });
+
+  test("state a hard link to a root-only file, read by the processor at a rotation: its text never reaches a file the account can read", () => {
+    const s = setting("mlog-hard-state");
+    const SECRET = "root:$6$secret-hash:19000:0:99999:7:::\n";
+    const rootFile = hardLinked(s, "shadow", SECRET, 0o600);
+    // A cleanly stopped current (mode 744), so multilog keeps state as it is at the start.
+    writeFileSync(join(s.main, "current"), "", { mode: 0o744 });
+    chownSync(join(s.main, "current"), s.user.uid, s.user.gid);
+    linkSync(rootFile, join(s.main, "state"));
+    // The usual processor shape: state in on fd 4, carried to newstate on fd 5.
+    const r = run([POPPIN, "log", "s4096", "!cat <&4 >&5; cat", s.main], { stdin: "x".repeat(200) + "\n" + LINE.repeat(60) });
+    expect(readFileSync(rootFile, "latin1")).toBe(SECRET);
+    for (const name of readdirSync(s.main)) {
+      const path = join(s.main, name);
+      if (lstatSync(path).isFile()) expect(readFileSync(path, "latin1")).not.toContain("secret-hash");
+    }
+    expect(r.code).not.toBeNull();
+  });
+
+  test("an =status file a hard link to a root script: its first 1001 bytes are not overwritten", () => {
+    const s = setting("mlog-hard-status");
+    const rootFile = hardLinked(s, "cron", SCRIPT, 0o755);
+    const status = join(s.main, "status");
+    linkSync(rootFile, status);
+    const r = run([POPPIN, "log", "-*", "+*authorization*", `=${status}`], { stdin: LINE });
+    scriptUnchanged(rootFile);
+    expect(r.code).toBe(111);
+    expect(r.stderr).toContain("2 links");
   });
 
   test("root's own log directory works as before", () => {
