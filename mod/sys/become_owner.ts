@@ -19,7 +19,11 @@ export interface FileOwner {
   home?: string;
 }
 
-/** The account owning uid `uid`; `fileGid` (the file's group) when the uid has no passwd entry. */
+/**
+ * The account owning uid `uid`; `fileGid` (the file's group) when the uid has no passwd
+ * entry, unless that group is root's: a process of the owner's running in group 0 would reach
+ * what root's group may (group-writable files of root's), which no account of that uid has.
+ */
 export function fileOwner(uid: number, fileGid: number): FileOwner {
   let pw;
   try {
@@ -27,7 +31,10 @@ export function fileOwner(uid: number, fileGid: number): FileOwner {
   } catch (e) {
     throw new TempError(`unable to look up uid ${uid}: ${describeSysError(e)}`);
   }
-  if (pw === undefined) return { uid, gid: fileGid };
+  if (pw === undefined) {
+    if (fileGid === 0) throw new TempError(`uid ${uid} has no account and the file's group is root's: root does not act as uid ${uid} in group 0; chgrp it to the mail group`);
+    return { uid, gid: fileGid };
+  }
   return { uid, gid: pw.gid, name: pw.name, home: pw.dir };
 }
 

@@ -103,6 +103,19 @@ describe("deliver (applet)", () => {
     expect(readdirSync(join(md, "tmp"))).toEqual([]);
   });
 
+  test("root delivering into a Maildir of a uid with no passwd entry and group root: refused, nothing written", () => {
+    const base = tempDir("dlvgid0");
+    chmodSync(base, 0o755);
+    const md = join(base, "Maildir");
+    expect(run([POPPIN, "maildirmake", md]).code).toBe(0);
+    expect(run([requireTool("chown"), "-R", "3000000000:0", md]).code).toBe(0);
+    const r = run([POPPIN, "deliver", md], { stdin: "Subject: x\n" });
+    expect(r.code).toBe(111);
+    expect(r.stderr).toContain("uid 3000000000 has no account and the file's group is root's");
+    expect(readdirSync(join(md, "new"))).toEqual([]);
+    expect(readdirSync(join(md, "tmp"))).toEqual([]);
+  });
+
   test("not a Maildir (a plain directory, or a file): exit 100", () => {
     const base = tempDir("dlvnot");
     mkdirSync(join(base, "plain"));
