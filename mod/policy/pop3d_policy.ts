@@ -12,10 +12,11 @@ import type { Pop3dServeOptions, Pop3dStats } from "../pop3/transaction.ts";
 import { AUTHORIZATION_TABLE } from "../pop3/authorization.ts";
 import { TRANSACTION_TABLE } from "../pop3/transaction.ts";
 import { TEXT, loginDelayText } from "../pop3/responses.ts";
-import { checkLoginDelay } from "./login_delay.ts";
+import { checkLoginDelay, maildirLastLoginFile } from "./login_delay.ts";
 import { loginLine, statisticsLine } from "./log_format.ts";
 import { MailboxInUse, lockMailboxSession } from "./mailbox_lock.ts";
 import { resolvePolicy, type Policy } from "./resolve.ts";
+import { logValue } from "../base/log_value.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -47,7 +48,7 @@ export async function startSession(dir: string, policy: Policy, env: Env, holdLo
     }
   }
   if (policy.loginDelaySeconds !== undefined && policy.loginDelaySeconds > 0) {
-    const wait = checkLoginDelay(dir, policy.loginDelaySeconds);
+    const wait = checkLoginDelay(maildirLastLoginFile(dir), policy.loginDelaySeconds);
     if (wait > 0) return { kind: "refuse", reply: loginDelayText(wait), log: `login delay wait=${wait}` };
   }
   if (policy.bulletinDir !== undefined) {
@@ -60,6 +61,24 @@ export async function startSession(dir: string, policy: Policy, env: Env, holdLo
       warnings.push(`bulletins not delivered: ${(e as Error).message}`);
     }
   }
+  if (policy.logLogin !== undefined) notes.push(loginLine(policy.logLogin, env));
+  return { kind: "go", notes, warnings };
+}
+
+/**
+ * Before an mbox spool is read: LOGIN-DELAY (recorded in `lastLoginFile`, in the owner's home;
+ * undefined when there is no home: not enforceable) and log-login, as for a Maildir. A spool
+ * has no session lock (sessions may overlap, mod/mbox) and takes no bulletins: configured
+ * bulletins are reported as not delivered rather than dropped without a word.
+ */
+export function startSpoolSession(policy: Policy, env: Env, spool: string | undefined, lastLoginFile: string | undefined): SessionStart {
+  const notes: string[] = [];
+  const warnings: string[] = [];
+  if (policy.loginDelaySeconds !== undefined && policy.loginDelaySeconds > 0 && lastLoginFile !== undefined) {
+    const wait = checkLoginDelay(lastLoginFile, policy.loginDelaySeconds);
+    if (wait > 0) return { kind: "refuse", reply: loginDelayText(wait), log: `login delay wait=${wait}` };
+  }
+  if (policy.bulletinDir !== undefined) warnings.push(`bulletins not delivered: ${logValue(spool ?? "the mail spool")} is an mbox spool; poppin delivers bulletins into Maildirs only`);
   if (policy.logLogin !== undefined) notes.push(loginLine(policy.logLogin, env));
   return { kind: "go", notes, warnings };
 }
