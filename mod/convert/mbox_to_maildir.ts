@@ -22,6 +22,7 @@ import { visibleRanges } from "../mbox/hidden.ts";
 import type { MboxMessage } from "../mbox/message.ts";
 import { planIsNoop, planRewrite } from "../mbox/plan.ts";
 import { scanMbox } from "../mbox/scan.ts";
+import { isFolderInternalData } from "../mbox/folder_data.ts";
 import { lockSpool, type SpoolLockOptions } from "../mbox/spool_lock.ts";
 import { journalPath, recoverRewrite, removeStaleRenameTemps, rewriteByRename, rewriteInPlace, type UpdateMode } from "../mbox/write_spool.ts";
 import { checkRealDirectory, effectiveUid, openDirectory, openOwnedFile } from "../sys/owned_file.ts";
@@ -136,7 +137,9 @@ export function convertMboxToMaildir(opts: ConvertOptions): ConvertResult {
       }
       const size = fstatSync(fd).size;
       const { messages } = scanMbox(fd, size, opts.spool);
-      return convertLocked(fd, size, messages, opts, keep, started);
+      // UW IMAP's folder data is no mail (POP3 never lists it): not copied, and kept in the spool.
+      const mail = messages[0] !== undefined && isFolderInternalData(fd, messages[0]) ? messages.slice(1) : messages;
+      return convertLocked(fd, size, messages, mail, opts, keep, started);
     } finally {
       lock.release();
     }
@@ -145,7 +148,8 @@ export function convertMboxToMaildir(opts: ConvertOptions): ConvertResult {
   }
 }
 
-function convertLocked(fd: number, size: number, messages: readonly MboxMessage[], opts: ConvertOptions, keep: boolean, started: number): ConvertResult {
+/** Copies `mail` (the messages POP3 lists) into the Maildir, then rewrites the spool's `all` without them. */
+function convertLocked(fd: number, size: number, all: readonly MboxMessage[], messages: readonly MboxMessage[], opts: ConvertOptions, keep: boolean, started: number): ConvertResult {
   const dir = opts.maildir;
   const map = readUidlMap(dir);
   const present = presentNames(dir);
@@ -204,7 +208,7 @@ function convertLocked(fd: number, size: number, messages: readonly MboxMessage[
   flush();
   let removedFromSpool = 0;
   if (!keep) {
-    const plan = planRewrite(messages, size, done, new Set(), false);
+    const plan = planRewrite(all, size, done, new Set(), false);
     if (!planIsNoop(plan)) {
       const renamed = (opts.update ?? "auto") !== "inplace" && rewriteByRename(opts.spool, fd, plan, fstatSync(fd), opts.update === "rename");
       if (!renamed) rewriteInPlace(fd, plan, journalPath(opts.spool, opts.tempDir));

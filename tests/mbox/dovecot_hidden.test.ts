@@ -119,3 +119,31 @@ describe("hidden header fields: the same LIST, RETR and TOP as Dovecot's POP3", 
     expect(await poppin(fresh, "LIST\r\nQUIT\r\n")).toBe(list);
   });
 });
+
+/** UW IMAP's folder data, as c-client writes it at the top of a spool it has opened. */
+const FOLDER_DATA = "From MAILER-DAEMON Fri Dec  4 10:00:00 2026\nDate: Fri, 4 Dec 2026 10:00:00 +0000\n"
+  + "From: Mail System Internal Data <MAILER-DAEMON@example.org>\nSubject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\n"
+  + "Message-ID: <1796394022@example.org>\nX-IMAP: 1796394022 0000000002\nStatus: RO\n\n"
+  + "This text is part of the internal format of your mail folder, and is not\na real message.\n\n";
+
+describe("UW IMAP's FOLDER INTERNAL DATA message: never listed, as Dovecot and Qpopper hide it", () => {
+  test("the same STAT, LIST, UIDL count, RETR and TOP as Dovecot's POP3; DELE 1 and QUIT keep the folder data in the spool", async () => {
+    // An X-IMAP field in a later message is no folder data: that message is listed (by both).
+    const later = "Subject: later\nX-IMAP: 1 2\n\nlater body\n";
+    const text = FOLDER_DATA + spoolText([MESSAGES[2]!, later]);
+    const commands = "STAT\r\nLIST\r\nRETR 1\r\nRETR 2\r\nTOP 1 0\r\nRETR 3\r\nQUIT\r\n";
+    const ours = answers(await poppin(home("uw-ours", text), commands), true);
+    const theirs = answers(await dovecot(home("uw-theirs", text), commands), false);
+    expect(ours[0]).toBe("+OK 2 71\r\n");
+    expect(ours[0]).toBe(theirs[0]);
+    const body = (a: string) => a.slice(a.indexOf("\r\n") + 2);
+    for (let i = 1; i <= 4; i++) expect({ i, text: body(ours[i]!) }).toEqual({ i, text: body(theirs[i]!) });
+    expect(ours[2]).toContain("plain, nothing hidden");
+    expect(ours[5]).toStartWith("-ERR ");
+    expect(theirs[5]).toStartWith("-ERR ");
+    const dir = home("uw-dele", text);
+    expect(await poppin(dir, "DELE 1\r\nDELE 2\r\nQUIT\r\n")).toEndWith("+OK \r\n");
+    expect(readFileSync(join(dir, "spool"), "latin1")).toBe(FOLDER_DATA);
+    expect(await poppin(dir, "STAT\r\nQUIT\r\n")).toContain("+OK 0 0\r\n");
+  });
+});
