@@ -31,6 +31,7 @@ export interface Policy {
   /** Days, "never", or undefined when not announced. */
   expire: number | "never" | undefined;
   shy: boolean;
+  saslLogin: boolean;
   updateOnAbort: boolean;
   logLogin: string | undefined;
   statistics: boolean;
@@ -185,6 +186,7 @@ export function toPolicy(s: Settings): Policy {
     loginDelaySeconds: str("announce-login-delay") === undefined ? undefined : num("announce-login-delay"),
     expire: expire === undefined ? undefined : expire === "never" ? "never" : Number(expire),
     shy: bool("shy"),
+    saslLogin: bool("sasl-login"),
     updateOnAbort: bool("update-on-abort"),
     logLogin: str("log-login"),
     statistics: bool("statistics"),
