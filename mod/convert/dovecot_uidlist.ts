@@ -183,7 +183,8 @@ export function importDovecotUidls(maildir: string, opts: { format?: string; uid
     const colon = name.indexOf(":");
     const unique = colon < 0 ? name : name.slice(0, colon);
     const uidl = uidls.get(unique);
-    if (uidl === undefined) notListed++;
+    // A name with white space cannot be a key of the map's "UNIQUE UIDL" lines: pop3d shows its stand-in.
+    if (uidl === undefined || /\s/.test(unique)) notListed++;
     else if ((map.get(unique) ?? unique) === uidl) alreadyThere++;
     else {
       lines.push([unique, uidl]);
