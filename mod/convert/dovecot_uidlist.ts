@@ -13,10 +13,10 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "../base/posix_path.ts";
 import { PermError, TempError, describeSysError } from "../base/errors.ts";
-import { appendUidlMap, readUidlMap } from "../maildir/uidl_map.ts";
+import { compileUidlFormat, DOVECOT_DEFAULT_UIDL_FORMAT } from "../pop3/dovecot_uidl_format.ts";
 
-/** Dovecot 2.x's default pop3_uidl_format. */
-export const DOVECOT_DEFAULT_UIDL_FORMAT = "%08Xu%08Xv";
+export { compileUidlFormat, DOVECOT_DEFAULT_UIDL_FORMAT } from "../pop3/dovecot_uidl_format.ts";
+import { appendUidlMap, readUidlMap } from "../maildir/uidl_map.ts";
 
 export interface UidlistRecord {
   readonly uid: number;
@@ -79,59 +79,13 @@ export function parseUidlist(text: string): Uidlist {
   return { version, uidValidity, records };
 }
 
-type Piece = string | ((r: UidlistRecord, uidValidity: number) => string);
-
-const KEYS: Record<string, (r: UidlistRecord, uidValidity: number) => string | number> = {
-  u: (r) => r.uid,
-  uid: (r) => r.uid,
-  v: (_r, v) => v,
-  uidvalidity: (_r, v) => v,
-  f: (r) => r.name,
-  filename: (r) => r.name,
-  g: (r) => r.ext.get("G") ?? r.name,
-  guid: (r) => r.ext.get("G") ?? r.name,
-};
-
-/**
- * Compiles a pop3_uidl_format as Dovecot's var_expand reads it: `%%`, `%KEY` or `%{NAME}`,
- * with an optional width before it (`08`: padded with zeros; `8`: the first 8 characters)
- * and the `X` modifier (lower-case hex of a number). `%m` (an MD5 of the headers, mbox only)
- * and every other key are refused: the UIDLs could not be the ones Dovecot showed.
- */
-export function compileUidlFormat(format: string): (r: UidlistRecord, uidValidity: number) => string {
-  const pieces: Piece[] = [];
-  let i = 0;
-  while (i < format.length) {
-    const pct = format.indexOf("%", i);
-    if (pct < 0) { pieces.push(format.slice(i)); break; }
-    if (pct > i) pieces.push(format.slice(i, pct));
-    const m = /^%(?:(%)|(0?)(\d*)(X?)(?:\{([a-z0-9_]+)\}|([a-zA-Z])))/.exec(format.slice(pct));
-    if (m === null) throw new PermError(`uidl format ${JSON.stringify(format)}: cannot read ${JSON.stringify(format.slice(pct, pct + 6))}`);
-    i = pct + m[0].length;
-    if (m[1] !== undefined) { pieces.push("%"); continue; }
-    const [, , zero, width, hex, long, short] = m;
-    const key = long ?? short!;
-    const get = KEYS[key];
-    if (get === undefined) throw new PermError(`uidl format ${JSON.stringify(format)}: %${long === undefined ? key : `{${key}}`} is not one poppin can compute from dovecot-uidlist (it knows %u, %v, %f, %g; %m, Dovecot's MD5 of the headers, is for mbox)`);
-    if (hex === "X" && !["u", "uid", "v", "uidvalidity"].includes(key)) throw new PermError(`uidl format ${JSON.stringify(format)}: the X modifier (hex) is for the numbers %u and %v`);
-    const n = width === "" ? undefined : Number(width);
-    pieces.push((r, v) => {
-      const value = get(r, v);
-      let text = hex === "X" ? value.toString(16) : String(value);
-      if (n !== undefined) text = zero === "0" ? text.padStart(n, "0") : text.slice(0, n);
-      return text;
-    });
-  }
-  return (r, v) => pieces.map((p) => (typeof p === "string" ? p : p(r, v))).join("");
-}
-
 /** The UIDL Dovecot's POP3 shows for each record: its saved one (`P`), else the format's. */
 export function dovecotUidls(list: Uidlist, format: string = DOVECOT_DEFAULT_UIDL_FORMAT): Map<string, string> {
   const expand = compileUidlFormat(format);
   const out = new Map<string, string>();
   for (const r of list.records) {
     const saved = r.ext.get("P");
-    out.set(r.name, saved !== undefined && saved !== "" ? saved : expand(r, list.uidValidity));
+    out.set(r.name, saved !== undefined && saved !== "" ? saved : expand({ uid: r.uid, uidValidity: list.uidValidity, name: r.name, guid: r.ext.get("G") }));
   }
   return out;
 }

@@ -19,6 +19,8 @@ import { lockSpool, SpoolBusy, type SpoolLock, type SpoolLockOptions } from "./s
 import { journalPath, recoverRewrite, removeStaleRenameTemps, rewriteUnderWay, rewriteByRename, rewriteInPlace, type UpdateMode } from "./write_spool.ts";
 import { rfcUidls } from "../pop3/uidl.ts";
 import { isFolderInternalData } from "./folder_data.ts";
+import { compileUidlFormat } from "../pop3/dovecot_uidl_format.ts";
+import { readUidValidity, rememberUidValidity } from "./uid_validity.ts";
 
 export interface MboxMailboxOptions {
   /** The spool file. */
@@ -31,6 +33,14 @@ export interface MboxMailboxOptions {
   statusUpdate: boolean;
   /** Keep the scan in a cache file in tempDir (scan_cache.ts; default true). */
   cache?: boolean;
+  /**
+   * Dovecot's pop3_uidl_format: a message with Dovecot's X-UID field, in a spool whose first
+   * message carries X-IMAPbase, is listed under the UIDL Dovecot showed; the others under
+   * poppin's own. The spool is then scanned at every session (the scan cache keeps no X-UID).
+   */
+  uidlFormat?: string;
+  /** Where --uidl-format remembers the spool's UIDVALIDITY (uid_validity.ts); undefined: not remembered. */
+  uidValidityFile?: string;
   onWarning?: (message: string) => void;
   /** Test hook: called once the journal of an in-place rewrite is ready, before the spool is touched. */
   onJournalReady?: () => void;
@@ -134,12 +144,26 @@ export class MboxMailbox implements Mailbox {
     const first = this.#records[0];
     this.#listed = first !== undefined && isFolderInternalData(opened.fd, first) ? this.#records.slice(1) : this.#records;
     // The scan keeps X-UIDL values only when valid; a cached or allocated one is checked here once more (mod/pop3/uidl.ts).
-    const shown = rfcUidls(this.#listed.map((m) => ({ wanted: m.uidl, keys: [m.derivedUidl, `${m.derivedUidl}\0${m.uidl}`] })));
+    const dovecot = opts.uidlFormat === undefined ? undefined : compileUidlFormat(opts.uidlFormat, false);
+    let uidValidity = this.#records[0]?.uidValidity;
+    const record = opts.uidValidityFile;
+    if (dovecot !== undefined && record !== undefined) {
+      if (uidValidity === undefined) uidValidity = readUidValidity(record);
+      else {
+        try {
+          rememberUidValidity(record, uidValidity);
+        } catch (e) {
+          opts.onWarning?.(`unable to record the UIDVALIDITY in ${record}: ${e instanceof TempError ? e.message : describeSysError(e)}`);
+        }
+      }
+    }
+    const wanted = (m: MboxMessage) => (dovecot !== undefined && uidValidity !== undefined && m.xUid !== undefined ? dovecot({ uid: m.xUid, uidValidity }) : m.uidl);
+    const shown = rfcUidls(this.#listed.map((m) => ({ wanted: wanted(m), keys: [m.derivedUidl, `${m.derivedUidl}\0${m.uidl}`] })));
     this.messages = this.#listed.map((m, i) => ({ size: m.crlfSize, uidl: shown[i]! }));
   }
 
   #cachePath(): string | undefined {
-    return this.#opts.cache === false ? undefined : scanCachePath(this.#opts.spool, this.#opts.tempDir);
+    return this.#opts.cache === false || this.#opts.uidlFormat !== undefined ? undefined : scanCachePath(this.#opts.spool, this.#opts.tempDir);
   }
 
   #lock(fd: number, mode: "read" | "write", failFast: boolean): SpoolLock {

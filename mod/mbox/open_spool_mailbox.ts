@@ -3,6 +3,8 @@ import { PermError } from "../base/errors.ts";
 import { MboxMailbox, defaultTempDir } from "./mbox_mailbox.ts";
 import type { MboxSettings } from "./options.ts";
 import { spoolPathFor } from "./spool_path.ts";
+import { basename, join } from "../base/posix_path.ts";
+import { UID_VALIDITY_RECORD } from "./uid_validity.ts";
 
 
 export function openSpoolMailbox(arg: string, s: MboxSettings, env: { user?: string; home?: string; cwd: string }, onWarning: (m: string) => void): MboxMailbox {
@@ -15,6 +17,8 @@ export function openSpoolMailbox(arg: string, s: MboxSettings, env: { user?: str
     update: s.update,
     statusUpdate: s.statusUpdate,
     cache: s.cache,
+    uidlFormat: s.uidlFormat,
+    uidValidityFile: env.home === undefined || env.home === "" ? undefined : join(env.home, `.${basename(spool)}.${UID_VALIDITY_RECORD}`),
     onWarning,
   });
 }

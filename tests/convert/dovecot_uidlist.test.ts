@@ -35,14 +35,18 @@ describe("dovecot-uidlist", () => {
     const list = parseUidlist(v3);
     expect([...dovecotUidls(list).values()]).toEqual(["000000016b12cc44", "0abc", "000000046b12cc44"]);
     const r = list.records[0]!;
-    const f = (format: string) => compileUidlFormat(format)(r, list.uidValidity);
+    const fields = (x: typeof r) => ({ uid: x.uid, uidValidity: list.uidValidity, name: x.name, guid: x.ext.get("G") });
+    const f = (format: string) => compileUidlFormat(format)(fields(r));
     expect(f("%08Xv%08Xu")).toBe("6b12cc4400000001");
     expect(f("%v.%u")).toBe("1796394052.1");
     expect(f("%{uidvalidity}-%{uid}%%")).toBe("1796394052-1%");
     expect(f("%f")).toBe("1796394022.M1P1.vm,S=187,W=198");
     expect(f("%10f")).toBe("1796394022");
     expect(f("%g")).toBe("1796394022.M1P1.vm,S=187,W=198");
-    expect(compileUidlFormat("%g")(list.records[1]!, 0)).toBe("1a2b");
+    expect(compileUidlFormat("%g")(fields(list.records[1]!))).toBe("1a2b");
+    // An mbox message has no file name: %f and %g are refused there.
+    expect(compileUidlFormat("%08Xu%08Xv", false)({ uid: 2, uidValidity: 255 })).toBe("00000002000000ff");
+    expect(() => compileUidlFormat("%f", false)).toThrow("an mbox message has %u and %v");
   });
 
   test("refused: %m, X on a name, unknown keys, not a uidlist", () => {

@@ -147,3 +147,40 @@ describe("UW IMAP's FOLDER INTERNAL DATA message: never listed, as Dovecot and Q
     expect(await poppin(dir, "STAT\r\nQUIT\r\n")).toContain("+OK 0 0\r\n");
   });
 });
+
+describe("--uidl-format: the UIDLs Dovecot's POP3 showed for a spool it served (its X-UID and X-IMAPbase fields)", () => {
+  const withFormat = (dir: string, commands: string, format = "%08Xu%08Xv") =>
+    session([...runner.prefix, "env", `USER=${runner.user}`, `HOME=${dir}`, POPPIN, "pop3d", `--uidl-format=${format}`, "mbox:spool"], dir, commands);
+  const uidls = (out: string) => out.split("\r\n").filter((l) => /^\d+ \S+$/.test(l));
+
+  test("the same listing as Dovecot's, before and after a QUIT that rewrote the spool; later mail keeps poppin's own", async () => {
+    const dir = home("uidl-dovecot", spoolText(MESSAGES.slice(2, 5)));
+    const theirs = uidls(await dovecot(dir, "UIDL\r\nQUIT\r\n")); // Dovecot writes X-UID and X-IMAPbase here
+    expect(theirs.length).toBe(3);
+    expect(theirs[0]).toMatch(/^1 00000001[0-9a-f]{8}$/);
+    expect(readFileSync(join(dir, "spool"), "latin1")).toContain("X-IMAPbase: ");
+    expect(uidls(await withFormat(dir, "UIDL\r\nQUIT\r\n"))).toEqual(theirs);
+    expect(uidls(await poppin(dir, "UIDL\r\nQUIT\r\n"))[0]).not.toBe(theirs[0]); // poppin's own without the option
+    // DELE 1 and QUIT rewrite the spool without message 1, which carried X-IMAPbase: the
+    // UIDVALIDITY recorded in the home keeps the others' UIDLs Dovecot's.
+    expect(readFileSync(join(dir, ".spool.poppin-uidvalidity"), "latin1")).toBe(`${parseInt(theirs[0]!.slice(10), 16)}\n`);
+    expect(await withFormat(dir, "DELE 1\r\nQUIT\r\n")).toEndWith("+OK \r\n");
+    expect(readFileSync(join(dir, "spool"), "latin1")).not.toContain("X-IMAPbase: ");
+    const after = uidls(await withFormat(dir, "UIDL\r\nQUIT\r\n"));
+    expect(after.map((l) => l.split(" ")[1])).toEqual(theirs.slice(1).map((l) => l.split(" ")[1]));
+    // Delivered after Dovecot's last session: no X-UID, so poppin's own UIDL (no client has seen it).
+    writeFileSync(join(dir, "spool"), readFileSync(join(dir, "spool"), "latin1") + spoolText(["Subject: late\n\nlate mail\n"]).replace(/^From sender0/, "From late"));
+    runner.chown(dir);
+    const grown = uidls(await withFormat(dir, "UIDL\r\nQUIT\r\n"));
+    expect(grown.slice(0, 2)).toEqual(after);
+    expect(grown[2]).toMatch(/^3 [0-9a-f]{32}$/); // poppin's digest, not a Dovecot UID
+  });
+
+  test("a format an mbox message cannot give (%f, %g, %m) is a usage error", () => {
+    for (const format of ["%f", "%g", "%m"]) {
+      const r = Bun.spawnSync([POPPIN, "pop3d", `--uidl-format=${format}`, "mbox:spool"], { stdin: Buffer.from("QUIT\r\n"), cwd: root });
+      expect(r.stderr.toString()).toContain(`pop3d option --uidl-format=${format} is not a usable mbox option`);
+      expect(r.exitCode).toBe(100);
+    }
+  });
+});
