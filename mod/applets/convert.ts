@@ -9,9 +9,10 @@ import { ProgressThrottle, progressText } from "../convert/progress.ts";
 import { defaultTempDir } from "../mbox/mbox_mailbox.ts";
 import { applyMboxOption, defaultMboxSettings } from "../mbox/options.ts";
 import { SpoolBusy } from "../mbox/spool_lock.ts";
+import { uidValidityFileFor } from "../mbox/open_spool_mailbox.ts";
 import { importDovecotUidls } from "../convert/dovecot_uidlist.ts";
 
-const SYNOPSIS = "convert mbox [--keep] [--update=auto|rename|inplace] [--temp-dir=DIR] [--lock=dotlock,fcntl,flock] [--lock-timeout=S] [--lock-stale=S] SPOOL MAILDIR";
+const SYNOPSIS = "convert mbox [--keep] [--update=auto|rename|inplace] [--temp-dir=DIR] [--lock=dotlock,fcntl,flock] [--lock-timeout=S] [--lock-stale=S] [--uidl-format=FORMAT] SPOOL MAILDIR";
 const DOVECOT_SYNOPSIS = "convert dovecot [--uidl-format=FORMAT] [--uidlist=FILE] MAILDIR";
 
 /** convert dovecot: Dovecot's UIDLs of a Maildir into its poppin-uidls. */
@@ -91,6 +92,7 @@ export const applet: Applet = {
       }
       const result = convertMboxToMaildir({
         spool, maildir, keep, update: settings.update,
+        uidlFormat: settings.uidlFormat, uidValidityFile: uidValidityFileFor(spool, home),
         tempDir: settings.tempDir ?? defaultTempDir(spool, home),
         lock: { methods: settings.lockMethods, timeoutMs: settings.lockTimeoutMs, staleSeconds: settings.staleSeconds, onDotLockUnavailable: (m) => warning(ctx, m) },
         onProgress: (p) => {

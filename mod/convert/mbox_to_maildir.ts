@@ -23,6 +23,7 @@ import type { MboxMessage } from "../mbox/message.ts";
 import { planIsNoop, planRewrite } from "../mbox/plan.ts";
 import { scanMbox } from "../mbox/scan.ts";
 import { isFolderInternalData } from "../mbox/folder_data.ts";
+import { dovecotSpoolUidls } from "../mbox/uid_validity.ts";
 import { lockSpool, type SpoolLockOptions } from "../mbox/spool_lock.ts";
 import { journalPath, recoverRewrite, removeStaleRenameTemps, rewriteByRename, rewriteInPlace, type UpdateMode } from "../mbox/write_spool.ts";
 import { checkRealDirectory, effectiveUid, openDirectory, openOwnedFile } from "../sys/owned_file.ts";
@@ -50,6 +51,9 @@ export interface ConvertOptions {
   now?: () => NameClock;
   /** Messages per durable batch. */
   batch?: number;
+  /** pop3d's --uidl-format: the map keeps the UIDLs Dovecot showed for a spool it served (mod/mbox/uid_validity.ts). */
+  uidlFormat?: string;
+  uidValidityFile?: string;
 }
 
 export interface ConvertResult {
@@ -151,6 +155,9 @@ export function convertMboxToMaildir(opts: ConvertOptions): ConvertResult {
 /** Copies `mail` (the messages POP3 lists) into the Maildir, then rewrites the spool's `all` without them. */
 function convertLocked(fd: number, size: number, all: readonly MboxMessage[], messages: readonly MboxMessage[], opts: ConvertOptions, keep: boolean, started: number): ConvertResult {
   const dir = opts.maildir;
+  // The UIDL a client saw for each message: the one the map keeps.
+  const dovecot = opts.uidlFormat === undefined ? undefined : dovecotSpoolUidls(all, opts.uidlFormat, opts.uidValidityFile);
+  const shownUidl = (m: MboxMessage) => dovecot?.(m) ?? m.uidl;
   const map = readUidlMap(dir);
   const present = presentNames(dir);
   const done = new Set<string>();
@@ -178,7 +185,7 @@ function convertLocked(fd: number, size: number, all: readonly MboxMessage[], me
   const progress = (count: number) => opts.onProgress?.({ messages: count, totalMessages: messages.length, octets, totalOctets, elapsedMs: Date.now() - started });
   messages.forEach((m, i) => {
     const length = visibleLength(m);
-    if (done.has(m.uidl)) {
+    if (done.has(shownUidl(m))) {
       alreadyThere++;
     } else {
       const name = withSizes(uniqueName(next(), process.pid, host), length, m.crlfSize);
@@ -198,7 +205,7 @@ function convertLocked(fd: number, size: number, all: readonly MboxMessage[], me
       }
       closeSync(out);
       const place = placementFor(m.status, m.xStatus);
-      pending.push({ name, sub: place.sub, info: place.info, uidl: m.uidl });
+      pending.push({ name, sub: place.sub, info: place.info, uidl: shownUidl(m) });
       converted++;
       if (pending.length >= batchSize) flush();
     }
@@ -208,7 +215,9 @@ function convertLocked(fd: number, size: number, all: readonly MboxMessage[], me
   flush();
   let removedFromSpool = 0;
   if (!keep) {
-    const plan = planRewrite(all, size, done, new Set(), false);
+    // The plan leaves out messages by their spool UIDL.
+    const moved = new Set(all.filter((m) => done.has(shownUidl(m))).map((m) => m.uidl));
+    const plan = planRewrite(all, size, moved, new Set(), false);
     if (!planIsNoop(plan)) {
       const renamed = (opts.update ?? "auto") !== "inplace" && rewriteByRename(opts.spool, fd, plan, fstatSync(fd), opts.update === "rename");
       if (!renamed) rewriteInPlace(fd, plan, journalPath(opts.spool, opts.tempDir));

@@ -19,8 +19,7 @@ import { lockSpool, SpoolBusy, type SpoolLock, type SpoolLockOptions } from "./s
 import { journalPath, recoverRewrite, removeStaleRenameTemps, rewriteUnderWay, rewriteByRename, rewriteInPlace, type UpdateMode } from "./write_spool.ts";
 import { rfcUidls } from "../pop3/uidl.ts";
 import { isFolderInternalData } from "./folder_data.ts";
-import { compileUidlFormat } from "../pop3/dovecot_uidl_format.ts";
-import { readUidValidity, rememberUidValidity } from "./uid_validity.ts";
+import { dovecotSpoolUidls } from "./uid_validity.ts";
 
 export interface MboxMailboxOptions {
   /** The spool file. */
@@ -144,20 +143,8 @@ export class MboxMailbox implements Mailbox {
     const first = this.#records[0];
     this.#listed = first !== undefined && isFolderInternalData(opened.fd, first) ? this.#records.slice(1) : this.#records;
     // The scan keeps X-UIDL values only when valid; a cached or allocated one is checked here once more (mod/pop3/uidl.ts).
-    const dovecot = opts.uidlFormat === undefined ? undefined : compileUidlFormat(opts.uidlFormat, false);
-    let uidValidity = this.#records[0]?.uidValidity;
-    const record = opts.uidValidityFile;
-    if (dovecot !== undefined && record !== undefined) {
-      if (uidValidity === undefined) uidValidity = readUidValidity(record);
-      else {
-        try {
-          rememberUidValidity(record, uidValidity);
-        } catch (e) {
-          opts.onWarning?.(`unable to record the UIDVALIDITY in ${record}: ${e instanceof TempError ? e.message : describeSysError(e)}`);
-        }
-      }
-    }
-    const wanted = (m: MboxMessage) => (dovecot !== undefined && uidValidity !== undefined && m.xUid !== undefined ? dovecot({ uid: m.xUid, uidValidity }) : m.uidl);
+    const dovecot = opts.uidlFormat === undefined ? undefined : dovecotSpoolUidls(this.#records, opts.uidlFormat, opts.uidValidityFile, opts.onWarning);
+    const wanted = (m: MboxMessage) => dovecot?.(m) ?? m.uidl;
     const shown = rfcUidls(this.#listed.map((m) => ({ wanted: wanted(m), keys: [m.derivedUidl, `${m.derivedUidl}\0${m.uidl}`] })));
     this.messages = this.#listed.map((m, i) => ({ size: m.crlfSize, uidl: shown[i]! }));
   }

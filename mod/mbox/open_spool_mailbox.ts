@@ -6,6 +6,11 @@ import { spoolPathFor } from "./spool_path.ts";
 import { basename, join } from "../base/posix_path.ts";
 import { UID_VALIDITY_RECORD } from "./uid_validity.ts";
 
+/** Where --uidl-format remembers a spool's UIDVALIDITY: `~/.SPOOLNAME.poppin-uidvalidity` (never beside a shared spool). */
+export function uidValidityFileFor(spool: string, home: string | undefined): string | undefined {
+  return home === undefined || home === "" ? undefined : join(home, `.${basename(spool)}.${UID_VALIDITY_RECORD}`);
+}
+
 
 export function openSpoolMailbox(arg: string, s: MboxSettings, env: { user?: string; home?: string; cwd: string }, onWarning: (m: string) => void): MboxMailbox {
   const spool = spoolPathFor(arg, s.layout, env);
@@ -18,7 +23,7 @@ export function openSpoolMailbox(arg: string, s: MboxSettings, env: { user?: str
     statusUpdate: s.statusUpdate,
     cache: s.cache,
     uidlFormat: s.uidlFormat,
-    uidValidityFile: env.home === undefined || env.home === "" ? undefined : join(env.home, `.${basename(spool)}.${UID_VALIDITY_RECORD}`),
+    uidValidityFile: uidValidityFileFor(spool, env.home),
     onWarning,
   });
 }

@@ -8,6 +8,9 @@
 import { closeSync } from "node:fs";
 import { writeFileAtomic } from "../auth/atomic_file.ts";
 import { openOwnedFile, readHead, effectiveUid } from "../sys/owned_file.ts";
+import { TempError, describeSysError } from "../base/errors.ts";
+import { compileUidlFormat } from "../pop3/dovecot_uidl_format.ts";
+import type { MboxMessage } from "./message.ts";
 
 export const UID_VALIDITY_RECORD = "poppin-uidvalidity";
 
@@ -33,4 +36,27 @@ export function readUidValidity(file: string): number | undefined {
 export function rememberUidValidity(file: string, value: number): void {
   if (readUidValidity(file) === value) return;
   writeFileAtomic(file, Buffer.from(`${value}\n`, "latin1"));
+}
+
+/**
+ * The UIDL Dovecot showed for each message of a spool (`records`, in spool order), for
+ * pop3d's and convert's `--uidl-format`: the format over the message's X-UID and the
+ * UIDVALIDITY of the first message's X-IMAPbase (remembered in `recordFile`, and taken from
+ * there once that field is gone). Undefined for a message without X-UID (mail delivered
+ * after Dovecot's last session) or when no UIDVALIDITY is known: poppin's own UIDL then.
+ */
+export function dovecotSpoolUidls(records: readonly MboxMessage[], format: string, recordFile: string | undefined, onWarning?: (m: string) => void): (m: MboxMessage) => string | undefined {
+  const expand = compileUidlFormat(format, false);
+  let uidValidity = records[0]?.uidValidity;
+  if (recordFile !== undefined) {
+    if (uidValidity === undefined) uidValidity = readUidValidity(recordFile);
+    else {
+      try {
+        rememberUidValidity(recordFile, uidValidity);
+      } catch (e) {
+        onWarning?.(`unable to record the UIDVALIDITY in ${recordFile}: ${e instanceof TempError ? e.message : describeSysError(e)}`);
+      }
+    }
+  }
+  return (m) => (uidValidity !== undefined && m.xUid !== undefined ? expand({ uid: m.xUid, uidValidity }) : undefined);
 }

@@ -176,6 +176,16 @@ describe("--uidl-format: the UIDLs Dovecot's POP3 showed for a spool it served (
     expect(grown[2]).toMatch(/^3 [0-9a-f]{32}$/); // poppin's digest, not a Dovecot UID
   });
 
+  test("convert mbox --uidl-format: the Maildir lists the UIDLs Dovecot showed for the spool", async () => {
+    const dir = home("uidl-convert", spoolText(MESSAGES.slice(2, 5)));
+    const theirs = uidls(await dovecot(dir, "UIDL\r\nQUIT\r\n"));
+    const r = Bun.spawnSync([POPPIN, "convert", "mbox", "--lock=fcntl", "--uidl-format=%08Xu%08Xv", join(dir, "spool"), join(dir, "Maildir")], { stderr: "pipe" });
+    expect(r.stderr.toString()).toContain("3 messages, 3 copied, 0 already there, 3 removed from the spool");
+    expect(r.exitCode).toBe(0);
+    const listing = await session([...runner.prefix, "env", `USER=${runner.user}`, `HOME=${dir}`, POPPIN, "pop3d", "Maildir"], dir, "UIDL\r\nQUIT\r\n");
+    expect(uidls(listing)).toEqual(theirs);
+  });
+
   test("a format an mbox message cannot give (%f, %g, %m) is a usage error", () => {
     for (const format of ["%f", "%g", "%m"]) {
       const r = Bun.spawnSync([POPPIN, "pop3d", `--uidl-format=${format}`, "mbox:spool"], { stdin: Buffer.from("QUIT\r\n"), cwd: root });
