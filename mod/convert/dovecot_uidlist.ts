@@ -14,9 +14,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "../base/posix_path.ts";
 import { PermError, TempError, describeSysError } from "../base/errors.ts";
 import { compileUidlFormat, DOVECOT_DEFAULT_UIDL_FORMAT } from "../pop3/dovecot_uidl_format.ts";
+import { appendUidlMap, readUidlMap } from "../maildir/uidl_map.ts";
 
 export { compileUidlFormat, DOVECOT_DEFAULT_UIDL_FORMAT } from "../pop3/dovecot_uidl_format.ts";
-import { appendUidlMap, readUidlMap } from "../maildir/uidl_map.ts";
 
 export interface UidlistRecord {
   readonly uid: number;
