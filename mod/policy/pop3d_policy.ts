@@ -17,6 +17,8 @@ import { loginLine, statisticsLine } from "./log_format.ts";
 import { MailboxInUse, lockMailboxSession } from "./mailbox_lock.ts";
 import { resolvePolicy, type Policy } from "./resolve.ts";
 import { logValue } from "../base/log_value.ts";
+import { basename, dirname, join } from "../base/posix_path.ts";
+import { lstatOrUndefined } from "../sys/owned_file.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -74,6 +76,8 @@ export async function startSession(dir: string, policy: Policy, env: Env, holdLo
 export function startSpoolSession(policy: Policy, env: Env, spool: string | undefined, lastLoginFile: string | undefined): SessionStart {
   const notes: string[] = [];
   const warnings: string[] = [];
+  const leftover = spool === undefined ? undefined : qpopperLeftover(spool);
+  if (leftover !== undefined) warnings.push(leftover);
   if (policy.loginDelaySeconds !== undefined && policy.loginDelaySeconds > 0 && lastLoginFile !== undefined) {
     const wait = checkLoginDelay(lastLoginFile, policy.loginDelaySeconds);
     if (wait > 0) return { kind: "refuse", reply: loginDelayText(wait), log: `login delay wait=${wait}` };
@@ -81,6 +85,19 @@ export function startSpoolSession(policy: Policy, env: Env, spool: string | unde
   if (policy.bulletinDir !== undefined) warnings.push(`bulletins not delivered: ${logValue(spool ?? "the mail spool")} is an mbox spool; poppin delivers bulletins into Maildirs only`);
   if (policy.logLogin !== undefined) notes.push(loginLine(policy.logLogin, env));
   return { kind: "go", notes, warnings };
+}
+
+/**
+ * Qpopper outside server mode moves a user's mail into `.USER.pop` beside the spool for the
+ * session and back at its end; one left by a crash holds mail Qpopper would have put back at the
+ * next login and pop3d never reads. Said at every login until an administrator moves it back
+ * (docs/migration.md), so the mail is not forgotten there.
+ */
+function qpopperLeftover(spool: string): string | undefined {
+  const path = join(dirname(spool), `.${basename(spool)}.pop`);
+  const st = lstatOrUndefined(path);
+  if (st === undefined || !st.isFile() || st.size === 0) return undefined;
+  return `${logValue(path)} holds ${st.size} octets of mail an unfinished Qpopper session left: append it to ${logValue(spool)} (see migration.md)`;
 }
 
 /** servePop3d's options from the policy. */

@@ -116,11 +116,14 @@ describe.each(MATRIX)("$name", (combo) => {
     }
   }));
 
-  test.concurrent("mbox spool: LOGIN-DELAY enforced (the record in the owner's home), log-login written, bulletins reported as not delivered", () => limited(async () => {
+  test.concurrent("mbox spool: LOGIN-DELAY enforced (the record in the owner's home), log-login written, bulletins reported as not delivered, Qpopper's leftover .SPOOL.pop named", () => limited(async () => {
     const acct = pool.account(combo.kind, [], { maildir: false });
     const spool = join(acct.home, "mbox");
     writeFileSync(spool, "From a@example.org Thu Dec  3 05:00:00 2026\nSubject: first\n\none\n\n", { mode: 0o600 });
     pool.chown(acct, spool);
+    // What a crashed Qpopper session (outside server mode) left beside the spool.
+    writeFileSync(join(acct.home, ".mbox.pop"), "From q@example.org Thu Dec  3 04:00:00 2026\nSubject: left by Qpopper\n\nq\n\n", { mode: 0o600 });
+    pool.chown(acct, join(acct.home, ".mbox.pop"));
     const bulletins = join(pool.base, `mbox-bulletins-${combo.mode}-${combo.kind}`);
     mkdirSync(bulletins, { mode: 0o755 });
     writeFileSync(join(bulletins, "1.news"), "Subject: bulletin one\n\nto everyone\n", { mode: 0o644 });
@@ -137,6 +140,7 @@ describe.each(MATRIX)("$name", (combo) => {
     expect(log).toContain(`: info: login ${acct.login} from 127.0.0.1 user=${acct.login} rip=127.0.0.1\n`);
     expect(log).toContain(`: warning: bulletins not delivered: ${spool} is an mbox spool; poppin delivers bulletins into Maildirs only user=${acct.login}`);
     expect(readFileSync(spool, "latin1")).not.toContain("bulletin one");
+    expect(log).toContain(`: warning: ${join(acct.home, ".mbox.pop")} holds 73 octets of mail an unfinished Qpopper session left: append it to ${spool} (see migration.md) user=${acct.login}`);
   }));
 
   test.concurrent("a symlink the user planted in their Maildir to a root-only file is never served", () => limited(async () => {
