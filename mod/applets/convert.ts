@@ -9,14 +9,54 @@ import { ProgressThrottle, progressText } from "../convert/progress.ts";
 import { defaultTempDir } from "../mbox/mbox_mailbox.ts";
 import { applyMboxOption, defaultMboxSettings } from "../mbox/options.ts";
 import { SpoolBusy } from "../mbox/spool_lock.ts";
+import { uidValidityFileFor } from "../mbox/open_spool_mailbox.ts";
+import { importDovecotUidls } from "../convert/dovecot_uidlist.ts";
 
-const SYNOPSIS = "convert mbox [--keep] [--update=auto|rename|inplace] [--temp-dir=DIR] [--lock=dotlock,fcntl,flock] [--lock-timeout=S] [--lock-stale=S] SPOOL MAILDIR";
+const SYNOPSIS = "convert mbox [--keep] [--update=auto|rename|inplace] [--temp-dir=DIR] [--lock=dotlock,fcntl,flock] [--lock-timeout=S] [--lock-stale=S] [--uidl-format=FORMAT] SPOOL MAILDIR";
+const DOVECOT_SYNOPSIS = "convert dovecot [--uidl-format=FORMAT] [--uidlist=FILE] MAILDIR";
+
+/** convert dovecot: Dovecot's UIDLs of a Maildir into its poppin-uidls. */
+function convertDovecot(args: readonly string[], ctx: Parameters<Applet["run"]>[1]): number {
+  let format: string | undefined;
+  let uidlist: string | undefined;
+  const rest: string[] = [];
+  for (const arg of args) {
+    if (arg.startsWith("--uidl-format=")) format = arg.slice("--uidl-format=".length);
+    else if (arg.startsWith("--uidlist=")) uidlist = arg.slice("--uidlist=".length);
+    else if (arg.startsWith("--")) rest.push("", "");
+    else rest.push(arg);
+  }
+  if (rest.length !== 1 || rest[0] === "" || format === "" || uidlist === "") {
+    usage(ctx, `${ctx.prefix.replace(/ convert$/, "")} ${DOVECOT_SYNOPSIS}`);
+    return EXIT_USAGE;
+  }
+  const maildir = rest[0]!;
+  try {
+    // Run by root: the map is written as the Maildir's owner, who reads it at each session.
+    try {
+      if (becomeOwnerOf(maildir, "directory") === undefined) checkRootDestination(maildir);
+    } catch (e) {
+      if (e instanceof PoppinError) throw e;
+      throw new TempError(`unable to open ${maildir}: ${describeSysError(e)}`);
+    }
+    const r = importDovecotUidls(maildir, { format, uidlist });
+    info(ctx, `${maildir}: ${r.messages} messages, ${r.written} UIDLs written to poppin-uidls, ${r.alreadyThere} already there, ${r.notListed} not in dovecot-uidlist (they keep their file name's UIDL)`);
+    return EXIT_OK;
+  } catch (e) {
+    if (e instanceof PoppinError) {
+      fatal(ctx, e.message);
+      return e.exitCode;
+    }
+    throw e;
+  }
+}
 
 export const applet: Applet = {
   name: "convert",
-  summary: "move an mbox spool into a Maildir, keeping flags and the UIDLs POP3 clients saw",
-  usage: SYNOPSIS,
+  summary: "move an mbox spool into a Maildir, or keep Dovecot's UIDLs of a Maildir, so POP3 clients download nothing twice",
+  usage: `${SYNOPSIS}\n       poppin ${DOVECOT_SYNOPSIS}`,
   async run(args, ctx) {
+    if (args[0] === "dovecot") return convertDovecot(args.slice(1), ctx);
     const settings = defaultMboxSettings();
     let keep = false;
     const rest: string[] = [];
@@ -52,6 +92,7 @@ export const applet: Applet = {
       }
       const result = convertMboxToMaildir({
         spool, maildir, keep, update: settings.update,
+        uidlFormat: settings.uidlFormat, uidValidityFile: uidValidityFileFor(spool, home),
         tempDir: settings.tempDir ?? defaultTempDir(spool, home),
         lock: { methods: settings.lockMethods, timeoutMs: settings.lockTimeoutMs, staleSeconds: settings.staleSeconds, onDotLockUnavailable: (m) => warning(ctx, m) },
         onProgress: (p) => {

@@ -42,6 +42,7 @@ export const applet: Applet = {
     "  --lock=dotlock,fcntl,flock     which locks to take (default dotlock,fcntl)",
     "  --lock-timeout=S       how long to wait for a delivery's lock (default 10)",
     "  --lock-stale=S         a dot-lock older than this is broken (default 300)",
+    "  --uidl-format=FORMAT   the UIDLs Dovecot showed (its pop3_uidl_format over X-UID)",
   ].join("\n"),
   async run(args, ctx) {
     const become = ctx.env[BECOME_VARIABLE];

@@ -22,6 +22,8 @@ import { visibleRanges } from "../mbox/hidden.ts";
 import type { MboxMessage } from "../mbox/message.ts";
 import { planIsNoop, planRewrite } from "../mbox/plan.ts";
 import { scanMbox } from "../mbox/scan.ts";
+import { isFolderInternalData } from "../mbox/folder_data.ts";
+import { dovecotSpoolUidls } from "../mbox/uid_validity.ts";
 import { lockSpool, type SpoolLockOptions } from "../mbox/spool_lock.ts";
 import { journalPath, recoverRewrite, removeStaleRenameTemps, rewriteByRename, rewriteInPlace, type UpdateMode } from "../mbox/write_spool.ts";
 import { checkRealDirectory, effectiveUid, openDirectory, openOwnedFile } from "../sys/owned_file.ts";
@@ -49,6 +51,9 @@ export interface ConvertOptions {
   now?: () => NameClock;
   /** Messages per durable batch. */
   batch?: number;
+  /** pop3d's --uidl-format: the map keeps the UIDLs Dovecot showed for a spool it served (mod/mbox/uid_validity.ts). */
+  uidlFormat?: string;
+  uidValidityFile?: string;
 }
 
 export interface ConvertResult {
@@ -136,7 +141,9 @@ export function convertMboxToMaildir(opts: ConvertOptions): ConvertResult {
       }
       const size = fstatSync(fd).size;
       const { messages } = scanMbox(fd, size, opts.spool);
-      return convertLocked(fd, size, messages, opts, keep, started);
+      // UW IMAP's folder data is no mail (POP3 never lists it): not copied, and kept in the spool.
+      const mail = messages[0] !== undefined && isFolderInternalData(fd, messages[0]) ? messages.slice(1) : messages;
+      return convertLocked(fd, size, messages, mail, opts, keep, started);
     } finally {
       lock.release();
     }
@@ -145,8 +152,12 @@ export function convertMboxToMaildir(opts: ConvertOptions): ConvertResult {
   }
 }
 
-function convertLocked(fd: number, size: number, messages: readonly MboxMessage[], opts: ConvertOptions, keep: boolean, started: number): ConvertResult {
+/** Copies `mail` (the messages POP3 lists) into the Maildir, then rewrites the spool's `all` without them. */
+function convertLocked(fd: number, size: number, all: readonly MboxMessage[], messages: readonly MboxMessage[], opts: ConvertOptions, keep: boolean, started: number): ConvertResult {
   const dir = opts.maildir;
+  // The UIDL a client saw for each message: the one the map keeps.
+  const dovecot = opts.uidlFormat === undefined ? undefined : dovecotSpoolUidls(all, opts.uidlFormat, opts.uidValidityFile);
+  const shownUidl = (m: MboxMessage) => dovecot?.(m) ?? m.uidl;
   const map = readUidlMap(dir);
   const present = presentNames(dir);
   const done = new Set<string>();
@@ -174,7 +185,7 @@ function convertLocked(fd: number, size: number, messages: readonly MboxMessage[
   const progress = (count: number) => opts.onProgress?.({ messages: count, totalMessages: messages.length, octets, totalOctets, elapsedMs: Date.now() - started });
   messages.forEach((m, i) => {
     const length = visibleLength(m);
-    if (done.has(m.uidl)) {
+    if (done.has(shownUidl(m))) {
       alreadyThere++;
     } else {
       const name = withSizes(uniqueName(next(), process.pid, host), length, m.crlfSize);
@@ -194,7 +205,7 @@ function convertLocked(fd: number, size: number, messages: readonly MboxMessage[
       }
       closeSync(out);
       const place = placementFor(m.status, m.xStatus);
-      pending.push({ name, sub: place.sub, info: place.info, uidl: m.uidl });
+      pending.push({ name, sub: place.sub, info: place.info, uidl: shownUidl(m) });
       converted++;
       if (pending.length >= batchSize) flush();
     }
@@ -204,7 +215,9 @@ function convertLocked(fd: number, size: number, messages: readonly MboxMessage[
   flush();
   let removedFromSpool = 0;
   if (!keep) {
-    const plan = planRewrite(messages, size, done, new Set(), false);
+    // The plan leaves out messages by their spool UIDL.
+    const moved = new Set(all.filter((m) => done.has(shownUidl(m))).map((m) => m.uidl));
+    const plan = planRewrite(all, size, moved, new Set(), false);
     if (!planIsNoop(plan)) {
       const renamed = (opts.update ?? "auto") !== "inplace" && rewriteByRename(opts.spool, fd, plan, fstatSync(fd), opts.update === "rename");
       if (!renamed) rewriteInPlace(fd, plan, journalPath(opts.spool, opts.tempDir));

@@ -18,6 +18,8 @@ import { openSpoolFile } from "./spool_file.ts";
 import { lockSpool, SpoolBusy, type SpoolLock, type SpoolLockOptions } from "./spool_lock.ts";
 import { journalPath, recoverRewrite, removeStaleRenameTemps, rewriteUnderWay, rewriteByRename, rewriteInPlace, type UpdateMode } from "./write_spool.ts";
 import { rfcUidls } from "../pop3/uidl.ts";
+import { isFolderInternalData } from "./folder_data.ts";
+import { dovecotSpoolUidls } from "./uid_validity.ts";
 
 export interface MboxMailboxOptions {
   /** The spool file. */
@@ -30,6 +32,14 @@ export interface MboxMailboxOptions {
   statusUpdate: boolean;
   /** Keep the scan in a cache file in tempDir (scan_cache.ts; default true). */
   cache?: boolean;
+  /**
+   * Dovecot's pop3_uidl_format: a message with Dovecot's X-UID field, in a spool whose first
+   * message carries X-IMAPbase, is listed under the UIDL Dovecot showed; the others under
+   * poppin's own. The spool is then scanned at every session (the scan cache keeps no X-UID).
+   */
+  uidlFormat?: string;
+  /** Where --uidl-format remembers the spool's UIDVALIDITY (uid_validity.ts); undefined: not remembered. */
+  uidValidityFile?: string;
   onWarning?: (message: string) => void;
   /** Test hook: called once the journal of an in-place rewrite is ready, before the spool is touched. */
   onJournalReady?: () => void;
@@ -99,6 +109,8 @@ export class MboxMailbox implements Mailbox {
   readonly messages: readonly MessageInfo[];
   readonly #opts: MboxMailboxOptions;
   readonly #records: readonly MboxMessage[];
+  /** The records POP3 lists (all but UW IMAP's folder data, folder_data.ts): message n is #listed[n - 1]. */
+  readonly #listed: readonly MboxMessage[];
   readonly #fd: number | undefined;
   readonly #stat: Stats | undefined;
   readonly #retrieved = new Set<number>();
@@ -112,6 +124,7 @@ export class MboxMailbox implements Mailbox {
     if (opened === undefined) {
       // No spool yet: an empty mailbox, as Qpopper serves it.
       this.#records = [];
+      this.#listed = [];
       this.messages = [];
       this.recovery = "none";
       return;
@@ -127,13 +140,17 @@ export class MboxMailbox implements Mailbox {
     } finally {
       lock.release();
     }
+    const first = this.#records[0];
+    this.#listed = first !== undefined && isFolderInternalData(opened.fd, first) ? this.#records.slice(1) : this.#records;
     // The scan keeps X-UIDL values only when valid; a cached or allocated one is checked here once more (mod/pop3/uidl.ts).
-    const shown = rfcUidls(this.#records.map((m) => ({ wanted: m.uidl, keys: [m.derivedUidl, `${m.derivedUidl}\0${m.uidl}`] })));
-    this.messages = this.#records.map((m, i) => ({ size: m.crlfSize, uidl: shown[i]! }));
+    const dovecot = opts.uidlFormat === undefined ? undefined : dovecotSpoolUidls(this.#records, opts.uidlFormat, opts.uidValidityFile, opts.onWarning);
+    const wanted = (m: MboxMessage) => dovecot?.(m) ?? m.uidl;
+    const shown = rfcUidls(this.#listed.map((m) => ({ wanted: wanted(m), keys: [m.derivedUidl, `${m.derivedUidl}\0${m.uidl}`] })));
+    this.messages = this.#listed.map((m, i) => ({ size: m.crlfSize, uidl: shown[i]! }));
   }
 
   #cachePath(): string | undefined {
-    return this.#opts.cache === false ? undefined : scanCachePath(this.#opts.spool, this.#opts.tempDir);
+    return this.#opts.cache === false || this.#opts.uidlFormat !== undefined ? undefined : scanCachePath(this.#opts.spool, this.#opts.tempDir);
   }
 
   #lock(fd: number, mode: "read" | "write", failFast: boolean): SpoolLock {
@@ -157,7 +174,7 @@ export class MboxMailbox implements Mailbox {
 
   /** Opens message `index`, after checking it is still where the scan found it (another session may have rewritten the spool); checked again at its end. */
   open(index: number): MessageReader {
-    const m = this.#records[index]!;
+    const m = this.#listed[index]!;
     if (!this.#inPlace(m)) throw Object.assign(new Error("the spool changed under the session"), { code: "ENOENT" });
     return new RangeReader(this.#fd!, m.start, m.end, m.hiddenFields, () => this.#inPlace(m));
   }
@@ -167,8 +184,8 @@ export class MboxMailbox implements Mailbox {
   }
 
   remove(indices: readonly number[]): RemoveResult {
-    const deleted = new Set(indices.map((i) => this.#records[i]!.uidl));
-    const seen = new Set([...this.#retrieved].map((i) => this.#records[i]!.uidl));
+    const deleted = new Set(indices.map((i) => this.#listed[i]!.uidl));
+    const seen = new Set([...this.#retrieved].map((i) => this.#listed[i]!.uidl));
     if (this.#fd === undefined || (deleted.size === 0 && (seen.size === 0 || !this.#opts.statusUpdate))) return { removed: 0, unremoved: 0, problems: [] };
     try {
       return this.#update(deleted, seen);

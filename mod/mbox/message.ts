@@ -30,6 +30,10 @@ export interface MboxMessage {
    * leaves them out. Undefined when there are none.
    */
   readonly hiddenFields?: readonly (readonly [number, number])[];
+  /** Dovecot's IMAP UID of the message (its X-UID field), when it has one. */
+  readonly xUid?: number;
+  /** The UIDVALIDITY of its X-IMAPbase (Dovecot's) or X-IMAP (UW IMAP's) field; it counts in the spool's first message only. */
+  readonly uidValidity?: number;
   /** The line end the header section uses, for header lines we add. */
   readonly eol: "\n" | "\r\n";
 }

@@ -3,6 +3,13 @@ import { PermError } from "../base/errors.ts";
 import { MboxMailbox, defaultTempDir } from "./mbox_mailbox.ts";
 import type { MboxSettings } from "./options.ts";
 import { spoolPathFor } from "./spool_path.ts";
+import { basename, join } from "../base/posix_path.ts";
+import { UID_VALIDITY_RECORD } from "./uid_validity.ts";
+
+/** Where --uidl-format remembers a spool's UIDVALIDITY: `~/.SPOOLNAME.poppin-uidvalidity` (never beside a shared spool). */
+export function uidValidityFileFor(spool: string, home: string | undefined): string | undefined {
+  return home === undefined || home === "" ? undefined : join(home, `.${basename(spool)}.${UID_VALIDITY_RECORD}`);
+}
 
 
 export function openSpoolMailbox(arg: string, s: MboxSettings, env: { user?: string; home?: string; cwd: string }, onWarning: (m: string) => void): MboxMailbox {
@@ -15,6 +22,8 @@ export function openSpoolMailbox(arg: string, s: MboxSettings, env: { user?: str
     update: s.update,
     statusUpdate: s.statusUpdate,
     cache: s.cache,
+    uidlFormat: s.uidlFormat,
+    uidValidityFile: uidValidityFileFor(spool, env.home),
     onWarning,
   });
 }

@@ -11,10 +11,13 @@
  *   --lock=dotlock,fcntl[,flock]   which locks (default dotlock,fcntl)
  *   --lock-timeout=SECONDS  how long to wait for a delivery's lock (default 10)
  *   --lock-stale=SECONDS    a dot-lock older than this is broken (default 300)
+ *   --uidl-format=FORMAT    Dovecot's pop3_uidl_format over its X-UID and X-IMAPbase fields:
+ *                           the UIDLs Dovecot showed for the spool (mod/pop3/dovecot_uidl_format.ts)
  */
 import { DEFAULT_LOCK_METHODS, DEFAULT_STALE_SECONDS, parseLockMethods, type LockMethod } from "./lock_names.ts";
 import { DEFAULT_SPOOL_DIR, type SpoolLayout } from "./spool_path.ts";
 import type { UpdateMode } from "./write_spool.ts";
+import { compileUidlFormat } from "../pop3/dovecot_uidl_format.ts";
 
 export const DEFAULT_LOCK_TIMEOUT_SECONDS = 10;
 
@@ -27,6 +30,8 @@ export interface MboxSettings {
   lockMethods: readonly LockMethod[];
   lockTimeoutMs: number;
   staleSeconds: number;
+  /** Dovecot's pop3_uidl_format: UIDLs from Dovecot's X-UID fields (undefined: poppin's own). */
+  uidlFormat?: string;
 }
 
 export function defaultMboxSettings(): MboxSettings {
@@ -85,6 +90,15 @@ export function applyMboxOption(s: MboxSettings, arg: string): "ok" | "no" | "ba
       const n = seconds(v);
       if (n !== undefined) s.lockTimeoutMs = n * 1000;
       return n !== undefined;
+    });
+    case "--uidl-format": return need((v) => {
+      try {
+        compileUidlFormat(v, false);
+      } catch {
+        return false;
+      }
+      s.uidlFormat = v;
+      return true;
     });
     case "--lock-stale": return need((v) => {
       const n = seconds(v);

@@ -34,7 +34,7 @@ function latin1(view: Uint8Array): string {
 }
 
 /** The fields whose values the scanner keeps (the rest are only hashed). */
-const KEPT_FIELDS: ReadonlySet<string> = new Set(["status", "x-status", "x-uidl", "content-length"]);
+const KEPT_FIELDS: ReadonlySet<string> = new Set(["status", "x-status", "x-uidl", "content-length", "x-uid", "x-imapbase", "x-imap"]);
 const MAX_KEPT_FIELDS = 64;
 
 interface Field { name: string; value: string; from: number; to: number }
@@ -71,6 +71,13 @@ class Builder {
   value(name: string): string | undefined {
     return this.fields.find((f) => f.name === name)?.value.trim();
   }
+}
+
+/** A decimal 32-bit number (an IMAP UID or UIDVALIDITY), or undefined. */
+function uint32(text: string | undefined): number | undefined {
+  if (text === undefined || !/^[0-9]{1,10}$/.test(text)) return undefined;
+  const n = Number(text);
+  return n > 0 && n <= 0xffffffff ? n : undefined;
 }
 
 export interface ScanResult {
@@ -123,12 +130,15 @@ export function scanMbox(fd: number, size: number, what = "spool", resume?: { me
     const status = m.fields.find((f) => f.name === "status");
     const ownUidl = m.value("x-uidl");
     const derivedUidl = m.hash.digest("hex");
+    const xUid = uint32(m.value("x-uid"));
+    const uidValidity = uint32((m.value("x-imapbase") ?? m.value("x-imap"))?.split(/\s+/)[0]);
     messages.push({
       fromOffset: m.fromOffset, start: m.start, headerEnd: m.headerEnd, end, next: at, crlfSize: crlf,
       uidl: uidls.allocate(ownUidl, derivedUidl), ownUidl, derivedUidl, fromLine: m.fromLine,
       status: status?.value.trim() ?? "", xStatus: m.value("x-status") ?? "",
       statusField: status ? [status.from, status.to] : undefined, eol: m.eol,
       hiddenFields: m.hidden.length > 0 ? m.hidden : undefined,
+      ...(xUid !== undefined ? { xUid } : {}), ...(uidValidity !== undefined ? { uidValidity } : {}),
     });
     m = undefined;
   };

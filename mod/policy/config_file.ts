@@ -39,6 +39,19 @@ const QPOPPER_ONLY: Readonly<Record<string, string>> = {
   "update-status-headers": `pop3d writes Status: headers unless given --no-status-update: ${REMOVE}`,
   "server-mode": `pop3d always works in server mode (the spool is locked only while read and rewritten): ${REMOVE}`,
   "reverse-lookup": `serve decides host-name lookups (-H: none, -h: TCPREMOTEHOST): ${REMOVE}`,
+  "user-server-mode": `pop3d always works in server mode (the spool is locked only while read and rewritten): ${REMOVE}`,
+  "bulldir": `it is called bulletins here (set bulletins = DIR): rename it`,
+  "cache-dir": `pop3d keeps its scan cache in --temp-dir: give that in the chain and ${REMOVE}`,
+  "uw-kludge": `pop3d never lists UW IMAP's FOLDER INTERNAL DATA message: ${REMOVE}`,
+  "group-bulletins": `a group bulletin is a file named NUMBER.GROUP.name in the bulletins directory: ${REMOVE}`,
+  "old-style-uid": `pop3d takes a message's X-UIDL header as its UIDL and otherwise computes its own, not Qpopper's: ${REMOVE}`,
+  "mmdf-separator": `pop3d reads mbox spools (From_ lines), not MMDF: ${REMOVE}`,
+  "log-facility": `poppin's programs log to stderr, where the run script's logger (multilog, the journal, logger) takes it: ${REMOVE}`,
+  "syslog-facility": `poppin's programs log to stderr, where the run script's logger (multilog, the journal, logger) takes it: ${REMOVE}`,
+  "debug": `pop3d logs one line per session and per problem to stderr; there is no debug trace: ${REMOVE}`,
+  "trace-file": `pop3d logs one line per session and per problem to stderr; there is no trace file: ${REMOVE}`,
+  "kerberos": `Kerberos logins are not offered (USER/PASS, APOP, SASL PLAIN, SCRAM, OAUTHBEARER are): ${REMOVE}`,
+  "chunky-writes": `pop3d always gathers its answers into large writes: ${REMOVE}`,
 };
 
 function fail(file: string, line: number, why: string): never {

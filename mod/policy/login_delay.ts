@@ -1,7 +1,8 @@
 /**
  * LOGIN-DELAY (RFC 2449 section 6.8), enforced: the time of the last login is the
- * modification time of a small file in the Maildir; a login sooner than the delay
- * after it is refused with -ERR [LOGIN-DELAY] and does not count as a login.
+ * modification time of a small file of the owner's (in the Maildir; for an mbox spool in
+ * the owner's home, never beside a shared spool); a login sooner than the delay after it
+ * is refused with -ERR [LOGIN-DELAY] and does not count as a login.
  */
 import { closeSync, futimesSync } from "node:fs";
 import { join } from "../base/posix_path.ts";
@@ -9,9 +10,18 @@ import { openRegularFile } from "../sys/owned_file.ts";
 
 export const LAST_LOGIN_FILE = ".poppin-last-login";
 
-/** Seconds the client still has to wait, or 0 when it may log in (and then the login is recorded). */
-export function checkLoginDelay(dir: string, delaySeconds: number, nowMs = Date.now()): number {
-  const file = join(dir, LAST_LOGIN_FILE);
+/** The record of a Maildir's last login. */
+export function maildirLastLoginFile(dir: string): string {
+  return join(dir, LAST_LOGIN_FILE);
+}
+
+/** The record for an mbox spool: `~/.SPOOLNAME.poppin-last-login` in the owner's home. */
+export function spoolLastLoginFile(home: string, spoolName: string): string {
+  return join(home, `.${spoolName}${LAST_LOGIN_FILE}`);
+}
+
+/** Seconds the client still has to wait, or 0 when it may log in (and then the login is recorded in `file`). */
+export function checkLoginDelay(file: string, delaySeconds: number, nowMs = Date.now()): number {
   // One descriptor, opened without waiting (a FIFO the owner put at the name fails: ENXIO or
   // EFTYPE, never a hang) and not through a link; the time is read and set through it.
   let opened;

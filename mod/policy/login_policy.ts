@@ -28,6 +28,7 @@ export function loginPolicy(policy: Policy, remoteIp: string, stlsAvailable: boo
     loginDelay: policy.loginDelaySeconds,
     expire: policy.expire,
     shy: policy.shy,
+    saslLogin: policy.saslLogin,
     clearTextRefusal(tls: boolean): string | undefined {
       switch (mode) {
         case "default":

@@ -38,6 +38,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   opt({ name: "tls-cipher-list", kind: "string", fallback: "", help: "OpenSSL cipher list for TLS 1.2 (default: Node's modern list)" }),
   opt({ name: "tls-handshake-timeout", kind: "number", fallback: "30", min: 1, max: 3600, help: "seconds allowed for a TLS handshake" }),
   opt({ name: "clear-text-password", kind: "choice", fallback: "default", choices: CLEAR_TEXT_MODES, help: "when USER/PASS and AUTH PLAIN are allowed (default: with a certificate, only over TLS or from this host; always: everywhere)" }),
+  opt({ name: "sasl-login", kind: "bool", fallback: "0", help: "offer SASL LOGIN besides PLAIN (Dovecot's auth_mechanisms = plain login), where clear-text passwords are allowed" }),
   opt({ name: "apop", kind: "bool", fallback: "", help: "offer APOP (default: when POPPIN_APOP_SECRETS is set)" }),
   opt({ name: "auth-file", kind: "string", fallback: "", help: "only the users listed in this file may log in" }),
   opt({ name: "nonauth-file", kind: "string", fallback: "", help: "the users listed in this file may not log in" }),

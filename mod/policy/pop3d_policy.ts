@@ -13,10 +13,13 @@ import type { Pop3dServeOptions, Pop3dStats } from "../pop3/transaction.ts";
 import { AUTHORIZATION_TABLE } from "../pop3/authorization.ts";
 import { TRANSACTION_TABLE } from "../pop3/transaction.ts";
 import { TEXT, loginDelayText } from "../pop3/responses.ts";
-import { checkLoginDelay } from "./login_delay.ts";
+import { checkLoginDelay, maildirLastLoginFile } from "./login_delay.ts";
 import { loginLine, statisticsLine } from "./log_format.ts";
 import { MailboxInUse, lockMailboxSession } from "./mailbox_lock.ts";
 import { resolvePolicy, type Policy } from "./resolve.ts";
+import { logValue } from "../base/log_value.ts";
+import { basename, dirname, join } from "../base/posix_path.ts";
+import { lstatOrUndefined } from "../sys/owned_file.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -48,7 +51,7 @@ export async function startSession(dir: string, policy: Policy, env: Env, holdLo
     }
   }
   if (policy.loginDelaySeconds !== undefined && policy.loginDelaySeconds > 0) {
-    const wait = checkLoginDelay(dir, policy.loginDelaySeconds);
+    const wait = checkLoginDelay(maildirLastLoginFile(dir), policy.loginDelaySeconds);
     if (wait > 0) return { kind: "refuse", reply: loginDelayText(wait), log: `login delay wait=${wait}` };
   }
   if (policy.bulletinDir !== undefined) {
@@ -73,6 +76,39 @@ export async function startSession(dir: string, policy: Policy, env: Env, holdLo
   }
   if (policy.logLogin !== undefined) notes.push(loginLine(policy.logLogin, env));
   return { kind: "go", notes, warnings };
+}
+
+/**
+ * Before an mbox spool is read: LOGIN-DELAY (recorded in `lastLoginFile`, in the owner's home;
+ * undefined when there is no home: not enforceable) and log-login, as for a Maildir. A spool
+ * has no session lock (sessions may overlap, mod/mbox) and takes no bulletins: configured
+ * bulletins are reported as not delivered rather than dropped without a word.
+ */
+export function startSpoolSession(policy: Policy, env: Env, spool: string | undefined, lastLoginFile: string | undefined): SessionStart {
+  const notes: string[] = [];
+  const warnings: string[] = [];
+  const leftover = spool === undefined ? undefined : qpopperLeftover(spool);
+  if (leftover !== undefined) warnings.push(leftover);
+  if (policy.loginDelaySeconds !== undefined && policy.loginDelaySeconds > 0 && lastLoginFile !== undefined) {
+    const wait = checkLoginDelay(lastLoginFile, policy.loginDelaySeconds);
+    if (wait > 0) return { kind: "refuse", reply: loginDelayText(wait), log: `login delay wait=${wait}` };
+  }
+  if (policy.bulletinDir !== undefined) warnings.push(`bulletins not delivered: ${logValue(spool ?? "the mail spool")} is an mbox spool; poppin delivers bulletins into Maildirs only`);
+  if (policy.logLogin !== undefined) notes.push(loginLine(policy.logLogin, env));
+  return { kind: "go", notes, warnings };
+}
+
+/**
+ * Qpopper outside server mode moves a user's mail into `.USER.pop` beside the spool for the
+ * session and back at its end; one left by a crash holds mail Qpopper would have put back at the
+ * next login and pop3d never reads. Said at every login until an administrator moves it back
+ * (docs/migration.md), so the mail is not forgotten there.
+ */
+function qpopperLeftover(spool: string): string | undefined {
+  const path = join(dirname(spool), `.${basename(spool)}.pop`);
+  const st = lstatOrUndefined(path);
+  if (st === undefined || !st.isFile() || st.size === 0) return undefined;
+  return `${logValue(path)} holds ${st.size} octets of mail an unfinished Qpopper session left: append it to ${logValue(spool)} (see migration.md)`;
 }
 
 /** servePop3d's options from the policy. */

@@ -31,6 +31,7 @@ export interface Policy {
   /** Days, "never", or undefined when not announced. */
   expire: number | "never" | undefined;
   shy: boolean;
+  saslLogin: boolean;
   updateOnAbort: boolean;
   logLogin: string | undefined;
   statistics: boolean;
@@ -63,6 +64,25 @@ export interface Resolved {
  */
 export const CONFIG_CHECKED_VARIABLE: string = ENV.configChecked.name;
 
+/**
+ * Qpopper's command-line flags (in.qpopper in inetd.conf), said instead of taking one for the
+ * hostname: no host name starts with '-', and the chain would run the real host name as
+ * its program and fail every login.
+ */
+const QPOPPER_FLAGS: Readonly<Record<string, string>> = {
+  s: "--statistics", T: "--timeout=SECONDS", c: "--downcase-user", b: "--bulletins=DIR",
+  e: "--announce-login-delay=N and --announce-expire=N", p: "--clear-text-password=default|never|always|local|tls",
+  R: "serve's -H (no host-name lookups)", S: "nothing: pop3d always works in server mode",
+  l: "a certificate (tls-server-cert-file) for STLS, serve --tls for port 995",
+  y: "nothing: poppin's programs log to stderr", t: "nothing: there is no trace file",
+  v: "poppin --version",
+};
+
+function singleDashFlag(a: string): UsageError {
+  const hint = QPOPPER_FLAGS[a[1]!];
+  return new UsageError(`unknown option ${a}${hint === undefined ? "" : ` (Qpopper's -${a[1]} is ${hint} here)`}: popup takes -f FILE and --NAME=VALUE options before the host name`);
+}
+
 /** Parses leading `-f FILE` and `--option[=value]` arguments; stops at the first other one (or `--`). */
 export function parsePolicyFlags(args: readonly string[]): { file: string | undefined; flags: Settings; rest: string[] } {
   const flags: Settings = new Map();
@@ -77,6 +97,7 @@ export function parsePolicyFlags(args: readonly string[]): { file: string | unde
       file = f;
       continue;
     }
+    if (a.length > 1 && a.startsWith("-") && !a.startsWith("--")) throw singleDashFlag(a);
     if (!a.startsWith("--")) break;
     const eq = a.indexOf("=");
     let name = eq < 0 ? a.slice(2) : a.slice(2, eq);
@@ -165,6 +186,7 @@ export function toPolicy(s: Settings): Policy {
     loginDelaySeconds: str("announce-login-delay") === undefined ? undefined : num("announce-login-delay"),
     expire: expire === undefined ? undefined : expire === "never" ? "never" : Number(expire),
     shy: bool("shy"),
+    saslLogin: bool("sasl-login"),
     updateOnAbort: bool("update-on-abort"),
     logLogin: str("log-login"),
     statistics: bool("statistics"),

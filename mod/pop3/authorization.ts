@@ -1,7 +1,7 @@
 /**
  * The AUTHORIZATION state (RFC 1939 section 4), as qmail-popup serves it: USER, PASS,
  * APOP, QUIT, NOOP (and CAPA, added by the session from both tables), plus STLS
- * (RFC 2595) and AUTH PLAIN (RFC 5034) where the login policy allows them. A complete
+ * (RFC 2595) and AUTH PLAIN (RFC 5034), and LOGIN when configured, where the login policy allows them. A complete
  * PASS, APOP or AUTH yields an "authenticate" action; the driver runs the checkpassword
  * chain and reports back through authenticationFailed().
  */
@@ -11,7 +11,8 @@ import { TEXT, err, ok } from "./responses.ts";
 import { offeredMechanisms, type SaslHost } from "../sasl/mechanisms.ts";
 import { decodePlain } from "./sasl_plain.ts";
 import { langCommand } from "./lang.ts";
-import { authCancelled, saslContinue, saslStart } from "./sasl_exchange.ts";
+import { authCancelled, saslBegin, saslContinue, saslStart } from "./sasl_exchange.ts";
+import { LOGIN_USERNAME_PROMPT, LoginExchange } from "./sasl_login.ts";
 import type { CommandTable, Handler, Outcome } from "./table.ts";
 import { TRANSACTION_TABLE } from "./transaction.ts";
 import { OPEN_POLICY, type AuthorizationState, type LoginPolicy } from "./authorization_state.ts";
@@ -75,11 +76,15 @@ const auth: Handler<AuthorizationState> = (state, arg) => {
   const refusal = state.policy.clearTextRefusal(state.tls);
   if (arg.length === 0) {
     // The bare AUTH some clients (Thunderbird) send: the mechanisms usable now.
-    const names = [...(refusal === undefined ? ["PLAIN"] : []), ...offeredMechanisms(state.sasl, state.tls, refusal === undefined)];
+    const names = offeredSaslNames(state);
     return { reply: new TextEncoder().encode(`+OK \r\n${names.map((n) => `${n}\r\n`).join("")}.\r\n`) };
   }
   const space = arg.indexOf(SPACE);
   const mechanism = Buffer.from(space < 0 ? arg : arg.subarray(0, space)).toString("latin1").toUpperCase();
+  if (mechanism === "LOGIN" && state.policy.saslLogin === true) {
+    if (refusal !== undefined) return { reply: err(refusal) };
+    return saslBegin(state, new LoginExchange(), space < 0 ? undefined : arg.subarray(space + 1), LOGIN_USERNAME_PROMPT);
+  }
   if (mechanism !== "PLAIN") return saslStart(state, mechanism, space < 0 ? undefined : arg.subarray(space + 1));
   if (refusal !== undefined) return { reply: err(refusal) };
   if (space < 0) {
@@ -111,10 +116,11 @@ const handlers = new Map<string, Handler<AuthorizationState>>([
   ["noop", noop],
 ]);
 
-/** The mechanisms CAPA's SASL line names now, PLAIN first where clear-text passwords are allowed. */
+/** The mechanisms CAPA's SASL line names now, PLAIN (and LOGIN) first where clear-text passwords are allowed. */
 export function offeredSaslNames(state: AuthorizationState): string[] {
   const clearText = state.policy.clearTextRefusal(state.tls) === undefined;
-  return [...(clearText ? ["PLAIN"] : []), ...offeredMechanisms(state.sasl, state.tls, clearText)];
+  const passwords = clearText ? (state.policy.saslLogin === true ? ["PLAIN", "LOGIN"] : ["PLAIN"]) : [];
+  return [...passwords, ...offeredMechanisms(state.sasl, state.tls, clearText)];
 }
 
 function capaContext(state: AuthorizationState): CapaContext {

@@ -13,6 +13,8 @@ export interface LoginPolicy {
   readonly loginDelay?: number;
   readonly expire?: number | "never";
   readonly shy?: boolean;
+  /** SASL LOGIN is offered besides PLAIN (wherever clear-text passwords are allowed). */
+  readonly saslLogin?: boolean;
 }
 
 export const OPEN_POLICY: LoginPolicy = { clearTextRefusal: () => undefined, stls: false };

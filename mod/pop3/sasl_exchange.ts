@@ -63,13 +63,18 @@ function outcomeOf(state: AuthorizationState, exchange: SaslExchange, step: Sasl
   }
 }
 
-/** AUTH NAME [initial-response] for a mechanism other than PLAIN. */
+/** AUTH NAME [initial-response] for a mechanism of mod/sasl (SCRAM, OAUTHBEARER ...). */
 export function saslStart(state: AuthorizationState, mechanism: string, initial: Uint8Array | undefined): Outcome {
   const exchange = startExchange(mechanism, state.sasl, state.tls, state.policy.clearTextRefusal(state.tls) === undefined);
   if (exchange === undefined) return { reply: err(TEXT.saslMechanism) };
+  return saslBegin(state, exchange, initial);
+}
+
+/** Runs `exchange` from AUTH's initial response, or asks for the first response with `prompt` ("+ " and its base64). */
+export function saslBegin(state: AuthorizationState, exchange: SaslExchange, initial: Uint8Array | undefined, prompt = ""): Outcome {
   if (initial === undefined) {
     state.exchange = exchange;
-    return { reply: encoder.encode("+ \r\n") };
+    return { reply: encoder.encode(`+ ${Buffer.from(prompt, "latin1").toString("base64")}\r\n`) };
   }
   const response = decodeResponse(initial, true);
   if (response === "cancel") return authCancelled(state);

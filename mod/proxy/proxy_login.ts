@@ -61,7 +61,8 @@ export function socketAddresses(fd: number): ProxiedAddresses | null {
 function mechanismOf(env: NodeJS.ProcessEnv): LoginMechanism | "apop" | "other" {
   const value = (env[MECHANISM_VARIABLE] ?? "").toUpperCase();
   if (value === "" || value === "USER") return "user";
-  return value === "PLAIN" ? "plain" : value === "APOP" ? "apop" : "other";
+  // A LOGIN login carries the password as PLAIN does: repeated at the backend as AUTH PLAIN.
+  return value === "PLAIN" || value === "LOGIN" ? "plain" : value === "APOP" ? "apop" : "other";
 }
 
 /** Logs in at the user's backend; `data` is checkpassword's fd-3 data (wiped by the caller). */

@@ -70,6 +70,7 @@ function chainLines(check: ChainCheck): ListingLine[] {
         if (m.layout.homeDirMail !== undefined) out.push({ key: "pop3d.home-dir-mail", value: m.layout.homeDirMail, origin: "command line" });
         out.push({ key: "pop3d.lock", value: m.lockMethods.join(","), origin: "command line or default" });
         out.push({ key: "pop3d.update", value: m.update, origin: "command line or default" });
+        if (m.uidlFormat !== undefined) out.push({ key: "pop3d.uidl-format", value: m.uidlFormat, origin: "command line" });
       }
     }
   }

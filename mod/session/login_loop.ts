@@ -94,7 +94,7 @@ export interface PopupOptions {
 
 const PLUS = 0x2b;
 /** The logins that carry a password checked with crypt (the others prove the user another way). */
-const PASSWORD_MECHANISMS = new Set(["USER", "APOP", "PLAIN"]);
+const PASSWORD_MECHANISMS = new Set(["USER", "APOP", "PLAIN", "LOGIN"]);
 
 export type PopupEnd = "served" | "quit" | "eof" | "timeout" | "closed" | "tls-failed" | "tls-on-plain";
 

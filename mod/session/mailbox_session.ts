@@ -1,6 +1,6 @@
 /**
  * One mailbox session, the part after the login that every host runs the same way:
- * the start checks (the [IN-USE] session lock, LOGIN-DELAY, bulletins; mod/policy), opening
+ * the start checks (the [IN-USE] session lock, LOGIN-DELAY, bulletins, log-login; mod/policy), opening
  * the Maildir (qmail's tmp/ cleanup first) or the mbox spool, the greeting, the TRANSACTION
  * loop, the UPDATE state, and one report: the problems, the statistics line and the `end=`
  * line. A host (the pop3d applet over fds 0 and 1, serve --inline over a socket) gives the
@@ -20,7 +20,8 @@ import { logValue } from "../base/log_value.ts";
 import type { Mailbox } from "../pop3/mailbox.ts";
 import { MaildirMailbox, type Compat } from "../pop3/maildir_mailbox.ts";
 import { TEXT, err } from "../pop3/responses.ts";
-import { mailboxWithExpire, pop3dPolicy, sessionOptions, sessionStatistics, startSession } from "../policy/pop3d_policy.ts";
+import { mailboxWithExpire, pop3dPolicy, sessionOptions, sessionStatistics, startSession, startSpoolSession } from "../policy/pop3d_policy.ts";
+import { spoolLastLoginFile } from "../policy/login_delay.ts";
 import { offeredFromEnvironment } from "../sasl/login_env.ts";
 import type { Pop3dStats } from "./_stats.ts";
 import { runAsync, transactionLoop, type TransactionChannel } from "./transaction_loop.ts";
@@ -82,17 +83,20 @@ export async function runMailboxSession(spec: MailboxSessionSpec, host: SessionH
     let policy;
     try {
       policy = pop3dPolicy(env); // what popup exported, or POPPIN_CONFIG (mod/policy)
-      if (!isMbox) {
-        const start = await startSession(dir, policy, env, (fd) => (lockFd = fd));
-        if (start.kind === "refuse") {
-          release();
-          await host.refuse(err(start.reply));
-          host.log("warning", `${start.log} ${who}`);
-          return { kind: "refused" };
-        }
-        for (const note of start.notes) host.log("info", `${note} ${who}`);
-        for (const problem of start.warnings) host.log("warning", `${problem} ${who}`);
+      let start;
+      if (!isMbox) start = await startSession(dir, policy, env, (fd) => (lockFd = fd));
+      else {
+        const spool = spoolPathFor(dir, mbox.layout, { user: env.USER, home: env.HOME, cwd });
+        start = startSpoolSession(policy, env, spool, spool === undefined || env.HOME === undefined || env.HOME === "" ? undefined : spoolLastLoginFile(env.HOME, basename(spool)));
       }
+      if (start.kind === "refuse") {
+        release();
+        await host.refuse(err(start.reply));
+        host.log("warning", `${start.log} ${who}`);
+        return { kind: "refused" };
+      }
+      for (const note of start.notes) host.log("info", `${note} ${who}`);
+      for (const problem of start.warnings) host.log("warning", `${problem} ${who}`);
     } catch (e) {
       if (!(e instanceof PoppinError)) throw e;
       release();

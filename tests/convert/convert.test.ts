@@ -123,4 +123,15 @@ describe("convert mbox", () => {
       expect(o.stderr).toStartWith("poppin convert: usage: poppin convert mbox");
     }
   });
+  test("UW IMAP's FOLDER INTERNAL DATA message is not copied (POP3 never lists it) and stays in the spool", () => {
+    const dir = tempDir("convert-uw");
+    const folderData = "From MAILER-DAEMON Fri Dec  4 10:00:00 2026\nSubject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\nX-IMAP: 1796394022 0000000002\nStatus: RO\n\nfolder data\n\n";
+    writeFileSync(join(dir, "mbox"), `${folderData}From a@example.org Fri Dec  4 10:01:00 2026\nSubject: real\n\nreal body\n\n`, { mode: 0o600 });
+    const r = convert(["mbox", "Maildir"], dir);
+    expect(r.stderr).toContain("1 messages, 1 copied, 0 already there, 1 removed from the spool");
+    expect(r.code).toBe(0);
+    const files = ["new", "cur"].flatMap((sub) => readdirSync(join(dir, "Maildir", sub)).map((n) => readFileSync(join(dir, "Maildir", sub, n), "latin1")));
+    expect(files).toEqual(["Subject: real\n\nreal body\n"]);
+    expect(readFileSync(join(dir, "mbox"), "latin1")).toBe(folderData);
+  });
 });

@@ -110,13 +110,13 @@ export async function fetchmailFetch(a: Account, work: string): Promise<Buffer[]
   return readdirSync(out).map((f) => dropReceived(readFileSync(join(out, f))));
 }
 
-/** mpop delivering into a Maildir of its own. */
-export async function mpopFetch(a: Account, work: string): Promise<Buffer[]> {
+/** mpop delivering into a Maildir of its own; `auth` is mpop's auth method (default user: USER/PASS). */
+export async function mpopFetch(a: Account, work: string, auth = "user"): Promise<Buffer[]> {
   const md = join(work, "mpop-md");
   for (const sub of ["tmp", "new", "cur"]) mkdirSync(join(md, sub), { recursive: true });
   const rc = join(work, "mpoprc");
   writeFileSync(rc, [
-    "account default", `host ${a.host}`, `port ${a.port}`, "tls off", "auth user", `user ${a.user}`,
+    "account default", `host ${a.host}`, `port ${a.port}`, "tls off", `auth ${auth}`, `user ${a.user}`,
     `password ${a.password}`, `delivery maildir ${md}`, "received_header off", "keep off", "only_new off",
     `uidls_file ${join(work, "mpop-uidls")}`, "",
   ].join("\n"));

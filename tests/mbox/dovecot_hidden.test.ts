@@ -119,3 +119,78 @@ describe("hidden header fields: the same LIST, RETR and TOP as Dovecot's POP3", 
     expect(await poppin(fresh, "LIST\r\nQUIT\r\n")).toBe(list);
   });
 });
+
+/** UW IMAP's folder data, as c-client writes it at the top of a spool it has opened. */
+const FOLDER_DATA = "From MAILER-DAEMON Fri Dec  4 10:00:00 2026\nDate: Fri, 4 Dec 2026 10:00:00 +0000\n"
+  + "From: Mail System Internal Data <MAILER-DAEMON@example.org>\nSubject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\n"
+  + "Message-ID: <1796394022@example.org>\nX-IMAP: 1796394022 0000000002\nStatus: RO\n\n"
+  + "This text is part of the internal format of your mail folder, and is not\na real message.\n\n";
+
+describe("UW IMAP's FOLDER INTERNAL DATA message: never listed, as Dovecot and Qpopper hide it", () => {
+  test("the same STAT, LIST, UIDL count, RETR and TOP as Dovecot's POP3; DELE 1 and QUIT keep the folder data in the spool", async () => {
+    // An X-IMAP field in a later message is no folder data: that message is listed (by both).
+    const later = "Subject: later\nX-IMAP: 1 2\n\nlater body\n";
+    const text = FOLDER_DATA + spoolText([MESSAGES[2]!, later]);
+    const commands = "STAT\r\nLIST\r\nRETR 1\r\nRETR 2\r\nTOP 1 0\r\nRETR 3\r\nQUIT\r\n";
+    const ours = answers(await poppin(home("uw-ours", text), commands), true);
+    const theirs = answers(await dovecot(home("uw-theirs", text), commands), false);
+    expect(ours[0]).toBe("+OK 2 71\r\n");
+    expect(ours[0]).toBe(theirs[0]);
+    const body = (a: string) => a.slice(a.indexOf("\r\n") + 2);
+    for (let i = 1; i <= 4; i++) expect({ i, text: body(ours[i]!) }).toEqual({ i, text: body(theirs[i]!) });
+    expect(ours[2]).toContain("plain, nothing hidden");
+    expect(ours[5]).toStartWith("-ERR ");
+    expect(theirs[5]).toStartWith("-ERR ");
+    const dir = home("uw-dele", text);
+    expect(await poppin(dir, "DELE 1\r\nDELE 2\r\nQUIT\r\n")).toEndWith("+OK \r\n");
+    expect(readFileSync(join(dir, "spool"), "latin1")).toBe(FOLDER_DATA);
+    expect(await poppin(dir, "STAT\r\nQUIT\r\n")).toContain("+OK 0 0\r\n");
+  });
+});
+
+describe("--uidl-format: the UIDLs Dovecot's POP3 showed for a spool it served (its X-UID and X-IMAPbase fields)", () => {
+  const withFormat = (dir: string, commands: string, format = "%08Xu%08Xv") =>
+    session([...runner.prefix, "env", `USER=${runner.user}`, `HOME=${dir}`, POPPIN, "pop3d", `--uidl-format=${format}`, "mbox:spool"], dir, commands);
+  const uidls = (out: string) => out.split("\r\n").filter((l) => /^\d+ \S+$/.test(l));
+
+  test("the same listing as Dovecot's, before and after a QUIT that rewrote the spool; later mail keeps poppin's own", async () => {
+    const dir = home("uidl-dovecot", spoolText(MESSAGES.slice(2, 5)));
+    const theirs = uidls(await dovecot(dir, "UIDL\r\nQUIT\r\n")); // Dovecot writes X-UID and X-IMAPbase here
+    expect(theirs.length).toBe(3);
+    expect(theirs[0]).toMatch(/^1 00000001[0-9a-f]{8}$/);
+    expect(readFileSync(join(dir, "spool"), "latin1")).toContain("X-IMAPbase: ");
+    expect(uidls(await withFormat(dir, "UIDL\r\nQUIT\r\n"))).toEqual(theirs);
+    expect(uidls(await poppin(dir, "UIDL\r\nQUIT\r\n"))[0]).not.toBe(theirs[0]); // poppin's own without the option
+    // DELE 1 and QUIT rewrite the spool without message 1, which carried X-IMAPbase: the
+    // UIDVALIDITY recorded in the home keeps the others' UIDLs Dovecot's.
+    expect(readFileSync(join(dir, ".spool.poppin-uidvalidity"), "latin1")).toBe(`${parseInt(theirs[0]!.slice(10), 16)}\n`);
+    expect(await withFormat(dir, "DELE 1\r\nQUIT\r\n")).toEndWith("+OK \r\n");
+    expect(readFileSync(join(dir, "spool"), "latin1")).not.toContain("X-IMAPbase: ");
+    const after = uidls(await withFormat(dir, "UIDL\r\nQUIT\r\n"));
+    expect(after.map((l) => l.split(" ")[1])).toEqual(theirs.slice(1).map((l) => l.split(" ")[1]));
+    // Delivered after Dovecot's last session: no X-UID, so poppin's own UIDL (no client has seen it).
+    writeFileSync(join(dir, "spool"), readFileSync(join(dir, "spool"), "latin1") + spoolText(["Subject: late\n\nlate mail\n"]).replace(/^From sender0/, "From late"));
+    runner.chown(dir);
+    const grown = uidls(await withFormat(dir, "UIDL\r\nQUIT\r\n"));
+    expect(grown.slice(0, 2)).toEqual(after);
+    expect(grown[2]).toMatch(/^3 [0-9a-f]{32}$/); // poppin's digest, not a Dovecot UID
+  });
+
+  test("convert mbox --uidl-format: the Maildir lists the UIDLs Dovecot showed for the spool", async () => {
+    const dir = home("uidl-convert", spoolText(MESSAGES.slice(2, 5)));
+    const theirs = uidls(await dovecot(dir, "UIDL\r\nQUIT\r\n"));
+    const r = Bun.spawnSync([POPPIN, "convert", "mbox", "--lock=fcntl", "--uidl-format=%08Xu%08Xv", join(dir, "spool"), join(dir, "Maildir")], { stderr: "pipe" });
+    expect(r.stderr.toString()).toContain("3 messages, 3 copied, 0 already there, 3 removed from the spool");
+    expect(r.exitCode).toBe(0);
+    const listing = await session([...runner.prefix, "env", `USER=${runner.user}`, `HOME=${dir}`, POPPIN, "pop3d", "Maildir"], dir, "UIDL\r\nQUIT\r\n");
+    expect(uidls(listing)).toEqual(theirs);
+  });
+
+  test("a format an mbox message cannot give (%f, %g, %m) is a usage error", () => {
+    for (const format of ["%f", "%g", "%m"]) {
+      const r = Bun.spawnSync([POPPIN, "pop3d", `--uidl-format=${format}`, "mbox:spool"], { stdin: Buffer.from("QUIT\r\n"), cwd: root });
+      expect(r.stderr.toString()).toContain(`pop3d option --uidl-format=${format} is not a usable mbox option`);
+      expect(r.exitCode).toBe(100);
+    }
+  });
+});

@@ -65,6 +65,11 @@ describe("config file (Qpopper syntax)", () => {
     expect(refusal("set spool-dir = /var/mail")).toBe(`FILE line 1: unknown option "spool-dir": Qpopper's option; give pop3d --spool-dir=DIR in the chain instead and remove the line`);
     expect(refusal("set fast-update")).toContain(`unknown option "fast-update": Qpopper's option; pop3d's --update=rename is Qpopper's fast-update`);
     expect(refusal("reset reverse-lookup")).toContain(`unknown option "reverse-lookup": Qpopper's option; serve decides host-name lookups`);
+    expect(refusal("set bulldir = /var/spool/bulls")).toBe(`FILE line 1: unknown option "bulldir": Qpopper's option; it is called bulletins here (set bulletins = DIR): rename it`);
+    expect(refusal("set uw-kludge")).toContain(`unknown option "uw-kludge": Qpopper's option; pop3d never lists UW IMAP's FOLDER INTERNAL DATA message`);
+    for (const name of ["user-server-mode", "cache-dir", "group-bulletins", "old-style-uid", "mmdf-separator", "log-facility", "syslog-facility", "debug", "trace-file", "kerberos", "chunky-writes"]) {
+      expect(refusal(`set ${name}`)).toMatch(new RegExp(`^FILE line 1: unknown option "${name}": Qpopper's option; .+remove the line$`));
+    }
     // Through popup as the chain runs it: exit 111 with the same sentence, nothing served.
     const dir = tempDir("qpopper-conf");
     writeFileSync(join(dir, "qpopper.config"), "set server-mode = true\n");
@@ -111,6 +116,11 @@ describe("flags, environment, file: later wins", () => {
     expect(() => resolvePolicy(["--bogus=1"], {})).toThrow(new UsageError("unknown option --bogus"));
     expect(() => resolvePolicy(["--timeout"], {})).toThrow("--timeout needs a value (--timeout=VALUE)");
     expect(() => resolvePolicy(["-f"], {})).toThrow("-f needs a file name");
+    // Qpopper's flags from an inetd.conf line: refused, never taken for the host name.
+    expect(() => resolvePolicy(["-s", "-T600", "pop.example.org", "checkpassword"], {})).toThrow(new UsageError("unknown option -s (Qpopper's -s is --statistics here): popup takes -f FILE and --NAME=VALUE options before the host name"));
+    expect(() => resolvePolicy(["-T600", "h", "p"], {})).toThrow("unknown option -T600 (Qpopper's -T is --timeout=SECONDS here)");
+    expect(() => resolvePolicy(["-Z", "h", "p"], {})).toThrow(new UsageError("unknown option -Z: popup takes -f FILE and --NAME=VALUE options before the host name"));
+    expect(resolvePolicy(["--statistics", "--timeout=600", "h", "p"], {}).rest).toEqual(["h", "p"]);
     expect(() => resolvePolicy([], { POPPIN_MAILBOX_LOCK: "sometimes" })).toThrow('POPPIN_MAILBOX_LOCK: mailbox-lock wants one of session, none, not "sometimes"');
   });
 

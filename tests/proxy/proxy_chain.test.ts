@@ -219,6 +219,22 @@ describe("proxy and its backend's wire", () => {
     }
   });
 
+  test("an AUTH LOGIN login (sasl-login) is repeated at the backend as AUTH PLAIN, which every poppin backend takes", async () => {
+    const fake = await fakeBackend();
+    const proxy = await startProxy("127.0.0.1", 0, routesCdb(`*:127.0.0.3:${fake.port}\n`), { env: QUICK, popupArgs: ["--sasl-login"] });
+    try {
+      const b64 = (t: string) => Buffer.from(t).toString("base64");
+      const out = await talk("127.0.0.5", "127.0.0.1", proxy.port, `AUTH LOGIN ${b64("erin")}\r\n${b64("pw 3")}\r\nQUIT\r\n`);
+      expect(out).toBe("+OK \r\n+ UGFzc3dvcmQ6\r\n+OK \r\n+OK bye\r\n");
+      const got = fake.received();
+      const header = parseProxyHeader(got);
+      expect(got.subarray((header as { length: number }).length).toString("latin1")).toBe(`AUTH PLAIN ${b64("\0erin\0pw 3")}\r\nQUIT\r\n`);
+    } finally {
+      await proxy.stop();
+      fake.close();
+    }
+  });
+
   test("a backend that is down or never answers gives -ERR [SYS/TEMP] (exit 111), within the backend timeout", async () => {
     const silent = await fakeBackend(true);
     const down = routesCdb(`alice:127.0.0.4:1\n*:127.0.0.3:${silent.port}\n`);

@@ -2,11 +2,12 @@
  * Policies and mailbox kinds under every mode x kind of user: auth-file and nonauth-file,
  * min-uid, LOGIN-DELAY and the [IN-USE] session lock, bulletins (and a bulletin directory
  * that cannot be read: a warning, the session goes on), mbox spools (RETR, DELE, QUIT
- * rewrites the spool; a spool locked by a delivery is [IN-USE]), a missing Maildir, and a
+ * rewrites the spool; a spool locked by a delivery is [IN-USE]; LOGIN-DELAY, log-login and
+ * bulletins on a spool), a missing Maildir, and a
  * hostile user's symlink to a root-only file planted in their own Maildir.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { lchownSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { lchownSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connectConversation } from "../pop3/conversation.ts";
 import { talk, talkToEnd } from "../standalone/harness.ts";
@@ -113,6 +114,33 @@ describe.each(MATRIX)("$name", (combo) => {
       holder.stdin.end();
       await holder.exited;
     }
+  }));
+
+  test.concurrent("mbox spool: LOGIN-DELAY enforced (the record in the owner's home), log-login written, bulletins reported as not delivered, Qpopper's leftover .SPOOL.pop named", () => limited(async () => {
+    const acct = pool.account(combo.kind, [], { maildir: false });
+    const spool = join(acct.home, "mbox");
+    writeFileSync(spool, "From a@example.org Thu Dec  3 05:00:00 2026\nSubject: first\n\none\n\n", { mode: 0o600 });
+    pool.chown(acct, spool);
+    // What a crashed Qpopper session (outside server mode) left beside the spool.
+    writeFileSync(join(acct.home, ".mbox.pop"), "From q@example.org Thu Dec  3 04:00:00 2026\nSubject: left by Qpopper\n\nq\n\n", { mode: 0o600 });
+    pool.chown(acct, join(acct.home, ".mbox.pop"));
+    const bulletins = join(pool.base, `mbox-bulletins-${combo.mode}-${combo.kind}`);
+    mkdirSync(bulletins, { mode: 0o755 });
+    writeFileSync(join(bulletins, "1.news"), "Subject: bulletin one\n\nto everyone\n", { mode: 0o644 });
+    const server = await pool.start(combo, {
+      popupFlags: ["--announce-login-delay=600", "--log-login=login %0 from %2", `--bulletins=${bulletins}`],
+      pop3dArgs: ["--lock=flock", "mbox:~/mbox"],
+    });
+    expect(answers(await talk(server.port, `${login(acct)}STAT\r\nQUIT\r\n`)).slice(1)).toEqual(["+OK ", "+OK ", "+OK 1 23", "+OK "]);
+    expect(statSync(join(acct.home, ".mbox.poppin-last-login")).uid).toBe(acct.uid);
+    const late = answers(await talk(server.port, `${login(acct)}STAT\r\nQUIT\r\n`)).slice(1);
+    expect(late.length).toBe(2);
+    expect(late[1]).toMatch(/^-ERR \[LOGIN-DELAY\] wait \d+ more seconds/);
+    const log = server.log();
+    expect(log).toContain(`: info: login ${acct.login} from 127.0.0.1 user=${acct.login} rip=127.0.0.1\n`);
+    expect(log).toContain(`: warning: bulletins not delivered: ${spool} is an mbox spool; poppin delivers bulletins into Maildirs only user=${acct.login}`);
+    expect(readFileSync(spool, "latin1")).not.toContain("bulletin one");
+    expect(log).toContain(`: warning: ${join(acct.home, ".mbox.pop")} holds 73 octets of mail an unfinished Qpopper session left: append it to ${spool} (see migration.md) user=${acct.login}`);
   }));
 
   test.concurrent("a symlink the user planted in their Maildir to a root-only file is never served", () => limited(async () => {
