@@ -31,6 +31,37 @@ export const NAME_LOOKUP_TIMEOUT_MS = 5_000;
  */
 export const NAME_LOOKUPS_MAX = 1_024;
 
+const encoder = new TextEncoder();
+
+/**
+ * A name as the resolver writes it (RFC 1035 presentation text: `\DDD` decimal and `\X` escapes,
+ * a bare `.` between labels) in djbdns's text, as tcpserver sets TCPREMOTEHOST: letters in lower
+ * case, every byte but a-z, 0-9, `-` and `_` as `\ooo` octal (`sp\040ace.example`), so the
+ * client's reverse zone cannot put a space, a colon or a newline in the value, and
+ * `=mail.example.org` rules match a PTR of `MAIL.Example.ORG` as they do under tcpserver.
+ */
+export function djbdnsName(name: string): string {
+  const labels: number[][] = [[]];
+  for (let i = 0; i < name.length; i++) {
+    const c = name[i];
+    if (c === ".") {
+      labels.push([]);
+    } else if (c === "\\" && /^[0-9]{3}$/.test(name.slice(i + 1, i + 4))) {
+      labels[labels.length - 1].push(Number(name.slice(i + 1, i + 4)) & 0xff);
+      i += 3;
+    } else {
+      if (c === "\\" && i + 1 < name.length) i++;
+      for (const byte of encoder.encode(name[i])) labels[labels.length - 1].push(byte);
+    }
+  }
+  if (labels.length > 1 && labels[labels.length - 1].length === 0) labels.pop();
+  return labels.map((label) => label.map((byte) => {
+    const lower = byte >= 0x41 && byte <= 0x5a ? byte + 32 : byte;
+    const plain = (lower >= 0x61 && lower <= 0x7a) || (lower >= 0x30 && lower <= 0x39) || lower === 0x2d || lower === 0x5f;
+    return plain ? String.fromCharCode(lower) : `\\${lower.toString(8).padStart(3, "0")}`;
+  }).join("")).join(".");
+}
+
 /** What answers name questions (the system's resolver; tests give their own). */
 export interface NameResolver {
   /** getnameinfo's name for `ip` (the address itself when it has none). */
@@ -120,6 +151,12 @@ export class NameLookups {
 
   /** The canonical name of `ip`, or undefined when it has none (or none in time). */
   async hostName(ip: string): Promise<string | undefined> {
+    const name = await this.#resolverName(ip);
+    return name === undefined ? undefined : djbdnsName(name);
+  }
+
+  /** The name as the resolver gave it (the paranoid check looks that up). */
+  async #resolverName(ip: string): Promise<string | undefined> {
     const name = await this.#bounded(() => this.#resolver.nameOf(ip));
     // getnameinfo without NI_NAMEREQD answers the address itself when it has no name.
     return name === undefined || name === "" || name === ip ? undefined : name;
@@ -127,9 +164,10 @@ export class NameLookups {
 
   /** The client's name for TCPREMOTEHOST; with `paranoid`, only if the name's addresses include `ip`. */
   async remoteHostName(ip: string, paranoid: boolean): Promise<string | undefined> {
-    const name = await this.hostName(ip);
-    if (name === undefined || !paranoid) return name;
+    const name = await this.#resolverName(ip);
+    if (name === undefined) return undefined;
+    if (!paranoid) return djbdnsName(name);
     const addresses = await this.#bounded(() => this.#resolver.addressesOf(name));
-    return addresses?.includes(ip) ? name : undefined;
+    return addresses?.includes(ip) ? djbdnsName(name) : undefined;
   }
 }

@@ -4,7 +4,7 @@
  * count at once (then names are not asked for, with one warning), and the -p check.
  */
 import { describe, expect, test } from "bun:test";
-import { NameLookups, type NameResolver } from "../../mod/serve/remote_host.ts";
+import { djbdnsName, NameLookups, type NameResolver } from "../../mod/serve/remote_host.ts";
 
 /** A resolver whose every answer the test gives (or never gives) by hand. */
 function manualResolver() {
@@ -28,6 +28,36 @@ function manualResolver() {
     },
   };
 }
+
+describe("djbdnsName: the resolver's text as tcpserver's TCPREMOTEHOST", () => {
+  test("lower case; bytes other than a-z, 0-9, - and _ in octal; the resolver's escapes undone first", () => {
+    const cases: [string, string][] = [
+      ["mail.example.org", "mail.example.org"],
+      ["MAIL.Example.ORG", "mail.example.org"],
+      ["x_y-z.example.", "x_y-z.example"],
+      ["sp ace.example", "sp\\040ace.example"],
+      ["nl\\010x.example", "nl\\012x.example"],
+      ["bs\\\\x.example", "bs\\134x.example"],
+      ["dot\\.in.label", "dot\\056in.label"],
+      ["a:b%c.example", "a\\072b\\045c.example"],
+      ["caf\\195\\169.example", "caf\\303\\251.example"],
+      ["café.example", "caf\\303\\251.example"],
+    ];
+    expect(cases.map(([from]) => djbdnsName(from))).toEqual(cases.map(([, to]) => to));
+  });
+
+  test("the name a lookup gives is in that text, the paranoid check looks up the resolver's", async () => {
+    const r = manualResolver();
+    const names = new NameLookups({ resolver: r.resolver });
+    const plain = names.remoteHostName("192.0.2.1", false);
+    const checked = names.remoteHostName("192.0.2.2", true);
+    r.answer("name 192.0.2.1", "Sp ace.Example");
+    r.answer("name 192.0.2.2", "Two.Example");
+    await Bun.sleep(0);
+    r.answer("addresses Two.Example", ["192.0.2.2"]);
+    expect(await Promise.all([plain, checked])).toEqual(["sp\\040ace.example", "two.example"]);
+  });
+});
 
 describe("NameLookups", () => {
   test("an answer in time is the name; the address itself or a failure is none", async () => {

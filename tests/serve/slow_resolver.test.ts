@@ -42,6 +42,12 @@ beforeAll(async () => {
     `6.0.0.127.in-addr.arpa=ptr:six.corp.local`,
     `six.corp.local=a:127.0.0.6`,
     `8.0.0.127.in-addr.arpa=delay:9:ptr:late.example.org`,
+    // Names a hostile reverse zone may give.
+    `11.0.0.127.in-addr.arpa=ptr:MAIL.Example.ORG`,
+    `12.0.0.127.in-addr.arpa=ptr:a:b%c.example`,
+    `14.0.0.127.in-addr.arpa=ptr:sp ace.example`,
+    `15.0.0.127.in-addr.arpa=ptr:nl\nx.example`,
+    `16.0.0.127.in-addr.arpa=ptr:bs\\x.example`,
     // Floods: reverse zones that hang, or answer with a name whose address never comes.
     `*.3.0.127.in-addr.arpa=hang`,
     `*.5.0.127.in-addr.arpa=ptr:h{}.evil.example`,
@@ -124,6 +130,25 @@ describe("serve under a resolver that never answers or answers late", () => {
     expect(maskLog(inline.log(), inline.proc.pid)).toContain("tcpserver: ok PID pop.example.org:127.0.0.2:PORT :127.0.0.3::PORT");
     expect(dns.questions()).toContain("PTR 3.0.0.127.in-addr.arpa");
   }, 110_000);
+
+  test("names with upper case, spaces, colons, a newline or a backslash: TCPREMOTEHOST and the ok line as Debian's tcpserver's", async () => {
+    const PRINT_HOST = ["sh", "-c", "printf '%s|\\n' \"$TCPREMOTEHOST\""];
+    const run = async (argv: string[]) => {
+      const s = await startPortServer(wrap([...argv, "-1", "-v", "-R", SERVER_IP, "0", ...PRINT_HOST]), { env: { PATH } });
+      servers.push(s);
+      const out: string[] = [];
+      for (const ip of ["127.0.0.11", "127.0.0.12", "127.0.0.14", "127.0.0.15", "127.0.0.16"]) {
+        out.push((await talk(s.port, { host: SERVER_IP, localAddress: ip, timeoutMs: 30_000 })).out);
+        // One connection at a time, its end logged before the next: the same order of lines in both.
+        await until(() => (s.log().match(/tcpserver: end /g) ?? []).length === out.length && s.log().endsWith("status: 0/40\n"));
+      }
+      await s.stop();
+      return { out, log: maskLog(s.log()) };
+    };
+    const [theirs, ours] = await Promise.all([run([requireTool("tcpserver")]), run([applet("tcpserver")])]);
+    expect(theirs.out).toEqual(["mail.example.org|\n", "a\\072b\\045c.example|\n", "sp\\040ace.example|\n", "nl\\012x.example|\n", "bs\\134x.example|\n"]);
+    expect(ours).toEqual(theirs);
+  }, 60_000);
 
   describe.each(HOSTS)("%s", (_name, inline) => {
     test("a PTR answered in 1 s names the client; one answered after the 5 s wait does not, and the client is served", async () => {
