@@ -13,7 +13,7 @@ const SERVER = join(import.meta.dir, "dns_server.py");
 export interface DnsServer {
   /** The loopback address it answers on (port 53, UDP and TCP). */
   address: string;
-  /** Every question so far, as "TYPE NAME" ("PTR 3.0.0.127.in-addr.arpa"). */
+  /** Every question so far, as "TYPE NAME" ("PTR 3.0.0.127.in-addr.arpa"; "... tcp" over TCP). */
   questions(): string[];
   stop(): Promise<void>;
 }

@@ -12,11 +12,13 @@ RULE is NAME=ACTION, where NAME is a question name (a PTR name such as
     hang              never answer (the reverse zone of a hostile client)
     delay:SECONDS:A   wait SECONDS, then do action A (ptr:HOST, a:IP or nx)
     nx                NXDOMAIN
+    truncated         over UDP an empty answer marked truncated (the resolver must ask again
+                      over TCP); over TCP, never answer
 
 A rule's NAME may start with "*." to match every name below it. A name with no rule
 gets NXDOMAIN. The server listens on ADDRESS port 53, UDP and TCP,
-prints "ready" once bound, and "q TYPE NAME" for every question it gets (stdout, line
-buffered), so a test can see which lookups reached it.
+prints "ready" once bound, and "q TYPE NAME" for every question it gets ("q TYPE NAME tcp"
+over TCP; stdout, line buffered), so a test can see which lookups reached it.
 """
 import socket
 import struct
@@ -58,19 +60,27 @@ def response(packet, rcode, answers):
     return header + question + body
 
 
-def answer_for(rules, packet):
+def truncated(packet):
+    out = bytearray(response(packet, 0, []))
+    out[2] |= 0x02
+    return bytes(out)
+
+
+def answer_for(rules, packet, tcp=False):
     """The reply to one question, or None to stay silent; may sleep first."""
     try:
         _qid, _flags, name, qtype, _q = parse_question(packet)
     except Exception:
         return None
-    print("q %s %s" % (TYPES.get(qtype, qtype), name), flush=True)
+    print("q %s %s%s" % (TYPES.get(qtype, qtype), name, " tcp" if tcp else ""), flush=True)
     action = rules.get(name)
     if action is None:
         action = next((a for n, a in rules.items() if n.startswith("*.") and name.endswith(n[1:])), "nx")
     while action.startswith("delay:"):
         _, seconds, action = action.split(":", 2)
         time.sleep(float(seconds))
+    if action == "truncated":
+        return None if tcp else truncated(packet)
     if action == "hang":
         return None
     if action.startswith("ptr:") and qtype == 12:
@@ -108,7 +118,7 @@ def serve_tcp_client(conn, rules):
                     if not more:
                         return
                     packet += more
-                out = answer_for(rules, packet)
+                out = answer_for(rules, packet, tcp=True)
                 if out is None:
                     time.sleep(3600)
                     return
