@@ -48,6 +48,8 @@ beforeAll(async () => {
     `14.0.0.127.in-addr.arpa=ptr:sp ace.example`,
     `15.0.0.127.in-addr.arpa=ptr:nl\nx.example`,
     `16.0.0.127.in-addr.arpa=ptr:bs\\x.example`,
+    `18.0.0.127.in-addr.arpa=ptr:forged.example`,
+    `forged.example=a:127.0.0.99`,
     // Floods: reverse zones that hang, or answer with a name whose address never comes.
     `*.3.0.127.in-addr.arpa=hang`,
     `*.7.0.127.in-addr.arpa=truncated`,
@@ -93,6 +95,24 @@ function okHost(log: string, ip: string): string[] {
   });
 }
 
+/** The clients whose PTRs give odd names (tcpserver_interop-style comparison). */
+const NAMED = ["127.0.0.11", "127.0.0.12", "127.0.0.14", "127.0.0.15", "127.0.0.16"];
+
+/** TCPREMOTEHOST as `server` (with its flags) sets it for each client in turn, and its masked log. */
+async function printedHosts(server: string[], clients: string[]): Promise<{ out: string[]; log: string }> {
+  const PRINT_HOST = ["sh", "-c", "printf '%s|\\n' \"$TCPREMOTEHOST\""];
+  const s = await startPortServer(wrap([...server, "-1", "-v", "-R", SERVER_IP, "0", ...PRINT_HOST]), { env: { PATH } });
+  servers.push(s);
+  const out: string[] = [];
+  for (const ip of clients) {
+    out.push((await talk(s.port, { host: SERVER_IP, localAddress: ip, timeoutMs: 30_000 })).out);
+    // One connection at a time, its end logged before the next: the same order of lines in both.
+    await until(() => (s.log().match(/tcpserver: end /g) ?? []).length === out.length && s.log().endsWith("status: 0/40\n"));
+  }
+  await s.stop();
+  return { out, log: maskLog(s.log()) };
+}
+
 async function until(probe: () => boolean, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!probe() && Date.now() < deadline) await Bun.sleep(20);
@@ -133,22 +153,17 @@ describe("serve under a resolver that never answers or answers late", () => {
   }, 110_000);
 
   test("names with upper case, spaces, colons, a newline or a backslash: TCPREMOTEHOST and the ok line as Debian's tcpserver's", async () => {
-    const PRINT_HOST = ["sh", "-c", "printf '%s|\\n' \"$TCPREMOTEHOST\""];
-    const run = async (argv: string[]) => {
-      const s = await startPortServer(wrap([...argv, "-1", "-v", "-R", SERVER_IP, "0", ...PRINT_HOST]), { env: { PATH } });
-      servers.push(s);
-      const out: string[] = [];
-      for (const ip of ["127.0.0.11", "127.0.0.12", "127.0.0.14", "127.0.0.15", "127.0.0.16"]) {
-        out.push((await talk(s.port, { host: SERVER_IP, localAddress: ip, timeoutMs: 30_000 })).out);
-        // One connection at a time, its end logged before the next: the same order of lines in both.
-        await until(() => (s.log().match(/tcpserver: end /g) ?? []).length === out.length && s.log().endsWith("status: 0/40\n"));
-      }
-      await s.stop();
-      return { out, log: maskLog(s.log()) };
-    };
-    const [theirs, ours] = await Promise.all([run([requireTool("tcpserver")]), run([applet("tcpserver")])]);
+    const [theirs, ours] = await Promise.all([printedHosts([requireTool("tcpserver")], NAMED), printedHosts([applet("tcpserver")], NAMED)]);
     expect(theirs.out).toEqual(["mail.example.org|\n", "a\\072b\\045c.example|\n", "sp\\040ace.example|\n", "nl\\012x.example|\n", "bs\\134x.example|\n"]);
     expect(ours).toEqual(theirs);
+  }, 60_000);
+
+  test("-p: a name that resolves back is kept, a forged one is dropped, as by Debian's tcpserver", async () => {
+    const clients = ["127.0.0.4", "127.0.0.18"];
+    const [theirs, ours] = await Promise.all([printedHosts([requireTool("tcpserver"), "-p"], clients), printedHosts([applet("tcpserver"), "-p"], clients)]);
+    expect(theirs.out).toEqual(["four.example.org|\n", "|\n"]);
+    expect(ours).toEqual(theirs);
+    expect(theirs.log).toContain("tcpserver: ok PID pop.example.org:127.0.0.2:PORT :127.0.0.18::PORT");
   }, 60_000);
 
   describe.each(HOSTS)("%s", (_name, inline) => {
