@@ -14,7 +14,7 @@ import { childEnvironment, type ConnectionFacts } from "./environment.ts";
 import { identLookup } from "./ident.ts";
 import type { ServeOptions } from "./options.ts";
 import { readProxyHeader } from "./proxy_read.ts";
-import { hostName, remoteHostName } from "./remote_host.ts";
+import type { NameLookups } from "./remote_host.ts";
 
 /** The rule variable that marks a peer as a trusted PROXY sender (with --proxy and -x). */
 export const PROXY_TRUST_VARIABLE = "PROXY_TRUSTED";
@@ -109,6 +109,7 @@ export async function describeConnection(
   o: ServeOptions,
   ends: Endpoints,
   baseEnv: Readonly<Record<string, string | undefined>>,
+  names: NameLookups,
 ): Promise<Outcome> {
   if (o.banner !== "") {
     try {
@@ -118,8 +119,8 @@ export async function describeConnection(
     }
   }
   const [localHost, remoteHost, remoteInfo] = await Promise.all([
-    o.localName !== undefined ? Promise.resolve(o.localName) : hostName(ends.localIp),
-    o.remoteHost ? remoteHostName(ends.remoteIp, o.paranoid) : Promise.resolve(undefined),
+    o.localName !== undefined ? Promise.resolve(o.localName) : names.hostName(ends.localIp),
+    o.remoteHost ? names.remoteHostName(ends.remoteIp, o.paranoid) : Promise.resolve(undefined),
     o.remoteInfo
       ? identLookup({ localIp: ends.localIp, localPort: ends.localPort, remoteIp: ends.remoteIp, remotePort: ends.remotePort, timeoutSeconds: o.timeout })
       : Promise.resolve(undefined),

@@ -15,6 +15,7 @@ import { ConnectionLimits } from "./limits.ts";
 import { DescriptorBudget, openDescriptors } from "./descriptor_budget.ts";
 import { Listener } from "./listener.ts";
 import { PROXY_DEFER_ACCEPT_SECONDS } from "./proxy_protocol.ts";
+import { NameLookups } from "./remote_host.ts";
 import { endLine, pidLine, statusLine, verdictLine, waitStatus } from "./log_lines.ts";
 import type { ServeOptions } from "./options.ts";
 
@@ -87,6 +88,8 @@ export class Server {
   /** Accepting stopped because serve is close to its descriptor limit (descriptor_budget.ts). */
   readonly #descriptors = new DescriptorBudget();
   #descriptorWait: ReturnType<typeof setInterval> | undefined;
+  /** TCPLOCALHOST and TCPREMOTEHOST lookups, bounded in time and number. */
+  readonly #names: NameLookups;
 
   constructor(
     private readonly options: ServeOptions,
@@ -98,6 +101,11 @@ export class Server {
     private readonly counters?: ConnectionCounters,
   ) {
     this.limits = new ConnectionLimits(options.limit, options.perIp);
+    this.#names = new NameLookups({
+      full: (max) => {
+        if (options.verbosity >= 1) out.warn(`${max} host name lookups unanswered: connections go on without TCPLOCALHOST and TCPREMOTEHOST until some end (is the resolver in /etc/resolv.conf answering?)`);
+      },
+    });
   }
 
   /** Binds (or adopts the inherited socket) and starts accepting; returns the listener (its port for -1). */
@@ -232,7 +240,7 @@ export class Server {
         return this.dropped(sock, ends.remoteIp, `${ends.remoteIp} already has ${this.limits.perIp} connections (--per-ip)`, undefined);
       }
       claimedIp = ends.remoteIp;
-      const outcome = await describeConnection(this.options, ends, this.baseEnv);
+      const outcome = await describeConnection(this.options, ends, this.baseEnv, this.#names);
       if (outcome.kind === "drop") return this.dropped(sock, ends.remoteIp, outcome.reason, claimedIp);
       if (outcome.kind === "deny") return this.denied(sock, outcome.facts, claimedIp);
       const remoteIp = ends.remoteIp;
