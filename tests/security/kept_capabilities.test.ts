@@ -1,0 +1,67 @@
+/**
+ * A service started with securebits that keep capabilities across the uid switch (systemd's
+ * SecureBits=no-setuid-fixup, a container runtime's): setresuid from root to the user then
+ * leaves CapEff and CapPrm full. The attack: a local user makes ~/Maildir a symbolic link to
+ * another user's Maildir (0700, not theirs) and logs in. A process that became the user in
+ * place (popup serving in one process, serve --inline's mail workers and pop3d processes)
+ * would read the other user's mail with CAP_DAC_OVERRIDE. Every switch from root checks that
+ * no capability is left (sys/switch_ids.ts) and stops there: the session gets -ERR, the log
+ * says why, and nothing of the other mailbox is sent.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { chmodSync, chownSync, readdirSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
+import { POPPIN } from "../helpers.ts";
+import { makeMaildir } from "../pop3/conversation.ts";
+import { startServer, talk, type Running } from "../standalone/harness.ts";
+import { highAccount, removeHighAccounts } from "../sys/high_account.ts";
+
+const servers: Running[] = [];
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.stop(2_000)));
+  removeHighAccounts();
+});
+
+const SECRET = "victim-only-4f1c";
+const CHAIN = [POPPIN, "popup", "mail.example", POPPIN, "checkpassword", POPPIN, "pop3d", "Maildir"];
+const KEEP_CAPS = ["setpriv", "--securebits", "+no_setuid_fixup"];
+
+const victim = highAccount("capv");
+makeMaildir(victim.home, [`Subject: private\n\n${SECRET}\n`]);
+const chownTree = (path: string) => {
+  chownSync(path, victim.uid, victim.gid);
+  if (!path.endsWith(".example")) for (const name of readdirSync(path)) chownTree(join(path, name));
+};
+chownTree(join(victim.home, "Maildir"));
+chmodSync(join(victim.home, "Maildir"), 0o700);
+const attacker = highAccount("capa");
+symlinkSync(join(victim.home, "Maildir"), join(attacker.home, "Maildir"));
+
+async function attack(wrap: readonly string[], flags: readonly string[], env: Record<string, string>): Promise<{ out: string; log: string }> {
+  const s = await startServer([...wrap, POPPIN, "serve", ...flags, "-v", "-R", "-H", "-1", "127.0.0.1", "0", ...CHAIN], env);
+  servers.push(s);
+  const out = (await talk(s.port, `USER ${attacker.name}\r\nPASS ${attacker.password}\r\nSTAT\r\nRETR 1\r\nQUIT\r\n`)).toString("latin1");
+  await Bun.sleep(200);
+  return { out, log: s.log() };
+}
+
+describe.each<{ host: string; flags: string[]; env: Record<string, string> }>([
+  { host: "serve, popup serving in one process", flags: [], env: {} },
+  { host: "serve, checkpassword and pop3d processes", flags: [], env: { POPPIN_ONE_PROCESS: "0" } },
+  { host: "serve --inline, a pop3d process per session (POPPIN_BECOME)", flags: ["--inline"], env: { POPPIN_MAIL_WORKERS: "0" } },
+  { host: "serve --inline, mail workers", flags: ["--inline"], env: {} },
+])("$host", ({ flags, env }) => {
+  test("a user's Maildir linked to another user's: without kept capabilities, not served", async () => {
+    const { out } = await attack([], flags, env);
+    expect(out).not.toContain(SECRET);
+    expect(out).toContain("-ERR");
+  });
+
+  test("started with securebits no_setuid_fixup: the switch is refused, the other user's mail never sent", async () => {
+    const { out, log } = await attack(KEEP_CAPS, flags, env);
+    expect(out).not.toContain(SECRET);
+    expect(out).not.toContain("+OK 1 ");
+    expect(out).toContain("-ERR");
+    expect(log).toMatch(/kept(%20| )capabilities/);
+  });
+});
