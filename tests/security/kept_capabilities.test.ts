@@ -37,10 +37,12 @@ chmodSync(join(victim.home, "Maildir"), 0o700);
 const attacker = highAccount("capa");
 symlinkSync(join(victim.home, "Maildir"), join(attacker.home, "Maildir"));
 
-async function attack(wrap: readonly string[], flags: readonly string[], env: Record<string, string>): Promise<{ out: string; log: string }> {
+/** `logins` times USER and PASS on one connection (a login refused after a switch that went wrong leaves the client in AUTHORIZATION), then STAT and RETR 1. */
+async function attack(wrap: readonly string[], flags: readonly string[], env: Record<string, string>, logins = 1): Promise<{ out: string; log: string }> {
   const s = await startServer([...wrap, POPPIN, "serve", ...flags, "-v", "-R", "-H", "-1", "127.0.0.1", "0", ...CHAIN], env);
   servers.push(s);
-  const out = (await talk(s.port, `USER ${attacker.name}\r\nPASS ${attacker.password}\r\nSTAT\r\nRETR 1\r\nQUIT\r\n`)).toString("latin1");
+  const login = `USER ${attacker.name}\r\nPASS ${attacker.password}\r\n`;
+  const out = (await talk(s.port, `${login.repeat(logins)}STAT\r\nRETR 1\r\nQUIT\r\n`)).toString("latin1");
   await Bun.sleep(200);
   return { out, log: s.log() };
 }
@@ -63,5 +65,11 @@ describe.each<{ host: string; flags: string[]; env: Record<string, string> }>([
     expect(out).not.toContain("+OK 1 ");
     expect(out).toContain("-ERR");
     expect(log).toMatch(/kept(%20| )capabilities/);
+  });
+
+  test("started with securebits no_setuid_fixup, logging in again on the same connection: still refused, never served", async () => {
+    const { out } = await attack(KEEP_CAPS, flags, env, 2);
+    expect(out).not.toContain(SECRET);
+    expect(out).not.toContain("+OK 1 ");
   });
 });
