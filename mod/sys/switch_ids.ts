@@ -132,9 +132,10 @@ function threadIds(): { tid: string; uids: number[]; gids: number[]; caps: Recor
  * The capability sets that must be empty once a thread runs as uid `uids` (real, effective,
  * saved; -1: unchanged): none with a root effective uid; the effective set once the effective
  * uid is not root; all three once no uid is. The kernel empties them on the switch from root,
- * unless the service was started with securebits that keep them (no_setuid_fixup, keep_caps):
- * a process then acting as the user with CAP_DAC_OVERRIDE or CAP_SETUID left would open any
- * path the user's links lead to, or become root again.
+ * unless the service was started with securebits that keep them (no_setuid_fixup, keep_caps);
+ * a switch between two non-root uids keeps them all (a service run as its own account with
+ * ambient CAP_SETUID, say). A process then acting as the user with CAP_DAC_OVERRIDE or
+ * CAP_SETUID left would open any path the user's links lead to, or become root again.
  */
 function capabilitiesToBeEmpty(uids: number[]): readonly CapabilitySet[] {
   if (uids[1] === UNCHANGED || uids[1] === 0) return [];
@@ -160,7 +161,7 @@ function verify(want: { uids: number[]; gids: number[] }, groups: GroupsSpec | u
     if (!same(t.uids, fs(want.uids))) throw new IdSwitchError("uid", `thread ${t.tid} kept uids ${t.uids.join("/")}`);
     const kept = emptyCaps.filter((set) => t.caps[set] !== "" && !/^0+$/.test(t.caps[set])); // "": a set this kernel lacks
     if (kept.length > 0) {
-      throw new IdSwitchError("uid", `thread ${t.tid} kept capabilities after the uid switch (${kept.map((set) => `${set} ${t.caps[set]}`).join(", ")}): the service was started with securebits that keep them (no_setuid_fixup or keep_caps)`);
+      throw new IdSwitchError("uid", `thread ${t.tid} kept capabilities after the uid switch (${kept.map((set) => `${set} ${t.caps[set]}`).join(", ")}): a process acting as a user may hold none, and the service was started with capabilities that outlive a uid switch (ambient ones under a non-root account, or securebits no_setuid_fixup or keep_caps)`);
     }
   }
 }

@@ -11,7 +11,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, readdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
-import { POPPIN } from "../helpers.ts";
+import { POPPIN, applet, requireTool, run } from "../helpers.ts";
 import { makeMaildir } from "../pop3/conversation.ts";
 import { startServer, talk, type Running } from "../standalone/harness.ts";
 import { highAccount, removeHighAccounts } from "../sys/high_account.ts";
@@ -71,5 +71,20 @@ describe.each<{ host: string; flags: string[]; env: Record<string, string> }>([
     const { out } = await attack(KEEP_CAPS, flags, env, 2);
     expect(out).not.toContain(SECRET);
     expect(out).not.toContain("+OK 1 ");
+  });
+});
+
+describe("setuidgid run by a service account holding ambient CAP_SETUID and CAP_SETGID (systemd's AmbientCapabilities=)", () => {
+  const AMBIENT = ["setpriv", "--reuid=2", "--regid=2", "--clear-groups", "--inh-caps=+setuid,+setgid", "--ambient-caps=+setuid,+setgid"];
+  const PROBE = ["sh", "-c", "id -u; grep -E '^Cap(Eff|Prm|Amb)' /proc/self/status"];
+
+  test("the switch between two non-root uids keeps them: refused with the reason, the program never runs (daemontools' setuidgid runs it holding them)", () => {
+    const ours = run([...AMBIENT, applet("setuidgid"), "nobody", ...PROBE], { env: { PATH: "/usr/bin:/bin" } });
+    expect(ours.code).toBe(111);
+    expect(ours.out).toBe("");
+    expect(ours.stderr).toMatch(/^setuidgid: fatal: unable to setuid: thread \d+ kept capabilities after the uid switch \(CapEff 0+c0, CapPrm 0+c0, CapAmb 0+c0\): a process acting as a user may hold none/);
+    // What the original does: nobody, with CAP_SETUID and CAP_SETGID it could become root with.
+    const debian = run([...AMBIENT, requireTool("setuidgid"), "nobody", ...PROBE], { env: { PATH: "/usr/bin:/bin" } });
+    expect(debian.out).toMatch(/^65534\nCapPrm:\s+0+c0\nCapEff:\s+0+c0\nCapAmb:\s+0+c0\n$/);
   });
 });
