@@ -7,8 +7,11 @@
  * per session. Foreign programs anywhere in the chain: popup runs the chain as before.
  *
  * The result is what the chain's exit status would have told popup. One difference:
- * after a failure past the uid switch (home or Maildir unusable), the process already
- * runs as that user, so a second login on the same connection can only be that user's.
+ * after a failure past or inside the uid switch (home or Maildir unusable, a switch the
+ * system refused or that left capabilities), this process is no longer what popup started
+ * as, so a second login on the same connection gets -ERR [SYS/TEMP] or [AUTH] where the
+ * chain would start a fresh checkpassword: every login is switched from the ids popup
+ * started with, and served only once that whole switch took.
  * This is applet glue (it prints as checkpassword would), used by popup only.
  */
 import { ENV, envValue } from "../base/env.ts";
@@ -36,11 +39,15 @@ export function oneProcessLogin(chain: readonly string[], ctx: AppletContext, en
   if (!envValue(env, ENV.oneProcess)) return undefined;
   const login = parseLoginChain(chain, selfResolver(ctx.execPath, env.PATH));
   if (typeof login === "string") return undefined;
-  return (data, loginEnv) => loginAndServe(data, login, ctx, loginEnv);
+  // Taken once, before any login: after a switch that failed part-way (the uid taken, then
+  // refused for kept capabilities, say) the euid of the moment would make the next login
+  // "ours already" and serve it from that half-switched process.
+  const euid = process.geteuid!();
+  return (data, loginEnv) => loginAndServe(data, login, ctx, loginEnv, euid);
 }
 
-async function loginAndServe(data: Uint8Array, chain: LoginChain, ctx: AppletContext, base: NodeJS.ProcessEnv): Promise<ChainResult> {
-  const euid = process.geteuid!();
+/** `euid`: popup's when it started, before any login. */
+async function loginAndServe(data: Uint8Array, chain: LoginChain, ctx: AppletContext, base: NodeJS.ProcessEnv, euid: number): Promise<ChainResult> {
   const login = await checkLogin(data, base, {
     userdbOption: chain.userdbOption,
     checkpasswordPrefix: chain.checkpasswordPrefix,

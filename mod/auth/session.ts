@@ -74,13 +74,20 @@ export const BECOME_VARIABLE: string = ENV.become.name;
 /**
  * pop3d started by serve --inline: becomes the account named by `value` ("UID:GID"), USER
  * (the login, for initgroups) and ENTER_HOME_VARIABLE (the account's kind) in `env`. Not
- * root: the account must be ours already. Throws AuthRefused or TempError.
+ * root: the account must be ours already. uid 0 is refused, as a mail worker refuses it:
+ * serve --inline serves no session as root, whichever process takes it. Throws AuthRefused
+ * or TempError.
  */
 export function becomeStartedAccount(value: string, env: NodeJS.ProcessEnv, euid: number): void {
   const m = /^([0-9]{1,10}):([0-9]{1,10})$/.exec(value);
   if (m === null) throw new TempError(`${BECOME_VARIABLE} is not UID:GID: ${value}`);
+  const [uid, gid] = [Number(m[1]), Number(m[2])];
+  if (uid === 0) throw new TempError(`${BECOME_VARIABLE}=${value}: serve --inline serves no session as root (uid 0)`);
+  if (euid !== 0 && uid !== euid) {
+    throw new TempError(`${BECOME_VARIABLE}=${value}: pop3d runs as uid ${euid}, not root, and cannot switch (serve --inline sets it for the pop3d it starts as root)`);
+  }
   const source = env[ENTER_HOME_VARIABLE] === "virtual" ? "virtual" : "system";
-  becomeAccount({ login: env.USER ?? "", uid: Number(m[1]), gid: Number(m[2]), home: env.HOME ?? "", shell: env.SHELL ?? "", source, hash: undefined }, euid);
+  becomeAccount({ login: env.USER ?? "", uid, gid, home: env.HOME ?? "", shell: env.SHELL ?? "", source, hash: undefined }, euid);
 }
 
 /**

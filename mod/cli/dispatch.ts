@@ -79,8 +79,25 @@ function knownNames(): string {
   return callableNames().join(" ");
 }
 
+/**
+ * Why this process must not run: started set-user-ID or set-group-ID (the bit set on the
+ * binary, say to let a non-root popup run checkpassword as vchkpw is run), its real and
+ * effective ids differ. Every applet would then be root's for whoever runs it, with their
+ * environment and arguments (`setuidgid root sh`, `pop3d` with POPPIN_BECOME=0:0).
+ */
+function setIdProblem(): string | undefined {
+  const [uid, euid, gid, egid] = [process.getuid?.(), process.geteuid?.(), process.getgid?.(), process.getegid?.()];
+  if (uid === euid && gid === egid) return undefined;
+  return `poppin runs set-user-ID or set-group-ID (real uid ${uid} gid ${gid}, effective uid ${euid} gid ${egid}), which would give anyone who runs it those rights: remove the bit (chmod u-s,g-s) and start the service as root instead`;
+}
+
 /** Picks the applet by argv[0] (busybox style) or, for `poppin`, by the first argument; returns the exit code. */
 export async function dispatch(inv: Invocation): Promise<number> {
+  const setId = setIdProblem();
+  if (setId !== undefined) {
+    writeStderr(`poppin: fatal: ${setId}\n`);
+    return EXIT_TEMP;
+  }
   let calledAs = basename(inv.argv0);
   let args = inv.args;
   let viaPoppin = false;

@@ -4,7 +4,8 @@
  * works, 0 to 4294967294. (The runtime's process.setuid and spawn's uid option take only ids up
  * to 2^31 - 1.) glibc applies setgroups, setresgid and setresuid to every thread of the
  * process, and each switch is checked afterwards: the real, effective and saved ids, the group
- * list, and every thread's ids in /proc/self/task. A failure at any step throws IdSwitchError;
+ * list, and every thread's ids and capability sets in /proc/self/task (a switch away from root
+ * that left a capability is no switch). A failure at any step throws IdSwitchError;
  * the caller stops there and never goes on with the rights it had.
  */
 import { readdirSync, readFileSync } from "node:fs";
@@ -105,8 +106,12 @@ export function currentIds(): CurrentIds {
   return { uids, gids, groups: [...list.subarray(0, n)] };
 }
 
-/** Each thread's uids and gids (real, effective, saved, filesystem) from /proc/self/task. */
-function threadIds(): { tid: string; uids: number[]; gids: number[] }[] {
+/** The capability sets a thread may still use or regain (hexadecimal, as /proc shows them). */
+const CAPABILITY_SETS = ["CapEff", "CapPrm", "CapAmb"] as const;
+type CapabilitySet = (typeof CAPABILITY_SETS)[number];
+
+/** Each thread's uids and gids (real, effective, saved, filesystem) and capability sets from /proc/self/task. */
+function threadIds(): { tid: string; uids: number[]; gids: number[]; caps: Record<CapabilitySet, string> }[] {
   const out = [];
   for (const tid of readdirSync("/proc/self/task")) {
     let status;
@@ -115,10 +120,26 @@ function threadIds(): { tid: string; uids: number[]; gids: number[] }[] {
     } catch {
       continue; // the thread ended meanwhile
     }
-    const field = (name: string) => (new RegExp(`^${name}:\\s+(.*)$`, "m").exec(status)?.[1] ?? "").trim().split(/\s+/).map(Number);
-    out.push({ tid, uids: field("Uid"), gids: field("Gid") });
+    const text = (name: string) => (new RegExp(`^${name}:\\s+(.*)$`, "m").exec(status)?.[1] ?? "").trim();
+    const field = (name: string) => text(name).split(/\s+/).map(Number);
+    const caps = Object.fromEntries(CAPABILITY_SETS.map((set) => [set, text(set)])) as Record<CapabilitySet, string>;
+    out.push({ tid, uids: field("Uid"), gids: field("Gid"), caps });
   }
   return out;
+}
+
+/**
+ * The capability sets that must be empty once a thread runs as uid `uids` (real, effective,
+ * saved; -1: unchanged): none with a root effective uid; the effective set once the effective
+ * uid is not root; all three once no uid is. The kernel empties them on the switch from root,
+ * unless the service was started with securebits that keep them (no_setuid_fixup, keep_caps);
+ * a switch between two non-root uids keeps them all (a service run as its own account with
+ * ambient CAP_SETUID, say). A process then acting as the user with CAP_DAC_OVERRIDE or
+ * CAP_SETUID left would open any path the user's links lead to, or become root again.
+ */
+function capabilitiesToBeEmpty(uids: number[]): readonly CapabilitySet[] {
+  if (uids[1] === UNCHANGED || uids[1] === 0) return [];
+  return uids.every((u) => u !== UNCHANGED && u !== 0) ? CAPABILITY_SETS : ["CapEff"];
 }
 
 /** Throws unless the process, every thread included, runs as `want` (uids and gids as asked, -1: any). */
@@ -133,10 +154,15 @@ function verify(want: { uids: number[]; gids: number[] }, groups: GroupsSpec | u
   }
   if (!same(now.uids, want.uids)) throw new IdSwitchError("uid", `the uid switch did not take: real/effective/saved uids are ${now.uids.join("/")}, not ${shown(want.uids)}`);
   // A thread left with the old ids would keep them for whatever it does next.
+  const emptyCaps = capabilitiesToBeEmpty(want.uids);
   for (const t of threadIds()) {
     const fs = (ids: number[]) => [...ids, ids[1]]; // the filesystem id follows the effective one
     if (!same(t.gids, fs(want.gids))) throw new IdSwitchError("gid", `thread ${t.tid} kept gids ${t.gids.join("/")}`);
     if (!same(t.uids, fs(want.uids))) throw new IdSwitchError("uid", `thread ${t.tid} kept uids ${t.uids.join("/")}`);
+    const kept = emptyCaps.filter((set) => t.caps[set] !== "" && !/^0+$/.test(t.caps[set])); // "": a set this kernel lacks
+    if (kept.length > 0) {
+      throw new IdSwitchError("uid", `thread ${t.tid} kept capabilities after the uid switch (${kept.map((set) => `${set} ${t.caps[set]}`).join(", ")}): a process acting as a user may hold none, and the service was started with capabilities that outlive a uid switch (ambient ones under a non-root account, or securebits no_setuid_fixup or keep_caps)`);
+    }
   }
 }
 

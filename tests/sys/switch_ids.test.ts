@@ -87,6 +87,16 @@ describe("the switch", () => {
     // Half done: which is why every caller stops at the error instead of going on.
     expect(p.ids).toEqual({ uids: [0, 0, 0], gids: [3000000000, 3000000000, 3000000000], groups: [3000000000] });
   });
+
+  test("capabilities kept across the switch (securebits no_setuid_fixup): refused at the uid step, for good and effective switches", () => {
+    const keep = ["setpriv", "--securebits", "+no_setuid_fixup"];
+    const good = probe({ how: "ids", uid: 3000000004, gid: 3000000004, groups: { list: [3000000004] } }, keep);
+    expect(good.error?.step).toBe("uid");
+    expect(good.error?.message).toMatch(/^thread \d+ kept capabilities after the uid switch \(CapEff 0*[1-9a-f][0-9a-f]*, CapPrm [0-9a-f]+\): a process acting as a user may hold none, and the service was started with capabilities that outlive a uid switch/);
+    const effective = probe({ how: "effective", uid: 3000000004, gid: 3000000004, groups: { list: [] } }, keep);
+    expect(effective.error?.step).toBe("uid");
+    expect(effective.error?.message).toMatch(/kept capabilities after the uid switch \(CapEff [0-9a-f]+\)/);
+  });
 });
 
 describe("applets stop where the switch fails, as Debian's do, and run nothing", () => {
