@@ -54,7 +54,8 @@ export const applet: Applet = {
         becomeStartedAccount(become, ctx.env, process.geteuid?.() ?? 0);
       } catch (e) {
         writeStdout(err(TEXT.authTemp));
-        fatal(ctx, `${logValue(e instanceof PoppinError || e instanceof AuthRefused ? e.message : describeSysError(e))} user=${logValue(ctx.env.USER ?? "-")} rip=${logValue(ctx.env.TCPREMOTEIP ?? "unknown")}`);
+        // The message is ours (logLine keeps it one line); the values from the environment are escaped.
+        fatal(ctx, `${e instanceof PoppinError || e instanceof AuthRefused ? e.message : describeSysError(e)} user=${logValue(ctx.env.USER ?? "-")} rip=${logValue(ctx.env.TCPREMOTEIP ?? "unknown")}`);
         return EXIT_OK; // answered: see below
       }
     }

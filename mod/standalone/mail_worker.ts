@@ -147,7 +147,11 @@ export async function runMailWorker(): Promise<number> {
       fatal(text);
       return EXIT_TEMP;
     };
-    if (!isJob(job)) return refuse("the session's description is malformed");
+    if (!isJob(job)) {
+      const uid = (job as MailWorkerJob | undefined)?.account?.uid;
+      // A uid-0 account is no mail user: no session is served as root, whatever POPPIN_MIN_UID says.
+      return refuse(uid === 0 ? "refusing to serve a session as root (uid 0)" : "the session's description is malformed");
+    }
     if (account === undefined) {
       const switchTo: Account = { ...job.account, hash: undefined };
       try {
