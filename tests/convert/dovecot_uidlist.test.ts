@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { DOVECOT_POP3, preauthDovecot, preauthRunner } from "../../bench/dovecot_harness.ts";
 import { compileUidlFormat, dovecotUidls, parseUidlist } from "../../mod/convert/dovecot_uidlist.ts";
 import { POPPIN, run, tempDir } from "../helpers.ts";
+import { pipedSession } from "../pipe_session.ts";
 
 describe("dovecot-uidlist", () => {
   const v3 = "3 V1796394052 N5 G04dc892e44cc126b1645000083ecc375\n1 :1796394022.M1P1.vm,S=187,W=198\n2 G1a2b P0abc W198 :1796394022.M2P2.vm\n4 :1796394022.M4P4.vm:2,S\n7 :torn";
@@ -74,25 +75,16 @@ function home(name: string, messages: readonly string[] = MESSAGES): string {
   return dir;
 }
 
-/** A session with `commands` on a pipe (Dovecot's pop3 cannot poll a file on stdin). */
-async function session(argv: string[], dir: string, commands: string): Promise<string> {
-  const proc = Bun.spawn(argv, { cwd: dir, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
-  proc.stdin.write(commands);
-  await proc.stdin.end();
-  const [out, err, code] = await Promise.all([new Response(proc.stdout).arrayBuffer(), new Response(proc.stderr).text(), proc.exited]);
-  expect({ code, err: code === 0 ? "" : err }).toEqual({ code: 0, err: "" });
-  return Buffer.from(out).toString("latin1");
-}
 
 const uidlLines = (out: string) => out.split("\r\n").filter((l) => /^\d+ \S+$/.test(l));
 
 function poppinUidls(dir: string): Promise<string[]> {
-  return session([...runner.prefix, "env", `USER=${runner.user}`, `HOME=${dir}`, POPPIN, "pop3d", "Maildir"], dir, "UIDL\r\nQUIT\r\n").then(uidlLines);
+  return pipedSession([...runner.prefix, "env", `USER=${runner.user}`, `HOME=${dir}`, POPPIN, "pop3d", "Maildir"], dir, "UIDL\r\nQUIT\r\n").then(uidlLines);
 }
 
 function dovecotUidlsOf(dir: string, format?: string): Promise<string[]> {
   const extra = format === undefined ? [] : [`pop3_uidl_format = ${format}`];
-  return session(preauthDovecot(runner, dir, `maildir:${dir}/Maildir`, extra), dir, "UIDL\r\nQUIT\r\n").then(uidlLines);
+  return pipedSession(preauthDovecot(runner, dir, `maildir:${dir}/Maildir`, extra), dir, "UIDL\r\nQUIT\r\n").then(uidlLines);
 }
 
 function convert(dir: string, ...flags: string[]) {

@@ -11,6 +11,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFile
 import { join } from "node:path";
 import { DOVECOT_POP3, preauthDovecot, preauthRunner } from "../../bench/dovecot_harness.ts";
 import { POPPIN, tempDir } from "../helpers.ts";
+import { pipedSession } from "../pipe_session.ts";
 
 const MESSAGES = [
   "Return-Path: <alice@example.org>\nSubject: one\nStatus: RO\nX-Status: A\nX-UID: 7\nX-Keywords: $Label1\n\tmore\nContent-Length: 6\nX-UIDL: abc123\n\nhello\n",
@@ -52,22 +53,13 @@ function home(name: string, text: string): string {
   return dir;
 }
 
-/** A session with `commands` on a pipe (Dovecot's pop3 cannot poll a file on stdin). */
-async function session(argv: string[], dir: string, commands: string): Promise<string> {
-  const proc = Bun.spawn(argv, { cwd: dir, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
-  proc.stdin.write(commands);
-  await proc.stdin.end();
-  const [out, err, code] = await Promise.all([new Response(proc.stdout).arrayBuffer(), new Response(proc.stderr).text(), proc.exited]);
-  expect({ code, err: code === 0 ? "" : err }).toEqual({ code: 0, err: "" });
-  return Buffer.from(out).toString("latin1");
-}
 
 function poppin(dir: string, commands: string): Promise<string> {
-  return session([...runner.prefix, "env", `USER=${runner.user}`, `HOME=${dir}`, POPPIN, "pop3d", "mbox:spool"], dir, commands);
+  return pipedSession([...runner.prefix, "env", `USER=${runner.user}`, `HOME=${dir}`, POPPIN, "pop3d", "mbox:spool"], dir, commands);
 }
 
 function dovecot(dir: string, commands: string): Promise<string> {
-  return session(preauthDovecot(runner, dir, `mbox:${dir}/mail:INBOX=${dir}/spool`, ["mbox_read_locks = fcntl", "mbox_write_locks = dotlock fcntl"]), dir, commands);
+  return pipedSession(preauthDovecot(runner, dir, `mbox:${dir}/mail:INBOX=${dir}/spool`, ["mbox_read_locks = fcntl", "mbox_write_locks = dotlock fcntl"]), dir, commands);
 }
 
 /** The answers, each multi-line one kept whole; pop3d greets first, Dovecot's pre-authenticated pop3 does not. */
@@ -150,7 +142,7 @@ describe("UW IMAP's FOLDER INTERNAL DATA message: never listed, as Dovecot and Q
 
 describe("--uidl-format: the UIDLs Dovecot's POP3 showed for a spool it served (its X-UID and X-IMAPbase fields)", () => {
   const withFormat = (dir: string, commands: string, format = "%08Xu%08Xv") =>
-    session([...runner.prefix, "env", `USER=${runner.user}`, `HOME=${dir}`, POPPIN, "pop3d", `--uidl-format=${format}`, "mbox:spool"], dir, commands);
+    pipedSession([...runner.prefix, "env", `USER=${runner.user}`, `HOME=${dir}`, POPPIN, "pop3d", `--uidl-format=${format}`, "mbox:spool"], dir, commands);
   const uidls = (out: string) => out.split("\r\n").filter((l) => /^\d+ \S+$/.test(l));
 
   test("the same listing as Dovecot's, before and after a QUIT that rewrote the spool; later mail keeps poppin's own", async () => {
@@ -182,7 +174,7 @@ describe("--uidl-format: the UIDLs Dovecot's POP3 showed for a spool it served (
     const r = Bun.spawnSync([POPPIN, "convert", "mbox", "--lock=fcntl", "--uidl-format=%08Xu%08Xv", join(dir, "spool"), join(dir, "Maildir")], { stderr: "pipe" });
     expect(r.stderr.toString()).toContain("3 messages, 3 copied, 0 already there, 3 removed from the spool");
     expect(r.exitCode).toBe(0);
-    const listing = await session([...runner.prefix, "env", `USER=${runner.user}`, `HOME=${dir}`, POPPIN, "pop3d", "Maildir"], dir, "UIDL\r\nQUIT\r\n");
+    const listing = await pipedSession([...runner.prefix, "env", `USER=${runner.user}`, `HOME=${dir}`, POPPIN, "pop3d", "Maildir"], dir, "UIDL\r\nQUIT\r\n");
     expect(uidls(listing)).toEqual(theirs);
   });
 
