@@ -39,7 +39,8 @@ symlinkSync(join(victim.home, "Maildir"), join(attacker.home, "Maildir"));
 
 /** `logins` times USER and PASS on one connection (a login refused after a switch that went wrong leaves the client in AUTHORIZATION), then STAT and RETR 1. */
 async function attack(wrap: readonly string[], flags: readonly string[], env: Record<string, string>, logins = 1): Promise<{ out: string; log: string }> {
-  const s = await startServer([...wrap, POPPIN, "serve", ...flags, "-v", "-R", "-H", "-1", "127.0.0.1", "0", ...CHAIN], env);
+  // No failed-login delay: the refusals are what is looked at, not their timing.
+  const s = await startServer([...wrap, POPPIN, "serve", ...flags, "-v", "-R", "-H", "-1", "127.0.0.1", "0", ...CHAIN], { POPPIN_AUTH_FAILURE_DELAY: "0", ...env });
   servers.push(s);
   const login = `USER ${attacker.name}\r\nPASS ${attacker.password}\r\n`;
   const out = (await talk(s.port, `${login.repeat(logins)}STAT\r\nRETR 1\r\nQUIT\r\n`)).toString("latin1");
