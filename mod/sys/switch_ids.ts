@@ -166,33 +166,44 @@ function verify(want: { uids: number[]; gids: number[] }, groups: GroupsSpec | u
   }
 }
 
+/** The groups, then the real, effective and saved gid; unchecked (the callers verify). */
+function setGid(gid: number, groups: GroupsSpec): void {
+  setGroups(groups, gid);
+  if (libc().setresgid(gid, gid, gid) !== 0) throw failed("gid", "setresgid");
+}
+
+/** The real, effective and saved uid; unchecked (the callers verify). */
+function setUid(uid: number): void {
+  if (libc().setresuid(uid, uid, uid) !== 0) throw failed("uid", "setresuid");
+}
+
 /**
  * prot_gid for good (as root): the groups, then the real, effective and saved gid; checked
  * afterwards. Throws IdSwitchError; when the gid step fails the groups stay switched.
  */
 export function switchGid(gid: number, groups: GroupsSpec): void {
   checkRange({ uid: 0, gid }, "list" in groups ? groups.list : []);
-  setGroups(groups, gid);
-  if (libc().setresgid(gid, gid, gid) !== 0) throw failed("gid", "setresgid");
+  setGid(gid, groups);
   verify({ uids: [UNCHANGED, UNCHANGED, UNCHANGED], gids: [gid, gid, gid] }, groups, gid);
 }
 
 /** prot_uid for good: the real, effective and saved uid; checked afterwards. Throws IdSwitchError. */
 export function switchUid(uid: number): void {
   checkRange({ uid, gid: 0 });
-  if (libc().setresuid(uid, uid, uid) !== 0) throw failed("uid", "setresuid");
+  setUid(uid);
   verify({ uids: [uid, uid, uid], gids: [UNCHANGED, UNCHANGED, UNCHANGED] }, undefined, 0);
 }
 
 /**
- * Becomes `target` for good (as root): groups, then gid, then uid, then checks it all took.
+ * Becomes `target` for good (as root): groups, then gid, then uid, then checks it all took,
+ * once (every thread's ids and capabilities are read once per switch, not after each step).
  * Every id is checked before the first call. Throws IdSwitchError at the first step that
  * fails; the steps before it stay done, so the caller must stop (not carry on as root).
  */
 export function switchIds(target: IdTarget): void {
   checkRange(target, "list" in target.groups ? target.groups.list : []);
-  switchGid(target.gid, target.groups);
-  switchUid(target.uid);
+  setGid(target.gid, target.groups);
+  setUid(target.uid);
   verify({ uids: [target.uid, target.uid, target.uid], gids: [target.gid, target.gid, target.gid] }, target.groups, target.gid);
 }
 
